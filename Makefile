@@ -1,0 +1,49 @@
+# The README's two commands: `make demo` and `make test`. Both create the virtualenv, install the
+# CPU build of torch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build) and the package.
+#   HEA_FAST_CUDA=AUTO|ON|OFF  build the CUDA module (AUTO: when a toolkit is found)
+#   HEA_FAST_DATA=DIR          the data home (default: ../shared/data next to this checkout)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HEA_FAST_DATA ?= $(abspath $(CURDIR)/../shared/data)
+export HEA_FAST_DATA
+HEA_FAST_CUDA ?= AUTO
+export HEA_FAST_CUDA
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench install install-dev clean help
+
+help:
+	@echo "make demo   - set up .venv, install hea_fast (CPU torch), run the main screening job"
+	@echo "make test   - set up .venv with dev extras, run the test suite and quick benchmarks"
+	@echo "make bench  - run the full benchmark suite (pytest-benchmark)"
+
+$(VENV)/.base-stamp:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	touch $@
+
+install: $(VENV)/.base-stamp
+	$(PIP) install -q .
+
+install-dev: $(VENV)/.base-stamp
+	$(PIP) install -q ".[dev]"
+
+demo: install
+	$(VENV)/bin/hea-fast demo
+
+# tests/ then the benchmarks in quick mode (ratio checks against benchmarks/baseline.json).
+# pytest is run as a script, not `python -m pytest`, so the source tree does not shadow the
+# installed package (it has no compiled _core).
+test: install-dev
+	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+	HEA_FAST_BENCH_QUICK=1 $(VENV)/bin/pytest benchmarks -p no:randomly --benchmark-disable -q $(PYTEST_ARGS)
+
+bench: install-dev
+	$(VENV)/bin/pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf build $(VENV) .pytest_cache .benchmarks

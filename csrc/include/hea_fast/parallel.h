@@ -1,0 +1,89 @@
+// Minimal fork-join parallelism for the CPU kernels: contiguous blocks over [0, n), std::thread.
+// Kernels are pure functions; threads only split index ranges, so results never depend on the
+// thread count as long as each index is computed independently (reductions must be done per
+// block in a fixed order by the caller).
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hea_fast {
+
+// threads <= 0 means "all hardware threads".
+inline int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+// Calls f(begin, end, block_index) on up to `threads` contiguous blocks of [0, n).
+// Blocks are at least `grain` items so tiny inputs stay single-threaded.
+// An exception thrown in any block is rethrown on the calling thread.
+template <class F>
+void parallel_for(int64_t n, int threads, F&& f, int64_t grain = 1024) {
+  if (n <= 0) return;
+  int t = resolve_threads(threads);
+  int64_t max_blocks = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+  t = static_cast<int>(std::min<int64_t>(t, max_blocks));
+  if (t <= 1) {
+    f(int64_t(0), n, 0);
+    return;
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(t - 1);
+  std::exception_ptr err;
+  std::mutex err_mu;
+  auto run = [&](int b) {
+    int64_t lo = n * b / t, hi = n * (b + 1) / t;
+    try {
+      f(lo, hi, b);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(err_mu);
+      if (!err) err = std::current_exception();
+    }
+  };
+  for (int b = 1; b < t; ++b) pool.emplace_back(run, b);
+  run(0);
+  for (auto& th : pool) th.join();
+  if (err) std::rethrow_exception(err);
+}
+
+// Dynamic scheduling over independent work items (e.g. subsets of very different cost):
+// threads pull the next index from an atomic counter. f(i) must be independent per i.
+template <class F>
+void parallel_items(int64_t n, int threads, F&& f) {
+  if (n <= 0) return;
+  int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), n));
+  std::atomic<int64_t> next{0};
+  std::exception_ptr err;
+  std::mutex err_mu;
+  auto run = [&]() {
+    for (;;) {
+      int64_t i = next.fetch_add(1);
+      if (i >= n) return;
+      try {
+        f(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(err_mu);
+        if (!err) err = std::current_exception();
+        next.store(n);
+        return;
+      }
+    }
+  };
+  if (t <= 1) {
+    run();
+  } else {
+    std::vector<std::thread> pool;
+    for (int b = 1; b < t; ++b) pool.emplace_back(run);
+    run();
+    for (auto& th : pool) th.join();
+  }
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace hea_fast

@@ -1,0 +1,67 @@
+"""Access to the compiled modules.
+
+`core` is the CPU extension (always built). The CUDA extension `_cuda` is optional: it is imported
+and queried lazily, on first use, never at package import — initialising CUDA in a parent process
+breaks fork-based workers (Dask, multiprocessing). A broken or absent CUDA build never stops the CPU
+path from importing.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+
+from hea_fast import _core as core  # noqa: F401  (re-exported)
+
+__all__ = ["core", "cuda_module", "cuda_available", "resolve_device"]
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cuda():
+    """Return (module or None, reason string)."""
+    if os.environ.get("HEA_FAST_DISABLE_CUDA"):
+        return None, "disabled by HEA_FAST_DISABLE_CUDA"
+    try:
+        mod = importlib.import_module("hea_fast._cuda")
+    except ImportError as exc:  # not built, or the CUDA runtime cannot load
+        return None, f"hea_fast._cuda is not built or cannot load ({exc})"
+    try:
+        n = mod.device_count()
+    except Exception as exc:  # pragma: no cover - driver trouble
+        return None, f"CUDA driver error: {exc}"
+    if n <= 0:
+        return None, "hea_fast._cuda is built but no CUDA GPU is visible"
+    return mod, f"{n} CUDA device(s) visible"
+
+
+def cuda_available() -> bool:
+    """True when the `_cuda` module is built and at least one GPU is visible (checked lazily)."""
+    return _load_cuda()[0] is not None
+
+
+def cuda_status() -> str:
+    """Human-readable reason for `cuda_available()` (used by skipped GPU tests)."""
+    return _load_cuda()[1]
+
+
+def cuda_module():
+    """The `_cuda` extension module; raises RuntimeError explaining why it is unavailable."""
+    mod, reason = _load_cuda()
+    if mod is None:
+        raise RuntimeError(f"CUDA backend unavailable: {reason}")
+    return mod
+
+
+def resolve_device(device) -> str:
+    """Normalise a device argument ('cpu', 'cuda', 'auto', torch.device, None) to 'cpu' or 'cuda'."""
+    if device is None:
+        return "cpu"
+    d = str(device).lower()
+    if d == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if d.startswith("cuda"):
+        cuda_module()  # raises with the reason if unavailable
+        return "cuda"
+    if d == "cpu":
+        return "cpu"
+    raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'auto'")

@@ -1,0 +1,1 @@
+"""Disentangled semi-supervised VAE for inverse design (arXiv 2409.06740)."""

@@ -1,0 +1,1 @@
+"""X-Yield: Maresca-Curtin simulation, pseudo-images and cross-quality transfer (Bi-RPT)."""
