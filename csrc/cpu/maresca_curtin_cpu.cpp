@@ -1,0 +1,296 @@
+// Maresca–Curtin (2020) yield kernels on the CPU: batch τ_y0/ΔE_b, σ_y(T), and the fused
+// whole-grid enumeration + reduction used by hea_fast.xyield.grid (see maresca_curtin.h).
+#include "hea_fast/maresca_curtin.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "hea_fast/parallel.h"
+
+namespace hea_fast::mc {
+namespace {
+
+constexpr int64_t kTile = 2048;  // compositions per tile (fixed: sums are added in tile order)
+
+struct Cand {
+  double v;
+  int64_t i;
+};
+// "a ranks before b": larger σ first, then smaller point index (a total order, so top-k is unique).
+inline bool before(const Cand& a, const Cand& b) { return a.v > b.v || (a.v == b.v && a.i < b.i); }
+
+// Fixed-capacity top-k: heap whose root is the worst kept candidate.
+struct TopK {
+  int cap = 0;
+  std::vector<Cand> h;
+  void push(double v, int64_t i) {
+    if (cap <= 0) return;
+    Cand c{v, i};
+    auto worse_first = [](const Cand& a, const Cand& b) { return before(a, b); };
+    if (static_cast<int>(h.size()) < cap) {
+      h.push_back(c);
+      std::push_heap(h.begin(), h.end(), worse_first);
+    } else if (before(c, h.front())) {
+      std::pop_heap(h.begin(), h.end(), worse_first);
+      h.back() = c;
+      std::push_heap(h.begin(), h.end(), worse_first);
+    }
+  }
+  double threshold() const {
+    return static_cast<int>(h.size()) < cap ? -std::numeric_limits<double>::infinity() : h.front().v;
+  }
+};
+
+struct Acc {
+  std::vector<int64_t> hist;
+  std::vector<double> tmax;
+  std::vector<int64_t> targ;
+  std::vector<TopK> top;
+  // per-block maxima touched by this thread: blocks are visited in rank order, so a thread's range
+  // covers a contiguous block interval [b_first, b_last]
+  int64_t b_first = -1;
+  std::vector<double> bmax;
+  std::vector<int64_t> barg;
+};
+
+inline void upd_max(double& m, int64_t& a, double v, int64_t i) {
+  if (v > m || (v == m && i < a)) {
+    m = v;
+    a = i;
+  }
+}
+
+}  // namespace
+
+void tau0_deb_batch(const double* frac, int64_t n, int64_t E, const double* V, const double* C11,
+                    const double* C12, const double* C44, const double* mu_override, const double* nu_override,
+                    const Constants& k, double* tau0, double* deb, int threads) {
+  parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
+    std::vector<int32_t> elem(E);
+    std::vector<double> c(E);
+    for (int64_t i = lo; i < hi; ++i) {
+      const double* row = frac + i * E;
+      int m = 0;
+      for (int64_t e = 0; e < E; ++e)
+        if (row[e] > 0.0) {
+          elem[m] = static_cast<int32_t>(e);
+          c[m++] = row[e];
+        }
+      double Vbar, delta, mu, nu;
+      alloy_sparse(m, elem.data(), c.data(), V, C11, C12, C44, Vbar, delta, mu, nu);
+      if (mu_override) mu = mu_override[i];
+      if (nu_override) nu = nu_override[i];
+      tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0[i], deb[i]);
+    }
+  });
+}
+
+void sigma_paired(const double* tau0, const double* deb, const double* T, int64_t n, int model,
+                  const Constants& k, double* sigma, int threads) {
+  const double kbl = k.kB * std::log(k.eps0 / k.eps);
+  parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
+    for (int64_t i = lo; i < hi; ++i) sigma[i] = k.taylor * tau_T(tau0[i], deb[i], T[i], kbl, model);
+  });
+}
+
+namespace {
+
+// σ_y of one composition at all nT temperatures. T23[t] = T^{2/3} (two-regime) or T^{0.91}
+// (single-fit), precomputed once per call: x^{2/3} = κ^{2/3} T^{2/3} with κ = k_B ln(ε̇₀/ε̇)/ΔE_b,
+// so the per-point work is a multiply, a compare and at most one exp.
+struct PointEval {
+  const double* T;
+  std::vector<double> Tp;
+  int nT, model;
+  double kbl, taylor;
+  PointEval(const double* T_, int nT_, int model_, const Constants& k) : T(T_), Tp(nT_), nT(nT_), model(model_) {
+    kbl = k.kB * std::log(k.eps0 / k.eps);
+    taylor = k.taylor;
+    for (int t = 0; t < nT; ++t) Tp[t] = model == kSingleFit ? std::pow(T[t], 0.91) : std::cbrt(T[t]) * std::cbrt(T[t]);
+  }
+  inline void eval(double tau0, double deb, double* out) const {
+    if (!(deb > 0.0)) {
+      for (int t = 0; t < nT; ++t) out[t] = 0.0;
+      return;
+    }
+    const double kappa = kbl / deb;
+    const double s0 = taylor * tau0;
+    if (model == kSingleFit) {
+      const double kp = std::pow(kappa, 0.91) * (1.0 / 0.55);
+      for (int t = 0; t < nT; ++t) out[t] = s0 * std::exp(-kp * Tp[t]);
+      return;
+    }
+    const double ck = std::cbrt(kappa), k23 = ck * ck;
+    const double Tsw = kXSwitch / kappa;  // x <= 2^{-3/2}  <=>  T <= Tsw
+    const double kx = kappa / 0.55;
+    for (int t = 0; t < nT; ++t) {
+      if (T[t] * kappa <= kXSwitch) out[t] = s0 * (1.0 - k23 * Tp[t]);
+      else out[t] = s0 * std::exp(-kx * T[t]);
+    }
+    (void)Tsw;
+  }
+};
+
+}  // namespace
+
+void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V,
+                 const double* C11, const double* C12, const double* C44, const Constants& k,
+                 const GridReduce& red, int threads) {
+  const int64_t count = rank_end - rank_begin;
+  if (count <= 0) return;
+  const int nT = red.nT;
+  const int nb2 = red.nbins + 2;
+  const double inv_w = red.nbins / (red.h_hi - red.h_lo);
+  const int64_t ntiles = (count + kTile - 1) / kTile;
+  PointEval pe(red.T, nT, red.model, k);
+  std::vector<double> tile_sum(red.tsum ? ntiles * nT : 0), tile_sum2(red.tsum2 ? ntiles * nT : 0);
+  const int nthreads = static_cast<int>(std::min<int64_t>(resolve_threads(threads), ntiles));
+  std::vector<Acc> acc(std::max(1, nthreads));
+  const int K = space.max_k();
+
+  parallel_for(ntiles, nthreads, [&](int64_t tlo, int64_t thi, int tid) {
+    Acc& a = acc[tid];
+    if (red.hist) a.hist.assign(static_cast<size_t>(nT) * nb2, 0);
+    a.tmax.assign(nT, -std::numeric_limits<double>::infinity());
+    a.targ.assign(nT, -1);
+    if (red.topk > 0) {
+      a.top.assign(nT, TopK{});
+      for (auto& tk : a.top) { tk.cap = red.topk; tk.h.reserve(red.topk); }
+    }
+    int64_t r0 = rank_begin + tlo * kTile, r1 = std::min(rank_end, rank_begin + thi * kTile);
+    if (red.bmax) {
+      a.b_first = space.block_of(r0);
+      int64_t nbl = space.block_of(r1 - 1) - a.b_first + 1;
+      a.bmax.assign(static_cast<size_t>(nbl) * nT, -std::numeric_limits<double>::infinity());
+      a.barg.assign(static_cast<size_t>(nbl) * nT, -1);
+    }
+    std::vector<double> sig(nT), thr(nT);
+    double c[lattice::kMaxK];
+    (void)K;
+    for (int64_t tile = tlo; tile < thi; ++tile) {
+      int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
+      double* ts = red.tsum ? &tile_sum[tile * nT] : nullptr;
+      double* ts2 = red.tsum2 ? &tile_sum2[tile * nT] : nullptr;
+      if (ts) std::fill(ts, ts + nT, 0.0);
+      if (ts2) std::fill(ts2, ts2 + nT, 0.0);
+      for (int t = 0; t < nT; ++t) thr[t] = red.topk > 0 ? a.top[t].threshold() : 0.0;
+      const lattice::Block* cur = nullptr;
+      int64_t bidx = -1;
+      space.for_each(s0, n, [&](int64_t r, const lattice::Block& b, const int32_t* u) {
+        if (&b != cur) {
+          cur = &b;
+          bidx = &b - space.blocks().data();
+        }
+        const double inv = 1.0 / b.N;
+        for (int j = 0; j < b.k; ++j) c[j] = u[j] * inv;
+        double Vbar, delta, mu, nu, tau0, deb;
+        alloy_sparse(b.k, b.elem, c, V, C11, C12, C44, Vbar, delta, mu, nu);
+        tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
+        pe.eval(tau0, deb, sig.data());
+        const int64_t p0 = r * nT;
+        double* bm = red.bmax ? &a.bmax[(bidx - a.b_first) * nT] : nullptr;
+        int64_t* ba = red.bmax ? &a.barg[(bidx - a.b_first) * nT] : nullptr;
+        for (int t = 0; t < nT; ++t) {
+          const double v = sig[t];
+          const int64_t p = p0 + t;
+          if (red.hist) {
+            double f = (v - red.h_lo) * inv_w;
+            int64_t bin = f < 0 ? 0 : (f >= red.nbins ? red.nbins + 1 : static_cast<int64_t>(f) + 1);
+            ++a.hist[static_cast<size_t>(t) * nb2 + bin];
+          }
+          if (v > a.tmax[t]) { a.tmax[t] = v; a.targ[t] = p; }  // ranks ascend: first max wins ties
+          if (bm && v > bm[t]) { bm[t] = v; ba[t] = p; }
+          if (ts) { ts[t] += v; ts2[t] += v * v; }
+          if (red.topk > 0 && v >= thr[t]) {
+            a.top[t].push(v, p);
+            thr[t] = a.top[t].threshold();
+          }
+        }
+      });
+    }
+  });
+
+  // ---- merge (fixed order => identical results for any thread count) ----
+  for (int tid = 0; tid < nthreads; ++tid) {
+    Acc& a = acc[tid];
+    if (red.hist && !a.hist.empty())
+      for (size_t i = 0; i < a.hist.size(); ++i) red.hist[i] += a.hist[i];
+    if (red.tmax && !a.tmax.empty())
+      for (int t = 0; t < nT; ++t)
+        if (a.targ[t] >= 0) upd_max(red.tmax[t], red.targ[t], a.tmax[t], a.targ[t]);
+    if (red.bmax && a.b_first >= 0) {
+      int64_t nbl = static_cast<int64_t>(a.bmax.size()) / nT;
+      for (int64_t i = 0; i < nbl; ++i)
+        for (int t = 0; t < nT; ++t) {
+          int64_t ai = a.barg[i * nT + t];
+          if (ai >= 0) upd_max(red.bmax[(a.b_first + i) * nT + t], red.barg[(a.b_first + i) * nT + t], a.bmax[i * nT + t], ai);
+        }
+    }
+  }
+  if (red.tsum) {
+    for (int64_t tile = 0; tile < ntiles; ++tile)
+      for (int t = 0; t < nT; ++t) {
+        red.tsum[t] += tile_sum[tile * nT + t];
+        if (red.tsum2) red.tsum2[t] += tile_sum2[tile * nT + t];
+      }
+  }
+  if (red.topk > 0) {
+    for (int t = 0; t < nT; ++t) {
+      std::vector<Cand> all;
+      for (int tid = 0; tid < nthreads; ++tid)
+        if (!acc[tid].top.empty()) all.insert(all.end(), acc[tid].top[t].h.begin(), acc[tid].top[t].h.end());
+      std::sort(all.begin(), all.end(), before);
+      for (int i = 0; i < red.topk; ++i) {
+        bool have = i < static_cast<int>(all.size());
+        red.topk_val[t * red.topk + i] = have ? all[i].v : -std::numeric_limits<double>::infinity();
+        red.topk_idx[t * red.topk + i] = have ? all[i].i : -1;
+      }
+    }
+  }
+}
+
+void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V,
+                const double* C11, const double* C12, const double* C44, const double* T, int nT, int model,
+                const Constants& k, double* out, int threads) {
+  const int64_t count = rank_end - rank_begin;
+  if (count <= 0) return;
+  const int64_t ntiles = (count + kTile - 1) / kTile;
+  PointEval pe(T, nT, model, k);
+  parallel_items(ntiles, threads, [&](int64_t tile) {
+    int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
+    double c[lattice::kMaxK];
+    space.for_each(s0, n, [&](int64_t r, const lattice::Block& b, const int32_t* u) {
+      const double inv = 1.0 / b.N;
+      for (int j = 0; j < b.k; ++j) c[j] = u[j] * inv;
+      double Vbar, delta, mu, nu, tau0, deb;
+      alloy_sparse(b.k, b.elem, c, V, C11, C12, C44, Vbar, delta, mu, nu);
+      tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
+      pe.eval(tau0, deb, out + (r - rank_begin) * nT);
+    });
+  });
+}
+
+void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V,
+                 const double* C11, const double* C12, const double* C44, const double* T, int nT, int model,
+                 const Constants& k, double* out, int threads) {
+  const double kbl = k.kB * std::log(k.eps0 / k.eps);
+  parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
+    int32_t u[lattice::kMaxK];
+    double c[lattice::kMaxK];
+    for (int64_t i = lo; i < hi; ++i) {
+      const int64_t r = points[i] / nT;
+      const int t = static_cast<int>(points[i] % nT);
+      const lattice::Block& b = space.block(space.unrank(r, u));
+      for (int j = 0; j < b.k; ++j) c[j] = static_cast<double>(u[j]) / b.N;
+      double Vbar, delta, mu, nu, tau0, deb;
+      alloy_sparse(b.k, b.elem, c, V, C11, C12, C44, Vbar, delta, mu, nu);
+      tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
+      out[i] = k.taylor * tau_T(tau0, deb, T[t], kbl, model);
+    }
+  }, 256);
+}
+
+}  // namespace hea_fast::mc

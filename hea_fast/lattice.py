@@ -1,0 +1,314 @@
+"""Simplex-lattice composition spaces: exact size, ranking and rank -> composition decoding.
+
+A `CompositionSpace` is every alloy of a palette with a given number of principal elements at a
+given step (at.%), optionally with per-element fraction bounds and required / forbidden elements:
+
+    for each part (k, step) and each k-element subset S of the allowed palette containing the
+    required elements, every composition with c_e = u_e / N (N = 100 / step) for e in S,
+    u_e >= 1 (each chosen element is present), lo_e <= c_e <= hi_e, and c_e = 0 outside S.
+
+Its size is exact (Σ over subsets of the number of bounded integer compositions of N into k parts;
+without bounds C(n_allowed, k)·C(N−1, k−1)), computed in C++ before anything runs. Compositions are
+numbered by *rank* (parts in the given order, subsets lexicographically, unit vectors
+lexicographically) and any rank range decodes independently in C++ (`hea_fast._core.LatticeSpace`,
+csrc/cpu/lattice_cpu.cpp), so a rank range is a self-contained chunk for threads, Dask tasks and
+resumable checkpoints. Each subset is a *system* (`systems()`, `system_of(ranks)`).
+
+Example (the X-Yield grid: ternary/quaternary at 1 %, quinary–septenary at 5 %)::
+
+    space = CompositionSpace.from_parts(["Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr"],
+                                        [(3, 1), (4, 1), (5, 5), (6, 5), (7, 5)])
+    len(space)                     # 40_194_882
+    space.fractions(0, 1000)       # (1000, 10) float64, rows sum to 1
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["CompositionSpace", "steps_to_units"]
+
+
+def steps_to_units(step_percent: float) -> int:
+    """N = 100 / step_percent; raises ValueError unless it is an integer in [1, 100000]."""
+    try:
+        s = float(step_percent)
+    except (TypeError, ValueError):
+        raise ValueError(f"step_percent must be a number, got {step_percent!r}") from None
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"step_percent must be a positive number, got {step_percent!r}")
+    n = 100.0 / s
+    N = int(round(n))
+    if N < 1 or abs(n - N) > 1e-9 * max(1.0, n) or N > 100_000:
+        raise ValueError(f"step_percent={step_percent!r} must divide 100 into an integer number of steps (<= 100000)")
+    return N
+
+
+class CompositionSpace:
+    """A palette of elements, number(s) of principal elements, step(s), bounds and constraints.
+
+    Parameters
+    ----------
+    elements : sequence of str
+        The palette (at most 64 elements); column order of every fraction array.
+    n_elements : int or iterable of int
+        Number(s) of principal elements (e.g. 5, or range(4, 7)).
+    step_percent : float or mapping {n_elements: step}
+        Grid step in at.% (100 / step must be an integer), one for all or one per n_elements.
+    bounds : mapping element -> (lo, hi), optional
+        Atomic-fraction bounds (0 <= lo <= hi <= 1) applied to the element when present; an
+        element with lo > 0 is required.
+    required, forbidden : iterables of element symbols
+        Elements every composition contains / no composition contains.
+    """
+
+    def __init__(self, elements, n_elements, step_percent, bounds=None, required=(), forbidden=()):
+        ks = [int(n_elements)] if isinstance(n_elements, (int, np.integer)) else [int(k) for k in n_elements]
+        if not ks:
+            raise ValueError("n_elements must name at least one number of principal elements")
+        if isinstance(step_percent, Mapping):
+            missing = [k for k in ks if k not in step_percent]
+            if missing:
+                raise ValueError(f"step_percent mapping has no step for n_elements {missing}")
+            parts = [(k, step_percent[k]) for k in ks]
+        else:
+            parts = [(k, step_percent) for k in ks]
+        self._init(elements, parts, bounds, required, forbidden)
+
+    @classmethod
+    def from_parts(cls, elements, parts, bounds=None, required=(), forbidden=()):
+        """Space from an explicit list of (n_elements, step_percent) parts, ranked in that order."""
+        obj = cls.__new__(cls)
+        obj._init(elements, [(int(k), s) for k, s in parts], bounds, required, forbidden)
+        return obj
+
+    def _init(self, elements, parts, bounds, required, forbidden):
+        els = tuple(str(e) for e in elements)
+        if not els:
+            raise ValueError("the palette is empty")
+        if len(set(els)) != len(els):
+            dup = sorted({e for e in els if els.count(e) > 1})
+            raise ValueError(f"duplicate element(s) {dup} in the palette")
+        if len(els) > 64:
+            raise ValueError(f"palettes are limited to 64 elements, got {len(els)}")
+        idx = {e: i for i, e in enumerate(els)}
+        lo = [0.0] * len(els)
+        hi = [1.0] * len(els)
+        for e, b in dict(bounds or {}).items():
+            if e not in idx:
+                raise ValueError(f"bounds given for {e!r}, which is not in the palette {els}")
+            try:
+                blo, bhi = (float(v) for v in b)
+            except (TypeError, ValueError):
+                raise ValueError(f"bounds[{e!r}] must be a (lo, hi) pair of fractions, got {b!r}") from None
+            if not (0.0 <= blo <= bhi <= 1.0):
+                raise ValueError(f"bounds[{e!r}] = {b!r} must satisfy 0 <= lo <= hi <= 1 (atomic fractions)")
+            lo[idx[e]], hi[idx[e]] = blo, bhi
+        req = [0] * len(els)
+        forb = [0] * len(els)
+        for name, flags, seq in (("required", req, required), ("forbidden", forb, forbidden)):
+            seq = [seq] if isinstance(seq, str) else list(seq)
+            for e in seq:
+                if e not in idx:
+                    raise ValueError(f"{name} element {e!r} is not in the palette {els}")
+                flags[idx[e]] = 1
+        clash = [els[i] for i in range(len(els)) if forb[i] and (req[i] or lo[i] > 0)]
+        if clash:
+            raise ValueError(f"element(s) {clash} are both required (or lower-bounded) and forbidden")
+        norm_parts = []
+        for k, s in parts:
+            if not (1 <= k <= 16):
+                raise ValueError(f"n_elements must be in [1, 16], got {k}")
+            N = steps_to_units(s)
+            if N < k:
+                raise ValueError(f"step {s}% leaves fewer than {k} steps: {k} principal elements cannot all be present")
+            norm_parts.append((k, float(s), N))
+        self._elements = els
+        self._parts = tuple(norm_parts)
+        self._lo, self._hi, self._req, self._forb = lo, hi, req, forb
+        self._space = None
+        self._build()
+
+    def _build(self):
+        from hea_fast._backend import core
+
+        self._space = core.LatticeSpace(len(self._elements), [(k, N) for k, _, N in self._parts], self._lo, self._hi,
+                                        self._req, self._forb)
+        self._table = None
+
+    # -- pickling (Dask tasks, multiprocessing): rebuild the C++ object from the parameters --------
+    def __getstate__(self):
+        return self.spec()
+
+    def __setstate__(self, state):
+        other = CompositionSpace.from_spec(state)
+        self.__dict__.update(other.__dict__)
+
+    def spec(self) -> dict:
+        """JSON-able parameters that rebuild this exact space (also its checkpoint fingerprint)."""
+        b = {e: [self._lo[i], self._hi[i]] for i, e in enumerate(self._elements) if (self._lo[i], self._hi[i]) != (0.0, 1.0)}
+        return {
+            "elements": list(self._elements),
+            "parts": [[k, s] for k, s, _ in self._parts],
+            "bounds": b,
+            "required": [e for i, e in enumerate(self._elements) if self._req[i]],
+            "forbidden": [e for i, e in enumerate(self._elements) if self._forb[i]],
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: Mapping) -> "CompositionSpace":
+        obj = cls.from_parts(spec["elements"], [tuple(p) for p in spec["parts"]],
+                             {e: tuple(v) for e, v in spec.get("bounds", {}).items()},
+                             spec.get("required", ()), spec.get("forbidden", ()))
+        if "size" in spec and spec["size"] != obj.size:
+            raise ValueError(f"spec size {spec['size']} does not match the rebuilt space ({obj.size})")
+        return obj
+
+    # -- size and structure -----------------------------------------------------------------------
+    @property
+    def elements(self) -> tuple:
+        return self._elements
+
+    @property
+    def parts(self) -> tuple:
+        """((n_elements, step_percent), ...) in rank order."""
+        return tuple((k, s) for k, s, _ in self._parts)
+
+    @property
+    def size(self) -> int:
+        return int(self._space.size)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self):
+        return f"CompositionSpace(elements={self._elements}, parts={self.parts}, size={self.size:,})"
+
+    def _tab(self):
+        if self._table is None:
+            self._table = self._space.block_table()
+        return self._table
+
+    @property
+    def n_systems(self) -> int:
+        return int(self._space.n_blocks)
+
+    @property
+    def max_elements(self) -> int:
+        return int(self._space.max_k)
+
+    @property
+    def system_offsets(self) -> np.ndarray:
+        """(n_systems + 1,) int64: system s holds ranks [offsets[s], offsets[s+1])."""
+        return self._tab()["offset"]
+
+    def systems(self) -> list:
+        """Element tuple of every system (subset), in rank order."""
+        t = self._tab()
+        return [tuple(self._elements[e] for e in row[:k]) for row, k in zip(t["elem"], t["k"])]
+
+    def system_table(self):
+        """DataFrame: system, elements ('-'-joined), n_elements, step_percent, first_rank, count."""
+        import pandas as pd
+
+        t = self._tab()
+        steps = np.array([self._parts[p][1] for p in t["part"]]) if len(t["part"]) else np.zeros(0)
+        return pd.DataFrame({
+            "system": np.arange(self.n_systems),
+            "elements": ["-".join(s) for s in self.systems()],
+            "n_elements": t["k"].astype(np.int64),
+            "step_percent": steps,
+            "first_rank": t["offset"][:-1],
+            "count": t["count"],
+        })
+
+    def system_of(self, ranks, threads=None) -> np.ndarray:
+        return self._space.blocks_of(self._ranks(ranks), threads=threads)
+
+    # -- decoding -------------------------------------------------------------------------------
+    def _range(self, start, stop):
+        n = self.size
+        start = 0 if start is None else int(start)
+        stop = n if stop is None else int(stop)
+        if not (0 <= start <= stop <= n):
+            raise ValueError(f"rank range [{start}, {stop}) is outside [0, {n})")
+        return start, stop - start
+
+    def _ranks(self, ranks):
+        r = np.ascontiguousarray(np.asarray(ranks).reshape(-1))
+        if r.size and not np.issubdtype(r.dtype, np.integer):
+            raise ValueError(f"ranks must be integers, got dtype {r.dtype}")
+        return r.astype(np.int64, copy=False)
+
+    def fractions(self, start=None, stop=None, threads=None) -> np.ndarray:
+        """(stop − start, E) float64 fractions of ranks [start, stop)."""
+        s, c = self._range(start, stop)
+        return self._space.fractions(s, c, threads=threads)
+
+    def fractions_at(self, ranks, threads=None) -> np.ndarray:
+        """(n, E) float64 fractions of arbitrary ranks."""
+        return self._space.fractions_at(self._ranks(ranks), threads=threads)
+
+    def sparse(self, start=None, stop=None, threads=None):
+        """(element_index int32, fraction float64), each (n, max_elements), padded with -1 / 0."""
+        s, c = self._range(start, stop)
+        return self._space.sparse(s, c, threads=threads)
+
+    def decode(self, start=None, stop=None, threads=None):
+        """Ranks [start, stop) as a `hea_fast.composition.CompositionBatch`."""
+        from hea_fast.composition import CompositionBatch
+
+        return CompositionBatch(self.fractions(start, stop, threads), self._elements)
+
+    def rank(self, compositions, threads=None) -> np.ndarray:
+        """Rank of each composition (int64; −1 where it is not a point of this space).
+
+        compositions: an (n, E) fraction array in palette order, or anything
+        `hea_fast.xyield.simulate.as_fractions` accepts (formulas, dicts, CompositionBatch)."""
+        if isinstance(compositions, np.ndarray) and compositions.ndim == 2 and compositions.shape[1] == len(self._elements):
+            frac = np.ascontiguousarray(compositions, dtype=np.float64)
+        else:
+            from hea_fast.xyield.simulate import as_fractions
+
+            f, els = as_fractions(compositions)
+            frac = np.zeros((f.shape[0], len(self._elements)))
+            inside = np.ones(f.shape[0], dtype=bool)
+            for j, e in enumerate(els):
+                if e in self._elements:
+                    frac[:, self._elements.index(e)] = f[:, j]
+                else:
+                    inside &= ~(f[:, j] > 0)  # an element outside the palette: not a point
+            res = np.full(f.shape[0], -1, dtype=np.int64)
+            if inside.any():
+                res[inside] = self._space.rank(np.ascontiguousarray(frac[inside]), threads=threads)
+            return res
+        return self._space.rank(frac, threads=threads)
+
+    def __contains__(self, composition) -> bool:
+        return bool(self.rank(composition)[0] >= 0)
+
+    def chunks(self, chunk_size: int, start: int = 0, stop: int | None = None):
+        """Rank ranges [(a, b), ...] of at most `chunk_size` covering [start, stop)."""
+        chunk_size = int(chunk_size)
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        s, c = self._range(start, stop)
+        return [(a, min(a + chunk_size, s + c)) for a in range(s, s + c, chunk_size)]
+
+    def sample_ranks(self, n: int, seed: int = 0) -> np.ndarray:
+        """`n` distinct ranks drawn uniformly (sorted), reproducible for a given seed."""
+        n = int(n)
+        if not (0 <= n <= self.size):
+            raise ValueError(f"cannot draw {n} distinct compositions from a space of {self.size}")
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(self.size, size=n, replace=False)).astype(np.int64)
+
+    @staticmethod
+    def count(n_allowed: int, k: int, step_percent: float) -> int:
+        """Closed form without bounds: C(n_allowed, k) · C(N − 1, k − 1)."""
+        N = steps_to_units(step_percent)
+        return math.comb(n_allowed, k) * math.comb(N - 1, k - 1)
+
