@@ -276,10 +276,12 @@ def _progress(iterable, enabled: bool, **kw):
 
 
 def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainConfig | None = None,
-             seed: int = 0, checkpoint_dir=None, progress: bool = False, threads: int | None = None):
+             seed: int = 0, checkpoint_dir=None, progress: bool = False, threads: int | None = None,
+             stop_after: int | None = None):
     """Pretrain the CNN on simulated data (Adam + cosine schedule); epoch picked on a held-out 5 %.
 
-    With `checkpoint_dir`, every epoch is checkpointed and an interrupted run resumes there.
+    With `checkpoint_dir`, every epoch is checkpointed and an interrupted run resumes there;
+    `stop_after` ends this session after that many epochs in total (time-boxed runs).
     Returns (model, history)."""
     cfg = cfg or PretrainConfig()
     model_config = model_config or CNNConfig()
@@ -305,7 +307,8 @@ def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainC
             bpath = Path(checkpoint_dir) / "best"
             if (bpath / "model.json").is_file():
                 best = (meta["best_val"], load_model(bpath).state_dict())
-    for epoch in _progress(range(start, cfg.epochs), progress, desc="pretrain", initial=start, total=cfg.epochs):
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
+    for epoch in _progress(range(start, end), progress, desc="pretrain", initial=start, total=cfg.epochs):
         model.train()
         tot = 0.0
         for b in _epoch_batches(len(xf), cfg.batch_size, gen):
