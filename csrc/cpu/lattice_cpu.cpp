@@ -88,6 +88,12 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
     const int nfree = k - static_cast<int>(req.size());
     const int na = static_cast<int>(allowed.size());
     if (nfree < 0 || nfree > na) continue;  // no subset of this size
+    {  // every subset is a block with its own metadata: refuse palettes that would exhaust memory
+      double nsub = 1;
+      for (int i = 0; i < nfree; ++i) nsub = nsub * (na - i) / (i + 1);
+      if (nsub + static_cast<double>(blocks_.size()) > 5.0e7)
+        throw std::invalid_argument("the space has more than 50 million element subsets (systems); use a smaller palette or fewer principal elements");
+    }
     // unit bounds per palette element for this N (each chosen element has at least one unit)
     std::vector<int32_t> lo_u(E_), hi_u(E_);
     for (int e = 0; e < E_; ++e) {
@@ -271,8 +277,8 @@ void Space::fractions(int64_t start, int64_t count, double* out, int threads) co
     int64_t lo = start + t * kTile, n = std::min(kTile, start + count - lo);
     for_each(lo, n, [&](int64_t r, const Block& b, const int32_t* u) {
       double* row = out + (r - start) * E;
-      const double inv = 1.0 / b.N;
-      for (int j = 0; j < b.k; ++j) row[b.elem[j]] = u[j] * inv;
+      // u / N (not u * (1/N)): the correctly rounded fraction, identical on every decode path
+      for (int j = 0; j < b.k; ++j) row[b.elem[j]] = static_cast<double>(u[j]) / b.N;
     });
   });
 }
