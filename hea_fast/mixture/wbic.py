@@ -42,7 +42,7 @@ R-hat (Gelman et al. BDA3, Eq. 11.4) of l(w) over chains.
 Public contract (used by hea_fast.mixture.search / model):
 
 * ``wbic(X, y, *, prior_var=10.0, fit_intercept=True, beta=None, n_for_beta=None, n_iter=1000,
-  burn_in=100, n_chains=4, target_stderr=None, max_iter=20000, seed=0, threads=None,
+  burn_in=50, n_chains=4, target_stderr=None, max_iter=20000, seed=0, threads=None,
   backend="auto") -> WBICResult`` — X is (n, p) *without* an intercept column, y is (n,) in {0, 1}.
   ``beta=None`` means 1/log(n_for_beta or n). ``n_iter`` is the number of post-burn-in iterations per
   chain; with ``target_stderr`` it is the minimum and chains are extended (up to ``max_iter`` per
@@ -550,7 +550,7 @@ def _wbic_subsets_core(core, X, y, subs, pv, fit_intercept, b, n_iter, burn_in, 
 
 
 def wbic(X, y, *, prior_var=10.0, fit_intercept=True, beta=None, n_for_beta=None, n_iter=1000,
-         burn_in=100, n_chains=4, target_stderr=None, max_iter=20000, seed=0, threads=None,
+         burn_in=50, n_chains=4, target_stderr=None, max_iter=20000, seed=0, threads=None,
          backend="auto") -> WBICResult:
     """WBIC of the logistic model on all columns of X (X without an intercept column)."""
     X, y = _check_xy(X, y)

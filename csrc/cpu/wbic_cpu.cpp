@@ -1,0 +1,406 @@
+// Tempered Pólya-Gamma Gibbs sampler for WBIC, batched over feature subsets (see hea_fast/wbic.h
+// and hea_fast/mixture/wbic.py for the model, estimator and references).
+//
+// Per iteration of a chain (psi = A w kept from the previous step):
+//   omega_i ~ PG(beta, psi_i)                       exact sampler, hea_fast/polyagamma.h
+//   P = A^T Omega A + I/v,  m = P^-1 A^T kappa,     kappa = beta (y - 1/2)
+//   w = m + L^-T e,  e ~ N(0, I),  P = L L^T
+//   l(w) = sum softplus(psi_i) - y_i psi_i,  z = l - q(w) + E[q | omega]    (control variate)
+#include "hea_fast/wbic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "hea_fast/parallel.h"
+#include "hea_fast/philox.h"
+#include "hea_fast/polyagamma.h"
+
+namespace hea_fast {
+namespace {
+
+constexpr int kBatches = 16;  // batch means per chain (same as the Python reference)
+
+inline double softplus(double x) { return (x > 0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x))); }
+inline double sigmoid(double x) { return 0.5 * (1.0 + std::tanh(0.5 * x)); }
+
+// In-place Cholesky of a d x d SPD matrix (row-major, lower triangle written). False if not SPD.
+bool cholesky(double* M, int d) {
+  for (int j = 0; j < d; ++j) {
+    double s = M[j * d + j];
+    for (int k = 0; k < j; ++k) s -= M[j * d + k] * M[j * d + k];
+    if (!(s > 0)) return false;
+    const double ljj = std::sqrt(s);
+    M[j * d + j] = ljj;
+    for (int i = j + 1; i < d; ++i) {
+      double t = M[i * d + j];
+      for (int k = 0; k < j; ++k) t -= M[i * d + k] * M[j * d + k];
+      M[i * d + j] = t / ljj;
+    }
+  }
+  return true;
+}
+// Solve L x = b (forward) and L^T x = b (backward) in place.
+void fwd(const double* L, int d, double* x) {
+  for (int i = 0; i < d; ++i) {
+    double s = x[i];
+    for (int k = 0; k < i; ++k) s -= L[i * d + k] * x[k];
+    x[i] = s / L[i * d + i];
+  }
+}
+void bwd(const double* L, int d, double* x) {
+  for (int i = d - 1; i >= 0; --i) {
+    double s = x[i];
+    for (int k = i + 1; k < d; ++k) s -= L[k * d + i] * x[k];
+    x[i] = s / L[i * d + i];
+  }
+}
+
+double nll(const double* A, int64_t n, int d, const double* y, const double* w, double* psi) {
+  double l = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double* a = A + i * d;
+    double s = 0.0;
+    for (int k = 0; k < d; ++k) s += a[k] * w[k];
+    psi[i] = s;
+    l += softplus(s) - y[i] * s;
+  }
+  return l;
+}
+
+struct Mode {
+  std::vector<double> w, g, H;  // tempered mode, gradient and Hessian of l there
+  double l = 0.0;
+};
+
+// Damped Newton for the mode of prior * exp(-beta l) (strictly convex objective).
+Mode tempered_mode(const double* A, int64_t n, int d, const double* y, double beta, double pv) {
+  Mode M;
+  M.w.assign(d, 0.0);
+  std::vector<double> psi(n), g(d), Hm(d * d), step(d), wn(d);
+  auto objective = [&](const std::vector<double>& w) {
+    double l = nll(A, n, d, y, w.data(), psi.data()), r = 0.0;
+    for (int k = 0; k < d; ++k) r += w[k] * w[k];
+    return beta * l + 0.5 * r / pv;
+  };
+  double f = objective(M.w);
+  for (int it = 0; it < 100; ++it) {
+    nll(A, n, d, y, M.w.data(), psi.data());
+    std::fill(g.begin(), g.end(), 0.0);
+    std::fill(Hm.begin(), Hm.end(), 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double* a = A + i * d;
+      const double p = sigmoid(psi[i]), r = beta * (p - y[i]), q = beta * p * (1 - p);
+      for (int k = 0; k < d; ++k) {
+        g[k] += r * a[k];
+        for (int j = 0; j <= k; ++j) Hm[k * d + j] += q * a[k] * a[j];
+      }
+    }
+    for (int k = 0; k < d; ++k) {
+      g[k] += M.w[k] / pv;
+      Hm[k * d + k] += 1.0 / pv;
+    }
+    if (!cholesky(Hm.data(), d)) break;
+    step = g;
+    fwd(Hm.data(), d, step.data());
+    bwd(Hm.data(), d, step.data());
+    double t = 1.0, fn = f;
+    for (;;) {
+      for (int k = 0; k < d; ++k) wn[k] = M.w[k] - t * step[k];
+      fn = objective(wn);
+      if (fn <= f + 1e-12 * std::fabs(f) || t < 1e-10) break;
+      t *= 0.5;
+    }
+    double mx = 0.0;
+    for (int k = 0; k < d; ++k) mx = std::max(mx, std::fabs(t * step[k]));
+    const double f_old = f;
+    M.w = wn;
+    f = fn;
+    if (mx < 1e-10 || std::fabs(f_old - f) < 1e-14 * std::max(1.0, std::fabs(f))) break;
+  }
+  M.g.assign(d, 0.0);
+  M.H.assign(d * d, 0.0);
+  M.l = nll(A, n, d, y, M.w.data(), psi.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const double* a = A + i * d;
+    const double p = sigmoid(psi[i]), r = p - y[i], q = p * (1 - p);
+    for (int k = 0; k < d; ++k) {
+      M.g[k] += r * a[k];
+      for (int j = 0; j < d; ++j) M.H[k * d + j] += q * a[k] * a[j];
+    }
+  }
+  return M;
+}
+
+double laplace_from_mode(const Mode& M, int d, double beta, double pv) {
+  // tr(H S), S = (beta H + I/v)^-1, via d solves with the Cholesky factor
+  std::vector<double> P(d * d), col(d);
+  for (int k = 0; k < d * d; ++k) P[k] = beta * M.H[k];
+  for (int k = 0; k < d; ++k) P[k * d + k] += 1.0 / pv;
+  if (!cholesky(P.data(), d)) return std::numeric_limits<double>::quiet_NaN();
+  double tr = 0.0;
+  for (int j = 0; j < d; ++j) {
+    std::fill(col.begin(), col.end(), 0.0);
+    col[j] = 1.0;
+    fwd(P.data(), d, col.data());
+    bwd(P.data(), d, col.data());  // column j of S
+    for (int k = 0; k < d; ++k) tr += M.H[j * d + k] * col[k];
+  }
+  return M.l + 0.5 * tr;
+}
+
+// One Gibbs chain with its RNG stream and recorded series.
+struct Chain {
+  Philox4x32 rng;
+  std::vector<double> w, psi, z, l;
+  explicit Chain(uint64_t seed, uint64_t a, uint64_t b) : rng(seed, a, b) {}
+};
+
+struct Model {
+  const double* A;
+  int64_t n;
+  int d;
+  const double* y;
+  double beta, pv;
+  std::vector<double> atk;  // A^T kappa
+  pg::JStarConfig cfg;
+  const Mode* mode = nullptr;  // for the control variate (nullptr: record w only)
+};
+
+// Advance a chain by `iters` iterations; records z and l when record is true, and w into wout.
+void run_chain(const Model& M, Chain& ch, int64_t iters, bool record, double* wout = nullptr) {
+  const int d = M.d;
+  const int64_t n = M.n;
+  std::vector<double> P(d * d), m(d), e(d), col(d), dw(d), dm(d);
+  for (int64_t it = 0; it < iters; ++it) {
+    std::fill(P.begin(), P.end(), 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double om = pg::sample_pg(M.cfg, ch.psi[i], ch.rng);
+      const double* a = M.A + i * d;
+      for (int k = 0; k < d; ++k) {
+        const double oa = om * a[k];
+        for (int j = 0; j <= k; ++j) P[k * d + j] += oa * a[j];
+      }
+    }
+    for (int k = 0; k < d; ++k) P[k * d + k] += 1.0 / M.pv;
+    if (!cholesky(P.data(), d)) throw std::runtime_error("wbic: conditional precision is not positive definite");
+    m = M.atk;
+    fwd(P.data(), d, m.data());
+    bwd(P.data(), d, m.data());
+    for (int k = 0; k < d; ++k) e[k] = ch.rng.normal();
+    bwd(P.data(), d, e.data());  // L^-T e ~ N(0, P^-1)
+    for (int k = 0; k < d; ++k) ch.w[k] = m[k] + e[k];
+    const double lw = nll(M.A, n, d, M.y, ch.w.data(), ch.psi.data());
+    if (wout) std::copy(ch.w.begin(), ch.w.end(), wout + it * d);
+    if (!record) continue;
+    double zt = lw;
+    if (M.mode) {
+      const Mode& Md = *M.mode;
+      double q_w = 0.0, q_m = 0.0, tr = 0.0;
+      for (int k = 0; k < d; ++k) {
+        dw[k] = ch.w[k] - Md.w[k];
+        dm[k] = m[k] - Md.w[k];
+      }
+      for (int k = 0; k < d; ++k) {
+        double hw = 0.0, hm = 0.0;
+        for (int j = 0; j < d; ++j) {
+          hw += Md.H[k * d + j] * dw[j];
+          hm += Md.H[k * d + j] * dm[j];
+        }
+        q_w += dw[k] * (Md.g[k] + 0.5 * hw);
+        q_m += dm[k] * (Md.g[k] + 0.5 * hm);
+      }
+      for (int j = 0; j < d; ++j) {  // tr(H P^-1): column j of P^-1 by two triangular solves
+        std::fill(col.begin(), col.end(), 0.0);
+        col[j] = 1.0;
+        fwd(P.data(), d, col.data());
+        bwd(P.data(), d, col.data());
+        for (int k = 0; k < d; ++k) tr += Md.H[j * d + k] * col[k];
+      }
+      zt = lw - q_w + q_m + 0.5 * tr;  // l(w) - q(w) + E[q | omega]  (l_hat cancels)
+    }
+    ch.z.push_back(zt);
+    ch.l.push_back(lw);
+  }
+}
+
+void start_chain(const Model& M, const Mode& mode, Chain& ch) {
+  // Start from a draw of the tempered Laplace approximation N(w_hat, (beta H + I/v)^-1) around the
+  // tempered mode: already in the typical set, so a short burn-in suffices.
+  const int d = M.d;
+  std::vector<double> P(d * d), e(d);
+  for (int k = 0; k < d * d; ++k) P[k] = M.beta * mode.H[k];
+  for (int k = 0; k < d; ++k) P[k * d + k] += 1.0 / M.pv;
+  ch.w = mode.w;
+  if (cholesky(P.data(), d)) {
+    for (int k = 0; k < d; ++k) e[k] = ch.rng.normal();
+    bwd(P.data(), d, e.data());
+    for (int k = 0; k < d; ++k) ch.w[k] += e[k];
+  }
+  ch.psi.assign(M.n, 0.0);
+  nll(M.A, M.n, d, M.y, ch.w.data(), ch.psi.data());
+}
+
+// Pooled batch-means standard error of the grand mean over chains.
+double batch_means_se(const std::vector<Chain>& chains, int64_t T) {
+  const int64_t nb = std::min<int64_t>(kBatches, T), L = T / nb;
+  std::vector<double> bm;
+  for (const auto& ch : chains)
+    for (int64_t b = 0; b < nb; ++b) {
+      double s = 0.0;
+      for (int64_t t = b * L; t < (b + 1) * L; ++t) s += ch.z[t];
+      bm.push_back(s / L);
+    }
+  const double M = static_cast<double>(bm.size());
+  if (M < 2) return std::numeric_limits<double>::quiet_NaN();
+  double mu = 0.0, v = 0.0;
+  for (double x : bm) mu += x;
+  mu /= M;
+  for (double x : bm) v += (x - mu) * (x - mu);
+  return std::sqrt(v / (M - 1) / M);
+}
+
+double split_rhat(const std::vector<Chain>& chains, int64_t T) {
+  const int64_t h = T / 2;
+  if (h < 2) return std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> means, vars;
+  for (const auto& ch : chains)
+    for (int half = 0; half < 2; ++half) {
+      double s = 0.0, s2 = 0.0;
+      for (int64_t t = half * h; t < (half + 1) * h; ++t) s += ch.l[t];
+      const double mu = s / h;
+      for (int64_t t = half * h; t < (half + 1) * h; ++t) s2 += (ch.l[t] - mu) * (ch.l[t] - mu);
+      means.push_back(mu);
+      vars.push_back(s2 / (h - 1));
+    }
+  const double m = static_cast<double>(means.size());
+  double W = 0.0, mm = 0.0, B = 0.0;
+  for (size_t k = 0; k < means.size(); ++k) {
+    W += vars[k];
+    mm += means[k];
+  }
+  W /= m;
+  mm /= m;
+  for (double x : means) B += (x - mm) * (x - mm);
+  B = h * B / (m - 1);
+  if (!(W > 0)) return 1.0;
+  return std::sqrt(((h - 1.0) / h * W + B / h) / W);
+}
+
+void build_design(const double* X, int64_t n, int64_t p, const int64_t* cols, int k, bool intercept,
+                  std::vector<double>& A) {
+  const int d = k + (intercept ? 1 : 0);
+  A.resize(n * d);
+  for (int64_t i = 0; i < n; ++i) {
+    double* a = A.data() + i * d;
+    int o = 0;
+    if (intercept) a[o++] = 1.0;
+    for (int j = 0; j < k; ++j) a[o++] = X[i * p + cols[j]];
+  }
+}
+
+void run_subset(const double* A, int64_t n, int d, const double* y, const WBICOptions& opt,
+                const Mode& mode, uint64_t stream, int inner_threads, WBICSubsetResult& res) {
+  Model M{A, n, d, y, opt.beta, opt.prior_var, std::vector<double>(d, 0.0), pg::make_pg_config(opt.beta), &mode};
+  for (int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < d; ++k) M.atk[k] += A[i * d + k] * opt.beta * (y[i] - 0.5);
+  std::vector<Chain> chains;
+  for (int64_t c = 0; c < opt.n_chains; ++c) chains.emplace_back(opt.seed, stream, static_cast<uint64_t>(c));
+  int64_t T = opt.n_iter;
+  parallel_for(opt.n_chains, inner_threads, [&](int64_t lo, int64_t hi, int) {
+    for (int64_t c = lo; c < hi; ++c) {
+      start_chain(M, mode, chains[c]);
+      run_chain(M, chains[c], opt.burn_in, false);
+      run_chain(M, chains[c], T, true);
+    }
+  }, 1);
+  double se = batch_means_se(chains, T);
+  while (opt.target_stderr > 0 && se > opt.target_stderr && T < opt.max_iter) {
+    const double need = std::ceil(T * (se / opt.target_stderr) * (se / opt.target_stderr) * 1.1);
+    const int64_t Tn = std::min<int64_t>(opt.max_iter, std::max<int64_t>(T + 16, static_cast<int64_t>(std::min(need, 1e15))));
+    parallel_for(opt.n_chains, inner_threads, [&](int64_t lo, int64_t hi, int) {
+      for (int64_t c = lo; c < hi; ++c) run_chain(M, chains[c], Tn - T, true);
+    }, 1);
+    T = Tn;
+    se = batch_means_se(chains, T);
+  }
+  double s = 0.0;
+  for (const auto& ch : chains)
+    for (int64_t t = 0; t < T; ++t) s += ch.z[t];
+  res.wbic = s / (static_cast<double>(T) * opt.n_chains);
+  res.stderr = se;
+  res.rhat = split_rhat(chains, T);
+  res.n_iter = T;
+}
+
+}  // namespace
+
+double wbic_laplace(const double* A, int64_t n, int64_t d, const double* y, double beta, double prior_var) {
+  Mode mode = tempered_mode(A, n, static_cast<int>(d), y, beta, prior_var);
+  return laplace_from_mode(mode, static_cast<int>(d), beta, prior_var);
+}
+
+void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
+                  int64_t n_subsets, int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out,
+                  int threads) {
+  const int nt = resolve_threads(threads);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto subset_size = [&](int64_t s) {
+    int k = 0;
+    while (k < kmax && idx[s * kmax + k] >= 0) ++k;
+    return k;
+  };
+  // Pass 1: tempered modes and Laplace-WBIC (cheap), for the optional prescreen.
+  std::vector<double> lap(n_subsets, nan);
+  parallel_items(n_subsets, nt, [&](int64_t s) {
+    const int k = subset_size(s);
+    std::vector<double> A;
+    build_design(X, n, p, idx + s * kmax, k, opt.fit_intercept, A);
+    const int d = k + (opt.fit_intercept ? 1 : 0);
+    Mode mode = tempered_mode(A.data(), n, d, y, opt.beta, opt.prior_var);
+    lap[s] = laplace_from_mode(mode, d, opt.beta, opt.prior_var);
+  });
+  double best = std::numeric_limits<double>::infinity();
+  for (double v : lap) best = std::min(best, v);
+  std::vector<int64_t> todo;
+  for (int64_t s = 0; s < n_subsets; ++s) {
+    out[s] = WBICSubsetResult{nan, nan, nan, lap[s], 0, 0};
+    if (opt.prune_above > 0 && lap[s] > best + opt.prune_above) out[s].pruned = 1;
+    else todo.push_back(s);
+  }
+  // Pass 2: the sampler. Few subsets: spread each subset's chains over the threads instead.
+  const int64_t m = static_cast<int64_t>(todo.size());
+  const int outer = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, m)));
+  const int inner = std::max(1, nt / outer);
+  parallel_items(m, outer, [&](int64_t j) {
+    const int64_t s = todo[j];
+    const int k = subset_size(s);
+    std::vector<double> A;
+    build_design(X, n, p, idx + s * kmax, k, opt.fit_intercept, A);
+    const int d = k + (opt.fit_intercept ? 1 : 0);
+    Mode mode = tempered_mode(A.data(), n, d, y, opt.beta, opt.prior_var);
+    run_subset(A.data(), n, d, y, opt, mode, static_cast<uint64_t>(s), inner, out[s]);
+  });
+}
+
+void wbic_posterior_draws(const double* A, int64_t n, int64_t d, const double* y, double beta,
+                          double prior_var, int64_t n_draws, int64_t burn_in, int64_t n_chains,
+                          uint64_t seed, double* out, int threads) {
+  const int di = static_cast<int>(d);
+  Mode mode = tempered_mode(A, n, di, y, beta, prior_var);
+  Model M{A, n, di, y, beta, prior_var, std::vector<double>(di, 0.0), pg::make_pg_config(beta), nullptr};
+  for (int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < di; ++k) M.atk[k] += A[i * di + k] * beta * (y[i] - 0.5);
+  parallel_for(n_chains, threads, [&](int64_t lo, int64_t hi, int) {
+    for (int64_t c = lo; c < hi; ++c) {
+      Chain ch(seed, 0, static_cast<uint64_t>(c));
+      start_chain(M, mode, ch);
+      run_chain(M, ch, burn_in, false);
+      run_chain(M, ch, n_draws, false, out + c * n_draws * d);
+    }
+  }, 1);
+}
+
+}  // namespace hea_fast

@@ -1,0 +1,45 @@
+// WBIC (Watanabe 2013, JMLR 14:867, Eq. 3) of Bayesian logistic regression by tempered Pólya-Gamma
+// Gibbs sampling (Polson, Scott & Windle 2013), batched over feature subsets. See
+// hea_fast/mixture/wbic.py for the estimator (control variate, batch-means standard error, split
+// R-hat) and the Python contract. All quantities in nats.
+#pragma once
+#include <cstdint>
+
+namespace hea_fast {
+
+struct WBICOptions {
+  double prior_var = 10.0;      // w ~ N(0, prior_var I), intercept included
+  double beta = 0.0;            // inverse temperature (> 0), usually 1/log n
+  bool fit_intercept = true;
+  int64_t n_iter = 1000;        // post-burn-in iterations per chain (minimum when adaptive)
+  int64_t burn_in = 50;
+  int64_t n_chains = 4;
+  int64_t max_iter = 20000;     // cap per chain for the adaptive extension
+  double target_stderr = 0.0;   // <= 0: no adaptive extension
+  double prune_above = 0.0;     // > 0: skip subsets whose Laplace-WBIC exceeds the best by this
+  uint64_t seed = 0;
+};
+
+struct WBICSubsetResult {
+  double wbic, stderr, rhat, laplace;
+  int64_t n_iter;
+  uint8_t pruned;
+};
+
+// X: (n, p) row-major; y: (n,) in {0,1}; idx: (n_subsets, kmax) column indices padded with -1.
+// Subset s, chain c uses the RNG stream keyed by (seed, s, c): results do not depend on `threads`.
+void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
+                  int64_t n_subsets, int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out,
+                  int threads);
+
+// Posterior draws of w at inverse temperature beta for the design A (n, d) (intercept column
+// included by the caller). out: (n_chains, n_draws, d). Chain c uses the stream (seed, 0, c).
+void wbic_posterior_draws(const double* A, int64_t n, int64_t d, const double* y, double beta,
+                          double prior_var, int64_t n_draws, int64_t burn_in, int64_t n_chains,
+                          uint64_t seed, double* out, int threads);
+
+// Laplace approximation of WBIC at the tempered mode, l(w_hat) + tr(H (beta H + I/v)^-1)/2.
+double wbic_laplace(const double* A, int64_t n, int64_t d, const double* y, double beta,
+                    double prior_var);
+
+}  // namespace hea_fast
