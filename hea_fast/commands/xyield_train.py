@@ -1,0 +1,202 @@
+"""`hea-fast xyield pretrain|transfer|evaluate|predict`: the Bi-RPT transfer protocols of
+Chen et al. (cross-quality few-shot transfer for alloy yield strength) on X-Yield pseudo-images.
+
+Yield strengths are in GPa (MSE in GPa²), temperatures in K. Models are directories holding
+model.safetensors + model.json (no pickle); pretraining checkpoints every epoch and resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+_METHODS = ("no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain",
+            "sparse_transfer")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "pretrain", help="Pretrain the X-Yield CNN on Maresca-Curtin simulated data",
+        description="Pretrain the X-Yield CNN on a uniform sample of the simulated (low-quality) set. "
+                    "Resumes from OUT/checkpoint.* when interrupted.")
+    p.add_argument("-o", "--out", required=True, help="output directory (model + checkpoints)")
+    p.add_argument("--n-low", type=int, default=50_000, help="simulated points (paper: 100000)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the simulated sample")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--task", choices=("regression", "classification"), default="regression")
+    p.add_argument("--imp-rounds", type=int, default=0,
+                   help="also write OUT/imp: N_s magnitude-pruning rounds (20%% each) for Hand-Tune")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_pretrain)
+
+    t = subparsers.add_parser(
+        "transfer", help="Fine-tune on experimental points with a transfer protocol (Bi-RPT, ...)",
+        description="Train on the training part of an experimental split with one protocol; the epoch "
+                    "is chosen on a validation carve of the training points (never on test).")
+    t.add_argument("--method", choices=_METHODS, default="birpt")
+    t.add_argument("--pretrained", help="pretrained model directory (from `xyield pretrain`)")
+    t.add_argument("--split", default="5pct", help="5pct | 10pct | cv10:K (fold K held out)")
+    t.add_argument("--split-seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=90)
+    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--lr-w", type=float, default=1e-3, help="weight learning rate")
+    t.add_argument("--lr-mask", type=float, default=3.5, help="mask learning rate")
+    t.add_argument("--gamma", type=float, default=1e-4, help="l1 weight of the masks")
+    t.add_argument("--eps0", type=float, default=0.1)
+    t.add_argument("--eps-decay", type=float, default=0.9)
+    t.add_argument("--imp-rounds", type=int, default=2, help="N_t (Hand-Tune)")
+    t.add_argument("--n-low", type=int, default=50_000)
+    t.add_argument("--data-seed", type=int, default=0)
+    t.add_argument("-o", "--out", required=True, help="output model directory")
+    t.set_defaults(func=_transfer)
+
+    e = subparsers.add_parser(
+        "evaluate", help="Evaluate a saved model on the test part of an experimental split",
+        description="MSE (GPa^2) and 5-class accuracy on the held-out points of a split.")
+    e.add_argument("--model", required=True)
+    e.add_argument("--split", default="5pct")
+    e.add_argument("--split-seed", type=int, default=0)
+    e.add_argument("-o", "--out", help="write the metrics and predictions as JSON")
+    e.set_defaults(func=_evaluate)
+
+    q = subparsers.add_parser(
+        "predict", help="Predict yield strength (GPa) of compositions at temperatures",
+        description="Predict with a saved model; writes CSV (composition, T_K, YS_GPa).")
+    q.add_argument("--model", required=True, nargs="+", help="one model, or several for an ensemble (mean, std)")
+    q.add_argument("--composition", "-c", required=True, nargs="+", help="formulas, e.g. MoNbTaTi")
+    q.add_argument("--temperatures", "-T", type=float, nargs="+", default=[300.0], help="kelvin")
+    q.add_argument("-o", "--out", help="CSV path (default: stdout)")
+    q.set_defaults(func=_predict)
+
+
+def _split(spec: str, split_seed: int, hq):
+    from hea_fast.xyield.datasets import cv_folds, few_shot_split
+
+    if spec == "5pct":
+        return few_shot_split(0.05, seed=split_seed, dataset=hq)
+    if spec == "10pct":
+        return few_shot_split(0.10, seed=split_seed, dataset=hq)
+    if spec.startswith("cv10:"):
+        try:
+            k = int(spec.split(":", 1)[1])
+        except ValueError:
+            k = -1
+        folds = cv_folds(hq)
+        if not 0 <= k < len(folds):
+            raise ValueError(f"split {spec!r}: fold must be an integer in 0..{len(folds) - 1}")
+        return folds[k]
+    raise ValueError(f"unknown split {spec!r}: use 5pct, 10pct or cv10:K")
+
+
+def _pretrain(args) -> int:
+    import torch
+
+    from hea_fast.xyield.cnn import CNNConfig
+    from hea_fast.xyield.datasets import load_low_quality
+    from hea_fast.xyield.protocol import PretrainConfig, pretrain, prune_pretrained, save_model
+
+    if args.n_low < 10:
+        raise ValueError(f"--n-low must be >= 10, got {args.n_low}")
+    out = Path(args.out)
+    lq = load_low_quality(n=args.n_low, seed=args.data_seed)
+    x, y = torch.from_numpy(lq.images()), torch.from_numpy(lq.targets("GPa"))
+    if args.task == "classification":
+        y = torch.clamp(torch.floor(y * 2), 0, 4)
+    cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, imp_rounds=args.imp_rounds)
+    model, hist = pretrain(x, y, CNNConfig(task=args.task), cfg, seed=args.seed, checkpoint_dir=out / "checkpoint",
+                           progress=True, threads=args.threads)
+    save_model(out, model, {"history": hist, "n_low": args.n_low, "data_seed": args.data_seed})
+    if args.imp_rounds > 0:
+        save_model(out / "imp", prune_pretrained(model, x, y, cfg, seed=args.seed, progress=True),
+                   {"imp_rounds": args.imp_rounds})
+    print(json.dumps({"model": str(out), "best_val_mse": min(h["val_mse"] for h in hist)}))
+    return 0
+
+
+def _transfer(args) -> int:
+    import torch
+
+    from hea_fast.xyield.datasets import load_high_quality, load_low_quality
+    from hea_fast.xyield.protocol import TransferConfig, load_model, save_model, transfer
+
+    pre = None
+    if args.method != "no_pretraining":
+        if not args.pretrained:
+            raise ValueError(f"--method {args.method} needs --pretrained DIR (from `hea-fast xyield pretrain`)")
+        pdir = Path(args.pretrained)
+        if args.method == "hand_tune" and (pdir / "imp" / "model.json").is_file():
+            pdir = pdir / "imp"
+        pre = load_model(pdir)
+    hq = load_high_quality()
+    tr, te = _split(args.split, args.split_seed, hq)
+    x, y = torch.from_numpy(hq.images()), torch.from_numpy(hq.targets("GPa"))
+    xl = yl = None
+    if args.method in ("mix", "birpt", "sparse_pretrain", "sparse_transfer"):
+        lq = load_low_quality(n=args.n_low, seed=args.data_seed)
+        xl, yl = torch.from_numpy(lq.images()), torch.from_numpy(lq.targets("GPa"))
+    cfg = TransferConfig(epochs=args.epochs, batch_size=args.batch_size, lr_w=args.lr_w, lr_mask=args.lr_mask,
+                         gamma=args.gamma, eps0=args.eps0, eps_decay=args.eps_decay, imp_rounds=args.imp_rounds)
+    model, info = transfer(args.method, x[tr], y[tr], x_low=xl, y_low=yl, pretrained=pre, cfg=cfg,
+                           seed=args.seed, progress=True)
+    info.pop("history")
+    save_model(args.out, model, {"split": args.split, "split_seed": args.split_seed, **info})
+    print(json.dumps({"model": args.out, "selected_epoch": info["selected_epoch"], "val_mse": info["val"]}))
+    return 0
+
+
+def _evaluate(args) -> int:
+    import numpy as np
+    import torch
+
+    from hea_fast.xyield.datasets import load_high_quality
+    from hea_fast.xyield.protocol import class5_accuracy, load_model, predict
+
+    model = load_model(args.model)
+    hq = load_high_quality()
+    _, te = _split(args.split, args.split_seed, hq)
+    p = predict(model, torch.from_numpy(hq.images()[te])).numpy().astype(float)
+    y = hq.targets("GPa")[te].astype(float)
+    res = {"split": args.split, "n_test": int(len(te)), "mse_GPa2": float(np.mean((p - y) ** 2)),
+           "acc_class5": class5_accuracy(p, y)}
+    print(json.dumps(res))
+    if args.out:
+        res["pred_GPa"] = p.tolist()
+        res["test_idx"] = [int(i) for i in te]
+        Path(args.out).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+def _predict(args) -> int:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from hea_fast.xyield.datasets import XYIELD_ELEMENTS
+    from hea_fast.xyield.protocol import load_model, predict
+    from hea_fast.xyield.pseudoimage import pseudo_images
+
+    models = [load_model(m) for m in args.model]
+    comps = [c for c in args.composition for _ in args.temperatures]
+    temps = np.array([t for _ in args.composition for t in args.temperatures], dtype=np.float64)
+    x = torch.from_numpy(pseudo_images(comps, temps, elements=XYIELD_ELEMENTS))
+    preds = np.stack([predict(m, x).numpy() for m in models])
+    df = pd.DataFrame({"composition": comps, "T_K": temps, "YS_GPa": preds.mean(0)})
+    if len(models) > 1:
+        df["YS_std_GPa"] = preds.std(0, ddof=1)
+    if args.out:
+        df.to_csv(args.out, index=False)
+    else:
+        df.to_csv(sys.stdout, index=False)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    ap = argparse.ArgumentParser()
+    register(ap.add_subparsers())
+    a = ap.parse_args()
+    sys.exit(a.func(a))
