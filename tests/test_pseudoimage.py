@@ -1,0 +1,141 @@
+"""Pseudo-images (hea_fast.xyield.pseudoimage, csrc/cpu/pseudoimage_cpu.cpp) against a slow
+per-pixel Python construction and the Feng et al. layout facts, and the X-Yield datasets/splits."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast.xyield import datasets as D
+from hea_fast.xyield.pseudoimage import _pseudo_images_numpy, layout_cells, layout_table, pseudo_images
+
+PAL = ("Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
+PROVENANCE_RPTR = {"Al": (4, 15), "Cr": (5, 7), "Fe": (6, 2), "Hf": (8, 14), "Mo": (5, 10), "Nb": (7, 9),
+                   "Ta": (5, 11), "Ti": (5, 9), "V": (4, 4), "W": (8, 6), "Zr": (3, 16)}
+
+
+def slow_images(frac, T, elements, layout):
+    """Pixel by pixel, in Python floats: the definition of the image."""
+    tab = layout_table()
+    out = np.zeros((len(frac), 2, 9, 18), dtype=np.float32)
+    for i in range(len(frac)):
+        for j, e in enumerate(elements):
+            r, c = int(tab.loc[e, f"{layout}_row"]), int(tab.loc[e, f"{layout}_col"])
+            out[i, 0, r, c] += frac[i][j]
+        for r in range(9):
+            for c in range(18):
+                out[i, 1, r, c] = (T[i] - 273.15) / 2000.0
+    return out
+
+
+def test_layout_cells_match_provenance_and_source(shared_data):
+    assert {e: tuple(layout_cells([e], "rptr")[0]) for e in PROVENANCE_RPTR} == PROVENANCE_RPTR
+    src = pd.read_csv(shared_data / "xyield_rptr_layout" / "feng2021_ptr_rptr_layout.csv").set_index("symbol")
+    tab = layout_table()
+    assert len(tab) == 108
+    for lay in ("ptr", "rptr"):
+        np.testing.assert_array_equal(tab[f"{lay}_row"], src.loc[tab.index, f"{lay}_row0"])
+        np.testing.assert_array_equal(tab[f"{lay}_col"], src.loc[tab.index, f"{lay}_col0"])
+        cells = tab[f"{lay}_row"] * 18 + tab[f"{lay}_col"]
+        assert cells.is_unique and cells.between(0, 161).all()
+    # PTR is the periodic table: Fe is period 4 (row 3), group 8 (col 7); RPTR cell = PTR cell of the permuted Z
+    assert tuple(layout_cells(["Fe"], "ptr")[0]) == (3, 7)
+    perm = src["rptr_perm_Z"]
+    by_z = src.reset_index().set_index("Z")
+    for e in PAL:
+        z2 = perm[e]
+        assert (by_z.loc[z2, "ptr_row0"], by_z.loc[z2, "ptr_col0"]) == PROVENANCE_RPTR[e]
+
+
+@pytest.mark.parametrize("layout", ["rptr", "ptr"])
+def test_kernel_matches_slow_construction(layout, rng):
+    frac = rng.dirichlet(np.ones(len(PAL)), size=30)
+    frac[frac < 0.05] = 0
+    frac /= frac.sum(1, keepdims=True)
+    T = rng.uniform(0, 2500, size=30)
+    got = pseudo_images(frac, T, layout=layout, elements=PAL)
+    assert got.dtype == np.float32 and got.shape == (30, 2, 9, 18) and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, slow_images(frac, T, PAL, layout))
+    np.testing.assert_array_equal(got, _pseudo_images_numpy(frac, T, layout_cells(PAL, layout)))
+    np.testing.assert_array_equal(got, pseudo_images(frac, T, layout=layout, elements=PAL, threads=1))
+    np.testing.assert_allclose(got[:, 0].sum(axis=(1, 2)), 1.0, rtol=1e-6)
+
+
+def test_formulas_and_scalar_temperature():
+    img = pseudo_images(["MoNbTaW", "Al0.5CrMoTi"], 298.15)
+    assert img[0, 0, 5, 10] == pytest.approx(0.25) and img[0, 0, 8, 6] == pytest.approx(0.25)
+    assert img[1, 0, 4, 15] == pytest.approx(0.5 / 3.5)
+    assert np.all(img[:, 1] == np.float32(25.0 / 2000.0))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="layout"):
+        pseudo_images(["MoNbTaW"], 300.0, layout="hex")
+    with pytest.raises(ValueError, match="temperature_K"):
+        pseudo_images(["MoNbTaW"], -1.0)
+    with pytest.raises(ValueError, match="2 values for 1"):
+        pseudo_images(["MoNbTaW"], [300.0, 400.0])
+    with pytest.raises(ValueError, match="no cell"):
+        pseudo_images({"Xx": 1.0}, 300.0)
+
+
+# ---- datasets ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hq(shared_data):
+    return D.load_high_quality()
+
+
+def test_high_quality_set(hq, shared_data):
+    assert len(hq) == 240 and hq.elements == PAL
+    np.testing.assert_allclose(hq.fractions.sum(1), 1.0)
+    assert np.bincount(hq.n_elements).tolist()[3:] == [17, 78, 118, 27]
+    raw = pd.read_csv(shared_data / "xyield_exp240" / "xyield_exp240.csv")
+    np.testing.assert_allclose(hq.yield_MPa, raw["YS_MPa"])
+    x, y = hq.images(), hq.targets("GPa")
+    assert x.shape == (240, 2, 9, 18) and y.dtype == np.float32
+    np.testing.assert_allclose(y, raw["YS_GPa"], rtol=1e-6)
+    # channel 0 reproduces the at.% columns at the RPTR cells (the decoded source images)
+    for e, (r, c) in PROVENANCE_RPTR.items():
+        if e in PAL:
+            np.testing.assert_allclose(x[:, 0, r, c], raw[e] / raw[list(PAL)].sum(1), rtol=1e-6)
+    np.testing.assert_allclose(x[:, 1, 0, 0], (raw["T_K"] - 273.15) / 2000, rtol=1e-6)
+
+
+def test_cv_folds(hq):
+    folds = D.cv_folds(hq)
+    assert len(folds) == 10
+    tests = np.concatenate([te for _, te in folds])
+    assert np.array_equal(np.sort(tests), np.arange(240))
+    for tr, te in folds:
+        assert len(te) == 24 and len(tr) == 216 and not set(tr) & set(te)
+
+
+@pytest.mark.parametrize("fraction,n_train", [(0.05, 11), (0.10, 23)])
+def test_few_shot_splits(hq, fraction, n_train):
+    tr, te = D.few_shot_split(fraction, seed=0, dataset=hq)
+    assert len(tr) == n_train and len(te) == 240 - n_train and not set(tr) & set(te)
+    # stratified by number of elements: every stratum present, shares within one point of proportional
+    counts = np.bincount(hq.n_elements, minlength=7)[3:]
+    got = np.bincount(hq.n_elements[tr], minlength=7)[3:]
+    assert (got >= 1).all()
+    assert np.all(np.abs(got - counts / 240 * n_train) <= 1.0)
+    tr2, _ = D.few_shot_split(fraction, seed=0, dataset=hq)
+    tr3, _ = D.few_shot_split(fraction, seed=1, dataset=hq)
+    assert np.array_equal(tr, tr2) and not np.array_equal(tr, tr3)
+    with pytest.raises(ValueError, match="fraction"):
+        D.few_shot_split(1.5, dataset=hq)
+
+
+def test_low_quality_set(hq):
+    lq = D.load_low_quality(n=3000, seed=5)
+    assert len(lq) == 3000 and lq.elements == PAL
+    temps = D.low_quality_temperatures()
+    assert temps[0] == 300 and temps[-1] == 1900
+    assert set(np.unique(lq.temperature_K)) <= set(temps)
+    from hea_fast.xyield import yield_strength
+
+    np.testing.assert_allclose(lq.yield_MPa, yield_strength(lq.fractions, lq.temperature_K, elements=PAL), rtol=1e-12)
+    assert set(np.unique(lq.n_elements)) <= {3, 4, 5, 6, 7}
+    lq2 = D.load_low_quality(n=3000, seed=5)
+    np.testing.assert_array_equal(lq.fractions, lq2.fractions)
+    assert lq.images().shape == (3000, 2, 9, 18)
