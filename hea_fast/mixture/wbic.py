@@ -470,7 +470,7 @@ def _normalise_subsets(subsets, p):
 # Public API
 # ---------------------------------------------------------------------------------------------
 def wbic_subsets(X, y, subsets: Sequence[Sequence[int]], *, prior_var=10.0, fit_intercept=True,
-                 beta=None, n_for_beta=None, n_iter=1000, burn_in=100, n_chains=4,
+                 beta=None, n_for_beta=None, n_iter=1000, burn_in=50, n_chains=4,
                  target_stderr=None, max_iter=20000, seed=0, threads=None, prune_above=None,
                  backend="auto", device="cpu", progress=False) -> WBICSubsetsResult:
     """WBIC of the logistic model on each column subset of X (see the module docstring).
