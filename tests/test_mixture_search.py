@@ -1,0 +1,135 @@
+"""WBIC subset search: enumeration, ranking on data from a known 2-cluster model, model
+probabilities, checkpoint resume and a real Dask LocalCluster against the local run."""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast.mixture.search import (SearchError, enumerate_subsets, log_model_prior, nearest_anchor,
+                                     search_subsets)
+
+FAST = dict(n_iter=120, burn_in=40, n_chains=2, progress=False)
+
+
+def two_cluster_data(n=360, seed=0):
+    """x0 decides the cluster (sign), the clusters use x1, x2 with opposite signs; x3, x4 noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    lab = (X[:, 0] < 0).astype(np.int64)
+    eta = np.where(lab == 0, 2.0 * X[:, 1] - 2.0 * X[:, 2], -2.0 * X[:, 1] + 2.0 * X[:, 2])
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
+    anchors = np.array([[2.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0]])
+    return X, y, lab, anchors
+
+
+def test_enumerate_subsets_counts_match_binomials():
+    subs = enumerate_subsets(20, 4)
+    assert len(subs) == sum(math.comb(20, k) for k in range(1, 5)) == 6195
+    assert len(set(subs)) == len(subs)
+    assert subs[0] == (0,) and subs[-1] == (16, 17, 18, 19)
+    assert [len(s) for s in subs] == sorted(len(s) for s in subs)
+    with pytest.raises(SearchError, match="max_size = 6"):
+        enumerate_subsets(5, 6)
+
+
+def test_nearest_anchor_equals_brute_force():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    A = rng.normal(size=(5, 4))
+    brute = np.array([min(range(5), key=lambda k: float(np.sum((x - A[k]) ** 2))) for x in X])
+    np.testing.assert_array_equal(nearest_anchor(X, A), brute)
+    # equidistant point: the lower anchor index wins (deterministic ties)
+    assert nearest_anchor(np.zeros((1, 2)), np.array([[1.0, 0], [-1.0, 0]]))[0] == 0
+
+
+def test_log_model_prior_size_is_uniform_over_sizes():
+    subs = enumerate_subsets(6, 3)
+    lp = log_model_prior(subs, 6, "size")
+    total_by_size = {k: sum(math.exp(v) for s, v in zip(subs, lp) if len(s) == k) for k in (1, 2, 3)}
+    for v in total_by_size.values():
+        assert v == pytest.approx(1.0)
+    assert np.all(log_model_prior(subs, 6, None) == 0)
+    with pytest.raises(SearchError, match="model_prior"):
+        log_model_prior(subs, 6, "bogus")
+
+
+def test_fixed_clusters_rank_true_subset_first_and_probabilities():
+    X, y, lab, _ = two_cluster_data()
+    df = search_subsets(X, y, list("abcde"), max_size=2, labels=lab, **FAST)
+    assert df.iloc[0]["subset"] == ("b", "c")
+    assert len(df) == 5 + 10
+    assert df["model_prob"].sum() == pytest.approx(1.0)
+    # probabilities are exp(-WBIC) normalised: check the ratio of the top two against WBIC
+    r = df["model_prob"].iloc[1] / df["model_prob"].iloc[0]
+    assert r == pytest.approx(math.exp(-(df["wbic"].iloc[1] - df["wbic"].iloc[0])), rel=1e-9)
+    # mixture WBIC = sum of the per-cluster WBICs
+    np.testing.assert_allclose(df["wbic"], df["wbic_c0"] + df["wbic_c1"], rtol=1e-12)
+    # a gap of many standard errors: the true subset beats its best rival clearly
+    gap = df["wbic"].iloc[1] - df["wbic"].iloc[0]
+    assert gap > 4 * math.hypot(df["stderr"].iloc[0], df["stderr"].iloc[1])
+
+
+def test_anchor_clustering_per_subset_needs_the_cluster_descriptor():
+    # clustering in each subset's own coordinates: only subsets containing x0 see the two regimes
+    X, y, _lab, anchors = two_cluster_data()
+    df = search_subsets(X, y, list("abcde"), max_size=3, anchors=anchors,
+                        subsets=[(1, 2), (0, 1, 2), (0, 1, 3), (1, 2, 3)], **FAST)
+    assert df.iloc[0]["subset"] == ("a", "b", "c")
+
+
+def test_global_model_and_bad_input():
+    X, y, lab, anchors = two_cluster_data(n=200)
+    df = search_subsets(X, y, max_size=1, **FAST)
+    assert "wbic_c0" not in df.columns and len(df) == 5
+    with pytest.raises(SearchError, match="not both"):
+        search_subsets(X, y, max_size=1, labels=lab, anchors=anchors, **FAST)
+    with pytest.raises(SearchError, match="anchors must have shape"):
+        search_subsets(X, y, max_size=1, anchors=anchors[:, :3], **FAST)
+    with pytest.raises(SearchError, match="feature_names has 2"):
+        search_subsets(X, y, ["a", "b"], max_size=1, **FAST)
+    with pytest.raises(ValueError, match="y must contain only 0 and 1"):
+        search_subsets(X, np.where(y == 1, 2, 0), max_size=1, **FAST)
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+    X, y, lab, _ = two_cluster_data(n=200)
+    kw = dict(max_size=2, labels=lab, chunk_size=4, seed=5, **FAST)
+    full = search_subsets(X, y, **kw)
+
+    ck = tmp_path / "search.json"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(ci, n):
+        if ci == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        search_subsets(X, y, checkpoint=ck, on_chunk=stop_after_two, **kw)
+    saved = json.loads(ck.read_text())
+    assert sorted(saved["chunks"]) == ["0", "1"] and saved["n_chunks"] == 4
+    seen = []
+    resumed = search_subsets(X, y, checkpoint=ck, on_chunk=lambda ci, n: seen.append(ci), **kw)
+    assert seen == [2, 3]  # finished chunks are not recomputed
+    pd.testing.assert_frame_equal(resumed, full)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+    with pytest.raises(SearchError, match="different data or settings"):
+        search_subsets(X, y, checkpoint=ck, **{**kw, "seed": 6})
+
+
+def test_dask_local_cluster_equals_local():
+    distributed = pytest.importorskip("dask.distributed")
+    X, y, _lab, anchors = two_cluster_data(n=160)
+    kw = dict(max_size=2, anchors=anchors, chunk_size=4, seed=2, **FAST)
+    local = search_subsets(X, y, **kw)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = search_subsets(X, y, client=client, **kw)
+    pd.testing.assert_frame_equal(remote, local)
