@@ -9,13 +9,6 @@
 
 namespace hea_fast::descriptors {
 
-namespace {
-struct Gathered {
-  const int* p;
-  inline int operator()(int t) const { return p[t]; }
-};
-}  // namespace
-
 void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
                  Params prm, double* out, int threads) {
   parallel_for(
@@ -24,6 +17,7 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
         // Gathering the nonzero columns first makes the O(k^2) pair loop cost k^2, not E^2, for
         // sparse rows (datasets over 30-70 elements with 2-10 per alloy).
         std::vector<int> nz(static_cast<size_t>(E));
+        std::vector<double> fr(static_cast<size_t>(E));
         for (int64_t r = lo; r < hi; ++r) {
           const double* xr = x + r * E;
           int k = 0;
@@ -31,10 +25,13 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
           for (int64_t j = 0; j < E; ++j) {
             const double v = xr[j];
             s += v;
-            if (v > 0) nz[k++] = static_cast<int>(j);
+            if (v > 0) {
+              nz[k] = static_cast<int>(j);
+              fr[k++] = v;
+            }
           }
-          compute_row(xr, Gathered{nz.data()}, k, 1.0 / s, props, pair, E, prm,
-                      out + r * kNumDescriptors);
+          for (int t = 0; t < k; ++t) fr[t] /= s;
+          compute_row(GatheredRow{nz.data(), fr.data(), k}, props, pair, E, prm, out + r * kNumDescriptors);
         }
       },
       /*grain=*/4096);

@@ -19,14 +19,6 @@ namespace hd = hea_fast::descriptors;
 // so the pair loop costs k^2; wider rows fall back to scanning all E columns (zeros skipped).
 constexpr int kMaxGather = 16;
 
-struct Gathered {
-  const int* p;
-  __device__ __forceinline__ int operator()(int t) const { return p[t]; }
-};
-struct Identity {
-  __device__ __forceinline__ int operator()(int t) const { return t; }
-};
-
 __global__ void descriptors_kernel(const double* __restrict__ x, int64_t n, int64_t E,
                                    const double* __restrict__ props,
                                    const double* __restrict__ pair, hd::Params prm,
@@ -35,21 +27,27 @@ __global__ void descriptors_kernel(const double* __restrict__ x, int64_t n, int6
   if (r >= n) return;
   const double* xr = x + r * E;
   int nz[kMaxGather];
+  double fr[kMaxGather];
   int k = 0;
   double s = 0;
   for (int64_t j = 0; j < E; ++j) {
     const double v = xr[j];
     s += v;
     if (v > 0) {
-      if (k < kMaxGather) nz[k] = static_cast<int>(j);
+      if (k < kMaxGather) {
+        nz[k] = static_cast<int>(j);
+        fr[k] = v;
+      }
       ++k;
     }
   }
   double* o = out + r * hd::kNumDescriptors;
-  if (k <= kMaxGather)
-    hd::compute_row(xr, Gathered{nz}, k, 1.0 / s, props, pair, E, prm, o);
-  else
-    hd::compute_row(xr, Identity{}, static_cast<int>(E), 1.0 / s, props, pair, E, prm, o);
+  if (k <= kMaxGather) {
+    for (int t = 0; t < k; ++t) fr[t] /= s;
+    hd::compute_row(hd::GatheredRow{nz, fr, k}, props, pair, E, prm, o);
+  } else {
+    hd::compute_row(hd::DenseRow{xr, s, static_cast<int>(E)}, props, pair, E, prm, o);
+  }
 }
 
 }  // namespace

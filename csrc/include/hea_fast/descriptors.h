@@ -61,26 +61,27 @@ struct Params {
   double log_offset;    // ΔS uses ln(c + log_offset); 0 for the ideal entropy
 };
 
-// One composition. `idx(t)` gives the t-th candidate element column (t < k); entries whose
-// fraction is zero are skipped, so callers may pass either the gathered nonzero columns or all E.
-// `inv_sum` = 1 / (row sum). Writes kNumDescriptors values to `out`.
-template <class Idx>
-HEA_HD void compute_row(const double* x, Idx idx, int k, double inv_sum, const double* props,
-                        const double* pair, int64_t E, Params prm, double* out) {
+// One composition, seen through `row`: row.size() candidate entries, row.col(t) the element
+// column of entry t and row.c(t) its mole fraction (amount / row sum, a true division so that a
+// lone element gets exactly 1). Entries with c = 0 are skipped, so a row may list all E columns
+// or only the nonzero ones. Writes kNumDescriptors values to `out`.
+template <class Row>
+HEA_HD void compute_row(const Row& row, const double* props, const double* pair, int64_t E,
+                        Params prm, double* out) {
+  const int k = row.size();
   // The entropy gets its own loop: log() is a call, and every xmm register is caller-saved, so
   // keeping the eight accumulators below live across it would spill them all for each element.
   double ent = 0;
   for (int t = 0; t < k; ++t) {
-    const double c = x[idx(t)] * inv_sum;
+    const double c = row.c(t);
     if (c > 0) ent += c * log(c + prm.log_offset);
   }
   double sr = 0, sp = 0, sa = 0, sv = 0, st = 0, sk = 0, sm = 0;
   double rmin = INFINITY, rmax = -INFINITY;
   for (int t = 0; t < k; ++t) {
-    const int j = idx(t);
-    const double c = x[j] * inv_sum;
+    const double c = row.c(t);
     if (!(c > 0)) continue;
-    const double* p = props + j * kNumProps;
+    const double* p = props + row.col(t) * kNumProps;
     sr += c * p[kRadius];
     sp += c * p[kChiPauling];
     sa += c * p[kChiAllen];
@@ -95,21 +96,22 @@ HEA_HD void compute_row(const double* x, Idx idx, int k, double inv_sum, const d
   double dr = 0, dp = 0, da = 0, dh = 0, lr = 0, lc = 0;
   const double inv_r = 1.0 / sr, inv_a = 1.0 / sa;
   for (int t = 0; t < k; ++t) {
-    const int i = idx(t);
-    const double ci = x[i] * inv_sum;
+    const double ci = row.c(t);
     if (!(ci > 0)) continue;
+    const int i = row.col(t);
     const double* pi = props + i * kNumProps;
-    const double u = 1.0 - pi[kRadius] * inv_r;
+    // (x̄ − x_i)/x̄ rather than 1 − x_i·(1/x̄): exactly 0 for a lone element
+    const double u = (sr - pi[kRadius]) * inv_r;
     const double w = pi[kChiPauling] - sp;
-    const double v = 1.0 - pi[kChiAllen] * inv_a;
+    const double v = (sa - pi[kChiAllen]) * inv_a;
     dr += ci * u * u;
     dp += ci * w * w;
     da += ci * v * v;
     double hrow = 0, lrow = 0, crow = 0;
     for (int s = t + 1; s < k; ++s) {
-      const int j = idx(s);
-      const double cj = x[j] * inv_sum;
+      const double cj = row.c(s);
       if (!(cj > 0)) continue;
+      const int j = row.col(s);
       const double* pj = props + j * kNumProps;
       hrow += cj * pair[i * E + j];
       lrow += cj * fabs(pi[kRadius] - pj[kRadius]);
@@ -142,6 +144,25 @@ HEA_HD void compute_row(const double* x, Idx idx, int k, double inv_sum, const d
   out[kLocalDchi] = lc;
   out[kRMean] = sr;
 }
+
+// Row views. Gathered: the nonzero columns and their fractions, precomputed by the caller.
+struct GatheredRow {
+  const int* cols;
+  const double* fr;
+  int k;
+  HEA_HD int size() const { return k; }
+  HEA_HD int col(int t) const { return cols[t]; }
+  HEA_HD double c(int t) const { return fr[t]; }
+};
+// Dense: all E columns of one row, fractions divided on the fly (zeros skipped by compute_row).
+struct DenseRow {
+  const double* x;
+  double sum;
+  int E;
+  HEA_HD int size() const { return E; }
+  HEA_HD int col(int t) const { return t; }
+  HEA_HD double c(int t) const { return x[t] / sum; }
+};
 
 // CPU entry point: multi-threaded over rows (hea_fast/parallel.h); each row is independent, so
 // the result does not depend on `threads`. Rows must be validated by the caller (finite,
