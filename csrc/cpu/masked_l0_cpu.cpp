@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "hea_fast/parallel.h"
@@ -13,6 +14,17 @@ namespace {
 // Spawning std::threads costs tens of microseconds; the CNN's conv weights are 0.3k-18k entries,
 // so blocks below this size stay on the calling thread.
 constexpr int64_t kGrain = int64_t(1) << 16;
+
+// Small inputs run inline: even resolving the thread count (hardware_concurrency) costs ~9 us,
+// more than the whole kernel on a 64x32x3x3 weight.
+template <class F>
+void run_blocks(int64_t n, int threads, F&& f) {
+  if (n <= 2 * kGrain || threads == 1) {
+    if (n > 0) f(int64_t(0), n, 0);
+    return;
+  }
+  parallel_for(n, threads, std::forward<F>(f), kGrain);
+}
 
 template <class T>
 inline T g_of(T m, T eps) {
@@ -49,7 +61,7 @@ void fwd_full(const T* __restrict__ theta, const T* __restrict__ ms, const T* __
 template <class T>
 void masked_weight_forward(const T* theta, const T* ms, const T* mt, T eps, T* w, int64_t n,
                            int threads) {
-  parallel_for(
+  run_blocks(
       n, threads,
       [&](int64_t lo, int64_t hi, int) {
         if (ms && mt) {
@@ -61,8 +73,7 @@ void masked_weight_forward(const T* theta, const T* ms, const T* mt, T eps, T* w
         } else {
           std::copy(theta + lo, theta + hi, w + lo);
         }
-      },
-      kGrain);
+      });
 }
 
 // The hot case (both masks, all three gradients) gets its own branch-free loop so the compiler
@@ -70,7 +81,7 @@ void masked_weight_forward(const T* theta, const T* ms, const T* mt, T eps, T* w
 template <class T>
 void masked_weight_backward(const T* grad_w, const T* theta, const T* ms, const T* mt, T eps,
                             T* grad_theta, T* grad_ms, T* grad_mt, int64_t n, int threads) {
-  parallel_for(
+  run_blocks(
       n, threads,
       [&](int64_t lo, int64_t hi, int) {
         if (ms && mt && grad_theta && grad_ms && grad_mt) {
@@ -95,15 +106,15 @@ void masked_weight_backward(const T* grad_w, const T* theta, const T* ms, const 
           if (grad_ms) grad_ms[i] = G * theta[i] * dgs * gt;
           if (grad_mt) grad_mt[i] = G * theta[i] * gs * dgt;
         }
-      },
-      kGrain);
+      });
 }
 
 template <class T>
 int64_t prox_soft_threshold(T* m, int64_t n, T lam, int threads) {
   // Per-block zero counts summed in block order: the count never depends on the thread count.
-  std::vector<int64_t> zeros(static_cast<size_t>(std::max(1, resolve_threads(threads))), 0);
-  parallel_for(
+  std::vector<int64_t> zeros(
+      static_cast<size_t>(n <= 2 * kGrain || threads == 1 ? 1 : std::max(1, resolve_threads(threads))), 0);
+  run_blocks(
       n, threads,
       [&](int64_t lo, int64_t hi, int b) {
         int64_t z = 0;
@@ -115,8 +126,7 @@ int64_t prox_soft_threshold(T* m, int64_t n, T lam, int threads) {
           z += (r == T(0));
         }
         zeros[static_cast<size_t>(b)] = z;
-      },
-      kGrain);
+      });
   int64_t total = 0;
   for (int64_t z : zeros) total += z;
   return total;
@@ -124,12 +134,11 @@ int64_t prox_soft_threshold(T* m, int64_t n, T lam, int threads) {
 
 template <class T>
 void gate(const T* m, T eps, T* out, int64_t n, int threads) {
-  parallel_for(
+  run_blocks(
       n, threads,
       [&](int64_t lo, int64_t hi, int) {
         for (int64_t i = lo; i < hi; ++i) out[i] = g_of(m[i], eps);
-      },
-      kGrain);
+      });
 }
 
 #define HEA_INST(T)                                                                              \

@@ -45,10 +45,22 @@ class MaskError(ValueError):
     """Invalid masked-weight input (shape, dtype, device or ε)."""
 
 
-def _core():
-    from hea_fast._backend import core
+_CORE = None
 
-    return core
+
+def _core():
+    global _CORE
+    if _CORE is None:
+        from hea_fast._backend import core
+
+        _CORE = core
+    return _CORE
+
+
+def _threads() -> int:
+    # Follow torch's intra-op setting; an explicit count also spares the kernel a
+    # hardware_concurrency() lookup that costs more than a small layer's whole pass.
+    return torch.get_num_threads()
 
 
 def _check(theta: torch.Tensor, m: torch.Tensor | None, name: str) -> None:
@@ -78,7 +90,10 @@ def _dtype_name(t: torch.Tensor) -> str:
 
 
 def _np(t: torch.Tensor | None):
-    return None if t is None else t.detach().contiguous().numpy()
+    if t is None:
+        return None
+    t = t.detach()
+    return (t if t.is_contiguous() else t.contiguous()).numpy()
 
 
 def _ptr(t: torch.Tensor | None) -> int:
@@ -107,7 +122,7 @@ def _fwd_impl(theta, m_s, m_t, eps):
         _cuda().masked_weight_forward(_ptr(theta), _ptr(m_s), _ptr(m_t), eps, _ptr(w),
                                       theta.numel(), _dtype_name(theta), _stream())
         return w
-    out = _core().masked_weight_forward(_np(theta), _np(m_s), _np(m_t), eps)
+    out = _core().masked_weight_forward(_np(theta), _np(m_s), _np(m_t), eps, _threads())
     return torch.from_numpy(out)
 
 
@@ -139,7 +154,7 @@ def _bwd_impl(grad_w, theta, m_s, m_t, eps, need_theta, need_ms, need_mt):
             _ptr(outs[2]) if need_mt else 0, theta.numel(), _dtype_name(theta), _stream())
         return outs
     res = _core().masked_weight_backward(_np(grad_w), _np(theta), _np(m_s), _np(m_t), eps,
-                                         need_theta, need_ms, need_mt)
+                                         need_theta, need_ms, need_mt, _threads())
     return [torch.from_numpy(r) if r is not None else theta.new_empty(0) for r in res]
 
 
@@ -250,7 +265,7 @@ def gate(m: torch.Tensor, eps: float) -> torch.Tensor:
     eps = _check_eps(eps)
     if m.is_cuda:
         return gate_reference(m, eps)
-    return torch.from_numpy(_core().l0_gate(_np(m), eps))
+    return torch.from_numpy(_core().l0_gate(_np(m), eps, _threads()))
 
 
 @torch.no_grad()
@@ -266,4 +281,4 @@ def prox_soft_threshold_(mask: torch.Tensor, lam: float) -> int:
         _cuda().prox_soft_threshold(mask.data_ptr(), lam, mask.numel(), _dtype_name(mask),
                                     _stream())
         return int((mask == 0).sum().item())
-    return int(_core().prox_soft_threshold(mask.detach().numpy(), lam))
+    return int(_core().prox_soft_threshold(mask.detach().numpy(), lam, _threads()))
