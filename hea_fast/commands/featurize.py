@@ -1,0 +1,175 @@
+"""`hea-fast featurize`: add empirical HEA descriptors (hea_fast.features) to a table of formulas.
+
+Streams the input in chunks (flat memory however large the file), shows a tqdm progress bar for
+inputs larger than one chunk, and writes the output atomically (temporary file, then os.replace),
+so an interrupted run never leaves a truncated OUT behind.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "featurize",
+        help="Compute HEA descriptors for a CSV/Parquet table of formulas",
+        description="Read IN (CSV or Parquet), parse the formula column, append the descriptors "
+        "(delta, dH_mix, dS_mix, VEC, ..., see `--list`) and write OUT (.csv or .parquet).",
+    )
+    p.add_argument("input", nargs="?", help="input table (.csv or .parquet)")
+    p.add_argument("--formula-column", default="Alloy", help="column holding the formulas (default: Alloy)")
+    p.add_argument("-o", "--output", help="output file (.csv or .parquet)")
+    p.add_argument("--descriptors", nargs="+", default=None, metavar="NAME",
+                   help="descriptor names, or one set name (zeng2024, yang2012); default: all")
+    p.add_argument("--table", default=None, help="element table: default | zeng2024 (default: the set's own, else default)")
+    p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
+    p.add_argument("--chunk-size", type=int, default=200_000, help="rows per chunk (default: 200000)")
+    p.add_argument("--errors", choices=["raise", "skip"], default="raise",
+                   help="unparsable formulas: stop with an error (default) or drop the rows and report them")
+    p.add_argument("--only-descriptors", action="store_true",
+                   help="write only the formula column and the descriptors (default: keep every input column)")
+    p.add_argument("--list", action="store_true", help="list the descriptors (name, unit, formula, reference) and exit")
+    p.set_defaults(func=handler)
+
+
+def _fmt(path: Path) -> str:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
+    return fmt
+
+
+def _count_rows(path: Path, fmt: str) -> int | None:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    n = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            n += block.count(b"\n")
+    return max(n - 1, 0)  # header line
+
+
+def _chunks(path: Path, fmt: str, size: int):
+    import pandas as pd
+
+    if fmt == "csv":
+        yield from pd.read_csv(path, chunksize=size)
+    else:
+        import pyarrow.parquet as pq
+
+        for rb in pq.ParquetFile(path).iter_batches(batch_size=size):
+            yield rb.to_pandas()
+
+
+def _parse(formulas, errors: str):
+    """-> (batch, kept row mask or None); reports skipped rows on stderr."""
+    import numpy as np
+
+    from hea_fast.composition import CompositionBatch, CompositionError, parse_formula
+
+    formulas = [str(f) if f == f else "" for f in formulas]  # NaN (empty cell) -> "" -> clear error
+    try:
+        return CompositionBatch.from_formulas(formulas), None
+    except CompositionError:
+        if errors == "raise":
+            raise
+    keep = np.ones(len(formulas), bool)
+    for i, f in enumerate(formulas):
+        try:
+            parse_formula(f)
+        except CompositionError as exc:
+            keep[i] = False
+            print(f"hea-fast featurize: skipping row: {exc}", file=sys.stderr)
+    kept = [f for f, k in zip(formulas, keep) if k]
+    return CompositionBatch.from_formulas(kept), keep
+
+
+def handler(args) -> int:
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from hea_fast.features import featurize, list_descriptors
+
+    if args.list:
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            print(list_descriptors().to_string(index=False))
+        return 0
+    if not args.input or not args.output:
+        raise ValueError("featurize needs IN and -o OUT (or --list)")
+    if args.chunk_size <= 0:
+        raise ValueError(f"--chunk-size must be positive, got {args.chunk_size}")
+    src, dst = Path(args.input), Path(args.output)
+    if not src.is_file():
+        raise FileNotFoundError(f"input file not found: {src}")
+    in_fmt, out_fmt = _fmt(src), _fmt(dst)
+    descriptors = args.descriptors
+    if descriptors is not None and len(descriptors) == 1:
+        descriptors = descriptors[0]  # a set name or a single descriptor
+
+    total = _count_rows(src, in_fmt)
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    writer = None
+    n_in = n_out = 0
+    try:
+        with tqdm(total=total, unit="rows", desc="featurize", disable=not total or total <= args.chunk_size,
+                  file=sys.stderr) as bar:
+            for chunk in _chunks(src, in_fmt, args.chunk_size):
+                if args.formula_column not in chunk.columns:
+                    raise ValueError(
+                        f"formula column {args.formula_column!r} not in {src} (columns: {list(chunk.columns)})"
+                    )
+                batch, keep = _parse(chunk[args.formula_column].tolist(), args.errors)
+                if keep is not None:
+                    chunk = chunk[keep]
+                feats = featurize(batch, descriptors, table=args.table, threads=args.threads)
+                feats.index = chunk.index
+                base = chunk[[args.formula_column]] if args.only_descriptors else chunk
+                clash = [c for c in feats.columns if c in base.columns]
+                if clash:
+                    raise ValueError(f"input already has column(s) {clash}; use --only-descriptors or rename them")
+                out = pd.concat([base, feats], axis=1)
+                if out_fmt == "csv":
+                    out.to_csv(tmp, mode="w" if writer is None else "a", header=writer is None, index=False)
+                    writer = True
+                else:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    table = pa.Table.from_pandas(out, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+                n_in += len(keep) if keep is not None else len(chunk)
+                n_out += len(out)
+                bar.update(len(keep) if keep is not None else len(chunk))
+        if writer is None:  # empty input: still write a header-only file
+            cols = [args.formula_column, *featurize(_empty_batch(), descriptors, table=args.table).columns]
+            if out_fmt == "csv":
+                pd.DataFrame(columns=cols).to_csv(tmp, index=False)
+            else:
+                pd.DataFrame(columns=cols).to_parquet(tmp, index=False)
+        elif writer is not True:
+            writer.close()
+            writer = True
+        os.replace(tmp, dst)
+    finally:
+        if writer is not None and writer is not True:
+            writer.close()
+        if tmp.exists():
+            tmp.unlink()
+    print(f"featurize: {n_out} of {n_in} rows -> {dst}", file=sys.stderr)
+    return 0
+
+
+def _empty_batch():
+    import types
+
+    import numpy as np
+
+    return types.SimpleNamespace(fractions=np.zeros((0, 1)), elements=("Fe",))
