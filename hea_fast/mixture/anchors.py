@@ -101,8 +101,8 @@ def _check_finite(X: np.ndarray, what: str, names: Sequence[str] | None = None) 
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        col = names[j] if names is not None else f"column {j}"
-        raise AnchorError(f"{what} has a non-finite value {X[i, j]!r} at row {i}, {col} "
+        col = f"descriptor {names[j]!r}" if names is not None else f"column {j}"
+        raise AnchorError(f"{what} has a non-finite value {float(X[i, j])!r} at row {i}, {col} "
                           "(drop the descriptor or the row, e.g. Omega is +inf when dH_mix = 0)")
 
 

@@ -439,7 +439,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         rk = self.ranking_.copy()
         rk["subset"] = [";".join(s) for s in rk["subset"]]
         rk["indices"] = [";".join(str(i) for i in s) for s in rk["indices"]]
-        _atomic(os.path.join(path, "ranking.csv"), lambda f: rk.to_csv(f, index=False))
+        _atomic(os.path.join(path, "ranking.csv"), lambda f: rk.to_csv(f, index=False, float_format="%.17g"))
         # config last: its presence marks a complete model directory
         _atomic(os.path.join(path, "config.json"), lambda f: json.dump(cfg, f, indent=2, allow_nan=True))
 
@@ -477,7 +477,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         model.cluster_sizes_ = np.array(cfg["cluster_sizes"], dtype=np.int64)
         model.cluster_positive_ = np.array(cfg["cluster_positive"], dtype=float)
         model.classes_ = np.array([0, 1])
-        rk = pd.read_csv(os.path.join(path, "ranking.csv"))
+        rk = pd.read_csv(os.path.join(path, "ranking.csv"), float_precision="round_trip")
         rk["subset"] = [tuple(str(s).split(";")) for s in rk["subset"]]
         rk["indices"] = [tuple(int(i) for i in str(s).split(";")) for s in rk["indices"]]
         model.ranking_ = rk

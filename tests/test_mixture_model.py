@@ -1,0 +1,206 @@
+"""SparseMixtureClassifier, enrichment and the `hea-fast mixture` CLI.
+
+References: a 2-cluster logistic model with known coefficient signs; the posterior predictive by
+2-D quadrature of the exact posterior; enrichment counted by hand and a bootstrap written as a
+plain loop; the binomial standard error."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast.mixture.model import ModelError, SparseMixtureClassifier, k_sweep
+from hea_fast.mixture.screening import ScreeningError, enrichment, enrichment_curve
+
+FAST = dict(n_iter=120, burn_in=40, n_chains=2, n_draws=150)
+COLS = list("abcde")
+
+
+def two_cluster_frame(n=360, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    lab = (X[:, 0] < 0).astype(np.int64)
+    eta = np.where(lab == 0, 2.0 * X[:, 1] - 2.0 * X[:, 2], -2.0 * X[:, 1] + 2.0 * X[:, 2])
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
+    return pd.DataFrame(X, columns=COLS), y
+
+
+ANCHORS = pd.DataFrame([[2.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0]], columns=COLS, index=["P", "M"])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = two_cluster_frame()
+    m = SparseMixtureClassifier(anchors=ANCHORS, max_size=3, random_state=1, **FAST).fit(X, y)
+    return m, X, y
+
+
+def test_recovers_subset_and_coefficient_signs(fitted):
+    m, X, y = fitted
+    assert m.selected_descriptors_ == ["a", "b", "c"]
+    assert m.anchor_names_ == ["P", "M"]
+    co = m.coefficients().set_index(["anchor", "term"])["p_positive"]
+    # truth: cluster P uses +2 b - 2 c, cluster M uses -2 b + 2 c
+    assert co[("P", "b")] > 0.99 and co[("P", "c")] < 0.01
+    assert co[("M", "b")] < 0.01 and co[("M", "c")] > 0.99
+    # the mixture explains the data far better than the best single global model
+    assert m.free_energy_ < m.global_free_energy_ - 20
+    # the anchors differ only in a (raw +-2): the boundary is the bisector a = 0 in raw units
+    np.testing.assert_array_equal(m.cluster_of(X), (X["a"].to_numpy() < 0).astype(int))
+    assert m.score(X, y) > 0.75
+
+
+def test_save_load_round_trip_identical(fitted, tmp_path):
+    m, X, _y = fitted
+    m.save(tmp_path / "model")
+    m2 = SparseMixtureClassifier.load(tmp_path / "model")
+    np.testing.assert_array_equal(m2.predict_proba(X), m.predict_proba(X))
+    pd.testing.assert_frame_equal(m2.coefficients(), m.coefficients())
+    assert m2.selected_descriptors_ == m.selected_descriptors_
+    assert m2.free_energy_ == m.free_energy_
+    assert list(m2.ranking_["subset"]) == list(m.ranking_["subset"])
+    np.testing.assert_array_equal(m2.ranking_["wbic"], m.ranking_["wbic"])
+    cfg = json.loads((tmp_path / "model" / "config.json").read_text())
+    cfg["version"] = 999
+    (tmp_path / "model" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="version 999"):
+        SparseMixtureClassifier.load(tmp_path / "model")
+    with pytest.raises(ModelError, match="no config.json"):
+        SparseMixtureClassifier.load(tmp_path)
+
+
+def test_posterior_predictive_matches_quadrature():
+    """Global model, one descriptor: predict_proba vs the exact posterior predictive (2-D grid)."""
+    rng = np.random.default_rng(4)
+    n = 40
+    x = rng.normal(1.0, 2.0, size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(0.3 + 0.8 * x)))).astype(int)
+    X = pd.DataFrame({"x": x})
+    m = SparseMixtureClassifier(anchors=(), max_size=1, n_iter=100, burn_in=200, n_chains=4, n_draws=2000,
+                                compare_global=False, random_state=0).fit(X, y)
+    assert m.standardizer_.mean[0] == pytest.approx(x.mean()) and m.standardizer_.scale[0] == pytest.approx(x.std())
+    z = (x - x.mean()) / x.std()
+    g = np.linspace(-10, 10, 801)
+    W0, W1 = np.meshgrid(g, g, indexing="ij")
+    eta = W0[..., None] + W1[..., None] * z
+    loglik = (y * eta - np.logaddexp(0, eta)).sum(-1) - (W0**2 + W1**2) / (2 * 10.0)
+    post = np.exp(loglik - loglik.max())
+    post /= post.sum()
+    assert post[[0, -1], :].sum() + post[:, [0, -1]].sum() < 1e-9  # the grid covers the posterior
+    xn = np.array([-3.0, 0.0, 1.0, 4.0])
+    zn = (xn - x.mean()) / x.std()
+    ref = np.array([(post / (1 + np.exp(-(W0 + W1 * v)))).sum() for v in zn])
+    got = m.predict_proba(pd.DataFrame({"x": xn}))[:, 1]
+    np.testing.assert_allclose(got, ref, atol=0.015)
+
+
+def test_auto_anchors_and_k_sweep_pick_the_true_pair():
+    X, y = two_cluster_frame(n=300, seed=2)
+    cands = pd.concat([ANCHORS, pd.DataFrame([[0, 0, 0, 2.0, 0]], columns=COLS, index=["Q"])])
+    sweep = k_sweep(X, y, ks=(1, 2), candidate_anchors=cands, max_size=3, random_state=0, **FAST)
+    k1, k2 = sweep.iloc[0], sweep.iloc[1]
+    assert k1["K"] == 1 and k1["anchors"] == ()
+    assert set(k2["anchors"]) == {"P", "M"}
+    assert k2["wbic"] < k1["wbic"] - 20
+
+
+def test_bad_inputs():
+    X, y = two_cluster_frame(n=60)
+    with pytest.raises(ModelError, match="only 0 and 1"):
+        SparseMixtureClassifier(anchors=ANCHORS, max_size=1, **FAST).fit(X, np.where(y == 1, 3, 0))
+    with pytest.raises(ModelError, match="cluster_on"):
+        SparseMixtureClassifier(anchors=ANCHORS, cluster_on="nope", **FAST).fit(X, y)
+    X2 = X.copy()
+    X2.iloc[5, 2] = np.inf
+    with pytest.raises(ValueError, match="non-finite value inf at row 5, descriptor 'c'"):
+        SparseMixtureClassifier(anchors=ANCHORS, max_size=1, **FAST).fit(X2, y)
+    with pytest.raises(ModelError, match="not fitted"):
+        SparseMixtureClassifier().predict_proba(X)
+
+
+# --------------------------------------------------------------------------- enrichment
+def test_enrichment_hand_computation():
+    y = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    p = np.array([0.9, 0.8, 0.76, 0.5, 0.3, 0.75, 0.95, 0.1])
+    r = enrichment(y, p, threshold=0.75, n_boot=500, seed=3)
+    # passing: indices 0, 1, 2, 5, 6 -> single-phase 0, 2, 6
+    assert (r.n_pass, r.n_pass_positive) == (5, 3)
+    assert r.precision == pytest.approx(0.6) and r.base_rate == pytest.approx(0.5)
+    assert r.enrichment == pytest.approx(1.2) and r.recall == pytest.approx(0.75)
+    # the bootstrap, written as a plain loop over the same resamples
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 8, size=(500, 8))
+    vals = []
+    for row in idx:
+        passing = [i for i in row if p[i] >= 0.75]
+        if passing:
+            vals.append(sum(y[i] for i in passing) / len(passing))
+    assert r.n_boot_empty == 500 - len(vals)
+    lo, hi = np.quantile(vals, [0.025, 0.975])
+    assert (r.ci_low, r.ci_high) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_enrichment_bootstrap_width_matches_binomial():
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.3).astype(int)
+    r = enrichment(y, np.ones(400), threshold=0.75, n_boot=4000, seed=1)
+    se = math.sqrt(y.mean() * (1 - y.mean()) / y.size)
+    assert r.precision == pytest.approx(y.mean())
+    assert (r.ci_high - r.ci_low) == pytest.approx(2 * 1.96 * se, rel=0.1)
+
+
+def test_enrichment_curve_and_errors():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 100)
+    p = np.clip(0.5 * y + 0.5 * rng.random(100), 0, 1)
+    cur = enrichment_curve(y, p, thresholds=[0.0, 0.25, 0.5, 0.75])
+    assert cur["n_pass"].is_monotonic_decreasing
+    assert cur["precision"].iloc[0] == pytest.approx(y.mean())
+    assert cur["precision"].iloc[-1] >= cur["precision"].iloc[0]
+    with pytest.raises(ScreeningError, match="proba must lie in"):
+        enrichment(y, p + 1.0)
+    with pytest.raises(ScreeningError, match="only 0 and 1"):
+        enrichment(y + 1, p)
+
+
+# --------------------------------------------------------------------------- CLI
+TINY = [("NbMoTaW", 1), ("NbMoTaWV", 1), ("HfNbTaTiZr", 1), ("CoCrFeMnNi", 1), ("CoCrFeNi", 1),
+        ("CoCrNi", 1), ("AlCoCrFeNi", 0), ("Al2CoCrFeNi", 0), ("AlCoCrCuFeNi", 0), ("CoCrFeNiTi", 0),
+        ("CoCrFeNiMo", 0), ("Al0.3CoCrFeNi", 1), ("MoNbTaV", 1), ("CrMoNbV", 0), ("AlCrMoTi", 0),
+        ("HfNbTiZr", 1), ("NbTaTiV", 1), ("AlMoNbTi", 0), ("CuNiCoFe", 1), ("AlCuNiFeCr", 0),
+        ("CrFeNiMn", 1), ("CoFeNiTi2", 0), ("Al1.5CoCrFeNi", 0), ("TiZrNbMoV", 0)]
+
+
+def test_cli_fit_predict_screen(tmp_path):
+    pytest.importorskip("hea_fast.composition")
+    from hea_fast.cli import main
+
+    train = tmp_path / "train.csv"
+    pd.DataFrame(TINY, columns=["alloy", "single"]).to_csv(train, index=False)
+    mdir = tmp_path / "model"
+    rc = main(["mixture", "fit", str(train), "--formula-column", "alloy", "--label-column", "single",
+               "--descriptors", "VEC,delta,dH_mix", "--max-size", "1", "--n-iter", "60", "--burn-in", "20",
+               "--n-chains", "2", "--n-draws", "50", "--no-progress", "-o", str(mdir)])
+    assert rc == 0 and (mdir / "config.json").exists()
+    out = tmp_path / "pred.csv"
+    assert main(["mixture", "predict", "--model", str(mdir), str(train), "--formula-column", "alloy",
+                 "-o", str(out)]) == 0
+    pred = pd.read_csv(out)
+    assert list(pred.columns[:2]) == ["alloy", "single"] and len(pred) == len(TINY)
+    model = SparseMixtureClassifier.load(mdir)
+    np.testing.assert_allclose(pred["p_single"], model.predict_proba(list(pred["alloy"]))[:, 1], rtol=1e-12)
+    rk = tmp_path / "rank.csv"
+    assert main(["mixture", "search", str(train), "--formula-column", "alloy", "--label-column", "single",
+                 "--descriptors", "VEC,delta,dH_mix", "--max-size", "2", "--n-iter", "40", "--burn-in", "10",
+                 "--n-chains", "2", "--no-progress", "-o", str(rk)]) == 0
+    assert len(pd.read_csv(rk)) == 3 + 3
+    passing = tmp_path / "pass.csv"
+    assert main(["mixture", "screen", "--model", str(mdir), str(train), "--formula-column", "alloy",
+                 "--label-column", "single", "--threshold", "0.5", "-o", str(passing)]) == 0
+    kept = pd.read_csv(passing)
+    assert (kept["p_single"] >= 0.5).all() and len(kept) == int((pred["p_single"] >= 0.5).sum())
+    assert main(["mixture", "predict", "--model", str(mdir), str(train), "--formula-column", "nope",
+                 "-o", str(out)]) == 2
