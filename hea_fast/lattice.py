@@ -137,6 +137,16 @@ class CompositionSpace:
         self._space = core.LatticeSpace(len(self._elements), [(k, N) for k, _, N in self._parts], self._lo, self._hi,
                                         self._req, self._forb)
         self._table = None
+        self._device = None
+
+    def _device_lattice(self):
+        """The space uploaded to the current GPU (built lazily; CUDA is never touched otherwise)."""
+        if self._device is None:
+            from hea_fast._backend import cuda_module
+
+            self._device = cuda_module().DeviceLattice(len(self._elements), [(k, N) for k, _, N in self._parts],
+                                                       self._lo, self._hi, self._req, self._forb)
+        return self._device
 
     # -- pickling (Dask tasks, multiprocessing): rebuild the C++ object from the parameters --------
     def __getstate__(self):
@@ -243,14 +253,36 @@ class CompositionSpace:
             raise ValueError(f"ranks must be integers, got dtype {r.dtype}")
         return r.astype(np.int64, copy=False)
 
-    def fractions(self, start=None, stop=None, threads=None) -> np.ndarray:
-        """(stop − start, E) float64 fractions of ranks [start, stop)."""
+    def fractions(self, start=None, stop=None, threads=None, device="cpu"):
+        """(stop − start, E) float64 fractions of ranks [start, stop): a NumPy array, or a CUDA
+        torch tensor decoded on the GPU with device='cuda'."""
+        from hea_fast._backend import resolve_device
+
         s, c = self._range(start, stop)
+        if resolve_device(device) == "cuda":
+            import torch
+
+            out = torch.empty((c, len(self._elements)), dtype=torch.float64, device="cuda")
+            self._device_lattice().fractions(s, c, out.data_ptr(), torch.cuda.current_stream().cuda_stream)
+            return out
         return self._space.fractions(s, c, threads=threads)
 
-    def fractions_at(self, ranks, threads=None) -> np.ndarray:
-        """(n, E) float64 fractions of arbitrary ranks."""
-        return self._space.fractions_at(self._ranks(ranks), threads=threads)
+    def fractions_at(self, ranks, threads=None, device="cpu"):
+        """(n, E) float64 fractions of arbitrary ranks (NumPy, or a CUDA tensor with device='cuda')."""
+        from hea_fast._backend import resolve_device
+
+        r = self._ranks(ranks)
+        if resolve_device(device) == "cuda":
+            import torch
+
+            if r.size and (r.min() < 0 or r.max() >= self.size):
+                raise ValueError(f"ranks must lie in [0, {self.size}), got {r.min()}..{r.max()}")
+            rt = torch.from_numpy(r).to("cuda")
+            out = torch.empty((r.size, len(self._elements)), dtype=torch.float64, device="cuda")
+            self._device_lattice().fractions_at(rt.data_ptr(), r.size, out.data_ptr(),
+                                                torch.cuda.current_stream().cuda_stream)
+            return out
+        return self._space.fractions_at(r, threads=threads)
 
     def sparse(self, start=None, stop=None, threads=None):
         """(element_index int32, fraction float64), each (n, max_elements), padded with -1 / 0."""

@@ -199,3 +199,14 @@ def test_too_many_systems_is_refused():
     pal = tuple(f"X{i}" for i in range(60))
     with pytest.raises(ValueError, match="subsets"):
         CompositionSpace(pal, 12, 5)  # C(60, 12) ~ 1.4e12 systems
+
+
+@pytest.mark.gpu
+def test_cuda_decode_matches_cpu():
+    import torch
+
+    space = CompositionSpace.from_parts(PAL10, [(3, 1), (5, 5)], bounds={"Al": (0, 0.3)})
+    np.testing.assert_array_equal(space.fractions(1000, 60000, device="cuda").cpu().numpy(), space.fractions(1000, 60000))
+    r = space.sample_ranks(5000, seed=1)
+    np.testing.assert_array_equal(space.fractions_at(r, device="cuda").cpu().numpy(), space.fractions_at(r))
+    assert torch.cuda.is_available()

@@ -139,3 +139,16 @@ def test_low_quality_set(hq):
     lq2 = D.load_low_quality(n=3000, seed=5)
     np.testing.assert_array_equal(lq.fractions, lq2.fractions)
     assert lq.images().shape == (3000, 2, 9, 18)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("layout", ["rptr", "ptr"])
+def test_cuda_matches_cpu(layout, rng):
+    import torch
+
+    frac = rng.dirichlet(np.ones(len(PAL)), size=200)
+    T = rng.uniform(0, 2500, size=200)
+    cpu = pseudo_images(frac, T, layout=layout, elements=PAL)
+    gpu = pseudo_images(torch.from_numpy(frac).cuda(), torch.from_numpy(T).cuda(), layout=layout, elements=PAL,
+                        device="cuda")
+    np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)

@@ -173,3 +173,12 @@ def test_bad_arguments(small):
         XYieldGrid(temperatures_K=[300, -1])
     with pytest.raises(ValueError, match="elastic constants"):
         XYieldGrid(elements=("Mo", "Re", "W"), volumes={"Re": 14.7})
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("model", ["two-regime", "single-fit"])
+def test_cuda_grid_sigma_matches_cpu(model):
+    g = XYieldGrid()
+    a, b = 30_000_000, 30_200_000
+    np.testing.assert_allclose(g.sigma(a, b, model=model, device="cuda").cpu().numpy(), g.sigma(a, b, model=model),
+                               rtol=1e-12, atol=1e-9)

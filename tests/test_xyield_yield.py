@@ -196,3 +196,16 @@ def test_pure_element_is_zero(el):
     assert np.all(yield_strength({el: 1.0}, [0.0, 300.0, 2000.0]) == 0.0)
     t0, db = tau_y0_and_dEb({el: 1.0})
     assert t0[0] == 0.0 and db[0] == 0.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("model", ["two-regime", "single-fit"])
+def test_cuda_matches_cpu(model, rng):
+    fr = rng.dirichlet(np.ones(len(PAL)), size=500)
+    T = rng.uniform(0, 2500, size=500)
+    cpu = yield_strength(fr, T, model=model, elements=PAL)
+    gpu = yield_strength(fr, T, model=model, elements=PAL, device="cuda").cpu().numpy()
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-12, atol=1e-9)
+    cpu2 = yield_strength(["MoNbTaVW"] * 3, np.array([300.0, 900.0])[:, None], **MC2020)
+    gpu2 = yield_strength(["MoNbTaVW"] * 3, np.array([300.0, 900.0])[:, None], device="cuda", **MC2020)
+    np.testing.assert_allclose(gpu2.cpu().numpy(), cpu2, rtol=1e-12)

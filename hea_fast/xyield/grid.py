@@ -94,11 +94,22 @@ class XYieldGrid:
         return i.V, i.C11, i.C12, i.C44
 
     # -- evaluation ---------------------------------------------------------------------------
-    def sigma(self, start=None, stop=None, model: str = "two-regime", threads=None) -> np.ndarray:
-        """(n, n_temperatures) σ_y (MPa) of compositions with ranks [start, stop)."""
-        from hea_fast._backend import core
+    def sigma(self, start=None, stop=None, model: str = "two-regime", threads=None, device="cpu"):
+        """(n, n_temperatures) σ_y (MPa) of compositions with ranks [start, stop): NumPy, or a CUDA
+        torch tensor computed by the fused GPU kernel with device='cuda'."""
+        from hea_fast._backend import core, resolve_device
 
         s, c = self.space._range(start, stop)
+        if resolve_device(device) == "cuda":
+            import torch
+
+            out = torch.empty((c, self.n_temperatures), dtype=torch.float64, device="cuda")
+            from hea_fast._backend import cuda_module
+
+            cuda_module().mc_grid_sigma(self.space._device_lattice(), s, s + c, *self._kernel_args(),
+                                        self.temperatures_K, _model(model), out.data_ptr(),
+                                        torch.cuda.current_stream().cuda_stream)
+            return out
         return core.mc_grid_sigma(self.space._space, s, s + c, *self._kernel_args(), self.temperatures_K,
                                   _model(model), threads=threads)
 

@@ -150,6 +150,10 @@ def _pseudo_images_cuda(fractions, temperature_K, layout, elements):
     t = t.contiguous()
     if t.shape[0] != n:
         raise ValueError(f"temperature_K has {t.shape[0]} values for {n} compositions")
+    if not bool(torch.isfinite(t).all() and (t >= 0).all()):
+        raise ValueError("temperature_K must be finite and >= 0 K")
+    if not bool(torch.isfinite(frac).all() and (frac >= 0).all()):
+        raise ValueError("fractions must be finite and >= 0")
     cells = layout_cells(elements, layout)
     flat = torch.as_tensor(cells[:, 0] * 18 + cells[:, 1], dtype=torch.int32, device=frac.device)
     out = torch.empty((n, 2, 9, 18), dtype=torch.float32, device=frac.device)

@@ -343,15 +343,21 @@ def _check_T(temperature_K):
 
 
 def yield_strength(compositions, temperature_K, model: str = "two-regime", volumes=None, shear_modulus=None,
-                   poisson=None, threads=None, elements=None) -> np.ndarray:
+                   poisson=None, threads=None, elements=None, device="cpu"):
     """Tensile yield strength σ_y = 3.067 τ (MPa) of BCC alloys at temperature(s) in K.
 
     The composition axis (length n) broadcasts against `temperature_K` with NumPy rules: a scalar
     gives (n,), an (n,) array pairs composition i with T[i], T[:, None] (shape (m, 1)) gives (m, n).
     model: 'two-regime' (default) or 'single-fit'. Overrides as in `tau_y0_and_dEb`.
+    device: 'cpu' (NumPy result) or 'cuda' (inputs validated on the host, kernels on the GPU,
+    result a CUDA torch tensor of the same shape).
     """
+    from hea_fast._backend import resolve_device
+
     code = _check_model(model)
     T = _check_T(temperature_K)
+    if resolve_device(device) == "cuda":
+        return _yield_strength_cuda(compositions, T, code, volumes, shear_modulus, poisson, elements)
     tau0, deb = tau_y0_and_dEb(compositions, volumes, shear_modulus, poisson, elements, threads)
     try:
         shape = np.broadcast_shapes(tau0.shape, T.shape)
@@ -368,4 +374,38 @@ def yield_strength(compositions, temperature_K, model: str = "two-regime", volum
         out = kern(t0, db, tt, code, threads=threads)
     else:
         out = _sigma_numpy(t0, db, tt, model)
+    return out.reshape(shape)
+
+
+def _yield_strength_cuda(compositions, T, code, volumes, shear_modulus, poisson, elements):
+    import torch
+
+    from hea_fast._backend import cuda_module
+
+    frac, els, inp, mu, nu = _prepare(compositions, volumes, shear_modulus, poisson, elements)
+    n = frac.shape[0]
+    try:
+        shape = np.broadcast_shapes((n,), T.shape)
+    except ValueError:
+        raise ValueError(f"temperature_K of shape {T.shape} does not broadcast against {n} compositions") from None
+    dev = torch.device("cuda")
+    stream = torch.cuda.current_stream().cuda_stream
+    g = lambda a: torch.as_tensor(np.ascontiguousarray(a, dtype=np.float64), device=dev)  # noqa: E731
+    f, V, C11, C12, C44 = g(frac), g(inp.V), g(inp.C11), g(inp.C12), g(inp.C44)
+    mu_t = g(mu) if mu is not None else None
+    nu_t = g(nu) if nu is not None else None
+    tau0 = torch.empty(n, dtype=torch.float64, device=dev)
+    deb = torch.empty(n, dtype=torch.float64, device=dev)
+    mod = cuda_module()
+    mod.mc_tau0_deb(f.data_ptr(), n, frac.shape[1], V.data_ptr(), C11.data_ptr(), C12.data_ptr(), C44.data_ptr(),
+                    mu_t.data_ptr() if mu_t is not None else 0, nu_t.data_ptr() if nu_t is not None else 0,
+                    tau0.data_ptr(), deb.data_ptr(), stream)
+    if not bool(torch.isfinite(tau0).all() and torch.isfinite(deb).all()):
+        i = int((~(torch.isfinite(tau0) & torch.isfinite(deb))).nonzero()[0])
+        raise ValueError(f"composition {i}: non-finite tau_y0/dE_b (check elastic constants or overrides)")
+    t0 = tau0.expand(shape).contiguous().reshape(-1) if len(shape) else tau0
+    db = deb.expand(shape).contiguous().reshape(-1) if len(shape) else deb
+    tt = g(np.broadcast_to(T, shape)).reshape(-1)
+    out = torch.empty(tt.numel(), dtype=torch.float64, device=dev)
+    mod.mc_sigma(t0.data_ptr(), db.data_ptr(), tt.data_ptr(), tt.numel(), code, out.data_ptr(), stream)
     return out.reshape(shape)
