@@ -1,0 +1,374 @@
+"""Reproduce the sparse anchor-guided mixture of arXiv 2504.20354 on the Singh 2023 sheet and Yan 2021.
+
+For each dataset:
+  * full-data fit: ranked subset table, selected descriptors, per-cluster coefficients (Senkov
+    NbMoTaW vs Cantor CoCrFeMnNi anchors), mixture WBIC vs the best single global model, automatic
+    anchor selection over the anchor table, a K sweep;
+  * held-out evaluation on stratified K-fold splits: the mixture, a single sparse Bayesian logistic
+    regression (same WBIC subset search, K = 1), scikit-learn LogisticRegression and
+    GradientBoosting on all candidate descriptors: accuracy, ROC-AUC, enrichment at p >= 0.75;
+  * plots: WBIC ranking, clusters in descriptor space, enrichment curves (out-of-fold).
+
+Usage (from the repository root; HEA_FAST_DATA pointing at the data home):
+    nice -n 10 python benchmarks/papers/mixture/reproduce.py [--max-size 3] [--folds 5] [--quick]
+Outputs go to benchmarks/papers/mixture/out/ (overwritten atomically file by file).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from hea_fast.mixture.model import DEFAULT_DESCRIPTORS, SparseMixtureClassifier, k_sweep  # noqa: E402
+from hea_fast.mixture.screening import enrichment, enrichment_curve  # noqa: E402
+
+OUT = Path(__file__).resolve().with_name("out")
+
+
+def load(name):
+    """(formulas, y) with one row per distinct composition (conflicting labels dropped)."""
+    from hea_fast.commands.mixture import _load_named
+
+    formulas, y, src = _load_named(name)
+    # one row per distinct composition: key = fractions rounded to 1e-6 (Al1Co1... == AlCo...);
+    # compositions with conflicting labels are dropped
+    b = to_batch(formulas)
+    X = np.round(np.asarray(b.fractions), 6)
+    key = [tuple((b.elements[j], X[i, j]) for j in np.flatnonzero(X[i])) for i in range(len(X))]
+    d = pd.DataFrame({"f": formulas, "c": [str(k) for k in key], "y": y})
+    conflict = d.groupby("c")["y"].transform("nunique") > 1
+    print(f"  {name}: {len(d)} rows, {d['c'].nunique()} compositions, "
+          f"{d.loc[conflict, 'c'].nunique()} with conflicting labels (dropped)", flush=True)
+    d = d[~conflict].drop_duplicates("c")
+    formulas, y = list(d["f"]), d["y"].to_numpy()
+    return formulas, np.asarray(y, dtype=np.int64), src
+
+
+class _Batch:
+    """Stand-in for hea_fast.composition.CompositionBatch (fractions, elements) while that module
+    is not in the tree: plain `El[amount]` formulas only; anything else raises."""
+
+    def __init__(self, formulas):
+        import re
+
+        tok = re.compile(r"([A-Z][a-z]?)((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)?")
+        grp = re.compile(r"\(([^()]*)\)((?:\d+\.?\d*|\.\d+)?)")
+
+        def flat(s, f):
+            pos, d = 0, {}
+            for mt in tok.finditer(s):
+                if mt.start() != pos:
+                    break
+                d[mt.group(1)] = d.get(mt.group(1), 0.0) + float(mt.group(2) or 1.0)
+                pos = mt.end()
+            if pos != len(s) or not d:
+                raise ValueError(f"cannot parse formula {f!r} at position {pos}")
+            return d
+
+        rows = []
+        for f in formulas:
+            s = f.replace(" ", "")
+            d = {}
+            # a group subscript is the group's total share (DESIGN.md: (CoCrCuFeNi)96Nb4 -> Nb 4 %)
+            for mt in grp.finditer(s):
+                inner = flat(mt.group(1), f)
+                tot = sum(inner.values())
+                k = float(mt.group(2) or 1.0)
+                for e, v in inner.items():
+                    d[e] = d.get(e, 0.0) + k * v / tot
+            s = grp.sub("", s)
+            if s:
+                for e, v in flat(s, f).items():
+                    d[e] = d.get(e, 0.0) + v
+            rows.append(d)
+        self.elements = tuple(sorted({e for d in rows for e in d}))
+        ix = {e: i for i, e in enumerate(self.elements)}
+        X = np.zeros((len(rows), len(self.elements)))
+        for r, d in enumerate(rows):
+            for e, v in d.items():
+                X[r, ix[e]] = v
+        self.fractions = X / X.sum(axis=1, keepdims=True)
+
+
+def to_batch(formulas):
+    try:
+        from hea_fast.composition import CompositionBatch
+
+        return CompositionBatch.from_formulas(formulas)
+    except ImportError:
+        return _Batch(formulas)
+
+
+def descriptors(formulas):
+    from hea_fast.features import featurize
+
+    from hea_fast.elements import ElementDataError
+
+    batch = to_batch(formulas)
+    names = list(DEFAULT_DESCRIPTORS)
+    # elements the element table lacks a needed property for (e.g. N, C, B): drop their alloys
+    bad = []
+    for e in batch.elements:
+        try:
+            featurize(to_batch([e + "1Fe1"]), descriptors=names)
+        except ElementDataError:
+            bad.append(e)
+    X = np.asarray(batch.fractions)
+    keep = ~(X[:, [batch.elements.index(e) for e in bad]] > 0).any(axis=1) if bad else np.ones(len(X), bool)
+    F = pd.DataFrame(np.nan, index=range(len(X)), columns=names)
+    F.loc[keep, :] = featurize(to_batch([f for f, k in zip(formulas, keep) if k]), descriptors=names)[names].to_numpy()
+    ok = keep & np.isfinite(F.to_numpy()).all(axis=1)
+    print(f"  elements without data: {bad}; alloys dropped for them: {int((~keep).sum())}", flush=True)
+    return F, ok
+
+
+def anchor_frame(names):
+    """Anchor descriptor rows (index = anchor names) from hea_fast/data/anchors.csv."""
+    from hea_fast.mixture.anchors import resolve_anchors
+
+    anames, formulas = resolve_anchors(names)
+    F, ok = descriptors(formulas)
+    if not ok.all():
+        raise ValueError(f"anchors without finite descriptors: {[a for a, k in zip(anames, ok) if not k]}")
+    F.index = anames
+    return F
+
+
+def save_csv(df, path):
+    tmp = str(path) + ".tmp"
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def baselines_fit_predict(Ftr, ytr, Fte, seed):
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    out = {}
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(Ftr, ytr)
+    out["sklearn_logistic"] = lr.predict_proba(Fte)[:, 1]
+    gb = GradientBoostingClassifier(random_state=seed).fit(Ftr, ytr)
+    out["gradient_boosting"] = gb.predict_proba(Fte)[:, 1]
+    return out
+
+
+def metrics(y, p, thr=0.75, seed=0):
+    from sklearn.metrics import roc_auc_score
+
+    e = enrichment(y, p, threshold=thr, n_boot=1000, seed=seed)
+    return dict(accuracy=float(((p >= 0.5) == y).mean()),
+                roc_auc=float(roc_auc_score(y, p)) if len(set(y)) == 2 else math.nan,
+                precision_at_075=e.precision, n_pass_075=e.n_pass, base_rate=e.base_rate,
+                enrichment_075=e.enrichment, recall_075=e.recall)
+
+
+def run_dataset(name, args):
+    t0 = time.time()
+    formulas, y, src = load(name)
+    F, ok = descriptors(formulas)
+    n_bad = int((~ok).sum())
+    F, y = F[ok].reset_index(drop=True), y[ok]
+    formulas = [f for f, k in zip(formulas, ok) if k]
+    info = dict(dataset=name, source=src, n=int(len(y)), n_single=int(y.sum()),
+                dropped_nonfinite=n_bad, descriptors=list(DEFAULT_DESCRIPTORS), max_size=args.max_size)
+    print(f"[{name}] n = {len(y)} ({y.mean():.1%} single-phase), {n_bad} rows with non-finite descriptors dropped",
+          flush=True)
+    common = dict(max_size=args.max_size, n_iter=args.n_iter, burn_in=args.burn_in, n_chains=args.n_chains,
+                  n_draws=args.n_draws, progress=not args.quiet)
+    odir = OUT / name
+    odir.mkdir(parents=True, exist_ok=True)
+
+    # ---- full-data fit with the paper's anchor pair
+    from hea_fast.mixture.anchors import DEFAULT_ANCHORS, load_anchor_table
+
+    pair = anchor_frame(list(DEFAULT_ANCHORS))
+    cands = anchor_frame(list(load_anchor_table()["name"]))
+    common["anchors"] = pair
+    m = SparseMixtureClassifier(random_state=0, checkpoint=str(odir / "search_full.ckpt.json"), **common).fit(F, y)
+    rk = m.ranking_.copy()
+    rk["subset"] = [" + ".join(s) for s in rk["subset"]]
+    save_csv(rk.drop(columns=["indices"]).head(200), odir / "ranking_top200.csv")
+    grk = m.global_ranking_.copy()
+    grk["subset"] = [" + ".join(s) for s in grk["subset"]]
+    save_csv(grk.drop(columns=["indices"]).head(50), odir / "global_ranking_top50.csv")
+    co = m.coefficients()
+    save_csv(co, odir / "coefficients.csv")
+    m.save(odir / "model")
+    info.update(anchors=m.anchor_names_, selected=m.selected_descriptors_,
+                free_energy=m.free_energy_, free_energy_stderr=m.free_energy_stderr_,
+                global_subset=[m.feature_names_in_[j] for j in m.global_subset_],
+                global_free_energy=m.global_free_energy_, global_free_energy_stderr=m.global_free_energy_stderr_,
+                cluster_sizes=[int(v) for v in m.cluster_sizes_],
+                cluster_single_fraction=[float(a / b) if b else None for a, b in zip(m.cluster_positive_, m.cluster_sizes_)],
+                top5=[dict(subset=r.subset, wbic=r.wbic, stderr=r.stderr, prob=r.model_prob)
+                      for r in rk.head(5).itertuples()])
+    print(f"[{name}] selected {m.selected_descriptors_}: mixture WBIC {m.free_energy_:.1f} vs global "
+          f"{m.global_free_energy_:.1f} ({time.time() - t0:.0f} s)", flush=True)
+
+    # ---- beyond the paper: automatic anchors and K sweep (smaller search to bound the runtime)
+    if not args.skip_auto:
+        ma = SparseMixtureClassifier(n_anchors=2, compare_global=False, random_state=0,
+                                     **{**common, "anchors": "auto", "candidate_anchors": cands, "max_size": min(args.max_size, args.auto_max_size)}).fit(F, y)
+        tab = ma.anchor_table_.copy()
+        tab["anchors"] = [" + ".join(a) for a in tab["anchors"]]
+        save_csv(tab.drop(columns=["indices"]), odir / "auto_anchor_table.csv")
+        info["auto_anchors"] = dict(anchors=ma.anchor_names_, selected=ma.selected_descriptors_,
+                                    wbic=ma.free_energy_, stderr=ma.free_energy_stderr_,
+                                    scored_at_subset=tab.attrs.get("subset"),
+                                    max_size=min(args.max_size, args.auto_max_size))
+        kc = {k: v for k, v in common.items() if k != "anchors"}
+        sw = k_sweep(F, y, ks=(1, 2, 3), random_state=0, candidate_anchors=cands, **{**kc, "max_size": min(args.max_size, args.auto_max_size)})
+        sw["anchors"] = [" + ".join(a) for a in sw["anchors"]]
+        sw["subset"] = [" + ".join(a) for a in sw["subset"]]
+        save_csv(sw, odir / "k_sweep.csv")
+        info["k_sweep"] = sw.to_dict(orient="records")
+        print(f"[{name}] auto anchors {ma.anchor_names_}; K sweep WBIC {list(np.round(sw['wbic'], 1))} "
+              f"({time.time() - t0:.0f} s)", flush=True)
+
+    # ---- held-out splits
+    from sklearn.model_selection import StratifiedKFold
+
+    skf = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=0)
+    oof = {k: np.full(len(y), np.nan) for k in ("mixture", "bayes_logistic_single", "sklearn_logistic",
+                                                "gradient_boosting")}
+    rows = []
+    for fold, (tr, te) in enumerate(skf.split(F, y)):
+        Ftr, Fte, ytr, yte = F.iloc[tr], F.iloc[te], y[tr], y[te]
+        mm = SparseMixtureClassifier(random_state=fold, compare_global=False, **common).fit(Ftr, ytr)
+        mg = SparseMixtureClassifier(random_state=fold, compare_global=False, **{**common, "anchors": ()}).fit(Ftr, ytr)
+        preds = {"mixture": mm.predict_proba(Fte)[:, 1], "bayes_logistic_single": mg.predict_proba(Fte)[:, 1]}
+        preds.update(baselines_fit_predict(Ftr.to_numpy(), ytr, Fte.to_numpy(), fold))
+        for k, p in preds.items():
+            oof[k][te] = p
+            rows.append(dict(fold=fold, model=k, n_test=len(te), **metrics(yte, p, seed=fold),
+                             selected=" + ".join(mm.selected_descriptors_) if k == "mixture" else
+                             (" + ".join(mg.selected_descriptors_) if k == "bayes_logistic_single" else "")))
+        print(f"[{name}] fold {fold}: " + ", ".join(f"{r['model']} acc {r['accuracy']:.3f} auc {r['roc_auc']:.3f} "
+                                                      f"prec@.75 {r['precision_at_075']:.3f}"
+                                                      for r in rows[-4:]) + f" ({time.time() - t0:.0f} s)", flush=True)
+    folds = pd.DataFrame(rows)
+    save_csv(folds, odir / "heldout_folds.csv")
+    summ = folds.groupby("model")[["accuracy", "roc_auc", "precision_at_075", "n_pass_075", "enrichment_075",
+                                   "recall_075"]].agg(["mean", "std"])
+    summ.columns = [f"{a}_{b}" for a, b in summ.columns]
+    summ = summ.reset_index()
+    save_csv(summ, odir / "heldout_summary.csv")
+    pooled = {k: dict(**metrics(y, p, seed=1), **{f"ci_{b}": v for b, v in zip(
+        ("low", "high"), (lambda e: (e.ci_low, e.ci_high))(enrichment(y, p, 0.75, n_boot=2000, seed=1)))})
+        for k, p in oof.items()}
+    info["heldout_pooled"] = pooled
+    info["heldout_summary"] = summ.to_dict(orient="records")
+    curves = []
+    for k, p in oof.items():
+        c = enrichment_curve(y, p)
+        c.insert(0, "model", k)
+        curves.append(c)
+    curves = pd.concat(curves)
+    save_csv(curves, odir / "enrichment_curves.csv")
+    info["runtime_s"] = time.time() - t0
+    plots(name, m, F, y, rk, curves, odir)
+    with open(odir / "results.json.tmp", "w") as f:
+        json.dump(info, f, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    os.replace(odir / "results.json.tmp", odir / "results.json")
+    print(f"[{name}] done in {info['runtime_s']:.0f} s", flush=True)
+    return info
+
+
+def plots(name, m, F, y, rk, curves, odir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # WBIC ranking
+    top = rk.head(30)
+    fig, ax = plt.subplots(figsize=(8, 7))
+    ax.errorbar(top["wbic"], np.arange(len(top)), xerr=2 * top["stderr"], fmt="o", ms=3)
+    ax.set_yticks(np.arange(len(top)))
+    ax.set_yticklabels(top["subset"], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("mixture WBIC (nats), ±2 s.e.")
+    ax.set_title(f"{name}: top descriptor subsets (anchors {', '.join(m.anchor_names_)})")
+    fig.tight_layout()
+    fig.savefig(odir / "wbic_ranking.png", dpi=120)
+    plt.close(fig)
+
+    # clusters in descriptor space (first two selected descriptors, standardized)
+    Z = m.standardizer_.transform(F[m.feature_names_in_].to_numpy())
+    S = list(m.subset_)
+    j0, j1 = (S + S)[:2] if len(S) >= 2 else (S[0], S[0])
+    lab = m.cluster_of(F)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
+    for c in range(m.n_clusters_):
+        for yy, mk in ((1, "o"), (0, "x")):
+            sel = (lab == c) & (y == yy)
+            ax.scatter(Z[sel, j0], Z[sel, j1], s=12, marker=mk, c=colors[c % 4], alpha=0.6,
+                       label=f"{m.anchor_names_[c] if m.anchor_names_ else 'global'} cluster, "
+                             f"{'single' if yy else 'multi'}-phase")
+    A = m.anchors_z_
+    ax.scatter(A[:, j0], A[:, j1], marker="*", s=300, c="k", label="anchors")
+    for c, nm in enumerate(m.anchor_names_):
+        ax.annotate(nm, (A[c, j0], A[c, j1]), xytext=(5, 5), textcoords="offset points")
+    ax.set_xlabel(f"{m.feature_names_in_[j0]} (standardized)")
+    ax.set_ylabel(f"{m.feature_names_in_[j1]} (standardized)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{name}: nearest-anchor clusters in the selected descriptors")
+    fig.tight_layout()
+    fig.savefig(odir / "clusters.png", dpi=120)
+    plt.close(fig)
+
+    # enrichment curves
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for k, g in curves.groupby("model"):
+        ax.plot(g["threshold"], g["precision"], marker=".", label=k)
+    ax.axhline(curves.attrs.get("base_rate", y.mean()), color="gray", ls="--", label="base rate")
+    ax.axhline(y.mean(), color="gray", ls="--")
+    ax.axvline(0.75, color="k", ls=":", lw=0.8)
+    ax.set_xlabel("threshold on p(single-phase)")
+    ax.set_ylabel("fraction single-phase among passing (out-of-fold)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{name}: enrichment curve")
+    fig.tight_layout()
+    fig.savefig(odir / "enrichment_curve.png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="singh2023,yan2021")
+    ap.add_argument("--max-size", type=int, default=3)
+    ap.add_argument("--auto-max-size", type=int, default=2, help="max_size for auto anchors and the K sweep")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--n-iter", type=int, default=300)
+    ap.add_argument("--burn-in", type=int, default=100)
+    ap.add_argument("--n-chains", type=int, default=4)
+    ap.add_argument("--n-draws", type=int, default=250)
+    ap.add_argument("--skip-auto", action="store_true")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    res = {}
+    for name in args.datasets.split(","):
+        res[name] = run_dataset(name.strip(), args)
+    cfg = vars(args)
+    with open(OUT / "run_config.json", "w") as f:
+        json.dump(dict(args=cfg, argv=sys.argv), f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
