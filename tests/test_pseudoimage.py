@@ -152,3 +152,14 @@ def test_cuda_matches_cpu(layout, rng):
     gpu = pseudo_images(torch.from_numpy(frac).cuda(), torch.from_numpy(T).cuda(), layout=layout, elements=PAL,
                         device="cuda")
     np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)
+
+
+def test_shared_cells_sum_in_double():
+    from hea_fast._backend import core
+
+    frac = np.array([[0.1, 0.2, 0.7], [0.3, 0.3, 0.4]])
+    img = core.pseudo_images(frac, np.array([300.0, 400.0]), np.array([5, 5, 7], dtype=np.int32))
+    np.testing.assert_array_equal(img[:, 0].reshape(2, -1)[:, 5], (frac[:, 0] + frac[:, 1]).astype(np.float32))
+    np.testing.assert_array_equal(img[:, 0].reshape(2, -1)[:, 7], frac[:, 2].astype(np.float32))
+    with pytest.raises(ValueError, match="outside the 9x18 grid"):
+        core.pseudo_images(frac, np.array([300.0, 400.0]), np.array([5, 5, 162], dtype=np.int32))
