@@ -26,7 +26,9 @@ truncated at K terms with the remainder replaced by a gamma variable matching it
 variance (so the first two moments are exact; the remainder's higher cumulants are < 1e-6 of the
 total for K = 100).
 
-Estimator and variance reduction: chains start at the tempered mode (Newton). Each post-burn-in
+Estimator and variance reduction: chains start at the tempered mode w_hat (damped Newton); the
+compiled backend starts each chain at a draw of the tempered Laplace approximation
+N(w_hat, (beta H + I/prior_var)^-1), already in the typical set, so burn_in=20-50 suffices. Each post-burn-in
 iteration t records l(w_t) and the control-variate corrected value
 
     z_t = l(w_t) - q(w_t) + E[q(w) | omega_t],
@@ -58,7 +60,9 @@ Public contract (used by hea_fast.mixture.search / model):
 * ``sample_polyagamma(b, c, *, seed=0, threads=None, method="exact"|"reference")`` — PG(b, c) draws.
 
 Results are reproducible for a seed and, for the compiled backend, independent of ``threads``
-(Philox streams keyed by (seed, subset, chain)). The NumPy backend ("numpy") uses NumPy's
+(each chain's xoshiro256++ state is drawn from the Philox stream keyed by (seed, subset position,
+chain)). ``device="cuda"`` is accepted by ``wbic_subsets`` but the CUDA mirror is not implemented
+yet (hea_fast._cuda has no ``wbic_subsets``): it raises a WBICError naming that. The NumPy backend ("numpy") uses NumPy's
 generator and gives different (statistically equivalent) numbers than the compiled one.
 """
 from __future__ import annotations
@@ -536,7 +540,10 @@ def _wbic_subsets_core(core, X, y, subs, pv, fit_intercept, b, n_iter, burn_in, 
     if dev == "cuda":
         from hea_fast._backend import cuda_module
 
-        out = cuda_module().wbic_subsets(X, y, idx, **kw)
+        mod = cuda_module()
+        if not hasattr(mod, "wbic_subsets"):
+            raise WBICError("device='cuda': the CUDA WBIC kernel is not implemented in this build; use device='cpu'")
+        out = mod.wbic_subsets(X, y, idx, **kw)
         backend = "cuda"
     else:
         out = core.wbic_subsets(X, y, idx, threads=threads, **kw)
