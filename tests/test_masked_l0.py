@@ -76,6 +76,13 @@ def test_only_requested_gradients_flow():
     torch.testing.assert_close(th.grad, (gate_reference(ms, 0.1) * gate_reference(mt, 0.1)).detach())
 
 
+def test_double_backward_is_refused_not_silently_wrong():
+    th, ms, mt = _tensors((3, 2), seed=6)
+    w = masked_weight(th, ms, mt, 0.1)
+    with pytest.raises(RuntimeError, match="first-order only"):
+        torch.autograd.grad(w.sum(), ms, create_graph=True)
+
+
 def test_prox_soft_threshold_closed_form_and_in_place():
     m = torch.tensor([1.0, -1.0, 0.05, -0.05, 0.1, 0.0, 3.0], dtype=torch.float64)
     ptr = m.data_ptr()

@@ -206,8 +206,12 @@ class _MaskedWeightFn(torch.autograd.Function):
         return _fwd_impl(theta, m_s, m_t, eps)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_w):
+        # Grad mode is on here only under create_graph=True: refuse instead of returning a
+        # silently non-differentiable gradient (cheaper than @once_differentiable, ~10 us/call).
+        if torch.is_grad_enabled():
+            raise RuntimeError("masked_weight is first-order only (no double backward); use "
+                               "masked_weight_reference where second derivatives are needed")
         theta, m_s, m_t = ctx.saved_tensors
         need_theta, need_ms, need_mt = ctx.needs_input_grad[:3]
         need_ms = bool(need_ms and m_s is not None)
@@ -217,28 +221,38 @@ class _MaskedWeightFn(torch.autograd.Function):
                 outs[2] if need_mt else None, None)
 
 
+def _validate(theta, m_s, m_t, eps) -> float:
+    # Fast path first: these checks run on every forward of every masked layer, and the detailed
+    # (slower) checks only run to build the error message.
+    dt = theta.dtype
+    if dt is not torch.float32 and dt is not torch.float64:
+        _dtype_name(theta)
+    cuda = theta.is_cuda
+    for name, m in (("m_s", m_s), ("m_t", m_t)):
+        if m is not None and (m.dtype is not dt or m.is_cuda != cuda or m.shape != theta.shape):
+            _check(theta, m, name)
+    eps = float(eps)
+    if not (0.0 < eps < float("inf")):
+        _check_eps(eps)
+    return eps
+
+
 def masked_weight(theta: torch.Tensor, m_s: torch.Tensor | None = None,
                   m_t: torch.Tensor | None = None, eps: float = 0.1) -> torch.Tensor:
     """θ ⊙ g_ε(m_s) ⊙ g_ε(m_t) through the fused kernel (differentiable in θ, m_s, m_t).
 
-    First-order autograd only (once_differentiable): the Bi-RPT hypergradient differentiates
+    First-order autograd only (double backward raises): the Bi-RPT hypergradient differentiates
     through the *conv* with the effective weight as a leaf (see `hea_fast.xyield.sparsity`),
     never through this op twice.
     """
-    _dtype_name(theta)
-    _check(theta, m_s, "m_s")
-    _check(theta, m_t, "m_t")
-    return _MaskedWeightFn.apply(theta, m_s, m_t, _check_eps(eps))
+    return _MaskedWeightFn.apply(theta, m_s, m_t, _validate(theta, m_s, m_t, eps))
 
 
 def masked_weight_op(theta: torch.Tensor, m_s: torch.Tensor | None = None,
                      m_t: torch.Tensor | None = None, eps: float = 0.1) -> torch.Tensor:
     """Same as `masked_weight` through the registered custom op ``torch.ops.hea_fast.masked_weight``
     (traceable by ``torch.compile``; slower dispatch)."""
-    _dtype_name(theta)
-    _check(theta, m_s, "m_s")
-    _check(theta, m_t, "m_t")
-    return _masked_weight_op(theta, m_s, m_t, _check_eps(eps))
+    return _masked_weight_op(theta, m_s, m_t, _validate(theta, m_s, m_t, eps))
 
 
 def gate_reference(m: torch.Tensor, eps: float) -> torch.Tensor:

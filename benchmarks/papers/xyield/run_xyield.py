@@ -81,6 +81,9 @@ def main(argv=None):
     ap.add_argument("--splits", default="5pct,10pct,cv10")
     ap.add_argument("--extra", action="store_true", help="also run sparse_pretrain / sparse_transfer")
     ap.add_argument("--work", default=str(ROOT / "runs" / "xyield"))
+    ap.add_argument("--methods", default="", help="comma list overriding the method set")
+    ap.add_argument("--gamma", type=float, default=None, help="override the mask l1 weight γ (default 1e-4)")
+    ap.add_argument("--tag", default="", help="suffix of the method key in runs.jsonl (e.g. _gamma3e-3)")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,9 @@ def main(argv=None):
     print(f"pretrained model, zero-shot MSE on the 240 experimental points: {zero_shot:.4f}", flush=True)
 
     methods = MAIN_METHODS + (EXTRA_METHODS if args.extra else [])
+    if args.methods:
+        methods = [m for m in args.methods.split(",") if m]
+    gamma_kw = {} if args.gamma is None else {"gamma": args.gamma}
     runs_path = HERE / "runs.jsonl"
     done = done_keys(runs_path)
     splits = [s for s in args.splits.split(",") if s]
@@ -127,13 +133,13 @@ def main(argv=None):
                 tr, te = few_shot_split(frac, seed=0, dataset=hq)  # one fixed split, like the paper's file
                 for seed in range(args.seeds):
                     for m in methods:
-                        yield split, m, seed, -1, tr, te, TransferConfig(epochs=args.epochs)
+                        yield split, m, seed, -1, tr, te, TransferConfig(epochs=args.epochs, **gamma_kw)
             elif split == "cv10":
                 cfg = TransferConfig(epochs=args.cv_epochs, batch_size=args.cv_batch,
-                                     step_size=max(1, args.cv_epochs // 3))
+                                     step_size=max(1, args.cv_epochs // 3), **gamma_kw)
                 for seed in range(args.cv_seeds):
                     for k, (tr, te) in enumerate(cv_folds(hq)):
-                        for m in MAIN_METHODS:  # the extra ablations only on the few-shot splits
+                        for m in (methods if args.methods else MAIN_METHODS):  # ablations: few-shot only
                             yield split, m, seed, k, tr, te, cfg
 
     from tqdm import tqdm
@@ -141,7 +147,8 @@ def main(argv=None):
     all_tasks = list(tasks())
     with open(runs_path, "a") as fh:
         for split, m, seed, fold, tr, te, cfg in tqdm(all_tasks, desc="runs"):
-            if (split, m, seed, fold) in done:
+            key = m + args.tag
+            if (split, key, seed, fold) in done:
                 continue
             t1 = time.time()
             base = pre_imp if m == "hand_tune" else pre
@@ -150,17 +157,17 @@ def main(argv=None):
                                    seed=1000 * seed + max(fold, 0))
             p = predict(model, xh[te]).numpy().astype(float)
             y = yh[te].numpy().astype(float)
-            rec = {"split": split, "method": m, "seed": seed, "fold": fold,
+            rec = {"split": split, "method": key, "seed": seed, "fold": fold,
                    "mse": float(np.mean((p - y) ** 2)), "acc": class5_accuracy(p, y),
                    "selected_epoch": info["selected_epoch"], "val": info["val"],
                    "sparsity": info["sparsity"], "test_idx": [int(i) for i in te], "pred": p.tolist(),
                    "seconds": time.time() - t1}
             if split in ("5pct",) and seed < args.seeds:
-                curves_dir = work / "models" / f"{split}_{m}_{seed}"
-                save_model(curves_dir, model, {"split": split, "method": m, "seed": seed})
+                curves_dir = work / "models" / f"{split}_{key}_{seed}"
+                save_model(curves_dir, model, {"split": split, "method": key, "seed": seed})
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
-            done[(split, m, seed, fold)] = rec
+            done[(split, key, seed, fold)] = rec
             aggregate(done, HERE, zero_shot)
     aggregate(done, HERE, zero_shot)
     print(f"finished in {time.time() - t0:.0f}s", flush=True)
@@ -177,11 +184,11 @@ def aggregate(done: dict, out: Path, zero_shot: float) -> dict:
             if split == "cv10":
                 if len(rs) < 10:
                     continue  # pool the 240 out-of-fold predictions only for complete seeds
-                err = np.concatenate([np.asarray(r["pred"]) - 0 for r in rs])
+                pred = np.concatenate([np.asarray(r["pred"]) for r in rs])
                 idx = np.concatenate([r["test_idx"] for r in rs])
                 y = _hq_targets()[idx]
-                mses.append(float(np.mean((err - y) ** 2)))
-                accs.append(class5_accuracy(err, y))
+                mses.append(float(np.mean((pred - y) ** 2)))
+                accs.append(class5_accuracy(pred, y))
             else:
                 mses.append(rs[0]["mse"])
                 accs.append(rs[0]["acc"])

@@ -1,0 +1,203 @@
+"""Tables and plots for the X-Yield reproduction from runs.jsonl and the saved 5 % models.
+
+    python benchmarks/papers/xyield/analyze_xyield.py
+
+Writes ensemble.json (10-model ensembles: mean/std, std-vs-|error| correlation), sparsity.json
+(per-layer sparsity per method) and the PNGs: mse_vs_temperature.png (the paper's Figure 3
+analogue), pred_vs_measured.png, ys_vs_T.png (MoNbTaTi, MoNbTaTiW, HfMoNbTaTiZr vs experiments and
+Maresca–Curtin), sparsity.png. Units: GPa, GPa², K.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HEA_FAST_DATA", str(ROOT.parent / "shared" / "data"))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from hea_fast.xyield.datasets import XYIELD_ELEMENTS, load_high_quality  # noqa: E402
+
+METHODS = ["no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain", "sparse_transfer",
+           "birpt_gamma3e-3"]
+LABEL = {"no_pretraining": "No Pretraining", "pretrain_transfer": "Pretrain-and-Transfer", "mix": "Mix Training",
+         "hand_tune": "Hand-Tune (IMP)", "birpt": "Bi-RPT", "sparse_pretrain": "sparse@pretrain (m_s only)",
+         "sparse_transfer": "sparse@transfer (m_t only)",
+         "birpt_gamma3e-3": "Bi-RPT, γ=3e-3 (authors' README)"}
+ALLOYS = {"MoNbTaTi": ("Mo", "Nb", "Ta", "Ti"), "MoNbTaTiW": ("Mo", "Nb", "Ta", "Ti", "W"),
+          "HfMoNbTaTiZr": ("Hf", "Mo", "Nb", "Ta", "Ti", "Zr")}
+
+
+def atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def load_runs():
+    runs = []
+    for line in (HERE / "runs.jsonl").read_text().splitlines():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return runs
+
+
+def ensembles(runs, hq, split="5pct"):
+    y = hq.targets("GPa").astype(float)
+    out, per = {}, {}
+    for m in METHODS:
+        rs = [r for r in runs if r["split"] == split and r["method"] == m]
+        if len(rs) < 2:
+            continue
+        idx = np.asarray(rs[0]["test_idx"])
+        P = np.stack([np.asarray(r["pred"]) for r in rs])
+        mu, sd = P.mean(0), P.std(0, ddof=1)
+        err = np.abs(mu - y[idx])
+        from scipy import stats
+
+        out[m] = {"n_models": len(rs), "ensemble_mse": float(np.mean((mu - y[idx]) ** 2)),
+                  "mean_member_mse": float(np.mean([r["mse"] for r in rs])),
+                  "mean_std_GPa": float(sd.mean()),
+                  "pearson_std_abs_err": float(stats.pearsonr(sd, err)[0]),
+                  "spearman_std_abs_err": float(stats.spearmanr(sd, err)[0])}
+        per[m] = (idx, mu, sd)
+    return out, per
+
+
+def plot_mse_vs_T(per, hq, path):
+    y = hq.targets("GPa").astype(float)
+    T = hq.temperature_K
+    edges = np.array([0, 400, 700, 1000, 1300, 1600, 2000])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for m, (idx, mu, _) in per.items():
+        if m not in METHODS[:5]:
+            continue
+        b = np.digitize(T[idx], edges) - 1
+        xs, ms = [], []
+        for k in range(len(edges) - 1):
+            sel = b == k
+            if sel.sum() >= 3:
+                xs.append(T[idx][sel].mean())
+                ms.append(np.mean((mu[sel] - y[idx][sel]) ** 2))
+        ax.plot(xs, ms, "o-", label=LABEL[m])
+    ax.set_xlabel("temperature (K)")
+    ax.set_ylabel("MSE of the 10-model ensemble (GPa²)")
+    ax.set_title("5 % split: error vs temperature (test points, binned)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_pred_vs_measured(per, hq, path):
+    y = hq.targets("GPa").astype(float)
+    ms = [m for m in per if m in METHODS[:5]]
+    fig, axes = plt.subplots(1, len(ms), figsize=(3.2 * len(ms), 3.3), sharex=True, sharey=True)
+    for ax, m in zip(np.atleast_1d(axes), ms):
+        idx, mu, sd = per[m]
+        ax.errorbar(y[idx], mu, yerr=sd, fmt="o", ms=3, alpha=0.6, elinewidth=0.6)
+        lim = [0, max(2.2, y.max() * 1.05)]
+        ax.plot(lim, lim, "k--", lw=0.8)
+        ax.set_title(f"{LABEL[m]}\nMSE {np.mean((mu - y[idx]) ** 2):.3f}", fontsize=9)
+        ax.set_xlabel("measured (GPa)")
+    np.atleast_1d(axes)[0].set_ylabel("predicted, ensemble mean ± std (GPa)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_curves(hq, path, work: Path):
+    from hea_fast.xyield.protocol import load_model, predict
+    from hea_fast.xyield.pseudoimage import pseudo_images
+    from hea_fast.xyield.simulate import yield_strength
+
+    T = np.arange(300.0, 1901.0, 50.0)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    curves = {}
+    for ax, (name, els) in zip(axes, ALLOYS.items()):
+        frac = np.array([[1.0 / len(els) if e in els else 0.0 for e in XYIELD_ELEMENTS]])
+        x = torch.from_numpy(pseudo_images(np.repeat(frac, len(T), 0), T, elements=XYIELD_ELEMENTS))
+        for m, style in (("no_pretraining", ":"), ("pretrain_transfer", "--"), ("birpt", "-")):
+            dirs = sorted(work.glob(f"models/5pct_{m}_*"))
+            if not dirs:
+                continue
+            P = np.stack([predict(load_model(d), x).numpy() for d in dirs])
+            mu, sd = P.mean(0), P.std(0, ddof=1)
+            ax.plot(T, mu, style, label=f"{LABEL[m]} (n={len(dirs)})")
+            ax.fill_between(T, mu - sd, mu + sd, alpha=0.15)
+            curves.setdefault(name, {})[m] = {"T_K": T.tolist(), "mean_GPa": mu.tolist(), "std_GPa": sd.tolist()}
+        mc = yield_strength(frac, T[:, None], elements=XYIELD_ELEMENTS)[:, 0] / 1000.0
+        ax.plot(T, mc, color="gray", label="Maresca–Curtin (simulated)")
+        curves.setdefault(name, {})["maresca_curtin"] = {"T_K": T.tolist(), "GPa": mc.tolist()}
+        sel = np.all(np.abs(hq.fractions - frac) < 2e-3, axis=1)
+        ax.plot(hq.temperature_K[sel], hq.targets("GPa")[sel], "ks", label="experiments")
+        ax.set_title(name)
+        ax.set_xlabel("T (K)")
+        ax.set_ylabel("yield strength (GPa)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return curves
+
+
+def sparsity(runs, path_png):
+    out = {}
+    for split in ("5pct", "10pct", "cv10"):
+        for m in ("hand_tune", "birpt", "birpt_gamma3e-3", "sparse_pretrain", "sparse_transfer"):
+            rs = [r for r in runs if r["split"] == split and r["method"] == m]
+            if not rs:
+                continue
+            layers = sorted(rs[0]["sparsity"])
+            out.setdefault(split, {})[m] = {
+                L: {k: float(np.mean([r["sparsity"][L][k] for r in rs])) for k in
+                    ("zero_fraction", "mean_gate", "gate_below_1e-2", "m_s_zero", "m_t_zero", "pruned")}
+                for L in layers} | {"n_runs": len(rs)}
+    if "5pct" in out:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ms = list(out["5pct"])
+        w = 0.8 / max(1, len(ms))
+        for i, m in enumerate(ms):
+            d = out["5pct"][m]
+            layers = [k for k in d if k.startswith("conv")]
+            ax.bar(np.arange(len(layers)) + i * w, [d[L]["zero_fraction"] for L in layers], w, label=LABEL[m])
+        ax.set_xticks(np.arange(3) + 0.4 - w / 2, ["conv1", "conv2", "conv3"])
+        ax.set_ylabel("fraction of conv weights removed")
+        ax.set_title("per-layer sparsity of the selected models (5 % split)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path_png, dpi=130)
+        plt.close(fig)
+    return out
+
+
+def main():
+    work = ROOT / "runs" / "xyield"
+    hq = load_high_quality()
+    runs = load_runs()
+    ens, per = ensembles(runs, hq)
+    atomic_json(HERE / "ensemble.json", ens)
+    if per:
+        plot_mse_vs_T(per, hq, HERE / "mse_vs_temperature.png")
+        plot_pred_vs_measured(per, hq, HERE / "pred_vs_measured.png")
+    atomic_json(HERE / "sparsity.json", sparsity(runs, HERE / "sparsity.png"))
+    if work.is_dir():
+        atomic_json(HERE / "ys_curves.json", plot_curves(hq, HERE / "ys_vs_T.png", work))
+    print(json.dumps(ens, indent=1))
+
+
+if __name__ == "__main__":
+    main()
