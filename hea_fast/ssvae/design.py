@@ -1,0 +1,299 @@
+"""Inverse design with the SSVAE (arXiv 2409.06740, Sec. "inverse design"): screening, generation
+from a latent point, and the iterative "nudging" loop, with optional design constraints.
+
+* `screen(model, compositions)`: P(single phase) = q(φ=1 | e(x)), the classifier head over the 8
+  ``zeng2024`` descriptors computed by the C++ kernel (`hea_fast.features`), in chunks.
+* `generate(model, z, p_target)`: decoder mean softmax(decoder([z, p])) → at.% → rounded formula,
+  re-scored by the classifier; the row reports asked vs predicted probability.
+* `nudge(model, formula, cutoff=0.6)`: the authors' loop (their ``interpolate.py``): encode
+  z = loc of q(z | x, p) with p the current predicted probability, decode with 1 − p, round,
+  re-score, stop at p ≥ cutoff. The whole trajectory is returned.
+
+Rounding: decoded fractions are rounded to whole at.% as the authors do: ``round(f, 2)`` in float32,
+×100 in float32, truncated to int (float32 quirk: 0.53 → 52, 0.59 → 58); elements at 0 are dropped.
+The result need not sum to 100; descriptors use the normalised fractions.
+
+Constraints (`Constraints`, not in the paper, which names them as missing): allowed / forbidden
+elements (their probability is set to 0 and the rest renormalised), per-element bounds in at.%
+(enforced by iterative clipping and renormalising the free elements), and a penalty
+Σ_i c_i·cost_i (e.g. $/kg or density g/cm³) that re-weights the decoder mean as
+p_i ∝ p_i · exp(−λ cost_i) (the minimiser of KL(p'‖p) + λ Σ p'_i cost_i).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hea_fast.ssvae.model import SSVAE
+
+
+class DesignError(ValueError):
+    """Bad design input (unknown element, infeasible bounds, formula outside the model's elements)."""
+
+
+# ---- compositions --------------------------------------------------------------------------------
+@dataclass
+class _Batch:
+    fractions: np.ndarray
+    elements: tuple
+
+
+def _parse_formula(s: str) -> dict:
+    try:
+        from hea_fast.composition import parse_formula  # the project's grammar
+    except ImportError:  # composition module not available yet: simple Element+number grammar
+        import re
+
+        s2 = s.replace(" ", "")
+        toks = re.findall(r"([A-Z][a-z]?)(\d*\.?\d*(?:[eE][-+]?\d+)?)", s2)
+        if not toks or "".join(a + b for a, b in toks) != s2:
+            raise DesignError(f"cannot parse formula {s!r}")
+        amounts: dict = {}
+        for el, num in toks:
+            amounts[el] = amounts.get(el, 0.0) + (float(num) if num else 1.0)
+        total = sum(amounts.values())
+        if not np.isfinite(total) or total <= 0 or any(v < 0 for v in amounts.values()):
+            raise DesignError(f"formula {s!r} has invalid amounts")
+        return {k: v / total for k, v in amounts.items() if v > 0}
+    return parse_formula(s)
+
+
+def compositions_to_atpct(model: SSVAE, compositions, errors: str = "raise", dtype=np.float32):
+    """-> (x at.% (n, E) float32, ok mask (n,), reasons list). Formulas, dicts or (n, E) arrays.
+
+    Compositions with elements outside the model's E elements are rejected ('raise') or flagged
+    ('report': ok False with the reason; their row of x is zero).
+    """
+    els = model.config.elements
+    idx = {e: i for i, e in enumerate(els)}
+    if isinstance(compositions, np.ndarray):
+        X = np.asarray(compositions, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(els):
+            raise DesignError(f"composition array has shape {X.shape}; expected (n, {len(els)})")
+        if not np.isfinite(X).all() or (X < 0).any():
+            raise DesignError("composition array holds negative or non-finite amounts")
+        s = X.sum(axis=1, keepdims=True)
+        if (s <= 0).any():
+            raise DesignError(f"composition row {int(np.flatnonzero(s[:, 0] <= 0)[0])} is empty")
+        return (100.0 * X / s).astype(dtype), np.ones(len(X), bool), [""] * len(X)
+    if isinstance(compositions, (str, dict)):
+        compositions = [compositions]
+    n = len(compositions)
+    X = np.zeros((n, len(els)), np.float64)
+    ok = np.ones(n, bool)
+    reasons = [""] * n
+    for r, c in enumerate(compositions):
+        try:
+            d = _parse_formula(c) if isinstance(c, str) else dict(c)
+            bad = sorted(e for e, v in d.items() if v > 0 and e not in idx)
+            if bad:
+                raise DesignError(f"{c!r}: element(s) {bad} are not among the model's {len(els)} elements")
+            tot = sum(d.values())
+            for e, v in d.items():
+                X[r, idx[e]] = 100.0 * v / tot
+        except (ValueError, TypeError) as exc:
+            if errors == "raise":
+                raise DesignError(str(exc)) from exc
+            ok[r] = False
+            reasons[r] = str(exc)
+    return X.astype(dtype), ok, reasons
+
+
+def features_of(model: SSVAE, x_atpct: np.ndarray, threads=None) -> np.ndarray:
+    """The 8 zeng2024 descriptors (float64) of at.% rows over the model's elements."""
+    from hea_fast.features import featurize_array
+
+    X = np.ascontiguousarray(np.asarray(x_atpct, dtype=np.float64))
+    return featurize_array(_Batch(X, tuple(model.config.elements)), descriptors="zeng2024", threads=threads)
+
+
+def _prob(model: SSVAE, feats: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model.classifier_prob(torch.as_tensor(np.asarray(feats, np.float32)))[:, 0].numpy()
+
+
+def format_formula(elements, atpct_int) -> str:
+    return "".join(f"{e}{int(v)}" for e, v in zip(elements, atpct_int) if int(v) > 0)
+
+
+def round_atpct(fractions: torch.Tensor) -> np.ndarray:
+    """Authors' rounding of decoded fractions to integer at.% (see module docstring)."""
+    f = fractions.to(torch.float32)
+    return (torch.round(f, decimals=2) * 100).numpy().astype(np.float32).astype(np.int64)
+
+
+# ---- screening -------------------------------------------------------------------------------------
+def screen(model: SSVAE, compositions, chunk_size: int = 200_000, threads=None, errors="raise") -> np.ndarray:
+    """P(single phase) for a batch: formulas, dicts, or an (n, E) array of amounts over the model's
+    elements. Featurization (C++ kernel) and the classifier run chunk by chunk so memory stays flat.
+    With errors='report', rows outside the model's elements give NaN."""
+    if chunk_size < 1:
+        raise DesignError(f"chunk_size must be >= 1, got {chunk_size}")
+    if isinstance(compositions, np.ndarray):
+        n = compositions.shape[0]
+        out = np.empty(n, np.float64)
+        for a in range(0, n, chunk_size):
+            x, _, _ = compositions_to_atpct(model, compositions[a : a + chunk_size])
+            out[a : a + chunk_size] = _prob(model, features_of(model, x, threads))
+        return out
+    x, ok, _ = compositions_to_atpct(model, compositions, errors=errors)
+    out = np.full(len(x), np.nan)
+    idx = np.flatnonzero(ok)
+    for a in range(0, len(idx), chunk_size):
+        sel = idx[a : a + chunk_size]
+        out[sel] = _prob(model, features_of(model, x[sel], threads))
+    return out
+
+
+# ---- constraints -----------------------------------------------------------------------------------
+@dataclass
+class Constraints:
+    allowed: tuple | None = None  # only these elements may appear
+    forbidden: tuple = ()
+    bounds: dict = field(default_factory=dict)  # element -> (min at.%, max at.%)
+    cost: dict = field(default_factory=dict)  # element -> cost per unit (e.g. $/kg, g/cm³)
+    cost_weight: float = 0.0  # λ in p_i ∝ p_i exp(-λ cost_i)
+
+    def active(self) -> bool:
+        return bool(self.allowed is not None or self.forbidden or self.bounds or (self.cost and self.cost_weight))
+
+    def check(self, elements):
+        known = set(elements)
+        names = set(self.forbidden) | set(self.bounds) | set(self.cost) | set(self.allowed or ())
+        bad = sorted(names - known)
+        if bad:
+            raise DesignError(f"constraint names element(s) {bad} outside the model's elements")
+        lo = sum(b[0] for b in self.bounds.values())
+        for e, (a, b) in self.bounds.items():
+            if not 0 <= a <= b <= 100:
+                raise DesignError(f"bounds for {e} must satisfy 0 <= min <= max <= 100, got ({a}, {b})")
+        if lo > 100:
+            raise DesignError(f"lower bounds sum to {lo} at.% > 100: infeasible")
+
+    def apply(self, elements, fractions: np.ndarray) -> np.ndarray:
+        """Project decoder-mean fractions (n, E) onto the constraint set; rows sum to 1."""
+        if not self.active():
+            return fractions
+        self.check(elements)
+        p = np.array(fractions, dtype=np.float64)
+        mask = np.ones(len(elements), bool)
+        if self.allowed is not None:
+            mask &= np.isin(elements, list(self.allowed))
+        mask &= ~np.isin(elements, list(self.forbidden))
+        if self.cost and self.cost_weight:
+            c = np.array([self.cost.get(e, 0.0) for e in elements])
+            p = p * np.exp(-self.cost_weight * (c - c[mask].min() if mask.any() else c))
+        p = np.where(mask, p, 0.0)
+        lo = np.array([self.bounds.get(e, (0.0, 100.0))[0] for e in elements]) / 100.0
+        hi = np.array([self.bounds.get(e, (0.0, 100.0))[1] for e in elements]) / 100.0
+        hi = np.where(mask, hi, 0.0)
+        if (lo > hi).any():
+            e = elements[int(np.flatnonzero(lo > hi)[0])]
+            raise DesignError(f"element {e} has a lower bound but is not allowed")
+        if hi.sum() < 1 - 1e-12:
+            raise DesignError(f"upper bounds of the allowed elements sum to {100 * hi.sum():.3g} at.% < 100")
+        s = p.sum(axis=1, keepdims=True)
+        p = np.where(s > 0, p / np.where(s > 0, s, 1), mask / mask.sum())
+        # Iterative clip-and-renormalise: fix the elements that hit a bound, rescale the free rest.
+        for r in range(p.shape[0]):
+            q = p[r]
+            fixed = np.zeros(len(q), bool)
+            for _ in range(len(q) + 1):
+                free = ~fixed & mask
+                budget = 1.0 - q[fixed].sum()
+                fs = q[free].sum()
+                if fs > 0:
+                    q[free] *= budget / fs
+                elif free.any():
+                    q[free] = budget / free.sum()
+                viol = free & ((q < lo - 1e-12) | (q > hi + 1e-12))
+                if not viol.any():
+                    break
+                q[viol] = np.clip(q[viol], lo[viol], hi[viol])
+                fixed |= viol
+            p[r] = q
+        return p
+
+
+# ---- generation and nudging --------------------------------------------------------------------------
+def _decode(model, z, p, constraints):
+    z = torch.as_tensor(np.atleast_2d(np.asarray(z, np.float32)))
+    if z.shape[-1] != model.config.z_dim:
+        raise DesignError(f"z has {z.shape[-1]} coordinates; the model's latent size is {model.config.z_dim}")
+    y = torch.as_tensor(np.asarray(p, np.float32)).reshape(-1, 1).expand(z.shape[0], 1)
+    with torch.no_grad():
+        f = model.decode(z, y)
+    if constraints is not None and constraints.active():
+        f = torch.as_tensor(constraints.apply(model.config.elements, f.numpy()), dtype=torch.float32)
+    return f
+
+
+def generate(model: SSVAE, z, p_target=1.0, constraints: Constraints | None = None, threads=None) -> pd.DataFrame:
+    """Decode latent point(s) z (d,) or (n, d) with φ = p_target (a probability in [0, 1]).
+
+    Returns one row per z: z coordinates, p_target, the rounded formula, its predicted P(single),
+    and |asked − predicted| (the generation consistency the paper discusses).
+    """
+    p_target = np.asarray(p_target, np.float64)
+    if not np.all((p_target >= 0) & (p_target <= 1)):
+        raise DesignError(f"p_target must lie in [0, 1], got {p_target}")
+    f = _decode(model, z, p_target, constraints)
+    ints = round_atpct(f)
+    formulas = [format_formula(model.config.elements, row) for row in ints]
+    empty = [i for i, s in enumerate(formulas) if not s]
+    p_pred = np.full(len(formulas), np.nan)
+    keep = np.array([bool(s) for s in formulas])
+    if keep.any():
+        p_pred[keep] = _prob(model, features_of(model, ints[keep].astype(np.float64), threads))
+    zz = np.atleast_2d(np.asarray(z, np.float64))
+    out = pd.DataFrame({f"z{i + 1}": zz[:, i] for i in range(zz.shape[1])})
+    out["p_target"] = np.broadcast_to(p_target, len(out))
+    out["alloy"] = formulas
+    out["p_single"] = p_pred
+    out["abs_error"] = np.abs(out["p_single"] - out["p_target"])
+    if empty:
+        out.loc[empty, "alloy"] = ""
+    return out
+
+
+def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
+          constraints: Constraints | None = None, threads=None) -> pd.DataFrame:
+    """The paper's iterative design loop from one start alloy; the whole trajectory.
+
+    Step 0 is the start alloy truncated to integer at.% (as the authors' ``calculate_compositions``
+    writes it); the encoder sees the integer at.% renormalised to 100; each step encodes with the current p, decodes with 1 − p, rounds, re-scores,
+    and the loop stops once p ≥ cutoff or after max_steps decodes. Columns: step, alloy, p_single,
+    z1…zd (loc of q(z | x, p) of that step's alloy), reached (p ≥ cutoff).
+    """
+    if not 0 < cutoff <= 1:
+        raise DesignError(f"cutoff must be in (0, 1], got {cutoff}")
+    if max_steps < 0:
+        raise DesignError(f"max_steps must be >= 0, got {max_steps}")
+    x, _, _ = compositions_to_atpct(model, [formula], dtype=np.float64)
+    if constraints is not None and constraints.active():
+        x = 100 * constraints.apply(model.config.elements, x / 100.0)
+    # Start alloy: truncated at.% of the normalised formula, as the authors' calculate_compositions
+    # (a tiny tolerance keeps 20.000000000000004 → 20 and 19.999999999999996 → 20 alike).
+    ints = np.floor(x[0] + 1e-9).astype(np.int64)
+    rows = []
+    for step in range(max_steps + 1):
+        alloy = format_formula(model.config.elements, ints)
+        if not alloy:
+            raise DesignError(f"step {step}: the rounded composition is empty")
+        xi = (100.0 * ints / ints.sum())[None, :]  # encoder input: normalised at.%
+        e = features_of(model, xi, threads)
+        xi = xi.astype(np.float32)
+        with torch.no_grad():
+            y = model.classifier_prob(torch.as_tensor(e.astype(np.float32)))
+            loc, _ = model.encode_z(torch.as_tensor(xi), y)
+        p = float(y[0, 0])
+        rows.append({"step": step, "alloy": alloy, "p_single": p,
+                     **{f"z{i + 1}": float(loc[0, i]) for i in range(loc.shape[1])}, "reached": p >= cutoff})
+        if p >= cutoff or step == max_steps:
+            break
+        f = _decode(model, loc.numpy(), 1.0 - p, constraints)
+        ints = round_atpct(f)[0]
+    return pd.DataFrame(rows)

@@ -1,0 +1,120 @@
+"""SSVAE architecture parity: the authors' released weights, loaded through our converter, reproduce
+their golden outputs (dvae_hea_zeng2024_model/) to float32 precision; save/load round trip."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hea_fast.ssvae.model import SSVAE, SSVAEConfig, SSVAEConfigError, convert_released_state, load_released
+
+
+@pytest.fixture(scope="module")
+def released(shared_data):
+    return load_released(shared_data / "dvae_hea_zeng2024_model" / "ssvae_released_state_dict.npz")
+
+
+@pytest.fixture(scope="module")
+def golden(shared_data):
+    d = shared_data / "dvae_hea_zeng2024_model"
+    return {
+        "pred": pd.read_csv(d / "golden_test138_predictions.csv"),
+        "scan": pd.read_csv(d / "golden_latent_scan_25.csv"),
+        "iter": pd.read_csv(d / "golden_iterative_design.csv"),
+    }
+
+
+def test_converter_uses_every_array_once(shared_data):
+    with np.load(shared_data / "dvae_hea_zeng2024_model" / "ssvae_released_state_dict.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    state = convert_released_state(arrays)
+    assert len(state) == len(arrays) == 20
+    assert sum(v.numel() for v in state.values()) == 38335  # PROVENANCE: 38,335 parameters
+    with pytest.raises(SSVAEConfigError, match="unexpected key"):
+        convert_released_state({**arrays, "foo.weight": arrays["decoder.sequential_mlp.1.weight"]})
+
+
+def test_golden_test_predictions(released, golden):
+    from hea_fast.ssvae.data import load_splits
+
+    test = load_splits(42)["test"]
+    g = golden["pred"]
+    assert (test.orig_index == g["orig_index"].to_numpy()).all()
+    with torch.no_grad():
+        p = released.classifier_prob(torch.from_numpy(test.e))[:, 0].numpy()
+        loc, scale = released.encode_z(torch.from_numpy(test.x), torch.from_numpy(test.y)[:, None])
+    # golden CSV holds 7 significant digits of float32 values
+    np.testing.assert_allclose(p, g["p_single"], rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(loc.numpy(), g[["z1_loc", "z2_loc"]], rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(scale.numpy(), g[["z1_scale", "z2_scale"]], rtol=2e-6, atol=1e-8)
+    assert ((p > 0.5) == g["pred"].to_numpy().astype(bool)).all()
+    assert np.isclose(((p > 0.5) == test.y.astype(bool)).mean(), 121 / 138)
+
+
+def test_golden_latent_scan(released, golden):
+    from hea_fast.ssvae.design import generate
+
+    s = golden["scan"]
+    z = s[["z1", "z2"]].to_numpy()
+    g1, g0 = generate(released, z, 1.0), generate(released, z, 0.0)
+    assert list(g1["alloy"]) == list(s["alloy_decoded_y1"])
+    assert list(g0["alloy"]) == list(s["alloy_decoded_y0"])
+    # p re-scored with descriptors from our C++ kernel (float64) fed in float32
+    np.testing.assert_allclose(g1["p_single"], s["p_single_of_y1_alloy"], atol=2e-6)
+    np.testing.assert_allclose(g0["p_single"], s["p_single_of_y0_alloy"], atol=2e-6)
+
+
+def test_golden_iterative_design(released, golden):
+    from hea_fast.ssvae.design import nudge
+
+    for start, grp in golden["iter"].groupby("start_alloy", sort=False):
+        traj = nudge(released, start, cutoff=float(grp["target_p"].iloc[0]), max_steps=10)
+        assert list(traj["alloy"]) == list(grp["alloy"])
+        np.testing.assert_allclose(traj["p_single"], grp["p_single"], atol=2e-6)
+        assert traj["reached"].iloc[-1] and not traj["reached"].iloc[:-1].any()
+
+
+def test_reconstruction_strings(released, shared_data):
+    """All 138 reconstructed test alloys of the paper's analysis file: z = loc of q(z | x, y_true),
+    decoded with φ = the predicted probability (the file's `y` column)."""
+    from hea_fast.ssvae.data import load_splits
+    from hea_fast.ssvae.design import format_formula, round_atpct
+
+    rec = pd.read_csv(shared_data / "dvae_hea_zeng2024" / "test_data_reconstruction_analysis.csv")
+    test = load_splits(42)["test"]
+    assert list(rec["Alloys"]) == list(test.alloys)
+    with torch.no_grad():
+        y = torch.from_numpy(test.y)[:, None]
+        loc, _ = released.encode_z(torch.from_numpy(test.x), y)
+        p = released.classifier_prob(torch.from_numpy(test.e))
+        ints = round_atpct(released.decode(loc, p))
+    np.testing.assert_allclose(rec["y"], np.round(p[:, 0].numpy(), 2), atol=1e-9)
+    got = [format_formula(released.config.elements, r) for r in ints]
+    assert got == list(rec["reconstructed_alloy"])
+
+
+def test_save_load_roundtrip(tmp_path, released):
+    cfg = SSVAEConfig(z_dim=3, hidden=(7, 5), feature_mean=[1.0] * 8, feature_std=[2.0] * 8)
+    m = SSVAE(cfg)
+    m.save(tmp_path / "m")
+    assert not list((tmp_path / "m").glob("*.tmp"))
+    m2 = SSVAE.load(tmp_path / "m")
+    e = torch.randn(4, 8)
+    assert torch.equal(m.classifier_prob(e), m2.classifier_prob(e))
+    assert m2.config == m.config
+    released.save(tmp_path / "r")
+    r2 = SSVAE.load(tmp_path / "r")
+    for k, v in released.state_dict().items():
+        assert torch.equal(v, r2.state_dict()[k])
+    with pytest.raises(FileNotFoundError):
+        SSVAE.load(tmp_path / "nope")
+
+
+def test_config_errors():
+    with pytest.raises(SSVAEConfigError, match="prior_single"):
+        SSVAEConfig(prior_single=1.0)
+    with pytest.raises(SSVAEConfigError, match="z_dim"):
+        SSVAEConfig(z_dim=0)
+    with pytest.raises(SSVAEConfigError, match="feature_std"):
+        SSVAEConfig(feature_mean=[0.0] * 8, feature_std=[0.0] * 8)
