@@ -153,3 +153,34 @@ def test_cuda_matches_cpu():
     prox_soft_threshold_(m, 0.2)
     prox_soft_threshold_(mc, 0.2)
     torch.testing.assert_close(mc.cpu(), m)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.integers(1, 40), elements=_finite),
+       arrays(np.float64, 40, elements=_finite), arrays(np.float64, 40, elements=_finite),
+       st.floats(1e-6, 10.0))
+def test_property_forward_equals_formula(theta, ms, mt, eps):
+    n = theta.size
+    ms, mt = ms[:n].copy(), mt[:n].copy()
+    w = core.masked_weight_forward(theta, ms, mt, eps, 1)
+    ref = theta * (ms**2 / (ms**2 + eps)) * (mt**2 / (mt**2 + eps))
+    np.testing.assert_allclose(w, ref, rtol=1e-12, atol=1e-12 * (1 + np.abs(theta).max()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.integers(1, 64), elements=_finite), st.floats(0.0, 50.0))
+def test_property_prox_shrinks_toward_zero_keeping_sign(m, lam):
+    out = m.copy()
+    z = core.prox_soft_threshold(out, lam, 1)
+    assert np.all(np.abs(out) <= np.abs(m))
+    assert np.all(out * m >= 0)  # never flips sign
+    big = np.abs(m) > lam
+    np.testing.assert_allclose(np.abs(m[big]) - np.abs(out[big]), lam, rtol=1e-9, atol=1e-9)
+    assert np.all(out[~big] == 0) and z == int(np.sum(out == 0))
