@@ -483,7 +483,7 @@ def _composition_keys(frac: np.ndarray, decimals: int = 3) -> np.ndarray:
     keys = np.array([row.tobytes() for row in r], dtype=object)
     bad = np.isnan(frac).any(axis=1)
     for i in np.flatnonzero(bad):
-        keys[i] = ("unparsed", int(i))
+        keys[i] = b"unparsed:%d" % int(i)  # bytes like the others (mixed key types break sorting)
     return keys
 
 
