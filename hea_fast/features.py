@@ -146,8 +146,11 @@ def _fractions(compositions):
 
         batch = as_batch(compositions)
     X = np.ascontiguousarray(np.asarray(batch.fractions, dtype=np.float64))
-    if index is not None and len(index) != X.shape[0]:
-        index = None  # rows were skipped while parsing: fall back to a fresh index
+    kept = getattr(batch, "index", None)
+    if kept is not None and len(kept) == X.shape[0]:
+        index = pd.Index(kept)  # labels of the rows that survived parsing with errors="skip"
+    elif index is not None and len(index) != X.shape[0]:
+        index = None
     return X, tuple(batch.elements), index
 
 

@@ -296,6 +296,16 @@ def test_cli_featurize_csv_and_parquet(tmp_path):
     dp = pd.read_parquet(outp)
     assert len(dp) == 3 and "delta_h_mix" in dp.columns
     assert main(["featurize", str(src), "--formula-column", "Nope", "-o", str(out)]) == 2
+    # a bad formula stops the run (no output written) unless --errors skip
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"Alloy": ["AlCoCrFeNi", "XxFe", "NbTaTiV"]}).to_csv(bad, index=False)
+    out2 = tmp_path / "out2.csv"
+    assert main(["featurize", str(bad), "-o", str(out2)]) == 2
+    assert not out2.exists() and not list(tmp_path.glob(".out2*"))
+    assert main(["featurize", str(bad), "-o", str(out2), "--errors", "skip", "--descriptors", "VEC"]) == 0
+    d2 = pd.read_csv(out2)
+    assert list(d2["Alloy"]) == ["AlCoCrFeNi", "NbTaTiV"]
+    assert d2["VEC"].iloc[1] == pytest.approx(4.75, rel=1e-14)
 
 
 # ---- CUDA ---------------------------------------------------------------------------------------------

@@ -68,26 +68,13 @@ def _chunks(path: Path, fmt: str, size: int):
 
 
 def _parse(formulas, errors: str):
-    """-> (batch, kept row mask or None); reports skipped rows on stderr."""
-    import numpy as np
+    """-> (batch, kept input labels or None); reports skipped rows on stderr."""
+    from hea_fast.composition import CompositionBatch
 
-    from hea_fast.composition import CompositionBatch, CompositionError, parse_formula
-
-    formulas = [str(f) if f == f else "" for f in formulas]  # NaN (empty cell) -> "" -> clear error
-    try:
-        return CompositionBatch.from_formulas(formulas), None
-    except CompositionError:
-        if errors == "raise":
-            raise
-    keep = np.ones(len(formulas), bool)
-    for i, f in enumerate(formulas):
-        try:
-            parse_formula(f)
-        except CompositionError as exc:
-            keep[i] = False
-            print(f"hea-fast featurize: skipping row: {exc}", file=sys.stderr)
-    kept = [f for f, k in zip(formulas, keep) if k]
-    return CompositionBatch.from_formulas(kept), keep
+    batch = CompositionBatch.from_formulas(formulas, errors=errors)
+    for label, reason in batch.skipped:
+        print(f"hea-fast featurize: skipping row {label}: {reason}", file=sys.stderr)
+    return batch, (batch.index if batch.skipped else None)
 
 
 def handler(args) -> int:
@@ -124,9 +111,10 @@ def handler(args) -> int:
                     raise ValueError(
                         f"formula column {args.formula_column!r} not in {src} (columns: {list(chunk.columns)})"
                     )
-                batch, keep = _parse(chunk[args.formula_column].tolist(), args.errors)
-                if keep is not None:
-                    chunk = chunk[keep]
+                n_chunk = len(chunk)
+                batch, kept = _parse(chunk[args.formula_column], args.errors)
+                if kept is not None:
+                    chunk = chunk.loc[kept]
                 feats = featurize(batch, descriptors, table=args.table, threads=args.threads)
                 feats.index = chunk.index
                 base = chunk[[args.formula_column]] if args.only_descriptors else chunk
@@ -145,9 +133,9 @@ def handler(args) -> int:
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema)
                     writer.write_table(table)
-                n_in += len(keep) if keep is not None else len(chunk)
+                n_in += n_chunk
                 n_out += len(out)
-                bar.update(len(keep) if keep is not None else len(chunk))
+                bar.update(n_chunk)
         if writer is None:  # empty input: still write a header-only file
             cols = [args.formula_column, *featurize(_empty_batch(), descriptors, table=args.table).columns]
             if out_fmt == "csv":
