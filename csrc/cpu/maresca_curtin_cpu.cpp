@@ -98,13 +98,17 @@ void sigma_paired(const double* tau0, const double* deb, const double* T, int64_
 
 namespace {
 
-// exp(y) for y <= 0 without a libm call, so loops over temperatures vectorize: Cody–Waite reduction
-// y = n ln2 + r, |r| <= ln2/2, degree-13 Taylor polynomial (truncation < 2e-17 relative), scaling
-// by 2^n through the exponent bits. Max relative error vs std::exp ~ 2 ulp (checked in the tests
-// through the grid-vs-paired comparison); returns 0 below -708 (the result would be subnormal).
+// exp(y) for y <= 0 without libm calls or branches, so loops over temperatures vectorize:
+// Cody–Waite reduction y = n ln2 + r (|r| <= ln2/2), n rounded with the 1.5·2^52 trick (its bits
+// are n as an integer), degree-13 Taylor polynomial (truncation < 2e-17 relative), scaling by 2^n
+// through the exponent bits. Max relative error vs std::exp ~ 2 ulp (tested through the grid-vs-
+// paired comparison). Requires -708 <= y <= 0 (callers check per composition and fall back to
+// std::exp otherwise), so the loop body has no compare and vectorizes.
 inline double exp_nonpos(double y) {
-  const double yc = y < -708.0 ? -708.0 : y;
-  const double n = __builtin_floor(yc * 1.4426950408889634 + 0.5);
+  const double yc = y;
+  const double shifter = 6755399441055744.0;  // 1.5 * 2^52
+  const double tn = yc * 1.4426950408889634 + shifter;
+  const double n = tn - shifter;
   const double r = (yc - n * 0.693147180369123816490) - n * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;
   p = p * r + 1.0 / 479001600.0;
@@ -120,45 +124,108 @@ inline double exp_nonpos(double y) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
-  const int64_t bits = (static_cast<int64_t>(n) + 1023) << 52;
+  int64_t ni;
+  __builtin_memcpy(&ni, &tn, sizeof ni);
+  ni -= 0x4338000000000000LL;  // bits of the shifter: leaves n
+  const int64_t bits = (ni + 1023) << 52;
   double scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
-  return y < -708.0 ? 0.0 : p * scale;
+  return p * scale;
 }
 
-// σ_y of one composition at all nT temperatures. T23[t] = T^{2/3} (two-regime) or T^{0.91}
-// (single-fit), precomputed once per call: x^{2/3} = κ^{2/3} T^{2/3} with κ = k_B ln(ε̇₀/ε̇)/ΔE_b,
-// so the per-point work is a multiply, a compare and at most one exp.
-struct PointEval {
-  const double* T;
-  std::vector<double> Tp;
+// σ_y of m compositions × nT temperatures from per-composition scalars: s0 = 3.067 τ_y0,
+// kappa = k_B ln(ε̇₀/ε̇)/ΔE_b (x = κT) and c = κ^{2/3} (two-regime: x^{2/3} = c·T^{2/3}) or
+// κ^{0.91}/0.55 (single fit). Tp[t] = T^{2/3} or T^{0.91}. With T ascending (`sorted`), the
+// two-regime rule is low-T for t < t_switch and high-T after, so each branch is a straight loop
+// (and exp is only evaluated where it is used); otherwise both are evaluated and selected.
+// Compiled for AVX2 and baseline x86-64 (no FMA, so every clone rounds identically) and
+// dispatched at load time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void eval_tile(int64_t m, int nT, int model, bool sorted, const double* s0, const double* kappa, const double* c,
+               const double* T, const double* Tp, double* out) {
+  double Tmax = 0, Tpmax = 0;
+  for (int t = 0; t < nT; ++t) {
+    Tmax = T[t] > Tmax ? T[t] : Tmax;
+    Tpmax = Tp[t] > Tpmax ? Tp[t] : Tpmax;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    const double a = s0[i], kap = kappa[i], ci = c[i];
+    double* o = out + i * nT;
+    if (model == kSingleFit) {
+      if (ci * Tpmax <= 708.0) {
+        for (int t = 0; t < nT; ++t) o[t] = a * exp_nonpos(-ci * Tp[t]);
+      } else {  // exponent would underflow the fast path: rare (nearly pure element)
+        for (int t = 0; t < nT; ++t) o[t] = a * std::exp(-ci * Tp[t]);
+      }
+      continue;
+    }
+    const double kx = kap / 0.55;
+    const bool fast = kx * Tmax <= 708.0;
+    if (sorted && fast) {
+      int ts = 0;
+      while (ts < nT && T[ts] * kap <= kXSwitch) ++ts;
+      for (int t = 0; t < ts; ++t) o[t] = a * (1.0 - ci * Tp[t]);
+      for (int t = ts; t < nT; ++t) o[t] = a * exp_nonpos(-kx * T[t]);
+    } else {
+      for (int t = 0; t < nT; ++t)
+        o[t] = (T[t] * kap <= kXSwitch) ? a * (1.0 - ci * Tp[t]) : a * std::exp(-kx * T[t]);
+    }
+  }
+}
+
+// Enumerates ranks [r0, r0 + n) (sequential successor walk) and evaluates σ_y at all temperatures
+// into sig (n x nT); blk[i] receives the block index of each composition.
+struct TileEval {
+  const lattice::Space& space;
+  const double *V, *C11, *C12, *C44, *T;
   int nT, model;
-  double kbl, taylor;
-  PointEval(const double* T_, int nT_, int model_, const Constants& k) : T(T_), Tp(nT_), nT(nT_), model(model_) {
+  double kbl, taylor, alpha;
+  std::vector<double> Tp;
+  bool sorted = true;
+  TileEval(const lattice::Space& sp, const double* V_, const double* C11_, const double* C12_, const double* C44_,
+           const double* T_, int nT_, int model_, const Constants& k)
+      : space(sp), V(V_), C11(C11_), C12(C12_), C44(C44_), T(T_), nT(nT_), model(model_), Tp(nT_) {
     kbl = k.kB * std::log(k.eps0 / k.eps);
     taylor = k.taylor;
+    alpha = k.alpha;
     for (int t = 0; t < nT; ++t) Tp[t] = model == kSingleFit ? std::pow(T[t], 0.91) : std::cbrt(T[t]) * std::cbrt(T[t]);
+    for (int t = 1; t < nT; ++t) sorted = sorted && T[t - 1] <= T[t];
   }
-  inline void eval(double tau0, double deb, double* out) const {
-    if (!(deb > 0.0)) {
-      for (int t = 0; t < nT; ++t) out[t] = 0.0;
-      return;
-    }
-    const double kappa = kbl / deb;
-    const double s0 = taylor * tau0;
-    if (model == kSingleFit) {
-      const double kp = std::pow(kappa, 0.91) * (1.0 / 0.55);
-      for (int t = 0; t < nT; ++t) out[t] = s0 * exp_nonpos(-kp * Tp[t]);
-      return;
-    }
-    const double ck = std::cbrt(kappa), k23 = ck * ck;
-    const double kx = kappa / 0.55;
-    // Branch-free so the loop vectorizes: both branches are evaluated, the regime picks one.
-    for (int t = 0; t < nT; ++t) {
-      const double low = s0 * (1.0 - k23 * Tp[t]);
-      const double high = s0 * exp_nonpos(-kx * T[t]);
-      out[t] = (T[t] * kappa <= kXSwitch) ? low : high;
-    }
+  struct Buf {
+    std::vector<double> s0, kappa, c;
+    std::vector<int64_t> blk;
+    void resize(int64_t n) { s0.resize(n); kappa.resize(n); c.resize(n); blk.resize(n); }
+  };
+  void run(int64_t r0, int64_t n, Buf& b, double* sig) const {
+    b.resize(n);
+    const lattice::Block* base = space.blocks().data();
+    double cf[lattice::kMaxK];
+    space.for_each(r0, n, [&](int64_t r, const lattice::Block& bl, const int32_t* u) {
+      const int64_t i = r - r0;
+      for (int j = 0; j < bl.k; ++j) cf[j] = static_cast<double>(u[j]) / bl.N;
+      double Vbar, delta, mu, nu, tau0, deb;
+      alloy_sparse(bl.k, bl.elem, cf, V, C11, C12, C44, Vbar, delta, mu, nu);
+      tau0_deb(Vbar, delta, mu, nu, alpha, tau0, deb);
+      b.blk[i] = &bl - base;
+      if (deb > 0.0) {
+        const double kap = kbl / deb;
+        b.s0[i] = taylor * tau0;
+        b.kappa[i] = kap;
+        if (model == kSingleFit) {
+          b.c[i] = std::pow(kap, 0.91) * (1.0 / 0.55);
+        } else {
+          const double ck = std::cbrt(kap);
+          b.c[i] = ck * ck;
+        }
+      } else {  // pure element: σ = 0 at every T (s0 = 0 zeroes both regimes)
+        b.s0[i] = 0.0;
+        b.kappa[i] = 0.0;
+        b.c[i] = 0.0;
+      }
+    });
+    eval_tile(n, nT, model, sorted, b.s0.data(), b.kappa.data(), b.c.data(), T, Tp.data(), sig);
   }
 };
 
@@ -173,11 +240,10 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
   const int nb2 = red.nbins + 2;
   const double inv_w = red.nbins / (red.h_hi - red.h_lo);
   const int64_t ntiles = (count + kTile - 1) / kTile;
-  PointEval pe(red.T, nT, red.model, k);
+  TileEval te(space, V, C11, C12, C44, red.T, nT, red.model, k);
   std::vector<double> tile_sum(red.tsum ? ntiles * nT : 0), tile_sum2(red.tsum2 ? ntiles * nT : 0);
   const int nthreads = static_cast<int>(std::min<int64_t>(resolve_threads(threads), ntiles));
   std::vector<Acc> acc(std::max(1, nthreads));
-  const int K = space.max_k();
 
   parallel_for(ntiles, nthreads, [&](int64_t tlo, int64_t thi, int tid) {
     Acc& a = acc[tid];
@@ -195,48 +261,47 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
       a.bmax.assign(static_cast<size_t>(nbl) * nT, -std::numeric_limits<double>::infinity());
       a.barg.assign(static_cast<size_t>(nbl) * nT, -1);
     }
-    std::vector<double> sig(nT), thr(nT);
-    double c[lattice::kMaxK];
-    (void)K;
+    std::vector<double> sig(static_cast<size_t>(kTile) * nT), thr(nT);
+    std::vector<int64_t> bins(nT);
+    TileEval::Buf buf;
     for (int64_t tile = tlo; tile < thi; ++tile) {
-      int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
+      const int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
+      te.run(s0, n, buf, sig.data());
       double* ts = red.tsum ? &tile_sum[tile * nT] : nullptr;
       double* ts2 = red.tsum2 ? &tile_sum2[tile * nT] : nullptr;
       if (ts) std::fill(ts, ts + nT, 0.0);
       if (ts2) std::fill(ts2, ts2 + nT, 0.0);
       for (int t = 0; t < nT; ++t) thr[t] = red.topk > 0 ? a.top[t].threshold() : 0.0;
-      const lattice::Block* cur = nullptr;
-      int64_t bidx = -1;
-      space.for_each(s0, n, [&](int64_t r, const lattice::Block& b, const int32_t* u) {
-        if (&b != cur) {
-          cur = &b;
-          bidx = &b - space.blocks().data();
-        }
-        for (int j = 0; j < b.k; ++j) c[j] = static_cast<double>(u[j]) / b.N;
-        double Vbar, delta, mu, nu, tau0, deb;
-        alloy_sparse(b.k, b.elem, c, V, C11, C12, C44, Vbar, delta, mu, nu);
-        tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
-        pe.eval(tau0, deb, sig.data());
-        const int64_t p0 = r * nT;
-        double* bm = red.bmax ? &a.bmax[(bidx - a.b_first) * nT] : nullptr;
-        int64_t* ba = red.bmax ? &a.barg[(bidx - a.b_first) * nT] : nullptr;
-        for (int t = 0; t < nT; ++t) {
-          const double v = sig[t];
-          const int64_t p = p0 + t;
-          if (red.hist) {
-            double f = (v - red.h_lo) * inv_w;
-            int64_t bin = f < 0 ? 0 : (f >= red.nbins ? red.nbins + 1 : static_cast<int64_t>(f) + 1);
-            ++a.hist[static_cast<size_t>(t) * nb2 + bin];
+      for (int64_t i = 0; i < n; ++i) {
+        const double* sv = &sig[i * nT];
+        const int64_t p0 = (s0 + i) * nT;
+        if (red.hist) {
+          for (int t = 0; t < nT; ++t) {
+            const double f = (sv[t] - red.h_lo) * inv_w;
+            bins[t] = f < 0 ? 0 : (f >= red.nbins ? red.nbins + 1 : static_cast<int64_t>(f) + 1);
           }
-          if (v > a.tmax[t]) { a.tmax[t] = v; a.targ[t] = p; }  // ranks ascend: first max wins ties
-          if (bm && v > bm[t]) { bm[t] = v; ba[t] = p; }
-          if (ts) { ts[t] += v; ts2[t] += v * v; }
-          if (red.topk > 0 && v >= thr[t]) {
-            a.top[t].push(v, p);
-            thr[t] = a.top[t].threshold();
-          }
+          for (int t = 0; t < nT; ++t) ++a.hist[static_cast<size_t>(t) * nb2 + bins[t]];
         }
-      });
+        if (ts)
+          for (int t = 0; t < nT; ++t) {
+            ts[t] += sv[t];
+            ts2[t] += sv[t] * sv[t];
+          }
+        for (int t = 0; t < nT; ++t)  // ranks ascend: the first maximum wins ties
+          if (sv[t] > a.tmax[t]) { a.tmax[t] = sv[t]; a.targ[t] = p0 + t; }
+        if (red.bmax) {
+          double* bm = &a.bmax[(buf.blk[i] - a.b_first) * nT];
+          int64_t* ba = &a.barg[(buf.blk[i] - a.b_first) * nT];
+          for (int t = 0; t < nT; ++t)
+            if (sv[t] > bm[t]) { bm[t] = sv[t]; ba[t] = p0 + t; }
+        }
+        if (red.topk > 0)
+          for (int t = 0; t < nT; ++t)
+            if (sv[t] >= thr[t]) {
+              a.top[t].push(sv[t], p0 + t);
+              thr[t] = a.top[t].threshold();
+            }
+      }
     }
   });
 
@@ -285,18 +350,14 @@ void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_en
   const int64_t count = rank_end - rank_begin;
   if (count <= 0) return;
   const int64_t ntiles = (count + kTile - 1) / kTile;
-  PointEval pe(T, nT, model, k);
-  parallel_items(ntiles, threads, [&](int64_t tile) {
-    int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
-    double c[lattice::kMaxK];
-    space.for_each(s0, n, [&](int64_t r, const lattice::Block& b, const int32_t* u) {
-      for (int j = 0; j < b.k; ++j) c[j] = static_cast<double>(u[j]) / b.N;
-      double Vbar, delta, mu, nu, tau0, deb;
-      alloy_sparse(b.k, b.elem, c, V, C11, C12, C44, Vbar, delta, mu, nu);
-      tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
-      pe.eval(tau0, deb, out + (r - rank_begin) * nT);
-    });
-  });
+  TileEval te(space, V, C11, C12, C44, T, nT, model, k);
+  parallel_for(ntiles, threads, [&](int64_t tlo, int64_t thi, int) {
+    TileEval::Buf buf;
+    for (int64_t tile = tlo; tile < thi; ++tile) {
+      const int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
+      te.run(s0, n, buf, out + (s0 - rank_begin) * nT);
+    }
+  }, 1);
 }
 
 void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V,
