@@ -163,3 +163,22 @@ def test_shared_cells_sum_in_double():
     np.testing.assert_array_equal(img[:, 0].reshape(2, -1)[:, 7], frac[:, 2].astype(np.float32))
     with pytest.raises(ValueError, match="outside the 9x18 grid"):
         core.pseudo_images(frac, np.array([300.0, 400.0]), np.array([5, 5, 162], dtype=np.int32))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    w=st.lists(st.floats(0.0, 1.0), min_size=len(PAL), max_size=len(PAL)).filter(lambda w: sum(w) > 1e-3),
+    T=st.floats(0.0, 5000.0),
+    layout=st.sampled_from(["rptr", "ptr"]),
+    perm_seed=st.integers(0, 1000),
+)
+def test_property_matches_slow_and_is_order_invariant(w, T, layout, perm_seed):
+    fr = np.array([w]) / sum(w)
+    img = pseudo_images(fr, T, layout=layout, elements=PAL)
+    np.testing.assert_array_equal(img, slow_images(fr, [T], PAL, layout))
+    p = np.random.default_rng(perm_seed).permutation(len(PAL))
+    np.testing.assert_array_equal(pseudo_images(fr[:, p], T, layout=layout, elements=tuple(PAL[i] for i in p)), img)
