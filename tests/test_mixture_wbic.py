@@ -181,3 +181,18 @@ def test_bad_input_names_the_value():
         W.wbic_subsets(X, y, [(0, 3)])
     with pytest.raises(W.WBICError, match="n_for_beta"):
         W.wbic(X, y, n_for_beta=1)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu_statistically():
+    X, y = _data(400, [0.2, 1.0, -0.6, 0.0], seed=9)
+    subsets = [(0,), (0, 1), (0, 1, 2), ()]
+    kw = dict(n_iter=600, burn_in=20, seed=3)
+    cpu = W.wbic_subsets(X, y, subsets, **kw)
+    gpu = W.wbic_subsets(X, y, subsets, device="cuda", **kw)
+    assert gpu.backend == "cuda"
+    np.testing.assert_allclose(gpu.laplace_wbic, cpu.laplace_wbic, rtol=1e-12)
+    assert np.all(np.abs(gpu.wbic - cpu.wbic) < 4.5 * np.hypot(gpu.stderr, cpu.stderr))
+    assert np.all(np.abs(gpu.rhat - 1) < 0.05)
+    again = W.wbic_subsets(X, y, subsets, device="cuda", **kw)
+    np.testing.assert_array_equal(again.wbic, gpu.wbic)  # reproducible for a seed

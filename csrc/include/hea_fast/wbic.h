@@ -38,6 +38,18 @@ void wbic_posterior_draws(const double* A, int64_t n, int64_t d, const double* y
                           double prior_var, int64_t n_draws, int64_t burn_in, int64_t n_chains,
                           uint64_t seed, double* out, int threads);
 
+// Per-subset tempered mode w_hat, gradient g and Hessian H of l at w_hat, and Laplace-WBIC, for
+// devices that run the sampler elsewhere (the CUDA mirror). d_max = kmax + 1; arrays are
+// (n_subsets, d_max) and (n_subsets, d_max, d_max), zero-padded beyond each subset's d.
+void wbic_prepare(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
+                  int64_t n_subsets, int64_t kmax, const WBICOptions& opt, double* w_hat, double* grad,
+                  double* hess, double* laplace, int threads);
+
+// Batch-means standard error (16 batches per chain, pooled) and split R-hat from recorded series
+// z, l of shape (n_chains, T) (row stride `stride`).
+void wbic_chain_stats(const double* z, const double* l, int64_t n_chains, int64_t T, int64_t stride,
+                      double* mean, double* stderr, double* rhat);
+
 // Laplace approximation of WBIC at the tempered mode, l(w_hat) + tr(H (beta H + I/v)^-1)/2.
 double wbic_laplace(const double* A, int64_t n, int64_t d, const double* y, double beta,
                     double prior_var);
