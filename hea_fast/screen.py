@@ -1,0 +1,534 @@
+"""Virtual screening of composition spaces: enumerate → featurize → score → keep the top-k.
+
+The space is a simplex lattice over a palette of elements (`CompositionSpace`, decoded by rank in
+C++ through `hea_fast.lattice`) or an explicit list of candidates (`ExplicitSpace`). `screen` streams
+fixed-size rank chunks, so memory stays flat however large the space: each chunk is featurized,
+scored, filtered by the scorers' thresholds and reduced to its own top-k of (score, rank) pairs;
+top-k lists merge associatively, with ties broken by rank so the result is exactly the same whatever
+the chunking, the number of workers or the order chunks finish in. Only the final k rows are decoded
+again to report compositions, descriptors and every score column.
+
+With `client=` (a `dask.distributed.Client`) chunks become Dask tasks and the reduction is a tree
+of top-k merges on the cluster (fan-in `merge_fan_in`); Dask re-runs the tasks of a worker that dies,
+so nothing is lost. Runs are resumable: with `checkpoint=PATH` the state (finished chunks and the
+merged top-k) is written atomically every few seconds and a rerun skips the finished chunks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hea_fast.composition import CompositionBatch, as_batch
+
+__all__ = [
+    "CompositionSpace",
+    "ExplicitSpace",
+    "Scorer",
+    "DescriptorScorer",
+    "MixtureScorer",
+    "SSVAEScorer",
+    "YieldScorer",
+    "CNNYieldScorer",
+    "Combined",
+    "ScreenResult",
+    "screen",
+    "merge_topk",
+]
+
+_CHECKPOINT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------
+# Spaces
+# --------------------------------------------------------------------------------------------
+# The lattice space is `hea_fast.lattice.CompositionSpace` (C++ ranking/unranking); re-exported here
+# so `hea_fast.screen.CompositionSpace(elements, n_elements, step_percent, bounds, required, forbidden)`
+# is the screening entry point the docs name.
+from hea_fast.lattice import CompositionSpace  # noqa: E402
+
+
+def _describe(space) -> dict:
+    if hasattr(space, "spec"):
+        return {"kind": "lattice", **space.spec()}
+    if hasattr(space, "describe"):
+        return space.describe()
+    return {"kind": type(space).__name__, "size": len(space)}
+
+
+class ExplicitSpace:
+    """A given list of candidate compositions (formulas, dicts, DataFrame or CompositionBatch)."""
+
+    def __init__(self, compositions: Any):
+        self.batch = as_batch(compositions)
+        self.elements = tuple(self.batch.elements)
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    def decode(self, start: int, stop: int, threads: int | None = None) -> CompositionBatch:
+        return self.batch[start:stop]
+
+    def describe(self) -> dict:
+        import hashlib
+
+        digest = hashlib.sha1(np.ascontiguousarray(self.batch.fractions).tobytes()).hexdigest()
+        return {"kind": "explicit", "elements": list(self.elements), "size": len(self), "sha1": digest}
+
+
+# --------------------------------------------------------------------------------------------
+# Scorers
+# --------------------------------------------------------------------------------------------
+class Scorer:
+    """Maps a chunk to named score columns.
+
+    Subclasses set `name` (the score column), `descriptors` (descriptor names they need, or None)
+    and implement `score(batch, desc) -> np.ndarray` (higher is better). `threshold` (optional)
+    is a minimum the score must reach for a composition to be kept.
+    """
+
+    name: str = "score"
+    descriptors: tuple[str, ...] | None = None
+    threshold: float | None = None
+
+    def score(self, batch: CompositionBatch, desc: pd.DataFrame | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def columns(self, batch: CompositionBatch, desc: pd.DataFrame | None) -> dict[str, np.ndarray]:
+        return {self.name: np.asarray(self.score(batch, desc), dtype=np.float64)}
+
+    def needed_descriptors(self) -> tuple[str, ...]:
+        return tuple(self.descriptors or ())
+
+
+class DescriptorScorer(Scorer):
+    """Any callable on the descriptor DataFrame, e.g. `lambda d: -d["delta"]`."""
+
+    def __init__(self, fn: Callable[[pd.DataFrame], Any], name: str = "score",
+                 descriptors: Sequence[str] | None = None, threshold: float | None = None):
+        self.fn = fn
+        self.name = name
+        self.descriptors = tuple(descriptors) if descriptors is not None else None
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        return np.asarray(self.fn(desc), dtype=np.float64)
+
+
+class MixtureScorer(Scorer):
+    """P(single phase) from a fitted `hea_fast.mixture.SparseMixtureClassifier`."""
+
+    def __init__(self, model, name: str = "p_single", threshold: float | None = None):
+        self.model = model
+        self.name = name
+        self.threshold = threshold
+        self.descriptors = tuple(getattr(model, "descriptor_names_", None) or ()) or None
+
+    def score(self, batch, desc):
+        return self.model.predict_proba(desc)[:, 1]
+
+
+class SSVAEScorer(Scorer):
+    """P(single phase) from the SSVAE classifier head (compositions outside its 30 elements get NaN
+    and are never kept)."""
+
+    def __init__(self, model, name: str = "p_single_ssvae", threshold: float | None = None):
+        self.model = model
+        self.name = name
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        from hea_fast.ssvae import design
+
+        return np.asarray(design.screen_proba(self.model, batch), dtype=np.float64)
+
+
+class YieldScorer(Scorer):
+    """Maresca–Curtin yield strength (MPa) at `temperature_K`."""
+
+    def __init__(self, temperature_K: float, model: str = "two-regime", name: str | None = None,
+                 threshold: float | None = None):
+        self.temperature_K = float(temperature_K)
+        self.model = model
+        self.name = name or f"sigma_y_{self.temperature_K:g}K_MPa"
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        from hea_fast.xyield import simulate
+
+        return np.asarray(
+            simulate.yield_strength(batch, self.temperature_K, model=self.model, threads=1), dtype=np.float64
+        ).reshape(len(batch))
+
+
+class CNNYieldScorer(Scorer):
+    """X-Yield CNN prediction (GPa) at `temperature_K` from a trained `hea_fast.xyield.cnn` model."""
+
+    def __init__(self, model, temperature_K: float, name: str | None = None, threshold: float | None = None):
+        self.model = model
+        self.temperature_K = float(temperature_K)
+        self.name = name or f"cnn_ys_{self.temperature_K:g}K_GPa"
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        from hea_fast.xyield import protocol
+
+        return np.asarray(protocol.predict(self.model, batch, self.temperature_K), dtype=np.float64)
+
+
+class Combined(Scorer):
+    """Rank by one scorer while requiring others to pass their thresholds, e.g.
+    `Combined(YieldScorer(1300), require=[MixtureScorer(model, threshold=0.75)])`."""
+
+    def __init__(self, rank_by: Scorer, require: Sequence[Scorer] = ()):
+        self.rank_by = rank_by
+        self.require = list(require)
+        self.name = rank_by.name
+        self.threshold = rank_by.threshold
+        for r in self.require:
+            if r.threshold is None:
+                raise ValueError(f"required scorer {r.name!r} has no threshold")
+
+    def needed_descriptors(self):
+        out: list[str] = []
+        for s in [self.rank_by, *self.require]:
+            out.extend(s.needed_descriptors())
+        return tuple(dict.fromkeys(out))
+
+    def columns(self, batch, desc):
+        cols: dict[str, np.ndarray] = {}
+        for s in [*self.require, self.rank_by]:
+            cols.update(s.columns(batch, desc))
+        return cols
+
+    def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        keep = np.ones(len(next(iter(cols.values()))), dtype=bool)
+        for r in self.require:
+            keep &= cols[r.name] >= r.threshold
+        return keep
+
+
+def _as_scorer(scorer) -> Scorer:
+    if isinstance(scorer, Scorer):
+        return scorer
+    if callable(scorer):
+        return DescriptorScorer(scorer)
+    raise TypeError(f"scorer must be a hea_fast.screen.Scorer or a callable on descriptors, got {type(scorer)!r}")
+
+
+def _keep_mask(scorer: Scorer, cols: dict[str, np.ndarray]) -> np.ndarray:
+    primary = cols[scorer.name]
+    keep = np.isfinite(primary)
+    if scorer.threshold is not None:
+        keep &= primary >= scorer.threshold
+    if isinstance(scorer, Combined):
+        keep &= scorer.keep_mask(cols)
+    return keep
+
+
+# --------------------------------------------------------------------------------------------
+# Top-k reduction (exact and order-independent)
+# --------------------------------------------------------------------------------------------
+def _select_topk(scores: np.ndarray, ranks: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (highest score, then lowest rank) sorted best first."""
+    if len(scores) > k:
+        # partial selection on the score, then exact ordering with the rank tie-break
+        part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[part].min()
+        cand = np.flatnonzero(scores >= kth)  # includes every tie at the boundary
+        scores, ranks = scores[cand], ranks[cand]
+    order = np.lexsort((ranks, -scores))[:k]
+    return scores[order], ranks[order]
+
+
+def merge_topk(*parts: tuple[np.ndarray, np.ndarray, int], k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Merge (scores, ranks, n_passing) triples into one top-k triple (associative, commutative)."""
+    if not parts:
+        return np.empty(0), np.empty(0, dtype=np.int64), 0
+    s = np.concatenate([p[0] for p in parts])
+    r = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    n = int(sum(p[2] for p in parts))
+    s, r = _select_topk(s, r, k)
+    return s, r, n
+
+
+def _merge_list(parts, k):
+    return merge_topk(*parts, k=k)
+
+
+def _featurize(batch: CompositionBatch, descriptors, table: str, threads):
+    if descriptors == ():
+        return None
+    from hea_fast.features import featurize
+
+    return featurize(batch, descriptors=None if descriptors is None else list(descriptors), table=table,
+                     threads=threads)
+
+
+def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,
+                 threads=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Score ranks [start, stop) and return its top-k (scores, ranks, n_passing)."""
+    batch = space.decode(start, stop, threads=threads)
+    desc = _featurize(batch, descriptors, table, threads)
+    cols = scorer.columns(batch, desc)
+    keep = _keep_mask(scorer, cols)
+    idx = np.flatnonzero(keep)
+    scores = cols[scorer.name][idx]
+    ranks = idx.astype(np.int64) + start
+    s, r = _select_topk(scores, ranks, k)
+    return s, r, int(idx.size)
+
+
+# --------------------------------------------------------------------------------------------
+# Results and checkpoints
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class ScreenResult:
+    """`top`: the best compositions (rank, formula, fractions, descriptors, scores), best first.
+    `n_scored`: compositions scored; `n_passing`: those meeting every threshold."""
+
+    top: pd.DataFrame
+    n_scored: int
+    n_passing: int
+    elapsed_s: float
+    space: dict
+    score_name: str
+
+    @property
+    def throughput(self) -> float:
+        return self.n_scored / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        self.top.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        return path
+
+    def summary(self) -> dict:
+        return {
+            "space": self.space,
+            "score": self.score_name,
+            "n_scored": self.n_scored,
+            "n_passing": self.n_passing,
+            "n_top": len(self.top),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "compositions_per_s": round(self.throughput, 1),
+        }
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class _Checkpoint:
+    """Finished chunk ids + merged top-k, in one JSON file (small: k entries)."""
+
+    def __init__(self, path: str | os.PathLike | None, fingerprint: dict):
+        self.path = Path(path) if path else None
+        self.fingerprint = fingerprint
+        self.done: set[int] = set()
+        self.state = (np.empty(0), np.empty(0, dtype=np.int64), 0)
+        self._last = 0.0
+
+    def load(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        data = json.loads(self.path.read_text())
+        if data.get("version") != _CHECKPOINT_VERSION or data.get("fingerprint") != self.fingerprint:
+            raise ValueError(
+                f"checkpoint {self.path} belongs to a different screening run (space, scorer, chunk size "
+                "or top_k differ); delete it or choose another --checkpoint path"
+            )
+        self.done = set(data["done"])
+        self.state = (
+            np.asarray(data["scores"], dtype=np.float64),
+            np.asarray(data["ranks"], dtype=np.int64),
+            int(data["n_passing"]),
+        )
+
+    def save(self, force: bool = False) -> None:
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 5.0:
+            return
+        self._last = now
+        s, r, n = self.state
+        payload = {
+            "version": _CHECKPOINT_VERSION,
+            "fingerprint": self.fingerprint,
+            "done": sorted(self.done),
+            "scores": [float(x) for x in s],
+            "ranks": [int(x) for x in r],
+            "n_passing": int(n),
+        }
+        _atomic_write_bytes(self.path, json.dumps(payload).encode())
+
+
+# --------------------------------------------------------------------------------------------
+# The driver
+# --------------------------------------------------------------------------------------------
+def screen(
+    space,
+    scorer,
+    *,
+    top_k: int = 1000,
+    threshold: float | None = None,
+    chunk_size: int = 200_000,
+    descriptors: Sequence[str] | None = None,
+    table: str = "default",
+    client=None,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    threads: int | None = None,
+    merge_fan_in: int = 8,
+    max_chunks: int | None = None,
+) -> ScreenResult:
+    """Screen `space` with `scorer` and return the `top_k` compositions.
+
+    `threshold` (if given) overrides the scorer's own minimum. `descriptors` limits featurization
+    (default: what the scorer needs, or all descriptors when it does not say); the reported rows
+    carry every descriptor. `client`: a dask.distributed.Client to run chunks on a cluster.
+    `checkpoint`: a JSON path that makes the run resumable. `max_chunks` stops after that many new
+    chunks (the checkpoint then resumes the rest), which is how interruption is tested.
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    scorer = _as_scorer(scorer)
+    if threshold is not None:
+        if not math.isfinite(threshold):
+            raise ValueError(f"threshold must be finite, got {threshold}")
+        scorer.threshold = float(threshold)
+    if descriptors is None:
+        need = scorer.needed_descriptors()
+        descriptors = need if need else None
+    n_total = len(space)
+    n_chunks = (n_total + chunk_size - 1) // chunk_size
+    desc_space = _describe(space)
+    fingerprint = {
+        "space": desc_space,
+        "scorer": type(scorer).__name__,
+        "score": scorer.name,
+        "threshold": scorer.threshold,
+        "chunk_size": chunk_size,
+        "top_k": top_k,
+    }
+    ck = _Checkpoint(checkpoint, fingerprint)
+    ck.load()
+    todo = [c for c in range(n_chunks) if c not in ck.done]
+    if max_chunks is not None:
+        todo = todo[:max_chunks]
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_total, initial=min(n_total, len(ck.done) * chunk_size), unit="comp",
+                   unit_scale=True, desc="screen", smoothing=0.1)
+
+    t0 = time.perf_counter()
+    n_new = 0
+
+    def bounds(c):
+        return c * chunk_size, min(n_total, (c + 1) * chunk_size)
+
+    try:
+        if client is None:
+            for c in todo:
+                a, b = bounds(c)
+                part = _score_chunk(space, scorer, a, b, top_k, descriptors, table, threads)
+                ck.state = merge_topk(ck.state, part, k=top_k)
+                ck.done.add(c)
+                n_new += b - a
+                if bar is not None:
+                    bar.update(b - a)
+                ck.save()
+        else:
+            n_new = _screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar,
+                                 merge_fan_in)
+    finally:
+        ck.save(force=True)
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+
+    scores, ranks, n_passing = ck.state
+    top = _report_rows(space, scorer, ranks, descriptors, table, threads)
+    n_scored = sum(bounds(c)[1] - bounds(c)[0] for c in ck.done)
+    return ScreenResult(top=top, n_scored=n_scored, n_passing=n_passing, elapsed_s=elapsed,
+                        space=desc_space, score_name=scorer.name)
+
+
+def _screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, fan_in) -> int:
+    """Chunks as Dask tasks; groups of `fan_in` chunks merge on the cluster, groups merge up a tree.
+    Group results are folded into the checkpoint as they finish (so a rerun resumes)."""
+    from dask.distributed import as_completed
+
+    space_f = client.scatter(space, broadcast=True)
+    scorer_f = client.scatter(scorer, broadcast=True)
+    groups = [todo[i:i + fan_in] for i in range(0, len(todo), fan_in)]
+    group_futs = {}
+    chunk_futs = []
+    for g in groups:
+        futs = []
+        for c in g:
+            a, b = bounds(c)
+            f = client.submit(_score_chunk, space_f, scorer_f, a, b, top_k, descriptors, table, 1,
+                              key=f"hea-screen-chunk-{c}-{a}-{b}-{id(ck)}", retries=2)
+            futs.append(f)
+            chunk_futs.append((f, b - a))
+        gf = client.submit(_merge_list, futs, top_k, key=f"hea-screen-merge-{g[0]}-{g[-1]}-{id(ck)}", retries=2)
+        group_futs[gf.key] = (gf, g)
+    sizes = {f.key: n for f, n in chunk_futs}
+    n_new = 0
+    pending_groups = {gf.key: (gf, g) for gf, g in group_futs.values()}
+    for fut in as_completed([f for f, _ in chunk_futs] + [gf for gf, _ in group_futs.values()]):
+        if fut.key in sizes:
+            if bar is not None:
+                bar.update(sizes[fut.key])
+            n_new += sizes[fut.key]
+            continue
+        gf, g = pending_groups.pop(fut.key)
+        part = fut.result()
+        ck.state = merge_topk(ck.state, part, k=top_k)
+        ck.done.update(g)
+        ck.save()
+    return n_new
+
+
+def _report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, threads) -> pd.DataFrame:
+    """Decode the final top-k ranks and recompute their descriptors and every score column."""
+    if len(ranks) == 0:
+        return pd.DataFrame(columns=["rank", "formula", scorer.name])
+    order_cols = {}
+    # decode each rank (k is small); contiguous runs would be cheaper but k rows cost nothing
+    rows = [space.decode(int(r), int(r) + 1, threads=1) for r in ranks]
+    fr = np.vstack([b.fractions for b in rows])
+    batch = CompositionBatch(fractions=np.ascontiguousarray(fr), elements=tuple(rows[0].elements))
+    from hea_fast.features import featurize
+
+    desc_all = featurize(batch, table=table, threads=threads)
+    desc_for_scorer = desc_all if descriptors is None else desc_all[list(descriptors)]
+    cols = scorer.columns(batch, desc_for_scorer)
+    out = pd.DataFrame({"rank": ranks.astype(np.int64), "formula": batch.formulas()})
+    for k, v in cols.items():
+        order_cols[k] = v
+    frac = pd.DataFrame(batch.fractions, columns=list(batch.elements))
+    out = pd.concat([out, pd.DataFrame(order_cols), frac.add_prefix("x_"), desc_all.reset_index(drop=True)],
+                    axis=1)
+    return out

@@ -1,0 +1,211 @@
+"""Screening: streaming top-k equals a brute-force sort of the whole space; chunking, resuming and
+a real Dask LocalCluster (including a worker killed mid-run) give exactly the same result."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast import screen as S
+from hea_fast.composition import CompositionBatch
+from hea_fast.features import featurize
+
+
+def _brute_force_space(elements, k, step):
+    """Every composition with exactly k of `elements`, each a positive multiple of `step` at.%."""
+    N = int(round(100 / step))
+    rows = []
+    for combo in itertools.combinations(range(len(elements)), k):
+        for cut in itertools.combinations(range(1, N), k - 1):
+            parts = np.diff((0,) + cut + (N,))
+            row = np.zeros(len(elements))
+            row[list(combo)] = parts / N
+            rows.append(row)
+    return np.array(rows)
+
+
+def _mismatch_score(d: pd.DataFrame) -> np.ndarray:
+    # a smooth descriptor score with many near-ties (exercises the rank tie-break)
+    return -np.round(d["delta"].to_numpy(), 2) + 0.01 * d["VEC"].to_numpy()
+
+
+PALETTE = ["Co", "Cr", "Fe", "Mn", "Ni", "Al"]
+
+
+def test_space_size_matches_brute_force():
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    assert len(space) == len(_brute_force_space(PALETTE, 4, 10.0))
+
+
+@pytest.mark.parametrize("chunk_size", [37, 250, 100_000])
+def test_screen_equals_brute_force(chunk_size):
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    scorer = S.DescriptorScorer(_mismatch_score, name="score", descriptors=["delta", "VEC"])
+    res = S.screen(space, scorer, top_k=25, chunk_size=chunk_size, progress=False)
+
+    allfr = np.vstack([space.decode(0, len(space)).fractions])
+    desc = featurize(CompositionBatch(fractions=allfr, elements=tuple(space.elements)))
+    s = _mismatch_score(desc)
+    order = np.lexsort((np.arange(len(s)), -s))[:25]
+    np.testing.assert_array_equal(res.top["rank"].to_numpy(), order)
+    np.testing.assert_allclose(res.top["score"].to_numpy(), s[order], rtol=0, atol=0)
+    # the decoded compositions are the brute-force lattice points (as a set)
+    bf = {tuple(np.round(r, 9)) for r in _brute_force_space(PALETTE, 4, 10.0)}
+    for r in res.top[[f"x_{e}" for e in space.elements]].to_numpy():
+        assert tuple(np.round(r, 9)) in bf
+    assert res.n_scored == len(space)
+
+
+def test_threshold_counts_passing():
+    space = S.CompositionSpace(PALETTE, 3, 10.0)
+    scorer = S.DescriptorScorer(lambda d: d["VEC"].to_numpy(), name="VEC_score", descriptors=["VEC"])
+    res = S.screen(space, scorer, top_k=5, threshold=8.0, chunk_size=50, progress=False)
+    desc = featurize(space.decode(0, len(space)))
+    assert res.n_passing == int((desc["VEC"] >= 8.0).sum())
+    assert (res.top["VEC_score"] >= 8.0).all()
+
+
+def test_merge_topk_is_order_independent(rng):
+    parts = []
+    for _ in range(7):
+        n = int(rng.integers(0, 40))
+        s = rng.integers(0, 5, n).astype(float)  # heavy ties
+        r = rng.choice(10_000, n, replace=False)
+        parts.append((s, r, n))
+    k = 11
+    ref = S.merge_topk(*parts, k=k)
+    allr = np.concatenate([p[1] for p in parts])
+    alls = np.concatenate([p[0] for p in parts])
+    # brute force: full sort by (-score, rank)
+    o = sorted(range(len(alls)), key=lambda i: (-alls[i], allr[i]))[:k]
+    np.testing.assert_array_equal(ref[1], allr[o])
+    for perm in itertools.islice(itertools.permutations(range(7)), 20):
+        acc = (np.empty(0), np.empty(0, dtype=np.int64), 0)
+        for i in perm:
+            acc = S.merge_topk(acc, parts[i], k=k)
+        np.testing.assert_array_equal(acc[1], ref[1])
+        assert acc[2] == ref[2]
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    scorer = S.DescriptorScorer(_mismatch_score, name="score", descriptors=["delta", "VEC"])
+    full = S.screen(space, scorer, top_k=20, chunk_size=60, progress=False)
+    ck = tmp_path / "ck.json"
+    part = S.screen(space, scorer, top_k=20, chunk_size=60, progress=False, checkpoint=ck, max_chunks=3)
+    assert part.n_scored == 180
+    state = json.loads(ck.read_text())
+    assert sorted(state["done"]) == [0, 1, 2]
+    resumed = S.screen(space, scorer, top_k=20, chunk_size=60, progress=False, checkpoint=ck)
+    pd.testing.assert_frame_equal(resumed.top, full.top)
+    assert resumed.n_scored == full.n_scored and resumed.n_passing == full.n_passing
+    # a checkpoint of another run is refused, not silently mixed in
+    with pytest.raises(ValueError, match="different screening run"):
+        S.screen(space, scorer, top_k=21, chunk_size=60, progress=False, checkpoint=ck)
+
+
+def test_explicit_space_and_errors():
+    sp = S.ExplicitSpace(["CoCrFeMnNi", "NbMoTaW", "HfNbTaTiZr", "Al0.5CoCrFeNi"])
+    res = S.screen(sp, lambda d: -d["delta"].to_numpy(), top_k=2, progress=False)
+    d = featurize(["CoCrFeMnNi", "NbMoTaW", "HfNbTaTiZr", "Al0.5CoCrFeNi"])
+    best = np.argsort(d["delta"].to_numpy(), kind="stable")[:2]
+    np.testing.assert_array_equal(res.top["rank"].to_numpy(), best)
+    with pytest.raises(ValueError, match="top_k"):
+        S.screen(sp, lambda d: d["VEC"], top_k=0, progress=False)
+    with pytest.raises(ValueError, match="threshold"):
+        S.screen(sp, lambda d: d["VEC"], threshold=float("nan"), progress=False)
+
+
+def test_yield_scorer_combined_with_descriptor_filter():
+    space = S.CompositionSpace(["Mo", "Nb", "Ta", "V", "W", "Ti"], 4, 10.0)
+    ys = S.YieldScorer(1300.0)
+    flt = S.DescriptorScorer(lambda d: d["VEC"].to_numpy(), name="vec", descriptors=["VEC"], threshold=5.2)
+    res = S.screen(space, S.Combined(ys, require=[flt]), top_k=10, chunk_size=100, progress=False)
+    from hea_fast.xyield.simulate import yield_strength
+
+    batch = space.decode(0, len(space))
+    y = np.asarray(yield_strength(batch, 1300.0)).reshape(-1)
+    vec = featurize(batch)["VEC"].to_numpy()
+    y = np.where(vec >= 5.2, y, -np.inf)
+    order = np.lexsort((np.arange(len(y)), -y))[:10]
+    np.testing.assert_array_equal(res.top["rank"].to_numpy(), order)
+    assert res.n_passing == int((vec >= 5.2).sum())
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield cluster, client
+    client.close()
+    cluster.close()
+
+
+def test_dask_equals_local(dask_cluster):
+    _, client = dask_cluster
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    scorer = S.DescriptorScorer(_mismatch_score, name="score", descriptors=["delta", "VEC"])
+    local = S.screen(space, scorer, top_k=30, chunk_size=100, progress=False)
+    dist = S.screen(space, scorer, top_k=30, chunk_size=100, progress=False, client=client, merge_fan_in=3)
+    pd.testing.assert_frame_equal(dist.top, local.top)
+    assert dist.n_passing == local.n_passing and dist.n_scored == local.n_scored
+
+
+def _slow_score(d: pd.DataFrame) -> np.ndarray:
+    time.sleep(0.05)
+    return _mismatch_score(d)
+
+
+def test_dask_survives_a_killed_worker(dask_cluster):
+    cluster, client = dask_cluster
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    scorer = S.DescriptorScorer(_slow_score, name="score", descriptors=["delta", "VEC"])
+    local = S.screen(space, S.DescriptorScorer(_mismatch_score, name="score", descriptors=["delta", "VEC"]),
+                     top_k=30, chunk_size=40, progress=False)
+
+    pids = client.run(os.getpid)  # {worker address: pid}, taken on the main thread
+    victim = sorted(pids.values())[0]
+    killed_at = []
+
+    def kill_one():
+        time.sleep(0.4)
+        # hard-kill one worker process (its nanny restarts it): its running tasks and the results it
+        # held are lost, and Dask must recompute them elsewhere
+        os.kill(victim, signal.SIGKILL)
+        killed_at.append(time.monotonic())
+
+    t = threading.Thread(target=kill_one)
+    t.start()
+    dist = S.screen(space, scorer, top_k=30, chunk_size=40, progress=False, client=client, merge_fan_in=4)
+    finished_at = time.monotonic()
+    t.join()
+    assert killed_at and killed_at[0] < finished_at, "the worker was not killed during the run"
+    assert victim not in client.run(os.getpid).values()
+    pd.testing.assert_frame_equal(dist.top, local.top)
+    assert dist.n_scored == local.n_scored
+
+
+def test_cli_screen_yield(tmp_path):
+    from hea_fast.cli import main
+
+    out = tmp_path / "top.parquet"
+    rc = main(["screen", "--elements", "Mo,Nb,Ta,W,V", "--n-elements", "3-4", "--step", "10", "--scorer", "yield",
+               "--temperature", "1000", "--top-k", "15", "-o", str(out), "--no-progress"])
+    assert rc == 0
+    top = pd.read_parquet(out)
+    assert len(top) == 15
+    col = "sigma_y_1000K_MPa"
+    assert np.all(np.diff(top[col].to_numpy()) <= 0)
+    assert json.loads(out.with_suffix(".json").read_text())["n_top"] == 15
+    assert out.with_suffix(".png").stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        main(["screen", "--help"])
