@@ -21,8 +21,10 @@ Loaders return tidy :class:`pandas.DataFrame` objects with one row per record an
 - ``source``: which dataset (and sheet) the row comes from;
 - ``parse_error``: ``""`` when the formula parsed, else the reason (such rows keep NaN fractions and
   an empty ``formula``; nothing is dropped silently);
-- ``duplicate`` (the composition, rounded to 0.1 at.%, occurs in an earlier row) and
-  ``label_conflict`` (the composition occurs with more than one ``single_phase`` value);
+- ``composition_id`` (equal ids = the same composition rounded to 0.1 at.%, -1 when unparsed; group
+  cross-validation folds on it), ``duplicate`` (the composition occurs in an earlier row) and
+  ``label_conflict`` (the composition occurs with more than one ``single_phase`` value; ``phase_conflict``
+  likewise for ``phase``);
   ``cleaning``: a note on any repair applied to that row (``""`` otherwise).
 
 Units: fractions dimensionless, temperatures K (``T_C`` in °C where the source gives °C), yield
@@ -508,6 +510,16 @@ def _frame(meta: dict, parsed: _Parsed, *, source, tail: dict | None = None, lab
     df["parse_error"] = parsed.error
     keys = _composition_keys(parsed.fractions)
     kser = pd.Series(keys, dtype=object)
+    # composition_id: same id = same composition at 0.1 at.% (use it for grouped CV splits so one
+    # alloy never sits on both sides); -1 for unparsed rows
+    ids, _ = pd.factorize(kser, sort=False)
+    ids = ids.astype(np.int64)
+    bad = np.isnan(parsed.fractions).any(axis=1)
+    if bad.any():
+        good_ids, _ = pd.factorize(kser[~bad], sort=False)
+        ids = np.full(n, -1, dtype=np.int64)
+        ids[~bad] = good_ids
+    df["composition_id"] = ids
     df["duplicate"] = kser.duplicated(keep="first").to_numpy()
     if label is not None and label in df.columns:
         df["label_conflict"] = _conflicts(kser, df[label])
@@ -1046,8 +1058,9 @@ def _build_gao(verify: bool) -> pd.DataFrame:
     for i, nom in enumerate(nominal):
         w = re.sub(r"\s+", "", nom)
         fixed = _fix_leading_zero(w)
-        if fixed != w:
-            # the at.% string inherited the typo (Ti025 read as Ti25): use the corrected nominal formula
+        if fixed != nom.strip():
+            # The at.% string inherited the typo: 'Ti025' was read as Ti25 and 'Ti7. 5' as Ti7 (its
+            # at.% says Ti 7.04 where the nominal Al40(…)7.5 sums to 100). Use the repaired nominal.
             strings.iat[i] = fixed
             notes[i] = f"typo in the source's nominal formula {nom!r}: composition from {fixed}"
     phase_map = {"bcc": "BCC", "fcc": "FCC", "hcp": "HCP", "amor": "AM", "multi": "MULTI"}
@@ -1063,7 +1076,8 @@ def _build_gao(verify: bool) -> pd.DataFrame:
 def load_gao2017(*, verify: bool | None = None) -> pd.DataFrame:
     """The 355-alloy Gao table used by Feng et al. 2021: phase MULTI 217 / AM 59 / BCC 41 / FCC 24 /
     HCP 14 (MULTI = multi-phase, constituents not given); single_phase = BCC/FCC/HCP (79).
-    Compositions from the at.% strings, except the one whose nominal formula has the `Ti025` typo."""
+    Compositions from the at.% strings, except the two whose nominal formula has a typo that the
+    at.% string inherited (`Ti025` → Ti0.25, `Ti7. 5` → Ti7.5); ``cleaning`` notes them."""
     return _get("gao2017", verify)
 
 
