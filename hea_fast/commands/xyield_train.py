@@ -52,6 +52,8 @@ def register(subparsers) -> None:
     t.add_argument("--imp-rounds", type=int, default=2, help="N_t (Hand-Tune)")
     t.add_argument("--n-low", type=int, default=50_000)
     t.add_argument("--data-seed", type=int, default=0)
+    t.add_argument("--task", choices=("regression", "classification"), default=None,
+                   help="for no_pretraining (otherwise the pretrained model's task)")
     t.add_argument("-o", "--out", required=True, help="output model directory")
     t.set_defaults(func=_transfer)
 
@@ -132,20 +134,30 @@ def _transfer(args) -> int:
         if args.method == "hand_tune" and (pdir / "imp" / "model.json").is_file():
             pdir = pdir / "imp"
         pre = load_model(pdir)
+    from hea_fast.xyield.cnn import CNNConfig
+
+    task = pre.config.task if pre is not None else (args.task or "regression")
+    if pre is not None and args.task and args.task != task:
+        raise ValueError(f"--task {args.task} differs from the pretrained model's task {task!r}")
+
+    def labels(y):  # the paper's 5 bins of 0.5 GPa for classification
+        return torch.clamp(torch.floor(y * 2), 0, 4) if task == "classification" else y
+
     hq = load_high_quality()
     tr, te = _split(args.split, args.split_seed, hq)
-    x, y = torch.from_numpy(hq.images()), torch.from_numpy(hq.targets("GPa"))
+    x, y = torch.from_numpy(hq.images()), labels(torch.from_numpy(hq.targets("GPa")))
     xl = yl = None
     if args.method in ("mix", "birpt", "sparse_pretrain", "sparse_transfer"):
         lq = load_low_quality(n=args.n_low, seed=args.data_seed)
-        xl, yl = torch.from_numpy(lq.images()), torch.from_numpy(lq.targets("GPa"))
+        xl, yl = torch.from_numpy(lq.images()), labels(torch.from_numpy(lq.targets("GPa")))
     cfg = TransferConfig(epochs=args.epochs, batch_size=args.batch_size, lr_w=args.lr_w, lr_mask=args.lr_mask,
                          gamma=args.gamma, eps0=args.eps0, eps_decay=args.eps_decay, imp_rounds=args.imp_rounds)
     model, info = transfer(args.method, x[tr], y[tr], x_low=xl, y_low=yl, pretrained=pre, cfg=cfg,
-                           seed=args.seed, progress=True)
+                           seed=args.seed, progress=True, model_config=CNNConfig(task=task))
     info.pop("history")
     save_model(args.out, model, {"split": args.split, "split_seed": args.split_seed, **info})
-    print(json.dumps({"model": args.out, "selected_epoch": info["selected_epoch"], "val_mse": info["val"]}))
+    print(json.dumps({"model": args.out, "selected_epoch": info["selected_epoch"],
+                      "val": info["val"], "val_metric": "mse" if task == "regression" else "1-accuracy"}))
     return 0
 
 
@@ -159,10 +171,17 @@ def _evaluate(args) -> int:
     model = load_model(args.model)
     hq = load_high_quality()
     _, te = _split(args.split, args.split_seed, hq)
-    p = predict(model, torch.from_numpy(hq.images()[te])).numpy().astype(float)
+    out = predict(model, torch.from_numpy(hq.images()[te]))
     y = hq.targets("GPa")[te].astype(float)
-    res = {"split": args.split, "n_test": int(len(te)), "mse_GPa2": float(np.mean((p - y) ** 2)),
-           "acc_class5": class5_accuracy(p, y)}
+    if model.config.task == "classification":
+        cls = out.argmax(1).numpy()
+        truth = np.clip(np.floor(y * 2), 0, 4)
+        p = (cls + 0.5) / 2.0  # bin centre in GPa, for reference only
+        res = {"split": args.split, "n_test": int(len(te)), "acc_class5": float(np.mean(cls == truth))}
+    else:
+        p = out.numpy().astype(float)
+        res = {"split": args.split, "n_test": int(len(te)), "mse_GPa2": float(np.mean((p - y) ** 2)),
+               "acc_class5": class5_accuracy(p, y)}
     print(json.dumps(res))
     if args.out:
         res["pred_GPa"] = p.tolist()
