@@ -150,8 +150,18 @@ class ElementTable:
     def __repr__(self) -> str:
         return f"ElementTable({self.name!r}, {len(self)} elements, {len(self.pairs)} pairs)"
 
+    # NumPy views of `properties` (pandas .loc costs milliseconds per call; featurize calls these
+    # for every chunk). cached_property writes to __dict__, which a frozen dataclass allows.
+    @functools.cached_property
+    def _row(self) -> dict:
+        return {e: i for i, e in enumerate(self.properties.index)}
+
+    @functools.cached_property
+    def _values(self) -> np.ndarray:
+        return self.properties.to_numpy(dtype=float)
+
     def check_elements(self, elements: Iterable[str]) -> None:
-        missing = [e for e in elements if e not in self.properties.index]
+        missing = [e for e in elements if e not in self._row]
         if missing:
             raise ElementDataError(
                 f"element(s) {missing} not in element table {self.name!r} "
@@ -165,14 +175,16 @@ class ElementTable:
         bad = [p for p in properties if p not in PROPERTIES]
         if bad:
             raise ElementDataError(f"unknown property {bad}; known: {PROPERTIES}")
-        return np.ascontiguousarray(self.properties.loc[elements, list(properties)].to_numpy(dtype=float))
+        rows = [self._row[e] for e in elements]
+        cols = [PROPERTIES.index(p) for p in properties]
+        return np.ascontiguousarray(self._values[np.ix_(rows, cols)])
 
     def require(self, elements: Sequence[str], properties: Iterable[str], why: str = "") -> None:
         """Raise `ElementDataError` if any of `properties` is unknown for any of `elements`."""
-        self.check_elements(elements)
-        sub = self.properties.loc[list(elements), list(properties)]
-        if sub.isna().to_numpy().any():
-            gaps = [f"{p} of {e}" for p in sub.columns for e in sub.index[sub[p].isna()]]
+        elements, properties = list(elements), list(properties)
+        sub = self.property_matrix(elements, properties)
+        if np.isnan(sub).any():
+            gaps = [f"{p} of {e}" for k, p in enumerate(properties) for i, e in enumerate(elements) if np.isnan(sub[i, k])]
             raise ElementDataError(
                 f"element table {self.name!r} has no value for {', '.join(gaps)}"
                 + (f" (needed by {why})" if why else "")

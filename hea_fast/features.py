@@ -179,7 +179,7 @@ def _resolve(descriptors, table) -> tuple[list[str], list[str], ElementTable]:
     tab = ElementTable.load(table if table is not None else default_table)
     if names is None:
         # every descriptor whose element properties this table has at all
-        have = {p for p in PROPERTIES if tab.properties[p].notna().any()}
+        have = {p for k, p in enumerate(PROPERTIES) if np.isfinite(tab._values[:, k]).any()}
         names = [d.name for d in DESCRIPTORS if set(d.requires) <= have]
         labels = list(names)
     return labels, names, tab
