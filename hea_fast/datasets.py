@@ -445,21 +445,27 @@ def _parse_strings(raw, elements: tuple | None = None) -> _Parsed:
                 seen.update(v)
         elements = tuple(sorted(seen, key=lambda e: _Z.get(e, 1000)))
     col = {e: j for j, e in enumerate(elements)}
-    frac = np.zeros((len(raw), len(elements)), dtype=np.float64)
-    err = [""] * len(raw)
-    for i, s in enumerate(raw):
-        v = cache[s]
+    # fill one row per unique string, then broadcast (formatting canonical formulas is the slow part)
+    uniq = list(cache)
+    urow = {u: k for k, u in enumerate(uniq)}
+    ufrac = np.zeros((len(uniq), len(elements)), dtype=np.float64)
+    uerr = [""] * len(uniq)
+    for k, u in enumerate(uniq):
+        v = cache[u]
         if isinstance(v, str):
-            frac[i] = np.nan
-            err[i] = v
+            ufrac[k] = np.nan
+            uerr[k] = v
             continue
         for e, x in v.items():
             if e not in col:
-                frac[i] = np.nan
-                err[i] = f"element {e} of {s!r} is outside this table's elements"
+                ufrac[k] = np.nan
+                uerr[k] = f"element {e} of {u!r} is outside this table's elements"
                 break
-            frac[i, col[e]] = x
-    return _Parsed(frac, tuple(elements), _formulas(frac, elements), err)
+            ufrac[k, col[e]] = x
+    uform = _formulas(ufrac, elements)
+    idx = np.fromiter((urow[s] for s in raw), dtype=np.int64, count=len(raw))
+    frac = ufrac[idx]
+    return _Parsed(frac, tuple(elements), [uform[k] for k in idx], [uerr[k] for k in idx])
 
 
 def _formulas(frac: np.ndarray, elements) -> list:
