@@ -173,3 +173,25 @@ def test_pretraining_resumes_from_checkpoint(tmp_path):
     assert len(hist) == 3
     assert hist[-1]["train_loss"] == pytest.approx(hist_full[-1]["train_loss"], rel=1e-5)
     torch.testing.assert_close(predict(resumed, x), predict(full, x), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_pretrain_transfer_evaluate_predict(tmp_path, shared_data, capsys):
+    from hea_fast.cli import main
+
+    pre = tmp_path / "pre"
+    assert main(["xyield", "pretrain", "-o", str(pre), "--n-low", "200", "--epochs", "1", "--batch-size", "64",
+                 "--imp-rounds", "1"]) == 0
+    assert (pre / "model.safetensors").is_file() and (pre / "imp" / "model.json").is_file()
+    assert (pre / "checkpoint" / "checkpoint.json").is_file()
+    out = tmp_path / "bi"
+    assert main(["xyield", "transfer", "--method", "birpt", "--pretrained", str(pre), "--epochs", "2",
+                 "--n-low", "200", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:3"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["n_test"] == 24 and res["mse_GPa2"] >= 0
+    csv = tmp_path / "p.csv"
+    assert main(["xyield", "predict", "--model", str(out), "-c", "MoNbTaTi", "-T", "300", "1200", "-o", str(csv)]) == 0
+    lines = csv.read_text().splitlines()
+    assert lines[0] == "composition,T_K,YS_GPa" and len(lines) == 3
+    assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:99"]) == 2  # clear error, no crash
