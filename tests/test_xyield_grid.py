@@ -80,6 +80,10 @@ def test_results_independent_of_threads(small):
     b = simulate_grid(g, topk=3, chunk_size=50, progress=False, threads=4)
     for name in ("per_temperature", "per_system", "histogram", "topk"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    # skipped reductions do not change the others
+    c = simulate_grid(g, topk=3, chunk_size=50, progress=False, stats=False, per_system=False)
+    assert c.per_temperature is None and c.per_system is None and c.histogram is None
+    pd.testing.assert_frame_equal(c.topk, a.topk)
 
 
 def test_sample_uniform_and_seeded(small):

@@ -58,6 +58,17 @@ void check_T(const double* T, int64_t n) {
 }
 
 template <class T>
+T* writable(py::array& a, const char* name, std::vector<int64_t> shape);
+
+// None -> nullptr (that reduction is skipped), else a writable array of the exact dtype/shape.
+template <class T>
+T* optional_writable(py::object o, const char* name, std::vector<int64_t> shape) {
+  if (o.is_none()) return nullptr;
+  py::array a = o.cast<py::array>();
+  return writable<T>(a, name, shape);
+}
+
+template <class T>
 T* writable(py::array& a, const char* name, std::vector<int64_t> shape) {
   if (!a.dtype().is(py::dtype::of<T>()))
     throw py::value_error(std::string(name) + ": wrong dtype (expected " + std::string(py::str(py::dtype::of<T>())) + ")");
@@ -201,9 +212,9 @@ void bind_yield(py::module_& m) {
   m.def(
       "mc_grid_reduce",
       [](const Space& s, int64_t rank_begin, int64_t rank_end, carray<double> V, carray<double> C11,
-         carray<double> C12, carray<double> C44, carray<double> T, int model, py::array hist, double h_lo,
-         double h_hi, py::array tmax, py::array targ, py::array bmax, py::array barg, py::array tsum,
-         py::array tsum2, int topk, py::object threads) {
+         carray<double> C12, carray<double> C44, carray<double> T, int model, py::object hist, double h_lo,
+         double h_hi, py::array tmax, py::array targ, py::object bmax, py::object barg, py::object tsum,
+         py::object tsum2, int topk, py::object threads) {
         if (rank_begin < 0 || rank_end < rank_begin || rank_end > s.size())
           throw py::value_error("rank range [" + std::to_string(rank_begin) + ", " + std::to_string(rank_end) +
                                 ") is outside [0, " + std::to_string(s.size()) + "]");
@@ -216,22 +227,27 @@ void bind_yield(py::module_& m) {
           throw py::value_error("histogram range must satisfy lo < hi, got [" + std::to_string(h_lo) + ", " +
                                 std::to_string(h_hi) + ")");
         if (topk < 0) throw py::value_error("topk must be >= 0, got " + std::to_string(topk));
-        if (hist.ndim() != 2 || hist.shape(0) != nT || hist.shape(1) < 3)
-          throw py::value_error("hist must have shape (nT, nbins + 2) with nbins >= 1");
         mc::GridReduce red;
         red.nT = static_cast<int>(nT);
         red.T = T.data();
         red.model = model;
-        red.nbins = static_cast<int>(hist.shape(1) - 2);
+        if (!hist.is_none()) {
+          py::array h = hist.cast<py::array>();
+          if (h.ndim() != 2 || h.shape(0) != nT || h.shape(1) < 3)
+            throw py::value_error("hist must have shape (nT, nbins + 2) with nbins >= 1");
+          red.nbins = static_cast<int>(h.shape(1) - 2);
+          red.hist = writable<int64_t>(h, "hist", {nT, h.shape(1)});
+        }
         red.h_lo = h_lo;
         red.h_hi = h_hi;
-        red.hist = writable<int64_t>(hist, "hist", {nT, hist.shape(1)});
         red.tmax = writable<double>(tmax, "tmax", {nT});
         red.targ = writable<int64_t>(targ, "targ", {nT});
-        red.bmax = writable<double>(bmax, "bmax", {s.n_blocks(), nT});
-        red.barg = writable<int64_t>(barg, "barg", {s.n_blocks(), nT});
-        red.tsum = writable<double>(tsum, "tsum", {nT});
-        red.tsum2 = writable<double>(tsum2, "tsum2", {nT});
+        red.bmax = optional_writable<double>(bmax, "bmax", {s.n_blocks(), nT});
+        red.barg = optional_writable<int64_t>(barg, "barg", {s.n_blocks(), nT});
+        if ((red.bmax == nullptr) != (red.barg == nullptr)) throw py::value_error("bmax and barg go together");
+        red.tsum = optional_writable<double>(tsum, "tsum", {nT});
+        red.tsum2 = optional_writable<double>(tsum2, "tsum2", {nT});
+        if ((red.tsum == nullptr) != (red.tsum2 == nullptr)) throw py::value_error("tsum and tsum2 go together");
         red.topk = topk;
         py::array_t<double> tv({nT, static_cast<int64_t>(topk)});
         py::array_t<int64_t> ti({nT, static_cast<int64_t>(topk)});

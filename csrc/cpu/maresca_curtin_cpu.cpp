@@ -238,7 +238,7 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
   if (count <= 0) return;
   const int nT = red.nT;
   const int nb2 = red.nbins + 2;
-  const double inv_w = red.nbins / (red.h_hi - red.h_lo);
+  const double inv_w = red.hist ? red.nbins / (red.h_hi - red.h_lo) : 0.0;
   const int64_t ntiles = (count + kTile - 1) / kTile;
   TileEval te(space, V, C11, C12, C44, red.T, nT, red.model, k);
   std::vector<double> tile_sum(red.tsum ? ntiles * nT : 0), tile_sum2(red.tsum2 ? ntiles * nT : 0);

@@ -249,7 +249,8 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
         "next_chunk": np.array(0, np.int64),
     }
     fp = _fingerprint({"grid": grid.spec(), "model": model, "range": [a, b], "chunk": int(chunk_size),
-                       "hist": [hist_bins, h_lo, h_hi], "topk": topk})
+                       "hist": [hist_bins, h_lo, h_hi], "topk": topk, "stats": bool(stats),
+                       "per_system": bool(per_system)})
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.exists():
         with np.load(ckpt, allow_pickle=False) as z:
@@ -270,9 +271,12 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
     try:
         for ci in range(start_chunk, len(chunks)):
             lo, hi = chunks[ci]
+            # reductions that were not asked for are passed as None and skipped by the kernel
             tv, ti = core.mc_grid_reduce(sp._space, lo, hi, *grid._kernel_args(), grid.temperatures_K, code,
-                                         state["hist"], h_lo, h_hi, state["tmax"], state["targ"], state["bmax"],
-                                         state["barg"], state["tsum"], state["tsum2"], topk, threads=threads)
+                                         state["hist"] if stats else None, h_lo, h_hi, state["tmax"], state["targ"],
+                                         state["bmax"] if per_system else None, state["barg"] if per_system else None,
+                                         state["tsum"] if stats else None, state["tsum2"] if stats else None, topk,
+                                         threads=threads)
             if topk:
                 _merge_topk(state["topv"], state["topi"], tv, ti)
             state["next_chunk"] = np.array(ci + 1, np.int64)
