@@ -920,6 +920,26 @@ def _phase_frame(meta: dict, strings: pd.Series, phase_raw: pd.Series, source, *
     return _frame(m, parsed, source=source, tail=t)
 
 
+_BARE_GROUP = re.compile(r"\(([^()]*)\)(?![\d.])")
+
+
+def _fill_group_balance(f: str) -> str:
+    """'Sr20Ca20Yb20(Li0.55Mg0.45)Zn20': the other amounts are at.% summing to 80, so the group
+    without a subscript is the 20 % balance (its molar twin SrCaYb(Li0.55Mg0.45)Zn says the same).
+    Without this the group would count as 1 part in 81."""
+    m = list(_BARE_GROUP.finditer(f))
+    if len(m) != 1:
+        return f
+    rest = f[: m[0].start()] + f[m[0].end():]
+    try:
+        total = sum(_comp.parse_amounts(rest).values())
+    except ValueError:
+        return f
+    if not (50.0 < total <= 99.0):
+        return f
+    return f"{f[: m[0].end()]}{100.0 - total:g}{f[m[0].end():]}"
+
+
 def _clean_strings(s: pd.Series) -> tuple[pd.Series, list]:
     """Whitespace (incl. NBSP/tabs) removed and leading-zero typos fixed; returns notes per row."""
     out, notes = [], []
@@ -932,6 +952,10 @@ def _clean_strings(s: pd.Series) -> tuple[pd.Series, list]:
         f = _fix_leading_zero(h)
         if f != h:
             note.append(f"leading-zero amount read as decimal ({h} -> {f})")
+        g = _fill_group_balance(f)
+        if g != f:
+            note.append(f"group without subscript in an at.% formula takes the balance ({f} -> {g})")
+            f = g
         if re.search(r"(?<=[A-Za-z])0(?![.\d])", f):
             note.append("zero amount dropped")
         out.append(f)

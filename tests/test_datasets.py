@@ -427,6 +427,10 @@ def test_peivaste2023_repairs_group_totals_and_labels(shared_data):
     # group totals: (CoCrCuFeNi)96Nb4 -> Nb 4 at.%
     g = df[df.formula_raw == "(CoCrCuFeNi)96Nb4"].iloc[0]
     assert g["Nb"] == pytest.approx(0.04) and g["Co"] == pytest.approx(0.96 / 5)
+    # a bare group in an at.% formula is the balance: equal to its molar twin SrCaYb(Li0.55Mg0.45)Zn
+    a = df[df.formula_raw == "Sr20Ca20Yb20(Li0.55Mg0.45)Zn20"].iloc[0]
+    b = df[df.formula_raw == "SrCaYb(Li0.55Mg0.45)Zn"].iloc[0]
+    assert a["Li"] == pytest.approx(0.11) and a.composition_id == b.composition_id and "balance" in a.cleaning
     # the leading-zero typo Nb06 is read as Nb0.6
     t = df[df.formula_raw == "Mo0.6Nb06Ta0.6Ti1.4Zr1.4"].iloc[0]
     assert t["Nb"] == pytest.approx(t["Mo"]) and "leading-zero" in t.cleaning
