@@ -209,3 +209,11 @@ def test_cuda_matches_cpu(model, rng):
     cpu2 = yield_strength(["MoNbTaVW"] * 3, np.array([300.0, 900.0])[:, None], **MC2020)
     gpu2 = yield_strength(["MoNbTaVW"] * 3, np.array([300.0, 900.0])[:, None], device="cuda", **MC2020)
     np.testing.assert_allclose(gpu2.cpu().numpy(), cpu2, rtol=1e-12)
+
+
+def test_unused_columns_need_no_element_data():
+    cols = ("Co", "Mo", "Nb", "Ni", "Ta", "W")  # Co, Ni have no Maresca-Curtin inputs
+    fr = np.array([[0, 0.25, 0.25, 0, 0.25, 0.25]])
+    np.testing.assert_array_equal(yield_strength(fr, 600.0, elements=cols), yield_strength("MoNbTaW", 600.0))
+    with pytest.raises(ValueError, match="Co"):
+        yield_strength(np.array([[0.2, 0.2, 0.2, 0, 0.2, 0.2]]), 600.0, elements=cols)

@@ -297,6 +297,16 @@ def alloy_inputs(compositions, volumes=None, elements=None):
 def _prepare(compositions, volumes, shear_modulus, poisson, elements):
     frac, els = as_fractions(compositions, elements)
     n = frac.shape[0]
+    unknown_override = [e for e in (volumes or {}) if e not in els]
+    if unknown_override:
+        raise ValueError(f"volumes given for element(s) {unknown_override} not in the compositions' elements {els}")
+    # Columns no composition uses need no element data (e.g. a 15-element screening palette
+    # whose chunk only uses refractory metals).
+    used = np.any(frac > 0, axis=0)
+    if not used.all():
+        frac = np.ascontiguousarray(frac[:, used])
+        els = tuple(e for e, u in zip(els, used) if u)
+        volumes = {e: v for e, v in (volumes or {}).items() if e in els}
     mu = _override("shear_modulus", shear_modulus, n, 0.0, math.inf, "GPa")
     nu = _override("poisson", poisson, n, -1.0, 0.5, "")
     inp = element_inputs(els, volumes)
