@@ -920,6 +920,15 @@ def _phase_frame(meta: dict, strings: pd.Series, phase_raw: pd.Series, source, *
     return _frame(m, parsed, source=source, tail=t)
 
 
+# Group formulas the grammar cannot read as meant (checked against the source's own fractions).
+_FORMULA_REPAIRS = {
+    # top level sums to 100.2, so the grammar multiplies the group (C 0.02 %); Machaka's fraction
+    # columns give C = 2.2/100.2: the group subscript is its share
+    "(Fe40Mn40Co10Cr10)98C2.2": ("Fe39.2Mn39.2Co9.8Cr9.8C2.2", "group subscript read as its at.% share"),
+    # its twin in Machaka is '(FeCoNi)86-Al7Ti7' (fractions Al 0.07, Ti 0.07): the second group's
+    # subscript is per element
+    "(FeCoNi)86(AlTi)7": ("(FeCoNi)86Al7Ti7", "'(AlTi)7' read as Al7Ti7 like its twin (FeCoNi)86-Al7Ti7"),
+}
 _BARE_GROUP = re.compile(r"\(([^()]*)\)(?![\d.])")
 
 
@@ -952,6 +961,10 @@ def _clean_strings(s: pd.Series) -> tuple[pd.Series, list]:
         f = _fix_leading_zero(h)
         if f != h:
             note.append(f"leading-zero amount read as decimal ({h} -> {f})")
+        if f in _FORMULA_REPAIRS:
+            f2, why = _FORMULA_REPAIRS[f]
+            note.append(f"{why} ({f} -> {f2})")
+            f = f2
         g = _fill_group_balance(f)
         if g != f:
             note.append(f"group without subscript in an at.% formula takes the balance ({f} -> {g})")
