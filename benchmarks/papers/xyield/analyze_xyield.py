@@ -184,6 +184,26 @@ def sparsity(runs, path_png):
     return out
 
 
+def results_table(ens: dict) -> str:
+    res = json.loads((HERE / "results.json").read_text())
+    lines = ["| split | method | MSE mean (GPa²) | 95 % CI of the mean | 5-class acc | n seeds |",
+             "|---|---|---|---|---|---|"]
+    for split in ("5pct", "10pct", "cv10"):
+        for m in METHODS:
+            r = res.get(split, {}).get(m)
+            if not r:
+                continue
+            iv = r.get("mse_ci95_interval") or [None, None]
+            ci = f"[{iv[0]:.4f}, {iv[1]:.4f}]" if iv[0] is not None else "n/a (1 seed)"
+            lines.append(f"| {split} | {LABEL[m]} | {r['mse_mean']:.4f} | {ci} | {r['acc_mean']:.3f} | {r['n_seeds']} |")
+    lines += ["", "| method (5 % split) | ensemble MSE | mean member MSE | mean ensemble std (GPa) | "
+              "Pearson(std, abs err) | Spearman(std, abs err) | models |", "|---|---|---|---|---|---|---|"]
+    for m, e in ens.items():
+        lines.append(f"| {LABEL[m]} | {e['ensemble_mse']:.4f} | {e['mean_member_mse']:.4f} | {e['mean_std_GPa']:.3f} | "
+                     f"{e['pearson_std_abs_err']:.2f} | {e['spearman_std_abs_err']:.2f} | {e['n_models']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     work = ROOT / "runs" / "xyield"
     hq = load_high_quality()
@@ -196,6 +216,10 @@ def main():
     atomic_json(HERE / "sparsity.json", sparsity(runs, HERE / "sparsity.png"))
     if work.is_dir():
         atomic_json(HERE / "ys_curves.json", plot_curves(hq, HERE / "ys_vs_T.png", work))
+    if (HERE / "results.json").is_file():
+        tmp = HERE / "results_table.md.tmp"
+        tmp.write_text(results_table(ens))
+        os.replace(tmp, HERE / "results_table.md")
     print(json.dumps(ens, indent=1))
 
 
