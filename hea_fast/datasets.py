@@ -267,14 +267,15 @@ def _download(url: str, dest: Path, sha256: str | None, timeout: float = _DOWNLO
     Raises OSError (incl. urllib.error.URLError) on network failure and ChecksumError when the
     downloaded bytes do not hash to `sha256`; `dest` is never left half-written.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     h = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            for chunk in iter(lambda: resp.read(1 << 20), b""):
-                h.update(chunk)
-                out.write(chunk)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            dest.parent.mkdir(parents=True, exist_ok=True)  # only once the source answered
+            with open(tmp, "wb") as out:
+                for chunk in iter(lambda: resp.read(1 << 20), b""):
+                    h.update(chunk)
+                    out.write(chunk)
         if sha256 is not None and h.hexdigest() != sha256:
             raise ChecksumError(f"downloaded {url} has SHA-256 {h.hexdigest()}, expected {sha256}; not saved")
         os.replace(tmp, dest)
@@ -1161,7 +1162,10 @@ def describe(name: str, *, verify: bool | None = None) -> dict:
             balance[lab] = {"count": int(s.notna().sum()), "min": float(s.min()), "median": float(s.median()),
                             "max": float(s.max())}
         else:
-            vc = s.astype(object).where(s.notna(), "<missing>").value_counts()
+            vc = s.value_counts(dropna=False)
+            if s.dtype.kind in "iuf" or str(s.dtype) == "Int64":
+                vc = vc.sort_index()
+            vc.index = ["<missing>" if pd.isna(k) else k for k in vc.index]
             balance[lab] = {str(k): int(v) for k, v in vc.items()}
     home = data_home()
     return {

@@ -139,6 +139,11 @@ def test_download_is_verified_and_atomic(shared_data, tmp_path, monkeypatch):
     with pytest.raises(ds.ChecksumError, match="not saved"):
         ds._download(src.as_uri(), dest, "0" * 64)
     assert not dest.exists() and list(dest.parent.iterdir()) == []
+    # a source that does not answer leaves no folder behind
+    gone = tmp_path / "gone" / "x.csv"
+    with pytest.raises(OSError):
+        ds._download((tmp_path / "missing.csv").as_uri(), gone, None)
+    assert not gone.parent.exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,7 +469,7 @@ def test_cli_list(capsys, shared_data):
 def test_cli_show(capsys, tmp_path, shared_data):
     assert main(["datasets", "show", "singh2023"]) == 0
     out = capsys.readouterr().out
-    assert "rows: 1033" in out and "single_phase: 1 580, 0 453" in out
+    assert "rows: 1033" in out and "single_phase: 0 453, 1 580" in out
     assert "license:" in out and "source:" in out and "formula" in out
     out_file = tmp_path / "singh.csv"
     assert main(["datasets", "show", "dvae_splits", "--json", "-o", str(out_file)]) == 0
