@@ -10,13 +10,14 @@ exactly where to put it. A file whose bytes differ from the registered checksum 
 
 Loaders return tidy :class:`pandas.DataFrame` objects with one row per record and:
 
-- ``formula``: the canonical formula (``CompositionBatch(...).formulas()``) of the parsed
-  composition; ``formula_raw``: the string as the source wrote it (after the documented repairs);
+- ``formula``: the canonical formula (``CompositionBatch(...).formulas()``: at.%, elements by atomic
+  number) of the parsed composition; ``formula_raw``: the string as the source wrote it (for the
+  Peivaste/Singh sheets, PROVENANCE's b2-repaired column); repairs made here are noted in ``cleaning``;
 - one float64 column per element holding **atomic fractions** (rows sum to 1). The element columns
   are exactly ``element_columns(df)`` (also stored in ``df.attrs["elements"]``) and
   ``composition_batch(df)`` turns them into a :class:`~hea_fast.composition.CompositionBatch`;
 - labels (``single_phase`` 0/1 where the source has a phase label: 1 = exactly one solid-solution
-  phase, FCC, BCC or HCP; ``phase`` in the common vocabulary :data:`PHASE_TOKENS`, e.g. ``FCC``,
+  phase, FCC, BCC or HCP; int64, or nullable Int64 with <NA> where a source leaves the phase blank; ``phase`` in the common vocabulary :data:`PHASE_TOKENS`, e.g. ``FCC``,
   ``BCC``, ``FCC+BCC``, ``BCC+IM``, ``AM``; yield strength in MPa / GPa and temperatures in K);
 - ``source``: which dataset (and sheet) the row comes from;
 - ``parse_error``: ``""`` when the formula parsed, else the reason (such rows keep NaN fractions and
@@ -32,8 +33,8 @@ strengths MPa (``YS_MPa``) and GPa (``YS_GPa``).
 
 Sources (full provenance in each folder's PROVENANCE.md):
 Yan, Lu, Wang, Comput. Mater. Sci. 199 (2021) 110723; Zeng, Khan, Post, arXiv 2409.06740 (2024);
-Borg et al., Sci. Data 7, 430 (2020); Chen et al. X-Yield (Bi-RPT) experimental set derived from
-Borg 2020; Singh et al., Sci. Rep. 13 (2023) (via Peivaste's compilation); Machaka et al., Data in
+Borg et al., Sci. Data 7, 430 (2020); the X-Yield (Bi-RPT) experimental set of
+xxchenxx/glass-froming-ability-prediction, derived from Borg 2020; Singh et al., Sci. Rep. 13 (2023) (via Peivaste's compilation); Machaka et al., Data in
 Brief 38 (2021) 107346; the Gao table used by Feng et al., npj Comput. Mater. 7, 10 (2021); Peivaste
 et al., Sci. Rep. (2023) compilation.
 """
@@ -797,11 +798,9 @@ def _build_mpea(verify: bool) -> pd.DataFrame:
     strings = raw["formula_raw"].astype(str).str.strip()
     parsed = _parse_strings(strings)
     phase = raw["microstructure"].map(normalize_phase)
-    meta = {"formula_raw": strings, "phase_raw": raw["microstructure"], "phase": phase,
-            "phase_coarse": raw["phase_coarse"], "single_phase": None}
-    df_meta = pd.DataFrame(meta)
     # PROVENANCE: single-phase = microstructure exactly BCC or FCC (B2 alone is ordered, not SS)
-    df_meta["single_phase"] = _single_phase_from(phase)
+    meta = {"formula_raw": strings, "phase_raw": raw["microstructure"], "phase": phase,
+            "phase_coarse": raw["phase_coarse"], "single_phase": _single_phase_from(phase)}
     tail = {}
     for c in raw.columns:
         if c in ("formula_raw", "microstructure", "phase_coarse"):
@@ -809,7 +808,7 @@ def _build_mpea(verify: bool) -> pd.DataFrame:
         tail[c] = raw[c].to_numpy()
     tail["T_K"] = raw["T_C"].to_numpy(np.float64) + KELVIN_OFFSET
     tail["YS_GPa"] = raw["YS_MPa"].to_numpy(np.float64) / 1000.0
-    return _frame({k: df_meta[k] for k in df_meta.columns}, parsed, source="borg2020", tail=tail)
+    return _frame(meta, parsed, source="borg2020", tail=tail)
 
 
 def load_mpea(*, verify: bool | None = None) -> pd.DataFrame:
