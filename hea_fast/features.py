@@ -259,8 +259,11 @@ def featurize_array(compositions, descriptors=None, table=None, threads=None, de
 
     compositions: a CompositionBatch, anything `hea_fast.composition.as_batch` accepts (formulas,
     dicts, DataFrames of element columns), or an object with ``fractions`` and ``elements``.
-    descriptors: None (all the table supports), a list of names (see `list_descriptors`) or a set
-    name ("zeng2024", "yang2012"). table: an ElementTable or its name; None = "default", or the
+    descriptors: None (every descriptor whose properties the table has at all), a list of names
+    (see `list_descriptors`) or a set name ("zeng2024", "yang2012"). A descriptor whose property
+    is unknown for an element present in the input raises `ElementDataError` (never a silent NaN):
+    e.g. the default table has no Allen χ for La–Yb, so alloys with them need an explicit list
+    without chi_allen_mean/dchi_allen. table: an ElementTable or its name; None = "default", or the
     named set's own table. threads: None = all cores (results do not depend on it).
     device: "cpu", "cuda" or "auto".
     """

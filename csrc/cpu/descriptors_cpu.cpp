@@ -18,7 +18,8 @@
 
 #include "hea_fast/parallel.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HEA_FAST_NO_CLONES)
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(HEA_FAST_NO_CLONES)  // target_clones needs ELF ifunc
 #define HEA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define HEA_CLONES
