@@ -357,6 +357,29 @@ def test_normalize_phase_vocabulary():
         ds.normalize_phase("FCC+Quasicrystal")
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_normalize_phase_is_order_and_spelling_invariant(seed):
+    rng = np.random.default_rng(seed)
+    spellings = {"FCC": ["FCC", "fcc", " FCC "], "BCC": ["BCC", "bcc"], "HCP": ["HCP", "hcp"],
+                 "IM": ["IM", "Im", "B2", "Laves", "Sec.", "L12"], "AM": ["AM", "amor"]}
+    for _ in range(50):
+        k = int(rng.integers(1, 4))
+        canon = list(rng.choice(list(spellings), size=k))
+        written = [spellings[t][int(rng.integers(len(spellings[t])))] for t in canon]
+        order = rng.permutation(k)
+        got = ds.normalize_phase("+".join(written[i] for i in order))
+        assert got == "+".join(sorted(canon, key=ds.PHASE_TOKENS.index))
+
+
+def test_formula_cleaning_rules_leave_valid_formulas_alone():
+    assert ds._fix_leading_zero("Al3Cr1Fe1Mn1Ti025") == "Al3Cr1Fe1Mn1Ti0.25"
+    for f in ("Al0.5CoCrFeNi", "Al09.68Cr03.23Ti80.65", "Ti10Zr20", "AlCoCrFeMo0Ni", "Nb0.06Ti"):
+        assert ds._fix_leading_zero(f) == f
+    assert ds._fill_group_balance("Sr20Ca20Yb20(Li0.55Mg0.45)Zn20") == "Sr20Ca20Yb20(Li0.55Mg0.45)20Zn20"
+    for f in ("SrCaYb(Li0.55Mg0.45)Zn", "(CoCrCuFeNi)96Nb4", "(AlTi)0.7Ni1Co1", "Al20(CoCrNi)"):
+        assert ds._fill_group_balance(f) == f
+
+
 def test_singh2023_labels_and_duplicates(shared_data):
     df = ds.load_singh2023()
     assert df.phase.value_counts().to_dict() == {"BCC": 375, "IM": 262, "FCC": 205, "FCC+BCC": 140,
