@@ -110,8 +110,9 @@ def test_rank_non_members():
     space = CompositionSpace(("A", "B", "C", "D"), 3, 10)
     assert space.rank(np.array([[0.25, 0.25, 0.5, 0.0]]))[0] == -1  # not on the 10 % grid
     assert space.rank(np.array([[0.5, 0.5, 0.0, 0.0]]))[0] == -1  # 2 elements, part is 3
-    assert space.rank(["A20B30C50", "A20B30Zr50"]).tolist()[1] == -1  # element outside palette
-    assert "A20B30C50" in space
+    real = CompositionSpace(("Cr", "Mo", "Nb", "W"), 3, 10)
+    assert real.rank(["Cr20Mo30Nb50", "Cr20Mo30Zr50"]).tolist()[1] == -1  # element outside palette
+    assert "Cr20Mo30Nb50" in real and "Cr25Mo25Nb50" not in real
 
 
 def test_threads_do_not_change_results():
