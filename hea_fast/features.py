@@ -199,8 +199,18 @@ def _prepare(X: np.ndarray, elements: tuple, names: Sequence[str], tab: ElementT
         props[pidx] = tab.property_matrix(els_present)
     needed = sorted({p for n in names for p in _BY_NAME[n].requires}, key=PROPERTIES.index)
     if needed and els_present:
-        users = ", ".join(n for n in names if _BY_NAME[n].requires)
-        tab.require(els_present, needed, why=users)
+        sub = tab.property_matrix(els_present, needed)
+        if np.isnan(sub).any():
+            parts = []
+            for k, p in enumerate(needed):
+                gaps = [e for i, e in enumerate(els_present) if np.isnan(sub[i, k])]
+                if gaps:
+                    users = [n for n in names if p in _BY_NAME[n].requires]
+                    parts.append(f"{p} of {', '.join(gaps)} (needed by {', '.join(users)})")
+            raise ElementDataError(
+                f"element table {tab.name!r} has no value for " + "; ".join(parts)
+                + ": drop those descriptors or use another table"
+            )
     H = np.zeros((len(elements), len(elements)))
     if len(pidx):
         H[np.ix_(pidx, pidx)] = tab.pair_matrix(els_present)
@@ -224,6 +234,8 @@ def _kernel(X, props, H, tab, threads, device):
     from hea_fast._backend import core, resolve_device
 
     dev = resolve_device(device)
+    if X.shape[0] == 0:  # nothing to compute (an empty chunk may even have no element columns)
+        return np.zeros((0, len(DESCRIPTORS)))
     if dev == "cpu":
         return core.descriptors(X, props, H, tab.gas_constant, tab.log_offset, threads=threads)
     return _kernel_cuda(X, props, H, tab)

@@ -272,8 +272,12 @@ def test_bad_input_raises_cleanly(rng):
     # unknown element / missing property / missing pair: ElementDataError (a ValueError)
     with pytest.raises(ElementDataError, match="Xx"):
         featurize(batch([[1, 1]], ["Fe", "Xx"]))
-    with pytest.raises(ElementDataError, match="chi_allen of La"):
+    with pytest.raises(ElementDataError, match=r"chi_allen of La \(needed by dchi_allen\)"):
         featurize(batch([[1, 1]], ["Fe", "La"]), ["dchi_allen"])
+    with pytest.raises(ElementDataError, match=r"chi_allen of La, Pu .*bulk_modulus_GPa of Pu \(needed by K\)"):
+        featurize(batch([[1, 1, 0], [0, 1, 1]], ["La", "Fe", "Pu"]))
+    # empty input: empty result, no kernel call
+    assert featurize(batch(np.zeros((0, 2)), ["Fe", "Ni"]), ["VEC"]).shape == (0, 1)
     assert np.isfinite(featurize_array(batch([[1, 1]], ["Fe", "La"]), ["delta", "dH_mix"])).all()
     with pytest.raises(ElementDataError, match="pair.*Be-Fe"):  # zeng2024 has no pairs for Be
         featurize(batch([[1, 1, 0], [0, 1, 1]], ["Be", "Fe", "Ni"]), "zeng2024")
