@@ -181,7 +181,7 @@ struct TileEval {
   const lattice::Space& space;
   const double *V, *C11, *C12, *C44, *T;
   int nT, model;
-  double kbl, taylor, alpha;
+  double kbl, taylor, calpha;
   std::vector<double> Tp;
   bool sorted = true;
   TileEval(const lattice::Space& sp, const double* V_, const double* C11_, const double* C12_, const double* C44_,
@@ -189,7 +189,7 @@ struct TileEval {
       : space(sp), V(V_), C11(C11_), C12(C12_), C44(C44_), T(T_), nT(nT_), model(model_), Tp(nT_) {
     kbl = k.kB * std::log(k.eps0 / k.eps);
     taylor = k.taylor;
-    alpha = k.alpha;
+    calpha = std::cbrt(k.alpha);
     for (int t = 0; t < nT; ++t) Tp[t] = model == kSingleFit ? std::pow(T[t], 0.91) : std::cbrt(T[t]) * std::cbrt(T[t]);
     for (int t = 1; t < nT; ++t) sorted = sorted && T[t - 1] <= T[t];
   }
@@ -207,7 +207,7 @@ struct TileEval {
       for (int j = 0; j < bl.k; ++j) cf[j] = static_cast<double>(u[j]) / bl.N;
       double Vbar, delta, mu, nu, tau0, deb;
       alloy_sparse(bl.k, bl.elem, cf, V, C11, C12, C44, Vbar, delta, mu, nu);
-      tau0_deb(Vbar, delta, mu, nu, alpha, tau0, deb);
+      tau0_deb_ca(Vbar, delta, mu, nu, calpha, tau0, deb);
       b.blk[i] = &bl - base;
       if (deb > 0.0) {
         const double kap = kbl / deb;

@@ -36,9 +36,10 @@ struct Constants {
 constexpr double kGPaA3_eV = 1.0e-21 / 1.602176634e-19;  // 1 GPa·Å³ in eV
 constexpr double kXSwitch = 0.35355339059327376220;       // 2^{-3/2}: 1 − x^{2/3} = 1/2
 
-// τ_y0 [MPa] and ΔE_b [eV] from alloy V̄ [Å³], δ [Å⁶], μ [GPa], ν.
-HEA_MC_HD void tau0_deb(double Vbar, double delta, double mu_GPa, double nu, double alpha, double& tau0,
-                        double& deb) {
+// τ_y0 [MPa] and ΔE_b [eV] from alloy V̄ [Å³], δ [Å⁶], μ [GPa], ν; ca = α^{1/3} (hoisted out of
+// per-composition loops by the grid kernel: cube roots dominate its per-composition cost).
+HEA_MC_HD void tau0_deb_ca(double Vbar, double delta, double mu_GPa, double nu, double ca, double& tau0,
+                           double& deb) {
   if (!(delta > 0.0)) {
     tau0 = 0.0;
     deb = 0.0;
@@ -47,9 +48,14 @@ HEA_MC_HD void tau0_deb(double Vbar, double delta, double mu_GPa, double nu, dou
   const double r = delta * (16.0 / 27.0) / (Vbar * Vbar);
   const double b3 = 1.2990381056766580 * Vbar;  // (3√3/4) V̄
   const double q = (1.0 + nu) / (1.0 - nu);
-  const double cq = cbrt(q), cr = cbrt(r), ca = cbrt(alpha);
+  const double cq = cbrt(q), cr = cbrt(r);
   tau0 = 0.040 / ca * (mu_GPa * 1.0e3) * q * cq * cr * cr;
   deb = 2.00 * ca * mu_GPa * b3 * kGPaA3_eV * cq * cq * cr;
+}
+
+HEA_MC_HD void tau0_deb(double Vbar, double delta, double mu_GPa, double nu, double alpha, double& tau0,
+                        double& deb) {
+  tau0_deb_ca(Vbar, delta, mu_GPa, nu, cbrt(alpha), tau0, deb);
 }
 
 // Resolved shear strength τ [MPa] at T [K]; log_rate = ln(ε̇₀/ε̇).
