@@ -21,7 +21,7 @@ struct GridParams {  // by value: 5 x 64 doubles = 2.5 KiB, within the kernel-pa
   double V[kMaxGridElements], C11[kMaxGridElements], C12[kMaxGridElements], C44[kMaxGridElements];
   double T[kMaxGridTemperatures];
   int nT, model;
-  double alpha, kbl, taylor;
+  double calpha, kbl, taylor;  // calpha = α^{1/3}, hoisted out of the per-thread work
 };
 
 __global__ void tau0_deb_kernel(const double* frac, int64_t n, int64_t E, const double* V, const double* C11,
@@ -72,7 +72,7 @@ __global__ void grid_sigma_kernel(LatticeView v, int64_t rank_begin, int64_t cou
   for (int j = 0; j < b->k; ++j) c[j] = static_cast<double>(u[j]) / b->N;
   double Vbar, delta, mu, nu, tau0, deb;
   mc::alloy_sparse(b->k, b->elem, c, p.V, p.C11, p.C12, p.C44, Vbar, delta, mu, nu);
-  mc::tau0_deb(Vbar, delta, mu, nu, p.alpha, tau0, deb);
+  mc::tau0_deb_ca(Vbar, delta, mu, nu, p.calpha, tau0, deb);
   double* o = out + i * p.nT;
   for (int t = 0; t < p.nT; ++t) o[t] = p.taylor * mc::tau_T(tau0, deb, p.T[t], p.kbl, p.model);
 }
@@ -115,7 +115,7 @@ void mc_grid_sigma(const DeviceLattice& d, int64_t rank_begin, int64_t rank_end,
   mc::Constants k;
   p.nT = nT;
   p.model = model;
-  p.alpha = k.alpha;
+  p.calpha = std::cbrt(k.alpha);
   p.kbl = k.kB * std::log(k.eps0 / k.eps);
   p.taylor = k.taylor;
   grid_sigma_kernel<<<grid_for(count), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(d.view(), rank_begin, count, p,
