@@ -141,8 +141,8 @@ def test_parquet_output_and_cli(small, tmp_path):
     g, _, _ = small
     out = tmp_path / "summary.parquet"
     res = simulate_grid(g, topk=2, sample=20, progress=False, output=out)
-    back = pd.read_parquet(out)
-    pd.testing.assert_frame_equal(back, res.per_system)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), res.per_temperature)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "summary.per_system.parquet"), res.per_system)
     assert (tmp_path / "summary.sample.parquet").exists()
 
     from hea_fast.commands import xyield_data  # noqa: F401  (the CLI module registers into `xyield`)
@@ -160,9 +160,10 @@ def test_parquet_output_and_cli(small, tmp_path):
     rc = main(["xyield", "grid", "--elements", "Cr,Mo,Nb,Ti,W", "--stats", "-o", str(summ), "--no-progress",
                "--topk", "3"])
     assert rc == 0
-    per_T = pd.read_parquet(tmp_path / "grid.per_temperature.parquet")
-    assert len(per_T) == 23
-    assert (pd.read_parquet(summ)["max_MPa"] > 0).any()
+    per_T = pd.read_parquet(summ)
+    assert len(per_T) == 23 and (per_T["count"] == per_T["count"].iloc[0]).all()
+    assert (pd.read_parquet(tmp_path / "grid.per_system.parquet")["max_MPa"] > 0).any()
+    assert len(pd.read_parquet(tmp_path / "grid.topk.parquet")) == 3 * 23
 
 
 def test_bad_arguments(small):

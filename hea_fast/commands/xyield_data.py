@@ -53,9 +53,10 @@ def register(subparsers) -> None:
     g = subparsers.add_parser(
         "grid",
         help="stream the whole X-Yield grid and write reductions (maxima, top-k, histograms) -> Parquet",
-        description="Enumerate every point of the X-Yield grid in C++ and reduce on the fly: per-system x temperature "
-                    "maxima (written to -o), and next to it <stem>.per_temperature / .histogram (--stats), "
-                    ".topk (--topk) and .sample (--sample) Parquet files. Resumable with --checkpoint.",
+        description="Enumerate every point of the X-Yield grid in C++ and reduce on the fly. -o gets the "
+                    "per-temperature count/mean/std/max table with --stats (else the per-system x temperature maxima); "
+                    "next to it go <stem>.per_system, <stem>.histogram (--stats), <stem>.topk (--topk) and "
+                    "<stem>.sample (--sample) Parquet files. Resumable with --checkpoint.",
     )
     _common(g)
     g.add_argument("--stats", action="store_true", help="per-temperature count/mean/std/max and histograms")

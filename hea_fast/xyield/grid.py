@@ -172,7 +172,7 @@ class GridSummary:
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
 
-    def write_parquet(self, path, tables=("per_system", "per_temperature", "histogram", "topk", "sample")):
+    def write_parquet(self, path, tables=("per_temperature", "per_system", "histogram", "topk", "sample")):
         """Write the first available table in `tables` to `path` and the others next to it as
         `<stem>.<table>.parquet` (atomic: temp file + os.replace). Returns the written paths."""
         path = Path(path)
