@@ -63,3 +63,24 @@ def test_wbic_subset_search(quick, check_ratio):
     W.wbic(X[:, list(best)], y, n_iter=64, burn_in=20, target_stderr=target, seed=0, backend="numpy")
     t_np = time.perf_counter() - t0
     check_ratio("wbic_search_per_subset_vs_numpy", t_np / per)
+
+
+def test_pg_sampler_vs_numpy_reference(quick, check_ratio):
+    """Exact compiled PG(b, c) draws vs the NumPy truncated-series reference (1 thread each)."""
+    m = 20_000 if quick else 200_000
+    b = np.full(m, 1 / np.log(1000.0))
+    c = np.random.default_rng(0).normal(0, 2, m)
+    core = importlib.import_module("hea_fast._backend").core
+
+    def best(fn, repeat=3):  # best wall time of fn() (benchmarks/conftest.py's best_time is not importable here)
+        out = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+        return min(out)
+
+    t_cpp = best(lambda: core.polyagamma(b, c, seed=1, threads=1))
+    t_np = best(lambda: W.sample_polyagamma(b, c, seed=1, method="reference"))
+    print(f"\n[pg] {m} draws b=1/log 1000: C++ {t_cpp / m * 1e9:.0f} ns/draw, NumPy reference {t_np / m * 1e9:.0f} ns/draw")
+    check_ratio("pg_exact_vs_numpy_reference", t_np / t_cpp)
