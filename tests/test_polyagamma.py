@@ -141,3 +141,18 @@ def test_bad_input():
         sample_polyagamma(1.0, float("nan"))
     with pytest.raises(ValueError, match="b"):
         core.polyagamma(np.array([0.0]), np.array([1.0]))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(b=st.floats(0.02, 3.0), c=st.floats(-30.0, 30.0), seed=st.integers(0, 2**32 - 1))
+def test_property_any_b_c(b, c, seed):
+    """Any b in [0.02, 3], |c| <= 30: draws are finite, positive, symmetric in c (same stream, same
+    values), and their mean agrees with b/(2c) tanh(c/2) within 5 standard errors."""
+    x = sample_polyagamma(np.full(20_000, b), np.full(20_000, c), seed=seed)
+    assert np.all(np.isfinite(x)) and np.all(x > 0)
+    np.testing.assert_array_equal(x, sample_polyagamma(np.full(20_000, b), np.full(20_000, -c), seed=seed))
+    assert abs(x.mean() - pg_mean(b, c)) < 5 * x.std() / math.sqrt(x.size)

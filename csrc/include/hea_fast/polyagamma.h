@@ -105,8 +105,10 @@ HEA_HD double sample_jstar(const JStarConfig& cfg, double z, RNG& rng) {
   for (int attempt = 0; attempt < 1000000; ++attempt) {
     double x;
     const double nv = rng.normal();
-    if (!(z > 0)) {
+    if (!(z > 1e-6)) {
+      // tiny tilt: Levy proposal thinned by e^{-z^2 x/2} (exact; also avoids mu = h/z overflowing)
       x = lam / (nv * nv);
+      if (z > 0 && !(rng.uniform() < std::exp(-0.5 * z * z * x))) continue;
     } else {
       // Michael-Schucany-Haas in the cancellation-free form x1 = mu / (1 + phi + sqrt(phi (2 + phi))),
       // phi = mu N^2 / (2 lambda); the other root mu^2/x1 is taken with probability x1/(mu + x1).
