@@ -76,6 +76,13 @@ def test_only_requested_gradients_flow():
     torch.testing.assert_close(th.grad, (gate_reference(ms, 0.1) * gate_reference(mt, 0.1)).detach())
 
 
+def test_custom_op_passes_opcheck():
+    # schema, fake (meta) kernel and autograd registration agree with the real kernel
+    th, ms, mt = _tensors((4, 3, 3), seed=9)
+    torch.library.opcheck(torch.ops.hea_fast.masked_weight.default, (th, ms, mt, 0.2))
+    torch.library.opcheck(torch.ops.hea_fast.masked_weight.default, (th, None, mt, 0.2))
+
+
 def test_double_backward_is_refused_not_silently_wrong():
     th, ms, mt = _tensors((3, 2), seed=6)
     w = masked_weight(th, ms, mt, 0.1)
