@@ -3,8 +3,12 @@
 #include "hea_fast/maresca_curtin.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -49,8 +53,7 @@ struct Acc {
   std::vector<double> tmax;
   std::vector<int64_t> targ;
   std::vector<TopK> top;
-  // per-block maxima touched by this thread: blocks are visited in rank order, so a thread's range
-  // covers a contiguous block interval [b_first, b_last]
+  // per-block maxima of this thread over the chunk's block interval [b_first, b_first + n)
   int64_t b_first = -1;
   std::vector<double> bmax;
   std::vector<int64_t> barg;
@@ -245,7 +248,14 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
   const int nthreads = static_cast<int>(std::min<int64_t>(resolve_threads(threads), ntiles));
   std::vector<Acc> acc(std::max(1, nthreads));
 
-  parallel_for(ntiles, nthreads, [&](int64_t tlo, int64_t thi, int tid) {
+  // Dynamic scheduling: threads pull tiles from a shared counter, so a core slowed down by other
+  // jobs does not hold up the chunk. Each thread still sees its tiles in increasing rank order and
+  // every reduction merges with a total-order tie-break, so results do not depend on which thread
+  // took which tile.
+  std::atomic<int64_t> next_tile{0};
+  const int64_t b_lo = red.bmax ? space.block_of(rank_begin) : 0;
+  const int64_t b_n = red.bmax ? space.block_of(rank_end - 1) - b_lo + 1 : 0;
+  auto worker = [&](int tid) {
     Acc& a = acc[tid];
     if (red.hist) a.hist.assign(static_cast<size_t>(nT) * nb2, 0);
     a.tmax.assign(nT, -std::numeric_limits<double>::infinity());
@@ -254,17 +264,17 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
       a.top.assign(nT, TopK{});
       for (auto& tk : a.top) { tk.cap = red.topk; tk.h.reserve(red.topk); }
     }
-    int64_t r0 = rank_begin + tlo * kTile, r1 = std::min(rank_end, rank_begin + thi * kTile);
     if (red.bmax) {
-      a.b_first = space.block_of(r0);
-      int64_t nbl = space.block_of(r1 - 1) - a.b_first + 1;
-      a.bmax.assign(static_cast<size_t>(nbl) * nT, -std::numeric_limits<double>::infinity());
-      a.barg.assign(static_cast<size_t>(nbl) * nT, -1);
+      a.b_first = b_lo;
+      a.bmax.assign(static_cast<size_t>(b_n) * nT, -std::numeric_limits<double>::infinity());
+      a.barg.assign(static_cast<size_t>(b_n) * nT, -1);
     }
     std::vector<double> sig(static_cast<size_t>(kTile) * nT), thr(nT);
     std::vector<int64_t> bins(nT);
     TileEval::Buf buf;
-    for (int64_t tile = tlo; tile < thi; ++tile) {
+    for (;;) {
+      const int64_t tile = next_tile.fetch_add(1);
+      if (tile >= ntiles) break;
       const int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
       te.run(s0, n, buf, sig.data());
       double* ts = red.tsum ? &tile_sum[tile * nT] : nullptr;
@@ -303,7 +313,25 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
             }
       }
     }
-  });
+  };
+  {
+    std::vector<std::thread> pool;
+    std::exception_ptr err;
+    std::mutex err_mu;
+    auto guarded = [&](int tid) {
+      try {
+        worker(tid);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(err_mu);
+        if (!err) err = std::current_exception();
+        next_tile.store(ntiles);
+      }
+    };
+    for (int tid = 1; tid < nthreads; ++tid) pool.emplace_back(guarded, tid);
+    guarded(0);
+    for (auto& th : pool) th.join();
+    if (err) std::rethrow_exception(err);
+  }
 
   // ---- merge (fixed order => identical results for any thread count) ----
   for (int tid = 0; tid < nthreads; ++tid) {
@@ -351,13 +379,11 @@ void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_en
   if (count <= 0) return;
   const int64_t ntiles = (count + kTile - 1) / kTile;
   TileEval te(space, V, C11, C12, C44, T, nT, model, k);
-  parallel_for(ntiles, threads, [&](int64_t tlo, int64_t thi, int) {
+  parallel_items(ntiles, threads, [&](int64_t tile) {  // dynamic: tiles are independent
     TileEval::Buf buf;
-    for (int64_t tile = tlo; tile < thi; ++tile) {
-      const int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
-      te.run(s0, n, buf, out + (s0 - rank_begin) * nT);
-    }
-  }, 1);
+    const int64_t s0 = rank_begin + tile * kTile, n = std::min(kTile, rank_end - s0);
+    te.run(s0, n, buf, out + (s0 - rank_begin) * nT);
+  });
 }
 
 void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V,
