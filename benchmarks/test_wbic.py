@@ -84,3 +84,46 @@ def test_pg_sampler_vs_numpy_reference(quick, check_ratio):
     t_np = best(lambda: W.sample_polyagamma(b, c, seed=1, method="reference"))
     print(f"\n[pg] {m} draws b=1/log 1000: C++ {t_cpp / m * 1e9:.0f} ns/draw, NumPy reference {t_np / m * 1e9:.0f} ns/draw")
     check_ratio("pg_exact_vs_numpy_reference", t_np / t_cpp)
+
+
+def test_wbic_one_subset_vs_pyro_nuts(quick, check_ratio):
+    """Same subset as test_wbic_one_subset_vs_numpy with Pyro NUTS on the tempered posterior
+    (pyro.factor(beta * log-likelihood)); NUTS time is scaled to the same standard error."""
+    import pytest
+
+    if quick:
+        pytest.skip("full mode only (Pyro NUTS takes about a minute)")
+    import pyro
+    import pyro.distributions as dist
+    import torch
+    from pyro.infer import MCMC, NUTS
+
+    n, target = 1000, 0.1
+    X, y = _data(n, 4)
+    beta = 1 / np.log(n)
+    t0 = time.perf_counter()
+    r = W.wbic(X, y, n_iter=64, burn_in=20, target_stderr=target, threads=1, seed=1)
+    t_cpp = time.perf_counter() - t0
+    A = torch.tensor(np.hstack([np.ones((n, 1)), X]))
+    yt = torch.tensor(y)
+
+    def model():
+        w = pyro.sample("w", dist.Normal(torch.zeros(5, dtype=torch.float64), 10.0**0.5).to_event(1))
+        psi = A @ w
+        pyro.factor("tempered_lik", beta * (yt * psi - torch.nn.functional.softplus(psi)).sum())
+
+    torch.manual_seed(0)
+    pyro.set_rng_seed(0)
+    torch.set_num_threads(1)
+    mcmc = MCMC(NUTS(model), num_samples=1000, warmup_steps=300, disable_progbar=True)
+    t0 = time.perf_counter()
+    mcmc.run()
+    t_nuts = time.perf_counter() - t0
+    ws = mcmc.get_samples()["w"].numpy()
+    l = W._nll(A.numpy(), y, ws)
+    se = W._batch_means_se(l[None, :])
+    t_equiv = t_nuts * max(1.0, (se / target) ** 2)
+    print(f"\n[wbic vs NUTS] C++ {t_cpp:.2f} s (stderr {r.stderr:.3f}); Pyro NUTS 1300 it {t_nuts:.1f} s, "
+          f"WBIC {l.mean():.3f}±{se:.3f} (raw l, no control variate) -> {t_equiv:.1f} s at stderr {target}")
+    assert abs(l.mean() - r.wbic) < 4 * np.hypot(se, r.stderr)
+    check_ratio("wbic_one_subset_vs_pyro_nuts", t_equiv / t_cpp)
