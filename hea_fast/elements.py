@@ -10,8 +10,8 @@ Two named tables:
     liquid ΔH_mix (kJ/mol). Entropy uses R = 8.314462618 J/(mol K) (CODATA 2018).
 ``"zeng2024"``
     The element data and Miedema pair enthalpies of the d-VAE paper (Zeng, Khan, Post,
-    arXiv 2409.06740), read at run time from the data home (``$HEA_FAST_DATA`` or
-    ``~/.cache/hea_fast``): ``dvae_hea_zeng2024/element_lookup_70.csv`` (mendeleev atomic radius,
+    arXiv 2409.06740), read at run time from the data home through `hea_fast.datasets.fetch`
+    (``$HEA_FAST_DATA`` or ``~/.cache/hea_fast``, checksummed): ``dvae_hea_zeng2024/element_lookup_70.csv`` (mendeleev atomic radius,
     Pauling χ, a "VEC" counting every electron outside the noble-gas core, Tm, K, Vm) and
     ``mixing_enthalpy_pairs_435.csv`` (qmpy Miedema ΔH_ij for 30 elements). It has no Allen χ.
     Its entropy convention reproduces the paper's features exactly: R = 8.314 and
@@ -56,19 +56,21 @@ class ElementDataError(ValueError):
     """An element, property or pair enthalpy is missing from an element table."""
 
 
-def _data_home() -> Path:
-    # hea_fast.datasets owns the data home; this mirrors its lookup rule (DESIGN.md §5) so the
-    # element tables work before/without it.
-    try:  # pragma: no cover - depends on the datasets module being present
-        from hea_fast import datasets  # type: ignore
-
-        fn = getattr(datasets, "data_home", None)
-        if callable(fn):
-            return Path(fn())
-    except ImportError:
-        pass
-    env = os.environ.get("HEA_FAST_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "hea_fast"
+def _data_file(dataset: str, name: str) -> Path:
+    """A shared-data file, through hea_fast.datasets (data home, checksum, download) when present."""
+    try:
+        from hea_fast import datasets
+    except ImportError:  # pragma: no cover - the datasets module is part of the package
+        datasets = None
+    if datasets is not None and (dataset, name) in getattr(datasets, "FILES", {}):
+        return datasets.fetch(dataset, name)  # raises DatasetNotFoundError (a FileNotFoundError)
+    env = os.environ.get("HEA_FAST_DATA", "").strip()
+    home = Path(env).expanduser() if env else Path.home() / ".cache" / "hea_fast"
+    path = home / dataset / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: put the d-VAE data (arXiv 2409.06740, repo "
+                                f"cengc13/d_vae_hea) in $HEA_FAST_DATA/{dataset}/")
+    return path
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,14 +230,8 @@ def _load_named(name: str) -> ElementTable:
             "Takeuchi-Inoue 2005 pair enthalpies",
         )
     if name == "zeng2024":
-        folder = _data_home() / "dvae_hea_zeng2024"
-        ef, pf = folder / "element_lookup_70.csv", folder / "mixing_enthalpy_pairs_435.csv"
-        for f in (ef, pf):
-            if not f.is_file():
-                raise FileNotFoundError(
-                    f"element table 'zeng2024' needs {f}: put the d-VAE data (arXiv 2409.06740, "
-                    "repo cengc13/d_vae_hea) in $HEA_FAST_DATA/dvae_hea_zeng2024/"
-                )
+        ef = _data_file("dvae_hea_zeng2024", "element_lookup_70.csv")
+        pf = _data_file("dvae_hea_zeng2024", "mixing_enthalpy_pairs_435.csv")
         raw = pd.read_csv(ef).set_index("element")
         props = pd.DataFrame(
             {

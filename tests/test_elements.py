@@ -137,7 +137,7 @@ def test_zeng2024_missing_data_home(tmp_path, monkeypatch):
     from hea_fast import elements
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path))
-    monkeypatch.setattr(elements, "_data_home", lambda: tmp_path)
+    monkeypatch.setenv("HEA_FAST_OFFLINE", "1")
     elements._load_named.cache_clear()
     try:
         with pytest.raises(FileNotFoundError, match="dvae_hea_zeng2024"):
