@@ -211,3 +211,10 @@ def test_cuda_decode_matches_cpu():
     r = space.sample_ranks(5000, seed=1)
     np.testing.assert_array_equal(space.fractions_at(r, device="cuda").cpu().numpy(), space.fractions_at(r))
     assert torch.cuda.is_available()
+
+
+def test_decode_to_composition_batch():
+    space = CompositionSpace(("Cr", "Mo", "Nb", "W"), [3, 4], {3: 10, 4: 25})
+    batch = space.decode(5, 40)
+    assert len(batch) == 35
+    np.testing.assert_array_equal(space.rank(batch), np.arange(5, 40))
