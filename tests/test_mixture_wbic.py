@@ -118,7 +118,11 @@ def test_thread_count_does_not_change_results_and_prune():
     b = W.wbic_subsets(X, y, subsets, threads=2, **kw)
     np.testing.assert_array_equal(a.wbic, b.wbic)
     np.testing.assert_array_equal(a.stderr, b.stderr)
-    # a subset's result does not depend on which other subsets are in the call? (stream = position)
+    # a subset's result depends on (seed, columns) only: not on its position or the other subsets
+    alone = W.wbic_subsets(X, y, [subsets[4]], threads=1, **kw)
+    assert alone.wbic[0] == a.wbic[4] and alone.stderr[0] == a.stderr[4]
+    rev = W.wbic_subsets(X, y, subsets[::-1], threads=2, **kw)
+    np.testing.assert_array_equal(rev.wbic[::-1], a.wbic)
     c = W.wbic_subsets(X, y, subsets, seed=12, n_iter=64, burn_in=10, n_chains=3)
     assert not np.array_equal(a.wbic, c.wbic)
     p = W.wbic_subsets(X, y, subsets, prune_above=15.0, **kw)

@@ -427,7 +427,7 @@ void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const 
     build_design(X, n, p, idx + s * kmax, k, opt.fit_intercept, A);
     const int d = k + (opt.fit_intercept ? 1 : 0);
     Mode mode = tempered_mode(A.data(), n, d, y, opt.beta, opt.prior_var);
-    run_subset(A.data(), n, d, y, opt, mode, static_cast<uint64_t>(s), inner, out[s]);
+    run_subset(A.data(), n, d, y, opt, mode, subset_key(idx + s * kmax, k), inner, out[s]);
   });
 }
 

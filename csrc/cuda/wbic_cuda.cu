@@ -99,7 +99,8 @@ __global__ void gibbs_kernel(KernelArgs a) {
   __shared__ double P[kMaxD * kMaxD];
   __shared__ double w[kMaxD], atk[kMaxD], m[kMaxD];
   __shared__ double lsum;
-  const uint64_t stream = static_cast<uint64_t>(s) * static_cast<uint64_t>(a.C) + static_cast<uint64_t>(c);
+  // stream keyed by the subset's columns and the chain (see hea_fast/wbic.h)
+  const uint64_t stream = subset_key(a.idx + s * a.kmax, k) + static_cast<uint64_t>(c) * 0x9E3779B97F4A7C15ull;
   const uint64_t per_iter = static_cast<uint64_t>(a.n + d + 1);
   double* wstate = a.state_w + (s * a.C + c) * kMaxD;
 

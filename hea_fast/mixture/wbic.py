@@ -60,9 +60,10 @@ Public contract (used by hea_fast.mixture.search / model):
 * ``sample_polyagamma(b, c, *, seed=0, threads=None, method="exact"|"reference")`` — PG(b, c) draws.
 
 Results are reproducible for a seed and, for the compiled backend, independent of ``threads``
-(each chain's xoshiro256++ state is drawn from the Philox stream keyed by (seed, subset position,
-chain)). ``device="cuda"`` is accepted by ``wbic_subsets`` but the CUDA mirror is not implemented
-yet (hea_fast._cuda has no ``wbic_subsets``): it raises a WBICError naming that. The NumPy backend ("numpy") uses NumPy's
+(each chain's xoshiro256++ state is drawn from the Philox stream keyed by (seed, hash of the
+subset's columns, chain)). ``device="cuda"`` runs the CUDA mirror (csrc/cuda/wbic_cuda.cu, one
+block per subset and chain, per-draw Philox streams): same estimator, statistically equal to the
+CPU results but not bit-identical (different streams). The NumPy backend ("numpy") uses NumPy's
 generator and gives different (statistically equivalent) numbers than the compiled one.
 """
 from __future__ import annotations
@@ -457,6 +458,18 @@ def _resolve_backend(backend: str):
     return core
 
 
+def _subset_key(cols) -> int:
+    """64-bit FNV-1a of the column indices (same as hea_fast::subset_key in wbic.h): a subset's RNG
+    streams depend on its columns, not on its position in the call."""
+    h = 1469598103934665603 ^ len(cols)
+    for v in cols:
+        v &= 0xFFFFFFFFFFFFFFFF
+        for b in range(8):
+            h ^= (v >> (8 * b)) & 0xFF
+            h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
 def _normalise_subsets(subsets, p):
     out = []
     for s in subsets:
@@ -479,8 +492,9 @@ def wbic_subsets(X, y, subsets: Sequence[Sequence[int]], *, prior_var=10.0, fit_
                  backend="auto", device="cpu", progress=False) -> WBICSubsetsResult:
     """WBIC of the logistic model on each column subset of X (see the module docstring).
 
-    Subset i uses RNG streams keyed by (seed, i, chain), so a subset's result does not depend on
-    the thread count or on which other subsets are in the call (for the compiled backend).
+    A subset's chains use RNG streams keyed by (seed, hash of its columns, chain), so its result
+    does not depend on the thread count, its position in ``subsets`` or the other subsets: chunked,
+    resumed or distributed searches reproduce a single call exactly (same backend and device).
     """
     X, y = _check_xy(X, y)
     n, p = X.shape
@@ -519,7 +533,7 @@ def wbic_subsets(X, y, subsets: Sequence[Sequence[int]], *, prior_var=10.0, fit_
             continue
         A = _design(X[:, list(subs[i])], fit_intercept)
         r = _wbic_numpy(A, y, b, pv, int(n_iter), int(burn_in), int(n_chains), target_stderr,
-                        int(max_iter), seed, stream=i)
+                        int(max_iter), seed, stream=_subset_key(subs[i]))
         res["wbic"][i], res["stderr"][i], res["rhat"][i], res["n_iter"][i] = r.wbic, r.stderr, r.rhat, r.n_iter
     return WBICSubsetsResult(subsets=subs, laplace_wbic=lap, pruned=pruned, beta=b,
                              n_chains=int(n_chains), backend="numpy", **res)

@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "hea_fast/philox.h"  // HEA_HD (subset_key is also used by the CUDA kernel)
+
 namespace hea_fast {
 
 struct WBICOptions {
@@ -27,7 +29,9 @@ struct WBICSubsetResult {
 };
 
 // X: (n, p) row-major; y: (n,) in {0,1}; idx: (n_subsets, kmax) column indices padded with -1.
-// Subset s, chain c uses the RNG stream keyed by (seed, s, c): results do not depend on `threads`.
+// The chains of a subset use RNG streams keyed by (seed, subset_key(columns), chain): a subset's
+// result depends only on the seed and its columns, not on `threads`, its position in the call or the
+// other subsets (so chunked / distributed searches reproduce a single call exactly).
 void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
                   int64_t n_subsets, int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out,
                   int threads);
@@ -37,6 +41,19 @@ void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const 
 void wbic_posterior_draws(const double* A, int64_t n, int64_t d, const double* y, double beta,
                           double prior_var, int64_t n_draws, int64_t burn_in, int64_t n_chains,
                           uint64_t seed, double* out, int threads);
+
+// 64-bit FNV-1a hash of a subset's column indices (in the given order), with its length.
+HEA_HD uint64_t subset_key(const int64_t* cols, int k) {
+  uint64_t h = 1469598103934665603ull ^ static_cast<uint64_t>(k);
+  for (int j = 0; j < k; ++j) {
+    uint64_t v = static_cast<uint64_t>(cols[j]);
+    for (int b = 0; b < 8; ++b) {
+      h ^= (v >> (8 * b)) & 0xFFu;
+      h *= 1099511628211ull;
+    }
+  }
+  return h;
+}
 
 // Per-subset tempered mode w_hat, gradient g and Hessian H of l at w_hat, and Laplace-WBIC, for
 // devices that run the sampler elsewhere (the CUDA mirror). d_max = kmax + 1; arrays are
