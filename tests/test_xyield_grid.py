@@ -203,3 +203,14 @@ def test_unsorted_temperatures_and_tiny_barriers(model):
     tau0, deb = __import__("hea_fast.xyield", fromlist=["tau_y0_and_dEb"]).tau_y0_and_dEb(
         g.space.fractions(), volumes=vols, elements=g.elements)
     assert deb.min() < 0.009  # exercises the std::exp fallback of the grid kernel
+
+
+def test_dask_local_cluster_equals_local(small):
+    distributed = pytest.importorskip("distributed")
+    g, _, _ = small
+    local = simulate_grid(g, topk=3, chunk_size=37, progress=False, threads=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = simulate_grid(g, topk=3, chunk_size=37, progress=False, client=client, threads=1)
+    for name in ("per_temperature", "per_system", "histogram", "topk"):
+        pd.testing.assert_frame_equal(getattr(local, name), getattr(remote, name))

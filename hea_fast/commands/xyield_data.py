@@ -67,6 +67,8 @@ def register(subparsers) -> None:
     g.add_argument("--hist-range", default="0,5000", help="histogram range in MPa, lo,hi (default 0,5000)")
     g.add_argument("--chunk-size", type=int, default=1 << 21, help="compositions per streamed chunk")
     g.add_argument("--checkpoint", default=None, help="resumable state file (.npz), removed when the run completes")
+    g.add_argument("--scheduler", default=None,
+                   help="dask.distributed scheduler address (tcp://host:port): run the chunks on that cluster")
     g.set_defaults(func=_grid)
 
 
@@ -88,10 +90,19 @@ def _grid(args) -> int:
     lo, hi = (float(v) for v in args.hist_range.split(","))
     grid = XYieldGrid(elements=_elements(args.elements), temperatures_K=_temperatures(args.temperatures))
     print(str(grid), file=sys.stderr)
-    res = simulate_grid(grid, model=args.model, sample=args.sample, seed=args.seed, topk=args.topk,
-                        stats=args.stats, hist_bins=args.hist_bins, hist_range=(lo, hi), chunk_size=args.chunk_size,
-                        checkpoint=args.checkpoint, progress=not args.no_progress, threads=args.threads,
-                        output=args.output)
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        res = simulate_grid(grid, model=args.model, sample=args.sample, seed=args.seed, topk=args.topk,
+                            stats=args.stats, hist_bins=args.hist_bins, hist_range=(lo, hi),
+                            chunk_size=args.chunk_size, checkpoint=args.checkpoint, progress=not args.no_progress,
+                            threads=args.threads, output=args.output, client=client)
+    finally:
+        if client is not None:
+            client.close()
     if res.points_done:
         print(f"{res.points_done:,} points in {res.seconds:.1f} s ({res.points_done / max(res.seconds, 1e-9) / 1e6:.1f} M points/s)",
               file=sys.stderr)

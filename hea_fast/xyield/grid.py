@@ -13,7 +13,9 @@ are σ_y in MPa (Maresca–Curtin 2020, see `hea_fast.xyield.simulate`), tempera
 flat memory and returns reductions instead of rows: a uniform random sample of N points (seeded,
 drawn by rank so it never enumerates the grid), per-temperature count/mean/std/max and top-k,
 per-system (element subset) × temperature maxima, and per-temperature histograms. It shows a
-progress bar, checkpoints after every chunk (atomic write) and resumes from the checkpoint.
+progress bar, checkpoints after every chunk (atomic write) and resumes from the checkpoint. With
+`client=` (dask.distributed) the rank chunks run as tasks on the cluster and their partial
+reductions merge in chunk order, giving exactly the local result.
 """
 from __future__ import annotations
 
@@ -205,7 +207,7 @@ def _fingerprint(obj) -> str:
 def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", sample: int = 0, seed: int = 0,
                   topk: int = 10, per_system: bool = True, stats: bool = True, hist_bins: int = 250,
                   hist_range=(0.0, 5000.0), chunk_size: int = 1 << 21, rank_range=None, checkpoint=None,
-                  progress: bool = True, threads=None, output=None) -> GridSummary:
+                  progress: bool = True, threads=None, output=None, client=None) -> GridSummary:
     """Stream the whole grid (or `rank_range=(a, b)` of its compositions) and reduce.
 
     sample: number of points drawn uniformly (seeded) from the grid (0: none); the paper used 100,000.
@@ -216,10 +218,10 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
     checkpoint: path of a resumable state file (.npz), rewritten atomically after every chunk;
     a run with the same grid/model/reductions/chunking resumes from it; it is removed on success.
     output: Parquet path to write (see `GridSummary.write_parquet`).
+    client: a `dask.distributed.Client`; chunks then run as tasks on its workers and their partial
+    reductions are merged here in chunk order, so the result equals the local one exactly.
     """
     import pandas as pd
-
-    from hea_fast._backend import core
 
     grid = grid if grid is not None else XYieldGrid()
     code = _model(model)
@@ -268,23 +270,36 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
         total = (b - a) * nT
         initial = (chunks[start_chunk][0] - a) * nT if start_chunk < len(chunks) else total
         bar = tqdm(total=total, initial=initial, unit="pt", unit_scale=True, desc="X-Yield grid", smoothing=0.1)
+    args = (code, bool(stats), bool(per_system), hist_bins, h_lo, h_hi, topk, threads)
+
+    def merge(ci, part):
+        nonlocal done_pts
+        _merge_partial(state, part, stats, per_system, topk)
+        lo, hi = chunks[ci]
+        state["next_chunk"] = np.array(ci + 1, np.int64)
+        done_pts += (hi - lo) * nT
+        if ckpt is not None:
+            _save_ckpt(ckpt, state, fp)
+        if bar is not None:
+            bar.update((hi - lo) * nT)
+
     try:
-        for ci in range(start_chunk, len(chunks)):
-            lo, hi = chunks[ci]
-            # reductions that were not asked for are passed as None and skipped by the kernel
-            tv, ti = core.mc_grid_reduce(sp._space, lo, hi, *grid._kernel_args(), grid.temperatures_K, code,
-                                         state["hist"] if stats else None, h_lo, h_hi, state["tmax"], state["targ"],
-                                         state["bmax"] if per_system else None, state["barg"] if per_system else None,
-                                         state["tsum"] if stats else None, state["tsum2"] if stats else None, topk,
-                                         threads=threads)
-            if topk:
-                _merge_topk(state["topv"], state["topi"], tv, ti)
-            state["next_chunk"] = np.array(ci + 1, np.int64)
-            done_pts += (hi - lo) * nT
-            if ckpt is not None:
-                _save_ckpt(ckpt, state, fp)
-            if bar is not None:
-                bar.update((hi - lo) * nT)
+        if client is None:
+            for ci in range(start_chunk, len(chunks)):
+                merge(ci, _reduce_chunk(grid, *chunks[ci], *args))
+        else:
+            from distributed import as_completed
+
+            g = client.scatter(grid, broadcast=True)
+            futs = {client.submit(_reduce_chunk, g, *chunks[ci], *args, key=f"xyield-grid-{fp}-{ci}"): ci
+                    for ci in range(start_chunk, len(chunks))}
+            ready, nxt = {}, start_chunk
+            for fut in as_completed(futs):
+                ready[futs[fut]] = fut.result()
+                fut.release()
+                while nxt in ready:  # merge in chunk order: identical to the local result
+                    merge(nxt, ready.pop(nxt))
+                    nxt += 1
     finally:
         if bar is not None:
             bar.close()
@@ -328,6 +343,41 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
     if ckpt is not None and ckpt.exists():
         ckpt.unlink()
     return summary
+
+
+def _reduce_chunk(grid, lo, hi, code, stats, per_system, hist_bins, h_lo, h_hi, topk, threads):
+    """Reductions of compositions [lo, hi) from a fresh state (a pure function: also a Dask task)."""
+    from hea_fast._backend import core
+
+    nT, nblk = grid.n_temperatures, grid.space.n_systems
+    p = {
+        "hist": np.zeros((nT, hist_bins + 2), np.int64) if stats else None,
+        "tmax": np.full(nT, -np.inf), "targ": np.full(nT, -1, np.int64),
+        "bmax": np.full((nblk, nT), -np.inf) if per_system else None,
+        "barg": np.full((nblk, nT), -1, np.int64) if per_system else None,
+        "tsum": np.zeros(nT) if stats else None, "tsum2": np.zeros(nT) if stats else None,
+    }
+    # reductions that were not asked for are passed as None and skipped by the kernel
+    p["topv"], p["topi"] = core.mc_grid_reduce(grid.space._space, lo, hi, *grid._kernel_args(), grid.temperatures_K,
+                                               code, p["hist"], h_lo, h_hi, p["tmax"], p["targ"], p["bmax"], p["barg"],
+                                               p["tsum"], p["tsum2"], topk, threads=threads)
+    return p
+
+
+def _merge_partial(state, p, stats, per_system, topk):
+    """Fold one chunk's partial reductions into the running state. Chunks arrive in rank order,
+    so a strict `>` keeps the first (smallest point index) maximum, as within a chunk."""
+    if stats:
+        state["hist"] += p["hist"]
+        state["tsum"] += p["tsum"]
+        state["tsum2"] += p["tsum2"]
+    up = p["tmax"] > state["tmax"]
+    state["tmax"][up], state["targ"][up] = p["tmax"][up], p["targ"][up]
+    if per_system:
+        up = p["bmax"] > state["bmax"]
+        state["bmax"][up], state["barg"][up] = p["bmax"][up], p["barg"][up]
+    if topk:
+        _merge_topk(state["topv"], state["topi"], p["topv"], p["topi"])
 
 
 def _formulas(grid, points):
