@@ -127,7 +127,9 @@ class _Parser:
             raise self.error("decimal comma (use '.' as the decimal separator)", end)
         if end < len(t) and t[end] == ".":
             raise self.error("malformed number", p)
-        if end < len(t) and t[end] in "eE" and not m.group(2):
+        # 'E' followed by a lower-case letter is an element (Er, Eu, Es), not an exponent
+        if end < len(t) and t[end] in "eE" and not m.group(2) and not (
+                t[end] == "E" and end + 1 < len(t) and t[end + 1].islower()):
             raise self.error("malformed exponent", end)
         value = float(m.group(0))
         if not math.isfinite(value):
