@@ -368,12 +368,16 @@ def _reapply_prune(model: XYieldCNN) -> None:
 # ---------------------------------------------------------------------------------------------
 def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretrained: XYieldCNN | None = None,
              model_config: CNNConfig | None = None, cfg: TransferConfig | None = None, seed: int = 0,
-             progress: bool = False):
+             progress: bool = False, monitor=None):
     """Fine-tune / train on the experimental training points with protocol `method`.
 
     The last `cfg.val_fraction` of the training points (seeded carve) is held out for epoch
     selection; the returned model is the best-validation epoch. Returns (model, info) where info
-    holds the history, the selected epoch, the per-layer sparsity and the indices of the carve."""
+    holds the history, the selected epoch, the per-layer sparsity and the indices of the carve.
+
+    `monitor=(x, y)` records the MSE on that set after every epoch in the history
+    (``monitor_mse``) for analysis only, e.g. to quantify what test-set epoch selection (the
+    authors' practice) would report; it never influences training or selection."""
     if method not in METHODS:
         raise ProtocolError(f"unknown method {method!r}; choose one of {METHODS}")
     cfg = cfg or TransferConfig()
@@ -454,6 +458,8 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
         val = mse(pv, yv) if model.config.task == "regression" else 1.0 - float(
             (pv.argmax(1) == yv.long()).float().mean())
         history.append({"epoch": epoch, "train_loss": tot / len(xf), "val": val, "eps": eps})
+        if monitor is not None:
+            history[-1]["monitor_mse"] = mse(predict(model, _as_tensor(monitor[0])), monitor[1])
         if val < best[0]:
             best = (val, copy.deepcopy(model.state_dict()), epoch)
     model.load_state_dict(best[1])
