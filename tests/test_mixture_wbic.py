@@ -57,7 +57,7 @@ def test_one_feature_matches_2d_quadrature():
 
 
 def test_four_features_match_importance_sampling():
-    X, y = _data(300, [-0.4, 1.0, -0.7, 0.3, 0.0], seed=2)
+    X, y = _data(150, [-0.4, 1.0, -0.7, 0.3, 0.0], seed=2)
     n = len(y)
     beta, pv = 1 / math.log(n), 10.0
     A = np.hstack([np.ones((n, 1)), X])
