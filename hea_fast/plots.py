@@ -45,7 +45,10 @@ def screen_summary(top: pd.DataFrame, score: str, path: str | os.PathLike, title
         frac = top[xcols].to_numpy()
         present = (frac > 0).mean(axis=0)
         mean_frac = np.where(frac > 0, frac, np.nan)
-        with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():  # elements absent from the whole top-k give an all-NaN column
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean_frac = np.nanmean(mean_frac, axis=0)
         order = np.argsort(-present)
         labels = [xcols[i][2:] for i in order]

@@ -123,16 +123,70 @@ class DescriptorScorer(Scorer):
 
 
 class MixtureScorer(Scorer):
-    """P(single phase) from a fitted `hea_fast.mixture.SparseMixtureClassifier`."""
+    """P(single phase) from a fitted `hea_fast.mixture.SparseMixtureClassifier`.
 
-    def __init__(self, model, name: str = "p_single", threshold: float | None = None):
+    method="probit" (default for screening) uses the posterior mean μ_c and covariance Σ_c of each
+    cluster's weights and MacKay's probit approximation of the posterior predictive,
+    p ≈ σ(aᵀμ_c / sqrt(1 + π aᵀΣ_c a / 8)) (MacKay 1992; Bishop PRML eq. 4.153): O(d²) per alloy
+    instead of one sigmoid per posterior draw. tests/test_screen.py checks it against the model's
+    Monte Carlo average over draws (`method="mc"`, the model's own predict_proba).
+    """
+
+    def __init__(self, model, name: str = "p_single", threshold: float | None = None, method: str = "probit"):
+        if method not in ("probit", "mc"):
+            raise ValueError(f"method must be 'probit' or 'mc', got {method!r}")
         self.model = model
         self.name = name
         self.threshold = threshold
-        self.descriptors = tuple(getattr(model, "descriptor_names_", None) or ()) or None
+        self.method = method
+        names = list(getattr(model, "feature_names_in_", None) or ())
+        if method == "mc":
+            # the model's own predict_proba reads every descriptor it was fitted on
+            self.descriptors = tuple(names) or None
+            return
+        # probit fast path: only the selected subset's descriptors are needed (clusters are formed in
+        # the subset's standardized coordinates when cluster_on="subset")
+        sub = [int(j) for j in model.subset_]
+        cl = sub if getattr(model, "cluster_on", "subset") == "subset" else list(range(len(names)))
+        cols = sorted(set(sub) | set(cl))
+        self.descriptors = tuple(names[j] for j in cols)
+        pos = {j: i for i, j in enumerate(cols)}
+        self._sub = [pos[j] for j in sub]
+        self._cl = [pos[j] for j in cl]
+        mean, scale = model.standardizer_.mean, model.standardizer_.scale
+        self._mean = np.asarray(mean, dtype=np.float64)[cols]
+        self._scale = np.asarray(scale, dtype=np.float64)[cols]
+        anchors = np.asarray(model.anchors_z_, dtype=np.float64)
+        self._anchors = anchors[:, cl] if anchors.shape[0] > 1 else None
+        self._mu = [np.asarray(D, dtype=np.float64).mean(axis=0) for D in model.coef_draws_]
+        self._cov = [np.cov(np.asarray(D, dtype=np.float64), rowvar=False) for D in model.coef_draws_]
 
     def score(self, batch, desc):
-        return self.model.predict_proba(desc)[:, 1]
+        if self.method == "mc":
+            cols = list(self.descriptors) if self.descriptors else list(desc.columns)
+            return self.model.predict_proba(desc[cols])[:, 1]
+        Z = (desc[list(self.descriptors)].to_numpy(dtype=np.float64) - self._mean) / self._scale
+        ok = np.isfinite(Z).all(axis=1)  # e.g. Λ = ΔS/δ² is inf for a pure element: never kept
+        Z = np.where(ok[:, None], Z, 0.0)
+        if self._anchors is None:
+            lab = np.zeros(Z.shape[0], dtype=np.int64)
+        else:  # nearest anchor, ties to the lower index (as hea_fast.mixture.search.nearest_anchor)
+            Zc = Z[:, self._cl]
+            # einsum (no BLAS): with 2-4 columns a threaded GEMM is slower than a plain loop and
+            # stalls when the cores are busy
+            d2 = (self._anchors * self._anchors).sum(axis=1)[None, :] - 2.0 * np.einsum("ij,kj->ik", Zc, self._anchors)
+            lab = np.argmin(d2, axis=1)
+        A = np.hstack([np.ones((Z.shape[0], 1)), Z[:, self._sub]])
+        p = np.full(Z.shape[0], np.nan)
+        for c in range(len(self._mu)):
+            sel = (lab == c) & ok
+            if not sel.any():
+                continue
+            a = A[sel]
+            mean = np.einsum("ij,j->i", a, self._mu[c])
+            var = np.einsum("ij,jk,ik->i", a, self._cov[c], a)
+            p[sel] = 1.0 / (1.0 + np.exp(-mean / np.sqrt(1.0 + np.pi * var / 8.0)))
+        return p
 
 
 class SSVAEScorer(Scorer):
@@ -266,10 +320,13 @@ def _merge_list(parts, k):
 def _featurize(batch: CompositionBatch, descriptors, table: str, threads):
     if descriptors == ():
         return None
-    from hea_fast.features import featurize
+    from hea_fast.features import featurize, featurize_array
 
-    return featurize(batch, descriptors=None if descriptors is None else list(descriptors), table=table,
-                     threads=threads)
+    if descriptors is None:
+        return featurize(batch, table=table, threads=threads)
+    names = list(descriptors)
+    arr = featurize_array(batch, descriptors=names, table=table, threads=threads)
+    return pd.DataFrame(arr, columns=names, copy=False)
 
 
 def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,

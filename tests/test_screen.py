@@ -209,3 +209,21 @@ def test_cli_screen_yield(tmp_path):
     assert out.with_suffix(".png").stat().st_size > 1000
     with pytest.raises(SystemExit):
         main(["screen", "--help"])
+
+
+def test_mixture_scorer_probit_matches_monte_carlo():
+    """The screening fast path (probit approximation of the posterior predictive) agrees with the
+    model's Monte Carlo average over posterior draws."""
+    from hea_fast.commands.screen import load_mixture
+
+    model = load_mixture()
+    space = S.CompositionSpace(["Al", "Co", "Cr", "Fe", "Ni", "Ti", "Nb", "Mo", "Ta", "W"], 4, 10.0)
+    batch = space.decode(0, len(space))
+    desc = featurize(batch)
+    fast = S.MixtureScorer(model).score(batch, desc)
+    mc = S.MixtureScorer(model, method="mc").score(batch, desc)
+    assert np.isfinite(fast).all()
+    assert np.max(np.abs(fast - mc)) < 0.02
+    # the decision at the paper's 0.75 threshold changes only for alloys right at the boundary
+    flip = (fast >= 0.75) != (mc >= 0.75)
+    assert np.all(np.abs(mc[flip] - 0.75) < 0.02)

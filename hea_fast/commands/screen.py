@@ -12,6 +12,21 @@ from pathlib import Path
 DEFAULT_PALETTE = ("Al", "Co", "Cr", "Cu", "Fe", "Mn", "Ni", "Ti", "V", "Zr", "Nb", "Mo", "Hf", "Ta", "W")
 
 
+def default_mixture_dir() -> Path:
+    """The bundled phase model (scripts/train_default_mixture.py)."""
+    return Path(__file__).resolve().parents[1] / "data" / "models" / "mixture_default"
+
+
+def load_mixture(path=None):
+    from hea_fast.mixture import SparseMixtureClassifier
+
+    path = Path(path) if path else default_mixture_dir()
+    if not path.exists():
+        raise FileNotFoundError(f"mixture model directory {path} not found (train one with "
+                                "`hea-fast mixture fit` or scripts/train_default_mixture.py)")
+    return SparseMixtureClassifier.load(path)
+
+
 def _csv_list(s: str) -> list[str]:
     return [t.strip() for t in s.split(",") if t.strip()]
 
@@ -88,9 +103,7 @@ def _build_scorer(args):
     from hea_fast import screen as S
 
     if args.scorer in ("mixture", "mixture+yield"):
-        from hea_fast.mixture import default_model, load_model
-
-        model = load_model(args.model) if args.model else default_model()
+        model = load_mixture(args.model)
         mix = S.MixtureScorer(model)
         if args.scorer == "mixture":
             return mix
