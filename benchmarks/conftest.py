@@ -64,3 +64,9 @@ def check_ratio(request):
         return ratio
 
     return _check
+
+
+@pytest.fixture
+def timer():
+    """`best_time` as a fixture (benchmark modules cannot import conftest under importlib mode)."""
+    return best_time
