@@ -35,7 +35,7 @@ element table; it reproduces ``HEA_feature_engineered.csv`` to ~1e-15 relative.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
