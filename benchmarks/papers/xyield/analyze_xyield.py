@@ -176,6 +176,8 @@ def sparsity(runs, path_png):
             ax.bar(np.arange(len(layers)) + i * w, [d[L]["zero_fraction"] for L in layers], w, label=LABEL[m])
         ax.set_xticks(np.arange(3) + 0.4 - w / 2, ["conv1", "conv2", "conv3"])
         ax.set_ylabel("fraction of conv weights removed")
+        top = max(out["5pct"][m][L]["zero_fraction"] for m in ms for L in ("conv1", "conv2", "conv3"))
+        ax.set_ylim(0, max(0.05, top) * 1.7)  # room for the legend above the bars
         ax.set_title("per-layer sparsity of the selected models (5 % split)")
         ax.legend(fontsize=7)
         fig.tight_layout()
