@@ -40,6 +40,8 @@ def _table() -> pd.DataFrame:
         df = load_dvae_splits()
         if not isinstance(df, pd.DataFrame) or "orig_index" not in df.columns:
             raise ImportError
+        # datasets' tidy names -> the source's (Alloys = formula as written, Class = single phase)
+        df = df.rename(columns={"formula_raw": "Alloys", "single_phase": "Class"})
     except (ImportError, AttributeError):
         home = Path(os.environ.get("HEA_FAST_DATA", Path.home() / ".cache" / "hea_fast"))
         path = home / "dvae_hea_zeng2024" / "ssvae_splits_1373.csv"
