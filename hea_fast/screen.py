@@ -16,6 +16,7 @@ merged top-k) is written atomically every few seconds and a rerun skips the fini
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -343,6 +344,19 @@ def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descripto
     return s, r, int(idx.size)
 
 
+@functools.lru_cache(maxsize=4)
+def _unpack_scorer(blob: bytes) -> Scorer:
+    import cloudpickle
+
+    return cloudpickle.loads(blob)
+
+
+def _score_chunk_packed(space, scorer_blob: bytes, *args):
+    """`_score_chunk` on a Dask worker, the scorer arriving as cloudpickle bytes (unpickled once
+    per worker process)."""
+    return _score_chunk(space, _unpack_scorer(scorer_blob), *args)
+
+
 # --------------------------------------------------------------------------------------------
 # Results and checkpoints
 # --------------------------------------------------------------------------------------------
@@ -536,8 +550,12 @@ def _screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table,
     Group results are folded into the checkpoint as they finish (so a rerun resumes)."""
     from dask.distributed import as_completed
 
+    import cloudpickle
+
     space_f = client.scatter(space, broadcast=True)
-    scorer_f = client.scatter(scorer, broadcast=True)
+    # cloudpickle, not plain pickle: a scoring function defined in a notebook or in a module
+    # registered with cloudpickle.register_pickle_by_value travels by value to the workers
+    scorer_f = client.scatter(cloudpickle.dumps(scorer), broadcast=True)
     groups = [todo[i:i + fan_in] for i in range(0, len(todo), fan_in)]
     group_futs = {}
     chunk_futs = []
@@ -545,7 +563,7 @@ def _screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table,
         futs = []
         for c in g:
             a, b = bounds(c)
-            f = client.submit(_score_chunk, space_f, scorer_f, a, b, top_k, descriptors, table, 1,
+            f = client.submit(_score_chunk_packed, space_f, scorer_f, a, b, top_k, descriptors, table, 1,
                               key=f"hea-screen-chunk-{c}-{a}-{b}-{id(ck)}", retries=2)
             futs.append(f)
             chunk_futs.append((f, b - a))

@@ -142,12 +142,20 @@ def test_yield_scorer_combined_with_descriptor_filter():
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("dask.distributed")
+    import sys
+
+    import cloudpickle
+
+    # the scoring functions live in this test module, which worker processes cannot import when
+    # the package is installed (CI runs without the source tree on sys.path): ship them by value
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        host="127.0.0.1", dashboard_address=None)
     client = distributed.Client(cluster)
     yield cluster, client
     client.close()
     cluster.close()
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 def test_dask_equals_local(dask_cluster):
