@@ -14,10 +14,15 @@
 namespace hea_fast {
 
 // threads <= 0 means "all hardware threads".
+// hardware_concurrency() reads sysfs/cpuinfo on glibc (a few microseconds): kernels called in a
+// loop on small chunks paid that per call, so it is read once (thread-safe static init, C++11).
 inline int resolve_threads(int threads) {
   if (threads > 0) return threads;
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+  static const int hw = [] {
+    unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : static_cast<int>(n);
+  }();
+  return hw;
 }
 
 // Calls f(begin, end, block_index) on up to `threads` contiguous blocks of [0, n).
