@@ -27,6 +27,16 @@ from hea_fast.xyield.sparsity import lower_level_graph, unrolled_ms_correction
 TINY = dict(channels=(2, 3, 2), hidden=4)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The models here are tiny: intra-op threading only adds synchronisation (6x slower on the
+    shared 2-core CI machine under load)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _data(n, seed, scale=1.0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 2, 9, 18, generator=g)
@@ -175,6 +185,38 @@ def test_pretraining_resumes_from_checkpoint(tmp_path):
     torch.testing.assert_close(predict(resumed, x), predict(full, x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["birpt", "hand_tune", "no_pretraining"])
+def test_transfer_resumes_from_checkpoint(tmp_path, method):
+    """An interrupted transfer (stop_after) resumed from its checkpoint equals the uninterrupted run:
+    same history, same selected epoch, same predictions (masks, ε decay, IMP rounds, StepLR, batch RNG)."""
+    x, y = _data(12, 21)
+    xl, yl = _data(48, 22)
+    pre = XYieldCNN(CNNConfig(**TINY))
+    cfg = TransferConfig(epochs=5, imp_rounds=2, step_size=2)
+    kw = dict(x_low=xl, y_low=yl, pretrained=None if method == "no_pretraining" else pre, cfg=cfg, seed=3,
+              model_config=CNNConfig(**TINY))
+    full, info_full = transfer(method, x, y, **kw)
+    part, info_part = transfer(method, x, y, checkpoint_dir=tmp_path, stop_after=2, **kw)
+    assert len(info_part["history"]) == 2
+    resumed, info = transfer(method, x, y, checkpoint_dir=tmp_path, **kw)
+    assert [h["val"] for h in info["history"]] == pytest.approx([h["val"] for h in info_full["history"]], rel=1e-6)
+    assert info["selected_epoch"] == info_full["selected_epoch"]
+    torch.testing.assert_close(predict(resumed, x), predict(full, x), rtol=1e-5, atol=1e-6)
+    # a checkpoint of another run is refused, not silently continued
+    with pytest.raises(ProtocolError, match="different transfer run"):
+        transfer(method, x, y, checkpoint_dir=tmp_path, **{**kw, "seed": 4})
+
+
+def test_cli_help_for_every_xyield_subcommand(capsys):
+    from hea_fast.cli import main
+
+    for sub in ("simulate", "grid", "pretrain", "transfer", "evaluate", "predict"):
+        with pytest.raises(SystemExit) as e:
+            main(["xyield", sub, "--help"])
+        assert e.value.code == 0
+        assert "usage:" in capsys.readouterr().out
+
+
 def test_cli_pretrain_transfer_evaluate_predict(tmp_path, shared_data, capsys):
     from hea_fast.cli import main
 
@@ -186,6 +228,12 @@ def test_cli_pretrain_transfer_evaluate_predict(tmp_path, shared_data, capsys):
     out = tmp_path / "bi"
     assert main(["xyield", "transfer", "--method", "birpt", "--pretrained", str(pre), "--epochs", "2",
                  "--n-low", "200", "-o", str(out)]) == 0
+    assert (out / "checkpoint" / "checkpoint.json").is_file()
+    first = (out / "model.safetensors").read_bytes()
+    # the same command again resumes from the finished checkpoint and rewrites the same model
+    assert main(["xyield", "transfer", "--method", "birpt", "--pretrained", str(pre), "--epochs", "2",
+                 "--n-low", "200", "-o", str(out), "--no-progress"]) == 0
+    assert (out / "model.safetensors").read_bytes() == first
     capsys.readouterr()
     assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:3"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

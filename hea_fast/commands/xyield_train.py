@@ -31,12 +31,14 @@ def register(subparsers) -> None:
     p.add_argument("--imp-rounds", type=int, default=0,
                    help="also write OUT/imp: N_s magnitude-pruning rounds (20%% each) for Hand-Tune")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_pretrain)
 
     t = subparsers.add_parser(
         "transfer", help="Fine-tune on experimental points with a transfer protocol (Bi-RPT, ...)",
         description="Train on the training part of an experimental split with one protocol; the epoch "
-                    "is chosen on a validation carve of the training points (never on test).")
+                    "is chosen on a validation carve of the training points (never on test). Every epoch is "
+                    "checkpointed under OUT/checkpoint; rerunning the same command resumes there.")
     t.add_argument("--method", choices=_METHODS, default="birpt")
     t.add_argument("--pretrained", help="pretrained model directory (from `xyield pretrain`)")
     t.add_argument("--split", default="5pct", help="5pct | 10pct | cv10:K (fold K held out)")
@@ -54,7 +56,8 @@ def register(subparsers) -> None:
     t.add_argument("--data-seed", type=int, default=0)
     t.add_argument("--task", choices=("regression", "classification"), default=None,
                    help="for no_pretraining (otherwise the pretrained model's task)")
-    t.add_argument("-o", "--out", required=True, help="output model directory")
+    t.add_argument("-o", "--out", required=True, help="output model directory (checkpoints in OUT/checkpoint)")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(func=_transfer)
 
     e = subparsers.add_parser(
@@ -74,6 +77,13 @@ def register(subparsers) -> None:
     q.add_argument("--temperatures", "-T", type=float, nargs="+", default=[300.0], help="kelvin")
     q.add_argument("-o", "--out", help="CSV path (default: stdout)")
     q.set_defaults(func=_predict)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    from hea_fast.xyield.protocol import _atomic_write_text as write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(path, text)
 
 
 def _split(spec: str, split_seed: int, hq):
@@ -111,10 +121,10 @@ def _pretrain(args) -> int:
         y = torch.clamp(torch.floor(y * 2), 0, 4)
     cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, imp_rounds=args.imp_rounds)
     model, hist = pretrain(x, y, CNNConfig(task=args.task), cfg, seed=args.seed, checkpoint_dir=out / "checkpoint",
-                           progress=True, threads=args.threads)
+                           progress=not args.no_progress, threads=args.threads)
     save_model(out, model, {"history": hist, "n_low": args.n_low, "data_seed": args.data_seed})
     if args.imp_rounds > 0:
-        save_model(out / "imp", prune_pretrained(model, x, y, cfg, seed=args.seed, progress=True),
+        save_model(out / "imp", prune_pretrained(model, x, y, cfg, seed=args.seed, progress=not args.no_progress),
                    {"imp_rounds": args.imp_rounds})
     print(json.dumps({"model": str(out), "best_val_mse": min(h["val_mse"] for h in hist)}))
     return 0
@@ -153,7 +163,8 @@ def _transfer(args) -> int:
     cfg = TransferConfig(epochs=args.epochs, batch_size=args.batch_size, lr_w=args.lr_w, lr_mask=args.lr_mask,
                          gamma=args.gamma, eps0=args.eps0, eps_decay=args.eps_decay, imp_rounds=args.imp_rounds)
     model, info = transfer(args.method, x[tr], y[tr], x_low=xl, y_low=yl, pretrained=pre, cfg=cfg,
-                           seed=args.seed, progress=True, model_config=CNNConfig(task=task))
+                           seed=args.seed, progress=not args.no_progress, model_config=CNNConfig(task=task),
+                           checkpoint_dir=Path(args.out) / "checkpoint")
     info.pop("history")
     save_model(args.out, model, {"split": args.split, "split_seed": args.split_seed, **info})
     print(json.dumps({"model": args.out, "selected_epoch": info["selected_epoch"],
@@ -186,7 +197,7 @@ def _evaluate(args) -> int:
     if args.out:
         res["pred_GPa"] = p.tolist()
         res["test_idx"] = [int(i) for i in te]
-        Path(args.out).write_text(json.dumps(res, indent=2))
+        _atomic_write_text(Path(args.out), json.dumps(res, indent=2))
     return 0
 
 
@@ -208,7 +219,7 @@ def _predict(args) -> int:
     if len(models) > 1:
         df["YS_std_GPa"] = preds.std(0, ddof=1)
     if args.out:
-        df.to_csv(args.out, index=False)
+        _atomic_write_text(Path(args.out), df.to_csv(index=False))
     else:
         df.to_csv(sys.stdout, index=False)
     return 0

@@ -299,9 +299,16 @@ def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainC
     opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=1e-6)
     history, start, best = [], 0, (math.inf, None)
+    fp = None
     if checkpoint_dir is not None:
+        # IMP settings only shape the Hand-Tune copy made after pretraining: not part of the identity
+        ident = {k: v for k, v in asdict(cfg).items() if not k.startswith("imp_")}
+        fp = _transfer_fingerprint("pretrain", seed, ident, x, y, None, None, model)
         meta = load_checkpoint(checkpoint_dir, model, opt, sched)
         if meta is not None:
+            if meta.get("fingerprint", fp) != fp:
+                raise ProtocolError(f"checkpoint in {checkpoint_dir} belongs to a different pretraining run "
+                                    "(seed, config or data differ); remove it or use another directory")
             start, history = meta["epoch"] + 1, meta["history"]
             gen.set_state(torch.from_numpy(np.array(meta["gen_state"], dtype=np.uint8)))
             bpath = Path(checkpoint_dir) / "best"
@@ -327,7 +334,7 @@ def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainC
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_dir, model, opt, sched,
                             {"epoch": epoch, "history": history, "best_val": best[0],
-                             "gen_state": gen.get_state().tolist()})
+                             "gen_state": gen.get_state().tolist(), "fingerprint": fp})
     model.load_state_dict(best[1])
     model._trained_mode = "none"
     return model, history
@@ -366,9 +373,24 @@ def _reapply_prune(model: XYieldCNN) -> None:
 # ---------------------------------------------------------------------------------------------
 # transfer
 # ---------------------------------------------------------------------------------------------
+def _transfer_fingerprint(method, seed, cfg, x, y, x_low, y_low, model) -> str:
+    """Identity of a transfer run: method, seed, config, data and starting weights."""
+    import hashlib
+
+    conf = cfg if isinstance(cfg, dict) else asdict(cfg)
+    h = hashlib.sha256(json.dumps([method, seed, conf], sort_keys=True, default=float).encode())
+    for t in (x, y, x_low, y_low):
+        if t is not None:
+            h.update(np.ascontiguousarray(_as_tensor(t).numpy()).tobytes())
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(v.detach().cpu().numpy()).tobytes())
+    return h.hexdigest()
+
+
 def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretrained: XYieldCNN | None = None,
              model_config: CNNConfig | None = None, cfg: TransferConfig | None = None, seed: int = 0,
-             progress: bool = False, monitor=None):
+             progress: bool = False, monitor=None, checkpoint_dir=None, stop_after: int | None = None):
     """Fine-tune / train on the experimental training points with protocol `method`.
 
     The last `cfg.val_fraction` of the training points (seeded carve) is held out for epoch
@@ -377,7 +399,13 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
 
     `monitor=(x, y)` records the MSE on that set after every epoch in the history
     (``monitor_mse``) for analysis only, e.g. to quantify what test-set epoch selection (the
-    authors' practice) would report; it never influences training or selection."""
+    authors' practice) would report; it never influences training or selection.
+
+    With `checkpoint_dir`, every epoch is checkpointed (model, masks, optimizer, scheduler, batch RNG,
+    ε, history, best epoch so far; atomic writes) and a run with the same method, seed, config and
+    data resumes there, giving the same result as an uninterrupted run; a checkpoint from a different
+    run raises ProtocolError. `stop_after` ends this session after that many epochs in total (the
+    returned model is then the best epoch so far)."""
     if method not in METHODS:
         raise ProtocolError(f"unknown method {method!r}; choose one of {METHODS}")
     cfg = cfg or TransferConfig()
@@ -425,7 +453,22 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
     history, best = [], (math.inf, None, -1)
     eps = cfg.eps0
     model._trained_mode = trained_mode
-    for epoch in _progress(range(cfg.epochs), progress, desc=method):
+    start = 0
+    fp = None
+    if checkpoint_dir is not None:
+        fp = _transfer_fingerprint(method, seed, cfg, x, y, x_low if needs_low else None,
+                                   y_low if needs_low else None, model)
+        meta = load_checkpoint(checkpoint_dir, model, opt, sched)
+        if meta is not None:
+            if meta.get("fingerprint") != fp:
+                raise ProtocolError(f"checkpoint in {checkpoint_dir} belongs to a different transfer run "
+                                    "(method, seed, config or data differ); remove it or use another directory")
+            start, history, eps = meta["epoch"] + 1, meta["history"], meta["eps"]
+            gen.set_state(torch.from_numpy(np.array(meta["gen_state"], dtype=np.uint8)))
+            if meta["best_epoch"] >= 0:
+                best = (meta["best_val"], load_model(Path(checkpoint_dir) / "best").state_dict(), meta["best_epoch"])
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
+    for epoch in _progress(range(start, end), progress, desc=method, initial=start, total=cfg.epochs):
         if epoch in prune_epochs:
             magnitude_prune_(model, cfg.imp_rate)
         if masked:  # authors: ε ← 0.9 ε at the start of every epoch
@@ -462,6 +505,16 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
             history[-1]["monitor_mse"] = mse(predict(model, _as_tensor(monitor[0])), monitor[1])
         if val < best[0]:
             best = (val, copy.deepcopy(model.state_dict()), epoch)
+            if checkpoint_dir is not None:
+                save_model(Path(checkpoint_dir) / "best", model, {"val": val, "epoch": epoch})
+        if checkpoint_dir is not None:
+            # written after `best/`: a crash in between leaves the previous checkpoint, whose epoch is
+            # then redone and re-selects identically (training is deterministic given the RNG state).
+            save_checkpoint(checkpoint_dir, model, opt, sched,
+                            {"epoch": epoch, "history": history, "eps": eps, "best_val": best[0],
+                             "best_epoch": best[2], "gen_state": gen.get_state().tolist(), "fingerprint": fp})
+    if best[1] is None:
+        raise ProtocolError(f"no epoch was trained (epochs={cfg.epochs}, stop_after={stop_after})")
     model.load_state_dict(best[1])
     model.set_mode(trained_mode)
     model._trained_mode = trained_mode
