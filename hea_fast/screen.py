@@ -133,9 +133,15 @@ class MixtureScorer(Scorer):
     Monte Carlo average over draws (`method="mc"`, the model's own predict_proba).
     """
 
-    def __init__(self, model, name: str = "p_single", threshold: float | None = None, method: str = "probit"):
+    def __init__(self, model=None, name: str = "p_single", threshold: float | None = None, method: str = "probit"):
+        """model: a fitted SparseMixtureClassifier, a saved model directory, or None for the
+        bundled default (trained on Singh 2023 by scripts/train_default_mixture.py)."""
         if method not in ("probit", "mc"):
             raise ValueError(f"method must be 'probit' or 'mc', got {method!r}")
+        if model is None or isinstance(model, (str, os.PathLike)):
+            from hea_fast.commands.screen import load_mixture
+
+            model = load_mixture(model)
         self.model = model
         self.name = name
         self.threshold = threshold

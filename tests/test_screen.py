@@ -235,3 +235,16 @@ def test_mixture_scorer_probit_matches_monte_carlo():
     # the decision at the paper's 0.75 threshold changes only for alloys right at the boundary
     flip = (fast >= 0.75) != (mc >= 0.75)
     assert np.all(np.abs(mc[flip] - 0.75) < 0.02)
+
+
+def test_mixture_scorer_defaults_to_the_bundled_model():
+    from hea_fast.commands.screen import default_mixture_dir, load_mixture
+
+    space = S.CompositionSpace(["Ti", "Zr", "Nb", "Ta", "Mo"], 3, 10.0)
+    a = S.screen(space, S.MixtureScorer(), top_k=10, progress=False)
+    b = S.screen(space, S.MixtureScorer(load_mixture(default_mixture_dir())), top_k=10, progress=False)
+    c = S.screen(space, S.MixtureScorer(str(default_mixture_dir())), top_k=10, progress=False)
+    pd.testing.assert_frame_equal(a.top, b.top)
+    pd.testing.assert_frame_equal(a.top, c.top)
+    with pytest.raises(FileNotFoundError, match="no_such_model"):
+        S.MixtureScorer("no_such_model")
