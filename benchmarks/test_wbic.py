@@ -10,7 +10,7 @@ import time
 import numpy as np
 from scipy import special
 
-W = importlib.import_module("hea_fast.mixture.wbic")
+import hea_fast.mixture.wbic as W
 
 
 def _data(n, p, seed=0):

@@ -1,4 +1,4 @@
-"""SparseMixtureClassifier, enrichment and the `hea-fast mixture` CLI.
+"""SparseMixtureClassifier and enrichment (the CLI is tested in test_mixture_cli.py).
 
 References: a 2-cluster logistic model with known coefficient signs; the posterior predictive by
 2-D quadrature of the exact posterior; enrichment counted by hand and a bootstrap written as a
@@ -164,43 +164,3 @@ def test_enrichment_curve_and_errors():
         enrichment(y, p + 1.0)
     with pytest.raises(ScreeningError, match="only 0 and 1"):
         enrichment(y + 1, p)
-
-
-# --------------------------------------------------------------------------- CLI
-TINY = [("NbMoTaW", 1), ("NbMoTaWV", 1), ("HfNbTaTiZr", 1), ("CoCrFeMnNi", 1), ("CoCrFeNi", 1),
-        ("CoCrNi", 1), ("AlCoCrFeNi", 0), ("Al2CoCrFeNi", 0), ("AlCoCrCuFeNi", 0), ("CoCrFeNiTi", 0),
-        ("CoCrFeNiMo", 0), ("Al0.3CoCrFeNi", 1), ("MoNbTaV", 1), ("CrMoNbV", 0), ("AlCrMoTi", 0),
-        ("HfNbTiZr", 1), ("NbTaTiV", 1), ("AlMoNbTi", 0), ("CuNiCoFe", 1), ("AlCuNiFeCr", 0),
-        ("CrFeNiMn", 1), ("CoFeNiTi2", 0), ("Al1.5CoCrFeNi", 0), ("TiZrNbMoV", 0)]
-
-
-def test_cli_fit_predict_screen(tmp_path):
-    pytest.importorskip("hea_fast.composition")
-    from hea_fast.cli import main
-
-    train = tmp_path / "train.csv"
-    pd.DataFrame(TINY, columns=["alloy", "single"]).to_csv(train, index=False)
-    mdir = tmp_path / "model"
-    rc = main(["mixture", "fit", str(train), "--formula-column", "alloy", "--label-column", "single",
-               "--descriptors", "VEC,delta,dH_mix", "--max-size", "1", "--n-iter", "60", "--burn-in", "20",
-               "--n-chains", "2", "--n-draws", "50", "--no-progress", "-o", str(mdir)])
-    assert rc == 0 and (mdir / "config.json").exists()
-    out = tmp_path / "pred.csv"
-    assert main(["mixture", "predict", "--model", str(mdir), str(train), "--formula-column", "alloy",
-                 "-o", str(out)]) == 0
-    pred = pd.read_csv(out)
-    assert list(pred.columns[:2]) == ["alloy", "single"] and len(pred) == len(TINY)
-    model = SparseMixtureClassifier.load(mdir)
-    np.testing.assert_allclose(pred["p_single"], model.predict_proba(list(pred["alloy"]))[:, 1], rtol=1e-12)
-    rk = tmp_path / "rank.csv"
-    assert main(["mixture", "search", str(train), "--formula-column", "alloy", "--label-column", "single",
-                 "--descriptors", "VEC,delta,dH_mix", "--max-size", "2", "--n-iter", "40", "--burn-in", "10",
-                 "--n-chains", "2", "--no-progress", "-o", str(rk)]) == 0
-    assert len(pd.read_csv(rk)) == 3 + 3
-    passing = tmp_path / "pass.csv"
-    assert main(["mixture", "screen", "--model", str(mdir), str(train), "--formula-column", "alloy",
-                 "--label-column", "single", "--threshold", "0.5", "-o", str(passing)]) == 0
-    kept = pd.read_csv(passing)
-    assert (kept["p_single"] >= 0.5).all() and len(kept) == int((pred["p_single"] >= 0.5).sum())
-    assert main(["mixture", "predict", "--model", str(mdir), str(train), "--formula-column", "nope",
-                 "-o", str(out)]) == 2

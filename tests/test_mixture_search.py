@@ -128,8 +128,10 @@ def test_dask_local_cluster_equals_local():
     X, y, _lab, anchors = two_cluster_data(n=160)
     kw = dict(max_size=2, anchors=anchors, chunk_size=4, seed=2, **FAST)
     local = search_subsets(X, y, **kw)
+    # ":0": the scheduler's HTTP server (started even without a dashboard) takes a free port; the
+    # default 8787 may be taken on a shared machine, and the fallback warning fails the test
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         remote = search_subsets(X, y, client=client, **kw)
     pd.testing.assert_frame_equal(remote, local)

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-import importlib
-
-W = importlib.import_module("hea_fast.mixture.wbic")  # the package re-exports the function wbic
+import hea_fast.mixture.wbic as W
 
 
 def _data(n, w, seed):
@@ -200,3 +198,21 @@ def test_cuda_matches_cpu_statistically():
     assert np.all(np.abs(gpu.rhat - 1) < 0.05)
     again = W.wbic_subsets(X, y, subsets, device="cuda", **kw)
     np.testing.assert_array_equal(again.wbic, gpu.wbic)  # reproducible for a seed
+
+
+def test_wbic_name_is_module_and_function():
+    """`hea_fast.mixture.wbic` is the submodule (attribute access, `import ... as`) and calls the
+    function `wbic` (the package API); `from hea_fast.mixture.wbic import wbic` is the function."""
+    import inspect
+
+    import hea_fast.mixture as M
+    from hea_fast.mixture import wbic as w_pkg
+    from hea_fast.mixture.wbic import wbic as w_fn
+
+    assert W is M.wbic is w_pkg and inspect.ismodule(W)
+    assert inspect.isfunction(w_fn) and W.wbic is w_fn
+    assert M.wbic_subsets is W.wbic_subsets and M.posterior_draws is W.posterior_draws
+    assert list(inspect.signature(M.wbic).parameters)[:3] == ["X", "y", "prior_var"]
+    X, y = _data(80, [0.0, 1.0], seed=12)
+    a, b = M.wbic(X, y, n_iter=16, burn_in=4, seed=2), w_fn(X, y, n_iter=16, burn_in=4, seed=2)
+    assert isinstance(a, W.WBICResult) and a == b

@@ -35,52 +35,78 @@ def _to01(values, positive) -> "np.ndarray":
     return lab.isin(pos).to_numpy().astype(np.int64)
 
 
-def _pick(df, names, what):
-    for n in names:
-        if n in df.columns:
-            return n
-    raise ValueError(f"cannot find the {what} column among {list(df.columns)}; tried {list(names)}")
+def supported_rows(batch, descriptors=None, table=None):
+    """(mask, reasons): True for the batch rows the descriptors can be computed for.
+
+    A row is dropped when an element lacks a property or a pair lacks the mixing enthalpy a
+    descriptor needs (e.g. the default table has no bulk modulus for N and no Allen
+    electronegativity for most lanthanides), or when a descriptor is not finite (Lambda = +inf
+    when delta = 0: pure elements, equal radii). ``reasons`` names the unsupported chemical systems
+    and counts the non-finite rows."""
+    import numpy as np
+
+    from hea_fast.composition import CompositionBatch
+    from hea_fast.elements import ElementDataError
+    from hea_fast.features import featurize
+    from hea_fast.mixture.model import DEFAULT_DESCRIPTORS
+
+    names = list(descriptors or DEFAULT_DESCRIPTORS)
+    X = np.asarray(batch.fractions)
+    systems: dict = {}
+    for i, row in enumerate(X > 0):
+        systems.setdefault(tuple(np.flatnonzero(row)), []).append(i)
+    mask = np.ones(X.shape[0], dtype=bool)
+    bad = set()
+    # one featurize per chemical system: missing element properties or pair enthalpies show up
+    # as ElementDataError for every composition of that system
+    for cols, rows in systems.items():
+        sub = CompositionBatch(np.ascontiguousarray(X[rows[:1]][:, list(cols)]), tuple(batch.elements[j] for j in cols))
+        try:
+            featurize(sub, descriptors=names, table=table)
+        except ElementDataError:
+            mask[rows] = False
+            bad.add("".join(sub.elements))
+    # and rows whose descriptors are not finite (Lambda = +inf when delta = 0, e.g. equal radii)
+    ok = np.flatnonzero(mask)
+    if ok.size:
+        F = featurize(batch[ok], descriptors=names, table=table)[names].to_numpy(dtype=float)
+        fin = np.isfinite(F).all(axis=1)
+        mask[ok[~fin]] = False
+        if (~fin).any():
+            bad.add(f"{int((~fin).sum())} rows with non-finite descriptors")
+    return mask, sorted(bad)
 
 
 def _load_named(name: str):
-    """(formulas, labels 0/1, source) for a named dataset, via hea_fast.datasets when present."""
+    """(CompositionBatch, labels 0/1, source) for a named dataset via hea_fast.datasets: the rows
+    that parsed, one row per composition (the first; 0.1 at.% resolution), and no composition whose
+    rows disagree on the label."""
     import numpy as np
-    import pandas as pd
 
-    try:
-        from hea_fast import datasets as ds
-    except ImportError:
-        ds = None
+    from hea_fast import datasets as ds
+
     fn = {"singh2023": "load_singh2023", "yan2021": "load_yan2021"}[name]
-    if ds is not None and hasattr(ds, fn):
-        df = getattr(ds, fn)()
-        fcol = _pick(df, ("formula", "composition", "alloy", "Alloy", "Alloys"), "formula")
-        lcol = _pick(df, ("single_phase", "label", "y", "Class", "class"), "label")
-        return list(df[fcol].astype(str)), _to01(df[lcol], DEFAULT_POSITIVE), f"hea_fast.datasets.{fn}"
-    # Private fallback until hea_fast.datasets lands: read the data home directly.
-    home = os.environ.get("HEA_FAST_DATA", os.path.expanduser("~/.cache/hea_fast"))
-    if name == "singh2023":
-        path = os.path.join(home, "singh2023_via_peivaste", "singh_sheet_1033.csv")
-        df = pd.read_csv(path)
-        f = df["Alloy_repaired"].astype(str).str.replace(r"\s+", "", regex=True)
-        y = df["Phase"].astype(str).str.strip().isin(["BCC", "FCC"]).to_numpy().astype(np.int64)
-    else:
-        path = os.path.join(home, "yan2021_sphea", "2021Yan_dataset.csv")
-        df = pd.read_csv(path)
-        f = df["Alloys"].astype(str).str.strip()
-        y = df["Class"].to_numpy().astype(np.int64)
-    d = pd.DataFrame({"f": f, "y": y})
-    # drop raw-string duplicates with conflicting labels, keep the first of consistent ones
-    conflict = d.groupby("f")["y"].transform("nunique") > 1
-    d = d[~conflict].drop_duplicates("f")
-    return list(d["f"]), d["y"].to_numpy(), path
+    df = getattr(ds, fn)()
+    keep = (df["parse_error"].fillna("") == "").to_numpy() & df["single_phase"].notna().to_numpy()
+    for flag in ("duplicate", "label_conflict"):
+        keep &= ~df[flag].astype(bool).to_numpy()
+    df = df[keep]
+    return ds.composition_batch(df), df["single_phase"].to_numpy().astype(np.int64), f"hea_fast.datasets.{fn}"
 
 
 def _load_training(args):
+    import numpy as np
     import pandas as pd
 
     if args.data in DATASETS:
-        return _load_named(args.data)
+        comp, y, src = _load_named(args.data)
+        desc = _csv_list(args.descriptors) if getattr(args, "descriptors", None) else None
+        mask, bad = supported_rows(comp, desc)
+        if bad:
+            print(f"dropping {int((~mask).sum())} alloys without element/pair data for the descriptors or "
+                  f"with non-finite descriptors, e.g. {bad[:5]}", file=sys.stderr)
+            comp, y = comp[np.flatnonzero(mask)], y[mask]
+        return comp, y, src
     if not os.path.exists(args.data):
         raise FileNotFoundError(f"{args.data!r} is neither a dataset name {DATASETS} nor a CSV file")
     df = pd.read_csv(args.data)

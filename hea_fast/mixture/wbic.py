@@ -68,7 +68,10 @@ generator and gives different (statistically equivalent) numbers than the compil
 """
 from __future__ import annotations
 
+import inspect
 import math
+import sys
+import types
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -643,3 +646,23 @@ def sample_polyagamma(b, c, *, seed=0, threads=None, method="exact") -> np.ndarr
     out = core.polyagamma(np.ascontiguousarray(b).ravel(), np.ascontiguousarray(c).ravel(),
                           seed=int(seed) & 0xFFFFFFFFFFFFFFFF, threads=threads)
     return np.asarray(out).reshape(b.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# `hea_fast.mixture.wbic` is both this module and the function `wbic`
+# ---------------------------------------------------------------------------------------------
+class _CallableModule(types.ModuleType):
+    """The package exports the function ``wbic`` under the name of this module. A plain re-export
+    would replace the package attribute ``hea_fast.mixture.wbic`` (the submodule) by the function,
+    so ``import hea_fast.mixture.wbic as W`` would return the function and ``from hea_fast.mixture
+    import wbic`` would mean different things depending on import order. Instead the module itself
+    is callable: ``hea_fast.mixture.wbic(X, y, ...)`` runs `wbic`, and ``hea_fast.mixture.wbic.
+    wbic_subsets`` etc. remain the module's attributes."""
+
+    def __call__(self, *args, **kwargs) -> WBICResult:
+        return wbic(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+# inspect.signature(hea_fast.mixture.wbic) and help() show the function's signature
+sys.modules[__name__].__signature__ = inspect.signature(wbic)

@@ -10,7 +10,7 @@ For each dataset:
   * plots: WBIC ranking, clusters in descriptor space, enrichment curves (out-of-fold).
 
 Usage (from the repository root; HEA_FAST_DATA pointing at the data home):
-    nice -n 10 python benchmarks/papers/mixture/reproduce.py [--max-size 3] [--folds 5] [--quick]
+    nice -n 10 python benchmarks/papers/mixture/reproduce.py [--max-size 3] [--folds 5] [--out DIR] 2>&1 | tee out/run.log
 Outputs go to benchmarks/papers/mixture/out/ (overwritten atomically file by file).
 """
 from __future__ import annotations
@@ -36,100 +36,32 @@ OUT = Path(__file__).resolve().with_name("out")
 
 
 def load(name):
-    """(formulas, y) with one row per distinct composition (conflicting labels dropped)."""
-    from hea_fast.commands.mixture import _load_named
+    """(descriptor frame, y, formulas, counts) with one row per distinct composition.
 
-    formulas, y, src = _load_named(name)
-    # one row per distinct composition: key = fractions rounded to 1e-6 (Al1Co1... == AlCo...);
-    # compositions with conflicting labels are dropped
-    b = to_batch(formulas)
-    X = np.round(np.asarray(b.fractions), 6)
-    key = [tuple((b.elements[j], X[i, j]) for j in np.flatnonzero(X[i])) for i in range(len(X))]
-    d = pd.DataFrame({"f": formulas, "c": [str(k) for k in key], "y": y})
-    conflict = d.groupby("c")["y"].transform("nunique") > 1
-    print(f"  {name}: {len(d)} rows, {d['c'].nunique()} compositions, "
-          f"{d.loc[conflict, 'c'].nunique()} with conflicting labels (dropped)", flush=True)
-    d = d[~conflict].drop_duplicates("c")
-    formulas, y = list(d["f"]), d["y"].to_numpy()
-    return formulas, np.asarray(y, dtype=np.int64), src
+    hea_fast.datasets parses the sheet; `_load_named` keeps the first row of each composition
+    (0.1 at.% resolution) and drops compositions whose rows disagree on the label; alloys whose
+    elements lack data for a candidate descriptor (or with non-finite descriptors) are dropped."""
+    from hea_fast.commands.mixture import _load_named, supported_rows
+    from hea_fast.features import featurize
 
-
-class _Batch:
-    """Stand-in for hea_fast.composition.CompositionBatch (fractions, elements) while that module
-    is not in the tree: plain `El[amount]` formulas only; anything else raises."""
-
-    def __init__(self, formulas):
-        import re
-
-        tok = re.compile(r"([A-Z][a-z]?)((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)?")
-        grp = re.compile(r"\(([^()]*)\)((?:\d+\.?\d*|\.\d+)?)")
-
-        def flat(s, f):
-            pos, d = 0, {}
-            for mt in tok.finditer(s):
-                if mt.start() != pos:
-                    break
-                d[mt.group(1)] = d.get(mt.group(1), 0.0) + float(mt.group(2) or 1.0)
-                pos = mt.end()
-            if pos != len(s) or not d:
-                raise ValueError(f"cannot parse formula {f!r} at position {pos}")
-            return d
-
-        rows = []
-        for f in formulas:
-            s = f.replace(" ", "")
-            d = {}
-            # a group subscript is the group's total share (DESIGN.md: (CoCrCuFeNi)96Nb4 -> Nb 4 %)
-            for mt in grp.finditer(s):
-                inner = flat(mt.group(1), f)
-                tot = sum(inner.values())
-                k = float(mt.group(2) or 1.0)
-                for e, v in inner.items():
-                    d[e] = d.get(e, 0.0) + k * v / tot
-            s = grp.sub("", s)
-            if s:
-                for e, v in flat(s, f).items():
-                    d[e] = d.get(e, 0.0) + v
-            rows.append(d)
-        self.elements = tuple(sorted({e for d in rows for e in d}))
-        ix = {e: i for i, e in enumerate(self.elements)}
-        X = np.zeros((len(rows), len(self.elements)))
-        for r, d in enumerate(rows):
-            for e, v in d.items():
-                X[r, ix[e]] = v
-        self.fractions = X / X.sum(axis=1, keepdims=True)
-
-
-def to_batch(formulas):
-    try:
-        from hea_fast.composition import CompositionBatch
-
-        return CompositionBatch.from_formulas(formulas)
-    except ImportError:
-        return _Batch(formulas)
+    batch, y, src = _load_named(name)
+    names = list(DEFAULT_DESCRIPTORS)
+    mask, bad = supported_rows(batch, names)
+    print(f"  {name}: {len(y)} distinct compositions with consistent labels; dropping {int((~mask).sum())} "
+          f"without element/pair data or with non-finite descriptors (e.g. {bad[:6]})", flush=True)
+    keep = np.flatnonzero(mask)
+    batch, y = batch[keep], np.asarray(y, dtype=np.int64)[mask]
+    F = featurize(batch, descriptors=names)[names].reset_index(drop=True)
+    counts = dict(n_loaded=int(mask.size), dropped_unsupported=int((~mask).sum()))
+    return F, y, list(batch.formulas()), src, counts
 
 
 def descriptors(formulas):
+    """Descriptor frame of plain formulas (the anchors); all must be supported."""
     from hea_fast.features import featurize
 
-    from hea_fast.elements import ElementDataError
-
-    batch = to_batch(formulas)
     names = list(DEFAULT_DESCRIPTORS)
-    # elements the element table lacks a needed property for (e.g. N, C, B): drop their alloys
-    bad = []
-    for e in batch.elements:
-        try:
-            featurize(to_batch([e + "1Fe1"]), descriptors=names)
-        except ElementDataError:
-            bad.append(e)
-    X = np.asarray(batch.fractions)
-    keep = ~(X[:, [batch.elements.index(e) for e in bad]] > 0).any(axis=1) if bad else np.ones(len(X), bool)
-    F = pd.DataFrame(np.nan, index=range(len(X)), columns=names)
-    F.loc[keep, :] = featurize(to_batch([f for f, k in zip(formulas, keep) if k]), descriptors=names)[names].to_numpy()
-    ok = keep & np.isfinite(F.to_numpy()).all(axis=1)
-    print(f"  elements without data: {bad}; alloys dropped for them: {int((~keep).sum())}", flush=True)
-    return F, ok
+    return featurize(list(formulas), descriptors=names)[names].reset_index(drop=True)
 
 
 def anchor_frame(names):
@@ -137,9 +69,9 @@ def anchor_frame(names):
     from hea_fast.mixture.anchors import resolve_anchors
 
     anames, formulas = resolve_anchors(names)
-    F, ok = descriptors(formulas)
-    if not ok.all():
-        raise ValueError(f"anchors without finite descriptors: {[a for a, k in zip(anames, ok) if not k]}")
+    F = descriptors(formulas)
+    if not np.isfinite(F.to_numpy()).all():
+        raise ValueError(f"anchors without finite descriptors: {anames}")
     F.index = anames
     return F
 
@@ -176,18 +108,13 @@ def metrics(y, p, thr=0.75, seed=0):
 
 def run_dataset(name, args):
     t0 = time.time()
-    formulas, y, src = load(name)
-    F, ok = descriptors(formulas)
-    n_bad = int((~ok).sum())
-    F, y = F[ok].reset_index(drop=True), y[ok]
-    formulas = [f for f, k in zip(formulas, ok) if k]
-    info = dict(dataset=name, source=src, n=int(len(y)), n_single=int(y.sum()),
-                dropped_nonfinite=n_bad, descriptors=list(DEFAULT_DESCRIPTORS), max_size=args.max_size)
-    print(f"[{name}] n = {len(y)} ({y.mean():.1%} single-phase), {n_bad} rows with non-finite descriptors dropped",
-          flush=True)
+    F, y, formulas, src, counts = load(name)
+    info = dict(dataset=name, source=src, n=int(len(y)), n_single=int(y.sum()), **counts,
+                descriptors=list(DEFAULT_DESCRIPTORS), max_size=args.max_size)
+    print(f"[{name}] n = {len(y)} ({y.mean():.1%} single-phase)", flush=True)
     common = dict(max_size=args.max_size, n_iter=args.n_iter, burn_in=args.burn_in, n_chains=args.n_chains,
                   n_draws=args.n_draws, progress=not args.quiet)
-    odir = OUT / name
+    odir = Path(args.out) / name
     odir.mkdir(parents=True, exist_ok=True)
 
     # ---- full-data fit with the paper's anchor pair
@@ -359,13 +286,15 @@ def main(argv=None):
     ap.add_argument("--n-draws", type=int, default=250)
     ap.add_argument("--skip-auto", action="store_true")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--out", default=str(OUT), help="output folder (default: out/ next to this script)")
     args = ap.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     res = {}
     for name in args.datasets.split(","):
         res[name] = run_dataset(name.strip(), args)
     cfg = vars(args)
-    with open(OUT / "run_config.json", "w") as f:
+    with open(out / "run_config.json", "w") as f:
         json.dump(dict(args=cfg, argv=sys.argv), f, indent=2)
     return 0
 

@@ -1,0 +1,135 @@
+"""`hea-fast mixture search|fit|predict|screen` end to end on small inputs.
+
+References: the model reloaded from its directory (predict), counts by hand from the dataset frame
+(named datasets), and featurize() called one alloy at a time (supported_rows)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast.cli import main
+from hea_fast.commands.mixture import supported_rows
+from hea_fast.mixture.model import DEFAULT_DESCRIPTORS, SparseMixtureClassifier
+
+FAST = ["--n-iter", "40", "--burn-in", "10", "--n-chains", "2", "--no-progress"]
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["mixture", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for sub in ("search", "fit", "predict", "screen"):
+        assert sub in out
+        with pytest.raises(SystemExit) as exc:
+            main(["mixture", sub, "--help"])
+        assert exc.value.code == 0
+        assert "usage: hea-fast mixture " + sub in capsys.readouterr().out
+    assert main(["mixture"]) == 2  # no subcommand: help and exit status 2
+
+
+TINY = [("NbMoTaW", 1), ("NbMoTaWV", 1), ("HfNbTaTiZr", 1), ("CoCrFeMnNi", 1), ("CoCrFeNi", 1),
+        ("CoCrNi", 1), ("AlCoCrFeNi", 0), ("Al2CoCrFeNi", 0), ("AlCoCrCuFeNi", 0), ("CoCrFeNiTi", 0),
+        ("CoCrFeNiMo", 0), ("Al0.3CoCrFeNi", 1), ("MoNbTaV", 1), ("CrMoNbV", 0), ("AlCrMoTi", 0),
+        ("HfNbTiZr", 1), ("NbTaTiV", 1), ("AlMoNbTi", 0), ("CuNiCoFe", 1), ("AlCuNiFeCr", 0),
+        ("CrFeNiMn", 1), ("CoFeNiTi2", 0), ("Al1.5CoCrFeNi", 0), ("TiZrNbMoV", 0)]
+
+
+def test_cli_fit_predict_screen(tmp_path, capsys):
+    train = tmp_path / "train.csv"
+    pd.DataFrame(TINY, columns=["alloy", "single"]).to_csv(train, index=False)
+    mdir = tmp_path / "model"
+    rc = main(["mixture", "fit", str(train), "--formula-column", "alloy", "--label-column", "single",
+               "--descriptors", "VEC,delta,dH_mix", "--max-size", "1", "--n-iter", "60", "--burn-in", "20",
+               "--n-chains", "2", "--n-draws", "50", "--no-progress", "-o", str(mdir)])
+    assert rc == 0 and (mdir / "config.json").exists()
+    out = tmp_path / "pred.csv"
+    assert main(["mixture", "predict", "--model", str(mdir), str(train), "--formula-column", "alloy",
+                 "-o", str(out)]) == 0
+    pred = pd.read_csv(out)
+    assert list(pred.columns[:2]) == ["alloy", "single"] and len(pred) == len(TINY)
+    model = SparseMixtureClassifier.load(mdir)
+    np.testing.assert_allclose(pred["p_single"], model.predict_proba(list(pred["alloy"]))[:, 1], rtol=1e-12)
+    rk = tmp_path / "rank.csv"
+    assert main(["mixture", "search", str(train), "--formula-column", "alloy", "--label-column", "single",
+                 "--descriptors", "VEC,delta,dH_mix", "--max-size", "2", "--n-iter", "40", "--burn-in", "10",
+                 "--n-chains", "2", "--no-progress", "-o", str(rk)]) == 0
+    assert len(pd.read_csv(rk)) == 3 + 3
+    ranking = pd.read_csv(rk)
+    assert ranking["wbic"].is_monotonic_increasing and ranking["model_prob"].sum() == pytest.approx(1.0)
+    passing = tmp_path / "pass.csv"
+    capsys.readouterr()
+    assert main(["mixture", "screen", "--model", str(mdir), str(train), "--formula-column", "alloy",
+                 "--label-column", "single", "--threshold", "0.5", "--n-boot", "200", "-o", str(passing)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    kept = pd.read_csv(passing)
+    hand = pred[pred["p_single"] >= 0.5]
+    assert (kept["p_single"] >= 0.5).all() and len(kept) == len(hand) == report["n_pass"]
+    assert report["precision"] == pytest.approx(hand["single"].mean())
+    assert report["base_rate"] == pytest.approx(pred["single"].mean())
+    assert report["ci_low"] <= report["precision"] <= report["ci_high"]
+    # without labels: only the counts
+    assert main(["mixture", "screen", "--model", str(mdir), str(train), "--formula-column", "alloy",
+                 "--threshold", "0.5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"threshold": 0.5, "n_total": len(TINY), "n_pass": len(hand)}
+    assert main(["mixture", "predict", "--model", str(mdir), str(train), "--formula-column", "nope",
+                 "-o", str(out)]) == 2
+
+
+def _featurizes(formula, names):
+    from hea_fast.elements import ElementDataError
+    from hea_fast.features import featurize
+
+    try:
+        v = featurize([formula], descriptors=names)[names].to_numpy(dtype=float)
+    except ElementDataError:
+        return False
+    return bool(np.isfinite(v).all())
+
+
+def test_supported_rows_equals_featurize_one_by_one():
+    from hea_fast.composition import CompositionBatch
+
+    formulas = ["CoCrFeMnNi", "CrMnFeCoNiN0.1", "NbMoTaW", "AlNd", "Fe", "MoW", "Al0.5CoCrFeNi",
+                "CoCrFeNiN0.2", "AlNdNi", "HfNbTaTiZr", "Nd2Al", "CoCrFeMnNi"]
+    batch = CompositionBatch.from_formulas(formulas)
+    for names in (list(DEFAULT_DESCRIPTORS), ["VEC", "delta", "dH_mix"], ["VEC", "Lambda"]):
+        mask, reasons = supported_rows(batch, names)
+        np.testing.assert_array_equal(mask, [_featurizes(f, names) for f in formulas])
+    # the default descriptors: N lacks a bulk modulus, Nd an Allen electronegativity; Lambda is
+    # +inf for the pure element and the equal-radius pair MoW
+    mask, reasons = supported_rows(batch)
+    assert list(np.flatnonzero(~mask)) == [1, 3, 4, 5, 7, 8, 10]
+    # one reason per unsupported chemical system (elements in the batch's order) + the count
+    assert reasons == ["2 rows with non-finite descriptors", "AlNd", "AlNiNd", "NCrFeCoNi", "NCrMnFeCoNi"]
+
+
+def test_cli_named_dataset(shared_data, tmp_path, capsys):
+    """`fit singh2023`: one row per composition with a consistent label, unsupported alloys
+    dropped, counted independently from the loader's frame."""
+    from hea_fast import datasets
+
+    names = ["VEC", "chi_allen_mean"]
+    mdir = tmp_path / "m"
+    assert main(["mixture", "fit", "singh2023", "--descriptors", ",".join(names), "--max-size", "1",
+                 "--n-draws", "20", *FAST, "-o", str(mdir)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    df = datasets.load_singh2023()
+    df = df[df["parse_error"] == ""]
+    n_labels = df.groupby("composition_id")["single_phase"].nunique()
+    first = df.drop_duplicates("composition_id")
+    first = first[first["composition_id"].map(n_labels).to_numpy() == 1]
+    ok = np.array([_featurizes(f, names) for f in first["formula"]])
+    assert summary["n"] == int(ok.sum()) and summary["source"] == "hea_fast.datasets.load_singh2023"
+    m = SparseMixtureClassifier.load(mdir)
+    assert int(m.cluster_sizes_.sum()) == int(ok.sum())
+    assert m.cluster_positive_.sum() == pytest.approx(first["single_phase"].to_numpy()[ok].sum())
+    # the ranking of `search` on the same data has one row per descriptor
+    rk = tmp_path / "rank.csv"
+    assert main(["mixture", "search", "singh2023", "--descriptors", ",".join(names), "--max-size", "1",
+                 *FAST, "-o", str(rk)]) == 0
+    assert sorted(pd.read_csv(rk)["subset"]) == sorted(names)
