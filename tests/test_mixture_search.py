@@ -135,3 +135,38 @@ def test_dask_local_cluster_equals_local():
             distributed.Client(cluster) as client:
         remote = search_subsets(X, y, client=client, **kw)
     pd.testing.assert_frame_equal(remote, local)
+
+
+def test_model_prior_enters_the_probabilities():
+    """P(S) ∝ exp(-WBIC(S) + log prior(S)): with the size prior, the ratio of any two subsets'
+    probabilities follows from their WBICs and binomial counts."""
+    X, y, lab, _ = two_cluster_data(n=200)
+    df = search_subsets(X, y, list("abcde"), max_size=2, labels=lab, model_prior="size", **FAST)
+    assert df["model_prob"].sum() == pytest.approx(1.0)
+    i = int(np.flatnonzero(df["size"] == 1)[0])
+    j = int(np.flatnonzero(df["size"] == 2)[0])
+    # log prior of a size-k subset of 5: -log C(5, k)
+    expect = math.exp(-(df["wbic"][i] - df["wbic"][j]) - math.log(5) + math.log(10))
+    assert df["model_prob"][i] / df["model_prob"][j] == pytest.approx(expect, rel=1e-9)
+    assert list(df["log_prior"][[i, j]]) == pytest.approx([-math.log(5), -math.log(10)])
+    # the ranking is by WBIC - log prior
+    score = df["wbic"] - df["log_prior"]
+    assert score.is_monotonic_increasing
+
+
+def test_beta_n_total_uses_one_over_log_n():
+    """beta_n="total": every cluster's WBIC uses beta = 1/log n (all alloys), not 1/log n_c. Each
+    cluster's WBIC then agrees with a direct wbic() call at that beta and exceeds the
+    per-cluster-beta value (E_beta[l] decreases in beta: d/dbeta E_beta[l] = -Var_beta(l))."""
+    import hea_fast.mixture.wbic as W
+
+    X, y, lab, _ = two_cluster_data(n=300)
+    kw = dict(labels=lab, subsets=[(1, 2)], n_iter=1500, burn_in=40, n_chains=4, progress=False)
+    tot = search_subsets(X, y, list("abcde"), beta_n="total", **kw).iloc[0]
+    clu = search_subsets(X, y, list("abcde"), beta_n="cluster", **kw).iloc[0]
+    se = tot["stderr"]  # combined over the clusters: an upper bound for each cluster's
+    for c in (0, 1):
+        m = lab == c
+        direct = W.wbic(X[m][:, [1, 2]], y[m], beta=1 / math.log(len(y)), n_iter=1500, burn_in=40, seed=9)
+        assert abs(tot[f"wbic_c{c}"] - direct.wbic) < 4 * math.hypot(se, direct.stderr)
+        assert tot[f"wbic_c{c}"] > clu[f"wbic_c{c}"] + 4 * math.hypot(se, clu["stderr"])
