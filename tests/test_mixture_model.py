@@ -164,3 +164,31 @@ def test_enrichment_curve_and_errors():
         enrichment(y, p + 1.0)
     with pytest.raises(ScreeningError, match="only 0 and 1"):
         enrichment(y + 1, p)
+
+
+def test_formulas_batch_and_descriptor_frame_give_the_same_model():
+    """The estimator accepts formulas, a CompositionBatch or a descriptor DataFrame: the same
+    alloys in any of the three forms give the same fit and the same predictions."""
+    from hea_fast.composition import CompositionBatch
+    from hea_fast.features import featurize
+
+    formulas = ["NbMoTaW", "NbMoTaWV", "HfNbTaTiZr", "CoCrFeMnNi", "CoCrFeNi", "CoCrNi", "AlCoCrFeNi",
+                "Al2CoCrFeNi", "AlCoCrCuFeNi", "CoCrFeNiTi", "CoCrFeNiMo", "Al0.3CoCrFeNi", "MoNbTaV",
+                "CrMoNbV", "AlCrMoTi", "HfNbTiZr", "NbTaTiV", "AlMoNbTi"]
+    y = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0])
+    names = ["VEC", "delta", "dH_mix"]
+    kw = dict(descriptors=names, max_size=2, compare_global=False, random_state=3, **FAST)
+    batch = CompositionBatch.from_formulas(formulas)
+    frame = featurize(formulas, descriptors=names)[names]
+    fits = [SparseMixtureClassifier(**kw).fit(X, y) for X in (formulas, batch, frame)]
+    for m in fits[1:]:
+        assert m.selected_descriptors_ == fits[0].selected_descriptors_
+        assert m.free_energy_ == fits[0].free_energy_
+        np.testing.assert_array_equal(m.cluster_sizes_, fits[0].cluster_sizes_)
+    p = fits[0].predict_proba(formulas)
+    np.testing.assert_allclose(fits[0].predict_proba(batch), p, rtol=1e-13)
+    np.testing.assert_allclose(fits[0].predict_proba(frame), p, rtol=1e-13)
+    np.testing.assert_allclose(fits[1].predict_proba(formulas), p, rtol=1e-13)
+    assert fits[0].input_kind_ == "compositions" and fits[2].input_kind_ == "descriptors"
+    with pytest.raises(ModelError, match="descriptor DataFrame"):
+        fits[2].predict_proba(formulas)
