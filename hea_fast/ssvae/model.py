@@ -189,8 +189,11 @@ class SSVAE(nn.Module):
             zs = pyro.sample(
                 "z", dist.Normal(xs.new_zeros(B, self.config.z_dim), xs.new_ones(B, self.config.z_dim)).to_event(1)
             )
-            prior = xs.new_full((B, 1), self.config.prior_single)
-            ys = pyro.sample("y", dist.Bernoulli(probs=prior).to_event(1), obs=ys, infer=infer)
+            # φ has batch shape (B,) (no event dim) so that Pyro can enumerate it: the enumerated value
+            # has shape (2, 1), unsqueezed to (2, 1, 1) and broadcast against z (B, d) in `_cat`.
+            prior = xs.new_full((B,), self.config.prior_single)
+            obs = None if ys is None else ys.reshape(B)
+            ys = pyro.sample("y", dist.Bernoulli(probs=prior), obs=obs, infer=infer).unsqueeze(-1)
             probs = self.decode(zs, ys)
             # Gamma-form log-density; total_count only feeds the (disabled) support check.
             pyro.sample("x", dist.Multinomial(total_count=101, probs=probs, validate_args=False), obs=xs)
@@ -204,7 +207,8 @@ class SSVAE(nn.Module):
         with pyro.plate("data", B):
             if ys is None:
                 infer = {} if self.config.legacy else {"enumerate": "parallel"}
-                ys = pyro.sample("y", dist.Bernoulli(probs=self.classifier_prob(es)).to_event(1), infer=infer)
+                ys = pyro.sample("y", dist.Bernoulli(probs=self.classifier_prob(es)[..., 0]), infer=infer)
+                ys = ys.unsqueeze(-1)
             loc, scale = self.encode_z(xs, ys)
             pyro.sample("z", dist.Normal(loc, scale).to_event(1))
 

@@ -1,0 +1,150 @@
+"""Exact Shapley values of the SSVAE classifier head (hea_fast.ssvae.explain) against independent
+references: the permutation definition evaluated with a NumPy forward pass, the Shapley axioms, the
+authors'-weights golden file (computed outside this package) and shap's KernelExplainer."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hea_fast.ssvae.explain import coalition_weights, exact_shapley
+from hea_fast.ssvae.model import SSVAE, SSVAEConfig, load_released
+
+
+def _small_model(F, seed, mean=None, std=None):
+    torch.manual_seed(seed)
+    cfg = SSVAEConfig(features=tuple(f"f{i}" for i in range(F)), hidden=(6, 5),
+                      feature_mean=mean or [], feature_std=std or [])
+    m = SSVAE(cfg)
+    for p in m.encoder_y.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.8)
+    return m.eval()
+
+
+def _numpy_prob(model, e):
+    """float64 NumPy forward of encoder_y (softplus hidden layers, sigmoid output)."""
+    h = (e - model.feature_mean.double().numpy()) / model.feature_std.double().numpy() if model.config.feature_mean else e
+    lins = model.encoder_y.linears
+    for i, lin in enumerate(lins):
+        h = h @ lin.weight.detach().double().numpy().T + lin.bias.detach().double().numpy()
+        if i < len(lins) - 1:
+            h = np.logaddexp(0.0, h)
+    return 1.0 / (1.0 + np.exp(-h[:, 0]))
+
+
+def _permutation_shapley(model, x, bg):
+    """φ_i = mean over all F! orderings of the marginal contribution of i (a second definition)."""
+    F = len(x)
+
+    def v(S):
+        inp = bg.copy()
+        inp[:, list(S)] = x[list(S)]
+        return _numpy_prob(model, inp).mean()
+
+    cache = {}
+    phi = np.zeros(F)
+    perms = list(itertools.permutations(range(F)))
+    for perm in perms:
+        S = frozenset()
+        for i in perm:
+            T = S | {i}
+            for k in (S, T):
+                if k not in cache:
+                    cache[k] = v(k)
+            phi[i] += cache[T] - cache[S]
+            S = T
+    return phi / len(perms), cache[frozenset()]
+
+
+@pytest.mark.parametrize("F,seed", [(4, 0), (5, 1)])
+def test_matches_permutation_definition(F, seed):
+    rng = np.random.default_rng(seed)
+    mean, std = list(rng.normal(size=F)), list(rng.uniform(0.5, 2, size=F))
+    m = _small_model(F, seed, mean, std)
+    bg = rng.normal(size=(7, F)) * 2
+    x = rng.normal(size=(3, F)) * 2
+    res = exact_shapley(m, x, bg)
+    for r in range(3):
+        phi, base = _permutation_shapley(m, x[r], bg)
+        np.testing.assert_allclose(res.values[r], phi, atol=2e-6)
+        assert res.base_value == pytest.approx(base, abs=1e-6)
+    np.testing.assert_allclose(res.prediction, _numpy_prob(m, x), atol=1e-6)
+
+
+def test_axioms():
+    rng = np.random.default_rng(3)
+    m = _small_model(6, 3)
+    with torch.no_grad():  # feature 2 is a dummy: no path from it to the output
+        m.encoder_y.linears[0].weight[:, 2] = 0.0
+    bg = rng.normal(size=(20, 6))
+    x = rng.normal(size=(4, 6))
+    x[1] = bg[5]  # a row with x_j = b_j for... (not all b), keeps the test general
+    res = exact_shapley(m, x, bg, output="logit")
+    with torch.no_grad():
+        fx = m.classifier_logit(torch.as_tensor(x, dtype=torch.float32))[:, 0].double().numpy()
+        fb = m.classifier_logit(torch.as_tensor(bg, dtype=torch.float32))[:, 0].double().numpy().mean()
+    np.testing.assert_allclose(res.values.sum(1), fx - fb, atol=1e-5)  # efficiency
+    np.testing.assert_allclose(res.values[:, 2], 0.0, atol=1e-7)  # dummy
+    # a background of a single row equal to x gives zero attributions
+    z = exact_shapley(m, x[:1], x[:1])
+    np.testing.assert_allclose(z.values, 0.0, atol=1e-7)
+
+
+def test_coalition_weights_closed_form():
+    W = coalition_weights(3)
+    # Shapley weights for F=3: |S|=0 -> 1/3, |S|=1 -> 1/6, |S|=2 -> 1/3; rows of W sum per feature to 0
+    assert W.shape == (8, 3)
+    np.testing.assert_allclose(W.sum(0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(W[0b111, 0], 1 / 3)  # S={1,2}, adding 0
+    np.testing.assert_allclose(W[0b011, 0], 1 / 6)  # S={1} ∪ {0}
+    np.testing.assert_allclose(W[0b001, 0], 1 / 3)  # S={} ∪ {0}
+    np.testing.assert_allclose(W[0b000, 0], -1 / 3)
+    assert math.isclose(np.abs(W[:, 0]).sum(), 2.0)
+
+
+def test_golden_released_shap(shared_data):
+    """The authors' weights, 864 labelled rows as background: the data folder's exact values."""
+    from hea_fast.ssvae.data import load_splits
+
+    g = pd.read_csv(shared_data / "dvae_hea_zeng2024_model" / "golden_exact_shap_test138.csv")
+    sp = load_splits(42)
+    rows = [0, 57, 137]
+    assert list(g["Alloys"].iloc[rows]) == list(sp["test"].alloys[rows])
+    res = exact_shapley(load_released(), sp["test"].e[rows], sp["labelled"].e)
+    np.testing.assert_allclose(res.values, g.filter(like="phi_").to_numpy()[rows], atol=1e-6)
+    np.testing.assert_allclose(res.prediction, g["p_single"].iloc[rows], atol=1e-6)
+    assert res.base_value == pytest.approx(0.509514, abs=1e-6)  # PROVENANCE: E[f] = 0.509514
+
+
+def test_matches_shap_kernel_explainer(shared_data):
+    shap = pytest.importorskip("shap")
+    from hea_fast.ssvae.data import load_splits
+
+    m = load_released()
+    sp = load_splits(42)
+    bg = sp["labelled"].e[:40].astype(np.float64)
+    x = sp["test"].e[:3].astype(np.float64)
+
+    def f(a):
+        with torch.no_grad():
+            return m.classifier_prob(torch.as_tensor(a, dtype=torch.float32))[:, 0].double().numpy()
+
+    ke = shap.KernelExplainer(f, bg)
+    sv = np.asarray(ke.shap_values(x, nsamples=1000, silent=True))  # ≥ 2^8: all coalitions, exact
+    res = exact_shapley(m, x, bg)
+    np.testing.assert_allclose(res.values, sv, atol=1e-6)
+    assert res.base_value == pytest.approx(float(ke.expected_value), abs=1e-7)
+
+
+def test_bad_input():
+    m = _small_model(4, 0)
+    with pytest.raises(ValueError, match="3 columns"):
+        exact_shapley(m, np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="non-finite"):
+        exact_shapley(m, np.full((1, 4), np.nan), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="output"):
+        exact_shapley(m, np.zeros((1, 4)), np.zeros((2, 4)), output="odds")
