@@ -1,1 +1,27 @@
-"""Disentangled semi-supervised VAE for inverse design (arXiv 2409.06740)."""
+"""Disentangled semi-supervised VAE for inverse design (Zeng, Khan & Post, arXiv 2409.06740).
+
+model    `SSVAE`, `SSVAEConfig`, `load_released` (the authors' weights through a documented converter)
+train    `train_models` (several seeds at once), `train` (one), `TrainConfig`, `train_pyro` (reference)
+design   `screen`, `screen_proba`, `generate`, `nudge`, `Constraints` — the three inverse-design modes
+explain  `exact_shapley` — exact Shapley values of the classifier head over its 8 descriptors
+plots    PNG figures (ROC, latent space, SHAP summary, nudging trajectory)
+
+Submodules import torch/Pyro lazily on attribute access so `import hea_fast.ssvae` stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "SSVAE": "model", "SSVAEConfig": "model", "load_released": "model",
+    "TrainConfig": "train", "train_models": "train", "train": "train", "train_pyro": "train",
+    "screen": "design", "screen_proba": "design", "generate": "design", "nudge": "design",
+    "Constraints": "design", "exact_shapley": "explain",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"hea_fast.ssvae.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'hea_fast.ssvae' has no attribute {name!r}")

@@ -148,6 +148,27 @@ def screen(model: SSVAE, compositions, chunk_size: int = 200_000, threads=None, 
     return out
 
 
+def screen_proba(model: SSVAE, batch, chunk_size: int = 200_000, threads=None) -> np.ndarray:
+    """P(single phase) for a `CompositionBatch` (or any object with ``fractions`` (n, k) and
+    ``elements``) over any element columns: rows with a non-zero amount of an element outside the
+    model's elements get NaN (the screening pipeline never keeps them). Used by
+    `hea_fast.screen.SSVAEScorer`."""
+    F = np.asarray(batch.fractions, dtype=np.float64)
+    els = tuple(batch.elements)
+    if F.ndim != 2 or F.shape[1] != len(els):
+        raise DesignError(f"batch fractions have shape {F.shape} for {len(els)} elements")
+    idx = {e: i for i, e in enumerate(model.config.elements)}
+    inside = np.array([e in idx for e in els], bool)
+    ok = ~(F[:, ~inside] > 0).any(axis=1) & (F[:, inside].sum(axis=1) > 0)
+    X = np.zeros((F.shape[0], len(idx)))
+    X[:, [idx[e] for e, k in zip(els, inside) if k]] = F[:, inside]
+    out = np.full(F.shape[0], np.nan)
+    sel = np.flatnonzero(ok)
+    if sel.size:
+        out[sel] = screen(model, X[sel], chunk_size=chunk_size, threads=threads)
+    return out
+
+
 # ---- constraints -----------------------------------------------------------------------------------
 @dataclass
 class Constraints:

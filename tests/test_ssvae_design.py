@@ -1,0 +1,107 @@
+"""Inverse design with the SSVAE (hea_fast.ssvae.design): screening in chunks and over arbitrary
+element columns, constraints (allowed/forbidden elements, bounds, cost penalty) against their
+definitions, and constrained generation / nudging with the authors' weights."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from hea_fast.ssvae.design import Constraints, DesignError, generate, nudge, screen, screen_proba
+from hea_fast.ssvae.model import TOP30, load_released
+
+
+@pytest.fixture(scope="module")
+def released(shared_data):
+    return load_released(shared_data / "dvae_hea_zeng2024_model" / "ssvae_released_state_dict.npz")
+
+
+def test_screen_chunks_formulas_and_arrays_agree(released):
+    from hea_fast.ssvae.data import load_splits
+
+    test = load_splits(42)["test"]
+    p_big = screen(released, test.x.astype(np.float64))
+    p_small = screen(released, test.x.astype(np.float64), chunk_size=7)
+    np.testing.assert_allclose(p_big, p_small, atol=1e-6)  # float32 matmul blocking differs by batch size
+    # features from our C++ kernel vs the released table's descriptors
+    import torch
+
+    with torch.no_grad():
+        p_tab = released.classifier_prob(torch.from_numpy(test.e))[:, 0].numpy()
+    np.testing.assert_allclose(p_big, p_tab, atol=2e-5)
+    p_f = screen(released, ["CoCrFeNi", "Co25Cr25Fe25Ni25", {"Co": 1, "Cr": 1, "Fe": 1, "Ni": 1}])
+    assert np.ptp(p_f) < 1e-7
+    with pytest.raises(DesignError, match=r"\['B'\]"):
+        screen(released, ["AlCoCrFeNiB"])
+    out = screen(released, ["AlCoCrFeNiB", "CoCrFeNi"], errors="report")
+    assert np.isnan(out[0]) and out[1] == pytest.approx(p_f[0])
+
+
+def test_screen_proba_batch_columns(released):
+    from hea_fast.composition import CompositionBatch
+
+    forms = ["CoCrFeNi", "AlCoCrFeNiB", "Fe14Ni16Cr22Co14Al22Cu8", "HfNbTaTiZr"]
+    b = CompositionBatch.from_formulas(forms)
+    p = screen_proba(released, b)
+    assert np.isnan(p[1])
+    ok = [0, 2, 3]
+    np.testing.assert_allclose(p[ok], screen(released, [forms[i] for i in ok]), atol=1e-12)
+
+
+def test_constraints_definitions():
+    els = ("A", "B", "C", "D")
+    p = np.array([[0.4, 0.3, 0.2, 0.1]])
+    # forbidden / allowed: zero and renormalise (the conditional distribution)
+    np.testing.assert_allclose(Constraints(forbidden=("A",)).apply(els, p), [[0, 0.5, 1 / 3, 1 / 6]])
+    np.testing.assert_allclose(Constraints(allowed=("A", "B")).apply(els, p), [[4 / 7, 3 / 7, 0, 0]])
+    # cost: p_i ∝ p_i exp(−λ c_i), the minimiser of KL(p'‖p) + λ Σ p'_i c_i
+    c = {"A": 2.0, "B": 0.0, "C": 1.0, "D": 0.5}
+    q = Constraints(cost=c, cost_weight=0.7).apply(els, p)[0]
+    ref = p[0] * np.exp(-0.7 * np.array([2.0, 0.0, 1.0, 0.5]))
+    np.testing.assert_allclose(q, ref / ref.sum(), rtol=1e-12)
+    obj = lambda r: (r * np.log(r / p[0])).sum() + 0.7 * (r * np.array([2.0, 0, 1, 0.5])).sum()  # noqa: E731
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # no random point of the simplex does better
+        r = rng.dirichlet(np.ones(4))
+        assert obj(q) <= obj(r) + 1e-12
+    # bounds: every bound holds, the sum is 1, and untouched elements keep their ratios
+    b = Constraints(bounds={"A": (0, 25), "D": (20, 100)}).apply(els, p)[0]
+    assert b[0] <= 0.25 + 1e-12 and b[3] >= 0.2 - 1e-12 and b.sum() == pytest.approx(1)
+    assert b[1] / b[2] == pytest.approx(1.5)
+    with pytest.raises(DesignError, match="sum to 110"):
+        Constraints(bounds={"A": (60, 100), "B": (50, 100)}).apply(els, p)
+    with pytest.raises(DesignError, match=r"\['Zz'\]"):
+        Constraints(forbidden=("Zz",)).apply(els, p)
+    with pytest.raises(DesignError, match="upper bounds"):
+        Constraints(allowed=("A",), bounds={"A": (0, 50)}).apply(els, p)
+
+
+def test_generate_consistency_and_constraints(released):
+    z = np.array([[0.0, -0.4], [1.0, 0.5], [-1.0, 1.0]])
+    g = generate(released, z, 1.0)
+    np.testing.assert_allclose(g["p_single"], screen(released, list(g["alloy"])), atol=1e-12)
+    np.testing.assert_allclose(g["abs_error"], np.abs(g["p_single"] - 1.0))
+    cons = Constraints(forbidden=("Al", "Cu"), bounds={"Cr": (10, 25)})
+    gc = generate(released, z, 1.0, constraints=cons)
+    for a in gc["alloy"]:
+        assert "Al" not in a and "Cu" not in a
+        amounts = {el: int(v) for el, v in re.findall(r"([A-Z][a-z]?)(\d+)", a)}
+        assert 9 <= amounts.get("Cr", 0) <= 25  # integer rounding of a bound-respecting fraction
+    with pytest.raises(DesignError, match="latent size"):
+        generate(released, np.zeros(3))
+    with pytest.raises(DesignError, match="p_target"):
+        generate(released, np.zeros(2), 1.5)
+
+
+def test_nudge_paper_example_and_constraints(released):
+    """The paper's example Fe14Ni16Cr22Co14Al22Cu8 is nudged to a predicted single phase."""
+    t = nudge(released, "Fe14Ni16Cr22Co14Al22Cu8", cutoff=0.6, max_steps=10)
+    assert t["p_single"].iloc[0] < 0.5 and t["reached"].iloc[-1] and t["p_single"].iloc[-1] >= 0.6
+    np.testing.assert_allclose(t["p_single"], screen(released, list(t["alloy"])), atol=2e-6)
+    tc = nudge(released, "Fe14Ni16Cr22Co14Al22Cu8", cutoff=0.6, max_steps=10,
+               constraints=Constraints(forbidden=("Cu",)))
+    assert not any("Cu" in a for a in tc["alloy"])
+    with pytest.raises(DesignError, match="cutoff"):
+        nudge(released, "CoCrFeNi", cutoff=0)
+    assert set(TOP30) == set(released.config.elements)
