@@ -1,23 +1,34 @@
 """Alloy compositions: the formula grammar and `CompositionBatch` (DESIGN.md §4).
 
-Grammar (whitespace anywhere is ignored)::
+Grammar (ASCII whitespace `" \\t\\n\\v\\f\\r"` between tokens is ignored)::
 
     formula := item+
     item    := SYMBOL [amount] | "(" formula ")" [amount]
-    amount  := digits ["." digits] | "." digits, optionally followed by [eE][+-]digits
+    amount  := ([0-9]+ ["." [0-9]*] | "." [0-9]+) [[eE] [+-]? [0-9]+]
 
-Symbols are case-sensitive element symbols (H … Og; the isotopes D and T are rejected). A missing
-amount means 1; zero amounts are dropped. Amounts may be in any unit (moles, at.%, fractions): the
-result is normalised to fractions summing to 1.
+Symbols are case-sensitive element symbols H … Og (the isotopes D and T are rejected; write H).
+A missing amount means 1; zero amounts are dropped. Amounts may be in any unit (moles, at.%,
+fractions): the result is normalised to atomic fractions summing to 1. `E` followed by a lower-case
+letter starts an element (`Al1Er`), otherwise it is an exponent (`Al1E-2Co`). Groups nest up to
+`MAX_DEPTH` (32) levels.
 
-Group subscripts. At each nesting level the *unit sum* is the sum of the level's amounts, counting a
-group as its subscript. When the unit sum is 100 or 1 (within 1e-6 relative) the formula is written
-as shares (percent-like), and a group's subscript is the **group's total share**, split by the
-group's internal ratios: `(CoCrCuFeNi)96Nb4` is Nb 4 % and 19.2 % of each other element. Otherwise
-a subscript multiplies the group's amounts: `Ti(ZrHf)2` is Ti 1 : Zr 2 : Hf 2.
+Group subscripts (the group-share rule). At each nesting level the *unit sum* is the sum of that
+level's amounts, a group counting as its subscript (1 when absent). When the level contains a group
+and its unit sum is 100 or 1 (within 1e-6 relative), the formula is written as shares (at.% or
+fractions) and a group's subscript is the **group's total share**, split by the group's internal
+ratios: `(CoCrCuFeNi)96Nb4` is Nb 4 % and 19.2 % of each other element, `(FeNi)0.5Cr0.5` is Cr 50 %.
+Otherwise the subscript multiplies the group's amounts, as in chemistry: `Ti(ZrHf)2` is
+Ti 1 : Zr 2 : Hf 2 (20/40/40 %). The rule is applied level by level, so nested groups each follow it.
 
-Errors raise `CompositionError` (a ValueError) naming the formula, the character position and the
-reason; batch parsing collects every bad row (`CompositionBatchError.errors`) or skips them.
+Errors raise `CompositionError` (a ValueError) naming the formula, the character position (a Python
+string index) and the reason; `CompositionBatch.from_formulas` reports every bad row at once
+(`CompositionBatchError.errors`) or, with `errors="skip"`, drops and records them.
+
+Two implementations of the grammar: the pure-Python reference below (`parse_formula`, the
+specification) and the compiled batch parser `hea_fast._core.parse_formulas` (csrc/cpu/parse_cpu.cpp,
+multi-threaded, GIL released), which `CompositionBatch.from_formulas` uses by default. They mirror
+each other statement by statement and give bit-identical fractions and identical errors
+(tests/test_composition.py checks this on a hypothesis-generated corpus).
 """
 from __future__ import annotations
 
@@ -31,10 +42,12 @@ import numpy as np
 
 __all__ = [
     "ELEMENTS",
+    "MAX_DEPTH",
     "CompositionError",
     "CompositionBatchError",
     "CompositionBatch",
     "parse_formula",
+    "parse_amounts",
     "as_batch",
 ]
 
@@ -46,17 +59,30 @@ ELEMENTS: tuple[str, ...] = tuple(
     Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og""".split()
 )
 _Z = {s: i + 1 for i, s in enumerate(ELEMENTS)}
-_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+MAX_DEPTH = 32
 _SHARE_TOL = 1e-6
+_WS = frozenset(" \t\n\v\f\r")
+_DIGITS = frozenset("0123456789")
+# ASCII digits only: Python's \d and float() would also accept other scripts' digits.
+_MANTISSA = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+")
+ENGINES = ("cpp", "python")
 
 
 class CompositionError(ValueError):
-    """A formula or composition that cannot be parsed; names the formula, position and reason."""
+    """A formula or composition that cannot be parsed; names the formula, position and reason.
 
-    def __init__(self, reason: str, formula: Any = None, position: int | None = None):
+    Attributes: `reason`, `formula`, `position` (a string index or None), and for formula errors
+    `code` (a `_core.PARSE_STATUS` name such as "unknown_symbol") and `length` (characters).
+    """
+
+    def __init__(self, reason: str, formula: Any = None, position: int | None = None, *,
+                 code: str | None = None, length: int = 0):
         self.reason = reason
         self.formula = formula
         self.position = position
+        self.code = code
+        self.length = length
         msg = reason
         if position is not None:
             msg += f" at position {position}"
@@ -66,7 +92,8 @@ class CompositionError(ValueError):
 
 
 class CompositionBatchError(CompositionError):
-    """Several rows of a batch failed; `errors` is a list of (row index, CompositionError)."""
+    """Several rows of a batch failed; `errors` is a list of (row label, CompositionError) in row
+    order (the label is the position, or the Series index for a pandas Series)."""
 
     def __init__(self, errors: list[tuple[Any, CompositionError]], n_rows: int):
         self.errors = errors
@@ -86,152 +113,208 @@ def element_z(symbol: str) -> int:
         raise CompositionError(f"unknown element symbol {symbol!r}") from None
 
 
+def _known(sym: str) -> bool:
+    return sym in _Z
+
+
 # --------------------------------------------------------------------------------------------
-# Reference parser (pure Python)
+# Error messages (shared by both parsers: each reports a code, a position and a length)
 # --------------------------------------------------------------------------------------------
+_MESSAGES = {
+    "empty": "empty formula",
+    "unknown_symbol": "unknown element symbol {tok!r}",
+    "unexpected_char": "unexpected character {tok!r}",
+    "negative": "negative amount",
+    "decimal_comma": "decimal comma (use '.' as the decimal separator)",
+    "malformed_number": "malformed number {tok!r}",
+    "malformed_exponent": "malformed exponent in {tok!r}",
+    "nonfinite": "amount {tok!r} overflows to infinity",
+    "amount_without_element": "amount without an element (a number must follow an element symbol or ')')",
+    "unclosed_paren": "unbalanced parentheses: '(' is never closed",
+    "unexpected_close": "unbalanced parentheses: unexpected ')'",
+    "empty_group": "empty group '()'",
+    "too_deep": f"groups nested deeper than {MAX_DEPTH} levels",
+    "all_zero": "all amounts are zero",
+    "overflow": "amounts overflow to infinity",
+}
+
+
+def _error(code: str, formula: str, pos: int, length: int) -> CompositionError:
+    pos = int(pos)
+    length = int(length)
+    tok = formula[pos: pos + length] if pos >= 0 else ""
+    reason = _MESSAGES[code].format(tok=tok)
+    if code == "unknown_symbol":
+        if tok in ("D", "T"):
+            reason += " (hydrogen isotopes are not elements here: write H)"
+        elif formula.upper() == formula:
+            reason += " (element symbols are case-sensitive: 'Co', not 'CO')"
+    elif code == "unexpected_char" and tok == ",":
+        reason += " (write decimals with '.', and nothing between elements)"
+    return CompositionError(reason, formula, pos if pos >= 0 else None, code=code,
+                            length=length if pos >= 0 else 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Reference parser (pure Python). csrc/cpu/parse_cpu.cpp mirrors it statement by statement.
+# --------------------------------------------------------------------------------------------
+class _Fail(Exception):
+    def __init__(self, code: str, pos: int, length: int):
+        self.code, self.pos, self.length = code, pos, length
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.pos = 0
 
-    def error(self, reason: str, pos: int | None = None) -> CompositionError:
-        return CompositionError(reason, self.text, self.pos if pos is None else pos)
-
     def skip_ws(self) -> None:
         t = self.text
-        while self.pos < len(t) and t[self.pos].isspace():
+        while self.pos < len(t) and t[self.pos] in _WS:
             self.pos += 1
 
     def amount(self) -> float | None:
-        """An optional amount; None when none follows."""
+        """An optional amount after a symbol or ')'; None when none follows."""
         self.skip_ws()
         t, p = self.text, self.pos
-        if p >= len(t):
-            return None
-        if t[p] in "+-":
-            q = p + 1
-            while q < len(t) and t[q].isspace():
-                q += 1
-            if q < len(t) and (t[q].isdigit() or t[q] == "."):
-                if t[p] == "-":
-                    raise self.error("negative amount", p)
-                raise self.error("unexpected '+' sign", p)
-            raise self.error(f"unexpected character {t[p]!r}", p)
-        m = _NUMBER.match(t, p)
+        m = _MANTISSA.match(t, p)
         if m is None:
-            if t[p] == ".":
-                raise self.error("malformed number", p)
+            if p < len(t) and t[p] == ".":
+                raise _Fail("malformed_number", p, 1)
             return None
         end = m.end()
-        if end < len(t) and t[end] == "," and end + 1 < len(t) and t[end + 1].isdigit():
-            raise self.error("decimal comma (use '.' as the decimal separator)", end)
-        if end < len(t) and t[end] == ".":
-            raise self.error("malformed number", p)
+        e = _EXPONENT.match(t, end)
+        has_exp = e is not None
+        if has_exp:
+            end = e.end()
+        c = t[end] if end < len(t) else ""
+        nxt = t[end + 1] if end + 1 < len(t) else ""
+        if c == ".":
+            raise _Fail("malformed_number", p, end + 1 - p)
+        if c == "," and nxt in _DIGITS:
+            raise _Fail("decimal_comma", end, 1)
         # 'E' followed by a lower-case letter is an element (Er, Eu, Es), not an exponent
-        if end < len(t) and t[end] in "eE" and not m.group(2) and not (
-                t[end] == "E" and end + 1 < len(t) and t[end + 1].islower()):
-            raise self.error("malformed exponent", end)
-        value = float(m.group(0))
+        if not has_exp and c in ("e", "E") and not (c == "E" and "a" <= nxt <= "z"):
+            raise _Fail("malformed_exponent", p, end + 1 - p + (1 if nxt in ("+", "-") else 0))
+        value = float(t[p:end])
         if not math.isfinite(value):
-            raise self.error(f"non-finite amount {m.group(0)!r}", p)
+            raise _Fail("nonfinite", p, end - p)
         self.pos = end
         return value
 
-    def sequence(self, depth: int) -> list[tuple[str, Any, float, bool]]:
-        """Items of one level: (kind, payload, amount, explicit) with kind 'el' or 'group'."""
-        items = []
+    def level(self, depth: int) -> list:
+        """Items of one nesting level: (0, inner items, subscript) for a group, (Z, symbol, amount)
+        for an element. Returns at the end of the text or at a ')' (not consumed)."""
+        items: list = []
         t = self.text
+        n = len(t)
         while True:
             self.skip_ws()
-            if self.pos >= len(t):
-                if depth > 0:
-                    raise self.error("unbalanced parentheses: missing ')'")
+            if self.pos >= n:
                 break
             c = t[self.pos]
             if c == ")":
                 if depth == 0:
-                    raise self.error("unbalanced parentheses: unexpected ')'")
+                    raise _Fail("unexpected_close", self.pos, 1)
                 break
             if c == "(":
-                open_pos = self.pos
+                open_ = self.pos
+                if depth + 1 > MAX_DEPTH:
+                    raise _Fail("too_deep", open_, 1)
                 self.pos += 1
-                inner = self.sequence(depth + 1)
-                if self.pos >= len(t) or t[self.pos] != ")":
-                    raise self.error("unbalanced parentheses: missing ')'", open_pos)
+                inner = self.level(depth + 1)
+                if self.pos >= n:
+                    raise _Fail("unclosed_paren", open_, 1)
                 if not inner:
-                    raise self.error("empty group '()'", open_pos)
+                    raise _Fail("empty_group", open_, 1)
                 self.pos += 1
                 amt = self.amount()
-                items.append(("group", inner, 1.0 if amt is None else amt, amt is not None))
+                items.append((0, inner, 1.0 if amt is None else amt))
                 continue
             if "A" <= c <= "Z":
-                start = self.pos
-                sym = c
-                if self.pos + 1 < len(t) and "a" <= t[self.pos + 1] <= "z":
-                    sym = t[self.pos: self.pos + 2]
-                if sym not in _Z or sym in ("D", "T"):
-                    raise self.error(f"unknown element symbol {sym!r}", start)
-                self.pos += len(sym)
+                k = 2 if self.pos + 1 < n and "a" <= t[self.pos + 1] <= "z" else 1
+                sym = t[self.pos: self.pos + k]
+                z = _Z.get(sym)
+                if z is None:
+                    raise _Fail("unknown_symbol", self.pos, k)
+                self.pos += k
                 amt = self.amount()
-                items.append(("el", sym, 1.0 if amt is None else amt, amt is not None))
+                items.append((z, sym, 1.0 if amt is None else amt))
                 continue
-            if c.isdigit() or c == ".":
-                raise self.error("amount without an element", self.pos)
+            if c in _DIGITS or c == ".":
+                raise _Fail("amount_without_element", self.pos, 1)
             if c == "-":
-                raise self.error("negative amount", self.pos)
-            if c == ",":
-                raise self.error("unexpected ',' (decimal comma? use '.')", self.pos)
-            raise self.error(f"unexpected character {c!r}", self.pos)
+                q = self.pos + 1
+                while q < n and t[q] in _WS:
+                    q += 1
+                if q < n and (t[q] in _DIGITS or t[q] == "."):
+                    raise _Fail("negative", self.pos, 1)
+            raise _Fail("unexpected_char", self.pos, 1)
         return items
 
 
-def _is_share(total: float) -> bool:
-    return abs(total - 100.0) <= _SHARE_TOL * 100.0 or abs(total - 1.0) <= _SHARE_TOL
-
-
-def _evaluate(items, out: dict[str, float], scale: float) -> None:
-    total = sum(a for _, _, a, _ in items)
-    share = _is_share(total) and any(k == "group" for k, *_ in items)
-    for kind, payload, amt, _ in items:
-        if kind == "el":
+def _evaluate(items: list, out: dict[str, float], scale: float) -> None:
+    """Resolve one level into `out` (the group-share rule; see the module docstring). Explicit
+    left-to-right sums, not sum(): Python >= 3.12 compensates sum() of floats, the C++ does not."""
+    total = 0.0
+    has_group = False
+    for z, _, a in items:
+        total += a
+        has_group = has_group or z == 0
+    share = has_group and (abs(total - 100.0) <= _SHARE_TOL * 100.0 or abs(total - 1.0) <= _SHARE_TOL)
+    for z, payload, amt in items:
+        if z:
             out[payload] = out.get(payload, 0.0) + scale * amt
-        else:
-            if amt == 0:
+        elif amt == 0:
+            continue
+        elif share:
+            inner: dict[str, float] = {}
+            _evaluate(payload, inner, 1.0)
+            s = 0.0
+            for v in inner.values():
+                s += v
+            if s <= 0:
                 continue
-            if share:
-                inner: dict[str, float] = {}
-                _evaluate(payload, inner, 1.0)
-                s = sum(inner.values())
-                if s <= 0:
-                    continue
-                for k, v in inner.items():
-                    out[k] = out.get(k, 0.0) + scale * amt * v / s
-            else:
-                _evaluate(payload, out, scale * amt)
+            for k, v in inner.items():
+                out[k] = out.get(k, 0.0) + scale * amt * v / s
+        else:
+            _evaluate(payload, out, scale * amt)
 
 
 def parse_amounts(formula: str) -> dict[str, float]:
-    """Amounts as written (groups resolved, zeros dropped, not normalised)."""
+    """Amounts as written (groups resolved, zeros dropped, not normalised), in order of first
+    appearance."""
     if not isinstance(formula, str):
         raise CompositionError(f"formula must be a string, got {type(formula).__name__}", formula)
-    p = _Parser(formula)
-    items = p.sequence(0)
+    try:
+        items = _Parser(formula).level(0)
+    except _Fail as f:
+        raise _error(f.code, formula, f.pos, f.length) from None
     if not items:
-        raise CompositionError("empty formula", formula)
+        raise _error("empty", formula, -1, 0)
     out: dict[str, float] = {}
     _evaluate(items, out, 1.0)
-    out = {k: v for k, v in out.items() if v != 0.0}
+    out = {k: v for k, v in out.items() if v != 0.0}  # NaN (inf * 0) is kept: the sum check fails
     if not out:
-        raise CompositionError("all amounts are zero", formula)
+        raise _error("all_zero", formula, -1, 0)
     return out
 
 
 def parse_formula(formula: str) -> dict[str, float]:
-    """Parse an alloy formula into {element: atomic fraction} (fractions sum to 1)."""
+    """Parse one alloy formula into {element: atomic fraction} (fractions sum to 1, elements in
+    order of first appearance). The pure-Python reference of the grammar in the module docstring.
+
+    >>> parse_formula("(CoCrCuFeNi)96Nb4")["Nb"]
+    0.04
+    >>> parse_formula("Ti(ZrHf)2")
+    {'Ti': 0.2, 'Zr': 0.4, 'Hf': 0.4}
+    """
     amounts = parse_amounts(formula)
-    total = sum(amounts.values())
+    total = 0.0
+    for v in amounts.values():
+        total += v
     if not math.isfinite(total):
-        raise CompositionError("amounts overflow to infinity", formula)
+        raise _error("overflow", formula, -1, 0)
     return {k: v / total for k, v in amounts.items()}
 
 
@@ -239,7 +322,7 @@ def _validate_mapping(d: Mapping, label: Any) -> dict[str, float]:
     out = {}
     for k, v in d.items():
         sym = str(k)
-        if sym not in _Z or sym in ("D", "T"):
+        if not _known(sym):
             raise CompositionError(f"unknown element symbol {sym!r}", label)
         try:
             x = float(v)
@@ -253,13 +336,35 @@ def _validate_mapping(d: Mapping, label: Any) -> dict[str, float]:
             out[sym] = out.get(sym, 0.0) + x
     if not out:
         raise CompositionError("all amounts are zero", label)
-    s = sum(out.values())
+    s = 0.0
+    for v in out.values():
+        s += v
+    if not math.isfinite(s):
+        raise CompositionError("amounts overflow to infinity", label)
     return {k: v / s for k, v in out.items()}
 
 
 def _fmt_amount(pct: float) -> str:
     s = f"{pct:.6f}".rstrip("0").rstrip(".")
     return s if s else "0"
+
+
+def _check_elements(elements: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(elements, str):
+        raise CompositionError(f"elements must be a sequence of symbols, not the string {elements!r}")
+    els = tuple(str(e) for e in elements)
+    for e in els:
+        if not _known(e):
+            raise CompositionError(f"unknown element symbol {e!r} in elements={list(els)}")
+    if len(set(els)) != len(els):
+        raise CompositionError(f"duplicate elements in {list(els)}")
+    return els
+
+
+def _outside_error(d: Mapping, els: tuple[str, ...], formula: Any) -> CompositionError:
+    missing = [e for e in d if e not in els]
+    return CompositionError(f"element(s) {missing} not in the requested element set {list(els)}", formula,
+                            code="outside_set")
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,8 +374,8 @@ def _fmt_amount(pct: float) -> str:
 class CompositionBatch:
     """n compositions as a dense (n, E) float64 fraction matrix over `elements` (rows sum to 1).
 
-    `skipped`: (row index, reason) of input rows dropped by `errors="skip"`; `index`: the input
-    row index of each kept row (None when every row was kept in order).
+    `skipped`: (row label, reason) of input rows dropped by `errors="skip"`; `index`: the input
+    row label of each kept row (None when every row was kept in order).
     """
 
     fractions: np.ndarray
@@ -284,60 +389,125 @@ class CompositionBatch:
             fr = fr.reshape(0, len(self.elements))
         if fr.ndim != 2:
             raise CompositionError(f"fractions must be a 2-D (n, E) array, got shape {fr.shape}")
-        els = tuple(str(e) for e in self.elements)
+        els = _check_elements(self.elements)
         if fr.shape[1] != len(els):
             raise CompositionError(f"fractions have {fr.shape[1]} columns but {len(els)} elements were given")
-        for e in els:
-            if e not in _Z or e in ("D", "T"):
-                raise CompositionError(f"unknown element symbol {e!r}")
-        if len(set(els)) != len(els):
-            raise CompositionError(f"duplicate elements in {els}")
         if fr.size:
             bad = ~np.isfinite(fr)
             if bad.any():
                 i, j = np.argwhere(bad)[0]
-                raise CompositionError(f"non-finite fraction {fr[i, j]!r} for {els[j]} in row {i}")
+                raise CompositionError(f"non-finite fraction {float(fr[i, j])!r} for {els[j]} in row {i}")
             if (fr < 0).any():
                 i, j = np.argwhere(fr < 0)[0]
-                raise CompositionError(f"negative fraction {fr[i, j]!r} for {els[j]} in row {i}")
+                raise CompositionError(f"negative fraction {float(fr[i, j])!r} for {els[j]} in row {i}")
             s = fr.sum(axis=1)
             off = np.abs(s - 1.0) > 1e-6
             if off.any():
                 i = int(np.flatnonzero(off)[0])
-                raise CompositionError(f"row {i} fractions sum to {s[i]!r}, not 1 (normalise first)")
+                raise CompositionError(f"row {i} fractions sum to {float(s[i])!r}, not 1 (normalise first)")
         object.__setattr__(self, "fractions", fr)
         object.__setattr__(self, "elements", els)
+
+    @classmethod
+    def _trusted(cls, fractions: np.ndarray, elements: tuple[str, ...], skipped: tuple = (),
+                 index: np.ndarray | None = None) -> "CompositionBatch":
+        # The compiled parser's output is valid by construction (finite, >= 0, rows sum to 1 up
+        # to rounding); re-checking 1 M rows would cost as much as parsing them.
+        obj = object.__new__(cls)
+        for k, v in (("fractions", fractions), ("elements", elements), ("skipped", skipped), ("index", index)):
+            object.__setattr__(obj, k, v)
+        return obj
 
     # -- constructors ----------------------------------------------------------------------------
     @classmethod
     def from_formulas(cls, formulas: Iterable[str], elements: Sequence[str] | None = None,
-                      errors: str = "raise") -> "CompositionBatch":
-        """Parse formulas (list, tuple, pandas Series, …). errors='raise' reports every bad row at
-        once (`CompositionBatchError`); errors='skip' drops them and records them in `skipped`."""
+                      errors: str = "raise", engine: str = "cpp", threads: int | None = None
+                      ) -> "CompositionBatch":
+        """Parse formulas (list, tuple, NumPy array, pandas Series, …) into a batch.
+
+        elements: the output columns in this order (a formula with another element is a bad row);
+        None: every element that occurs, in atomic-number order.
+        errors: "raise" reports every bad row at once (`CompositionBatchError`, label + reason);
+        "skip" drops them, recording (label, reason) in `skipped` and the kept labels in `index`.
+        Labels are positions, or the index of a pandas Series.
+        engine: "cpp" (default) parses with the compiled multi-threaded parser; "python" with the
+        pure-Python reference. Both give identical results. threads: for "cpp" (None: all cores).
+        Items that are not strings (dicts, pymatgen Compositions) are accepted row by row.
+        """
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if isinstance(formulas, str):
             formulas = [formulas]
-        labels, seq = _labels_and_values(formulas)
-        dicts, bad = [], []
-        for lab, f in zip(labels, seq):
-            try:
-                dicts.append((lab, parse_formula(f) if isinstance(f, str) else _coerce_one(f, lab)))
-            except CompositionError as exc:
-                bad.append((lab, exc))
-        return cls._from_dicts(dicts, bad, len(seq), elements, errors)
+        values, labels = _values_and_labels(formulas)
+        els = None if elements is None else _check_elements(elements)
+        n = len(values)
+        if engine == "python":
+            dicts, bad = [], []
+            for i, f in enumerate(values):
+                try:
+                    dicts.append((i, parse_formula(f) if isinstance(f, str) else _coerce_one(f, f)))
+                except CompositionError as exc:
+                    bad.append((i, exc))
+            return cls._from_dicts(dicts, bad, n, els, errors, labels)
+
+        from hea_fast._backend import core
+
+        ez = None if els is None else np.array([_Z[e] for e in els], dtype=np.int64)
+        F, zcols, status, pos, length = core.parse_formulas(values, ez, threads)
+        if els is None:
+            els = tuple(ELEMENTS[z - 1] for z in zcols)
+        if not status.any():
+            return cls._trusted(F, els)
+        names = core.PARSE_STATUS
+        bad, extra = [], []
+        for i in np.flatnonzero(status).tolist():
+            code = names[status[i]]
+            f = values[i]
+            if code == "not_a_string":  # dicts, pymatgen Compositions, None, surrogates: in Python
+                try:
+                    extra.append((i, parse_formula(f) if isinstance(f, str) else _coerce_one(f, f)))
+                except CompositionError as exc:
+                    bad.append((i, exc))
+            elif code == "outside_set":
+                bad.append((i, _outside_error(parse_formula(f), els, f)))
+            else:
+                bad.append((i, _error(code, f, pos[i], length[i])))
+        if extra:
+            if elements is None:
+                new = {e for _, d in extra for e in d} - set(els)
+                if new:
+                    full = tuple(sorted(set(els) | new, key=_Z.__getitem__))
+                    G = np.zeros((n, len(full)))
+                    G[:, [full.index(e) for e in els]] = F
+                    F, els = G, full
+            col = {e: j for j, e in enumerate(els)}
+            for i, d in extra:
+                if any(e not in col for e in d):
+                    bad.append((i, _outside_error(d, els, values[i])))
+                    continue
+                for e, v in d.items():
+                    F[i, col[e]] = v
+            bad.sort(key=lambda x: x[0])
+        return cls._finish(F, els, bad, n, errors, labels)
 
     @classmethod
     def from_dicts(cls, rows: Iterable[Mapping], elements: Sequence[str] | None = None,
                    errors: str = "raise") -> "CompositionBatch":
+        """{element: amount} rows (any units; each row is normalised). Also accepts pymatgen
+        Compositions as rows."""
+        if errors not in ("raise", "skip"):
+            raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
         rows = list(rows)
         dicts, bad = [], []
         for i, r in enumerate(rows):
             try:
-                dicts.append((i, _validate_mapping(r, r)))
+                dicts.append((i, _coerce_one(r, r)))
             except CompositionError as exc:
                 bad.append((i, exc))
-        return cls._from_dicts(dicts, bad, len(rows), elements, errors)
+        return cls._from_dicts(dicts, bad, len(rows), None if elements is None else _check_elements(elements),
+                               errors, None)
 
     @classmethod
     def from_dict(cls, d: Mapping, elements: Sequence[str] | None = None) -> "CompositionBatch":
@@ -348,17 +518,17 @@ class CompositionBatch:
     def from_dataframe(cls, df, elements: Sequence[str] | None = None) -> "CompositionBatch":
         """Element columns (symbols as column names, at.% or fractions; other columns ignored).
         Rows are normalised; NaN or negative amounts raise naming the row and column."""
-        cols = [c for c in df.columns if isinstance(c, str) and c in _Z and c not in ("D", "T")]
+        cols = [c for c in df.columns if isinstance(c, str) and _known(c)]
         if not cols:
             raise CompositionError(f"no element columns among {list(df.columns)[:10]}")
         A = df[cols].to_numpy(dtype=np.float64)
         bad = ~np.isfinite(A)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise CompositionError(f"non-finite amount {A[i, j]!r} in row {df.index[i]!r}, column {cols[j]!r}")
+            raise CompositionError(f"non-finite amount {float(A[i, j])!r} in row {df.index[i]!r}, column {cols[j]!r}")
         if (A < 0).any():
             i, j = np.argwhere(A < 0)[0]
-            raise CompositionError(f"negative amount {A[i, j]!r} in row {df.index[i]!r}, column {cols[j]!r}")
+            raise CompositionError(f"negative amount {float(A[i, j])!r} in row {df.index[i]!r}, column {cols[j]!r}")
         s = A.sum(axis=1)
         if (s <= 0).any():
             i = int(np.flatnonzero(s <= 0)[0])
@@ -369,37 +539,48 @@ class CompositionBatch:
         return batch.select(elements) if elements is not None else batch
 
     @classmethod
-    def _from_dicts(cls, dicts, bad, n_rows, elements, errors):
-        if elements is not None:
-            els = tuple(elements)
-            pos = {e: j for j, e in enumerate(els)}
+    def _from_dicts(cls, dicts, bad, n_rows, els, errors, labels):
+        """dicts: [(row position, {element: fraction})]; bad: [(row position, CompositionError)]."""
+        if els is not None:
             ok = []
-            for lab, d in dicts:
-                missing = [e for e in d if e not in pos]
-                if missing:
-                    bad.append((lab, CompositionError(f"element(s) {missing} not in the requested element set", d)))
+            for i, d in dicts:
+                if any(e not in els for e in d):
+                    bad.append((i, _outside_error(d, els, d)))
                 else:
-                    ok.append((lab, d))
+                    ok.append((i, d))
             dicts = ok
+            bad.sort(key=lambda x: x[0])
         else:
             present = {e for _, d in dicts for e in d}
             els = tuple(sorted(present, key=_Z.__getitem__))
-            pos = {e: j for j, e in enumerate(els)}
-        if bad and errors == "raise":
-            bad.sort(key=lambda x: (str(type(x[0])), x[0]))
-            raise CompositionBatchError(bad, n_rows)
-        F = np.zeros((len(dicts), len(els)))
-        for i, (_, d) in enumerate(dicts):
+        col = {e: j for j, e in enumerate(els)}
+        F = np.zeros((n_rows, len(els)))
+        for i, (r, d) in enumerate(dicts):
             for e, v in d.items():
-                F[i, pos[e]] = v
-        index = None
-        if bad:
-            index = np.array([lab for lab, _ in dicts], dtype=object)
+                F[r, col[e]] = v
+        return cls._finish(F, els, bad, n_rows, errors, labels)
+
+    @classmethod
+    def _finish(cls, F, els, bad, n_rows, errors, labels):
+        """F: (n_rows, E) with zero rows where `bad` [(row position, error)] failed."""
+        def label(i):
+            return i if labels is None else labels[i]
+
+        if bad and errors == "raise":
+            raise CompositionBatchError([(label(i), e) for i, e in bad], n_rows)
+        if not bad:
+            return cls(F, els)
+        keep = np.ones(n_rows, dtype=bool)
+        keep[[i for i, _ in bad]] = False
+        if labels is None:
+            index = np.flatnonzero(keep)
+        else:
+            index = np.asarray(labels, dtype=object)[keep]
             try:
                 index = index.astype(np.int64)
             except (TypeError, ValueError):
                 pass
-        return cls(F, els, skipped=tuple((lab, str(e)) for lab, e in bad), index=index)
+        return cls(F[keep], els, skipped=tuple((label(i), str(e)) for i, e in bad), index=index)
 
     # -- access ----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -416,7 +597,7 @@ class CompositionBatch:
     def select(self, elements: Sequence[str]) -> "CompositionBatch":
         """The same compositions over `elements` (reordered / extended with zero columns). Raises if a
         composition contains an element that is not in `elements`."""
-        els = tuple(elements)
+        els = _check_elements(elements)
         pos = {e: j for j, e in enumerate(els)}
         F = np.zeros((len(self), len(els)))
         for j, e in enumerate(self.elements):
@@ -458,25 +639,35 @@ class CompositionBatch:
         return (self.fractions > 0).sum(axis=1)
 
 
-def _labels_and_values(obj) -> tuple[list, list]:
+def _values_and_labels(obj) -> tuple[list, Any]:
+    """(list of items, row labels or None for positions)."""
     try:
         import pandas as pd
 
         if isinstance(obj, pd.Series):
-            return list(obj.index), list(obj.to_numpy())
+            return obj.tolist(), obj.index
     except ImportError:  # pragma: no cover
         pass
-    seq = list(obj)
-    return list(range(len(seq))), seq
+    if isinstance(obj, np.ndarray):
+        return obj.tolist(), None
+    return list(obj), None
+
+
+def _is_missing(obj) -> bool:
+    if obj is None or (isinstance(obj, float) and math.isnan(obj)):
+        return True
+    return type(obj).__name__ in ("NAType", "NaTType")  # pandas missing markers
 
 
 def _coerce_one(obj, label) -> dict[str, float]:
+    if isinstance(obj, str):
+        return parse_formula(obj)
     if isinstance(obj, Mapping):
         return _validate_mapping(obj, label)
     if hasattr(obj, "get_el_amt_dict"):  # pymatgen Composition
         return _validate_mapping(obj.get_el_amt_dict(), str(obj))
-    if obj is None or (isinstance(obj, float) and math.isnan(obj)):
-        raise CompositionError("missing formula (None/NaN)", obj)
+    if _is_missing(obj):
+        raise CompositionError(f"missing formula ({obj!r})", obj)
     raise CompositionError(f"cannot interpret {type(obj).__name__} {obj!r} as a composition", obj)
 
 
@@ -490,7 +681,7 @@ def as_batch(obj, elements: Sequence[str] | None = None, errors: str = "raise") 
     if isinstance(obj, Mapping):
         return CompositionBatch.from_dict(obj, elements)
     if hasattr(obj, "get_el_amt_dict"):
-        return CompositionBatch.from_dicts([_coerce_one(obj, str(obj))], elements)
+        return CompositionBatch.from_dicts([obj], elements)
     try:
         import pandas as pd
 

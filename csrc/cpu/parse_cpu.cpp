@@ -1,0 +1,344 @@
+// Alloy formula parser: see csrc/include/hea_fast/parse.h. Mirrors the Python reference in
+// hea_fast/composition.py statement by statement; keep the two in step.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+// The reference computes a*b then +c in separate IEEE operations (CPython floats); a fused
+// multiply-add (allowed by -ffp-contract=fast with -march=native) would change the last bit.
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include "hea_fast/parse.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "hea_fast/parallel.h"
+
+namespace hea_fast::parse {
+
+const char* const kStatusNames[kNumStatus] = {
+    "ok",           "not_a_string",     "empty",          "unknown_symbol",         "unexpected_char",
+    "negative",     "decimal_comma",    "malformed_number", "malformed_exponent",   "nonfinite",
+    "amount_without_element", "unclosed_paren", "unexpected_close", "empty_group",  "too_deep",
+    "all_zero",     "overflow",         "outside_set"};
+
+namespace {
+
+const char* const kSymbols[kNumZ] = {
+    "",   "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",  "S",
+    "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As",
+    "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn",
+    "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho",
+    "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po",
+    "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md",
+    "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+
+// Symbol -> Z over [A-Z][a-z]?: index (c1 - 'A') * 27 + (c2 ? c2 - 'a' + 1 : 0).
+struct SymbolTable {
+  uint8_t z[26 * 27] = {};
+  SymbolTable() {
+    for (int i = 1; i < kNumZ; ++i) {
+      const char* s = kSymbols[i];
+      z[(s[0] - 'A') * 27 + (s[1] ? s[1] - 'a' + 1 : 0)] = static_cast<uint8_t>(i);
+    }
+  }
+};
+const SymbolTable kTable;
+
+inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+inline bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+inline bool is_ws(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }  // \t \n \v \f \r
+
+// Bytes of the UTF-8 sequence led by c (1 for ASCII and for stray continuation bytes).
+inline int64_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c >> 5) == 0x6) return 2;
+  if ((c >> 4) == 0xE) return 3;
+  if ((c >> 3) == 0x1E) return 4;
+  return 1;
+}
+
+inline int64_t code_points(const char* s, int64_t nbytes) {
+  int64_t k = 0;
+  for (int64_t i = 0; i < nbytes; ++i) k += (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
+  return k;
+}
+
+// Correctly rounded decimal -> double, like Python's float(): from_chars, with strtod for the
+// rare out-of-range cases (overflow must give inf, underflow 0 or a subnormal, as float() does).
+double to_double(const char* s, int64_t n) {
+  double v = 0.0;
+  auto r = std::from_chars(s, s + n, v, std::chars_format::general);
+  if (r.ec == std::errc() && r.ptr == s + n) return v;
+  std::string buf(s, static_cast<size_t>(n));
+  return std::strtod(buf.c_str(), nullptr);
+}
+
+}  // namespace
+
+const char* element_symbol(int z) { return (z >= 1 && z < kNumZ) ? kSymbols[z] : ""; }
+
+int element_z(const char* sym, int len) {
+  if (len < 1 || len > 2) return 0;
+  unsigned char a = sym[0], b = len == 2 ? sym[1] : 0;
+  if (a < 'A' || a > 'Z' || (len == 2 && !is_lower(b))) return 0;
+  return kTable.z[(a - 'A') * 27 + (b ? b - 'a' + 1 : 0)];  // D and T are not in the table
+}
+
+Parser::Parser() : acc_(kMaxDepth + 2) {
+  pool_.reserve(64);
+  for (auto& s : scratch_) s.reserve(16);
+}
+
+bool Parser::fail(int32_t status, int64_t byte_pos, int64_t byte_len) {
+  byte_len = std::min(byte_len, n_ - byte_pos);
+  err_->status = status;
+  err_->pos = code_points(s_, byte_pos);
+  err_->len = code_points(s_ + byte_pos, byte_len);
+  return false;
+}
+
+void Parser::skip_ws() {
+  while (p_ < n_ && is_ws(static_cast<unsigned char>(s_[p_]))) ++p_;
+}
+
+// An optional amount after a symbol or a ')'; `present` is false when none follows.
+bool Parser::amount(double& value, bool& present) {
+  skip_ws();
+  present = false;
+  auto at = [&](int64_t i) -> unsigned char { return i < n_ ? static_cast<unsigned char>(s_[i]) : 0; };
+  const int64_t start = p_;
+  int64_t q = p_;
+  if (is_digit(at(q))) {
+    while (is_digit(at(q))) ++q;
+    if (at(q) == '.') {
+      ++q;
+      while (is_digit(at(q))) ++q;
+    }
+  } else if (at(q) == '.' && is_digit(at(q + 1))) {
+    ++q;
+    while (is_digit(at(q))) ++q;
+  } else {
+    if (at(q) == '.') return fail(kMalformedNumber, start, 1);
+    return true;
+  }
+  bool has_exp = false;
+  if (at(q) == 'e' || at(q) == 'E') {
+    int64_t r = q + 1;
+    if (at(r) == '+' || at(r) == '-') ++r;
+    if (is_digit(at(r))) {
+      while (is_digit(at(r))) ++r;
+      q = r;
+      has_exp = true;
+    }
+  }
+  const int64_t end = q;
+  const unsigned char c = at(end);
+  if (c == '.') return fail(kMalformedNumber, start, end + 1 - start);
+  if (c == ',' && is_digit(at(end + 1))) return fail(kDecimalComma, end, 1);
+  // 'E' followed by a lower-case letter is an element (Er, Eu, Es), not an exponent
+  if (!has_exp && (c == 'e' || c == 'E') && !(c == 'E' && is_lower(at(end + 1)))) {
+    int64_t l = end + 1 - start;
+    if (at(end + 1) == '+' || at(end + 1) == '-') ++l;
+    return fail(kMalformedExponent, start, l);
+  }
+  value = to_double(s_ + start, end - start);
+  if (!std::isfinite(value)) return fail(kNonFinite, start, end - start);
+  p_ = end;
+  present = true;
+  return true;
+}
+
+// One nesting level; its items end up contiguous in pool_[lo, hi) (children's levels come first).
+bool Parser::level(int depth, int32_t& lo, int32_t& hi) {
+  std::vector<Item>& items = scratch_[depth];  // deeper levels use scratch_[depth + 1 ...]
+  items.clear();
+  for (;;) {
+    skip_ws();
+    if (p_ >= n_) break;
+    const unsigned char c = static_cast<unsigned char>(s_[p_]);
+    if (c == ')') {
+      if (depth == 0) return fail(kUnexpectedClose, p_, 1);
+      break;
+    }
+    if (c == '(') {
+      const int64_t open = p_;
+      if (depth + 1 > kMaxDepth) return fail(kTooDeep, open, 1);
+      ++p_;
+      int32_t clo, chi;
+      if (!level(depth + 1, clo, chi)) return false;
+      if (p_ >= n_) return fail(kUnclosedParen, open, 1);
+      if (clo == chi) return fail(kEmptyGroup, open, 1);
+      ++p_;
+      double a = 1.0;
+      bool has = false;
+      if (!amount(a, has)) return false;
+      items.push_back(Item{0, clo, chi, has ? a : 1.0});
+      continue;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      const int k = (p_ + 1 < n_ && is_lower(static_cast<unsigned char>(s_[p_ + 1]))) ? 2 : 1;
+      const int z = element_z(s_ + p_, k);
+      if (z == 0) return fail(kUnknownSymbol, p_, k);
+      p_ += k;
+      double a = 1.0;
+      bool has = false;
+      if (!amount(a, has)) return false;
+      items.push_back(Item{z, 0, 0, has ? a : 1.0});
+      continue;
+    }
+    if (is_digit(c) || c == '.') return fail(kAmountWithoutElement, p_, 1);
+    if (c == '-') {
+      int64_t q = p_ + 1;
+      while (q < n_ && is_ws(static_cast<unsigned char>(s_[q]))) ++q;
+      if (q < n_ && (is_digit(static_cast<unsigned char>(s_[q])) || s_[q] == '.')) return fail(kNegative, p_, 1);
+    }
+    return fail(kUnexpectedChar, p_, utf8_len(c));
+  }
+  lo = static_cast<int32_t>(pool_.size());
+  pool_.insert(pool_.end(), items.begin(), items.end());
+  hi = static_cast<int32_t>(pool_.size());
+  return true;
+}
+
+// The group-share rule (see parse.h); same operations in the same order as _evaluate in Python.
+void Parser::evaluate(int32_t lo, int32_t hi, Acc& out, double scale, int depth) {
+  double total = 0.0;
+  bool has_group = false;
+  for (int32_t i = lo; i < hi; ++i) {
+    total += pool_[i].amount;
+    has_group = has_group || pool_[i].z == 0;
+  }
+  const bool share =
+      has_group && (std::fabs(total - 100.0) <= kShareTol * 100.0 || std::fabs(total - 1.0) <= kShareTol);
+  for (int32_t i = lo; i < hi; ++i) {
+    const Item it = pool_[i];
+    if (it.z != 0) {
+      out.add(it.z, scale * it.amount);
+    } else if (it.amount == 0) {
+      continue;
+    } else if (share) {
+      // accumulators in use up the call stack all have index <= depth, so depth + 1 is free
+      Acc& inner = acc_[depth + 1];
+      inner.clear();
+      evaluate(it.lo, it.hi, inner, 1.0, depth + 1);
+      double s = 0.0;
+      for (int k = 0; k < inner.n; ++k) s += inner.val[inner.order[k]];
+      if (s <= 0) continue;
+      for (int k = 0; k < inner.n; ++k) {
+        const int z = inner.order[k];
+        out.add(z, scale * it.amount * inner.val[z] / s);
+      }
+    } else {
+      evaluate(it.lo, it.hi, out, scale * it.amount, depth + 1);
+    }
+  }
+}
+
+int32_t Parser::parse(const char* s, int64_t nbytes, std::vector<Entry>& out, Error& err) {
+  s_ = s;
+  n_ = nbytes;
+  p_ = 0;
+  err = Error{};
+  err_ = &err;
+  pool_.clear();
+  out.clear();
+  int32_t lo = 0, hi = 0;
+  if (!level(0, lo, hi)) return err.status;
+  if (lo == hi) return err.status = kEmpty;
+  Acc& acc = acc_[0];
+  acc.clear();
+  evaluate(lo, hi, acc, 1.0, 0);
+  double total = 0.0;
+  for (int k = 0; k < acc.n; ++k) {
+    const int z = acc.order[k];
+    const double v = acc.val[z];
+    if (v != 0.0) {  // NaN (inf * 0 in overflowing nests) is kept and fails the total check
+      out.push_back(Entry{static_cast<uint8_t>(z), v});
+      total += v;
+    }
+  }
+  if (out.empty()) return err.status = kAllZero;
+  if (!std::isfinite(total)) {
+    out.clear();
+    return err.status = kOverflow;
+  }
+  for (auto& e : out) e.value = e.value / total;
+  return kOk;
+}
+
+void parse_batch(const char* const* strs, const int64_t* nbytes, int64_t n, int threads, int32_t* status,
+                 int64_t* pos, int64_t* len, ParsedBatch& out) {
+  // Chunks much smaller than n / threads keep both cores busy when one is shared with other work.
+  constexpr int64_t kChunk = 4096;
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+  out.n = n;
+  out.lo.resize(nchunks + 1);
+  for (int64_t c = 0; c <= nchunks; ++c) out.lo[c] = std::min(n, c * kChunk);
+  out.z.assign(nchunks, {});
+  out.value.assign(nchunks, {});
+  out.count.assign(n, 0);
+  std::vector<uint64_t> masks(2 * nchunks, 0);
+  parallel_items(nchunks, threads, [&](int64_t c) {
+    Parser parser;
+    std::vector<Entry> row;
+    std::vector<uint8_t>& zs = out.z[c];
+    std::vector<double>& vs = out.value[c];
+    const int64_t lo = out.lo[c], hi = out.lo[c + 1];
+    zs.reserve((hi - lo) * 6);
+    vs.reserve((hi - lo) * 6);
+    uint64_t m0 = 0, m1 = 0;
+    for (int64_t i = lo; i < hi; ++i) {
+      if (strs[i] == nullptr) continue;
+      Error e;
+      status[i] = parser.parse(strs[i], nbytes[i], row, e);
+      pos[i] = e.pos;
+      len[i] = e.len;
+      if (status[i] != kOk) continue;
+      for (const Entry& x : row) {
+        zs.push_back(x.z);
+        vs.push_back(x.value);
+        if (x.z < 64) m0 |= uint64_t(1) << x.z;
+        else m1 |= uint64_t(1) << (x.z - 64);
+      }
+      out.count[i] = static_cast<uint8_t>(row.size());
+    }
+    masks[2 * c] = m0;
+    masks[2 * c + 1] = m1;
+  });
+  out.present[0] = out.present[1] = 0;
+  for (int64_t c = 0; c < nchunks; ++c) {
+    out.present[0] |= masks[2 * c];
+    out.present[1] |= masks[2 * c + 1];
+  }
+}
+
+void scatter_batch(const ParsedBatch& b, const int32_t* column_of_z, int64_t ncols, int threads, double* out,
+                   int32_t* status) {
+  const int64_t nchunks = static_cast<int64_t>(b.z.size());
+  parallel_items(nchunks, threads, [&](int64_t c) {
+    const uint8_t* zs = b.z[c].data();
+    const double* vs = b.value[c].data();
+    size_t k = 0;
+    for (int64_t i = b.lo[c]; i < b.lo[c + 1]; ++i) {
+      double* row = out + i * ncols;
+      std::fill(row, row + ncols, 0.0);
+      const int cnt = b.count[i];
+      bool inside = true;
+      for (int j = 0; j < cnt; ++j) inside = inside && column_of_z[zs[k + j]] >= 0;
+      if (inside) {
+        for (int j = 0; j < cnt; ++j) row[column_of_z[zs[k + j]]] = vs[k + j];
+      } else {
+        status[i] = kOutsideSet;
+      }
+      k += cnt;
+    }
+  });
+}
+
+}  // namespace hea_fast::parse
