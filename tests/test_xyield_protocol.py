@@ -207,6 +207,34 @@ def test_transfer_resumes_from_checkpoint(tmp_path, method):
         transfer(method, x, y, checkpoint_dir=tmp_path, **{**kw, "seed": 4})
 
 
+def test_cli_classification_task_end_to_end(tmp_path, shared_data, capsys):
+    """The 0.5-GPa 5-bin classification variant: pretrain, transfer, evaluate, predict (probabilities)."""
+    from hea_fast.cli import main
+
+    pre, out = tmp_path / "pre", tmp_path / "cls"
+    assert main(["xyield", "pretrain", "-o", str(pre), "--n-low", "200", "--epochs", "1", "--batch-size", "64",
+                 "--task", "classification", "--no-progress"]) == 0
+    assert main(["xyield", "transfer", "--method", "pretrain_transfer", "--pretrained", str(pre), "--epochs", "2",
+                 "-o", str(out), "--no-progress"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["val_metric"] == "1-accuracy" and 0.0 <= line["val"] <= 1.0
+    assert main(["xyield", "evaluate", "--model", str(out)]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["n_test"] == 240 - 11 and 0.0 <= res["acc_class5"] <= 1.0
+    csv = tmp_path / "c.csv"
+    assert main(["xyield", "predict", "--model", str(out), str(out), "-c", "MoNbTaTi", "-T", "300", "-o", str(csv)]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    p = df[[f"p{k}" for k in range(5)]].to_numpy()
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
+    assert df["class5"].iloc[0] == p[0].argmax() and df["YS_bin_lo_GPa"].iloc[0] == 0.5 * p[0].argmax()
+    # a regression model cannot join a classification ensemble
+    reg = tmp_path / "reg"
+    assert main(["xyield", "transfer", "--method", "no_pretraining", "--epochs", "1", "-o", str(reg), "--no-progress"]) == 0
+    assert main(["xyield", "predict", "--model", str(out), str(reg), "-c", "MoNbTaTi"]) == 2
+
+
 def test_cli_help_for_every_xyield_subcommand(capsys):
     from hea_fast.cli import main
 

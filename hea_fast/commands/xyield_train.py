@@ -211,13 +211,27 @@ def _predict(args) -> int:
     from hea_fast.xyield.pseudoimage import pseudo_images
 
     models = [load_model(m) for m in args.model]
+    tasks = {m.config.task for m in models}
+    if len(tasks) > 1:
+        raise ValueError(f"cannot ensemble regression and classification models: {args.model}")
     comps = [c for c in args.composition for _ in args.temperatures]
     temps = np.array([t for _ in args.composition for t in args.temperatures], dtype=np.float64)
     x = torch.from_numpy(pseudo_images(comps, temps, elements=XYIELD_ELEMENTS))
-    preds = np.stack([predict(m, x).numpy() for m in models])
-    df = pd.DataFrame({"composition": comps, "T_K": temps, "YS_GPa": preds.mean(0)})
-    if len(models) > 1:
-        df["YS_std_GPa"] = preds.std(0, ddof=1)
+    df = pd.DataFrame({"composition": comps, "T_K": temps})
+    if tasks == {"classification"}:
+        # ensemble = mean of the members' class probabilities; bins of 0.5 GPa (class 4: >= 2 GPa)
+        probs = np.stack([torch.softmax(predict(m, x), dim=1).numpy() for m in models]).mean(0)
+        cls = probs.argmax(1)
+        df["class5"] = cls
+        df["YS_bin_lo_GPa"] = cls * 0.5
+        df["YS_bin_hi_GPa"] = np.where(cls == probs.shape[1] - 1, np.inf, (cls + 1) * 0.5)
+        for k in range(probs.shape[1]):
+            df[f"p{k}"] = probs[:, k]
+    else:
+        preds = np.stack([predict(m, x).numpy() for m in models])
+        df["YS_GPa"] = preds.mean(0)
+        if len(models) > 1:
+            df["YS_std_GPa"] = preds.std(0, ddof=1)
     if args.out:
         _atomic_write_text(Path(args.out), df.to_csv(index=False))
     else:
