@@ -1,0 +1,149 @@
+"""PNG figures of the SSVAE analysis (arXiv 2409.06740, Figs. 2–6): ROC curves, the latent space
+coloured by label and by number of elements with a KDE of its density, element-group blobs of
+equiatomic 4-element alloys, a SHAP summary and a nudging trajectory. Arrays in, a saved PNG out
+(matplotlib Agg, written atomically via `hea_fast.plots.save_figure`)."""
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hea_fast.plots import _plt, save_figure
+from hea_fast.ssvae.model import SSVAE
+
+#: Element groups of the paper's latent-space analysis (all equiatomic 4-element alloys of each).
+GROUPS = {
+    "magnetic": ("Fe", "Co", "Ni", "Mn", "Cr"),
+    "noble": ("Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au"),
+    "refractory": ("Ti", "V", "Cr", "Zr", "Nb", "Mo", "Hf", "Ta", "W"),
+}
+
+
+def _prob(model, e):
+    with torch.no_grad():
+        return model.classifier_prob(torch.as_tensor(np.asarray(e, np.float32)))[:, 0].double().numpy()
+
+
+def latent_loc(model: SSVAE, x_atpct, p) -> np.ndarray:
+    """loc of q(z | x, φ=p) for at.% rows x (n, E) and φ values p (n,) (labels or probabilities)."""
+    with torch.no_grad():
+        loc, _ = model.encode_z(torch.as_tensor(np.asarray(x_atpct, np.float32)),
+                                torch.as_tensor(np.asarray(p, np.float32)).reshape(-1, 1))
+    return loc.double().numpy()
+
+
+def roc_curves(model: SSVAE, splits: dict, path: str | os.PathLike, parts=("labelled", "validation", "test")) -> Path:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    for part in parts:
+        s = splits[part]
+        p = _prob(model, s.e)
+        fpr, tpr, _ = roc_curve(s.y, p)
+        ax.plot(fpr, tpr, lw=1.6, label=f"{part} (AUC {roc_auc_score(s.y, p):.3f}, acc {((p > 0.5) == (s.y > 0.5)).mean():.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("SSVAE classifier q(φ | e)")
+    return save_figure(fig, path)
+
+
+def latent_space(model: SSVAE, x_atpct, y, path: str | os.PathLike) -> Path:
+    """Three panels: z (loc of q(z|x, y)) coloured by label, by number of elements, and a KDE."""
+    from scipy.stats import gaussian_kde
+
+    plt = _plt()
+    z = latent_loc(model, x_atpct, y)
+    n_el = (np.asarray(x_atpct) > 0).sum(1)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for ax, c, title, cmap in ((axes[0], y, "single phase (label)", "coolwarm"),
+                               (axes[1], n_el, "number of elements", "viridis")):
+        sc = ax.scatter(z[:, 0], z[:, 1], c=c, s=8, cmap=cmap, alpha=0.8)
+        fig.colorbar(sc, ax=ax)
+        ax.set_title(title)
+    kde = gaussian_kde(z[:, :2].T)
+    lo, hi = z[:, :2].min(0) - 0.5, z[:, :2].max(0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
+    dens = kde(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    axes[2].contourf(gx, gy, dens, levels=20, cmap="magma")
+    axes[2].set_title("KDE of the latent density")
+    for ax in axes:
+        ax.set_xlabel("z1")
+        ax.set_ylabel("z2")
+    return save_figure(fig, path)
+
+
+def group_alloys(elements, groups=GROUPS):
+    """{group: (formulas, at.% rows (n, E))} of every equiatomic 4-element alloy of each group."""
+    idx = {e: i for i, e in enumerate(elements)}
+    out = {}
+    for g, els in groups.items():
+        combos = [c for c in itertools.combinations(els, 4) if all(e in idx for e in c)]
+        X = np.zeros((len(combos), len(elements)))
+        for r, c in enumerate(combos):
+            X[r, [idx[e] for e in c]] = 25.0
+        out[g] = (["".join(c) for c in combos], X)
+    return out
+
+
+def element_group_blobs(model: SSVAE, path: str | os.PathLike, background=None) -> Path:
+    """Latent locations (encoded with their predicted probability) of the equiatomic 4-element alloys
+    of the magnetic / noble / refractory groups, over an optional background (n, 2) of z."""
+    from hea_fast.ssvae.design import features_of
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    if background is not None:
+        ax.scatter(background[:, 0], background[:, 1], s=4, c="0.8", label="training alloys")
+    for g, (names, X) in group_alloys(model.config.elements).items():
+        p = _prob(model, features_of(model, X))
+        z = latent_loc(model, X, p)
+        ax.scatter(z[:, 0], z[:, 1], s=18, label=f"{g} ({len(names)})")
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.legend(fontsize=8)
+    ax.set_title("equiatomic 4-element alloys by element group")
+    return save_figure(fig, path)
+
+
+def shap_summary(values, feature_values, features, path: str | os.PathLike) -> Path:
+    """Beeswarm-style summary: per feature (sorted by mean |φ|), φ of each row coloured by the
+    feature's value rank (low blue → high red)."""
+    plt = _plt()
+    values = np.asarray(values)
+    fv = np.asarray(feature_values, float)
+    order = np.argsort(np.abs(values).mean(0))
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(features) + 1.2))
+    for row, j in enumerate(order):
+        ranks = fv[:, j].argsort().argsort() / max(1, len(fv) - 1)
+        ax.scatter(values[:, j], row + rng.uniform(-0.25, 0.25, len(values)), c=ranks, cmap="coolwarm", s=7)
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([features[j] for j in order])
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("Shapley value (effect on P(single phase))")
+    ax.set_title("exact Shapley values (colour: feature value, low→high)")
+    return save_figure(fig, path)
+
+
+def nudge_trajectory(traj, path: str | os.PathLike, background=None, background_c=None) -> Path:
+    """Latent path of a `design.nudge` trajectory (z1, z2 of each step), labelled with p_single."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    if background is not None:
+        ax.scatter(background[:, 0], background[:, 1], s=4, c=background_c if background_c is not None else "0.8",
+                   cmap="coolwarm", alpha=0.4)
+    z = traj[["z1", "z2"]].to_numpy()
+    ax.plot(z[:, 0], z[:, 1], "-o", color="k", ms=4)
+    for (_, r), (a, b) in zip(traj.iterrows(), z):
+        ax.annotate(f"{r['step']}: {r['alloy']} (p={r['p_single']:.2f})", (a, b), fontsize=6,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title("iterative design (nudging) trajectory")
+    return save_figure(fig, path)
