@@ -137,7 +137,7 @@ def test_resume_after_interruption(small, tmp_path, monkeypatch):
         simulate_grid(g, topk=2, chunk_size=40, progress=False, checkpoint=ck)
 
 
-def test_parquet_output_and_cli(small, tmp_path):
+def test_parquet_output_and_cli(small, tmp_path, capsys):
     g, _, _ = small
     out = tmp_path / "summary.parquet"
     res = simulate_grid(g, topk=2, sample=20, progress=False, output=out)
@@ -164,6 +164,14 @@ def test_parquet_output_and_cli(small, tmp_path):
     assert len(per_T) == 23 and (per_T["count"] == per_T["count"].iloc[0]).all()
     assert (pd.read_parquet(tmp_path / "grid.per_system.parquet")["max_MPa"] > 0).any()
     assert len(pd.read_parquet(tmp_path / "grid.topk.parquet")) == 3 * 23
+    # bad options: exit status 2 and a message naming the option and value, no output written
+    capsys.readouterr()
+    for bad, needle in ((["--temperatures", "abc"], "--temperatures 'abc'"),
+                        (["--temperatures", "300:200:100"], "--temperatures '300:200:100'"),
+                        (["--elements", "Cu,Mo,Nb"], "'Cu'")):
+        bad_out = tmp_path / "bad.parquet"
+        assert main(["xyield", "simulate", *bad, "--sample", "5", "-o", str(bad_out)]) == 2
+        assert needle in capsys.readouterr().err and not bad_out.exists()
 
 
 def test_bad_arguments(small):

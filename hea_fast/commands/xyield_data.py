@@ -18,12 +18,19 @@ def _temperatures(s: str):
     """'300:2600:100' (start:stop:step, stop exclusive, like range) or '300,900,1500'."""
     import numpy as np
 
-    if ":" in s:
-        parts = [float(p) for p in s.split(":")]
-        if len(parts) != 3 or parts[2] <= 0:
-            raise ValueError(f"--temperatures {s!r}: use start:stop:step with step > 0")
-        return np.arange(*parts)
-    return np.array([float(p) for p in s.split(",") if p.strip()])
+    try:
+        if ":" in s:
+            parts = [float(p) for p in s.split(":")]
+            if len(parts) != 3 or parts[2] <= 0:
+                raise ValueError("use start:stop:step with step > 0")
+            T = np.arange(*parts)
+        else:
+            T = np.array([float(p) for p in s.split(",") if p.strip()])
+    except ValueError as e:
+        raise ValueError(f"--temperatures {s!r}: {e} (kelvin: start:stop:step or a comma list)") from None
+    if T.size == 0:
+        raise ValueError(f"--temperatures {s!r} gives no temperature (stop is exclusive: 300:2600:100 = 300..2500 K)")
+    return T
 
 
 def _common(p, default_temps="300:2600:100"):
