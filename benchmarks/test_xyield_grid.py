@@ -4,7 +4,8 @@ Full mode: the whole 10-element X-Yield grid (924,482,286 points) through `simul
 C++ enumerate + σ_y + reductions: per-temperature stats and histograms, per-system maxima, top-10),
 on all cores; NumPy on a 400k-composition slice with the same reductions. NumPy is handed the
 compositions already decoded (by the C++ lattice), so the ratio understates the full-pipeline gain.
-Quick mode (CI): a 300k-composition slice for the kernel, 30k for NumPy.
+Quick mode (CI): a 300k-composition slice for the kernel, 30k for NumPy; the CI floor is the
+single-thread CPU-time ratio on a 100k-composition slice (`xyield_grid_vs_numpy_1thread_cpu`).
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ def test_grid_points_per_second(benchmark, quick, check_ratio):
     t0 = time.perf_counter()
     res = benchmark.pedantic(run_kernel, rounds=1, iterations=1)
     t_kernel = time.perf_counter() - t0
+    if quick:  # best of 2, like the NumPy side: one 0.1-s run is at the mercy of the scheduler
+        t_kernel = min(t_kernel, _timed(run_kernel))
     kernel_pps = n_kernel * nT / t_kernel
     t_numpy = min(_timed(lambda: numpy_grid(grid, a, a + n_numpy)) for _ in range(2))
     numpy_pps = n_numpy * nT / t_numpy
@@ -72,7 +75,27 @@ def test_grid_points_per_second(benchmark, quick, check_ratio):
                                 kernel_Mpts_per_s_per_core_cpu=per_core_pps / 1e6,
                                 points=n_kernel * nT)
     assert res.per_temperature["count"].sum() == n_kernel * nT
-    check_ratio("xyield_grid_vs_numpy", kernel_pps / numpy_pps)
+    # The CI floor compares like with like: one kernel thread vs NumPy (one thread), CPU time, same
+    # slice. The wall-time ratio of a 2-thread kernel against single-threaded NumPy swings 2-3x
+    # with the machine's load (measured 3.8-8.8 in quick mode) and is only recorded.
+    n_cpu = 100_000
+    kc = _cpu(lambda: simulate_grid(grid, rank_range=(a, a + n_cpu), stats=True, per_system=True, topk=10,
+                                    progress=False, threads=1))
+    nc = _cpu(lambda: numpy_grid(grid, a, a + n_cpu))
+    print(f"1 thread, CPU time, {n_cpu * nT:,} points: kernel {kc:.3f} s, numpy {nc:.3f} s")
+    check_ratio("xyield_grid_vs_numpy_1thread_cpu", nc / kc)
+    if not quick:
+        check_ratio("xyield_grid_vs_numpy", kernel_pps / numpy_pps)
+
+
+def _cpu(fn, repeat=2):
+    """Best CPU time of `repeat` runs (process time: what other jobs on the machine disturb least)."""
+    best = math.inf
+    for _ in range(repeat):
+        c = time.process_time()
+        fn()
+        best = min(best, time.process_time() - c)
+    return best
 
 
 def _timed(fn):
