@@ -107,47 +107,69 @@ void Parser::skip_ws() {
   while (p_ < n_ && is_ws(static_cast<unsigned char>(s_[p_]))) ++p_;
 }
 
-// An optional amount after a symbol or a ')'; `present` is false when none follows.
+// An optional amount after a symbol or a ')'; `present` is false when none follows. The scan and
+// its checks follow _Parser.amount in Python; the value is accumulated while scanning.
 bool Parser::amount(double& value, bool& present) {
   skip_ws();
   present = false;
-  auto at = [&](int64_t i) -> unsigned char { return i < n_ ? static_cast<unsigned char>(s_[i]) : 0; };
-  const int64_t start = p_;
-  int64_t q = p_;
-  if (is_digit(at(q))) {
-    while (is_digit(at(q))) ++q;
-    if (at(q) == '.') {
-      ++q;
-      while (is_digit(at(q))) ++q;
-    }
-  } else if (at(q) == '.' && is_digit(at(q + 1))) {
-    ++q;
-    while (is_digit(at(q))) ++q;
-  } else {
-    if (at(q) == '.') return fail(kMalformedNumber, start, 1);
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(s_);
+  const int64_t n = n_, start = p_;
+  int64_t q = start;
+  const int64_t i0 = q;
+  while (q < n && is_digit(s[q])) ++q;
+  const int64_t i1 = q;
+  int64_t f0 = q, f1 = q;
+  if (q < n && s[q] == '.') {
+    if (i0 == i1 && !(q + 1 < n && is_digit(s[q + 1]))) return fail(kMalformedNumber, start, 1);
+    f0 = ++q;
+    while (q < n && is_digit(s[q])) ++q;
+    f1 = q;
+  } else if (i0 == i1) {
     return true;
   }
   bool has_exp = false;
-  if (at(q) == 'e' || at(q) == 'E') {
+  int64_t e = 0;
+  if (q < n && (s[q] == 'e' || s[q] == 'E')) {
     int64_t r = q + 1;
-    if (at(r) == '+' || at(r) == '-') ++r;
-    if (is_digit(at(r))) {
-      while (is_digit(at(r))) ++r;
+    bool neg = false;
+    if (r < n && (s[r] == '+' || s[r] == '-')) neg = s[r++] == '-';
+    if (r < n && is_digit(s[r])) {
+      while (r < n && is_digit(s[r])) {
+        if (e < 100000) e = e * 10 + (s[r] - '0');  // beyond: inf or 0 anyway (slow path decides)
+        ++r;
+      }
       q = r;
       has_exp = true;
+      if (neg) e = -e;
     }
   }
   const int64_t end = q;
-  const unsigned char c = at(end);
+  const unsigned char c = end < n ? s[end] : 0;
+  const unsigned char c1 = end + 1 < n ? s[end + 1] : 0;
   if (c == '.') return fail(kMalformedNumber, start, end + 1 - start);
-  if (c == ',' && is_digit(at(end + 1))) return fail(kDecimalComma, end, 1);
+  if (c == ',' && is_digit(c1)) return fail(kDecimalComma, end, 1);
   // 'E' followed by a lower-case letter is an element (Er, Eu, Es), not an exponent
-  if (!has_exp && (c == 'e' || c == 'E') && !(c == 'E' && is_lower(at(end + 1)))) {
-    int64_t l = end + 1 - start;
-    if (at(end + 1) == '+' || at(end + 1) == '-') ++l;
-    return fail(kMalformedExponent, start, l);
+  if (!has_exp && (c == 'e' || c == 'E') && !(c == 'E' && is_lower(c1)))
+    return fail(kMalformedExponent, start, end + 1 - start + (c1 == '+' || c1 == '-'));
+  // Clinger's fast path: an integer significand <= 2^53 and a power of ten <= 10^22 are exact
+  // doubles, so one IEEE multiply or divide gives the correctly rounded value, as float() does.
+  static constexpr double kPow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  // Up to 19 digits fit a uint64 significand; more go to the slow path.
+  const bool fits = (i1 - i0) + (f1 - f0) <= 19;
+  uint64_t mant = 0;
+  if (fits) {
+    for (int64_t i = i0; i < i1; ++i) mant = mant * 10 + (s[i] - '0');
+    for (int64_t i = f0; i < f1; ++i) mant = mant * 10 + (s[i] - '0');
   }
-  value = to_double(s_ + start, end - start);
+  const int64_t e10 = e - (f1 - f0);
+  if (fits && mant == 0) {
+    value = 0.0;
+  } else if (fits && mant <= (uint64_t(1) << 53) && e10 >= -22 && e10 <= 22) {
+    value = e10 < 0 ? double(mant) / kPow10[-e10] : double(mant) * kPow10[e10];
+  } else {
+    value = to_double(s_ + start, end - start);
+  }
   if (!std::isfinite(value)) return fail(kNonFinite, start, end - start);
   p_ = end;
   present = true;
@@ -170,7 +192,7 @@ bool Parser::level(int depth, int32_t& lo, int32_t& hi) {
       const int64_t open = p_;
       if (depth + 1 > kMaxDepth) return fail(kTooDeep, open, 1);
       ++p_;
-      int32_t clo, chi;
+      int32_t clo = 0, chi = 0;
       if (!level(depth + 1, clo, chi)) return false;
       if (p_ >= n_) return fail(kUnclosedParen, open, 1);
       if (clo == chi) return fail(kEmptyGroup, open, 1);
