@@ -460,6 +460,23 @@ def test_compiled_parser_matches_reference_seeded_corpus():
     assert len(a.skipped) > 50  # the corpus exercises the error paths too
 
 
+TRICKY_NUMBERS = ["9007199254740993", "9007199254740992", "9999999999999999999", "18446744073709551617",
+                  "0.1", "1.0000000000000002", "0.30000000000000004441", "123456789012345678901234567890",
+                  "0.000000000000000000000000000001", "2.2250738585072014e-308", "4.9e-324", "1e-323",
+                  "1.7976931348623157e308", "1e23", "1e22", "8.98846567431158e307", "3.14159265358979323846264",
+                  "7e-22", "7e-23", "1.5e+22", "00000000000000000000001.5", "0.0000000000000000000000"]
+
+
+def test_amounts_are_correctly_rounded_like_float():
+    # the compiled parser's fast path (Clinger) and its from_chars/strtod fallback vs float()
+    formulas = [f"Co1Al{x}" for x in TRICKY_NUMBERS] + [f"Al{x}" for x in TRICKY_NUMBERS]
+    _assert_engines_agree(formulas)
+    F, zc, status, _, _ = core.parse_formulas([f"Co1Al{x}" for x in TRICKY_NUMBERS[:4]])
+    al = list(zc).index(13)
+    for i, x in enumerate(TRICKY_NUMBERS[:4]):
+        assert F[i, al] == float(x) / (1.0 + float(x))
+
+
 def test_thread_count_does_not_change_results():
     formulas = _random_formulas(20_000, seed=11)
     r1 = core.parse_formulas(formulas, None, 1)

@@ -103,17 +103,15 @@ bool Parser::fail(int32_t status, int64_t byte_pos, int64_t byte_len) {
   return false;
 }
 
-void Parser::skip_ws() {
-  while (p_ < n_ && is_ws(static_cast<unsigned char>(s_[p_]))) ++p_;
-}
-
 // An optional amount after a symbol or a ')'; `present` is false when none follows. The scan and
-// its checks follow _Parser.amount in Python; the value is accumulated while scanning.
-bool Parser::amount(double& value, bool& present) {
-  skip_ws();
-  present = false;
+// its checks follow _Parser.amount in Python; the value is accumulated while scanning. The cursor
+// `p` is a local of level() (inlined here so it stays in a register).
+__attribute__((always_inline)) inline bool Parser::amount(int64_t& p, double& value, bool& present) {
   const unsigned char* s = reinterpret_cast<const unsigned char*>(s_);
-  const int64_t n = n_, start = p_;
+  const int64_t n = n_;
+  while (p < n && is_ws(s[p])) ++p;
+  present = false;
+  const int64_t start = p;
   int64_t q = start;
   const int64_t i0 = q;
   while (q < n && is_digit(s[q])) ++q;
@@ -171,57 +169,61 @@ bool Parser::amount(double& value, bool& present) {
     value = to_double(s_ + start, end - start);
   }
   if (!std::isfinite(value)) return fail(kNonFinite, start, end - start);
-  p_ = end;
+  p = end;
   present = true;
   return true;
 }
 
 // One nesting level; its items end up contiguous in pool_[lo, hi) (children's levels come first).
-bool Parser::level(int depth, int32_t& lo, int32_t& hi) {
+bool Parser::level(int depth, int64_t& cursor, int32_t& lo, int32_t& hi) {
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(s_);
+  const int64_t n = n_;
+  int64_t p = cursor;
   std::vector<Item>& items = scratch_[depth];  // deeper levels use scratch_[depth + 1 ...]
   items.clear();
   for (;;) {
-    skip_ws();
-    if (p_ >= n_) break;
-    const unsigned char c = static_cast<unsigned char>(s_[p_]);
+    while (p < n && is_ws(s[p])) ++p;
+    if (p >= n) break;
+    const unsigned char c = s[p];
     if (c == ')') {
-      if (depth == 0) return fail(kUnexpectedClose, p_, 1);
+      if (depth == 0) return fail(kUnexpectedClose, p, 1);
       break;
     }
     if (c == '(') {
-      const int64_t open = p_;
+      const int64_t open = p;
       if (depth + 1 > kMaxDepth) return fail(kTooDeep, open, 1);
-      ++p_;
+      ++p;
       int32_t clo = 0, chi = 0;
-      if (!level(depth + 1, clo, chi)) return false;
-      if (p_ >= n_) return fail(kUnclosedParen, open, 1);
+      if (!level(depth + 1, p, clo, chi)) return false;
+      if (p >= n_) return fail(kUnclosedParen, open, 1);
       if (clo == chi) return fail(kEmptyGroup, open, 1);
-      ++p_;
+      ++p;
       double a = 1.0;
       bool has = false;
-      if (!amount(a, has)) return false;
+      if (!amount(p, a, has)) return false;
       items.push_back(Item{0, clo, chi, has ? a : 1.0});
       continue;
     }
     if (c >= 'A' && c <= 'Z') {
-      const int k = (p_ + 1 < n_ && is_lower(static_cast<unsigned char>(s_[p_ + 1]))) ? 2 : 1;
-      const int z = element_z(s_ + p_, k);
-      if (z == 0) return fail(kUnknownSymbol, p_, k);
-      p_ += k;
+      const int k = (p + 1 < n && is_lower(s[p + 1])) ? 2 : 1;
+      const int z = kTable.z[(c - 'A') * 27 + (k == 2 ? s[p + 1] - 'a' + 1 : 0)];  // 0: unknown
+      if (z == 0) return fail(kUnknownSymbol, p, k);
+      p += k;
       double a = 1.0;
       bool has = false;
-      if (!amount(a, has)) return false;
+      if (!amount(p, a, has)) return false;
       items.push_back(Item{z, 0, 0, has ? a : 1.0});
       continue;
     }
-    if (is_digit(c) || c == '.') return fail(kAmountWithoutElement, p_, 1);
+    if (is_digit(c) || c == '.') return fail(kAmountWithoutElement, p, 1);
     if (c == '-') {
-      int64_t q = p_ + 1;
-      while (q < n_ && is_ws(static_cast<unsigned char>(s_[q]))) ++q;
-      if (q < n_ && (is_digit(static_cast<unsigned char>(s_[q])) || s_[q] == '.')) return fail(kNegative, p_, 1);
+      int64_t q = p + 1;
+      while (q < n && is_ws(s[q])) ++q;
+      if (q < n && (is_digit(s[q]) || s[q] == '.')) return fail(kNegative, p, 1);
     }
-    return fail(kUnexpectedChar, p_, utf8_len(c));
+    return fail(kUnexpectedChar, p, utf8_len(c));
   }
+  cursor = p;
   lo = static_cast<int32_t>(pool_.size());
   pool_.insert(pool_.end(), items.begin(), items.end());
   hi = static_cast<int32_t>(pool_.size());
@@ -265,13 +267,13 @@ void Parser::evaluate(int32_t lo, int32_t hi, Acc& out, double scale, int depth)
 int32_t Parser::parse(const char* s, int64_t nbytes, std::vector<Entry>& out, Error& err) {
   s_ = s;
   n_ = nbytes;
-  p_ = 0;
   err = Error{};
   err_ = &err;
   pool_.clear();
   out.clear();
   int32_t lo = 0, hi = 0;
-  if (!level(0, lo, hi)) return err.status;
+  int64_t cursor = 0;
+  if (!level(0, cursor, lo, hi)) return err.status;
   if (lo == hi) return err.status = kEmpty;
   Acc& acc = acc_[0];
   acc.clear();

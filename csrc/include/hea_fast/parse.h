@@ -96,14 +96,13 @@ class Parser {
     }
   };
 
-  bool level(int depth, int32_t& lo, int32_t& hi);
-  bool amount(double& value, bool& present);
+  bool level(int depth, int64_t& cursor, int32_t& lo, int32_t& hi);
+  bool amount(int64_t& p, double& value, bool& present);
   void evaluate(int32_t lo, int32_t hi, Acc& out, double scale, int depth);
   bool fail(int32_t status, int64_t byte_pos, int64_t byte_len);
-  void skip_ws();
 
   const char* s_ = nullptr;
-  int64_t n_ = 0, p_ = 0;
+  int64_t n_ = 0;
   Error* err_ = nullptr;
   std::vector<Item> pool_;
   std::vector<Item> scratch_[kMaxDepth + 1];
