@@ -6,8 +6,8 @@ Workload: random 4–6-element formulas over 15 HEA elements in the styles of th
 (molar ratios `Al0.5CoCrFeNi`, at.% `Al10.25Co19.5…`, a percent-like group `(CoCrFeNi)96Nb4`, a
 multiplicative group `Ti(ZrHf)2`, spaces and exponents `Al 5.00e-01 Co`, bare decimals `Al.5`);
 1 M distinct strings (quick mode: 50 k). The Python reference runs on a 20 k sample and pymatgen on
-a 2 k sample (rows without "e+", which pymatgen cannot read); their ratios are per formula. pymatgen only builds its Composition (no fractions),
-so its ratio flatters pymatgen.
+a 2 k sample (rows without "e+", which pymatgen cannot read); their ratios are per formula.
+pymatgen only builds its Composition (no fractions), so its ratio flatters pymatgen.
 """
 from __future__ import annotations
 
