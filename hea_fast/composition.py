@@ -450,7 +450,7 @@ class CompositionBatch:
                     dicts.append((i, parse_formula(f) if isinstance(f, str) else _coerce_one(f, f)))
                 except CompositionError as exc:
                     bad.append((i, exc))
-            return cls._from_dicts(dicts, bad, n, els, errors, labels)
+            return cls._from_dicts(dicts, bad, n, els, errors, labels, values)
 
         from hea_fast._backend import core
 
@@ -507,7 +507,7 @@ class CompositionBatch:
             except CompositionError as exc:
                 bad.append((i, exc))
         return cls._from_dicts(dicts, bad, len(rows), None if elements is None else _check_elements(elements),
-                               errors, None)
+                               errors, None, rows)
 
     @classmethod
     def from_dict(cls, d: Mapping, elements: Sequence[str] | None = None) -> "CompositionBatch":
@@ -539,13 +539,14 @@ class CompositionBatch:
         return batch.select(elements) if elements is not None else batch
 
     @classmethod
-    def _from_dicts(cls, dicts, bad, n_rows, els, errors, labels):
-        """dicts: [(row position, {element: fraction})]; bad: [(row position, CompositionError)]."""
+    def _from_dicts(cls, dicts, bad, n_rows, els, errors, labels, originals):
+        """dicts: [(row position, {element: fraction})]; bad: [(row position, CompositionError)];
+        originals: the input rows (named in errors)."""
         if els is not None:
             ok = []
             for i, d in dicts:
                 if any(e not in els for e in d):
-                    bad.append((i, _outside_error(d, els, d)))
+                    bad.append((i, _outside_error(d, els, originals[i])))
                 else:
                     ok.append((i, d))
             dicts = ok
