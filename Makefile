@@ -43,7 +43,7 @@ test: install-dev
 	HEA_FAST_BENCH_QUICK=1 $(VENV)/bin/pytest benchmarks -p no:randomly --benchmark-disable -q $(PYTEST_ARGS)
 
 bench: install-dev
-	$(VENV)/bin/pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest benchmarks -p no:randomly -q -s --benchmark-columns=min,median,mean,rounds $(PYTEST_ARGS)
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .benchmarks

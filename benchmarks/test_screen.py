@@ -8,6 +8,7 @@ the model's Monte Carlo predictive over posterior draws) on the same chunk.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -39,7 +40,7 @@ def test_screen_throughput(model, quick, check_ratio, timer):
     print(f"end to end: {res.n_scored:,} compositions in {dt:.2f} s = {res.n_scored / dt:,.0f}/s")
 
 
-@pytest.mark.skipif("not config.getoption('--benchmark-only', default=False)", reason="full mode only (make bench)")
+@pytest.mark.skipif(bool(os.environ.get("HEA_FAST_BENCH_QUICK")), reason="full mode only (make bench)")
 def test_dask_speedup(model):
     distributed = pytest.importorskip("dask.distributed")
     space = S.CompositionSpace(list(DEFAULT_PALETTE), 5, 5.0)
