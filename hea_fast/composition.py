@@ -10,7 +10,8 @@ Symbols are case-sensitive element symbols H … Og (the isotopes D and T are re
 A missing amount means 1; zero amounts are dropped. Amounts may be in any unit (moles, at.%,
 fractions): the result is normalised to atomic fractions summing to 1. `E` followed by a lower-case
 letter starts an element (`Al1Er`), otherwise it is an exponent (`Al1E-2Co`). Groups nest up to
-`MAX_DEPTH` (32) levels.
+`MAX_DEPTH` (32) levels. A text that is only a missing-value marker (`NaN`, `inf`, `None`, `N/A`, …,
+any case) is an error, although `NaN` would read as Na + N and `INF` as I + N + F.
 
 Group subscripts (the group-share rule). At each nesting level the *unit sum* is the sum of that
 level's amounts, a group counting as its subscript (1 when absent). When the level contains a group
@@ -136,7 +137,12 @@ _MESSAGES = {
     "too_deep": f"groups nested deeper than {MAX_DEPTH} levels",
     "all_zero": "all amounts are zero",
     "overflow": "amounts overflow to infinity",
+    "missing_value": "missing value {tok!r}, not a formula",
 }
+# Whole texts (whitespace aside, ASCII case ignored) that mean "no value" although some would parse
+# (NaN = Na + N, INF = I + N + F).
+_MISSING_MARKERS = frozenset(["nan", "inf", "+inf", "-inf", "infinity", "none", "null", "na", "n/a", "<na>"])
+_WS_CHARS = " \t\n\v\f\r"
 
 
 def _error(code: str, formula: str, pos: int, length: int) -> CompositionError:
@@ -286,6 +292,10 @@ def parse_amounts(formula: str) -> dict[str, float]:
     appearance."""
     if not isinstance(formula, str):
         raise CompositionError(f"formula must be a string, got {type(formula).__name__}", formula)
+    text = formula.strip(_WS_CHARS)
+    if text.isascii() and text.lower() in _MISSING_MARKERS:
+        start = len(formula) - len(formula.lstrip(_WS_CHARS))
+        raise _error("missing_value", formula, start, len(text))
     try:
         items = _Parser(formula).level(0)
     except _Fail as f:

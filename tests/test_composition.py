@@ -61,6 +61,7 @@ CASES = [
     ("CoCrCo", {"Co": 2, "Cr": 1}),  # repeated symbols add up
     ("Al1.Co", {"Al": 1, "Co": 1}),
     ("Al1e-400Co", {"Co": 1}),  # underflows to zero like float(): dropped
+    ("NaN2", {"Na": 1, "N": 2}),  # only a whole-text 'NaN' is a missing value
     # group-share rule: percent-like levels -> the group's total share
     ("(CoCrCuFeNi)96Nb4", {"Co": 19.2, "Cr": 19.2, "Cu": 19.2, "Fe": 19.2, "Ni": 19.2, "Nb": 4}),
     ("(FeNi)0.5Cr0.5", {"Fe": 0.25, "Ni": 0.25, "Cr": 0.5}),
@@ -152,7 +153,12 @@ ERRORS = [
     ("日本Al", "unexpected_char", 0, "'日'"),
     ("Al😀Co", "unexpected_char", 2, "'😀'"),
     ("Co\x00Cr", "unexpected_char", 2, "'\\x00'"),
-    ("nan", "unexpected_char", 0, "'n'"),
+    ("nan", "missing_value", 0, "missing value 'nan'"),
+    ("NaN", "missing_value", 0, "missing value 'NaN'"),  # would read as Na + N
+    (" INF\t", "missing_value", 1, "missing value 'INF'"),  # would read as I + N + F
+    ("-inf", "missing_value", 0, "missing value '-inf'"),
+    ("None", "missing_value", 0, "missing value 'None'"),
+    ("N/A", "missing_value", 0, "missing value 'N/A'"),
     ("Al inf", "unexpected_char", 3, "'i'"),
 ]
 
@@ -406,7 +412,10 @@ def _mutated(draw):
     return s
 
 
-CORPUS = st.one_of(FORMULA, SHARE, _mutated(), st.text(max_size=25),
+MARKERS = st.builds(lambda w1, m, w2: w1 + m + w2, _ws, st.sampled_from(
+    ["NaN", "nan", "inf", "INFINITY", "None", "null", "<NA>", "n/a", "NA", "Na", "InF", "-INF", "+inf", "nan2",
+     "NaNNaN", "\u0130nf", "N/a", "infinit", "NoNe"]), _ws)
+CORPUS = st.one_of(FORMULA, SHARE, _mutated(), MARKERS, st.text(max_size=25),
                    st.text(alphabet=st.sampled_from(list("AlCoNiEeDTX()0123456789.,+- \t")), max_size=25))
 
 

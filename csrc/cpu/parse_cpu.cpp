@@ -25,7 +25,7 @@ const char* const kStatusNames[kNumStatus] = {
     "ok",           "not_a_string",     "empty",          "unknown_symbol",         "unexpected_char",
     "negative",     "decimal_comma",    "malformed_number", "malformed_exponent",   "nonfinite",
     "amount_without_element", "unclosed_paren", "unexpected_close", "empty_group",  "too_deep",
-    "all_zero",     "overflow",         "outside_set"};
+    "all_zero",     "overflow",         "missing_value",  "outside_set"};
 
 namespace {
 
@@ -77,6 +77,17 @@ double to_double(const char* s, int64_t n) {
   if (r.ec == std::errc() && r.ptr == s + n) return v;
   std::string buf(s, static_cast<size_t>(n));
   return std::strtod(buf.c_str(), nullptr);
+}
+
+// Missing-value markers written by spreadsheets, pandas and JSON (compared ignoring ASCII case).
+bool is_missing_marker(const unsigned char* s, int64_t n) {
+  static const char* const kMarkers[] = {"nan", "inf", "+inf", "-inf", "infinity", "none", "null", "na", "n/a", "<na>"};
+  if (n < 2 || n > 8) return false;
+  char low[8];
+  for (int64_t i = 0; i < n; ++i) low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? char(s[i] - 'A' + 'a') : char(s[i]);
+  for (const char* m : kMarkers)
+    if (int64_t(std::strlen(m)) == n && std::memcmp(low, m, n) == 0) return true;
+  return false;
 }
 
 }  // namespace
@@ -271,6 +282,16 @@ int32_t Parser::parse(const char* s, int64_t nbytes, std::vector<Entry>& out, Er
   err_ = &err;
   pool_.clear();
   out.clear();
+  {
+    const unsigned char* u = reinterpret_cast<const unsigned char*>(s);
+    int64_t a = 0, b = nbytes;
+    while (a < b && is_ws(u[a])) ++a;
+    while (b > a && is_ws(u[b - 1])) --b;
+    if (is_missing_marker(u + a, b - a)) {
+      fail(kMissingValue, a, b - a);
+      return err.status;
+    }
+  }
   int32_t lo = 0, hi = 0;
   int64_t cursor = 0;
   if (!level(0, cursor, lo, hi)) return err.status;

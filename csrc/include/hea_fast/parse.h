@@ -14,7 +14,9 @@
 // its subscript, 1 when absent). When the level holds a group and its unit sum is 100 or 1 (within
 // 1e-6 relative), a group subscript is the group's total share, split by the group's internal
 // ratios; otherwise it multiplies the group's amounts. Zero amounts are dropped; the result is
-// normalised to fractions summing to 1.
+// normalised to fractions summing to 1. A text that is, whitespace aside and ignoring case, one of
+// nan inf +inf -inf infinity none null na n/a <na> is a missing value (kMissingValue), even where it
+// would parse (NaN = Na + N, INF = I + N + F).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -44,6 +46,7 @@ enum Status : int32_t {
   kTooDeep,              // pos: the '(' opening level kMaxDepth + 1
   kAllZero,              // every amount is zero (no position)
   kOverflow,             // the amounts' sum is not finite (no position)
+  kMissingValue,         // the whole text is a missing-value marker (NaN, inf, None, N/A, ...); pos/len: it
   kOutsideSet,           // an element outside the requested columns (scatter_batch; no position)
   kNumStatus
 };
