@@ -221,6 +221,8 @@ def test_pyro_reference_loop_runs_legacy():
 def test_config_errors():
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+    with pytest.raises(ValueError, match="selection"):
+        TrainConfig(selection="auc")
     with pytest.raises(ValueError, match="weight_ema"):
         TrainConfig(weight_ema=1.0)
     with pytest.raises(ValueError, match="one splits dict per seed"):
@@ -228,3 +230,27 @@ def test_config_errors():
     bad = _toy_splits(0)
     with pytest.raises(ValueError, match="equally sized"):
         train_models([bad, _toy_splits(1, n_l=20)], [1, 2], _SMALL, TrainConfig(epochs=1), progress=False)
+
+
+def test_selection_alternatives_and_history():
+    sp = _toy_splits(4)
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=1e-2, min_epochs=1, patience=1)
+    r = train_models([sp], [1], _SMALL, cfg, progress=False, keep_alternatives=True)
+    assert set(r.extra) == {"last", "last_averaged", "best_val_acc", "min_ce"}
+    h = r.history
+    # the smoothed curve is the EMA of the per-epoch Brier score (the default selection metric)
+    b, sm = h["val_brier"][:, 0].astype(np.float64), h["val_metric_smooth"][:, 0]
+    ref = [b[0]]
+    for v in b[1:]:
+        ref.append(0.9 * ref[-1] + 0.1 * v)
+    np.testing.assert_allclose(sm, ref, rtol=1e-5)
+    # the returned model is the averaged weights at the arg-min of the smoothed curve, up to the stop
+    stop = r.stopped_epoch[0]
+    assert r.best_epoch[0] == int(np.argmin(sm[: stop + 1]))
+    assert stop - r.best_epoch[0] == 1 or stop == len(sm) - 1
+    # Brier score of the returned model on the validation rows equals the recorded value at best_epoch
+    import torch as _t
+
+    with _t.no_grad():
+        p = r.models[0].classifier_prob(_t.from_numpy(sp["validation"].e))[:, 0].double().numpy()
+    assert ((p - sp["validation"].y) ** 2).mean() == pytest.approx(b[r.best_epoch[0]], rel=1e-4)
