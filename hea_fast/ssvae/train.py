@@ -17,7 +17,9 @@ weight averaging and selection are (S, D)/(S,) tensor ops, so a step costs the s
 calls whatever S is.
 
 Per step, every model sees one labelled and one unlabelled batch (size `batch_size`); an epoch is
-ceil(N_l / B) steps, batches drawn without replacement within each pass (cycling through fresh
+ceil(max(N_l, N_u) / B) steps (a pass over the larger pool: the 864 labelled rows in the paper's
+protocol; the unlabelled pool when few labels are kept, so small labelled sets still get full
+epochs over the unlabelled data), batches drawn without replacement within each pass (cycling through fresh
 permutations). Each model has its own torch.Generator seeded with its seed (init, batches and noise),
 so a model's result does not depend on which other models share the run.
 
@@ -296,7 +298,7 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
     data = _stack(splits_list, standardize=not model_config.legacy)
     B = config.batch_size
     Nl, Nu = data.xl.shape[1], data.xu.shape[1]
-    steps = -(-Nl // B)
+    steps = -(-max(Nl, Nu) // B)  # one pass over the larger pool (labelled in the paper protocol)
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     layout = Layout(SSVAE(model_config))
     rows = []
