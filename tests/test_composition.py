@@ -276,6 +276,14 @@ def test_empty_batch_and_bad_options():
         CompositionBatch.from_formulas(["Al"], errors="ignore")
     with pytest.raises(TypeError, match="single str"):
         core.parse_formulas("AlCo")
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        core.parse_formulas(["AlCo"], None, -1)
+    with pytest.raises(ValueError, match="atomic number 119 at index 1"):
+        core.parse_formulas(["AlCo"], np.array([13, 119]))
+    with pytest.raises(ValueError, match="element Al appears twice"):
+        core.parse_formulas(["AlCo"], np.array([13, 27, 13]))
+    with pytest.raises(CompositionError, match="duplicate elements"):
+        CompositionBatch.from_formulas(["AlCo"], elements=["Al", "Co", "Al"])
 
 
 def test_lone_surrogate_falls_back_to_python():
