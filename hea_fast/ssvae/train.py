@@ -65,6 +65,8 @@ class TrainConfig:
     metric_ema: float = 0.9  # per-epoch smoothing of the validation metric
     selection: str = "brier"  # validation metric for early stopping/selection: "brier" or "ce"
     patience: int = 300  # early stop: epochs without improvement of the smoothed metric
+    # no selection or stopping before this epoch: early on, the classifier head fits the labels before
+    # the generative terms shape the encoder; the validation score dips, rises, then falls again
     min_epochs: int = 50
     checkpoint_every: int = 100  # epochs between checkpoint writes (and always at the end)
     # torch intra-op threads during training. The per-step tensors are small (S × 96 rows × 100):
@@ -419,7 +421,8 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
             smooth = torch.where(torch.isnan(smooth), metric, ema * smooth + (1 - ema) * metric)
             smooth_alt = torch.where(torch.isnan(smooth_alt), alt, ema * smooth_alt + (1 - ema) * alt)
             active = ~stopped
-            better = (smooth < best_metric) & active
+            window = epoch + 1 >= config.min_epochs  # selection and stopping start after min_epochs
+            better = (smooth < best_metric) & active & window
             best_metric = torch.where(better, smooth, best_metric)
             best_epoch = torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
             since_best = torch.where(better, torch.zeros_like(since_best), since_best + 1)
@@ -428,7 +431,7 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
                 bacc = (acc > best_acc) & active
                 best_acc = torch.where(bacc, acc, best_acc)
                 P_bestacc = torch.where(bacc[:, None], P.detach(), P_bestacc)
-                balt = (smooth_alt < best_alt) & active
+                balt = (smooth_alt < best_alt) & active & window
                 best_alt = torch.where(balt, smooth_alt, best_alt)
                 P_bestalt = torch.where(balt[:, None], P_eval, P_bestalt)
             newly = active & (since_best >= config.patience) & (epoch + 1 >= config.min_epochs)

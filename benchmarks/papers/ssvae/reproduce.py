@@ -53,7 +53,7 @@ def _summ(vals):
 
 def stage_main(args):
     splits = [load_splits(s) for s in SPLIT_SEEDS]
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, selection=args.selection, threads=1)
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, selection=args.selection, min_epochs=args.min_epochs, threads=1)
     res = train_models(splits, list(SPLIT_SEEDS), config=cfg, progress=not args.no_progress,
                        checkpoint=OUT / f"main{args.tag}_ckpt.safetensors", keep_alternatives=True)
     out = {"seconds": res.seconds, "epochs_run": res.epochs_run, "best_epoch": res.best_epoch,
@@ -213,6 +213,7 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 864])
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--selection", choices=("brier", "ce"), default="brier")
+    ap.add_argument("--min-epochs", type=int, default=50)
     ap.add_argument("--tag", default="", help="suffix of the main stage's output names (variants)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
