@@ -105,3 +105,14 @@ def test_nudge_paper_example_and_constraints(released):
     with pytest.raises(DesignError, match="cutoff"):
         nudge(released, "CoCrFeNi", cutoff=0)
     assert set(TOP30) == set(released.config.elements)
+
+
+def test_screen_scorer_uses_screen_proba(released):
+    from hea_fast.composition import CompositionBatch
+    from hea_fast.screen import SSVAEScorer
+    from hea_fast.ssvae import load_model
+
+    b = CompositionBatch.from_formulas(["CoCrFeNi", "AlCoCrFeNiB", "NbMoTaW"])
+    got = SSVAEScorer(load_model("released")).score(b, None)
+    np.testing.assert_array_equal(got, screen_proba(released, b))
+    assert np.isnan(got[1]) and np.isfinite(got[[0, 2]]).all()

@@ -19,11 +19,9 @@ from pathlib import Path
 
 
 def _load_model(spec: str):
-    from hea_fast.ssvae.model import SSVAE, load_released
+    from hea_fast.ssvae.model import load_model
 
-    if spec == "released":
-        return load_released()
-    return SSVAE.load(spec)
+    return load_model(spec)
 
 
 def _csv_list(s):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "SSVAE": "model", "SSVAEConfig": "model", "load_released": "model",
+    "SSVAE": "model", "SSVAEConfig": "model", "load_released": "model", "load_model": "model",
     "TrainConfig": "train", "train_models": "train", "train": "train", "train_pyro": "train",
     "screen": "design", "screen_proba": "design", "generate": "design", "nudge": "design",
     "Constraints": "design", "exact_shapley": "explain",

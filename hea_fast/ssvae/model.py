@@ -329,3 +329,11 @@ def load_released(path=None) -> SSVAE:
     state["feature_std"] = model.feature_std
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def load_model(spec) -> SSVAE:
+    """A saved model directory (`SSVAE.save`, `hea-fast ssvae train`) or the word ``"released"``
+    (the authors' weights, `load_released`)."""
+    if str(spec) == "released":
+        return load_released()
+    return SSVAE.load(spec)
