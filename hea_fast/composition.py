@@ -1,6 +1,6 @@
 """Alloy compositions: the formula grammar and `CompositionBatch` (DESIGN.md §4).
 
-Grammar (ASCII whitespace `" \\t\\n\\v\\f\\r"` between tokens is ignored)::
+Grammar (whitespace between tokens, anything `str.isspace()` accepts, is ignored)::
 
     formula := item+
     item    := SYMBOL [amount] | "(" formula ")" [amount]
@@ -62,7 +62,6 @@ ELEMENTS: tuple[str, ...] = tuple(
 _Z = {s: i + 1 for i, s in enumerate(ELEMENTS)}
 MAX_DEPTH = 32
 _SHARE_TOL = 1e-6
-_WS = frozenset(" \t\n\v\f\r")
 _DIGITS = frozenset("0123456789")
 # ASCII digits only: Python's \d and float() would also accept other scripts' digits.
 _MANTISSA = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
@@ -141,8 +140,8 @@ _MESSAGES = {
 }
 # Whole texts (whitespace aside, ASCII case ignored) that mean "no value" although some would parse
 # (NaN = Na + N, INF = I + N + F).
-_MISSING_MARKERS = frozenset(["nan", "inf", "+inf", "-inf", "infinity", "none", "null", "na", "n/a", "<na>"])
-_WS_CHARS = " \t\n\v\f\r"
+# ('na' is not one: Na is sodium.)
+_MISSING_MARKERS = frozenset(["nan", "inf", "+inf", "-inf", "infinity", "none", "null", "n/a", "<na>"])
 
 
 def _error(code: str, formula: str, pos: int, length: int) -> CompositionError:
@@ -176,7 +175,7 @@ class _Parser:
 
     def skip_ws(self) -> None:
         t = self.text
-        while self.pos < len(t) and t[self.pos] in _WS:
+        while self.pos < len(t) and t[self.pos].isspace():
             self.pos += 1
 
     def amount(self) -> float | None:
@@ -251,7 +250,7 @@ class _Parser:
                 raise _Fail("amount_without_element", self.pos, 1)
             if c == "-":
                 q = self.pos + 1
-                while q < n and t[q] in _WS:
+                while q < n and t[q].isspace():
                     q += 1
                 if q < n and (t[q] in _DIGITS or t[q] == "."):
                     raise _Fail("negative", self.pos, 1)
@@ -292,9 +291,9 @@ def parse_amounts(formula: str) -> dict[str, float]:
     appearance."""
     if not isinstance(formula, str):
         raise CompositionError(f"formula must be a string, got {type(formula).__name__}", formula)
-    text = formula.strip(_WS_CHARS)
+    text = formula.strip()
     if text.isascii() and text.lower() in _MISSING_MARKERS:
-        start = len(formula) - len(formula.lstrip(_WS_CHARS))
+        start = len(formula) - len(formula.lstrip())
         raise _error("missing_value", formula, start, len(text))
     try:
         items = _Parser(formula).level(0)

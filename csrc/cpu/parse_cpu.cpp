@@ -52,7 +52,38 @@ const SymbolTable kTable;
 
 inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 inline bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-inline bool is_ws(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }  // \t \n \v \f \r
+// Whitespace is what Python's str.isspace() accepts: ASCII \t \n \v \f \r, \x1c-\x1f, space, and
+// U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 (real data has
+// no-break spaces, e.g. 'AlCrNbTiV\xa0' in the MPEA dataset).
+inline bool is_ws(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+
+// Bytes of the non-ASCII whitespace character encoded at s (avail bytes readable), or 0.
+inline int64_t unicode_ws_len(const unsigned char* s, int64_t avail) {
+  if (avail >= 2 && s[0] == 0xC2) return (s[1] == 0x85 || s[1] == 0xA0) ? 2 : 0;
+  if (avail < 3) return 0;
+  if (s[0] == 0xE1) return (s[1] == 0x9A && s[2] == 0x80) ? 3 : 0;
+  if (s[0] == 0xE2) {
+    if (s[1] == 0x80) return ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF) ? 3 : 0;
+    return (s[1] == 0x81 && s[2] == 0x9F) ? 3 : 0;
+  }
+  if (s[0] == 0xE3) return (s[1] == 0x80 && s[2] == 0x80) ? 3 : 0;
+  return 0;
+}
+
+// First position at or after p that is not whitespace.
+inline int64_t skip_ws(const unsigned char* s, int64_t n, int64_t p) {
+  while (p < n) {
+    if (s[p] < 0x80) {
+      if (!is_ws(s[p])) return p;
+      ++p;
+    } else {
+      const int64_t k = unicode_ws_len(s + p, n - p);
+      if (k == 0) return p;
+      p += k;
+    }
+  }
+  return p;
+}
 
 // Bytes of the UTF-8 sequence led by c (1 for ASCII and for stray continuation bytes).
 inline int64_t utf8_len(unsigned char c) {
@@ -81,8 +112,8 @@ double to_double(const char* s, int64_t n) {
 
 // Missing-value markers written by spreadsheets, pandas and JSON (compared ignoring ASCII case).
 bool is_missing_marker(const unsigned char* s, int64_t n) {
-  static const char* const kMarkers[] = {"nan", "inf", "+inf", "-inf", "infinity", "none", "null", "na", "n/a", "<na>"};
-  if (n < 2 || n > 8) return false;
+  static const char* const kMarkers[] = {"nan", "inf", "+inf", "-inf", "infinity", "none", "null", "n/a", "<na>"};
+  if (n < 3 || n > 8) return false;
   char low[8];
   for (int64_t i = 0; i < n; ++i) low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? char(s[i] - 'A' + 'a') : char(s[i]);
   for (const char* m : kMarkers)
@@ -120,7 +151,7 @@ bool Parser::fail(int32_t status, int64_t byte_pos, int64_t byte_len) {
 __attribute__((always_inline)) inline bool Parser::amount(int64_t& p, double& value, bool& present) {
   const unsigned char* s = reinterpret_cast<const unsigned char*>(s_);
   const int64_t n = n_;
-  while (p < n && is_ws(s[p])) ++p;
+  p = skip_ws(s, n, p);
   present = false;
   const int64_t start = p;
   int64_t q = start;
@@ -193,7 +224,7 @@ bool Parser::level(int depth, int64_t& cursor, int32_t& lo, int32_t& hi) {
   std::vector<Item>& items = scratch_[depth];  // deeper levels use scratch_[depth + 1 ...]
   items.clear();
   for (;;) {
-    while (p < n && is_ws(s[p])) ++p;
+    p = skip_ws(s, n, p);
     if (p >= n) break;
     const unsigned char c = s[p];
     if (c == ')') {
@@ -228,8 +259,7 @@ bool Parser::level(int depth, int64_t& cursor, int32_t& lo, int32_t& hi) {
     }
     if (is_digit(c) || c == '.') return fail(kAmountWithoutElement, p, 1);
     if (c == '-') {
-      int64_t q = p + 1;
-      while (q < n && is_ws(s[q])) ++q;
+      const int64_t q = skip_ws(s, n, p + 1);
       if (q < n && (is_digit(s[q]) || s[q] == '.')) return fail(kNegative, p, 1);
     }
     return fail(kUnexpectedChar, p, utf8_len(c));
@@ -283,11 +313,12 @@ int32_t Parser::parse(const char* s, int64_t nbytes, std::vector<Entry>& out, Er
   pool_.clear();
   out.clear();
   {
+    // a lone missing-value marker, whitespace aside (markers hold no whitespace and are ASCII)
     const unsigned char* u = reinterpret_cast<const unsigned char*>(s);
-    int64_t a = 0, b = nbytes;
-    while (a < b && is_ws(u[a])) ++a;
-    while (b > a && is_ws(u[b - 1])) --b;
-    if (is_missing_marker(u + a, b - a)) {
+    const int64_t a = skip_ws(u, nbytes, 0);
+    int64_t b = a;
+    while (b < nbytes && u[b] < 0x80 && !is_ws(u[b])) ++b;
+    if (skip_ws(u, nbytes, b) == nbytes && is_missing_marker(u + a, b - a)) {
       fail(kMissingValue, a, b - a);
       return err.status;
     }

@@ -6,7 +6,7 @@
 // (status, position, length). Positions and lengths are in Unicode code points of the UTF-8 input,
 // i.e. Python string indices. No Python, no I/O.
 //
-//   formula := item+                 whitespace (ASCII " \t\n\v\f\r") anywhere between tokens
+//   formula := item+                 whitespace (Python's str.isspace()) anywhere between tokens
 //   item    := SYMBOL [amount] | "(" formula ")" [amount]
 //   amount  := ([0-9]+ ["." [0-9]*] | "." [0-9]+) [[eE] [+-]? [0-9]+]
 //
@@ -15,7 +15,7 @@
 // 1e-6 relative), a group subscript is the group's total share, split by the group's internal
 // ratios; otherwise it multiplies the group's amounts. Zero amounts are dropped; the result is
 // normalised to fractions summing to 1. A text that is, whitespace aside and ignoring case, one of
-// nan inf +inf -inf infinity none null na n/a <na> is a missing value (kMissingValue), even where it
+// nan inf +inf -inf infinity none null n/a <na> is a missing value (kMissingValue), even where it
 // would parse (NaN = Na + N, INF = I + N + F).
 #pragma once
 #include <cstdint>
