@@ -660,6 +660,8 @@ def _values_and_labels(obj) -> tuple[list, Any]:
         pass
     if isinstance(obj, np.ndarray):
         return obj.tolist(), None
+    if type(obj) in (list, tuple):  # read only (the compiled parser takes its own tuple)
+        return obj, None
     return list(obj), None
 
 
