@@ -430,7 +430,7 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
             if keep_alternatives:
                 bacc = (acc > best_acc) & active
                 best_acc = torch.where(bacc, acc, best_acc)
-                P_bestacc = torch.where(bacc[:, None], P.detach(), P_bestacc)
+                P_bestacc = torch.where(bacc[:, None], P_eval, P_bestacc)  # the weights that were scored
                 balt = (smooth_alt < best_alt) & active & window
                 best_alt = torch.where(balt, smooth_alt, best_alt)
                 P_bestalt = torch.where(balt[:, None], P_eval, P_bestalt)
