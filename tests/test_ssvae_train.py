@@ -254,3 +254,12 @@ def test_selection_alternatives_and_history():
     with _t.no_grad():
         p = r.models[0].classifier_prob(_t.from_numpy(sp["validation"].e))[:, 0].double().numpy()
     assert ((p - sp["validation"].y) ** 2).mean() == pytest.approx(b[r.best_epoch[0]], rel=1e-4)
+
+
+def test_budget_shorter_than_min_epochs_returns_final_average():
+    sp = _toy_splits(5)
+    r = train_models([sp], [2], _SMALL, TrainConfig(epochs=3, batch_size=8, min_epochs=10), progress=False,
+                     keep_alternatives=True)
+    assert r.best_epoch == [2]
+    fin = _state(r.extra["last_averaged"][0])
+    assert all(torch.equal(v, fin[k]) for k, v in _state(r.models[0]).items())

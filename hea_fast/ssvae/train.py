@@ -54,9 +54,12 @@ _LOG2PI = math.log(2 * math.pi)
 
 @dataclass
 class TrainConfig:
-    epochs: int = 3000  # budget; early stopping usually ends sooner
+    # Defaults reproduce the paper's accuracy within the 30-minute 5-seed budget (benchmarks/papers/
+    # ssvae/README.md): lr 1e-4 (the authors', for 20,000 epochs) left the classifier under-trained
+    # after 1,000 epochs (train accuracy 0.78, test 0.777 ± 0.026); lr 1e-3 reaches 0.836 ± 0.029.
+    epochs: int = 2000  # budget; early stopping usually ends sooner
     batch_size: int = 32
-    lr: float = 1e-4
+    lr: float = 1e-3
     betas: tuple = (0.9, 0.999)
     adam_eps: float = 1e-8
     plateau_patience: int = 200  # epochs without training-loss improvement before lr *= factor
@@ -67,7 +70,7 @@ class TrainConfig:
     patience: int = 300  # early stop: epochs without improvement of the smoothed metric
     # no selection or stopping before this epoch: early on, the classifier head fits the labels before
     # the generative terms shape the encoder; the validation score dips, rises, then falls again
-    min_epochs: int = 50
+    min_epochs: int = 500
     checkpoint_every: int = 100  # epochs between checkpoint writes (and always at the end)
     # torch intra-op threads during training. The per-step tensors are small (S × 96 rows × 100):
     # with 2 threads each op pays an OpenMP barrier, 19 ms per op on a loaded 2-core machine against
@@ -461,6 +464,10 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
     seconds = time.perf_counter() - t0
     stopped_epoch = torch.where(stopped, stopped_epoch, torch.full_like(stopped_epoch, epochs_run - 1))
     models = []
+    # a budget that ended before min_epochs selected nothing: return the final averaged weights
+    none = best_epoch < 0
+    P_best = torch.where(none[:, None], P_avg, P_best)
+    best_epoch = torch.where(none, torch.full_like(best_epoch, epochs_run - 1), best_epoch)
     for s in range(S):
         m = layout.to_model(P_best[s], data.mean[s, 0] if not model_config.legacy else None,
                             data.std[s, 0] if not model_config.legacy else None)
