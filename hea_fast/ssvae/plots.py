@@ -132,18 +132,31 @@ def shap_summary(values, feature_values, features, path: str | os.PathLike) -> P
 
 
 def nudge_trajectory(traj, path: str | os.PathLike, background=None, background_c=None) -> Path:
-    """Latent path of a `design.nudge` trajectory (z1, z2 of each step), labelled with p_single."""
+    """A `design.nudge` trajectory: its latent path (z1, z2 of each step, zoomed on the path, over an
+    optional background of training alloys) and P(single) per step with the alloys named."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.6, 4.8))
-    if background is not None:
-        ax.scatter(background[:, 0], background[:, 1], s=4, c=background_c if background_c is not None else "0.8",
-                   cmap="coolwarm", alpha=0.4)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
     z = traj[["z1", "z2"]].to_numpy()
+    span = max(np.ptp(z[:, 0]), np.ptp(z[:, 1]), 0.5)
+    lo, hi = z.min(0) - 0.6 * span, z.max(0) + 0.6 * span
+    if background is not None:
+        ax.scatter(background[:, 0], background[:, 1], s=6, c=background_c if background_c is not None else "0.8",
+                   cmap="coolwarm", alpha=0.5)
     ax.plot(z[:, 0], z[:, 1], "-o", color="k", ms=4)
-    for (_, r), (a, b) in zip(traj.iterrows(), z):
-        ax.annotate(f"{r['step']}: {r['alloy']} (p={r['p_single']:.2f})", (a, b), fontsize=6,
-                    xytext=(4, 4), textcoords="offset points")
+    ax.annotate("start", z[0], xytext=(5, 5), textcoords="offset points", fontsize=8)
+    ax.annotate("end", z[-1], xytext=(5, -10), textcoords="offset points", fontsize=8)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel("z1")
     ax.set_ylabel("z2")
-    ax.set_title("iterative design (nudging) trajectory")
+    ax.set_title("latent path (background: training alloys, red = single phase)", fontsize=9)
+    steps = traj["step"].to_numpy()
+    bx.plot(steps, traj["p_single"], "-o", color="k", ms=4)
+    for st, pr, a in zip(steps, traj["p_single"], traj["alloy"]):
+        bx.annotate(a, (st, pr), xytext=(4, 3), textcoords="offset points", fontsize=6, rotation=20)
+    bx.set_xlabel("step")
+    bx.set_ylabel("P(single phase)")
+    bx.set_ylim(0, 1.1)
+    bx.set_xlim(-0.5, steps.max() + 2.5)
+    bx.set_title("iterative design (nudging)", fontsize=9)
     return save_figure(fig, path)

@@ -12,8 +12,12 @@ Stages (each writes JSON/CSV/PNG under benchmarks/papers/ssvae/out/ and can run 
   design      the three design modes on the paper's examples (released weights and our model) and
               plots (ROC, latent space, KDE, element-group blobs, SHAP summary, nudging trajectory).
 
-Usage (repository root, HEA_FAST_DATA = data home), 1 thread:
-    nice -n 10 python benchmarks/papers/ssvae/reproduce.py main efficiency recon design [--epochs N]
+Usage (repository root, HEA_FAST_DATA = data home), 1 thread; the runs in README.md were
+    python benchmarks/papers/ssvae/reproduce.py main --lr 1e-3 --epochs 2000 --min-epochs 500 --tag _lr1e-3
+    python benchmarks/papers/ssvae/reproduce.py main --lr 1e-4 --epochs 3000 --min-epochs 50 --selection ce
+    python benchmarks/papers/ssvae/reproduce.py efficiency --lr 1e-3 --eff-epochs 800 --min-epochs 50
+    python benchmarks/papers/ssvae/reproduce.py recon design --tag _lr1e-3
+Outputs go to benchmarks/papers/ssvae/out/ (not committed); README.md's figures are copied to results/.
 """
 from __future__ import annotations
 
@@ -102,7 +106,8 @@ def stage_efficiency(args):
     rows = []
     for n in args.sizes:
         subs = [_subset(base, n, s) for s in seeds]
-        res = train_models(subs, list(seeds), config=TrainConfig(epochs=args.eff_epochs, lr=args.lr, threads=1),
+        res = train_models(subs, list(seeds), config=TrainConfig(epochs=args.eff_epochs, lr=args.lr,
+                                                                 min_epochs=args.min_epochs, threads=1),
                            progress=not args.no_progress)
         for s, m, sp in zip(seeds, res.models, subs):
             r = _metrics(m, sp["test"])
@@ -130,7 +135,7 @@ def stage_recon(args):
 
     test = load_splits(42)["test"]
     models = {"released": load_released()}
-    p = OUT / "models" / "seed42"
+    p = OUT / f"models{args.tag}" / "seed42"
     if p.is_dir():
         models["ours_seed42"] = SSVAE.load(p)
     out = {}
@@ -148,7 +153,7 @@ def stage_recon(args):
                      "examples": [[a, format_formula(m.config.elements, r)] for a, r in zip(test.alloys[:5], ints[:5].astype(int))]}
     ref = pd.read_csv(Path(__import__("os").environ["HEA_FAST_DATA"]) / "dvae_hea_zeng2024" / "test_data_reconstruction_analysis.csv")
     out["paper_file_comp_diff_mae_mean"] = float(ref["comp_diff_mae"].mean())
-    (OUT / "recon.json").write_text(json.dumps(out, indent=2))
+    (OUT / f"recon{args.tag}.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 
 
@@ -201,7 +206,7 @@ def stage_design(args):
         r["shap_seconds_138x864"] = time.perf_counter() - t0
         r["shap_mean_abs"] = dict(zip(m.config.features, np.round(np.abs(sh.values).mean(0), 4).tolist()))
         plots.shap_summary(sh.values, sp["test"].e, m.config.features, d / "shap_summary.png")
-    (OUT / "design.json").write_text(json.dumps(out, indent=2))
+    (OUT / f"design{args.tag}.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=1)[:3000])
 
 

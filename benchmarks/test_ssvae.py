@@ -1,0 +1,95 @@
+"""SSVAE speed (arXiv 2409.06740): training epochs and screening throughput.
+
+Same-run ratios checked in CI (quick mode):
+* ssvae_epoch_vectorised_vs_pyro: one epoch for 5 models (seeds/splits) with `train_models` (one
+  batched step per minibatch for all 5) against 5 epochs of the authors' Pyro SVI loop
+  (`train_pyro`, TraceEnum_ELBO), same data, batch 32, 1 thread. Quick mode times 3 Pyro steps and
+  scales to an epoch (27 steps).
+* ssvae_5_models_vectorised_vs_sequential: 5 models at once vs 5 single-model runs of `train_models`.
+* ssvae_screen_vs_per_alloy: `design.screen` (C++ featurization in chunks + one batched classifier
+  call) against scoring alloy by alloy (featurize one, forward one), compositions/s printed.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def splits():
+    from hea_fast.ssvae.data import load_splits
+
+    return [load_splits(s) for s in (42, 1, 2, 3, 4)]
+
+
+def _epoch_time(splits, seeds, epochs):
+    from hea_fast.ssvae.train import TrainConfig, train_models
+
+    t0 = time.perf_counter()
+    train_models([splits[i] for i in range(len(seeds))], list(seeds),
+                 config=TrainConfig(epochs=epochs, threads=1), progress=False)
+    return (time.perf_counter() - t0) / epochs
+
+
+def test_ssvae_training_epoch(splits, quick, check_ratio):
+    from hea_fast.ssvae.model import SSVAE, SSVAEConfig
+    from hea_fast.ssvae.train import pyro_loss
+
+    epochs = 3 if quick else 20
+    t5 = _epoch_time(splits, (42, 1, 2, 3, 4), epochs)
+    t1 = np.mean([_epoch_time(splits, (s,), epochs) for s in (42, 1)]) if quick else \
+        np.mean([_epoch_time([splits[i]], (s,), epochs) for i, s in enumerate((42, 1, 2, 3, 4))])
+    # the authors' loop: Pyro SVI step by step (per-step time × 27 steps per epoch)
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        L, U = splits[0]["labelled"], splits[0]["unlabelled"]
+        e = np.concatenate([L.e, U.e]).astype(np.float64)
+        m = SSVAE(SSVAEConfig(feature_mean=e.mean(0).tolist(), feature_std=e.std(0).tolist()))
+        opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+        t = lambda a: torch.from_numpy(np.asarray(a, np.float32))  # noqa: E731
+        n_steps = 3 if quick else 27
+        rng = np.random.default_rng(0)
+        for it in range(n_steps + 1):  # the first step (Pyro's first trace) is not timed
+            if it == 1:
+                t0 = time.perf_counter()
+            a, b = rng.choice(len(L.y), 32, replace=False), rng.choice(len(U.y), 32, replace=False)
+            loss = pyro_loss(m, t(L.x[a]), t(L.e[a]), t(L.y[a]), t(U.x[b]), t(U.e[b]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        t_pyro = (time.perf_counter() - t0) / n_steps * 27
+    finally:
+        torch.set_num_threads(prev)
+    print(f"\nepoch: 5 models vectorised {t5 * 1e3:.0f} ms, 1 model {t1 * 1e3:.0f} ms, Pyro loop {t_pyro * 1e3:.0f} ms/model; "
+          f"5 models x 2000 epochs = {t5 * 2000 / 60:.1f} min vectorised vs {5 * t_pyro * 2000 / 60:.1f} min Pyro")
+    check_ratio("ssvae_epoch_vectorised_vs_pyro", 5 * t_pyro / t5)
+    check_ratio("ssvae_5_models_vectorised_vs_sequential", 5 * t1 / t5)
+
+
+def test_ssvae_screen_throughput(quick, check_ratio, timer):
+    from hea_fast.ssvae.design import features_of, screen
+    from hea_fast.ssvae.model import load_released
+
+    m = load_released()
+    rng = np.random.default_rng(0)
+    n = 50_000 if quick else 1_000_000
+    X = np.zeros((n, 30))
+    for r, cols in enumerate(rng.integers(0, 30, size=(n, 5))):
+        X[r, cols] = rng.uniform(5, 35, size=5)
+    t_fast = timer(lambda: screen(m, X), repeat=2, min_time=0.0)
+    k = 200
+    rows = X[:k] / X[:k].sum(1, keepdims=True) * 100
+
+    def per_alloy():
+        for r in rows:
+            e = features_of(m, r[None], threads=1)
+            with torch.no_grad():
+                m.classifier_prob(torch.as_tensor(e, dtype=torch.float32))
+
+    t_ref = timer(per_alloy, repeat=2, min_time=0.0) / k
+    print(f"\nscreen (featurize + classifier) {n / t_fast:,.0f} compositions/s; per alloy {1 / t_ref:,.0f}/s")
+    check_ratio("ssvae_screen_vs_per_alloy", (t_ref * n) / t_fast)
