@@ -8,6 +8,8 @@ Same-run ratios checked in CI (quick mode):
 * ssvae_5_models_vectorised_vs_sequential: 5 models at once vs 5 single-model runs of `train_models`.
 * ssvae_screen_vs_per_alloy: `design.screen` (C++ featurization in chunks + one batched classifier
   call) against scoring alloy by alloy (featurize one, forward one), compositions/s printed.
+* ssvae_exact_shapley_vs_shap_kernel: `explain.exact_shapley` against shap's KernelExplainer run
+  exactly (all 2^8 coalitions), same alloys and background (skipped without shap).
 """
 from __future__ import annotations
 
@@ -93,3 +95,32 @@ def test_ssvae_screen_throughput(quick, check_ratio, timer):
     t_ref = timer(per_alloy, repeat=2, min_time=0.0) / k
     print(f"\nscreen (featurize + classifier) {n / t_fast:,.0f} compositions/s; per alloy {1 / t_ref:,.0f}/s")
     check_ratio("ssvae_screen_vs_per_alloy", (t_ref * n) / t_fast)
+
+
+def test_ssvae_exact_shapley_vs_shap_kernel(quick, check_ratio):
+    """Exact Shapley values (all 2^8 coalitions, batched) vs shap.KernelExplainer run exactly
+    (nsamples ≥ 2^8 enumerates every coalition), same alloys and background."""
+    shap = pytest.importorskip("shap")
+    from hea_fast.ssvae.data import load_splits
+    from hea_fast.ssvae.explain import exact_shapley
+    from hea_fast.ssvae.model import load_released
+
+    m = load_released()
+    sp = load_splits(42)
+    bg = sp["labelled"].e.astype(np.float64)[: 200 if quick else 864]
+    x = sp["test"].e.astype(np.float64)[: 3 if quick else 10]
+
+    def f(a):
+        with torch.no_grad():
+            return m.classifier_prob(torch.as_tensor(a, dtype=torch.float32))[:, 0].double().numpy()
+
+    t0 = time.perf_counter()
+    ours = exact_shapley(m, x, bg).values
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ke = shap.KernelExplainer(f, bg)
+    ref = np.asarray(ke.shap_values(x, nsamples=1000, silent=True))
+    t_shap = time.perf_counter() - t0
+    assert np.abs(ours - ref).max() < 1e-5
+    print(f"\nexact Shapley, {len(x)} alloys x {len(bg)} background: ours {t_ours:.2f} s, shap KernelExplainer {t_shap:.2f} s")
+    check_ratio("ssvae_exact_shapley_vs_shap_kernel", t_shap / t_ours)

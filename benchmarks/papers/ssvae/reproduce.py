@@ -123,10 +123,10 @@ def stage_efficiency(args):
             rows.append({"n_labelled": n, "seed": s, "model": "mlp", "test_acc": float(((p > 0.5) == (sp["test"].y > 0.5)).mean()),
                          "test_auc": float(roc_auc_score(sp["test"].y, p)), "epochs": None})
         print(n, res.seconds, flush=True)
-        pd.DataFrame(rows).to_csv(OUT / "efficiency_runs.csv", index=False)
+        pd.DataFrame(rows).to_csv(OUT / f"efficiency{args.tag}_runs.csv", index=False)
     df = pd.DataFrame(rows)
     tab = df.groupby(["n_labelled", "model"])[["test_acc", "test_auc"]].agg(["mean", "std"]).round(3)
-    tab.to_csv(OUT / "efficiency_table.csv")
+    tab.to_csv(OUT / f"efficiency{args.tag}_table.csv")
     print(tab)
 
 
