@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from hea_fast.ssvae.data import load_splits  # noqa: E402
-from hea_fast.ssvae.model import SSVAE, SSVAEConfig, load_released  # noqa: E402
+from hea_fast.ssvae.model import SSVAE, load_released  # noqa: E402
 from hea_fast.ssvae.train import TrainConfig, train_models  # noqa: E402
 
 OUT = Path(__file__).resolve().with_name("out")
