@@ -48,7 +48,7 @@ def test_dask_speedup(model):
     times = {}
     for workers in (1, 2):
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None) as cluster, \
+                                      host="127.0.0.1", dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             S.screen(S.ExplicitSpace(space.decode(0, 1000)), scorer, top_k=10, progress=False, client=client)
             t0 = time.perf_counter()

@@ -150,7 +150,7 @@ def dask_cluster():
     # the package is installed (CI runs without the source tree on sys.path): ship them by value
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address=":0")
     client = distributed.Client(cluster)
     yield cluster, client
     client.close()

@@ -218,7 +218,7 @@ def test_dask_local_cluster_equals_local(small):
     g, _, _ = small
     local = simulate_grid(g, topk=3, chunk_size=37, progress=False, threads=1)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         remote = simulate_grid(g, topk=3, chunk_size=37, progress=False, client=client, threads=1)
     for name in ("per_temperature", "per_system", "histogram", "topk"):
         pd.testing.assert_frame_equal(getattr(local, name), getattr(remote, name))
