@@ -103,7 +103,7 @@ def _train(args):
         tcfg = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "loop": "pyro (legacy)"}
     else:
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                          min_epochs=args.min_epochs,
+                          min_epochs=args.min_epochs, selection=args.selection,
                           threads=args.threads)
         res = train_models([splits], [args.seed], mcfg, cfg, progress=not args.no_progress,
                            checkpoint=args.checkpoint or out / "checkpoint.safetensors")
@@ -277,7 +277,10 @@ def register(sub) -> None:
                    "needs ~20,000 epochs)")
     p.add_argument("--min-epochs", type=int, default=500, help="no model selection or early stop before this epoch")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--patience", type=int, default=300, help="epochs without improvement of the smoothed validation CE")
+    p.add_argument("--patience", type=int, default=300, help="early stop after this many epochs without improvement "
+                   "of the smoothed validation score")
+    p.add_argument("--selection", choices=("brier", "ce"), default="brier",
+                   help="validation score for selection and stopping (default: Brier score)")
     p.add_argument("--z-dim", type=int, default=2)
     p.add_argument("--hidden", type=int, nargs="+", default=[100, 100])
     p.add_argument("--legacy", action="store_true",
