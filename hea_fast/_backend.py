@@ -13,7 +13,7 @@ import os
 
 from hea_fast import _core as core  # noqa: F401  (re-exported)
 
-__all__ = ["core", "cuda_module", "cuda_available", "resolve_device"]
+__all__ = ["core", "cuda_module", "cuda_available", "cuda_empty", "resolve_device"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,6 +50,17 @@ def cuda_module():
     if mod is None:
         raise RuntimeError(f"CUDA backend unavailable: {reason}")
     return mod
+
+
+def cuda_empty(shape, dtype, device="cuda"):
+    """Output buffer for a CUDA kernel: `torch.empty`, or filled with NaN (floating dtypes) when
+    HEA_FAST_POISON=1, so parity tests catch any element a kernel forgets to write (the test suite
+    sets it)."""
+    import torch
+
+    if os.environ.get("HEA_FAST_POISON") == "1" and torch.empty((), dtype=dtype).is_floating_point():
+        return torch.full(shape, float("nan"), dtype=dtype, device=device)
+    return torch.empty(shape, dtype=dtype, device=device)
 
 
 def resolve_device(device) -> str:

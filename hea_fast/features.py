@@ -258,7 +258,9 @@ def _kernel_cuda(X, props, H, tab):
     pt = torch.from_numpy(props).to(dev)
     ht = torch.from_numpy(H).to(dev)
     n, E = X.shape
-    out = torch.empty((n, len(DESCRIPTORS)), dtype=torch.float64, device=dev)
+    from hea_fast._backend import cuda_empty
+
+    out = cuda_empty((n, len(DESCRIPTORS)), torch.float64, dev)
     stream = torch.cuda.current_stream(dev)
     cu.descriptors(xt.data_ptr(), n, E, pt.data_ptr(), ht.data_ptr(), tab.gas_constant, tab.log_offset,
                    out.data_ptr(), stream.cuda_stream)

@@ -262,7 +262,9 @@ class CompositionSpace:
         if resolve_device(device) == "cuda":
             import torch
 
-            out = torch.empty((c, len(self._elements)), dtype=torch.float64, device="cuda")
+            from hea_fast._backend import cuda_empty
+
+            out = cuda_empty((c, len(self._elements)), torch.float64)
             self._device_lattice().fractions(s, c, out.data_ptr(), torch.cuda.current_stream().cuda_stream)
             return out
         return self._space.fractions(s, c, threads=threads)
@@ -278,7 +280,9 @@ class CompositionSpace:
             if r.size and (r.min() < 0 or r.max() >= self.size):
                 raise ValueError(f"ranks must lie in [0, {self.size}), got {r.min()}..{r.max()}")
             rt = torch.from_numpy(r).to("cuda")
-            out = torch.empty((r.size, len(self._elements)), dtype=torch.float64, device="cuda")
+            from hea_fast._backend import cuda_empty
+
+            out = cuda_empty((r.size, len(self._elements)), torch.float64)
             self._device_lattice().fractions_at(rt.data_ptr(), r.size, out.data_ptr(),
                                                 torch.cuda.current_stream().cuda_stream)
             return out

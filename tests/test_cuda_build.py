@@ -54,3 +54,13 @@ def test_disable_switch(monkeypatch):
     finally:
         monkeypatch.delenv("HEA_FAST_DISABLE_CUDA")
         _backend._load_cuda.cache_clear()
+
+
+def test_poisoned_output_buffers(monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("HEA_FAST_POISON", "1")
+    b = _backend.cuda_empty((3, 4), torch.float32, "cpu")
+    assert b.shape == (3, 4) and b.dtype == torch.float32 and torch.isnan(b).all()
+    assert _backend.cuda_empty(5, torch.int32, "cpu").dtype == torch.int32  # integers: plain empty
+    monkeypatch.setenv("HEA_FAST_POISON", "0")
+    assert _backend.cuda_empty((2,), torch.float64, "cpu").shape == (2,)

@@ -105,7 +105,9 @@ class XYieldGrid:
         if resolve_device(device) == "cuda":
             import torch
 
-            out = torch.empty((c, self.n_temperatures), dtype=torch.float64, device="cuda")
+            from hea_fast._backend import cuda_empty
+
+            out = cuda_empty((c, self.n_temperatures), torch.float64)
             from hea_fast._backend import cuda_module
 
             cuda_module().mc_grid_sigma(self.space._device_lattice(), s, s + c, *self._kernel_args(),

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import torch
 
+from hea_fast._backend import cuda_empty
+
 __all__ = [
     "masked_weight",
     "masked_weight_op",
@@ -118,7 +120,7 @@ def _fwd_impl(theta, m_s, m_t, eps):
         theta = theta.contiguous()
         m_s = None if m_s is None else m_s.contiguous()
         m_t = None if m_t is None else m_t.contiguous()
-        w = torch.empty_like(theta)
+        w = cuda_empty(theta.shape, theta.dtype, theta.device)
         _cuda().masked_weight_forward(_ptr(theta), _ptr(m_s), _ptr(m_t), eps, _ptr(w),
                                       theta.numel(), _dtype_name(theta), _stream())
         return w
@@ -146,7 +148,7 @@ def _bwd_impl(grad_w, theta, m_s, m_t, eps, need_theta, need_ms, need_mt):
         theta = theta.contiguous()
         m_s = None if m_s is None else m_s.contiguous()
         m_t = None if m_t is None else m_t.contiguous()
-        outs = [torch.empty_like(theta) if need else theta.new_empty(0)
+        outs = [cuda_empty(theta.shape, theta.dtype, theta.device) if need else theta.new_empty(0)
                 for need in (need_theta, need_ms, need_mt)]
         _cuda().masked_weight_backward(
             _ptr(grad_w), _ptr(theta), _ptr(m_s), _ptr(m_t), eps,

@@ -156,7 +156,9 @@ def _pseudo_images_cuda(fractions, temperature_K, layout, elements):
         raise ValueError("fractions must be finite and >= 0")
     cells = layout_cells(elements, layout)
     flat = torch.as_tensor(cells[:, 0] * 18 + cells[:, 1], dtype=torch.int32, device=frac.device)
-    out = torch.empty((n, 2, 9, 18), dtype=torch.float32, device=frac.device)
+    from hea_fast._backend import cuda_empty
+
+    out = cuda_empty((n, 2, 9, 18), torch.float32, frac.device)
     stream = torch.cuda.current_stream(frac.device).cuda_stream
     cuda_module().pseudo_images(frac.data_ptr(), t.data_ptr(), flat.data_ptr(), out.data_ptr(), n, E, stream)
     return out

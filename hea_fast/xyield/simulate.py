@@ -404,8 +404,10 @@ def _yield_strength_cuda(compositions, T, code, volumes, shear_modulus, poisson,
     f, V, C11, C12, C44 = g(frac), g(inp.V), g(inp.C11), g(inp.C12), g(inp.C44)
     mu_t = g(mu) if mu is not None else None
     nu_t = g(nu) if nu is not None else None
-    tau0 = torch.empty(n, dtype=torch.float64, device=dev)
-    deb = torch.empty(n, dtype=torch.float64, device=dev)
+    from hea_fast._backend import cuda_empty
+
+    tau0 = cuda_empty(n, torch.float64, dev)
+    deb = cuda_empty(n, torch.float64, dev)
     mod = cuda_module()
     mod.mc_tau0_deb(f.data_ptr(), n, frac.shape[1], V.data_ptr(), C11.data_ptr(), C12.data_ptr(), C44.data_ptr(),
                     mu_t.data_ptr() if mu_t is not None else 0, nu_t.data_ptr() if nu_t is not None else 0,
@@ -416,6 +418,6 @@ def _yield_strength_cuda(compositions, T, code, volumes, shear_modulus, poisson,
     t0 = tau0.expand(shape).contiguous().reshape(-1) if len(shape) else tau0
     db = deb.expand(shape).contiguous().reshape(-1) if len(shape) else deb
     tt = g(np.broadcast_to(T, shape)).reshape(-1)
-    out = torch.empty(tt.numel(), dtype=torch.float64, device=dev)
+    out = cuda_empty(tt.numel(), torch.float64, dev)
     mod.mc_sigma(t0.data_ptr(), db.data_ptr(), tt.data_ptr(), tt.numel(), code, out.data_ptr(), stream)
     return out.reshape(shape)
