@@ -133,11 +133,17 @@ class MixtureScorer(Scorer):
     Monte Carlo average over draws (`method="mc"`, the model's own predict_proba).
     """
 
-    def __init__(self, model=None, name: str = "p_single", threshold: float | None = None, method: str = "probit"):
+    def __init__(self, model=None, name: str = "p_single", threshold: float | None = None, method: str = "probit",
+                 engine: str = "cpp", threads=None):
         """model: a fitted SparseMixtureClassifier, a saved model directory, or None for the
-        bundled default (trained on Singh 2023 by scripts/train_default_mixture.py)."""
+        bundled default (trained on Singh 2023 by scripts/train_default_mixture.py).
+        engine: "cpp" (fused C++ kernel, default) or "numpy" (its reference) for method="probit"."""
         if method not in ("probit", "mc"):
             raise ValueError(f"method must be 'probit' or 'mc', got {method!r}")
+        if engine not in ("cpp", "numpy"):
+            raise ValueError(f"engine must be 'cpp' or 'numpy', got {engine!r}")
+        self.engine = engine
+        self.threads = threads
         if model is None or isinstance(model, (str, os.PathLike)):
             from hea_fast.commands.screen import load_mixture
 
@@ -172,7 +178,20 @@ class MixtureScorer(Scorer):
         if self.method == "mc":
             cols = list(self.descriptors) if self.descriptors else list(desc.columns)
             return self.model.predict_proba(desc[cols])[:, 1]
-        Z = (desc[list(self.descriptors)].to_numpy(dtype=np.float64) - self._mean) / self._scale
+        X = np.ascontiguousarray(desc[list(self.descriptors)].to_numpy(dtype=np.float64))
+        if self.engine == "cpp":
+            from hea_fast._backend import core
+
+            K = len(self._mu)
+            anchors = self._anchors if self._anchors is not None else np.zeros((K, len(self._cl)))
+            return core.mixture_probit(X, self._mean, self._scale, np.asarray(self._cl, dtype=np.int64),
+                                       anchors, np.asarray(self._sub, dtype=np.int64), np.stack(self._mu),
+                                       np.stack(self._cov), threads=self.threads)
+        return self._score_numpy(X)
+
+    def _score_numpy(self, X):
+        """NumPy reference of the fused C++ predictive (`engine="numpy"`)."""
+        Z = (X - self._mean) / self._scale
         ok = np.isfinite(Z).all(axis=1)  # e.g. Λ = ΔS/δ² is inf for a pure element: never kept
         Z = np.where(ok[:, None], Z, 0.0)
         if self._anchors is None:

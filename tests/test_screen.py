@@ -248,3 +248,69 @@ def test_mixture_scorer_defaults_to_the_bundled_model():
     pd.testing.assert_frame_equal(a.top, c.top)
     with pytest.raises(FileNotFoundError, match="no_such_model"):
         S.MixtureScorer("no_such_model")
+
+
+def _synthetic_scorer(engine, K, rng, d=5, cl=(0, 1, 3), sub=(1, 2, 4)):
+    sc = S.MixtureScorer.__new__(S.MixtureScorer)
+    sc.engine, sc.threads, sc.method = engine, None, "probit"
+    sc.descriptors = tuple(f"x{j}" for j in range(d))
+    sc._mean, sc._scale = rng.normal(size=d), rng.uniform(0.5, 2.0, size=d)
+    sc._cl, sc._sub = list(cl), list(sub)
+    sc._anchors = rng.normal(size=(K, len(cl))) if K > 1 else None
+    q = len(sub) + 1
+    sc._mu = [rng.normal(size=q) for _ in range(K)]
+    sc._cov = []
+    for _ in range(K):
+        B = rng.normal(size=(q, q)) * 0.3
+        sc._cov.append(B @ B.T)
+    return sc
+
+
+@pytest.mark.parametrize("K", [1, 2, 4])
+def test_fused_probit_kernel_matches_reference(K):
+    rng = np.random.default_rng(K)
+    sc = _synthetic_scorer("cpp", K, rng)
+    X = rng.normal(size=(5000, 5)) * 2.0
+    X[7, 2], X[11, 0], X[13, 4] = np.nan, np.inf, -np.inf
+    desc = pd.DataFrame(X, columns=list(sc.descriptors))
+    p = sc.score(None, desc)
+    ref = sc._score_numpy(X)
+    assert np.isnan(p[[7, 11, 13]]).all() and np.isnan(ref[[7, 11, 13]]).all()
+    np.testing.assert_allclose(p, ref, rtol=1e-13, atol=1e-15, equal_nan=True)
+    # independent closed form: brute-force nearest anchor in full Euclidean distance, and
+    # MacKay's formula written out per row
+    Z = (X - sc._mean) / sc._scale
+    for i in rng.choice(np.flatnonzero(np.isfinite(Z).all(axis=1)), 200, replace=False):
+        c = 0 if K == 1 else int(np.argmin(((Z[i, sc._cl] - sc._anchors) ** 2).sum(axis=1)))
+        a = np.concatenate([[1.0], Z[i, sc._sub]])
+        kappa = 1.0 / np.sqrt(1.0 + np.pi * a @ sc._cov[c] @ a / 8.0)
+        assert p[i] == pytest.approx(1.0 / (1.0 + np.exp(-kappa * (a @ sc._mu[c]))), rel=1e-12)
+    # thread count does not change the result
+    sc.threads = 1
+    np.testing.assert_array_equal(sc.score(None, desc), p)
+
+
+def test_fused_probit_kernel_rejects_bad_arguments():
+    from hea_fast._backend import core
+
+    X, m, s = np.zeros((3, 2)), np.zeros(2), np.ones(2)
+    cl, sub, mu, cov = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64), np.zeros((2, 2)), np.zeros((2, 2, 2))
+    A = np.zeros((2, 1))
+    with pytest.raises(ValueError, match=r"scale\[1\] = -1"):
+        core.mixture_probit(X, m, np.array([1.0, -1.0]), cl, A, sub, mu, cov)
+    with pytest.raises(ValueError, match=r"sub\[0\] = 5"):
+        core.mixture_probit(X, m, s, cl, A, np.array([5], dtype=np.int64), mu, cov)
+    with pytest.raises(ValueError, match="cov"):
+        core.mixture_probit(X, m, s, cl, A, sub, mu, np.zeros((2, 3, 3)))
+    with pytest.raises(ValueError, match="anchors"):
+        core.mixture_probit(X, m, s, cl, np.zeros((3, 1)), sub, mu, cov)
+
+
+def test_mixture_scorer_engines_agree_on_the_bundled_model():
+    space = S.CompositionSpace(["Al", "Co", "Cr", "Fe", "Ni", "Ti", "Nb", "Mo", "Ta", "W"], 4, 10.0)
+    batch = space.decode(0, len(space))
+    fast, ref = S.MixtureScorer(), S.MixtureScorer(engine="numpy")
+    desc = featurize(batch, descriptors=list(fast.descriptors))
+    np.testing.assert_allclose(fast.score(batch, desc), ref.score(batch, desc), rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="'fortran'"):
+        S.MixtureScorer(engine="fortran")

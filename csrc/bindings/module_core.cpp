@@ -11,6 +11,7 @@ void bind_yield(py::module_& m);
 void bind_lattice(py::module_& m);
 void bind_pseudoimage(py::module_& m);
 void bind_masked_l0(py::module_& m);
+void bind_probit(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "hea_fast compiled CPU core";
@@ -25,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
   bind_lattice(m);
   bind_pseudoimage(m);
   bind_masked_l0(m);
+  bind_probit(m);
 }
