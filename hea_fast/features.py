@@ -230,15 +230,20 @@ def _prepare(X: np.ndarray, elements: tuple, names: Sequence[str], tab: ElementT
     return np.ascontiguousarray(props), np.ascontiguousarray(H)
 
 
-def _kernel(X, props, H, tab, threads, device):
+def _kernel(X, props, H, tab, threads, device, cols=None):
+    """(n, len(cols)) descriptors in `cols` order (indices into DESCRIPTORS; None = all). The CPU
+    kernel skips the work no requested column needs; values equal a full call's bitwise."""
     from hea_fast._backend import core, resolve_device
 
     dev = resolve_device(device)
+    full = cols is None or list(cols) == list(range(len(DESCRIPTORS)))
     if X.shape[0] == 0:  # nothing to compute (an empty chunk may even have no element columns)
-        return np.zeros((0, len(DESCRIPTORS)))
+        return np.zeros((0, len(DESCRIPTORS) if full else len(cols)))
     if dev == "cpu":
-        return core.descriptors(X, props, H, tab.gas_constant, tab.log_offset, threads=threads)
-    return _kernel_cuda(X, props, H, tab)
+        return core.descriptors(X, props, H, tab.gas_constant, tab.log_offset, threads=threads,
+                                columns=None if full else list(cols))
+    out = _kernel_cuda(X, props, H, tab)
+    return out if full else np.ascontiguousarray(out[:, list(cols)])
 
 
 def _kernel_cuda(X, props, H, tab):
@@ -284,11 +289,7 @@ def featurize_array(compositions, descriptors=None, table=None, threads=None, de
     X, elements, _ = _fractions(compositions)
     _, names, tab = _resolve(descriptors, table)
     props, H = _prepare(X, elements, names, tab)
-    full = _kernel(X, props, H, tab, threads, device)
-    cols = [_INDEX[n] for n in names]
-    if cols == list(range(len(DESCRIPTORS))):
-        return full
-    return np.ascontiguousarray(full[:, cols])
+    return _kernel(X, props, H, tab, threads, device, [_INDEX[n] for n in names])
 
 
 def featurize(compositions, descriptors=None, table=None, threads=None, device="cpu") -> pd.DataFrame:
@@ -299,8 +300,7 @@ def featurize(compositions, descriptors=None, table=None, threads=None, device="
     X, elements, index = _fractions(compositions)
     labels, names, tab = _resolve(descriptors, table)
     props, H = _prepare(X, elements, names, tab)
-    full = _kernel(X, props, H, tab, threads, device)
-    data = full[:, [_INDEX[n] for n in names]]
+    data = _kernel(X, props, H, tab, threads, device, [_INDEX[n] for n in names])
     return pd.DataFrame(data, columns=labels, index=index)
 
 

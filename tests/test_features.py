@@ -131,6 +131,24 @@ def test_thread_count_independence(rng):
         assert np.array_equal(one, core.descriptors(X, props, H, GAS_CONSTANT, threads=t), equal_nan=True)
 
 
+@pytest.mark.parametrize("E", [6, 24])  # dense-block path (E <= 16) and gathered path
+def test_requested_columns_equal_the_full_call(rng, E):
+    """Asking for some columns skips the work only the others need, and the values are bitwise
+    those of the full call, for each descriptor alone and for random subsets in random order."""
+    X, props, H = random_problem(rng, 3000, E, 0.3)
+    X[::11, 1] = 1e-320  # subnormal ratios exercise the entropy fallback
+    full = core.descriptors(X, props, H, GAS_CONSTANT)
+    subsets = [[k] for k in range(16)] + [list(rng.permutation(16)[: rng.integers(2, 16)]) for _ in range(20)]
+    for cols in subsets:
+        part = core.descriptors(X, props, H, GAS_CONSTANT, columns=cols)
+        assert part.shape == (X.shape[0], len(cols))
+        assert np.array_equal(part, full[:, cols], equal_nan=True), cols
+    with pytest.raises(ValueError, match="16 is not a descriptor column"):
+        core.descriptors(X, props, H, GAS_CONSTANT, columns=[0, 16])
+    with pytest.raises(ValueError, match="empty"):
+        core.descriptors(X, props, H, GAS_CONSTANT, columns=[])
+
+
 # ---- closed forms -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n_el", [1, 2, 3, 5, 8])
 def test_equiatomic_entropy_is_R_ln_N(n_el):

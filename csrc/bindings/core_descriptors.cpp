@@ -17,7 +17,7 @@ const char* const kProps[hd::kNumProps] = {"radius_pm", "chi_pauling", "chi_alle
                                            "tm_K", "bulk_modulus_GPa", "molar_volume_cm3"};
 
 py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, hb::carray<double> pair,
-                                double gas_constant, double log_offset, py::object threads) {
+                                double gas_constant, double log_offset, py::object threads, py::object columns) {
   hb::check_shape(x, "fractions", {-1, -1});
   const int64_t n = x.shape(0), E = x.shape(1);
   if (E == 0) throw py::value_error("fractions: expected at least one element column, got shape (n, 0)");
@@ -28,7 +28,21 @@ py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, 
   if (!std::isfinite(log_offset) || log_offset < 0)
     throw py::value_error("log_offset must be >= 0 and finite, got " + std::to_string(log_offset));
   const int nthreads = hb::threads_arg(threads);
-  py::array_t<double> out({n, static_cast<int64_t>(hd::kNumDescriptors)});
+  std::vector<int> cols;
+  if (!columns.is_none()) {
+    for (auto c : columns) {
+      const int k = c.cast<int>();
+      if (k < 0 || k >= hd::kNumDescriptors)
+        throw py::value_error("columns: " + std::to_string(k) + " is not a descriptor column index [0, " +
+                              std::to_string(hd::kNumDescriptors) + ")");
+      cols.push_back(k);
+    }
+    if (cols.empty()) throw py::value_error("columns: empty list (pass None for every descriptor)");
+  } else {
+    for (int d = 0; d < hd::kNumDescriptors; ++d) cols.push_back(d);
+  }
+  const int ncols = static_cast<int>(cols.size());
+  py::array_t<double> out({n, static_cast<int64_t>(ncols)});
   const double* xp = x.data();
   const double* pp = props.data();
   const double* hp = pair.data();
@@ -39,7 +53,8 @@ py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, 
     // objects, so other Python threads may run meanwhile.
     py::gil_scoped_release release;
     bad_row = hd::find_invalid_row(xp, n, E, nthreads, &bad_col);
-    if (bad_row < 0) hd::compute_cpu(xp, n, E, pp, hp, hd::Params{gas_constant, log_offset}, op, nthreads);
+    if (bad_row < 0)
+      hd::compute_cpu(xp, n, E, pp, hp, hd::Params{gas_constant, log_offset}, op, nthreads, cols.data(), ncols);
   }
   if (bad_row >= 0) {
     std::ostringstream os;
@@ -63,11 +78,13 @@ void bind_descriptors(py::module_& m) {
   m.attr("DESCRIPTOR_PROPS") = py::tuple(props);
   m.def("descriptors", &descriptors, py::arg("fractions"), py::arg("props"), py::arg("pair"),
         py::arg("gas_constant"), py::arg("log_offset") = 0.0, py::arg("threads") = py::none(),
+        py::arg("columns") = py::none(),
         R"doc(All empirical HEA descriptors in one pass per composition.
 
 fractions: (n, E) float64 amounts (each row is divided by its sum); props: (E, 7) element
 properties in DESCRIPTOR_PROPS order; pair: (E, E) binary mixing enthalpies (kJ/mol).
-Returns (n, 16) float64 in DESCRIPTOR_COLUMNS order. NaN in props/pair propagates only to the
+Returns (n, 16) float64 in DESCRIPTOR_COLUMNS order, or (n, len(columns)) for a list of column
+indices (the work no requested column needs is skipped; values are bitwise those of a full call). NaN in props/pair propagates only to the
 descriptors that use it. Raises ValueError for NaN/inf/negative amounts, all-zero rows and
 shape mismatches. threads=None uses all cores; the result does not depend on it.)doc");
 }

@@ -62,7 +62,8 @@ __attribute__((always_inline)) inline double log_poly(double x) {
 // Rows [r0, r0 + kBlock) with rows >= n padded (computed on a dummy composition, not written).
 // `w` holds (E + kScratchRows) * kBlock doubles of scratch.
 HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, const double* props,
-                            const double* pair, Params prm, double* out, double* w) {
+                            const double* pair, Params prm, double* out, double* w, const int* cols, int ncols,
+                            unsigned need) {
   constexpr int B = kBlock;
   double* c = w;  // c[j * B + b]
   double* acc = w + E * B;
@@ -117,16 +118,19 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
       sm[b] += v * pm;
     }
     // branch-free selects (non-short-circuit &) so these loops vectorise too
-    for (int b = 0; b < B; ++b) {
-      const bool on = cj[b] > 0;
-      rmin[b] = (on & (pr < rmin[b])) ? pr : rmin[b];
-      rmax[b] = (on & (pr > rmax[b])) ? pr : rmax[b];
-    }
-    for (int b = 0; b < B; ++b) ntiny += (cj[b] > 0) & (cj[b] + prm.log_offset < DBL_MIN);
-    for (int b = 0; b < B; ++b) {
-      const double v = cj[b];
-      const double arg = v + prm.log_offset + static_cast<double>(v <= 0);  // finite log at v = 0
-      ent[b] += v * log_poly(arg);
+    if (need & kNeedMinMax)
+      for (int b = 0; b < B; ++b) {
+        const bool on = cj[b] > 0;
+        rmin[b] = (on & (pr < rmin[b])) ? pr : rmin[b];
+        rmax[b] = (on & (pr > rmax[b])) ? pr : rmax[b];
+      }
+    if (need & kNeedEntropy) {
+      for (int b = 0; b < B; ++b) ntiny += (cj[b] > 0) & (cj[b] + prm.log_offset < DBL_MIN);
+      for (int b = 0; b < B; ++b) {
+        const double v = cj[b];
+        const double arg = v + prm.log_offset + static_cast<double>(v <= 0);  // finite log at v = 0
+        ent[b] += v * log_poly(arg);
+      }
     }
   }
   const bool tiny = ntiny > 0;
@@ -144,6 +148,7 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
     const double* pi = props + i * kNumProps;
     const double ri = pi[kRadius], pci = pi[kChiPauling], ai = pi[kChiAllen];
     const double* ci = c + i * B;
+    if (need & kNeedDev)
     for (int b = 0; b < B; ++b) {
       const double u = (sr[b] - ri) / sr[b];
       const double q = pci - sp[b];
@@ -152,6 +157,7 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
       dp[b] += ci[b] * q * q;
       da[b] += ci[b] * v * v;
     }
+    if (need & kNeedPairs)
     for (int64_t j = i + 1; j < E; ++j) {
       const double* pj = props + j * kNumProps;
       const double h = pair[i * E + j], adr = fabs(ri - pj[kRadius]), adc = fabs(pci - pj[kChiPauling]);
@@ -190,7 +196,7 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
     o[kRMean * B + b] = sr[b];
   }
   for (int b = 0; b < nb; ++b)
-    for (int d = 0; d < kNumDescriptors; ++d) out[(r0 + b) * kNumDescriptors + d] = o[d * B + b];
+    for (int d = 0; d < ncols; ++d) out[(r0 + b) * ncols + d] = o[cols[d] * B + b];
 }
 
 bool dense_ok(int64_t E, const double* props, const double* pair) {
@@ -204,15 +210,38 @@ bool dense_ok(int64_t E, const double* props, const double* pair) {
 
 }  // namespace
 
+unsigned needs_of(const int* cols, int ncols) {
+  unsigned need = 0;
+  for (int k = 0; k < ncols; ++k) {
+    switch (cols[k]) {
+      case kDelta: case kDchiPauling: case kDchiAllen: need |= kNeedDev; break;
+      case kDSmix: need |= kNeedEntropy; break;
+      case kDHmix: case kLocalDeltaR: case kLocalDchi: need |= kNeedPairs; break;
+      case kOmega: need |= kNeedPairs | kNeedEntropy; break;
+      case kLambda: need |= kNeedEntropy | kNeedDev; break;
+      case kGamma: need |= kNeedMinMax; break;
+      default: break;  // property means only
+    }
+  }
+  return need;
+}
+
 void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
-                 Params prm, double* out, int threads) {
+                 Params prm, double* out, int threads, const int* cols, int ncols) {
+  int all[kNumDescriptors];
+  if (cols == nullptr) {
+    for (int d = 0; d < kNumDescriptors; ++d) all[d] = d;
+    cols = all;
+    ncols = kNumDescriptors;
+  }
+  const unsigned need = needs_of(cols, ncols);
   if (dense_ok(E, props, pair)) {
     const int64_t nblocks = (n + kBlock - 1) / kBlock;
     parallel_for(
         nblocks, threads,
         [&](int64_t lo, int64_t hi, int) {
           std::vector<double> w(static_cast<size_t>((E + kScratchRows) * kBlock));
-          for (int64_t blk = lo; blk < hi; ++blk) dense_block(x, n, blk * kBlock, E, props, pair, prm, out, w.data());
+          for (int64_t blk = lo; blk < hi; ++blk) dense_block(x, n, blk * kBlock, E, props, pair, prm, out, w.data(), cols, ncols, need);
         },
         /*grain=*/64);
     return;
@@ -224,6 +253,7 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
         // sparse rows (datasets over 30-70 elements with 2-10 per alloy).
         std::vector<int> nz(static_cast<size_t>(E));
         std::vector<double> fr(static_cast<size_t>(E));
+        double row[kNumDescriptors];
         for (int64_t r = lo; r < hi; ++r) {
           const double* xr = x + r * E;
           int k = 0;
@@ -237,7 +267,8 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
             }
           }
           for (int t = 0; t < k; ++t) fr[t] /= s;
-          compute_row(GatheredRow{nz.data(), fr.data(), k}, props, pair, E, prm, out + r * kNumDescriptors);
+          compute_row(GatheredRow{nz.data(), fr.data(), k}, props, pair, E, prm, row);
+          for (int d = 0; d < ncols; ++d) out[r * ncols + d] = row[cols[d]];
         }
       },
       /*grain=*/4096);

@@ -164,11 +164,24 @@ struct DenseRow {
   HEA_HD double c(int t) const { return x[t] / sum; }
 };
 
+// Work groups a descriptor needs beyond the property means (which every row computes).
+enum Need : unsigned {
+  kNeedDev = 1u,      // Σ c_i (x_i − x̄)² terms: delta, dchi_pauling, dchi_allen, Lambda
+  kNeedEntropy = 2u,  // Σ c ln c: dS_mix, Omega, Lambda
+  kNeedPairs = 4u,    // pair sums: dH_mix, Omega, local_delta_r, local_dchi
+  kNeedMinMax = 8u,   // r_min / r_max: gamma
+  kNeedAll = 15u,
+};
+unsigned needs_of(const int* cols, int ncols);
+
 // CPU entry point: multi-threaded over rows (hea_fast/parallel.h); each row is independent, so
 // the result does not depend on `threads`. Rows must be validated by the caller (finite,
 // non-negative, positive sum). threads <= 0: all hardware threads.
+// cols/ncols: the descriptor columns to write, in that order (out is (n, ncols)); cols = nullptr
+// writes all kNumDescriptors. The dense path then skips the work no requested column needs; the
+// requested values are bitwise the same as in a full call.
 void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
-                 Params prm, double* out, int threads);
+                 Params prm, double* out, int threads, const int* cols = nullptr, int ncols = kNumDescriptors);
 
 // Finds the first invalid row of x (n, E): a non-finite or negative entry (`*col` = its column)
 // or a row summing to zero (`*col` = -1). Returns -1 when every row is valid. Multi-threaded.
