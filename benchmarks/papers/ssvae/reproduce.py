@@ -16,6 +16,7 @@ Usage (repository root, HEA_FAST_DATA = data home), 1 thread; the runs in README
     python benchmarks/papers/ssvae/reproduce.py main --lr 1e-3 --epochs 2000 --min-epochs 500 --tag _lr1e-3
     python benchmarks/papers/ssvae/reproduce.py main --lr 1e-4 --epochs 3000 --min-epochs 50 --selection ce
     python benchmarks/papers/ssvae/reproduce.py efficiency --lr 1e-3 --eff-epochs 800 --min-epochs 50
+    python benchmarks/papers/ssvae/reproduce.py efficiency --lr 1e-3 --eff-epochs 1200 --min-epochs 500 --tag _min500
     python benchmarks/papers/ssvae/reproduce.py recon design --tag _lr1e-3
 Outputs go to benchmarks/papers/ssvae/out/ (not committed); README.md's figures are copied to results/.
 """
