@@ -178,7 +178,10 @@ class MixtureScorer(Scorer):
         if self.method == "mc":
             cols = list(self.descriptors) if self.descriptors else list(desc.columns)
             return self.model.predict_proba(desc[cols])[:, 1]
-        X = np.ascontiguousarray(desc[list(self.descriptors)].to_numpy(dtype=np.float64))
+        names = list(self.descriptors)
+        # the screening loop hands over exactly these columns: no reindexing copy then
+        frame = desc if list(desc.columns) == names else desc[names]
+        X = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
         if self.engine == "cpp":
             from hea_fast._backend import core
 
@@ -351,8 +354,35 @@ def _featurize(batch: CompositionBatch, descriptors, table: str, threads):
     if descriptors is None:
         return featurize(batch, table=table, threads=threads)
     names = list(descriptors)
-    arr = featurize_array(batch, descriptors=names, table=table, threads=threads)
+    fast = _palette_kernel_inputs(tuple(batch.elements), tuple(names), table)
+    if fast is not None and len(batch.fractions):
+        # lattice chunks all share the palette: element data prepared once per (palette, descriptors)
+        from hea_fast._backend import core
+
+        props, H, gas, log_offset, cols = fast
+        arr = core.descriptors(np.ascontiguousarray(batch.fractions, dtype=np.float64), props, H, gas, log_offset,
+                               threads=threads, columns=cols)
+    else:
+        arr = featurize_array(batch, descriptors=names, table=table, threads=threads)
     return pd.DataFrame(arr, columns=names, copy=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _palette_kernel_inputs(elements: tuple, names: tuple, table: str):
+    """(props, H, R, log offset, column indices) for `names` over a whole palette, or None when some
+    palette element lacks data a descriptor needs (then each chunk is prepared on its own, so
+    chunks without that element still work, as `featurize_array` does)."""
+    from hea_fast.elements import ElementDataError
+    from hea_fast.features import _INDEX, _prepare, _resolve
+
+    try:
+        _, resolved, tab = _resolve(list(names), table)
+        props, H = _prepare(np.ones((1, len(elements))), elements, resolved, tab)
+    except (ElementDataError, ValueError):
+        return None
+    for a in (props, H):
+        a.setflags(write=False)
+    return props, H, tab.gas_constant, tab.log_offset, [_INDEX[n] for n in resolved]
 
 
 def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,

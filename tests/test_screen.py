@@ -314,3 +314,28 @@ def test_mixture_scorer_engines_agree_on_the_bundled_model():
     np.testing.assert_allclose(fast.score(batch, desc), ref.score(batch, desc), rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="'fortran'"):
         S.MixtureScorer(engine="fortran")
+
+
+def test_palette_prepared_descriptors_equal_featurize_array():
+    """Screening prepares element data once per palette; the values are bitwise those of
+    featurize_array on each chunk, and a palette element without data falls back per chunk."""
+    from hea_fast.elements import ElementDataError
+    from hea_fast.features import featurize_array
+
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    names = ("delta", "dH_mix", "VEC", "Omega", "dchi_allen")
+    assert S._palette_kernel_inputs(tuple(space.elements), names, "default") is not None
+    for a, b in [(0, 37), (37, 500), (500, len(space))]:
+        batch = space.decode(a, b)
+        got = S._featurize(batch, names, "default", None).to_numpy()
+        assert np.array_equal(got, featurize_array(batch, descriptors=list(names)), equal_nan=True)
+    # La has no Allen electronegativity in the default table: no palette-level inputs, and chunks
+    # without La still featurize while a chunk with La raises the usual error
+    la = S.CompositionSpace(["Co", "Cr", "Fe", "La"], 2, 25.0, forbidden=())
+    assert S._palette_kernel_inputs(tuple(la.elements), names, "default") is None
+    X = la.decode(0, len(la)).fractions
+    no_la = CompositionBatch(X[X[:, 3] == 0], tuple(la.elements))
+    assert np.array_equal(S._featurize(no_la, names, "default", None).to_numpy(),
+                          featurize_array(no_la, descriptors=list(names)))
+    with pytest.raises(ElementDataError, match="La"):
+        S._featurize(CompositionBatch(X[X[:, 3] > 0], tuple(la.elements)), names, "default", None)
