@@ -148,15 +148,22 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
     const double* pi = props + i * kNumProps;
     const double ri = pi[kRadius], pci = pi[kChiPauling], ai = pi[kChiAllen];
     const double* ci = c + i * B;
-    if (need & kNeedDev)
-    for (int b = 0; b < B; ++b) {
-      const double u = (sr[b] - ri) / sr[b];
-      const double q = pci - sp[b];
-      const double v = (sa[b] - ai) / sa[b];
-      dr[b] += ci[b] * u * u;
-      dp[b] += ci[b] * q * q;
-      da[b] += ci[b] * v * v;
-    }
+    // the same expressions as a fused loop would evaluate, split so unneeded divisions are skipped
+    if (need & kNeedDevR)
+      for (int b = 0; b < B; ++b) {
+        const double u = (sr[b] - ri) / sr[b];
+        dr[b] += ci[b] * u * u;
+      }
+    if (need & kNeedDevP)
+      for (int b = 0; b < B; ++b) {
+        const double q = pci - sp[b];
+        dp[b] += ci[b] * q * q;
+      }
+    if (need & kNeedDevA)
+      for (int b = 0; b < B; ++b) {
+        const double v = (sa[b] - ai) / sa[b];
+        da[b] += ci[b] * v * v;
+      }
     if (need & kNeedPairs)
     for (int64_t j = i + 1; j < E; ++j) {
       const double* pj = props + j * kNumProps;
@@ -214,11 +221,13 @@ unsigned needs_of(const int* cols, int ncols) {
   unsigned need = 0;
   for (int k = 0; k < ncols; ++k) {
     switch (cols[k]) {
-      case kDelta: case kDchiPauling: case kDchiAllen: need |= kNeedDev; break;
+      case kDelta: need |= kNeedDevR; break;
+      case kDchiPauling: need |= kNeedDevP; break;
+      case kDchiAllen: need |= kNeedDevA; break;
       case kDSmix: need |= kNeedEntropy; break;
       case kDHmix: case kLocalDeltaR: case kLocalDchi: need |= kNeedPairs; break;
       case kOmega: need |= kNeedPairs | kNeedEntropy; break;
-      case kLambda: need |= kNeedEntropy | kNeedDev; break;
+      case kLambda: need |= kNeedEntropy | kNeedDevR; break;
       case kGamma: need |= kNeedMinMax; break;
       default: break;  // property means only
     }

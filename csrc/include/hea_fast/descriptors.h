@@ -166,11 +166,13 @@ struct DenseRow {
 
 // Work groups a descriptor needs beyond the property means (which every row computes).
 enum Need : unsigned {
-  kNeedDev = 1u,      // Σ c_i (x_i − x̄)² terms: delta, dchi_pauling, dchi_allen, Lambda
+  kNeedDevR = 1u,     // Σ c_i (1 − r_i/r̄)²: delta, Lambda
   kNeedEntropy = 2u,  // Σ c ln c: dS_mix, Omega, Lambda
   kNeedPairs = 4u,    // pair sums: dH_mix, Omega, local_delta_r, local_dchi
   kNeedMinMax = 8u,   // r_min / r_max: gamma
-  kNeedAll = 15u,
+  kNeedDevP = 16u,    // Σ c_i (χ_i − χ̄)² (Pauling): dchi_pauling
+  kNeedDevA = 32u,    // Σ c_i (1 − χ_i/χ̄)² (Allen): dchi_allen
+  kNeedAll = 63u,
 };
 unsigned needs_of(const int* cols, int ncols);
 
