@@ -9,23 +9,14 @@ from hea_fast.xyield.pseudoimage import _pseudo_images_numpy, layout_cells, pseu
 
 
 
-def best_time(fn, repeat=3):
-    """Best of `repeat` wall times (benchmarks/conftest.py is not importable under importlib mode)."""
+def best_time(fn, repeat=3, clock=time.perf_counter):
+    """Best of `repeat` timings of fn() by `clock` (wall time, or time.process_time for the
+    process's CPU time). benchmarks/conftest.py is not importable under importlib mode."""
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def best_cpu_time(fn, repeat=3):
-    """Best of `repeat` process CPU times (all threads of this process)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t)
+        best = min(best, clock() - t)
     return best
 
 
@@ -52,6 +43,6 @@ def test_pseudo_images_vs_numpy(benchmark, quick, check_ratio):
     from hea_fast._backend import core
 
     flat = np.ascontiguousarray(cells[:, 0] * 18 + cells[:, 1], dtype=np.int32)
-    c_k = best_cpu_time(lambda: core.pseudo_images(frac, T, flat, threads=1), repeat=5)
-    c_np = best_cpu_time(lambda: _pseudo_images_numpy(frac, T, cells), repeat=5)
+    c_k = best_time(lambda: core.pseudo_images(frac, T, flat, threads=1), repeat=5, clock=time.process_time)
+    c_np = best_time(lambda: _pseudo_images_numpy(frac, T, cells), repeat=5, clock=time.process_time)
     check_ratio("pseudo_images_kernel_vs_numpy_1thread_cpu", c_np / c_k)

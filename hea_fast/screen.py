@@ -185,12 +185,19 @@ class MixtureScorer(Scorer):
         if self.engine == "cpp":
             from hea_fast._backend import core
 
+            return core.mixture_probit(X, *self._kernel_args(), threads=self.threads)
+        return self._score_numpy(X)
+
+    def _kernel_args(self):
+        """The fused kernel's model arrays, built once (not per chunk)."""
+        args = self.__dict__.get("_kernel_args_cache")
+        if args is None:
             K = len(self._mu)
             anchors = self._anchors if self._anchors is not None else np.zeros((K, len(self._cl)))
-            return core.mixture_probit(X, self._mean, self._scale, np.asarray(self._cl, dtype=np.int64),
-                                       anchors, np.asarray(self._sub, dtype=np.int64), np.stack(self._mu),
-                                       np.stack(self._cov), threads=self.threads)
-        return self._score_numpy(X)
+            args = (self._mean, self._scale, np.asarray(self._cl, dtype=np.int64), anchors,
+                    np.asarray(self._sub, dtype=np.int64), np.stack(self._mu), np.stack(self._cov))
+            self._kernel_args_cache = args
+        return args
 
     def _score_numpy(self, X):
         """NumPy reference of the fused C++ predictive (`engine="numpy"`)."""
