@@ -131,14 +131,20 @@ def stage_efficiency(args):
     print(tab)
 
 
-def stage_recon(args):
-    from hea_fast.ssvae.design import format_formula, round_atpct
-
-    test = load_splits(42)["test"]
+def _models_to_compare(args) -> dict:
+    """The authors' released model, and ours for split seed 42 when the main stage has trained it."""
     models = {"released": load_released()}
     p = OUT / f"models{args.tag}" / "seed42"
     if p.is_dir():
         models["ours_seed42"] = SSVAE.load(p)
+    return models
+
+
+def stage_recon(args):
+    from hea_fast.ssvae.design import format_formula, round_atpct
+
+    test = load_splits(42)["test"]
+    models = _models_to_compare(args)
     out = {}
     for name, m in models.items():
         with torch.no_grad():
@@ -168,10 +174,7 @@ def stage_design(args):
     from hea_fast.ssvae.explain import exact_shapley
 
     sp = load_splits(42)
-    models = {"released": load_released()}
-    p = OUT / f"models{args.tag}" / "seed42"
-    if p.is_dir():
-        models["ours_seed42"] = SSVAE.load(p)
+    models = _models_to_compare(args)
     out = {}
     for name, m in models.items():
         r = {"screen": dict(zip(EXAMPLES, np.round(screen(m, list(EXAMPLES)), 4).tolist()))}
