@@ -392,9 +392,35 @@ def _palette_kernel_inputs(elements: tuple, names: tuple, table: str):
     return props, H, tab.gas_constant, tab.log_offset, [_INDEX[n] for n in resolved]
 
 
+def _fused_args(space, scorer: Scorer, table: str):
+    """Arguments of `core.screen_mixture_topk` when the chunk can take the fused C++ kernel (a
+    lattice space scored by a MixtureScorer with the probit predictive and the C++ engine, every
+    palette element with finite descriptor data), else None."""
+    if not (isinstance(space, CompositionSpace) and type(scorer) is MixtureScorer and scorer.method == "probit"
+            and scorer.engine == "cpp"):
+        return None
+    fast = _palette_kernel_inputs(tuple(space.elements), tuple(scorer.descriptors), table)
+    if fast is None or not all(np.isfinite(a).all() for a in fast[:2]):
+        return None
+    props, H, gas, log_offset, cols = fast
+    return (props, H, gas, log_offset, np.asarray(cols, dtype=np.int32), *scorer._kernel_args())
+
+
 def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,
-                 threads=None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Score ranks [start, stop) and return its top-k (scores, ranks, n_passing)."""
+                 threads=None, fused: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """Score ranks [start, stop) and return its top-k (scores, ranks, n_passing).
+
+    Lattice spaces scored by the mixture model go through one fused C++ pass (decode, the model's
+    descriptors, probit predictive, top-k; `core.screen_mixture_topk`) whose scores are bitwise those
+    of the general path below for palettes of up to 16 elements (tests/test_screen.py); `fused=False`
+    forces the general path."""
+    fused = _fused_args(space, scorer, table) if fused else None
+    if fused is not None:
+        from hea_fast._backend import core
+
+        s, r, n = core.screen_mixture_topk(space._space, start, stop, *fused, threshold=scorer.threshold, k=k,
+                                           threads=threads)
+        return s, r, int(n)
     batch = space.decode(start, stop, threads=threads)
     desc = _featurize(batch, descriptors, table, threads)
     cols = scorer.columns(batch, desc)

@@ -339,3 +339,123 @@ def test_palette_prepared_descriptors_equal_featurize_array():
                           featurize_array(no_la, descriptors=list(names)))
     with pytest.raises(ElementDataError, match="La"):
         S._featurize(CompositionBatch(X[X[:, 3] > 0], tuple(la.elements)), names, "default", None)
+
+
+# --------------------------------------------------------------------------------------------
+# The fused screening kernel (core.screen_mixture_topk)
+# --------------------------------------------------------------------------------------------
+def _descriptor_mixture(rng, names, K, cl, sub, shift=0.0):
+    """A MixtureScorer over real descriptor names with random standardization, anchors and
+    posterior moments (so every descriptor group of the block kernel can be exercised)."""
+    from hea_fast.features import featurize
+
+    sc = _synthetic_scorer("cpp", K, rng, d=len(names), cl=cl, sub=sub)
+    sc.descriptors = tuple(names)
+    sc.name, sc.threshold = "p", None
+    # centre the standardization on real values so probabilities spread over (0, 1)
+    d = featurize(S.CompositionSpace(["Nb", "Ta", "Ti", "V", "Zr", "Al"], 3, 20.0).decode(0, 100),
+                  descriptors=list(names))
+    v = d.to_numpy()
+    sc._mean = np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=0) + shift
+    sc._scale = np.nanstd(np.where(np.isfinite(v), v, np.nan), axis=0) + 0.1
+    if sc._anchors is not None:
+        sc._anchors = rng.normal(size=(K, len(cl)))
+    return sc
+
+
+FUSED_CASES = [
+    # (palette, parts, bounds, required, forbidden)
+    (["Co", "Cr", "Fe", "Mn", "Ni", "Al", "Cu", "Ti"], [(4, 10.0), (5, 5.0)], None, (), ()),
+    (["Nb", "Ta", "Ti", "V", "Zr", "Hf", "Mo", "W", "Cr", "Al"], [(3, 2.0), (4, 5.0)],
+     {"Al": (0.0, 0.2), "Nb": (0.1, 0.5)}, ("Ti",), ("Cr",)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(FUSED_CASES)))
+@pytest.mark.parametrize("names,K,cl,sub", [
+    (("VEC", "chi_allen_mean", "dchi_allen"), 2, (0, 1, 2), (0, 1, 2)),
+    (("delta", "dH_mix", "dS_mix", "Omega", "Lambda", "gamma"), 3, (0, 2), (1, 3, 4, 5)),
+    (("dchi_pauling", "Tm", "K", "Vm", "local_delta_r", "local_dchi", "r_mean"), 1, (0,), (0, 2, 4, 6)),
+])
+def test_fused_screen_kernel_equals_the_general_path(case, names, K, cl, sub):
+    """decode -> descriptors -> probit -> top-k fused in C++ gives bitwise the scores, ranks and
+    passing counts of the general path, for chunks that start and end inside systems, thresholds
+    that keep all / some / none, k below and above the number passing, and 1 or 2 threads."""
+    palette, parts, bounds, req, forb = FUSED_CASES[case]
+    space = S.CompositionSpace.from_parts(palette, parts, bounds=bounds, required=req, forbidden=forb)
+    rng = np.random.default_rng(case * 10 + K)
+    sc = _descriptor_mixture(rng, names, K, cl, sub)
+    assert S._fused_args(space, sc, "default") is not None
+    n = len(space)
+    cuts = sorted({0, 1, 63, 64, 65, 1000, n // 3, n // 3 + 4097, n - 1, n})
+    spans = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a] + [(0, n)]
+    some = 0
+    for thr in (None, 0.5, 1.5):
+        sc.threshold = thr
+        for a, b in spans:
+            for k, threads in ((7, 2), (n, 1)):
+                got = S._score_chunk(space, sc, a, b, k, sc.descriptors, "default", threads)
+                ref = S._score_chunk(space, sc, a, b, k, sc.descriptors, "default", threads, fused=False)
+                assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1]), (thr, a, b, k)
+                assert got[2] == ref[2]
+                if thr == 0.5 and 0 < got[2] < b - a:
+                    some += 1
+        if thr == 1.5:
+            assert got[2] == 0 and len(got[0]) == 0
+    assert some > 0  # the 0.5 threshold really split some chunk
+    # whole space, all kept: every composition is scored once, best first, ties by rank
+    sc.threshold = None
+    s, r, npass = S._score_chunk(space, sc, 0, n, n, sc.descriptors, "default", 2)
+    assert len(r) == npass <= n and len(np.unique(r)) == len(r)
+    assert np.all((s[:-1] > s[1:]) | ((s[:-1] == s[1:]) & (r[:-1] < r[1:])))
+
+
+def test_fused_screen_result_independent_of_chunking_and_matches_numpy():
+    """screen() through the fused kernel: the same top-k for any chunk size, Dask-like out-of-order
+    merging, and within rounding of the NumPy reference scorer."""
+    space = S.CompositionSpace(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"], 4, 5.0)
+    sc = S.MixtureScorer()
+    a = S.screen(space, sc, top_k=50, chunk_size=len(space), progress=False)
+    b = S.screen(space, sc, top_k=50, chunk_size=12_345, progress=False)
+    pd.testing.assert_frame_equal(a.top, b.top)
+    ref = S.screen(space, S.MixtureScorer(engine="numpy"), top_k=50, chunk_size=50_000, progress=False)
+    np.testing.assert_allclose(a.top["p_single"], ref.top["p_single"], rtol=1e-13)
+    assert a.n_passing == ref.n_passing == len(space)
+    # the reported score column (recomputed on the final rows by the general path) equals the
+    # fused kernel's score for each rank
+    s, r, _ = S._score_chunk(space, sc, 0, len(space), 50, sc.descriptors, "default", None)
+    np.testing.assert_array_equal(a.top["rank"], r)
+    np.testing.assert_array_equal(a.top["p_single"], s)
+
+
+def test_fused_screen_kernel_rejects_bad_arguments():
+    from hea_fast._backend import core
+
+    space = S.CompositionSpace(["Co", "Cr", "Fe", "Ni"], 3, 10.0)
+    sc = S.MixtureScorer()
+    args = list(S._fused_args(space, sc, "default"))
+    call = lambda a=args, **kw: core.screen_mixture_topk(space._space, kw.pop("start", 0),  # noqa: E731
+                                                          kw.pop("stop", len(space)), *a, **kw)
+    with pytest.raises(ValueError, match=r"rank range \[0, 10000\) is outside the space of 144 compositions"):
+        call(stop=10_000)
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        call(k=0)
+    with pytest.raises(ValueError, match="threshold is NaN"):
+        call(threshold=float("nan"))
+    bad = list(args)
+    bad[0] = bad[0].copy()
+    bad[0][1, 2] = np.nan
+    with pytest.raises(ValueError, match="props: non-finite value nan at flat index 9"):
+        call(bad)
+    bad = list(args)
+    bad[4] = np.array([3, 99], dtype=np.int32)
+    with pytest.raises(ValueError, match=r"columns\[1\] = 99 is not a descriptor index"):
+        call(bad)
+    bad = list(args)
+    bad[0] = bad[0][:3]
+    with pytest.raises(ValueError, match="props: dimension 0 has size 3, expected 4"):
+        call(bad)
+    # only the mixture model with the C++ probit engine on a lattice space takes the fused path
+    assert S._fused_args(space, S.MixtureScorer(engine="numpy"), "default") is None
+    assert S._fused_args(S.ExplicitSpace(space.decode(0, 10)), sc, "default") is None
+    assert S._fused_args(space, S.DescriptorScorer(lambda d: d["VEC"], descriptors=["VEC"]), "default") is None

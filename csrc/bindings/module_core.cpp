@@ -12,6 +12,7 @@ void bind_lattice(py::module_& m);
 void bind_pseudoimage(py::module_& m);
 void bind_masked_l0(py::module_& m);
 void bind_probit(py::module_& m);
+void bind_screen(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "hea_fast compiled CPU core";
@@ -27,4 +28,5 @@ PYBIND11_MODULE(_core, m) {
   bind_pseudoimage(m);
   bind_masked_l0(m);
   bind_probit(m);
+  bind_screen(m);
 }

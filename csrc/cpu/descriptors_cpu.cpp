@@ -16,58 +16,27 @@
 #include <cstring>
 #include <vector>
 
+#include "block_kernels.h"
+#include "hea_fast/fastmath.h"
 #include "hea_fast/parallel.h"
-
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(HEA_FAST_NO_CLONES)  // target_clones needs ELF ifunc
-#define HEA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HEA_CLONES
-#endif
 
 namespace hea_fast::descriptors {
 
 namespace {
 
-constexpr int kBlock = 64;
+using detail::kBlock;
 constexpr int64_t kDenseMaxE = 16;
-constexpr int64_t kScratchRows = 17 + kNumDescriptors;  // accumulators + output block
+constexpr int32_t kIdentity[kDenseMaxE] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-// ln(x) for positive normal doubles by pure arithmetic, so loops calling it vectorise. Reduce to
-// x = 2^k m with m in [sqrt(1/2), sqrt(2)), then ln m = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.1716:
-// the odd series to s^21 leaves a truncation error < 1e-17 relative. Measured against libm on
-// 2^20 log-uniform points in [e^-40, e^3]: max relative error 3.3e-16.
-__attribute__((always_inline)) inline double log_poly(double x) {
-  uint64_t bits;
-  std::memcpy(&bits, &x, 8);
-  const uint64_t tmp = bits - 0x3fe6a09e667f3bcdULL;  // bit pattern of sqrt(1/2)
-  const int64_t k = static_cast<int64_t>(tmp) >> 52;
-  const uint64_t mb = bits - (static_cast<uint64_t>(k) << 52);
-  double m;
-  std::memcpy(&m, &mb, 8);
-  const double s = (m - 1.0) / (m + 1.0), z = s * s;
-  double p = 1.0 / 21;
-  p = p * z + 1.0 / 19;
-  p = p * z + 1.0 / 17;
-  p = p * z + 1.0 / 15;
-  p = p * z + 1.0 / 13;
-  p = p * z + 1.0 / 11;
-  p = p * z + 1.0 / 9;
-  p = p * z + 1.0 / 7;
-  p = p * z + 1.0 / 5;
-  p = p * z + 1.0 / 3;
-  return (2.0 * s + 2.0 * s * z * p) + static_cast<double>(static_cast<int32_t>(k)) * 0.6931471805599453;
-}
+}  // namespace
 
-// Rows [r0, r0 + kBlock) with rows >= n padded (computed on a dummy composition, not written).
-// `w` holds (E + kScratchRows) * kBlock doubles of scratch.
-HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, const double* props,
-                            const double* pair, Params prm, double* out, double* w, const int* cols, int ncols,
-                            unsigned need) {
+namespace detail {
+
+// One block of kBlock compositions over the same m element columns (see block_kernels.h).
+HEA_CLONES double* block_compute(const double* c, int64_t m, const int32_t* elem, const double* props,
+                                 const double* pair, int64_t E, Params prm, unsigned need, double* w) {
   constexpr int B = kBlock;
-  double* c = w;  // c[j * B + b]
-  double* acc = w + E * B;
-  double* s = acc + 0 * B;
+  double* acc = w;
   double* sr = acc + 1 * B;
   double* sp = acc + 2 * B;
   double* sa = acc + 3 * B;
@@ -85,16 +54,6 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
   double* lr = acc + 15 * B;
   double* lc = acc + 16 * B;
   double* o = acc + 17 * B;  // kNumDescriptors rows: the block's results, column-major
-  const int nb = static_cast<int>(n - r0 < B ? n - r0 : B);
-  for (int64_t j = 0; j < E; ++j) {
-    for (int b = 0; b < nb; ++b) c[j * B + b] = x[(r0 + b) * E + j];
-    for (int b = nb; b < B; ++b) c[j * B + b] = 1.0;  // padding: a valid equiatomic row
-  }
-  for (int b = 0; b < B; ++b) s[b] = 0;
-  for (int64_t j = 0; j < E; ++j)
-    for (int b = 0; b < B; ++b) s[b] += c[j * B + b];
-  for (int64_t j = 0; j < E; ++j)
-    for (int b = 0; b < B; ++b) c[j * B + b] = c[j * B + b] / s[b];
   for (int b = 0; b < B; ++b) {
     sr[b] = sp[b] = sa[b] = sv[b] = st[b] = sk[b] = sm[b] = ent[b] = 0;
     dr[b] = dp[b] = da[b] = dh[b] = lr[b] = lc[b] = 0;
@@ -102,21 +61,26 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
     rmax[b] = -INFINITY;
   }
   int ntiny = 0;
-  for (int64_t j = 0; j < E; ++j) {
-    const double* p = props + j * kNumProps;
+  for (int64_t j = 0; j < m; ++j) {
+    const double* p = props + elem[j] * kNumProps;
     const double pr = p[kRadius], pp = p[kChiPauling], pa = p[kChiAllen], pv = p[kVec], pt = p[kTm],
                  pk = p[kBulk], pm = p[kVm];
     const double* cj = c + j * B;
-    for (int b = 0; b < B; ++b) {
-      const double v = cj[b];
-      sr[b] += v * pr;
-      sp[b] += v * pp;
-      sa[b] += v * pa;
-      sv[b] += v * pv;
-      st[b] += v * pt;
-      sk[b] += v * pk;
-      sm[b] += v * pm;
-    }
+    // one loop per property mean, each only when a requested descriptor reads it
+    if (need & kNeedMeanR)
+      for (int b = 0; b < B; ++b) sr[b] += cj[b] * pr;
+    if (need & kNeedMeanP)
+      for (int b = 0; b < B; ++b) sp[b] += cj[b] * pp;
+    if (need & kNeedMeanA)
+      for (int b = 0; b < B; ++b) sa[b] += cj[b] * pa;
+    if (need & kNeedMeanV)
+      for (int b = 0; b < B; ++b) sv[b] += cj[b] * pv;
+    if (need & kNeedMeanTm)
+      for (int b = 0; b < B; ++b) st[b] += cj[b] * pt;
+    if (need & kNeedMeanK)
+      for (int b = 0; b < B; ++b) sk[b] += cj[b] * pk;
+    if (need & kNeedMeanVm)
+      for (int b = 0; b < B; ++b) sm[b] += cj[b] * pm;
     // branch-free selects (non-short-circuit &) so these loops vectorise too
     if (need & kNeedMinMax)
       for (int b = 0; b < B; ++b) {
@@ -129,7 +93,7 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
       for (int b = 0; b < B; ++b) {
         const double v = cj[b];
         const double arg = v + prm.log_offset + static_cast<double>(v <= 0);  // finite log at v = 0
-        ent[b] += v * log_poly(arg);
+        ent[b] += v * fastmath::log_poly(arg);
       }
     }
   }
@@ -137,15 +101,16 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
   if (tiny) {  // subnormal fractions (amount ratios below 1e-308): redo the entropy with libm
     for (int b = 0; b < B; ++b) {
       double e = 0;
-      for (int64_t j = 0; j < E; ++j) {
+      for (int64_t j = 0; j < m; ++j) {
         const double v = c[j * B + b];
         if (v > 0) e += v * log(v + prm.log_offset);
       }
       ent[b] = e;
     }
   }
-  for (int64_t i = 0; i < E; ++i) {
-    const double* pi = props + i * kNumProps;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t ei = elem[i];
+    const double* pi = props + ei * kNumProps;
     const double ri = pi[kRadius], pci = pi[kChiPauling], ai = pi[kChiAllen];
     const double* ci = c + i * B;
     // the same expressions as a fused loop would evaluate, split so unneeded divisions are skipped
@@ -165,9 +130,10 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
         da[b] += ci[b] * v * v;
       }
     if (need & kNeedPairs)
-    for (int64_t j = i + 1; j < E; ++j) {
-      const double* pj = props + j * kNumProps;
-      const double h = pair[i * E + j], adr = fabs(ri - pj[kRadius]), adc = fabs(pci - pj[kChiPauling]);
+    for (int64_t j = i + 1; j < m; ++j) {
+      const int64_t ej = elem[j];
+      const double* pj = props + ej * kNumProps;
+      const double h = pair[ei * E + ej], adr = fabs(ri - pj[kRadius]), adc = fabs(pci - pj[kChiPauling]);
       const double* cj = c + j * B;
       for (int b = 0; b < B; ++b) {
         const double wij = ci[b] * cj[b];
@@ -177,31 +143,75 @@ HEA_CLONES void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, c
       }
     }
   }
-  // Final formulas, in the same order as compute_row, column-major, then copied out row-major.
-  for (int b = 0; b < B; ++b) {
-    const double delta = 100.0 * sqrt(dr[b]);
-    const double dH = 4.0 * dh[b];
-    const double dS = -prm.gas_constant * ent[b];
-    const double as = rmin[b] + sr[b], al = rmax[b] + sr[b];
-    const double ws = 1.0 - sqrt(as * as - sr[b] * sr[b]) / as;
-    const double wl = 1.0 - sqrt(al * al - sr[b] * sr[b]) / al;
-    o[kDelta * B + b] = delta;
-    o[kDHmix * B + b] = dH;
-    o[kDSmix * B + b] = dS;
-    o[kVEC * B + b] = sv[b];
-    o[kDchiPauling * B + b] = sqrt(dp[b]);
-    o[kChiAllenMean * B + b] = sa[b];
-    o[kDchiAllen * B + b] = 100.0 * sqrt(da[b]);
-    o[kTmMean * B + b] = st[b];
-    o[kKMean * B + b] = sk[b];
-    o[kVmMean * B + b] = sm[b];
-    o[kOmega * B + b] = dH == 0.0 ? INFINITY : st[b] * dS / (1000.0 * fabs(dH));
-    o[kLambda * B + b] = delta == 0.0 ? INFINITY : dS / (delta * delta);
-    o[kGamma * B + b] = ws / wl;
-    o[kLocalDeltaR * B + b] = lr[b];
-    o[kLocalDchi * B + b] = lc[b];
-    o[kRMean * B + b] = sr[b];
+  // Final formulas (the expressions of compute_row), column-major, each group only when needed.
+  if (need & kNeedDevR)
+    for (int b = 0; b < B; ++b) o[kDelta * B + b] = 100.0 * sqrt(dr[b]);
+  if (need & kNeedPairs)
+    for (int b = 0; b < B; ++b) {
+      o[kDHmix * B + b] = 4.0 * dh[b];
+      o[kLocalDeltaR * B + b] = lr[b];
+      o[kLocalDchi * B + b] = lc[b];
+    }
+  if (need & kNeedEntropy)
+    for (int b = 0; b < B; ++b) o[kDSmix * B + b] = -prm.gas_constant * ent[b];
+  if (need & kNeedMeanV)
+    for (int b = 0; b < B; ++b) o[kVEC * B + b] = sv[b];
+  if (need & kNeedDevP)
+    for (int b = 0; b < B; ++b) o[kDchiPauling * B + b] = sqrt(dp[b]);
+  if (need & kNeedMeanA)
+    for (int b = 0; b < B; ++b) o[kChiAllenMean * B + b] = sa[b];
+  if (need & kNeedDevA)
+    for (int b = 0; b < B; ++b) o[kDchiAllen * B + b] = 100.0 * sqrt(da[b]);
+  if (need & kNeedMeanTm)
+    for (int b = 0; b < B; ++b) o[kTmMean * B + b] = st[b];
+  if (need & kNeedMeanK)
+    for (int b = 0; b < B; ++b) o[kKMean * B + b] = sk[b];
+  if (need & kNeedMeanVm)
+    for (int b = 0; b < B; ++b) o[kVmMean * B + b] = sm[b];
+  if ((need & (kNeedPairs | kNeedEntropy | kNeedMeanTm)) == (kNeedPairs | kNeedEntropy | kNeedMeanTm))
+    for (int b = 0; b < B; ++b) {
+      const double dH = o[kDHmix * B + b], dS = o[kDSmix * B + b];
+      o[kOmega * B + b] = dH == 0.0 ? INFINITY : st[b] * dS / (1000.0 * fabs(dH));
+    }
+  if ((need & (kNeedEntropy | kNeedDevR)) == (kNeedEntropy | kNeedDevR))
+    for (int b = 0; b < B; ++b) {
+      const double delta = o[kDelta * B + b], dS = o[kDSmix * B + b];
+      o[kLambda * B + b] = delta == 0.0 ? INFINITY : dS / (delta * delta);
+    }
+  if (need & kNeedMinMax)
+    for (int b = 0; b < B; ++b) {
+      const double as = rmin[b] + sr[b], al = rmax[b] + sr[b];
+      const double ws = 1.0 - sqrt(as * as - sr[b] * sr[b]) / as;
+      const double wl = 1.0 - sqrt(al * al - sr[b] * sr[b]) / al;
+      o[kGamma * B + b] = ws / wl;
+    }
+  if (need & kNeedMeanR)
+    for (int b = 0; b < B; ++b) o[kRMean * B + b] = sr[b];
+  return o;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Rows [r0, r0 + kBlock) of x (n, E) with rows >= n padded (computed on a dummy composition, not
+// written). `w` holds (E + detail::kBlockScratch) * kBlock doubles of scratch.
+void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, const double* props, const double* pair,
+                 Params prm, double* out, double* w, const int* cols, int ncols, unsigned need) {
+  constexpr int B = kBlock;
+  double* c = w;  // c[j * B + b]
+  double* s = w + E * B;
+  const int nb = static_cast<int>(n - r0 < B ? n - r0 : B);
+  for (int64_t j = 0; j < E; ++j) {
+    for (int b = 0; b < nb; ++b) c[j * B + b] = x[(r0 + b) * E + j];
+    for (int b = nb; b < B; ++b) c[j * B + b] = 1.0;  // padding: a valid equiatomic row
   }
+  for (int b = 0; b < B; ++b) s[b] = 0;
+  for (int64_t j = 0; j < E; ++j)
+    for (int b = 0; b < B; ++b) s[b] += c[j * B + b];
+  for (int64_t j = 0; j < E; ++j)
+    for (int b = 0; b < B; ++b) c[j * B + b] = c[j * B + b] / s[b];
+  const double* o = detail::block_compute(c, E, kIdentity, props, pair, E, prm, need, w + E * B);
   for (int b = 0; b < nb; ++b)
     for (int d = 0; d < ncols; ++d) out[(r0 + b) * ncols + d] = o[cols[d] * B + b];
 }
@@ -221,15 +231,21 @@ unsigned needs_of(const int* cols, int ncols) {
   unsigned need = 0;
   for (int k = 0; k < ncols; ++k) {
     switch (cols[k]) {
-      case kDelta: need |= kNeedDevR; break;
-      case kDchiPauling: need |= kNeedDevP; break;
-      case kDchiAllen: need |= kNeedDevA; break;
+      case kDelta: need |= kNeedDevR | kNeedMeanR; break;
+      case kDchiPauling: need |= kNeedDevP | kNeedMeanP; break;
+      case kDchiAllen: need |= kNeedDevA | kNeedMeanA; break;
       case kDSmix: need |= kNeedEntropy; break;
       case kDHmix: case kLocalDeltaR: case kLocalDchi: need |= kNeedPairs; break;
-      case kOmega: need |= kNeedPairs | kNeedEntropy; break;
-      case kLambda: need |= kNeedEntropy | kNeedDevR; break;
-      case kGamma: need |= kNeedMinMax; break;
-      default: break;  // property means only
+      case kOmega: need |= kNeedPairs | kNeedEntropy | kNeedMeanTm; break;
+      case kLambda: need |= kNeedEntropy | kNeedDevR | kNeedMeanR; break;
+      case kGamma: need |= kNeedMinMax | kNeedMeanR; break;
+      case kVEC: need |= kNeedMeanV; break;
+      case kChiAllenMean: need |= kNeedMeanA; break;
+      case kTmMean: need |= kNeedMeanTm; break;
+      case kKMean: need |= kNeedMeanK; break;
+      case kVmMean: need |= kNeedMeanVm; break;
+      case kRMean: need |= kNeedMeanR; break;
+      default: break;
     }
   }
   return need;
@@ -249,7 +265,7 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
     parallel_for(
         nblocks, threads,
         [&](int64_t lo, int64_t hi, int) {
-          std::vector<double> w(static_cast<size_t>((E + kScratchRows) * kBlock));
+          std::vector<double> w(static_cast<size_t>((E + detail::kBlockScratch) * kBlock));
           for (int64_t blk = lo; blk < hi; ++blk) dense_block(x, n, blk * kBlock, E, props, pair, prm, out, w.data(), cols, ncols, need);
         },
         /*grain=*/64);

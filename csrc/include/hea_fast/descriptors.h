@@ -164,15 +164,22 @@ struct DenseRow {
   HEA_HD double c(int t) const { return x[t] / sum; }
 };
 
-// Work groups a descriptor needs beyond the property means (which every row computes).
+// Work groups a descriptor needs (the dense block path skips the rest).
 enum Need : unsigned {
-  kNeedDevR = 1u,     // Σ c_i (1 − r_i/r̄)²: delta, Lambda
-  kNeedEntropy = 2u,  // Σ c ln c: dS_mix, Omega, Lambda
-  kNeedPairs = 4u,    // pair sums: dH_mix, Omega, local_delta_r, local_dchi
-  kNeedMinMax = 8u,   // r_min / r_max: gamma
-  kNeedDevP = 16u,    // Σ c_i (χ_i − χ̄)² (Pauling): dchi_pauling
-  kNeedDevA = 32u,    // Σ c_i (1 − χ_i/χ̄)² (Allen): dchi_allen
-  kNeedAll = 63u,
+  kNeedDevR = 1u,       // Σ c_i (1 − r_i/r̄)²: delta, Lambda
+  kNeedEntropy = 2u,    // Σ c ln c: dS_mix, Omega, Lambda
+  kNeedPairs = 4u,      // pair sums: dH_mix, Omega, local_delta_r, local_dchi
+  kNeedMinMax = 8u,     // r_min / r_max: gamma
+  kNeedDevP = 16u,      // Σ c_i (χ_i − χ̄)² (Pauling): dchi_pauling
+  kNeedDevA = 32u,      // Σ c_i (1 − χ_i/χ̄)² (Allen): dchi_allen
+  kNeedMeanR = 64u,     // r̄: delta, gamma, Lambda, r_mean
+  kNeedMeanP = 128u,    // Pauling χ̄: dchi_pauling
+  kNeedMeanA = 256u,    // Allen χ̄: chi_allen_mean, dchi_allen
+  kNeedMeanV = 512u,    // VEC
+  kNeedMeanTm = 1024u,  // Tm, Omega
+  kNeedMeanK = 2048u,   // K
+  kNeedMeanVm = 4096u,  // Vm
+  kNeedAll = 8191u,
 };
 unsigned needs_of(const int* cols, int ncols);
 

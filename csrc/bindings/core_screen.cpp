@@ -1,0 +1,73 @@
+// Binding for the fused screening kernel (csrc/include/hea_fast/screen.h).
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "bind_util.h"
+#include "hea_fast/screen.h"
+#include "probit_args.h"
+
+namespace py = pybind11;
+using hea_fast::bind::carray;
+
+void bind_screen(py::module_& m) {
+  m.def(
+      "screen_mixture_topk",
+      [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
+         double gas_constant, double log_offset, carray<int> columns, carray<double> mean, carray<double> scale,
+         carray<int64_t> cl, carray<double> anchors, carray<int64_t> sub, carray<double> mu, carray<double> cov,
+         py::object threshold, int64_t k, py::object threads) {
+        namespace b = hea_fast::bind;
+        namespace D = hea_fast::descriptors;
+        if (start < 0 || stop < start || stop > space.size())
+          throw py::value_error("rank range [" + std::to_string(start) + ", " + std::to_string(stop) +
+                                ") is outside the space of " + std::to_string(space.size()) + " compositions");
+        if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
+        const int64_t E = space.n_palette();
+        b::check_shape(props, "props", {E, D::kNumProps});
+        b::check_shape(pair, "pair", {E, E});
+        b::check_finite(props.data(), props.size(), "props");
+        b::check_finite(pair.data(), pair.size(), "pair");
+        b::check_shape(columns, "columns", {-1});
+        const int64_t d = columns.shape(0);
+        if (d < 1) throw py::value_error("columns: at least one descriptor column is needed");
+        for (int64_t j = 0; j < d; ++j)
+          if (columns.data()[j] < 0 || columns.data()[j] >= D::kNumDescriptors)
+            throw py::value_error("columns[" + std::to_string(j) + "] = " + std::to_string(columns.data()[j]) +
+                                  " is not a descriptor index (0.." + std::to_string(D::kNumDescriptors - 1) + ")");
+        if (!std::isfinite(gas_constant) || !std::isfinite(log_offset) || log_offset < 0)
+          throw py::value_error("gas_constant and log_offset must be finite (log_offset >= 0)");
+        double thr = -std::numeric_limits<double>::infinity();
+        if (!threshold.is_none()) {
+          thr = threshold.cast<double>();
+          if (std::isnan(thr)) throw py::value_error("threshold is NaN");
+        }
+        const b::ProbitArrays arrays{mean, scale, cl, anchors, sub, mu, cov};
+        hea_fast::screen::MixtureScreen ms{props.data(), pair.data(), D::Params{gas_constant, log_offset},
+                                           columns.data(), b::mixture_predictive(arrays, d)};
+        const int t = b::threads_arg(threads);
+        std::vector<hea_fast::screen::Hit> top;
+        int64_t passing;
+        {
+          py::gil_scoped_release nogil;
+          passing = hea_fast::screen::mixture_topk(space, start, stop - start, ms, thr, k, t, &top);
+        }
+        const auto n = static_cast<py::ssize_t>(top.size());
+        py::array_t<double> scores(n);
+        py::array_t<int64_t> ranks(n);
+        for (py::ssize_t i = 0; i < n; ++i) {
+          scores.mutable_data()[i] = top[static_cast<size_t>(i)].score;
+          ranks.mutable_data()[i] = top[static_cast<size_t>(i)].rank;
+        }
+        return py::make_tuple(scores, ranks, passing);
+      },
+      py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
+      py::arg("log_offset"), py::arg("columns"), py::arg("mean"), py::arg("scale"), py::arg("cl"), py::arg("anchors"),
+      py::arg("sub"), py::arg("mu"), py::arg("cov"), py::arg("threshold") = py::none(), py::arg("k") = 1000,
+      py::arg("threads") = py::none(),
+      R"doc(Fused screening of lattice ranks [start, stop): descriptors (`columns`, the model's X order) ->
+mixture P(single phase) by the probit predictive (arguments as core.mixture_probit) -> the k best with a
+finite score >= threshold. Returns (scores, ranks, n_passing), best first (higher score, then lower rank).
+Scores are bitwise those of fractions -> core.descriptors -> core.mixture_probit for palettes of at most
+16 elements. threads=None uses all cores; the result does not depend on it.)doc");
+}

@@ -1,0 +1,128 @@
+// Fused screening kernel (see screen.h). Each thread walks a contiguous share of the rank range
+// with the lattice successor (O(1) amortised per composition), collects up to kBlock compositions
+// of the same system, turns their units into fractions exactly as the lattice decoder does
+// (u / N, then divided by the row sum as the descriptor kernel does), and runs the shared block
+// kernels. Per-thread top-k heaps are merged under the total order `better`.
+#include "hea_fast/screen.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include "block_kernels.h"
+#include "hea_fast/parallel.h"
+
+namespace hea_fast::screen {
+
+namespace {
+
+using descriptors::detail::kBlock;
+
+// Units of the block's nb rows (c[j * kBlock + b], as doubles) -> fractions, in place: u / N as the
+// lattice decoder computes them, then divided by the row sum as the descriptor kernel does. Rows
+// nb..kBlock-1 become copies of row 0 (padding, never reported).
+HEA_CLONES void units_to_fractions(double* c, int k, int nb, double N, double* sum) {
+  constexpr int B = kBlock;
+  for (int j = 0; j < k; ++j)
+    for (int b = nb; b < B; ++b) c[j * B + b] = c[j * B];
+  for (int b = 0; b < B; ++b) sum[b] = 0;
+  for (int j = 0; j < k; ++j)
+    for (int b = 0; b < B; ++b) {
+      const double x = c[j * B + b] / N;
+      c[j * B + b] = x;
+      sum[b] += x;
+    }
+  for (int j = 0; j < k; ++j)
+    for (int b = 0; b < B; ++b) c[j * B + b] = c[j * B + b] / sum[b];
+}
+
+struct Worse {  // heap order: the top is the worst kept hit
+  bool operator()(const Hit& a, const Hit& b) const { return better(a, b); }
+};
+using Heap = std::priority_queue<Hit, std::vector<Hit>, Worse>;
+
+struct ThreadState {
+  Heap heap;
+  int64_t passing = 0;
+};
+
+}  // namespace
+
+int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
+                     double threshold, int64_t k, int threads, std::vector<Hit>* top) {
+  constexpr int B = kBlock;
+  top->clear();
+  if (count <= 0 || k <= 0) return 0;
+  const probit::MixturePredictive& m = s.model;
+  const int64_t d = m.d, E = space.n_palette(), kmax = space.max_k();
+  const unsigned need = descriptors::needs_of(s.cols, static_cast<int>(d));
+  std::vector<double> a2(m.K, 0.0);
+  if (m.K > 1)
+    for (int64_t c = 0; c < m.K; ++c)
+      for (int64_t j = 0; j < m.n_cl; ++j) a2[c] += m.anchors[c * m.n_cl + j] * m.anchors[c * m.n_cl + j];
+  const probit::detail::Prepared prep{&m, a2.data()};
+
+  constexpr int64_t kTile = 1 << 14;  // ranks per work item; thread shares are contiguous tiles
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  const int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), tiles));
+  std::vector<ThreadState> st(static_cast<size_t>(t));
+  parallel_for(tiles, t, [&](int64_t lo, int64_t hi, int tid) {
+    ThreadState& ts = st[static_cast<size_t>(tid)];
+    std::vector<double> c(static_cast<size_t>(kmax * B)), sum(B), X(static_cast<size_t>(d * B));
+    std::vector<double> w(static_cast<size_t>(descriptors::detail::kBlockScratch * B));
+    std::vector<double> pw(static_cast<size_t>((d + probit::detail::kProbitScratch) * B));
+    double p[B];
+    int64_t rank0 = 0;  // rank of the block's first row
+    int nb = 0;
+    const lattice::Block* cur = nullptr;
+    auto flush = [&]() {
+      if (nb == 0) return;
+      const int kk = cur->k;
+      units_to_fractions(c.data(), kk, nb, static_cast<double>(cur->N), sum.data());
+      const double* o = descriptors::detail::block_compute(c.data(), kk, cur->elem, s.props, s.pair, E, s.prm,
+                                                           need, w.data());
+      for (int64_t j = 0; j < d; ++j) std::copy(o + s.cols[j] * B, o + s.cols[j] * B + B, X.data() + j * B);
+      probit::detail::block_probit(X.data(), prep, p, pw.data());
+      for (int b = 0; b < nb; ++b) {
+        const double v = p[b];
+        if (!(v >= threshold) || !std::isfinite(v)) continue;  // NaN fails v >= threshold
+        ++ts.passing;
+        const Hit h{v, rank0 + b};
+        if (static_cast<int64_t>(ts.heap.size()) < k) {
+          ts.heap.push(h);
+        } else if (better(h, ts.heap.top())) {
+          ts.heap.pop();
+          ts.heap.push(h);
+        }
+      }
+      nb = 0;
+    };
+    const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
+    space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
+      if (&blk != cur || nb == B) {
+        flush();
+        cur = &blk;
+        rank0 = r;
+      }
+      for (int j = 0; j < blk.k; ++j) c[j * B + nb] = static_cast<double>(u[j]);
+      ++nb;
+    });
+    flush();
+  }, /*grain=*/1);
+
+  int64_t passing = 0;
+  std::vector<Hit> all;
+  for (auto& ts : st) {
+    passing += ts.passing;
+    while (!ts.heap.empty()) {
+      all.push_back(ts.heap.top());
+      ts.heap.pop();
+    }
+  }
+  std::sort(all.begin(), all.end(), better);
+  if (static_cast<int64_t>(all.size()) > k) all.resize(static_cast<size_t>(k));
+  *top = std::move(all);
+  return passing;
+}
+
+}  // namespace hea_fast::screen
