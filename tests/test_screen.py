@@ -166,6 +166,13 @@ def test_dask_equals_local(dask_cluster):
     dist = S.screen(space, scorer, top_k=30, chunk_size=100, progress=False, client=client, merge_fan_in=3)
     pd.testing.assert_frame_equal(dist.top, local.top)
     assert dist.n_passing == local.n_passing and dist.n_scored == local.n_scored
+    # the mixture model takes the fused C++ kernel on the workers too (threads=1 there)
+    big = S.CompositionSpace(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"], 4, 5.0)
+    mix = S.MixtureScorer(threshold=0.6)
+    local = S.screen(big, mix, top_k=40, chunk_size=30_000, progress=False)
+    dist = S.screen(big, mix, top_k=40, chunk_size=30_000, progress=False, client=client)
+    pd.testing.assert_frame_equal(dist.top, local.top)
+    assert dist.n_passing == local.n_passing and 0 < local.n_passing < len(big)
 
 
 def _slow_score(d: pd.DataFrame) -> np.ndarray:

@@ -90,7 +90,8 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-p", type=float, default=0.75, help="P(single phase) threshold for mixture+yield")
     p.add_argument("--threshold", type=float, default=None, help="minimum score to keep")
     p.add_argument("--top-k", type=int, default=1000)
-    p.add_argument("--chunk-size", type=int, default=200_000)
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="ranks per chunk / Dask task (default 200,000; 2,000,000 with --scheduler)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
     p.add_argument("--checkpoint", default=None, help="JSON checkpoint path (resumable runs)")
     p.add_argument("--threads", type=int, default=None)
@@ -189,7 +190,7 @@ def _cmd_demo(args) -> int:
     ns = argparse.Namespace(
         elements=list(DEFAULT_PALETTE), n_elements=5, step=5.0, bound=None, require=[], forbid=[],
         scorer="mixture", model=None, temperature=1300.0, min_p=0.75, threshold=None, top_k=args.top_k,
-        chunk_size=200_000, scheduler=None, checkpoint=None, threads=args.threads,
+        chunk_size=None, scheduler=None, checkpoint=None, threads=args.threads,
         no_progress=args.no_progress,
     )
     parquet = out / "screen_top.parquet"
