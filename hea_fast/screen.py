@@ -685,10 +685,14 @@ def _report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, t
     if len(ranks) == 0:
         return pd.DataFrame(columns=["rank", "formula", scorer.name])
     order_cols = {}
-    # decode each rank (k is small); contiguous runs would be cheaper but k rows cost nothing
-    rows = [space.decode(int(r), int(r) + 1, threads=1) for r in ranks]
-    fr = np.vstack([b.fractions for b in rows])
-    batch = CompositionBatch(fractions=np.ascontiguousarray(fr), elements=tuple(rows[0].elements))
+    if hasattr(space, "fractions_at"):  # lattice: every rank decoded in one C++ call
+        fr = space.fractions_at(np.asarray(ranks, dtype=np.int64), threads=threads)
+        elements = tuple(space.elements)
+    else:
+        rows = [space.decode(int(r), int(r) + 1, threads=1) for r in ranks]
+        fr = np.vstack([b.fractions for b in rows])
+        elements = tuple(rows[0].elements)
+    batch = CompositionBatch(fractions=np.ascontiguousarray(fr), elements=elements)
     from hea_fast.features import featurize
 
     desc_all = featurize(batch, table=table, threads=threads)

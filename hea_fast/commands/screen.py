@@ -189,7 +189,7 @@ def _cmd_demo(args) -> int:
     print()
     ns = argparse.Namespace(
         elements=list(DEFAULT_PALETTE), n_elements=5, step=5.0, bound=None, require=[], forbid=[],
-        scorer="mixture", model=None, temperature=1300.0, min_p=0.75, threshold=None, top_k=args.top_k,
+        scorer="mixture", model=None, temperature=1300.0, min_p=0.75, threshold=0.75, top_k=args.top_k,
         chunk_size=None, scheduler=None, checkpoint=None, threads=args.threads,
         no_progress=args.no_progress,
     )
