@@ -634,6 +634,10 @@ def screen(
 
     scores, ranks, n_passing = ck.state
     top = _report_rows(space, scorer, ranks, descriptors, table, threads)
+    if len(ranks):
+        # the score the ranking used (the fused kernel's, bitwise the general path's for palettes of
+        # up to 16 elements, within rounding beyond), so the reported order is the column's order
+        top[scorer.name] = scores
     n_scored = sum(bounds(c)[1] - bounds(c)[0] for c in ck.done)
     return ScreenResult(top=top, n_scored=n_scored, n_passing=n_passing, elapsed_s=elapsed,
                         space=desc_space, score_name=scorer.name)
