@@ -36,13 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
             target = gp.add_subparsers(dest=f"{group}_command", metavar="SUBCOMMAND")
             gp.set_defaults(func=lambda args, _gp=gp: (_gp.print_help(), 2)[1])
         for name in modules:
-            try:
-                mod = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:  # command module not written yet
-                    continue
-                raise
-            mod.register(target)
+            # every command module exists: a failing import is a broken install and must be seen,
+            # not a command that silently disappears from --help
+            importlib.import_module(name).register(target)
     return parser
 
 

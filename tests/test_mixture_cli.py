@@ -31,6 +31,21 @@ def test_help_lists_every_subcommand(capsys):
     assert main(["mixture"]) == 2  # no subcommand: help and exit status 2
 
 
+def test_top_level_help_lists_every_command_and_a_broken_module_is_an_error(capsys, monkeypatch):
+    from hea_fast import cli
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("featurize", "screen", "demo", "datasets", "mixture", "ssvae", "xyield"):
+        assert f"\n    {cmd}" in out, cmd
+    # a command module that cannot be imported is reported, not silently dropped from the CLI
+    monkeypatch.setattr(cli, "_GROUPS", cli._GROUPS + [("broken", "x", ["hea_fast.commands.no_such_module"])])
+    with pytest.raises(ModuleNotFoundError, match="no_such_module"):
+        cli.build_parser()
+
+
 TINY = [("NbMoTaW", 1), ("NbMoTaWV", 1), ("HfNbTaTiZr", 1), ("CoCrFeMnNi", 1), ("CoCrFeNi", 1),
         ("CoCrNi", 1), ("AlCoCrFeNi", 0), ("Al2CoCrFeNi", 0), ("AlCoCrCuFeNi", 0), ("CoCrFeNiTi", 0),
         ("CoCrFeNiMo", 0), ("Al0.3CoCrFeNi", 1), ("MoNbTaV", 1), ("CrMoNbV", 0), ("AlCrMoTi", 0),
