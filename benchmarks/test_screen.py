@@ -49,6 +49,8 @@ def test_screen_throughput(model, quick, check_ratio, timer):
 @pytest.mark.parametrize("n_elements", [6, 5])
 def test_dask_speedup(model, n_elements):
     distributed = pytest.importorskip("dask.distributed")
+    import cloudpickle
+
     space = S.CompositionSpace(list(DEFAULT_PALETTE), n_elements, 5.0)
     scorer = S.MixtureScorer(model)
     local = S.screen(space, scorer, top_k=1000, progress=False)
@@ -61,7 +63,9 @@ def test_dask_speedup(model, n_elements):
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"))
             clients[workers] = stack.enter_context(distributed.Client(cluster))
-            S.screen(S.ExplicitSpace(space.decode(0, 1000)), scorer, top_k=10, progress=False, client=clients[workers])
+            # warm every worker (imports, model unpickling, first kernel call: ~1 s once per process)
+            clients[workers].run(S._score_chunk_packed, space, cloudpickle.dumps(scorer), 0, 1000, 10, None,
+                                 "default", 1)
         for _ in range(3):
             for workers, client in clients.items():
                 t0 = time.perf_counter()
