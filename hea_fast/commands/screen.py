@@ -55,7 +55,7 @@ def register(sub) -> None:
         "screen",
         help="Screen a composition space and keep the top-k (local threads or a Dask cluster)",
         description="Enumerate a simplex lattice of compositions, featurize, score and keep the top-k. "
-        "Default: 5-element alloys of 15 usual HEA metals at 5 at.%% steps scored by the bundled "
+        "Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps scored by the bundled "
         "sparse-mixture phase model.",
     )
     _add_screen_args(p)
