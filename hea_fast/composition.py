@@ -597,9 +597,25 @@ class CompositionBatch:
         return self.fractions.shape[0]
 
     def __getitem__(self, key) -> "CompositionBatch":
+        """Rows by int, slice, integer array or boolean mask; `index` is carried along (the input
+        labels of those rows), `skipped` stays with the batch it describes and is not copied."""
         if isinstance(key, (int, np.integer)):
-            key = slice(int(key), int(key) + 1) if key >= 0 else slice(len(self) + int(key), len(self) + int(key) + 1 or None)
-        return CompositionBatch(self.fractions[key], self.elements)
+            n = len(self)
+            if not -n <= int(key) < n:
+                raise IndexError(f"row {int(key)} is out of range for a batch of {n}")
+            k = int(key) % n
+            key = slice(k, k + 1)
+        elif not isinstance(key, slice):
+            key = np.asarray(key)
+            if key.dtype == bool:
+                if key.shape != (len(self),):
+                    raise IndexError(f"boolean mask of shape {key.shape} for a batch of {len(self)} rows")
+            elif not np.issubdtype(key.dtype, np.integer):
+                raise IndexError(f"rows must be selected by int, slice, integer array or boolean mask, got {key.dtype}")
+        fr = np.ascontiguousarray(self.fractions[key])
+        index = None if self.index is None else np.asarray(self.index)[key]
+        # rows of a valid batch are valid: no re-validation (a chunk of 1 M rows would pay for it)
+        return CompositionBatch._trusted(fr, self.elements, index=index)
 
     def __repr__(self) -> str:
         return f"CompositionBatch(n={len(self)}, elements={list(self.elements)})"

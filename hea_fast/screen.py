@@ -243,20 +243,23 @@ class SSVAEScorer(Scorer):
 
 
 class YieldScorer(Scorer):
-    """Maresca–Curtin yield strength (MPa) at `temperature_K`."""
+    """Maresca–Curtin yield strength (MPa) at `temperature_K`. `threads`: kernel threads (None: all
+    cores; Dask tasks run it with 1, see `_unpack_scorer`)."""
 
     def __init__(self, temperature_K: float, model: str = "two-regime", name: str | None = None,
-                 threshold: float | None = None):
+                 threshold: float | None = None, threads: int | None = None):
         self.temperature_K = float(temperature_K)
         self.model = model
         self.name = name or f"sigma_y_{self.temperature_K:g}K_MPa"
         self.threshold = threshold
+        self.threads = threads
 
     def score(self, batch, desc):
         from hea_fast.xyield import simulate
 
         return np.asarray(
-            simulate.yield_strength(batch, self.temperature_K, model=self.model, threads=1), dtype=np.float64
+            simulate.yield_strength(batch, self.temperature_K, model=self.model,
+                                    threads=getattr(self, "threads", None)), dtype=np.float64
         ).reshape(len(batch))
 
 
@@ -295,9 +298,26 @@ class Combined(Scorer):
         return tuple(dict.fromkeys(out))
 
     def columns(self, batch, desc):
+        """The required scorers on every row, then `rank_by` only on the rows that pass them (NaN
+        elsewhere, which `_keep_mask` drops anyway): an expensive ranking score (a yield model, a
+        CNN) is not computed for alloys the phase filter already rejected."""
         cols: dict[str, np.ndarray] = {}
-        for s in [*self.require, self.rank_by]:
+        keep = np.ones(len(batch), dtype=bool)
+        for s in self.require:
             cols.update(s.columns(batch, desc))
+            keep &= cols[s.name] >= s.threshold
+        if keep.all():
+            cols.update(self.rank_by.columns(batch, desc))
+            return cols
+        idx = np.flatnonzero(keep)
+        full = np.full(len(batch), np.nan)
+        cols[self.rank_by.name] = full
+        if idx.size:
+            sub = self.rank_by.columns(batch[idx], None if desc is None else desc.iloc[idx].reset_index(drop=True))
+            for name, v in sub.items():
+                col = np.full(len(batch), np.nan)
+                col[idx] = v
+                cols[name] = col
         return cols
 
     def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -436,9 +456,19 @@ def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descripto
 
 @functools.lru_cache(maxsize=4)
 def _unpack_scorer(blob: bytes) -> Scorer:
+    """The scorer of a Dask task, unpickled once per worker process. A worker runs one task per
+    thread, so scorers with their own kernel threads (`threads` attribute) get one each."""
     import cloudpickle
 
-    return cloudpickle.loads(blob)
+    scorer = cloudpickle.loads(blob)
+    stack = [scorer]
+    while stack:
+        s = stack.pop()
+        if hasattr(s, "threads"):
+            s.threads = 1
+        if isinstance(s, Combined):
+            stack.extend([s.rank_by, *s.require])
+    return scorer
 
 
 def _score_chunk_packed(space, scorer_blob: bytes, *args):

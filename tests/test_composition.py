@@ -538,3 +538,21 @@ def test_agrees_with_pymatgen_on_plain_formulas():
         comp = mg.Composition(f)
         want = {str(el): comp.get_atomic_fraction(el) for el in comp.elements}
         _assert_close(_batch_dict(b, i), want, rel=1e-12)
+
+
+def test_batch_row_selection_keeps_labels_and_rejects_bad_keys():
+    b = CompositionBatch.from_formulas(pd.Series(["CoCrNi", "bad!", "NbMoTaW", "AlCoCrFeNi"], index=[10, 11, 12, 13]),
+                                       errors="skip")
+    assert list(b.index) == [10, 12, 13]
+    assert b[-1].formulas() == b[2].formulas() == ["Al20Cr20Fe20Co20Ni20"]
+    assert list(b[1:].index) == [12, 13]
+    assert list(b[np.array([2, 0])].index) == [13, 10]
+    m = b[np.array([True, False, True])]
+    assert list(m.index) == [10, 13] and m.formulas() == b.formulas()[::2]
+    np.testing.assert_array_equal(m.fractions, b.fractions[[0, 2]])
+    with pytest.raises(IndexError, match="row 3 is out of range for a batch of 3"):
+        b[3]
+    with pytest.raises(IndexError, match="boolean mask of shape"):
+        b[np.array([True, False])]
+    with pytest.raises(IndexError, match="integer array or boolean mask"):
+        b[np.array([0.5])]

@@ -139,6 +139,32 @@ def test_yield_scorer_combined_with_descriptor_filter():
     assert res.n_passing == int((vec >= 5.2).sum())
 
 
+def test_combined_ranks_only_the_rows_that_pass_the_requirements():
+    """Combined computes the ranking score only for rows meeting every requirement (it is the
+    expensive one: a yield model, a CNN), and the result equals ranking everything and filtering."""
+    space = S.CompositionSpace(PALETTE, 4, 10.0)
+    seen = []
+
+    def rank_fn(d: pd.DataFrame) -> np.ndarray:
+        seen.append(d.copy())
+        return -d["delta"].to_numpy()
+
+    flt = S.DescriptorScorer(lambda d: d["VEC"].to_numpy(), name="vec", descriptors=["VEC"], threshold=8.0)
+    comb = S.Combined(S.DescriptorScorer(rank_fn, name="neg_delta", descriptors=["delta"]), require=[flt])
+    res = S.screen(space, comb, top_k=15, chunk_size=97, progress=False)
+    desc = featurize(space.decode(0, len(space)))
+    ok = desc["VEC"].to_numpy() >= 8.0
+    assert 0 < ok.sum() < len(space)
+    n_ranked_in_chunks = sum(len(d) for d in seen) - 15  # the report recomputes the final 15 rows
+    assert n_ranked_in_chunks == int(ok.sum())
+    assert all((d["VEC"] >= 8.0).all() for d in seen)
+    y = np.where(ok, -desc["delta"].to_numpy(), -np.inf)
+    order = np.lexsort((np.arange(len(y)), -y))[:15]
+    np.testing.assert_array_equal(res.top["rank"].to_numpy(), order)
+    np.testing.assert_array_equal(res.top["neg_delta"].to_numpy(), y[order])
+    assert res.n_passing == int(ok.sum())
+
+
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("dask.distributed")
