@@ -454,6 +454,78 @@ def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descripto
     return s, r, int(idx.size)
 
 
+class _CudaScreen:
+    """The fused screen on a GPU: `cuda.screen_mixture_scores` scores a rank range (one thread per
+    composition, the row functions of the host reference `core.screen_mixture_scores`), torch
+    picks the candidates on the device and the exact (score, rank) top-k runs on those few on the
+    host. Element data and the model are uploaded once."""
+
+    def __init__(self, space, scorer: Scorer, table: str):
+        import torch
+
+        from hea_fast._backend import cuda_module
+
+        fused = _fused_args(space, scorer, table)
+        if fused is None:
+            raise ValueError("device='cuda' screening takes a MixtureScorer (method='probit', engine='cpp') on a "
+                             f"CompositionSpace with element data for every palette element; got {type(scorer).__name__} "
+                             f"on {type(space).__name__}")
+        from hea_fast._backend import core
+
+        core.screen_mixture_scores(space._space, 0, 0, *fused)  # host validation of every array
+        props, H, gas, log_offset, cols, mean, scale, cl, anchors, sub, mu, cov = fused
+        dev = torch.device("cuda")
+
+        def up(a, dtype=torch.float64):
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=dev)
+
+        K = int(mu.shape[0])
+        a2 = (np.asarray(anchors) ** 2).sum(axis=1) if K > 1 else np.zeros(K)
+        self._t = {"props": up(props), "pair": up(H), "columns": up(cols, torch.int32), "mean": up(mean),
+                   "scale": up(scale), "cl": up(cl, torch.int64), "anchors": up(anchors), "sub": up(sub, torch.int64),
+                   "mu": up(mu), "cov": up(cov), "a2": up(a2)}
+        self._sizes = {"n_columns": len(cols), "K": K, "n_cl": len(cl), "n_sub": len(sub)}
+        self._params = (float(gas), float(log_offset))
+        self._lattice = space._device_lattice()
+        self._cuda = cuda_module()
+        self.threshold = scorer.threshold
+
+    def scores(self, start: int, stop: int):
+        """P(single phase) of ranks [start, stop) as a CUDA float64 tensor."""
+        import torch
+
+        from hea_fast._backend import cuda_empty
+
+        n = stop - start
+        out = cuda_empty((n,), torch.float64)
+        t, z = self._t, self._sizes
+        self._cuda.screen_mixture_scores(
+            self._lattice, start, n, t["props"].data_ptr(), t["pair"].data_ptr(), *self._params,
+            t["columns"].data_ptr(), z["n_columns"], t["mean"].data_ptr(), t["scale"].data_ptr(), z["K"], z["n_cl"],
+            t["cl"].data_ptr(), t["anchors"].data_ptr(), z["n_sub"], t["sub"].data_ptr(), t["mu"].data_ptr(),
+            t["cov"].data_ptr(), t["a2"].data_ptr(), out.data_ptr(), torch.cuda.current_stream().cuda_stream)
+        return out
+
+    def __call__(self, start: int, stop: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+        import torch
+
+        out = self.scores(start, stop)
+        ok = torch.isfinite(out)
+        if self.threshold is not None:
+            ok &= out >= self.threshold
+        n_pass = int(ok.sum())
+        if n_pass == 0:
+            return np.empty(0), np.empty(0, dtype=np.int64), 0
+        if n_pass > k:
+            masked = torch.where(ok, out, torch.full_like(out, -math.inf))
+            kth = torch.topk(masked, k).values[-1]
+            cand = torch.nonzero(masked >= kth).squeeze(1)  # every tie at the boundary
+        else:
+            cand = torch.nonzero(ok).squeeze(1)
+        s, r = _select_topk(out[cand].cpu().numpy(), cand.cpu().numpy().astype(np.int64) + start, k)
+        return s, r, n_pass
+
+
 @functools.lru_cache(maxsize=4)
 def _unpack_scorer(blob: bytes) -> Scorer:
     """The scorer of a Dask task, unpickled once per worker process. A worker runs one task per
@@ -587,6 +659,7 @@ def screen(
     threads: int | None = None,
     merge_fan_in: int = 8,
     max_chunks: int | None = None,
+    device: str = "cpu",
 ) -> ScreenResult:
     """Screen `space` with `scorer` and return the `top_k` compositions.
 
@@ -596,6 +669,8 @@ def screen(
     carry every descriptor. `client`: a dask.distributed.Client to run chunks on a cluster.
     `checkpoint`: a JSON path that makes the run resumable. `max_chunks` stops after that many new
     chunks (the checkpoint then resumes the rest), which is how interruption is tested.
+    `device="cuda"` scores chunks on the GPU (a MixtureScorer on a CompositionSpace; scores agree
+    with the CPU to rounding); "auto" uses the GPU when one is visible and the scorer supports it.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -612,6 +687,20 @@ def screen(
     if descriptors is None:
         need = scorer.needed_descriptors()
         descriptors = need if need else None
+    gpu = None
+    want = str(device).lower()
+    if want != "cpu":
+        from hea_fast._backend import cuda_available, resolve_device
+
+        capable = _fused_args(space, scorer, table) is not None
+        if want == "auto":
+            use = capable and client is None and cuda_available()
+        else:
+            use = resolve_device(device) == "cuda"  # raises with the reason when CUDA is unavailable
+            if use and client is not None:
+                raise ValueError("device='cuda' runs on this process's GPU; it cannot be combined with client=")
+        if use:
+            gpu = _CudaScreen(space, scorer, table)
     n_total = len(space)
     n_chunks = (n_total + chunk_size - 1) // chunk_size
     desc_space = _describe(space)
@@ -623,6 +712,8 @@ def screen(
         "chunk_size": chunk_size,
         "top_k": top_k,
     }
+    if gpu is not None:  # GPU scores agree with the CPU's to rounding only: do not mix them in one run
+        fingerprint["device"] = "cuda"
     ck = _Checkpoint(checkpoint, fingerprint)
     ck.load()
     todo = [c for c in range(n_chunks) if c not in ck.done]
@@ -646,7 +737,10 @@ def screen(
         if client is None:
             for c in todo:
                 a, b = bounds(c)
-                part = _score_chunk(space, scorer, a, b, top_k, descriptors, table, threads)
+                if gpu is not None:
+                    part = gpu(a, b, top_k)
+                else:
+                    part = _score_chunk(space, scorer, a, b, top_k, descriptors, table, threads)
                 ck.state = merge_topk(ck.state, part, k=top_k)
                 ck.done.add(c)
                 n_new += b - a

@@ -17,6 +17,7 @@ KERNELS = {
     "lattice": ["DeviceLattice"],
     "pseudoimage": ["pseudo_images"],
     "masked_l0": ["masked_weight_forward", "masked_weight_backward", "prox_soft_threshold"],
+    "screen": ["screen_mixture_scores"],
 }
 
 

@@ -1,4 +1,4 @@
-// Binding for the fused screening kernel (csrc/include/hea_fast/screen.h).
+// Bindings for the fused screening kernels (csrc/include/hea_fast/screen.h).
 #include <cmath>
 #include <limits>
 #include <string>
@@ -10,6 +10,46 @@
 namespace py = pybind11;
 using hea_fast::bind::carray;
 
+namespace {
+
+namespace b = hea_fast::bind;
+namespace D = hea_fast::descriptors;
+
+// Validates the rank range, the palette element data and the descriptor columns; the returned
+// struct points into the arrays (keep them alive).
+hea_fast::screen::MixtureScreen make_screen(const hea_fast::lattice::Space& space, int64_t start, int64_t stop,
+                                            const carray<double>& props, const carray<double>& pair,
+                                            double gas_constant, double log_offset, const carray<int>& columns,
+                                            const b::ProbitArrays& arrays) {
+  if (start < 0 || stop < start || stop > space.size())
+    throw py::value_error("rank range [" + std::to_string(start) + ", " + std::to_string(stop) +
+                          ") is outside the space of " + std::to_string(space.size()) + " compositions");
+  const int64_t E = space.n_palette();
+  b::check_shape(props, "props", {E, D::kNumProps});
+  b::check_shape(pair, "pair", {E, E});
+  b::check_finite(props.data(), props.size(), "props");
+  b::check_finite(pair.data(), pair.size(), "pair");
+  b::check_shape(columns, "columns", {-1});
+  const int64_t d = columns.shape(0);
+  if (d < 1 || d > hea_fast::probit::kMaxRowD)
+    throw py::value_error("columns: 1 to " + std::to_string(hea_fast::probit::kMaxRowD) +
+                          " descriptor columns are needed, got " + std::to_string(d));
+  for (int64_t j = 0; j < d; ++j)
+    if (columns.data()[j] < 0 || columns.data()[j] >= D::kNumDescriptors)
+      throw py::value_error("columns[" + std::to_string(j) + "] = " + std::to_string(columns.data()[j]) +
+                            " is not a descriptor index (0.." + std::to_string(D::kNumDescriptors - 1) + ")");
+  if (!std::isfinite(gas_constant) || !std::isfinite(log_offset) || log_offset < 0)
+    throw py::value_error("gas_constant and log_offset must be finite (log_offset >= 0)");
+  return {props.data(), pair.data(), D::Params{gas_constant, log_offset}, columns.data(),
+          b::mixture_predictive(arrays, d)};
+}
+
+constexpr const char* kArgsDoc =
+    "space: a LatticeSpace; props (E, 7) and pair (E, E): the palette's element data (finite); columns: the "
+    "descriptor indices the model reads, in its order; mean ... cov: the model, as core.mixture_probit.";
+
+}  // namespace
+
 void bind_screen(py::module_& m) {
   m.def(
       "screen_mixture_topk",
@@ -17,34 +57,14 @@ void bind_screen(py::module_& m) {
          double gas_constant, double log_offset, carray<int> columns, carray<double> mean, carray<double> scale,
          carray<int64_t> cl, carray<double> anchors, carray<int64_t> sub, carray<double> mu, carray<double> cov,
          py::object threshold, int64_t k, py::object threads) {
-        namespace b = hea_fast::bind;
-        namespace D = hea_fast::descriptors;
-        if (start < 0 || stop < start || stop > space.size())
-          throw py::value_error("rank range [" + std::to_string(start) + ", " + std::to_string(stop) +
-                                ") is outside the space of " + std::to_string(space.size()) + " compositions");
+        const b::ProbitArrays arrays{mean, scale, cl, anchors, sub, mu, cov};
+        const auto ms = make_screen(space, start, stop, props, pair, gas_constant, log_offset, columns, arrays);
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
-        const int64_t E = space.n_palette();
-        b::check_shape(props, "props", {E, D::kNumProps});
-        b::check_shape(pair, "pair", {E, E});
-        b::check_finite(props.data(), props.size(), "props");
-        b::check_finite(pair.data(), pair.size(), "pair");
-        b::check_shape(columns, "columns", {-1});
-        const int64_t d = columns.shape(0);
-        if (d < 1) throw py::value_error("columns: at least one descriptor column is needed");
-        for (int64_t j = 0; j < d; ++j)
-          if (columns.data()[j] < 0 || columns.data()[j] >= D::kNumDescriptors)
-            throw py::value_error("columns[" + std::to_string(j) + "] = " + std::to_string(columns.data()[j]) +
-                                  " is not a descriptor index (0.." + std::to_string(D::kNumDescriptors - 1) + ")");
-        if (!std::isfinite(gas_constant) || !std::isfinite(log_offset) || log_offset < 0)
-          throw py::value_error("gas_constant and log_offset must be finite (log_offset >= 0)");
         double thr = -std::numeric_limits<double>::infinity();
         if (!threshold.is_none()) {
           thr = threshold.cast<double>();
           if (std::isnan(thr)) throw py::value_error("threshold is NaN");
         }
-        const b::ProbitArrays arrays{mean, scale, cl, anchors, sub, mu, cov};
-        hea_fast::screen::MixtureScreen ms{props.data(), pair.data(), D::Params{gas_constant, log_offset},
-                                           columns.data(), b::mixture_predictive(arrays, d)};
         const int t = b::threads_arg(threads);
         std::vector<hea_fast::screen::Hit> top;
         int64_t passing;
@@ -65,9 +85,33 @@ void bind_screen(py::module_& m) {
       py::arg("log_offset"), py::arg("columns"), py::arg("mean"), py::arg("scale"), py::arg("cl"), py::arg("anchors"),
       py::arg("sub"), py::arg("mu"), py::arg("cov"), py::arg("threshold") = py::none(), py::arg("k") = 1000,
       py::arg("threads") = py::none(),
-      R"doc(Fused screening of lattice ranks [start, stop): descriptors (`columns`, the model's X order) ->
-mixture P(single phase) by the probit predictive (arguments as core.mixture_probit) -> the k best with a
-finite score >= threshold. Returns (scores, ranks, n_passing), best first (higher score, then lower rank).
-Scores are bitwise those of fractions -> core.descriptors -> core.mixture_probit for palettes of at most
-16 elements. threads=None uses all cores; the result does not depend on it.)doc");
+      (std::string(R"doc(Fused screening of lattice ranks [start, stop): the model's descriptors -> mixture
+P(single phase) by the probit predictive -> the k best with a finite score >= threshold. Returns (scores,
+ranks, n_passing), best first (higher score, then lower rank). Scores are bitwise those of fractions ->
+core.descriptors -> core.mixture_probit for palettes of at most 16 elements. threads=None uses all cores;
+the result does not depend on it. )doc") + kArgsDoc).c_str());
+
+  m.def(
+      "screen_mixture_scores",
+      [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
+         double gas_constant, double log_offset, carray<int> columns, carray<double> mean, carray<double> scale,
+         carray<int64_t> cl, carray<double> anchors, carray<int64_t> sub, carray<double> mu, carray<double> cov,
+         py::object threads) {
+        const b::ProbitArrays arrays{mean, scale, cl, anchors, sub, mu, cov};
+        const auto ms = make_screen(space, start, stop, props, pair, gas_constant, log_offset, columns, arrays);
+        const int t = b::threads_arg(threads);
+        py::array_t<double> out(stop - start);
+        double* po = out.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          hea_fast::screen::mixture_scores(space, start, stop - start, ms, po, t);
+        }
+        return out;
+      },
+      py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
+      py::arg("log_offset"), py::arg("columns"), py::arg("mean"), py::arg("scale"), py::arg("cl"), py::arg("anchors"),
+      py::arg("sub"), py::arg("mu"), py::arg("cov"), py::arg("threads") = py::none(),
+      (std::string(R"doc(P(single phase) of every rank in [start, stop), one composition at a time by the
+row functions the CUDA screening kernel runs (descriptors.h compute_row, probit.h predict_row): the
+host-emulated form of that kernel. Agrees with screen_mixture_topk to rounding. )doc") + kArgsDoc).c_str());
 }

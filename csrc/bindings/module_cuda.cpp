@@ -9,6 +9,7 @@ void bind_cuda_yield(py::module_& m);
 void bind_cuda_lattice(py::module_& m);
 void bind_cuda_pseudoimage(py::module_& m);
 void bind_cuda_masked_l0(py::module_& m);
+void bind_cuda_screen(py::module_& m);
 
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "hea_fast CUDA kernels";
@@ -19,4 +20,5 @@ PYBIND11_MODULE(_cuda, m) {
   bind_cuda_lattice(m);
   bind_cuda_pseudoimage(m);
   bind_cuda_masked_l0(m);
+  bind_cuda_screen(m);
 }

@@ -48,6 +48,25 @@ struct ThreadState {
 
 }  // namespace
 
+void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s, double* out,
+                    int threads) {
+  if (count <= 0) return;
+  const probit::MixturePredictive& m = s.model;
+  std::vector<double> a2(m.K, 0.0);
+  if (m.K > 1)
+    for (int64_t c = 0; c < m.K; ++c)
+      for (int64_t j = 0; j < m.n_cl; ++j) a2[c] += m.anchors[c * m.n_cl + j] * m.anchors[c * m.n_cl + j];
+  constexpr int64_t kTile = 1 << 14;
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  const int64_t E = space.n_palette();
+  parallel_for(tiles, threads, [&](int64_t lo, int64_t hi, int) {
+    const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
+    space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
+      out[r - start] = score_row(blk, u, s, a2.data(), E);
+    });
+  }, /*grain=*/1);
+}
+
 int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
                      double threshold, int64_t k, int threads, std::vector<Hit>* top) {
   constexpr int B = kBlock;

@@ -95,6 +95,8 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
     p.add_argument("--checkpoint", default=None, help="JSON checkpoint path (resumable runs)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="score on the GPU (cuda; mixture scorer only) or wherever possible (auto)")
     p.add_argument("-o", "--output", default="screen_top.parquet", help="Parquet output (top-k rows)")
     p.add_argument("--plot", default=None, help="PNG summary path (default: next to the output)")
     p.add_argument("--no-progress", action="store_true")
@@ -137,7 +139,7 @@ def run_screen(args, out_path: Path, plot_path: Path | None):
     try:
         res = S.screen(space, scorer, top_k=args.top_k, threshold=args.threshold, chunk_size=args.chunk_size,
                        client=client, checkpoint=args.checkpoint, progress=not args.no_progress,
-                       threads=args.threads)
+                       threads=args.threads, device=getattr(args, "device", "cpu"))
     finally:
         if client is not None:
             client.close()

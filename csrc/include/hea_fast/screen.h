@@ -33,6 +33,30 @@ struct MixtureScreen {
   probit::MixturePredictive model;
 };
 
+// Descriptors of one composition of block b with these units, computed as the lattice decoder and
+// the descriptor kernel would (fractions u / N divided by their sum; `compute_row` over the
+// block's elements), then the model's predictive. Host and device (the CUDA screening kernel).
+HEA_HD double score_row(const lattice::Block& b, const int32_t* units, const MixtureScreen& s, const double* a2,
+                        int64_t E) {
+  double fr[lattice::kMaxK];
+  double sum = 0;
+  for (int j = 0; j < b.k; ++j) {
+    fr[j] = static_cast<double>(units[j]) / b.N;
+    sum += fr[j];
+  }
+  for (int j = 0; j < b.k; ++j) fr[j] = fr[j] / sum;
+  double desc[descriptors::kNumDescriptors];
+  descriptors::compute_row(descriptors::GatheredRow{b.elem, fr, b.k}, s.props, s.pair, E, s.prm, desc);
+  double x[probit::kMaxRowD];
+  for (int64_t j = 0; j < s.model.d; ++j) x[j] = desc[s.cols[j]];
+  return probit::predict_row(x, s.model, a2);
+}
+
+// Every score of ranks [start, start + count) by `score_row` (out: count values; NaN where the
+// model's standardized descriptors are not finite): the host-emulated form of the CUDA kernel.
+void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s, double* out,
+                    int threads);
+
 // Scores ranks [start, start + count) and keeps the k best with a finite score >= threshold,
 // returned sorted best first in *top. Returns how many compositions passed (finite, >= threshold).
 int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
