@@ -47,6 +47,7 @@ __all__ = [
 _CHECKPOINT_VERSION = 1
 DEFAULT_CHUNK_SIZE = 200_000
 DEFAULT_CLUSTER_CHUNK_SIZE = 2_000_000
+DEFAULT_GPU_CHUNK_SIZE = 20_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,7 +665,7 @@ def screen(
     """Screen `space` with `scorer` and return the `top_k` compositions.
 
     `threshold` (if given) overrides the scorer's own minimum. `chunk_size`: ranks per chunk (per
-    Dask task); default 200,000 locally and 2,000,000 on a cluster. `descriptors` limits featurization
+    Dask task); default 200,000 locally, 2,000,000 on a cluster, 20,000,000 on a GPU. `descriptors` limits featurization
     (default: what the scorer needs, or all descriptors when it does not say); the reported rows
     carry every descriptor. `client`: a dask.distributed.Client to run chunks on a cluster.
     `checkpoint`: a JSON path that makes the run resumable. `max_chunks` stops after that many new
@@ -674,7 +675,8 @@ def screen(
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
-    if chunk_size is None:
+    auto_chunk = chunk_size is None
+    if auto_chunk:
         # a cluster task should carry ~0.1 s of fused work, far above Dask's ~1 ms per-task overhead
         chunk_size = DEFAULT_CHUNK_SIZE if client is None else DEFAULT_CLUSTER_CHUNK_SIZE
     if chunk_size < 1:
@@ -701,6 +703,8 @@ def screen(
                 raise ValueError("device='cuda' runs on this process's GPU; it cannot be combined with client=")
         if use:
             gpu = _CudaScreen(space, scorer, table)
+            if auto_chunk:  # a launch per 200 k ranks would leave a GPU mostly idle
+                chunk_size = DEFAULT_GPU_CHUNK_SIZE
     n_total = len(space)
     n_chunks = (n_total + chunk_size - 1) // chunk_size
     desc_space = _describe(space)
