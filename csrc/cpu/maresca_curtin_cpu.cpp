@@ -2,6 +2,8 @@
 // whole-grid enumeration + reduction used by hea_fast.xyield.grid (see maresca_curtin.h).
 #include "hea_fast/maresca_curtin.h"
 
+#include "hea_fast/fastmath.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -101,40 +103,10 @@ void sigma_paired(const double* tau0, const double* deb, const double* T, int64_
 
 namespace {
 
-// exp(y) for y <= 0 without libm calls or branches, so loops over temperatures vectorize:
-// Cody–Waite reduction y = n ln2 + r (|r| <= ln2/2), n rounded with the 1.5·2^52 trick (its bits
-// are n as an integer), degree-13 Taylor polynomial (truncation < 2e-17 relative), scaling by 2^n
-// through the exponent bits. Max relative error vs std::exp ~ 2 ulp (tested through the grid-vs-
-// paired comparison). Requires -708 <= y <= 0 (callers check per composition and fall back to
-// std::exp otherwise), so the loop body has no compare and vectorizes.
-inline double exp_nonpos(double y) {
-  const double yc = y;
-  const double shifter = 6755399441055744.0;  // 1.5 * 2^52
-  const double tn = yc * 1.4426950408889634 + shifter;
-  const double n = tn - shifter;
-  const double r = (yc - n * 0.693147180369123816490) - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  int64_t ni;
-  __builtin_memcpy(&ni, &tn, sizeof ni);
-  ni -= 0x4338000000000000LL;  // bits of the shifter: leaves n
-  const int64_t bits = (ni + 1023) << 52;
-  double scale;
-  __builtin_memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
+// exp(y) for -708 <= y <= 0 without libm calls or branches (fastmath::exp_poly: Cody–Waite
+// reduction, degree-13 Taylor polynomial, scaling through the exponent bits; ~1 ulp), so loops over
+// temperatures vectorize. Callers check the range per composition and fall back to std::exp.
+inline double exp_nonpos(double y) { return fastmath::exp_poly(y); }
 
 // σ_y of m compositions × nT temperatures from per-composition scalars: s0 = 3.067 τ_y0,
 // kappa = k_B ln(ε̇₀/ε̇)/ΔE_b (x = κT) and c = κ^{2/3} (two-regime: x^{2/3} = c·T^{2/3}) or
