@@ -532,13 +532,17 @@ def test_row_wise_scores_equal_the_fused_kernel_to_rounding():
         args = S._fused_args(space, sc, "default")
         n = len(space)
         a, b = 17, n - 5
-        p = core.screen_mixture_scores(space._space, a, b, *args, threads=2)
+        p = core.screen_mixture_scores(space._space, a, b, *args, threads=2, method="row")
         assert p.shape == (b - a,)
-        np.testing.assert_array_equal(p, core.screen_mixture_scores(space._space, a, b, *args, threads=1))
+        np.testing.assert_array_equal(p, core.screen_mixture_scores(space._space, a, b, *args, threads=1, method="row"))
+        # method="block" gives bitwise the scores the fused top-k ranks
+        blk = core.screen_mixture_scores(space._space, a, b, *args, threads=2)
+        np.testing.assert_array_equal(blk, core.screen_mixture_scores(space._space, a, b, *args, threads=1))
         s, r, n_pass = core.screen_mixture_topk(space._space, a, b, *args, k=n)
         q = np.full(b - a, np.nan)
         q[r - a] = s
-        assert n_pass == len(s)
+        assert n_pass == len(s) == np.isfinite(blk).sum()
+        np.testing.assert_array_equal(blk[r - a], s)
         # Omega = inf exactly when dH_mix == 0 and Lambda when delta == 0: where cancelling pair
         # enthalpies leave 0 in one summation order and ~1e-17 in the other, one path is NaN (never
         # kept) and the other finite; only such rows may differ in finiteness
@@ -553,6 +557,8 @@ def test_row_wise_scores_equal_the_fused_kernel_to_rounding():
         bad = list(args)
         bad[4] = np.zeros(17, dtype=np.int32)
         core.screen_mixture_scores(space._space, 0, 10, *bad)
+    with pytest.raises(ValueError, match="method must be 'block' or 'row', got 'fast'"):
+        core.screen_mixture_scores(space._space, 0, 10, *args, method="fast")
 
 
 def test_device_argument_without_a_gpu():
@@ -587,7 +593,7 @@ def test_cuda_screen_scores_match_the_host_reference():
         n = len(space)
         gpu = S._CudaScreen(space, sc, "default")
         got = gpu.scores(3, n).cpu().numpy()
-        ref = core.screen_mixture_scores(space._space, 3, n, *S._fused_args(space, sc, "default"))
+        ref = core.screen_mixture_scores(space._space, 3, n, *S._fused_args(space, sc, "default"), method="row")
         assert (np.isfinite(got) != np.isfinite(ref)).sum() <= 1e-3 * len(ref)  # dH_mix or delta 0 on one side
         both = np.isfinite(got) & np.isfinite(ref)
         assert both.sum() > 0.9 * len(ref)

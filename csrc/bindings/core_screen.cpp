@@ -96,22 +96,27 @@ the result does not depend on it. )doc") + kArgsDoc).c_str());
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<double> mean, carray<double> scale,
          carray<int64_t> cl, carray<double> anchors, carray<int64_t> sub, carray<double> mu, carray<double> cov,
-         py::object threads) {
+         py::object threads, const std::string& method) {
         const b::ProbitArrays arrays{mean, scale, cl, anchors, sub, mu, cov};
         const auto ms = make_screen(space, start, stop, props, pair, gas_constant, log_offset, columns, arrays);
+        if (method != "block" && method != "row")
+          throw py::value_error("method must be 'block' or 'row', got '" + method + "'");
         const int t = b::threads_arg(threads);
         py::array_t<double> out(stop - start);
         double* po = out.mutable_data();
         {
           py::gil_scoped_release nogil;
-          hea_fast::screen::mixture_scores(space, start, stop - start, ms, po, t);
+          if (method == "block") hea_fast::screen::mixture_block_scores(space, start, stop - start, ms, po, t);
+          else hea_fast::screen::mixture_scores(space, start, stop - start, ms, po, t);
         }
         return out;
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
       py::arg("log_offset"), py::arg("columns"), py::arg("mean"), py::arg("scale"), py::arg("cl"), py::arg("anchors"),
-      py::arg("sub"), py::arg("mu"), py::arg("cov"), py::arg("threads") = py::none(),
-      (std::string(R"doc(P(single phase) of every rank in [start, stop), one composition at a time by the
-row functions the CUDA screening kernel runs (descriptors.h compute_row, probit.h predict_row): the
-host-emulated form of that kernel. Agrees with screen_mixture_topk to rounding. )doc") + kArgsDoc).c_str());
+      py::arg("sub"), py::arg("mu"), py::arg("cov"), py::arg("threads") = py::none(), py::arg("method") = "block",
+      (std::string(R"doc(P(single phase) of every rank in [start, stop) (NaN where the model's inputs are not
+finite). method="block": the vectorised block functions of screen_mixture_topk (bitwise its scores);
+method="row": one composition at a time by the row functions the CUDA screening kernel runs
+(descriptors.h compute_row, probit.h predict_row), the host-emulated form of that kernel, equal to
+"block" to rounding. )doc") + kArgsDoc).c_str());
 }

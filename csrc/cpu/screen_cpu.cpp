@@ -17,6 +17,7 @@ namespace hea_fast::screen {
 namespace {
 
 using descriptors::detail::kBlock;
+constexpr int64_t kTile = 1 << 14;  // ranks per work item; thread shares are contiguous tiles
 
 // Units of the block's nb rows (c[j * kBlock + b], as doubles) -> fractions, in place: u / N as the
 // lattice decoder computes them, then divided by the row sum as the descriptor kernel does. Rows
@@ -56,7 +57,6 @@ void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, c
   if (m.K > 1)
     for (int64_t c = 0; c < m.K; ++c)
       for (int64_t j = 0; j < m.n_cl; ++j) a2[c] += m.anchors[c * m.n_cl + j] * m.anchors[c * m.n_cl + j];
-  constexpr int64_t kTile = 1 << 14;
   const int64_t tiles = (count + kTile - 1) / kTile;
   const int64_t E = space.n_palette();
   parallel_for(tiles, threads, [&](int64_t lo, int64_t hi, int) {
@@ -67,11 +67,13 @@ void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, c
   }, /*grain=*/1);
 }
 
-int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
-                     double threshold, int64_t k, int threads, std::vector<Hit>* top) {
+// Walks ranks [start, start + count) in contiguous per-thread shares of tiles and calls
+// sink(tid, rank0, nb, p) for every block of nb <= kBlock compositions of one system, p their
+// probabilities (the block functions: units -> fractions -> block_compute -> block_probit).
+template <class Sink>
+void for_each_block(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s, int t,
+                    Sink&& sink) {
   constexpr int B = kBlock;
-  top->clear();
-  if (count <= 0 || k <= 0) return 0;
   const probit::MixturePredictive& m = s.model;
   const int64_t d = m.d, E = space.n_palette(), kmax = space.max_k();
   const unsigned need = descriptors::needs_of(s.cols, static_cast<int>(d));
@@ -80,13 +82,8 @@ int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, 
     for (int64_t c = 0; c < m.K; ++c)
       for (int64_t j = 0; j < m.n_cl; ++j) a2[c] += m.anchors[c * m.n_cl + j] * m.anchors[c * m.n_cl + j];
   const probit::detail::Prepared prep{&m, a2.data()};
-
-  constexpr int64_t kTile = 1 << 14;  // ranks per work item; thread shares are contiguous tiles
   const int64_t tiles = (count + kTile - 1) / kTile;
-  const int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), tiles));
-  std::vector<ThreadState> st(static_cast<size_t>(t));
   parallel_for(tiles, t, [&](int64_t lo, int64_t hi, int tid) {
-    ThreadState& ts = st[static_cast<size_t>(tid)];
     std::vector<double> c(static_cast<size_t>(kmax * B)), sum(B), X(static_cast<size_t>(d * B));
     std::vector<double> w(static_cast<size_t>(descriptors::detail::kBlockScratch * B));
     std::vector<double> pw(static_cast<size_t>((d + probit::detail::kProbitScratch) * B));
@@ -102,18 +99,7 @@ int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, 
                                                            need, w.data());
       for (int64_t j = 0; j < d; ++j) std::copy(o + s.cols[j] * B, o + s.cols[j] * B + B, X.data() + j * B);
       probit::detail::block_probit(X.data(), prep, p, pw.data());
-      for (int b = 0; b < nb; ++b) {
-        const double v = p[b];
-        if (!(v >= threshold) || !std::isfinite(v)) continue;  // NaN fails v >= threshold
-        ++ts.passing;
-        const Hit h{v, rank0 + b};
-        if (static_cast<int64_t>(ts.heap.size()) < k) {
-          ts.heap.push(h);
-        } else if (better(h, ts.heap.top())) {
-          ts.heap.pop();
-          ts.heap.push(h);
-        }
-      }
+      sink(tid, rank0, nb, static_cast<const double*>(p));
       nb = 0;
     };
     const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
@@ -128,7 +114,40 @@ int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, 
     });
     flush();
   }, /*grain=*/1);
+}
 
+void mixture_block_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
+                          double* out, int threads) {
+  if (count <= 0) return;
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  const int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), tiles));
+  for_each_block(space, start, count, s, t, [&](int, int64_t rank0, int nb, const double* p) {
+    std::copy(p, p + nb, out + (rank0 - start));
+  });
+}
+
+int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
+                     double threshold, int64_t k, int threads, std::vector<Hit>* top) {
+  top->clear();
+  if (count <= 0 || k <= 0) return 0;
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  const int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), tiles));
+  std::vector<ThreadState> st(static_cast<size_t>(t));
+  for_each_block(space, start, count, s, t, [&](int tid, int64_t rank0, int nb, const double* p) {
+    ThreadState& ts = st[static_cast<size_t>(tid)];
+    for (int b = 0; b < nb; ++b) {
+      const double v = p[b];
+      if (!(v >= threshold) || !std::isfinite(v)) continue;  // NaN fails v >= threshold
+      ++ts.passing;
+      const Hit h{v, rank0 + b};
+      if (static_cast<int64_t>(ts.heap.size()) < k) {
+        ts.heap.push(h);
+      } else if (better(h, ts.heap.top())) {
+        ts.heap.pop();
+        ts.heap.push(h);
+      }
+    }
+  });
   int64_t passing = 0;
   std::vector<Hit> all;
   for (auto& ts : st) {

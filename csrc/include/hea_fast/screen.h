@@ -52,6 +52,11 @@ HEA_HD double score_row(const lattice::Block& b, const int32_t* units, const Mix
   return probit::predict_row(x, s.model, a2);
 }
 
+// Every score of ranks [start, start + count) by the vectorised block functions (bitwise the
+// scores mixture_topk ranks); out: count values, NaN where the model's inputs are not finite.
+void mixture_block_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
+                          double* out, int threads);
+
 // Every score of ranks [start, start + count) by `score_row` (out: count values; NaN where the
 // model's standardized descriptors are not finite): the host-emulated form of the CUDA kernel.
 void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s, double* out,
