@@ -111,6 +111,11 @@ class Scorer:
     def needed_descriptors(self) -> tuple[str, ...]:
         return tuple(self.descriptors or ())
 
+    def lattice_columns(self, space, start: int, stop: int, table: str, threads) -> dict[str, np.ndarray] | None:
+        """Score columns of lattice ranks [start, stop) computed straight from the ranks in C++ (no
+        decoded fractions, no descriptor frame), or None when this scorer has no such path."""
+        return None
+
 
 class DescriptorScorer(Scorer):
     """Any callable on the descriptor DataFrame, e.g. `lambda d: -d["delta"]`."""
@@ -202,6 +207,14 @@ class MixtureScorer(Scorer):
             self._kernel_args_cache = args
         return args
 
+    def lattice_columns(self, space, start, stop, table, threads):
+        fused = _fused_args(space, self, table)
+        if fused is None:
+            return None
+        from hea_fast._backend import core
+
+        return {self.name: core.screen_mixture_scores(space._space, start, stop, *fused, threads=threads)}
+
     def _score_numpy(self, X):
         """NumPy reference of the fused C++ predictive (`engine="numpy"`)."""
         Z = (X - self._mean) / self._scale
@@ -263,6 +276,39 @@ class YieldScorer(Scorer):
                                     threads=getattr(self, "threads", None)), dtype=np.float64
         ).reshape(len(batch))
 
+    def lattice_columns(self, space, start, stop, table, threads):
+        """σ_y by the X-Yield grid kernel (lattice ranks -> σ_y in one C++ pass) when every palette
+        element has Maresca–Curtin inputs."""
+        if not isinstance(space, CompositionSpace):
+            return None
+        inputs = _mc_palette_inputs(tuple(space.elements))
+        if inputs is None:
+            return None
+        from hea_fast._backend import core
+        from hea_fast.xyield.simulate import _check_model
+
+        T = np.array([self.temperature_K])
+        sig = core.mc_grid_sigma(space._space, start, stop, *inputs, T, _check_model(self.model),
+                                 threads=threads if threads is not None else getattr(self, "threads", None))
+        return {self.name: np.asarray(sig, dtype=np.float64).reshape(stop - start)}
+
+
+@functools.lru_cache(maxsize=16)
+def _mc_palette_inputs(elements: tuple):
+    """(V, C11, C12, C44) of a palette for the grid kernel, or None when some element lacks them."""
+    from hea_fast.xyield.simulate import element_inputs
+
+    try:
+        i = element_inputs(elements)
+    except (KeyError, ValueError):
+        return None
+    arrays = tuple(np.ascontiguousarray(np.asarray(a, dtype=np.float64)) for a in (i.V, i.C11, i.C12, i.C44))
+    if not all(np.isfinite(a).all() for a in arrays):
+        return None
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
 
 class CNNYieldScorer(Scorer):
     """X-Yield CNN prediction (GPa) at `temperature_K` from a trained `hea_fast.xyield.cnn` model."""
@@ -319,6 +365,15 @@ class Combined(Scorer):
                 col = np.full(len(batch), np.nan)
                 col[idx] = v
                 cols[name] = col
+        return cols
+
+    def lattice_columns(self, space, start, stop, table, threads):
+        cols: dict[str, np.ndarray] = {}
+        for s in [*self.require, self.rank_by]:
+            part = s.lattice_columns(space, start, stop, table, threads)
+            if part is None:
+                return None
+            cols.update(part)
         return cols
 
     def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -436,7 +491,9 @@ def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descripto
     Lattice spaces scored by the mixture model go through one fused C++ pass (decode, the model's
     descriptors, probit predictive, top-k; `core.screen_mixture_topk`) whose scores are bitwise those
     of the general path below for palettes of up to 16 elements (tests/test_screen.py); `fused=False`
-    forces the general path."""
+    forces the general path. Scorers with a `lattice_columns` path (the mixture model, the
+    Maresca–Curtin yield, `Combined` of such) score the ranks in C++ without decoding them."""
+    fused_ok = fused
     fused = _fused_args(space, scorer, table) if fused else None
     if fused is not None:
         from hea_fast._backend import core
@@ -444,9 +501,11 @@ def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descripto
         s, r, n = core.screen_mixture_topk(space._space, start, stop, *fused, threshold=scorer.threshold, k=k,
                                            threads=threads)
         return s, r, int(n)
-    batch = space.decode(start, stop, threads=threads)
-    desc = _featurize(batch, descriptors, table, threads)
-    cols = scorer.columns(batch, desc)
+    cols = scorer.lattice_columns(space, start, stop, table, threads) if fused_ok else None
+    if cols is None:
+        batch = space.decode(start, stop, threads=threads)
+        desc = _featurize(batch, descriptors, table, threads)
+        cols = scorer.columns(batch, desc)
     keep = _keep_mask(scorer, cols)
     idx = np.flatnonzero(keep)
     scores = cols[scorer.name][idx]

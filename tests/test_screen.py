@@ -604,3 +604,43 @@ def test_cuda_screen_scores_match_the_host_reference():
     assert cuda.n_passing == cpu.n_passing
     np.testing.assert_array_equal(cuda.top["rank"], cpu.top["rank"])
     np.testing.assert_allclose(cuda.top["p_single"], cpu.top["p_single"], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring lattice ranks without decoding them (Scorer.lattice_columns)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("which", ["yield", "combined", "mixture"])
+def test_lattice_columns_equal_the_decoded_path(which):
+    """The yield (X-Yield grid kernel), the mixture (block kernel) and their Combined score lattice
+    ranks directly; the kept ranks and counts equal the decode -> featurize -> score path and the
+    scores agree to rounding (the mixture bitwise)."""
+    space = S.CompositionSpace.from_parts(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"],
+                                          [(3, 2.0), (4, 10.0)], bounds={"Al": (0.0, 0.2)})
+    scorer = {"yield": S.YieldScorer(1300.0, threshold=900.0),
+              "combined": S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=0.75)]),
+              "mixture": S.MixtureScorer(method="probit")}[which]
+    n = len(space)
+    assert scorer.lattice_columns(space, 0, 10, "default", 1) is not None
+    for a, b, k in [(0, n, 40), (13, n // 2 + 7, n)]:
+        got = S._score_chunk(space, scorer, a, b, k, None, "default", 2)
+        ref = S._score_chunk(space, scorer, a, b, k, scorer.needed_descriptors() or None, "default", 2, fused=False)
+        assert got[2] == ref[2] and 0 < got[2] <= b - a
+        np.testing.assert_array_equal(got[1], ref[1])
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-13)
+    if which == "mixture":  # the fused top-k, the all-scores block kernel and the general path agree bitwise
+        cols = scorer.lattice_columns(space, 0, n, "default", None)["p_single"]
+        ref = S._score_chunk(space, scorer, 0, n, n, scorer.descriptors, "default", 2, fused=False)
+        np.testing.assert_array_equal(cols[ref[1]], ref[0])
+
+
+def test_lattice_columns_fall_back_when_element_data_is_missing():
+    # Cu has no Maresca-Curtin elastic constants: no lattice path, and the decoded path names it
+    space = S.CompositionSpace(["Ti", "Zr", "Nb", "Cu"], 3, 10.0)
+    ys = S.YieldScorer(1000.0)
+    assert ys.lattice_columns(space, 0, 10, "default", 1) is None
+    assert S.Combined(ys, require=[S.MixtureScorer(threshold=0.5)]).lattice_columns(space, 0, 10, "default", 1) is None
+    with pytest.raises(ValueError, match="element 'Cu' has no Maresca-Curtin inputs"):
+        S.screen(space, ys, top_k=5, progress=False)
+    with pytest.raises(ValueError, match="unknown model 'three-regime'"):
+        S.YieldScorer(1000.0, model="three-regime").lattice_columns(S.CompositionSpace(["Ti", "Zr", "Nb"], 2, 50.0),
+                                                                    0, 1, "default", 1)
