@@ -8,8 +8,12 @@
 //    kBlock at a time in a column-major scratch block, so every loop runs across rows and
 //    vectorises (a polynomial log, masked min/max, pair terms c_i c_j H_ij with no branches). Blocks
 //    are aligned to global row indices and always full (padded), so each row goes through the same
-//    instructions whatever the thread split. On x86-64 the block function is compiled twice
-//    (x86-64-v3, i.e. AVX2+FMA, and baseline) and picked at load time by CPU features (GCC/Clang target_clones).
+//    instructions whatever the thread split. The block function (`detail::block_compute`, see
+//    block_kernels.h) takes the block's element columns explicitly, so the fused screening kernel
+//    (screen_cpu.cpp) runs it over a system's k present elements with bitwise the same results; it
+//    skips the property means, deviations, pair sums and final formulas no requested column reads.
+//    On x86-64 it is compiled twice (x86-64-v3, i.e. AVX2+FMA, and baseline) and picked at load
+//    time by CPU features (GCC/Clang target_clones).
 #include "hea_fast/descriptors.h"
 
 #include <cfloat>
