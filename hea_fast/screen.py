@@ -357,14 +357,12 @@ class Combined(Scorer):
             cols.update(self.rank_by.columns(batch, desc))
             return cols
         idx = np.flatnonzero(keep)
-        full = np.full(len(batch), np.nan)
-        cols[self.rank_by.name] = full
-        if idx.size:
-            sub = self.rank_by.columns(batch[idx], None if desc is None else desc.iloc[idx].reset_index(drop=True))
-            for name, v in sub.items():
-                col = np.full(len(batch), np.nan)
-                col[idx] = v
-                cols[name] = col
+        sub = (self.rank_by.columns(batch[idx], None if desc is None else desc.iloc[idx].reset_index(drop=True))
+               if idx.size else {self.rank_by.name: np.empty(0)})
+        for name, v in sub.items():
+            col = np.full(len(batch), np.nan)
+            col[idx] = v
+            cols[name] = col
         return cols
 
     def lattice_columns(self, space, start, stop, table, threads):
@@ -477,11 +475,22 @@ def _fused_args(space, scorer: Scorer, table: str):
     if not (isinstance(space, CompositionSpace) and type(scorer) is MixtureScorer and scorer.method == "probit"
             and scorer.engine == "cpp"):
         return None
-    fast = _palette_kernel_inputs(tuple(space.elements), tuple(scorer.descriptors), table)
+    palette = _fused_palette_inputs(tuple(space.elements), tuple(scorer.descriptors), table)
+    return None if palette is None else (*palette, *scorer._kernel_args())
+
+
+@functools.lru_cache(maxsize=32)
+def _fused_palette_inputs(elements: tuple, names: tuple, table: str):
+    """The palette half of `_fused_args` (props, H, R, log offset, int32 columns), checked once per
+    (palette, descriptors): None unless every property and enthalpy is finite (the fused kernel
+    has no per-row fallback for missing element data)."""
+    fast = _palette_kernel_inputs(elements, names, table)
     if fast is None or not all(np.isfinite(a).all() for a in fast[:2]):
         return None
     props, H, gas, log_offset, cols = fast
-    return (props, H, gas, log_offset, np.asarray(cols, dtype=np.int32), *scorer._kernel_args())
+    cols = np.asarray(cols, dtype=np.int32)
+    cols.setflags(write=False)
+    return props, H, gas, log_offset, cols
 
 
 def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,
@@ -493,15 +502,14 @@ def _score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descripto
     of the general path below for palettes of up to 16 elements (tests/test_screen.py); `fused=False`
     forces the general path. Scorers with a `lattice_columns` path (the mixture model, the
     Maresca–Curtin yield, `Combined` of such) score the ranks in C++ without decoding them."""
-    fused_ok = fused
-    fused = _fused_args(space, scorer, table) if fused else None
-    if fused is not None:
+    args = _fused_args(space, scorer, table) if fused else None
+    if args is not None:
         from hea_fast._backend import core
 
-        s, r, n = core.screen_mixture_topk(space._space, start, stop, *fused, threshold=scorer.threshold, k=k,
+        s, r, n = core.screen_mixture_topk(space._space, start, stop, *args, threshold=scorer.threshold, k=k,
                                            threads=threads)
         return s, r, int(n)
-    cols = scorer.lattice_columns(space, start, stop, table, threads) if fused_ok else None
+    cols = scorer.lattice_columns(space, start, stop, table, threads) if fused else None
     if cols is None:
         batch = space.decode(start, stop, threads=threads)
         desc = _featurize(batch, descriptors, table, threads)
@@ -753,9 +761,8 @@ def screen(
     if want != "cpu":
         from hea_fast._backend import cuda_available, resolve_device
 
-        capable = _fused_args(space, scorer, table) is not None
         if want == "auto":
-            use = capable and client is None and cuda_available()
+            use = client is None and cuda_available() and _fused_args(space, scorer, table) is not None
         else:
             use = resolve_device(device) == "cuda"  # raises with the reason when CUDA is unavailable
             if use and client is not None:

@@ -64,27 +64,25 @@ HEA_CLONES double* block_compute(const double* c, int64_t m, const int32_t* elem
     rmin[b] = INFINITY;
     rmax[b] = -INFINITY;
   }
+  // the property means, each accumulated only when a requested descriptor reads it
+  const struct {
+    unsigned bit;
+    int prop;
+    double* acc;
+  } means[] = {{kNeedMeanR, kRadius, sr}, {kNeedMeanP, kChiPauling, sp}, {kNeedMeanA, kChiAllen, sa},
+               {kNeedMeanV, kVec, sv},    {kNeedMeanTm, kTm, st},         {kNeedMeanK, kBulk, sk},
+               {kNeedMeanVm, kVm, sm}};
   int ntiny = 0;
   for (int64_t j = 0; j < m; ++j) {
     const double* p = props + elem[j] * kNumProps;
-    const double pr = p[kRadius], pp = p[kChiPauling], pa = p[kChiAllen], pv = p[kVec], pt = p[kTm],
-                 pk = p[kBulk], pm = p[kVm];
+    const double pr = p[kRadius];
     const double* cj = c + j * B;
-    // one loop per property mean, each only when a requested descriptor reads it
-    if (need & kNeedMeanR)
-      for (int b = 0; b < B; ++b) sr[b] += cj[b] * pr;
-    if (need & kNeedMeanP)
-      for (int b = 0; b < B; ++b) sp[b] += cj[b] * pp;
-    if (need & kNeedMeanA)
-      for (int b = 0; b < B; ++b) sa[b] += cj[b] * pa;
-    if (need & kNeedMeanV)
-      for (int b = 0; b < B; ++b) sv[b] += cj[b] * pv;
-    if (need & kNeedMeanTm)
-      for (int b = 0; b < B; ++b) st[b] += cj[b] * pt;
-    if (need & kNeedMeanK)
-      for (int b = 0; b < B; ++b) sk[b] += cj[b] * pk;
-    if (need & kNeedMeanVm)
-      for (int b = 0; b < B; ++b) sm[b] += cj[b] * pm;
+    for (const auto& mean : means) {
+      if (!(need & mean.bit)) continue;
+      const double pv = p[mean.prop];
+      double* acc = mean.acc;
+      for (int b = 0; b < B; ++b) acc[b] += cj[b] * pv;
+    }
     // branch-free selects (non-short-circuit &) so these loops vectorise too
     if (need & kNeedMinMax)
       for (int b = 0; b < B; ++b) {

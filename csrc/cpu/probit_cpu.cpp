@@ -121,13 +121,18 @@ HEA_CLONES void block_probit(const double* X, const Prepared& p, double* out, do
 
 }  // namespace detail
 
-void mixture_probit(const double* X, int64_t n, const MixturePredictive& m, double* out, int threads) {
-  constexpr int B = detail::kBlock;
-  const int64_t d = m.d;
+std::vector<double> squared_anchor_norms(const MixturePredictive& m) {
   std::vector<double> a2(m.K, 0.0);
   if (m.K > 1)
     for (int64_t k = 0; k < m.K; ++k)
       for (int64_t j = 0; j < m.n_cl; ++j) a2[k] += m.anchors[k * m.n_cl + j] * m.anchors[k * m.n_cl + j];
+  return a2;
+}
+
+void mixture_probit(const double* X, int64_t n, const MixturePredictive& m, double* out, int threads) {
+  constexpr int B = detail::kBlock;
+  const int64_t d = m.d;
+  const std::vector<double> a2 = squared_anchor_norms(m);
   const detail::Prepared prep{&m, a2.data()};
   const int64_t nblocks = (n + B - 1) / B;
   parallel_for(nblocks, threads, [&](int64_t lo, int64_t hi, int) {

@@ -52,11 +52,7 @@ struct ThreadState {
 void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s, double* out,
                     int threads) {
   if (count <= 0) return;
-  const probit::MixturePredictive& m = s.model;
-  std::vector<double> a2(m.K, 0.0);
-  if (m.K > 1)
-    for (int64_t c = 0; c < m.K; ++c)
-      for (int64_t j = 0; j < m.n_cl; ++j) a2[c] += m.anchors[c * m.n_cl + j] * m.anchors[c * m.n_cl + j];
+  const std::vector<double> a2 = probit::squared_anchor_norms(s.model);
   const int64_t tiles = (count + kTile - 1) / kTile;
   const int64_t E = space.n_palette();
   parallel_for(tiles, threads, [&](int64_t lo, int64_t hi, int) {
@@ -77,10 +73,7 @@ void for_each_block(const lattice::Space& space, int64_t start, int64_t count, c
   const probit::MixturePredictive& m = s.model;
   const int64_t d = m.d, E = space.n_palette(), kmax = space.max_k();
   const unsigned need = descriptors::needs_of(s.cols, static_cast<int>(d));
-  std::vector<double> a2(m.K, 0.0);
-  if (m.K > 1)
-    for (int64_t c = 0; c < m.K; ++c)
-      for (int64_t j = 0; j < m.n_cl; ++j) a2[c] += m.anchors[c * m.n_cl + j] * m.anchors[c * m.n_cl + j];
+  const std::vector<double> a2 = probit::squared_anchor_norms(m);
   const probit::detail::Prepared prep{&m, a2.data()};
   const int64_t tiles = (count + kTile - 1) / kTile;
   parallel_for(tiles, t, [&](int64_t lo, int64_t hi, int tid) {

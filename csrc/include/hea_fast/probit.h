@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "hea_fast/descriptors.h"  // HEA_HD
 
@@ -26,6 +27,10 @@ struct MixturePredictive {
 
 // X: (n, d) row-major descriptor values; out: (n) probabilities.
 void mixture_probit(const double* X, int64_t n, const MixturePredictive& m, double* out, int threads);
+
+// |anchor_k|^2 for k < K (the nearest anchor minimises |A_k|^2 - 2 z.A_k; the |z|^2 term is common);
+// zeros when K == 1 (no anchor assignment).
+std::vector<double> squared_anchor_norms(const MixturePredictive& m);
 
 constexpr int kMaxRowD = 16;  // most descriptor columns the one-row form takes (d <= kMaxRowD)
 
