@@ -45,6 +45,20 @@ def test_screen_throughput(model, quick, check_ratio, timer):
     print(f"end to end: {res.n_scored:,} compositions in {dt:.2f} s = {res.n_scored / dt:,.0f}/s")
 
 
+def test_combined_lattice_path(quick, check_ratio, timer):
+    """σ_y(1300 K) ranked among alloys with P(single phase) >= 0.75 (`--scorer mixture+yield`): the
+    lattice path (mixture block kernel + X-Yield grid kernel on the ranks) against decoding the
+    chunk, featurizing it and scoring the frame, on the same chunk."""
+    space = S.CompositionSpace(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"], [4, 5], 5.0)
+    comb = S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=0.75)])
+    n = 100_000 if quick else len(space)
+    t_lat = timer(lambda: S._score_chunk(space, comb, 0, n, 1000, None, "default", None), repeat=3)
+    t_dec = timer(lambda: S._score_chunk(space, comb, 0, n, 1000, comb.needed_descriptors(), "default", None,
+                                         fused=False), repeat=2)
+    print(f"\nmixture+yield, {n:,} compositions: lattice path {n / t_lat:,.0f}/s, decoded path {n / t_dec:,.0f}/s")
+    check_ratio("screen_combined_lattice_vs_decoded", t_dec / t_lat)
+
+
 @pytest.mark.skipif(bool(os.environ.get("HEA_FAST_BENCH_QUICK")), reason="full mode only (make bench)")
 @pytest.mark.parametrize("n_elements", [6, 5])
 def test_dask_speedup(model, n_elements):

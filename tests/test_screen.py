@@ -252,6 +252,32 @@ def test_cli_screen_yield(tmp_path):
         main(["screen", "--help"])
 
 
+def test_cli_screen_device_option(tmp_path, capsys):
+    """--device auto screens wherever possible (the CPU here when no GPU is visible) with the same
+    top rows as --device cpu; --help documents the option and an unknown device is refused."""
+    from hea_fast._backend import cuda_available
+    from hea_fast.cli import main
+
+    base = ["screen", "--elements", "Ti,Zr,Nb,Ta,Mo", "--n-elements", "3", "--step", "10", "--top-k", "12",
+            "--no-progress"]
+    tops = {}
+    for dev in ("cpu", "auto"):
+        out = tmp_path / f"{dev}.parquet"
+        assert main(base + ["--device", dev, "-o", str(out)]) == 0
+        tops[dev] = pd.read_parquet(out)
+    if not cuda_available():
+        pd.testing.assert_frame_equal(tops["auto"], tops["cpu"])
+    else:
+        np.testing.assert_array_equal(tops["auto"]["rank"], tops["cpu"]["rank"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["screen", "--help"])
+    assert "--device {cpu,cuda,auto}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(base + ["--device", "tpu"])
+    assert exc.value.code == 2
+
+
 def test_mixture_scorer_probit_matches_monte_carlo():
     """The screening fast path (probit approximation of the posterior predictive) agrees with the
     model's Monte Carlo average over posterior draws."""
