@@ -13,7 +13,8 @@ import os
 
 from hea_fast import _core as core  # noqa: F401  (re-exported)
 
-__all__ = ["core", "cuda_module", "cuda_available", "cuda_empty", "resolve_device"]
+__all__ = ["core", "cuda_module", "cuda_available", "cuda_status", "cuda_empty", "resolve_device", "cuda_device",
+           "to_cuda", "cuda_stream"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,3 +77,32 @@ def resolve_device(device) -> str:
     if d == "cpu":
         return "cpu"
     raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'auto'")
+
+
+# ---- the glue of every CUDA call: arrays to device tensors, pointers, the current stream ----------
+# Kernels in `_cuda` take raw device pointers and the stream as an integer (nothing is built against
+# libtorch), so each wrapper does the same three things; they live here once.
+def cuda_device():
+    """The current CUDA torch device (raises with the reason when CUDA is unavailable)."""
+    import torch
+
+    cuda_module()
+    return torch.device("cuda", torch.cuda.current_device())
+
+
+def to_cuda(x, dtype=None, device=None):
+    """A contiguous CUDA tensor holding `x` (NumPy array, scalar or torch tensor), cast to `dtype`
+    (a torch dtype; None keeps it). CUDA tensors already of that dtype and layout are not copied."""
+    import numpy as np
+    import torch
+
+    dev = device if device is not None else cuda_device()
+    t = x if torch.is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))
+    return t.to(device=dev, dtype=dtype if dtype is not None else t.dtype).contiguous()
+
+
+def cuda_stream(device=None) -> int:
+    """The handle of torch's current stream on `device` (default: the current device), as an int."""
+    import torch
+
+    return torch.cuda.current_stream(device if device is not None else cuda_device()).cuda_stream

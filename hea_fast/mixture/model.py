@@ -87,6 +87,13 @@ def _labels01(y) -> np.ndarray:
     return yf
 
 
+def default_model_dir():
+    """Directory of the bundled mixture phase model (inside the package, so wheels carry it)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "data" / "models" / "mixture_default"
+
+
 class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
     """Anchor-guided sparse Bayesian logistic mixture (arXiv 2504.20354).
 
@@ -442,6 +449,12 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         _atomic(os.path.join(path, "ranking.csv"), lambda f: rk.to_csv(f, index=False, float_format="%.17g"))
         # config last: its presence marks a complete model directory
         _atomic(os.path.join(path, "config.json"), lambda f: json.dump(cfg, f, indent=2, allow_nan=True))
+
+    @classmethod
+    def load_default(cls) -> "SparseMixtureClassifier":
+        """The bundled phase model (`hea_fast/data/models/mixture_default`, trained by
+        scripts/train_default_mixture.py)."""
+        return cls.load(default_model_dir())
 
     @classmethod
     def load(cls, path) -> "SparseMixtureClassifier":
