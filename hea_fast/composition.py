@@ -1,45 +1,36 @@
-"""Alloy compositions: the formula grammar and `CompositionBatch` (DESIGN.md §4).
+"""Alloy compositions as batches: `CompositionBatch` and `as_batch`, the one way in (DESIGN.md §4).
 
-Grammar (whitespace between tokens, anything `str.isspace()` accepts, is ignored)::
-
-    formula := item+
-    item    := SYMBOL [amount] | "(" formula ")" [amount]
-    amount  := ([0-9]+ ["." [0-9]*] | "." [0-9]+) [[eE] [+-]? [0-9]+]
-
-Symbols are case-sensitive element symbols H … Og (the isotopes D and T are rejected; write H).
-A missing amount means 1; zero amounts are dropped. Amounts may be in any unit (moles, at.%,
-fractions): the result is normalised to atomic fractions summing to 1. `E` followed by a lower-case
-letter starts an element (`Al1Er`), otherwise it is an exponent (`Al1E-2Co`). Groups nest up to
-`MAX_DEPTH` (32) levels. A text that is only a missing-value marker (`NaN`, `inf`, `None`, `N/A`, …,
-any case) is an error, although `NaN` would read as Na + N and `INF` as I + N + F.
-
-Group subscripts (the group-share rule). At each nesting level the *unit sum* is the sum of that
-level's amounts, a group counting as its subscript (1 when absent). When the level contains a group
-and its unit sum is 100 or 1 (within 1e-6 relative), the formula is written as shares (at.% or
-fractions) and a group's subscript is the **group's total share**, split by the group's internal
-ratios: `(CoCrCuFeNi)96Nb4` is Nb 4 % and 19.2 % of each other element, `(FeNi)0.5Cr0.5` is Cr 50 %.
-Otherwise the subscript multiplies the group's amounts, as in chemistry: `Ti(ZrHf)2` is
-Ti 1 : Zr 2 : Hf 2 (20/40/40 %). The rule is applied level by level, so nested groups each follow it.
-
-Errors raise `CompositionError` (a ValueError) naming the formula, the character position (a Python
-string index) and the reason; `CompositionBatch.from_formulas` reports every bad row at once
-(`CompositionBatchError.errors`) or, with `errors="skip"`, drops and records them.
-
-Two implementations of the grammar: the pure-Python reference below (`parse_formula`, the
-specification) and the compiled batch parser `hea_fast._core.parse_formulas` (csrc/cpu/parse_cpu.cpp,
-multi-threaded, GIL released), which `CompositionBatch.from_formulas` uses by default. They mirror
-each other statement by statement and give bit-identical fractions and identical errors
-(tests/test_composition.py checks this on a hypothesis-generated corpus).
+`as_batch` is the only coercion of user input to fractions in the package: formulas (the grammar of
+`hea_fast.parse`), {element: amount} dicts, DataFrames of element columns, pymatgen Compositions,
+(n, E) arrays of amounts with `elements=`, or a batch. Formulas are parsed by the compiled
+multi-threaded parser (`hea_fast._core.parse_formulas`, csrc/cpu/parse_cpu.cpp), which gives
+bit-identical fractions and identical errors to the pure-Python reference `hea_fast.parse`.
+Errors raise `CompositionError` (a ValueError) naming the formula, position and reason;
+`CompositionBatch.from_formulas` reports every bad row at once (`CompositionBatchError.errors`) or,
+with `errors="skip"`, drops and records them.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Mapping
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from hea_fast.parse import (
+    ELEMENTS,
+    ENGINES,
+    MAX_DEPTH,
+    MESSAGES,
+    CompositionBatchError,
+    CompositionError,
+    element_z,
+    error_for_status,
+    is_element,
+    parse_amounts,
+    parse_formula,
+)
 
 __all__ = [
     "ELEMENTS",
@@ -47,291 +38,23 @@ __all__ = [
     "CompositionError",
     "CompositionBatchError",
     "CompositionBatch",
+    "element_z",
     "parse_formula",
     "parse_amounts",
+    "parse_formulas",
+    "parse_formulas_reference",
     "as_batch",
 ]
 
-# Element symbols in atomic-number order (Z = index + 1).
-ELEMENTS: tuple[str, ...] = tuple(
-    """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr
-    Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb
-    Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf
-    Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og""".split()
-)
 _Z = {s: i + 1 for i, s in enumerate(ELEMENTS)}
-MAX_DEPTH = 32
-_SHARE_TOL = 1e-6
-_DIGITS = frozenset("0123456789")
-# ASCII digits only: Python's \d and float() would also accept other scripts' digits.
-_MANTISSA = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
-_EXPONENT = re.compile(r"[eE][+-]?[0-9]+")
-ENGINES = ("cpp", "python")
-
-
-class CompositionError(ValueError):
-    """A formula or composition that cannot be parsed; names the formula, position and reason.
-
-    Attributes: `reason`, `formula`, `position` (a string index or None), and for formula errors
-    `code` (a `_core.PARSE_STATUS` name such as "unknown_symbol") and `length` (characters).
-    """
-
-    def __init__(self, reason: str, formula: Any = None, position: int | None = None, *,
-                 code: str | None = None, length: int = 0):
-        self.reason = reason
-        self.formula = formula
-        self.position = position
-        self.code = code
-        self.length = length
-        msg = reason
-        if position is not None:
-            msg += f" at position {position}"
-        if formula is not None:
-            msg += f" in formula {formula!r}"
-        super().__init__(msg)
-
-
-class CompositionBatchError(CompositionError):
-    """Several rows of a batch failed; `errors` is a list of (row label, CompositionError) in row
-    order (the label is the position, or the Series index for a pandas Series)."""
-
-    def __init__(self, errors: list[tuple[Any, CompositionError]], n_rows: int):
-        self.errors = errors
-        lines = [f"  row {i}: {e}" for i, e in errors[:20]]
-        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(
-            f"{len(errors)} of {n_rows} compositions are invalid (pass errors='skip' to drop them):\n"
-            + "\n".join(lines) + more
-        )
-
-
-def element_z(symbol: str) -> int:
-    """Atomic number of `symbol`; raises CompositionError for unknown symbols."""
-    try:
-        return _Z[symbol]
-    except KeyError:
-        raise CompositionError(f"unknown element symbol {symbol!r}") from None
-
-
-def _known(sym: str) -> bool:
-    return sym in _Z
-
-
-# --------------------------------------------------------------------------------------------
-# Error messages (shared by both parsers: each reports a code, a position and a length)
-# --------------------------------------------------------------------------------------------
-_MESSAGES = {
-    "empty": "empty formula",
-    "unknown_symbol": "unknown element symbol {tok!r}",
-    "unexpected_char": "unexpected character {tok!r}",
-    "negative": "negative amount",
-    "decimal_comma": "decimal comma (use '.' as the decimal separator)",
-    "malformed_number": "malformed number {tok!r}",
-    "malformed_exponent": "malformed exponent in {tok!r}",
-    "nonfinite": "amount {tok!r} overflows to infinity",
-    "amount_without_element": "amount without an element (a number must follow an element symbol or ')')",
-    "unclosed_paren": "unbalanced parentheses: '(' is never closed",
-    "unexpected_close": "unbalanced parentheses: unexpected ')'",
-    "empty_group": "empty group '()'",
-    "too_deep": f"groups nested deeper than {MAX_DEPTH} levels",
-    "all_zero": "all amounts are zero",
-    "overflow": "amounts overflow to infinity",
-    "missing_value": "missing value {tok!r}, not a formula",
-}
-# Whole texts (whitespace aside, ASCII case ignored) that mean "no value" although some would parse
-# (NaN = Na + N, INF = I + N + F).
-# ('na' is not one: Na is sodium.)
-_MISSING_MARKERS = frozenset(["nan", "inf", "+inf", "-inf", "infinity", "none", "null", "n/a", "<na>"])
-
-
-def _error(code: str, formula: str, pos: int, length: int) -> CompositionError:
-    pos = int(pos)
-    length = int(length)
-    tok = formula[pos: pos + length] if pos >= 0 else ""
-    reason = _MESSAGES[code].format(tok=tok)
-    if code == "unknown_symbol":
-        if tok in ("D", "T"):
-            reason += " (hydrogen isotopes are not elements here: write H)"
-        elif formula.upper() == formula:
-            reason += " (element symbols are case-sensitive: 'Co', not 'CO')"
-    elif code == "unexpected_char" and tok == ",":
-        reason += " (write decimals with '.', and nothing between elements)"
-    return CompositionError(reason, formula, pos if pos >= 0 else None, code=code,
-                            length=length if pos >= 0 else 0)
-
-
-# --------------------------------------------------------------------------------------------
-# Reference parser (pure Python). csrc/cpu/parse_cpu.cpp mirrors it statement by statement.
-# --------------------------------------------------------------------------------------------
-class _Fail(Exception):
-    def __init__(self, code: str, pos: int, length: int):
-        self.code, self.pos, self.length = code, pos, length
-
-
-class _Parser:
-    def __init__(self, text: str):
-        self.text = text
-        self.pos = 0
-
-    def skip_ws(self) -> None:
-        t = self.text
-        while self.pos < len(t) and t[self.pos].isspace():
-            self.pos += 1
-
-    def amount(self) -> float | None:
-        """An optional amount after a symbol or ')'; None when none follows."""
-        self.skip_ws()
-        t, p = self.text, self.pos
-        m = _MANTISSA.match(t, p)
-        if m is None:
-            if p < len(t) and t[p] == ".":
-                raise _Fail("malformed_number", p, 1)
-            return None
-        end = m.end()
-        e = _EXPONENT.match(t, end)
-        has_exp = e is not None
-        if has_exp:
-            end = e.end()
-        c = t[end] if end < len(t) else ""
-        nxt = t[end + 1] if end + 1 < len(t) else ""
-        if c == ".":
-            raise _Fail("malformed_number", p, end + 1 - p)
-        if c == "," and nxt in _DIGITS:
-            raise _Fail("decimal_comma", end, 1)
-        # 'E' followed by a lower-case letter is an element (Er, Eu, Es), not an exponent
-        if not has_exp and c in ("e", "E") and not (c == "E" and "a" <= nxt <= "z"):
-            raise _Fail("malformed_exponent", p, end + 1 - p + (1 if nxt in ("+", "-") else 0))
-        value = float(t[p:end])
-        if not math.isfinite(value):
-            raise _Fail("nonfinite", p, end - p)
-        self.pos = end
-        return value
-
-    def level(self, depth: int) -> list:
-        """Items of one nesting level: (0, inner items, subscript) for a group, (Z, symbol, amount)
-        for an element. Returns at the end of the text or at a ')' (not consumed)."""
-        items: list = []
-        t = self.text
-        n = len(t)
-        while True:
-            self.skip_ws()
-            if self.pos >= n:
-                break
-            c = t[self.pos]
-            if c == ")":
-                if depth == 0:
-                    raise _Fail("unexpected_close", self.pos, 1)
-                break
-            if c == "(":
-                open_ = self.pos
-                if depth + 1 > MAX_DEPTH:
-                    raise _Fail("too_deep", open_, 1)
-                self.pos += 1
-                inner = self.level(depth + 1)
-                if self.pos >= n:
-                    raise _Fail("unclosed_paren", open_, 1)
-                if not inner:
-                    raise _Fail("empty_group", open_, 1)
-                self.pos += 1
-                amt = self.amount()
-                items.append((0, inner, 1.0 if amt is None else amt))
-                continue
-            if "A" <= c <= "Z":
-                k = 2 if self.pos + 1 < n and "a" <= t[self.pos + 1] <= "z" else 1
-                sym = t[self.pos: self.pos + k]
-                z = _Z.get(sym)
-                if z is None:
-                    raise _Fail("unknown_symbol", self.pos, k)
-                self.pos += k
-                amt = self.amount()
-                items.append((z, sym, 1.0 if amt is None else amt))
-                continue
-            if c in _DIGITS or c == ".":
-                raise _Fail("amount_without_element", self.pos, 1)
-            if c == "-":
-                q = self.pos + 1
-                while q < n and t[q].isspace():
-                    q += 1
-                if q < n and (t[q] in _DIGITS or t[q] == "."):
-                    raise _Fail("negative", self.pos, 1)
-            raise _Fail("unexpected_char", self.pos, 1)
-        return items
-
-
-def _evaluate(items: list, out: dict[str, float], scale: float) -> None:
-    """Resolve one level into `out` (the group-share rule; see the module docstring). Explicit
-    left-to-right sums, not sum(): Python >= 3.12 compensates sum() of floats, the C++ does not."""
-    total = 0.0
-    has_group = False
-    for z, _, a in items:
-        total += a
-        has_group = has_group or z == 0
-    share = has_group and (abs(total - 100.0) <= _SHARE_TOL * 100.0 or abs(total - 1.0) <= _SHARE_TOL)
-    for z, payload, amt in items:
-        if z:
-            out[payload] = out.get(payload, 0.0) + scale * amt
-        elif amt == 0:
-            continue
-        elif share:
-            inner: dict[str, float] = {}
-            _evaluate(payload, inner, 1.0)
-            s = 0.0
-            for v in inner.values():
-                s += v
-            if s <= 0:
-                continue
-            for k, v in inner.items():
-                out[k] = out.get(k, 0.0) + scale * amt * v / s
-        else:
-            _evaluate(payload, out, scale * amt)
-
-
-def parse_amounts(formula: str) -> dict[str, float]:
-    """Amounts as written (groups resolved, zeros dropped, not normalised), in order of first
-    appearance."""
-    if not isinstance(formula, str):
-        raise CompositionError(f"formula must be a string, got {type(formula).__name__}", formula)
-    text = formula.strip()
-    if text.isascii() and text.lower() in _MISSING_MARKERS:
-        start = len(formula) - len(formula.lstrip())
-        raise _error("missing_value", formula, start, len(text))
-    try:
-        items = _Parser(formula).level(0)
-    except _Fail as f:
-        raise _error(f.code, formula, f.pos, f.length) from None
-    if not items:
-        raise _error("empty", formula, -1, 0)
-    out: dict[str, float] = {}
-    _evaluate(items, out, 1.0)
-    out = {k: v for k, v in out.items() if v != 0.0}  # NaN (inf * 0) is kept: the sum check fails
-    if not out:
-        raise _error("all_zero", formula, -1, 0)
-    return out
-
-
-def parse_formula(formula: str) -> dict[str, float]:
-    """Parse one alloy formula into {element: atomic fraction} (fractions sum to 1, elements in
-    order of first appearance). The pure-Python reference of the grammar in the module docstring.
-
-    >>> parse_formula("(CoCrCuFeNi)96Nb4")["Nb"]
-    0.04
-    >>> parse_formula("Ti(ZrHf)2")
-    {'Ti': 0.2, 'Zr': 0.4, 'Hf': 0.4}
-    """
-    amounts = parse_amounts(formula)
-    total = 0.0
-    for v in amounts.values():
-        total += v
-    if not math.isfinite(total):
-        raise _error("overflow", formula, -1, 0)
-    return {k: v / total for k, v in amounts.items()}
+_ = (MAX_DEPTH, MESSAGES, element_z)  # re-exported names of the grammar
 
 
 def _validate_mapping(d: Mapping, label: Any) -> dict[str, float]:
     out = {}
     for k, v in d.items():
         sym = str(k)
-        if not _known(sym):
+        if not is_element(sym):
             raise CompositionError(f"unknown element symbol {sym!r}", label)
         try:
             x = float(v)
@@ -363,7 +86,7 @@ def _check_elements(elements: Sequence[str]) -> tuple[str, ...]:
         raise CompositionError(f"elements must be a sequence of symbols, not the string {elements!r}")
     els = tuple(str(e) for e in elements)
     for e in els:
-        if not _known(e):
+        if not is_element(e):
             raise CompositionError(f"unknown element symbol {e!r} in elements={list(els)}")
     if len(set(els)) != len(els):
         raise CompositionError(f"duplicate elements in {list(els)}")
@@ -482,7 +205,7 @@ class CompositionBatch:
             elif code == "outside_set":
                 bad.append((i, _outside_error(parse_formula(f), els, f)))
             else:
-                bad.append((i, _error(code, f, pos[i], length[i])))
+                bad.append((i, error_for_status(code, f, pos[i], length[i])))
         if extra:
             if elements is None:
                 new = {e for _, d in extra for e in d} - set(els)
@@ -527,7 +250,7 @@ class CompositionBatch:
     def from_dataframe(cls, df, elements: Sequence[str] | None = None) -> "CompositionBatch":
         """Element columns (symbols as column names, at.% or fractions; other columns ignored).
         Rows are normalised; NaN or negative amounts raise naming the row and column."""
-        cols = [c for c in df.columns if isinstance(c, str) and _known(c)]
+        cols = [c for c in df.columns if isinstance(c, str) and is_element(c)]
         if not cols:
             raise CompositionError(f"no element columns among {list(df.columns)[:10]}")
         A = df[cols].to_numpy(dtype=np.float64)
@@ -699,9 +422,43 @@ def _coerce_one(obj, label) -> dict[str, float]:
     raise CompositionError(f"cannot interpret {type(obj).__name__} {obj!r} as a composition", obj)
 
 
+def _from_amounts(A, elements: Sequence[str] | None) -> CompositionBatch:
+    """An (n, E) or (E,) array of amounts (any unit) over `elements` -> a normalised batch."""
+    if elements is None:
+        raise CompositionError("an array of amounts has no element labels: pass elements=[...] naming its "
+                               "columns, or build CompositionBatch(fractions, elements)")
+    els = _check_elements(elements)
+    try:
+        A = np.array(A, dtype=np.float64, order="C", copy=True)
+    except (TypeError, ValueError) as exc:
+        raise CompositionError(f"cannot read the array of amounts as numbers ({exc})") from None
+    if A.ndim == 1:
+        A = A[None, :]
+    if A.ndim != 2 or A.shape[1] != len(els):
+        raise CompositionError(f"array of amounts of shape {A.shape} does not match the {len(els)} elements {list(els)}")
+    bad = ~np.isfinite(A) | (A < 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise CompositionError(f"row {i}: amount of {els[j]} is {float(A[i, j])!r} (must be finite and >= 0)")
+    tot = A.sum(axis=1)
+    if (tot <= 0).any():
+        raise CompositionError(f"row {int(np.flatnonzero(tot <= 0)[0])}: all amounts are zero")
+    A /= tot[:, None]
+    return CompositionBatch._trusted(A, els)
+
+
 def as_batch(obj, elements: Sequence[str] | None = None, errors: str = "raise") -> CompositionBatch:
-    """Coerce formulas (str or sequence/Series of str), dicts, a DataFrame of element columns,
-    pymatgen Compositions or a CompositionBatch into a CompositionBatch."""
+    """The one way in: coerce user input to a `CompositionBatch` of atomic fractions.
+
+    Accepts a formula or a sequence/Series/array of formulas (the `hea_fast.parse` grammar), a
+    {element: amount} dict or a sequence of dicts, pymatgen Compositions, a DataFrame of element
+    columns, an (n, E) or (E,) array of amounts (any unit, rows normalised) with `elements=` naming
+    its columns, or a batch (or any object with ``fractions`` and ``elements``).
+    elements: the output columns, in this order (a composition with another element is an error);
+    None keeps the input's elements (atomic-number order for parsed input).
+    errors: "raise" (every bad row reported at once) or "skip" (bad rows dropped and recorded in
+    `skipped`, the kept rows' labels in `index`); applies to row-wise input (formulas, dicts).
+    """
     if isinstance(obj, CompositionBatch):
         return obj.select(elements) if elements is not None else obj
     if isinstance(obj, str):
@@ -710,6 +467,9 @@ def as_batch(obj, elements: Sequence[str] | None = None, errors: str = "raise") 
         return CompositionBatch.from_dict(obj, elements)
     if hasattr(obj, "get_el_amt_dict"):
         return CompositionBatch.from_dicts([obj], elements)
+    if hasattr(obj, "fractions") and hasattr(obj, "elements"):  # duck-typed batches
+        batch = CompositionBatch(np.asarray(obj.fractions, dtype=np.float64), tuple(obj.elements))
+        return batch.select(elements) if elements is not None else batch
     try:
         import pandas as pd
 
@@ -717,6 +477,20 @@ def as_batch(obj, elements: Sequence[str] | None = None, errors: str = "raise") 
             return CompositionBatch.from_dataframe(obj, elements)
     except ImportError:  # pragma: no cover
         pass
-    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
-        raise CompositionError("a bare float array has no element labels: build CompositionBatch(fractions, elements)")
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "fiub":
+        return _from_amounts(obj, elements)
+    if (isinstance(obj, (list, tuple)) and obj and elements is not None
+            and isinstance(obj[0], (list, tuple, np.ndarray, int, float)) and not isinstance(obj[0], bool)):
+        return _from_amounts(obj, elements)
     return CompositionBatch.from_formulas(obj, elements, errors)
+
+
+def parse_formulas(formulas, elements: Sequence[str] | None = None, errors: str = "raise",
+                   threads: int | None = None) -> CompositionBatch:
+    """Parse formulas with the compiled multi-threaded parser (the `parse` kernel)."""
+    return CompositionBatch.from_formulas(formulas, elements, errors, engine="cpp", threads=threads)
+
+
+def parse_formulas_reference(formulas, elements: Sequence[str] | None = None, errors: str = "raise") -> CompositionBatch:
+    """The same batch from the pure-Python reference parser (`hea_fast.parse.parse_formula`)."""
+    return CompositionBatch.from_formulas(formulas, elements, errors, engine="python")

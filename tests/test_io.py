@@ -1,0 +1,111 @@
+"""hea_fast._io: atomic writes leave the old file intact on failure, fingerprints are canonical,
+checkpoints refuse foreign or corrupt state with a message naming the file."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from hea_fast._io import (
+    Checkpoint,
+    CheckpointError,
+    atomic_path,
+    atomic_write,
+    atomic_write_json,
+    fingerprint,
+    read_json,
+)
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if ".tmp." in p.name)
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
+    p = tmp_path / "sub" / "out.txt"
+    atomic_write(p, "first")
+    atomic_write(p, b"second")
+    assert p.read_bytes() == b"second"
+    assert _leftovers(p.parent) == []
+
+
+def test_failed_write_keeps_the_old_file_and_cleans_up(tmp_path):
+    p = tmp_path / "result.parquet"
+    p.write_text("old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_path(p) as tmp:
+            assert tmp.parent == p.parent and tmp.suffix == ".parquet"  # writers dispatching on suffix
+            tmp.write_text("half-written")
+            raise RuntimeError("boom")
+    assert p.read_text() == "old"
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_path_works_with_numpy_savez_suffix(tmp_path):
+    p = tmp_path / "state.npz"
+    with atomic_path(p) as tmp:
+        np.savez(tmp, a=np.arange(3))
+    with np.load(p) as z:
+        np.testing.assert_array_equal(z["a"], np.arange(3))
+    assert sorted(os.listdir(tmp_path)) == ["state.npz"]
+
+
+def test_json_round_trip_with_numpy_values(tmp_path):
+    p = atomic_write_json(tmp_path / "a.json", {"x": np.float64(1.5), "v": np.arange(3), "n": np.int32(7)})
+    assert json.loads(p.read_text()) == {"x": 1.5, "v": [0, 1, 2], "n": 7}
+
+
+def test_read_json_names_the_file(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text('{"a": 1, ')
+    with pytest.raises(CheckpointError, match=r"model config .*config\.json is not valid JSON"):
+        read_json(p, "model config")
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        read_json(tmp_path / "missing.json")
+
+
+def test_fingerprint_is_canonical_and_sensitive():
+    a = {"space": [1, 2, 3], "model": {"b": 1.0, "a": "x"}, "arr": np.arange(4.0)}
+    b = {"arr": np.arange(4.0), "model": {"a": "x", "b": 1.0}, "space": [1, 2, 3]}  # other dict order
+    assert fingerprint(a) == fingerprint(b)
+    assert len(fingerprint(a)) == 64
+    variants = [
+        {**a, "arr": np.arange(4.0) + 1e-12},      # one value
+        {**a, "arr": np.arange(4, dtype=np.float32)},  # dtype
+        {**a, "arr": np.arange(4.0).reshape(2, 2)},    # shape
+        {**a, "space": [1, 2, 4]},
+        {**a, "model": {"b": 1.0, "a": "y"}},
+    ]
+    assert len({fingerprint(v) for v in variants} | {fingerprint(a)}) == len(variants) + 1
+    assert fingerprint({"x": float("nan")}) == fingerprint({"x": float("nan")})
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    p = tmp_path / "ck.json"
+    ck = Checkpoint(p, {"run": 1})
+    assert ck.load() is None
+    assert ck.save({"done": [1, 2]})
+    assert Checkpoint(p, {"run": 1}).load() == {"done": [1, 2]}
+    with pytest.raises(CheckpointError, match=r"ck\.json belongs to a different run"):
+        Checkpoint(p, {"run": 2}).load()
+    with pytest.raises(CheckpointError, match=r"format version 1, expected 2"):
+        Checkpoint(p, {"run": 1}, version=2).load()
+    p.write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"checkpoint .*ck\.json is not valid JSON"):
+        Checkpoint(p, {"run": 1}).load()
+    p.write_text('{"done": []}')
+    with pytest.raises(CheckpointError, match="not a hea_fast checkpoint"):
+        Checkpoint(p, {"run": 1}).load()
+
+
+def test_checkpoint_throttles_unless_forced(tmp_path):
+    p = tmp_path / "ck.json"
+    ck = Checkpoint(p, "fp", min_interval_s=3600.0)
+    assert ck.save({"i": 1})
+    assert not ck.save({"i": 2})
+    assert Checkpoint(p, "fp").load() == {"i": 1}
+    assert ck.save({"i": 3}, force=True)
+    assert Checkpoint(p, "fp").load() == {"i": 3}
+    assert Checkpoint(None, "fp").save({"i": 4}) is False
