@@ -11,8 +11,8 @@ Two named tables:
 ``"zeng2024"``
     The element data and Miedema pair enthalpies of the d-VAE paper (Zeng, Khan, Post,
     arXiv 2409.06740), read at run time from the data home through `hea_fast.datasets.fetch`
-    (``$HEA_FAST_DATA`` or ``~/.cache/hea_fast``, checksummed): ``dvae_hea_zeng2024/element_lookup_70.csv`` (mendeleev atomic radius,
-    Pauling χ, a "VEC" counting every electron outside the noble-gas core, Tm, K, Vm) and
+    (checksummed): ``dvae_hea_zeng2024/element_lookup_70.csv`` (mendeleev atomic radius, Pauling
+    χ, a "VEC" counting every electron outside the noble-gas core, Tm, K, Vm) and
     ``mixing_enthalpy_pairs_435.csv`` (qmpy Miedema ΔH_ij for 30 elements). It has no Allen χ.
     Its entropy convention reproduces the paper's features exactly: R = 8.314 and
     ΔS = −R Σ c ln(c + 2⁻²³) (2⁻²³ is float32 machine epsilon; the offset shifts ΔS by ≈ 1e-6 J/mol/K
@@ -25,7 +25,6 @@ all of them. Unknown values are NaN; asking for a property an element lacks rais
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -33,7 +32,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["ElementTable", "ElementDataError", "PROPERTIES", "GAS_CONSTANT", "table_names"]
+__all__ = ["ElementTable", "ElementDataError", "PROPERTIES", "GAS_CONSTANT", "table_names", "clear_cache"]
 
 #: Property columns, in the order the descriptor kernel expects (hea_fast._core.DESCRIPTOR_PROPS).
 PROPERTIES: tuple[str, ...] = (
@@ -54,23 +53,6 @@ _DATA = Path(__file__).with_name("data")
 
 class ElementDataError(ValueError):
     """An element, property or pair enthalpy is missing from an element table."""
-
-
-def _data_file(dataset: str, name: str) -> Path:
-    """A shared-data file, through hea_fast.datasets (data home, checksum, download) when present."""
-    try:
-        from hea_fast import datasets
-    except ImportError:  # pragma: no cover - the datasets module is part of the package
-        datasets = None
-    if datasets is not None and (dataset, name) in getattr(datasets, "FILES", {}):
-        return datasets.fetch(dataset, name)  # raises DatasetNotFoundError (a FileNotFoundError)
-    env = os.environ.get("HEA_FAST_DATA", "").strip()
-    home = Path(env).expanduser() if env else Path.home() / ".cache" / "hea_fast"
-    path = home / dataset / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: put the d-VAE data (arXiv 2409.06740, repo "
-                                f"cengc13/d_vae_hea) in $HEA_FAST_DATA/{dataset}/")
-    return path
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,6 +201,11 @@ def table_names() -> tuple[str, ...]:
     return ("default", "zeng2024")
 
 
+def clear_cache() -> None:
+    """Forget the named tables loaded in this process (e.g. after the data home changed)."""
+    _load_named.cache_clear()
+
+
 @functools.lru_cache(maxsize=None)
 def _load_named(name: str) -> ElementTable:
     if name == "default":
@@ -230,8 +217,10 @@ def _load_named(name: str) -> ElementTable:
             "Takeuchi-Inoue 2005 pair enthalpies",
         )
     if name == "zeng2024":
-        ef = _data_file("dvae_hea_zeng2024", "element_lookup_70.csv")
-        pf = _data_file("dvae_hea_zeng2024", "mixing_enthalpy_pairs_435.csv")
+        from hea_fast.datasets import fetch  # the data home, checksums, download (DatasetNotFoundError)
+
+        ef = fetch("dvae_hea_zeng2024", "element_lookup_70.csv")
+        pf = fetch("dvae_hea_zeng2024", "mixing_enthalpy_pairs_435.csv")
         raw = pd.read_csv(ef).set_index("element")
         props = pd.DataFrame(
             {

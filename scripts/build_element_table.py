@@ -27,13 +27,13 @@ script cross-checks it against ../shared/data/takeuchi_hmix_chen2023/takeuchi.cs
 disagreement.
 
 Usage:  python scripts/build_element_table.py [--data-home DIR] [--check]
+  --data-home  the shared data folder (default: hea_fast.datasets.data_home(), i.e. $HEA_FAST_DATA)
   --check  regenerate in memory and compare with the committed CSVs (exit 1 on a difference).
 """
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
 import sys
 import warnings
@@ -65,12 +65,12 @@ ACTINIDE_VEC = {"Ac": 3, "Th": 4, "Pa": 5, "U": 6, "Np": 7, "Pu": 8}
 
 
 def data_home(arg: str | None) -> Path:
+    """--data-home, else the package's data home (hea_fast.datasets: $HEA_FAST_DATA, ~/.cache/hea_fast)."""
     if arg:
         return Path(arg)
-    env = os.environ.get("HEA_FAST_DATA")
-    if env:
-        return Path(env)
-    return ROOT.parent / "shared" / "data"
+    from hea_fast.datasets import data_home as package_data_home
+
+    return package_data_home()
 
 
 def _symbols_in(series, valid: set[str]) -> set[str]:
@@ -213,7 +213,7 @@ def cross_check_pairs(pairs: pd.DataFrame, home: Path) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-home", default=None, help="shared data folder (default $HEA_FAST_DATA)")
+    ap.add_argument("--data-home", default=None, help="shared data folder (default: the data home of hea_fast.datasets)")
     ap.add_argument("--check", action="store_true", help="compare with the committed CSVs instead of writing")
     args = ap.parse_args(argv)
     home = data_home(args.data_home)
@@ -263,11 +263,11 @@ def main(argv=None) -> int:
                 print(f"DIFFERS: {OUT_DIR / name}")
                 bad += 1
         return 1 if bad else 0
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    from hea_fast._io import atomic_path
+
     for name, df in outputs.items():
-        tmp = OUT_DIR / f".{name}.tmp"
-        df.to_csv(tmp, index=False, lineterminator="\n")
-        os.replace(tmp, OUT_DIR / name)
+        with atomic_path(OUT_DIR / name) as tmp:
+            df.to_csv(tmp, index=False, lineterminator="\n")
         print(f"wrote {OUT_DIR / name} ({len(df)} rows)")
     return 0
 

@@ -138,12 +138,12 @@ def test_zeng2024_missing_data_home(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path))
     monkeypatch.setenv("HEA_FAST_OFFLINE", "1")
-    elements._load_named.cache_clear()
+    elements.clear_cache()
     try:
         with pytest.raises(FileNotFoundError, match="dvae_hea_zeng2024"):
             ElementTable.load("zeng2024")
     finally:
-        elements._load_named.cache_clear()
+        elements.clear_cache()
 
 
 def test_build_script_reproduces_the_snapshot(shared_data):

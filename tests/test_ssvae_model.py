@@ -2,6 +2,7 @@
 their golden outputs (dvae_hea_zeng2024_model/) to float32 precision; save/load round trip."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -136,3 +137,22 @@ def test_config_errors():
         SSVAEConfig(z_dim=0)
     with pytest.raises(SSVAEConfigError, match="feature_std"):
         SSVAEConfig(feature_mean=[0.0] * 8, feature_std=[0.0] * 8)
+
+
+def test_corrupt_or_foreign_config_names_the_file(tmp_path):
+    from hea_fast._io import CheckpointError
+
+    m = SSVAE(SSVAEConfig(z_dim=2, hidden=(4,)))
+    d = m.save(tmp_path / "m")
+    cfg = d / "config.json"
+    meta = json.loads(cfg.read_text())
+    assert meta["format"] == "hea_fast.ssvae" and meta["config"]["hidden"] == [4]
+    cfg.write_text(cfg.read_text()[:40])  # truncated
+    with pytest.raises(CheckpointError, match=re.escape(str(cfg))):
+        SSVAE.load(d)
+    cfg.write_text(json.dumps({**meta, "format": "other"}))
+    with pytest.raises(SSVAEConfigError, match=re.escape(str(cfg))):
+        SSVAE.load(d)
+    cfg.write_text(json.dumps({**meta, "version": 99}))
+    with pytest.raises(SSVAEConfigError, match="version 99"):
+        SSVAE.load(d)

@@ -8,7 +8,6 @@ writes the tidy table to CSV/Parquet atomically); `verify` checks every register
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -58,20 +57,16 @@ def _list(args) -> int:
 
 
 def _write_table(df, out: Path) -> None:
+    from hea_fast._io import atomic_path
+
     ext = out.suffix.lower()
     if ext not in (".csv", ".parquet", ".pq"):
         raise ValueError(f"{out}: unsupported output type {out.suffix!r}; use .csv or .parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as tmp:  # an interrupted run never leaves a truncated file
         if ext == ".csv":
             df.to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
-        os.replace(tmp, out)  # atomic: an interrupted run never leaves a truncated file
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _show(args) -> int:

@@ -11,13 +11,12 @@ descriptors raw (units in `hea_fast.ssvae.model`).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from hea_fast.datasets import load_dvae_splits
 from hea_fast.ssvae.model import FEATURES, TOP30
 
 SPLITS = ("labelled", "unlabelled", "validation", "test")
@@ -34,23 +33,9 @@ class Split:
 
 def _table() -> pd.DataFrame:
     """The 1373 rows with a `split` column (paper's seed-42 split), ordered by orig_index."""
-    try:  # the datasets module owns data access; fall back to the file while it is being written
-        from hea_fast.datasets import load_dvae_splits  # type: ignore
-
-        df = load_dvae_splits()
-        if not isinstance(df, pd.DataFrame) or "orig_index" not in df.columns:
-            raise ImportError
-        # datasets' tidy names -> the source's (Alloys = formula as written, Class = single phase)
-        df = df.rename(columns={"formula_raw": "Alloys", "single_phase": "Class"})
-    except (ImportError, AttributeError):
-        home = Path(os.environ.get("HEA_FAST_DATA", Path.home() / ".cache" / "hea_fast"))
-        path = home / "dvae_hea_zeng2024" / "ssvae_splits_1373.csv"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} not found: set HEA_FAST_DATA to the data home holding dvae_hea_zeng2024/ "
-                "(d-VAE splits of arXiv 2409.06740)"
-            )
-        df = pd.read_csv(path)
+    df = load_dvae_splits()  # data home, checksum, DatasetNotFoundError naming the file
+    # datasets' tidy names -> the source's (Alloys = formula as written, Class = single phase)
+    df = df.rename(columns={"formula_raw": "Alloys", "single_phase": "Class"})
     return df.sort_values("orig_index").reset_index(drop=True)
 
 

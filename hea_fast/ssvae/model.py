@@ -35,9 +35,6 @@ The authors' released weights (``ssvae_released_state_dict.npz``) load with `loa
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,13 +42,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from hea_fast._io import atomic_path, atomic_write_json, read_json
+from hea_fast.datasets import DVAE_ELEMENTS, DVAE_FEATURES, data_home, fetch
+
 #: The 30 most frequent elements of the d-VAE set, in the authors' column order (Fe…Sc).
-TOP30 = (
-    "Fe", "Ni", "Cr", "Co", "Al", "Ti", "Cu", "Mo", "V", "Nb", "Mn", "Zr", "Ta", "W", "Hf",
-    "Si", "Rh", "Ru", "Re", "Os", "Pt", "Pd", "Ir", "Mg", "Ag", "Zn", "Sn", "Au", "Li", "Sc",
-)
+TOP30 = DVAE_ELEMENTS
 #: The 8 engineered descriptors (hea_fast.features set "zeng2024"), in the authors' order.
-FEATURES = ("k", "vm", "tm", "vac", "delta", "delta_chi", "delta_s_mix", "delta_h_mix")
+FEATURES = DVAE_FEATURES
+#: The authors' released weights in the data home (models/ssvae.model of cengc13/d_vae_hea as npz).
+RELEASED_WEIGHTS = ("dvae_hea_zeng2024_model", "ssvae_released_state_dict.npz")
 
 FORMAT_VERSION = 1
 
@@ -231,14 +230,14 @@ class SSVAE(nn.Module):
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": "hea_fast.ssvae", "version": FORMAT_VERSION, "config": self.config.to_json()}
         extra = getattr(self, "training_info", None)
         if extra:
             meta["training"] = extra
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(directory / "model.safetensors", lambda p: save_file(state, str(p)))
-        _atomic_write(directory / "config.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+        with atomic_path(directory / "model.safetensors") as tmp:
+            save_file(state, str(tmp))
+        atomic_write_json(directory / "config.json", meta, indent=2)
         return directory
 
     @classmethod
@@ -246,30 +245,24 @@ class SSVAE(nn.Module):
         from safetensors.torch import load_file
 
         directory = Path(directory)
-        cfg_path = directory / "config.json"
-        if not cfg_path.is_file():
-            raise FileNotFoundError(f"{cfg_path} not found: not a saved SSVAE directory")
-        meta = json.loads(cfg_path.read_text())
-        if meta.get("format") != "hea_fast.ssvae":
-            raise SSVAEConfigError(f"{cfg_path}: format {meta.get('format')!r} is not 'hea_fast.ssvae'")
-        if meta.get("version") != FORMAT_VERSION:
-            raise SSVAEConfigError(f"{cfg_path}: version {meta.get('version')} (this code reads {FORMAT_VERSION})")
+        meta = _read_config(directory / "config.json")
         model = cls(SSVAEConfig(**meta["config"]))
         model.load_state_dict(load_file(str(directory / "model.safetensors")))
         model.training_info = meta.get("training")
         return model.eval()
 
 
-def _atomic_write(path: Path, writer):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def _read_config(path: Path) -> dict:
+    """The checked ``config.json`` of a saved SSVAE; errors name the file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a saved SSVAE directory")
+    meta = read_json(path, what="SSVAE config")
+    if not isinstance(meta, dict) or meta.get("format") != "hea_fast.ssvae":
+        fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise SSVAEConfigError(f"{path}: format {fmt!r} is not 'hea_fast.ssvae'")
+    if meta.get("version") != FORMAT_VERSION:
+        raise SSVAEConfigError(f"{path}: version {meta.get('version')} (this code reads {FORMAT_VERSION})")
+    return meta
 
 
 # ---- authors' released weights ------------------------------------------------------------------
@@ -307,17 +300,23 @@ def convert_released_state(arrays) -> dict[str, torch.Tensor]:
 
 
 def released_weights_path() -> Path:
-    home = Path(os.environ.get("HEA_FAST_DATA", Path.home() / ".cache" / "hea_fast"))
-    return home / "dvae_hea_zeng2024_model" / "ssvae_released_state_dict.npz"
+    """Where the released weights sit in the data home (`hea_fast.datasets.data_home`)."""
+    return data_home().joinpath(*RELEASED_WEIGHTS)
 
 
 def load_released(path=None) -> SSVAE:
-    """The authors' released model (test accuracy 0.877) in our architecture, ``legacy=True``."""
-    path = Path(path) if path is not None else released_weights_path()
+    """The authors' released model (test accuracy 0.877) in our architecture, ``legacy=True``.
+
+    path: an npz of the released state dict; default the data home's copy, fetched (and checksummed)
+    through `hea_fast.datasets.fetch`, which raises DatasetNotFoundError saying where to put it.
+    """
+    if path is None:
+        path = fetch(*RELEASED_WEIGHTS)
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: put the d-VAE released weights (repo cengc13/d_vae_hea, models/ssvae.model "
-            "converted to npz) under $HEA_FAST_DATA/dvae_hea_zeng2024_model/"
+            "converted to npz) there, or leave path unset to use the data home's copy"
         )
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}

@@ -18,11 +18,11 @@ yield_MPa (n,), n_elements (n,), fold (n,) (-1 for simulated points); `.images(l
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from hea_fast.datasets import XYIELD_ELEMENTS, load_xyield_experimental
 
 __all__ = [
     "XYIELD_ELEMENTS",
@@ -35,7 +35,6 @@ __all__ = [
     "few_shot_split",
 ]
 
-XYIELD_ELEMENTS = ("Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
 # Training-set sizes of the paper's few-shot protocols (fraction of the 240 points -> points).
 PAPER_FEW_SHOT_TRAIN_SIZES = {0.05: 11, 0.10: 23}
 
@@ -109,31 +108,9 @@ class XYieldSet:
 
 
 # ---------------------------------------------------------------------------------------------
-def _read_exp240():
-    """The 240 experimental points as a DataFrame (columns fold, element at.%, n_elements, T_K, YS_MPa)."""
-    try:  # the datasets module owns data access; use it when it is there
-        from hea_fast.datasets import load_xyield_experimental  # type: ignore[attr-defined]
-    except ImportError:
-        load_xyield_experimental = None
-    if load_xyield_experimental is not None:
-        df = load_xyield_experimental()
-        if all(c in df.columns for c in ("fold", "T_K", "YS_MPa", *XYIELD_ELEMENTS)):
-            return df
-    import pandas as pd
-
-    home = Path(os.environ.get("HEA_FAST_DATA", "") or Path.home() / ".cache" / "hea_fast")
-    path = home / "xyield_exp240" / "xyield_exp240.csv"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"X-Yield experimental data not found at {path}: set HEA_FAST_DATA to the data home "
-            "that holds xyield_exp240/xyield_exp240.csv"
-        )
-    return pd.read_csv(path)
-
-
 def load_high_quality() -> XYieldSet:
-    """The 240 experimental points with their CV fold (0–9) in `.fold`."""
-    df = _read_exp240()
+    """The 240 experimental points with their CV fold (0–9) in `.fold` (`hea_fast.datasets`)."""
+    df = load_xyield_experimental()
     frac = df[list(XYIELD_ELEMENTS)].to_numpy(np.float64)
     frac = frac / frac.sum(axis=1, keepdims=True)
     return XYieldSet(frac, df["T_K"].to_numpy(np.float64), df["YS_MPa"].to_numpy(np.float64), XYIELD_ELEMENTS,
