@@ -3,7 +3,8 @@
 Ratios (unfused time / fused time) of forward + backward for (a) the X-Yield CNN's three conv
 weights (2→16, 16→32, 32→64, 3×3: one call each, as in a training step), (b) a large 256×256×3×3
 weight, and (c) a whole masked CNN training step (fwd+bwd, batch 4, mode "st"), where the
-convolutions dilute the gain.
+convolutions dilute the gain. Ratios: benchmarks/baselines/masked_l0.json; runs:
+benchmarks/results/masked_l0.md.
 """
 from __future__ import annotations
 
@@ -12,21 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from hea_fast.xyield.cnn import CNNConfig, XYieldCNN
-from hea_fast.xyield.masked import masked_weight, masked_weight_reference
-
-
-def _best_time():
-    # pytest runs with --import-mode=importlib, so benchmarks/conftest.py is not importable by name.
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("_hea_bench_conftest", Path(__file__).with_name("conftest.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.best_time
-
-
-best_time = _best_time()
+from hea_fast.xyield.masked_l0 import masked_weight, masked_weight_reference
 
 
 def _params(shape, seed):
@@ -52,26 +39,26 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def test_masked_weight_cnn_layers(benchmark, check_ratio, quick):
+def test_masked_weight_cnn_layers(benchmark, check_ratio, quick, timer):
     sets = [_params(s, i) for i, s in enumerate([(16, 2, 3, 3), (32, 16, 3, 3), (64, 32, 3, 3)])]
     rep = 3 if quick else 7
-    t_ref = best_time(_fwd_bwd(masked_weight_reference, sets), repeat=rep)
-    t_fused = best_time(_fwd_bwd(masked_weight, sets), repeat=rep)
+    t_ref = timer(_fwd_bwd(masked_weight_reference, sets), repeat=rep)
+    t_fused = timer(_fwd_bwd(masked_weight, sets), repeat=rep)
     check_ratio("masked_l0_cnn_layers_fwd_bwd", t_ref / t_fused)
     benchmark.pedantic(_fwd_bwd(masked_weight, sets), rounds=5, iterations=1)
 
 
-def test_masked_weight_large_layer(benchmark, check_ratio, quick):
+def test_masked_weight_large_layer(benchmark, check_ratio, quick, timer):
     shape = (64, 64, 3, 3) if quick else (256, 256, 3, 3)
     sets = [_params(shape, 7)]
     rep = 3 if quick else 7
-    t_ref = best_time(_fwd_bwd(masked_weight_reference, sets), repeat=rep)
-    t_fused = best_time(_fwd_bwd(masked_weight, sets), repeat=rep)
+    t_ref = timer(_fwd_bwd(masked_weight_reference, sets), repeat=rep)
+    t_fused = timer(_fwd_bwd(masked_weight, sets), repeat=rep)
     check_ratio("masked_l0_large_fwd_bwd" + ("_quick" if quick else ""), t_ref / t_fused)
     benchmark.pedantic(_fwd_bwd(masked_weight, sets), rounds=5, iterations=1)
 
 
-def test_masked_cnn_training_step(benchmark, check_ratio, quick):
+def test_masked_cnn_training_step(benchmark, check_ratio, quick, timer):
     torch.manual_seed(0)
     fused = XYieldCNN(CNNConfig(fused=True))
     plain = XYieldCNN(CNNConfig(fused=False))
@@ -88,7 +75,7 @@ def test_masked_cnn_training_step(benchmark, check_ratio, quick):
         return run
 
     rep = 3 if quick else 7
-    t_ref = best_time(step(plain), repeat=rep)
-    t_fused = best_time(step(fused), repeat=rep)
+    t_ref = timer(step(plain), repeat=rep)
+    t_fused = timer(step(fused), repeat=rep)
     check_ratio("masked_l0_cnn_step", t_ref / t_fused)
     benchmark.pedantic(step(fused), rounds=5, iterations=1)

@@ -14,6 +14,12 @@ lexicographically) and any rank range decodes independently in C++ (`hea_fast._c
 csrc/cpu/lattice_cpu.cpp), so a rank range is a self-contained chunk for threads, Dask tasks and
 resumable checkpoints. Each subset is a *system* (`systems()`, `system_of(ranks)`).
 
+The kernel (one name: lattice): csrc/include/hea_fast/lattice.h, csrc/cpu/lattice_cpu.cpp (the
+`hea_fast._core.LatticeSpace` that `core_space` returns and the fused kernels walk) and
+csrc/cuda/lattice_cuda.cu (`hea_fast._cuda.DeviceLattice`, `device_space()`, `device="cuda"`);
+`CompositionSpace.fractions_reference` is the pure-Python enumeration it must reproduce
+(tests/test_lattice.py checks both against an independent itertools enumeration).
+
 Example (the X-Yield grid: ternary/quaternary at 1 %, quinary–septenary at 5 %)::
 
     space = CompositionSpace.from_parts(["Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr"],
@@ -23,10 +29,14 @@ Example (the X-Yield grid: ternary/quaternary at 1 %, quinary–septenary at 5 %
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 
 import numpy as np
+
+from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream, resolve_device, to_cuda
+from hea_fast.composition import CompositionBatch, as_batch
 
 __all__ = ["CompositionSpace", "steps_to_units"]
 
@@ -132,21 +142,25 @@ class CompositionSpace:
         self._build()
 
     def _build(self):
-        from hea_fast._backend import core
-
         self._space = core.LatticeSpace(len(self._elements), [(k, N) for k, _, N in self._parts], self._lo, self._hi,
                                         self._req, self._forb)
         self._table = None
         self._device = None
 
-    def _device_lattice(self):
-        """The space uploaded to the current GPU (built lazily; CUDA is never touched otherwise)."""
-        if self._device is None:
-            from hea_fast._backend import cuda_module
+    @property
+    def core_space(self):
+        """The compiled `hea_fast._core.LatticeSpace` (what the fused C++ kernels take as the space)."""
+        return self._space
 
+    def device_space(self):
+        """The space uploaded to the current GPU, a `hea_fast._cuda.DeviceLattice` (built lazily on
+        first use; CUDA is never touched otherwise)."""
+        if self._device is None:
             self._device = cuda_module().DeviceLattice(len(self._elements), [(k, N) for k, _, N in self._parts],
                                                        self._lo, self._hi, self._req, self._forb)
         return self._device
+
+    _device_lattice = device_space  # old private name, still used by hea_fast/screen/spaces.py
 
     # -- pickling (Dask tasks, multiprocessing): rebuild the C++ object from the parameters --------
     def __getstate__(self):
@@ -239,7 +253,8 @@ class CompositionSpace:
         return self._space.blocks_of(self._ranks(ranks), threads=threads)
 
     # -- decoding -------------------------------------------------------------------------------
-    def _range(self, start, stop):
+    def check_range(self, start=None, stop=None) -> tuple[int, int]:
+        """(start, count) of the rank range [start, stop) (None: the ends); ValueError outside [0, size)."""
         n = self.size
         start = 0 if start is None else int(start)
         stop = n if stop is None else int(stop)
@@ -255,48 +270,63 @@ class CompositionSpace:
 
     def fractions(self, start=None, stop=None, threads=None, device="cpu"):
         """(stop − start, E) float64 fractions of ranks [start, stop): a NumPy array, or a CUDA
-        torch tensor decoded on the GPU with device='cuda'."""
-        from hea_fast._backend import resolve_device
-
-        s, c = self._range(start, stop)
+        torch tensor decoded on the GPU with device='cuda'. `fractions_reference` is the same in
+        pure Python."""
+        s, c = self.check_range(start, stop)
         if resolve_device(device) == "cuda":
             import torch
 
-            from hea_fast._backend import cuda_empty
-
             out = cuda_empty((c, len(self._elements)), torch.float64)
-            self._device_lattice().fractions(s, c, out.data_ptr(), torch.cuda.current_stream().cuda_stream)
+            self.device_space().fractions(s, c, out.data_ptr(), cuda_stream())
             return out
         return self._space.fractions(s, c, threads=threads)
 
+    def fractions_reference(self, start=None, stop=None) -> np.ndarray:
+        """`fractions(start, stop)` by plain enumeration in rank order (pure Python: parts in order,
+        subsets lexicographically, unit vectors lexicographically, bounds applied on c = u / N).
+        The specification of the compiled decoder, for tests and small spaces only."""
+        s, c = self.check_range(start, stop)
+        E = len(self._elements)
+        out = np.zeros((c, E))
+        allowed = [i for i in range(E) if not self._forb[i]]
+        need = {i for i in range(E) if self._req[i] or self._lo[i] > 0}
+        rank = row = 0
+        for k, _, N in self._parts:
+            for sub in itertools.combinations(allowed, k):
+                if not need <= set(sub):
+                    continue
+                for u in _positive_compositions(N, k):
+                    if not all(self._lo[i] - 1e-12 <= uj / N <= self._hi[i] + 1e-12 for i, uj in zip(sub, u)):
+                        continue
+                    if rank >= s + c:
+                        return out
+                    if rank >= s:
+                        out[row, list(sub)] = np.array(u) / N
+                        row += 1
+                    rank += 1
+        return out
+
     def fractions_at(self, ranks, threads=None, device="cpu"):
         """(n, E) float64 fractions of arbitrary ranks (NumPy, or a CUDA tensor with device='cuda')."""
-        from hea_fast._backend import resolve_device
-
         r = self._ranks(ranks)
         if resolve_device(device) == "cuda":
             import torch
 
             if r.size and (r.min() < 0 or r.max() >= self.size):
                 raise ValueError(f"ranks must lie in [0, {self.size}), got {r.min()}..{r.max()}")
-            rt = torch.from_numpy(r).to("cuda")
-            from hea_fast._backend import cuda_empty
-
+            rt = to_cuda(r)
             out = cuda_empty((r.size, len(self._elements)), torch.float64)
-            self._device_lattice().fractions_at(rt.data_ptr(), r.size, out.data_ptr(),
-                                                torch.cuda.current_stream().cuda_stream)
+            self.device_space().fractions_at(rt.data_ptr(), r.size, out.data_ptr(), cuda_stream())
             return out
         return self._space.fractions_at(r, threads=threads)
 
     def sparse(self, start=None, stop=None, threads=None):
         """(element_index int32, fraction float64), each (n, max_elements), padded with -1 / 0."""
-        s, c = self._range(start, stop)
+        s, c = self.check_range(start, stop)
         return self._space.sparse(s, c, threads=threads)
 
     def decode(self, start=None, stop=None, threads=None):
         """Ranks [start, stop) as a `hea_fast.composition.CompositionBatch`."""
-        from hea_fast.composition import CompositionBatch
-
         # the lattice's fractions are valid by construction (finite, >= 0, rows sum to 1): skip
         # the constructor's O(n E) checks, which cost as much as decoding
         return CompositionBatch._trusted(self.fractions(start, stop, threads), tuple(self._elements))
@@ -305,13 +335,13 @@ class CompositionSpace:
         """Rank of each composition (int64; −1 where it is not a point of this space).
 
         compositions: an (n, E) fraction array in palette order, or anything
-        `hea_fast.xyield.simulate.as_fractions` accepts (formulas, dicts, CompositionBatch)."""
+        `hea_fast.composition.as_batch` accepts (formulas, dicts, DataFrame, CompositionBatch); a
+        composition with an element outside the palette is not a point (−1)."""
         if isinstance(compositions, np.ndarray) and compositions.ndim == 2 and compositions.shape[1] == len(self._elements):
             frac = np.ascontiguousarray(compositions, dtype=np.float64)
         else:
-            from hea_fast.xyield.simulate import as_fractions
-
-            f, els = as_fractions(compositions)
+            batch = as_batch(compositions)
+            f, els = batch.fractions, batch.elements
             frac = np.zeros((f.shape[0], len(self._elements)))
             inside = np.ones(f.shape[0], dtype=bool)
             for j, e in enumerate(els):
@@ -333,7 +363,7 @@ class CompositionSpace:
         chunk_size = int(chunk_size)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        s, c = self._range(start, stop)
+        s, c = self.check_range(start, stop)
         return [(a, min(a + chunk_size, s + c)) for a in range(s, s + c, chunk_size)]
 
     def sample_ranks(self, n: int, seed: int = 0) -> np.ndarray:
@@ -350,3 +380,13 @@ class CompositionSpace:
         N = steps_to_units(step_percent)
         return math.comb(n_allowed, k) * math.comb(N - 1, k - 1)
 
+
+
+def _positive_compositions(N: int, k: int):
+    """Tuples of k integers >= 1 summing to N, in lexicographic order."""
+    if k == 1:
+        yield (N,)
+        return
+    for first in range(1, N - k + 2):
+        for rest in _positive_compositions(N - first, k - 1):
+            yield (first, *rest)

@@ -75,6 +75,9 @@ def test_matches_brute_force(parts, kw):
     assert len(space) == len(ref)
     got = space.fractions()
     np.testing.assert_allclose(got, ref, atol=1e-15)  # same points in the same (rank) order
+    # the package's pure-Python reference decoder is this enumeration too, also on a sub-range
+    np.testing.assert_array_equal(space.fractions_reference(), ref)
+    np.testing.assert_allclose(space.fractions_reference(3, len(ref) - 2), got[3:-2], atol=1e-15)
     assert np.array_equal(space.rank(ref), np.arange(len(ref)))
     # chunked and random-access decoding agree with the full decode
     parts_ = [space.fractions(a, b) for a, b in space.chunks(7)]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hea_fast._backend import core
-from hea_fast.xyield.masked import (
+from hea_fast.xyield.masked_l0 import (
     MaskError,
     gate,
     gate_reference,
@@ -14,6 +14,7 @@ from hea_fast.xyield.masked import (
     masked_weight_op,
     masked_weight_reference,
     prox_soft_threshold_,
+    prox_soft_threshold_reference,
 )
 
 
@@ -97,6 +98,25 @@ def test_prox_soft_threshold_closed_form_and_in_place():
     expect = torch.tensor([0.9, -0.9, 0.0, 0.0, 0.0, 0.0, 2.9], dtype=torch.float64)
     torch.testing.assert_close(m, expect, rtol=0, atol=1e-15)
     assert m.data_ptr() == ptr and z == 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_prox_matches_reference(dtype):
+    m = torch.randn(1000, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    want = prox_soft_threshold_reference(m, 0.4)
+    z = prox_soft_threshold_(m, 0.4)
+    torch.testing.assert_close(m, want, rtol=0, atol=0)
+    assert z == int((want == 0).sum())
+
+
+def test_deprecated_module_name():
+    import importlib
+    import sys
+
+    sys.modules.pop("hea_fast.xyield.masked", None)
+    with pytest.warns(DeprecationWarning, match="masked_l0"):
+        old = importlib.import_module("hea_fast.xyield.masked")
+    assert old.masked_weight is masked_weight
 
 
 def test_prox_is_the_l1_proximal_operator():

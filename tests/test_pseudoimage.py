@@ -7,11 +7,18 @@ import pandas as pd
 import pytest
 
 from hea_fast.xyield import datasets as D
-from hea_fast.xyield.pseudoimage import _pseudo_images_numpy, layout_cells, layout_table, pseudo_images
+from hea_fast.xyield.pseudoimage import layout_cells, layout_table, pseudo_images, pseudo_images_reference
 
 PAL = ("Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
 PROVENANCE_RPTR = {"Al": (4, 15), "Cr": (5, 7), "Fe": (6, 2), "Hf": (8, 14), "Mo": (5, 10), "Nb": (7, 9),
                    "Ta": (5, 11), "Ti": (5, 9), "V": (4, 4), "W": (8, 6), "Zr": (3, 16)}
+
+
+def random_alloys(rng, n, cut=0.0):
+    """n random compositions over PAL (fractions below `cut` zeroed) and temperatures in [0, 2500) K."""
+    frac = rng.dirichlet(np.ones(len(PAL)), size=n)
+    frac[frac < cut] = 0
+    return frac / frac.sum(1, keepdims=True), rng.uniform(0, 2500, size=n)
 
 
 def slow_images(frac, T, elements, layout):
@@ -49,14 +56,11 @@ def test_layout_cells_match_provenance_and_source(shared_data):
 
 @pytest.mark.parametrize("layout", ["rptr", "ptr"])
 def test_kernel_matches_slow_construction(layout, rng):
-    frac = rng.dirichlet(np.ones(len(PAL)), size=30)
-    frac[frac < 0.05] = 0
-    frac /= frac.sum(1, keepdims=True)
-    T = rng.uniform(0, 2500, size=30)
+    frac, T = random_alloys(rng, 30, cut=0.05)
     got = pseudo_images(frac, T, layout=layout, elements=PAL)
     assert got.dtype == np.float32 and got.shape == (30, 2, 9, 18) and got.flags.c_contiguous
     np.testing.assert_array_equal(got, slow_images(frac, T, PAL, layout))
-    np.testing.assert_array_equal(got, _pseudo_images_numpy(frac, T, layout_cells(PAL, layout)))
+    np.testing.assert_array_equal(got, pseudo_images_reference(frac, T, layout=layout, elements=PAL))
     np.testing.assert_array_equal(got, pseudo_images(frac, T, layout=layout, elements=PAL, threads=1))
     np.testing.assert_allclose(got[:, 0].sum(axis=(1, 2)), 1.0, rtol=1e-6)
 
@@ -76,7 +80,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="2 values for 1"):
         pseudo_images(["MoNbTaW"], [300.0, 400.0])
     with pytest.raises(ValueError, match="no cell"):
+        pseudo_images({"Og": 1.0}, 300.0)  # a real element outside the 108-element layout
+    with pytest.raises(ValueError, match="Xx"):  # not an element: refused by hea_fast.composition.as_batch
         pseudo_images({"Xx": 1.0}, 300.0)
+    with pytest.raises(ValueError, match="temperature_K"):
+        pseudo_images_reference(["MoNbTaW"], float("nan"))
 
 
 # ---- datasets ---------------------------------------------------------------------------------
@@ -146,8 +154,7 @@ def test_low_quality_set(hq):
 def test_cuda_matches_cpu(layout, rng):
     import torch
 
-    frac = rng.dirichlet(np.ones(len(PAL)), size=200)
-    T = rng.uniform(0, 2500, size=200)
+    frac, T = random_alloys(rng, 200)
     cpu = pseudo_images(frac, T, layout=layout, elements=PAL)
     gpu = pseudo_images(torch.from_numpy(frac).cuda(), torch.from_numpy(T).cuda(), layout=layout, elements=PAL,
                         device="cuda")

@@ -137,6 +137,19 @@ def test_resume_after_interruption(small, tmp_path, monkeypatch):
         simulate_grid(g, topk=2, chunk_size=40, progress=False, checkpoint=ck)
 
 
+def test_corrupt_checkpoint_is_named(small, tmp_path):
+    from hea_fast._io import CheckpointError
+
+    g, _, _ = small
+    ck = tmp_path / "state.npz"
+    ck.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="state.npz"):
+        simulate_grid(g, topk=2, chunk_size=40, progress=False, checkpoint=ck)
+    np.savez(ck, fingerprint=np.array("x"))
+    with pytest.raises(CheckpointError, match="state.npz.*different"):
+        simulate_grid(g, topk=2, chunk_size=40, progress=False, checkpoint=ck)
+
+
 def test_parquet_output_and_cli(small, tmp_path, capsys):
     g, _, _ = small
     out = tmp_path / "summary.parquet"
@@ -145,8 +158,8 @@ def test_parquet_output_and_cli(small, tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "summary.per_system.parquet"), res.per_system)
     assert (tmp_path / "summary.sample.parquet").exists()
 
-    from hea_fast.commands import xyield_data  # noqa: F401  (the CLI module registers into `xyield`)
     from hea_fast.cli import main
+    from hea_fast.commands import xyield_data  # noqa: F401  (the CLI module registers into `xyield`)
 
     sim = tmp_path / "sim.parquet"
     rc = main(["xyield", "simulate", "--elements", "Cr,Mo,Nb,Ti,W", "--temperatures", "300:2100:100", "--sample", "300",

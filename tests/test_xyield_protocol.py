@@ -169,6 +169,27 @@ def test_save_load_roundtrip_without_pickle(tmp_path):
     torch.testing.assert_close(predict(m2, x), predict(m, x))
 
 
+def test_corrupt_model_and_checkpoint_files_are_named(tmp_path):
+    from hea_fast._io import CheckpointError
+
+    x, y = _data(24, 14)
+    m = XYieldCNN(CNNConfig(**TINY))
+    save_model(tmp_path / "m", m)
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "model.json").write_text('{"format": "hea_fast.xyield.cnn", ')
+    with pytest.raises(CheckpointError, match="model.json"):
+        load_model(tmp_path / "m")
+    ck = tmp_path / "ck"
+    pretrain(x, y, CNNConfig(**TINY), PretrainConfig(epochs=2, batch_size=8), seed=0, checkpoint_dir=ck,
+             stop_after=1)
+    (ck / "checkpoint.json").write_text("{")
+    with pytest.raises(CheckpointError, match="checkpoint.json"):
+        pretrain(x, y, CNNConfig(**TINY), PretrainConfig(epochs=2, batch_size=8), seed=0, checkpoint_dir=ck)
+    assert not list(tmp_path.rglob("*.tmp*"))  # atomic writes leave no temporary files behind
+
+
 def test_pretraining_resumes_from_checkpoint(tmp_path):
     x, y = _data(96, 13)
     cfg_model = CNNConfig(**TINY)

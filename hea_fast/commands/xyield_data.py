@@ -80,13 +80,14 @@ def register(subparsers) -> None:
 
 
 def _simulate(args) -> int:
-    from hea_fast.xyield.grid import XYieldGrid, _atomic_parquet
-    from pathlib import Path
+    from hea_fast._io import atomic_path
+    from hea_fast.xyield.grid import XYieldGrid
 
     grid = XYieldGrid(elements=_elements(args.elements), temperatures_K=_temperatures(args.temperatures))
     print(f"{grid}; drawing {args.sample:,} points (seed {args.seed})", file=sys.stderr)
     df = grid.sample(args.sample, seed=args.seed, model=args.model, threads=args.threads)
-    _atomic_parquet(df, Path(args.output))
+    with atomic_path(args.output) as tmp:
+        df.to_parquet(tmp, index=False)
     print(f"wrote {len(df):,} rows to {args.output}", file=sys.stderr)
     return 0
 

@@ -11,6 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from hea_fast._io import atomic_write
+
+# hea_fast.xyield.protocol.METHODS, spelled out so `hea-fast --help` does not import torch
 _METHODS = ("no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain",
             "sparse_transfer")
 
@@ -77,13 +80,6 @@ def register(subparsers) -> None:
     q.add_argument("--temperatures", "-T", type=float, nargs="+", default=[300.0], help="kelvin")
     q.add_argument("-o", "--out", help="CSV path (default: stdout)")
     q.set_defaults(func=_predict)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    from hea_fast.xyield.protocol import _atomic_write_text as write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write(path, text)
 
 
 def _split(spec: str, split_seed: int, hq):
@@ -197,7 +193,7 @@ def _evaluate(args) -> int:
     if args.out:
         res["pred_GPa"] = p.tolist()
         res["test_idx"] = [int(i) for i in te]
-        _atomic_write_text(Path(args.out), json.dumps(res, indent=2))
+        atomic_write(args.out, json.dumps(res, indent=2))
     return 0
 
 
@@ -233,7 +229,7 @@ def _predict(args) -> int:
         if len(models) > 1:
             df["YS_std_GPa"] = preds.std(0, ddof=1)
     if args.out:
-        _atomic_write_text(Path(args.out), df.to_csv(index=False))
+        atomic_write(args.out, df.to_csv(index=False))
     else:
         df.to_csv(sys.stdout, index=False)
     return 0

@@ -9,7 +9,7 @@ regression (yield strength in GPa) or → 5 for the 0.5-GPa-bin classification.
 `MaskedConv2d` carries two mask tensors m_s (source / pretraining level) and m_t (target /
 transfer level) of the weight's shape, initialised to 1, and uses the effective weight
 θ ⊙ g_ε(m_s) ⊙ g_ε(m_t), g_ε(m) = m²/(m²+ε), through the fused kernel of
-`hea_fast.xyield.masked`. `mode` selects which gates are active ("none", "s", "t", "st"); a binary
+`hea_fast.xyield.masked_l0`. `mode` selects which gates are active ("none", "s", "t", "st"); a binary
 `prune_mask` buffer (iterative magnitude pruning) multiplies θ in every mode.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hea_fast.xyield.masked import masked_weight, masked_weight_reference
+from hea_fast.xyield.masked_l0 import masked_weight, masked_weight_reference
 
 __all__ = ["CNNConfig", "MaskedConv2d", "XYieldCNN", "IMAGE_SHAPE"]
 

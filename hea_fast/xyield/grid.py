@@ -7,29 +7,30 @@ temperatures = 924,482,286 points; with Fe, 68,676,993 × 23 = 1,579,570,839.
 
 Points are numbered `point = rank * n_temperatures + t` where `rank` is the composition's rank in the
 simplex lattice (`hea_fast.lattice.CompositionSpace`) and `t` the temperature index. Yield strengths
-are σ_y in MPa (Maresca–Curtin 2020, see `hea_fast.xyield.simulate`), temperatures in K.
+are σ_y in MPa (Maresca–Curtin 2020, see `hea_fast.xyield.maresca_curtin`), temperatures in K.
 
 `simulate_grid` streams rank chunks through the fused C++ kernel (enumerate → σ_y → reduce) with
 flat memory and returns reductions instead of rows: a uniform random sample of N points (seeded,
 drawn by rank so it never enumerates the grid), per-temperature count/mean/std/max and top-k,
 per-system (element subset) × temperature maxima, and per-temperature histograms. It shows a
-progress bar, checkpoints after every chunk (atomic write) and resumes from the checkpoint. With
+progress bar, checkpoints after every chunk (an .npz written atomically with `hea_fast._io.atomic_path`,
+keyed by a `hea_fast._io.fingerprint` of the grid, model and reductions) and resumes from it. With
 `client=` (dask.distributed) the rank chunks run as tasks on the cluster and their partial
 reductions merge in chunk order, giving exactly the local result.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream, resolve_device
+from hea_fast._io import CheckpointError, atomic_path, fingerprint
 from hea_fast.lattice import CompositionSpace
-from hea_fast.xyield.simulate import MODELS, _MODEL_CODE, element_inputs
+from hea_fast.xyield.maresca_curtin import check_model, element_inputs
 
 __all__ = [
     "XYIELD_PALETTE",
@@ -99,31 +100,22 @@ class XYieldGrid:
     def sigma(self, start=None, stop=None, model: str = "two-regime", threads=None, device="cpu"):
         """(n, n_temperatures) σ_y (MPa) of compositions with ranks [start, stop): NumPy, or a CUDA
         torch tensor computed by the fused GPU kernel with device='cuda'."""
-        from hea_fast._backend import core, resolve_device
-
-        s, c = self.space._range(start, stop)
+        s, c = self.space.check_range(start, stop)
         if resolve_device(device) == "cuda":
             import torch
 
-            from hea_fast._backend import cuda_empty
-
             out = cuda_empty((c, self.n_temperatures), torch.float64)
-            from hea_fast._backend import cuda_module
-
-            cuda_module().mc_grid_sigma(self.space._device_lattice(), s, s + c, *self._kernel_args(),
-                                        self.temperatures_K, _model(model), out.data_ptr(),
-                                        torch.cuda.current_stream().cuda_stream)
+            cuda_module().mc_grid_sigma(self.space.device_space(), s, s + c, *self._kernel_args(),
+                                        self.temperatures_K, check_model(model), out.data_ptr(), cuda_stream())
             return out
-        return core.mc_grid_sigma(self.space._space, s, s + c, *self._kernel_args(), self.temperatures_K,
-                                  _model(model), threads=threads)
+        return core.mc_grid_sigma(self.space.core_space, s, s + c, *self._kernel_args(), self.temperatures_K,
+                                  check_model(model), threads=threads)
 
     def sigma_at(self, points, model: str = "two-regime", threads=None) -> np.ndarray:
         """σ_y (MPa) at point indices (rank * n_temperatures + t)."""
-        from hea_fast._backend import core
-
         p = np.ascontiguousarray(np.asarray(points, dtype=np.int64).reshape(-1))
-        return core.mc_grid_points(self.space._space, p, *self._kernel_args(), self.temperatures_K, _model(model),
-                                   threads=threads)
+        return core.mc_grid_points(self.space.core_space, p, *self._kernel_args(), self.temperatures_K,
+                                   check_model(model), threads=threads)
 
     def points_frame(self, points, sigma=None, threads=None):
         """DataFrame of points: element fractions, n_elements, system, T_K, rank, point (+ yield_MPa)."""
@@ -153,12 +145,6 @@ class XYieldGrid:
         return self.points_frame(pts, self.sigma_at(pts, model, threads), threads)
 
 
-def _model(model):
-    if model not in _MODEL_CODE:
-        raise ValueError(f"unknown model {model!r}: use one of {MODELS}")
-    return _MODEL_CODE[model]
-
-
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class GridSummary:
@@ -178,7 +164,7 @@ class GridSummary:
 
     def write_parquet(self, path, tables=("per_temperature", "per_system", "histogram", "topk", "sample")):
         """Write the first available table in `tables` to `path` and the others next to it as
-        `<stem>.<table>.parquet` (atomic: temp file + os.replace). Returns the written paths."""
+        `<stem>.<table>.parquet` (each atomically, `hea_fast._io.atomic_path`). Returns the written paths."""
         path = Path(path)
         avail = [t for t in tables if getattr(self, t) is not None]
         if not avail:
@@ -186,24 +172,14 @@ class GridSummary:
         written = []
         for i, name in enumerate(avail):
             target = path if i == 0 else path.with_name(f"{path.stem}.{name}{path.suffix or '.parquet'}")
-            _atomic_parquet(getattr(self, name), target)
+            with atomic_path(target) as tmp:
+                getattr(self, name).to_parquet(tmp, index=False)
             written.append(target)
         return written
 
 
-def _atomic_parquet(df, target: Path):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, target)
-
-
 def _formula(frac_row, elements):
     return "".join(f"{e}{round(100 * f, 3):g}" for e, f in zip(elements, frac_row) if f > 0)
-
-
-def _fingerprint(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", sample: int = 0, seed: int = 0,
@@ -219,6 +195,7 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
     × n_temperatures) only for the sample, otherwise O(systems × temperatures)).
     checkpoint: path of a resumable state file (.npz), rewritten atomically after every chunk;
     a run with the same grid/model/reductions/chunking resumes from it; it is removed on success.
+    A corrupt checkpoint, or one of another run, raises `hea_fast._io.CheckpointError` naming it.
     output: Parquet path to write (see `GridSummary.write_parquet`).
     client: a `dask.distributed.Client`; chunks then run as tasks on its workers and their partial
     reductions are merged here in chunk order, so the result equals the local one exactly.
@@ -226,7 +203,7 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
     import pandas as pd
 
     grid = grid if grid is not None else XYieldGrid()
-    code = _model(model)
+    code = check_model(model)
     nT = grid.n_temperatures
     sp = grid.space
     a, b = (0, sp.size) if rank_range is None else (int(rank_range[0]), int(rank_range[1]))
@@ -252,16 +229,12 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
         "topv": np.full((nT, topk), -np.inf), "topi": np.full((nT, topk), -1, np.int64),
         "next_chunk": np.array(0, np.int64),
     }
-    fp = _fingerprint({"grid": grid.spec(), "model": model, "range": [a, b], "chunk": int(chunk_size),
+    fp = fingerprint({"grid": grid.spec(), "model": model, "range": [a, b], "chunk": int(chunk_size),
                        "hist": [hist_bins, h_lo, h_hi], "topk": topk, "stats": bool(stats),
                        "per_system": bool(per_system)})
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.exists():
-        with np.load(ckpt, allow_pickle=False) as z:
-            if str(z["fingerprint"]) != fp:
-                raise ValueError(f"checkpoint {ckpt} belongs to a different grid/model/reduction; remove it or use another path")
-            for k in state:
-                state[k] = z[k].copy()
+        _load_ckpt(ckpt, state, fp)
     t0 = time.perf_counter()
     done_pts = 0
     bar = None
@@ -349,8 +322,6 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
 
 def _reduce_chunk(grid, lo, hi, code, stats, per_system, hist_bins, h_lo, h_hi, topk, threads):
     """Reductions of compositions [lo, hi) from a fresh state (a pure function: also a Dask task)."""
-    from hea_fast._backend import core
-
     nT, nblk = grid.n_temperatures, grid.space.n_systems
     p = {
         "hist": np.zeros((nT, hist_bins + 2), np.int64) if stats else None,
@@ -360,7 +331,7 @@ def _reduce_chunk(grid, lo, hi, code, stats, per_system, hist_bins, h_lo, h_hi, 
         "tsum": np.zeros(nT) if stats else None, "tsum2": np.zeros(nT) if stats else None,
     }
     # reductions that were not asked for are passed as None and skipped by the kernel
-    p["topv"], p["topi"] = core.mc_grid_reduce(grid.space._space, lo, hi, *grid._kernel_args(), grid.temperatures_K,
+    p["topv"], p["topi"] = core.mc_grid_reduce(grid.space.core_space, lo, hi, *grid._kernel_args(), grid.temperatures_K,
                                                code, p["hist"], h_lo, h_hi, p["tmax"], p["targ"], p["bmax"], p["barg"],
                                                p["tsum"], p["tsum2"], topk, threads=threads)
     return p
@@ -408,7 +379,31 @@ def _merge_topk(topv, topi, tv, ti):
 
 
 def _save_ckpt(path: Path, state: dict, fp: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}.npz")
-    np.savez(tmp, fingerprint=np.array(fp), **state)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, fingerprint=np.array(fp), **state)
+
+
+def _load_ckpt(path: Path, state: dict, fp: str) -> None:
+    """Fill `state` from the checkpoint at `path`; CheckpointError (a ValueError) naming the file when
+    it is unreadable, incomplete or written for another grid/model/reduction."""
+    try:
+        # np.load is handed an open file: on a corrupt archive it would leak the handle it opened
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            if "fingerprint" not in z.files or str(z["fingerprint"]) != fp:
+                raise CheckpointError(f"checkpoint {path} belongs to a different grid/model/reduction; "
+                                      "remove it or use another path")
+            missing = [k for k in state if k not in z.files]
+            if missing:
+                raise CheckpointError(f"checkpoint {path} lacks {missing}; it is not an X-Yield grid checkpoint: "
+                                      "remove it or use another path")
+            loaded = {k: z[k].copy() for k in state}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint {path} cannot be read ({exc}); the file is corrupt or truncated: "
+                              "remove it to start over") from None
+    for k, v in loaded.items():
+        if v.shape != state[k].shape:
+            raise CheckpointError(f"checkpoint {path}: {k} has shape {v.shape}, expected {state[k].shape}; "
+                                  "remove it or use another path")
+        state[k] = v

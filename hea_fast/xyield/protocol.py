@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hea_fast._io import CheckpointError, atomic_path, atomic_write, fingerprint, read_json
 from hea_fast.xyield.cnn import CNNConfig, XYieldCNN
 from hea_fast.xyield.sparsity import birpt_step, loss_fn, magnitude_prune_
 
@@ -157,27 +157,32 @@ def class5_accuracy(pred_gpa, y_gpa, n_classes: int = 5) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# saving (safetensors + JSON, no pickle)
+# saving (safetensors + JSON, no pickle; every file written atomically by hea_fast._io)
 # ---------------------------------------------------------------------------------------------
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_save_tensors(path: Path, tensors: dict) -> None:
+def _save_tensors(path: Path, tensors: dict) -> None:
     from safetensors.torch import save_file
 
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+
+
+def _load_tensors(path: Path, what: str) -> dict:
+    """safetensors file -> dict of tensors; a missing or corrupt file raises naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{what} {path} cannot be read ({exc}); the file is corrupt or truncated") from None
 
 
 def save_model(path, model: XYieldCNN, meta: dict | None = None) -> Path:
     """Writes <path>/model.safetensors and <path>/model.json (config, mode, ε, metadata)."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    _atomic_save_tensors(path / "model.safetensors", model.state_dict())
+    _save_tensors(path / "model.safetensors", model.state_dict())
     info = {
         "format": "hea_fast.xyield.cnn",
         "version": FORMAT_VERSION,
@@ -185,22 +190,22 @@ def save_model(path, model: XYieldCNN, meta: dict | None = None) -> Path:
         "mode": getattr(model, "_trained_mode", "none"),
         "meta": meta or {},
     }
-    _atomic_write_text(path / "model.json", json.dumps(info, indent=2, default=float))
+    atomic_write(path / "model.json", json.dumps(info, indent=2, default=float))
     return path
 
 
 def load_model(path) -> XYieldCNN:
-    from safetensors.torch import load_file
-
+    """A model saved by `save_model`; errors about a missing, corrupt or foreign file name the file."""
     path = Path(path)
     jf = path / "model.json"
     if not jf.is_file():
         raise FileNotFoundError(f"no saved model at {path} (expected model.json + model.safetensors)")
-    info = json.loads(jf.read_text())
-    if info.get("format") != "hea_fast.xyield.cnn":
-        raise ProtocolError(f"{jf} is not a hea_fast X-Yield CNN (format={info.get('format')!r})")
+    info = read_json(jf, "model file")
+    if not isinstance(info, dict) or info.get("format") != "hea_fast.xyield.cnn":
+        fmt = info.get("format") if isinstance(info, dict) else None
+        raise ProtocolError(f"{jf} is not a hea_fast X-Yield CNN (format={fmt!r})")
     model = XYieldCNN(CNNConfig.from_dict(info["config"]))
-    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    model.load_state_dict(_load_tensors(path / "model.safetensors", "model weights"))
     model._trained_mode = info.get("mode", "none")
     model.set_mode(model._trained_mode)
     model.meta = info.get("meta", {})
@@ -230,27 +235,25 @@ def _unflatten_optimizer(tensors: dict, plain: dict) -> dict:
 def save_checkpoint(path, model, optimizer, scheduler, meta: dict) -> None:
     """Resumable checkpoint: model + optimizer tensors and RNG state in safetensors, the rest JSON."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     ot, oplain = _flatten_optimizer(optimizer.state_dict())
     tensors.update(ot)
     tensors["rng/torch"] = torch.get_rng_state()
-    _atomic_save_tensors(path / "checkpoint.safetensors", tensors)
+    _save_tensors(path / "checkpoint.safetensors", tensors)
     info = {"meta": meta, "optimizer": oplain,
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "config": model.config.to_dict()}
-    _atomic_write_text(path / "checkpoint.json", json.dumps(info, default=float))
+    atomic_write(path / "checkpoint.json", json.dumps(info, default=float))
 
 
 def load_checkpoint(path, model, optimizer, scheduler) -> dict | None:
-    """Restores a checkpoint written by `save_checkpoint`; returns its meta, or None if absent."""
-    from safetensors.torch import load_file
-
+    """Restores a checkpoint written by `save_checkpoint`; returns its meta, or None if absent.
+    A corrupt checkpoint file raises `hea_fast._io.CheckpointError` naming it."""
     path = Path(path)
     if not (path / "checkpoint.json").is_file() or not (path / "checkpoint.safetensors").is_file():
         return None
-    info = json.loads((path / "checkpoint.json").read_text())
-    t = load_file(str(path / "checkpoint.safetensors"))
+    info = read_json(path / "checkpoint.json", "checkpoint")
+    t = _load_tensors(path / "checkpoint.safetensors", "checkpoint")
     model.load_state_dict({k[len("model/"):]: v for k, v in t.items() if k.startswith("model/")})
     optimizer.load_state_dict(_unflatten_optimizer(t, info["optimizer"]))
     if scheduler is not None and info.get("scheduler") is not None:
@@ -303,7 +306,7 @@ def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainC
     if checkpoint_dir is not None:
         # IMP settings only shape the Hand-Tune copy made after pretraining: not part of the identity
         ident = {k: v for k, v in asdict(cfg).items() if not k.startswith("imp_")}
-        fp = _transfer_fingerprint("pretrain", seed, ident, x, y, None, None, model)
+        fp = _run_fingerprint("pretrain", seed, ident, x, y, None, None, model)
         meta = load_checkpoint(checkpoint_dir, model, opt, sched)
         if meta is not None:
             if meta.get("fingerprint", fp) != fp:
@@ -373,19 +376,12 @@ def _reapply_prune(model: XYieldCNN) -> None:
 # ---------------------------------------------------------------------------------------------
 # transfer
 # ---------------------------------------------------------------------------------------------
-def _transfer_fingerprint(method, seed, cfg, x, y, x_low, y_low, model) -> str:
-    """Identity of a transfer run: method, seed, config, data and starting weights."""
-    import hashlib
-
+def _run_fingerprint(method, seed, cfg, x, y, x_low, y_low, model) -> str:
+    """Identity of a training run: method, seed, config, data and starting weights."""
     conf = cfg if isinstance(cfg, dict) else asdict(cfg)
-    h = hashlib.sha256(json.dumps([method, seed, conf], sort_keys=True, default=float).encode())
-    for t in (x, y, x_low, y_low):
-        if t is not None:
-            h.update(np.ascontiguousarray(_as_tensor(t).numpy()).tobytes())
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(np.ascontiguousarray(v.detach().cpu().numpy()).tobytes())
-    return h.hexdigest()
+    data = [None if t is None else _as_tensor(t).numpy() for t in (x, y, x_low, y_low)]
+    weights = [[k, v.detach().cpu().numpy()] for k, v in model.state_dict().items()]
+    return fingerprint([method, seed, conf, data, weights])
 
 
 def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretrained: XYieldCNN | None = None,
@@ -456,7 +452,7 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
     start = 0
     fp = None
     if checkpoint_dir is not None:
-        fp = _transfer_fingerprint(method, seed, cfg, x, y, x_low if needs_low else None,
+        fp = _run_fingerprint(method, seed, cfg, x, y, x_low if needs_low else None,
                                    y_low if needs_low else None, model)
         meta = load_checkpoint(checkpoint_dir, model, opt, sched)
         if meta is not None:

@@ -11,9 +11,11 @@ RPTR layout with a second channel for temperature:
 Output: float32 array of shape (n, 2, 9, 18), C-contiguous (ready for `torch.from_numpy`).
 The cells come from `hea_fast/data/xyield/layout_feng2021.csv` (see the README there).
 
-The image is built by the C++ kernel `hea_fast._core.pseudo_images` when it is compiled in, or on
-the GPU (`device="cuda"`, torch tensors in and out) by the `_cuda` mirror; `_pseudo_images_numpy`
-is the vectorized NumPy reference used as a fallback and by the tests.
+The kernel (one name: pseudoimage): csrc/cpu/pseudoimage_cpu.cpp as `hea_fast._core.pseudo_images`
+(multi-threaded; cells are summed in float64 and rounded once), and its CUDA mirror in `hea_fast._cuda`
+(csrc/cuda/pseudoimage_cuda.cu; `device="cuda"`, torch tensors in and out). `pseudo_images_reference`
+is the vectorized NumPy reference (same arguments and result); tests/test_pseudoimage.py checks both
+against a pixel-by-pixel construction, benchmarks/test_pseudoimage.py times the kernel against it.
 """
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ import functools
 from importlib import resources
 
 import numpy as np
+
+from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream, resolve_device, to_cuda
+from hea_fast.composition import as_batch
+from hea_fast.xyield._checks import per_composition
 
 __all__ = [
     "LAYOUTS",
@@ -30,6 +36,7 @@ __all__ = [
     "layout_table",
     "layout_cells",
     "pseudo_images",
+    "pseudo_images_reference",
     "temperature_channel",
 ]
 
@@ -74,91 +81,70 @@ def _check_layout(layout: str) -> str:
     return lay
 
 
-def _check_temperatures(temperature_K, n: int) -> np.ndarray:
-    t = np.asarray(temperature_K, dtype=np.float64)
-    if t.ndim == 0:
-        t = np.full(n, float(t))
-    t = np.ascontiguousarray(t.reshape(-1))
-    if t.shape[0] != n:
-        raise ValueError(f"temperature_K has {t.shape[0]} values for {n} compositions (give one per composition or a scalar)")
-    bad = ~np.isfinite(t) | (t < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"temperature_K must be finite and >= 0 K, got {t[i]!r} at index {i}")
-    return t
+@functools.lru_cache(maxsize=64)
+def _flat_cells(elements: tuple, layout: str) -> np.ndarray:
+    """int32 flat cell index (row * 18 + col) of each element: the kernels' input (cached: the
+    table lookup costs more than building a few thousand images; callers never write to it)."""
+    cells = layout_cells(elements, layout)
+    return np.ascontiguousarray(cells[:, 0] * 18 + cells[:, 1], dtype=np.int32)
 
 
-def _pseudo_images_numpy(fractions: np.ndarray, temperature_K: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Vectorized NumPy reference: fractions (n, E), temperatures (n,), cells (E, 2)."""
-    n = fractions.shape[0]
-    img = np.zeros((n, 2, 9, 18), dtype=np.float32)
-    flat = img.reshape(n, 2, 162)
-    # np.add.at: two elements never share a cell in these layouts, but add is the safe semantics.
-    idx = cells[:, 0] * 18 + cells[:, 1]
-    flat[:, 0, idx] += fractions.astype(np.float32)
-    flat[:, 1, :] = temperature_channel(temperature_K).astype(np.float32)[:, None]
-    return img
+def _prepare(compositions, temperature_K, layout, elements):
+    layout = _check_layout(layout)
+    batch = as_batch(compositions, elements=elements)
+    t = per_composition("temperature_K", temperature_K, len(batch), 0.0, unit="K", lo_closed=True)
+    return batch.fractions, t, _flat_cells(tuple(batch.elements), layout)
 
 
 def pseudo_images(compositions, temperature_K, layout: str = "rptr", elements=None, threads=None,
                   device: str = "cpu"):
-    """Pseudo-images of shape (n, 2, 9, 18), float32.
+    """Pseudo-images of shape (n, 2, 9, 18), float32, from the C++ kernel.
 
-    compositions: anything `hea_fast.xyield.simulate.as_fractions` accepts (CompositionBatch,
-      formulas, dicts, DataFrame of element columns, or an (n, E) array with `elements=`).
+    compositions: anything `hea_fast.composition.as_batch` accepts (CompositionBatch, formulas,
+      dicts, DataFrame of element columns, or an (n, E) array of amounts with `elements=`).
       On `device="cuda"`, a CUDA torch tensor (n, E) float64/float32 of fractions with `elements=`.
     temperature_K: scalar or (n,) kelvin.
     layout: 'rptr' (X-Yield default) or 'ptr'.
     Returns a NumPy array (CPU) or a CUDA torch tensor (device='cuda').
     """
-    from hea_fast._backend import resolve_device
+    if resolve_device(device) == "cuda":
+        return _pseudo_images_cuda(compositions, temperature_K, _check_layout(layout), elements)
+    frac, t, flat = _prepare(compositions, temperature_K, layout, elements)
+    return core.pseudo_images(frac, t, flat, threads=threads)
 
-    layout = _check_layout(layout)
-    dev = resolve_device(device)
-    if dev == "cuda":
-        return _pseudo_images_cuda(compositions, temperature_K, layout, elements)
-    from hea_fast.xyield.simulate import as_fractions
 
-    frac, elems = as_fractions(compositions, elements)
-    t = _check_temperatures(temperature_K, frac.shape[0])
-    cells = layout_cells(elems, layout)
-    from hea_fast._backend import core
-
-    kern = getattr(core, "pseudo_images", None)
-    if kern is None:  # compiled core predates the kernel
-        return _pseudo_images_numpy(frac, t, cells)
-    flat = np.ascontiguousarray(cells[:, 0] * 18 + cells[:, 1], dtype=np.int32)
-    return kern(frac, t, flat, threads=threads)
+def pseudo_images_reference(compositions, temperature_K, layout: str = "rptr", elements=None) -> np.ndarray:
+    """`pseudo_images` in vectorized NumPy (same arguments and result, CPU only; the tests' reference)."""
+    frac, t, flat = _prepare(compositions, temperature_K, layout, elements)
+    n = frac.shape[0]
+    img = np.zeros((n, 2, 162), dtype=np.float32)
+    img[:, 0, flat] = frac  # one element per cell in both layouts; one rounding to float32, as in the kernel
+    img[:, 1, :] = temperature_channel(t).astype(np.float32)[:, None]
+    return img.reshape(n, *IMAGE_SHAPE)
 
 
 def _pseudo_images_cuda(fractions, temperature_K, layout, elements):
     import torch
 
-    from hea_fast._backend import cuda_module
-
     if elements is None:
         raise ValueError("device='cuda' needs elements= naming the columns of the fractions tensor")
     if not (torch.is_tensor(fractions) and fractions.is_cuda):
         raise ValueError("device='cuda' expects a CUDA torch tensor of fractions (n, E)")
-    frac = fractions.to(torch.float64).contiguous()
+    frac = to_cuda(fractions, torch.float64, fractions.device)
     n, E = frac.shape
     if E != len(elements):
         raise ValueError(f"fractions tensor has {E} columns but {len(elements)} elements were named")
-    t = torch.as_tensor(temperature_K, dtype=torch.float64, device=frac.device)
-    if t.ndim == 0:
-        t = t.expand(n)
-    t = t.contiguous()
+    t = to_cuda(temperature_K, torch.float64, frac.device).reshape(-1)
+    if t.numel() == 1:  # a scalar temperature applies to every composition
+        t = t.expand(n).contiguous()
     if t.shape[0] != n:
-        raise ValueError(f"temperature_K has {t.shape[0]} values for {n} compositions")
+        raise ValueError(f"temperature_K has {t.shape[0]} values for {n} compositions (give a scalar or one per composition)")
     if not bool(torch.isfinite(t).all() and (t >= 0).all()):
         raise ValueError("temperature_K must be finite and >= 0 K")
     if not bool(torch.isfinite(frac).all() and (frac >= 0).all()):
         raise ValueError("fractions must be finite and >= 0")
-    cells = layout_cells(elements, layout)
-    flat = torch.as_tensor(cells[:, 0] * 18 + cells[:, 1], dtype=torch.int32, device=frac.device)
-    from hea_fast._backend import cuda_empty
-
-    out = cuda_empty((n, 2, 9, 18), torch.float32, frac.device)
-    stream = torch.cuda.current_stream(frac.device).cuda_stream
-    cuda_module().pseudo_images(frac.data_ptr(), t.data_ptr(), flat.data_ptr(), out.data_ptr(), n, E, stream)
+    flat = to_cuda(_flat_cells(tuple(elements), layout), device=frac.device)
+    out = cuda_empty((n, *IMAGE_SHAPE), torch.float32, frac.device)
+    cuda_module().pseudo_images(frac.data_ptr(), t.data_ptr(), flat.data_ptr(), out.data_ptr(), n, E,
+                                cuda_stream(frac.device))
     return out

@@ -17,7 +17,7 @@ i.e. the direct gradient plus a correction with a *minus* sign (the authors' cod
 η·∂(g_w·v)/∂α from α.grad); `unrolled_ms_correction` returns that correction and
 tests/test_xyield_protocol.py checks the sum against a finite-difference hypergradient. Each mask
 then takes an SGD step followed by the ℓ1 proximal soft threshold with λ = lr_mask·γ
-(`hea_fast.xyield.masked.prox_soft_threshold_`, in place). ε decays geometrically per epoch.
+(`hea_fast.xyield.masked_l0.prox_soft_threshold_`, in place). ε decays geometrically per epoch.
 
 Iterative magnitude pruning ("Hand-Tune"): each round removes `rate` (20 %) of the conv weights
 still alive, layer by layer, by |θ|; the binary masks of successive rounds multiply.
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from hea_fast.xyield.cnn import XYieldCNN
-from hea_fast.xyield.masked import masked_weight_reference, prox_soft_threshold_
+from hea_fast.xyield.masked_l0 import masked_weight_reference, prox_soft_threshold_
 
 __all__ = [
     "loss_fn",

@@ -77,6 +77,12 @@ def ensembles(runs, hq, split="5pct"):
     return out, per
 
 
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def plot_mse_vs_T(per, hq, path):
     y = hq.targets("GPa").astype(float)
     T = hq.temperature_K
@@ -97,9 +103,7 @@ def plot_mse_vs_T(per, hq, path):
     ax.set_ylabel("MSE of the 10-model ensemble (GPa²)")
     ax.set_title("5 % split: error vs temperature (test points, binned)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_pred_vs_measured(per, hq, path):
@@ -114,15 +118,13 @@ def plot_pred_vs_measured(per, hq, path):
         ax.set_title(f"{LABEL[m]}\nMSE {np.mean((mu - y[idx]) ** 2):.3f}", fontsize=9)
         ax.set_xlabel("measured (GPa)")
     np.atleast_1d(axes)[0].set_ylabel("predicted, ensemble mean ± std (GPa)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_curves(hq, path, work: Path):
+    from hea_fast.xyield.maresca_curtin import yield_strength
     from hea_fast.xyield.protocol import load_model, predict
     from hea_fast.xyield.pseudoimage import pseudo_images
-    from hea_fast.xyield.simulate import yield_strength
 
     T = np.arange(300.0, 1901.0, 50.0)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -148,9 +150,7 @@ def plot_curves(hq, path, work: Path):
         ax.set_xlabel("T (K)")
         ax.set_ylabel("yield strength (GPa)")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
     return curves
 
 
@@ -180,9 +180,7 @@ def sparsity(runs, path_png):
         ax.set_ylim(0, max(0.05, top) * 1.7)  # room for the legend above the bars
         ax.set_title("per-layer sparsity of the selected models (5 % split)")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path_png, dpi=130)
-        plt.close(fig)
+        _save(fig, path_png)
     return out
 
 

@@ -24,7 +24,7 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hea_fast.xyield.cnn import CNNConfig  # noqa: E402
-from hea_fast.xyield.datasets import XYIELD_ELEMENTS, cv_folds, few_shot_split, load_high_quality, load_low_quality  # noqa: E402
+from hea_fast.xyield.datasets import cv_folds, few_shot_split, load_high_quality, load_low_quality  # noqa: E402
 from hea_fast.xyield.protocol import (  # noqa: E402
     PretrainConfig,
     TransferConfig,

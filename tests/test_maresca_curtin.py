@@ -1,5 +1,7 @@
-"""Maresca–Curtin (2020) yield kernel: MC2020's MoNbTaVW curve with its own inputs, a scalar
-float64 re-derivation of the formulas, the vectorized NumPy reference, and property tests."""
+"""Maresca–Curtin (2020) yield kernel (hea_fast.xyield.maresca_curtin, csrc/cpu/maresca_curtin_cpu.cpp):
+MC2020's MoNbTaVW curve with its own inputs, a scalar float64 re-derivation of the formulas, the
+vectorized NumPy references (`yield_strength_reference`, `tau_y0_and_dEb_reference`), and property
+tests."""
 from __future__ import annotations
 
 import math
@@ -10,12 +12,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hea_fast.xyield import simulate as S
+from hea_fast.xyield import maresca_curtin as S
 from hea_fast.xyield import tau_y0_and_dEb, yield_strength
+from hea_fast.xyield.maresca_curtin import element_inputs, tau_y0_and_dEb_reference, yield_strength_reference
 
 MC2020_VOLUMES = dict(Mo=15.443, Nb=17.645, Ta=17.970, V=14.852, W=16.066)
 MC2020 = dict(volumes=MC2020_VOLUMES, shear_modulus=92.0, poisson=0.433)
 PAL = ("Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
+
+
+def random_alloys(rng, n, concentration=1.0, cut=0.0):
+    """n random compositions over PAL (fractions below `cut` zeroed) and temperatures in [0, 2500) K."""
+    fr = rng.dirichlet(np.ones(len(PAL)) * concentration, size=n)
+    fr[fr < cut] = 0
+    return fr / fr.sum(1, keepdims=True), rng.uniform(0, 2500, size=n)
 
 
 def scalar_reference(fracs: dict, V: dict, mu: float, nu: float, T: float, model="two-regime"):
@@ -71,13 +81,15 @@ def test_mc2020_monbtavw_curve(mc2020_curve):
 
 
 def test_default_table_shift(mc2020_curve):
-    """With the package's element table the curve moves by a few % (see benchmarks/results/xyield.md)."""
+    """With the package's element table the curve moves by a few % (see benchmarks/results/maresca_curtin.md)."""
     T, y = mc2020_curve["x"].to_numpy(), mc2020_curve["y"].to_numpy()
     sig = yield_strength("MoNbTaVW", T)
     assert np.all(np.abs(sig / y - 1) < 0.07)
     Vbar, delta, mu, nu = S.alloy_inputs("MoNbTaVW")
     # independent: rule of mixtures from the CSV
-    tab = pd.read_csv(S.resources.files("hea_fast.data").joinpath("xyield/elastic_volumes.csv"), comment="#").set_index("element")
+    from importlib import resources
+
+    tab = pd.read_csv(resources.files("hea_fast.data").joinpath("xyield/elastic_volumes.csv"), comment="#").set_index("element")
     sub = tab.loc[list(MC2020_VOLUMES)]
     c11, c12, c44 = sub["C11_GPa"].mean(), sub["C12_GPa"].mean(), sub["C44_GPa"].mean()
     mu_ref = math.sqrt(c44 * (c11 - c12) / 2)
@@ -112,21 +124,20 @@ def test_element_table_volumes_and_sources():
 
 @pytest.mark.parametrize("model", ["two-regime", "single-fit"])
 def test_kernel_matches_scalar_reference(model, rng):
-    fr = rng.dirichlet(np.ones(len(PAL)) * 0.5, size=40)
-    fr[fr < 0.02] = 0
-    fr /= fr.sum(1, keepdims=True)
-    T = rng.uniform(0, 2500, size=40)
+    fr, T = random_alloys(rng, 40, concentration=0.5, cut=0.02)
     got = yield_strength(fr, T, model=model, elements=PAL)
-    tab = S._table()
-    V = tab["V_A3"].to_dict()
+    V = dict(zip(PAL, element_inputs(PAL).V))
     Vbar, delta, mu, nu = S.alloy_inputs(fr, elements=PAL)
     for i in range(40):
         comp = {e: c for e, c in zip(PAL, fr[i]) if c > 0}
         ref = scalar_reference(comp, V, mu[i], nu[i], T[i], model)[2]
         assert got[i] == pytest.approx(ref, rel=1e-11, abs=1e-9)
-    # vectorized NumPy reference
-    t0, db = S._tau0_deb_numpy(Vbar, delta, mu, nu)
-    np.testing.assert_allclose(got, S._sigma_numpy(t0, db, T, model), rtol=1e-12)
+    # vectorized NumPy references (same arguments as the kernels' wrappers)
+    np.testing.assert_allclose(got, yield_strength_reference(fr, T, model=model, elements=PAL), rtol=1e-12)
+    t0, db = tau_y0_and_dEb(fr, elements=PAL)
+    t0_ref, db_ref = tau_y0_and_dEb_reference(fr, elements=PAL)
+    np.testing.assert_allclose(t0, t0_ref, rtol=1e-12)
+    np.testing.assert_allclose(db, db_ref, rtol=1e-12)
 
 
 def test_broadcasting_and_threads():
@@ -174,7 +185,7 @@ def test_unknown_element_needs_overrides():
     with pytest.raises(ValueError, match="shear_modulus"):
         yield_strength("MoNbTaRe", 300.0, volumes=v)
     assert yield_strength("MoNbTaRe", 300.0, volumes=v, shear_modulus=120.0, poisson=0.3)[0] > 0
-    with pytest.raises(ValueError, match="fraction"):
+    with pytest.raises(ValueError, match="Nb"):  # the negative amount, named by as_batch
         yield_strength(np.array([[0.5, -0.1, 0.6]]), 300.0, elements=("Mo", "Nb", "Ta"))
 
 
@@ -223,8 +234,7 @@ def test_pure_element_is_zero(el):
 @pytest.mark.gpu
 @pytest.mark.parametrize("model", ["two-regime", "single-fit"])
 def test_cuda_matches_cpu(model, rng):
-    fr = rng.dirichlet(np.ones(len(PAL)), size=500)
-    T = rng.uniform(0, 2500, size=500)
+    fr, T = random_alloys(rng, 500)
     cpu = yield_strength(fr, T, model=model, elements=PAL)
     gpu = yield_strength(fr, T, model=model, elements=PAL, device="cuda").cpu().numpy()
     np.testing.assert_allclose(gpu, cpu, rtol=1e-12, atol=1e-9)
@@ -239,3 +249,40 @@ def test_unused_columns_need_no_element_data():
     np.testing.assert_array_equal(yield_strength(fr, 600.0, elements=cols), yield_strength("MoNbTaW", 600.0))
     with pytest.raises(ValueError, match="Co"):
         yield_strength(np.array([[0.2, 0.2, 0.2, 0, 0.2, 0.2]]), 600.0, elements=cols)
+
+
+def test_references_follow_the_wrappers_arguments():
+    """The references take the wrappers' arguments: formulas, overrides, broadcasting, errors."""
+    comps = ["MoNbTaVW", "HfNbTaTiZr", "CrMoV"]
+    T = np.array([300.0, 1200.0])[:, None]
+    for kw in ({}, MC2020, dict(shear_modulus=[80.0, 60.0, 100.0], poisson=0.3)):
+        np.testing.assert_allclose(yield_strength_reference(comps, T, **kw), yield_strength(comps, T, **kw), rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown model"):
+        yield_strength_reference(comps, 300.0, model="fcc")
+    with pytest.raises(ValueError, match="broadcast"):
+        yield_strength_reference(comps, [300.0, 400.0])
+
+
+def test_compositions_come_in_through_as_batch():
+    """Every input form of hea_fast.composition.as_batch gives the same result (one way in)."""
+    from hea_fast.composition import as_batch
+
+    want = yield_strength("Mo25Nb25Ta25W25", 700.0)
+    frame = pd.DataFrame({"W": [1.0], "Mo": [1.0], "Nb": [1.0], "Ta": [1.0]})
+    for comp, kw in (({"Mo": 1, "Nb": 1, "Ta": 1, "W": 1}, {}), (frame, {}), (as_batch("MoNbTaW"), {}),
+                     ([[1, 1, 1, 1, 0]], dict(elements=("Mo", "Nb", "Ta", "W", "V"))), ("(MoNb)50(TaW)50", {})):
+        np.testing.assert_allclose(yield_strength(comp, 700.0, **kw), want, rtol=1e-14)
+
+
+def test_deprecated_names_still_work():
+    with pytest.warns(DeprecationWarning, match="as_batch"):
+        frac, els = S.as_fractions(["MoNbTaW", "Mo3W"], elements=("Mo", "Nb", "Ta", "W"))
+    np.testing.assert_allclose(frac, [[0.25] * 4, [0.75, 0, 0, 0.25]])
+    assert els == ("Mo", "Nb", "Ta", "W")
+    import importlib
+    import sys
+
+    sys.modules.pop("hea_fast.xyield.simulate", None)
+    with pytest.warns(DeprecationWarning, match="maresca_curtin"):
+        old = importlib.import_module("hea_fast.xyield.simulate")
+    assert old.yield_strength is yield_strength
