@@ -40,7 +40,7 @@ def numpy_grid(grid: XYieldGrid, start: int, stop: int, hist_bins=250, hist_rang
     return sig.mean(0), sig.std(0), sig.max(0), hist, per_sys, top
 
 
-def test_grid_points_per_second(benchmark, quick, check_ratio, timer):
+def test_grid_points_per_second(benchmark, quick, check_ratio, timer, cpu_time):
     grid = XYieldGrid()
     nT = grid.n_temperatures
     n_kernel = 300_000 if quick else grid.n_compositions
@@ -62,7 +62,7 @@ def test_grid_points_per_second(benchmark, quick, check_ratio, timer):
     # single-thread throughput by CPU time: a per-core figure that other jobs on a shared machine
     # disturb much less than wall time
     n1 = 200_000 if quick else 2_000_000
-    per_core_pps = n1 * nT / _cpu(lambda: simulate_grid(grid, rank_range=(a, a + n1), stats=True, per_system=True,
+    per_core_pps = n1 * nT / cpu_time(lambda: simulate_grid(grid, rank_range=(a, a + n1), stats=True, per_system=True,
                                                        topk=10, progress=False, threads=1), repeat=1)
     # same numbers on an overlapping slice (sanity, not timing)
     small = simulate_grid(grid, rank_range=(a, a + 20_000), progress=False, topk=10)
@@ -80,21 +80,12 @@ def test_grid_points_per_second(benchmark, quick, check_ratio, timer):
     # slice. The wall-time ratio of a 2-thread kernel against single-threaded NumPy swings 2-3x
     # with the machine's load (measured 3.8-8.8 in quick mode) and is only recorded.
     n_cpu = 100_000
-    kc = _cpu(lambda: simulate_grid(grid, rank_range=(a, a + n_cpu), stats=True, per_system=True, topk=10,
+    kc = cpu_time(lambda: simulate_grid(grid, rank_range=(a, a + n_cpu), stats=True, per_system=True, topk=10,
                                     progress=False, threads=1))
-    nc = _cpu(lambda: numpy_grid(grid, a, a + n_cpu))
+    nc = cpu_time(lambda: numpy_grid(grid, a, a + n_cpu))
     print(f"1 thread, CPU time, {n_cpu * nT:,} points: kernel {kc:.3f} s, numpy {nc:.3f} s")
     check_ratio("maresca_curtin_grid_vs_numpy_1thread_cpu", nc / kc)
     if not quick:
         check_ratio("maresca_curtin_grid_vs_numpy", kernel_pps / numpy_pps)
 
 
-def _cpu(fn, repeat=2):
-    """Best CPU (process) time of `repeat` runs: what other jobs on a shared machine disturb least.
-    (The conftest `timer` fixture measures wall time only.)"""
-    best = math.inf
-    for _ in range(repeat):
-        c = time.process_time()
-        fn()
-        best = min(best, time.process_time() - c)
-    return best

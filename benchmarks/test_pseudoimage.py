@@ -3,8 +3,6 @@
 benchmarks/results/pseudoimage.md."""
 from __future__ import annotations
 
-import math
-import time
 
 import numpy as np
 
@@ -14,18 +12,7 @@ from hea_fast.xyield.pseudoimage import pseudo_images, pseudo_images_reference
 PAL = ("Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
 
 
-def _cpu(fn, repeat):
-    """Best CPU (process) time of `repeat` runs: what other jobs on a shared machine disturb least.
-    (The conftest `timer` fixture measures wall time only.)"""
-    best = math.inf
-    for _ in range(repeat):
-        c = time.process_time()
-        fn()
-        best = min(best, time.process_time() - c)
-    return best
-
-
-def test_pseudo_images_vs_numpy(benchmark, quick, check_ratio, timer):
+def test_pseudo_images_vs_numpy(benchmark, quick, check_ratio, timer, cpu_time):
     n = 20_000 if quick else 200_000
     rng = np.random.default_rng(0)
     frac = rng.dirichlet(np.ones(len(PAL)), size=n)
@@ -42,6 +29,6 @@ def test_pseudo_images_vs_numpy(benchmark, quick, check_ratio, timer):
     # an already validated batch so that both sides time the image construction, not the input
     # coercion (an (n, E) array is copied and normalised by hea_fast.composition.as_batch)
     batch = CompositionBatch(frac, PAL)
-    c_k = _cpu(lambda: pseudo_images(batch, T, threads=1), repeat=5)
-    c_np = _cpu(lambda: pseudo_images_reference(batch, T), repeat=5)
+    c_k = cpu_time(lambda: pseudo_images(batch, T, threads=1), repeat=5)
+    c_np = cpu_time(lambda: pseudo_images_reference(batch, T), repeat=5)
     check_ratio("pseudoimage_kernel_vs_numpy_1thread_cpu", c_np / c_k)

@@ -5,7 +5,7 @@ torch/pyro or initialises CUDA (forked Dask/multiprocessing workers break if the
 """
 from __future__ import annotations
 
-import importlib
+from hea_fast._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -14,6 +14,7 @@ _LAZY = {
     "CompositionError": "hea_fast.composition",
     "CompositionBatch": "hea_fast.composition",
     "parse_formula": "hea_fast.composition",
+    "as_batch": "hea_fast.composition",
     "featurize": "hea_fast.features",
     "featurize_array": "hea_fast.features",
     "list_descriptors": "hea_fast.features",
@@ -25,14 +26,4 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'hea_fast' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

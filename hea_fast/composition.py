@@ -150,6 +150,14 @@ class CompositionBatch:
             object.__setattr__(obj, k, v)
         return obj
 
+    @classmethod
+    def from_valid(cls, fractions: np.ndarray, elements: tuple[str, ...], index: np.ndarray | None = None
+                   ) -> "CompositionBatch":
+        """A batch from fractions known to be valid (finite, >= 0, rows summing to 1), without
+        re-checking them: for kernels whose output is valid by construction (the lattice decoder,
+        the compiled parser), where checking 1 M rows would cost as much as producing them."""
+        return cls._trusted(np.ascontiguousarray(fractions, dtype=np.float64), tuple(elements), index=index)
+
     # -- constructors ----------------------------------------------------------------------------
     @classmethod
     def from_formulas(cls, formulas: Iterable[str], elements: Sequence[str] | None = None,

@@ -329,7 +329,7 @@ class CompositionSpace:
         """Ranks [start, stop) as a `hea_fast.composition.CompositionBatch`."""
         # the lattice's fractions are valid by construction (finite, >= 0, rows sum to 1): skip
         # the constructor's O(n E) checks, which cost as much as decoding
-        return CompositionBatch._trusted(self.fractions(start, stop, threads), tuple(self._elements))
+        return CompositionBatch.from_valid(self.fractions(start, stop, threads), tuple(self._elements))
 
     def rank(self, compositions, threads=None) -> np.ndarray:
         """Rank of each composition (int64; −1 where it is not a point of this space).
