@@ -17,12 +17,14 @@ import time
 import pytest
 
 from hea_fast import screen as S
-from hea_fast.commands.screen import DEFAULT_PALETTE, load_mixture
+from hea_fast.mixture import SparseMixtureClassifier
+from hea_fast.screen import DEFAULT_PALETTE
+from hea_fast.screen.dask import score_chunk_packed
 
 
 @pytest.fixture(scope="module")
 def model():
-    return load_mixture()
+    return SparseMixtureClassifier.load_default()
 
 
 def test_screen_throughput(model, quick, check_ratio, timer):
@@ -30,10 +32,10 @@ def test_screen_throughput(model, quick, check_ratio, timer):
     fast = S.MixtureScorer(model)
     ref = S.MixtureScorer(model, method="mc")
     n = 20_000 if quick else 100_000
-    t_fast = timer(lambda: S._score_chunk(space, fast, 0, n, 100, fast.descriptors, "default", None), repeat=3)
-    t_gen = timer(lambda: S._score_chunk(space, fast, 0, n, 100, fast.descriptors, "default", None, fused=False),
+    t_fast = timer(lambda: S.score_chunk(space, fast, 0, n, 100, fast.descriptors, "default", None), repeat=3)
+    t_gen = timer(lambda: S.score_chunk(space, fast, 0, n, 100, fast.descriptors, "default", None, fused=False),
                   repeat=3)
-    t_ref = timer(lambda: S._score_chunk(space, ref, 0, n, 100, None, "default", None), repeat=2, min_time=0.0)
+    t_ref = timer(lambda: S.score_chunk(space, ref, 0, n, 100, None, "default", None), repeat=2, min_time=0.0)
     print(f"\nchunk of {n:,}: fused {n / t_fast:,.0f}/s, general path (decode, descriptors, probit, top-k "
           f"in turn) {n / t_gen:,.0f}/s, reference (all descriptors, MC predictive) {n / t_ref:,.0f}/s")
     check_ratio("screen_fast_vs_mc_predictive", t_ref / t_fast)
@@ -52,8 +54,8 @@ def test_combined_lattice_path(quick, check_ratio, timer):
     space = S.CompositionSpace(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"], [4, 5], 5.0)
     comb = S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=0.75)])
     n = 100_000 if quick else len(space)
-    t_lat = timer(lambda: S._score_chunk(space, comb, 0, n, 1000, None, "default", None), repeat=3)
-    t_dec = timer(lambda: S._score_chunk(space, comb, 0, n, 1000, comb.needed_descriptors(), "default", None,
+    t_lat = timer(lambda: S.score_chunk(space, comb, 0, n, 1000, None, "default", None), repeat=3)
+    t_dec = timer(lambda: S.score_chunk(space, comb, 0, n, 1000, comb.needed_descriptors(), "default", None,
                                          fused=False), repeat=2)
     print(f"\nmixture+yield, {n:,} compositions: lattice path {n / t_lat:,.0f}/s, decoded path {n / t_dec:,.0f}/s")
     check_ratio("screen_combined_lattice_vs_decoded", t_dec / t_lat)
@@ -78,7 +80,7 @@ def test_dask_speedup(model, n_elements):
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"))
             clients[workers] = stack.enter_context(distributed.Client(cluster))
             # warm every worker (imports, model unpickling, first kernel call: ~1 s once per process)
-            clients[workers].run(S._score_chunk_packed, space, cloudpickle.dumps(scorer), 0, 1000, 10, None,
+            clients[workers].run(score_chunk_packed, space, cloudpickle.dumps(scorer), 0, 1000, 10, None,
                                  "default", 1)
         for _ in range(3):
             for workers, client in clients.items():

@@ -47,9 +47,13 @@ __all__ = [
     "DESCRIPTORS",
     "DESCRIPTOR_SETS",
     "featurize",
+    "DESCRIPTOR_INDEX",
     "featurize_array",
+    "featurize_reference",
     "list_descriptors",
+    "prepare",
     "reference_descriptors",
+    "resolve",
     "DescriptorTransformer",
 ]
 
@@ -96,7 +100,8 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
     Descriptor("r_mean", "pm", "sum_i c_i r_i", "rule of mixtures", ("radius_pm",)),
 )
 _BY_NAME = {d.name: d for d in DESCRIPTORS}
-_INDEX = {d.name: i for i, d in enumerate(DESCRIPTORS)}
+#: Descriptor name -> its column in the kernel output (`DESCRIPTORS` order).
+DESCRIPTOR_INDEX: dict[str, int] = {d.name: i for i, d in enumerate(DESCRIPTORS)}
 
 #: Named sets: set name -> (default table, {output column: descriptor}).
 DESCRIPTOR_SETS: dict[str, tuple[str, dict[str, str]]] = {
@@ -154,8 +159,13 @@ def _fractions(compositions):
     return X, tuple(batch.elements), index
 
 
-def _resolve(descriptors, table) -> tuple[list[str], list[str], ElementTable]:
-    """-> (output column labels, descriptor names, table)."""
+def resolve(descriptors, table) -> tuple[list[str], list[str], ElementTable]:
+    """The descriptors and element table of a request -> (output column labels, descriptor names,
+    ElementTable).
+
+    descriptors: None (every descriptor whose element properties the table has for some element),
+    a name, a list of names or a set name (`DESCRIPTOR_SETS`); table: an ElementTable, its name, or
+    None (the set's own table, else "default"). Unknown or repeated names raise ValueError."""
     default_table = "default"
     if descriptors is None:
         names = None
@@ -179,14 +189,23 @@ def _resolve(descriptors, table) -> tuple[list[str], list[str], ElementTable]:
     tab = ElementTable.load(table if table is not None else default_table)
     if names is None:
         # every descriptor whose element properties this table has at all
-        have = {p for k, p in enumerate(PROPERTIES) if np.isfinite(tab._values[:, k]).any()}
+        known = np.isfinite(tab.properties[list(PROPERTIES)].to_numpy(dtype=float)).any(axis=0)
+        have = {p for p, k in zip(PROPERTIES, known) if k}
         names = [d.name for d in DESCRIPTORS if set(d.requires) <= have]
         labels = list(names)
     return labels, names, tab
 
 
-def _prepare(X: np.ndarray, elements: tuple, names: Sequence[str], tab: ElementTable):
-    """Validate the table against the elements present; -> (props (E,7), pair (E,E))."""
+def prepare(X: np.ndarray, elements: Sequence[str], names: Sequence[str], table) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's element inputs for fractions `X` (n, E) over `elements`: (props (E, 7) in
+    `PROPERTIES` order, pair enthalpies (E, E)), both C-contiguous float64.
+
+    Checks `table` (an ElementTable or its name) against the elements present in some row of `X`
+    (all-zero columns get placeholder zeros and need no data): an element missing from the table, or
+    a property / pair enthalpy that one of the descriptors `names` needs, raises `ElementDataError`
+    naming it. Prepared once for a whole palette (an all-ones row), the arrays serve every chunk of
+    a screen (`hea_fast.screen`)."""
+    tab = ElementTable.load(table)
     if X.ndim != 2 or X.shape[1] != len(elements):
         raise ValueError(f"fractions have shape {X.shape} but {len(elements)} element names were given")
     present = X.any(axis=0) if X.shape[0] else np.zeros(len(elements), bool)
@@ -249,7 +268,7 @@ def _kernel(X, props, H, tab, threads, device, cols=None):
 def _kernel_cuda(X, props, H, tab):
     import torch
 
-    from hea_fast._backend import cuda_module
+    from hea_fast._backend import cuda_empty, cuda_module, cuda_stream, to_cuda
 
     cu = cuda_module()
     if not (np.isfinite(X).all() and (X >= 0).all()):
@@ -258,17 +277,11 @@ def _kernel_cuda(X, props, H, tab):
     zero = np.flatnonzero(X.sum(axis=1) <= 0)
     if len(zero):
         raise ValueError(f"fractions: row {zero[0]} sums to zero (no element present)")
-    dev = torch.device("cuda", torch.cuda.current_device())
-    xt = torch.from_numpy(X).to(dev)
-    pt = torch.from_numpy(props).to(dev)
-    ht = torch.from_numpy(H).to(dev)
+    xt, pt, ht = to_cuda(X), to_cuda(props), to_cuda(H)
     n, E = X.shape
-    from hea_fast._backend import cuda_empty
-
-    out = cuda_empty((n, len(DESCRIPTORS)), torch.float64, dev)
-    stream = torch.cuda.current_stream(dev)
+    out = cuda_empty((n, len(DESCRIPTORS)), torch.float64, xt.device)
     cu.descriptors(xt.data_ptr(), n, E, pt.data_ptr(), ht.data_ptr(), tab.gas_constant, tab.log_offset,
-                   out.data_ptr(), stream.cuda_stream)
+                   out.data_ptr(), cuda_stream(xt.device))
     return out.cpu().numpy()  # .cpu() synchronises the stream
 
 
@@ -287,9 +300,9 @@ def featurize_array(compositions, descriptors=None, table=None, threads=None, de
     device: "cpu", "cuda" or "auto".
     """
     X, elements, _ = _fractions(compositions)
-    _, names, tab = _resolve(descriptors, table)
-    props, H = _prepare(X, elements, names, tab)
-    return _kernel(X, props, H, tab, threads, device, [_INDEX[n] for n in names])
+    _, names, tab = resolve(descriptors, table)
+    props, H = prepare(X, elements, names, tab)
+    return _kernel(X, props, H, tab, threads, device, [DESCRIPTOR_INDEX[n] for n in names])
 
 
 def featurize(compositions, descriptors=None, table=None, threads=None, device="cpu") -> pd.DataFrame:
@@ -298,14 +311,15 @@ def featurize(compositions, descriptors=None, table=None, threads=None, device="
     See `featurize_array` for the arguments; named sets use their own column labels.
     """
     X, elements, index = _fractions(compositions)
-    labels, names, tab = _resolve(descriptors, table)
-    props, H = _prepare(X, elements, names, tab)
-    data = _kernel(X, props, H, tab, threads, device, [_INDEX[n] for n in names])
+    labels, names, tab = resolve(descriptors, table)
+    props, H = prepare(X, elements, names, tab)
+    data = _kernel(X, props, H, tab, threads, device, [DESCRIPTOR_INDEX[n] for n in names])
     return pd.DataFrame(data, columns=labels, index=index)
 
 
-def reference_descriptors(X, props, pair, gas_constant, log_offset=0.0) -> np.ndarray:
-    """Plain float64 NumPy evaluation of all descriptors (the kernel's test reference).
+def featurize_reference(X, props, pair, gas_constant, log_offset=0.0) -> np.ndarray:
+    """Plain float64 NumPy evaluation of all descriptors: the reference of the compiled kernel behind
+    `featurize_array` (`core.descriptors`; tests/test_features.py, benchmarks/test_descriptors.py).
 
     X (n, E) amounts, props (E, 7) in `PROPERTIES` order, pair (E, E). Returns (n, 16) in
     `DESCRIPTORS` order. Written independently of the kernel: dense matrix algebra over all E
@@ -346,6 +360,10 @@ def reference_descriptors(X, props, pair, gas_constant, log_offset=0.0) -> np.nd
     )
 
 
+#: The former name of `featurize_reference` (kept).
+reference_descriptors = featurize_reference
+
+
 try:  # scikit-learn is a dependency, but keep `import hea_fast.features` cheap if it is broken
     from sklearn.base import BaseEstimator, TransformerMixin
 except ImportError:  # pragma: no cover
@@ -372,7 +390,7 @@ class DescriptorTransformer(TransformerMixin, BaseEstimator):
         return X
 
     def fit(self, X=None, y=None):
-        labels, _, _ = _resolve(self.descriptors, self.table)
+        labels, _, _ = resolve(self.descriptors, self.table)
         self.feature_names_out_ = np.asarray(labels, dtype=object)
         self.n_features_out_ = len(labels)
         return self

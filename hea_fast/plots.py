@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -17,20 +18,25 @@ def _plt():
     return plt
 
 
+_plt = pyplot  # the former private name, still imported by hea_fast/ssvae/plots.py
+
+
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save atomically (temp file then rename) and close the figure."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
-    _plt().close(fig)
-    return path
+    """Save atomically (`hea_fast._io.atomic_path`; the format follows the suffix) and close the figure."""
+    from hea_fast._io import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    finally:
+        pyplot().close(fig)
+    return Path(path)
 
 
 def screen_summary(top: pd.DataFrame, score: str, path: str | os.PathLike, title: str = "") -> Path:
     """Three panels for a screening result: score of the ranked top-k, how often each element
     appears in it (with its mean fraction), and the top-k in the δ–ΔH_mix plane coloured by score."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
     ax.plot(np.arange(1, len(top) + 1), top[score].to_numpy(), lw=1.5)

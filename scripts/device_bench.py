@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from hea_fast.screen import DEFAULT_PALETTE
+
 
 def _sync(device):
     if device == "cuda":
@@ -47,16 +49,16 @@ def random_compositions(n, n_palette=15, k=5, seed=0):
     return X
 
 
-PALETTE = ("Al", "Co", "Cr", "Cu", "Fe", "Mn", "Ni", "Ti", "V", "Zr", "Nb", "Mo", "Hf", "Ta", "W")
+PALETTE = DEFAULT_PALETTE  # the 15 usual HEA metals
 
 
 def bench_descriptors(device, n_gpu, n_cpu, bw):
     from hea_fast._backend import core
-    from hea_fast.features import DESCRIPTORS, _prepare, _resolve
+    from hea_fast.features import DESCRIPTORS, prepare, resolve
 
-    _, names, tab = _resolve(None, None)
+    _, names, tab = resolve(None, None)
     X = random_compositions(max(n_gpu, n_cpu) if device == "cpu" else n_cpu)
-    props, H = _prepare(X, PALETTE, names, tab)
+    props, H = prepare(X, PALETTE, names, tab)
     t_cpu = best_time(lambda: core.descriptors(X[:n_cpu], props, H, tab.gas_constant, tab.log_offset), "cpu")
     res = {"cpu_per_s": n_cpu / t_cpu, "n_cpu": n_cpu}
     bytes_per = 8 * (X.shape[1] + len(DESCRIPTORS))
@@ -65,13 +67,12 @@ def bench_descriptors(device, n_gpu, n_cpu, bw):
     if device == "cuda":
         import torch
 
-        from hea_fast._backend import cuda_module
+        from hea_fast._backend import cuda_empty, cuda_module, cuda_stream, to_cuda
 
         cu = cuda_module()
-        xt = torch.from_numpy(random_compositions(n_gpu, seed=1)).cuda()
-        pt, ht = torch.from_numpy(props).cuda(), torch.from_numpy(H).cuda()
-        out = torch.empty((n_gpu, len(DESCRIPTORS)), dtype=torch.float64, device="cuda")
-        s = torch.cuda.current_stream().cuda_stream
+        xt, pt, ht = to_cuda(random_compositions(n_gpu, seed=1)), to_cuda(props), to_cuda(H)
+        out = cuda_empty((n_gpu, len(DESCRIPTORS)), torch.float64, xt.device)
+        s = cuda_stream()
         t = best_time(lambda: cu.descriptors(xt.data_ptr(), n_gpu, xt.shape[1], pt.data_ptr(), ht.data_ptr(),
                                              tab.gas_constant, tab.log_offset, out.data_ptr(), s), "cuda")
         res.update(gpu_per_s=n_gpu / t, n_gpu=n_gpu)
@@ -122,12 +123,12 @@ def bench_grid(device, n_gpu, n_cpu, bw, elements=None):
 def bench_screen(device, n_gpu, n_cpu):
     """decode (lattice) -> descriptors, the device-resident part of screening."""
     from hea_fast._backend import core
-    from hea_fast.features import DESCRIPTORS, _prepare, _resolve
+    from hea_fast.features import DESCRIPTORS, prepare, resolve
     from hea_fast.lattice import CompositionSpace
 
     space = CompositionSpace(PALETTE, 5, 5.0)
-    _, names, tab = _resolve(None, None)
-    props, H = _prepare(np.ones((1, len(PALETTE))), PALETTE, names, tab)
+    _, names, tab = resolve(None, None)
+    props, H = prepare(np.ones((1, len(PALETTE))), PALETTE, names, tab)
     n_cpu = min(n_cpu, len(space))
 
     def cpu():
@@ -138,17 +139,17 @@ def bench_screen(device, n_gpu, n_cpu):
     if device == "cuda":
         import torch
 
-        from hea_fast._backend import cuda_module
+        from hea_fast._backend import cuda_empty, cuda_module, cuda_stream, to_cuda
 
         cu = cuda_module()
         n_gpu = min(n_gpu, len(space))
-        pt, ht = torch.from_numpy(props).cuda(), torch.from_numpy(H).cuda()
-        out = torch.empty((n_gpu, len(DESCRIPTORS)), dtype=torch.float64, device="cuda")
+        pt, ht = to_cuda(props), to_cuda(H)
+        out = cuda_empty((n_gpu, len(DESCRIPTORS)), torch.float64, pt.device)
 
         def gpu():
             xt = space.fractions(0, n_gpu, device="cuda")
             cu.descriptors(xt.data_ptr(), n_gpu, xt.shape[1], pt.data_ptr(), ht.data_ptr(), tab.gas_constant,
-                           tab.log_offset, out.data_ptr(), torch.cuda.current_stream().cuda_stream)
+                           tab.log_offset, out.data_ptr(), cuda_stream())
 
         res["gpu_per_s"] = n_gpu / best_time(gpu, "cuda")
     return res

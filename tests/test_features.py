@@ -17,8 +17,8 @@ from hea_fast.features import (
     DescriptorTransformer,
     featurize,
     featurize_array,
+    featurize_reference,
     list_descriptors,
-    reference_descriptors,
 )
 
 NAMES = [d.name for d in DESCRIPTORS]
@@ -78,7 +78,7 @@ def assert_close(kern, ref, X, H, rtol=1e-12):
 def test_kernel_matches_numpy_reference(rng, E, zero_frac):
     X, props, H = random_problem(rng, 3000, E, zero_frac)
     kern = core.descriptors(X, props, H, GAS_CONSTANT)
-    ref = reference_descriptors(X, props, H, GAS_CONSTANT)
+    ref = featurize_reference(X, props, H, GAS_CONSTANT)
     assert_close(kern, ref, X, H)
 
 
@@ -86,7 +86,7 @@ def test_kernel_reference_with_log_offset_and_unnormalised_rows(rng):
     X, props, H = random_problem(rng, 2000, 7, 0.3)
     X = X * rng.uniform(0.1, 100, (len(X), 1))  # at.% or molar ratios: rows are normalised
     kern = core.descriptors(X, props, H, 8.314, 2.0**-23)
-    ref = reference_descriptors(X, props, H, 8.314, 2.0**-23)
+    ref = featurize_reference(X, props, H, 8.314, 2.0**-23)
     assert_close(kern, ref, X, H)
 
 
@@ -121,7 +121,7 @@ def test_dense_and_gathered_paths_agree(rng):
 def test_subnormal_fractions(rng):
     X, props, H = random_problem(rng, 200, 4, 0.0)
     X[::7, 1] = 1e-320  # ratio below DBL_MIN: the dense path falls back to libm log for the entropy
-    assert_close(core.descriptors(X, props, H, GAS_CONSTANT), reference_descriptors(X, props, H, GAS_CONSTANT), X, H)
+    assert_close(core.descriptors(X, props, H, GAS_CONSTANT), featurize_reference(X, props, H, GAS_CONSTANT), X, H)
 
 
 def test_thread_count_independence(rng):
@@ -303,6 +303,28 @@ def test_bad_input_raises_cleanly(rng):
         featurize(batch([[1]], ["Fe"]), ["VECC"])
 
 
+def test_palette_preparation_is_public():
+    """resolve -> prepare (once for a whole palette, as screening does) -> core.descriptors with the
+    DESCRIPTOR_INDEX columns equals featurize_array; the former name of the reference is kept."""
+    from hea_fast import features as F
+
+    assert F.reference_descriptors is F.featurize_reference
+    assert [F.DESCRIPTOR_INDEX[n] for n in NAMES] == list(range(len(NAMES)))
+    labels, names, tab = F.resolve("yang2012", None)
+    assert labels == names == ["delta", "Omega"] and tab.name == "default"
+    els = ("Fe", "Ni", "Cr", "Co")
+    X = np.random.default_rng(3).dirichlet(np.ones(4), 50)
+    X[:10, 3] = 0.0
+    props, H = F.prepare(np.ones((1, len(els))), els, names, "default")
+    assert props.shape == (4, len(PROPERTIES)) and H.shape == (4, 4)
+    got = core.descriptors(X, props, H, tab.gas_constant, tab.log_offset, columns=[F.DESCRIPTOR_INDEX[n] for n in names])
+    np.testing.assert_array_equal(got, featurize_array(batch(X, els), names))
+    with pytest.raises(ElementDataError, match="Xx"):
+        F.prepare(np.ones((1, 2)), ("Fe", "Xx"), ["VEC"], tab)
+    with pytest.raises(ValueError, match="unknown descriptor"):
+        F.resolve(["VECC"], None)
+
+
 def test_sklearn_transformer_in_a_pipeline():
     from sklearn.base import clone
     from sklearn.pipeline import make_pipeline
@@ -347,25 +369,31 @@ def test_cli_featurize_csv_and_parquet(tmp_path):
     d2 = pd.read_csv(out2)
     assert list(d2["Alloy"]) == ["AlCoCrFeNi", "NbTaTiV"]
     assert d2["VEC"].iloc[1] == pytest.approx(4.75, rel=1e-14)
+    # an empty table gives a header-only output with the descriptor columns
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame({"Alloy": []}).to_csv(empty, index=False)
+    out3 = tmp_path / "out3.parquet"
+    assert main(["featurize", str(empty), "-o", str(out3), "--descriptors", "yang2012"]) == 0
+    assert list(pd.read_parquet(out3).columns) == ["Alloy", "delta", "Omega"]
 
 
 # ---- CUDA ---------------------------------------------------------------------------------------------
 @pytest.mark.gpu
 def test_cuda_matches_cpu(rng):
+    def table_of(name, props, H):
+        els = [f"E{i}" for i in range(len(props))]
+        pairs = [(els[i], els[j], H[i, j]) for i in range(len(els)) for j in range(i + 1, len(els))]
+        return els, ElementTable.from_frames(name, pd.DataFrame(props, columns=PROPERTIES, index=els),
+                                             pd.DataFrame(pairs, columns=["el1", "el2", "dH_kJmol"]))
+
     X, props, H = random_problem(rng, 20_000, 9, 0.4)
-    table = ElementTable.from_frames(
-        "rand", pd.DataFrame(props, columns=PROPERTIES, index=[f"E{i}" for i in range(9)]),
-        pd.DataFrame([(f"E{i}", f"E{j}", H[i, j]) for i in range(9) for j in range(i + 1, 9)],
-                     columns=["el1", "el2", "dH_kJmol"]))
-    b = batch(X, [f"E{i}" for i in range(9)])
+    els, table = table_of("rand", props, H)
+    b = batch(X, els)
     cpu = featurize_array(b, table=table, device="cpu")
     gpu = featurize_array(b, table=table, device="cuda")
     assert_close(gpu, cpu, X, H, rtol=1e-13)
     # rows wider than the kernel's gather buffer (16) take the scan-all-columns path
     X2, p2, H2 = random_problem(rng, 2000, 24, 0.0)
-    t2 = ElementTable.from_frames(
-        "rand24", pd.DataFrame(p2, columns=PROPERTIES, index=[f"E{i}" for i in range(24)]),
-        pd.DataFrame([(f"E{i}", f"E{j}", H2[i, j]) for i in range(24) for j in range(i + 1, 24)],
-                     columns=["el1", "el2", "dH_kJmol"]))
-    b2 = batch(X2, [f"E{i}" for i in range(24)])
+    els2, t2 = table_of("rand24", p2, H2)
+    b2 = batch(X2, els2)
     assert_close(featurize_array(b2, table=t2, device="cuda"), featurize_array(b2, table=t2), X2, H2, rtol=1e-13)

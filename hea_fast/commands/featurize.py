@@ -1,25 +1,23 @@
 """`hea-fast featurize`: add empirical HEA descriptors (hea_fast.features) to a table of formulas.
 
 Streams the input in chunks (flat memory however large the file), shows a tqdm progress bar for
-inputs larger than one chunk, and writes the output atomically (temporary file, then os.replace),
-so an interrupted run never leaves a truncated OUT behind.
+inputs larger than one chunk, and writes the output atomically (`hea_fast._io.atomic_path`), so an
+interrupted run never leaves a truncated OUT behind.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
+
+from hea_fast.commands._common import add_command
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "featurize",
-        help="Compute HEA descriptors for a CSV/Parquet table of formulas",
-        description="Read IN (CSV or Parquet), parse the formula column, append the descriptors "
-        "(delta, dH_mix, dS_mix, VEC, ..., see `--list`) and write OUT (.csv or .parquet).",
-    )
+    p = add_command(subparsers, "featurize", handler, help="Compute HEA descriptors for a CSV/Parquet table of formulas",
+                    description="Read IN (CSV or Parquet), parse the formula column, append the descriptors "
+                    "(delta, dH_mix, dS_mix, VEC, ..., see `--list`) and write OUT (.csv or .parquet).")
     p.add_argument("input", nargs="?", help="input table (.csv or .parquet)")
     p.add_argument("--formula-column", default="Alloy", help="column holding the formulas (default: Alloy)")
     p.add_argument("-o", "--output", help="output file (.csv or .parquet)")
@@ -33,7 +31,6 @@ def register(subparsers) -> None:
     p.add_argument("--only-descriptors", action="store_true",
                    help="write only the formula column and the descriptors (default: keep every input column)")
     p.add_argument("--list", action="store_true", help="list the descriptors (name, unit, formula, reference) and exit")
-    p.set_defaults(func=handler)
 
 
 def _fmt(path: Path) -> str:
@@ -69,9 +66,9 @@ def _chunks(path: Path, fmt: str, size: int):
 
 def _parse(formulas, errors: str):
     """-> (batch, kept input labels or None); reports skipped rows on stderr."""
-    from hea_fast.composition import CompositionBatch
+    from hea_fast.composition import as_batch
 
-    batch = CompositionBatch.from_formulas(formulas, errors=errors)
+    batch = as_batch(formulas, errors=errors)
     for label, reason in batch.skipped:
         print(f"hea-fast featurize: skipping row {label}: {reason}", file=sys.stderr)
     return batch, (batch.index if batch.skipped else None)
@@ -81,7 +78,8 @@ def handler(args) -> int:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from hea_fast.features import featurize, list_descriptors
+    from hea_fast._io import atomic_path
+    from hea_fast.features import featurize, list_descriptors, resolve
 
     if args.list:
         with pd.option_context("display.max_colwidth", 80, "display.width", 200):
@@ -100,12 +98,11 @@ def handler(args) -> int:
         descriptors = descriptors[0]  # a set name or a single descriptor
 
     total = _count_rows(src, in_fmt)
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    writer = None
     n_in = n_out = 0
-    try:
-        with tqdm(total=total, unit="rows", desc="featurize", disable=not total or total <= args.chunk_size,
-                  file=sys.stderr) as bar:
+    with atomic_path(dst) as tmp, tqdm(total=total, unit="rows", desc="featurize", file=sys.stderr,
+                                       disable=not total or total <= args.chunk_size) as bar:
+        writer = None  # the Parquet writer, or True once the CSV header is written
+        try:
             for chunk in _chunks(src, in_fmt, args.chunk_size):
                 if args.formula_column not in chunk.columns:
                     raise ValueError(
@@ -136,28 +133,14 @@ def handler(args) -> int:
                 n_in += n_chunk
                 n_out += len(out)
                 bar.update(n_chunk)
+        finally:
+            if writer is not None and writer is not True:
+                writer.close()
         if writer is None:  # empty input: still write a header-only file
-            cols = [args.formula_column, *featurize(_empty_batch(), descriptors, table=args.table).columns]
+            empty = pd.DataFrame(columns=[args.formula_column, *resolve(descriptors, args.table)[0]])
             if out_fmt == "csv":
-                pd.DataFrame(columns=cols).to_csv(tmp, index=False)
+                empty.to_csv(tmp, index=False)
             else:
-                pd.DataFrame(columns=cols).to_parquet(tmp, index=False)
-        elif writer is not True:
-            writer.close()
-            writer = True
-        os.replace(tmp, dst)
-    finally:
-        if writer is not None and writer is not True:
-            writer.close()
-        if tmp.exists():
-            tmp.unlink()
+                empty.to_parquet(tmp, index=False)
     print(f"featurize: {n_out} of {n_in} rows -> {dst}", file=sys.stderr)
     return 0
-
-
-def _empty_batch():
-    import types
-
-    import numpy as np
-
-    return types.SimpleNamespace(fractions=np.zeros((0, 1)), elements=("Fe",))

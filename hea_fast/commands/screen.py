@@ -1,34 +1,16 @@
-"""`hea-fast screen` (composition-space screening) and `hea-fast demo` (the main job)."""
+"""`hea-fast screen` (composition-space screening) and `hea-fast demo` (the main job).
+
+The handlers build a space and a scorer from the arguments and call `hea_fast.screen.screen`; the
+results go to Parquet (top-k rows), JSON (summary) and PNG (plots), each written atomically.
+"""
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-# The 15 metals most used as principal elements of HEAs (3d transition metals, Al, and the
-# refractory 4d/5d metals of the Senkov alloys).
-DEFAULT_PALETTE = ("Al", "Co", "Cr", "Cu", "Fe", "Mn", "Ni", "Ti", "V", "Zr", "Nb", "Mo", "Hf", "Ta", "W")
-
-
-def default_mixture_dir() -> Path:
-    """The bundled phase model (scripts/train_default_mixture.py)."""
-    return Path(__file__).resolve().parents[1] / "data" / "models" / "mixture_default"
-
-
-def load_mixture(path=None):
-    from hea_fast.mixture import SparseMixtureClassifier
-
-    path = Path(path) if path else default_mixture_dir()
-    if not path.exists():
-        raise FileNotFoundError(f"mixture model directory {path} not found (train one with "
-                                "`hea-fast mixture fit` or scripts/train_default_mixture.py)")
-    return SparseMixtureClassifier.load(path)
-
-
-def _csv_list(s: str) -> list[str]:
-    return [t.strip() for t in s.split(",") if t.strip()]
+from hea_fast.commands._common import add_command, csv_list
+from hea_fast.screen.spaces import DEFAULT_PALETTE
 
 
 def _int_range(s: str):
@@ -51,37 +33,30 @@ def _parse_bounds(items) -> dict:
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "screen",
-        help="Screen a composition space and keep the top-k (local threads or a Dask cluster)",
-        description="Enumerate a simplex lattice of compositions, featurize, score and keep the top-k. "
-        "Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps scored by the bundled "
-        "sparse-mixture phase model.",
-    )
+    p = add_command(sub, "screen", _cmd_screen,
+                    help="Screen a composition space and keep the top-k (local threads or a Dask cluster)",
+                    description="Enumerate a simplex lattice of compositions, featurize, score and keep the top-k. "
+                    "Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps scored by the bundled "
+                    "sparse-mixture phase model.")
     _add_screen_args(p)
-    p.set_defaults(func=_cmd_screen)
-
-    d = sub.add_parser(
-        "demo",
-        help="Run the main job on bundled defaults (prints a featurized sample and the top alloys)",
-        description="The main job of `make demo`: featurize a few well-known alloys, then run the default "
-        "screen and write Parquet + PNG + JSON under --out.",
-    )
+    d = add_command(sub, "demo", _cmd_demo,
+                    help="Run the main job on bundled defaults (prints a featurized sample and the top alloys)",
+                    description="The main job of `make demo`: featurize a few well-known alloys, then run the "
+                    "default screen and write Parquet + PNG + JSON under --out.")
     d.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     d.add_argument("--top-k", type=int, default=1000)
     d.add_argument("--threads", type=int, default=None)
     d.add_argument("--no-progress", action="store_true")
-    d.set_defaults(func=_cmd_demo)
 
 
 def _add_screen_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--elements", type=_csv_list, default=list(DEFAULT_PALETTE),
+    p.add_argument("--elements", type=csv_list, default=list(DEFAULT_PALETTE),
                    help="comma-separated palette (default: %s)" % ",".join(DEFAULT_PALETTE))
     p.add_argument("--n-elements", type=_int_range, default=5, help="principal elements per alloy, e.g. 5 or 4-6")
     p.add_argument("--step", type=float, default=5.0, help="lattice step in at.%% (default 5)")
     p.add_argument("--bound", action="append", metavar="EL=LO:HI", help="per-element at.%% bounds (repeatable)")
-    p.add_argument("--require", type=_csv_list, default=[], help="elements every alloy must contain")
-    p.add_argument("--forbid", type=_csv_list, default=[], help="elements to exclude")
+    p.add_argument("--require", type=csv_list, default=[], help="elements every alloy must contain")
+    p.add_argument("--forbid", type=csv_list, default=[], help="elements to exclude")
     p.add_argument("--scorer", choices=["mixture", "yield", "mixture+yield", "ssvae"], default="mixture",
                    help="mixture: P(single phase) from the sparse mixture model; yield: Maresca-Curtin σ_y at "
                    "--temperature; mixture+yield: rank σ_y among alloys with P(single) >= --min-p")
@@ -102,63 +77,65 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def _build_scorer(args):
+def build_scorer(kind: str, model=None, temperature: float = 1300.0, min_p: float = 0.75):
+    """The scorer of `--scorer KIND` (model: a model directory, None for the bundled mixture)."""
     from hea_fast import screen as S
 
-    if args.scorer in ("mixture", "mixture+yield"):
-        model = load_mixture(args.model)
+    if kind in ("mixture", "mixture+yield"):
         mix = S.MixtureScorer(model)
-        if args.scorer == "mixture":
+        if kind == "mixture":
             return mix
-        mix.threshold = args.min_p
-        return S.Combined(S.YieldScorer(args.temperature), require=[mix])
-    if args.scorer == "yield":
-        return S.YieldScorer(args.temperature)
-    if args.scorer == "ssvae":
-        if not args.model:
+        mix.threshold = min_p
+        return S.Combined(S.YieldScorer(temperature), require=[mix])
+    if kind == "yield":
+        return S.YieldScorer(temperature)
+    if kind == "ssvae":
+        if not model:
             raise ValueError("--scorer ssvae needs --model DIR (a model saved by `hea-fast ssvae train`)")
         from hea_fast.ssvae import load_model as load_ssvae
 
-        return S.SSVAEScorer(load_ssvae(args.model))
-    raise ValueError(f"unknown scorer {args.scorer!r}")
+        return S.SSVAEScorer(load_ssvae(model))
+    raise ValueError(f"unknown scorer {kind!r}")
 
 
-def run_screen(args, out_path: Path, plot_path: Path | None):
+def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, scheduler: str | None = None, **screen_kw):
+    """Screen `space` with `scorer` (keywords of `hea_fast.screen.screen`), on the Dask scheduler at
+    `scheduler` if given; write the top-k rows to `out_path` (Parquet), the summary beside it (JSON)
+    and the plots to `plot_path` (PNG, or none)."""
     from hea_fast import screen as S
+    from hea_fast._io import atomic_write_json
     from hea_fast.plots import screen_summary
 
-    space = S.CompositionSpace(args.elements, args.n_elements, args.step, bounds=_parse_bounds(args.bound),
-                               required=args.require, forbidden=args.forbid)
-    scorer = _build_scorer(args)
     client = None
-    if args.scheduler:
+    if scheduler:
         from dask.distributed import Client
 
-        client = Client(args.scheduler)
+        client = Client(scheduler)
     print(f"{space}; scorer: {scorer.name}", file=sys.stderr)
     try:
-        res = S.screen(space, scorer, top_k=args.top_k, threshold=args.threshold, chunk_size=args.chunk_size,
-                       client=client, checkpoint=args.checkpoint, progress=not args.no_progress,
-                       threads=args.threads, device=getattr(args, "device", "cpu"))
+        res = S.screen(space, scorer, client=client, **screen_kw)
     finally:
         if client is not None:
             client.close()
     res.to_parquet(out_path)
-    summary = res.summary()
-    summary_path = out_path.with_suffix(".json")
-    tmp = summary_path.with_name(f".{summary_path.name}.tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, summary_path)
+    atomic_write_json(out_path.with_suffix(".json"), res.summary(), indent=2)
     if plot_path is not None and len(res.top):
         screen_summary(res.top, res.score_name, plot_path, title=str(space))
     return res
 
 
 def _cmd_screen(args) -> int:
+    from hea_fast.screen import CompositionSpace
+
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
-    res = run_screen(args, out, plot)
+    space = CompositionSpace(args.elements, args.n_elements, args.step, bounds=_parse_bounds(args.bound),
+                             required=args.require, forbidden=args.forbid)
+    scorer = build_scorer(args.scorer, args.model, args.temperature, args.min_p)
+    res = run_screen(space, scorer, out, plot, scheduler=args.scheduler, top_k=args.top_k, threshold=args.threshold,
+                     chunk_size=args.chunk_size, checkpoint=args.checkpoint, progress=not args.no_progress,
+                     threads=args.threads, device=args.device)
     _print_top(res)
     print(f"wrote {out}, {out.with_suffix('.json')}, {plot}")
     return 0
@@ -179,6 +156,7 @@ def _cmd_demo(args) -> int:
     import pandas as pd
 
     from hea_fast import featurize
+    from hea_fast.screen import CompositionSpace, MixtureScorer
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,14 +167,10 @@ def _cmd_demo(args) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 3):
         print(desc.iloc[:, :10].to_string(index=False))
     print()
-    ns = argparse.Namespace(
-        elements=list(DEFAULT_PALETTE), n_elements=5, step=5.0, bound=None, require=[], forbid=[],
-        scorer="mixture", model=None, temperature=1300.0, min_p=0.75, threshold=0.75, top_k=args.top_k,
-        chunk_size=None, scheduler=None, checkpoint=None, threads=args.threads,
-        no_progress=args.no_progress,
-    )
+    # the default screen: 5-element alloys of the default palette at 5 at.%, P(single phase) >= 0.75
     parquet = out / "screen_top.parquet"
-    res = run_screen(ns, parquet, out / "screen_top.png")
+    res = run_screen(CompositionSpace(DEFAULT_PALETTE, 5, 5.0), MixtureScorer(), parquet, out / "screen_top.png",
+                     top_k=args.top_k, threshold=0.75, threads=args.threads, progress=not args.no_progress)
     print()
     _print_top(res)
     print(f"\nwrote {parquet}, {parquet.with_suffix('.json')}, {out / 'screen_top.png'}")

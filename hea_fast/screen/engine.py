@@ -1,0 +1,239 @@
+"""The screening driver: stream rank chunks, score each, keep the top-k, report the final rows.
+
+`screen` streams fixed-size rank chunks, so memory stays flat however large the space: each chunk
+is scored by the best path its scorer offers (`Scorer.fused_topk`, then `Scorer.lattice_columns`,
+else decode -> featurize -> `Scorer.columns`), filtered by the thresholds and reduced to its own
+top-k (`hea_fast.screen.topk`). Only the final k rows are decoded again to report compositions,
+descriptors and every score column.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from hea_fast.composition import CompositionBatch
+from hea_fast.screen.checkpoint import ScreenCheckpoint
+from hea_fast.screen.palette import featurize_chunk
+from hea_fast.screen.scorers import Scorer, as_scorer
+from hea_fast.screen.spaces import describe
+from hea_fast.screen.topk import select
+
+if TYPE_CHECKING:  # pandas is imported where rows are reported: `hea-fast --help` stays fast
+    import pandas as pd
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CLUSTER_CHUNK_SIZE", "DEFAULT_GPU_CHUNK_SIZE", "ScreenResult",
+           "report_rows", "score_chunk", "screen"]
+
+DEFAULT_CHUNK_SIZE = 200_000
+DEFAULT_CLUSTER_CHUNK_SIZE = 2_000_000
+DEFAULT_GPU_CHUNK_SIZE = 20_000_000
+
+
+@dataclasses.dataclass
+class ScreenResult:
+    """`top`: the best compositions (rank, formula, fractions, descriptors, scores), best first.
+    `n_scored`: compositions scored; `n_passing`: those meeting every threshold."""
+
+    top: pd.DataFrame
+    n_scored: int
+    n_passing: int
+    elapsed_s: float
+    space: dict
+    score_name: str
+
+    @property
+    def throughput(self) -> float:
+        return self.n_scored / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        from hea_fast._io import atomic_path
+
+        with atomic_path(path) as tmp:
+            self.top.to_parquet(tmp, index=False)
+        return Path(path)
+
+    def summary(self) -> dict:
+        return {
+            "space": self.space,
+            "score": self.score_name,
+            "n_scored": self.n_scored,
+            "n_passing": self.n_passing,
+            "n_top": len(self.top),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "compositions_per_s": round(self.throughput, 1),
+        }
+
+
+def screen(
+    space,
+    scorer,
+    *,
+    top_k: int = 1000,
+    threshold: float | None = None,
+    chunk_size: int | None = None,
+    descriptors: Sequence[str] | None = None,
+    table: str = "default",
+    client=None,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    threads: int | None = None,
+    merge_fan_in: int = 8,
+    max_chunks: int | None = None,
+    device: str = "cpu",
+) -> ScreenResult:
+    """Screen `space` with `scorer` and return the `top_k` compositions.
+
+    `threshold` (if given) overrides the scorer's own minimum. `chunk_size`: ranks per chunk (per
+    Dask task); default 200,000 locally, 2,000,000 on a cluster, 20,000,000 on a GPU. `descriptors`
+    limits featurization (default: what the scorer needs, or all descriptors when it does not say);
+    the reported rows carry every descriptor. `client`: a dask.distributed.Client to run chunks on a
+    cluster. `checkpoint`: a JSON path that makes the run resumable. `max_chunks` stops after that
+    many new chunks (the checkpoint then resumes the rest), which is how interruption is tested.
+    `device="cuda"` scores chunks on the GPU (a scorer with a GPU path, e.g. a MixtureScorer on a
+    CompositionSpace; scores agree with the CPU to rounding); "auto" uses the GPU when one is
+    visible and the scorer supports it.
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    auto_chunk = chunk_size is None
+    if auto_chunk:
+        # a cluster task should carry ~0.1 s of fused work, far above Dask's ~1 ms per-task overhead
+        chunk_size = DEFAULT_CHUNK_SIZE if client is None else DEFAULT_CLUSTER_CHUNK_SIZE
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    scorer = as_scorer(scorer)
+    if threshold is not None:
+        if not math.isfinite(threshold):
+            raise ValueError(f"threshold must be finite, got {threshold}")
+        scorer.threshold = float(threshold)
+    if descriptors is None:
+        descriptors = scorer.needed_descriptors() or None
+    gpu = _gpu_screener(space, scorer, table, device, client)
+    if gpu is not None and auto_chunk:  # a launch per 200 k ranks would leave a GPU mostly idle
+        chunk_size = DEFAULT_GPU_CHUNK_SIZE
+    n_total = len(space)
+    n_chunks = (n_total + chunk_size - 1) // chunk_size
+    desc_space = describe(space)
+    run = {"space": desc_space, "scorer": type(scorer).__name__, "score": scorer.name,
+           "threshold": scorer.threshold, "chunk_size": chunk_size, "top_k": top_k}
+    if gpu is not None:  # GPU scores agree with the CPU's to rounding only: do not mix them in one run
+        run["device"] = "cuda"
+    ck = ScreenCheckpoint(checkpoint, run)
+    ck.load()
+    todo = [c for c in range(n_chunks) if c not in ck.done]
+    if max_chunks is not None:
+        todo = todo[:max_chunks]
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_total, initial=min(n_total, len(ck.done) * chunk_size), unit="comp",
+                   unit_scale=True, desc="screen", smoothing=0.1)
+
+    def bounds(c):
+        return c * chunk_size, min(n_total, (c + 1) * chunk_size)
+
+    t0 = time.perf_counter()
+    try:
+        if client is None:
+            for c in todo:
+                a, b = bounds(c)
+                part = gpu(a, b, top_k) if gpu is not None else score_chunk(space, scorer, a, b, top_k, descriptors,
+                                                                            table, threads)
+                ck.add(c, part, top_k)
+                if bar is not None:
+                    bar.update(b - a)
+                ck.save()
+        else:
+            from hea_fast.screen.dask import screen_dask
+
+            screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, merge_fan_in)
+    finally:
+        ck.save(force=True)
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+
+    scores, ranks, n_passing = ck.state
+    top = report_rows(space, scorer, ranks, descriptors, table, threads)
+    if len(ranks):
+        # the score the ranking used (the fused kernel's, bitwise the general path's for palettes of
+        # up to 16 elements, within rounding beyond), so the reported order is the column's order
+        top[scorer.name] = scores
+    n_scored = sum(bounds(c)[1] - bounds(c)[0] for c in ck.done)
+    return ScreenResult(top=top, n_scored=n_scored, n_passing=n_passing, elapsed_s=elapsed,
+                        space=desc_space, score_name=scorer.name)
+
+
+def _gpu_screener(space, scorer: Scorer, table: str, device, client):
+    """The scorer's GPU screener when `device` asks for one (and it has one), else None."""
+    want = str(device).lower()
+    if want == "cpu":
+        return None
+    from hea_fast._backend import cuda_available, resolve_device
+
+    if want == "auto":
+        return scorer.cuda_screen(space, table) if client is None and cuda_available() else None
+    if resolve_device(device) != "cuda":  # raises with the reason when CUDA is unavailable
+        return None
+    if client is not None:
+        raise ValueError("device='cuda' runs on this process's GPU; it cannot be combined with client=")
+    gpu = scorer.cuda_screen(space, table)
+    if gpu is None:
+        raise ValueError("device='cuda' screening takes a scorer with a GPU path (a MixtureScorer with "
+                         "method='probit', engine='cpp' on a CompositionSpace with element data for every palette "
+                         f"element); got {type(scorer).__name__} on {type(space).__name__}")
+    return gpu
+
+
+def score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,
+                threads=None, fused: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """Score ranks [start, stop) and return its top-k (scores, ranks, n_passing).
+
+    The scorer's fused top-k pass is used when it has one (the mixture model on a lattice: scores
+    bitwise those of the general path for palettes of up to 16 elements), else its
+    `lattice_columns` (ranks scored in C++ without decoding), else the general path: decode,
+    featurize `descriptors`, `scorer.columns`. `fused=False` forces the general path."""
+    if fused:
+        part = scorer.fused_topk(space, start, stop, k, table, threads)
+        if part is not None:
+            return part
+    cols = scorer.lattice_columns(space, start, stop, table, threads) if fused else None
+    if cols is None:
+        batch = space.decode(start, stop, threads=threads)
+        cols = scorer.columns(batch, featurize_chunk(batch, descriptors, table, threads))
+    idx = np.flatnonzero(scorer.keep_mask(cols))
+    s, r = select(cols[scorer.name][idx], idx.astype(np.int64) + start, k)
+    return s, r, int(idx.size)
+
+
+def report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, threads) -> pd.DataFrame:
+    """Decode the final top-k ranks and recompute their descriptors and every score column."""
+    import pandas as pd
+
+    if len(ranks) == 0:
+        return pd.DataFrame(columns=["rank", "formula", scorer.name])
+    if hasattr(space, "fractions_at"):  # lattice: every rank decoded in one C++ call
+        fr = space.fractions_at(np.asarray(ranks, dtype=np.int64), threads=threads)
+        elements = tuple(space.elements)
+    else:
+        rows = [space.decode(int(r), int(r) + 1, threads=1) for r in ranks]
+        fr = np.vstack([b.fractions for b in rows])
+        elements = tuple(rows[0].elements)
+    batch = CompositionBatch(fractions=np.ascontiguousarray(fr), elements=elements)
+    from hea_fast.features import featurize
+
+    desc_all = featurize(batch, table=table, threads=threads)
+    cols = scorer.columns(batch, desc_all if descriptors is None else desc_all[list(descriptors)])
+    out = pd.DataFrame({"rank": ranks.astype(np.int64), "formula": batch.formulas()})
+    frac = pd.DataFrame(batch.fractions, columns=list(batch.elements))
+    return pd.concat([out, pd.DataFrame(dict(cols)), frac.add_prefix("x_"), desc_all.reset_index(drop=True)],
+                     axis=1)
+

@@ -1,0 +1,341 @@
+"""Scorers: map a chunk of compositions to named score columns (higher is better).
+
+Every scorer has the general path, `columns(batch, desc)` on decoded fractions and their
+descriptor frame. A scorer that can do better on a lattice space says so itself, and the engine
+asks it (it never dispatches on the scorer's type):
+
+- `fused_topk(space, start, stop, k, table, threads)`: the chunk's top-k straight from the ranks in
+  one C++ pass (the mixture model: decode, its descriptors, probit predictive, top-k);
+- `lattice_columns(space, start, stop, table, threads)`: score columns computed from the ranks in
+  C++ without decoding (the mixture block kernel, the X-Yield grid kernel, `Combined` of such);
+- `cuda_screen(space, table)`: a GPU screener of rank ranges.
+
+Each returns None when the scorer has no such path for that space, and the engine falls back.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from hea_fast.composition import CompositionBatch
+from hea_fast.screen.palette import fused_inputs, maresca_curtin_inputs
+from hea_fast.screen.spaces import CompositionSpace, native_lattice
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CNNYieldScorer", "Combined", "DescriptorScorer", "MixtureScorer", "SSVAEScorer", "Scorer",
+           "YieldScorer", "as_scorer"]
+
+
+class Scorer:
+    """Maps a chunk to named score columns.
+
+    Subclasses set `name` (the score column), `descriptors` (descriptor names they need, or None)
+    and implement `score(batch, desc) -> np.ndarray` (higher is better). `threshold` (optional)
+    is a minimum the score must reach for a composition to be kept.
+    """
+
+    name: str = "score"
+    descriptors: tuple[str, ...] | None = None
+    threshold: float | None = None
+
+    def score(self, batch: CompositionBatch, desc: pd.DataFrame | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def columns(self, batch: CompositionBatch, desc: pd.DataFrame | None) -> dict[str, np.ndarray]:
+        return {self.name: np.asarray(self.score(batch, desc), dtype=np.float64)}
+
+    def needed_descriptors(self) -> tuple[str, ...]:
+        return tuple(self.descriptors or ())
+
+    def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        """Rows to keep: a finite score meeting `threshold` (and, for `Combined`, every requirement)."""
+        primary = cols[self.name]
+        keep = np.isfinite(primary)
+        if self.threshold is not None:
+            keep &= primary >= self.threshold
+        return keep
+
+    def walk(self) -> Iterator["Scorer"]:
+        """This scorer and every scorer inside it."""
+        yield self
+
+    def lattice_columns(self, space, start: int, stop: int, table: str, threads) -> dict[str, np.ndarray] | None:
+        """Score columns of lattice ranks [start, stop) computed straight from the ranks in C++ (no
+        decoded fractions, no descriptor frame), or None when this scorer has no such path."""
+        return None
+
+    def fused_topk(self, space, start: int, stop: int, k: int, table: str,
+                   threads) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The top-k (scores, ranks, n_passing) of lattice ranks [start, stop) in one fused pass, or
+        None when this scorer has no such path."""
+        return None
+
+    def cuda_screen(self, space, table: str):
+        """A GPU screener `(start, stop, k) -> (scores, ranks, n_passing)` of `space`, or None when
+        this scorer has no GPU path there."""
+        return None
+
+
+class DescriptorScorer(Scorer):
+    """Any callable on the descriptor DataFrame, e.g. `lambda d: -d["delta"]`."""
+
+    def __init__(self, fn: Callable[[pd.DataFrame], Any], name: str = "score",
+                 descriptors: Sequence[str] | None = None, threshold: float | None = None):
+        self.fn = fn
+        self.name = name
+        self.descriptors = tuple(descriptors) if descriptors is not None else None
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        return np.asarray(self.fn(desc), dtype=np.float64)
+
+
+class MixtureScorer(Scorer):
+    """P(single phase) from a fitted `hea_fast.mixture.SparseMixtureClassifier`.
+
+    method="probit" (default for screening) uses the posterior mean μ_c and covariance Σ_c of each
+    cluster's weights and MacKay's probit approximation of the posterior predictive
+    (`hea_fast.mixture.probit`): O(d²) per alloy instead of one sigmoid per posterior draw.
+    method="mc" is the model's own Monte Carlo average over draws (`predict_proba`); the two agree
+    to 0.02 (tests/test_probit.py). engine picks the implementation of the probit predictive:
+    "cpp" (the fused C++ kernels, default) or "numpy" (their float64 reference).
+    """
+
+    def __init__(self, model=None, name: str = "p_single", threshold: float | None = None, method: str = "probit",
+                 engine: str = "cpp", threads=None):
+        """model: a fitted SparseMixtureClassifier, a saved model directory, or None for the
+        bundled default (trained on Singh 2023 by scripts/train_default_mixture.py)."""
+        if method not in ("probit", "mc"):
+            raise ValueError(f"method must be 'probit' or 'mc', got {method!r}")
+        self._set(name, threshold, engine, threads)
+        self.model = _load_mixture(model)
+        self.method = method
+        if method == "mc":
+            # the model's own predict_proba reads every descriptor it was fitted on
+            self.descriptors = tuple(getattr(self.model, "feature_names_in_", None) or ()) or None
+            self.probit = None
+        else:
+            from hea_fast.mixture.probit import ProbitModel
+
+            self.descriptors, self.probit = ProbitModel.from_classifier(self.model)
+
+    @classmethod
+    def from_probit(cls, descriptors: Sequence[str], probit, name: str = "p_single",
+                    threshold: float | None = None, engine: str = "cpp", threads=None) -> "MixtureScorer":
+        """A probit scorer from the predictive's arrays (`hea_fast.mixture.probit.ProbitModel` over
+        the columns `descriptors`), without a fitted model."""
+        self = cls.__new__(cls)
+        self._set(name, threshold, engine, threads)
+        self.model, self.method = None, "probit"
+        self.descriptors, self.probit = tuple(descriptors), probit
+        return self
+
+    def _set(self, name, threshold, engine, threads):
+        if engine not in ("cpp", "numpy"):
+            raise ValueError(f"engine must be 'cpp' or 'numpy', got {engine!r}")
+        self.name, self.threshold, self.engine, self.threads = name, threshold, engine, threads
+
+    def score(self, batch, desc):
+        if self.method == "mc":
+            cols = list(self.descriptors) if self.descriptors else list(desc.columns)
+            return self.model.predict_proba(desc[cols])[:, 1]
+        from hea_fast.mixture.probit import mixture_probit, mixture_probit_reference
+
+        names = list(self.descriptors)
+        # the screening loop hands over exactly these columns: no reindexing copy then
+        frame = desc if list(desc.columns) == names else desc[names]
+        X = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+        if self.engine == "cpp":
+            return mixture_probit(X, *self.probit, threads=self.threads)
+        return mixture_probit_reference(X, *self.probit)
+
+    def fused_args(self, space, table: str) -> tuple | None:
+        """The arguments after the rank range of `core.screen_mixture_topk` / `screen_mixture_scores`
+        (the palette's element data, then the predictive), or None unless `space` is a lattice whose
+        every element has finite data and this is the probit predictive on the C++ engine."""
+        if not (isinstance(space, CompositionSpace) and self.method == "probit" and self.engine == "cpp"):
+            return None
+        palette = fused_inputs(tuple(space.elements), tuple(self.descriptors), table)
+        return None if palette is None else (*palette, *self.probit)
+
+    def fused_topk(self, space, start, stop, k, table, threads):
+        """decode -> the model's descriptors -> probit -> top-k fused in C++; the scores are bitwise
+        those of the general path for palettes of up to 16 elements (tests/test_screen_fused.py)."""
+        args = self.fused_args(space, table)
+        if args is None:
+            return None
+        from hea_fast._backend import core
+
+        s, r, n = core.screen_mixture_topk(native_lattice(space), start, stop, *args, threshold=self.threshold,
+                                           k=k, threads=threads)
+        return s, r, int(n)
+
+    def lattice_columns(self, space, start, stop, table, threads):
+        args = self.fused_args(space, table)
+        if args is None:
+            return None
+        from hea_fast._backend import core
+
+        return {self.name: core.screen_mixture_scores(native_lattice(space), start, stop, *args, threads=threads)}
+
+    def cuda_screen(self, space, table):
+        args = self.fused_args(space, table)
+        if args is None:
+            return None
+        from hea_fast.screen.cuda import CudaMixtureScreen
+
+        return CudaMixtureScreen(space, args, self.threshold)
+
+
+def _load_mixture(model):
+    """The model itself, the bundled default (None) or a saved model directory (a path)."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return model
+    from hea_fast.mixture import SparseMixtureClassifier
+
+    if model is None:
+        return SparseMixtureClassifier.load_default()
+    if not Path(model).exists():
+        raise FileNotFoundError(f"mixture model directory {model} not found (train one with "
+                                "`hea-fast mixture fit` or scripts/train_default_mixture.py)")
+    return SparseMixtureClassifier.load(model)
+
+
+class SSVAEScorer(Scorer):
+    """P(single phase) from the SSVAE classifier head (compositions outside its 30 elements get NaN
+    and are never kept)."""
+
+    def __init__(self, model, name: str = "p_single_ssvae", threshold: float | None = None):
+        self.model = model
+        self.name = name
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        from hea_fast.ssvae import design
+
+        return np.asarray(design.screen_proba(self.model, batch), dtype=np.float64)
+
+
+class YieldScorer(Scorer):
+    """Maresca–Curtin yield strength (MPa) at `temperature_K`. `threads`: kernel threads (None: all
+    cores; Dask tasks run it with 1)."""
+
+    def __init__(self, temperature_K: float, model: str = "two-regime", name: str | None = None,
+                 threshold: float | None = None, threads: int | None = None):
+        self.temperature_K = float(temperature_K)
+        self.model = model
+        self.name = name or f"sigma_y_{self.temperature_K:g}K_MPa"
+        self.threshold = threshold
+        self.threads = threads
+
+    def score(self, batch, desc):
+        from hea_fast.xyield.maresca_curtin import yield_strength
+
+        return np.asarray(yield_strength(batch, self.temperature_K, model=self.model, threads=self.threads),
+                          dtype=np.float64).reshape(len(batch))
+
+    def lattice_columns(self, space, start, stop, table, threads):
+        """σ_y by the X-Yield grid kernel (lattice ranks -> σ_y in one C++ pass) when every palette
+        element has Maresca–Curtin inputs."""
+        if not isinstance(space, CompositionSpace):
+            return None
+        inputs = maresca_curtin_inputs(tuple(space.elements))
+        if inputs is None:
+            return None
+        from hea_fast._backend import core
+        from hea_fast.xyield.maresca_curtin import check_model
+
+        T = np.array([self.temperature_K])
+        sig = core.mc_grid_sigma(native_lattice(space), start, stop, *inputs, T, check_model(self.model),
+                                 threads=threads if threads is not None else self.threads)
+        return {self.name: np.asarray(sig, dtype=np.float64).reshape(stop - start)}
+
+
+class CNNYieldScorer(Scorer):
+    """X-Yield CNN prediction (GPa) at `temperature_K` from a trained `hea_fast.xyield.cnn` model."""
+
+    def __init__(self, model, temperature_K: float, name: str | None = None, threshold: float | None = None):
+        self.model = model
+        self.temperature_K = float(temperature_K)
+        self.name = name or f"cnn_ys_{self.temperature_K:g}K_GPa"
+        self.threshold = threshold
+
+    def score(self, batch, desc):
+        from hea_fast.xyield import protocol
+
+        return np.asarray(protocol.predict(self.model, batch, self.temperature_K), dtype=np.float64)
+
+
+class Combined(Scorer):
+    """Rank by one scorer while requiring others to pass their thresholds, e.g.
+    `Combined(YieldScorer(1300), require=[MixtureScorer(model, threshold=0.75)])`."""
+
+    def __init__(self, rank_by: Scorer, require: Sequence[Scorer] = ()):
+        self.rank_by = rank_by
+        self.require = list(require)
+        self.name = rank_by.name
+        self.threshold = rank_by.threshold
+        for r in self.require:
+            if r.threshold is None:
+                raise ValueError(f"required scorer {r.name!r} has no threshold")
+
+    def needed_descriptors(self):
+        out: list[str] = []
+        for s in [self.rank_by, *self.require]:
+            out.extend(s.needed_descriptors())
+        return tuple(dict.fromkeys(out))
+
+    def walk(self):
+        yield self
+        for s in [self.rank_by, *self.require]:
+            yield from s.walk()
+
+    def columns(self, batch, desc):
+        """The required scorers on every row, then `rank_by` only on the rows that pass them (NaN
+        elsewhere, which `keep_mask` drops anyway): an expensive ranking score (a yield model, a
+        CNN) is not computed for alloys the phase filter already rejected."""
+        cols: dict[str, np.ndarray] = {}
+        keep = np.ones(len(batch), dtype=bool)
+        for s in self.require:
+            cols.update(s.columns(batch, desc))
+            keep &= cols[s.name] >= s.threshold
+        if keep.all():
+            cols.update(self.rank_by.columns(batch, desc))
+            return cols
+        idx = np.flatnonzero(keep)
+        sub = (self.rank_by.columns(batch[idx], None if desc is None else desc.iloc[idx].reset_index(drop=True))
+               if idx.size else {self.rank_by.name: np.empty(0)})
+        for name, v in sub.items():
+            col = np.full(len(batch), np.nan)
+            col[idx] = v
+            cols[name] = col
+        return cols
+
+    def lattice_columns(self, space, start, stop, table, threads):
+        cols: dict[str, np.ndarray] = {}
+        for s in [*self.require, self.rank_by]:
+            part = s.lattice_columns(space, start, stop, table, threads)
+            if part is None:
+                return None
+            cols.update(part)
+        return cols
+
+    def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        keep = super().keep_mask(cols)
+        for r in self.require:
+            keep &= cols[r.name] >= r.threshold
+        return keep
+
+
+def as_scorer(scorer) -> Scorer:
+    """A Scorer as is; a callable on the descriptor frame as a `DescriptorScorer`."""
+    if isinstance(scorer, Scorer):
+        return scorer
+    if callable(scorer):
+        return DescriptorScorer(scorer)
+    raise TypeError(f"scorer must be a hea_fast.screen.Scorer or a callable on descriptors, got {type(scorer)!r}")

@@ -1,0 +1,39 @@
+"""Exact, order-independent top-k of (score, rank) pairs.
+
+A top-k list is a triple (scores, ranks, n_passing), best first: higher score, then lower rank. The
+rank tie-break makes the merge associative and commutative, so a screen's result is exactly the
+same whatever the chunking, the number of workers or the order chunks finish in.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["merge_topk", "merge_list", "select"]
+
+
+def select(scores: np.ndarray, ranks: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (highest score, then lowest rank) sorted best first."""
+    if len(scores) > k:
+        # partial selection on the score, then exact ordering with the rank tie-break
+        part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[part].min()
+        cand = np.flatnonzero(scores >= kth)  # includes every tie at the boundary
+        scores, ranks = scores[cand], ranks[cand]
+    order = np.lexsort((ranks, -scores))[:k]
+    return scores[order], ranks[order]
+
+
+def merge_topk(*parts: tuple[np.ndarray, np.ndarray, int], k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Merge (scores, ranks, n_passing) triples into one top-k triple (associative, commutative)."""
+    if not parts:
+        return np.empty(0), np.empty(0, dtype=np.int64), 0
+    s = np.concatenate([p[0] for p in parts])
+    r = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    n = int(sum(p[2] for p in parts))
+    s, r = select(s, r, k)
+    return s, r, n
+
+
+def merge_list(parts, k: int):
+    """`merge_topk` of a list (the reduction task of a Dask screen)."""
+    return merge_topk(*parts, k=k)
