@@ -97,7 +97,12 @@ def to_cuda(x, dtype=None, device=None):
     import torch
 
     dev = device if device is not None else cuda_device()
-    t = x if torch.is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))
+    if torch.is_tensor(x):
+        t = x
+    else:
+        a = np.ascontiguousarray(x)
+        # torch.from_numpy warns on read-only arrays (and would alias them): copy those
+        t = torch.from_numpy(a if a.flags.writeable else a.copy())
     return t.to(device=dev, dtype=dtype if dtype is not None else t.dtype).contiguous()
 
 

@@ -31,6 +31,18 @@ class CheckpointError(ValueError):
     """A checkpoint or state file that cannot be used; the message names the file and the way out."""
 
 
+def _umask() -> int:
+    # os.umask is the only portable way to read it (set and restored at once); it is process-wide,
+    # so it is read per call only from the thread doing the write, never concurrently with itself
+    with _UMASK_LOCK:
+        mask = os.umask(0)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = __import__("threading").Lock()
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -63,6 +75,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        # mkstemp creates 0600 files: give the result the mode an ordinary open() would (0666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:

@@ -160,7 +160,6 @@ class CompositionSpace:
                                                        self._lo, self._hi, self._req, self._forb)
         return self._device
 
-    _device_lattice = device_space  # old private name, still used by hea_fast/screen/spaces.py
 
     # -- pickling (Dask tasks, multiprocessing): rebuild the C++ object from the parameters --------
     def __getstate__(self):

@@ -109,3 +109,13 @@ def test_checkpoint_throttles_unless_forced(tmp_path):
     assert ck.save({"i": 3}, force=True)
     assert Checkpoint(p, "fp").load() == {"i": 3}
     assert Checkpoint(None, "fp").save({"i": 4}) is False
+
+
+def test_atomic_write_gives_the_mode_of_an_ordinary_open(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.txt", "x")
+        (tmp_path / "b.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644

@@ -55,9 +55,9 @@ def describe(space) -> dict:
 
 def native_lattice(space: CompositionSpace):
     """The compiled `core.LatticeSpace` behind a lattice space (what the fused kernels take)."""
-    return space._space
+    return space.core_space
 
 
 def device_lattice(space: CompositionSpace):
     """The lattice uploaded to the current GPU (built lazily by `hea_fast.lattice`)."""
-    return space._device_lattice()
+    return space.device_space()
