@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -40,7 +41,7 @@ def _umask() -> int:
     return mask
 
 
-_UMASK_LOCK = __import__("threading").Lock()
+_UMASK_LOCK = threading.Lock()
 
 
 def _fsync_dir(folder: Path) -> None:
