@@ -13,8 +13,6 @@ Same-run ratios checked in CI (quick mode):
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -27,23 +25,22 @@ def splits():
     return [load_splits(s) for s in (42, 1, 2, 3, 4)]
 
 
-def _epoch_time(splits, seeds, epochs):
+def _epoch_time(timer, splits, seeds, epochs):
     from hea_fast.ssvae.train import TrainConfig, train_models
 
-    t0 = time.perf_counter()
-    train_models([splits[i] for i in range(len(seeds))], list(seeds),
-                 config=TrainConfig(epochs=epochs, threads=1), progress=False)
-    return (time.perf_counter() - t0) / epochs
+    run = lambda: train_models([splits[i] for i in range(len(seeds))], list(seeds),  # noqa: E731
+                               config=TrainConfig(epochs=epochs, threads=1), progress=False)
+    return timer(run, repeat=1, min_time=0.0) / epochs
 
 
-def test_ssvae_training_epoch(splits, quick, check_ratio):
+def test_ssvae_training_epoch(splits, quick, check_ratio, timer):
     from hea_fast.ssvae.model import SSVAE, SSVAEConfig
-    from hea_fast.ssvae.train import pyro_loss
+    from hea_fast.ssvae.objective import pyro_loss
 
     epochs = 3 if quick else 20
-    t5 = _epoch_time(splits, (42, 1, 2, 3, 4), epochs)
-    t1 = np.mean([_epoch_time(splits, (s,), epochs) for s in (42, 1)]) if quick else \
-        np.mean([_epoch_time([splits[i]], (s,), epochs) for i, s in enumerate((42, 1, 2, 3, 4))])
+    t5 = _epoch_time(timer, splits, (42, 1, 2, 3, 4), epochs)
+    t1 = np.mean([_epoch_time(timer, splits, (s,), epochs) for s in (42, 1)]) if quick else \
+        np.mean([_epoch_time(timer, [splits[i]], (s,), epochs) for i, s in enumerate((42, 1, 2, 3, 4))])
     # the authors' loop: Pyro SVI step by step (per-step time × 27 steps per epoch)
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -55,15 +52,16 @@ def test_ssvae_training_epoch(splits, quick, check_ratio):
         t = lambda a: torch.from_numpy(np.asarray(a, np.float32))  # noqa: E731
         n_steps = 3 if quick else 27
         rng = np.random.default_rng(0)
-        for it in range(n_steps + 1):  # the first step (Pyro's first trace) is not timed
-            if it == 1:
-                t0 = time.perf_counter()
+
+        def step():
             a, b = rng.choice(len(L.y), 32, replace=False), rng.choice(len(U.y), 32, replace=False)
             loss = pyro_loss(m, t(L.x[a]), t(L.e[a]), t(L.y[a]), t(U.x[b]), t(U.e[b]))
             opt.zero_grad()
             loss.backward()
             opt.step()
-        t_pyro = (time.perf_counter() - t0) / n_steps * 27
+
+        step()  # the first step (Pyro's first trace) is not timed
+        t_pyro = timer(lambda: [step() for _ in range(n_steps)], repeat=1, min_time=0.0) / n_steps * 27
     finally:
         torch.set_num_threads(prev)
     print(f"\nepoch: 5 models vectorised {t5 * 1e3:.0f} ms, 1 model {t1 * 1e3:.0f} ms, Pyro loop {t_pyro * 1e3:.0f} ms/model; "
@@ -97,7 +95,7 @@ def test_ssvae_screen_throughput(quick, check_ratio, timer):
     check_ratio("ssvae_screen_vs_per_alloy", (t_ref * n) / t_fast)
 
 
-def test_ssvae_exact_shapley_vs_shap_kernel(quick, check_ratio):
+def test_ssvae_exact_shapley_vs_shap_kernel(quick, check_ratio, timer):
     """Exact Shapley values (all 2^8 coalitions, batched) vs shap.KernelExplainer run exactly
     (nsamples ≥ 2^8 enumerates every coalition), same alloys and background."""
     shap = pytest.importorskip("shap")
@@ -114,13 +112,12 @@ def test_ssvae_exact_shapley_vs_shap_kernel(quick, check_ratio):
         with torch.no_grad():
             return m.classifier_prob(torch.as_tensor(a, dtype=torch.float32))[:, 0].double().numpy()
 
-    t0 = time.perf_counter()
-    ours = exact_shapley(m, x, bg).values
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ke = shap.KernelExplainer(f, bg)
-    ref = np.asarray(ke.shap_values(x, nsamples=1000, silent=True))
-    t_shap = time.perf_counter() - t0
+    res = {}
+    t_ours = timer(lambda: res.update(ours=exact_shapley(m, x, bg).values), repeat=1, min_time=0.0)
+    t_shap = timer(lambda: res.update(ref=np.asarray(shap.KernelExplainer(f, bg).shap_values(x, nsamples=1000,
+                                                                                           silent=True))),
+                   repeat=1, min_time=0.0)
+    ours, ref = res["ours"], res["ref"]
     assert np.abs(ours - ref).max() < 1e-5
     print(f"\nexact Shapley, {len(x)} alloys x {len(bg)} background: ours {t_ours:.2f} s, shap KernelExplainer {t_shap:.2f} s")
     check_ratio("ssvae_exact_shapley_vs_shap_kernel", t_shap / t_ours)

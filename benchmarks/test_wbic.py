@@ -1,16 +1,18 @@
-"""WBIC benchmarks: one subset (n = 1000, 4 features, stderr <= 0.1) with the compiled PG-Gibbs vs the
-NumPy PG-Gibbs reference in the same run, and the exhaustive search over all subsets of size <= 4
-from 20 candidates (6,195 subsets, n = 1000). Quick mode (CI): small n, loose stderr, few subsets."""
+"""WBIC benchmarks (kernel: csrc/cpu/wbic_cpu.cpp, hea_fast.mixture.wbic; reference:
+hea_fast.mixture.wbic_reference): one subset (n = 1000, 4 features, stderr <= 0.1) with the compiled
+PG-Gibbs vs the NumPy PG-Gibbs reference in the same run, and the exhaustive search over all subsets
+of size <= 4 from 20 candidates (6,195 subsets, n = 1000). The PG sampler alone:
+benchmarks/test_polyagamma.py. Quick mode (CI): small n, loose stderr, few subsets."""
 from __future__ import annotations
 
-import importlib
 import itertools
-import time
 
 import numpy as np
 from scipy import special
 
-import hea_fast.mixture.wbic as W
+from hea_fast.mixture.diagnostics import batch_means_stderr
+from hea_fast.mixture.wbic import wbic, wbic_subsets
+from hea_fast.mixture.wbic_reference import logistic_nll, wbic_reference
 
 
 def _data(n, p, seed=0):
@@ -22,17 +24,21 @@ def _data(n, p, seed=0):
     return X, y
 
 
-def test_wbic_one_subset_vs_numpy(quick, check_ratio):
+def _once(timer, fn):
+    """(result, wall time) of one call of fn (timer: the conftest fixture)."""
+    out = []
+    t = timer(lambda: out.append(fn()), repeat=1, min_time=0.0)
+    return out[0], t
+
+
+def test_wbic_one_subset_vs_numpy(quick, check_ratio, timer):
     n, target = (300, 0.3) if quick else (1000, 0.1)
     X, y = _data(n, 4)
-    t0 = time.perf_counter()
-    r = W.wbic(X, y, n_iter=64, burn_in=20, target_stderr=target, threads=1, seed=1)
-    t_cpp = time.perf_counter() - t0
+    kw = dict(n_iter=64, burn_in=20, target_stderr=target, seed=1)
+    r, t_cpp = _once(timer, lambda: wbic(X, y, threads=1, **kw))
     assert r.stderr <= target
     # NumPy reference to the same standard error (same estimator, same adaptive rule)
-    t0 = time.perf_counter()
-    rn = W.wbic(X, y, n_iter=64, burn_in=20, target_stderr=target, seed=1, backend="numpy")
-    t_np = time.perf_counter() - t0
+    rn, t_np = _once(timer, lambda: wbic_reference(X, y, **kw))
     assert rn.stderr <= target
     print(f"\n[wbic one subset] n={n} stderr<={target}: C++ 1 thread {t_cpp*1e3:.0f} ms "
           f"({r.n_iter} it/chain), NumPy {t_np*1e3:.0f} ms ({rn.n_iter} it/chain); "
@@ -40,7 +46,7 @@ def test_wbic_one_subset_vs_numpy(quick, check_ratio):
     check_ratio("wbic_one_subset_vs_numpy", t_np / t_cpp)
 
 
-def test_wbic_subset_search(quick, check_ratio):
+def test_wbic_subset_search(quick, check_ratio, timer):
     n, p = (300, 20) if quick else (1000, 20)
     target = 0.3 if quick else 0.1
     X, y = _data(n, p, seed=2)
@@ -48,9 +54,8 @@ def test_wbic_subset_search(quick, check_ratio):
     assert len(subsets) == 6196  # 6,195 non-empty + the intercept-only model
     if quick:
         subsets = subsets[:: len(subsets) // 12][:12]
-    t0 = time.perf_counter()
-    r = W.wbic_subsets(X, y, subsets, n_iter=64, burn_in=20, target_stderr=target, prune_above=15.0, seed=0)
-    dt = time.perf_counter() - t0
+    r, dt = _once(timer, lambda: wbic_subsets(X, y, subsets, n_iter=64, burn_in=20, target_stderr=target,
+                                              prune_above=15.0, seed=0))
     ran = ~r.pruned
     per = dt / max(1, ran.sum())
     print(f"\n[wbic search] {len(subsets)} subsets, n={n}, stderr<={target}: {dt:.1f} s on all cores; "
@@ -59,34 +64,12 @@ def test_wbic_subset_search(quick, check_ratio):
     assert np.all(np.isfinite(r.wbic[ran])) and np.nanmax(r.stderr) <= target
     # NumPy reference on the best subset at the same standard error, for the ratio
     best = subsets[int(np.nanargmin(r.wbic))]
-    t0 = time.perf_counter()
-    W.wbic(X[:, list(best)], y, n_iter=64, burn_in=20, target_stderr=target, seed=0, backend="numpy")
-    t_np = time.perf_counter() - t0
+    _, t_np = _once(timer, lambda: wbic_reference(X[:, list(best)], y, n_iter=64, burn_in=20,
+                                                  target_stderr=target, seed=0))
     check_ratio("wbic_search_per_subset_vs_numpy", t_np / per)
 
 
-def test_pg_sampler_vs_numpy_reference(quick, check_ratio):
-    """Exact compiled PG(b, c) draws vs the NumPy truncated-series reference (1 thread each)."""
-    m = 20_000 if quick else 200_000
-    b = np.full(m, 1 / np.log(1000.0))
-    c = np.random.default_rng(0).normal(0, 2, m)
-    core = importlib.import_module("hea_fast._backend").core
-
-    def best(fn, repeat=3):  # best wall time of fn() (benchmarks/conftest.py's best_time is not importable here)
-        out = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-        return min(out)
-
-    t_cpp = best(lambda: core.polyagamma(b, c, seed=1, threads=1))
-    t_np = best(lambda: W.sample_polyagamma(b, c, seed=1, method="reference"))
-    print(f"\n[pg] {m} draws b=1/log 1000: C++ {t_cpp / m * 1e9:.0f} ns/draw, NumPy reference {t_np / m * 1e9:.0f} ns/draw")
-    check_ratio("pg_exact_vs_numpy_reference", t_np / t_cpp)
-
-
-def test_wbic_one_subset_vs_pyro_nuts(quick, check_ratio):
+def test_wbic_one_subset_vs_pyro_nuts(quick, check_ratio, timer):
     """Same subset as test_wbic_one_subset_vs_numpy with Pyro NUTS on the tempered posterior
     (pyro.factor(beta * log-likelihood)); NUTS time is scaled to the same standard error."""
     import pytest
@@ -101,9 +84,7 @@ def test_wbic_one_subset_vs_pyro_nuts(quick, check_ratio):
     n, target = 1000, 0.1
     X, y = _data(n, 4)
     beta = 1 / np.log(n)
-    t0 = time.perf_counter()
-    r = W.wbic(X, y, n_iter=64, burn_in=20, target_stderr=target, threads=1, seed=1)
-    t_cpp = time.perf_counter() - t0
+    r, t_cpp = _once(timer, lambda: wbic(X, y, n_iter=64, burn_in=20, target_stderr=target, threads=1, seed=1))
     A = torch.tensor(np.hstack([np.ones((n, 1)), X]))
     yt = torch.tensor(y)
 
@@ -116,12 +97,10 @@ def test_wbic_one_subset_vs_pyro_nuts(quick, check_ratio):
     pyro.set_rng_seed(0)
     torch.set_num_threads(1)
     mcmc = MCMC(NUTS(model), num_samples=1000, warmup_steps=300, disable_progbar=True)
-    t0 = time.perf_counter()
-    mcmc.run()
-    t_nuts = time.perf_counter() - t0
+    _, t_nuts = _once(timer, mcmc.run)
     ws = mcmc.get_samples()["w"].numpy()
-    l = W._nll(A.numpy(), y, ws)
-    se = W._batch_means_se(l[None, :])
+    l = logistic_nll(A.numpy(), y, ws)
+    se = batch_means_stderr(l[None, :])
     t_equiv = t_nuts * max(1.0, (se / target) ** 2)
     print(f"\n[wbic vs NUTS] C++ {t_cpp:.2f} s (stderr {r.stderr:.3f}); Pyro NUTS 1300 it {t_nuts:.1f} s, "
           f"WBIC {l.mean():.3f}±{se:.3f} (raw l, no control variate) -> {t_equiv:.1f} s at stderr {target}")

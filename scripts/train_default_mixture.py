@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hea_fast.commands.mixture import _load_named, supported_rows
+from hea_fast._io import atomic_write_json
 from hea_fast.mixture import SparseMixtureClassifier
+from hea_fast.mixture.training_data import load_phase_dataset, supported_rows
 
 OUT = Path(__file__).resolve().parents[1] / "hea_fast" / "data" / "models" / "mixture_default"
 
@@ -27,7 +28,7 @@ def main() -> int:
     # one row per composition (0.1 at.%), compositions with conflicting labels dropped, alloys
     # without element/pair data for the default descriptors dropped: the same rows as
     # `hea-fast mixture fit singh2023` and benchmarks/papers/mixture/reproduce.py
-    batch, y, src = _load_named("singh2023")
+    batch, y, src = load_phase_dataset("singh2023")
     mask, reasons = supported_rows(batch)
     print(f"{int(mask.sum())} of {mask.size} distinct compositions kept (dropped: {reasons})", file=sys.stderr)
     batch, y = batch[np.flatnonzero(mask)], y[mask]
@@ -48,7 +49,7 @@ def main() -> int:
         "seed": 0,
         "command": "HEA_FAST_DATA=../shared/data python scripts/train_default_mixture.py",
     }
-    (OUT / "TRAINING.json").write_text(json.dumps(info, indent=2))
+    atomic_write_json(OUT / "TRAINING.json", info, indent=2)
     print(json.dumps(info, indent=2))
     return 0
 

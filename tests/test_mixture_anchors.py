@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from hea_fast.mixture.anchors import (DEFAULT_ANCHORS, AnchorError, Standardizer, assign_clusters,
-                                      load_anchor_table, resolve_anchors)
+from hea_fast.mixture import DEFAULT_ANCHORS, assign_clusters, load_anchor_table, resolve_anchors
+from hea_fast.mixture.anchors import AnchorError, Standardizer
 
 
 def test_anchor_table_has_cited_named_alloys():

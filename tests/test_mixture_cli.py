@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from hea_fast.cli import main
-from hea_fast.commands.mixture import supported_rows
 from hea_fast.mixture.model import DEFAULT_DESCRIPTORS, SparseMixtureClassifier
+from hea_fast.mixture.training_data import supported_rows
 
 FAST = ["--n-iter", "40", "--burn-in", "10", "--n-chains", "2", "--no-progress"]
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hea_fast.mixture.enrichment import EnrichmentError, enrichment, enrichment_curve
 from hea_fast.mixture.model import ModelError, SparseMixtureClassifier, k_sweep
-from hea_fast.mixture.screening import ScreeningError, enrichment, enrichment_curve
 
 FAST = dict(n_iter=120, burn_in=40, n_chains=2, n_draws=150)
 COLS = list("abcde")
@@ -121,6 +121,38 @@ def test_bad_inputs():
         SparseMixtureClassifier().predict_proba(X)
 
 
+def test_backend_parameter_is_deprecated_alias_of_engine():
+    X, y = two_cluster_frame(n=60)
+    kw = dict(anchors=ANCHORS, max_size=1, compare_global=False, random_state=3, **FAST)
+    with pytest.warns(DeprecationWarning, match="engine="):
+        old = SparseMixtureClassifier(backend="auto", **kw).fit(X, y)
+    new = SparseMixtureClassifier(engine="cpp", **kw).fit(X, y)
+    np.testing.assert_array_equal(old.predict_proba(X), new.predict_proba(X))
+
+
+def test_load_errors_name_the_file(fitted, tmp_path):
+    m, _X, _y = fitted
+    m.save(tmp_path / "model")
+    (tmp_path / "model" / "arrays.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match=r"arrays\.npz"):
+        SparseMixtureClassifier.load(tmp_path / "model")
+    (tmp_path / "model" / "config.json").write_text('{"format": ')
+    with pytest.raises(ModelError, match=r"config\.json is not valid JSON"):
+        SparseMixtureClassifier.load(tmp_path / "model")
+    assert not [f for f in (tmp_path / "model").iterdir() if ".tmp" in f.name]  # atomic writes cleaned up
+
+
+def test_screening_module_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    sys.modules.pop("hea_fast.mixture.screening", None)
+    with pytest.warns(DeprecationWarning, match="hea_fast.mixture.enrichment"):
+        old = importlib.import_module("hea_fast.mixture.screening")
+    assert old.enrichment is enrichment and old.enrichment_curve is enrichment_curve
+    assert old.ScreeningError is EnrichmentError
+
+
 # --------------------------------------------------------------------------- enrichment
 def test_enrichment_hand_computation():
     y = np.array([1, 0, 1, 1, 0, 0, 1, 0])
@@ -160,9 +192,9 @@ def test_enrichment_curve_and_errors():
     assert cur["n_pass"].is_monotonic_decreasing
     assert cur["precision"].iloc[0] == pytest.approx(y.mean())
     assert cur["precision"].iloc[-1] >= cur["precision"].iloc[0]
-    with pytest.raises(ScreeningError, match="proba must lie in"):
+    with pytest.raises(EnrichmentError, match="proba must lie in"):
         enrichment(y, p + 1.0)
-    with pytest.raises(ScreeningError, match="only 0 and 1"):
+    with pytest.raises(EnrichmentError, match="only 0 and 1"):
         enrichment(y + 1, p)
 
 

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hea_fast.mixture.search import (SearchError, enumerate_subsets, log_model_prior, nearest_anchor,
-                                     search_subsets)
+from hea_fast.mixture.search import SearchError, enumerate_subsets, log_model_prior, nearest_anchor, search_subsets
 
 FAST = dict(n_iter=120, burn_in=40, n_chains=2, progress=False)
 
@@ -112,15 +111,21 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
 
     with pytest.raises(Stop):
         search_subsets(X, y, checkpoint=ck, on_chunk=stop_after_two, **kw)
-    saved = json.loads(ck.read_text())
+    saved = json.loads(ck.read_text())["state"]  # hea_fast._io.Checkpoint: {version, fingerprint, state}
     assert sorted(saved["chunks"]) == ["0", "1"] and saved["n_chunks"] == 4
     seen = []
     resumed = search_subsets(X, y, checkpoint=ck, on_chunk=lambda ci, n: seen.append(ci), **kw)
     assert seen == [2, 3]  # finished chunks are not recomputed
     pd.testing.assert_frame_equal(resumed, full)
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
-    with pytest.raises(SearchError, match="different data or settings"):
+    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+    with pytest.raises(SearchError, match="different run.*same X, y, subsets, sampler settings, seed"):
         search_subsets(X, y, checkpoint=ck, **{**kw, "seed": 6})
+    # the thread count does not change results, so it does not invalidate a checkpoint
+    again = search_subsets(X, y, checkpoint=ck, threads=1, **kw)
+    pd.testing.assert_frame_equal(again, full)
+    ck.write_text("{ truncated")
+    with pytest.raises(SearchError, match="search.json.*not valid JSON"):
+        search_subsets(X, y, checkpoint=ck, **kw)
 
 
 def test_dask_local_cluster_equals_local():
@@ -158,7 +163,7 @@ def test_beta_n_total_uses_one_over_log_n():
     """beta_n="total": every cluster's WBIC uses beta = 1/log n (all alloys), not 1/log n_c. Each
     cluster's WBIC then agrees with a direct wbic() call at that beta and exceeds the
     per-cluster-beta value (E_beta[l] decreases in beta: d/dbeta E_beta[l] = -Var_beta(l))."""
-    import hea_fast.mixture.wbic as W
+    from hea_fast.mixture.wbic import wbic
 
     X, y, lab, _ = two_cluster_data(n=300)
     kw = dict(labels=lab, subsets=[(1, 2)], n_iter=1500, burn_in=40, n_chains=4, progress=False)
@@ -167,6 +172,6 @@ def test_beta_n_total_uses_one_over_log_n():
     se = tot["stderr"]  # combined over the clusters: an upper bound for each cluster's
     for c in (0, 1):
         m = lab == c
-        direct = W.wbic(X[m][:, [1, 2]], y[m], beta=1 / math.log(len(y)), n_iter=1500, burn_in=40, seed=9)
+        direct = wbic(X[m][:, [1, 2]], y[m], beta=1 / math.log(len(y)), n_iter=1500, burn_in=40, seed=9)
         assert abs(tot[f"wbic_c{c}"] - direct.wbic) < 4 * math.hypot(se, direct.stderr)
         assert tot[f"wbic_c{c}"] > clu[f"wbic_c{c}"] + 4 * math.hypot(se, clu["stderr"])

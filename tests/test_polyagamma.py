@@ -14,7 +14,8 @@ import pytest
 from scipy import integrate, special, stats
 
 from hea_fast._backend import core
-from hea_fast.mixture.wbic import WBICError, pg_mean, pg_var, sample_polyagamma
+from hea_fast.mixture.polyagamma import pg_mean, pg_var, sample_polyagamma, sample_polyagamma_reference
+from hea_fast.mixture.wbic_common import WBICError
 
 BETA_1000 = 1.0 / math.log(1000.0)  # the tempered Gibbs shape at n = 1000
 
@@ -129,9 +130,30 @@ def test_reproducible_and_thread_independent():
 def test_reference_sampler_moments():
     """The NumPy reference (truncated series + moment-matched remainder) used by the Gibbs
     reference has exact first two moments."""
-    x = sample_polyagamma(np.full(100_000, BETA_1000), np.full(100_000, 2.0), seed=1, method="reference")
+    x = sample_polyagamma(np.full(100_000, BETA_1000), np.full(100_000, 2.0), seed=1, engine="numpy")
     se = x.std() / math.sqrt(x.size)
     assert abs(x.mean() - pg_mean(BETA_1000, 2.0)) < 4.5 * se
+    # engine="numpy" is the public reference with its default K = 100 terms
+    np.testing.assert_array_equal(x, sample_polyagamma_reference(np.full(100_000, BETA_1000), 2.0, 1))
+    # K is the number of exact series terms; any K keeps the first two moments exact
+    for K in (1, 10, 400):
+        xk = sample_polyagamma_reference(np.full(100_000, 0.7), np.full(100_000, 1.5), rng=2, K=K)
+        assert abs(xk.mean() - pg_mean(0.7, 1.5)) < 4.5 * xk.std() / math.sqrt(xk.size)
+        assert abs(xk.var() / pg_var(0.7, 1.5) - 1) < 0.05
+    with pytest.raises(WBICError, match="K"):
+        sample_polyagamma_reference(1.0, 0.0, K=0)
+
+
+def test_method_keyword_is_deprecated():
+    b, c = np.full(1000, 0.3), np.linspace(-2, 2, 1000)
+    with pytest.warns(DeprecationWarning, match="engine="):
+        a = sample_polyagamma(b, c, seed=3, method="reference")
+    np.testing.assert_array_equal(a, sample_polyagamma(b, c, seed=3, engine="numpy"))
+    with pytest.warns(DeprecationWarning, match="engine="):
+        e = sample_polyagamma(b, c, seed=3, method="exact")
+    np.testing.assert_array_equal(e, sample_polyagamma(b, c, seed=3))
+    with pytest.warns(DeprecationWarning, match="polyagamma"):
+        from hea_fast.mixture.wbic import sample_polyagamma as old  # noqa: F401  (moved name)
 
 
 def test_bad_input():

@@ -116,3 +116,30 @@ def test_screen_scorer_uses_screen_proba(released):
     got = SSVAEScorer(load_model("released")).score(b, None)
     np.testing.assert_array_equal(got, screen_proba(released, b))
     assert np.isnan(got[1]) and np.isfinite(got[[0, 2]]).all()
+
+
+def test_compositions_follow_the_formula_grammar_row_by_row(released):
+    """Compositions go through hea_fast.composition.as_batch (the documented grammar: group shares,
+    dicts, Series); every bad row is reported with its reason, or named in one DesignError."""
+    import pandas as pd
+
+    from hea_fast.ssvae.design import classifier_proba, compositions_to_atpct, features_of
+
+    els = list(released.config.elements)
+    rows = ["(CoCrFeNi)96Nb4", "Co25 Cr25 Fe25 Ni25", "Xx2Co", "AlCoCrFeNiB", {"Co": 1, "Ni": 3}, "Co("]
+    x, ok, reasons = compositions_to_atpct(released, rows, errors="report", dtype=np.float64)
+    assert ok.tolist() == [True, True, False, False, True, False]
+    assert x[0, els.index("Nb")] == pytest.approx(4.0) and x[0, els.index("Co")] == pytest.approx(24.0)
+    assert x[1, els.index("Fe")] == pytest.approx(25.0) and x[4, els.index("Ni")] == pytest.approx(75.0)
+    assert not x[~ok].any() and reasons[0] == reasons[1] == reasons[4] == ""
+    assert "unknown element symbol 'Xx'" in reasons[2] and "['B']" in reasons[3] and "unbalanced" in reasons[5]
+    with pytest.raises(DesignError, match=r"3 of 6 .*row 2: .*Xx.*row 3: .*\['B'\].*row 5"):
+        compositions_to_atpct(released, rows)
+    # a Series is read by position whatever its index; errors="skip" (composition's word) = "report"
+    xs, oks, _ = compositions_to_atpct(released, pd.Series(rows, index=list("abcdef")), errors="skip",
+                                       dtype=np.float64)
+    np.testing.assert_array_equal(xs, x)
+    np.testing.assert_array_equal(oks, ok)
+    p = screen(released, rows, errors="report")
+    np.testing.assert_array_equal(np.isnan(p), ~ok)
+    np.testing.assert_allclose(p[ok], classifier_proba(released, features_of(released, x[ok])), atol=1e-6)

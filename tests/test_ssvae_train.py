@@ -13,9 +13,8 @@ from scipy.stats import multinomial
 
 from hea_fast.ssvae.data import Split
 from hea_fast.ssvae.model import SSVAE, SSVAEConfig
-from hea_fast.ssvae.train import (
-    Layout, TrainConfig, log_multinomial_const, pyro_loss, step_terms, train_models, train_pyro,
-)
+from hea_fast.ssvae.objective import Layout, log_multinomial_const, pyro_loss, step_terms
+from hea_fast.ssvae.train import TrainConfig, train_models, train_pyro
 
 
 def test_split_recipe_reproduces_released_splits(shared_data):
@@ -176,6 +175,13 @@ def test_training_seeded_and_resumable(tmp_path):
     assert again.epochs_run == 5 and all(torch.equal(sa[k], v) for k, v in _state(again.models[0]).items())
     with pytest.raises(ValueError, match="seeds"):
         train_models([sp], [9], _SMALL, cfg(5), progress=False, checkpoint=ck)
+    # other data or optimiser settings are refused, naming the file; the budget may change
+    with pytest.raises(ValueError, match=r"ck\.safetensors belongs to a different run"):
+        train_models([_toy_splits(1)], [7], _SMALL, cfg(5), progress=False, checkpoint=ck)
+    with pytest.raises(ValueError, match="different run"):
+        train_models([sp], [7], _SMALL, TrainConfig(epochs=6, batch_size=8, lr=2e-2, min_epochs=1), progress=False,
+                     checkpoint=ck)
+    assert [f.name for f in tmp_path.iterdir()] == ["ck.safetensors"]  # atomic writes leave no temporaries
     # a model's result does not depend on the other models trained alongside it
     pair = train_models([sp, _toy_splits(1)], [7, 3], _SMALL, cfg(5), progress=False)
     for k, v in _state(pair.models[0]).items():

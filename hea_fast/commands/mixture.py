@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-DATASETS = ("singh2023", "yan2021")
+DATASETS = ("singh2023", "yan2021")  # hea_fast.mixture.training_data.PHASE_DATASETS (not imported here: the
+# CLI imports every command module at start-up, and the mixture package pulls in scikit-learn)
 # Phase strings that mean "single-phase solid solution" when labels are not 0/1.
 DEFAULT_POSITIVE = ("1", "true", "bcc", "fcc", "hcp", "sp-ss", "ss", "single", "single-phase")
 
@@ -20,7 +21,7 @@ def _csv_list(s):
     return [t.strip() for t in str(s).split(",") if t.strip()]
 
 
-def _to01(values, positive) -> "np.ndarray":
+def _to01(values, positive):
     import numpy as np
     import pandas as pd
 
@@ -35,71 +36,14 @@ def _to01(values, positive) -> "np.ndarray":
     return lab.isin(pos).to_numpy().astype(np.int64)
 
 
-def supported_rows(batch, descriptors=None, table=None):
-    """(mask, reasons): True for the batch rows the descriptors can be computed for.
-
-    A row is dropped when an element lacks a property or a pair lacks the mixing enthalpy a
-    descriptor needs (e.g. the default table has no bulk modulus for N and no Allen
-    electronegativity for most lanthanides), or when a descriptor is not finite (Lambda = +inf
-    when delta = 0: pure elements, equal radii). ``reasons`` names the unsupported chemical systems
-    and counts the non-finite rows."""
-    import numpy as np
-
-    from hea_fast.composition import CompositionBatch
-    from hea_fast.elements import ElementDataError
-    from hea_fast.features import featurize
-    from hea_fast.mixture.model import DEFAULT_DESCRIPTORS
-
-    names = list(descriptors or DEFAULT_DESCRIPTORS)
-    X = np.asarray(batch.fractions)
-    systems: dict = {}
-    for i, row in enumerate(X > 0):
-        systems.setdefault(tuple(np.flatnonzero(row)), []).append(i)
-    mask = np.ones(X.shape[0], dtype=bool)
-    bad = set()
-    # one featurize per chemical system: missing element properties or pair enthalpies show up
-    # as ElementDataError for every composition of that system
-    for cols, rows in systems.items():
-        sub = CompositionBatch(np.ascontiguousarray(X[rows[:1]][:, list(cols)]), tuple(batch.elements[j] for j in cols))
-        try:
-            featurize(sub, descriptors=names, table=table)
-        except ElementDataError:
-            mask[rows] = False
-            bad.add("".join(sub.elements))
-    # and rows whose descriptors are not finite (Lambda = +inf when delta = 0, e.g. equal radii)
-    ok = np.flatnonzero(mask)
-    if ok.size:
-        F = featurize(batch[ok], descriptors=names, table=table)[names].to_numpy(dtype=float)
-        fin = np.isfinite(F).all(axis=1)
-        mask[ok[~fin]] = False
-        if (~fin).any():
-            bad.add(f"{int((~fin).sum())} rows with non-finite descriptors")
-    return mask, sorted(bad)
-
-
-def _load_named(name: str):
-    """(CompositionBatch, labels 0/1, source) for a named dataset via hea_fast.datasets: the rows
-    that parsed, one row per composition (the first; 0.1 at.% resolution), and no composition whose
-    rows disagree on the label."""
-    import numpy as np
-
-    from hea_fast import datasets as ds
-
-    fn = {"singh2023": "load_singh2023", "yan2021": "load_yan2021"}[name]
-    df = getattr(ds, fn)()
-    keep = (df["parse_error"].fillna("") == "").to_numpy() & df["single_phase"].notna().to_numpy()
-    for flag in ("duplicate", "label_conflict"):
-        keep &= ~df[flag].astype(bool).to_numpy()
-    df = df[keep]
-    return ds.composition_batch(df), df["single_phase"].to_numpy().astype(np.int64), f"hea_fast.datasets.{fn}"
-
-
 def _load_training(args):
     import numpy as np
     import pandas as pd
 
     if args.data in DATASETS:
-        comp, y, src = _load_named(args.data)
+        from hea_fast.mixture.training_data import load_phase_dataset, supported_rows
+
+        comp, y, src = load_phase_dataset(args.data)
         desc = _csv_list(args.descriptors) if getattr(args, "descriptors", None) else None
         mask, bad = supported_rows(comp, desc)
         if bad:
@@ -173,33 +117,32 @@ def _client(args):
 
 
 def _write_csv(df, path):
-    import tempfile
+    from hea_fast._io import atomic_path
 
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=d)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+
+def _fit_model(args, compare_global=True):
+    """(fitted model, labels, source) for `search` and `fit`, with the Dask client (if any) closed."""
+    formulas, y, src = _load_training(args)
+    model = _model_from_args(args)
+    if not compare_global:
+        model.compare_global = False
+    client = _client(args)
+    model.client = client
+    try:
+        model.fit(formulas, y)
+    finally:
+        model.client = None
+        if client is not None:
+            client.close()
+    return model, y, src
 
 
 # ---------------------------------------------------------------------------------------------
 def _search(args) -> int:
-    formulas, y, src = _load_training(args)
-    model = _model_from_args(args)
-    client = _client(args)
-    model.client = client
-    model.compare_global = False
-    try:
-        model.fit(formulas, y)
-    finally:
-        if client is not None:
-            client.close()
+    model, y, src = _fit_model(args, compare_global=False)
     rk = model.ranking_.copy()
     rk["subset"] = [";".join(s) for s in rk["subset"]]
     rk["indices"] = [";".join(map(str, s)) for s in rk["indices"]]
@@ -210,16 +153,7 @@ def _search(args) -> int:
 
 
 def _fit(args) -> int:
-    formulas, y, src = _load_training(args)
-    model = _model_from_args(args)
-    client = _client(args)
-    model.client = client
-    try:
-        model.fit(formulas, y)
-    finally:
-        if client is not None:
-            client.close()
-    model.client = None
+    model, y, src = _fit_model(args)
     model.save(args.output)
     summary = dict(source=src, n=len(y), anchors=model.anchor_names_, selected=model.selected_descriptors_,
                    free_energy=model.free_energy_, global_free_energy=model.global_free_energy_,
@@ -254,7 +188,7 @@ def _predict(args) -> int:
 
 
 def _screen(args) -> int:
-    from hea_fast.mixture.screening import enrichment
+    from hea_fast.mixture.enrichment import enrichment
 
     out = _predict_frame(args)
     passed = out[out["p_single"] >= args.threshold]
@@ -303,6 +237,18 @@ def register(sub) -> None:
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("-o", "--output", default=None, help="CSV of the passing rows")
         p.set_defaults(func=fn)
+
+
+def __getattr__(name):
+    if name == "supported_rows":  # moved to the library (one release of this alias)
+        import warnings
+
+        from hea_fast.mixture import training_data
+
+        warnings.warn("hea_fast.commands.mixture.supported_rows is deprecated; import it from "
+                      "hea_fast.mixture.training_data instead", DeprecationWarning, stacklevel=2)
+        return training_data.supported_rows
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

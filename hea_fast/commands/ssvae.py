@@ -71,12 +71,11 @@ def _add_constraints(p):
 
 
 def _write_csv(df, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    from hea_fast._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return Path(path)
 
 
 # ---- handlers -----------------------------------------------------------------------------------------
@@ -87,6 +86,7 @@ def _train(args):
     import pandas as pd
     import torch
 
+    from hea_fast._io import atomic_write_json
     from hea_fast.ssvae import plots
     from hea_fast.ssvae.data import load_splits
     from hea_fast.ssvae.model import SSVAEConfig
@@ -126,7 +126,7 @@ def _train(args):
             p = model.classifier_prob(torch.from_numpy(s.e))[:, 0].numpy()
         metrics[part] = {"accuracy": float(((p > 0.5) == (s.y > 0.5)).mean()), "auc": float(roc_auc_score(s.y, p)),
                          "n": int(len(s.y))}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write_json(out / "metrics.json", metrics, indent=2)
     plots.roc_curves(model, splits, out / "roc.png")
     print(json.dumps({k: metrics[k] for k in ("validation", "test", "best_epoch", "epochs_run")}))
     return 0
@@ -136,7 +136,7 @@ def _predict(args):
     import numpy as np
     import pandas as pd
 
-    from hea_fast.ssvae.design import compositions_to_atpct, features_of, _prob
+    from hea_fast.ssvae.design import classifier_proba, compositions_to_atpct, features_of
 
     model = _load_model(args.model)
     df = pd.read_csv(args.input)
@@ -148,7 +148,7 @@ def _predict(args):
     idx = np.flatnonzero(ok)
     for a in range(0, len(idx), args.chunk_size):
         sel = idx[a : a + args.chunk_size]
-        p[sel] = _prob(model, features_of(model, x[sel], args.threads))
+        p[sel] = classifier_proba(model, features_of(model, x[sel], args.threads))
     df["p_single"] = p
     df["ssvae_error"] = reasons
     _write_csv(df, args.output)

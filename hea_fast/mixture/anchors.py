@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hea_fast.mixture.search import nearest_anchor
+from hea_fast.mixture.checks import check_finite
 
 __all__ = [
     "AnchorError",
@@ -28,6 +28,7 @@ __all__ = [
     "load_anchor_table",
     "resolve_anchors",
     "assign_clusters",
+    "nearest_anchor",
 ]
 
 #: The paper's contrast: Senkov-type refractory BCC vs Cantor FCC.
@@ -85,7 +86,7 @@ class Standardizer:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[0] < 2:
             raise AnchorError(f"need a 2-D descriptor matrix with >= 2 rows, got shape {X.shape}")
-        _check_finite(X, "descriptor matrix")
+        check_finite(X, "descriptor matrix", error=AnchorError)
         sd = X.std(axis=0)
         return cls(mean=X.mean(axis=0), scale=np.where(sd > 0, sd, 1.0))
 
@@ -93,17 +94,23 @@ class Standardizer:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.mean.size:
             raise AnchorError(f"expected {self.mean.size} descriptor columns, got shape {X.shape}")
-        _check_finite(X, "descriptor matrix")
+        check_finite(X, "descriptor matrix", error=AnchorError)
         return (X - self.mean) / self.scale
 
 
-def _check_finite(X: np.ndarray, what: str, names: Sequence[str] | None = None) -> None:
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        col = f"descriptor {names[j]!r}" if names is not None else f"column {j}"
-        raise AnchorError(f"{what} has a non-finite value {float(X[i, j])!r} at row {i}, {col} "
-                          "(drop the descriptor or the row, e.g. Omega is +inf when dH_mix = 0)")
+def nearest_anchor(X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Index of the nearest anchor (Euclidean) for each row of X; ties go to the lower index.
+
+    X (n, q) and anchors (K, q) must be in the same (standardized) coordinates."""
+    X = np.asarray(X, dtype=float)
+    A = np.asarray(anchors, dtype=float)
+    if X.ndim != 2 or A.ndim != 2 or X.shape[1] != A.shape[1]:
+        raise AnchorError(f"X {X.shape} and anchors {A.shape} must be 2-D with the same number of columns")
+    if not np.all(np.isfinite(A)):
+        raise AnchorError("anchor coordinates contain NaN/inf (an anchor lacks a descriptor value?)")
+    # |x - a|^2 = |x|^2 - 2 x.a + |a|^2; |x|^2 is common to all anchors so it is dropped.
+    d2 = (A * A).sum(axis=1)[None, :] - 2.0 * X @ A.T
+    return np.argmin(d2, axis=1).astype(np.int64)
 
 
 def assign_clusters(Z, anchors_z, subset: Sequence[int] | None = None) -> np.ndarray:

@@ -10,7 +10,7 @@ Murakami, Miura, Endo & Minamoto, arXiv 2504.20354. Fit:
    gets y ~ Bernoulli(σ(w0 + z_S·w)), w ~ N(0, prior_var I), and S is scored by the mixture WBIC
    (sum of per-cluster WBICs, nats; ``hea_fast.mixture.search``);
 4. the best S is refitted: per-cluster posterior (β = 1) drawn by Pólya-Gamma Gibbs
-   (``hea_fast.mixture.wbic.posterior_draws``).
+   (`hea_fast.mixture.wbic.posterior_draws`).
 
 ``predict_proba`` is the posterior predictive p(y=1 | x) = mean over draws of σ(w0 + z_S·w) in
 the alloy's cluster. ``free_energy_`` is the mixture's WBIC (≈ Bayes free energy, nats) and
@@ -26,20 +26,28 @@ Persistence: `save(dir)` writes ``config.json`` (versioned) + ``arrays.npz`` + `
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
-import tempfile
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from hea_fast.mixture import wbic as _wbic
-from hea_fast.mixture.anchors import (DEFAULT_ANCHORS, AnchorError, Standardizer, _check_finite,
-                                      assign_clusters, load_anchor_table, resolve_anchors)
+from hea_fast._io import CheckpointError, atomic_path, atomic_write_json, read_json
+from hea_fast.mixture.anchors import (
+    DEFAULT_ANCHORS,
+    AnchorError,
+    Standardizer,
+    assign_clusters,
+    load_anchor_table,
+    resolve_anchors,
+)
+from hea_fast.mixture.checks import check_finite, labels01
 from hea_fast.mixture.search import SearchConfig, mixture_wbic, search_subsets
+from hea_fast.mixture.wbic import posterior_draws, wbic
+from hea_fast.mixture.wbic_common import resolve_engine
 
 __all__ = ["SparseMixtureClassifier", "DEFAULT_DESCRIPTORS", "k_sweep", "ModelError", "FORMAT_VERSION"]
 
@@ -70,27 +78,12 @@ def _element_symbols() -> set:
         return set()
 
 
-def _labels01(y) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ModelError(f"y must be 1-D, got shape {y.shape}")
-    if y.dtype == bool:
-        return y.astype(np.float64)
-    try:
-        yf = y.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ModelError(f"y must be 0/1 (or bool) labels, got dtype {y.dtype}") from None
-    bad = (yf != 0) & (yf != 1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ModelError(f"y must contain only 0 and 1, got {y[i]!r} at index {i}")
-    return yf
+def _check_finite(X, what, names=None):
+    check_finite(X, what, names, error=AnchorError)
 
 
-def default_model_dir():
+def default_model_dir() -> Path:
     """Directory of the bundled mixture phase model (inside the package, so wheels carry it)."""
-    from pathlib import Path
-
     return Path(__file__).resolve().parents[1] / "data" / "models" / "mixture_default"
 
 
@@ -114,13 +107,15 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
     compare_global : "search" (best single global model over the same subsets), "subset" (global
         model on the selected subset only) or False.
     random_state : int seed (None: a fresh one, stored in ``seed_``).
+    engine : "cpp" (compiled PG-Gibbs, default) or "numpy" (reference sampler); ``backend`` is its
+        deprecated spelling (one release).
     """
 
     def __init__(self, anchors=DEFAULT_ANCHORS, descriptors=None, max_size=3, cluster_on="subset",
                  beta_n="cluster", prior_var=10.0, model_prior=None, n_iter=400, burn_in=100,
                  n_chains=4, target_stderr=None, n_draws=250, n_anchors=2, candidate_anchors=None,
-                 compare_global="search", table=None, chunk_size=64, threads=None, backend="auto",
-                 progress=False, client=None, checkpoint=None, random_state=0):
+                 compare_global="search", table=None, chunk_size=64, threads=None, engine="cpp",
+                 progress=False, client=None, checkpoint=None, random_state=0, backend=None):
         self.anchors = anchors
         self.descriptors = descriptors
         self.max_size = max_size
@@ -139,6 +134,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         self.table = table
         self.chunk_size = chunk_size
         self.threads = threads
+        self.engine = engine
         self.backend = backend
         self.progress = progress
         self.client = client
@@ -206,7 +202,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         return dict(prior_var=self.prior_var, beta_n=self.beta_n, model_prior=self.model_prior,
                     n_iter=self.n_iter, burn_in=self.burn_in, n_chains=self.n_chains,
                     target_stderr=self.target_stderr, seed=seed, threads=self.threads,
-                    backend=self.backend, chunk_size=self.chunk_size)
+                    engine=self._engine, chunk_size=self.chunk_size)
 
     def _search(self, Z, y, names, A, seed, checkpoint=None, client=None):
         kw = self._cfg(seed)
@@ -230,7 +226,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         sc = SearchConfig(prior_var=float(self.prior_var), beta_n=self.beta_n, n_iter=int(self.n_iter),
                           burn_in=int(self.burn_in), n_chains=int(self.n_chains),
                           target_stderr=self.target_stderr, seed=int(seed), threads=self.threads,
-                          backend=self.backend)
+                          engine=self._engine)
         return mixture_wbic(Z, y, subset, lab, A.shape[0], sc, seed_keys=(7,))
 
     def fit(self, X, y):
@@ -238,7 +234,8 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
             raise ModelError(f"cluster_on must be 'subset' or 'all', got {self.cluster_on!r}")
         if self.compare_global not in ("search", "subset", False, None):
             raise ModelError(f"compare_global must be 'search', 'subset' or False, got {self.compare_global!r}")
-        yv = _labels01(y)
+        self._engine = resolve_engine(self.engine, self.backend)
+        yv = labels01(y, error=ModelError)
         F, names, kind = self._features(X, fitting=True)
         if F.shape[0] != yv.size:
             raise ModelError(f"X has {F.shape[0]} rows but y has {yv.size} labels")
@@ -300,10 +297,10 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
             self.global_subset_ = tuple(int(j) for j in g["indices"])
             self.global_free_energy_, self.global_free_energy_stderr_ = float(g["wbic"]), float(g["stderr"])
         elif self.compare_global and self.n_clusters_ > 1:
-            r = _wbic.wbic(Z[:, list(self.subset_)], yv, prior_var=self.prior_var,
-                           n_iter=self.n_iter, burn_in=self.burn_in, n_chains=self.n_chains,
-                           target_stderr=self.target_stderr, seed=seed, threads=self.threads,
-                           backend=self.backend)
+            r = wbic(Z[:, list(self.subset_)], yv, prior_var=self.prior_var,
+                     n_iter=self.n_iter, burn_in=self.burn_in, n_chains=self.n_chains,
+                     target_stderr=self.target_stderr, seed=seed, threads=self.threads,
+                     engine=self._engine)
             self.global_subset_ = self.subset_
             self.global_free_energy_, self.global_free_energy_stderr_ = r.wbic, r.stderr
         elif self.n_clusters_ == 1:
@@ -355,10 +352,10 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
                 # no data: the posterior is the prior (the predictive stays ~0.5 there)
                 draws = rng.normal(0.0, math.sqrt(self.prior_var), size=(int(self.n_chains) * int(self.n_draws), d))
             else:
-                draws = _wbic.posterior_draws(Z[mask][:, S], y[mask], beta=1.0, prior_var=self.prior_var,
-                                              n_draws=int(self.n_draws), burn_in=int(self.burn_in),
-                                              n_chains=int(self.n_chains), seed=seed + 1000 + c,
-                                              threads=self.threads, backend=self.backend)
+                draws = posterior_draws(Z[mask][:, S], y[mask], beta=1.0, prior_var=self.prior_var,
+                                        n_draws=int(self.n_draws), burn_in=int(self.burn_in),
+                                        n_chains=int(self.n_chains), seed=seed + 1000 + c,
+                                        threads=self.threads, engine=self._engine)
             self.coef_draws_.append(np.ascontiguousarray(draws, dtype=float))
 
     # ------------------------------------------------------------------ predict
@@ -441,14 +438,17 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         arrays = dict(mean=self.standardizer_.mean, scale=self.standardizer_.scale, anchors_z=self.anchors_z_)
         for c, D in enumerate(self.coef_draws_):
             arrays[f"draws_c{c}"] = D
-        os.makedirs(path, exist_ok=True)
-        _atomic(os.path.join(path, "arrays.npz"), lambda f: np.savez(f, **arrays), binary=True)
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path / "arrays.npz") as tmp:
+            np.savez(tmp, **arrays)
         rk = self.ranking_.copy()
         rk["subset"] = [";".join(s) for s in rk["subset"]]
         rk["indices"] = [";".join(str(i) for i in s) for s in rk["indices"]]
-        _atomic(os.path.join(path, "ranking.csv"), lambda f: rk.to_csv(f, index=False, float_format="%.17g"))
+        with atomic_path(path / "ranking.csv") as tmp:
+            rk.to_csv(tmp, index=False, float_format="%.17g")
         # config last: its presence marks a complete model directory
-        _atomic(os.path.join(path, "config.json"), lambda f: json.dump(cfg, f, indent=2, allow_nan=True))
+        atomic_write_json(path / "config.json", cfg, indent=2, allow_nan=True)
 
     @classmethod
     def load_default(cls) -> "SparseMixtureClassifier":
@@ -462,18 +462,26 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         cpath = os.path.join(path, "config.json")
         if not os.path.exists(cpath):
             raise ModelError(f"{path!r} is not a saved SparseMixtureClassifier (no config.json)")
-        with open(cpath) as f:
-            cfg = json.load(f)
+        try:
+            cfg = read_json(cpath, what="mixture model config")
+        except CheckpointError as exc:
+            raise ModelError(str(exc)) from None
+        if not isinstance(cfg, dict):
+            raise ModelError(f"{cpath} is not a SparseMixtureClassifier config (not a JSON object)")
         if cfg.get("format") != FORMAT_NAME:
             raise ModelError(f"{cpath} has format {cfg.get('format')!r}, expected {FORMAT_NAME!r}")
         if cfg.get("version") != FORMAT_VERSION:
             raise ModelError(f"{cpath} has version {cfg.get('version')!r}; this hea_fast reads version {FORMAT_VERSION}")
         p = dict(cfg["params"])
         model = cls(**p)
-        with np.load(os.path.join(path, "arrays.npz"), allow_pickle=False) as z:
-            model.standardizer_ = Standardizer(mean=z["mean"], scale=z["scale"])
-            model.anchors_z_ = z["anchors_z"]
-            model.coef_draws_ = [z[f"draws_c{c}"] for c in range(cfg["n_clusters"])]
+        apath = os.path.join(path, "arrays.npz")
+        try:
+            with np.load(apath, allow_pickle=False) as z:
+                model.standardizer_ = Standardizer(mean=z["mean"], scale=z["scale"])
+                model.anchors_z_ = z["anchors_z"]
+                model.coef_draws_ = [z[f"draws_c{c}"] for c in range(cfg["n_clusters"])]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"model arrays {apath} are missing or unreadable ({exc}); save the model again") from None
         model.feature_names_in_ = cfg["feature_names"]
         model.n_features_in_ = len(cfg["feature_names"])
         model.input_kind_ = cfg["input_kind"]
@@ -497,19 +505,6 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         model.anchor_table_ = None
         model.global_ranking_ = None
         return model
-
-
-def _atomic(path, write, binary=False):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def k_sweep(X, y, ks: Sequence[int] = (1, 2, 3), **params) -> pd.DataFrame:

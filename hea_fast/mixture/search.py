@@ -35,19 +35,19 @@ after a resume from a checkpoint.
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from hea_fast.mixture import wbic as _wbic
+from hea_fast._io import Checkpoint, CheckpointError, fingerprint
+from hea_fast.mixture.anchors import nearest_anchor
+from hea_fast.mixture.wbic import wbic_subsets
+from hea_fast.mixture.wbic_common import check_sampler_settings, check_xy, normalise_subsets, resolve_engine
 
 __all__ = [
     "SearchError",
@@ -59,7 +59,7 @@ __all__ = [
     "log_model_prior",
 ]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: hea_fast._io.Checkpoint layout {"version", "fingerprint", "state"}
 
 
 class SearchError(ValueError):
@@ -84,21 +84,6 @@ def enumerate_subsets(p: int, max_size: int, min_size: int = 1) -> list[tuple[in
     for k in range(min_size, max_size + 1):
         out.extend(itertools.combinations(range(p), k))
     return out
-
-
-def nearest_anchor(X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """Index of the nearest anchor (Euclidean) for each row of X; ties go to the lower index.
-
-    X (n, q) and anchors (K, q) must be in the same (standardized) coordinates."""
-    X = np.asarray(X, dtype=float)
-    A = np.asarray(anchors, dtype=float)
-    if X.ndim != 2 or A.ndim != 2 or X.shape[1] != A.shape[1]:
-        raise SearchError(f"X {X.shape} and anchors {A.shape} must be 2-D with the same number of columns")
-    if not np.all(np.isfinite(A)):
-        raise SearchError("anchor coordinates contain NaN/inf (an anchor lacks a descriptor value?)")
-    # |x - a|^2 = |x|^2 - 2 x.a + |a|^2; |x|^2 is common to all anchors so it is dropped.
-    d2 = (A * A).sum(axis=1)[None, :] - 2.0 * X @ A.T
-    return np.argmin(d2, axis=1).astype(np.int64)
 
 
 def log_model_prior(subsets: Sequence[Sequence[int]], p: int, model_prior=None) -> np.ndarray:
@@ -144,13 +129,13 @@ class SearchConfig:
     max_iter: int = 20000
     seed: int = 0
     threads: int | None = None
-    backend: str = "auto"
+    engine: str = "cpp"  # "cpp" | "numpy" (hea_fast.mixture.wbic)
     cluster_on: str = "global"  # "global" | "fixed" | "subset"
 
     def sampler_kwargs(self) -> dict:
         return dict(prior_var=self.prior_var, n_iter=self.n_iter, burn_in=self.burn_in,
                     n_chains=self.n_chains, target_stderr=self.target_stderr,
-                    max_iter=self.max_iter, threads=self.threads, backend=self.backend)
+                    max_iter=self.max_iter, threads=self.threads, engine=self.engine)
 
 
 def _subseed(*keys: int) -> int:
@@ -183,8 +168,8 @@ def mixture_wbic(X, y, subset, labels, n_clusters, cfg: SearchConfig, seed_keys=
             continue
         if n_c < 2:
             return math.nan, math.nan, math.nan, 0, np.full(n_clusters, np.nan)
-        r = _wbic.wbic_subsets(X[mask], y[mask], [tuple(subset)], **_cluster_beta(cfg, n, n_c),
-                               seed=_subseed(cfg.seed, *seed_keys, c), **cfg.sampler_kwargs())
+        r = wbic_subsets(X[mask], y[mask], [tuple(subset)], **_cluster_beta(cfg, n, n_c),
+                         seed=_subseed(cfg.seed, *seed_keys, c), **cfg.sampler_kwargs())
         per[c] = r.wbic[0]
         var += float(r.stderr[0]) ** 2
         rh = max(rh, float(r.rhat[0]))
@@ -220,8 +205,8 @@ def _eval_chunk(X, y, subsets, start, chunk_index, cfg: SearchConfig, labels=Non
             continue
         if n_c < 2:
             return out  # all NaN: a one-member cluster has no beta = 1/log n_c
-        r = _wbic.wbic_subsets(X[mask], y[mask], subsets, **_cluster_beta(cfg, X.shape[0], n_c),
-                               seed=_subseed(cfg.seed, 1 << 40, chunk_index, c), **cfg.sampler_kwargs())
+        r = wbic_subsets(X[mask], y[mask], subsets, **_cluster_beta(cfg, X.shape[0], n_c),
+                         seed=_subseed(cfg.seed, 1 << 40, chunk_index, c), **cfg.sampler_kwargs())
         out["per_cluster"][:, c] = r.wbic
         tot += r.wbic
         var += np.asarray(r.stderr) ** 2
@@ -232,37 +217,13 @@ def _eval_chunk(X, y, subsets, start, chunk_index, cfg: SearchConfig, labels=Non
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoint (JSON, atomic replace)
+# Checkpoint: hea_fast._io.Checkpoint, state {"n_chunks", "chunk_size", "chunks": {index: arrays}}
 # ---------------------------------------------------------------------------------------------
 def _fingerprint(X, y, subsets, cfg, chunk_size, labels, anchors, n_clusters) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(X).tobytes())
-    h.update(np.ascontiguousarray(y).tobytes())
-    h.update(json.dumps([list(s) for s in subsets]).encode())
-    h.update(json.dumps(cfg.__dict__, sort_keys=True, default=str).encode())
-    h.update(str((chunk_size, n_clusters)).encode())
-    if labels is not None:
-        h.update(np.ascontiguousarray(labels).tobytes())
-    if anchors is not None:
-        h.update(np.ascontiguousarray(anchors).tobytes())
-    return h.hexdigest()
-
-
-def _atomic_write_json(path: str, obj) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
-            # repr-exact floats: json writes shortest round-trip reprs, so a resume is bit-identical
-            json.dump(obj, f, allow_nan=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # threads is left out: results do not depend on the thread count
+    settings = {k: v for k, v in asdict(cfg).items() if k != "threads"}
+    return fingerprint(dict(X=X, y=y, subsets=[list(s) for s in subsets], cfg=settings, chunk_size=chunk_size,
+                            n_clusters=n_clusters, labels=labels, anchors=anchors))
 
 
 def _chunk_to_json(res: dict) -> dict:
@@ -275,21 +236,15 @@ def _chunk_from_json(d: dict) -> dict:
                 per_cluster=np.array(d["per_cluster"], dtype=float))
 
 
-def _load_checkpoint(path: str, fingerprint: str) -> dict[int, dict]:
-    if not path or not os.path.exists(path):
-        return {}
+def _load_checkpoint(ck: Checkpoint) -> dict[int, dict]:
     try:
-        with open(path) as f:
-            ck = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SearchError(f"checkpoint {path!r} cannot be read ({exc}); delete it to start over") from None
-    if ck.get("version") != CHECKPOINT_VERSION:
-        raise SearchError(f"checkpoint {path!r} has version {ck.get('version')!r}, expected {CHECKPOINT_VERSION}")
-    if ck.get("fingerprint") != fingerprint:
-        raise SearchError(f"checkpoint {path!r} was written for different data or settings "
-                          "(X, y, subsets, sampler settings, seed or chunk_size differ); "
-                          "use another path or delete it")
-    return {int(k): _chunk_from_json(v) for k, v in ck["chunks"].items()}
+        state = ck.load()
+    except CheckpointError as exc:
+        raise SearchError(f"{exc} (a search resumes only with the same X, y, subsets, sampler settings, seed "
+                          "and chunk_size)") from None
+    if state is None:
+        return {}
+    return {int(k): _chunk_from_json(v) for k, v in state["chunks"].items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,9 +255,9 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
                    anchors=None, labels=None, prior_var: float = 10.0, beta_n: str = "cluster",
                    model_prior=None, n_iter: int = 400, burn_in: int = 100, n_chains: int = 4,
                    target_stderr: float | None = None, max_iter: int = 20000, seed: int = 0,
-                   threads: int | None = None, backend: str = "auto", chunk_size: int = 64,
+                   threads: int | None = None, engine: str = "cpp", chunk_size: int = 64,
                    checkpoint: str | os.PathLike | None = None, client=None, progress: bool = True,
-                   on_chunk: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                   on_chunk: Callable[[int, int], None] | None = None, backend: str | None = None) -> pd.DataFrame:
     """Rank descriptor subsets of a (mixture of) Bayesian logistic model(s) by WBIC.
 
     X: (n, p) standardized descriptors (no intercept column); y: (n,) 0/1 labels.
@@ -312,11 +267,14 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
     (WBIC - log prior), with columns: rank, subset (names), indices, size, wbic, stderr, rhat,
     n_iter, log_prior, model_prob, wbic_c<k> per cluster (when K > 1).
 
+    engine: "cpp" (compiled PG-Gibbs, default) or "numpy" (the reference sampler), see
+    `hea_fast.mixture.wbic`; ``backend=`` is its deprecated spelling.
     checkpoint: JSON file updated atomically after every chunk; rerunning with the same arguments
     skips finished chunks and returns the identical table. client: a dask.distributed Client; each
     pending chunk becomes a task.
     """
-    X, y = _wbic._check_xy(X, y)
+    engine = resolve_engine(engine, backend)
+    X, y = check_xy(X, y)
     n, p = X.shape
     if feature_names is None:
         feature_names = [f"x{j}" for j in range(p)]
@@ -325,7 +283,7 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
         raise SearchError(f"feature_names has {len(feature_names)} names for {p} columns")
     if subsets is None:
         subsets = enumerate_subsets(p, max_size, min_size)
-    subsets = _wbic._normalise_subsets(subsets, p)
+    subsets = normalise_subsets(subsets, p)
     if not subsets:
         raise SearchError("no subsets to search")
     if any(len(s) == 0 for s in subsets) and anchors is not None:
@@ -335,7 +293,7 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
     if int(chunk_size) < 1:
         raise SearchError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     chunk_size = int(chunk_size)
-    _wbic._check_common(prior_var, n_iter, burn_in, n_chains, target_stderr, max_iter)
+    check_sampler_settings(prior_var, n_iter, burn_in, n_chains, target_stderr, max_iter)
     if anchors is not None and labels is not None:
         raise SearchError("give either anchors (cluster each subset) or labels (fixed clusters), not both")
     if anchors is not None:
@@ -355,13 +313,13 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
         n_clusters, mode = 1, "global"
     cfg = SearchConfig(prior_var=float(prior_var), beta_n=beta_n, n_iter=int(n_iter), burn_in=int(burn_in),
                        n_chains=int(n_chains), target_stderr=None if target_stderr is None else float(target_stderr),
-                       max_iter=int(max_iter), seed=int(seed), threads=threads, backend=backend, cluster_on=mode)
+                       max_iter=int(max_iter), seed=int(seed), threads=threads, engine=engine, cluster_on=mode)
     logp = log_model_prior(subsets, p, model_prior)
 
     starts = list(range(0, len(subsets), chunk_size))
-    ckpath = os.fspath(checkpoint) if checkpoint is not None else None
-    fp = _fingerprint(X, y, subsets, cfg, chunk_size, labels, anchors, n_clusters)
-    done = _load_checkpoint(ckpath, fp) if ckpath else {}
+    ck = Checkpoint(checkpoint, _fingerprint(X, y, subsets, cfg, chunk_size, labels, anchors, n_clusters),
+                    version=CHECKPOINT_VERSION, what="search checkpoint")
+    done = _load_checkpoint(ck)
     pending = [ci for ci in range(len(starts)) if ci not in done]
 
     bar = None
@@ -373,10 +331,8 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
 
     def record(ci, res):
         done[ci] = res
-        if ckpath:
-            _atomic_write_json(ckpath, {"version": CHECKPOINT_VERSION, "fingerprint": fp,
-                                        "n_chunks": len(starts), "chunk_size": chunk_size,
-                                        "chunks": {str(k): _chunk_to_json(v) for k, v in sorted(done.items())}})
+        ck.save({"n_chunks": len(starts), "chunk_size": chunk_size,
+                 "chunks": {str(k): _chunk_to_json(v) for k, v in sorted(done.items())}}, force=True)
         if bar is not None:
             bar.update(len(res["wbic"]))
         if on_chunk is not None:

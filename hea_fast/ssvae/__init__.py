@@ -1,7 +1,9 @@
 """Disentangled semi-supervised VAE for inverse design (Zeng, Khan & Post, arXiv 2409.06740).
 
 model    `SSVAE`, `SSVAEConfig`, `load_released` (the authors' weights through a documented converter)
+objective `step_terms` (the M2 objective batched over models), `Layout`, `pyro_loss` (Pyro's value)
 train    `train_models` (several seeds at once), `train` (one), `TrainConfig`, `train_pyro` (reference)
+checkpoint the resumable run state (safetensors, atomic)
 design   `screen`, `screen_proba`, `generate`, `nudge`, `Constraints` — the three inverse-design modes
 explain  `exact_shapley` — exact Shapley values of the classifier head over its 8 descriptors
 plots    PNG figures (ROC, latent space, SHAP summary, nudging trajectory)
@@ -16,7 +18,7 @@ _EXPORTS = {
     "SSVAE": "model", "SSVAEConfig": "model", "load_released": "model", "load_model": "model",
     "TrainConfig": "train", "train_models": "train", "train": "train", "train_pyro": "train",
     "screen": "design", "screen_proba": "design", "generate": "design", "nudge": "design",
-    "Constraints": "design", "exact_shapley": "explain",
+    "Constraints": "design", "classifier_proba": "design", "exact_shapley": "explain",
 }
 __all__ = sorted(_EXPORTS)
 

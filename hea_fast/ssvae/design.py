@@ -21,13 +21,19 @@ p_i ∝ p_i · exp(−λ cost_i) (the minimiser of KL(p'‖p) + λ Σ p'_i cost_
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
+from hea_fast.composition import CompositionBatch, CompositionError, as_batch
+from hea_fast.features import featurize_array
 from hea_fast.ssvae.model import SSVAE
+
+__all__ = ["DesignError", "Constraints", "compositions_to_atpct", "features_of", "classifier_proba", "screen",
+           "screen_proba", "generate", "nudge", "format_formula", "round_atpct"]
 
 
 class DesignError(ValueError):
@@ -35,41 +41,20 @@ class DesignError(ValueError):
 
 
 # ---- compositions --------------------------------------------------------------------------------
-@dataclass
-class _Batch:
-    fractions: np.ndarray
-    elements: tuple
-
-
-def _parse_formula(s: str) -> dict:
-    try:
-        from hea_fast.composition import parse_formula  # the project's grammar
-    except ImportError:  # composition module not available yet: simple Element+number grammar
-        import re
-
-        s2 = s.replace(" ", "")
-        toks = re.findall(r"([A-Z][a-z]?)(\d*\.?\d*(?:[eE][-+]?\d+)?)", s2)
-        if not toks or "".join(a + b for a, b in toks) != s2:
-            raise DesignError(f"cannot parse formula {s!r}")
-        amounts: dict = {}
-        for el, num in toks:
-            amounts[el] = amounts.get(el, 0.0) + (float(num) if num else 1.0)
-        total = sum(amounts.values())
-        if not np.isfinite(total) or total <= 0 or any(v < 0 for v in amounts.values()):
-            raise DesignError(f"formula {s!r} has invalid amounts")
-        return {k: v / total for k, v in amounts.items() if v > 0}
-    return parse_formula(s)
-
-
 def compositions_to_atpct(model: SSVAE, compositions, errors: str = "raise", dtype=np.float32):
-    """-> (x at.% (n, E) float32, ok mask (n,), reasons list). Formulas, dicts or (n, E) arrays.
+    """-> (x at.% (n, E) over the model's elements, ok mask (n,), reasons list).
 
-    Compositions with elements outside the model's E elements are rejected ('raise') or flagged
-    ('report': ok False with the reason; their row of x is zero).
+    compositions: formulas (the grammar of `hea_fast.composition`), dicts, pymatgen Compositions,
+    a pandas Series or DataFrame of element columns — anything `hea_fast.composition.as_batch`
+    accepts — or an (n, E) array of amounts over the model's elements. A row that cannot be read,
+    or holds an element outside the model's E elements, raises `DesignError` naming every such row
+    (errors='raise') or is flagged (errors='report', or 'skip' as `hea_fast.composition` spells it:
+    ok False, the reason in `reasons`, its row of x is zero; rows stay aligned with the input).
     """
-    els = model.config.elements
-    idx = {e: i for i, e in enumerate(els)}
-    if isinstance(compositions, np.ndarray):
+    if errors not in ("raise", "report", "skip"):
+        raise DesignError(f"errors must be 'raise' or 'report', got {errors!r}")
+    els = tuple(model.config.elements)
+    if isinstance(compositions, np.ndarray) and compositions.dtype.kind in "fiu":
         X = np.asarray(compositions, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(els):
             raise DesignError(f"composition array has shape {X.shape}; expected (n, {len(els)})")
@@ -79,38 +64,52 @@ def compositions_to_atpct(model: SSVAE, compositions, errors: str = "raise", dty
         if (s <= 0).any():
             raise DesignError(f"composition row {int(np.flatnonzero(s[:, 0] <= 0)[0])} is empty")
         return (100.0 * X / s).astype(dtype), np.ones(len(X), bool), [""] * len(X)
-    if isinstance(compositions, (str, dict)):
+    if isinstance(compositions, (str, Mapping)) or hasattr(compositions, "get_el_amt_dict"):
         compositions = [compositions]
-    n = len(compositions)
-    X = np.zeros((n, len(els)), np.float64)
+    elif not isinstance(compositions, pd.DataFrame):
+        compositions = list(compositions)  # rows by position (a Series' index is not used)
+    try:
+        batch = as_batch(compositions, errors="skip")
+    except CompositionError as exc:  # input that is not rows of compositions at all
+        raise DesignError(str(exc)) from exc
+    n = len(batch) + len(batch.skipped)
     ok = np.ones(n, bool)
     reasons = [""] * n
-    for r, c in enumerate(compositions):
-        try:
-            d = _parse_formula(c) if isinstance(c, str) else dict(c)
-            bad = sorted(e for e, v in d.items() if v > 0 and e not in idx)
-            if bad:
-                raise DesignError(f"{c!r}: element(s) {bad} are not among the model's {len(els)} elements")
-            tot = sum(d.values())
-            for e, v in d.items():
-                X[r, idx[e]] = 100.0 * v / tot
-        except (ValueError, TypeError) as exc:
-            if errors == "raise":
-                raise DesignError(str(exc)) from exc
-            ok[r] = False
-            reasons[r] = str(exc)
+    for row, reason in batch.skipped:
+        ok[int(row)] = False
+        reasons[int(row)] = reason
+    kept = np.arange(n) if batch.index is None else np.asarray(batch.index, dtype=np.int64)
+    col = {e: i for i, e in enumerate(els)}
+    inside = np.array([e in col for e in batch.elements], bool)
+    F = batch.fractions
+    for r in np.flatnonzero((F[:, ~inside] > 0).any(axis=1)):
+        row = int(kept[r])
+        extra = [e for e, v in zip(batch.elements, F[r]) if v > 0 and e not in col]
+        what = f"{compositions[row]!r}: " if isinstance(compositions, list) else f"row {row}: "
+        ok[row] = False
+        reasons[row] = f"{what}element(s) {extra} are not among the model's {len(els)} elements"
+    if errors == "raise" and not ok.all():
+        bad = np.flatnonzero(~ok)
+        more = f" (and {bad.size - 3} more)" if bad.size > 3 else ""
+        raise DesignError(f"{bad.size} of {n} compositions cannot be scored: "
+                          + "; ".join(f"row {i}: {reasons[i]}" for i in bad[:3]) + more)
+    X = np.zeros((n, len(els)), np.float64)
+    X[np.ix_(kept, [col[e] for e, k in zip(batch.elements, inside) if k])] = 100.0 * F[:, inside]
+    X[~ok] = 0.0
     return X.astype(dtype), ok, reasons
 
 
 def features_of(model: SSVAE, x_atpct: np.ndarray, threads=None) -> np.ndarray:
     """The 8 zeng2024 descriptors (float64) of at.% rows over the model's elements."""
-    from hea_fast.features import featurize_array
+    X = np.asarray(x_atpct, dtype=np.float64)
+    # rows come from compositions_to_atpct / the decoder: finite, >= 0, non-empty; normalising them
+    # makes a valid batch without re-checking (that would cost as much as the featurization)
+    batch = CompositionBatch.from_valid(X / X.sum(axis=1, keepdims=True), tuple(model.config.elements))
+    return featurize_array(batch, descriptors="zeng2024", threads=threads)
 
-    X = np.ascontiguousarray(np.asarray(x_atpct, dtype=np.float64))
-    return featurize_array(_Batch(X, tuple(model.config.elements)), descriptors="zeng2024", threads=threads)
 
-
-def _prob(model: SSVAE, feats: np.ndarray) -> np.ndarray:
+def classifier_proba(model: SSVAE, feats: np.ndarray) -> np.ndarray:
+    """q(φ=1 | e): the classifier head's P(single phase) for raw descriptor rows e (n, 8)."""
     with torch.no_grad():
         return model.classifier_prob(torch.as_tensor(np.asarray(feats, np.float32)))[:, 0].numpy()
 
@@ -137,14 +136,14 @@ def screen(model: SSVAE, compositions, chunk_size: int = 200_000, threads=None, 
         out = np.empty(n, np.float64)
         for a in range(0, n, chunk_size):
             x, _, _ = compositions_to_atpct(model, compositions[a : a + chunk_size])
-            out[a : a + chunk_size] = _prob(model, features_of(model, x, threads))
+            out[a : a + chunk_size] = classifier_proba(model, features_of(model, x, threads))
         return out
     x, ok, _ = compositions_to_atpct(model, compositions, errors=errors)
     out = np.full(len(x), np.nan)
     idx = np.flatnonzero(ok)
     for a in range(0, len(idx), chunk_size):
         sel = idx[a : a + chunk_size]
-        out[sel] = _prob(model, features_of(model, x[sel], threads))
+        out[sel] = classifier_proba(model, features_of(model, x[sel], threads))
     return out
 
 
@@ -268,7 +267,7 @@ def generate(model: SSVAE, z, p_target=1.0, constraints: Constraints | None = No
     p_pred = np.full(len(formulas), np.nan)
     keep = np.array([bool(s) for s in formulas])
     if keep.any():
-        p_pred[keep] = _prob(model, features_of(model, ints[keep].astype(np.float64), threads))
+        p_pred[keep] = classifier_proba(model, features_of(model, ints[keep].astype(np.float64), threads))
     zz = np.atleast_2d(np.asarray(z, np.float64))
     out = pd.DataFrame({f"z{i + 1}": zz[:, i] for i in range(zz.shape[1])})
     out["p_target"] = np.broadcast_to(p_target, len(out))

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hea_fast.plots import _plt, save_figure
+from hea_fast.plots import pyplot, save_figure
+from hea_fast.ssvae.design import classifier_proba, features_of
 from hea_fast.ssvae.model import SSVAE
 
 #: Element groups of the paper's latent-space analysis (all equiatomic 4-element alloys of each).
@@ -20,11 +21,6 @@ GROUPS = {
     "noble": ("Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au"),
     "refractory": ("Ti", "V", "Cr", "Zr", "Nb", "Mo", "Hf", "Ta", "W"),
 }
-
-
-def _prob(model, e):
-    with torch.no_grad():
-        return model.classifier_prob(torch.as_tensor(np.asarray(e, np.float32)))[:, 0].double().numpy()
 
 
 def latent_loc(model: SSVAE, x_atpct, p) -> np.ndarray:
@@ -38,11 +34,11 @@ def latent_loc(model: SSVAE, x_atpct, p) -> np.ndarray:
 def roc_curves(model: SSVAE, splits: dict, path: str | os.PathLike, parts=("labelled", "validation", "test")) -> Path:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
     for part in parts:
         s = splits[part]
-        p = _prob(model, s.e)
+        p = classifier_proba(model, s.e)
         fpr, tpr, _ = roc_curve(s.y, p)
         ax.plot(fpr, tpr, lw=1.6, label=f"{part} (AUC {roc_auc_score(s.y, p):.3f}, acc {((p > 0.5) == (s.y > 0.5)).mean():.3f})")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
@@ -57,7 +53,7 @@ def latent_space(model: SSVAE, x_atpct, y, path: str | os.PathLike) -> Path:
     """Three panels: z (loc of q(z|x, y)) coloured by label, by number of elements, and a KDE."""
     from scipy.stats import gaussian_kde
 
-    plt = _plt()
+    plt = pyplot()
     z = latent_loc(model, x_atpct, y)
     n_el = (np.asarray(x_atpct) > 0).sum(1)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
@@ -94,14 +90,12 @@ def group_alloys(elements, groups=GROUPS):
 def element_group_blobs(model: SSVAE, path: str | os.PathLike, background=None) -> Path:
     """Latent locations (encoded with their predicted probability) of the equiatomic 4-element alloys
     of the magnetic / noble / refractory groups, over an optional background (n, 2) of z."""
-    from hea_fast.ssvae.design import features_of
-
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     if background is not None:
         ax.scatter(background[:, 0], background[:, 1], s=4, c="0.8", label="training alloys")
     for g, (names, X) in group_alloys(model.config.elements).items():
-        p = _prob(model, features_of(model, X))
+        p = classifier_proba(model, features_of(model, X))
         z = latent_loc(model, X, p)
         ax.scatter(z[:, 0], z[:, 1], s=18, label=f"{g} ({len(names)})")
     ax.set_xlabel("z1")
@@ -114,7 +108,7 @@ def element_group_blobs(model: SSVAE, path: str | os.PathLike, background=None) 
 def shap_summary(values, feature_values, features, path: str | os.PathLike) -> Path:
     """Beeswarm-style summary: per feature (sorted by mean |φ|), φ of each row coloured by the
     feature's value rank (low blue → high red)."""
-    plt = _plt()
+    plt = pyplot()
     values = np.asarray(values)
     fv = np.asarray(feature_values, float)
     order = np.argsort(np.abs(values).mean(0))
@@ -134,7 +128,7 @@ def shap_summary(values, feature_values, features, path: str | os.PathLike) -> P
 def nudge_trajectory(traj, path: str | os.PathLike, background=None, background_c=None) -> Path:
     """A `design.nudge` trajectory: its latent path (z1, z2 of each step, zoomed on the path, over an
     optional background of training alloys) and P(single) per step with the alloys named."""
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
     z = traj[["z1", "z2"]].to_numpy()
     span = max(np.ptp(z[:, 0]), np.ptp(z[:, 1]), 0.5)

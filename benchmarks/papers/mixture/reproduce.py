@@ -16,9 +16,7 @@ Outputs go to benchmarks/papers/mixture/out/ (overwritten atomically file by fil
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,8 +27,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from hea_fast._io import atomic_path, atomic_write_json  # noqa: E402
+from hea_fast.mixture.enrichment import enrichment, enrichment_curve  # noqa: E402
 from hea_fast.mixture.model import DEFAULT_DESCRIPTORS, SparseMixtureClassifier, k_sweep  # noqa: E402
-from hea_fast.mixture.screening import enrichment, enrichment_curve  # noqa: E402
 
 OUT = Path(__file__).resolve().with_name("out")
 
@@ -38,13 +37,13 @@ OUT = Path(__file__).resolve().with_name("out")
 def load(name):
     """(descriptor frame, y, formulas, counts) with one row per distinct composition.
 
-    hea_fast.datasets parses the sheet; `_load_named` keeps the first row of each composition
+    hea_fast.datasets parses the sheet; `load_phase_dataset` keeps the first row of each composition
     (0.1 at.% resolution) and drops compositions whose rows disagree on the label; alloys whose
     elements lack data for a candidate descriptor (or with non-finite descriptors) are dropped."""
-    from hea_fast.commands.mixture import _load_named, supported_rows
     from hea_fast.features import featurize
+    from hea_fast.mixture.training_data import load_phase_dataset, supported_rows
 
-    batch, y, src = _load_named(name)
+    batch, y, src = load_phase_dataset(name)
     names = list(DEFAULT_DESCRIPTORS)
     mask, bad = supported_rows(batch, names)
     print(f"  {name}: {len(y)} distinct compositions with consistent labels; dropping {int((~mask).sum())} "
@@ -77,9 +76,8 @@ def anchor_frame(names):
 
 
 def save_csv(df, path):
-    tmp = str(path) + ".tmp"
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
 
 
 def baselines_fit_predict(Ftr, ytr, Fte, seed):
@@ -206,9 +204,8 @@ def run_dataset(name, args):
     save_csv(curves, odir / "enrichment_curves.csv")
     info["runtime_s"] = time.time() - t0
     plots(name, m, F, y, rk, curves, odir)
-    with open(odir / "results.json.tmp", "w") as f:
-        json.dump(info, f, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-    os.replace(odir / "results.json.tmp", odir / "results.json")
+    atomic_write_json(odir / "results.json", info, indent=2,
+                      default=lambda o: o.item() if hasattr(o, "item") else str(o))
     print(f"[{name}] done in {info['runtime_s']:.0f} s", flush=True)
     return info
 
@@ -294,8 +291,7 @@ def main(argv=None):
     for name in args.datasets.split(","):
         res[name] = run_dataset(name.strip(), args)
     cfg = vars(args)
-    with open(out / "run_config.json", "w") as f:
-        json.dump(dict(args=cfg, argv=sys.argv), f, indent=2)
+    atomic_write_json(out / "run_config.json", dict(args=cfg, argv=sys.argv), indent=2)
     return 0
 
 

@@ -35,6 +35,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from hea_fast._io import atomic_path, atomic_write_json  # noqa: E402
+from hea_fast.datasets import data_home  # noqa: E402
 from hea_fast.ssvae.data import load_splits  # noqa: E402
 from hea_fast.ssvae.model import SSVAE, load_released  # noqa: E402
 from hea_fast.ssvae.train import TrainConfig, train_models  # noqa: E402
@@ -69,8 +71,9 @@ def stage_main(args):
         out[name] = {f"{part}_{k}": _summ([r[k] for r in rows]) for part, rows in per.items() for k in ("acc", "auc")}
     for s, m in zip(SPLIT_SEEDS, res.models):
         m.save(OUT / f"models{args.tag}" / f"seed{s}")
-    np.savez(OUT / f"main{args.tag}_history.npz", **res.history)
-    (OUT / f"main{args.tag}.json").write_text(json.dumps(out, indent=2))
+    with atomic_path(OUT / f"main{args.tag}_history.npz") as tmp:
+        np.savez(tmp, **res.history)
+    atomic_write_json(OUT / f"main{args.tag}.json", out, indent=2)
     print(json.dumps({k: out[k] for k in ("seconds", "epochs_run", "best_epoch")}))
     for name in ["selected"] + sorted(res.extra):
         t = out[name]
@@ -124,10 +127,12 @@ def stage_efficiency(args):
             rows.append({"n_labelled": n, "seed": s, "model": "mlp", "test_acc": float(((p > 0.5) == (sp["test"].y > 0.5)).mean()),
                          "test_auc": float(roc_auc_score(sp["test"].y, p)), "epochs": None})
         print(n, res.seconds, flush=True)
-        pd.DataFrame(rows).to_csv(OUT / f"efficiency{args.tag}_runs.csv", index=False)
+        with atomic_path(OUT / f"efficiency{args.tag}_runs.csv") as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
     df = pd.DataFrame(rows)
     tab = df.groupby(["n_labelled", "model"])[["test_acc", "test_auc"]].agg(["mean", "std"]).round(3)
-    tab.to_csv(OUT / f"efficiency{args.tag}_table.csv")
+    with atomic_path(OUT / f"efficiency{args.tag}_table.csv") as tmp:
+        tab.to_csv(tmp)
     print(tab)
 
 
@@ -158,9 +163,9 @@ def stage_recon(args):
         out[name] = {"comp_mae_at_pct_mean": float(mae.mean()), "comp_mae_at_pct_median": float(np.median(mae)),
                      "element_set_recovered": float(np.mean(same_set)),
                      "examples": [[a, format_formula(m.config.elements, r)] for a, r in zip(test.alloys[:5], ints[:5].astype(int))]}
-    ref = pd.read_csv(Path(__import__("os").environ["HEA_FAST_DATA"]) / "dvae_hea_zeng2024" / "test_data_reconstruction_analysis.csv")
+    ref = pd.read_csv(data_home() / "dvae_hea_zeng2024" / "test_data_reconstruction_analysis.csv")
     out["paper_file_comp_diff_mae_mean"] = float(ref["comp_diff_mae"].mean())
-    (OUT / f"recon{args.tag}.json").write_text(json.dumps(out, indent=2))
+    atomic_write_json(OUT / f"recon{args.tag}.json", out, indent=2)
     print(json.dumps(out, indent=2))
 
 
@@ -210,7 +215,7 @@ def stage_design(args):
         r["shap_seconds_138x864"] = time.perf_counter() - t0
         r["shap_mean_abs"] = dict(zip(m.config.features, np.round(np.abs(sh.values).mean(0), 4).tolist()))
         plots.shap_summary(sh.values, sp["test"].e, m.config.features, d / "shap_summary.png")
-    (OUT / f"design{args.tag}.json").write_text(json.dumps(out, indent=2))
+    atomic_write_json(OUT / f"design{args.tag}.json", out, indent=2)
     print(json.dumps(out, indent=1)[:3000])
 
 
