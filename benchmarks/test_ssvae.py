@@ -26,7 +26,7 @@ def splits():
 
 
 def _epoch_time(timer, splits, seeds, epochs):
-    from hea_fast.ssvae.train import TrainConfig, train_models
+    from hea_fast.ssvae.training import TrainConfig, train_models
 
     run = lambda: train_models([splits[i] for i in range(len(seeds))], list(seeds),  # noqa: E731
                                config=TrainConfig(epochs=epochs, threads=1), progress=False)

@@ -18,7 +18,6 @@ def pyplot():
     return plt
 
 
-_plt = pyplot  # the former private name, still imported by hea_fast/ssvae/plots.py
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:

@@ -1,4 +1,4 @@
-"""SSVAE training (hea_fast.ssvae.train): the vectorised objective against Pyro's TraceEnum_ELBO
+"""SSVAE training (hea_fast.ssvae.training): the vectorised objective against Pyro's TraceEnum_ELBO
 (value and gradients with the same noise), ELBO pieces against closed forms, the split recipe
 against the released split files, and seeded / resumable training."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from scipy.stats import multinomial
 from hea_fast.ssvae.data import Split
 from hea_fast.ssvae.model import SSVAE, SSVAEConfig
 from hea_fast.ssvae.objective import Layout, log_multinomial_const, pyro_loss, step_terms
-from hea_fast.ssvae.train import TrainConfig, train_models, train_pyro
+from hea_fast.ssvae.training import TrainConfig, train_models, train_pyro
 
 
 def test_split_recipe_reproduces_released_splits(shared_data):
@@ -269,3 +269,20 @@ def test_budget_shorter_than_min_epochs_returns_final_average():
     assert r.best_epoch == [2]
     fin = _state(r.extra["last_averaged"][0])
     assert all(torch.equal(v, fin[k]) for k, v in _state(r.models[0]).items())
+
+
+def test_package_train_is_the_function_whatever_was_imported_first():
+    import importlib
+    import warnings
+
+    importlib.import_module("hea_fast.ssvae.training")
+    from hea_fast import ssvae
+
+    assert callable(ssvae.train) and ssvae.train.__module__ == "hea_fast.ssvae.training"
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        import hea_fast.ssvae.train as old  # the deprecated module path still works
+
+        importlib.reload(old)
+    assert old.TrainConfig is ssvae.TrainConfig
+    assert any(issubclass(x.category, DeprecationWarning) for x in w)

@@ -90,7 +90,7 @@ def _train(args):
     from hea_fast.ssvae import plots
     from hea_fast.ssvae.data import load_splits
     from hea_fast.ssvae.model import SSVAEConfig
-    from hea_fast.ssvae.train import TrainConfig, train_models, train_pyro
+    from hea_fast.ssvae.training import TrainConfig, train_models, train_pyro
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

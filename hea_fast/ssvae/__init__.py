@@ -2,7 +2,7 @@
 
 model    `SSVAE`, `SSVAEConfig`, `load_released` (the authors' weights through a documented converter)
 objective `step_terms` (the M2 objective batched over models), `Layout`, `pyro_loss` (Pyro's value)
-train    `train_models` (several seeds at once), `train` (one), `TrainConfig`, `train_pyro` (reference)
+training `train_models` (several seeds at once), `train` (one), `TrainConfig`, `train_pyro` (reference)
 checkpoint the resumable run state (safetensors, atomic)
 design   `screen`, `screen_proba`, `generate`, `nudge`, `Constraints` — the three inverse-design modes
 explain  `exact_shapley` — exact Shapley values of the classifier head over its 8 descriptors
@@ -12,18 +12,14 @@ Submodules import torch/Pyro lazily on attribute access so `import hea_fast.ssva
 """
 from __future__ import annotations
 
-import importlib
+from hea_fast._lazy import lazy_attributes
 
 _EXPORTS = {
     "SSVAE": "model", "SSVAEConfig": "model", "load_released": "model", "load_model": "model",
-    "TrainConfig": "train", "train_models": "train", "train": "train", "train_pyro": "train",
+    "TrainConfig": "training", "train_models": "training", "train": "training", "train_pyro": "training",
     "screen": "design", "screen_proba": "design", "generate": "design", "nudge": "design",
     "Constraints": "design", "classifier_proba": "design", "exact_shapley": "explain",
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"hea_fast.ssvae.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'hea_fast.ssvae' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, {k: f"hea_fast.ssvae.{v}" for k, v in _EXPORTS.items()})

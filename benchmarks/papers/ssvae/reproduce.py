@@ -39,7 +39,7 @@ from hea_fast._io import atomic_path, atomic_write_json  # noqa: E402
 from hea_fast.datasets import data_home  # noqa: E402
 from hea_fast.ssvae.data import load_splits  # noqa: E402
 from hea_fast.ssvae.model import SSVAE, load_released  # noqa: E402
-from hea_fast.ssvae.train import TrainConfig, train_models  # noqa: E402
+from hea_fast.ssvae.training import TrainConfig, train_models  # noqa: E402
 
 OUT = Path(__file__).resolve().with_name("out")
 SPLIT_SEEDS = (42, 1, 2, 3, 4)
