@@ -279,10 +279,13 @@ def test_package_train_is_the_function_whatever_was_imported_first():
     from hea_fast import ssvae
 
     assert callable(ssvae.train) and ssvae.train.__module__ == "hea_fast.ssvae.training"
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        import hea_fast.ssvae.train as old  # the deprecated module path still works
-
-        importlib.reload(old)
+    fn = ssvae.train
+    try:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            old = importlib.import_module("hea_fast.ssvae.train")  # the deprecated path still works
+            importlib.reload(old)
+    finally:
+        ssvae.train = fn  # importing the old submodule rebinds the attribute; restore for other tests
     assert old.TrainConfig is ssvae.TrainConfig
     assert any(issubclass(x.category, DeprecationWarning) for x in w)
