@@ -319,7 +319,7 @@ def featurize(compositions, descriptors=None, table=None, threads=None, device="
 
 def featurize_reference(X, props, pair, gas_constant, log_offset=0.0) -> np.ndarray:
     """Plain float64 NumPy evaluation of all descriptors: the reference of the compiled kernel behind
-    `featurize_array` (`core.descriptors`; tests/test_features.py, benchmarks/test_descriptors.py).
+    `featurize_array` (`core.descriptors`; tests/test_descriptors.py, benchmarks/test_descriptors.py).
 
     X (n, E) amounts, props (E, 7) in `PROPERTIES` order, pair (E, E). Returns (n, 16) in
     `DESCRIPTORS` order. Written independently of the kernel: dense matrix algebra over all E

@@ -20,8 +20,8 @@ PATH=$PATH PYTHON=$PY HEA_FAST_CUDA=ON HEA_BUILD_DIR=build/device JOBS=16 script
 echo "build: $(( $(date +%s) - t0 )) s"
 
 # 2. parity tests (CUDA vs CPU on fresh random inputs, every kernel family); needs no data home
-TESTS="tests/test_cuda_build.py tests/test_features.py tests/test_lattice.py tests/test_masked_l0.py
-       tests/test_mixture_wbic.py tests/test_pseudoimage.py tests/test_xyield_grid.py tests/test_xyield_yield.py
+TESTS="tests/test_cuda_build.py tests/test_descriptors.py tests/test_lattice.py tests/test_masked_l0.py
+       tests/test_wbic.py tests/test_pseudoimage.py tests/test_xyield_grid.py tests/test_maresca_curtin.py
        tests/test_screen_cuda.py"
 HEA_FAST_EXPECT_CUDA=1 "$PY" -m pytest -p no:cacheprovider -q -rs -k "cuda" $TESTS 2>&1 | tee "$OUT/parity.log" | tail -15
 
