@@ -119,3 +119,16 @@ def test_atomic_write_gives_the_mode_of_an_ordinary_open(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_plain_progress_bar_counts_and_prints(capsys):
+    from hea_fast._progress import _PlainBar
+
+    with _PlainBar(total=10, desc="job", unit="rows", interval_s=0.0) as bar:
+        bar.update(4)
+        bar.set_postfix(best=1.5)
+        bar.update(6)
+    assert bar.n == 10
+    err = capsys.readouterr().err
+    assert "job: 10/10 rows" in err and "best=1.5" in err
+    assert list(_PlainBar(range(3), disable=True)) == [0, 1, 2]
