@@ -1,15 +1,33 @@
-"""The CUDA module: built with every kernel family when CI asks for it, and absent or GPU-less
-installs degrade to clear errors, never to a crash or a silent CPU fallback."""
+"""The compiled modules: _core exports every kernel family, the CUDA module is built with every
+kernel family when CI asks for it, absent or GPU-less installs degrade to clear errors (never to a
+crash or a silent CPU fallback), and each kernel keeps one name across its C++ files."""
 from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 
 import pytest
 
 from hea_fast import _backend
 
+# Python-visible functions of every kernel family in hea_fast._core (csrc/bindings/core_<family>.cpp)
+CORE_KERNELS = {
+    "descriptors": ["descriptors", "DESCRIPTOR_COLUMNS", "DESCRIPTOR_PROPS"],
+    "lattice": ["LatticeSpace", "bounded_compositions"],
+    "maresca_curtin": ["mc_tau0_deb", "mc_sigma", "mc_grid_sigma", "mc_grid_points", "mc_grid_reduce"],
+    "masked_l0": ["masked_weight_forward", "masked_weight_backward", "prox_soft_threshold", "l0_gate"],
+    "parse": ["parse_formulas", "PARSE_STATUS", "PARSE_ELEMENTS", "PARSE_MAX_DEPTH"],
+    "polyagamma": ["polyagamma", "jstar_density", "jstar_envelope"],
+    "probit": ["mixture_probit"],
+    "pseudoimage": ["pseudo_images"],
+    "screen": ["screen_mixture_topk", "screen_mixture_scores"],
+    "wbic": ["wbic_subsets", "wbic_posterior_draws"],
+}
+
 # every kernel family of DESIGN.md has a CUDA entry point with these names in hea_fast._cuda
+# (csrc/bindings/cuda_<family>.cpp), except parse (it reads Python strings), probit (its row function
+# runs inside the CUDA screening kernel) and polyagamma (its sampler runs inside the CUDA WBIC kernel)
 KERNELS = {
     "descriptors": ["descriptors"],
     "wbic": ["wbic_subsets"],
@@ -19,6 +37,31 @@ KERNELS = {
     "masked_l0": ["masked_weight_forward", "masked_weight_backward", "prox_soft_threshold"],
     "screen": ["screen_mixture_scores"],
 }
+
+CSRC = Path(__file__).resolve().parents[1] / "csrc"
+
+
+def test_core_module_exports_every_kernel_family():
+    from hea_fast import _core
+    missing = {fam: [n for n in names if not hasattr(_core, n)] for fam, names in CORE_KERNELS.items()}
+    assert not any(missing.values()), f"kernels missing from hea_fast._core: {missing}"
+
+
+@pytest.mark.skipif(not CSRC.is_dir(), reason="needs the source tree (csrc/)")
+def test_each_kernel_has_one_name_in_every_file():
+    """header, CPU source and CPU binding per family; CUDA source, CUDA-free API header and CUDA
+    binding per CUDA family; and no binding or kernel file outside a family."""
+    expected = set()
+    for fam in CORE_KERNELS:
+        expected |= {f"include/hea_fast/{fam}.h", f"cpu/{fam}_cpu.cpp", f"bindings/core_{fam}.cpp"}
+    for fam in KERNELS:
+        expected |= {f"cuda/{fam}_cuda.cu", f"cuda/{fam}_api.h", f"bindings/cuda_{fam}.cpp"}
+    missing = sorted(p for p in expected if not (CSRC / p).is_file())
+    assert not missing, f"kernel files missing: {missing}"
+    pattern_files = [*CSRC.glob("cpu/*_cpu.cpp"), *CSRC.glob("cuda/*_cuda.cu"), *CSRC.glob("cuda/*_api.h"),
+                     *CSRC.glob("bindings/core_*.cpp"), *CSRC.glob("bindings/cuda_*.cpp")]
+    stray = sorted(str(p.relative_to(CSRC)) for p in pattern_files if str(p.relative_to(CSRC)) not in expected)
+    assert stray == ["cuda/runtime_api.h"], f"kernel-named files outside a kernel family: {stray}"
 
 
 @pytest.mark.skipif(os.environ.get("HEA_FAST_EXPECT_CUDA") != "1",

@@ -1,14 +1,17 @@
 // Shared helpers for the pybind11 binding files: array validation with errors that name the
-// offending argument and value. Only binding files include pybind11.
+// offending argument and value, GIL release around kernels, result dicts, and the integer pointers
+// and streams of the _cuda bindings. Only binding files include pybind11.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hea_fast::bind {
@@ -65,4 +68,57 @@ inline int threads_arg(py::object threads) {
   return t;
 }
 
+// Raises ValueError unless 0 <= begin <= end <= size: a rank range of a lattice of `size` points.
+inline void check_rank_range(int64_t begin, int64_t end, int64_t size) {
+  if (begin < 0 || end < begin || end > size) {
+    std::ostringstream os;
+    os << "rank range [" << begin << ", " << end << ") is outside the space of " << size << " compositions";
+    throw py::value_error(os.str());
+  }
+}
+
+// The same for ranks [start, start + count) (saturating, so no count overflows).
+inline void check_rank_count(int64_t start, int64_t count, int64_t size) {
+  int64_t end;
+  if (__builtin_add_overflow(start, count, &end)) end = count < 0 ? INT64_MIN : INT64_MAX;
+  check_rank_range(start, end, size);
+}
+
+// Runs f() with the GIL released, so other Python threads run meanwhile. Only for kernel calls that
+// touch no Python object: take every pointer out of the arrays before (they stay alive in the
+// calling frame) and raise errors after.
+template <class F>
+decltype(auto) without_gil(F&& f) {
+  py::gil_scoped_release release;
+  return f();
+}
+
+// A fresh array of this shape, filled by fill(T* data) with the GIL released (see without_gil).
+template <class T, class F>
+py::array_t<T> fill_array(std::vector<py::ssize_t> shape, F&& fill) {
+  py::array_t<T> out(std::move(shape));
+  T* data = out.mutable_data();
+  without_gil([&] { fill(data); });
+  return out;
+}
+
+// {name: value, ...} in the given order, e.g. one array per result field.
+inline py::dict dict_of(std::initializer_list<std::pair<const char*, py::object>> items) {
+  py::dict d;
+  for (const auto& [name, value] : items) d[name] = value;
+  return d;
+}
+
+// _cuda bindings: device buffers cross as integer addresses (torch `t.data_ptr()`), streams as
+// integers (`torch.cuda.current_stream().cuda_stream`, see hea_fast._backend.cuda_stream).
+template <class T>
+T* dev_ptr(std::uintptr_t address) {
+  return reinterpret_cast<T*>(address);
+}
+inline void* stream_arg(std::uintptr_t stream) { return reinterpret_cast<void*>(stream); }
+
 }  // namespace hea_fast::bind
+
+// The two short names every binding file uses.
+namespace py = pybind11;
+namespace hb = hea_fast::bind;

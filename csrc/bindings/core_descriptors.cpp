@@ -3,18 +3,17 @@
 
 #include "bind_util.h"
 #include "hea_fast/descriptors.h"
+#include "modules.h"
 
-namespace py = pybind11;
-namespace hb = hea_fast::bind;
 namespace hd = hea_fast::descriptors;
 
 namespace {
 
 const char* const kNames[hd::kNumDescriptors] = {
-    "delta", "dH_mix", "dS_mix", "VEC", "dchi_pauling", "chi_allen_mean", "dchi_allen", "Tm", "K",
-    "Vm", "Omega", "Lambda", "gamma", "local_delta_r", "local_dchi", "r_mean"};
-const char* const kProps[hd::kNumProps] = {"radius_pm", "chi_pauling", "chi_allen", "vec",
-                                           "tm_K", "bulk_modulus_GPa", "molar_volume_cm3"};
+    "delta", "dH_mix", "dS_mix", "VEC",    "dchi_pauling", "chi_allen_mean", "dchi_allen", "Tm",
+    "K",     "Vm",     "Omega",  "Lambda", "gamma",        "local_delta_r",  "local_dchi", "r_mean"};
+const char* const kProps[hd::kNumProps] = {"radius_pm", "chi_pauling",      "chi_allen",       "vec",
+                                           "tm_K",      "bulk_modulus_GPa", "molar_volume_cm3"};
 
 py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, hb::carray<double> pair,
                                 double gas_constant, double log_offset, py::object threads, py::object columns) {
@@ -48,14 +47,12 @@ py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, 
   const double* hp = pair.data();
   double* op = out.mutable_data();
   int64_t bad_col = -1, bad_row = -1;
-  {
-    // The kernel touches only these buffers (kept alive by the argument handles), never Python
-    // objects, so other Python threads may run meanwhile.
-    py::gil_scoped_release release;
+  // The kernel touches only these buffers (kept alive by the argument handles), never Python objects.
+  hb::without_gil([&] {
     bad_row = hd::find_invalid_row(xp, n, E, nthreads, &bad_col);
     if (bad_row < 0)
       hd::compute_cpu(xp, n, E, pp, hp, hd::Params{gas_constant, log_offset}, op, nthreads, cols.data(), ncols);
-  }
+  });
   if (bad_row >= 0) {
     std::ostringstream os;
     if (bad_col >= 0)
@@ -76,9 +73,8 @@ void bind_descriptors(py::module_& m) {
   for (const char* s : kProps) props.append(s);
   m.attr("DESCRIPTOR_COLUMNS") = py::tuple(names);
   m.attr("DESCRIPTOR_PROPS") = py::tuple(props);
-  m.def("descriptors", &descriptors, py::arg("fractions"), py::arg("props"), py::arg("pair"),
-        py::arg("gas_constant"), py::arg("log_offset") = 0.0, py::arg("threads") = py::none(),
-        py::arg("columns") = py::none(),
+  m.def("descriptors", &descriptors, py::arg("fractions"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
+        py::arg("log_offset") = 0.0, py::arg("threads") = py::none(), py::arg("columns") = py::none(),
         R"doc(All empirical HEA descriptors in one pass per composition.
 
 fractions: (n, E) float64 amounts (each row is divided by its sum); props: (E, 7) element

@@ -5,16 +5,14 @@
 
 #include "bind_util.h"
 #include "hea_fast/parse.h"
+#include "modules.h"
 
-namespace py = pybind11;
-namespace hb = hea_fast::bind;
 namespace hp = hea_fast::parse;
 
 namespace {
 
 py::tuple parse_formulas(py::object formulas, py::object elements_z, py::object threads) {
-  if (PyUnicode_Check(formulas.ptr()))
-    throw py::type_error("formulas must be a sequence of strings, not a single str");
+  if (PyUnicode_Check(formulas.ptr())) throw py::type_error("formulas must be a sequence of strings, not a single str");
   const int nthreads = hb::threads_arg(threads);
 
   // Column map: requested elements in the caller's order, or (None) every element present.
@@ -67,11 +65,8 @@ py::tuple parse_formulas(py::object formulas, py::object elements_z, py::object 
   }
 
   hp::ParsedBatch parsed;
-  {
-    // The parser reads only the UTF-8 buffers (owned by `items`) and writes C++ buffers.
-    py::gil_scoped_release release;
-    hp::parse_batch(strs.data(), nbytes.data(), n, nthreads, st, ps, ls, parsed);
-  }
+  // The parser reads only the UTF-8 buffers (owned by `items`) and writes C++ buffers.
+  hb::without_gil([&] { hp::parse_batch(strs.data(), nbytes.data(), n, nthreads, st, ps, ls, parsed); });
   if (ncols < 0) {  // every element present, in atomic-number order
     ncols = 0;
     for (int z = 1; z < hp::kNumZ; ++z)
@@ -82,10 +77,8 @@ py::tuple parse_formulas(py::object formulas, py::object elements_z, py::object 
     if (column_of_z[z] >= 0) zcols.mutable_data()[column_of_z[z]] = z;
   py::array_t<double> out({n, ncols});
   double* op = out.mutable_data();
-  {
-    py::gil_scoped_release release;  // fills every row (zeros included) of the fresh array
-    hp::scatter_batch(parsed, column_of_z.data(), ncols, nthreads, op, st);
-  }
+  // fills every row (zeros included) of the fresh array
+  hb::without_gil([&] { hp::scatter_batch(parsed, column_of_z.data(), ncols, nthreads, op, st); });
   return py::make_tuple(out, zcols, status, pos, len);
 }
 

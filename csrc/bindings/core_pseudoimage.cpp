@@ -3,40 +3,39 @@
 
 #include "bind_util.h"
 #include "hea_fast/pseudoimage.h"
+#include "modules.h"
 
-namespace py = pybind11;
-using hea_fast::bind::carray;
 namespace pi = hea_fast::pseudoimage;
+using hb::carray;
+
+namespace {
+
+py::array_t<float> pseudo_images(carray<double> frac, carray<double> T, carray<int32_t> cell, py::object threads) {
+  hb::check_shape(frac, "fractions", {-1, -1});
+  const int64_t n = frac.shape(0), E = frac.shape(1);
+  hb::check_shape(T, "temperature_K", {n});
+  hb::check_shape(cell, "cells", {E});
+  hb::check_finite(frac.data(), frac.size(), "fractions");
+  hb::check_nonnegative(frac.data(), frac.size(), "fractions");
+  for (int64_t i = 0; i < n; ++i)
+    if (!(std::isfinite(T.data()[i]) && T.data()[i] >= 0))
+      throw py::value_error("temperature_K must be finite and >= 0 K, got " + std::to_string(T.data()[i]) +
+                            " at index " + std::to_string(i));
+  for (int64_t e = 0; e < E; ++e)
+    if (cell.data()[e] < 0 || cell.data()[e] >= pi::kCells)
+      throw py::value_error("cells[" + std::to_string(e) + "] = " + std::to_string(cell.data()[e]) +
+                            " is outside the 9x18 grid [0, 162)");
+  const int t = hb::threads_arg(threads);
+  const double *pf = frac.data(), *pT = T.data();
+  const int32_t* pc = cell.data();
+  return hb::fill_array<float>({n, 2, pi::kRows, pi::kCols},
+                               [&](float* out) { pi::pseudo_images(pf, pT, n, E, pc, out, t); });
+}
+
+}  // namespace
 
 void bind_pseudoimage(py::module_& m) {
-  m.def(
-      "pseudo_images",
-      [](carray<double> frac, carray<double> T, carray<int32_t> cell, py::object threads) {
-        hea_fast::bind::check_shape(frac, "fractions", {-1, -1});
-        const int64_t n = frac.shape(0), E = frac.shape(1);
-        hea_fast::bind::check_shape(T, "temperature_K", {n});
-        hea_fast::bind::check_shape(cell, "cells", {E});
-        hea_fast::bind::check_finite(frac.data(), frac.size(), "fractions");
-        hea_fast::bind::check_nonnegative(frac.data(), frac.size(), "fractions");
-        for (int64_t i = 0; i < n; ++i)
-          if (!(std::isfinite(T.data()[i]) && T.data()[i] >= 0))
-            throw py::value_error("temperature_K must be finite and >= 0 K, got " + std::to_string(T.data()[i]) +
-                                  " at index " + std::to_string(i));
-        for (int64_t e = 0; e < E; ++e)
-          if (cell.data()[e] < 0 || cell.data()[e] >= pi::kCells)
-            throw py::value_error("cells[" + std::to_string(e) + "] = " + std::to_string(cell.data()[e]) +
-                                  " is outside the 9x18 grid [0, 162)");
-        int t = hea_fast::bind::threads_arg(threads);
-        py::array_t<float> out({n, int64_t(2), int64_t(pi::kRows), int64_t(pi::kCols)});
-        float* po = out.mutable_data();
-        const double *pf = frac.data(), *pT = T.data();
-        const int32_t* pc = cell.data();
-        {
-          py::gil_scoped_release nogil;
-          pi::pseudo_images(pf, pT, n, E, pc, po, t);
-        }
-        return out;
-      },
-      py::arg("fractions"), py::arg("temperature_K"), py::arg("cells"), py::arg("threads") = py::none(),
-      "float32 (n, 2, 9, 18): channel 0 = fraction at each element's cell, channel 1 = (T_K - 273.15)/2000.");
+  m.def("pseudo_images", &pseudo_images, py::arg("fractions"), py::arg("temperature_K"), py::arg("cells"),
+        py::arg("threads") = py::none(),
+        "float32 (n, 2, 9, 18): channel 0 = fraction at each element's cell, channel 1 = (T_K - 273.15)/2000.");
 }

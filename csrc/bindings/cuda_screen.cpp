@@ -1,19 +1,15 @@
-// CUDA binding for the screening score kernel. Device buffers cross as integer addresses (torch
-// `data_ptr()`); hea_fast.screen uploads the element data and the model once per (space, scorer),
+// CUDA binding for the screening score kernel (csrc/cuda/screen_api.h). Device buffers cross as
+// integer addresses (bind_util.h); hea_fast.screen uploads the element data and the model once per (space, scorer),
 // validates them on the host first (core.screen_mixture_scores takes the same arrays) and keeps
 // the tensors alive.
 #include <cstdint>
 #include <string>
 
 #include "bind_util.h"
+#include "modules.h"
 #include "screen_api.h"
 
-namespace py = pybind11;
-
-namespace {
-template <class T>
-T* ptr(uintptr_t p) { return reinterpret_cast<T*>(p); }
-}  // namespace
+using hb::dev_ptr;
 
 void bind_cuda_screen(py::module_& m) {
   m.def(
@@ -22,10 +18,7 @@ void bind_cuda_screen(py::module_& m) {
          double gas_constant, double log_offset, uintptr_t columns, int64_t n_columns, uintptr_t mean, uintptr_t scale,
          int64_t K, int64_t n_cl, uintptr_t cl, uintptr_t anchors, int64_t n_sub, uintptr_t sub, uintptr_t mu,
          uintptr_t cov, uintptr_t a2, uintptr_t out, uintptr_t stream) {
-        const int64_t size = d.host().size();
-        if (start < 0 || count < 0 || start > size || count > size - start)
-          throw py::value_error("rank range [" + std::to_string(start) + ", " + std::to_string(start) + " + " +
-                                std::to_string(count) + ") is outside the space of " + std::to_string(size));
+        hb::check_rank_count(start, count, d.host().size());
         if (n_columns < 1 || n_columns > hea_fast::probit::kMaxRowD)
           throw py::value_error("n_columns must be in [1, 16], got " + std::to_string(n_columns));
         if (K < 1 || n_cl < 0 || n_sub < 0 || n_sub > n_columns)
@@ -35,15 +28,16 @@ void bind_cuda_screen(py::module_& m) {
                           (K > 1 && (!cl || !anchors)) || (n_sub > 0 && !sub)))
           throw py::value_error("null device pointer");
         hea_fast::screen::MixtureScreen s{
-            ptr<const double>(props), ptr<const double>(pair),
-            hea_fast::descriptors::Params{gas_constant, log_offset}, ptr<const int>(columns),
-            hea_fast::probit::MixturePredictive{n_columns, ptr<const double>(mean), ptr<const double>(scale), K, n_cl,
-                                                ptr<const int64_t>(cl), ptr<const double>(anchors), n_sub,
-                                                ptr<const int64_t>(sub), ptr<const double>(mu),
-                                                ptr<const double>(cov)}};
-        py::gil_scoped_release nogil;
-        hea_fast::cuda::screen_mixture_scores(d, start, count, s, ptr<const double>(a2), ptr<double>(out),
-                                              reinterpret_cast<void*>(stream));
+            dev_ptr<const double>(props), dev_ptr<const double>(pair),
+            hea_fast::descriptors::Params{gas_constant, log_offset}, dev_ptr<const int>(columns),
+            hea_fast::probit::MixturePredictive{n_columns, dev_ptr<const double>(mean), dev_ptr<const double>(scale), K,
+                                                n_cl, dev_ptr<const int64_t>(cl), dev_ptr<const double>(anchors), n_sub,
+                                                dev_ptr<const int64_t>(sub), dev_ptr<const double>(mu),
+                                                dev_ptr<const double>(cov)}};
+        hb::without_gil([&] {
+          hea_fast::cuda::screen_mixture_scores(d, start, count, s, dev_ptr<const double>(a2), dev_ptr<double>(out),
+                                                hb::stream_arg(stream));
+        });
       },
       py::arg("lattice"), py::arg("start"), py::arg("count"), py::arg("props"), py::arg("pair"),
       py::arg("gas_constant"), py::arg("log_offset"), py::arg("columns"), py::arg("n_columns"), py::arg("mean"),

@@ -44,8 +44,17 @@ inline hea_fast::probit::MixturePredictive mixture_predictive(const ProbitArrays
     if (a.sub.data()[j] < 0 || a.sub.data()[j] >= d)
       throw py::value_error("sub[" + std::to_string(j) + "] = " + std::to_string(a.sub.data()[j]) +
                             " is not a column of X (d = " + std::to_string(d) + ")");
-  return {d,         a.mean.data(), a.scale.data(), K,         a.cl.shape(0), a.cl.data(),
-          a.anchors.data(), a.sub.shape(0), a.sub.data(), a.mu.data(), a.cov.data()};
+  return {d,
+          a.mean.data(),
+          a.scale.data(),
+          K,
+          a.cl.shape(0),
+          a.cl.data(),
+          a.anchors.data(),
+          a.sub.shape(0),
+          a.sub.data(),
+          a.mu.data(),
+          a.cov.data()};
 }
 
 }  // namespace hea_fast::bind

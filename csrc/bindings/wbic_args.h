@@ -1,8 +1,10 @@
-// Validation and result packing shared by the CPU and CUDA WBIC bindings (core_wbic.cpp,
-// cuda_wbic.cpp): one set of checks and error messages naming the offending value, one result dict.
+// Validation, signature and result packing shared by the CPU and CUDA WBIC bindings (core_wbic.cpp,
+// cuda_wbic.cpp): one set of checks and error messages naming the offending value, one keyword
+// signature, one result dict.
 #pragma once
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bind_util.h"
@@ -57,8 +59,7 @@ inline WBICOptions wbic_options(const carray<double>& X, const carray<double>& y
       }
       if (ended || v >= p) {
         std::ostringstream os;
-        os << "subsets: row " << s << " has invalid column index " << v << " (p = " << p
-           << "; pad with -1 at the end)";
+        os << "subsets: row " << s << " has invalid column index " << v << " (p = " << p << "; pad with -1 at the end)";
         throw py::value_error(os.str());
       }
       ++k;
@@ -94,14 +95,18 @@ inline py::dict wbic_result_dict(const std::vector<WBICSubsetResult>& res) {
     it.mutable_data()[s] = res[s].n_iter;
     pr.mutable_data()[s] = res[s].pruned != 0;
   }
-  py::dict out;
-  out["wbic"] = w;
-  out["stderr"] = se;
-  out["rhat"] = rh;
-  out["laplace_wbic"] = lap;
-  out["n_iter"] = it;
-  out["pruned"] = pr;
-  return out;
+  return dict_of({{"wbic", w}, {"stderr", se}, {"rhat", rh}, {"laplace_wbic", lap}, {"n_iter", it}, {"pruned", pr}});
+}
+
+// Registers f as m.wbic_subsets(X, y, subsets, *, prior_var, fit_intercept, beta, n_iter, burn_in,
+// n_chains, target_stderr, max_iter, seed, prune_above, <extra>): the keyword signature of
+// wbic_options, shared by the CPU form (extra: threads) and the CUDA form (extra: stream).
+template <class F, class... Extra>
+void def_wbic_subsets(py::module_& m, F&& f, Extra&&... extra) {
+  m.def("wbic_subsets", std::forward<F>(f), py::arg("X"), py::arg("y"), py::arg("subsets"), py::kw_only(),
+        py::arg("prior_var") = 10.0, py::arg("fit_intercept") = true, py::arg("beta"), py::arg("n_iter") = 1000,
+        py::arg("burn_in") = 50, py::arg("n_chains") = 4, py::arg("target_stderr") = 0.0, py::arg("max_iter") = 20000,
+        py::arg("seed") = 0, py::arg("prune_above") = 0.0, std::forward<Extra>(extra)...);
 }
 
 }  // namespace hea_fast::bind

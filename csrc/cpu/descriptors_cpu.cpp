@@ -70,7 +70,7 @@ HEA_CLONES double* block_compute(const double* c, int64_t m, const int32_t* elem
     int prop;
     double* acc;
   } means[] = {{kNeedMeanR, kRadius, sr}, {kNeedMeanP, kChiPauling, sp}, {kNeedMeanA, kChiAllen, sa},
-               {kNeedMeanV, kVec, sv},    {kNeedMeanTm, kTm, st},         {kNeedMeanK, kBulk, sk},
+               {kNeedMeanV, kVec, sv},    {kNeedMeanTm, kTm, st},        {kNeedMeanK, kBulk, sk},
                {kNeedMeanVm, kVm, sm}};
   int ntiny = 0;
   for (int64_t j = 0; j < m; ++j) {
@@ -132,18 +132,18 @@ HEA_CLONES double* block_compute(const double* c, int64_t m, const int32_t* elem
         da[b] += ci[b] * v * v;
       }
     if (need & kNeedPairs)
-    for (int64_t j = i + 1; j < m; ++j) {
-      const int64_t ej = elem[j];
-      const double* pj = props + ej * kNumProps;
-      const double h = pair[ei * E + ej], adr = fabs(ri - pj[kRadius]), adc = fabs(pci - pj[kChiPauling]);
-      const double* cj = c + j * B;
-      for (int b = 0; b < B; ++b) {
-        const double wij = ci[b] * cj[b];
-        dh[b] += wij * h;
-        lr[b] += wij * adr;
-        lc[b] += wij * adc;
+      for (int64_t j = i + 1; j < m; ++j) {
+        const int64_t ej = elem[j];
+        const double* pj = props + ej * kNumProps;
+        const double h = pair[ei * E + ej], adr = fabs(ri - pj[kRadius]), adc = fabs(pci - pj[kChiPauling]);
+        const double* cj = c + j * B;
+        for (int b = 0; b < B; ++b) {
+          const double wij = ci[b] * cj[b];
+          dh[b] += wij * h;
+          lr[b] += wij * adr;
+          lc[b] += wij * adc;
+        }
       }
-    }
   }
   // Final formulas (the expressions of compute_row), column-major, each group only when needed.
   if (need & kNeedDevR)
@@ -198,8 +198,8 @@ namespace {
 
 // Rows [r0, r0 + kBlock) of x (n, E) with rows >= n padded (computed on a dummy composition, not
 // written). `w` holds (E + detail::kBlockScratch) * kBlock doubles of scratch.
-void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, const double* props, const double* pair,
-                 Params prm, double* out, double* w, const int* cols, int ncols, unsigned need) {
+void dense_block(const double* x, int64_t n, int64_t r0, int64_t E, const double* props, const double* pair, Params prm,
+                 double* out, double* w, const int* cols, int ncols, unsigned need) {
   constexpr int B = kBlock;
   double* c = w;  // c[j * B + b]
   double* s = w + E * B;
@@ -237,7 +237,9 @@ unsigned needs_of(const int* cols, int ncols) {
       case kDchiPauling: need |= kNeedDevP | kNeedMeanP; break;
       case kDchiAllen: need |= kNeedDevA | kNeedMeanA; break;
       case kDSmix: need |= kNeedEntropy; break;
-      case kDHmix: case kLocalDeltaR: case kLocalDchi: need |= kNeedPairs; break;
+      case kDHmix:
+      case kLocalDeltaR:
+      case kLocalDchi: need |= kNeedPairs; break;
       case kOmega: need |= kNeedPairs | kNeedEntropy | kNeedMeanTm; break;
       case kLambda: need |= kNeedEntropy | kNeedDevR | kNeedMeanR; break;
       case kGamma: need |= kNeedMinMax | kNeedMeanR; break;
@@ -253,8 +255,8 @@ unsigned needs_of(const int* cols, int ncols) {
   return need;
 }
 
-void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
-                 Params prm, double* out, int threads, const int* cols, int ncols) {
+void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair, Params prm,
+                 double* out, int threads, const int* cols, int ncols) {
   int all[kNumDescriptors];
   if (cols == nullptr) {
     for (int d = 0; d < kNumDescriptors; ++d) all[d] = d;
@@ -268,7 +270,8 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
         nblocks, threads,
         [&](int64_t lo, int64_t hi, int) {
           std::vector<double> w(static_cast<size_t>((E + detail::kBlockScratch) * kBlock));
-          for (int64_t blk = lo; blk < hi; ++blk) dense_block(x, n, blk * kBlock, E, props, pair, prm, out, w.data(), cols, ncols, need);
+          for (int64_t blk = lo; blk < hi; ++blk)
+            dense_block(x, n, blk * kBlock, E, props, pair, prm, out, w.data(), cols, ncols, need);
         },
         /*grain=*/64);
     return;
@@ -282,17 +285,8 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
         std::vector<double> fr(static_cast<size_t>(E));
         double row[kNumDescriptors];
         for (int64_t r = lo; r < hi; ++r) {
-          const double* xr = x + r * E;
-          int k = 0;
-          double s = 0;
-          for (int64_t j = 0; j < E; ++j) {
-            const double v = xr[j];
-            s += v;
-            if (v > 0) {
-              nz[k] = static_cast<int>(j);
-              fr[k++] = v;
-            }
-          }
+          double s;
+          const int k = gather_nonzero(x + r * E, E, static_cast<int>(E), nz.data(), fr.data(), s);
           for (int t = 0; t < k; ++t) fr[t] /= s;
           compute_row(GatheredRow{nz.data(), fr.data(), k}, props, pair, E, prm, row);
           for (int d = 0; d < ncols; ++d) out[r * ncols + d] = row[cols[d]];

@@ -66,15 +66,19 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
   std::vector<int> allowed, req;
   for (int e = 0; e < E_; ++e) {
     if (!(lo_frac[e] >= 0.0 && hi_frac[e] <= 1.0 && lo_frac[e] <= hi_frac[e]))
-      throw std::invalid_argument("bounds of palette element " + std::to_string(e) + " must satisfy 0 <= lo <= hi <= 1");
+      throw std::invalid_argument("bounds of palette element " + std::to_string(e) +
+                                  " must satisfy 0 <= lo <= hi <= 1");
     bool is_req = required[e] || lo_frac[e] > 0.0;
     if (forbidden[e]) {
       if (is_req)
-        throw std::invalid_argument("palette element " + std::to_string(e) + " is both required (or lower-bounded) and forbidden");
+        throw std::invalid_argument("palette element " + std::to_string(e) +
+                                    " is both required (or lower-bounded) and forbidden");
       continue;
     }
-    if (is_req) req.push_back(e);
-    else allowed.push_back(e);
+    if (is_req)
+      req.push_back(e);
+    else
+      allowed.push_back(e);
   }
   std::map<std::vector<int32_t>, int32_t> table_ids;
   int64_t offset = 0;
@@ -92,7 +96,9 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
       double nsub = 1;
       for (int i = 0; i < nfree; ++i) nsub = nsub * (na - i) / (i + 1);
       if (nsub + static_cast<double>(blocks_.size()) > 5.0e7)
-        throw std::invalid_argument("the space has more than 50 million element subsets (systems); use a smaller palette or fewer principal elements");
+        throw std::invalid_argument(
+            "the space has more than 50 million element subsets (systems); use a smaller palette or fewer principal "
+            "elements");
     }
     // unit bounds per palette element for this N (each chosen element has at least one unit)
     std::vector<int32_t> lo_u(E_), hi_u(E_);
@@ -111,8 +117,10 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
       int ia = 0, ir = 0, m = 0;
       while (ia < nfree || ir < static_cast<int>(req.size())) {
         int e;
-        if (ir >= static_cast<int>(req.size()) || (ia < nfree && allowed[comb[ia]] < req[ir])) e = allowed[comb[ia++]];
-        else e = req[ir++];
+        if (ir >= static_cast<int>(req.size()) || (ia < nfree && allowed[comb[ia]] < req[ir]))
+          e = allowed[comb[ia++]];
+        else
+          e = req[ir++];
         b.elem[m] = e;
         b.lo[m] = lo_u[e];
         b.hi[m] = hi_u[e];
@@ -123,7 +131,10 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
       key.reserve(2 + 2 * k);
       key.push_back(k);
       key.push_back(N);
-      for (int j = 0; j < k; ++j) { key.push_back(b.lo[j]); key.push_back(b.hi[j]); }
+      for (int j = 0; j < k; ++j) {
+        key.push_back(b.lo[j]);
+        key.push_back(b.hi[j]);
+      }
       auto it = table_ids.find(key);
       if (it == table_ids.end()) {
         it = table_ids.emplace(key, static_cast<int32_t>(tables_.size())).first;
@@ -151,8 +162,8 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
 
 int64_t Space::block_of(int64_t rank) const {
   // last block with offset <= rank
-  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), rank,
-                             [](int64_t r, const Block& b) { return r < b.offset; });
+  auto it =
+      std::upper_bound(blocks_.begin(), blocks_.end(), rank, [](int64_t r, const Block& b) { return r < b.offset; });
   return static_cast<int64_t>(it - blocks_.begin()) - 1;
 }
 
@@ -170,24 +181,9 @@ void Space::first_units(const Block& b, int32_t* units) const {
 }
 
 int64_t Space::unrank(int64_t rank, int32_t* units) const {
-  int64_t bi = block_of(rank);
+  const int64_t bi = block_of(rank);
   const Block& b = blocks_[bi];
-  int64_t r = rank - b.offset;
-  const int64_t* g = table(b);
-  const int W = b.N + 1;
-  int s = b.N;
-  for (int j = 0; j < b.k - 1; ++j) {
-    int umax = std::min(b.hi[j], s);
-    int u = b.lo[j];
-    for (; u <= umax; ++u) {
-      int64_t c = g[static_cast<size_t>(j + 1) * W + (s - u)];
-      if (r < c) break;
-      r -= c;
-    }
-    units[j] = u;
-    s -= u;
-  }
-  units[b.k - 1] = s;
+  unrank_in_block(b, table(b), rank - b.offset, units);
   return bi;
 }
 
@@ -271,29 +267,23 @@ constexpr int64_t kTile = 4096;  // ranks per sequential tile
 
 void Space::fractions(int64_t start, int64_t count, double* out, int threads) const {
   const int E = E_;
-  std::fill(out, out + count * E, 0.0);
   int64_t tiles = (count + kTile - 1) / kTile;
   parallel_items(tiles, threads, [&](int64_t t) {
     int64_t lo = start + t * kTile, n = std::min(kTile, start + count - lo);
-    for_each(lo, n, [&](int64_t r, const Block& b, const int32_t* u) {
-      double* row = out + (r - start) * E;
-      // u / N (not u * (1/N)): the correctly rounded fraction, identical on every decode path
-      for (int j = 0; j < b.k; ++j) row[b.elem[j]] = static_cast<double>(u[j]) / b.N;
-    });
+    for_each(lo, n,
+             [&](int64_t r, const Block& b, const int32_t* u) { dense_fractions(b, u, out + (r - start) * E, E); });
   });
 }
 
 void Space::fractions_at(const int64_t* ranks, int64_t n, double* out, int threads) const {
   const int E = E_;
-  parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
-    int32_t u[kMaxK];
-    for (int64_t i = lo; i < hi; ++i) {
-      double* row = out + i * E;
-      std::fill(row, row + E, 0.0);
-      const Block& b = blocks_[unrank(ranks[i], u)];
-      for (int j = 0; j < b.k; ++j) row[b.elem[j]] = static_cast<double>(u[j]) / b.N;
-    }
-  }, 256);
+  parallel_for(
+      n, threads,
+      [&](int64_t lo, int64_t hi, int) {
+        int32_t u[kMaxK];
+        for (int64_t i = lo; i < hi; ++i) dense_fractions(blocks_[unrank(ranks[i], u)], u, out + i * E, E);
+      },
+      256);
 }
 
 void Space::sparse(int64_t start, int64_t count, int32_t* elem, double* frac, int threads) const {
@@ -304,9 +294,9 @@ void Space::sparse(int64_t start, int64_t count, int32_t* elem, double* frac, in
     for_each(lo, n, [&](int64_t r, const Block& b, const int32_t* u) {
       int32_t* er = elem + (r - start) * K;
       double* fr = frac + (r - start) * K;
-      int j = 0;
-      for (; j < b.k; ++j) { er[j] = b.elem[j]; fr[j] = static_cast<double>(u[j]) / b.N; }
-      for (; j < K; ++j) { er[j] = -1; fr[j] = 0.0; }
+      unit_fractions(b, u, fr);
+      for (int j = 0; j < K; ++j) er[j] = j < b.k ? b.elem[j] : -1;
+      for (int j = b.k; j < K; ++j) fr[j] = 0.0;
     });
   });
 }
@@ -318,9 +308,12 @@ void Space::blocks_of(const int64_t* ranks, int64_t n, int64_t* out, int threads
 }
 
 void Space::rank(const double* frac, int64_t n, int64_t* out, int threads) const {
-  parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
-    for (int64_t i = lo; i < hi; ++i) out[i] = rank_of(frac + i * E_);
-  }, 256);
+  parallel_for(
+      n, threads,
+      [&](int64_t lo, int64_t hi, int) {
+        for (int64_t i = lo; i < hi; ++i) out[i] = rank_of(frac + i * E_);
+      },
+      256);
 }
 
 }  // namespace hea_fast::lattice

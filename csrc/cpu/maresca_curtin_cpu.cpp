@@ -2,18 +2,13 @@
 // whole-grid enumeration + reduction used by hea_fast.xyield.grid (see maresca_curtin.h).
 #include "hea_fast/maresca_curtin.h"
 
-#include "hea_fast/fastmath.h"
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <mutex>
-#include <thread>
-#include <utility>
 #include <vector>
 
+#include "hea_fast/fastmath.h"
 #include "hea_fast/parallel.h"
 
 namespace hea_fast::mc {
@@ -70,22 +65,13 @@ inline void upd_max(double& m, int64_t& a, double v, int64_t i) {
 
 }  // namespace
 
-void tau0_deb_batch(const double* frac, int64_t n, int64_t E, const double* V, const double* C11,
-                    const double* C12, const double* C44, const double* mu_override, const double* nu_override,
-                    const Constants& k, double* tau0, double* deb, int threads) {
+void tau0_deb_batch(const double* frac, int64_t n, int64_t E, const double* V, const double* C11, const double* C12,
+                    const double* C44, const double* mu_override, const double* nu_override, const Constants& k,
+                    double* tau0, double* deb, int threads) {
   parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
-    std::vector<int32_t> elem(E);
-    std::vector<double> c(E);
     for (int64_t i = lo; i < hi; ++i) {
-      const double* row = frac + i * E;
-      int m = 0;
-      for (int64_t e = 0; e < E; ++e)
-        if (row[e] > 0.0) {
-          elem[m] = static_cast<int32_t>(e);
-          c[m++] = row[e];
-        }
       double Vbar, delta, mu, nu;
-      alloy_sparse(m, elem.data(), c.data(), V, C11, C12, C44, Vbar, delta, mu, nu);
+      alloy(DenseFractions{E, frac + i * E}, V, C11, C12, C44, Vbar, delta, mu, nu);
       if (mu_override) mu = mu_override[i];
       if (nu_override) nu = nu_override[i];
       tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0[i], deb[i]);
@@ -93,8 +79,8 @@ void tau0_deb_batch(const double* frac, int64_t n, int64_t E, const double* V, c
   });
 }
 
-void sigma_paired(const double* tau0, const double* deb, const double* T, int64_t n, int model,
-                  const Constants& k, double* sigma, int threads) {
+void sigma_paired(const double* tau0, const double* deb, const double* T, int64_t n, int model, const Constants& k,
+                  double* sigma, int threads) {
   const double kbl = k.kB * std::log(k.eps0 / k.eps);
   parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
     for (int64_t i = lo; i < hi; ++i) sigma[i] = k.taylor * tau_T(tau0[i], deb[i], T[i], kbl, model);
@@ -144,8 +130,7 @@ void eval_tile(int64_t m, int nT, int model, bool sorted, const double* s0, cons
       for (int t = 0; t < ts; ++t) o[t] = a * (1.0 - ci * Tp[t]);
       for (int t = ts; t < nT; ++t) o[t] = a * exp_nonpos(-kx * T[t]);
     } else {
-      for (int t = 0; t < nT; ++t)
-        o[t] = (T[t] * kap <= kXSwitch) ? a * (1.0 - ci * Tp[t]) : a * std::exp(-kx * T[t]);
+      for (int t = 0; t < nT; ++t) o[t] = (T[t] * kap <= kXSwitch) ? a * (1.0 - ci * Tp[t]) : a * std::exp(-kx * T[t]);
     }
   }
 }
@@ -171,7 +156,12 @@ struct TileEval {
   struct Buf {
     std::vector<double> s0, kappa, c;
     std::vector<int64_t> blk;
-    void resize(int64_t n) { s0.resize(n); kappa.resize(n); c.resize(n); blk.resize(n); }
+    void resize(int64_t n) {
+      s0.resize(n);
+      kappa.resize(n);
+      c.resize(n);
+      blk.resize(n);
+    }
   };
   void run(int64_t r0, int64_t n, Buf& b, double* sig) const {
     b.resize(n);
@@ -179,9 +169,9 @@ struct TileEval {
     double cf[lattice::kMaxK];
     space.for_each(r0, n, [&](int64_t r, const lattice::Block& bl, const int32_t* u) {
       const int64_t i = r - r0;
-      for (int j = 0; j < bl.k; ++j) cf[j] = static_cast<double>(u[j]) / bl.N;
+      lattice::unit_fractions(bl, u, cf);
       double Vbar, delta, mu, nu, tau0, deb;
-      alloy_sparse(bl.k, bl.elem, cf, V, C11, C12, C44, Vbar, delta, mu, nu);
+      alloy(SparseFractions{bl.k, bl.elem, cf}, V, C11, C12, C44, Vbar, delta, mu, nu);
       tau0_deb_ca(Vbar, delta, mu, nu, calpha, tau0, deb);
       b.blk[i] = &bl - base;
       if (deb > 0.0) {
@@ -206,9 +196,8 @@ struct TileEval {
 
 }  // namespace
 
-void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V,
-                 const double* C11, const double* C12, const double* C44, const Constants& k,
-                 const GridReduce& red, int threads) {
+void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V, const double* C11,
+                 const double* C12, const double* C44, const Constants& k, const GridReduce& red, int threads) {
   const int64_t count = rank_end - rank_begin;
   if (count <= 0) return;
   const int nT = red.nT;
@@ -234,7 +223,10 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
     a.targ.assign(nT, -1);
     if (red.topk > 0) {
       a.top.assign(nT, TopK{});
-      for (auto& tk : a.top) { tk.cap = red.topk; tk.h.reserve(red.topk); }
+      for (auto& tk : a.top) {
+        tk.cap = red.topk;
+        tk.h.reserve(red.topk);
+      }
     }
     if (red.bmax) {
       a.b_first = b_lo;
@@ -270,12 +262,18 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
             ts2[t] += sv[t] * sv[t];
           }
         for (int t = 0; t < nT; ++t)  // ranks ascend: the first maximum wins ties
-          if (sv[t] > a.tmax[t]) { a.tmax[t] = sv[t]; a.targ[t] = p0 + t; }
+          if (sv[t] > a.tmax[t]) {
+            a.tmax[t] = sv[t];
+            a.targ[t] = p0 + t;
+          }
         if (red.bmax) {
           double* bm = &a.bmax[(buf.blk[i] - a.b_first) * nT];
           int64_t* ba = &a.barg[(buf.blk[i] - a.b_first) * nT];
           for (int t = 0; t < nT; ++t)
-            if (sv[t] > bm[t]) { bm[t] = sv[t]; ba[t] = p0 + t; }
+            if (sv[t] > bm[t]) {
+              bm[t] = sv[t];
+              ba[t] = p0 + t;
+            }
         }
         if (red.topk > 0)
           for (int t = 0; t < nT; ++t)
@@ -286,24 +284,7 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
       }
     }
   };
-  {
-    std::vector<std::thread> pool;
-    std::exception_ptr err;
-    std::mutex err_mu;
-    auto guarded = [&](int tid) {
-      try {
-        worker(tid);
-      } catch (...) {
-        std::lock_guard<std::mutex> lk(err_mu);
-        if (!err) err = std::current_exception();
-        next_tile.store(ntiles);
-      }
-    };
-    for (int tid = 1; tid < nthreads; ++tid) pool.emplace_back(guarded, tid);
-    guarded(0);
-    for (auto& th : pool) th.join();
-    if (err) std::rethrow_exception(err);
-  }
+  run_threads(nthreads, worker, [&] { next_tile.store(ntiles); });  // an error stops the other workers
 
   // ---- merge (fixed order => identical results for any thread count) ----
   for (int tid = 0; tid < nthreads; ++tid) {
@@ -318,7 +299,8 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
       for (int64_t i = 0; i < nbl; ++i)
         for (int t = 0; t < nT; ++t) {
           int64_t ai = a.barg[i * nT + t];
-          if (ai >= 0) upd_max(red.bmax[(a.b_first + i) * nT + t], red.barg[(a.b_first + i) * nT + t], a.bmax[i * nT + t], ai);
+          if (ai >= 0)
+            upd_max(red.bmax[(a.b_first + i) * nT + t], red.barg[(a.b_first + i) * nT + t], a.bmax[i * nT + t], ai);
         }
     }
   }
@@ -344,9 +326,9 @@ void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_e
   }
 }
 
-void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V,
-                const double* C11, const double* C12, const double* C44, const double* T, int nT, int model,
-                const Constants& k, double* out, int threads) {
+void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V, const double* C11,
+                const double* C12, const double* C44, const double* T, int nT, int model, const Constants& k,
+                double* out, int threads) {
   const int64_t count = rank_end - rank_begin;
   if (count <= 0) return;
   const int64_t ntiles = (count + kTile - 1) / kTile;
@@ -358,24 +340,27 @@ void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_en
   });
 }
 
-void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V,
-                 const double* C11, const double* C12, const double* C44, const double* T, int nT, int model,
-                 const Constants& k, double* out, int threads) {
+void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V, const double* C11,
+                 const double* C12, const double* C44, const double* T, int nT, int model, const Constants& k,
+                 double* out, int threads) {
   const double kbl = k.kB * std::log(k.eps0 / k.eps);
-  parallel_for(n, threads, [&](int64_t lo, int64_t hi, int) {
-    int32_t u[lattice::kMaxK];
-    double c[lattice::kMaxK];
-    for (int64_t i = lo; i < hi; ++i) {
-      const int64_t r = points[i] / nT;
-      const int t = static_cast<int>(points[i] % nT);
-      const lattice::Block& b = space.block(space.unrank(r, u));
-      for (int j = 0; j < b.k; ++j) c[j] = static_cast<double>(u[j]) / b.N;
-      double Vbar, delta, mu, nu, tau0, deb;
-      alloy_sparse(b.k, b.elem, c, V, C11, C12, C44, Vbar, delta, mu, nu);
-      tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
-      out[i] = k.taylor * tau_T(tau0, deb, T[t], kbl, model);
-    }
-  }, 256);
+  parallel_for(
+      n, threads,
+      [&](int64_t lo, int64_t hi, int) {
+        int32_t u[lattice::kMaxK];
+        double c[lattice::kMaxK];
+        for (int64_t i = lo; i < hi; ++i) {
+          const int64_t r = points[i] / nT;
+          const int t = static_cast<int>(points[i] % nT);
+          const lattice::Block& b = space.block(space.unrank(r, u));
+          lattice::unit_fractions(b, u, c);
+          double Vbar, delta, mu, nu, tau0, deb;
+          alloy(SparseFractions{b.k, b.elem, c}, V, C11, C12, C44, Vbar, delta, mu, nu);
+          tau0_deb(Vbar, delta, mu, nu, k.alpha, tau0, deb);
+          out[i] = k.taylor * tau_T(tau0, deb, T[t], kbl, model);
+        }
+      },
+      256);
 }
 
 }  // namespace hea_fast::mc

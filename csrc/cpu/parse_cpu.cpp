@@ -21,11 +21,25 @@
 
 namespace hea_fast::parse {
 
-const char* const kStatusNames[kNumStatus] = {
-    "ok",           "not_a_string",     "empty",          "unknown_symbol",         "unexpected_char",
-    "negative",     "decimal_comma",    "malformed_number", "malformed_exponent",   "nonfinite",
-    "amount_without_element", "unclosed_paren", "unexpected_close", "empty_group",  "too_deep",
-    "all_zero",     "overflow",         "missing_value",  "outside_set"};
+const char* const kStatusNames[kNumStatus] = {"ok",
+                                              "not_a_string",
+                                              "empty",
+                                              "unknown_symbol",
+                                              "unexpected_char",
+                                              "negative",
+                                              "decimal_comma",
+                                              "malformed_number",
+                                              "malformed_exponent",
+                                              "nonfinite",
+                                              "amount_without_element",
+                                              "unclosed_paren",
+                                              "unexpected_close",
+                                              "empty_group",
+                                              "too_deep",
+                                              "all_zero",
+                                              "overflow",
+                                              "missing_value",
+                                              "outside_set"};
 
 namespace {
 
@@ -348,8 +362,8 @@ int32_t Parser::parse(const char* s, int64_t nbytes, std::vector<Entry>& out, Er
   return kOk;
 }
 
-void parse_batch(const char* const* strs, const int64_t* nbytes, int64_t n, int threads, int32_t* status,
-                 int64_t* pos, int64_t* len, ParsedBatch& out) {
+void parse_batch(const char* const* strs, const int64_t* nbytes, int64_t n, int threads, int32_t* status, int64_t* pos,
+                 int64_t* len, ParsedBatch& out) {
   // Chunks much smaller than n / threads keep both cores busy when one is shared with other work.
   constexpr int64_t kChunk = 4096;
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
@@ -379,8 +393,10 @@ void parse_batch(const char* const* strs, const int64_t* nbytes, int64_t n, int 
       for (const Entry& x : row) {
         zs.push_back(x.z);
         vs.push_back(x.value);
-        if (x.z < 64) m0 |= uint64_t(1) << x.z;
-        else m1 |= uint64_t(1) << (x.z - 64);
+        if (x.z < 64)
+          m0 |= uint64_t(1) << x.z;
+        else
+          m1 |= uint64_t(1) << (x.z - 64);
       }
       out.count[i] = static_cast<uint8_t>(row.size());
     }

@@ -21,12 +21,12 @@ HEA_CLONES void block_probit(const double* X, const Prepared& p, double* out, do
   constexpr int B = kBlock;
   const MixturePredictive& m = *p.m;
   const int64_t d = m.d, q = 1 + m.n_sub;
-  double* z = w;                 // d x B standardized values
-  double* bad = w + d * B;       // NaN where some z is not finite
-  double* best = bad + B;        // nearest-anchor distance
-  double* lab = best + B;        // nearest anchor (as a double, so selects vectorise)
-  double* msel = lab + B;        // a.mu of the row's cluster
-  double* vsel = msel + B;       // a' Sigma a of the row's cluster
+  double* z = w;            // d x B standardized values
+  double* bad = w + d * B;  // NaN where some z is not finite
+  double* best = bad + B;   // nearest-anchor distance
+  double* lab = best + B;   // nearest anchor (as a double, so selects vectorise)
+  double* msel = lab + B;   // a.mu of the row's cluster
+  double* vsel = msel + B;  // a' Sigma a of the row's cluster
   double* mean = vsel + B;
   double* var = mean + B;
   double* row = var + B;
@@ -37,8 +37,8 @@ HEA_CLONES void block_probit(const double* X, const Prepared& p, double* out, do
     const double* xj = X + j * B;
     for (int b = 0; b < B; ++b) {
       const double v = (xj[b] - mj) / sj;
-      bad[b] += v * 0.0;                            // inf * 0 and NaN * 0 are NaN
-      zj[b] = v - v == 0.0 ? v : 0.0;               // keep the arithmetic below finite
+      bad[b] += v * 0.0;               // inf * 0 and NaN * 0 are NaN
+      zj[b] = v - v == 0.0 ? v : 0.0;  // keep the arithmetic below finite
     }
   }
   for (int b = 0; b < B; ++b) lab[b] = 0.0;
@@ -135,20 +135,23 @@ void mixture_probit(const double* X, int64_t n, const MixturePredictive& m, doub
   const std::vector<double> a2 = squared_anchor_norms(m);
   const detail::Prepared prep{&m, a2.data()};
   const int64_t nblocks = (n + B - 1) / B;
-  parallel_for(nblocks, threads, [&](int64_t lo, int64_t hi, int) {
-    std::vector<double> xb(static_cast<size_t>(d * B)), w(static_cast<size_t>((d + detail::kProbitScratch) * B));
-    double pb[B];
-    for (int64_t blk = lo; blk < hi; ++blk) {
-      const int64_t r0 = blk * B;
-      const int nb = static_cast<int>(std::min<int64_t>(B, n - r0));
-      for (int b = 0; b < nb; ++b)
-        for (int64_t j = 0; j < d; ++j) xb[j * B + b] = X[(r0 + b) * d + j];
-      for (int b = nb; b < B; ++b)
-        for (int64_t j = 0; j < d; ++j) xb[j * B + b] = m.mean[j];  // padding (not written out)
-      detail::block_probit(xb.data(), prep, pb, w.data());
-      std::copy(pb, pb + nb, out + r0);
-    }
-  }, /*grain=*/64);
+  parallel_for(
+      nblocks, threads,
+      [&](int64_t lo, int64_t hi, int) {
+        std::vector<double> xb(static_cast<size_t>(d * B)), w(static_cast<size_t>((d + detail::kProbitScratch) * B));
+        double pb[B];
+        for (int64_t blk = lo; blk < hi; ++blk) {
+          const int64_t r0 = blk * B;
+          const int nb = static_cast<int>(std::min<int64_t>(B, n - r0));
+          for (int b = 0; b < nb; ++b)
+            for (int64_t j = 0; j < d; ++j) xb[j * B + b] = X[(r0 + b) * d + j];
+          for (int b = nb; b < B; ++b)
+            for (int64_t j = 0; j < d; ++j) xb[j * B + b] = m.mean[j];  // padding (not written out)
+          detail::block_probit(xb.data(), prep, pb, w.data());
+          std::copy(pb, pb + nb, out + r0);
+        }
+      },
+      /*grain=*/64);
 }
 
 }  // namespace hea_fast::probit

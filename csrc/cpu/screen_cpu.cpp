@@ -55,12 +55,15 @@ void mixture_scores(const lattice::Space& space, int64_t start, int64_t count, c
   const std::vector<double> a2 = probit::squared_anchor_norms(s.model);
   const int64_t tiles = (count + kTile - 1) / kTile;
   const int64_t E = space.n_palette();
-  parallel_for(tiles, threads, [&](int64_t lo, int64_t hi, int) {
-    const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
-    space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
-      out[r - start] = score_row(blk, u, s, a2.data(), E);
-    });
-  }, /*grain=*/1);
+  parallel_for(
+      tiles, threads,
+      [&](int64_t lo, int64_t hi, int) {
+        const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
+        space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
+          out[r - start] = score_row(blk, u, s, a2.data(), E);
+        });
+      },
+      /*grain=*/1);
 }
 
 // Walks ranks [start, start + count) in contiguous per-thread shares of tiles and calls
@@ -76,37 +79,40 @@ void for_each_block(const lattice::Space& space, int64_t start, int64_t count, c
   const std::vector<double> a2 = probit::squared_anchor_norms(m);
   const probit::detail::Prepared prep{&m, a2.data()};
   const int64_t tiles = (count + kTile - 1) / kTile;
-  parallel_for(tiles, t, [&](int64_t lo, int64_t hi, int tid) {
-    std::vector<double> c(static_cast<size_t>(kmax * B)), sum(B), X(static_cast<size_t>(d * B));
-    std::vector<double> w(static_cast<size_t>(descriptors::detail::kBlockScratch * B));
-    std::vector<double> pw(static_cast<size_t>((d + probit::detail::kProbitScratch) * B));
-    double p[B];
-    int64_t rank0 = 0;  // rank of the block's first row
-    int nb = 0;
-    const lattice::Block* cur = nullptr;
-    auto flush = [&]() {
-      if (nb == 0) return;
-      const int kk = cur->k;
-      units_to_fractions(c.data(), kk, nb, static_cast<double>(cur->N), sum.data());
-      const double* o = descriptors::detail::block_compute(c.data(), kk, cur->elem, s.props, s.pair, E, s.prm,
-                                                           need, w.data());
-      for (int64_t j = 0; j < d; ++j) std::copy(o + s.cols[j] * B, o + s.cols[j] * B + B, X.data() + j * B);
-      probit::detail::block_probit(X.data(), prep, p, pw.data());
-      sink(tid, rank0, nb, static_cast<const double*>(p));
-      nb = 0;
-    };
-    const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
-    space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
-      if (&blk != cur || nb == B) {
+  parallel_for(
+      tiles, t,
+      [&](int64_t lo, int64_t hi, int tid) {
+        std::vector<double> c(static_cast<size_t>(kmax * B)), sum(B), X(static_cast<size_t>(d * B));
+        std::vector<double> w(static_cast<size_t>(descriptors::detail::kBlockScratch * B));
+        std::vector<double> pw(static_cast<size_t>((d + probit::detail::kProbitScratch) * B));
+        double p[B];
+        int64_t rank0 = 0;  // rank of the block's first row
+        int nb = 0;
+        const lattice::Block* cur = nullptr;
+        auto flush = [&]() {
+          if (nb == 0) return;
+          const int kk = cur->k;
+          units_to_fractions(c.data(), kk, nb, static_cast<double>(cur->N), sum.data());
+          const double* o =
+              descriptors::detail::block_compute(c.data(), kk, cur->elem, s.props, s.pair, E, s.prm, need, w.data());
+          for (int64_t j = 0; j < d; ++j) std::copy(o + s.cols[j] * B, o + s.cols[j] * B + B, X.data() + j * B);
+          probit::detail::block_probit(X.data(), prep, p, pw.data());
+          sink(tid, rank0, nb, static_cast<const double*>(p));
+          nb = 0;
+        };
+        const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
+        space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
+          if (&blk != cur || nb == B) {
+            flush();
+            cur = &blk;
+            rank0 = r;
+          }
+          for (int j = 0; j < blk.k; ++j) c[j * B + nb] = static_cast<double>(u[j]);
+          ++nb;
+        });
         flush();
-        cur = &blk;
-        rank0 = r;
-      }
-      for (int j = 0; j < blk.k; ++j) c[j * B + nb] = static_cast<double>(u[j]);
-      ++nb;
-    });
-    flush();
-  }, /*grain=*/1);
+      },
+      /*grain=*/1);
 }
 
 void mixture_block_scores(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,
@@ -114,9 +120,8 @@ void mixture_block_scores(const lattice::Space& space, int64_t start, int64_t co
   if (count <= 0) return;
   const int64_t tiles = (count + kTile - 1) / kTile;
   const int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), tiles));
-  for_each_block(space, start, count, s, t, [&](int, int64_t rank0, int nb, const double* p) {
-    std::copy(p, p + nb, out + (rank0 - start));
-  });
+  for_each_block(space, start, count, s, t,
+                 [&](int, int64_t rank0, int nb, const double* p) { std::copy(p, p + nb, out + (rank0 - start)); });
 }
 
 int64_t mixture_topk(const lattice::Space& space, int64_t start, int64_t count, const MixtureScreen& s,

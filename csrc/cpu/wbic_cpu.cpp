@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "hea_fast/linalg.h"
 #include "hea_fast/parallel.h"
 #include "hea_fast/philox.h"
 #include "hea_fast/polyagamma.h"
@@ -27,38 +28,6 @@ constexpr int kBatches = 16;  // batch means per chain (same as the Python refer
 // sum of n terms) and glibc's log is markedly cheaper than log1p (perf: log1p was 18 % of a chain).
 inline double softplus(double x) { return (x > 0 ? x : 0.0) + std::log(1.0 + std::exp(-std::fabs(x))); }
 inline double sigmoid(double x) { return 0.5 * (1.0 + std::tanh(0.5 * x)); }
-
-// In-place Cholesky of a d x d SPD matrix (row-major, lower triangle written). False if not SPD.
-bool cholesky(double* M, int d) {
-  for (int j = 0; j < d; ++j) {
-    double s = M[j * d + j];
-    for (int k = 0; k < j; ++k) s -= M[j * d + k] * M[j * d + k];
-    if (!(s > 0)) return false;
-    const double ljj = std::sqrt(s);
-    M[j * d + j] = ljj;
-    for (int i = j + 1; i < d; ++i) {
-      double t = M[i * d + j];
-      for (int k = 0; k < j; ++k) t -= M[i * d + k] * M[j * d + k];
-      M[i * d + j] = t / ljj;
-    }
-  }
-  return true;
-}
-// Solve L x = b (forward) and L^T x = b (backward) in place.
-void fwd(const double* L, int d, double* x) {
-  for (int i = 0; i < d; ++i) {
-    double s = x[i];
-    for (int k = 0; k < i; ++k) s -= L[i * d + k] * x[k];
-    x[i] = s / L[i * d + i];
-  }
-}
-void bwd(const double* L, int d, double* x) {
-  for (int i = d - 1; i >= 0; --i) {
-    double s = x[i];
-    for (int k = i + 1; k < d; ++k) s -= L[k * d + i] * x[k];
-    x[i] = s / L[i * d + i];
-  }
-}
 
 double nll(const double* A, int64_t n, int d, const double* y, const double* w, double* psi) {
   double l = 0.0;
@@ -104,10 +73,9 @@ Mode tempered_mode(const double* A, int64_t n, int d, const double* y, double be
       g[k] += M.w[k] / pv;
       Hm[k * d + k] += 1.0 / pv;
     }
-    if (!cholesky(Hm.data(), d)) break;
+    if (!linalg::cholesky(Hm.data(), d, d)) break;
     step = g;
-    fwd(Hm.data(), d, step.data());
-    bwd(Hm.data(), d, step.data());
+    linalg::solve_chol(Hm.data(), d, d, step.data());
     double t = 1.0, fn = f;
     for (;;) {
       for (int k = 0; k < d; ++k) wn[k] = M.w[k] - t * step[k];
@@ -141,16 +109,8 @@ double laplace_from_mode(const Mode& M, int d, double beta, double pv) {
   std::vector<double> P(d * d), col(d);
   for (int k = 0; k < d * d; ++k) P[k] = beta * M.H[k];
   for (int k = 0; k < d; ++k) P[k * d + k] += 1.0 / pv;
-  if (!cholesky(P.data(), d)) return std::numeric_limits<double>::quiet_NaN();
-  double tr = 0.0;
-  for (int j = 0; j < d; ++j) {
-    std::fill(col.begin(), col.end(), 0.0);
-    col[j] = 1.0;
-    fwd(P.data(), d, col.data());
-    bwd(P.data(), d, col.data());  // column j of S
-    for (int k = 0; k < d; ++k) tr += M.H[j * d + k] * col[k];
-  }
-  return M.l + 0.5 * tr;
+  if (!linalg::cholesky(P.data(), d, d)) return std::numeric_limits<double>::quiet_NaN();
+  return M.l + 0.5 * linalg::trace_solve(M.H.data(), d, P.data(), d, d, col.data());
 }
 
 // Per-chain generator: xoshiro256++ (Blackman & Vigna 2021) whose state is drawn from the Philox
@@ -219,7 +179,7 @@ struct Model {
 void run_chain(const Model& M, Chain& ch, int64_t iters, bool record, double* wout = nullptr) {
   const int d = M.d;
   const int64_t n = M.n;
-  std::vector<double> P(d * d), m(d), e(d), col(d), dw(d), dm(d);
+  std::vector<double> P(d * d), m(d), e(d), col(d);
   for (int64_t it = 0; it < iters; ++it) {
     std::fill(P.begin(), P.end(), 0.0);
     for (int64_t i = 0; i < n; ++i) {
@@ -231,41 +191,22 @@ void run_chain(const Model& M, Chain& ch, int64_t iters, bool record, double* wo
       }
     }
     for (int k = 0; k < d; ++k) P[k * d + k] += 1.0 / M.pv;
-    if (!cholesky(P.data(), d)) throw std::runtime_error("wbic: conditional precision is not positive definite");
+    if (!linalg::cholesky(P.data(), d, d))
+      throw std::runtime_error("wbic: conditional precision is not positive definite");
     m = M.atk;
-    fwd(P.data(), d, m.data());
-    bwd(P.data(), d, m.data());
+    linalg::solve_chol(P.data(), d, d, m.data());
     for (int k = 0; k < d; ++k) e[k] = ch.rng.normal();
-    bwd(P.data(), d, e.data());  // L^-T e ~ N(0, P^-1)
+    linalg::solve_upper_t(P.data(), d, d, e.data());  // L^-T e ~ N(0, P^-1)
     for (int k = 0; k < d; ++k) ch.w[k] = m[k] + e[k];
     const double lw = nll(M.A, n, d, M.y, ch.w.data(), ch.psi.data());
     if (wout) std::copy(ch.w.begin(), ch.w.end(), wout + it * d);
     if (!record) continue;
     double zt = lw;
-    if (M.mode) {
+    if (M.mode) {  // l(w) - q(w) + E[q | omega] = l(w) - q(w) + q(m) + tr(H P^-1)/2  (l_hat cancels)
       const Mode& Md = *M.mode;
-      double q_w = 0.0, q_m = 0.0, tr = 0.0;
-      for (int k = 0; k < d; ++k) {
-        dw[k] = ch.w[k] - Md.w[k];
-        dm[k] = m[k] - Md.w[k];
-      }
-      for (int k = 0; k < d; ++k) {
-        double hw = 0.0, hm = 0.0;
-        for (int j = 0; j < d; ++j) {
-          hw += Md.H[k * d + j] * dw[j];
-          hm += Md.H[k * d + j] * dm[j];
-        }
-        q_w += dw[k] * (Md.g[k] + 0.5 * hw);
-        q_m += dm[k] * (Md.g[k] + 0.5 * hm);
-      }
-      for (int j = 0; j < d; ++j) {  // tr(H P^-1): column j of P^-1 by two triangular solves
-        std::fill(col.begin(), col.end(), 0.0);
-        col[j] = 1.0;
-        fwd(P.data(), d, col.data());
-        bwd(P.data(), d, col.data());
-        for (int k = 0; k < d; ++k) tr += Md.H[j * d + k] * col[k];
-      }
-      zt = lw - q_w + q_m + 0.5 * tr;  // l(w) - q(w) + E[q | omega]  (l_hat cancels)
+      const double q_w = linalg::taylor_quadratic(Md.H.data(), d, Md.g.data(), Md.w.data(), ch.w.data(), d);
+      const double q_m = linalg::taylor_quadratic(Md.H.data(), d, Md.g.data(), Md.w.data(), m.data(), d);
+      zt = lw - q_w + q_m + 0.5 * linalg::trace_solve(Md.H.data(), d, P.data(), d, d, col.data());
     }
     ch.z.push_back(zt);
     ch.l.push_back(lw);
@@ -280,9 +221,9 @@ void start_chain(const Model& M, const Mode& mode, Chain& ch) {
   for (int k = 0; k < d * d; ++k) P[k] = M.beta * mode.H[k];
   for (int k = 0; k < d; ++k) P[k * d + k] += 1.0 / M.pv;
   ch.w = mode.w;
-  if (cholesky(P.data(), d)) {
+  if (linalg::cholesky(P.data(), d, d)) {
     for (int k = 0; k < d; ++k) e[k] = ch.rng.normal();
-    bwd(P.data(), d, e.data());
+    linalg::solve_upper_t(P.data(), d, d, e.data());
     for (int k = 0; k < d; ++k) ch.w[k] += e[k];
   }
   ch.psi.assign(M.n, 0.0);
@@ -347,28 +288,34 @@ void build_design(const double* X, int64_t n, int64_t p, const int64_t* cols, in
   }
 }
 
-void run_subset(const double* A, int64_t n, int d, const double* y, const WBICOptions& opt,
-                const Mode& mode, uint64_t stream, int inner_threads, WBICSubsetResult& res) {
+void run_subset(const double* A, int64_t n, int d, const double* y, const WBICOptions& opt, const Mode& mode,
+                uint64_t stream, int inner_threads, WBICSubsetResult& res) {
   Model M{A, n, d, y, opt.beta, opt.prior_var, std::vector<double>(d, 0.0), pg::make_pg_config(opt.beta), &mode};
   for (int64_t i = 0; i < n; ++i)
     for (int k = 0; k < d; ++k) M.atk[k] += A[i * d + k] * opt.beta * (y[i] - 0.5);
   std::vector<Chain> chains;
   for (int64_t c = 0; c < opt.n_chains; ++c) chains.emplace_back(opt.seed, stream, static_cast<uint64_t>(c));
   int64_t T = opt.n_iter;
-  parallel_for(opt.n_chains, inner_threads, [&](int64_t lo, int64_t hi, int) {
-    for (int64_t c = lo; c < hi; ++c) {
-      start_chain(M, mode, chains[c]);
-      run_chain(M, chains[c], opt.burn_in, false);
-      run_chain(M, chains[c], T, true);
-    }
-  }, 1);
+  parallel_for(
+      opt.n_chains, inner_threads,
+      [&](int64_t lo, int64_t hi, int) {
+        for (int64_t c = lo; c < hi; ++c) {
+          start_chain(M, mode, chains[c]);
+          run_chain(M, chains[c], opt.burn_in, false);
+          run_chain(M, chains[c], T, true);
+        }
+      },
+      1);
   double se = batch_means_se(chains, T);
-  while (opt.target_stderr > 0 && se > opt.target_stderr && T < opt.max_iter) {
-    const double need = std::ceil(T * (se / opt.target_stderr) * (se / opt.target_stderr) * 1.1);
-    const int64_t Tn = std::min<int64_t>(opt.max_iter, std::max<int64_t>(T + 16, static_cast<int64_t>(std::min(need, 1e15))));
-    parallel_for(opt.n_chains, inner_threads, [&](int64_t lo, int64_t hi, int) {
-      for (int64_t c = lo; c < hi; ++c) run_chain(M, chains[c], Tn - T, true);
-    }, 1);
+  for (;;) {  // adaptive extension until the standard error meets the target (or max_iter)
+    const int64_t Tn = wbic_next_length(T, se, opt);
+    if (Tn == T) break;
+    parallel_for(
+        opt.n_chains, inner_threads,
+        [&](int64_t lo, int64_t hi, int) {
+          for (int64_t c = lo; c < hi; ++c) run_chain(M, chains[c], Tn - T, true);
+        },
+        1);
     T = Tn;
     se = batch_means_se(chains, T);
   }
@@ -388,9 +335,8 @@ double wbic_laplace(const double* A, int64_t n, int64_t d, const double* y, doub
   return laplace_from_mode(mode, static_cast<int>(d), beta, prior_var);
 }
 
-void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
-                  int64_t n_subsets, int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out,
-                  int threads) {
+void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx, int64_t n_subsets,
+                  int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out, int threads) {
   const int nt = resolve_threads(threads);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   auto subset_size = [&](int64_t s) {
@@ -408,14 +354,7 @@ void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const 
     Mode mode = tempered_mode(A.data(), n, d, y, opt.beta, opt.prior_var);
     lap[s] = laplace_from_mode(mode, d, opt.beta, opt.prior_var);
   });
-  double best = std::numeric_limits<double>::infinity();
-  for (double v : lap) best = std::min(best, v);
-  std::vector<int64_t> todo;
-  for (int64_t s = 0; s < n_subsets; ++s) {
-    out[s] = WBICSubsetResult{nan, nan, nan, lap[s], 0, 0};
-    if (opt.prune_above > 0 && lap[s] > best + opt.prune_above) out[s].pruned = 1;
-    else todo.push_back(s);
-  }
+  const std::vector<int64_t> todo = wbic_prescreen(lap.data(), n_subsets, opt, out);
   // Pass 2: the sampler. Few subsets: spread each subset's chains over the threads instead.
   const int64_t m = static_cast<int64_t>(todo.size());
   const int outer = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, m)));
@@ -431,9 +370,31 @@ void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const 
   });
 }
 
-void wbic_prepare(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
-                  int64_t n_subsets, int64_t kmax, const WBICOptions& opt, double* w_hat, double* grad,
-                  double* hess, double* laplace, int threads) {
+std::vector<int64_t> wbic_prescreen(const double* laplace, int64_t n_subsets, const WBICOptions& opt,
+                                    WBICSubsetResult* out) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  double best = std::numeric_limits<double>::infinity();
+  for (int64_t s = 0; s < n_subsets; ++s) best = std::min(best, laplace[s]);
+  std::vector<int64_t> todo;
+  for (int64_t s = 0; s < n_subsets; ++s) {
+    out[s] = WBICSubsetResult{nan, nan, nan, laplace[s], 0, 0};
+    if (opt.prune_above > 0 && laplace[s] > best + opt.prune_above)
+      out[s].pruned = 1;
+    else
+      todo.push_back(s);
+  }
+  return todo;
+}
+
+int64_t wbic_next_length(int64_t T, double se, const WBICOptions& opt) {
+  if (!(opt.target_stderr > 0 && se > opt.target_stderr && T < opt.max_iter)) return T;
+  const double need = std::ceil(T * (se / opt.target_stderr) * (se / opt.target_stderr) * 1.1);
+  return std::min<int64_t>(opt.max_iter, std::max<int64_t>(T + 16, static_cast<int64_t>(std::min(need, 1e15))));
+}
+
+void wbic_prepare(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx, int64_t n_subsets,
+                  int64_t kmax, const WBICOptions& opt, double* w_hat, double* grad, double* hess, double* laplace,
+                  int threads) {
   const int64_t dm = kmax + 1;
   parallel_items(n_subsets, resolve_threads(threads), [&](int64_t s) {
     int k = 0;
@@ -451,8 +412,8 @@ void wbic_prepare(const double* X, int64_t n, int64_t p, const double* y, const 
   });
 }
 
-void wbic_chain_stats(const double* z, const double* l, int64_t n_chains, int64_t T, int64_t stride,
-                      double* mean, double* stderr, double* rhat) {
+void wbic_chain_stats(const double* z, const double* l, int64_t n_chains, int64_t T, int64_t stride, double* mean,
+                      double* stderr, double* rhat) {
   std::vector<Chain> chains;
   double s = 0.0;
   for (int64_t c = 0; c < n_chains; ++c) {
@@ -466,22 +427,24 @@ void wbic_chain_stats(const double* z, const double* l, int64_t n_chains, int64_
   *rhat = split_rhat(chains, T);
 }
 
-void wbic_posterior_draws(const double* A, int64_t n, int64_t d, const double* y, double beta,
-                          double prior_var, int64_t n_draws, int64_t burn_in, int64_t n_chains,
-                          uint64_t seed, double* out, int threads) {
+void wbic_posterior_draws(const double* A, int64_t n, int64_t d, const double* y, double beta, double prior_var,
+                          int64_t n_draws, int64_t burn_in, int64_t n_chains, uint64_t seed, double* out, int threads) {
   const int di = static_cast<int>(d);
   Mode mode = tempered_mode(A, n, di, y, beta, prior_var);
   Model M{A, n, di, y, beta, prior_var, std::vector<double>(di, 0.0), pg::make_pg_config(beta), nullptr};
   for (int64_t i = 0; i < n; ++i)
     for (int k = 0; k < di; ++k) M.atk[k] += A[i * di + k] * beta * (y[i] - 0.5);
-  parallel_for(n_chains, threads, [&](int64_t lo, int64_t hi, int) {
-    for (int64_t c = lo; c < hi; ++c) {
-      Chain ch(seed, 0, static_cast<uint64_t>(c));
-      start_chain(M, mode, ch);
-      run_chain(M, ch, burn_in, false);
-      run_chain(M, ch, n_draws, false, out + c * n_draws * d);
-    }
-  }, 1);
+  parallel_for(
+      n_chains, threads,
+      [&](int64_t lo, int64_t hi, int) {
+        for (int64_t c = lo; c < hi; ++c) {
+          Chain ch(seed, 0, static_cast<uint64_t>(c));
+          start_chain(M, mode, ch);
+          run_chain(M, ch, burn_in, false);
+          run_chain(M, ch, n_draws, false, out + c * n_draws * d);
+        }
+      },
+      1);
 }
 
 }  // namespace hea_fast

@@ -9,7 +9,7 @@
 namespace hea_fast::cuda {
 
 // x (n, E) float64 amounts; props (E, 7); pair (E, E); out (n, 16). Asynchronous on `stream`.
-void descriptors(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
-                 double gas_constant, double log_offset, double* out, void* stream);
+void descriptors(const double* x, int64_t n, int64_t E, const double* props, const double* pair, double gas_constant,
+                 double log_offset, double* out, void* stream);
 
 }  // namespace hea_fast::cuda

@@ -19,28 +19,15 @@ namespace hd = hea_fast::descriptors;
 // so the pair loop costs k^2; wider rows fall back to scanning all E columns (zeros skipped).
 constexpr int kMaxGather = 16;
 
-__global__ void descriptors_kernel(const double* __restrict__ x, int64_t n, int64_t E,
-                                   const double* __restrict__ props,
-                                   const double* __restrict__ pair, hd::Params prm,
-                                   double* __restrict__ out) {
+__global__ void descriptors_kernel(const double* __restrict__ x, int64_t n, int64_t E, const double* __restrict__ props,
+                                   const double* __restrict__ pair, hd::Params prm, double* __restrict__ out) {
   const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (r >= n) return;
   const double* xr = x + r * E;
   int nz[kMaxGather];
   double fr[kMaxGather];
-  int k = 0;
-  double s = 0;
-  for (int64_t j = 0; j < E; ++j) {
-    const double v = xr[j];
-    s += v;
-    if (v > 0) {
-      if (k < kMaxGather) {
-        nz[k] = static_cast<int>(j);
-        fr[k] = v;
-      }
-      ++k;
-    }
-  }
+  double s;
+  const int k = hd::gather_nonzero(xr, E, kMaxGather, nz, fr, s);
   double* o = out + r * hd::kNumDescriptors;
   if (k <= kMaxGather) {
     for (int t = 0; t < k; ++t) fr[t] /= s;
@@ -52,8 +39,8 @@ __global__ void descriptors_kernel(const double* __restrict__ x, int64_t n, int6
 
 }  // namespace
 
-void descriptors(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
-                 double gas_constant, double log_offset, double* out, void* stream) {
+void descriptors(const double* x, int64_t n, int64_t E, const double* props, const double* pair, double gas_constant,
+                 double log_offset, double* out, void* stream) {
   if (n <= 0) return;
   constexpr int kThreads = 128;
   const int64_t blocks = (n + kThreads - 1) / kThreads;

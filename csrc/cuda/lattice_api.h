@@ -49,31 +49,18 @@ __device__ __forceinline__ int64_t d_block_of(const LatticeView& v, int64_t rank
   int64_t lo = 0, hi = v.n_blocks - 1;
   while (lo < hi) {
     int64_t mid = (lo + hi + 1) >> 1;
-    if (v.blocks[mid].offset <= rank) lo = mid;
-    else hi = mid - 1;
+    if (v.blocks[mid].offset <= rank)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
 
-// Units of the composition with this rank (same lexicographic order as the CPU); returns the block.
+// Units of the composition with this rank (the CPU's order: lattice.h unrank_in_block); returns the block.
 __device__ __forceinline__ const lattice::Block* d_unrank(const LatticeView& v, int64_t rank, int32_t* units) {
   const lattice::Block* b = &v.blocks[d_block_of(v, rank)];
-  int64_t r = rank - b->offset;
-  const int64_t* g = v.tables + v.table_offset[b->table];
-  const int W = b->N + 1;
-  int s = b->N;
-  for (int j = 0; j < b->k - 1; ++j) {
-    int umax = min(b->hi[j], s);
-    int u = b->lo[j];
-    for (; u <= umax; ++u) {
-      int64_t c = g[static_cast<int64_t>(j + 1) * W + (s - u)];
-      if (r < c) break;
-      r -= c;
-    }
-    units[j] = u;
-    s -= u;
-  }
-  units[b->k - 1] = s;
+  lattice::unrank_in_block(*b, v.tables + v.table_offset[b->table], rank - b->offset, units);
   return b;
 }
 #endif

@@ -13,28 +13,23 @@
 namespace hea_fast::cuda {
 namespace {
 
-void ck(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-__global__ void fractions_range_kernel(LatticeView v, int64_t start, int64_t count, double* out) {
-  int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= count) return;
-  int32_t u[lattice::kMaxK];
-  const lattice::Block* b = d_unrank(v, start + i, u);
-  double* row = out + i * v.E;
-  for (int e = 0; e < v.E; ++e) row[e] = 0.0;
-  for (int j = 0; j < b->k; ++j) row[b->elem[j]] = static_cast<double>(u[j]) / b->N;
-}
-
-__global__ void fractions_at_kernel(LatticeView v, const int64_t* ranks, int64_t n, double* out) {
-  int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+// One thread per output row: ranks[i] when a rank list is given, else start + i.
+__global__ void fractions_kernel(LatticeView v, int64_t start, const int64_t* ranks, int64_t n, double* out) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   int32_t u[lattice::kMaxK];
-  const lattice::Block* b = d_unrank(v, ranks[i], u);
-  double* row = out + i * v.E;
-  for (int e = 0; e < v.E; ++e) row[e] = 0.0;
-  for (int j = 0; j < b->k; ++j) row[b->elem[j]] = static_cast<double>(u[j]) / b->N;
+  const lattice::Block* b = d_unrank(v, ranks ? ranks[i] : start + i, u);
+  lattice::dense_fractions(*b, u, out + i * v.E, v.E);
+}
+
+void launch_fractions(const DeviceLattice& d, int64_t start, const int64_t* ranks, int64_t n, double* out, void* stream,
+                      const char* what) {
+  if (n <= 0) return;
+  constexpr int kThreads = 256;
+  const int64_t blocks = (n + kThreads - 1) / kThreads;
+  fractions_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(d.view(), start,
+                                                                                                      ranks, n, out);
+  check_last_error(what);
 }
 
 }  // namespace
@@ -55,13 +50,15 @@ DeviceLattice::DeviceLattice(std::shared_ptr<const lattice::Space> host) : host_
   if (flat.empty()) flat.push_back(0);
   if (offsets.empty()) offsets.push_back(0);
   size_t nb = std::max<size_t>(1, blocks.size());
-  ck(cudaMalloc(&d_blocks_, nb * sizeof(lattice::Block)), "cudaMalloc(blocks)");
-  ck(cudaMalloc(&d_tables_, flat.size() * sizeof(int64_t)), "cudaMalloc(tables)");
-  ck(cudaMalloc(&d_offsets_, offsets.size() * sizeof(int64_t)), "cudaMalloc(offsets)");
+  check(cudaMalloc(&d_blocks_, nb * sizeof(lattice::Block)), "cudaMalloc(blocks)");
+  check(cudaMalloc(&d_tables_, flat.size() * sizeof(int64_t)), "cudaMalloc(tables)");
+  check(cudaMalloc(&d_offsets_, offsets.size() * sizeof(int64_t)), "cudaMalloc(offsets)");
   if (!blocks.empty())
-    ck(cudaMemcpy(d_blocks_, blocks.data(), blocks.size() * sizeof(lattice::Block), cudaMemcpyHostToDevice), "copy blocks");
-  ck(cudaMemcpy(d_tables_, flat.data(), flat.size() * sizeof(int64_t), cudaMemcpyHostToDevice), "copy tables");
-  ck(cudaMemcpy(d_offsets_, offsets.data(), offsets.size() * sizeof(int64_t), cudaMemcpyHostToDevice), "copy offsets");
+    check(cudaMemcpy(d_blocks_, blocks.data(), blocks.size() * sizeof(lattice::Block), cudaMemcpyHostToDevice),
+          "copy blocks");
+  check(cudaMemcpy(d_tables_, flat.data(), flat.size() * sizeof(int64_t), cudaMemcpyHostToDevice), "copy tables");
+  check(cudaMemcpy(d_offsets_, offsets.data(), offsets.size() * sizeof(int64_t), cudaMemcpyHostToDevice),
+        "copy offsets");
   view_.blocks = static_cast<const lattice::Block*>(d_blocks_);
   view_.tables = static_cast<const int64_t*>(d_tables_);
   view_.table_offset = static_cast<const int64_t*>(d_offsets_);
@@ -78,21 +75,11 @@ DeviceLattice::~DeviceLattice() {
 }
 
 void lattice_fractions(const DeviceLattice& d, int64_t start, int64_t count, double* out, void* stream) {
-  if (count <= 0) return;
-  const int threads = 256;
-  const int64_t blocks = (count + threads - 1) / threads;
-  fractions_range_kernel<<<static_cast<unsigned>(blocks), threads, 0, static_cast<cudaStream_t>(stream)>>>(
-      d.view(), start, count, out);
-  check_last_error("lattice_fractions");
+  launch_fractions(d, start, nullptr, count, out, stream, "lattice_fractions");
 }
 
 void lattice_fractions_at(const DeviceLattice& d, const int64_t* ranks, int64_t n, double* out, void* stream) {
-  if (n <= 0) return;
-  const int threads = 256;
-  const int64_t blocks = (n + threads - 1) / threads;
-  fractions_at_kernel<<<static_cast<unsigned>(blocks), threads, 0, static_cast<cudaStream_t>(stream)>>>(d.view(), ranks,
-                                                                                                       n, out);
-  check_last_error("lattice_fractions_at");
+  launch_fractions(d, 0, ranks, n, out, stream, "lattice_fractions_at");
 }
 
 }  // namespace hea_fast::cuda

@@ -1,6 +1,6 @@
 // CUDA Maresca–Curtin (2020) kernels: the formulas are the host/device inline functions of
 // hea_fast/maresca_curtin.h, so CPU and GPU evaluate the same expressions (parity tests in
-// tests/test_xyield_yield.py, marked gpu).
+// tests/test_maresca_curtin.py, marked gpu).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -29,28 +29,8 @@ __global__ void tau0_deb_kernel(const double* frac, int64_t n, int64_t E, const 
                                 double alpha, double* tau0, double* deb) {
   int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  const double* row = frac + i * E;
-  double v = 0, c11 = 0, c12 = 0, c44 = 0;
-  for (int64_t e = 0; e < E; ++e) {
-    const double c = row[e];
-    if (c > 0.0) {
-      v += c * V[e];
-      c11 += c * C11[e];
-      c12 += c * C12[e];
-      c44 += c * C44[e];
-    }
-  }
-  double d = 0;
-  for (int64_t e = 0; e < E; ++e) {
-    const double c = row[e];
-    if (c > 0.0) {
-      const double dv = V[e] - v;
-      d += c * dv * dv;
-    }
-  }
-  double mu = sqrt(c44 * (c11 - c12) * 0.5);
-  const double B = (c11 + 2.0 * c12) / 3.0;
-  double nu = (3.0 * B - 2.0 * mu) / (2.0 * (3.0 * B + mu));
+  double v, d, mu, nu;
+  mc::alloy(mc::DenseFractions{E, frac + i * E}, V, C11, C12, C44, v, d, mu, nu);
   if (mu_o) mu = mu_o[i];
   if (nu_o) nu = nu_o[i];
   mc::tau0_deb(v, d, mu, nu, alpha, tau0[i], deb[i]);
@@ -69,9 +49,9 @@ __global__ void grid_sigma_kernel(LatticeView v, int64_t rank_begin, int64_t cou
   int32_t u[lattice::kMaxK];
   double c[lattice::kMaxK];
   const lattice::Block* b = d_unrank(v, rank_begin + i, u);
-  for (int j = 0; j < b->k; ++j) c[j] = static_cast<double>(u[j]) / b->N;
+  lattice::unit_fractions(*b, u, c);
   double Vbar, delta, mu, nu, tau0, deb;
-  mc::alloy_sparse(b->k, b->elem, c, p.V, p.C11, p.C12, p.C44, Vbar, delta, mu, nu);
+  mc::alloy(mc::SparseFractions{b->k, b->elem, c}, p.V, p.C11, p.C12, p.C44, Vbar, delta, mu, nu);
   mc::tau0_deb_ca(Vbar, delta, mu, nu, p.calpha, tau0, deb);
   double* o = out + i * p.nT;
   for (int t = 0; t < p.nT; ++t) o[t] = p.taylor * mc::tau_T(tau0, deb, p.T[t], p.kbl, p.model);
@@ -83,8 +63,8 @@ void mc_tau0_deb(const double* frac, int64_t n, int64_t E, const double* V, cons
                  const double* C44, const double* mu, const double* nu, double* tau0, double* deb, void* stream) {
   if (n <= 0) return;
   mc::Constants k;
-  tau0_deb_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(frac, n, E, V, C11, C12, C44, mu,
-                                                                                    nu, k.alpha, tau0, deb);
+  tau0_deb_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(frac, n, E, V, C11, C12, C44, mu, nu,
+                                                                                   k.alpha, tau0, deb);
   check_last_error("mc_tau0_deb");
 }
 
@@ -93,12 +73,13 @@ void mc_sigma(const double* tau0, const double* deb, const double* T, int64_t n,
   mc::Constants k;
   const double kbl = k.kB * std::log(k.eps0 / k.eps);
   sigma_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(tau0, deb, T, n, model, kbl, k.taylor,
-                                                                                 out);
+                                                                                out);
   check_last_error("mc_sigma");
 }
 
 void mc_grid_sigma(const DeviceLattice& d, int64_t rank_begin, int64_t rank_end, const double* V, const double* C11,
-                   const double* C12, const double* C44, const double* T, int nT, int model, double* out, void* stream) {
+                   const double* C12, const double* C44, const double* T, int nT, int model, double* out,
+                   void* stream) {
   const int64_t count = rank_end - rank_begin;
   if (count <= 0) return;
   const int E = d.view().E;
@@ -119,7 +100,7 @@ void mc_grid_sigma(const DeviceLattice& d, int64_t rank_begin, int64_t rank_end,
   p.kbl = k.kB * std::log(k.eps0 / k.eps);
   p.taylor = k.taylor;
   grid_sigma_kernel<<<grid_for(count), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(d.view(), rank_begin, count, p,
-                                                                                          out);
+                                                                                         out);
   check_last_error("mc_grid_sigma");
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "hea_fast/masked_l0.h"
 #include "masked_l0_api.h"
 #include "runtime_api.h"
 
@@ -13,34 +14,31 @@ namespace hea_fast::cuda {
 namespace {
 
 template <class T>
-__device__ __forceinline__ T gate_of(T m, T eps) {
-  T m2 = m * m;
-  return m2 / (m2 + eps);
-}
-
-template <class T>
-__global__ void fwd_kernel(const T* __restrict__ theta, const T* __restrict__ ms,
-                           const T* __restrict__ mt, T eps, T* __restrict__ w, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x) {
+__global__ void fwd_kernel(const T* __restrict__ theta, const T* __restrict__ ms, const T* __restrict__ mt, T eps,
+                           T* __restrict__ w, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
     T v = theta[i];
-    if (ms) v *= gate_of(ms[i], eps);
-    if (mt) v *= gate_of(mt[i], eps);
+    if (ms) v *= masked_l0::gate_of(ms[i], eps);
+    if (mt) v *= masked_l0::gate_of(mt[i], eps);
     w[i] = v;
   }
 }
 
 template <class T>
-__global__ void bwd_kernel(const T* __restrict__ gw, const T* __restrict__ theta,
-                           const T* __restrict__ ms, const T* __restrict__ mt, T eps,
-                           T* __restrict__ gth, T* __restrict__ gms, T* __restrict__ gmt,
-                           int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x) {
+__global__ void bwd_kernel(const T* __restrict__ gw, const T* __restrict__ theta, const T* __restrict__ ms,
+                           const T* __restrict__ mt, T eps, T* __restrict__ gth, T* __restrict__ gms,
+                           T* __restrict__ gmt, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
     T G = gw[i];
     T gs = T(1), gt = T(1), s2 = T(0), t2 = T(0);
-    if (ms) { s2 = ms[i] * ms[i] + eps; gs = ms[i] * ms[i] / s2; }
-    if (mt) { t2 = mt[i] * mt[i] + eps; gt = mt[i] * mt[i] / t2; }
+    if (ms) {
+      s2 = ms[i] * ms[i] + eps;
+      gs = ms[i] * ms[i] / s2;
+    }
+    if (mt) {
+      t2 = mt[i] * mt[i] + eps;
+      gt = mt[i] * mt[i] / t2;
+    }
     if (gth) gth[i] = G * gs * gt;
     if (gms) gms[i] = G * theta[i] * (T(2) * ms[i] * eps / (s2 * s2)) * gt;
     if (gmt) gmt[i] = G * theta[i] * gs * (T(2) * mt[i] * eps / (t2 * t2));
@@ -49,8 +47,7 @@ __global__ void bwd_kernel(const T* __restrict__ gw, const T* __restrict__ theta
 
 template <class T>
 __global__ void prox_kernel(T* __restrict__ m, T lam, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
     T v = m[i];
     T a = fabs(v) - lam;
     m[i] = a > T(0) ? copysign(a, v) : T(0);
@@ -64,60 +61,58 @@ inline int blocks_for(int64_t n) {
   return b < 1 ? 1 : static_cast<int>(b);
 }
 
-void check_dtype(int dtype) {
+// Typed launchers: the public entry points pick the float or double one from the dtype code.
+template <class T>
+void launch_forward(const void* theta, const void* ms, const void* mt, double eps, void* w, int64_t n, cudaStream_t s) {
+  fwd_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(theta), static_cast<const T*>(ms),
+                                                   static_cast<const T*>(mt), static_cast<T>(eps), static_cast<T*>(w),
+                                                   n);
+}
+
+template <class T>
+void launch_backward(const void* grad_w, const void* theta, const void* ms, const void* mt, double eps,
+                     void* grad_theta, void* grad_ms, void* grad_mt, int64_t n, cudaStream_t s) {
+  bwd_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(
+      static_cast<const T*>(grad_w), static_cast<const T*>(theta), static_cast<const T*>(ms), static_cast<const T*>(mt),
+      static_cast<T>(eps), static_cast<T*>(grad_theta), static_cast<T*>(grad_ms), static_cast<T*>(grad_mt), n);
+}
+
+template <class T>
+void launch_prox(void* m, double lam, int64_t n, cudaStream_t s) {
+  prox_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(static_cast<T*>(m), static_cast<T>(lam), n);
+}
+
+// dtype code 0 -> float, 1 -> double (anything else throws).
+bool is_float(int dtype) {
   if (dtype != 0 && dtype != 1)
     throw std::invalid_argument("masked_l0 CUDA: dtype must be 0 (float32) or 1 (float64), got " +
                                 std::to_string(dtype));
+  return dtype == 0;
 }
 
 }  // namespace
 
-void masked_weight_forward(int dtype, const void* theta, const void* ms, const void* mt, double eps,
-                           void* w, int64_t n, void* stream) {
-  check_dtype(dtype);
+void masked_weight_forward(int dtype, const void* theta, const void* ms, const void* mt, double eps, void* w, int64_t n,
+                           void* stream) {
+  const bool f32 = is_float(dtype);
   if (n <= 0) return;
-  auto s = static_cast<cudaStream_t>(stream);
-  if (dtype == 0)
-    fwd_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(
-        static_cast<const float*>(theta), static_cast<const float*>(ms),
-        static_cast<const float*>(mt), static_cast<float>(eps), static_cast<float*>(w), n);
-  else
-    fwd_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(
-        static_cast<const double*>(theta), static_cast<const double*>(ms),
-        static_cast<const double*>(mt), eps, static_cast<double*>(w), n);
+  (f32 ? launch_forward<float> : launch_forward<double>)(theta, ms, mt, eps, w, n, static_cast<cudaStream_t>(stream));
   check_last_error("masked_weight_forward");
 }
 
-void masked_weight_backward(int dtype, const void* grad_w, const void* theta, const void* ms,
-                            const void* mt, double eps, void* grad_theta, void* grad_ms,
-                            void* grad_mt, int64_t n, void* stream) {
-  check_dtype(dtype);
+void masked_weight_backward(int dtype, const void* grad_w, const void* theta, const void* ms, const void* mt,
+                            double eps, void* grad_theta, void* grad_ms, void* grad_mt, int64_t n, void* stream) {
+  const bool f32 = is_float(dtype);
   if (n <= 0) return;
-  auto s = static_cast<cudaStream_t>(stream);
-  if (dtype == 0)
-    bwd_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(
-        static_cast<const float*>(grad_w), static_cast<const float*>(theta),
-        static_cast<const float*>(ms), static_cast<const float*>(mt), static_cast<float>(eps),
-        static_cast<float*>(grad_theta), static_cast<float*>(grad_ms),
-        static_cast<float*>(grad_mt), n);
-  else
-    bwd_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(
-        static_cast<const double*>(grad_w), static_cast<const double*>(theta),
-        static_cast<const double*>(ms), static_cast<const double*>(mt), eps,
-        static_cast<double*>(grad_theta), static_cast<double*>(grad_ms),
-        static_cast<double*>(grad_mt), n);
+  (f32 ? launch_backward<float> : launch_backward<double>)(grad_w, theta, ms, mt, eps, grad_theta, grad_ms, grad_mt, n,
+                                                           static_cast<cudaStream_t>(stream));
   check_last_error("masked_weight_backward");
 }
 
 void prox_soft_threshold(int dtype, void* m, double lam, int64_t n, void* stream) {
-  check_dtype(dtype);
+  const bool f32 = is_float(dtype);
   if (n <= 0) return;
-  auto s = static_cast<cudaStream_t>(stream);
-  if (dtype == 0)
-    prox_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(static_cast<float*>(m),
-                                                          static_cast<float>(lam), n);
-  else
-    prox_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(static_cast<double*>(m), lam, n);
+  (f32 ? launch_prox<float> : launch_prox<double>)(m, lam, n, static_cast<cudaStream_t>(stream));
   check_last_error("prox_soft_threshold");
 }
 

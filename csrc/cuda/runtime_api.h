@@ -11,3 +11,11 @@ void check_last_error(const char* where);
 // Blocks until all work on `stream` (a cudaStream_t passed as void*) is done; throws on error.
 void synchronize(void* stream);
 }  // namespace hea_fast::cuda
+
+#if defined(__CUDACC__)  // the kernel files only: the bindings never see cuda_runtime.h
+#include <cuda_runtime.h>
+namespace hea_fast::cuda {
+// Throws std::runtime_error("<what>: <CUDA error string>") unless e is cudaSuccess.
+void check(cudaError_t e, const char* what);
+}  // namespace hea_fast::cuda
+#endif

@@ -12,9 +12,8 @@ namespace hea_fast::cuda {
 // (seed, subset_key(columns) + chain * golden, iteration * (n + d + 1) + observation), so results do not
 // depend on the launch configuration. Tempered modes, the prescreen and the chain statistics are
 // computed on the host with the CPU functions. `stream` is a cudaStream_t (nullptr = default).
-void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
-                  int64_t n_subsets, int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out,
-                  void* stream, int host_threads);
+void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx, int64_t n_subsets,
+                  int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out, void* stream, int host_threads);
 
 // Largest subset size (without intercept) the GPU kernel supports.
 constexpr int kWbicMaxK = 11;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "hea_fast/linalg.h"
 #include "hea_fast/philox.h"
 #include "hea_fast/polyagamma.h"
 #include "runtime_api.h"
@@ -22,54 +23,18 @@ namespace {
 constexpr int kMaxD = kWbicMaxK + 1;
 constexpr int kThreads = 256;
 
-#define HEA_CUDA_CHECK(x)                                                                   \
-  do {                                                                                     \
-    cudaError_t e_ = (x);                                                                  \
-    if (e_ != cudaSuccess) throw std::runtime_error(std::string(#x) + ": " + cudaGetErrorString(e_)); \
-  } while (0)
-
 __device__ double softplus_d(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
-
-__device__ bool chol_d(double* M, int d) {
-  for (int j = 0; j < d; ++j) {
-    double s = M[j * kMaxD + j];
-    for (int k = 0; k < j; ++k) s -= M[j * kMaxD + k] * M[j * kMaxD + k];
-    if (!(s > 0)) return false;
-    const double ljj = sqrt(s);
-    M[j * kMaxD + j] = ljj;
-    for (int i = j + 1; i < d; ++i) {
-      double t = M[i * kMaxD + j];
-      for (int k = 0; k < j; ++k) t -= M[i * kMaxD + k] * M[j * kMaxD + k];
-      M[i * kMaxD + j] = t / ljj;
-    }
-  }
-  return true;
-}
-__device__ void fwd_d(const double* L, int d, double* x) {
-  for (int i = 0; i < d; ++i) {
-    double s = x[i];
-    for (int k = 0; k < i; ++k) s -= L[i * kMaxD + k] * x[k];
-    x[i] = s / L[i * kMaxD + i];
-  }
-}
-__device__ void bwd_d(const double* L, int d, double* x) {
-  for (int i = d - 1; i >= 0; --i) {
-    double s = x[i];
-    for (int k = i + 1; k < d; ++k) s -= L[k * kMaxD + i] * x[k];
-    x[i] = s / L[i * kMaxD + i];
-  }
-}
 
 struct KernelArgs {
   const double* X;
   const double* y;
-  const int64_t* idx;      // (S, kmax)
-  const double* w_hat;     // (S, kmax+1)
-  const double* grad;      // (S, kmax+1)
-  const double* hess;      // (S, kmax+1, kmax+1)
-  const int64_t* active;   // subsets to advance in this launch
-  double* state_w;         // (S, C, kMaxD) chain state
-  double* z_out;           // (n_active, C, count)
+  const int64_t* idx;     // (S, kmax)
+  const double* w_hat;    // (S, kmax+1)
+  const double* grad;     // (S, kmax+1)
+  const double* hess;     // (S, kmax+1, kmax+1)
+  const int64_t* active;  // subsets to advance in this launch
+  double* state_w;        // (S, C, kMaxD) chain state
+  double* z_out;          // (n_active, C, count)
   double* l_out;
   int64_t n, p, kmax, C;
   int64_t t_start, count;  // iterations [t_start, t_start + count) (t counts burn-in too)
@@ -125,8 +90,8 @@ __global__ void gibbs_kernel(KernelArgs a) {
       Philox4x32 rng(a.seed, stream, ~0ull);
       double e[kMaxD];
       for (int j = 0; j < d; ++j) e[j] = rng.normal();
-      const bool ok = chol_d(P, d);
-      if (ok) bwd_d(P, d, e);
+      const bool ok = linalg::cholesky(P, d, kMaxD);
+      if (ok) linalg::solve_upper_t(P, d, kMaxD, e);
       for (int j = 0; j < d; ++j) wstate[j] = a.w_hat[s * dm + j] + (ok ? e[j] : 0.0);
     }
     for (int j = 0; j < d; ++j) w[j] = wstate[j];
@@ -161,38 +126,24 @@ __global__ void gibbs_kernel(KernelArgs a) {
     double cv = 0.0;
     if (threadIdx.x == 0) {
       for (int r = 0; r < d; ++r) P[r * kMaxD + r] += 1.0 / a.prior_var;
-      if (!chol_d(P, d)) {
+      if (!linalg::cholesky(P, d, kMaxD)) {
         for (int r = 0; r < d; ++r) P[r * kMaxD + r] = NAN;
       }
       for (int r = 0; r < d; ++r) m[r] = atk[r];
-      fwd_d(P, d, m);
-      bwd_d(P, d, m);
+      linalg::solve_chol(P, d, kMaxD, m);
       Philox4x32 rng(a.seed, stream, static_cast<uint64_t>(t) * per_iter + static_cast<uint64_t>(a.n));
       double e[kMaxD];
       for (int r = 0; r < d; ++r) e[r] = rng.normal();
-      bwd_d(P, d, e);
+      linalg::solve_upper_t(P, d, kMaxD, e);
       for (int r = 0; r < d; ++r) w[r] = m[r] + e[r];
       // control variate  -q(w) + E[q | omega]  (l_hat cancels), with tr(H P^-1)
       const double* g = a.grad + s * dm;
       const double* H = a.hess + s * dm * dm;
       const double* wh = a.w_hat + s * dm;
-      double qw = 0.0, qm = 0.0, tr = 0.0;
-      for (int r = 0; r < d; ++r) {
-        double hw = 0.0, hm = 0.0;
-        for (int q = 0; q < d; ++q) {
-          hw += H[r * dm + q] * (w[q] - wh[q]);
-          hm += H[r * dm + q] * (m[q] - wh[q]);
-        }
-        qw += (w[r] - wh[r]) * (g[r] + 0.5 * hw);
-        qm += (m[r] - wh[r]) * (g[r] + 0.5 * hm);
-      }
-      for (int j = 0; j < d; ++j) {
-        double col[kMaxD];
-        for (int r = 0; r < d; ++r) col[r] = (r == j) ? 1.0 : 0.0;
-        fwd_d(P, d, col);
-        bwd_d(P, d, col);
-        for (int r = 0; r < d; ++r) tr += H[j * dm + r] * col[r];
-      }
+      double col[kMaxD];
+      const double qw = linalg::taylor_quadratic(H, static_cast<int>(dm), g, wh, w, d);
+      const double qm = linalg::taylor_quadratic(H, static_cast<int>(dm), g, wh, m, d);
+      const double tr = linalg::trace_solve(H, static_cast<int>(dm), P, d, kMaxD, col);
       cv = -qw + qm + 0.5 * tr;
     }
     __syncthreads();
@@ -219,10 +170,16 @@ template <class T>
 struct DevBuf {
   T* p = nullptr;
   explicit DevBuf(size_t n) {
-    if (n) HEA_CUDA_CHECK(cudaMalloc(&p, n * sizeof(T)));
+    if (n) check(cudaMalloc(&p, n * sizeof(T)), "cudaMalloc");
   }
   ~DevBuf() {
     if (p) cudaFree(p);
+  }
+  void upload(const T* src, size_t n, cudaStream_t st) {
+    if (n) check(cudaMemcpyAsync(p, src, n * sizeof(T), cudaMemcpyHostToDevice, st), "cudaMemcpyAsync (to device)");
+  }
+  void download(T* dst, size_t n, cudaStream_t st) const {
+    if (n) check(cudaMemcpyAsync(dst, p, n * sizeof(T), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync (to host)");
   }
   DevBuf(const DevBuf&) = delete;
   DevBuf& operator=(const DevBuf&) = delete;
@@ -230,36 +187,42 @@ struct DevBuf {
 
 }  // namespace
 
-void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx,
-                  int64_t S, int64_t kmax, const WBICOptions& opt, WBICSubsetResult* out, void* stream,
-                  int host_threads) {
-  if (kmax > kWbicMaxK) throw std::invalid_argument("CUDA WBIC supports subsets of at most " + std::to_string(kWbicMaxK) + " columns");
+void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const int64_t* idx, int64_t S, int64_t kmax,
+                  const WBICOptions& opt, WBICSubsetResult* out, void* stream, int host_threads) {
+  if (kmax > kWbicMaxK)
+    throw std::invalid_argument("CUDA WBIC supports subsets of at most " + std::to_string(kWbicMaxK) + " columns");
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   const int64_t dm = kmax + 1, C = opt.n_chains;
   std::vector<double> w_hat(S * dm), grad(S * dm), hess(S * dm * dm), lap(S);
   wbic_prepare(X, n, p, y, idx, S, kmax, opt, w_hat.data(), grad.data(), hess.data(), lap.data(), host_threads);
-  double best = INFINITY;
-  for (double v : lap) best = std::min(best, v);
-  std::vector<int64_t> active;
-  for (int64_t s = 0; s < S; ++s) {
-    out[s] = WBICSubsetResult{NAN, NAN, NAN, lap[s], 0, 0};
-    if (opt.prune_above > 0 && lap[s] > best + opt.prune_above) out[s].pruned = 1;
-    else active.push_back(s);
-  }
+  const std::vector<int64_t> active = wbic_prescreen(lap.data(), S, opt, out);
   if (active.empty()) return;
   DevBuf<double> dX(n * p), dy(n), dwh(S * dm), dg(S * dm), dH(S * dm * dm), dstate(S * C * kMaxD);
   DevBuf<int64_t> didx(S * kmax), dact(active.size());
-  HEA_CUDA_CHECK(cudaMemcpyAsync(dX.p, X, n * p * sizeof(double), cudaMemcpyHostToDevice, st));
-  HEA_CUDA_CHECK(cudaMemcpyAsync(dy.p, y, n * sizeof(double), cudaMemcpyHostToDevice, st));
-  HEA_CUDA_CHECK(cudaMemcpyAsync(dwh.p, w_hat.data(), S * dm * sizeof(double), cudaMemcpyHostToDevice, st));
-  HEA_CUDA_CHECK(cudaMemcpyAsync(dg.p, grad.data(), S * dm * sizeof(double), cudaMemcpyHostToDevice, st));
-  HEA_CUDA_CHECK(cudaMemcpyAsync(dH.p, hess.data(), S * dm * dm * sizeof(double), cudaMemcpyHostToDevice, st));
-  if (S * kmax) HEA_CUDA_CHECK(cudaMemcpyAsync(didx.p, idx, S * kmax * sizeof(int64_t), cudaMemcpyHostToDevice, st));
+  dX.upload(X, n * p, st);
+  dy.upload(y, n, st);
+  dwh.upload(w_hat.data(), S * dm, st);
+  dg.upload(grad.data(), S * dm, st);
+  dH.upload(hess.data(), S * dm * dm, st);
+  didx.upload(idx, S * kmax, st);
 
   KernelArgs a{};
-  a.X = dX.p; a.y = dy.p; a.idx = didx.p; a.w_hat = dwh.p; a.grad = dg.p; a.hess = dH.p;
-  a.state_w = dstate.p; a.n = n; a.p = p; a.kmax = kmax; a.C = C; a.burn_in = opt.burn_in;
-  a.beta = opt.beta; a.prior_var = opt.prior_var; a.seed = opt.seed; a.cfg = pg::make_pg_config(opt.beta);
+  a.X = dX.p;
+  a.y = dy.p;
+  a.idx = didx.p;
+  a.w_hat = dwh.p;
+  a.grad = dg.p;
+  a.hess = dH.p;
+  a.state_w = dstate.p;
+  a.n = n;
+  a.p = p;
+  a.kmax = kmax;
+  a.C = C;
+  a.burn_in = opt.burn_in;
+  a.beta = opt.beta;
+  a.prior_var = opt.prior_var;
+  a.seed = opt.seed;
+  a.cfg = pg::make_pg_config(opt.beta);
   a.fit_intercept = opt.fit_intercept ? 1 : 0;
 
   // host copies of each active subset's recorded series, grown by rounds
@@ -272,14 +235,18 @@ void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const 
     const int64_t t0 = t_next[todo[0]];
     const int64_t first = t0 == 0 ? 0 : t0;
     const int64_t count = (t0 == 0 ? opt.burn_in : 0) + want - T[todo[0]];
-    HEA_CUDA_CHECK(cudaMemcpyAsync(dact.p, todo.data(), todo.size() * sizeof(int64_t), cudaMemcpyHostToDevice, st));
+    dact.upload(todo.data(), todo.size(), st);
     DevBuf<double> dz(todo.size() * C * count), dl(todo.size() * C * count);
-    a.active = dact.p; a.z_out = dz.p; a.l_out = dl.p; a.t_start = first; a.count = count;
+    a.active = dact.p;
+    a.z_out = dz.p;
+    a.l_out = dl.p;
+    a.t_start = first;
+    a.count = count;
     gibbs_kernel<<<static_cast<unsigned>(todo.size() * C), kThreads, 0, st>>>(a);
     check_last_error("wbic gibbs_kernel");
     std::vector<double> hz(todo.size() * C * count), hl(hz.size());
-    HEA_CUDA_CHECK(cudaMemcpyAsync(hz.data(), dz.p, hz.size() * sizeof(double), cudaMemcpyDeviceToHost, st));
-    HEA_CUDA_CHECK(cudaMemcpyAsync(hl.data(), dl.p, hl.size() * sizeof(double), cudaMemcpyDeviceToHost, st));
+    dz.download(hz.data(), hz.size(), st);
+    dl.download(hl.data(), hl.size(), st);
     synchronize(stream);
     const int64_t skip = t0 == 0 ? opt.burn_in : 0;  // burn-in slots were not written
     const int64_t rec = count - skip;
@@ -309,9 +276,9 @@ void wbic_subsets(const double* X, int64_t n, int64_t p, const double* y, const 
       out[s].stderr = se;
       out[s].rhat = rh;
       out[s].n_iter = Tn;
-      if (opt.target_stderr > 0 && se > opt.target_stderr && Tn < opt.max_iter) {
-        const double need = std::ceil(Tn * (se / opt.target_stderr) * (se / opt.target_stderr) * 1.1);
-        need_max = std::max<int64_t>(need_max, std::min<int64_t>(opt.max_iter, std::max<int64_t>(Tn + 16, static_cast<int64_t>(std::min(need, 1e15)))));
+      const int64_t next = wbic_next_length(Tn, se, opt);
+      if (next > Tn) {
+        need_max = std::max(need_max, next);
         again.push_back(s);
       }
     }

@@ -12,11 +12,11 @@
 //   VEC            Σ c_i VEC_i                                     –      Guo et al., JAP 109 (2011) 103505
 //   dchi_pauling   √Σ c_i (χ_i − χ̄)²                              –      Fang et al., Comput. Mater. Sci. 26 (2003) 159
 //   chi_allen_mean Σ c_i χA_i                                      –
-//   dchi_allen     100·√Σ c_i (1 − χA_i/χ̄A)²                      %      Poletti & Battezzati, Acta Mater. 75 (2014) 297
-//   Tm, K, Vm      rules of mixture                                K, GPa, cm³/mol
-//   Omega          Tm·ΔS_mix / (1000·|ΔH_mix|); +inf when ΔH_mix = 0       Yang & Zhang 2012
-//   Lambda         ΔS_mix / δ² (δ in %); +inf when δ = 0           J/mol/K Singh et al., Intermetallics 53 (2014) 112
-//   gamma          ω_S/ω_L, ω(r) = 1 − √((r + r̄)² − r̄²)/(r + r̄), r_S/r_L smallest/largest radius present
+//   dchi_allen     100·√Σ c_i (1 − χA_i/χ̄A)²                      %      Poletti & Battezzati, Acta Mater. 75 (2014)
+//   297 Tm, K, Vm      rules of mixture                                K, GPa, cm³/mol Omega          Tm·ΔS_mix /
+//   (1000·|ΔH_mix|); +inf when ΔH_mix = 0       Yang & Zhang 2012 Lambda         ΔS_mix / δ² (δ in %); +inf when δ = 0
+//   J/mol/K Singh et al., Intermetallics 53 (2014) 112 gamma          ω_S/ω_L, ω(r) = 1 − √((r + r̄)² − r̄²)/(r + r̄),
+//   r_S/r_L smallest/largest radius present
 //                                                                   –      Wang et al., Scripta Mater. 94 (2015) 28
 //   local_delta_r  Σ_{i<j} c_i c_j |r_i − r_j|                     pm     Wen et al., Acta Mater. 170 (2019) 109
 //   local_dchi     Σ_{i<j} c_i c_j |χ_i − χ_j| (Pauling)           –      Wen et al. 2019
@@ -26,11 +26,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define HEA_HD __host__ __device__ __forceinline__
-#else
-#define HEA_HD inline
-#endif
+#include "hea_fast/hd.h"
 
 namespace hea_fast::descriptors {
 
@@ -66,8 +62,7 @@ struct Params {
 // lone element gets exactly 1). Entries with c = 0 are skipped, so a row may list all E columns
 // or only the nonzero ones. Writes kNumDescriptors values to `out`.
 template <class Row>
-HEA_HD void compute_row(const Row& row, const double* props, const double* pair, int64_t E,
-                        Params prm, double* out) {
+HEA_HD void compute_row(const Row& row, const double* props, const double* pair, int64_t E, Params prm, double* out) {
   const int k = row.size();
   // The entropy gets its own loop: log() is a call, and every xmm register is caller-saved, so
   // keeping the eight accumulators below live across it would spill them all for each element.
@@ -164,6 +159,27 @@ struct DenseRow {
   HEA_HD double c(int t) const { return x[t] / sum; }
 };
 
+// Gathers the entries > 0 of a row of E amounts: their columns into cols and amounts into fr (only
+// the first `cap` are stored) and returns how many there are; `sum` receives the row's sum. Dividing
+// fr by sum gives the GatheredRow of the row (when the count is <= cap).
+HEA_HD int gather_nonzero(const double* xr, int64_t E, int cap, int* cols, double* fr, double& sum) {
+  int k = 0;
+  double s = 0;
+  for (int64_t j = 0; j < E; ++j) {
+    const double v = xr[j];
+    s += v;
+    if (v > 0) {
+      if (k < cap) {
+        cols[k] = static_cast<int>(j);
+        fr[k] = v;
+      }
+      ++k;
+    }
+  }
+  sum = s;
+  return k;
+}
+
 // Work groups a descriptor needs (the dense block path skips the rest).
 enum Need : unsigned {
   kNeedDevR = 1u,       // Σ c_i (1 − r_i/r̄)²: delta, Lambda
@@ -189,8 +205,8 @@ unsigned needs_of(const int* cols, int ncols);
 // cols/ncols: the descriptor columns to write, in that order (out is (n, ncols)); cols = nullptr
 // writes all kNumDescriptors. The dense path then skips the work no requested column needs; the
 // requested values are bitwise the same as in a full call.
-void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair,
-                 Params prm, double* out, int threads, const int* cols = nullptr, int ncols = kNumDescriptors);
+void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, const double* pair, Params prm,
+                 double* out, int threads, const int* cols = nullptr, int ncols = kNumDescriptors);
 
 // Finds the first invalid row of x (n, E): a non-finite or negative entry (`*col` = its column)
 // or a row summing to zero (`*col` = -1). Returns -1 when every row is valid. Multi-threaded.

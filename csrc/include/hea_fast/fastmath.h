@@ -1,7 +1,7 @@
 // Elementary functions by pure arithmetic (no libm calls), so loops calling them vectorise under
 // -O3 without -ffast-math. Accuracy is a few ulp over the documented ranges; both are checked
-// against libm in tests (through the kernels that use them, tests/test_screen.py and
-// tests/test_descriptors.py) and were measured on dense random samples when written.
+// against libm in tests (through the kernels that use them, tests/test_screen_fused.py
+// and tests/test_descriptors.py) and were measured on dense random samples when written.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -17,13 +17,13 @@ __attribute__((always_inline)) inline double log_poly(double x) {
   // whole function vectorises with AVX2 (no 64-bit arithmetic shift or conversion instructions).
   uint64_t bits;
   std::memcpy(&bits, &x, 8);
-  const uint64_t tmp = bits - 0x3fe6a09e667f3bcdULL;  // bit pattern of sqrt(1/2)
+  const uint64_t tmp = bits - 0x3fe6a09e667f3bcdULL;         // bit pattern of sqrt(1/2)
   const uint64_t mb = bits - (tmp & 0xfff0000000000000ULL);  // exponent k removed: m in [sqrt(1/2), sqrt(2))
   const uint64_t kb = (tmp >> 52) | 0x4330000000000000ULL;   // 2^52 + (k mod 4096), as a double
   double kd;
   std::memcpy(&kd, &kb, 8);
-  kd -= 4503599627370496.0;                  // k mod 4096 in [0, 4096)
-  kd = kd >= 2048.0 ? kd - 4096.0 : kd;      // the signed exponent k
+  kd -= 4503599627370496.0;              // k mod 4096 in [0, 4096)
+  kd = kd >= 2048.0 ? kd - 4096.0 : kd;  // the signed exponent k
   double m;
   std::memcpy(&m, &mb, 8);
   const double s = (m - 1.0) / (m + 1.0), z = s * s;

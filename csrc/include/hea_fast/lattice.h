@@ -19,9 +19,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "hea_fast/hd.h"
+
 namespace hea_fast::lattice {
 
-constexpr int kMaxK = 16;     // most principal elements per composition
+constexpr int kMaxK = 16;  // most principal elements per composition
 constexpr int kMaxPalette = 64;
 constexpr int kMaxN = 100000;  // finest step: 0.001 at.%
 
@@ -40,6 +42,37 @@ struct Block {
   int64_t offset;  // first rank of this block
   uint64_t mask;   // palette bitmask of the chosen elements
 };
+
+// Units (u_0, ..., u_{k-1}) of the composition with rank r within block b (0 <= r < b.count), from
+// the block's suffix table g (Space::table(b) on the host, the uploaded copy on the device).
+HEA_HD void unrank_in_block(const Block& b, const int64_t* g, int64_t r, int32_t* units) {
+  const int W = b.N + 1;
+  int s = b.N;
+  for (int j = 0; j < b.k - 1; ++j) {
+    const int umax = b.hi[j] < s ? b.hi[j] : s;
+    int u = b.lo[j];
+    for (; u <= umax; ++u) {
+      const int64_t c = g[static_cast<int64_t>(j + 1) * W + (s - u)];
+      if (r < c) break;
+      r -= c;
+    }
+    units[j] = u;
+    s -= u;
+  }
+  units[b.k - 1] = s;
+}
+
+// Fractions u_j / N of the block's k elements (a true division: the correctly rounded fraction,
+// identical on every decode path) -> c (k values).
+HEA_HD void unit_fractions(const Block& b, const int32_t* units, double* c) {
+  for (int j = 0; j < b.k; ++j) c[j] = static_cast<double>(units[j]) / b.N;
+}
+
+// The same fractions scattered into a dense palette row (E values, zero outside the block's elements).
+HEA_HD void dense_fractions(const Block& b, const int32_t* units, double* row, int E) {
+  for (int e = 0; e < E; ++e) row[e] = 0.0;
+  for (int j = 0; j < b.k; ++j) row[b.elem[j]] = static_cast<double>(units[j]) / b.N;
+}
 
 class Space {
  public:

@@ -13,33 +13,27 @@
 #include <cmath>
 #include <cstdint>
 
+#include "hea_fast/hd.h"
 #include "hea_fast/lattice.h"
-
-#if defined(__CUDACC__)
-#define HEA_MC_HD __host__ __device__ __forceinline__
-#else
-#define HEA_MC_HD inline
-#endif
 
 namespace hea_fast::mc {
 
 enum Model : int { kTwoRegime = 0, kSingleFit = 1 };
 
 struct Constants {
-  double alpha = 1.0 / 12.0;  // BCC line-tension prefactor
-  double eps0 = 1.0e4;        // reference strain rate [1/s]
-  double eps = 1.0e-3;        // applied strain rate [1/s]
-  double taylor = 3.067;      // σ_y / τ
-  double kB = 8.617333262e-5; // eV/K
+  double alpha = 1.0 / 12.0;   // BCC line-tension prefactor
+  double eps0 = 1.0e4;         // reference strain rate [1/s]
+  double eps = 1.0e-3;         // applied strain rate [1/s]
+  double taylor = 3.067;       // σ_y / τ
+  double kB = 8.617333262e-5;  // eV/K
 };
 
 constexpr double kGPaA3_eV = 1.0e-21 / 1.602176634e-19;  // 1 GPa·Å³ in eV
-constexpr double kXSwitch = 0.35355339059327376220;       // 2^{-3/2}: 1 − x^{2/3} = 1/2
+constexpr double kXSwitch = 0.35355339059327376220;      // 2^{-3/2}: 1 − x^{2/3} = 1/2
 
 // τ_y0 [MPa] and ΔE_b [eV] from alloy V̄ [Å³], δ [Å⁶], μ [GPa], ν; ca = α^{1/3} (hoisted out of
 // per-composition loops by the grid kernel: cube roots dominate its per-composition cost).
-HEA_MC_HD void tau0_deb_ca(double Vbar, double delta, double mu_GPa, double nu, double ca, double& tau0,
-                           double& deb) {
+HEA_HD void tau0_deb_ca(double Vbar, double delta, double mu_GPa, double nu, double ca, double& tau0, double& deb) {
   if (!(delta > 0.0)) {
     tau0 = 0.0;
     deb = 0.0;
@@ -53,13 +47,12 @@ HEA_MC_HD void tau0_deb_ca(double Vbar, double delta, double mu_GPa, double nu, 
   deb = 2.00 * ca * mu_GPa * b3 * kGPaA3_eV * cq * cq * cr;
 }
 
-HEA_MC_HD void tau0_deb(double Vbar, double delta, double mu_GPa, double nu, double alpha, double& tau0,
-                        double& deb) {
+HEA_HD void tau0_deb(double Vbar, double delta, double mu_GPa, double nu, double alpha, double& tau0, double& deb) {
   tau0_deb_ca(Vbar, delta, mu_GPa, nu, cbrt(alpha), tau0, deb);
 }
 
 // Resolved shear strength τ [MPa] at T [K]; log_rate = ln(ε̇₀/ε̇).
-HEA_MC_HD double tau_T(double tau0, double deb, double T, double kB_log_rate, int model) {
+HEA_HD double tau_T(double tau0, double deb, double T, double kB_log_rate, int model) {
   if (!(deb > 0.0)) return 0.0;
   const double x = (kB_log_rate / deb) * T;  // same rounding as the grid kernel's κ·T
   if (model == kSingleFit) return tau0 * exp(-(1.0 / 0.55) * pow(x, 0.91));
@@ -70,23 +63,47 @@ HEA_MC_HD double tau_T(double tau0, double deb, double T, double kB_log_rate, in
   return tau0 * exp(-x / 0.55);
 }
 
-// Alloy V̄, δ, μ, ν from a sparse composition (k elements with fractions c, per-element arrays
-// indexed through elem).
-HEA_MC_HD void alloy_sparse(int k, const int32_t* elem, const double* c, const double* V, const double* C11,
-                            const double* C12, const double* C44, double& Vbar, double& delta, double& mu,
-                            double& nu) {
+// Composition views for `alloy`: size() entries, col(t) the element index of entry t (into the
+// per-element arrays) and c(t) its mole fraction. Sparse: the k elements of a lattice block (or any
+// gathered list); dense: all E columns of a fraction row.
+struct SparseFractions {
+  int k;
+  const int32_t* elem;
+  const double* frac;
+  HEA_HD int64_t size() const { return k; }
+  HEA_HD int64_t col(int64_t t) const { return elem[t]; }
+  HEA_HD double c(int64_t t) const { return frac[t]; }
+};
+struct DenseFractions {
+  int64_t E;
+  const double* row;
+  HEA_HD int64_t size() const { return E; }
+  HEA_HD int64_t col(int64_t t) const { return t; }
+  HEA_HD double c(int64_t t) const { return row[t]; }
+};
+
+// Alloy V̄ [Å³], δ [Å⁶], μ [GPa] and ν by the rules of mixture above, from one composition seen
+// through a view; entries with c <= 0 are skipped, so a dense row and the list of its nonzero
+// entries give bitwise the same values.
+template <class Row>
+HEA_HD void alloy(const Row& row, const double* V, const double* C11, const double* C12, const double* C44,
+                  double& Vbar, double& delta, double& mu, double& nu) {
   double v = 0, c11 = 0, c12 = 0, c44 = 0;
-  for (int j = 0; j < k; ++j) {
-    const int e = elem[j];
-    v += c[j] * V[e];
-    c11 += c[j] * C11[e];
-    c12 += c[j] * C12[e];
-    c44 += c[j] * C44[e];
+  for (int64_t t = 0; t < row.size(); ++t) {
+    const double c = row.c(t);
+    if (!(c > 0.0)) continue;
+    const int64_t e = row.col(t);
+    v += c * V[e];
+    c11 += c * C11[e];
+    c12 += c * C12[e];
+    c44 += c * C44[e];
   }
   double d = 0;
-  for (int j = 0; j < k; ++j) {
-    const double dv = V[elem[j]] - v;
-    d += c[j] * dv * dv;
+  for (int64_t t = 0; t < row.size(); ++t) {
+    const double c = row.c(t);
+    if (!(c > 0.0)) continue;
+    const double dv = V[row.col(t)] - v;
+    d += c * dv * dv;
   }
   Vbar = v;
   delta = d;
@@ -99,13 +116,13 @@ HEA_MC_HD void alloy_sparse(int k, const int32_t* elem, const double* c, const d
 
 // Dense fractions (n x E) -> tau0 [MPa], deb [eV]. mu_override / nu_override: per-row arrays or
 // nullptr (use the rule-of-mixtures alloy values).
-void tau0_deb_batch(const double* frac, int64_t n, int64_t E, const double* V, const double* C11,
-                    const double* C12, const double* C44, const double* mu_override, const double* nu_override,
-                    const Constants& k, double* tau0, double* deb, int threads);
+void tau0_deb_batch(const double* frac, int64_t n, int64_t E, const double* V, const double* C11, const double* C12,
+                    const double* C44, const double* mu_override, const double* nu_override, const Constants& k,
+                    double* tau0, double* deb, int threads);
 
 // σ_y [MPa] for paired (tau0[i], deb[i], T[i]).
-void sigma_paired(const double* tau0, const double* deb, const double* T, int64_t n, int model,
-                  const Constants& k, double* sigma, int threads);
+void sigma_paired(const double* tau0, const double* deb, const double* T, int64_t n, int model, const Constants& k,
+                  double* sigma, int threads);
 
 // ---- whole-grid streaming reduction over lattice ranks [rank_begin, rank_end) × nT temperatures ----
 // Point index = rank * nT + t. Reductions (all independent of the thread count):
@@ -133,18 +150,17 @@ struct GridReduce {
   int64_t* topk_idx = nullptr;
 };
 
-void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V,
-                 const double* C11, const double* C12, const double* C44, const Constants& k,
-                 const GridReduce& red, int threads);
+void grid_reduce(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V, const double* C11,
+                 const double* C12, const double* C44, const Constants& k, const GridReduce& red, int threads);
 
 // σ_y of every point of ranks [rank_begin, rank_end) at nT temperatures -> out ((rank_end-rank_begin) x nT).
-void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V,
-                const double* C11, const double* C12, const double* C44, const double* T, int nT, int model,
-                const Constants& k, double* out, int threads);
+void grid_sigma(const lattice::Space& space, int64_t rank_begin, int64_t rank_end, const double* V, const double* C11,
+                const double* C12, const double* C44, const double* T, int nT, int model, const Constants& k,
+                double* out, int threads);
 
 // σ_y at arbitrary point indices (rank * nT + t) -> out (n); tau0/deb optional outputs (may be null).
-void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V,
-                 const double* C11, const double* C12, const double* C44, const double* T, int nT, int model,
-                 const Constants& k, double* out, int threads);
+void grid_points(const lattice::Space& space, const int64_t* points, int64_t n, const double* V, const double* C11,
+                 const double* C12, const double* C44, const double* T, int nT, int model, const Constants& k,
+                 double* out, int threads);
 
 }  // namespace hea_fast::mc

@@ -18,18 +18,26 @@
 #pragma once
 #include <cstdint>
 
+#include "hea_fast/hd.h"
+
 namespace hea_fast::masked_l0 {
+
+// The gate g_eps(m) of one mask entry (host and device).
+template <class T>
+HEA_HD T gate_of(T m, T eps) {
+  const T m2 = m * m;
+  return m2 / (m2 + eps);
+}
 
 // w[i] = theta[i] * g(ms[i]) * g(mt[i]). ms or mt may be nullptr (that gate is then 1).
 template <class T>
-void masked_weight_forward(const T* theta, const T* ms, const T* mt, T eps, T* w, int64_t n,
-                           int threads);
+void masked_weight_forward(const T* theta, const T* ms, const T* mt, T eps, T* w, int64_t n, int threads);
 
 // Any of grad_theta / grad_ms / grad_mt may be nullptr (not computed). grad_ms requires ms,
 // grad_mt requires mt.
 template <class T>
-void masked_weight_backward(const T* grad_w, const T* theta, const T* ms, const T* mt, T eps,
-                            T* grad_theta, T* grad_ms, T* grad_mt, int64_t n, int threads);
+void masked_weight_backward(const T* grad_w, const T* theta, const T* ms, const T* mt, T eps, T* grad_theta, T* grad_ms,
+                            T* grad_mt, int64_t n, int threads);
 
 // In-place soft threshold m <- sign(m) max(|m| - lam, 0); returns the number of exact zeros after
 // the update (the sparsity count used for reporting).

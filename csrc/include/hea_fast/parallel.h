@@ -25,6 +25,30 @@ inline int resolve_threads(int threads) {
   return hw;
 }
 
+// Runs body(tid) for tid = 0 .. t-1 on t threads (tid 0 on the calling thread) and joins them.
+// The first exception thrown by any body is rethrown on the calling thread after the join;
+// on_error() runs (under a lock) each time a body throws, e.g. to make the other workers stop early.
+template <class F, class G>
+void run_threads(int t, F&& body, G&& on_error) {
+  std::exception_ptr err;
+  std::mutex err_mu;
+  auto guarded = [&](int tid) {
+    try {
+      body(tid);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(err_mu);
+      if (!err) err = std::current_exception();
+      on_error();
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(t > 1 ? t - 1 : 0);
+  for (int tid = 1; tid < t; ++tid) pool.emplace_back(guarded, tid);
+  guarded(0);
+  for (auto& th : pool) th.join();
+  if (err) std::rethrow_exception(err);
+}
+
 // Calls f(begin, end, block_index) on up to `threads` contiguous blocks of [0, n).
 // Blocks are at least `grain` items so tiny inputs stay single-threaded.
 // An exception thrown in any block is rethrown on the calling thread.
@@ -38,23 +62,7 @@ void parallel_for(int64_t n, int threads, F&& f, int64_t grain = 1024) {
     f(int64_t(0), n, 0);
     return;
   }
-  std::vector<std::thread> pool;
-  pool.reserve(t - 1);
-  std::exception_ptr err;
-  std::mutex err_mu;
-  auto run = [&](int b) {
-    int64_t lo = n * b / t, hi = n * (b + 1) / t;
-    try {
-      f(lo, hi, b);
-    } catch (...) {
-      std::lock_guard<std::mutex> lk(err_mu);
-      if (!err) err = std::current_exception();
-    }
-  };
-  for (int b = 1; b < t; ++b) pool.emplace_back(run, b);
-  run(0);
-  for (auto& th : pool) th.join();
-  if (err) std::rethrow_exception(err);
+  run_threads(t, [&](int b) { f(n * b / t, n * (b + 1) / t, b); }, [] {});
 }
 
 // Dynamic scheduling over independent work items (e.g. subsets of very different cost):
@@ -62,33 +70,14 @@ void parallel_for(int64_t n, int threads, F&& f, int64_t grain = 1024) {
 template <class F>
 void parallel_items(int64_t n, int threads, F&& f) {
   if (n <= 0) return;
-  int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), n));
+  const int t = static_cast<int>(std::min<int64_t>(resolve_threads(threads), n));
   std::atomic<int64_t> next{0};
-  std::exception_ptr err;
-  std::mutex err_mu;
-  auto run = [&]() {
-    for (;;) {
-      int64_t i = next.fetch_add(1);
-      if (i >= n) return;
-      try {
-        f(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lk(err_mu);
-        if (!err) err = std::current_exception();
-        next.store(n);
-        return;
-      }
-    }
-  };
-  if (t <= 1) {
-    run();
-  } else {
-    std::vector<std::thread> pool;
-    for (int b = 1; b < t; ++b) pool.emplace_back(run);
-    run();
-    for (auto& th : pool) th.join();
-  }
-  if (err) std::rethrow_exception(err);
+  run_threads(
+      t,
+      [&](int) {
+        for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) f(i);
+      },
+      [&] { next.store(n); });  // the first error stops every worker at its next item
 }
 
 }  // namespace hea_fast

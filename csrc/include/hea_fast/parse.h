@@ -30,24 +30,24 @@ constexpr double kShareTol = 1e-6;
 // Row status. The order is part of the Python interface (exported as _core.PARSE_STATUS).
 enum Status : int32_t {
   kOk = 0,
-  kNotString,            // set by the caller for rows that are not strings (handled in Python)
-  kEmpty,                // no item at all (empty or whitespace-only)
-  kUnknownSymbol,        // pos/len: the symbol
-  kUnexpectedChar,       // pos/len: the character
-  kNegative,             // pos: the '-' sign
-  kDecimalComma,         // pos: the ','
-  kMalformedNumber,      // pos: number start; len: through the offending '.'
-  kMalformedExponent,    // pos: number start; len: through the 'e' (and its sign)
-  kNonFinite,            // pos/len: the number (it overflows a double)
-  kAmountWithoutElement, // pos: the digit or '.' where an element or '(' was expected
-  kUnclosedParen,        // pos: the '(' that is never closed
-  kUnexpectedClose,      // pos: the ')'
-  kEmptyGroup,           // pos: the '('
-  kTooDeep,              // pos: the '(' opening level kMaxDepth + 1
-  kAllZero,              // every amount is zero (no position)
-  kOverflow,             // the amounts' sum is not finite (no position)
-  kMissingValue,         // the whole text is a missing-value marker (NaN, inf, None, N/A, ...); pos/len: it
-  kOutsideSet,           // an element outside the requested columns (scatter_batch; no position)
+  kNotString,             // set by the caller for rows that are not strings (handled in Python)
+  kEmpty,                 // no item at all (empty or whitespace-only)
+  kUnknownSymbol,         // pos/len: the symbol
+  kUnexpectedChar,        // pos/len: the character
+  kNegative,              // pos: the '-' sign
+  kDecimalComma,          // pos: the ','
+  kMalformedNumber,       // pos: number start; len: through the offending '.'
+  kMalformedExponent,     // pos: number start; len: through the 'e' (and its sign)
+  kNonFinite,             // pos/len: the number (it overflows a double)
+  kAmountWithoutElement,  // pos: the digit or '.' where an element or '(' was expected
+  kUnclosedParen,         // pos: the '(' that is never closed
+  kUnexpectedClose,       // pos: the ')'
+  kEmptyGroup,            // pos: the '('
+  kTooDeep,               // pos: the '(' opening level kMaxDepth + 1
+  kAllZero,               // every amount is zero (no position)
+  kOverflow,              // the amounts' sum is not finite (no position)
+  kMissingValue,          // the whole text is a missing-value marker (NaN, inf, None, N/A, ...); pos/len: it
+  kOutsideSet,            // an element outside the requested columns (scatter_batch; no position)
   kNumStatus
 };
 extern const char* const kStatusNames[kNumStatus];
@@ -86,7 +86,10 @@ class Parser {
     uint64_t has[2];
     uint8_t order[kNumZ];
     int n;
-    void clear() { has[0] = has[1] = 0; n = 0; }
+    void clear() {
+      has[0] = has[1] = 0;
+      n = 0;
+    }
     void add(int z, double v) {
       uint64_t bit = uint64_t(1) << (z & 63);
       if (has[z >> 6] & bit) {
@@ -126,8 +129,8 @@ struct ParsedBatch {
 // Parses n strings (strs[i], nbytes[i]) with up to `threads` threads (<= 0: all cores); rows with
 // strs[i] == nullptr are skipped and keep the status the caller set. Writes status/pos/len per row.
 // Results do not depend on the thread count.
-void parse_batch(const char* const* strs, const int64_t* nbytes, int64_t n, int threads, int32_t* status,
-                 int64_t* pos, int64_t* len, ParsedBatch& out);
+void parse_batch(const char* const* strs, const int64_t* nbytes, int64_t n, int threads, int32_t* status, int64_t* pos,
+                 int64_t* len, ParsedBatch& out);
 
 // Writes the dense (n, ncols) fraction matrix, row-major: column_of_z[z] is the column of element
 // z or -1; a successful row holding an element without a column becomes kOutsideSet (zero row).

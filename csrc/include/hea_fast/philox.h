@@ -5,11 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define HEA_HD __host__ __device__ __forceinline__
-#else
-#define HEA_HD inline
-#endif
+#include "hea_fast/hd.h"
 
 namespace hea_fast {
 
@@ -43,11 +39,17 @@ struct Philox4x32 {
       mulhilo(0xD2511F53u, c0, hi0, lo0);
       mulhilo(0xCD9E8D57u, c2, hi1, lo1);
       uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
-      c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+      c0 = n0;
+      c1 = n1;
+      c2 = n2;
+      c3 = n3;
       k0 += 0x9E3779B9u;
       k1 += 0xBB67AE85u;
     }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
     // advance the 64-bit counter held in ctr[0..1]
     if (++ctr[0] == 0) ++ctr[1];
     idx = 0;

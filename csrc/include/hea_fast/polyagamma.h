@@ -27,7 +27,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "philox.h"
+#include "hea_fast/hd.h"
+#include "hea_fast/philox.h"
 
 namespace hea_fast {
 namespace pg {
@@ -39,10 +40,10 @@ constexpr double kInvSqrt2Pi = 0.3989422804014327;
 // Parameters of the J*(h, .) sampler for one 0 < h <= 1 (independent of the tilt z).
 struct JStarConfig {
   double h = 1.0;
-  double t = 1.0;        // split point between the left and right envelope pieces
-  double two_h = 2.0;    // 2^h
+  double t = 1.0;                  // split point between the left and right envelope pieces
+  double two_h = 2.0;              // 2^h
   double Kp = 1.5707963267948966;  // right envelope constant (untilted)
-  int pieces = 1;        // number of J*(h) pieces summed (b = pieces * h)
+  int pieces = 1;                  // number of J*(h) pieces summed (b = pieces * h)
 };
 
 // g_h(x) by the alternating series; stops when the terms are decreasing and negligible.
@@ -136,7 +137,10 @@ HEA_HD double sample_jstar(const JStarConfig& cfg, double z, RNG& rng) {
       mono = mono || 2.0 / (2.0 * (n + 1) + h) < 2.0 * (2.0 * (n + 1) + 1.0 + h) / x;
       if (mono) {
         if (n & 1) {
-          if (y <= s) { accepted = true; break; }
+          if (y <= s) {
+            accepted = true;
+            break;
+          }
         } else if (y > s) {
           break;
         }
@@ -165,7 +169,6 @@ HEA_HD double sample_pg(const JStarConfig& cfg, double c, RNG& rng) {
 
 // Batched PG(b_i, c_i) draws; element i uses the Philox stream (seed, i), so the output does not
 // depend on the thread count. Implemented in csrc/cpu/polyagamma_cpu.cpp.
-void polyagamma_sample(const double* b, const double* c, int64_t n, uint64_t seed, double* out,
-                       int threads);
+void polyagamma_sample(const double* b, const double* c, int64_t n, uint64_t seed, double* out, int threads);
 
 }  // namespace hea_fast

@@ -4,18 +4,14 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define HEA_PI_HD __host__ __device__ __forceinline__
-#else
-#define HEA_PI_HD inline
-#endif
+#include "hea_fast/hd.h"
 
 namespace hea_fast::pseudoimage {
 
 constexpr int kRows = 9, kCols = 18, kCells = kRows * kCols;
 constexpr double kTOffsetK = 273.15, kTScaleK = 2000.0;
 
-HEA_PI_HD float temperature_value(double T_K) { return static_cast<float>((T_K - kTOffsetK) / kTScaleK); }
+HEA_HD float temperature_value(double T_K) { return static_cast<float>((T_K - kTOffsetK) / kTScaleK); }
 
 // frac (n x E) fractions, T (n) kelvin, cell (E) flat cell index row*18+col in [0, 162);
 // out (n x 2 x 9 x 18) float32, fully overwritten. Elements sharing a cell add up.

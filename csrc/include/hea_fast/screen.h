@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hea_fast/descriptors.h"
+#include "hea_fast/hd.h"
 #include "hea_fast/lattice.h"
 #include "hea_fast/probit.h"
 
@@ -21,15 +22,13 @@ struct Hit {
 };
 
 // a ranks before b: higher score, then lower rank (a total order: results never depend on chunking)
-inline bool better(const Hit& a, const Hit& b) {
-  return a.score > b.score || (a.score == b.score && a.rank < b.rank);
-}
+inline bool better(const Hit& a, const Hit& b) { return a.score > b.score || (a.score == b.score && a.rank < b.rank); }
 
 struct MixtureScreen {
-  const double* props;      // (E, kNumProps) palette element properties
-  const double* pair;       // (E, E) mixing enthalpies
+  const double* props;  // (E, kNumProps) palette element properties
+  const double* pair;   // (E, E) mixing enthalpies
   descriptors::Params prm;
-  const int* cols;          // (model.d) descriptor columns feeding the model, in its order
+  const int* cols;  // (model.d) descriptor columns feeding the model, in its order
   probit::MixturePredictive model;
 };
 
@@ -39,11 +38,9 @@ struct MixtureScreen {
 HEA_HD double score_row(const lattice::Block& b, const int32_t* units, const MixtureScreen& s, const double* a2,
                         int64_t E) {
   double fr[lattice::kMaxK];
+  lattice::unit_fractions(b, units, fr);
   double sum = 0;
-  for (int j = 0; j < b.k; ++j) {
-    fr[j] = static_cast<double>(units[j]) / b.N;
-    sum += fr[j];
-  }
+  for (int j = 0; j < b.k; ++j) sum += fr[j];
   for (int j = 0; j < b.k; ++j) fr[j] = fr[j] / sum;
   double desc[descriptors::kNumDescriptors];
   descriptors::compute_row(descriptors::GatheredRow{b.elem, fr, b.k}, s.props, s.pair, E, s.prm, desc);
