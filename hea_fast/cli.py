@@ -2,29 +2,35 @@
 
 Each command group lives in its own module under `hea_fast.commands` and exposes
 `register(subparsers)`; modules keep heavy imports (torch, pyro, dask) inside their handlers so
-`hea-fast --help` stays fast. Handlers are stored as `func` on the parsed namespace.
+`hea-fast --help` stays fast. Handlers are stored as `func` on the parsed namespace. Every parser
+is a `hea_fast.commands._common.ArgumentParser`: the CLI convention written there (units, names,
+defaults in --help, bad rows, negative numbers) holds for every command.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+
+from hea_fast.commands._common import ArgumentParser, one_line
 
 # (group name or None for top-level commands, help, command modules registering into that group)
 _GROUPS = [
     (None, None, ["hea_fast.commands.featurize", "hea_fast.commands.screen"]),
     ("datasets", "List and inspect the public datasets", ["hea_fast.commands.datasets"]),
     ("mixture", "Sparse anchor-guided Bayesian logistic mixture (arXiv 2504.20354)", ["hea_fast.commands.mixture"]),
-    ("ssvae", "Disentangled semi-supervised VAE (arXiv 2409.06740)", ["hea_fast.commands.ssvae"]),
+    ("ssvae", "Disentangled semi-supervised VAE (arXiv 2409.06740)",
+     ["hea_fast.commands.ssvae", "hea_fast.commands.ssvae_design"]),
     ("xyield", "Yield strength: Maresca-Curtin simulation, pseudo-images, Bi-RPT transfer",
      ["hea_fast.commands.xyield_data", "hea_fast.commands.xyield_train"]),
+    ("validate", "Cross-source validation of the phase classifiers", ["hea_fast.commands.validate"]),
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="hea-fast",
-        description="Machine-learned discovery of high-entropy alloys.",
+        description="Machine-learned discovery of high-entropy alloys. Compositions and bounds are in at.%, "
+                    "temperatures in K, stresses in MPa; every option's --help states its default.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -59,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"hea-fast: error: {exc}", file=sys.stderr)
+    except (ValueError, FileNotFoundError) as exc:  # bad input: one line naming the value or file
+        print(f"hea-fast: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # a feature whose optional dependency is not installed
+        print(f"hea-fast: error: {one_line(exc)}", file=sys.stderr)
+        return 1
     return int(rc or 0)
 
 

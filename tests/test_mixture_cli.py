@@ -148,3 +148,25 @@ def test_cli_named_dataset(shared_data, tmp_path, capsys):
     assert main(["mixture", "search", "singh2023", "--descriptors", ",".join(names), "--max-size", "1",
                  *FAST, "-o", str(rk)]) == 0
     assert sorted(pd.read_csv(rk)["subset"]) == sorted(names)
+
+
+def test_cli_fit_skips_and_reports_unusable_rows_and_screen_counts_them(tmp_path, capsys):
+    """Training rows that cannot be used (unreadable formula, empty cell, missing label) are left out
+    and reported by line; `mixture screen` scores the rest and counts the unscored rows."""
+    rows = TINY + [("nbmotaw", 1), ("", 0), ("CoCrFeNi", None)]
+    train = tmp_path / "train.csv"
+    pd.DataFrame(rows, columns=["Alloy", "single"]).to_csv(train, index=False)
+    mdir, bad = tmp_path / "model", tmp_path / "bad.csv"
+    assert main(["mixture", "fit", str(train), "--label-column", "single", "--descriptors", "VEC,delta",
+                 "--max-size", "1", "--n-draws", "20", *FAST, "--errors-out", str(bad), "-o", str(mdir)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n"] == len(TINY)
+    assert "3 of 27 rows" in captured.err
+    b = pd.read_csv(bad, keep_default_na=False)
+    assert list(b["line"]) == [26, 27, 28] and b["error"][1] == "empty formula cell" and "label" in b["error"][2]
+    assert main(["mixture", "fit", str(train), "--label-column", "single", "--descriptors", "VEC", "--max-size", "1",
+                 *FAST, "--errors", "raise", "-o", str(tmp_path / "m2")]) == 2
+    assert "line 26" in capsys.readouterr().err and not (tmp_path / "m2").exists()
+    assert main(["mixture", "screen", str(train), "--model", str(mdir), "--threshold", "0.5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_total"] == 27 and report["n_unscored"] == 2  # the lower-case and the empty formula

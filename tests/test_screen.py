@@ -54,7 +54,8 @@ def test_screen_equals_brute_force(chunk_size):
     desc = featurize(CompositionBatch(fractions=allfr, elements=tuple(space.elements)))
     s = _mismatch_score(desc)
     order = np.lexsort((np.arange(len(s)), -s))[:25]
-    np.testing.assert_array_equal(res.top["rank"].to_numpy(), order)
+    np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), order)
+    np.testing.assert_array_equal(res.top["rank"].to_numpy(), np.arange(1, 26))  # position in the ranking
     np.testing.assert_allclose(res.top["score"].to_numpy(), s[order], rtol=0, atol=0)
     # the decoded compositions are the brute-force lattice points (as a set)
     bf = {tuple(np.round(r, 9)) for r in _brute_force_space(PALETTE, 4, 10.0)}
@@ -116,7 +117,7 @@ def test_explicit_space_and_errors():
     res = S.screen(sp, lambda d: -d["delta"].to_numpy(), top_k=2, progress=False)
     d = featurize(["CoCrFeMnNi", "NbMoTaW", "HfNbTaTiZr", "Al0.5CoCrFeNi"])
     best = np.argsort(d["delta"].to_numpy(), kind="stable")[:2]
-    np.testing.assert_array_equal(res.top["rank"].to_numpy(), best)
+    np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), best)
     with pytest.raises(ValueError, match="top_k"):
         S.screen(sp, lambda d: d["VEC"], top_k=0, progress=False)
     with pytest.raises(ValueError, match="threshold"):
@@ -135,7 +136,7 @@ def test_yield_scorer_combined_with_descriptor_filter():
     vec = featurize(batch)["VEC"].to_numpy()
     y = np.where(vec >= 5.2, y, -np.inf)
     order = np.lexsort((np.arange(len(y)), -y))[:10]
-    np.testing.assert_array_equal(res.top["rank"].to_numpy(), order)
+    np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), order)
     assert res.n_passing == int((vec >= 5.2).sum())
 
 
@@ -160,7 +161,7 @@ def test_combined_ranks_only_the_rows_that_pass_the_requirements():
     assert all((d["VEC"] >= 8.0).all() for d in seen)
     y = np.where(ok, -desc["delta"].to_numpy(), -np.inf)
     order = np.lexsort((np.arange(len(y)), -y))[:15]
-    np.testing.assert_array_equal(res.top["rank"].to_numpy(), order)
+    np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), order)
     np.testing.assert_array_equal(res.top["neg_delta"].to_numpy(), y[order])
     assert res.n_passing == int(ok.sum())
 

@@ -60,3 +60,92 @@ def test_cli_default_palette_is_the_library_one(capsys):
     with pytest.raises(SystemExit):
         main(["screen", "--help"])
     assert ",".join(S.DEFAULT_PALETTE) in capsys.readouterr().out.replace("\n", "").replace(" ", "")
+
+
+def _lattice_count(n_el, k, units, ok):
+    """Brute-force count of k-element compositions of n_el elements in `units` steps, each tuple
+    (element index -> units) accepted by ok."""
+    import itertools
+
+    count = 0
+    for els in itertools.combinations(range(n_el), k):
+        for cuts in itertools.combinations(range(1, units), k - 1):
+            parts = [b - a for a, b in zip((0, *cuts), (*cuts, units))]
+            count += ok(dict(zip(els, parts)))
+    return count
+
+
+def test_cli_bounds_are_at_pct_and_rank_is_the_position(tmp_path, capsys):
+    """--bound W=0:20 means at most 20 at.% W (brute-force count of the space), rank is 1..k and
+    lattice_index is the composition's index in the space."""
+    from hea_fast.cli import main
+
+    out = tmp_path / "b.parquet"
+    els = ["Mo", "Nb", "Ta", "W", "V"]
+    assert main(["screen", "--elements", ",".join(els), "--n-elements", "3", "--step", "10", "--scorer", "yield",
+                 "--temperature", "1000", "--bound", "W=0:20", "--top-k", "40", "-o", str(out), "--no-progress"]) == 0
+    top = pd.read_parquet(out)
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["n_scored"] == _lattice_count(5, 3, 10, lambda d: d.get(3, 0) <= 2) == 234
+    assert (top["x_W"] <= 0.2 + 1e-12).all() and (top["x_W"] > 0).any()
+    np.testing.assert_array_equal(top["rank"], np.arange(1, 41))
+    space = S.CompositionSpace(els, 3, 10.0, bounds={"W": (0.0, 0.2)})
+    np.testing.assert_array_equal(space.rank(top[[f"x_{e}" for e in els]].to_numpy()), top["lattice_index"])
+    capsys.readouterr()
+    # a bound that reads like a fraction is taken in at.%, with a warning saying how to write 0-20 at.%
+    assert main(["screen", "--elements", ",".join(els), "--n-elements", "3", "--step", "10", "--scorer", "yield",
+                 "--bound", "W=0:0.2", "--top-k", "5", "-o", str(out), "--no-progress"]) == 0
+    assert "W=0:20" in capsys.readouterr().err
+    # --max-fraction caps every element: 3-element alloys at 10 % steps with each <= 40 at.%
+    assert main(["screen", "--elements", ",".join(els), "--n-elements", "3", "--step", "10", "--scorer", "yield",
+                 "--max-fraction", "40", "--top-k", "5", "-o", str(out), "--no-progress"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["n_scored"] == _lattice_count(
+        5, 3, 10, lambda d: max(d.values()) <= 4)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--elements", "Ti,Zr,Nb", "--n-elements", "4"], "--n-elements 4 needs 4 elements"),
+    (["--elements", "Ti,Zr,Nb,V", "--n-elements", "3", "--forbid", "V,Nb"], "palette offers 2"),
+    (["--elements", "Ti,Zr,Nb", "--n-elements", "3", "--bound", "Ti=50:100,Zr=50:100"], "meets the bounds"),
+    (["--elements", "Ti,Zr,Nb", "--n-elements", "2", "--bound", "Ti=60:100,Zr=60:100"], "sum to 120"),
+    (["--elements", "Ti,Zr,Nb", "--n-elements", "2", "--threshold", "1.5"], "outside [0, 1]"),
+    (["--elements", "Ti,Zr,Nb", "--n-elements", "2", "--bound", "W=0:10"], "not in --elements"),
+])
+def test_cli_refuses_impossible_screens(tmp_path, capsys, argv, needle):
+    from hea_fast.cli import main
+
+    out = tmp_path / "e.parquet"
+    assert main(["screen", *argv, "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not out.exists() and not out.with_suffix(".png").exists()
+
+
+def test_cli_plot_says_what_it_shows_and_console_shows_p_single(tmp_path, capsys, monkeypatch):
+    """The PNG's title names the space, the scorer, the temperature and the thresholds; the element
+    panel has no dot for an element the top-k lacks; mixture+yield prints p_single."""
+    from hea_fast import plots
+    from hea_fast.cli import main
+
+    figs = []
+    real = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: (figs.append(fig), real(fig, path))[1])
+    out = tmp_path / "m.parquet"
+    assert main(["screen", "--elements", "Ti,Zr,Nb,Ta,Mo,Al", "--n-elements", "3", "--step", "10", "--scorer",
+                 "mixture+yield", "--min-p", "0.5", "--temperature", "900", "--forbid", "Al", "--top-k", "20",
+                 "-o", str(out), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "p_single" in stdout.splitlines()[0] and "sigma_y_900K_MPa" in stdout.splitlines()[0]
+    top = pd.read_parquet(out)
+    assert (top["p_single"] >= 0.5).all()
+    title = figs[0]._suptitle.get_text()
+    for words in ("top 20 of", "3-element alloys of Ti,Zr,Nb,Ta,Mo,Al at 10 at.% steps", "without Al",
+                  "yield strength at 900 K", "P(single phase) >= 0.5"):
+        assert words in title, title
+    present = {c[2:] for c in top.columns if c.startswith("x_") and (top[c] > 0).any()}
+    assert "Al" not in present
+    twin = [ax for ax in figs[0].axes if ax.get_ylabel().startswith("mean at.%")][0]
+    (dots,) = twin.get_lines()
+    assert len(dots.get_ydata()) == len(present) and np.all(np.asarray(dots.get_ydata()) > 0)
+    bars = figs[0].axes[1]
+    assert sorted(t.get_text() for t in bars.get_xticklabels()) == sorted(present)

@@ -62,5 +62,5 @@ def test_cuda_screen_scores_match_the_host_reference():
     cpu = S.screen(space, sc, top_k=40, chunk_size=7_777, progress=False)
     cuda = S.screen(space, sc, top_k=40, chunk_size=7_777, progress=False, device="cuda")
     assert cuda.n_passing == cpu.n_passing
-    np.testing.assert_array_equal(cuda.top["rank"], cpu.top["rank"])
+    np.testing.assert_array_equal(cuda.top["lattice_index"], cpu.top["lattice_index"])
     np.testing.assert_allclose(cuda.top["p_single"], cpu.top["p_single"], rtol=1e-12)

@@ -134,7 +134,7 @@ def test_fused_screen_result_independent_of_chunking_and_matches_numpy():
     # the reported score column (recomputed on the final rows by the general path) equals the
     # fused kernel's score for each rank
     s, r, _ = S.score_chunk(space, sc, 0, len(space), 50, sc.descriptors, "default", None)
-    np.testing.assert_array_equal(a.top["rank"], r)
+    np.testing.assert_array_equal(a.top["lattice_index"], r)
     np.testing.assert_array_equal(a.top["p_single"], s)
 
 

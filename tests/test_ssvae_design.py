@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from hea_fast.ssvae.design import Constraints, DesignError, generate, nudge, screen, screen_proba
+from hea_fast.ssvae.design import HEA, Constraints, DesignError, generate, nudge, screen, screen_proba
 from hea_fast.ssvae.model import TOP30, load_released
 
 
@@ -87,7 +87,7 @@ def test_generate_consistency_and_constraints(released):
     for a in gc["alloy"]:
         assert "Al" not in a and "Cu" not in a
         amounts = {el: int(v) for el, v in re.findall(r"([A-Z][a-z]?)(\d+)", a)}
-        assert 9 <= amounts.get("Cr", 0) <= 25  # integer rounding of a bound-respecting fraction
+        assert 10 <= amounts.get("Cr", 0) <= 25 and sum(amounts.values()) == 100  # rounded within the bound
     with pytest.raises(DesignError, match="latent size"):
         generate(released, np.zeros(3))
     with pytest.raises(DesignError, match="p_target"):
@@ -143,3 +143,51 @@ def test_compositions_follow_the_formula_grammar_row_by_row(released):
     p = screen(released, rows, errors="report")
     np.testing.assert_array_equal(np.isnan(p), ~ok)
     np.testing.assert_allclose(p[ok], classifier_proba(released, features_of(released, x[ok])), atol=1e-6)
+
+
+def test_hea_constraints_project_any_decoder_output_onto_the_definition():
+    """For peaked and flat decoder outputs alike, the projection + rounding gives whole at.% summing to
+    100 with 5+ elements, each 5-35 at.%, only allowed ones and every required one; a composition
+    that already meets the limits is kept as it is."""
+    import torch
+
+    els = tuple(TOP30)
+    rng = np.random.default_rng(0)
+    P = np.vstack([rng.dirichlet(np.full(30, a), size=40) for a in (0.02, 0.3, 5.0)])
+    P[0] = np.eye(30)[els.index("Li")]  # Li100, as the unconstrained decoder gives
+    cons = [Constraints(**HEA), Constraints(allowed=("Co", "Cr", "Fe", "Ni", "Mn", "Al", "Cu", "Ti", "V"), **HEA),
+            Constraints(required=("Nb",), forbidden=("Co",), bounds={"Al": (0, 10)}, min_elements=4,
+                        min_fraction=8, max_fraction=30, max_elements=6)]
+    for c in cons:
+        X = c.to_atpct(els, torch.as_tensor(c.apply(els, P), dtype=torch.float32))
+        assert X.dtype.kind == "i" and (X.sum(1) == 100).all()
+        for row in X:
+            assert c.violations(els, row) == "", (c, row[row > 0])
+            present = row > 0
+            assert present.sum() >= (c.min_elements or 1) and row[present].min() >= (c.min_fraction or 0)
+    eq = np.zeros((1, 30))
+    eq[0, [els.index(e) for e in ("Co", "Cr", "Fe", "Mn", "Ni")]] = 0.2
+    X = Constraints(**HEA).to_atpct(els, Constraints(**HEA).apply(els, eq))
+    assert sorted(X[0][X[0] > 0].tolist()) == [20] * 5
+    with pytest.raises(DesignError, match="at least 5 elements but allow at most 3"):
+        Constraints(allowed=("Co", "Cr", "Fe"), **HEA).count_range(els)
+    with pytest.raises(DesignError, match="at least 3 elements"):  # 100 / 35 -> 3 elements at the least
+        Constraints(allowed=("Co", "Cr"), max_fraction=35).count_range(els)
+    with pytest.raises(DesignError, match="both required and forbidden"):
+        Constraints(required=("Co",), forbidden=("Co",)).check(els)
+
+
+def test_generate_and_nudge_honour_hea_constraints(released):
+    z = np.stack(np.meshgrid(np.linspace(-2, 2, 4), np.linspace(-2, 2, 4), indexing="ij"), -1).reshape(-1, 2)
+    plain = generate(released, z, 1.0)
+    assert (plain["n_elements"] < 5).any()  # the paper's decoding gives non-HEAs (e.g. Li100)
+    c = Constraints(**HEA)
+    g = generate(released, z, 1.0, constraints=c)
+    assert (g["n_elements"] >= 5).all()
+    for a in g["alloy"]:
+        amounts = [int(v) for v in re.findall(r"\d+", a)]
+        assert min(amounts) >= 5 and max(amounts) <= 35 and sum(amounts) == 100, a
+    t = nudge(released, "Fe14Ni16Cr22Co14Al22Cu8", cutoff=0.6, max_steps=6, constraints=c)
+    for a in t["alloy"]:
+        amounts = [int(v) for v in re.findall(r"\d+", a)]
+        assert len(amounts) >= 5 and min(amounts) >= 5 and max(amounts) <= 35, a

@@ -166,9 +166,9 @@ def test_parquet_output_and_cli(small, tmp_path, capsys):
                "--seed", "2", "-o", str(sim), "--no-progress"])
     assert rc == 0
     df = pd.read_parquet(sim)
-    assert len(df) == 300 and df["point"].is_unique and set(df["T_K"]) <= set(range(300, 2100, 100))
+    assert len(df) == 300 and df["point"].is_unique and set(df["temperature_K"]) <= set(range(300, 2100, 100))
     ref = XYieldGrid(elements=("Cr", "Mo", "Nb", "Ti", "W"), temperatures_K=range(300, 2100, 100)).sample(300, seed=2)
-    np.testing.assert_allclose(df["yield_MPa"], ref["yield_MPa"], rtol=0)
+    np.testing.assert_allclose(df["sigma_y_MPa"], ref["yield_MPa"], rtol=0)  # the CLI's <quantity>_<unit> names
     summ = tmp_path / "grid.parquet"
     rc = main(["xyield", "grid", "--elements", "Cr,Mo,Nb,Ti,W", "--stats", "-o", str(summ), "--no-progress",
                "--topk", "3"])

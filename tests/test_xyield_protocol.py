@@ -249,7 +249,7 @@ def test_cli_classification_task_end_to_end(tmp_path, shared_data, capsys):
     df = pd.read_csv(csv)
     p = df[[f"p{k}" for k in range(5)]].to_numpy()
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
-    assert df["class5"].iloc[0] == p[0].argmax() and df["YS_bin_lo_GPa"].iloc[0] == 0.5 * p[0].argmax()
+    assert df["class5"].iloc[0] == p[0].argmax() and df["sigma_y_bin_lo_MPa"].iloc[0] == 500.0 * p[0].argmax()
     # a regression model cannot join a classification ensemble
     reg = tmp_path / "reg"
     assert main(["xyield", "transfer", "--method", "no_pretraining", "--epochs", "1", "-o", str(reg), "--no-progress"]) == 0
@@ -290,5 +290,5 @@ def test_cli_pretrain_transfer_evaluate_predict(tmp_path, shared_data, capsys):
     csv = tmp_path / "p.csv"
     assert main(["xyield", "predict", "--model", str(out), "-c", "MoNbTaTi", "-T", "300", "1200", "-o", str(csv)]) == 0
     lines = csv.read_text().splitlines()
-    assert lines[0] == "composition,T_K,YS_GPa" and len(lines) == 3
+    assert lines[0] == "formula,temperature_K,sigma_y_MPa" and len(lines) == 3
     assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:99"]) == 2  # clear error, no crash

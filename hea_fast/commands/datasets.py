@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("name", help="dataset name (see `hea-fast datasets list`)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--head", type=int, default=0, metavar="N", help="also print the first N rows")
-    p.add_argument("-o", "--output", default=None, help="write the tidy table to this .csv or .parquet file")
+    p.add_argument("-o", "--output", default=None, help="write the tidy table to this .csv or .parquet file (default: none written)")
     p.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check of the data files")
     p.set_defaults(func=_show)
 

@@ -1,43 +1,37 @@
 """`hea-fast featurize`: add empirical HEA descriptors (hea_fast.features) to a table of formulas.
 
-Streams the input in chunks (flat memory however large the file), shows a tqdm progress bar for
-inputs larger than one chunk, and writes the output atomically (`hea_fast._io.atomic_path`), so an
-interrupted run never leaves a truncated OUT behind.
+Streams the input in chunks (flat memory however large the file), shows a progress bar for inputs
+larger than one chunk, and writes the output atomically (`hea_fast._io.atomic_path`), so an
+interrupted run never leaves a truncated OUT behind. Bad rows follow the CLI convention
+(`hea_fast.commands._tables`): kept with NaN descriptors and an ``error`` column by default.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from hea_fast.commands._common import add_command
-
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+from hea_fast.commands._common import add_command, positive_int
+from hea_fast.commands._tables import add_errors_args, add_formula_column, table_format
 
 
 def register(subparsers) -> None:
     p = add_command(subparsers, "featurize", handler, help="Compute HEA descriptors for a CSV/Parquet table of formulas",
                     description="Read IN (CSV or Parquet), parse the formula column, append the descriptors "
-                    "(delta, dH_mix, dS_mix, VEC, ..., see `--list`) and write OUT (.csv or .parquet).")
+                    "(delta, dH_mix, dS_mix, VEC, ..., see `--list` for names, units and formulas) and write OUT "
+                    "(.csv or .parquet).")
     p.add_argument("input", nargs="?", help="input table (.csv or .parquet)")
-    p.add_argument("--formula-column", default="Alloy", help="column holding the formulas (default: Alloy)")
-    p.add_argument("-o", "--output", help="output file (.csv or .parquet)")
+    add_formula_column(p)
+    p.add_argument("-o", "--output", help="output file, .csv or .parquet (default: none; required unless --list)")
     p.add_argument("--descriptors", nargs="+", default=None, metavar="NAME",
-                   help="descriptor names, or one set name (zeng2024, yang2012); default: all")
-    p.add_argument("--table", default=None, help="element table: default | zeng2024 (default: the set's own, else default)")
-    p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
-    p.add_argument("--chunk-size", type=int, default=200_000, help="rows per chunk (default: 200000)")
-    p.add_argument("--errors", choices=["raise", "skip"], default="raise",
-                   help="unparsable formulas: stop with an error (default) or drop the rows and report them")
+                   help="descriptor names, or one set name (zeng2024, yang2012) (default: all; units in --list)")
+    p.add_argument("--table", default=None,
+                   help="element table: default | zeng2024 (default: the descriptor set's own table, else 'default')")
+    p.add_argument("--threads", type=positive_int, default=None, help="kernel threads (default: all cores)")
+    p.add_argument("--chunk-size", type=positive_int, default=200_000, help="rows per chunk")
+    add_errors_args(p, "descriptors")
     p.add_argument("--only-descriptors", action="store_true",
-                   help="write only the formula column and the descriptors (default: keep every input column)")
+                   help="write only the formula column and the descriptors (and 'error'), not every input column")
     p.add_argument("--list", action="store_true", help="list the descriptors (name, unit, formula, reference) and exit")
-
-
-def _fmt(path: Path) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
-    return fmt
 
 
 def _count_rows(path: Path, fmt: str) -> int | None:
@@ -52,6 +46,16 @@ def _count_rows(path: Path, fmt: str) -> int | None:
     return max(n - 1, 0)  # header line
 
 
+def _header(path: Path, fmt: str) -> list[str]:
+    import pandas as pd
+
+    if fmt == "csv":
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
 def _chunks(path: Path, fmt: str, size: int):
     import pandas as pd
 
@@ -64,22 +68,43 @@ def _chunks(path: Path, fmt: str, size: int):
             yield rb.to_pandas()
 
 
-def _parse(formulas, errors: str):
-    """-> (batch, kept input labels or None); reports skipped rows on stderr."""
-    from hea_fast.composition import as_batch
+def _featurize_chunk(chunk, col, offset, bad, args, descriptors):
+    """The chunk's output rows (input + descriptors, + 'error' with --errors keep)."""
+    import numpy as np
+    import pandas as pd
 
-    batch = as_batch(formulas, errors=errors)
-    for label, reason in batch.skipped:
-        print(f"hea-fast featurize: skipping row {label}: {reason}", file=sys.stderr)
-    return batch, (batch.index if batch.skipped else None)
+    from hea_fast.commands._tables import featurize_rows
+
+    n_before = len(bad)
+    batch, kept = bad.parse(chunk[col], offset)
+    feats, unusable = featurize_rows(batch, descriptors, table=args.table, threads=args.threads)
+    for i, reason in sorted(unusable.items()):
+        pos = int(kept[i])
+        bad.add(offset + pos, chunk[col].iloc[pos], reason)
+    bad.items[n_before:] = sorted(bad.items[n_before:], key=lambda t: t[0])
+    if args.errors == "raise":
+        bad.raise_if_any()
+    full = pd.DataFrame(np.nan, index=chunk.index, columns=feats.columns)
+    full.iloc[kept] = feats.to_numpy()
+    base = chunk[[col]] if args.only_descriptors else chunk
+    clash = [c for c in full.columns if c in base.columns]
+    if clash:
+        raise ValueError(f"{args.input} already has column(s) {clash}; use --only-descriptors or rename them")
+    out = pd.concat([base, full], axis=1)
+    reasons = bad.reasons(len(chunk), offset)
+    if args.errors == "skip":
+        return out[[r == "" for r in reasons]]
+    out["error"] = reasons
+    return out
 
 
 def handler(args) -> int:
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from hea_fast._io import atomic_path
-    from hea_fast.features import featurize, list_descriptors, resolve
+    from hea_fast._progress import progress_bar
+    from hea_fast.commands._tables import BadRows, formula_column
+    from hea_fast.features import list_descriptors, resolve
 
     if args.list:
         with pd.option_context("display.max_colwidth", 80, "display.width", 200):
@@ -87,38 +112,26 @@ def handler(args) -> int:
         return 0
     if not args.input or not args.output:
         raise ValueError("featurize needs IN and -o OUT (or --list)")
-    if args.chunk_size <= 0:
-        raise ValueError(f"--chunk-size must be positive, got {args.chunk_size}")
     src, dst = Path(args.input), Path(args.output)
+    in_fmt, out_fmt = table_format(src), table_format(dst)
     if not src.is_file():
         raise FileNotFoundError(f"input file not found: {src}")
-    in_fmt, out_fmt = _fmt(src), _fmt(dst)
     descriptors = args.descriptors
     if descriptors is not None and len(descriptors) == 1:
         descriptors = descriptors[0]  # a set name or a single descriptor
+    names = resolve(descriptors, args.table)[0]  # unknown names fail here, before any work
 
+    bad = BadRows("featurize", src, in_fmt)
     total = _count_rows(src, in_fmt)
     n_in = n_out = 0
-    with atomic_path(dst) as tmp, tqdm(total=total, unit="rows", desc="featurize", file=sys.stderr,
-                                       disable=not total or total <= args.chunk_size) as bar:
+    col = None
+    with atomic_path(dst) as tmp, progress_bar(total=total, unit="rows", desc="featurize", file=sys.stderr,
+                                               disable=not total or total <= args.chunk_size) as bar:
         writer = None  # the Parquet writer, or True once the CSV header is written
         try:
             for chunk in _chunks(src, in_fmt, args.chunk_size):
-                if args.formula_column not in chunk.columns:
-                    raise ValueError(
-                        f"formula column {args.formula_column!r} not in {src} (columns: {list(chunk.columns)})"
-                    )
-                n_chunk = len(chunk)
-                batch, kept = _parse(chunk[args.formula_column], args.errors)
-                if kept is not None:
-                    chunk = chunk.loc[kept]
-                feats = featurize(batch, descriptors, table=args.table, threads=args.threads)
-                feats.index = chunk.index
-                base = chunk[[args.formula_column]] if args.only_descriptors else chunk
-                clash = [c for c in feats.columns if c in base.columns]
-                if clash:
-                    raise ValueError(f"input already has column(s) {clash}; use --only-descriptors or rename them")
-                out = pd.concat([base, feats], axis=1)
+                col = col or formula_column(chunk.columns, args.formula_column, src)
+                out = _featurize_chunk(chunk, col, n_in, bad, args, descriptors)
                 if out_fmt == "csv":
                     out.to_csv(tmp, mode="w" if writer is None else "a", header=writer is None, index=False)
                     writer = True
@@ -129,18 +142,22 @@ def handler(args) -> int:
                     table = pa.Table.from_pandas(out, preserve_index=False)
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table)
-                n_in += n_chunk
+                    writer.write_table(table.cast(writer.schema))
+                n_in += len(chunk)
                 n_out += len(out)
-                bar.update(n_chunk)
+                bar.update(len(chunk))
         finally:
             if writer is not None and writer is not True:
                 writer.close()
         if writer is None:  # empty input: still write a header-only file
-            empty = pd.DataFrame(columns=[args.formula_column, *resolve(descriptors, args.table)[0]])
+            head = _header(src, in_fmt)
+            col = formula_column(head, args.formula_column, src)
+            cols = ([col] if args.only_descriptors else head) + list(names)
+            empty = pd.DataFrame(columns=cols + (["error"] if args.errors != "skip" else []))
             if out_fmt == "csv":
                 empty.to_csv(tmp, index=False)
             else:
                 empty.to_parquet(tmp, index=False)
+    bad.report(n_in, args.errors, args.errors_out)
     print(f"featurize: {n_out} of {n_in} rows -> {dst}", file=sys.stderr)
     return 0

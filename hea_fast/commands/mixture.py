@@ -1,8 +1,8 @@
 """`hea-fast mixture search|fit|predict|screen` — the sparse anchor-guided mixture (arXiv 2504.20354).
 
-search   rank descriptor subsets by mixture WBIC (CSV), resumable (--checkpoint), optional Dask
-fit      fit a SparseMixtureClassifier on a dataset name or a CSV, write a model directory
-predict  add a p_single column to a CSV of formulas
+search   rank descriptor subsets by mixture WBIC (printed; CSV with -o), resumable (--checkpoint), optional Dask
+fit      fit a SparseMixtureClassifier on a dataset name or a table, write a model directory
+predict  add p_single (and the cluster) to a table of formulas; the bundled model by default
 screen   keep rows with p_single >= threshold; with labels, report enrichment over the base rate
 """
 from __future__ import annotations
@@ -11,14 +11,15 @@ import json
 import os
 import sys
 
+from hea_fast.commands._common import add_command, csv_list, positive_int, probability, say
+from hea_fast.commands._tables import add_errors_args, add_formula_column
+
 DATASETS = ("singh2023", "yan2021")  # hea_fast.mixture.training_data.PHASE_DATASETS (not imported here: the
 # CLI imports every command module at start-up, and the mixture package pulls in scikit-learn)
 # Phase strings that mean "single-phase solid solution" when labels are not 0/1.
 DEFAULT_POSITIVE = ("1", "true", "bcc", "fcc", "hcp", "sp-ss", "ss", "single", "single-phase")
-
-
-def _csv_list(s):
-    return [t.strip() for t in str(s).split(",") if t.strip()]
+MODEL_HELP = ("default | mixture (the bundled phase model, trained on Singh 2023) or a directory written by "
+              "`hea-fast mixture fit` (default: default)")
 
 
 def _to01(values, positive):
@@ -38,56 +39,89 @@ def _to01(values, positive):
 
 def _load_training(args):
     import numpy as np
-    import pandas as pd
 
+    desc = csv_list(args.descriptors) if getattr(args, "descriptors", None) else None
     if args.data in DATASETS:
         from hea_fast.mixture.training_data import load_phase_dataset, supported_rows
 
         comp, y, src = load_phase_dataset(args.data)
-        desc = _csv_list(args.descriptors) if getattr(args, "descriptors", None) else None
         mask, bad = supported_rows(comp, desc)
         if bad:
-            print(f"dropping {int((~mask).sum())} alloys without element/pair data for the descriptors or "
-                  f"with non-finite descriptors, e.g. {bad[:5]}", file=sys.stderr)
+            say(f"mixture {args.func.__name__.strip('_')}", f"dropping {int((~mask).sum())} alloys without "
+                f"element/pair data for the descriptors or with non-finite descriptors, e.g. {bad[:5]}")
             comp, y = comp[np.flatnonzero(mask)], y[mask]
         return comp, y, src
     if not os.path.exists(args.data):
-        raise FileNotFoundError(f"{args.data!r} is neither a dataset name {DATASETS} nor a CSV file")
-    df = pd.read_csv(args.data)
-    for col, what in ((args.formula_column, "--formula-column"), (args.label_column, "--label-column")):
-        if col not in df.columns:
-            raise ValueError(f"{what} {col!r} is not a column of {args.data} (columns: {list(df.columns)})")
-    return list(df[args.formula_column].astype(str)), _to01(df[args.label_column], _csv_list(args.positive)), args.data
+        raise FileNotFoundError(f"{args.data!r} is neither a dataset name {DATASETS} nor a file")
+    from hea_fast.commands._tables import BadRows, featurize_rows, formula_column, read_table
+    from hea_fast.mixture.model import DEFAULT_DESCRIPTORS
+
+    cmd = f"mixture {args.func.__name__.strip('_')}"
+    df = read_table(args.data)
+    col = formula_column(df.columns, args.formula_column, args.data)
+    if args.label_column not in df.columns:
+        raise ValueError(f"--label-column {args.label_column!r} is not a column of {args.data} "
+                         f"(columns: {list(df.columns)})")
+    bad = BadRows(cmd, args.data)
+    batch, kept = bad.parse(df[col])
+    for i in np.flatnonzero(df[args.label_column].isna().to_numpy()):
+        bad.add(int(i), df[col].iloc[i], "empty label cell")
+    # rows the descriptors cannot describe cannot be trained on either
+    feats, unusable = featurize_rows(batch, list(desc or DEFAULT_DESCRIPTORS))
+    for i, reason in unusable.items():
+        bad.add(int(kept[i]), df[col].iloc[int(kept[i])], reason)
+    fin = np.isfinite(feats.to_numpy(dtype=float)).all(axis=1)
+    for i in np.flatnonzero(~fin):
+        if int(i) not in unusable:
+            bad.add(int(kept[i]), df[col].iloc[int(kept[i])], "non-finite descriptor (e.g. Lambda of a pure element)")
+    bad.items.sort(key=lambda t: t[0])
+    if args.errors == "raise":
+        bad.raise_if_any()
+    bad.report(len(df), "skip", args.errors_out)
+    use = sorted(set(range(len(df))) - {p for p, _, _ in bad.items})
+    if not use:
+        raise ValueError(f"no row of {args.data} can be used for training")
+    pos = {int(p): j for j, p in enumerate(kept)}
+    return batch[[pos[p] for p in use]], _to01(df[args.label_column].iloc[use], csv_list(args.positive)), args.data
 
 
 def _add_data_args(p):
-    p.add_argument("data", help=f"dataset name ({', '.join(DATASETS)}) or a CSV file")
-    p.add_argument("--formula-column", default="formula", help="CSV column with formulas (default: formula)")
-    p.add_argument("--label-column", default="label", help="CSV column with labels (default: label)")
+    p.add_argument("data", help=f"dataset name ({', '.join(DATASETS)}) or a CSV/Parquet table")
+    add_formula_column(p)
+    p.add_argument("--label-column", default="label", help="table column with the labels (0/1 or phase names)")
     p.add_argument("--positive", default=",".join(DEFAULT_POSITIVE),
                    help="label values counted as single-phase when labels are not 0/1")
+    add_errors_args(p, choices=("skip", "raise"))
 
 
 def _add_model_args(p):
-    p.add_argument("--descriptors", default=None, help="comma-separated candidate descriptors (default: 15)")
-    p.add_argument("--max-size", type=int, default=3, help="largest descriptor subset (the paper's L)")
+    p.add_argument("--descriptors", default=None,
+                   help="comma-separated candidate descriptors (default: the 15 of the paper's set; see "
+                   "`hea-fast featurize --list`)")
+    p.add_argument("--max-size", type=positive_int, default=3, help="largest descriptor subset (the paper's L)")
     p.add_argument("--anchors", default="NbMoTaW,CoCrFeMnNi",
-                   help="comma-separated anchor names/formulas, 'auto', or 'none' for one global model")
-    p.add_argument("--n-anchors", type=int, default=2, help="K for --anchors auto")
-    p.add_argument("--cluster-on", choices=("subset", "all"), default="subset")
-    p.add_argument("--beta-n", choices=("cluster", "total"), default="cluster")
-    p.add_argument("--prior-var", type=float, default=10.0)
-    p.add_argument("--model-prior", choices=("uniform", "size"), default="uniform")
-    p.add_argument("--n-iter", type=int, default=400)
-    p.add_argument("--burn-in", type=int, default=100)
-    p.add_argument("--n-chains", type=int, default=4)
-    p.add_argument("--n-draws", type=int, default=250)
-    p.add_argument("--chunk-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--checkpoint", default=None, help="JSON checkpoint of the subset search (resumable)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address to spread the search over")
-    p.add_argument("--no-progress", action="store_true")
+                   help="comma-separated anchor names/formulas (one cluster per anchor), 'auto' (k-means, --n-anchors "
+                   "clusters), or 'none' for one global model")
+    p.add_argument("--n-anchors", type=positive_int, default=2, help="number of clusters K for --anchors auto")
+    p.add_argument("--cluster-on", choices=("subset", "all"), default="subset",
+                   help="assign alloys to the nearest anchor in the selected subset's descriptors or in all of them")
+    p.add_argument("--beta-n", choices=("cluster", "total"), default="cluster",
+                   help="WBIC inverse temperature 1/log n with n the cluster's size or the total size")
+    p.add_argument("--prior-var", type=float, default=10.0,
+                   help="variance of the Gaussian prior on the standardized logistic weights")
+    p.add_argument("--model-prior", choices=("uniform", "size"), default="uniform",
+                   help="prior over descriptor subsets: uniform, or favouring small subsets")
+    p.add_argument("--n-iter", type=positive_int, default=400, help="Gibbs iterations per chain (incl. burn-in)")
+    p.add_argument("--burn-in", type=int, default=100, help="Gibbs iterations discarded per chain")
+    p.add_argument("--n-chains", type=positive_int, default=4, help="Gibbs chains per subset")
+    p.add_argument("--n-draws", type=positive_int, default=250, help="posterior draws kept for prediction")
+    p.add_argument("--chunk-size", type=positive_int, default=64, help="subsets per task of the WBIC search")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sampler and of --anchors auto")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--checkpoint", default=None, help="JSON checkpoint of the subset search, resumable (default: none)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address to spread the search over (default: local threads)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _model_from_args(args):
@@ -97,9 +131,9 @@ def _model_from_args(args):
     if anchors.strip().lower() in ("none", "global", ""):
         anchors = ()
     elif anchors.strip() != "auto":
-        anchors = _csv_list(anchors)
+        anchors = csv_list(anchors)
     return SparseMixtureClassifier(
-        anchors=anchors, descriptors=_csv_list(args.descriptors) if args.descriptors else None,
+        anchors=anchors, descriptors=csv_list(args.descriptors) if args.descriptors else None,
         max_size=args.max_size, cluster_on=args.cluster_on, beta_n=args.beta_n, prior_var=args.prior_var,
         model_prior=None if args.model_prior == "uniform" else args.model_prior, n_iter=args.n_iter,
         burn_in=args.burn_in, n_chains=args.n_chains, n_draws=getattr(args, "n_draws", 250),
@@ -116,15 +150,16 @@ def _client(args):
     return Client(args.scheduler)
 
 
-def _write_csv(df, path):
-    from hea_fast._io import atomic_path
+def _write(df, path):
+    from hea_fast.commands._tables import write_table
 
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
+    write_table(df, path)
 
 
 def _fit_model(args, compare_global=True):
     """(fitted model, labels, source) for `search` and `fit`, with the Dask client (if any) closed."""
+    if not 0 <= args.burn_in < args.n_iter:
+        raise ValueError(f"--burn-in {args.burn_in} must be in [0, --n-iter {args.n_iter})")
     formulas, y, src = _load_training(args)
     model = _model_from_args(args)
     if not compare_global:
@@ -142,13 +177,19 @@ def _fit_model(args, compare_global=True):
 
 # ---------------------------------------------------------------------------------------------
 def _search(args) -> int:
+    import pandas as pd
+
     model, y, src = _fit_model(args, compare_global=False)
     rk = model.ranking_.copy()
     rk["subset"] = [";".join(s) for s in rk["subset"]]
     rk["indices"] = [";".join(map(str, s)) for s in rk["indices"]]
-    _write_csv(rk, args.output)
+    if args.output:
+        _write(rk, args.output)
+    with pd.option_context("display.width", 140, "display.max_columns", 12, "display.precision", 3):
+        print(rk.head(10).to_string(index=False))
     print(f"{len(rk)} subsets from {src} (n = {len(y)}); best: {rk.iloc[0]['subset']} "
-          f"WBIC = {rk.iloc[0]['wbic']:.2f} ± {rk.iloc[0]['stderr']:.2f}; table -> {args.output}")
+          f"WBIC = {rk.iloc[0]['wbic']:.2f} ± {rk.iloc[0]['stderr']:.2f}"
+          + (f"; table -> {args.output}" if args.output else "; -o FILE writes the whole table"))
     return 0
 
 
@@ -162,81 +203,114 @@ def _fit(args) -> int:
     return 0
 
 
-def _predict_frame(args):
-    import pandas as pd
+def _predict_frame(args, cmd):
+    """The input table + p_single (+ cluster), NaN where a row cannot be scored; the bad rows."""
+    import numpy as np
 
-    from hea_fast.mixture.model import SparseMixtureClassifier
+    from hea_fast.commands._common import load_mixture_model
+    from hea_fast.commands._tables import BadRows, featurize_rows, formula_column, read_table
 
-    model = SparseMixtureClassifier.load(args.model)
-    df = pd.read_csv(args.input)
-    if args.formula_column not in df.columns:
-        raise ValueError(f"--formula-column {args.formula_column!r} is not a column of {args.input} "
-                         f"(columns: {list(df.columns)})")
-    formulas = list(df[args.formula_column].astype(str))
+    model = load_mixture_model(args.model)
+    df = read_table(args.input)
+    col = formula_column(df.columns, args.formula_column, args.input)
+    bad = BadRows(cmd, args.input)
+    batch, kept = bad.parse(df[col])
+    feats, unusable = featurize_rows(batch, list(model.feature_names_in_), table=model.table)
+    for i, reason in unusable.items():
+        bad.add(int(kept[i]), df[col].iloc[int(kept[i])], reason)
+    F = feats.to_numpy(dtype=float)
+    fin = np.isfinite(F).all(axis=1)
+    for i in np.flatnonzero(~fin):
+        if int(i) not in unusable:
+            bad.add(int(kept[i]), df[col].iloc[int(kept[i])], "non-finite descriptor (e.g. Lambda of a pure element)")
+    bad.items.sort(key=lambda t: t[0])
+    if args.errors == "raise":
+        bad.raise_if_any()
     out = df.copy()
-    out["p_single"] = model.predict_proba(formulas)[:, 1]
+    p = np.full(len(df), np.nan)
+    good = np.flatnonzero(fin)
+    if good.size:
+        rows = feats.iloc[good]
+        p[kept[good]] = model.predict_proba(rows)[:, 1]
+    out["p_single"] = p
     if model.n_clusters_ > 1:
-        out["cluster"] = [model.anchor_names_[c] for c in model.cluster_of(formulas)]
-    return out
+        cl = np.full(len(df), "", dtype=object)
+        if good.size:
+            cl[kept[good]] = [model.anchor_names_[c] for c in model.cluster_of(rows)]
+        out["cluster"] = cl
+    return out, bad
 
 
 def _predict(args) -> int:
-    out = _predict_frame(args)
-    _write_csv(out, args.output)
+    from hea_fast.commands._tables import finish
+
+    out, bad = _predict_frame(args, "mixture predict")
+    out = finish(out, bad, args.errors, args.errors_out)
+    _write(out, args.output)
     print(f"{len(out)} rows -> {args.output}")
     return 0
 
 
 def _screen(args) -> int:
+    from hea_fast.commands._tables import finish
     from hea_fast.mixture.enrichment import enrichment
 
-    out = _predict_frame(args)
-    passed = out[out["p_single"] >= args.threshold]
+    out, bad = _predict_frame(args, "mixture screen")
+    out = finish(out, bad, "skip" if args.errors == "skip" else "keep", args.errors_out)
+    scored = out[out["p_single"].notna()]
+    passed = scored[scored["p_single"] >= args.threshold]
     report = dict(threshold=args.threshold, n_total=len(out), n_pass=len(passed))
+    if len(bad):
+        report["n_unscored"] = len(bad)
     if args.label_column:
         if args.label_column not in out.columns:
             raise ValueError(f"--label-column {args.label_column!r} is not a column of {args.input}")
-        y = _to01(out[args.label_column], _csv_list(args.positive))
-        report.update(enrichment(y, out["p_single"].to_numpy(), threshold=args.threshold,
+        y = _to01(scored[args.label_column], csv_list(args.positive))
+        report.update(enrichment(y, scored["p_single"].to_numpy(), threshold=args.threshold,
                                  n_boot=args.n_boot, seed=args.seed).to_dict())
     if args.output:
-        _write_csv(passed, args.output)
+        _write(passed.drop(columns=["error"], errors="ignore"), args.output)
         report["output"] = args.output
     print(json.dumps(report, indent=2, default=float))
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("search", help="rank descriptor subsets by mixture WBIC",
-                       description="Exhaustive WBIC search over descriptor subsets (arXiv 2504.20354).")
+    p = add_command(sub, "search", _search, help="rank descriptor subsets by mixture WBIC",
+                    description="Exhaustive WBIC search over descriptor subsets (arXiv 2504.20354); prints the "
+                    "best subsets (-o writes the whole ranking).")
     _add_data_args(p)
     _add_model_args(p)
-    p.add_argument("-o", "--output", default="mixture_ranking.csv", help="ranking CSV")
-    p.set_defaults(func=_search)
+    p.add_argument("-o", "--output", default=None, help="ranking table, .csv or .parquet (default: printed only)")
 
-    p = sub.add_parser("fit", help="fit a SparseMixtureClassifier and write a model directory",
-                       description="Fit anchors + subset search + per-cluster posterior; save to a directory.")
+    p = add_command(sub, "fit", _fit, help="fit a SparseMixtureClassifier and write a model directory",
+                    description="Fit anchors + subset search + per-cluster posterior; save to a directory "
+                    "(config.json, arrays.npz, ranking.csv).")
     _add_data_args(p)
     _add_model_args(p)
     p.add_argument("-o", "--output", required=True, help="model directory to write")
-    p.set_defaults(func=_fit)
 
-    for name, fn, hlp in (("predict", _predict, "add p_single to a CSV of formulas"),
+    for name, fn, hlp in (("predict", _predict, "add p_single (and the cluster) to a table of formulas"),
                           ("screen", _screen, "keep rows with p_single >= threshold; report enrichment")):
-        p = sub.add_parser(name, help=hlp, description=hlp)
-        p.add_argument("input", help="CSV with a formula column")
-        p.add_argument("--model", required=True, help="model directory written by `mixture fit`")
-        p.add_argument("--formula-column", default="formula")
+        p = add_command(sub, name, fn, help=hlp)
+        p.add_argument("input", help="CSV or Parquet table with a formula column")
+        p.add_argument("--model", default="default", help=MODEL_HELP)
+        add_formula_column(p)
+        add_errors_args(p, "p_single")
         if name == "predict":
-            p.add_argument("-o", "--output", required=True, help="output CSV (input rows + p_single)")
+            p.add_argument("-o", "--output", required=True,
+                           help="output .csv or .parquet (input rows + p_single (+ cluster) + error)")
         else:
-            p.add_argument("--threshold", type=float, default=0.75)
-            p.add_argument("--label-column", default=None, help="labels for the enrichment report")
-            p.add_argument("--positive", default=",".join(DEFAULT_POSITIVE))
-            p.add_argument("--n-boot", type=int, default=2000)
-            p.add_argument("--seed", type=int, default=0)
-            p.add_argument("-o", "--output", default=None, help="CSV of the passing rows")
-        p.set_defaults(func=fn)
+            p.add_argument("--threshold", type=probability, default=0.75,
+                           help="P(single phase) a row needs to pass, a probability")
+            p.add_argument("--label-column", default=None,
+                           help="labels for the enrichment report (default: none, counts only)")
+            p.add_argument("--positive", default=",".join(DEFAULT_POSITIVE),
+                           help="label values counted as single-phase when labels are not 0/1")
+            p.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap resamples of the CI")
+            p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+            p.add_argument("-o", "--output", default=None,
+                           help="table of the passing rows, .csv or .parquet (default: none written)")
 
 
 def __getattr__(name):

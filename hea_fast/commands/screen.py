@@ -1,7 +1,8 @@
 """`hea-fast screen` (composition-space screening) and `hea-fast demo` (the main job).
 
 The handlers build a space and a scorer from the arguments and call `hea_fast.screen.screen`; the
-results go to Parquet (top-k rows), JSON (summary) and PNG (plots), each written atomically.
+results go to Parquet (top-k rows: rank = position in the ranking, lattice_index = index in the
+space), JSON (summary) and PNG (plots whose title says what was screened), each written atomically.
 """
 from __future__ import annotations
 
@@ -9,99 +10,176 @@ import argparse
 import sys
 from pathlib import Path
 
-from hea_fast.commands._common import add_command, csv_list
+from hea_fast.commands._common import add_command, atpct, csv_list, parse_bounds, positive_int, probability
 from hea_fast.screen.spaces import DEFAULT_PALETTE
+
+SCORERS = {"mixture": "P(single phase) from the sparse-mixture model",
+           "yield": "Maresca-Curtin yield strength",
+           "mixture+yield": "Maresca-Curtin yield strength among alloys with P(single phase) >= --min-p",
+           "ssvae": "P(single phase) from the SSVAE classifier"}
 
 
 def _int_range(s: str):
-    if "-" in s:
-        a, b = s.split("-", 1)
-        return list(range(int(a), int(b) + 1))
-    return int(s)
-
-
-def _parse_bounds(items) -> dict:
-    out = {}
-    for it in items or []:
-        try:
-            el, rng = it.split("=", 1)
-            lo, hi = rng.split(":", 1)
-            out[el.strip()] = (float(lo), float(hi))
-        except ValueError:
-            raise ValueError(f"bad --bound {it!r}: expected EL=LO:HI in at.%, e.g. Al=0:20") from None
-    return out
+    try:
+        if "-" in s:
+            a, b = s.split("-", 1)
+            out = list(range(int(a), int(b) + 1))
+            if not out:
+                raise ValueError
+            return out
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r}: expected a number of elements (5) or a range (4-6)") from None
 
 
 def register(sub) -> None:
     p = add_command(sub, "screen", _cmd_screen,
                     help="Screen a composition space and keep the top-k (local threads or a Dask cluster)",
-                    description="Enumerate a simplex lattice of compositions, featurize, score and keep the top-k. "
-                    "Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps scored by the bundled "
-                    "sparse-mixture phase model.")
+                    description="Enumerate a simplex lattice of compositions (amounts in at.%), featurize, score and "
+                    "keep the top-k. Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps scored by the "
+                    "bundled sparse-mixture phase model. Output columns: rank (position in the ranking, 1 = best), "
+                    "lattice_index (index in the space), formula, scores, x_<El> (fractions), descriptors.")
     _add_screen_args(p)
     d = add_command(sub, "demo", _cmd_demo,
                     help="Run the main job on bundled defaults (prints a featurized sample and the top alloys)",
                     description="The main job of `make demo`: featurize a few well-known alloys, then run the "
                     "default screen and write Parquet + PNG + JSON under --out.")
-    d.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    d.add_argument("--top-k", type=int, default=1000)
-    d.add_argument("--threads", type=int, default=None)
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--out", default="demo_out", help="output folder")
+    d.add_argument("--top-k", type=positive_int, default=1000, help="alloys kept")
+    d.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _add_screen_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--elements", type=csv_list, default=list(DEFAULT_PALETTE),
-                   help="comma-separated palette (default: %s)" % ",".join(DEFAULT_PALETTE))
-    p.add_argument("--n-elements", type=_int_range, default=5, help="principal elements per alloy, e.g. 5 or 4-6")
-    p.add_argument("--step", type=float, default=5.0, help="lattice step in at.%% (default 5)")
-    p.add_argument("--bound", action="append", metavar="EL=LO:HI", help="per-element at.%% bounds (repeatable)")
-    p.add_argument("--require", type=csv_list, default=[], help="elements every alloy must contain")
-    p.add_argument("--forbid", type=csv_list, default=[], help="elements to exclude")
-    p.add_argument("--scorer", choices=["mixture", "yield", "mixture+yield", "ssvae"], default="mixture",
-                   help="mixture: P(single phase) from the sparse mixture model; yield: Maresca-Curtin σ_y at "
-                   "--temperature; mixture+yield: rank σ_y among alloys with P(single) >= --min-p")
-    p.add_argument("--model", default=None, help="model directory (default: the bundled mixture model)")
-    p.add_argument("--temperature", type=float, default=1300.0, help="temperature in K for yield scoring")
-    p.add_argument("--min-p", type=float, default=0.75, help="P(single phase) threshold for mixture+yield")
-    p.add_argument("--threshold", type=float, default=None, help="minimum score to keep")
-    p.add_argument("--top-k", type=int, default=1000)
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="ranks per chunk / Dask task (default 200,000; 2,000,000 with --scheduler)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
-    p.add_argument("--checkpoint", default=None, help="JSON checkpoint path (resumable runs)")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--elements", type=csv_list, default=list(DEFAULT_PALETTE), help="comma-separated palette")
+    p.add_argument("--n-elements", type=_int_range, default=5,
+                   help="principal elements per alloy: a number (5) or a range (4-6)")
+    p.add_argument("--step", type=float, default=5.0, help="lattice step in at.%% (100 / step must be an integer)")
+    p.add_argument("--bound", action="append", metavar="El=LO:HI",
+                   help="at.%% range of an element when present, e.g. W=0:20 (repeatable or comma-separated; "
+                   "LO > 0 requires the element) (default: none)")
+    p.add_argument("--max-fraction", type=atpct, default=None,
+                   help="at.%% of every element present, at most, e.g. 35 (default: no limit)")
+    p.add_argument("--require", type=csv_list, default=[], help="comma-separated elements every alloy contains")
+    p.add_argument("--forbid", type=csv_list, default=[], help="comma-separated elements no alloy contains")
+    p.add_argument("--scorer", choices=list(SCORERS), default="mixture",
+                   help="; ".join(f"{k}: {v}" for k, v in SCORERS.items()))
+    p.add_argument("--model", default=None,
+                   help="model of the scorer: default | mixture | DIR for the mixture scorers; ssvae | released | "
+                   "DIR for --scorer ssvae; none for yield (default: the bundled model of the scorer)")
+    p.add_argument("--temperature", type=float, default=1300.0, help="temperature in K of the yield scorers")
+    p.add_argument("--min-p", type=probability, default=0.75,
+                   help="P(single phase) an alloy needs for --scorer mixture+yield, a probability")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="keep only alloys whose ranking score is at least this: a probability in [0, 1] for "
+                   "mixture/ssvae, MPa for yield and mixture+yield (default: no threshold)")
+    p.add_argument("--top-k", type=positive_int, default=1000, help="alloys kept (best first)")
+    p.add_argument("--chunk-size", type=positive_int, default=None,
+                   help="compositions per chunk / Dask task (default: 200000; 2000000 with --scheduler)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: local threads)")
+    p.add_argument("--checkpoint", default=None, help="JSON checkpoint path for a resumable run (default: none)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                    help="score on the GPU (cuda; mixture scorer only) or wherever possible (auto)")
-    p.add_argument("-o", "--output", default="screen_top.parquet", help="Parquet output (top-k rows)")
-    p.add_argument("--plot", default=None, help="PNG summary path (default: next to the output)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-o", "--output", default="screen_top.parquet",
+                   help="Parquet of the top-k rows; the summary goes beside it as .json")
+    p.add_argument("--plot", default=None, help="PNG summary path (default: the output with .png)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def build_scorer(kind: str, model=None, temperature: float = 1300.0, min_p: float = 0.75):
-    """The scorer of `--scorer KIND` (model: a model directory, None for the bundled mixture)."""
+    """The scorer of `--scorer KIND` (model: a `--model` value, None for the scorer's bundled model)."""
     from hea_fast import screen as S
+    from hea_fast.commands._common import load_mixture_model, load_ssvae_model
 
     if kind in ("mixture", "mixture+yield"):
-        mix = S.MixtureScorer(model)
+        mix = S.MixtureScorer(load_mixture_model(model))
         if kind == "mixture":
             return mix
         mix.threshold = min_p
         return S.Combined(S.YieldScorer(temperature), require=[mix])
     if kind == "yield":
+        if model is not None:
+            raise ValueError("--scorer yield uses no model (Maresca-Curtin is a closed form); drop --model")
         return S.YieldScorer(temperature)
     if kind == "ssvae":
-        if not model:
-            raise ValueError("--scorer ssvae needs --model DIR (a model saved by `hea-fast ssvae train`)")
-        from hea_fast.ssvae import load_model as load_ssvae
-
-        return S.SSVAEScorer(load_ssvae(model))
+        return S.SSVAEScorer(load_ssvae_model(model))
     raise ValueError(f"unknown scorer {kind!r}")
 
 
-def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, scheduler: str | None = None, **screen_kw):
+def score_label(name: str) -> str:
+    """A score column in words: p_single -> P(single phase), sigma_y_1300K_MPa -> σ_y at 1300 K (MPa)."""
+    import re
+
+    m = re.fullmatch(r"sigma_y_(.+)K_MPa", name)
+    if m:
+        return f"σ_y at {m.group(1)} K (MPa)"
+    return {"p_single": "P(single phase)", "p_single_ssvae": "P(single phase), SSVAE"}.get(name, name)
+
+
+def describe_run(space, kind: str, temperature: float, min_p: float, threshold, top_k: int) -> str:
+    """One or two lines saying what a screen did, in words (the PNG's title, the console header)."""
+    ns = sorted({k for k, _ in space.parts})
+    steps = sorted({s for _, s in space.parts})
+    n = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
+    step = "/".join(f"{s:g}" for s in steps)
+    els = list(space.elements)
+    spec = space.spec()
+    extra = []
+    if spec["required"]:
+        extra.append("with " + ",".join(spec["required"]))
+    if spec["forbidden"]:
+        extra.append("without " + ",".join(spec["forbidden"]))
+    if spec["bounds"]:
+        extra.append("bounds " + " ".join(f"{e}={100 * a:g}:{100 * b:g}" for e, (a, b) in spec["bounds"].items()))
+    what = SCORERS[kind] if kind in SCORERS else kind
+    if kind in ("yield", "mixture+yield"):
+        what = what.replace("yield strength", f"yield strength at {temperature:g} K")
+    if kind == "mixture+yield":
+        what = what.replace("--min-p", f"{min_p:g}")
+    kept = f", kept if >= {threshold:g}" if threshold is not None else ""
+    return (f"top {top_k:,} of {len(space):,} {n}-element alloys of {','.join(els)} at {step} at.% steps"
+            + (f" ({'; '.join(extra)})" if extra else "") + f"\nranked by {what}{kept}")
+
+
+def _space_or_error(elements, n_elements, step, bounds, required, forbidden, max_fraction):
+    """The CompositionSpace of the options (at.% converted to fractions), refused when empty."""
+    from hea_fast.screen import CompositionSpace
+
+    unknown = [e for e in bounds if e not in elements]
+    if unknown:
+        raise ValueError(f"--bound names {unknown}, not in --elements {','.join(elements)}")
+    frac = {e: (lo / 100.0, hi / 100.0) for e, (lo, hi) in bounds.items()}
+    if max_fraction is not None:
+        for e in elements:
+            lo, hi = frac.get(e, (0.0, 1.0))
+            frac[e] = (lo, min(hi, max_fraction / 100.0))
+            if lo > frac[e][1]:
+                raise ValueError(f"--bound {e}={100 * lo:g}:... is above --max-fraction {max_fraction:g}")
+    space = CompositionSpace(elements, n_elements, step, bounds=frac, required=required, forbidden=forbidden)
+    if len(space):
+        return space
+    ns = [n_elements] if isinstance(n_elements, int) else list(n_elements)
+    avail = [e for e in elements if e not in forbidden]
+    if min(ns) > len(avail):
+        why = (f"--n-elements {min(ns)} needs {min(ns)} elements but the palette offers {len(avail)} "
+               f"({','.join(avail)})")
+    elif len(required) > max(ns):
+        why = f"--require names {len(required)} elements but alloys have at most {max(ns)}"
+    elif sum(lo for lo, _ in frac.values()) > 1 + 1e-12:
+        why = f"the lower bounds sum to {100 * sum(lo for lo, _ in frac.values()):g} at.% > 100"
+    else:
+        why = (f"no {'/'.join(map(str, ns))}-element alloy at {step:g} at.% steps meets the bounds "
+               + " ".join(f"{e}={100 * a:g}:{100 * b:g}" for e, (a, b) in frac.items() if (a, b) != (0.0, 1.0)))
+    raise ValueError(f"the composition space is empty: {why}")
+
+
+def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, scheduler: str | None = None,
+               title: str | None = None, **screen_kw):
     """Screen `space` with `scorer` (keywords of `hea_fast.screen.screen`), on the Dask scheduler at
     `scheduler` if given; write the top-k rows to `out_path` (Parquet), the summary beside it (JSON)
-    and the plots to `plot_path` (PNG, or none)."""
+    and the plots to `plot_path` (PNG, or none) under `title`."""
     from hea_fast import screen as S
     from hea_fast._io import atomic_write_json
     from hea_fast.plots import screen_summary
@@ -111,7 +189,7 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
         from dask.distributed import Client
 
         client = Client(scheduler)
-    print(f"{space}; scorer: {scorer.name}", file=sys.stderr)
+    print(title or f"{space}; scorer: {scorer.name}", file=sys.stderr)
     try:
         res = S.screen(space, scorer, client=client, **screen_kw)
     finally:
@@ -120,33 +198,43 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
     res.to_parquet(out_path)
     atomic_write_json(out_path.with_suffix(".json"), res.summary(), indent=2)
     if plot_path is not None and len(res.top):
-        screen_summary(res.top, res.score_name, plot_path, title=str(space))
+        screen_summary(res.top, res.score_name, plot_path, title=title or str(space),
+                       score_label=score_label(res.score_name))
     return res
 
 
 def _cmd_screen(args) -> int:
-    from hea_fast.screen import CompositionSpace
+    from hea_fast.screen import Combined
 
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot = Path(args.plot) if args.plot else out.with_suffix(".png")
-    space = CompositionSpace(args.elements, args.n_elements, args.step, bounds=_parse_bounds(args.bound),
-                             required=args.require, forbidden=args.forbid)
+    bounds = parse_bounds(args.bound, cmd="screen")
+    space = _space_or_error(args.elements, args.n_elements, args.step, bounds, args.require, args.forbid,
+                            args.max_fraction)
+    if args.threshold is not None and args.scorer in ("mixture", "ssvae") and not 0 <= args.threshold <= 1:
+        raise ValueError(f"--threshold {args.threshold:g} is outside [0, 1]: --scorer {args.scorer} scores a probability")
+    if args.scorer in ("yield", "mixture+yield") and not args.temperature >= 0:
+        raise ValueError(f"--temperature {args.temperature:g} K is below 0 K")
     scorer = build_scorer(args.scorer, args.model, args.temperature, args.min_p)
-    res = run_screen(space, scorer, out, plot, scheduler=args.scheduler, top_k=args.top_k, threshold=args.threshold,
-                     chunk_size=args.chunk_size, checkpoint=args.checkpoint, progress=not args.no_progress,
-                     threads=args.threads, device=args.device)
-    _print_top(res)
-    print(f"wrote {out}, {out.with_suffix('.json')}, {plot}")
+    out = Path(args.output)
+    plot = Path(args.plot) if args.plot else out.with_suffix(".png")
+    title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k)
+    res = run_screen(space, scorer, out, plot, scheduler=args.scheduler, title=title, top_k=args.top_k,
+                     threshold=args.threshold, chunk_size=args.chunk_size, checkpoint=args.checkpoint,
+                     progress=not args.no_progress, threads=args.threads, device=args.device)
+    _print_top(res, [s.name for s in scorer.walk()] if isinstance(scorer, Combined) else [scorer.name])
+    print(f"wrote {out}, {out.with_suffix('.json')}" + (f", {plot}" if len(res.top) else " (no PNG: nothing passed)"))
     return 0
 
 
-def _print_top(res, n: int = 10) -> None:
+def _print_top(res, score_cols, n: int = 10) -> None:
     import pandas as pd
 
-    cols = ["formula", res.score_name] + [c for c in ("delta", "dH_mix", "VEC", "Omega") if c in res.top.columns]
-    with pd.option_context("display.width", 140, "display.max_columns", 20, "display.precision", 3):
-        print(res.top[cols].head(n).to_string(index=False))
+    if not len(res.top):
+        print("no alloy passed the thresholds")
+    else:
+        scores = [c for c in dict.fromkeys([res.score_name, *score_cols]) if c in res.top.columns]
+        cols = ["rank", "formula", *scores] + [c for c in ("delta", "dH_mix", "VEC", "Omega") if c in res.top.columns]
+        with pd.option_context("display.width", 140, "display.max_columns", 20, "display.precision", 3):
+            print(res.top[cols].head(n).to_string(index=False))
     s = res.summary()
     print(f"scored {s['n_scored']:,} compositions in {s['elapsed_s']:.1f} s "
           f"({s['compositions_per_s']:,.0f}/s); {s['n_passing']:,} passed the thresholds")
@@ -169,9 +257,11 @@ def _cmd_demo(args) -> int:
     print()
     # the default screen: 5-element alloys of the default palette at 5 at.%, P(single phase) >= 0.75
     parquet = out / "screen_top.parquet"
-    res = run_screen(CompositionSpace(DEFAULT_PALETTE, 5, 5.0), MixtureScorer(), parquet, out / "screen_top.png",
+    space = CompositionSpace(DEFAULT_PALETTE, 5, 5.0)
+    res = run_screen(space, MixtureScorer(), parquet, out / "screen_top.png",
+                     title=describe_run(space, "mixture", 1300.0, 0.75, 0.75, args.top_k),
                      top_k=args.top_k, threshold=0.75, threads=args.threads, progress=not args.no_progress)
     print()
-    _print_top(res)
+    _print_top(res, ["p_single"])
     print(f"\nwrote {parquet}, {parquet.with_suffix('.json')}, {out / 'screen_top.png'}")
     return 0

@@ -1,15 +1,14 @@
-"""`hea-fast ssvae train|predict|generate|nudge|explain` — the disentangled semi-supervised VAE
-(Zeng, Khan & Post, arXiv 2409.06740).
+"""`hea-fast ssvae train|predict|explain` — the disentangled semi-supervised VAE
+(Zeng, Khan & Post, arXiv 2409.06740). The design modes (generate, nudge) are in `ssvae_design`.
 
 train     train on the d-VAE splits (split seed 42 = the paper's), write a model directory
           (config.json + model.safetensors, no pickle), history.csv, metrics.json and roc.png
-predict   add p_single to a CSV of formulas; rows with elements outside the model's 30 are reported
-generate  decode latent points z with a target probability (rounded formulas, re-scored)
-nudge     the iterative design loop from start alloys; whole trajectories (+ optional PNG)
+predict   add p_single to a table of formulas; rows the model cannot score keep NaN and a reason
 explain   exact Shapley values of the classifier head (all 2^8 coalitions) + summary PNG
 
---model takes a directory written by `ssvae train` or the word `released` (the authors' weights
-from $HEA_FAST_DATA/dvae_hea_zeng2024_model/).
+--model takes `ssvae` / `default` (the project-trained SSVAE bundled with hea_fast), `released`
+(the authors' weights from $HEA_FAST_DATA/dvae_hea_zeng2024_model/) or a directory written by
+`ssvae train`.
 """
 from __future__ import annotations
 
@@ -17,65 +16,50 @@ import json
 import sys
 from pathlib import Path
 
+from hea_fast.commands._common import add_command, positive_int, say
+from hea_fast.commands._tables import add_errors_args, add_formula_column
 
-def _load_model(spec: str):
-    from hea_fast.ssvae.model import load_model
+MODEL_HELP = ("ssvae | default (the project-trained SSVAE bundled with hea_fast), released (the authors' weights "
+              "from the data home) or a directory written by `hea-fast ssvae train` (default: default)")
 
-    return load_model(spec)
-
-
-def _csv_list(s):
-    return tuple(t.strip() for t in str(s).split(",") if t.strip())
-
-
-def _constraints(args):
-    from hea_fast.ssvae.design import Constraints
-
-    bounds = {}
-    for b in args.bound or []:
-        parts = b.split(":")
-        if len(parts) != 3:
-            raise ValueError(f"--bound {b!r}: expected ELEMENT:MIN:MAX in at.%, e.g. Al:0:10")
-        try:
-            bounds[parts[0]] = (float(parts[1]), float(parts[2]))
-        except ValueError:
-            raise ValueError(f"--bound {b!r}: MIN and MAX must be numbers") from None
-    cost = {}
-    for item in _csv_list(args.cost or ""):
-        el, _, v = item.partition("=")
-        try:
-            cost[el.strip()] = float(v)
-        except ValueError:
-            raise ValueError(f"--cost item {item!r}: expected ELEMENT=VALUE") from None
-    if args.cost_csv:
-        import pandas as pd
-
-        df = pd.read_csv(args.cost_csv)
-        if not {"element", "cost"} <= set(df.columns):
-            raise ValueError(f"{args.cost_csv}: needs columns 'element' and 'cost', has {list(df.columns)}")
-        cost.update({str(e): float(c) for e, c in zip(df["element"], df["cost"])})
-    if args.cost_weight and not cost:
-        raise ValueError("--cost-weight needs --cost or --cost-csv")
-    return Constraints(allowed=_csv_list(args.allow) if args.allow else None, forbidden=_csv_list(args.forbid or ""),
-                       bounds=bounds, cost=cost, cost_weight=float(args.cost_weight or 0.0))
-
-
-def _add_constraints(p):
-    g = p.add_argument_group("design constraints (not in the paper)")
-    g.add_argument("--allow", help="comma-separated elements that may appear (others are removed)")
-    g.add_argument("--forbid", help="comma-separated elements that must not appear")
-    g.add_argument("--bound", action="append", metavar="EL:MIN:MAX", help="at.%% bounds of an element (repeatable)")
-    g.add_argument("--cost", help="per-element cost, e.g. Co=30,Ni=15 (any unit: $/kg, density, ...)")
-    g.add_argument("--cost-csv", help="CSV with columns element,cost")
-    g.add_argument("--cost-weight", type=float, default=0.0, help="λ in p_i ∝ p_i·exp(−λ·cost_i) (default 0)")
+#: The classifier head's 8 inputs: Zeng et al.'s names -> hea_fast.features descriptor, unit. They are
+#: computed with the paper's element table (`featurize --descriptors zeng2024`), which counts the 4f
+#: electrons of Hf, Ta, W, ... in the VEC: `vac` of NbMoTaW is 12.5, `VEC` of the default table 5.5.
+ZENG2024_FEATURES = (("k", "K", "bulk modulus, GPa"), ("vm", "Vm", "molar volume, cm^3/mol"),
+                     ("tm", "Tm", "melting temperature, K"),
+                     ("vac", "VEC", "valence electron concentration, electrons/atom (4f electrons counted)"),
+                     ("delta", "delta", "atomic size mismatch, %"), ("delta_chi", "dchi_pauling", "Pauling "
+                     "electronegativity difference"), ("delta_s_mix", "dS_mix", "mixing entropy, J/(mol K)"),
+                     ("delta_h_mix", "dH_mix", "mixing enthalpy, kJ/mol"))
 
 
 def _write_csv(df, path):
-    from hea_fast._io import atomic_path
+    from hea_fast.commands._tables import write_table
 
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
-    return Path(path)
+    return write_table(df, path)
+
+
+def _read_formulas(cmd: str, args):
+    """(table, formula column, BadRows) of `args.input`."""
+    from hea_fast.commands._tables import BadRows, formula_column, read_table
+
+    df = read_table(args.input)
+    col = formula_column(df.columns, args.formula_column, args.input)
+    return df, col, BadRows(cmd, args.input)
+
+
+def _score_rows(model, df, col, bad, threads=None):
+    """(at.% rows, ok mask) of a table's formulas over the model's elements; bad rows recorded."""
+    import numpy as np
+
+    from hea_fast.commands._tables import explain
+    from hea_fast.ssvae.design import compositions_to_atpct
+
+    values = df[col].tolist()
+    x, ok, reasons = compositions_to_atpct(model, values, errors="report")
+    for i in np.flatnonzero(~ok):
+        bad.add(int(i), values[i], explain(values[i], reasons[i]))
+    return x, ok
 
 
 # ---- handlers -----------------------------------------------------------------------------------------
@@ -92,6 +76,12 @@ def _train(args):
     from hea_fast.ssvae.model import SSVAEConfig
     from hea_fast.ssvae.training import TrainConfig, train_models, train_pyro
 
+    min_epochs = args.min_epochs
+    if not args.legacy and args.epochs <= min_epochs:
+        # selection and early stopping start at --min-epochs: a shorter run would select nothing
+        min_epochs = max(1, args.epochs // 2)
+        say("ssvae train", f"--epochs {args.epochs} is not above --min-epochs {args.min_epochs} (where model "
+            f"selection starts): selecting over epochs {min_epochs}-{args.epochs} instead (--min-epochs {min_epochs})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     split_seed = args.seed if args.split_seed is None else args.split_seed
@@ -103,8 +93,7 @@ def _train(args):
         tcfg = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "loop": "pyro (legacy)"}
     else:
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                          min_epochs=args.min_epochs, selection=args.selection,
-                          threads=args.threads)
+                          min_epochs=min_epochs, selection=args.selection, threads=args.threads)
         res = train_models([splits], [args.seed], mcfg, cfg, progress=not args.no_progress,
                            checkpoint=args.checkpoint or out / "checkpoint.safetensors")
         tcfg = dataclasses.asdict(cfg)
@@ -119,7 +108,8 @@ def _train(args):
     from sklearn.metrics import roc_auc_score
 
     metrics = {"split_seed": int(split_seed), "seed": args.seed, "best_epoch": res.best_epoch[0],
-               "epochs_run": res.epochs_run, "seconds": res.seconds, "train_config": json.loads(json.dumps(tcfg, default=list))}
+               "epochs_run": res.epochs_run, "seconds": res.seconds,
+               "train_config": json.loads(json.dumps(tcfg, default=list))}
     for part in ("labelled", "validation", "test"):
         s = splits[part]
         with torch.no_grad():
@@ -134,91 +124,25 @@ def _train(args):
 
 def _predict(args):
     import numpy as np
-    import pandas as pd
 
-    from hea_fast.ssvae.design import classifier_proba, compositions_to_atpct, features_of
+    from hea_fast.commands._common import load_ssvae_model
+    from hea_fast.commands._tables import finish
+    from hea_fast.ssvae.design import classifier_proba, features_of
 
-    model = _load_model(args.model)
-    df = pd.read_csv(args.input)
-    if args.formula_column not in df.columns:
-        raise ValueError(f"{args.input}: no column {args.formula_column!r} (columns: {list(df.columns)})")
-    forms = df[args.formula_column].astype(str).tolist()
-    x, ok, reasons = compositions_to_atpct(model, forms, errors="report")
+    model = load_ssvae_model(args.model)
+    df, col, bad = _read_formulas("ssvae predict", args)
+    x, ok = _score_rows(model, df, col, bad)
+    if args.errors == "raise":
+        bad.raise_if_any()
     p = np.full(len(df), np.nan)
     idx = np.flatnonzero(ok)
     for a in range(0, len(idx), args.chunk_size):
         sel = idx[a : a + args.chunk_size]
         p[sel] = classifier_proba(model, features_of(model, x[sel], args.threads))
     df["p_single"] = p
-    df["ssvae_error"] = reasons
-    _write_csv(df, args.output)
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        print(f"hea-fast ssvae predict: {bad.size} of {len(df)} rows not scored (p_single empty, reason in "
-              f"column ssvae_error), e.g. row {bad[0]}: {reasons[bad[0]]}", file=sys.stderr)
-    print(f"wrote {args.output}: {idx.size} rows scored, {bad.size} reported")
-    return 0
-
-
-def _parse_z(args, z_dim):
-    import numpy as np
-
-    pts = []
-    for s in args.z or []:
-        try:
-            v = [float(t) for t in s.split(",")]
-        except ValueError:
-            raise ValueError(f"--z {s!r}: expected comma-separated numbers, e.g. 0.1,-0.4") from None
-        pts.append(v)
-    if args.grid:
-        axes = []
-        for part in args.grid.split(","):
-            try:
-                lo, hi, n = part.split(":")
-                axes.append(np.linspace(float(lo), float(hi), int(n)))
-            except ValueError:
-                raise ValueError(f"--grid {args.grid!r}: expected LO:HI:N per latent axis, comma-separated") from None
-        mesh = np.meshgrid(*axes, indexing="ij")
-        pts += np.stack([m.ravel() for m in mesh], 1).tolist()
-    if not pts:
-        raise ValueError("give latent points with --z and/or --grid")
-    bad = [q for q in pts if len(q) != z_dim]
-    if bad:
-        raise ValueError(f"latent point {bad[0]} has {len(bad[0])} coordinates; the model's latent size is {z_dim}")
-    return np.asarray(pts)
-
-
-def _generate(args):
-    from hea_fast.ssvae.design import generate
-
-    model = _load_model(args.model)
-    z = _parse_z(args, model.config.z_dim)
-    df = generate(model, z, args.p, constraints=_constraints(args))
-    _write_csv(df, args.output)
-    print(f"wrote {args.output}: {len(df)} alloys, mean |p_target − p_single| = {df['abs_error'].mean():.3f}")
-    return 0
-
-
-def _nudge(args):
-    import pandas as pd
-
-    from hea_fast.ssvae import plots
-    from hea_fast.ssvae.design import nudge
-
-    model = _load_model(args.model)
-    cons = _constraints(args)
-    trajs = []
-    for f in args.formula:
-        t = nudge(model, f, cutoff=args.cutoff, max_steps=args.max_steps, constraints=cons)
-        t.insert(0, "start_alloy", f)
-        trajs.append(t)
-        last = t.iloc[-1]
-        print(f"{f}: {len(t) - 1} steps -> {last['alloy']} (p_single {last['p_single']:.3f}, "
-              f"{'reached' if last['reached'] else 'not reached'} {args.cutoff})")
-    df = pd.concat(trajs, ignore_index=True)
-    _write_csv(df, args.output)
-    if args.plot:
-        plots.nudge_trajectory(trajs[0], args.plot)
+    out = finish(df, bad, args.errors, args.errors_out)
+    _write_csv(out, args.output)
+    print(f"wrote {args.output}: {idx.size} rows scored, {len(bad)} could not be")
     return 0
 
 
@@ -226,41 +150,49 @@ def _explain(args):
     import numpy as np
     import pandas as pd
 
+    from hea_fast.commands._common import load_ssvae_model
+    from hea_fast.commands._tables import finish
     from hea_fast.ssvae import plots
     from hea_fast.ssvae.data import load_splits
-    from hea_fast.ssvae.design import compositions_to_atpct, features_of
+    from hea_fast.ssvae.design import features_of
     from hea_fast.ssvae.explain import exact_shapley
 
-    model = _load_model(args.model)
+    model = load_ssvae_model(args.model)
     split_seed = args.split_seed
     if split_seed is None:
         split_seed = int((getattr(model, "training_info", None) or {}).get("split_seed", 42))
     splits = load_splits(split_seed)
     bg = splits["labelled"].e if args.background == "labelled" else np.concatenate(
         [splits["labelled"].e, splits["unlabelled"].e])
+    bad = None
     if args.input:
-        df = pd.read_csv(args.input)
-        if args.formula_column not in df.columns:
-            raise ValueError(f"{args.input}: no column {args.formula_column!r} (columns: {list(df.columns)})")
-        x, ok, reasons = compositions_to_atpct(model, df[args.formula_column].astype(str).tolist(), errors="report")
+        df, col, bad = _read_formulas("ssvae explain", args)
+        x, ok = _score_rows(model, df, col, bad)
+        if args.errors == "raise":
+            bad.raise_if_any()
         if not ok.any():
-            raise ValueError(f"no row of {args.input} lies within the model's elements: {reasons[0]}")
-        if (~ok).any():
-            print(f"hea-fast ssvae explain: {(~ok).sum()} rows outside the model's elements skipped, e.g. "
-                  f"{reasons[int(np.flatnonzero(~ok)[0])]}", file=sys.stderr)
-        names = df[args.formula_column].astype(str).to_numpy()[ok]
-        e = features_of(model, x[ok])
+            raise ValueError(f"no row of {args.input} can be explained: {bad.message()}")
+        names = df[col].astype(str).to_numpy()
+        e = np.full((len(df), len(model.config.features)), np.nan)
+        e[ok] = features_of(model, x[ok])
     else:
         names, e = splits["test"].alloys, splits["test"].e
-    res = exact_shapley(model, e, bg, output=args.output_kind)
-    out = res.to_frame()
+        ok = np.ones(len(e), bool)
+    res = exact_shapley(model, e[ok], bg, output=args.output_kind)
+    part = res.to_frame().rename(columns={"f": "p_single" if args.output_kind == "probability" else "logit_p_single"})
+    out = pd.DataFrame(np.nan, index=np.arange(len(e)), columns=part.columns)
+    out.iloc[np.flatnonzero(ok)] = part.to_numpy()
     out.insert(0, "alloy", names)
     for j, f in enumerate(model.config.features):
         out[f] = np.asarray(e)[:, j]
+    if bad is not None:
+        out = finish(out, bad, args.errors, args.errors_out)
     _write_csv(out, args.output)
     if args.plot:
-        plots.shap_summary(res.values, e, model.config.features, args.plot)
-    print(f"wrote {args.output}: {len(out)} alloys, base value E[f] = {res.base_value:.4f} "
+        plots.shap_summary(res.values, e[ok], model.config.features, args.plot,
+                           title=f"exact Shapley values of P(single phase) for {int(ok.sum())} alloys "
+                           f"({len(bg)} background rows)")
+    print(f"wrote {args.output}: {int(ok.sum())} alloys, base value E[f] = {res.base_value:.4f} "
           f"({len(bg)} background rows, split seed {split_seed})")
     return 0
 
@@ -268,68 +200,65 @@ def _explain(args):
 # ---- registration -------------------------------------------------------------------------------------
 def register(sub) -> None:
     h = "train an SSVAE on the d-VAE splits and write a model directory"
-    p = sub.add_parser("train", help=h, description=h)
+    p = add_command(sub, "train", _train, help=h)
     p.add_argument("--out", required=True, help="model directory to write (config.json, model.safetensors, ...)")
-    p.add_argument("--seed", type=int, default=42, help="model seed: init, batches, noise (default 42)")
-    p.add_argument("--split-seed", type=int, default=None, help="split recipe seed (default: --seed; 42 = paper)")
-    p.add_argument("--epochs", type=int, default=2000, help="epoch budget (early stopping may end sooner)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3; the authors' 1e-4 "
-                   "needs ~20,000 epochs)")
-    p.add_argument("--min-epochs", type=int, default=500, help="no model selection or early stop before this epoch")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--patience", type=int, default=300, help="early stop after this many epochs without improvement "
-                   "of the smoothed validation score")
+    p.add_argument("--seed", type=int, default=42, help="model seed: init, batches, noise")
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the labelled/validation/test split (default: --seed; 42 = the paper's)")
+    p.add_argument("--epochs", type=positive_int, default=2000,
+                   help="epoch budget; early stopping may end sooner; at or below --min-epochs, selection starts "
+                   "half-way instead (with a warning)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (the authors' 1e-4 needs ~20,000 "
+                   "epochs)")
+    p.add_argument("--min-epochs", type=positive_int, default=500,
+                   help="epoch where model selection and early stopping start")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="alloys per step")
+    p.add_argument("--patience", type=positive_int, default=300, help="early stop after this many epochs without "
+                   "improvement of the smoothed validation score")
     p.add_argument("--selection", choices=("brier", "ce"), default="brier",
-                   help="validation score for selection and stopping (default: Brier score)")
-    p.add_argument("--z-dim", type=int, default=2)
-    p.add_argument("--hidden", type=int, nargs="+", default=[100, 100])
+                   help="validation score for selection and stopping: Brier score or cross-entropy")
+    p.add_argument("--z-dim", type=positive_int, default=2, help="latent dimensions")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[100, 100], help="hidden layer widths")
     p.add_argument("--legacy", action="store_true",
                    help="the authors' behaviour: raw features, φ sampled (Pyro SVI loop; slow)")
-    p.add_argument("--checkpoint", default=None, help="resumable run state (default OUT/checkpoint.safetensors)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_train)
+    p.add_argument("--checkpoint", default=None, help="resumable run state (default: OUT/checkpoint.safetensors)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    h = "add P(single phase) to a CSV of formulas"
-    p = sub.add_parser("predict", help=h, description=h)
-    p.add_argument("input", help="CSV with a formula column")
-    p.add_argument("--model", required=True, help="model directory or 'released'")
-    p.add_argument("--formula-column", default="formula")
-    p.add_argument("-o", "--output", required=True, help="output CSV (input rows + p_single + ssvae_error)")
-    p.add_argument("--chunk-size", type=int, default=200_000)
-    p.add_argument("--threads", type=int, default=None)
-    p.set_defaults(func=_predict)
-
-    h = "decode latent points with a target probability of single phase"
-    p = sub.add_parser("generate", help=h, description=h)
-    p.add_argument("--model", required=True, help="model directory or 'released'")
-    p.add_argument("--z", action="append", metavar="Z1,Z2", help="a latent point (repeatable)")
-    p.add_argument("--grid", metavar="LO:HI:N,LO:HI:N", help="a grid over the latent axes")
-    p.add_argument("--p", type=float, default=1.0, help="φ fed to the decoder (default 1 = single phase)")
-    p.add_argument("-o", "--output", required=True)
-    _add_constraints(p)
-    p.set_defaults(func=_generate)
-
-    h = "iterative design: nudge start alloys towards single phase"
-    p = sub.add_parser("nudge", help=h, description=h)
-    p.add_argument("formula", nargs="+", help="start alloy(s), e.g. Fe14Ni16Cr22Co14Al22Cu8")
-    p.add_argument("--model", required=True, help="model directory or 'released'")
-    p.add_argument("--cutoff", type=float, default=0.6, help="stop once P(single) >= cutoff (default 0.6)")
-    p.add_argument("--max-steps", type=int, default=10)
-    p.add_argument("-o", "--output", required=True, help="CSV of the trajectories")
-    p.add_argument("--plot", default=None, help="PNG of the first trajectory in latent space")
-    _add_constraints(p)
-    p.set_defaults(func=_nudge)
+    h = "add P(single phase) to a table of formulas"
+    p = add_command(sub, "predict", _predict, help=h,
+                    description=h + ". Output: the input columns, p_single, and 'error' for rows the model cannot "
+                    "score (an element outside its 30, an unreadable formula).")
+    p.add_argument("input", help="CSV or Parquet table with a formula column")
+    p.add_argument("--model", default="default", help=MODEL_HELP)
+    add_formula_column(p)
+    p.add_argument("-o", "--output", required=True, help="output .csv or .parquet (input rows + p_single + error)")
+    add_errors_args(p, "p_single")
+    p.add_argument("--chunk-size", type=positive_int, default=200_000, help="rows per featurization chunk")
+    p.add_argument("--threads", type=positive_int, default=None, help="featurization threads (default: all cores)")
 
     h = "exact Shapley values of the classifier head over its 8 descriptors"
-    p = sub.add_parser("explain", help=h, description=h)
-    p.add_argument("input", nargs="?", default=None, help="CSV with formulas (default: the test split)")
-    p.add_argument("--model", required=True, help="model directory or 'released'")
-    p.add_argument("--formula-column", default="formula")
+    names = ", ".join(f"{a} = {b} ({u})" for a, b, u in ZENG2024_FEATURES)
+    p = add_command(sub, "explain", _explain, help=h,
+                    description=h + ". Output: alloy, p_single (the explained probability), phi_<descriptor> (the "
+                    "Shapley values, summing to p_single - E[p_single] over the background) and the descriptor "
+                    f"values. The descriptors are Zeng et al.'s: {names}. They use the paper's element table "
+                    "(`hea-fast featurize --descriptors zeng2024` gives the same numbers), which counts 4f "
+                    "electrons in the VEC: vac of NbMoTaW is 12.5 where featurize's VEC (default table) is 5.5.")
+    p.add_argument("input", nargs="?", default=None, help="table with formulas (default: the 138 test-split alloys)")
+    p.add_argument("--model", default="default", help=MODEL_HELP)
+    add_formula_column(p)
+    add_errors_args(p, "Shapley values")
     p.add_argument("--background", choices=("labelled", "training"), default="labelled",
-                   help="background rows: the labelled split or labelled+unlabelled (default labelled)")
+                   help="background rows: the labelled split, or labelled + unlabelled")
     p.add_argument("--split-seed", type=int, default=None, help="splits for the background (default: the model's)")
-    p.add_argument("--output-kind", choices=("probability", "logit"), default="probability")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--plot", default=None, help="PNG summary plot")
-    p.set_defaults(func=_explain)
+    p.add_argument("--output-kind", choices=("probability", "logit"), default="probability",
+                   help="explain P(single phase) or its logit")
+    p.add_argument("-o", "--output", required=True, help="output .csv or .parquet")
+    p.add_argument("--plot", default=None, help="PNG summary plot (default: none)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from hea_fast.cli import main
+
+    sys.exit(main(["ssvae", *sys.argv[1:]]))

@@ -1,10 +1,22 @@
-"""`hea-fast xyield simulate` and `hea-fast xyield grid`: Maresca–Curtin (2020) simulation of the
-X-Yield grid (σ_y in MPa, T in K). Heavy work happens in hea_fast.xyield.grid (C++ kernels)."""
+"""`hea-fast xyield simulate` and `hea-fast xyield grid`: Maresca–Curtin (2020) yield strength of BCC
+alloys (σ_y in MPa, T in K). Heavy work happens in hea_fast.xyield (C++ kernels).
+
+simulate ALLOYS... / -i IN   the named alloys at --temperature T [T ...] (columns formula, temperature_K,
+                             sigma_y_MPa, tau_y0_MPa, dEb_eV); --element-data FILE gives the model's
+                             inputs (V, C11, C12, C44) of elements the bundled table lacks, or overrides it
+simulate (no alloys)         a uniform random sample of the X-Yield grid (--sample points)
+grid                         the whole X-Yield grid, reduced on the fly (maxima, top-k, histograms)
+"""
 from __future__ import annotations
 
+import argparse
 import sys
 
+from hea_fast.commands._common import add_command, positive_int, say
+from hea_fast.commands._tables import add_errors_args, add_formula_column
+
 _PALETTE = "Al,Cr,Hf,Mo,Nb,Ta,Ti,V,W,Zr"
+_ELEMENT_COLUMNS = ("element", "V_A3", "C11", "C12", "C44")
 
 
 def _elements(s: str):
@@ -14,89 +26,283 @@ def _elements(s: str):
     return els
 
 
-def _temperatures(s: str):
-    """'300:2600:100' (start:stop:step, stop exclusive, like range) or '300,900,1500'."""
+def _temperatures(tokens, default: str):
+    """['300:2600:100'] (start:stop:step, stop exclusive, like range), ['300', '900'] or ['300,900'] -> K."""
     import numpy as np
 
-    try:
-        if ":" in s:
-            parts = [float(p) for p in s.split(":")]
-            if len(parts) != 3 or parts[2] <= 0:
-                raise ValueError("use start:stop:step with step > 0")
-            T = np.arange(*parts)
-        else:
-            T = np.array([float(p) for p in s.split(",") if p.strip()])
-    except ValueError as e:
-        raise ValueError(f"--temperatures {s!r}: {e} (kelvin: start:stop:step or a comma list)") from None
-    if T.size == 0:
-        raise ValueError(f"--temperatures {s!r} gives no temperature (stop is exclusive: 300:2600:100 = 300..2500 K)")
-    return T
+    out = []
+    for s in tokens or [default]:
+        try:
+            if ":" in s:
+                parts = [float(p) for p in s.split(":")]
+                if len(parts) != 3 or parts[2] <= 0:
+                    raise ValueError("use start:stop:step with step > 0")
+                T = np.arange(*parts)
+                if T.size == 0:
+                    raise ValueError("it gives no temperature (stop is exclusive: 300:2600:100 = 300..2500 K)")
+            else:
+                T = np.array([float(p) for p in s.split(",") if p.strip()])
+        except ValueError as e:
+            raise ValueError(f"--temperatures {s!r}: {e} (kelvin: start:stop:step or numbers)") from None
+        if not (np.isfinite(T).all() and (T >= 0).all()):
+            raise ValueError(f"--temperatures {s!r}: temperatures are in K, finite and >= 0")
+        out.extend(T.tolist())
+    if not out:
+        raise ValueError("--temperatures gives no temperature")
+    return np.asarray(out, dtype=np.float64)
 
 
-def _common(p, default_temps="300:2600:100"):
-    p.add_argument("--elements", default=_PALETTE, help=f"comma-separated palette (default {_PALETTE})")
-    p.add_argument("--temperatures", default=default_temps,
-                   help="kelvin: start:stop:step (stop exclusive) or a comma list (default 300:2600:100 = 300..2500 K)")
-    p.add_argument("--model", default="two-regime", choices=["two-regime", "single-fit"],
-                   help="temperature dependence of Maresca-Curtin (default two-regime)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+def _common(p, default_temps: str):
+    p.add_argument("--temperatures", "--temperature", "-T", nargs="+", default=None, metavar="T",
+                   help="temperatures in K: numbers, comma lists or start:stop:step ranges (stop exclusive) "
+                   f"(default: {default_temps})")
+    p.add_argument("--temperature-model", dest="mc_model", default="two-regime", choices=["two-regime", "single-fit"],
+                   help="temperature dependence of Maresca-Curtin")
+    # the old spelling, kept for one release: --model now names models (default|mixture|ssvae|released|DIR)
+    p.add_argument("--model", dest="mc_model", choices=["two-regime", "single-fit"], default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("-o", "--output", required=True, help="output Parquet file")
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "simulate",
-        help="Maresca-Curtin yield of a uniform random sample of the X-Yield grid -> Parquet",
-        description="Draw --sample points uniformly (seeded) from the X-Yield grid (ternary/quaternary at 1 %, "
-                    "quinary-septenary at 5 %, over --elements and --temperatures) and write their compositions, "
-                    "temperature (K) and Maresca-Curtin yield strength (MPa) to Parquet.",
-    )
-    _common(p)
-    p.add_argument("--sample", type=int, default=100_000, help="number of points (default 100000, as in X-Yield)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(func=_simulate)
+    p = add_command(
+        subparsers, "simulate", _simulate,
+        help="Maresca-Curtin yield strength of named alloys, or of a random sample of the X-Yield grid",
+        description="With ALLOYS or -i IN: the Maresca-Curtin (2020) yield strength of those BCC alloys at each "
+                    "--temperature (columns formula, temperature_K, sigma_y_MPa, tau_y0_MPa (zero-temperature "
+                    "resolved shear stress), dEb_eV (energy barrier)); the model's inputs of an element the bundled "
+                    "table lacks (it has Al Cr Fe Hf Mo Nb Ta Ti V W Zr) come from --element-data. Without alloys: "
+                    "--sample points drawn uniformly (seeded) from the X-Yield grid (ternary/quaternary at 1 at.%, "
+                    "quinary-septenary at 5 at.%, over --elements and --temperatures) to Parquet.")
+    p.add_argument("alloys", nargs="*", metavar="ALLOY", help="formulas, e.g. NbMoTaW Nb25Mo25Ta25W25")
+    p.add_argument("-i", "--input", default=None, help="CSV or Parquet table of alloys (default: none)")
+    add_formula_column(p)
+    add_errors_args(p, "yield strengths")
+    p.add_argument("--element-data", default=None, metavar="FILE",
+                   help="CSV with columns element, V_A3 (atomic volume, Å³), C11, C12, C44 (elastic constants, GPa): "
+                   "inputs of elements the bundled table lacks, or replacing its values (default: none)")
+    _common(p, "300 K for named alloys; 300:2600:100 = 300..2500 K for the grid sample")
+    p.add_argument("--elements", default=_PALETTE, help="grid sample: comma-separated palette")
+    p.add_argument("--sample", type=positive_int, default=100_000, help="grid sample: number of points (as in X-Yield)")
+    p.add_argument("--seed", type=int, default=0, help="grid sample: random seed")
+    p.add_argument("-o", "--output", default=None,
+                   help="output .csv or .parquet (default: a table on stdout for named alloys; the grid sample "
+                   "needs -o)")
 
-    g = subparsers.add_parser(
-        "grid",
+    g = add_command(
+        subparsers, "grid", _grid,
         help="stream the whole X-Yield grid and write reductions (maxima, top-k, histograms) -> Parquet",
         description="Enumerate every point of the X-Yield grid in C++ and reduce on the fly. -o gets the "
                     "per-temperature count/mean/std/max table with --stats (else the per-system x temperature maxima); "
                     "next to it go <stem>.per_system, <stem>.histogram (--stats), <stem>.topk (--topk) and "
-                    "<stem>.sample (--sample) Parquet files. Resumable with --checkpoint.",
-    )
-    _common(g)
+                    "<stem>.sample (--sample) Parquet files. Resumable with --checkpoint.")
+    g.add_argument("--elements", default=_PALETTE, help="comma-separated palette")
+    _common(g, "300:2600:100 = 300..2500 K")
+    g.add_argument("-o", "--output", required=True, help="output Parquet file")
     g.add_argument("--stats", action="store_true", help="per-temperature count/mean/std/max and histograms")
-    g.add_argument("--topk", type=int, default=10, help="keep the top-k points per temperature (default 10; 0 = off)")
-    g.add_argument("--sample", type=int, default=0, help="also draw this many random points (default 0)")
-    g.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
-    g.add_argument("--hist-bins", type=int, default=250, help="histogram bins (default 250)")
-    g.add_argument("--hist-range", default="0,5000", help="histogram range in MPa, lo,hi (default 0,5000)")
-    g.add_argument("--chunk-size", type=int, default=1 << 21, help="compositions per streamed chunk")
-    g.add_argument("--checkpoint", default=None, help="resumable state file (.npz), removed when the run completes")
+    g.add_argument("--topk", type=int, default=10, help="keep the top-k points per temperature (0 = off)")
+    g.add_argument("--sample", type=int, default=0, help="also draw this many random points")
+    g.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    g.add_argument("--hist-bins", type=positive_int, default=250, help="histogram bins")
+    g.add_argument("--hist-range", default="0,5000", help="histogram range in MPa, lo,hi")
+    g.add_argument("--chunk-size", type=positive_int, default=1 << 21, help="compositions per streamed chunk")
+    g.add_argument("--checkpoint", default=None,
+                   help="resumable state file (.npz), removed when the run completes (default: none)")
     g.add_argument("--scheduler", default=None,
-                   help="dask.distributed scheduler address (tcp://host:port): run the chunks on that cluster")
-    g.set_defaults(func=_grid)
+                   help="dask.distributed scheduler address (tcp://host:port) to run the chunks on (default: local)")
 
 
+# ---- named alloys -----------------------------------------------------------------------------------------
+def _element_data(path):
+    """{element: (V Å³, C11, C12, C44 GPa)} from --element-data."""
+    import math
+
+    from hea_fast.commands._tables import read_table
+    from hea_fast.parse import is_element
+
+    df = read_table(path).rename(columns={"C11_GPa": "C11", "C12_GPa": "C12", "C44_GPa": "C44"})
+    missing = [c for c in _ELEMENT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: needs columns {list(_ELEMENT_COLUMNS)}, lacks {missing} (has {list(df.columns)})")
+    out = {}
+    for i, row in enumerate(df.itertuples(index=False)):
+        el = str(row.element).strip()
+        vals = []
+        for c in _ELEMENT_COLUMNS[1:]:
+            try:
+                vals.append(float(getattr(row, c)))
+            except (TypeError, ValueError):
+                vals.append(math.nan)
+        if not is_element(el):
+            raise ValueError(f"{path}, line {i + 2}: {el!r} is not an element symbol (symbols are case-sensitive)")
+        if not all(math.isfinite(v) and v > 0 for v in vals) or vals[1] <= vals[2]:
+            raise ValueError(f"{path}, line {i + 2} ({el}): V_A3, C11, C12, C44 must be positive numbers with "
+                             f"C11 > C12, got {vals}")
+        out[el] = tuple(vals)
+    return out
+
+
+def _inputs_of(elements, custom):
+    """{element: (V, C11, C12, C44)} for the elements with Maresca-Curtin inputs (file, then table)."""
+    import math
+
+    from hea_fast.xyield.maresca_curtin import element_inputs
+
+    data = {}
+    for e in elements:
+        if e in custom:
+            data[e] = custom[e]
+            continue
+        try:
+            inp = element_inputs([e])
+        except ValueError:
+            continue
+        v = (float(inp.V[0]), float(inp.C11[0]), float(inp.C12[0]), float(inp.C44[0]))
+        if all(math.isfinite(x) for x in v):
+            data[e] = v
+    return data
+
+
+def yield_rows(batch, temperatures, model="two-regime", custom=None, threads=None):
+    """Maresca-Curtin of a CompositionBatch at every temperature: (sigma (n, m) MPa, tau_y0 (n,) MPa,
+    dE_b (n,) eV, {row: reason} for alloys with an element lacking inputs). Alloys using an element
+    of `custom` ({element: (V, C11, C12, C44)}) get the alloy shear modulus and Poisson ratio from the
+    rule of mixtures over those constants (the library's own formulas, passed as its overrides)."""
+    import numpy as np
+
+    from hea_fast.xyield.maresca_curtin import tau_y0_and_dEb, yield_strength
+
+    custom = dict(custom or {})
+    els = tuple(batch.elements)
+    F = np.asarray(batch.fractions)
+    data = _inputs_of(els, custom)
+    used = F > 0
+    lacking = np.array([e not in data for e in els], bool)
+    is_custom = np.array([e in custom for e in els], bool)
+    no_data = used[:, lacking].any(axis=1)
+    with_custom = used[:, is_custom].any(axis=1) & ~no_data
+    plain = ~no_data & ~with_custom
+    n, m = len(F), len(temperatures)
+    sigma, tau0, deb = np.full((n, m), np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    reasons = {}
+    for i in np.flatnonzero(no_data):
+        miss = [e for e, u, lk in zip(els, used[i], lacking) if u and lk]
+        reasons[int(i)] = (f"no Maresca-Curtin inputs for {', '.join(miss)}: give V_A3, C11, C12, C44 in "
+                           "--element-data FILE")
+    T = np.asarray(temperatures, np.float64)[:, None]
+    for rows, kw in ((plain, {}), (with_custom, None)):
+        idx = np.flatnonzero(rows)
+        if not idx.size:
+            continue
+        sub = batch[idx]
+        if kw is None:  # alloy mu, nu by the rule of mixtures over the file's and the table's constants
+            C = np.array([data[e][1:] if e in data else (0.0, 0.0, 0.0) for e in els])
+            c11, c12, c44 = (np.asarray(sub.fractions) @ C).T
+            mu = np.sqrt(c44 * (c11 - c12) / 2.0)
+            bulk = (c11 + 2.0 * c12) / 3.0
+            present = (np.asarray(sub.fractions) > 0).any(axis=0)
+            kw = {"volumes": {e: data[e][0] for e, u in zip(els, present) if u and e in custom},
+                  "shear_modulus": mu, "poisson": (3.0 * bulk - 2.0 * mu) / (2.0 * (3.0 * bulk + mu))}
+        tau0[idx], deb[idx] = tau_y0_and_dEb(sub, threads=threads, **kw)
+        sigma[idx] = np.asarray(yield_strength(sub, T, model=model, threads=threads, **kw)).T
+    return sigma, tau0, deb, reasons
+
+
+def _named(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from hea_fast.commands._tables import BadRows, finish, formula_column, read_table, write_table
+    from hea_fast.composition import as_batch
+
+    T = _temperatures(args.temperatures, "300")
+    custom = _element_data(args.element_data) if args.element_data else {}
+    if args.input:
+        df = read_table(args.input)
+        col = formula_column(df.columns, args.formula_column, args.input)
+        bad = BadRows("xyield simulate", args.input)
+        batch, kept = bad.parse(df[col])
+        mode = args.errors
+    else:
+        df = pd.DataFrame({"formula": list(args.alloys)})
+        col, bad, mode = "formula", None, "raise"
+        batch = as_batch(list(args.alloys))  # a bad formula typed on the command line stops here
+        kept = np.arange(len(df))
+    sigma, tau0, deb, reasons = yield_rows(batch, T, args.mc_model, custom, args.threads)
+    if bad is None:
+        if reasons:
+            i = min(reasons)
+            raise ValueError(f"{args.alloys[i]}: {reasons[i]}")
+    else:
+        for i, r in reasons.items():
+            bad.add(int(kept[i]), df[col].iloc[int(kept[i])], r)
+        bad.items.sort(key=lambda t: t[0])
+        if mode == "raise":
+            bad.raise_if_any()
+    full = {k: np.full((len(df),) + v.shape[1:], np.nan) for k, v in (("s", sigma), ("t", tau0), ("d", deb))}
+    full["s"][kept], full["t"][kept], full["d"][kept] = sigma, tau0, deb
+    base = finish(df, bad, "keep" if mode == "raise" else mode, args.errors_out) if bad is not None else df
+    keep_rows = np.arange(len(df))
+    if bad is not None and mode == "skip":
+        keep_rows = np.array(sorted(set(range(len(df))) - {p for p, _, _ in bad.items}), dtype=np.int64)
+    out = base.loc[base.index.repeat(len(T))].reset_index(drop=True)
+    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, len(base)))
+    out["sigma_y_MPa"] = full["s"][keep_rows].reshape(-1)
+    out["tau_y0_MPa"] = np.repeat(full["t"][keep_rows], len(T))
+    out["dEb_eV"] = np.repeat(full["d"][keep_rows], len(T))
+    if "error" in out.columns:  # the reason last
+        out = out[[c for c in out.columns if c != "error"] + ["error"]]
+    if args.output:
+        write_table(out, args.output)
+        say("xyield simulate", f"wrote {len(out)} rows ({len(base)} alloys x {len(T)} temperatures) to {args.output}")
+    else:
+        with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 4):
+            print(out.to_string(index=False))
+    return 0
+
+
+# ---- grid sample -------------------------------------------------------------------------------------------
 def _simulate(args) -> int:
-    from hea_fast._io import atomic_path
+    if args.alloys or args.input:
+        return _named(args)
+    from hea_fast.commands._tables import write_table
     from hea_fast.xyield.grid import XYieldGrid
 
-    grid = XYieldGrid(elements=_elements(args.elements), temperatures_K=_temperatures(args.temperatures))
+    if not args.output:
+        raise ValueError("the grid sample (no ALLOYS, no -i) needs -o FILE.parquet")
+    if args.element_data:
+        raise ValueError("--element-data applies to named alloys (ALLOYS or -i); the grid uses the bundled table")
+    grid = XYieldGrid(elements=_elements(args.elements), temperatures_K=_temperatures(args.temperatures, "300:2600:100"))
     print(f"{grid}; drawing {args.sample:,} points (seed {args.seed})", file=sys.stderr)
-    df = grid.sample(args.sample, seed=args.seed, model=args.model, threads=args.threads)
-    with atomic_path(args.output) as tmp:
-        df.to_parquet(tmp, index=False)
+    df = grid.sample(args.sample, seed=args.seed, model=args.mc_model, threads=args.threads)
+    df = _convention(df, grid.elements)
+    write_table(df, args.output)
     print(f"wrote {len(df):,} rows to {args.output}", file=sys.stderr)
     return 0
+
+
+def _convention(df, elements):
+    """The grid sample in the CLI's column names: formula, x_<El> fractions, temperature_K,
+    lattice_index (rank of the composition in the grid), sigma_y_MPa."""
+    from hea_fast.composition import CompositionBatch
+
+    els = list(elements)
+    batch = CompositionBatch.from_valid(df[els].to_numpy(), tuple(els))
+    df = df.rename(columns={**{e: f"x_{e}" for e in els}, "T_K": "temperature_K", "rank": "lattice_index",
+                            "yield_MPa": "sigma_y_MPa"})
+    df.insert(0, "formula", batch.formulas())
+    return df
 
 
 def _grid(args) -> int:
     from hea_fast.xyield.grid import XYieldGrid, simulate_grid
 
-    lo, hi = (float(v) for v in args.hist_range.split(","))
-    grid = XYieldGrid(elements=_elements(args.elements), temperatures_K=_temperatures(args.temperatures))
+    try:
+        lo, hi = (float(v) for v in args.hist_range.split(","))
+    except ValueError:
+        raise ValueError(f"--hist-range {args.hist_range!r}: expected LO,HI in MPa, e.g. 0,5000") from None
+    grid = XYieldGrid(elements=_elements(args.elements), temperatures_K=_temperatures(args.temperatures, "300:2600:100"))
     print(str(grid), file=sys.stderr)
     client = None
     if args.scheduler:
@@ -104,7 +310,7 @@ def _grid(args) -> int:
 
         client = Client(args.scheduler)
     try:
-        res = simulate_grid(grid, model=args.model, sample=args.sample, seed=args.seed, topk=args.topk,
+        res = simulate_grid(grid, model=args.mc_model, sample=args.sample, seed=args.seed, topk=args.topk,
                             stats=args.stats, hist_bins=args.hist_bins, hist_range=(lo, hi),
                             chunk_size=args.chunk_size, checkpoint=args.checkpoint, progress=not args.no_progress,
                             threads=args.threads, output=args.output, client=client)

@@ -1,17 +1,18 @@
 """`hea-fast xyield pretrain|transfer|evaluate|predict`: the Bi-RPT transfer protocols of
 Chen et al. (cross-quality few-shot transfer for alloy yield strength) on X-Yield pseudo-images.
 
-Yield strengths are in GPa (MSE in GPa²), temperatures in K. Models are directories holding
+Training and evaluation work in GPa (MSE in GPa²) as the paper does; `predict` writes sigma_y_MPa
+like every other yield output of the CLI. Temperatures are in K. Models are directories holding
 model.safetensors + model.json (no pickle); pretraining checkpoints every epoch and resumes.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from hea_fast._io import atomic_write
+from hea_fast.commands._common import add_command, load_xyield_model, positive_int
 
 # hea_fast.xyield.protocol.METHODS, spelled out so `hea-fast --help` does not import torch
 _METHODS = ("no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain",
@@ -19,67 +20,74 @@ _METHODS = ("no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", 
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "pretrain", help="Pretrain the X-Yield CNN on Maresca-Curtin simulated data",
-        description="Pretrain the X-Yield CNN on a uniform sample of the simulated (low-quality) set. "
-                    "Resumes from OUT/checkpoint.* when interrupted.")
+    p = add_command(
+        subparsers, "pretrain", _pretrain, help="Pretrain the X-Yield CNN on Maresca-Curtin simulated data",
+        description="Pretrain the X-Yield CNN on a uniform sample of the simulated (low-quality) set (yield "
+                    "strengths in GPa). Resumes from OUT/checkpoint.* when interrupted.")
     p.add_argument("-o", "--out", required=True, help="output directory (model + checkpoints)")
-    p.add_argument("--n-low", type=int, default=50_000, help="simulated points (paper: 100000)")
+    p.add_argument("--n-low", type=int, default=50_000,
+                   help="simulated points to train on (the paper used 100000)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the simulated sample")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--task", choices=("regression", "classification"), default="regression")
+    p.add_argument("--epochs", type=positive_int, default=10, help="training epochs")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="points per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches")
+    p.add_argument("--task", choices=("regression", "classification"), default="regression",
+                   help="regression (GPa) or the paper's 5 classes of 0.5 GPa")
     p.add_argument("--imp-rounds", type=int, default=0,
-                   help="also write OUT/imp: N_s magnitude-pruning rounds (20%% each) for Hand-Tune")
-    p.add_argument("--threads", type=int, default=None)
+                   help="also write OUT/imp: N_s magnitude-pruning rounds (20%% each) for Hand-Tune (0 = none)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=_pretrain)
 
-    t = subparsers.add_parser(
-        "transfer", help="Fine-tune on experimental points with a transfer protocol (Bi-RPT, ...)",
+    t = add_command(
+        subparsers, "transfer", _transfer,
+        help="Fine-tune on experimental points with a transfer protocol (Bi-RPT, ...)",
         description="Train on the training part of an experimental split with one protocol; the epoch "
                     "is chosen on a validation carve of the training points (never on test). Every epoch is "
                     "checkpointed under OUT/checkpoint; rerunning the same command resumes there.")
-    t.add_argument("--method", choices=_METHODS, default="birpt")
-    t.add_argument("--pretrained", help="pretrained model directory (from `xyield pretrain`)")
-    t.add_argument("--split", default="5pct", help="5pct | 10pct | cv10:K (fold K held out)")
-    t.add_argument("--split-seed", type=int, default=0)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=90)
-    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--method", choices=_METHODS, default="birpt", help="transfer protocol")
+    t.add_argument("--pretrained", help="pretrained model directory from `xyield pretrain` (required unless "
+                   "--method no_pretraining) (default: none)")
+    t.add_argument("--split", default="5pct", help=_SPLIT_HELP)
+    t.add_argument("--split-seed", type=int, default=0, help="seed of the few-shot split")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches")
+    t.add_argument("--epochs", type=positive_int, default=90, help="training epochs")
+    t.add_argument("--batch-size", type=positive_int, default=4, help="points per step")
     t.add_argument("--lr-w", type=float, default=1e-3, help="weight learning rate")
     t.add_argument("--lr-mask", type=float, default=3.5, help="mask learning rate")
     t.add_argument("--gamma", type=float, default=1e-4, help="l1 weight of the masks")
-    t.add_argument("--eps0", type=float, default=0.1)
-    t.add_argument("--eps-decay", type=float, default=0.9)
-    t.add_argument("--imp-rounds", type=int, default=2, help="N_t (Hand-Tune)")
-    t.add_argument("--n-low", type=int, default=50_000)
-    t.add_argument("--data-seed", type=int, default=0)
+    t.add_argument("--eps0", type=float, default=0.1, help="initial share of simulated points per batch (Bi-RPT)")
+    t.add_argument("--eps-decay", type=float, default=0.9, help="per-epoch decay of that share")
+    t.add_argument("--imp-rounds", type=int, default=2, help="N_t magnitude-pruning rounds (Hand-Tune)")
+    t.add_argument("--n-low", type=int, default=50_000, help="simulated points mixed in (the paper used 100000)")
+    t.add_argument("--data-seed", type=int, default=0, help="seed of the simulated sample")
     t.add_argument("--task", choices=("regression", "classification"), default=None,
-                   help="for no_pretraining (otherwise the pretrained model's task)")
+                   help="for no_pretraining (default: the pretrained model's task, else regression)")
     t.add_argument("-o", "--out", required=True, help="output model directory (checkpoints in OUT/checkpoint)")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    t.set_defaults(func=_transfer)
 
-    e = subparsers.add_parser(
-        "evaluate", help="Evaluate a saved model on the test part of an experimental split",
+    e = add_command(
+        subparsers, "evaluate", _evaluate, help="Evaluate a saved model on the test part of an experimental split",
         description="MSE (GPa^2) and 5-class accuracy on the held-out points of a split.")
-    e.add_argument("--model", required=True)
-    e.add_argument("--split", default="5pct")
-    e.add_argument("--split-seed", type=int, default=0)
-    e.add_argument("-o", "--out", help="write the metrics and predictions as JSON")
-    e.set_defaults(func=_evaluate)
+    e.add_argument("--model", required=True, help=_MODEL_HELP)
+    e.add_argument("--split", default="5pct", help=_SPLIT_HELP)
+    e.add_argument("--split-seed", type=int, default=0, help="seed of the few-shot split")
+    e.add_argument("-o", "--out", help="write the metrics and predictions as JSON (default: printed only)")
 
-    q = subparsers.add_parser(
-        "predict", help="Predict yield strength (GPa) of compositions at temperatures",
-        description="Predict with a saved model; writes CSV (composition, T_K, YS_GPa).")
-    q.add_argument("--model", required=True, nargs="+", help="one model, or several for an ensemble (mean, std)")
+    q = add_command(
+        subparsers, "predict", _predict, help="Predict the yield strength (MPa) of compositions at temperatures",
+        description="Predict with a saved model (an ensemble: mean and standard deviation); writes CSV with columns "
+                    "formula, temperature_K, sigma_y_MPa (+ sigma_y_std_MPa); classification models give class5, "
+                    "sigma_y_bin_lo_MPa, sigma_y_bin_hi_MPa and the class probabilities p0..p4.")
+    q.add_argument("--model", required=True, nargs="+", help=_MODEL_HELP + "; several for an ensemble")
     q.add_argument("--composition", "-c", required=True, nargs="+", help="formulas, e.g. MoNbTaTi")
-    q.add_argument("--temperatures", "-T", type=float, nargs="+", default=[300.0], help="kelvin")
+    q.add_argument("--temperatures", "--temperature", "-T", type=float, nargs="+", default=[300.0], metavar="T",
+                   help="temperatures in K")
     q.add_argument("-o", "--out", help="CSV path (default: stdout)")
-    q.set_defaults(func=_predict)
+
+
+_SPLIT_HELP = "experimental split: 5pct or 10pct (few-shot training share) or cv10:K (10-fold CV, fold K held out)"
+_MODEL_HELP = "model directory written by `hea-fast xyield pretrain` or `xyield transfer` (no CNN is bundled)"
 
 
 def _split(spec: str, split_seed: int, hq):
@@ -130,7 +138,7 @@ def _transfer(args) -> int:
     import torch
 
     from hea_fast.xyield.datasets import load_high_quality, load_low_quality
-    from hea_fast.xyield.protocol import TransferConfig, load_model, save_model, transfer
+    from hea_fast.xyield.protocol import TransferConfig, save_model, transfer
 
     pre = None
     if args.method != "no_pretraining":
@@ -139,7 +147,7 @@ def _transfer(args) -> int:
         pdir = Path(args.pretrained)
         if args.method == "hand_tune" and (pdir / "imp" / "model.json").is_file():
             pdir = pdir / "imp"
-        pre = load_model(pdir)
+        pre = load_xyield_model(str(pdir))
     from hea_fast.xyield.cnn import CNNConfig
 
     task = pre.config.task if pre is not None else (args.task or "regression")
@@ -173,9 +181,9 @@ def _evaluate(args) -> int:
     import torch
 
     from hea_fast.xyield.datasets import load_high_quality
-    from hea_fast.xyield.protocol import class5_accuracy, load_model, predict
+    from hea_fast.xyield.protocol import class5_accuracy, predict
 
-    model = load_model(args.model)
+    model = load_xyield_model(args.model)
     hq = load_high_quality()
     _, te = _split(args.split, args.split_seed, hq)
     out = predict(model, torch.from_numpy(hq.images()[te]))
@@ -203,31 +211,33 @@ def _predict(args) -> int:
     import torch
 
     from hea_fast.xyield.datasets import XYIELD_ELEMENTS
-    from hea_fast.xyield.protocol import load_model, predict
+    from hea_fast.xyield.protocol import predict
     from hea_fast.xyield.pseudoimage import pseudo_images
 
-    models = [load_model(m) for m in args.model]
+    models = [load_xyield_model(m) for m in args.model]
     tasks = {m.config.task for m in models}
     if len(tasks) > 1:
         raise ValueError(f"cannot ensemble regression and classification models: {args.model}")
     comps = [c for c in args.composition for _ in args.temperatures]
     temps = np.array([t for _ in args.composition for t in args.temperatures], dtype=np.float64)
+    if not (np.isfinite(temps).all() and (temps >= 0).all()):
+        raise ValueError(f"--temperatures {args.temperatures}: temperatures are in K, finite and >= 0")
     x = torch.from_numpy(pseudo_images(comps, temps, elements=XYIELD_ELEMENTS))
-    df = pd.DataFrame({"composition": comps, "T_K": temps})
+    df = pd.DataFrame({"formula": comps, "temperature_K": temps})
     if tasks == {"classification"}:
-        # ensemble = mean of the members' class probabilities; bins of 0.5 GPa (class 4: >= 2 GPa)
+        # ensemble = mean of the members' class probabilities; bins of 500 MPa (class 4: >= 2000 MPa)
         probs = np.stack([torch.softmax(predict(m, x), dim=1).numpy() for m in models]).mean(0)
         cls = probs.argmax(1)
         df["class5"] = cls
-        df["YS_bin_lo_GPa"] = cls * 0.5
-        df["YS_bin_hi_GPa"] = np.where(cls == probs.shape[1] - 1, np.inf, (cls + 1) * 0.5)
+        df["sigma_y_bin_lo_MPa"] = cls * 500.0
+        df["sigma_y_bin_hi_MPa"] = np.where(cls == probs.shape[1] - 1, np.inf, (cls + 1) * 500.0)
         for k in range(probs.shape[1]):
             df[f"p{k}"] = probs[:, k]
     else:
-        preds = np.stack([predict(m, x).numpy() for m in models])
-        df["YS_GPa"] = preds.mean(0)
+        preds = 1000.0 * np.stack([predict(m, x).numpy().astype(np.float64) for m in models])  # GPa -> MPa
+        df["sigma_y_MPa"] = preds.mean(0)
         if len(models) > 1:
-            df["YS_std_GPa"] = preds.std(0, ddof=1)
+            df["sigma_y_std_MPa"] = preds.std(0, ddof=1)
     if args.out:
         atomic_write(args.out, df.to_csv(index=False))
     else:
@@ -236,7 +246,6 @@ def _predict(args) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    ap = argparse.ArgumentParser()
-    register(ap.add_subparsers())
-    a = ap.parse_args()
-    sys.exit(a.func(a))
+    from hea_fast.cli import main
+
+    sys.exit(main(["xyield", *sys.argv[1:]]))

@@ -37,7 +37,8 @@ DEFAULT_GPU_CHUNK_SIZE = 20_000_000
 
 @dataclasses.dataclass
 class ScreenResult:
-    """`top`: the best compositions (rank, formula, fractions, descriptors, scores), best first.
+    """`top`: the best compositions, best first: rank (1 = best), lattice_index (index in the space),
+    formula, scores, fractions, descriptors.
     `n_scored`: compositions scored; `n_passing`: those meeting every threshold."""
 
     top: pd.DataFrame
@@ -132,9 +133,9 @@ def screen(
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from hea_fast._progress import progress_bar
 
-        bar = tqdm(total=n_total, initial=min(n_total, len(ck.done) * chunk_size), unit="comp",
+        bar = progress_bar(total=n_total, initial=min(n_total, len(ck.done) * chunk_size), unit="comp",
                    unit_scale=True, desc="screen", smoothing=0.1)
 
     def bounds(c):
@@ -215,11 +216,14 @@ def score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptor
 
 
 def report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, threads) -> pd.DataFrame:
-    """Decode the final top-k ranks and recompute their descriptors and every score column."""
+    """Decode the final top-k (space indices `ranks`, best first) and recompute their descriptors and
+    every score column. Columns: ``rank`` (position in the ranking, 1 = best), ``lattice_index``
+    (the composition's index in the space, `space.rank` of it), formula, scores, ``x_<El>``
+    fractions, descriptors."""
     import pandas as pd
 
     if len(ranks) == 0:
-        return pd.DataFrame(columns=["rank", "formula", scorer.name])
+        return pd.DataFrame(columns=["rank", "lattice_index", "formula", scorer.name])
     if hasattr(space, "fractions_at"):  # lattice: every rank decoded in one C++ call
         fr = space.fractions_at(np.asarray(ranks, dtype=np.int64), threads=threads)
         elements = tuple(space.elements)
@@ -232,7 +236,8 @@ def report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, th
 
     desc_all = featurize(batch, table=table, threads=threads)
     cols = scorer.columns(batch, desc_all if descriptors is None else desc_all[list(descriptors)])
-    out = pd.DataFrame({"rank": ranks.astype(np.int64), "formula": batch.formulas()})
+    out = pd.DataFrame({"rank": np.arange(1, len(ranks) + 1, dtype=np.int64),
+                        "lattice_index": np.asarray(ranks, dtype=np.int64), "formula": batch.formulas()})
     frac = pd.DataFrame(batch.fractions, columns=list(batch.elements))
     return pd.concat([out, pd.DataFrame(dict(cols)), frac.add_prefix("x_"), desc_all.reset_index(drop=True)],
                      axis=1)

@@ -3,6 +3,9 @@
 A top-k list is a triple (scores, ranks, n_passing), best first: higher score, then lower rank. The
 rank tie-break makes the merge associative and commutative, so a screen's result is exactly the
 same whatever the chunking, the number of workers or the order chunks finish in.
+
+Here a "rank" is a composition's index in the space (`CompositionSpace.rank`), which the reported
+rows call ``lattice_index``; their ``rank`` column is the position in the final ranking (1 = best).
 """
 from __future__ import annotations
 

@@ -17,7 +17,13 @@ Constraints (`Constraints`, not in the paper, which names them as missing): allo
 elements (their probability is set to 0 and the rest renormalised), per-element bounds in at.%
 (enforced by iterative clipping and renormalising the free elements), and a penalty
 Σ_i c_i·cost_i (e.g. $/kg or density g/cm³) that re-weights the decoder mean as
-p_i ∝ p_i · exp(−λ cost_i) (the minimiser of KL(p'‖p) + λ Σ p'_i cost_i).
+p_i ∝ p_i · exp(−λ cost_i) (the minimiser of KL(p'‖p) + λ Σ p'_i cost_i). Limits on the alloy's
+shape, e.g. the high-entropy-alloy definition `HEA` (five or more elements, each 5–35 at.%):
+required elements, min/max number of elements, min/max at.% of every element present. The decoded
+composition is then projected onto them: the required elements plus the most probable allowed
+ones (as many as the decoder gives >= min_fraction, within the element-count limits), each
+amount clipped into its limits and the rest renormalised; whole at.% are then chosen by largest
+remainders within the limits (summing to 100), so every generated alloy meets every limit.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ from hea_fast.features import featurize_array
 from hea_fast.ssvae.model import SSVAE
 
 __all__ = ["DesignError", "Constraints", "compositions_to_atpct", "features_of", "classifier_proba", "screen",
-           "screen_proba", "generate", "nudge", "format_formula", "round_atpct"]
+           "screen_proba", "generate", "nudge", "best_step", "format_formula", "round_atpct", "HEA"]
 
 
 class DesignError(ValueError):
@@ -169,20 +175,50 @@ def screen_proba(model: SSVAE, batch, chunk_size: int = 200_000, threads=None) -
 
 
 # ---- constraints -----------------------------------------------------------------------------------
+#: The composition limits of the high-entropy-alloy definition (Yeh et al., Adv. Eng. Mater. 6 (2004)
+#: 299: five or more principal elements, each between 5 and 35 at.%): `Constraints(**HEA)`.
+HEA = {"min_elements": 5, "min_fraction": 5.0, "max_fraction": 35.0}
+
+
 @dataclass
 class Constraints:
+    """Limits on designed compositions (amounts in at.%).
+
+    allowed / forbidden: elements that may / must not appear. required: elements every alloy
+    contains. bounds: element -> (min, max) at.% (a min > 0 makes the element required).
+    min_elements / max_elements: how many elements an alloy has. min_fraction / max_fraction: at.%
+    of every element present (``Constraints(**HEA)``: 5 or more elements, each 5-35 at.%).
+    cost / cost_weight: the penalty p_i ∝ p_i·exp(−λ·cost_i)."""
+
     allowed: tuple | None = None  # only these elements may appear
     forbidden: tuple = ()
     bounds: dict = field(default_factory=dict)  # element -> (min at.%, max at.%)
     cost: dict = field(default_factory=dict)  # element -> cost per unit (e.g. $/kg, g/cm³)
     cost_weight: float = 0.0  # λ in p_i ∝ p_i exp(-λ cost_i)
+    required: tuple = ()
+    min_elements: int | None = None
+    max_elements: int | None = None
+    min_fraction: float | None = None  # at.% of each element present
+    max_fraction: float | None = None
 
     def active(self) -> bool:
-        return bool(self.allowed is not None or self.forbidden or self.bounds or (self.cost and self.cost_weight))
+        return bool(self.allowed is not None or self.forbidden or self.bounds or (self.cost and self.cost_weight)
+                    or self.shaped())
+
+    def shaped(self) -> bool:
+        """Limits on amounts or element counts: decoded compositions are then rounded to whole at.%
+        that still meet them (not the authors' rounding)."""
+        return bool(self.bounds) or self._hea()
+
+    def _hea(self) -> bool:
+        """Limits on the element count or on every element's amount: the decoded composition is
+        projected onto a chosen set of elements (`_project_shaped`)."""
+        return bool(self.required or self.min_elements or self.max_elements or self.min_fraction
+                    or self.max_fraction is not None)
 
     def check(self, elements):
         known = set(elements)
-        names = set(self.forbidden) | set(self.bounds) | set(self.cost) | set(self.allowed or ())
+        names = set(self.forbidden) | set(self.bounds) | set(self.cost) | set(self.allowed or ()) | set(self.required)
         bad = sorted(names - known)
         if bad:
             raise DesignError(f"constraint names element(s) {bad} outside the model's elements")
@@ -192,6 +228,52 @@ class Constraints:
                 raise DesignError(f"bounds for {e} must satisfy 0 <= min <= max <= 100, got ({a}, {b})")
         if lo > 100:
             raise DesignError(f"lower bounds sum to {lo} at.% > 100: infeasible")
+        fmin, fmax = self.min_fraction or 0.0, 100.0 if self.max_fraction is None else self.max_fraction
+        if not 0 <= fmin <= fmax <= 100 or fmax <= 0:
+            raise DesignError(f"need 0 <= min_fraction <= max_fraction <= 100 at.% (max > 0), got {fmin}, {fmax}")
+        clash = sorted(set(self.required) & set(self.forbidden))
+        if clash:
+            raise DesignError(f"element(s) {clash} are both required and forbidden")
+
+    def _mask(self, elements) -> np.ndarray:
+        mask = np.ones(len(elements), bool)
+        if self.allowed is not None:
+            mask &= np.isin(elements, list(self.allowed))
+        return mask & ~np.isin(elements, list(self.forbidden))
+
+    def _limits(self, elements):
+        """Per-element (lo, hi) in at.% for an element that is present; the required mask."""
+        n = len(elements)
+        lo = np.full(n, float(self.min_fraction or 0.0))
+        hi = np.full(n, 100.0 if self.max_fraction is None else float(self.max_fraction))
+        req = np.isin(elements, list(self.required))
+        for i, e in enumerate(elements):
+            if e in self.bounds:
+                a, b = self.bounds[e]
+                lo[i], hi[i] = max(lo[i], a), min(hi[i], b)
+                req[i] |= a > 0
+        bad = [e for e, a, b in zip(elements, lo, hi) if a > b]
+        if bad:
+            raise DesignError(f"element(s) {bad}: the bounds and min/max_fraction leave no amount")
+        return lo, hi, req
+
+    def count_range(self, elements) -> tuple[int, int]:
+        """(fewest, most) elements an alloy may have under these constraints; DesignError if none."""
+        self.check(elements)
+        mask = self._mask(elements)
+        lo, hi, req = self._limits(elements)
+        if (req & ~mask).any():
+            raise DesignError(f"required element(s) {list(np.asarray(elements)[req & ~mask])} are not allowed")
+        fmin, fmax = self.min_fraction or 0.0, 100.0 if self.max_fraction is None else self.max_fraction
+        k_lo = max(int(self.min_elements or 1), int(req.sum()), int(np.ceil(100.0 / fmax - 1e-9)))
+        k_hi = min(int(self.max_elements or len(elements)), int(mask.sum()),
+                   int(np.floor(100.0 / fmin + 1e-9)) if fmin > 0 else len(elements))
+        if k_lo > k_hi:
+            raise DesignError(f"no alloy meets the constraints: they need at least {k_lo} elements but allow at most "
+                              f"{k_hi} ({int(mask.sum())} allowed elements, {fmin:g}-{fmax:g} at.% each)")
+        if lo[req].sum() > 100 + 1e-9:
+            raise DesignError(f"the required elements' minimum amounts sum to {lo[req].sum():g} at.% > 100")
+        return k_lo, k_hi
 
     def apply(self, elements, fractions: np.ndarray) -> np.ndarray:
         """Project decoder-mean fractions (n, E) onto the constraint set; rows sum to 1."""
@@ -199,14 +281,13 @@ class Constraints:
             return fractions
         self.check(elements)
         p = np.array(fractions, dtype=np.float64)
-        mask = np.ones(len(elements), bool)
-        if self.allowed is not None:
-            mask &= np.isin(elements, list(self.allowed))
-        mask &= ~np.isin(elements, list(self.forbidden))
+        mask = self._mask(elements)
         if self.cost and self.cost_weight:
             c = np.array([self.cost.get(e, 0.0) for e in elements])
             p = p * np.exp(-self.cost_weight * (c - c[mask].min() if mask.any() else c))
         p = np.where(mask, p, 0.0)
+        if self._hea():
+            return np.vstack([self._project_shaped(elements, row, mask) for row in p])
         lo = np.array([self.bounds.get(e, (0.0, 100.0))[0] for e in elements]) / 100.0
         hi = np.array([self.bounds.get(e, (0.0, 100.0))[1] for e in elements]) / 100.0
         hi = np.where(mask, hi, 0.0)
@@ -217,25 +298,111 @@ class Constraints:
             raise DesignError(f"upper bounds of the allowed elements sum to {100 * hi.sum():.3g} at.% < 100")
         s = p.sum(axis=1, keepdims=True)
         p = np.where(s > 0, p / np.where(s > 0, s, 1), mask / mask.sum())
-        # Iterative clip-and-renormalise: fix the elements that hit a bound, rescale the free rest.
-        for r in range(p.shape[0]):
-            q = p[r]
-            fixed = np.zeros(len(q), bool)
-            for _ in range(len(q) + 1):
-                free = ~fixed & mask
-                budget = 1.0 - q[fixed].sum()
-                fs = q[free].sum()
-                if fs > 0:
-                    q[free] *= budget / fs
-                elif free.any():
-                    q[free] = budget / free.sum()
-                viol = free & ((q < lo - 1e-12) | (q > hi + 1e-12))
-                if not viol.any():
-                    break
-                q[viol] = np.clip(q[viol], lo[viol], hi[viol])
-                fixed |= viol
-            p[r] = q
-        return p
+        return np.vstack([_clip_renormalise(q, lo, hi, mask) for q in p])
+
+    def _project_shaped(self, elements, p, mask) -> np.ndarray:
+        """One row: choose the support (required elements, then the most probable allowed ones, as
+        many as the decoder puts >= min_fraction on, within the element-count limits), then clip
+        each amount into its limits and renormalise the rest."""
+        k_lo, k_hi = self.count_range(elements)
+        lo, hi, req = self._limits(elements)
+        lo, hi = lo / 100.0, hi / 100.0
+        p = p / p.sum() if p.sum() > 0 else mask / mask.sum()
+        order = [i for i in np.argsort(-p, kind="stable") if mask[i] and not req[i]]
+        floor_ = max(float(self.min_fraction or 0.0) / 100.0, 0.01)
+        want = int(req.sum()) + int(sum(p[i] >= floor_ for i in order))
+        for k in range(min(max(want, k_lo), k_hi), k_hi + 1):
+            support = req.copy()
+            support[order[: k - int(req.sum())]] = True
+            if lo[support].sum() <= 1 + 1e-12 and hi[support].sum() >= 1 - 1e-12:
+                q = np.where(support, np.maximum(p, 1e-12), 0.0)
+                return _clip_renormalise(q / q.sum(), np.where(support, lo, 0.0), np.where(support, hi, 0.0), support)
+        raise DesignError(f"no alloy of {k_lo}-{k_hi} allowed elements meets the amount limits")
+
+    def to_atpct(self, elements, fractions) -> np.ndarray:
+        """Whole at.% of projected fractions (n, E): the authors' rounding when the constraints do not
+        limit amounts or element counts, else a rounding that keeps every limit and sums to 100."""
+        f = fractions if isinstance(fractions, torch.Tensor) else torch.as_tensor(np.asarray(fractions, np.float32))
+        if not self.shaped():
+            return round_atpct(f)
+        lo, hi, _ = self._limits(elements)
+        x = 100.0 * f.numpy().astype(np.float64)
+        # the projection leaves exact zeros outside the chosen elements; with bounds alone, amounts the
+        # authors' rounding would drop (< 0.5 at.%) stay out unless a lower bound requires the element
+        support = x > 1e-9 if self._hea() else (x >= 0.5) | (lo > 0)
+        return np.vstack([_round_in_limits(row, lo, hi, sup) for row, sup in zip(x, support)])
+
+    def violations(self, elements, atpct) -> str:
+        """Why an integer at.% row breaks the constraints ('' when it meets them all)."""
+        x = np.asarray(atpct, np.float64)
+        present = x > 0
+        els = np.asarray(elements)
+        why = []
+        mask = self._mask(elements)
+        if (present & ~mask).any():
+            why.append(f"element(s) {list(els[present & ~mask])} not allowed")
+        missing = [e for e in self.required if not present[list(elements).index(e)]]
+        if missing:
+            why.append(f"required element(s) {missing} missing")
+        n = int(present.sum())
+        if self.min_elements and n < self.min_elements:
+            why.append(f"{n} elements < {self.min_elements}")
+        if self.max_elements and n > self.max_elements:
+            why.append(f"{n} elements > {self.max_elements}")
+        if self.shaped():
+            lo, hi, _ = self._limits(elements)
+            out = present & ((x < lo - 1e-9) | (x > hi + 1e-9))
+            if out.any():
+                why.append("amount(s) outside their limits: " + ", ".join(f"{e} {v:g}" for e, v in zip(els[out], x[out])))
+        return "; ".join(why)
+
+
+def _clip_renormalise(q, lo, hi, mask):
+    """Iterative clip-and-renormalise of one row of fractions: fix the elements that hit a bound,
+    rescale the free rest, until every bound holds."""
+    q = np.array(q, dtype=np.float64)
+    fixed = np.zeros(len(q), bool)
+    for _ in range(len(q) + 1):
+        free = ~fixed & mask
+        budget = 1.0 - q[fixed].sum()
+        fs = q[free].sum()
+        if fs > 0:
+            q[free] *= budget / fs
+        elif free.any():
+            q[free] = budget / free.sum()
+        viol = free & ((q < lo - 1e-12) | (q > hi + 1e-12))
+        if not viol.any():
+            break
+        q[viol] = np.clip(q[viol], lo[viol], hi[viol])
+        fixed |= viol
+    return q
+
+
+def _round_in_limits(x, lo, hi, present) -> np.ndarray:
+    """Integers close to at.% row x (largest remainders), summing to 100, each `present` element
+    kept within [max(ceil(lo), 1), floor(hi)], the others 0."""
+    ilo = np.where(present, np.maximum(np.ceil(lo - 1e-9), 1), 0)
+    ihi = np.where(present, np.floor(hi + 1e-9), 0)
+    r = np.clip(np.floor(x + 1e-9), ilo, ihi)
+    rem = x - r
+    for _ in range(200):
+        d = int(round(100 - r.sum()))
+        if d == 0:
+            break
+        if d > 0:
+            can = np.flatnonzero(r < ihi)
+            if not can.size:
+                break
+            j = can[np.argmax(rem[can])]
+            r[j] += 1
+        else:
+            can = np.flatnonzero(r > ilo)
+            if not can.size:
+                break
+            j = can[np.argmin(rem[can])]
+            r[j] -= 1
+        rem[j] = x[j] - r[j]
+    return r.astype(np.int64)
 
 
 # ---- generation and nudging --------------------------------------------------------------------------
@@ -251,17 +418,30 @@ def _decode(model, z, p, constraints):
     return f
 
 
+def _whole_atpct(model, f, constraints) -> np.ndarray:
+    if constraints is not None and constraints.shaped():
+        return constraints.to_atpct(model.config.elements, f)
+    return round_atpct(f)
+
+
+def best_step(trajectory: pd.DataFrame) -> pd.Series:
+    """The step of a `nudge` trajectory with the highest P(single phase) (the earliest on ties)."""
+    return trajectory.loc[trajectory["p_single"].to_numpy().argmax()]
+
+
 def generate(model: SSVAE, z, p_target=1.0, constraints: Constraints | None = None, threads=None) -> pd.DataFrame:
     """Decode latent point(s) z (d,) or (n, d) with φ = p_target (a probability in [0, 1]).
 
-    Returns one row per z: z coordinates, p_target, the rounded formula, its predicted P(single),
-    and |asked − predicted| (the generation consistency the paper discusses).
+    Returns one row per z: z coordinates, p_target, the rounded formula, its number of elements,
+    its predicted P(single), and |asked − predicted| (the generation consistency the paper
+    discusses). With `constraints`, the decoded composition is projected onto them first and
+    rounded so that the whole at.% still meet them (`Constraints.to_atpct`).
     """
     p_target = np.asarray(p_target, np.float64)
     if not np.all((p_target >= 0) & (p_target <= 1)):
         raise DesignError(f"p_target must lie in [0, 1], got {p_target}")
     f = _decode(model, z, p_target, constraints)
-    ints = round_atpct(f)
+    ints = _whole_atpct(model, f, constraints)
     formulas = [format_formula(model.config.elements, row) for row in ints]
     empty = [i for i, s in enumerate(formulas) if not s]
     p_pred = np.full(len(formulas), np.nan)
@@ -272,6 +452,7 @@ def generate(model: SSVAE, z, p_target=1.0, constraints: Constraints | None = No
     out = pd.DataFrame({f"z{i + 1}": zz[:, i] for i in range(zz.shape[1])})
     out["p_target"] = np.broadcast_to(p_target, len(out))
     out["alloy"] = formulas
+    out["n_elements"] = (ints > 0).sum(axis=1)
     out["p_single"] = p_pred
     out["abs_error"] = np.abs(out["p_single"] - out["p_target"])
     if empty:
@@ -295,9 +476,12 @@ def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
     x, _, _ = compositions_to_atpct(model, [formula], dtype=np.float64)
     if constraints is not None and constraints.active():
         x = 100 * constraints.apply(model.config.elements, x / 100.0)
-    # Start alloy: truncated at.% of the normalised formula, as the authors' calculate_compositions
-    # (a tiny tolerance keeps 20.000000000000004 → 20 and 19.999999999999996 → 20 alike).
-    ints = np.floor(x[0] + 1e-9).astype(np.int64)
+    if constraints is not None and constraints.shaped():
+        ints = constraints.to_atpct(model.config.elements, x / 100.0)[0]
+    else:
+        # Start alloy: truncated at.% of the normalised formula, as the authors' calculate_compositions
+        # (a tiny tolerance keeps 20.000000000000004 → 20 and 19.999999999999996 → 20 alike).
+        ints = np.floor(x[0] + 1e-9).astype(np.int64)
     rows = []
     for step in range(max_steps + 1):
         alloy = format_formula(model.config.elements, ints)
@@ -315,5 +499,5 @@ def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
         if p >= cutoff or step == max_steps:
             break
         f = _decode(model, loc.numpy(), 1.0 - p, constraints)
-        ints = round_atpct(f)[0]
+        ints = _whole_atpct(model, f, constraints)[0]
     return pd.DataFrame(rows)

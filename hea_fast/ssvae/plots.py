@@ -105,7 +105,7 @@ def element_group_blobs(model: SSVAE, path: str | os.PathLike, background=None) 
     return save_figure(fig, path)
 
 
-def shap_summary(values, feature_values, features, path: str | os.PathLike) -> Path:
+def shap_summary(values, feature_values, features, path: str | os.PathLike, title: str | None = None) -> Path:
     """Beeswarm-style summary: per feature (sorted by mean |φ|), φ of each row coloured by the
     feature's value rank (low blue → high red)."""
     plt = pyplot()
@@ -121,36 +121,62 @@ def shap_summary(values, feature_values, features, path: str | os.PathLike) -> P
     ax.set_yticklabels([features[j] for j in order])
     ax.axvline(0, color="k", lw=0.6)
     ax.set_xlabel("Shapley value (effect on P(single phase))")
-    ax.set_title("exact Shapley values (colour: feature value, low→high)")
+    ax.set_title((title or f"exact Shapley values of P(single phase), {len(values)} alloys")
+                 + "\ncolour: the descriptor's value, low (blue) to high (red)", fontsize=9)
     return save_figure(fig, path)
 
 
-def nudge_trajectory(traj, path: str | os.PathLike, background=None, background_c=None) -> Path:
-    """A `design.nudge` trajectory: its latent path (z1, z2 of each step, zoomed on the path, over an
-    optional background of training alloys) and P(single) per step with the alloys named."""
+_BOX = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85}
+
+
+def nudge_trajectory(traj, path: str | os.PathLike, background=None, background_c=None,
+                     cutoff: float | None = None) -> Path:
+    """A `design.nudge` trajectory: its latent path (z1, z2 of each step, zoomed on the path, over the
+    training alloys' latent locations `background` (n, 2) coloured by their label `background_c`
+    when given) and P(single phase) per step. Only the start, the best step and the end are named,
+    so the labels of a long path do not overlap."""
     plt = pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
     z = traj[["z1", "z2"]].to_numpy()
+    p = traj["p_single"].to_numpy()
+    steps = traj["step"].to_numpy()
+    best = int(p.argmax())
     span = max(np.ptp(z[:, 0]), np.ptp(z[:, 1]), 0.5)
     lo, hi = z.min(0) - 0.6 * span, z.max(0) + 0.6 * span
     if background is not None:
-        ax.scatter(background[:, 0], background[:, 1], s=6, c=background_c if background_c is not None else "0.8",
-                   cmap="coolwarm", alpha=0.5)
-    ax.plot(z[:, 0], z[:, 1], "-o", color="k", ms=4)
-    ax.annotate("start", z[0], xytext=(5, 5), textcoords="offset points", fontsize=8)
-    ax.annotate("end", z[-1], xytext=(5, -10), textcoords="offset points", fontsize=8)
+        bg = np.asarray(background)
+        if background_c is not None:
+            c = np.asarray(background_c) > 0.5
+            for m, colour, lab in ((c, "tab:red", "single phase"), (~c, "tab:blue", "multi-phase")):
+                ax.scatter(bg[m, 0], bg[m, 1], s=6, c=colour, alpha=0.35, label=f"training alloys: {lab}")
+        else:
+            ax.scatter(bg[:, 0], bg[:, 1], s=6, c="0.7", alpha=0.5, label="training alloys")
+        ax.legend(fontsize=7, loc="best")
+    ax.plot(z[:, 0], z[:, 1], "-o", color="k", ms=4, zorder=3)
+    marks = {0: "start", best: "best", len(z) - 1: "end"}  # later keys win when steps coincide
+    if best == 0:
+        marks[0] = "start = best"
+    if best == len(z) - 1 and len(z) > 1:
+        marks[best] = "best = end"
+    offsets = {0: (6, 6), best: (6, -12), len(z) - 1: (-30, 8)}
+    for i, lab in marks.items():
+        ax.annotate(lab, z[i], xytext=offsets.get(i, (6, 6)), textcoords="offset points", fontsize=8, zorder=4,
+                    bbox=_BOX)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel("z1")
     ax.set_ylabel("z2")
-    ax.set_title("latent path (background: training alloys, red = single phase)", fontsize=9)
-    steps = traj["step"].to_numpy()
-    bx.plot(steps, traj["p_single"], "-o", color="k", ms=4)
-    for st, pr, a in zip(steps, traj["p_single"], traj["alloy"]):
-        bx.annotate(a, (st, pr), xytext=(4, 3), textcoords="offset points", fontsize=6, rotation=20)
+    ax.set_title("latent path" + (" over the labelled training alloys" if background is not None else ""), fontsize=9)
+    bx.plot(steps, p, "-o", color="k", ms=4)
+    if cutoff is not None:
+        bx.axhline(cutoff, color="tab:green", ls="--", lw=1, label=f"cutoff {cutoff:g}")
+        bx.legend(fontsize=7, loc="lower right")
+    for i, lab in marks.items():
+        bx.annotate(f"{lab}: {traj['alloy'].iloc[i]}", (steps[i], p[i]), xytext=offsets.get(i, (6, 6)),
+                    textcoords="offset points", fontsize=7, bbox=_BOX)
     bx.set_xlabel("step")
     bx.set_ylabel("P(single phase)")
     bx.set_ylim(0, 1.1)
     bx.set_xlim(-0.5, steps.max() + 2.5)
-    bx.set_title("iterative design (nudging)", fontsize=9)
+    bx.set_title(f"iterative design from {traj['alloy'].iloc[0]}: P(single phase) per step", fontsize=9)
     return save_figure(fig, path)

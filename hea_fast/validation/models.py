@@ -1,0 +1,295 @@
+"""The phase classifiers compared by the cross-source protocol, as scikit-learn estimators.
+
+Every model takes compositions (a DataFrame of element-fraction columns, a `CompositionBatch`, or
+formulas: anything `hea_fast.composition.as_batch` reads) and returns P(single phase) from
+``predict_proba(X)[:, 1]``. Descriptors are the registry's (`hea_fast.features`, default element
+table); "all descriptors" means the 15 candidates of the mixture model
+(`hea_fast.validation.data.all_descriptors`: every registry descriptor except Ω, which is +inf
+when ΔH_mix = 0).
+
+Hyperparameters are chosen inside the training fold only: the sklearn models are a
+`GridSearchCV` over a small fixed grid with an inner `GroupKFold` (3 folds, by the alloy system
+passed as ``groups`` to ``fit``; scored by log-loss, then refitted on the whole training fold); the
+mixture selects its descriptor subset by WBIC on the training fold (its own model selection); the
+SSVAE head stops early on a grouped validation split of the training fold.
+
+=================  ==================================================================================
+name               model
+=================  ==================================================================================
+prior              `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
+logreg             logistic regression on the 15 standardised descriptors (C tuned)
+logreg_fractions   the same on descriptors + element fractions (C tuned)
+hgb                `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
+hgb_fractions      the same on descriptors + element fractions
+mixture            `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
+                   size <= 2 searched by WBIC within the training fold, no global-model comparison
+ssvae_head         the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
+                   semi-supervised objective on the fold's compositions (x = element at.%, e = the
+                   paper's 8 descriptors with the default element table); early stopping on a 15 %
+                   grouped validation split of the training fold
+=================  ==================================================================================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+
+__all__ = ["CompositionFeatures", "SSVAEHeadClassifier", "MODELS", "ModelSpec", "make_model",
+           "model_names", "fit_model", "best_params", "DEFAULT_MODELS", "ZENG_DESCRIPTORS"]
+
+#: The d-VAE paper's 8 descriptors as registry names (order of hea_fast.features set "zeng2024").
+ZENG_DESCRIPTORS = ("K", "Vm", "Tm", "VEC", "delta", "dchi_pauling", "dS_mix", "dH_mix")
+
+
+def _default_descriptors() -> tuple:
+    from hea_fast.validation.data import all_descriptors
+
+    return all_descriptors()
+
+
+def _batch(X):
+    """Compositions -> CompositionBatch (DataFrames: only their element columns)."""
+    from hea_fast.composition import as_batch
+
+    if isinstance(X, np.ndarray) and X.dtype.kind in "UO":
+        X = list(X)
+    return as_batch(X)
+
+
+class CompositionFeatures(TransformerMixin, BaseEstimator):
+    """Compositions -> [descriptors | element fractions] matrix.
+
+    descriptors: registry names (None: the 15 mixture candidates; () for none). fractions: append
+    the atomic fraction of every element seen in the training compositions (`fit` records them in
+    ``elements_``; an element absent from training is not a column, its share is simply unseen).
+    """
+
+    def __init__(self, descriptors=None, fractions=False, threads=1):
+        self.descriptors = descriptors
+        self.fractions = fractions
+        self.threads = threads
+
+    def _names(self):
+        return list(_default_descriptors() if self.descriptors is None else self.descriptors)
+
+    def fit(self, X, y=None):
+        batch = _batch(X)
+        if self.fractions:
+            present = np.asarray(batch.fractions).any(axis=0)
+            self.elements_ = tuple(e for e, p in zip(batch.elements, present) if p)
+        else:
+            self.elements_ = ()
+        self.feature_names_out_ = np.asarray(self._names() + [f"x_{e}" for e in self.elements_], dtype=object)
+        self.n_features_out_ = len(self.feature_names_out_)
+        return self
+
+    def transform(self, X):
+        from hea_fast.features import featurize_array
+
+        batch = _batch(X)
+        names = self._names()
+        parts = []
+        if names:
+            parts.append(featurize_array(batch, descriptors=names, threads=self.threads))
+        if self.fractions:
+            F = np.asarray(batch.fractions, dtype=np.float64)
+            col = {e: j for j, e in enumerate(batch.elements)}
+            Z = np.zeros((F.shape[0], len(self.elements_)))
+            for k, e in enumerate(self.elements_):
+                if e in col:
+                    Z[:, k] = F[:, col[e]]
+            parts.append(Z)
+        if not parts:
+            return np.zeros((len(batch), 0))
+        return np.hstack(parts)
+
+    def get_feature_names_out(self, input_features=None):
+        return self.feature_names_out_
+
+
+class SSVAEHeadClassifier(ClassifierMixin, BaseEstimator):
+    """The SSVAE (Zeng, Khan & Post, arXiv 2409.06740) trained on one fold; predicts with its
+    classifier head q(φ=1 | e).
+
+    Training uses `hea_fast.ssvae.train.train_models` (the paper's M2 objective, φ summed out for
+    unlabelled rows). Every training row is labelled; the unlabelled pool is the same compositions
+    with their labels hidden (so the model gets exactly the data the other models get; the
+    generative terms only regularise). x = at.% over the training elements, e = the paper's 8
+    descriptors (`ZENG_DESCRIPTORS`) with the default element table. Early stopping and selection
+    (validation Brier score, `TrainConfig`) use a `val_fraction` split of the training rows grouped
+    by ``groups`` (alloy system) when given.
+    """
+
+    _accepts_groups = True
+
+    def __init__(self, epochs=800, min_epochs=200, patience=150, lr=1e-3, val_fraction=0.15, random_state=0,
+                 threads=1):
+        self.epochs = epochs
+        self.min_epochs = min_epochs
+        self.patience = patience
+        self.lr = lr
+        self.val_fraction = val_fraction
+        self.random_state = random_state
+        self.threads = threads
+
+    def _e(self, batch):
+        from hea_fast.features import featurize_array
+
+        return featurize_array(batch, descriptors=list(ZENG_DESCRIPTORS), threads=1).astype(np.float32)
+
+    def fit(self, X, y, groups=None):
+        import torch  # noqa: F401  (heavy; only when this model is used)
+        from sklearn.model_selection import GroupShuffleSplit
+
+        from hea_fast.ssvae.data import Split
+        from hea_fast.ssvae.model import SSVAEConfig
+        from hea_fast.ssvae.train import TrainConfig, train_models
+
+        batch = _batch(X)
+        y = np.asarray(y).astype(np.float32)
+        F = np.asarray(batch.fractions, dtype=np.float64)
+        present = F.any(axis=0)
+        self.elements_ = tuple(e for e, p in zip(batch.elements, present) if p)
+        x = (F[:, present] * 100.0).astype(np.float32)
+        e = self._e(batch)
+        g = np.asarray(groups) if groups is not None else np.arange(len(y))
+        tr, va = next(GroupShuffleSplit(n_splits=1, test_size=self.val_fraction,
+                                        random_state=self.random_state).split(x, y, g))
+        mk = lambda idx: Split(x=x[idx], e=e[idx], y=y[idx], alloys=np.asarray(idx), orig_index=np.asarray(idx))  # noqa: E731
+        splits = {"labelled": mk(tr), "unlabelled": mk(tr), "validation": mk(va)}
+        mcfg = SSVAEConfig(elements=self.elements_, features=tuple(ZENG_DESCRIPTORS))
+        tcfg = TrainConfig(epochs=int(self.epochs), min_epochs=int(self.min_epochs), patience=int(self.patience),
+                           lr=float(self.lr), threads=self.threads)
+        res = train_models([splits], [int(self.random_state)], mcfg, tcfg, progress=False)
+        self.model_ = res.models[0].eval()
+        self.best_epoch_ = int(res.best_epoch[0])
+        self.epochs_run_ = int(res.epochs_run)
+        self.train_seconds_ = float(res.seconds)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        import torch
+
+        e = torch.from_numpy(self._e(_batch(X)))
+        with torch.no_grad():
+            p = self.model_.classifier_prob(e)[..., 0].double().numpy()
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    build: Callable[[int], BaseEstimator]  # seed -> unfitted estimator
+    cost: str = "cheap"  # "cheap" | "slow" (minutes per fit on one core)
+
+
+def _grid(pipe, grid, seed, inner_k=3):
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    return GridSearchCV(pipe, grid, scoring="neg_log_loss", cv=GroupKFold(n_splits=inner_k, shuffle=True,
+                                                                           random_state=seed),
+                        refit=True, n_jobs=1, error_score="raise")
+
+
+def _logreg(fractions):
+    def build(seed):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        pipe = Pipeline([("features", CompositionFeatures(fractions=fractions)), ("scale", StandardScaler()),
+                         ("clf", LogisticRegression(max_iter=5000))])
+        return _grid(pipe, {"clf__C": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]}, seed)
+    return build
+
+
+def _hgb(fractions):
+    def build(seed):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.pipeline import Pipeline
+
+        pipe = Pipeline([("features", CompositionFeatures(fractions=fractions)),
+                         ("clf", HistGradientBoostingClassifier(max_iter=300, early_stopping=False,
+                                                                random_state=seed))])
+        grid = {"clf__learning_rate": [0.03, 0.1], "clf__max_depth": [3, None],
+                "clf__l2_regularization": [0.0, 1.0]}
+        return _grid(pipe, grid, seed)
+    return build
+
+
+def _prior(seed):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("features", CompositionFeatures(descriptors=())), ("clf", DummyClassifier(strategy="prior"))])
+
+
+def _mixture(seed):
+    from hea_fast.mixture import SparseMixtureClassifier
+
+    return SparseMixtureClassifier(max_size=2, compare_global=False, threads=1, random_state=seed)
+
+
+def _ssvae(seed):
+    return SSVAEHeadClassifier(random_state=seed)
+
+
+MODELS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in [
+        ModelSpec("prior", "training-fold single-phase rate (reference)", _prior),
+        ModelSpec("logreg", "logistic regression, 15 descriptors, C by inner grouped CV", _logreg(False)),
+        ModelSpec("logreg_fractions", "logistic regression, 15 descriptors + element fractions", _logreg(True)),
+        ModelSpec("hgb", "HistGradientBoosting, 15 descriptors, grid by inner grouped CV", _hgb(False)),
+        ModelSpec("hgb_fractions", "HistGradientBoosting, 15 descriptors + element fractions", _hgb(True)),
+        ModelSpec("mixture", "anchor-guided sparse Bayesian logistic mixture (paper), subsets <= 2 by WBIC",
+                  _mixture, cost="slow"),
+        ModelSpec("ssvae_head", "SSVAE classifier head q(phi|e), 8 descriptors, early stopping on a grouped "
+                  "validation split", _ssvae, cost="slow"),
+    ]
+}
+DEFAULT_MODELS = tuple(MODELS)
+
+
+def model_names() -> list:
+    return list(MODELS)
+
+
+def make_model(name: str, seed: int = 0) -> BaseEstimator:
+    """A fresh, unfitted estimator of model `name` (see `MODELS`) with random seed `seed`."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {list(MODELS)}")
+    return MODELS[name].build(int(seed))
+
+
+def fit_model(est, X, y, groups=None):
+    """``est.fit(X, y)``, passing `groups` (alloy systems) to estimators that tune or stop early on
+    an inner grouped split (GridSearchCV, SSVAEHeadClassifier)."""
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    tuned = isinstance(est, (GridSearchCV, RandomizedSearchCV)) or getattr(est, "_accepts_groups", False)
+    if groups is not None and tuned:
+        return est.fit(X, y, groups=groups)
+    return est.fit(X, y)
+
+
+def best_params(est) -> dict:
+    """What the training fold selected: the grid point, the mixture's descriptors, the SSVAE epoch."""
+    out = {}
+    if hasattr(est, "best_params_"):
+        out.update({k: v for k, v in est.best_params_.items()})
+    if hasattr(est, "selected_descriptors_"):
+        out["selected_descriptors"] = list(est.selected_descriptors_)
+    if hasattr(est, "best_epoch_"):
+        out.update(best_epoch=est.best_epoch_, epochs_run=est.epochs_run_)
+    return out
+

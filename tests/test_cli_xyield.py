@@ -1,0 +1,103 @@
+"""`hea-fast xyield simulate` on named alloys (arguments, -i tables, --element-data) and the grid
+sample's column names, against hea_fast.xyield.maresca_curtin and an independent rule of mixtures."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast.cli import main
+from hea_fast.xyield.maresca_curtin import tau_y0_and_dEb, yield_strength, yield_strength_reference
+
+
+def test_simulate_named_alloys_at_temperatures(tmp_path, capsys):
+    out = tmp_path / "y.csv"
+    assert main(["xyield", "simulate", "NbMoTaW", "Nb25Mo25Ta25W20V5", "--temperature", "300", "1300", "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["formula", "temperature_K", "sigma_y_MPa", "tau_y0_MPa", "dEb_eV"]
+    assert list(df["formula"]) == ["NbMoTaW"] * 2 + ["Nb25Mo25Ta25W20V5"] * 2
+    assert list(df["temperature_K"]) == [300.0, 1300.0] * 2
+    ref = yield_strength_reference(["NbMoTaW", "Nb25Mo25Ta25W20V5"], np.array([[300.0], [1300.0]]))
+    np.testing.assert_allclose(df["sigma_y_MPa"].to_numpy().reshape(2, 2), ref.T, rtol=1e-12)
+    tau0, deb = tau_y0_and_dEb(["NbMoTaW", "Nb25Mo25Ta25W20V5"])
+    np.testing.assert_allclose(df["tau_y0_MPa"][::2], tau0, rtol=1e-12)
+    np.testing.assert_allclose(df["dEb_eV"][::2], deb, rtol=1e-12)
+    # without -o: a table on stdout; the single-fit model on request
+    capsys.readouterr()
+    assert main(["xyield", "simulate", "HfNbTaTiZr", "--temperature-model", "single-fit"]) == 0
+    text = capsys.readouterr().out
+    assert "sigma_y_MPa" in text and f"{yield_strength(['HfNbTaTiZr'], 300.0, model='single-fit')[0]:.1f}"[:4] in text
+    # an element without inputs on the command line: one line naming it and the way out
+    assert main(["xyield", "simulate", "CoCrFeNi"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Co" in err[0] and "--element-data" in err[0]
+
+
+def test_simulate_table_with_bad_rows(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"Alloy": ["NbMoTaW", "CoCrFeNi", "nbmotaw", "HfNbTaTiZr"], "id": [1, 2, 3, 4]}).to_csv(src, index=False)
+    out = tmp_path / "o.parquet"
+    assert main(["xyield", "simulate", "-i", str(src), "-T", "500", "-o", str(out)]) == 0
+    df = pd.read_parquet(out)
+    assert list(df.columns) == ["Alloy", "temperature_K", "id", "sigma_y_MPa", "tau_y0_MPa", "dEb_eV", "error"]
+    assert list(df["id"]) == [1, 2, 3, 4] and df["sigma_y_MPa"].isna().tolist() == [False, True, True, False]
+    np.testing.assert_allclose(df["sigma_y_MPa"][[0, 3]], yield_strength(["NbMoTaW", "HfNbTaTiZr"], 500.0), rtol=1e-12)
+    assert "Co" in df["error"][1] and "case-sensitive" in df["error"][2]
+    assert "line 3" in capsys.readouterr().err
+
+
+def _mixture(frac, C):
+    """Alloy mu and nu from per-element C11, C12, C44 (GPa) by the rule of mixtures (MC2020 eq. 3)."""
+    c11, c12, c44 = frac @ C
+    mu = np.sqrt(c44 * (c11 - c12) / 2)
+    b = (c11 + 2 * c12) / 3
+    return mu, (3 * b - 2 * mu) / (2 * (3 * b + mu))
+
+
+def test_element_data_file_for_a_custom_element(tmp_path):
+    """Re is not in the bundled table: --element-data gives its V and Cij; the result equals the
+    reference with the alloy mu, nu computed here from the same constants, and giving a table
+    element its own table values changes nothing."""
+    data = tmp_path / "el.csv"
+    pd.DataFrame({"element": ["Re"], "V_A3": [14.71], "C11": [616.0], "C12": [273.0], "C44": [161.0]}).to_csv(data, index=False)
+    out = tmp_path / "y.csv"
+    assert main(["xyield", "simulate", "Nb30Mo30Re40", "--temperature", "300", "900", "--element-data", str(data),
+                 "-o", str(out)]) == 0
+    got = pd.read_csv(out)["sigma_y_MPa"].to_numpy()
+    frac = np.array([0.3, 0.3, 0.4])  # Nb, Mo, Re
+    C = np.array([[246.5, 134.5, 28.73], [463.7, 157.8, 109.2], [616.0, 273.0, 161.0]])
+    mu, nu = _mixture(frac, C)
+    ref = yield_strength_reference(["Nb30Mo30Re40"], np.array([[300.0], [900.0]]), volumes={"Re": 14.71},
+                                   shear_modulus=mu, poisson=nu)
+    np.testing.assert_allclose(got, ref[:, 0], rtol=1e-10)
+    assert np.all(got > 0)
+    same = tmp_path / "nb.csv"
+    pd.DataFrame({"element": ["Nb"], "V_A3": [17.975], "C11_GPa": [246.5], "C12_GPa": [134.5], "C44_GPa": [28.73]}
+                 ).to_csv(same, index=False)
+    assert main(["xyield", "simulate", "NbMoTaW", "--element-data", str(same), "-o", str(out)]) == 0
+    np.testing.assert_allclose(pd.read_csv(out)["sigma_y_MPa"], yield_strength(["NbMoTaW"], 300.0), rtol=1e-10)
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"element": ["Re"], "V_A3": [14.71], "C11": [616.0]}).to_csv(bad, index=False)
+    assert main(["xyield", "simulate", "NbRe", "--element-data", str(bad)]) == 2
+
+
+def test_grid_sample_uses_the_cli_column_names(tmp_path):
+    from hea_fast.xyield.grid import XYieldGrid
+
+    out = tmp_path / "s.parquet"
+    assert main(["xyield", "simulate", "--elements", "Cr,Mo,Nb,Ti,W", "--temperatures", "300:2100:100", "--sample",
+                 "50", "--seed", "2", "-o", str(out), "--no-progress"]) == 0
+    df = pd.read_parquet(out)
+    ref = XYieldGrid(elements=("Cr", "Mo", "Nb", "Ti", "W"), temperatures_K=range(300, 2100, 100)).sample(50, seed=2)
+    np.testing.assert_allclose(df["sigma_y_MPa"], ref["yield_MPa"], rtol=0)
+    np.testing.assert_array_equal(df["temperature_K"], ref["T_K"])
+    np.testing.assert_array_equal(df["lattice_index"], ref["rank"])
+    np.testing.assert_array_equal(df[["x_Cr", "x_W"]].to_numpy(), ref[["Cr", "W"]].to_numpy())
+    assert df["formula"].iloc[0] and "yield_MPa" not in df.columns
+    assert main(["xyield", "simulate", "--sample", "5"]) == 2  # the grid sample needs -o
+
+
+@pytest.mark.parametrize("argv", [["NbMoTaW", "--temperature", "-5"], ["NbMoTaW", "--temperature", "abc"]])
+def test_bad_temperatures(argv, capsys):
+    assert main(["xyield", "simulate", *argv]) == 2
+    assert "--temperatures" in capsys.readouterr().err
