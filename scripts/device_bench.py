@@ -171,7 +171,7 @@ def bench_screen_fused(device, n_elements, small):
         t0 = time.perf_counter()
         gpu = S.screen(space, sc, top_k=1000, progress=False, device="cuda", chunk_size=50_000_000)
         res["gpu_per_s"] = len(space) / (time.perf_counter() - t0)
-        res["same_top_ranks"] = bool((gpu.top["rank"].to_numpy() == cpu.top["rank"].to_numpy()).all())
+        res["same_top_ranks"] = bool((gpu.top["lattice_index"].to_numpy() == cpu.top["lattice_index"].to_numpy()).all())
         res["max_abs_score_diff"] = float(np.max(np.abs(gpu.top["p_single"].to_numpy() - cpu.top["p_single"].to_numpy())))
     return res
 
