@@ -1,9 +1,12 @@
 """Descriptor throughput (kernel `descriptors`): the compiled one-pass kernel vs its float64 NumPy
-reference (`featurize_reference`) and vs matminer's YangSolidSolution (δ and Ω only, per
-composition, on a small sample, extrapolated).
+reference (`featurize_reference`), vs matminer's YangSolidSolution (δ and Ω only, per
+composition, on a small sample, extrapolated), and the public API (`featurize` on a DataFrame of
+element fractions, an (n, E) array with `elements=`, a CompositionBatch) vs the kernel on the same
+fractions (`api_vs_kernel`: the API's throughput over the kernel's, same process, alternating runs).
 
 Workload: random 5-element compositions of Al-Co-Cr-Fe-Ni (Dirichlet(1) fractions), all 16
-descriptors with the default element table; 1 M compositions (quick mode: 50 k).
+descriptors with the default element table; 1 M compositions (quick mode: 50 k; 200 k for the API
+ratios, where a fixed per-call cost would otherwise weigh more than in real use).
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ import numpy as np
 import pytest
 
 from hea_fast._backend import core
+from hea_fast.composition import CompositionBatch
 from hea_fast.elements import ElementTable
-from hea_fast.features import featurize_array, featurize_reference
+from hea_fast.features import featurize, featurize_array, featurize_reference
 
 ELEMENTS = ("Al", "Co", "Cr", "Fe", "Ni")
 
@@ -76,3 +80,43 @@ def test_descriptors_cuda_throughput(workload, timer):
         pytest.skip(f"no CUDA GPU: {cuda_status()}")
     t_gpu = timer(lambda: featurize_array(workload, device="cuda"), repeat=3)
     print(f"\n[descriptors] CUDA (incl. host<->device copies) {len(workload.fractions) / t_gpu / 1e6:.2f} M comp/s")
+
+
+def paired_best(fns, repeat):
+    """Best wall time of each of `fns`, called in turn `repeat` times (alternating, so a burst of
+    load on the shared machine hits all of them alike)."""
+    import time
+
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def test_featurize_api_vs_kernel(check_ratio, quick):
+    """`featurize` on each input kind reads the fractions in place (a DataFrame's columns, the array,
+    the batch) and adds only a per-call cost to the kernel: target >= 0.7 of its throughput."""
+    import pandas as pd
+
+    n = 200_000 if quick else 1_000_000
+    X = np.random.default_rng(7).dirichlet(np.ones(len(ELEMENTS)), size=n)
+    t = ElementTable.load("default")
+    props, H = t.property_matrix(ELEMENTS), t.pair_matrix(ELEMENTS)
+    threads = core.hardware_threads()
+    # a frame as read from a file: one float64 block (element-major), plus a text column
+    frame = pd.DataFrame({"name": ["x"] * n, **{e: X[:, j].copy() for j, e in enumerate(ELEMENTS)}})
+    batch = CompositionBatch.from_valid(X, ELEMENTS)
+    kinds = {"dataframe": lambda: featurize(frame, threads=threads),
+             "ndarray": lambda: featurize(X, elements=ELEMENTS, threads=threads),
+             "batch": lambda: featurize(batch, threads=threads)}
+    kernel = lambda: core.descriptors(X, props, H, t.gas_constant, threads=threads)  # noqa: E731
+    np.testing.assert_array_equal(kinds["ndarray"]().to_numpy(), kernel())
+    times = paired_best([kernel, *kinds.values()], repeat=5 if quick else 7)
+    line = [f"kernel {n / times[0] / 1e6:.2f} M comp/s"]
+    for (name, _), t_api in zip(kinds.items(), times[1:]):
+        line.append(f"{name} {n / t_api / 1e6:.2f} M/s ({times[0] / t_api:.2f}x)")
+        check_ratio(f"descriptors_api_vs_kernel_{name}", times[0] / t_api)
+    print(f"\n[descriptors] n={n} threads={threads}: " + ", ".join(line))

@@ -7,6 +7,10 @@ on all cores; NumPy on a 400k-composition slice with the same reductions. NumPy 
 compositions already decoded (by the C++ lattice), so the ratio understates the full-pipeline gain.
 Quick mode (CI): a 300k-composition slice for the kernel, 30k for NumPy; the CI floor is the
 single-thread CPU-time ratio on a 100k-composition slice (`maresca_curtin_grid_vs_numpy_1thread_cpu`).
+`test_yield_strength_api_vs_kernel`: the public `yield_strength` on per-point input (n compositions of
+Mo-Nb-Ta-V-W, one temperature each) as a DataFrame, an (n, E) array with `elements=` and a
+CompositionBatch, against `core.mc_tau0_deb` + `core.mc_sigma` on the same fractions
+(`api_vs_kernel`, same process, alternating runs; 1 M points, quick mode 200 k).
 Ratios: benchmarks/baselines/maresca_curtin.json; runs: benchmarks/results/maresca_curtin.md.
 """
 from __future__ import annotations
@@ -16,8 +20,17 @@ import time
 
 import numpy as np
 
+from hea_fast._backend import core
+from hea_fast.composition import CompositionBatch
 from hea_fast.xyield.grid import XYieldGrid, simulate_grid
-from hea_fast.xyield.maresca_curtin import EPS_DOT, EPS_DOT_0, K_BOLTZMANN_EV, tau_y0_and_dEb_reference
+from hea_fast.xyield.maresca_curtin import (
+    EPS_DOT,
+    EPS_DOT_0,
+    K_BOLTZMANN_EV,
+    element_inputs,
+    tau_y0_and_dEb_reference,
+    yield_strength,
+)
 
 
 def numpy_grid(grid: XYieldGrid, start: int, stop: int, hist_bins=250, hist_range=(0.0, 5000.0), topk=10):
@@ -89,3 +102,47 @@ def test_grid_points_per_second(benchmark, quick, check_ratio, timer, cpu_time):
         check_ratio("maresca_curtin_grid_vs_numpy", kernel_pps / numpy_pps)
 
 
+
+
+def paired_best(fns, repeat):
+    """Best wall time of each of `fns`, called in turn `repeat` times (alternating, so a burst of
+    load on the shared machine hits all of them alike)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def test_yield_strength_api_vs_kernel(check_ratio, quick):
+    """Per-point `yield_strength` reads the fractions in place (the kernel normalises rows of
+    amounts itself) and adds only a per-call cost: target >= 0.7 of the kernel's throughput."""
+    import pandas as pd
+
+    els = ("Mo", "Nb", "Ta", "V", "W")
+    n = 200_000 if quick else 1_000_000
+    rng = np.random.default_rng(11)
+    X = rng.dirichlet(np.ones(len(els)), size=n)
+    T = rng.uniform(300.0, 1500.0, size=n)
+    inp = element_inputs(els)
+    threads = core.hardware_threads()
+    frame = pd.DataFrame({"name": ["x"] * n, **{e: X[:, j].copy() for j, e in enumerate(els)}})
+    batch = CompositionBatch.from_valid(X, els)
+
+    def kernel():
+        t0, db = core.mc_tau0_deb(X, inp.V, inp.C11, inp.C12, inp.C44, None, None, threads=threads)
+        return core.mc_sigma(t0, db, T, 0, threads=threads)
+
+    kinds = {"dataframe": lambda: yield_strength(frame, T, threads=threads),
+             "ndarray": lambda: yield_strength(X, T, elements=els, threads=threads),
+             "batch": lambda: yield_strength(batch, T, threads=threads)}
+    np.testing.assert_array_equal(kinds["batch"](), kernel())
+    np.testing.assert_allclose(kinds["dataframe"](), kernel(), rtol=1e-13)
+    times = paired_best([kernel, *kinds.values()], repeat=5 if quick else 7)
+    line = [f"kernel {n / times[0] / 1e6:.2f} M points/s"]
+    for (name, _), t_api in zip(kinds.items(), times[1:]):
+        line.append(f"{name} {n / t_api / 1e6:.2f} M/s ({times[0] / t_api:.2f}x)")
+        check_ratio(f"maresca_curtin_api_vs_kernel_{name}", times[0] / t_api)
+    print(f"\n[maresca_curtin] per-point n={n} threads={threads}: " + ", ".join(line))

@@ -17,6 +17,7 @@ _LAZY = {
     "as_batch": "hea_fast.composition",
     "featurize": "hea_fast.features",
     "featurize_array": "hea_fast.features",
+    "missing_data": "hea_fast.features",
     "list_descriptors": "hea_fast.features",
     "DescriptorTransformer": "hea_fast.features",
     "ElementTable": "hea_fast.elements",

@@ -32,19 +32,9 @@ from hea_fast.parse import (
     parse_formula,
 )
 
-__all__ = [
-    "ELEMENTS",
-    "MAX_DEPTH",
-    "CompositionError",
-    "CompositionBatchError",
-    "CompositionBatch",
-    "element_z",
-    "parse_formula",
-    "parse_amounts",
-    "parse_formulas",
-    "parse_formulas_reference",
-    "as_batch",
-]
+__all__ = ["ELEMENTS", "MAX_DEPTH", "CompositionError", "CompositionBatchError", "CompositionBatch", "element_z",
+           "parse_formula", "parse_amounts", "parse_formulas", "parse_formulas_reference", "as_batch", "RowAmounts",
+           "row_amounts"]
 
 _Z = {s: i + 1 for i, s in enumerate(ELEMENTS)}
 _ = (MAX_DEPTH, MESSAGES, element_z)  # re-exported names of the grammar
@@ -258,24 +248,17 @@ class CompositionBatch:
     def from_dataframe(cls, df, elements: Sequence[str] | None = None) -> "CompositionBatch":
         """Element columns (symbols as column names, at.% or fractions; other columns ignored).
         Rows are normalised; NaN or negative amounts raise naming the row and column."""
-        cols = [c for c in df.columns if isinstance(c, str) and is_element(c)]
-        if not cols:
-            raise CompositionError(f"no element columns among {list(df.columns)[:10]}")
-        A = df[cols].to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(A)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise CompositionError(f"non-finite amount {float(A[i, j])!r} in row {df.index[i]!r}, column {cols[j]!r}")
-        if (A < 0).any():
-            i, j = np.argwhere(A < 0)[0]
-            raise CompositionError(f"negative amount {float(A[i, j])!r} in row {df.index[i]!r}, column {cols[j]!r}")
-        s = A.sum(axis=1)
-        if (s <= 0).any():
-            i = int(np.flatnonzero(s <= 0)[0])
-            raise CompositionError(f"all amounts are zero in row {df.index[i]!r}")
-        A = A / s[:, None]
-        order = sorted(range(len(cols)), key=lambda j: _Z[cols[j]])
-        batch = cls(np.ascontiguousarray(A[:, order]), tuple(cols[j] for j in order))
+        ra = _frame_amounts(df, None, "raise")
+        mask, first, total = ra.invalid_rows()
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            j, why, lab = int(first[i]), ra.reason(i, int(first[i])), ra.label(i)
+            raise CompositionError(f"{why} in row {lab!r}" if j < 0 else
+                                   f"{why.rsplit(' for ', 1)[0]} in row {lab!r}, column {ra.elements[j]!r}")
+        F = np.empty((ra.m, len(ra.elements)))
+        for j, col in enumerate(ra.data):
+            np.divide(col, total, out=F[:, j])
+        batch = cls._trusted(F, ra.elements)
         return batch.select(elements) if elements is not None else batch
 
     @classmethod
@@ -363,21 +346,14 @@ class CompositionBatch:
             elif (self.fractions[:, j] > 0).any():
                 i = int(np.flatnonzero(self.fractions[:, j] > 0)[0])
                 raise CompositionError(f"row {i} contains {e}, which is not in the element set {list(els)}")
-        return CompositionBatch(F, els, skipped=self.skipped, index=self.index)
+        return CompositionBatch._trusted(F, els, self.skipped, self.index)  # reordered valid rows stay valid
 
     def formulas(self, decimals: int = 6) -> list[str]:
         """Canonical formulas: elements in atomic-number order, amounts in at.%, zeros omitted,
         e.g. 'Al10Co22.5Cr22.5Fe22.5Ni22.5'."""
         order = sorted(range(len(self.elements)), key=lambda j: _Z[self.elements[j]])
-        out = []
-        for row in self.fractions:
-            parts = []
-            for j in order:
-                if row[j] > 0:
-                    pct = round(row[j] * 100.0, decimals)
-                    parts.append(self.elements[j] + _fmt_amount(pct))
-            out.append("".join(parts))
-        return out
+        return ["".join(self.elements[j] + _fmt_amount(round(row[j] * 100.0, decimals)) for j in order if row[j] > 0)
+                for row in self.fractions]
 
     def to_dicts(self) -> list[dict[str, float]]:
         return [{e: float(v) for e, v in zip(self.elements, row) if v > 0} for row in self.fractions]
@@ -385,10 +361,8 @@ class CompositionBatch:
     def to_dataframe(self, percent: bool = False):
         import pandas as pd
 
-        df = pd.DataFrame(self.fractions * (100.0 if percent else 1.0), columns=list(self.elements))
-        if self.index is not None:
-            df.index = self.index
-        return df
+        return pd.DataFrame(self.fractions * (100.0 if percent else 1.0), columns=list(self.elements),
+                            index=self.index)
 
     @property
     def n_components(self) -> np.ndarray:
@@ -398,18 +372,13 @@ class CompositionBatch:
 
 def _values_and_labels(obj) -> tuple[list, Any]:
     """(list of items, row labels or None for positions)."""
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        if isinstance(obj, pd.Series):
-            return obj.tolist(), obj.index
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(obj, pd.Series):
+        return obj.tolist(), obj.index
     if isinstance(obj, np.ndarray):
         return obj.tolist(), None
-    if type(obj) in (list, tuple):  # read only (the compiled parser takes its own tuple)
-        return obj, None
-    return list(obj), None
+    return (obj if type(obj) in (list, tuple) else list(obj)), None  # lists are read only
 
 
 def _is_missing(obj) -> bool:
@@ -432,27 +401,16 @@ def _coerce_one(obj, label) -> dict[str, float]:
 
 def _from_amounts(A, elements: Sequence[str] | None) -> CompositionBatch:
     """An (n, E) or (E,) array of amounts (any unit) over `elements` -> a normalised batch."""
-    if elements is None:
-        raise CompositionError("an array of amounts has no element labels: pass elements=[...] naming its "
-                               "columns, or build CompositionBatch(fractions, elements)")
-    els = _check_elements(elements)
-    try:
-        A = np.array(A, dtype=np.float64, order="C", copy=True)
-    except (TypeError, ValueError) as exc:
-        raise CompositionError(f"cannot read the array of amounts as numbers ({exc})") from None
-    if A.ndim == 1:
-        A = A[None, :]
-    if A.ndim != 2 or A.shape[1] != len(els):
-        raise CompositionError(f"array of amounts of shape {A.shape} does not match the {len(els)} elements {list(els)}")
-    bad = ~np.isfinite(A) | (A < 0)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise CompositionError(f"row {i}: amount of {els[j]} is {float(A[i, j])!r} (must be finite and >= 0)")
-    tot = A.sum(axis=1)
-    if (tot <= 0).any():
-        raise CompositionError(f"row {int(np.flatnonzero(tot <= 0)[0])}: all amounts are zero")
-    A /= tot[:, None]
-    return CompositionBatch._trusted(A, els)
+    ra = row_amounts(A, elements)
+    mask, first, total = ra.invalid_rows()
+    if mask.any():
+        i = int(np.flatnonzero(mask)[0])
+        j = int(first[i])
+        if j < 0:
+            raise CompositionError(f"row {i}: all amounts are zero")
+        raise CompositionError(f"row {i}: amount of {ra.elements[j]} is {float(ra.column(j)[i])!r} "
+                               "(must be finite and >= 0)")
+    return CompositionBatch._trusted(ra.array() / total[:, None], ra.elements)
 
 
 def as_batch(obj, elements: Sequence[str] | None = None, errors: str = "raise") -> CompositionBatch:
@@ -478,19 +436,157 @@ def as_batch(obj, elements: Sequence[str] | None = None, errors: str = "raise") 
     if hasattr(obj, "fractions") and hasattr(obj, "elements"):  # duck-typed batches
         batch = CompositionBatch(np.asarray(obj.fractions, dtype=np.float64), tuple(obj.elements))
         return batch.select(elements) if elements is not None else batch
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        if isinstance(obj, pd.DataFrame):
-            return CompositionBatch.from_dataframe(obj, elements)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, np.ndarray) and obj.dtype.kind in "fiub":
-        return _from_amounts(obj, elements)
-    if (isinstance(obj, (list, tuple)) and obj and elements is not None
-            and isinstance(obj[0], (list, tuple, np.ndarray, int, float)) and not isinstance(obj[0], bool)):
+    if isinstance(obj, pd.DataFrame):
+        return CompositionBatch.from_dataframe(obj, elements)
+    if _is_amounts(obj, elements):
         return _from_amounts(obj, elements)
     return CompositionBatch.from_formulas(obj, elements, errors)
+
+
+def _is_amounts(obj, elements) -> bool:
+    """An array of amounts, or a list of rows of numbers with `elements`."""
+    return (isinstance(obj, np.ndarray) and obj.dtype.kind in "fiub") or (
+        isinstance(obj, (list, tuple)) and bool(obj) and elements is not None
+        and isinstance(obj[0], (list, tuple, np.ndarray, int, float)) and not isinstance(obj[0], bool))
+
+
+# --------------------------------------------------------------------------------------------
+# Row amounts without a copy (for kernels that normalise and check rows themselves)
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, eq=False)
+class RowAmounts:
+    """The amounts of `n_rows` input rows, read without a copy (see `row_amounts`). data: an (m, E)
+    C-contiguous float64 array or a tuple of E 1-D float64 columns, which the compiled kernels read in
+    place; amounts in any unit unless `normalized`; not checked (`invalid_rows`). rows: input positions
+    of the m data rows (None: all, in order); bad: {input position: reason} of unreadable rows;
+    labels: the input's row labels (None: positions)."""
+
+    data: Any
+    elements: tuple[str, ...]
+    n_rows: int
+    rows: np.ndarray | None = None
+    bad: Mapping = dataclasses.field(default_factory=dict)
+    labels: Any = None
+    normalized: bool = False
+
+    @property
+    def m(self) -> int:  # data rows
+        return self.data.shape[0] if isinstance(self.data, np.ndarray) else len(self.data[0]) if self.data else 0
+
+    def column(self, j: int) -> np.ndarray:
+        return self.data[:, j] if isinstance(self.data, np.ndarray) else self.data[j]
+
+    def array(self, rows=None) -> np.ndarray:
+        """The data rows (all, or positions / a mask over the m rows) as a C-contiguous array."""
+        if isinstance(self.data, np.ndarray):
+            return np.ascontiguousarray(self.data if rows is None else self.data[rows], dtype=np.float64)
+        return np.stack([c if rows is None else c[rows] for c in self.data], axis=1)
+
+    def invalid_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bad-row mask, column of each row's first NaN/inf/negative amount or -1, row sums)."""
+        first = np.full(self.m, -1, dtype=np.int64)
+        total = np.zeros(self.m)
+        for j in range(len(self.elements)):
+            col = self.column(j)
+            bad = ~(np.isfinite(col) & (col >= 0))
+            first[(first < 0) & bad] = j
+            total += np.where(bad, 0.0, col)
+        return (first >= 0) | ~(total > 0), first, total
+
+    def label(self, pos: int):
+        """The input label of input row `pos` (a Python scalar)."""
+        v = pos if self.labels is None else self.labels[pos]
+        return v.item() if isinstance(v, np.generic) else v
+
+    def reason(self, i: int, col: int) -> str:
+        """Why data row i is invalid (`col` from `invalid_rows`)."""
+        v = float(self.column(col)[i]) if col >= 0 else 0.0
+        return "all amounts are zero" if col < 0 else \
+            f"{'non-finite' if not math.isfinite(v) else 'negative'} amount {v!r} for {self.elements[col]}"
+
+
+def _column_values(df, c):
+    try:
+        return df[c].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise CompositionError(f"column {c!r} does not hold numbers (dtype {df[c].dtype})") from None
+
+
+def _frame_amounts(df, elements, errors) -> RowAmounts:
+    cols = [c for c in df.columns if isinstance(c, str) and is_element(c)]
+    if not cols:
+        raise CompositionError(f"no element columns among {list(df.columns)[:10]}")
+    if len(set(cols)) != len(cols):
+        raise CompositionError(f"duplicate element columns in {cols}")
+    if elements is None:
+        cols.sort(key=_Z.__getitem__)
+        return RowAmounts(tuple(_column_values(df, c) for c in cols), tuple(cols), len(df), labels=df.index)
+    els = _check_elements(elements)
+    data = tuple(_column_values(df, e) if e in df.columns else np.zeros(len(df)) for e in els)
+    bad: dict = {}
+    for c in (c for c in cols if c not in els):
+        for i in np.flatnonzero(_column_values(df, c) != 0).tolist():  # NaN is not a zero amount either
+            bad.setdefault(i, f"contains {c}, which is not in the element set {list(els)}")
+    if bad and errors == "raise":
+        raise CompositionError(f"row {RowAmounts((), (), len(df), labels=df.index).label(min(bad))!r} {bad[min(bad)]}")
+    if not bad:
+        return RowAmounts(data, els, len(df), labels=df.index)
+    keep = np.ones(len(df), dtype=bool)
+    keep[list(bad)] = False
+    return RowAmounts(tuple(c[keep] for c in data), els, len(df), np.flatnonzero(keep), bad, df.index)
+
+
+def row_amounts(obj, elements: Sequence[str] | None = None, errors: str = "raise") -> RowAmounts:
+    """The rows of `obj` (anything `as_batch` accepts) as `RowAmounts`, numeric input uncopied: a
+    DataFrame's element columns (atomic-number order, or `elements`), an (n, E) array's rows (with
+    `elements=`), a `CompositionBatch`'s fractions; other input goes through `as_batch`.
+    errors: "raise" (bad rows raise) or "skip" (unreadable rows recorded in `bad`)."""
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    import pandas as pd
+
+    if isinstance(obj, CompositionBatch) and elements is None:
+        return RowAmounts(obj.fractions, obj.elements, len(obj), labels=None if obj.index is None else
+                          pd.Index(obj.index), normalized=True)
+    if hasattr(obj, "fractions") and hasattr(obj, "elements") and elements is None:  # duck-typed: kernel checks
+        fr = np.asarray(obj.fractions, dtype=np.float64)
+        if fr.ndim != 2 or fr.shape[1] != len(obj.elements):
+            raise CompositionError(f"fractions of shape {fr.shape} do not match the elements {list(obj.elements)}")
+        return RowAmounts(_array_data(fr), tuple(str(e) for e in obj.elements), fr.shape[0])
+    if isinstance(obj, pd.DataFrame):
+        return _frame_amounts(obj, elements, errors)
+    if _is_amounts(obj, elements):
+        if elements is None:
+            raise CompositionError("an array of amounts has no element labels: pass elements=[...] naming its "
+                                   "columns, or build CompositionBatch(fractions, elements)")
+        els = _check_elements(elements)
+        try:
+            A = np.asarray(obj, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise CompositionError(f"cannot read the array of amounts as numbers ({exc})") from None
+        A = A[None, :] if A.ndim == 1 else A
+        if A.ndim != 2 or A.shape[1] != len(els):
+            raise CompositionError(f"array of amounts of shape {A.shape} does not match the {len(els)} elements "
+                                   f"{list(els)}")
+        return RowAmounts(_array_data(A), els, A.shape[0])
+    labels = None
+    if isinstance(obj, pd.Series):
+        labels, obj = obj.index, obj.tolist()
+    elif not isinstance(obj, (str, Mapping, list, tuple, np.ndarray, CompositionBatch)) and not (
+            hasattr(obj, "get_el_amt_dict") or hasattr(obj, "fractions")):
+        obj = list(obj)
+    batch = as_batch(obj, elements, errors)
+    if not batch.skipped:
+        return RowAmounts(batch.fractions, batch.elements, len(batch), labels=labels, normalized=True)
+    bad = {int(i): reason for i, reason in batch.skipped}
+    return RowAmounts(batch.fractions, batch.elements, len(batch) + len(bad), np.asarray(batch.index, dtype=np.int64),
+                      bad, labels, normalized=True)
+
+
+def _array_data(A):
+    return A if A.flags.c_contiguous else tuple(A[:, j] for j in range(A.shape[1]))
 
 
 def parse_formulas(formulas, elements: Sequence[str] | None = None, errors: str = "raise",

@@ -34,28 +34,20 @@ element table; it reproduces ``HEA_feature_engineered.csv`` to ~1e-15 relative.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from hea_fast.composition import CompositionError, row_amounts
 from hea_fast.elements import PROPERTIES, ElementDataError, ElementTable
 
-__all__ = [
-    "Descriptor",
-    "DESCRIPTORS",
-    "DESCRIPTOR_SETS",
-    "featurize",
-    "DESCRIPTOR_INDEX",
-    "featurize_array",
-    "featurize_reference",
-    "list_descriptors",
-    "prepare",
-    "reference_descriptors",
-    "resolve",
-    "DescriptorTransformer",
-]
+__all__ = ["Descriptor", "DESCRIPTORS", "DESCRIPTOR_SETS", "featurize", "DESCRIPTOR_INDEX", "BadRowsWarning",
+           "MissingElementDataWarning", "InvalidCompositionWarning", "ERRORS", "check_errors", "missing_data",
+           "warn_bad_rows", "featurize_array", "featurize_reference", "list_descriptors", "prepare",
+           "reference_descriptors", "resolve", "DescriptorTransformer"]
 
 
 @dataclass(frozen=True)
@@ -138,25 +130,226 @@ def list_descriptors() -> pd.DataFrame:
     )
 
 
-# ---- input handling -----------------------------------------------------------------------------
-def _fractions(compositions):
-    """-> (X (n,E) float64 C-contiguous, elements tuple, index or None)."""
-    index = None
-    if isinstance(compositions, (pd.Series, pd.DataFrame)):
-        index = compositions.index
-    if hasattr(compositions, "fractions") and hasattr(compositions, "elements"):
-        batch = compositions
-    else:
-        from hea_fast.composition import as_batch
+# ---- rows the kernel cannot (fully) compute ---------------------------------------------------------
+class BadRowsWarning(UserWarning):
+    """Some rows of a batch got NaN cells (`errors="nan"`); the warning counts them and names the first."""
 
-        batch = as_batch(compositions)
-    X = np.ascontiguousarray(np.asarray(batch.fractions, dtype=np.float64))
-    kept = getattr(batch, "index", None)
-    if kept is not None and len(kept) == X.shape[0]:
-        index = pd.Index(kept)  # labels of the rows that survived parsing with errors="skip"
-    elif index is not None and len(index) != X.shape[0]:
-        index = None
-    return X, tuple(batch.elements), index
+
+class MissingElementDataWarning(BadRowsWarning):
+    """Rows whose elements lack table data that some descriptors need: those cells are NaN."""
+
+
+class InvalidCompositionWarning(BadRowsWarning):
+    """Rows that are not valid compositions (unparseable formula, NaN/negative amounts): all NaN."""
+
+
+#: Values of the `errors=` keyword: "nan" (bad cells NaN, one warning) or "raise" (stop at the first).
+ERRORS = ("nan", "raise")
+
+
+def check_errors(errors) -> str:
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
+    return errors
+
+
+def warn_bad_rows(reasons, what: str, category=BadRowsWarning, labels=None, alloys=None, detail: str = "",
+                  stacklevel: int = 3) -> None:
+    """One `category` warning for the rows of `reasons` ((n,) str, '' = fine): their count and the
+    first three (label, alloy, reason). labels: the rows' labels (None: positions); alloys: a
+    function position -> short alloy name, or None."""
+    bad = np.flatnonzero(np.asarray(reasons, dtype=object) != "")
+    if not len(bad):
+        return
+    shown = []
+    for i in bad[:3].tolist():
+        lab = i if labels is None else labels[i].item() if isinstance(labels[i], np.generic) else labels[i]
+        alloy = alloys(i) if alloys is not None else ""
+        shown.append(f"row {lab!r}" + (f" ({alloy})" if alloy else "") + f": {reasons[i]}")
+    more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+    warnings.warn(f"{what}: {len(bad)} of {len(reasons)} rows {detail or 'could not be computed (NaN)'}: "
+                  + "; ".join(shown) + more + ". Pass errors='raise' to stop at the first bad row, or "
+                  "return_reasons=True for every row's reason.", category, stacklevel=stacklevel)
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """Data missing for one element ("absent" from the table, or lacking some `props`) or one pair:
+    rows holding every element of `cols` get NaN in the output columns `out`."""
+
+    kind: str
+    cols: tuple[int, ...]
+    els: tuple[str, ...]
+    props: tuple[str, ...]
+    out: tuple[int, ...]
+
+
+_PLACEHOLDER = 1.0  # finite stand-in for unknown values (no requested descriptor reads it)
+
+
+def _element_data(elements, names, tab):
+    """(props (E, 7), pair (E, E), gaps) for the kernel: every value the descriptors `names` need,
+    finite placeholders for the rest (so the kernel never sees NaN and takes its dense path), and
+    the `_Gap`s where a needed value is unknown."""
+    E = len(elements)
+    known = [e in tab for e in elements]
+    kidx = [j for j in range(E) if known[j]]
+    props = np.full((E, len(PROPERTIES)), np.nan)
+    H = np.full((E, E), np.nan)
+    if kidx:
+        kel = [elements[j] for j in kidx]
+        props[kidx] = tab.property_matrix(kel)
+        H[np.ix_(kidx, kidx)] = tab.pair_matrix(kel)
+    np.fill_diagonal(H, 0.0)
+    needed = [p for p in PROPERTIES if any(p in _BY_NAME[n].requires for n in names)]
+    pairs = [k for k, n in enumerate(names) if _BY_NAME[n].uses_pairs]
+    gaps = []
+    for j, e in enumerate(elements):
+        miss = tuple(needed) if not known[j] else tuple(p for p in needed if np.isnan(props[j, PROPERTIES.index(p)]))
+        out = [k for k, n in enumerate(names) if set(_BY_NAME[n].requires) & set(miss)]
+        if not known[j]:
+            out = sorted(set(out) | set(pairs))
+        if out:
+            gaps.append(_Gap("absent" if not known[j] else "props", (j,), (e,), miss, tuple(out)))
+    if pairs:
+        for i, j in zip(*np.nonzero(np.triu(np.isnan(H), 1))):
+            if known[i] and known[j]:
+                gaps.append(_Gap("pair", (int(i), int(j)), (elements[i], elements[j]), (), tuple(pairs)))
+    props = np.where(np.isnan(props), _PLACEHOLDER, props)
+    return np.ascontiguousarray(props), np.ascontiguousarray(np.where(np.isnan(H), 0.0, H)), gaps
+
+
+def _gap_rows(column, gaps) -> list:
+    """For each gap, the mask of rows holding all its elements (None when no row does);
+    column(j) gives element column j of the data."""
+    cache: dict = {}
+    out = []
+    for g in gaps:
+        mask = None
+        for j in g.cols:
+            if j not in cache:
+                cache[j] = np.asarray(column(j)) > 0
+            mask = cache[j] if mask is None else mask & cache[j]
+        out.append(mask if mask is not None and mask.any() else None)
+    return out
+
+
+def _data_error(tab, names, gaps, used) -> ElementDataError:
+    """The `errors="raise"` error for the gaps some row uses (absent elements first, then
+    properties, then pairs), as `prepare` words it."""
+    hit = [g for g, u in zip(gaps, used) if u is not None]
+    absent = [g.els[0] for g in hit if g.kind == "absent"]
+    if absent:
+        try:
+            tab.check_elements(absent)
+        except ElementDataError as exc:
+            return exc
+    parts = []
+    for p in PROPERTIES:
+        els = [g.els[0] for g in hit if g.kind == "props" and p in g.props]
+        if els:
+            users = [n for n in names if p in _BY_NAME[n].requires]
+            parts.append(f"{p} of {', '.join(els)} (needed by {', '.join(users)})")
+    if parts:
+        return ElementDataError(f"element table {tab.name!r} has no value for " + "; ".join(parts)
+                                + ": drop those descriptors or use another table")
+    pairs = [f"{g.els[0]}-{g.els[1]}" for g in hit if g.kind == "pair"]
+    more = f" and {len(pairs) - 10} more" if len(pairs) > 10 else ""
+    return ElementDataError(f"element table {tab.name!r} has no mixing enthalpy for pair(s) {pairs[:10]}{more}"
+                            " (needed by dH_mix/Omega)")
+
+
+def _gap_text(g, tab) -> str:
+    if g.kind == "pair":
+        return f"no mixing enthalpy for {g.els[0]}-{g.els[1]} in element table {tab.name!r}"
+    return f"{g.els[0]} " + ("is not in" if g.kind == "absent" else f"has no {', '.join(g.props)} in") + \
+        f" element table {tab.name!r}"
+
+
+def _row_reasons(m, gaps, used, labels, tab, out=None) -> tuple[np.ndarray | None, np.ndarray]:
+    """(reason of each of the m data rows or None when no gap is used, mask of the rows with one);
+    sets the gaps' cells of `out` to NaN."""
+    hit = [(g, u) for g, u in zip(gaps, used) if u is not None]
+    if not hit:
+        return None, np.zeros(m, dtype=bool)
+    U = np.stack([u for _, u in hit], axis=1)
+    rows = U.any(axis=1)
+    if out is not None:
+        for g, u in hit:
+            out[np.ix_(np.flatnonzero(u), list(g.out))] = np.nan
+    combos, inv = np.unique(U[rows], axis=0, return_inverse=True)
+    texts = []
+    for combo in combos:
+        gs = [hit[k][0] for k in np.flatnonzero(combo)]
+        cols = sorted({c for g in gs for c in g.out})
+        texts.append("; ".join(_gap_text(g, tab) for g in gs) + f" (NaN: {', '.join(labels[c] for c in cols)})")
+    reasons = np.full(m, "", dtype=object)
+    reasons[rows] = np.asarray(texts, dtype=object)[np.asarray(inv).reshape(-1)]
+    return reasons, rows
+
+
+def _compute(ra, labels, names, tab, threads, device, errors, kernel=True):
+    """Descriptors `names` of `RowAmounts` ra -> (out (n_rows, d), reasons (n_rows,) or None,
+    (rows not valid compositions, rows lacking element data)). kernel=False: reasons only."""
+    cols = [DESCRIPTOR_INDEX[n] for n in names]
+    props, H, gaps = _element_data(ra.elements, names, tab)
+    used = _gap_rows(ra.column, gaps)
+    if errors == "raise" and any(u is not None for u in used):
+        raise _data_error(tab, names, gaps, used)
+    m, bad = ra.m, None
+    try:
+        if not kernel:
+            raise ValueError
+        out = _kernel(ra.data, m, props, H, tab, threads, device, cols)
+    except ValueError:
+        bad, first, _ = ra.invalid_rows()
+        if kernel and not bad.any():
+            raise
+        if errors == "raise" and bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            pos = i if ra.rows is None else int(ra.rows[i])
+            raise CompositionError(f"{ra.reason(i, int(first[i]))} in row {ra.label(pos)!r}") from None
+        out = np.full((m, len(cols)), np.nan)
+        if kernel and (~bad).any():
+            out[~bad] = _kernel(ra.array(~bad), int((~bad).sum()), props, H, tab, threads, device, cols)
+    reasons, gap_rows = _row_reasons(m, gaps, used, labels, tab, out if kernel else None)
+    n_bad = 0
+    if bad is not None and bad.any():
+        reasons = np.full(m, "", dtype=object) if reasons is None else reasons
+        for i in np.flatnonzero(bad).tolist():
+            reasons[i] = ra.reason(i, int(first[i]))
+        n_bad = int(bad.sum())
+        gap_rows &= ~bad
+    if ra.rows is not None:  # unreadable input rows: all NaN, with the parser's reason
+        full = np.full((ra.n_rows, len(cols)), np.nan)
+        full[ra.rows] = out
+        fr = np.full(ra.n_rows, "", dtype=object)
+        if reasons is not None:
+            fr[ra.rows] = reasons
+        for i, why in ra.bad.items():
+            fr[i] = why
+        out, reasons = full, fr
+    return out, reasons, (n_bad + len(ra.bad), int(gap_rows.sum()))
+
+
+def _alloys(ra):
+    """position -> the elements present in that input row (for warnings)."""
+    pos = None if ra.rows is None else {int(p): i for i, p in enumerate(ra.rows)}
+
+    def name(i):
+        i = i if pos is None else pos.get(i)
+        return "" if i is None else "".join(e for j, e in enumerate(ra.elements) if ra.column(j)[i] > 0)
+
+    return name
+
+
+def _report(ra, reasons, counts, what):
+    if reasons is None:
+        return
+    n_bad, n_gap = counts
+    parts = ([f"{n_gap} lacking element data"] if n_gap else []) + ([f"{n_bad} not valid compositions"] if n_bad else [])
+    warn_bad_rows(reasons, what, MissingElementDataWarning if n_gap else InvalidCompositionWarning,
+                  labels=ra.labels, alloys=_alloys(ra), detail=f"have NaN cells ({', '.join(parts)})", stacklevel=4)
 
 
 def resolve(descriptors, table) -> tuple[list[str], list[str], ElementTable]:
@@ -198,70 +391,39 @@ def resolve(descriptors, table) -> tuple[list[str], list[str], ElementTable]:
 
 def prepare(X: np.ndarray, elements: Sequence[str], names: Sequence[str], table) -> tuple[np.ndarray, np.ndarray]:
     """The kernel's element inputs for fractions `X` (n, E) over `elements`: (props (E, 7) in
-    `PROPERTIES` order, pair enthalpies (E, E)), both C-contiguous float64.
+    `PROPERTIES` order, pair enthalpies (E, E)), both C-contiguous float64 and finite.
 
-    Checks `table` (an ElementTable or its name) against the elements present in some row of `X`
-    (all-zero columns get placeholder zeros and need no data): an element missing from the table, or
-    a property / pair enthalpy that one of the descriptors `names` needs, raises `ElementDataError`
-    naming it. Prepared once for a whole palette (an all-ones row), the arrays serve every chunk of
-    a screen (`hea_fast.screen`)."""
+    Checks `table` (an ElementTable or its name) against the elements present in some row of `X`:
+    an element missing from the table, or a property / pair enthalpy that one of the descriptors
+    `names` needs, raises `ElementDataError` naming it. Values no row or no requested descriptor
+    reads (all-zero columns, unneeded properties) are finite placeholders, so the kernel takes its
+    dense path. Prepared once for a whole palette (an all-ones row), the arrays serve every chunk
+    of a screen (`hea_fast.screen`)."""
     tab = ElementTable.load(table)
+    X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != len(elements):
         raise ValueError(f"fractions have shape {X.shape} but {len(elements)} element names were given")
-    present = X.any(axis=0) if X.shape[0] else np.zeros(len(elements), bool)
-    els_present = [e for e, p in zip(elements, present) if p]
-    tab.check_elements(els_present)
-    # Elements with all-zero columns need no data: give them placeholder rows.
-    props = np.zeros((len(elements), len(PROPERTIES)))
-    pidx = np.flatnonzero(present)
-    if len(pidx):
-        props[pidx] = tab.property_matrix(els_present)
-    needed = sorted({p for n in names for p in _BY_NAME[n].requires}, key=PROPERTIES.index)
-    if needed and els_present:
-        sub = tab.property_matrix(els_present, needed)
-        if np.isnan(sub).any():
-            parts = []
-            for k, p in enumerate(needed):
-                gaps = [e for i, e in enumerate(els_present) if np.isnan(sub[i, k])]
-                if gaps:
-                    users = [n for n in names if p in _BY_NAME[n].requires]
-                    parts.append(f"{p} of {', '.join(gaps)} (needed by {', '.join(users)})")
-            raise ElementDataError(
-                f"element table {tab.name!r} has no value for " + "; ".join(parts)
-                + ": drop those descriptors or use another table"
-            )
-    H = np.zeros((len(elements), len(elements)))
-    if len(pidx):
-        H[np.ix_(pidx, pidx)] = tab.pair_matrix(els_present)
-    if any(_BY_NAME[n].uses_pairs for n in names) and np.isnan(H).any():
-        # Only pairs that actually occur together in some row must be known.
-        P = (X[:, pidx] > 0).astype(np.float32)
-        co = (P.T @ P) > 0
-        sub = H[np.ix_(pidx, pidx)]
-        bad = np.argwhere(np.triu(co & np.isnan(sub), 1))
-        if len(bad):
-            pairs = [f"{els_present[i]}-{els_present[j]}" for i, j in bad[:10]]
-            raise ElementDataError(
-                f"element table {tab.name!r} has no mixing enthalpy for pair(s) {pairs}"
-                + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-                + " (needed by dH_mix/Omega)"
-            )
-    return np.ascontiguousarray(props), np.ascontiguousarray(H)
+    props, H, gaps = _element_data(tuple(elements), list(names), tab)
+    used = _gap_rows(lambda j: X[:, j], gaps)
+    if any(u is not None for u in used):
+        raise _data_error(tab, list(names), gaps, used)
+    return props, H
 
 
-def _kernel(X, props, H, tab, threads, device, cols=None):
-    """(n, len(cols)) descriptors in `cols` order (indices into DESCRIPTORS; None = all). The CPU
-    kernel skips the work no requested column needs; values equal a full call's bitwise."""
+def _kernel(X, m, props, H, tab, threads, device, cols=None):
+    """(m, len(cols)) descriptors in `cols` order (indices into DESCRIPTORS; None = all) of the
+    rows X (an (m, E) array or E columns, see `composition.RowAmounts`). The CPU kernel skips the
+    work no requested column needs; values equal a full call's bitwise."""
     from hea_fast._backend import core, resolve_device
 
     dev = resolve_device(device)
     full = cols is None or list(cols) == list(range(len(DESCRIPTORS)))
-    if X.shape[0] == 0:  # nothing to compute (an empty chunk may even have no element columns)
+    if m == 0:  # nothing to compute (an empty chunk may even have no element columns)
         return np.zeros((0, len(DESCRIPTORS) if full else len(cols)))
     if dev == "cpu":
         return core.descriptors(X, props, H, tab.gas_constant, tab.log_offset, threads=threads,
                                 columns=None if full else list(cols))
-    out = _kernel_cuda(X, props, H, tab)
+    out = _kernel_cuda(X if isinstance(X, np.ndarray) else np.stack(X, axis=1), props, H, tab)
     return out if full else np.ascontiguousarray(out[:, list(cols)])
 
 
@@ -277,7 +439,7 @@ def _kernel_cuda(X, props, H, tab):
     zero = np.flatnonzero(X.sum(axis=1) <= 0)
     if len(zero):
         raise ValueError(f"fractions: row {zero[0]} sums to zero (no element present)")
-    xt, pt, ht = to_cuda(X), to_cuda(props), to_cuda(H)
+    xt, pt, ht = to_cuda(np.ascontiguousarray(X, dtype=np.float64)), to_cuda(props), to_cuda(H)
     n, E = X.shape
     out = cuda_empty((n, len(DESCRIPTORS)), torch.float64, xt.device)
     cu.descriptors(xt.data_ptr(), n, E, pt.data_ptr(), ht.data_ptr(), tab.gas_constant, tab.log_offset,
@@ -286,35 +448,67 @@ def _kernel_cuda(X, props, H, tab):
 
 
 # ---- public API -----------------------------------------------------------------------------------
-def featurize_array(compositions, descriptors=None, table=None, threads=None, device="cpu") -> np.ndarray:
-    """Descriptors as an (n, d) float64 array, columns in the order of `descriptors`.
-
-    compositions: a CompositionBatch, anything `hea_fast.composition.as_batch` accepts (formulas,
-    dicts, DataFrames of element columns), or an object with ``fractions`` and ``elements``.
-    descriptors: None (every descriptor whose properties the table has at all), a list of names
-    (see `list_descriptors`) or a set name ("zeng2024", "yang2012"). A descriptor whose property
-    is unknown for an element present in the input raises `ElementDataError` (never a silent NaN):
-    e.g. the default table has no Allen χ for La–Yb, so alloys with them need an explicit list
-    without chi_allen_mean/dchi_allen. table: an ElementTable or its name; None = "default", or the
-    named set's own table. threads: None = all cores (results do not depend on it).
-    device: "cpu", "cuda" or "auto".
-    """
-    X, elements, _ = _fractions(compositions)
-    _, names, tab = resolve(descriptors, table)
-    props, H = prepare(X, elements, names, tab)
-    return _kernel(X, props, H, tab, threads, device, [DESCRIPTOR_INDEX[n] for n in names])
-
-
-def featurize(compositions, descriptors=None, table=None, threads=None, device="cpu") -> pd.DataFrame:
-    """Descriptors as a DataFrame with one row per input composition (index kept for pandas input).
-
-    See `featurize_array` for the arguments; named sets use their own column labels.
-    """
-    X, elements, index = _fractions(compositions)
+def _run(compositions, descriptors, table, threads, device, elements, errors, kernel=True):
+    check_errors(errors)
     labels, names, tab = resolve(descriptors, table)
-    props, H = prepare(X, elements, names, tab)
-    data = _kernel(X, props, H, tab, threads, device, [DESCRIPTOR_INDEX[n] for n in names])
-    return pd.DataFrame(data, columns=labels, index=index)
+    ra = row_amounts(compositions, elements, "skip" if errors == "nan" else "raise")
+    out, reasons, counts = _compute(ra, labels, names, tab, threads, device, errors, kernel)
+    index = ra.labels if ra.labels is not None and len(ra.labels) == ra.n_rows else None
+    return ra, labels, out, reasons, counts, index
+
+
+def featurize_array(compositions, descriptors=None, table=None, threads=None, device="cpu", *, elements=None,
+                    errors="nan", return_reasons=False):
+    """Descriptors as an (n, d) float64 array, one row per input row, columns in the order of
+    `descriptors`.
+
+    compositions: anything `hea_fast.composition.as_batch` accepts: a CompositionBatch, formulas,
+    dicts, a DataFrame of element columns, an (n, E) array of amounts with `elements=` naming its
+    columns, or an object with ``fractions`` and ``elements``. Numeric input is read in place (no
+    copy; the kernel normalises each row). descriptors: None (every descriptor whose properties the
+    table has at all), a list of names (see `list_descriptors`) or a set name ("zeng2024",
+    "yang2012"). table: an ElementTable or its name; None = "default", or the named set's own
+    table. threads: None = all cores (results do not depend on it). device: "cpu", "cuda", "auto".
+
+    errors: "nan" (default): a row whose elements lack a value some descriptor needs (e.g. the
+    default table has no Allen χ for La–Yb) gets NaN in those descriptors only, and a row that is
+    no composition (unparseable formula, NaN / negative / all-zero amounts) NaN everywhere; one
+    `BadRowsWarning` (`MissingElementDataWarning`, `InvalidCompositionWarning`) counts them and
+    names the first. "raise": the first such row raises (`ElementDataError` naming the element,
+    property and descriptor; `CompositionError` naming the row). return_reasons=True returns
+    (array, reasons): an (n,) object array of strings, '' for complete rows (no warning then).
+    """
+    ra, _labels, out, reasons, counts, _ = _run(compositions, descriptors, table, threads, device, elements, errors)
+    if return_reasons:
+        return out, (reasons if reasons is not None else np.full(out.shape[0], "", dtype=object))
+    _report(ra, reasons, counts, "featurize_array")
+    return out
+
+
+def featurize(compositions, descriptors=None, table=None, threads=None, device="cpu", *, elements=None,
+              errors="nan", return_reasons=False):
+    """Descriptors as a DataFrame with one row per input row (the index of pandas input, or of a
+    batch with skipped rows, is kept). Named sets use their own column labels. Arguments as in
+    `featurize_array`; return_reasons=True returns (frame, reasons: a str Series, '' = complete)."""
+    ra, labels, out, reasons, counts, index = _run(compositions, descriptors, table, threads, device, elements,
+                                                   errors)
+    df = pd.DataFrame(out, columns=labels, index=index, copy=False)
+    if return_reasons:
+        r = reasons if reasons is not None else np.full(len(df), "", dtype=object)
+        return df, pd.Series(r, index=df.index, name="reason", dtype=object)
+    _report(ra, reasons, counts, "featurize")
+    return df
+
+
+def missing_data(compositions, descriptors=None, table=None, *, elements=None) -> pd.Series:
+    """Why each input row would get NaN cells from `featurize` with the same arguments ('' when it
+    would be complete), without computing the descriptors: unreadable rows and amounts, and the
+    elements, properties or pair enthalpies the table lacks, with the descriptors they blank."""
+    _ra, _labels, _out, reasons, _counts, index = _run(compositions, descriptors, table, 1, "cpu", elements, "nan",
+                                                       kernel=False)
+    n = _ra.n_rows
+    return pd.Series(reasons if reasons is not None else np.full(n, "", dtype=object),
+                     index=index if index is not None else pd.RangeIndex(n), name="reason", dtype=object)
 
 
 def featurize_reference(X, props, pair, gas_constant, log_offset=0.0) -> np.ndarray:
@@ -378,11 +572,12 @@ class DescriptorTransformer(TransformerMixin, BaseEstimator):
     output names.
     """
 
-    def __init__(self, descriptors=None, table=None, formula_column=None, threads=None):
+    def __init__(self, descriptors=None, table=None, formula_column=None, threads=None, errors="nan"):
         self.descriptors = descriptors
         self.table = table
         self.formula_column = formula_column
         self.threads = threads
+        self.errors = errors
 
     def _input(self, X):
         if self.formula_column is not None:
@@ -396,7 +591,7 @@ class DescriptorTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return featurize_array(self._input(X), self.descriptors, self.table, self.threads)
+        return featurize_array(self._input(X), self.descriptors, self.table, self.threads, errors=self.errors)
 
     def get_feature_names_out(self, input_features=None):
         if not hasattr(self, "feature_names_out_"):

@@ -239,3 +239,46 @@ def test_parse_formulas_kernel_and_reference_agree():
     a, b = C.parse_formulas(f), C.parse_formulas_reference(f)
     assert a.elements == b.elements
     np.testing.assert_array_equal(a.fractions, b.fractions)
+
+
+# --------------------------------------------------------------------------------------------
+# row_amounts: numeric input read in place, bad rows located
+# --------------------------------------------------------------------------------------------
+def test_row_amounts_reads_numeric_input_without_a_copy():
+    from hea_fast.composition import row_amounts
+
+    A = np.array([[20.0, 20.0, 60.0], [1.0, 0.0, 3.0]])
+    ra = row_amounts(A, elements=["Ni", "Al", "Co"])
+    assert ra.data is A and ra.elements == ("Ni", "Al", "Co") and ra.n_rows == ra.m == 2 and not ra.normalized
+    F = np.asfortranarray(A)
+    ra = row_amounts(F, elements=["Ni", "Al", "Co"])
+    assert isinstance(ra.data, tuple) and all(np.shares_memory(c, F) for c in ra.data)
+    np.testing.assert_array_equal(ra.array(), A)
+    df = pd.DataFrame({"Ni": [20.0, 1.0], "Al": [20.0, 0.0], "Co": [60.0, 3.0], "name": ["a", "b"]}, index=[7, 9])
+    ra = row_amounts(df)
+    assert ra.elements == ("Al", "Co", "Ni") and list(ra.labels) == [7, 9]  # atomic-number order
+    assert np.shares_memory(ra.data[2], df["Ni"].to_numpy())
+    np.testing.assert_array_equal(ra.array(), A[:, [1, 2, 0]])
+    b = as_batch("AlNi3")
+    assert row_amounts(b).data is b.fractions and row_amounts(b).normalized
+    # a frame restricted to `elements`: a row holding another element is unreadable
+    ra = row_amounts(df, elements=["Ni", "Co"], errors="skip")
+    assert ra.bad == {0: "contains Al, which is not in the element set ['Ni', 'Co']"} and list(ra.rows) == [1]
+    with pytest.raises(CompositionError, match="row 7 contains Al"):
+        row_amounts(df, elements=["Ni", "Co"])
+
+
+def test_row_amounts_skip_records_unparseable_rows_by_position():
+    from hea_fast.composition import row_amounts
+
+    s = pd.Series(["AlNi", "Xx", "CoCr", "Fe(("], index=list("abcd"))
+    ra = row_amounts(s, errors="skip")
+    assert ra.n_rows == 4 and ra.m == 2 and list(ra.rows) == [0, 2] and list(ra.labels) == list("abcd")
+    assert set(ra.bad) == {1, 3} and "Xx" in ra.bad[1]
+    with pytest.raises(CompositionBatchError):
+        row_amounts(s)
+    mask, first, total = row_amounts(np.array([[1.0, np.nan], [0.0, 0.0], [-1.0, 2.0], [1.0, 3.0]]),
+                                     elements=["Al", "Co"]).invalid_rows()
+    np.testing.assert_array_equal(mask, [True, True, True, False])
+    np.testing.assert_array_equal(first, [1, -1, 0, -1])
+    assert total[3] == 4.0

@@ -3,6 +3,7 @@ features, matminer parity, bad input, the scikit-learn transformer, the CLI and 
 from __future__ import annotations
 
 import types
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,19 @@ IDX = {n: i for i, n in enumerate(NAMES)}
 def batch(X, elements):
     """Minimal batch object (fractions + elements), independent of the composition parser."""
     return types.SimpleNamespace(fractions=np.asarray(X, dtype=float), elements=tuple(elements))
+
+
+def default_table_with(values=None, drop_pair=None, name="custom"):
+    """The default element table with some property values set ({(element, property): value}) and
+    one pair enthalpy dropped: an independent way to build the tables the tests compare against."""
+    t = ElementTable.load("default")
+    props = t.properties.copy()
+    for (el, prop), v in (values or {}).items():
+        props.loc[el, prop] = v
+    pairs = [(a, b, h) for a, b, h in ((*sorted(k), v) for k, v in t.pairs.items())
+             if drop_pair is None or {a, b} != set(drop_pair)]
+    return ElementTable.from_frames(name, props, pd.DataFrame(pairs, columns=["el1", "el2", "dH_kJmol"]),
+                                    gas_constant=t.gas_constant, log_offset=t.log_offset)
 
 
 def random_problem(rng, n, E, zero_frac=0.3):
@@ -287,18 +301,21 @@ def test_bad_input_raises_cleanly(rng):
         core.descriptors(X[0], props, H, GAS_CONSTANT)
     with pytest.raises(ValueError, match="threads"):
         core.descriptors(X, props, H, GAS_CONSTANT, threads=-2)
-    # unknown element / missing property / missing pair: ElementDataError (a ValueError)
+    # unknown element / missing property / missing pair with errors="raise": ElementDataError (a ValueError)
     with pytest.raises(ElementDataError, match="Xx"):
-        featurize(batch([[1, 1]], ["Fe", "Xx"]))
+        featurize(batch([[1, 1]], ["Fe", "Xx"]), errors="raise")
     with pytest.raises(ElementDataError, match=r"chi_allen of La \(needed by dchi_allen\)"):
-        featurize(batch([[1, 1]], ["Fe", "La"]), ["dchi_allen"])
+        featurize(batch([[1, 1]], ["Fe", "La"]), ["dchi_allen"], errors="raise")
     with pytest.raises(ElementDataError, match=r"chi_allen of La, Pu .*bulk_modulus_GPa of Pu \(needed by K\)"):
-        featurize(batch([[1, 1, 0], [0, 1, 1]], ["La", "Fe", "Pu"]))
+        featurize(batch([[1, 1, 0], [0, 1, 1]], ["La", "Fe", "Pu"]), errors="raise")
     # empty input: empty result, no kernel call
     assert featurize(batch(np.zeros((0, 2)), ["Fe", "Ni"]), ["VEC"]).shape == (0, 1)
     assert np.isfinite(featurize_array(batch([[1, 1]], ["Fe", "La"]), ["delta", "dH_mix"])).all()
-    with pytest.raises(ElementDataError, match="pair.*Be-Fe"):  # zeng2024 has no pairs for Be
-        featurize(batch([[1, 1, 0], [0, 1, 1]], ["Be", "Fe", "Ni"]), "zeng2024")
+    with pytest.raises(ElementDataError, match="pair.*Cr-Fe"):  # a table without that pair
+        featurize(batch([[1, 1, 0], [0, 1, 1]], ["Cr", "Fe", "Ni"]), table=default_table_with(drop_pair=("Cr", "Fe")),
+                  errors="raise")
+    with pytest.raises(ValueError, match="errors must be one of"):
+        featurize(batch([[1]], ["Fe"]), errors="skip")
     with pytest.raises(ValueError, match="unknown descriptor"):
         featurize(batch([[1]], ["Fe"]), ["VECC"])
 
@@ -340,6 +357,141 @@ def test_sklearn_transformer_in_a_pipeline():
     np.testing.assert_array_equal(tr.transform(X), featurize_array(X, ["delta", "VEC", "dH_mix"]))
 
 
+# ---- per-row bad input: NaN cells, one warning, errors="raise" -------------------------------------------
+VALID = ["AlCoCrFeNi", "CoCrFeMnNi", "HfNbTaTiZr", "Al0.5CoCrFeNi", "CoCrFeNiTi0.3"]
+
+
+def test_an_nd_alloy_gets_nan_only_in_the_descriptors_its_data_lacks():
+    """The default table has no Allen electronegativity for Nd: in a batch with one Nd alloy that row
+    is NaN in chi_allen_mean and dchi_allen only, its other descriptors equal those computed with a
+    table that has an Allen value for Nd (any value: they do not read it) and the NumPy reference,
+    and every valid row equals featurize of the valid rows alone, bitwise."""
+    from hea_fast.features import MissingElementDataWarning
+
+    rows = VALID[:2] + ["AlNdNi"] + VALID[2:]
+    with pytest.warns(MissingElementDataWarning, match=r"featurize: 1 of 6 rows .*row 2 \(AlNiNd\): Nd has no "
+                      r"chi_allen in element table 'default' \(NaN: chi_allen_mean, dchi_allen\)") as rec:
+        got = featurize(rows)
+    assert len(rec) == 1 and list(got.columns) == NAMES and len(got) == 6
+    np.testing.assert_array_equal(got.drop(index=2).to_numpy(), featurize(VALID).to_numpy())
+    nan_cols = ["chi_allen_mean", "dchi_allen"]
+    assert got.loc[2, nan_cols].isna().all() and got.drop(columns=nan_cols).notna().all().all()
+    other = [c for c in NAMES if c not in nan_cols]
+    with_nd = default_table_with({("Nd", "chi_allen"): 1.23})
+    np.testing.assert_array_equal(got.loc[2, other].to_numpy(dtype=float),
+                                  featurize(["AlNdNi"], table=with_nd)[other].to_numpy()[0])
+    els = ("Al", "Ni", "Nd")
+    ref = featurize_reference(np.array([[1.0, 1.0, 1.0]]), with_nd.property_matrix(els), with_nd.pair_matrix(els),
+                              with_nd.gas_constant)[0]
+    np.testing.assert_allclose(got.loc[2, other].to_numpy(dtype=float), ref[[IDX[c] for c in other]], rtol=1e-12)
+    # errors="raise": the old behaviour, naming the element, property and descriptors
+    with pytest.raises(ElementDataError, match=r"chi_allen of Nd \(needed by chi_allen_mean, dchi_allen\)"):
+        featurize(rows, errors="raise")
+    # the per-row reasons, without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arr, why = featurize_array(rows, ["VEC", "dchi_allen"], return_reasons=True)
+    assert list(why) == ["", "", "Nd has no chi_allen in element table 'default' (NaN: dchi_allen)", "", "", ""]
+    assert np.isnan(arr[2, 1]) and arr[2, 0] == pytest.approx((3 + 10 + 3) / 3, rel=1e-14)
+
+
+def test_kernel_given_nan_properties_blanks_only_the_rows_and_descriptors_that_read_them(rng):
+    """What the kernel itself does with a NaN property (featurize never passes one): it takes the
+    gathered path, which skips absent elements, so rows without that element match the NumPy
+    reference and rows with it are NaN exactly in the descriptors reading that property."""
+    X, props, H = random_problem(rng, 400, 6, 0.3)
+    bad = props.copy()
+    bad[2, PROPERTIES.index("chi_allen")] = np.nan
+    got = core.descriptors(X, bad, H, GAS_CONSTANT)
+    ref = featurize_reference(X, props, H, GAS_CONSTANT)
+    uses = X[:, 2] > 0
+    allen = [IDX["chi_allen_mean"], IDX["dchi_allen"]]
+    assert np.isnan(got[uses][:, allen]).all() and not np.isnan(np.delete(got, allen, axis=1)).any()
+    assert_close(got[~uses], ref[~uses], X[~uses], H)
+    rest = got[uses].copy()
+    rest[:, allen] = ref[uses][:, allen]  # the other 14 descriptors of those rows match the reference
+    assert_close(rest, ref[uses], X[uses], H)
+
+
+def test_missing_pair_and_absent_element_blank_only_their_rows():
+    table = default_table_with(drop_pair=("Cr", "Fe"))
+    X = np.array([[1, 1, 0, 1], [0, 1, 1, 1], [1, 0, 1, 1]], float)  # only row 0 holds both Cr and Fe
+    els = ["Cr", "Fe", "Ni", "Co"]
+    out, why = featurize(batch(X, els), ["dH_mix", "Omega", "VEC"], table=table, return_reasons=True)
+    full = featurize(batch(X, els), ["dH_mix", "Omega", "VEC"])
+    assert out.loc[0, ["dH_mix", "Omega"]].isna().all() and why[0] == (
+        "no mixing enthalpy for Cr-Fe in element table 'custom' (NaN: dH_mix, Omega)")
+    np.testing.assert_array_equal(out.loc[1:].to_numpy(), full.loc[1:].to_numpy())
+    assert out.loc[0, "VEC"] == full.loc[0, "VEC"] and list(why[1:]) == ["", ""]
+    # an element the table does not hold at all (a duck-typed batch may name anything): all but dS_mix
+    with pytest.warns(UserWarning, match="Xx is not in element table"):
+        d = featurize(batch([[1, 1], [1, 0]], ["Fe", "Xx"]), ["dS_mix", "VEC", "dH_mix"])
+    assert d.loc[0, ["VEC", "dH_mix"]].isna().all()
+    assert d.loc[0, "dS_mix"] == pytest.approx(GAS_CONSTANT * np.log(2), rel=1e-14)
+    assert d.loc[1].notna().all()
+
+
+def test_unreadable_rows_keep_the_row_count_and_the_index():
+    """Bad formulas, NaN / negative / all-zero amounts: all-NaN rows with the reason; the other rows
+    equal featurize of the valid rows alone; pandas labels are kept."""
+    from hea_fast.composition import CompositionError
+    from hea_fast.features import InvalidCompositionWarning, missing_data
+
+    s = pd.Series(["AlCoCrFeNi", "XxFe", "CoCrFeMnNi", "Fe((Ni"], index=["a", "b", "c", "d"])
+    with pytest.warns(InvalidCompositionWarning, match="2 of 4 rows"):
+        got = featurize(s, ["delta", "VEC"])
+    assert list(got.index) == ["a", "b", "c", "d"] and got.loc[["b", "d"]].isna().all().all()
+    np.testing.assert_array_equal(got.loc[["a", "c"]].to_numpy(), featurize(["AlCoCrFeNi", "CoCrFeMnNi"], ["delta", "VEC"]))
+    why = missing_data(s, ["delta", "VEC"])
+    assert list(why.index) == list(s.index) and why["a"] == why["c"] == ""
+    assert "unknown element symbol 'Xx'" in why["b"] and "Fe((Ni" in why["d"]
+    assert why.equals(featurize(s, ["delta", "VEC"], return_reasons=True)[1])
+    df = pd.DataFrame({"Ni": [1.0, np.nan, 1.0, 0.0, 2.0], "Fe": [1.0, 1.0, -0.5, 0.0, 2.0], "label": list("vwxyz")},
+                      index=list("vwxyz"))
+    out, why = featurize(df, ["delta", "VEC"], return_reasons=True)
+    assert list(why) == ["", "non-finite amount nan for Ni", "negative amount -0.5 for Fe", "all amounts are zero", ""]
+    assert out.loc[["w", "x", "y"]].isna().all().all()
+    np.testing.assert_array_equal(out.loc[["v", "z"]].to_numpy(), featurize(["FeNi", "FeNi"], ["delta", "VEC"]).to_numpy())
+    with pytest.raises(CompositionError, match="non-finite amount nan for Ni in row 'w'"):
+        featurize(df, ["VEC"], errors="raise")
+    with pytest.raises(CompositionError):
+        featurize(s, ["VEC"], errors="raise")
+
+
+@pytest.mark.parametrize("n", [7, 4096, 10_001])
+def test_every_numeric_input_layout_is_read_in_place_with_the_same_values(rng, n):
+    """A DataFrame (element columns in any order, an int column, other columns), an (n, E) array with
+    elements= in C or Fortran order, its columns as a list, and a CompositionBatch give the kernel's
+    values on the same amounts; the strided paths are bitwise the C-ordered call."""
+    from hea_fast.composition import as_batch
+
+    els = ("Al", "Co", "Cr", "Fe", "Ni")
+    X = rng.dirichlet(np.ones(5), n)
+    X[rng.random((n, 5)) < 0.2] = 0.0
+    X[X.sum(1) == 0, 2] = 1.0
+    t = ElementTable.load("default")
+    want = core.descriptors(X, t.property_matrix(els), t.pair_matrix(els), t.gas_constant)
+    np.testing.assert_array_equal(core.descriptors([X[:, j] for j in range(5)], t.property_matrix(els),
+                                                   t.pair_matrix(els), t.gas_constant), want)
+    np.testing.assert_array_equal(featurize_array(np.asfortranarray(X), elements=els), want)
+    np.testing.assert_array_equal(featurize_array(X, elements=els), want)
+    df = pd.DataFrame({"note": ["x"] * n, **{e: X[:, j] for j, e in reversed(list(enumerate(els)))}})
+    z = [0, 2, 3, 1, 4]  # a DataFrame's columns are taken in atomic-number order: Al Cr Fe Co Ni
+    zel = [els[j] for j in z]
+    want_z = core.descriptors(np.ascontiguousarray(X[:, z]), t.property_matrix(zel), t.pair_matrix(zel), t.gas_constant)
+    np.testing.assert_array_equal(featurize(df).to_numpy(), want_z)
+    assert_close(want_z, want, X, t.pair_matrix(els), rtol=1e-13)
+    np.testing.assert_allclose(featurize(as_batch(X, elements=els)).to_numpy(), want, rtol=1e-13)
+    ints = pd.DataFrame({"Fe": np.arange(n) % 3 + 1, "Ni": np.ones(n, dtype=np.int64)})
+    np.testing.assert_array_equal(featurize(ints, ["VEC"]).to_numpy()[:, 0],
+                                  ((np.arange(n) % 3 + 1) * 8 + 10) / (np.arange(n) % 3 + 2))
+    # an invalid entry deep in a strided input is named by row and column, as for C-ordered input
+    Y = np.asfortranarray(X)
+    Y[n - 1, 3] = np.nan
+    with pytest.raises(ValueError, match=rf"row {n - 1}, column 3 holds nan"):
+        core.descriptors(Y, t.property_matrix(els), t.pair_matrix(els), t.gas_constant)
+
+
 # ---- CLI ----------------------------------------------------------------------------------------------
 def test_cli_featurize_csv_and_parquet(tmp_path):
     pytest.importorskip("hea_fast.composition")
@@ -351,7 +503,8 @@ def test_cli_featurize_csv_and_parquet(tmp_path):
     assert main(["featurize", str(src), "--formula-column", "Alloy", "-o", str(out),
                  "--descriptors", "delta", "dS_mix"]) == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == ["Alloy", "y", "delta", "dS_mix"]
+    assert list(df.columns) == ["Alloy", "y", "delta", "dS_mix", "error"]  # 'error': the CLI's bad-row convention
+    assert df["error"].isna().all()
     assert df["dS_mix"].iloc[0] == pytest.approx(GAS_CONSTANT * np.log(5), rel=1e-12)
     outp = tmp_path / "out.parquet"
     assert main(["featurize", str(src), "--formula-column", "Alloy", "-o", str(outp),
@@ -359,22 +512,31 @@ def test_cli_featurize_csv_and_parquet(tmp_path):
     dp = pd.read_parquet(outp)
     assert len(dp) == 3 and "delta_h_mix" in dp.columns
     assert main(["featurize", str(src), "--formula-column", "Nope", "-o", str(out)]) == 2
-    # a bad formula stops the run (no output written) unless --errors skip
+    # a bad formula stops the run (no output written) with --errors raise, is dropped with skip
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"Alloy": ["AlCoCrFeNi", "XxFe", "NbTaTiV"]}).to_csv(bad, index=False)
     out2 = tmp_path / "out2.csv"
-    assert main(["featurize", str(bad), "-o", str(out2)]) == 2
+    assert main(["featurize", str(bad), "-o", str(out2), "--errors", "raise"]) == 2
     assert not out2.exists() and not list(tmp_path.glob(".out2*"))
     assert main(["featurize", str(bad), "-o", str(out2), "--errors", "skip", "--descriptors", "VEC"]) == 0
     d2 = pd.read_csv(out2)
     assert list(d2["Alloy"]) == ["AlCoCrFeNi", "NbTaTiV"]
     assert d2["VEC"].iloc[1] == pytest.approx(4.75, rel=1e-14)
+    # one Nd alloy among valid ones: every row written, NaN only in the Nd row's Allen-chi descriptors
+    nd = tmp_path / "nd.csv"
+    pd.DataFrame({"Alloy": ["AlCoCrFeNi", "AlNdNi", "NbTaTiV"]}).to_csv(nd, index=False)
+    out4 = tmp_path / "out4.csv"
+    assert main(["featurize", str(nd), "-o", str(out4), "--descriptors", "delta", "chi_allen_mean"]) == 0
+    d4 = pd.read_csv(out4)
+    assert list(d4["Alloy"]) == ["AlCoCrFeNi", "AlNdNi", "NbTaTiV"] and np.isnan(d4["chi_allen_mean"].iloc[1])
+    assert np.isfinite(d4["delta"]).all() and np.isfinite(d4["chi_allen_mean"].iloc[[0, 2]]).all()
+    assert "Nd" in d4["error"].iloc[1] and "chi_allen" in d4["error"].iloc[1]
     # an empty table gives a header-only output with the descriptor columns
     empty = tmp_path / "empty.csv"
     pd.DataFrame({"Alloy": []}).to_csv(empty, index=False)
     out3 = tmp_path / "out3.parquet"
     assert main(["featurize", str(empty), "-o", str(out3), "--descriptors", "yang2012"]) == 0
-    assert list(pd.read_parquet(out3).columns) == ["Alloy", "delta", "Omega"]
+    assert list(pd.read_parquet(out3).columns) == ["Alloy", "delta", "Omega", "error"]
 
 
 # ---- CUDA ---------------------------------------------------------------------------------------------

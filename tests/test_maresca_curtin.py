@@ -180,13 +180,13 @@ def test_bad_input(kwargs, match):
 
 def test_unknown_element_needs_overrides():
     with pytest.raises(ValueError, match="no Maresca-Curtin inputs"):
-        yield_strength("MoNbTaRe", 300.0)
+        yield_strength("MoNbTaRe", 300.0, errors="raise")
     v = dict(Mo=15.5, Nb=18.0, Ta=18.0, Re=14.7)
     with pytest.raises(ValueError, match="shear_modulus"):
-        yield_strength("MoNbTaRe", 300.0, volumes=v)
+        yield_strength("MoNbTaRe", 300.0, volumes=v, errors="raise")
     assert yield_strength("MoNbTaRe", 300.0, volumes=v, shear_modulus=120.0, poisson=0.3)[0] > 0
-    with pytest.raises(ValueError, match="Nb"):  # the negative amount, named by as_batch
-        yield_strength(np.array([[0.5, -0.1, 0.6]]), 300.0, elements=("Mo", "Nb", "Ta"))
+    with pytest.raises(ValueError, match="Nb"):  # the negative amount, named
+        yield_strength(np.array([[0.5, -0.1, 0.6]]), 300.0, elements=("Mo", "Nb", "Ta"), errors="raise")
 
 
 @settings(max_examples=60, deadline=None)
@@ -248,7 +248,7 @@ def test_unused_columns_need_no_element_data():
     fr = np.array([[0, 0.25, 0.25, 0, 0.25, 0.25]])
     np.testing.assert_array_equal(yield_strength(fr, 600.0, elements=cols), yield_strength("MoNbTaW", 600.0))
     with pytest.raises(ValueError, match="Co"):
-        yield_strength(np.array([[0.2, 0.2, 0.2, 0, 0.2, 0.2]]), 600.0, elements=cols)
+        yield_strength(np.array([[0.2, 0.2, 0.2, 0, 0.2, 0.2]]), 600.0, elements=cols, errors="raise")
 
 
 def test_references_follow_the_wrappers_arguments():
@@ -272,6 +272,80 @@ def test_compositions_come_in_through_as_batch():
     for comp, kw in (({"Mo": 1, "Nb": 1, "Ta": 1, "W": 1}, {}), (frame, {}), (as_batch("MoNbTaW"), {}),
                      ([[1, 1, 1, 1, 0]], dict(elements=("Mo", "Nb", "Ta", "W", "V"))), ("(MoNb)50(TaW)50", {})):
         np.testing.assert_allclose(yield_strength(comp, 700.0, **kw), want, rtol=1e-14)
+
+
+def test_rows_that_cannot_be_computed_get_nan_and_one_warning():
+    """An element without Maresca-Curtin data (Re, Co), an unparseable formula: NaN for that row at
+    every temperature, one BadRowsWarning with the count; every other row equals the call on the
+    valid rows alone (bitwise) and the NumPy reference; errors="raise" keeps the old errors."""
+    from hea_fast.features import BadRowsWarning
+
+    comps = ["MoNbTaW", "MoNbTaRe", "HfNbTaTiZr", "Xx2Mo", "CoCrFeNi", "NbTaTiV"]
+    valid, bad = [0, 2, 5], [1, 3, 4]
+    with pytest.warns(BadRowsWarning, match=r"yield_strength: 3 of 6 rows .*row 1: Re has no Maresca-Curtin "
+                      r"inputs") as rec:
+        got = yield_strength(comps, 700.0)
+    assert len(rec) == 1 and got.shape == (6,) and np.isnan(got[bad]).all()
+    np.testing.assert_array_equal(got[valid], yield_strength([comps[i] for i in valid], 700.0))
+    np.testing.assert_allclose(got[valid], yield_strength_reference([comps[i] for i in valid], 700.0), rtol=1e-12)
+    T = np.array([300.0, 1200.0])[:, None]
+    s, why = yield_strength(comps, T, return_reasons=True)
+    assert s.shape == (2, 6) and np.isnan(s[:, bad]).all() and np.isfinite(s[:, valid]).all()
+    assert list(why[valid]) == ["", "", ""] and "Re has no Maresca-Curtin inputs" in why[1]
+    assert "unknown element symbol 'Xx'" in why[3] and "Co has no" in why[4]
+    t0, db, why2 = tau_y0_and_dEb(comps, return_reasons=True)
+    assert list(why2) == list(why) and np.isnan(t0[bad]).all() and np.isnan(db[bad]).all()
+    with pytest.raises(ValueError, match="1 of 6 compositions are invalid"):  # the parser's error comes first
+        yield_strength(comps, 700.0, errors="raise")
+    with pytest.raises(ValueError, match="'Re' has no Maresca-Curtin inputs"):
+        yield_strength(comps[:3], 700.0, errors="raise")
+    # per-composition overrides stay with their rows when a row before them is skipped
+    kw = dict(poisson=0.3)
+    a = yield_strength(["Xx", "MoNbTaW", "HfNbTaTiZr"], 500.0, shear_modulus=[1.0, 80.0, 100.0],
+                       return_reasons=True, **kw)[0]
+    np.testing.assert_array_equal(a[1:], yield_strength(["MoNbTaW", "HfNbTaTiZr"], 500.0, shear_modulus=[80.0, 100.0],
+                                                        **kw))
+    # an element with a volume but no elastic constants is fine once mu and nu are overridden
+    v = dict(Mo=15.5, Nb=18.0, Ta=18.0, Re=14.7)
+    r = yield_strength(["MoNbTaRe", "MoNbTa"], 300.0, volumes=v, return_reasons=True)
+    assert np.isnan(r[0][0]) and "Re has no elastic constants" in r[1][0] and r[1][1] == ""
+    assert np.isfinite(yield_strength(["MoNbTaRe", "MoNbTa"], 300.0, volumes=v, shear_modulus=100.0, poisson=0.3)).all()
+
+
+def test_bad_amounts_are_nan_rows_named_by_label():
+    df = pd.DataFrame({"Mo": [1.0, np.nan, 1.0, 0.0], "Nb": [1.0, 1.0, -1.0, 0.0], "W": [1.0, 1.0, 1.0, 0.0]},
+                      index=list("pqrs"))
+    s, why = yield_strength(df, [300.0, 400.0, 500.0, 600.0], return_reasons=True)
+    assert list(why) == ["", "non-finite amount nan for Mo", "negative amount -1.0 for Nb", "all amounts are zero"]
+    assert np.isnan(s[1:]).all() and s[0] == yield_strength("MoNbW", 300.0)[0]
+    with pytest.raises(ValueError, match="negative amount -1.0 for Nb in row 'r'"):
+        yield_strength(df.drop(index="q"), 300.0, errors="raise")
+
+
+def test_per_point_inputs_match_the_kernel_and_the_reference(rng):
+    """Per-point input (n compositions, one temperature each) as a DataFrame, an array in C or
+    Fortran order and a batch: the kernel's values (bitwise where the same fractions reach it), the
+    NumPy reference to rounding; chunks of the strided path (4096 rows) join seamlessly."""
+    from hea_fast._backend import core
+    from hea_fast.composition import as_batch
+
+    els = ("Mo", "Nb", "Ta", "V", "W")
+    n = 9000
+    X = rng.dirichlet(np.ones(5), n)
+    X[rng.random((n, 5)) < 0.2] = 0.0
+    X[X.sum(1) == 0, 0] = 1.0
+    T = rng.uniform(0.0, 2000.0, n)
+    b = as_batch(X, elements=els)
+    inp = element_inputs(els)
+    t0, db = core.mc_tau0_deb(b.fractions, inp.V, inp.C11, inp.C12, inp.C44)
+    want = core.mc_sigma(t0, db, T, 0)
+    np.testing.assert_array_equal(yield_strength(b, T), want)
+    np.testing.assert_allclose(yield_strength(X, T, elements=els), want, rtol=1e-13)
+    np.testing.assert_array_equal(yield_strength(np.asfortranarray(X), T, elements=els),
+                                  yield_strength(X, T, elements=els))
+    df = pd.DataFrame({"T": T, **{e: 100 * X[:, j] for j, e in reversed(list(enumerate(els)))}})
+    np.testing.assert_allclose(yield_strength(df, df["T"].to_numpy()), want, rtol=1e-13)
+    np.testing.assert_allclose(want, yield_strength_reference(X, T, elements=els), rtol=1e-12, atol=1e-9)
 
 
 def test_deprecated_names_still_work():

@@ -100,7 +100,7 @@ def _featurizes(formula, names):
     from hea_fast.features import featurize
 
     try:
-        v = featurize([formula], descriptors=names)[names].to_numpy(dtype=float)
+        v = featurize([formula], descriptors=names, errors="raise")[names].to_numpy(dtype=float)
     except ElementDataError:
         return False
     return bool(np.isfinite(v).all())

@@ -1,8 +1,12 @@
 // Bindings for the one-pass HEA descriptor kernel (csrc/include/hea_fast/descriptors.h).
+#include <algorithm>
 #include <sstream>
+#include <vector>
 
 #include "bind_util.h"
+#include "columns_arg.h"
 #include "hea_fast/descriptors.h"
+#include "hea_fast/parallel.h"
 #include "modules.h"
 
 namespace hd = hea_fast::descriptors;
@@ -15,10 +19,10 @@ const char* const kNames[hd::kNumDescriptors] = {
 const char* const kProps[hd::kNumProps] = {"radius_pm", "chi_pauling",      "chi_allen",       "vec",
                                            "tm_K",      "bulk_modulus_GPa", "molar_volume_cm3"};
 
-py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, hb::carray<double> pair,
+py::array_t<double> descriptors(py::object x_obj, hb::carray<double> props, hb::carray<double> pair,
                                 double gas_constant, double log_offset, py::object threads, py::object columns) {
-  hb::check_shape(x, "fractions", {-1, -1});
-  const int64_t n = x.shape(0), E = x.shape(1);
+  const hb::ColumnsArg x = hb::columns_arg(x_obj, "fractions");
+  const int64_t n = x.n, E = x.E;
   if (E == 0) throw py::value_error("fractions: expected at least one element column, got shape (n, 0)");
   hb::check_shape(props, "props", {E, hd::kNumProps});
   hb::check_shape(pair, "pair", {E, E});
@@ -42,26 +46,57 @@ py::array_t<double> descriptors(hb::carray<double> x, hb::carray<double> props, 
   }
   const int ncols = static_cast<int>(cols.size());
   py::array_t<double> out({n, static_cast<int64_t>(ncols)});
-  const double* xp = x.data();
   const double* pp = props.data();
   const double* hp = pair.data();
   double* op = out.mutable_data();
+  const hd::Params prm{gas_constant, log_offset};
   int64_t bad_col = -1, bad_row = -1;
+  double bad_value = 0;
   // The kernel touches only these buffers (kept alive by the argument handles), never Python objects.
-  hb::without_gil([&] {
-    bad_row = hd::find_invalid_row(xp, n, E, nthreads, &bad_col);
-    if (bad_row < 0)
-      hd::compute_cpu(xp, n, E, pp, hp, hd::Params{gas_constant, log_offset}, op, nthreads, cols.data(), ncols);
-  });
-  if (bad_row >= 0) {
-    std::ostringstream os;
-    if (bad_col >= 0)
-      os << "fractions: row " << bad_row << ", column " << bad_col << " holds " << xp[bad_row * E + bad_col]
-         << "; amounts must be finite and non-negative";
-    else
-      os << "fractions: row " << bad_row << " sums to zero (no element present)";
-    throw py::value_error(os.str());
+  if (x.contiguous != nullptr) {
+    const double* xp = x.contiguous;
+    hb::without_gil([&] {
+      bad_row = hd::find_invalid_row(xp, n, E, nthreads, &bad_col);
+      if (bad_row < 0) hd::compute_cpu(xp, n, E, pp, hp, prm, op, nthreads, cols.data(), ncols);
+    });
+    if (bad_row >= 0 && bad_col >= 0) bad_value = xp[bad_row * E + bad_col];
+  } else {
+    // Strided rows or separate columns: chunks of rows are gathered into a per-thread C-ordered
+    // buffer and computed there (chunks start at multiples of kGatherRows, so values are bitwise
+    // those of a C-ordered call); each thread stops at its first invalid row, and the first of
+    // those (threads own increasing row ranges) is the first invalid row overall.
+    const int64_t nchunks = (n + hb::kGatherRows - 1) / hb::kGatherRows;
+    const int t = hea_fast::resolve_threads(nthreads);
+    std::vector<int64_t> first(static_cast<size_t>(t), -1), where(static_cast<size_t>(t), -1);
+    hb::without_gil([&] {
+      hea_fast::parallel_for(
+          nchunks, t,
+          [&](int64_t lo, int64_t hi, int b) {
+            std::vector<double> buf(static_cast<size_t>(hb::kGatherRows * E));
+            for (int64_t ch = lo; ch < hi; ++ch) {
+              const int64_t r0 = ch * hb::kGatherRows, m = std::min(hb::kGatherRows, n - r0);
+              x.gather(r0, m, buf.data());
+              int64_t col = -1;
+              const int64_t r = hb::first_invalid_row(buf.data(), m, E, &col);
+              if (r >= 0) {
+                first[b] = r0 + r;
+                where[b] = col;
+                return;
+              }
+              hd::compute_cpu(buf.data(), m, E, pp, hp, prm, op + r0 * ncols, 1, cols.data(), ncols);
+            }
+          },
+          /*grain=*/1);
+    });
+    for (size_t b = 0; b < first.size(); ++b)
+      if (first[b] >= 0) {
+        bad_row = first[b];
+        bad_col = where[b];
+        break;
+      }
+    if (bad_row >= 0 && bad_col >= 0) bad_value = x.at(bad_row, bad_col);
   }
+  if (bad_row >= 0) throw py::value_error(hb::invalid_row_message("fractions", bad_row, bad_col, bad_value));
   return out;
 }
 
@@ -77,7 +112,8 @@ void bind_descriptors(py::module_& m) {
         py::arg("log_offset") = 0.0, py::arg("threads") = py::none(), py::arg("columns") = py::none(),
         R"doc(All empirical HEA descriptors in one pass per composition.
 
-fractions: (n, E) float64 amounts (each row is divided by its sum); props: (E, 7) element
+fractions: (n, E) amounts (each row is divided by its sum): a 2-D array of any layout, or a
+list of E 1-D arrays (columns, e.g. a DataFrame's), read in place without a copy; props: (E, 7) element
 properties in DESCRIPTOR_PROPS order; pair: (E, E) binary mixing enthalpies (kJ/mol).
 Returns (n, 16) float64 in DESCRIPTOR_COLUMNS order, or (n, len(columns)) for a list of column
 indices (the work no requested column needs is skipped; values are bitwise those of a full call). NaN in props/pair propagates only to the

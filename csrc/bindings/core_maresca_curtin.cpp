@@ -2,12 +2,16 @@
 // Arrays are validated here (shapes, finiteness, physical ranges; maresca_curtin_args.h) so the
 // kernels never see bad input; the GIL is released around every kernel because they touch no
 // Python objects.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "bind_util.h"
+#include "columns_arg.h"
 #include "hea_fast/lattice.h"
 #include "hea_fast/maresca_curtin.h"
+#include "hea_fast/parallel.h"
 #include "maresca_curtin_args.h"
 #include "modules.h"
 
@@ -45,13 +49,11 @@ const double* row_override(const py::object& o, carray<double>& keep, const char
   return keep.data();
 }
 
-auto tau0_deb(carray<double> frac, carray<double> V, carray<double> C11, carray<double> C12, carray<double> C44,
-              py::object mu_override, py::object nu_override, py::object threads) {
-  hb::check_shape(frac, "fractions", {-1, -1});
-  const int64_t n = frac.shape(0), E = frac.shape(1);
+auto tau0_deb(py::object frac_obj, carray<double> V, carray<double> C11, carray<double> C12, carray<double> C44,
+              py::object mu_override, py::object nu_override, py::object threads, bool normalize) {
+  const hb::ColumnsArg frac = hb::columns_arg(frac_obj, "fractions");
+  const int64_t n = frac.n, E = frac.E;
   const auto el = hb::elem_arrays(V, C11, C12, C44, E, false);
-  hb::check_finite(frac.data(), frac.size(), "fractions");
-  hb::check_nonnegative(frac.data(), frac.size(), "fractions");
   carray<double> mu, nu;
   const double* pmu = row_override(
       mu_override, mu, "shear_modulus", n, [](double v) { return std::isfinite(v) && v > 0; }, "be finite and > 0 GPa");
@@ -60,11 +62,63 @@ auto tau0_deb(carray<double> frac, carray<double> V, carray<double> C11, carray<
   const int t = hb::threads_arg(threads);
   py::array_t<double> tau0(n), deb(n);
   double *pt = tau0.mutable_data(), *pd = deb.mutable_data();
-  const double* pf = frac.data();
-  hb::without_gil([&] {
-    mc::tau0_deb_batch(pf, n, E, el.V.data(), el.C11.data(), el.C12.data(), el.C44.data(), pmu, pnu, mc::Constants{},
-                       pt, pd, t);
-  });
+  if (frac.contiguous != nullptr && !normalize) {
+    const double* pf = frac.contiguous;
+    hb::check_finite(pf, n * E, "fractions");
+    hb::check_nonnegative(pf, n * E, "fractions");
+    hb::without_gil([&] {
+      mc::tau0_deb_batch(pf, n, E, el.V.data(), el.C11.data(), el.C12.data(), el.C44.data(), pmu, pnu, mc::Constants{},
+                         pt, pd, t);
+    });
+  } else {
+    // Strided rows, separate columns or rows to normalise: chunks of rows gathered into a per-thread
+    // C-ordered buffer, checked (finite, >= 0; with normalize a positive sum, then divided by it)
+    // and computed there; rows are independent, so values equal a C-ordered call's.
+    const int64_t nchunks = (n + hb::kGatherRows - 1) / hb::kGatherRows;
+    const int nt = hea_fast::resolve_threads(t);
+    std::vector<int64_t> first(static_cast<size_t>(nt), -1), where(static_cast<size_t>(nt), -1);
+    hb::without_gil([&] {
+      hea_fast::parallel_for(
+          nchunks, nt,
+          [&](int64_t lo, int64_t hi, int b) {
+            std::vector<double> buf(static_cast<size_t>(hb::kGatherRows * E));
+            for (int64_t ch = lo; ch < hi; ++ch) {
+              const int64_t r0 = ch * hb::kGatherRows, m = std::min(hb::kGatherRows, n - r0);
+              double* x = buf.data();
+              frac.gather(r0, m, x);
+              for (int64_t i = 0; i < m; ++i) {
+                double s = 0;
+                int64_t bad = -2;
+                for (int64_t j = 0; j < E; ++j) {
+                  const double v = x[i * E + j];
+                  if (!(v >= 0) || !std::isfinite(v)) {
+                    bad = j;
+                    break;
+                  }
+                  s += v;
+                }
+                if (bad == -2 && normalize && !(s > 0)) bad = -1;
+                if (bad != -2) {
+                  first[b] = r0 + i;
+                  where[b] = bad;
+                  return;
+                }
+                if (normalize)
+                  for (int64_t j = 0; j < E; ++j) x[i * E + j] = x[i * E + j] / s;
+              }
+              mc::tau0_deb_batch(x, m, E, el.V.data(), el.C11.data(), el.C12.data(), el.C44.data(),
+                                 pmu ? pmu + r0 : nullptr, pnu ? pnu + r0 : nullptr, mc::Constants{}, pt + r0, pd + r0,
+                                 1);
+            }
+          },
+          /*grain=*/1);
+    });
+    for (size_t b = 0; b < first.size(); ++b)
+      if (first[b] >= 0) {
+        const int64_t r = first[b], j = where[b];
+        throw py::value_error(hb::invalid_row_message("fractions", r, j, j >= 0 ? frac.at(r, j) : 0.0));
+      }
+  }
   for (int64_t i = 0; i < n; ++i)
     if (!(std::isfinite(pt[i]) && std::isfinite(pd[i])))
       throw py::value_error("composition " + std::to_string(i) +
@@ -174,7 +228,10 @@ auto grid_reduce(const Space& s, int64_t rank_begin, int64_t rank_end, carray<do
 void bind_maresca_curtin(py::module_& m) {
   m.def("mc_tau0_deb", &tau0_deb, py::arg("fractions"), py::arg("V"), py::arg("C11"), py::arg("C12"), py::arg("C44"),
         py::arg("mu_override") = py::none(), py::arg("nu_override") = py::none(), py::arg("threads") = py::none(),
-        "Maresca-Curtin tau_y0 [MPa] and dE_b [eV] of dense fraction rows (n x E).");
+        py::arg("normalize") = false,
+        "Maresca-Curtin tau_y0 [MPa] and dE_b [eV] of dense fraction rows (n x E): a 2-D array of any layout or a "
+        "list of E 1-D columns, read in place. normalize=True divides each row by its sum first (rows of amounts; "
+        "an all-zero row is an error).");
   m.def("mc_sigma", &sigma, py::arg("tau0"), py::arg("deb"), py::arg("temperature_K"), py::arg("model") = 0,
         py::arg("threads") = py::none(),
         "Tensile yield strength sigma_y = 3.067 tau [MPa] for paired (tau0, dE_b, T).");

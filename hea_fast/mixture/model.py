@@ -36,6 +36,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from hea_fast._io import CheckpointError, atomic_path, atomic_write_json, read_json
+from hea_fast.features import BadRowsWarning, check_errors, warn_bad_rows
 from hea_fast.mixture.anchors import (
     DEFAULT_ANCHORS,
     AnchorError,
@@ -153,8 +154,9 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
             return False  # a frame of element fractions
         return all(np.issubdtype(t, np.number) for t in X.dtypes)
 
-    def _features(self, X, fitting: bool):
-        """(raw descriptor matrix, names, formulas or None) for any accepted input."""
+    def _features(self, X, fitting: bool, errors: str = "raise"):
+        """(raw descriptor matrix, names, input kind, per-row reasons or None) for any accepted
+        input; errors="nan": rows featurize cannot (fully) compute get NaN cells and a reason."""
         if self._is_descriptor_frame(X):
             names = list(self.descriptors) if self.descriptors is not None else [str(c) for c in X.columns]
             if not fitting:
@@ -163,7 +165,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
                 if missing:
                     raise ModelError(f"descriptor DataFrame lacks the fitted columns {missing}")
             F = X[names].to_numpy(dtype=float)
-            return F, names, "descriptors"
+            return F, names, "descriptors", None
         if fitting:
             names = list(self.descriptors) if self.descriptors is not None else list(DEFAULT_DESCRIPTORS)
         else:
@@ -171,14 +173,14 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
                 raise ModelError("this model was fitted on a descriptor DataFrame; pass one with columns "
                                  f"{self.feature_names_in_}")
             names = self.feature_names_in_
-        from hea_fast.features import featurize
+        from hea_fast.features import featurize_array
 
         if isinstance(X, str):
             raise ModelError("X must be a sequence of formulas, not a single string")
         if isinstance(X, np.ndarray) and X.dtype.kind in "UO":
             X = list(X)
-        df = featurize(X, descriptors=list(names), table=self.table)
-        return df[list(names)].to_numpy(dtype=float), list(names), "compositions"
+        F, reasons = featurize_array(X, descriptors=list(names), table=self.table, errors=errors, return_reasons=True)
+        return F, list(names), "compositions", reasons
 
     def _anchor_raw(self, spec, names):
         """(anchor names, formulas or None, raw (K, p) descriptor rows)."""
@@ -191,7 +193,8 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         from hea_fast.features import featurize
 
         try:
-            F = featurize(formulas, descriptors=list(names), table=self.table)[list(names)].to_numpy(dtype=float)
+            F = featurize(formulas, descriptors=list(names), table=self.table, errors="raise")[list(names)].to_numpy(
+                dtype=float)
         except (KeyError, ValueError) as exc:
             raise AnchorError(f"cannot compute descriptors {names} for anchors {anames}: {exc}; "
                               "pass anchors as a DataFrame of descriptor rows") from None
@@ -236,7 +239,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
             raise ModelError(f"compare_global must be 'search', 'subset' or False, got {self.compare_global!r}")
         self._engine = resolve_engine(self.engine, self.backend)
         yv = labels01(y, error=ModelError)
-        F, names, kind = self._features(X, fitting=True)
+        F, names, kind, _ = self._features(X, fitting=True)
         if F.shape[0] != yv.size:
             raise ModelError(f"X has {F.shape[0]} rows but y has {yv.size} labels")
         if int(self.max_size) > len(names):
@@ -365,7 +368,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
 
     def _z(self, X):
         self._check_fitted()
-        F, _names, _kind = self._features(X, fitting=False)
+        F, _names, _kind, _ = self._features(X, fitting=False)
         _check_finite(F, "descriptor matrix", self.feature_names_in_)
         return self.standardizer_.transform(F)
 
@@ -383,13 +386,59 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
                 p[m] = _sigmoid(A[m] @ self.coef_draws_[c].T).mean(axis=1)
         return p
 
-    def predict_proba(self, X) -> np.ndarray:
-        """(n, 2) array [P(multi-phase), P(single-phase)], posterior predictive."""
-        p = self._proba_z(self._z(X))
-        return np.column_stack([1.0 - p, p])
+    def _scored(self, X, errors):
+        """(P(single phase) (n,), NaN for the rows that cannot be scored; their reasons or None)."""
+        check_errors(errors)
+        if errors == "raise":
+            return self._proba_z(self._z(X)), None
+        self._check_fitted()
+        F, names, _kind, reasons = self._features(X, fitting=False, errors="nan")
+        used = list(self.subset_) if self.cluster_on == "subset" else list(range(len(names)))
+        ok = np.isfinite(F[:, used]).all(axis=1)
+        p = np.full(F.shape[0], np.nan)
+        if ok.any():  # columns the model does not read may be non-finite: standardize them to 0
+            G = np.where(np.isfinite(F[ok]), F[ok], np.asarray(self.standardizer_.mean, dtype=float))
+            p[ok] = self._proba_z(self.standardizer_.transform(G))
+        if ok.all():
+            return p, None
+        why = np.full(F.shape[0], "", dtype=object)
+        for i in np.flatnonzero(~ok).tolist():
+            if reasons is not None and reasons[i]:
+                why[i] = reasons[i]
+            else:
+                bad = [f"{names[j]} = {float(F[i, j])!r}" for j in used if not np.isfinite(F[i, j])]
+                why[i] = f"non-finite descriptor(s) the model reads: {', '.join(bad)}"
+        return p, why
 
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+    def predict_proba(self, X, *, errors="nan", return_reasons=False):
+        """(n, 2) array [P(multi-phase), P(single-phase)], posterior predictive.
+
+        errors: "nan" (default): a row whose descriptors the model reads (its selected subset,
+        or all with ``cluster_on="all"``) are not all finite (an element lacking table data,
+        an unparseable formula, Λ = inf for a pure element, ...) gets NaN probabilities, and one
+        `hea_fast.features.BadRowsWarning` counts them; rows with NaN only in descriptors the
+        model does not read are scored. "raise": any non-finite descriptor raises (as fit does).
+        return_reasons=True returns (proba, reasons (n,) str, '' = scored) and warns nothing."""
+        p, why = self._scored(X, errors)
+        out = np.column_stack([1.0 - p, p])
+        if return_reasons:
+            return out, why if why is not None else np.full(len(p), "", dtype=object)
+        if why is not None:
+            warn_bad_rows(why, "predict_proba", BadRowsWarning, labels=X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None,
+                          detail="cannot be scored (NaN probabilities)")
+        return out
+
+    def predict(self, X, *, errors="nan", return_reasons=False):
+        """0/1 labels (P(single phase) >= 0.5); with errors="nan", -1 for rows that cannot be
+        scored (see `predict_proba`)."""
+        p, why = self._scored(X, errors)
+        lab = np.where(np.isnan(p), -1, p >= 0.5).astype(np.int64)
+        if return_reasons:
+            return lab, why if why is not None else np.full(len(p), "", dtype=object)
+        if why is not None:
+            warn_bad_rows(why, "predict", BadRowsWarning, labels=X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None,
+                          detail="cannot be scored (label -1)")
+        return lab
 
     def coefficients(self) -> pd.DataFrame:
         """Posterior summary of each cluster's weights (standardized descriptor units)."""

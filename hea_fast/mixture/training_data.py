@@ -57,14 +57,14 @@ def supported_rows(batch, descriptors=None, table=None):
     for cols, rows in systems.items():
         sub = CompositionBatch(np.ascontiguousarray(X[rows[:1]][:, list(cols)]), tuple(batch.elements[j] for j in cols))
         try:
-            featurize(sub, descriptors=names, table=table)
+            featurize(sub, descriptors=names, table=table, errors="raise")
         except ElementDataError:
             mask[rows] = False
             bad.add("".join(sub.elements))
     # and rows whose descriptors are not finite (Lambda = +inf when delta = 0, e.g. equal radii)
     ok = np.flatnonzero(mask)
     if ok.size:
-        F = featurize(batch[ok], descriptors=names, table=table)[names].to_numpy(dtype=float)
+        F = featurize(batch[ok], descriptors=names, table=table, errors="raise")[names].to_numpy(dtype=float)
         fin = np.isfinite(F).all(axis=1)
         mask[ok[~fin]] = False
         if (~fin).any():

@@ -234,7 +234,7 @@ def report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, th
     batch = CompositionBatch(fractions=np.ascontiguousarray(fr), elements=elements)
     from hea_fast.features import featurize
 
-    desc_all = featurize(batch, table=table, threads=threads)
+    desc_all = featurize(batch, table=table, threads=threads, errors="raise")
     cols = scorer.columns(batch, desc_all if descriptors is None else desc_all[list(descriptors)])
     out = pd.DataFrame({"rank": np.arange(1, len(ranks) + 1, dtype=np.int64),
                         "lattice_index": np.asarray(ranks, dtype=np.int64), "formula": batch.formulas()})

@@ -64,7 +64,7 @@ def featurize_chunk(batch: CompositionBatch, descriptors: Sequence[str] | None, 
     from hea_fast.features import featurize, featurize_array
 
     if descriptors is None:
-        return featurize(batch, table=table, threads=threads)
+        return featurize(batch, table=table, threads=threads, errors="raise")
     names = list(descriptors)
     fast = descriptor_inputs(tuple(batch.elements), tuple(names), table)
     if fast is not None and len(batch.fractions):
@@ -74,7 +74,7 @@ def featurize_chunk(batch: CompositionBatch, descriptors: Sequence[str] | None, 
         arr = core.descriptors(np.ascontiguousarray(batch.fractions, dtype=np.float64), props, H, gas, log_offset,
                                threads=threads, columns=cols)
     else:
-        arr = featurize_array(batch, descriptors=names, table=table, threads=threads)
+        arr = featurize_array(batch, descriptors=names, table=table, threads=threads, errors="raise")
     return pd.DataFrame(arr, columns=names, copy=False)
 
 

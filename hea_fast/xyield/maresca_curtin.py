@@ -38,7 +38,8 @@ from importlib import resources
 import numpy as np
 
 from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream, resolve_device, to_cuda
-from hea_fast.composition import as_batch
+from hea_fast.composition import CompositionError, as_batch, row_amounts
+from hea_fast.features import BadRowsWarning, check_errors, warn_bad_rows
 from hea_fast.xyield._checks import per_composition
 
 __all__ = [
@@ -195,28 +196,129 @@ def _broadcast_shape(n, T) -> tuple:
         ) from None
 
 
-def _prepare(compositions, volumes, shear_modulus, poisson, elements):
-    batch = as_batch(compositions, elements=elements)
-    frac, els = batch.fractions, batch.elements
-    n = frac.shape[0]
-    unknown_override = [e for e in (volumes or {}) if e not in els]
+_PLACEHOLDER = (10.0, 2.0, 1.0, 1.0)  # V, C11, C12, C44 of an element without data (its rows are NaN)
+
+
+def _prepare(compositions, volumes, shear_modulus, poisson, elements, errors="raise"):
+    """(RowAmounts, ElementInputs (finite: placeholders where data is missing), μ, ν per data row or
+    None, {data row mask: reason} of rows whose elements lack data)."""
+    check_errors(errors)
+    ra = row_amounts(compositions, elements, "skip" if errors == "nan" else "raise")
+    els, n = ra.elements, ra.n_rows
+    volumes = dict(volumes or {})
+    unknown_override = [e for e in volumes if e not in els]
     if unknown_override:
         raise ValueError(f"volumes given for element(s) {unknown_override} not in the compositions' elements {els}")
-    # Columns no composition uses need no element data (e.g. a 15-element screening palette
-    # whose chunk only uses refractory metals).
-    used = np.any(frac > 0, axis=0)
-    if not used.all():
-        frac = np.ascontiguousarray(frac[:, used])
-        els = tuple(e for e, u in zip(els, used) if u)
-        volumes = {e: v for e, v in (volumes or {}).items() if e in els}
     mu = None if shear_modulus is None else per_composition("shear_modulus", shear_modulus, n, 0.0, unit="GPa")
     nu = None if poisson is None else per_composition("poisson", poisson, n, -1.0, 0.5)
-    inp = element_inputs(els, volumes)
-    if mu is None or nu is None:
-        nan_els = [e for e, c in zip(els, inp.C11) if not np.isfinite(c)]
-        if nan_els:
-            raise ValueError(f"element(s) {nan_els} have no elastic constants in the table: pass shear_modulus= and poisson=")
-    return frac, els, inp, mu, nu
+    if ra.rows is not None:
+        mu = None if mu is None else np.ascontiguousarray(mu[ra.rows])
+        nu = None if nu is None else np.ascontiguousarray(nu[ra.rows])
+    tab = _table()
+    rows, lacking = [], {}
+    for j, el in enumerate(els):
+        if el in tab.index:
+            row = tab.loc[el]
+            vals = [float(volumes.get(el, row["V_A3"])), float(row["C11_GPa"]), float(row["C12_GPa"]),
+                    float(row["C44_GPa"])]
+        else:
+            vals = [float(volumes[el]) if el in volumes else math.nan, math.nan, math.nan, math.nan]
+        if not math.isfinite(vals[0]):
+            lacking[j] = "volume"
+        elif (mu is None or nu is None) and not all(math.isfinite(v) for v in vals[1:]):
+            lacking[j] = "elastic"
+        rows.append([v if math.isfinite(v) else ph for v, ph in zip(vals, _PLACEHOLDER)])
+    for el, v in volumes.items():
+        if not (isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"volumes[{el!r}] must be a positive finite number of Å³, got {v!r}")
+    arr = np.array(rows, dtype=np.float64).reshape(len(els), 4)
+    inp = ElementInputs(els, *(arr[:, k] for k in range(4)))
+    gaps = {}
+    for j, what in lacking.items():
+        used = np.asarray(ra.column(j)) > 0
+        if not used.any():
+            continue  # a column no composition uses needs no data
+        if errors == "raise":
+            if what == "volume":
+                element_inputs([els[j]])  # raises, naming the table and the overrides to pass
+            raise ValueError(f"element(s) {[e for k, e in enumerate(els) if lacking.get(k) == 'elastic' and (np.asarray(ra.column(k)) > 0).any()]} "
+                             "have no elastic constants in the table: pass shear_modulus= and poisson=")
+        why = ("has no Maresca-Curtin inputs (pass volumes=, shear_modulus= and poisson=)" if what == "volume"
+               else "has no elastic constants in the table (pass shear_modulus= and poisson=)")
+        gaps[els[j]] = (used, f"{els[j]} {why}")
+    return ra, inp, mu, nu, gaps
+
+
+_UNFIT = ("non-finite tau_y0/dE_b (the alloy's elastic constants give C11 <= C12, C44 <= 0 or nu outside "
+          "(-1, 0.5); override shear_modulus/poisson)")
+
+
+def _invalid(ra, errors):
+    """(reasons (m,) str, row sums) of the data rows: bad amounts named; raises for errors="raise"."""
+    bad, first, total = ra.invalid_rows()
+    if errors == "raise" and bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        pos = i if ra.rows is None else int(ra.rows[i])
+        raise CompositionError(f"{ra.reason(i, int(first[i]))} in row {ra.label(pos)!r}") from None
+    reasons = np.full(ra.m, "", dtype=object)
+    for i in np.flatnonzero(bad).tolist():
+        reasons[i] = ra.reason(i, int(first[i]))
+    return reasons, total
+
+
+def _to_input_rows(ra, reasons, *arrays):
+    """Data-row arrays (NaN-filled) and reasons spread over the n_rows input rows."""
+    if ra.rows is None:
+        return reasons, arrays
+    full = []
+    for a in arrays:
+        f = np.full(ra.n_rows, np.nan)
+        f[ra.rows] = a
+        full.append(f)
+    r = np.full(ra.n_rows, "", dtype=object)
+    if reasons is not None:
+        r[ra.rows] = reasons
+    for i, why in ra.bad.items():
+        r[i] = why
+    return r, full
+
+
+def _tau0_deb_rows(ra, inp, mu, nu, gaps, errors, threads):
+    """τ_y0, ΔE_b (n_rows,) with NaN for the rows that cannot be computed, and their reasons
+    ((n_rows,) str, or None when every row was computed)."""
+    args = (inp.V, inp.C11, inp.C12, inp.C44)
+    try:  # the fast path: one kernel call over the data as given
+        tau0, deb = core.mc_tau0_deb(ra.data, *args, mu, nu, threads=threads, normalize=not ra.normalized)
+        reasons = None
+    except ValueError:
+        reasons, total = _invalid(ra, errors)
+        ok = reasons == ""
+        frac = ra.array(ok) / (1.0 if ra.normalized else total[ok, None])
+        Vbar, delta, mu_t, nu_t = _alloy_inputs_numpy(frac, inp)
+        t0, db = _tau0_deb_numpy(Vbar, delta, mu[ok] if mu is not None else mu_t, nu[ok] if nu is not None else nu_t)
+        fin = np.isfinite(t0) & np.isfinite(db)
+        if errors == "raise" and not fin.all():
+            raise
+        reasons[np.flatnonzero(ok)[~fin]] = _UNFIT
+        tau0, deb = np.full(ra.m, np.nan), np.full(ra.m, np.nan)
+        ok[np.flatnonzero(ok)[~fin]] = False
+        if ok.any():
+            tau0[ok], deb[ok] = core.mc_tau0_deb(frac[fin], *args, None if mu is None else mu[ok],
+                                                 None if nu is None else nu[ok], threads=threads)
+    if gaps:
+        reasons = np.full(ra.m, "", dtype=object) if reasons is None else reasons
+        for used, why in gaps.values():
+            reasons[used & (reasons == "")] = why
+    if reasons is not None:
+        skip = reasons != ""
+        tau0[skip], deb[skip] = np.nan, np.nan
+    reasons, (tau0, deb) = _to_input_rows(ra, reasons, tau0, deb)
+    return tau0, deb, reasons
+
+
+def _report(ra, reasons, what):
+    if reasons is not None:
+        warn_bad_rows(reasons, what, BadRowsWarning, labels=ra.labels, detail="have NaN results", stacklevel=4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,45 +333,80 @@ def alloy_inputs(compositions, volumes=None, elements=None):
     return _alloy_inputs_numpy(batch.fractions, element_inputs(batch.elements, volumes))
 
 
-def tau_y0_and_dEb(compositions, volumes=None, shear_modulus=None, poisson=None, elements=None, threads=None):
+def tau_y0_and_dEb(compositions, volumes=None, shear_modulus=None, poisson=None, elements=None, threads=None, *,
+                   errors="nan", return_reasons=False):
     """Zero-temperature yield stress τ_y0 (MPa, resolved shear) and energy barrier ΔE_b (eV).
 
     compositions: anything `hea_fast.composition.as_batch` accepts (formulas, dicts, DataFrame,
-    CompositionBatch, or an (n, E) array of amounts with `elements=`).
-    volumes: dict element -> Å³ overriding the table.
+    CompositionBatch, or an (n, E) array of amounts with `elements=`); numeric input is read in
+    place and normalised by the kernel. volumes: dict element -> Å³ overriding the table.
     shear_modulus (GPa) / poisson: scalar or one per composition, overriding the alloy μ / ν.
     Returns (tau_y0, dE_b), each of shape (n,), from the C++ kernel (`tau_y0_and_dEb_reference`:
     the same in NumPy).
+
+    errors: "nan" (default): a row that cannot be computed (an element without volume or elastic
+    data, an unparseable formula, NaN/negative amounts, alloy elastic constants outside the model)
+    gets NaN and one `hea_fast.features.BadRowsWarning` counts them; "raise": the first one raises.
+    return_reasons=True returns (tau_y0, dE_b, reasons (n,) str, '' = computed) and warns nothing.
     """
-    frac, els, inp, mu, nu = _prepare(compositions, volumes, shear_modulus, poisson, elements)
-    return core.mc_tau0_deb(frac, inp.V, inp.C11, inp.C12, inp.C44, mu, nu, threads=threads)
+    ra, inp, mu, nu, gaps = _prepare(compositions, volumes, shear_modulus, poisson, elements, errors)
+    tau0, deb, reasons = _tau0_deb_rows(ra, inp, mu, nu, gaps, errors, threads)
+    if return_reasons:
+        return tau0, deb, reasons if reasons is not None else np.full(ra.n_rows, "", dtype=object)
+    _report(ra, reasons, "tau_y0_and_dEb")
+    return tau0, deb
+
+
+def _reference_inputs(compositions, volumes, shear_modulus, poisson, elements):
+    ra, inp, mu, nu, _ = _prepare(compositions, volumes, shear_modulus, poisson, elements)
+    frac = ra.array()
+    mask, first, total = ra.invalid_rows()
+    if mask.any():
+        i = int(np.flatnonzero(mask)[0])
+        raise CompositionError(f"{ra.reason(i, int(first[i]))} in row {i}")
+    return (frac if ra.normalized else frac / total[:, None]), inp, mu, nu
 
 
 def tau_y0_and_dEb_reference(compositions, volumes=None, shear_modulus=None, poisson=None, elements=None):
-    """`tau_y0_and_dEb` in vectorized float64 NumPy (same arguments and results; the tests' reference)."""
-    frac, els, inp, mu, nu = _prepare(compositions, volumes, shear_modulus, poisson, elements)
+    """`tau_y0_and_dEb` in vectorized float64 NumPy (same arguments and results, errors="raise";
+    the tests' reference)."""
+    frac, inp, mu, nu = _reference_inputs(compositions, volumes, shear_modulus, poisson, elements)
     Vbar, delta, mu_t, nu_t = _alloy_inputs_numpy(frac, inp)
     return _tau0_deb_numpy(Vbar, delta, mu if mu is not None else mu_t, nu if nu is not None else nu_t)
 
 
 def yield_strength(compositions, temperature_K, model: str = "two-regime", volumes=None, shear_modulus=None,
-                   poisson=None, threads=None, elements=None, device="cpu"):
+                   poisson=None, threads=None, elements=None, device="cpu", *, errors="nan", return_reasons=False):
     """Tensile yield strength σ_y = 3.067 τ (MPa) of BCC alloys at temperature(s) in K.
 
     The composition axis (length n) broadcasts against `temperature_K` with NumPy rules: a scalar
-    gives (n,), an (n,) array pairs composition i with T[i], T[:, None] (shape (m, 1)) gives (m, n).
-    model: 'two-regime' (default) or 'single-fit'. Compositions and overrides as in `tau_y0_and_dEb`.
+    gives (n,), an (n,) array pairs composition i with T[i] (per-point input), T[:, None] (shape
+    (m, 1)) gives (m, n). model: 'two-regime' (default) or 'single-fit'. Compositions, overrides,
+    `errors` and `return_reasons` (then (σ_y, reasons (n,) per composition)) as in
+    `tau_y0_and_dEb`: a composition that cannot be computed gives NaN at every temperature.
     device: 'cpu' (NumPy result) or 'cuda' (inputs validated on the host, kernels on the GPU,
     result a CUDA torch tensor of the same shape); 'auto' picks the GPU when there is one.
     """
     code = check_model(model)
     T = _check_T(temperature_K)
+    ra, inp, mu, nu, gaps = _prepare(compositions, volumes, shear_modulus, poisson, elements, errors)
+    shape = _broadcast_shape(ra.n_rows, T)
     if resolve_device(device) == "cuda":
-        return _yield_strength_cuda(compositions, T, code, volumes, shear_modulus, poisson, elements)
-    tau0, deb = tau_y0_and_dEb(compositions, volumes, shear_modulus, poisson, elements, threads)
-    shape = _broadcast_shape(tau0.shape[0], T)
-    t0, db, tt = (np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in (tau0, deb, T))
-    return core.mc_sigma(t0, db, tt, code, threads=threads).reshape(shape)
+        out, reasons = _yield_strength_cuda(ra, inp, mu, nu, gaps, errors, T, shape, code)
+    else:
+        tau0, deb, reasons = _tau0_deb_rows(ra, inp, mu, nu, gaps, errors, threads)
+        if T.shape == (ra.n_rows,) and reasons is None:  # per-point input: no broadcast copies
+            out = core.mc_sigma(tau0, deb, T, code, threads=threads)
+        else:
+            t0, db, tt = (np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in (tau0, deb, T))
+            out = np.full(t0.shape, np.nan)
+            ok = np.isfinite(t0) if reasons is not None else slice(None)
+            out[ok] = core.mc_sigma(*(np.ascontiguousarray(a[ok]) for a in (t0, db, tt)), code, threads=threads)
+            out = out.reshape(shape)
+    if return_reasons:
+        return out, reasons if reasons is not None else np.full(ra.n_rows, "", dtype=object)
+    _report(ra, reasons, "yield_strength")
+    return out
 
 
 def yield_strength_reference(compositions, temperature_K, model: str = "two-regime", volumes=None,
@@ -282,31 +419,47 @@ def yield_strength_reference(compositions, temperature_K, model: str = "two-regi
     return _sigma_numpy(tau0, deb, T, model).reshape(shape)
 
 
-def _yield_strength_cuda(compositions, T, code, volumes, shear_modulus, poisson, elements):
+def _yield_strength_cuda(ra, inp, mu, nu, gaps, errors, T, shape, code):
     import torch
 
-    frac, els, inp, mu, nu = _prepare(compositions, volumes, shear_modulus, poisson, elements)
+    reasons, total = _invalid(ra, errors)  # rows that cannot be computed are found on the host
+    for used, why in gaps.values():
+        reasons[used & (reasons == "")] = why
+    ok = reasons == ""
+    frac = ra.array(ok) / (1.0 if ra.normalized else total[ok, None])
     n = frac.shape[0]
-    shape = _broadcast_shape(n, T)
     f64 = torch.float64
     f, V, C11, C12, C44 = (to_cuda(a, f64) for a in (frac, inp.V, inp.C11, inp.C12, inp.C44))
-    mu_t = to_cuda(mu, f64) if mu is not None else None
-    nu_t = to_cuda(nu, f64) if nu is not None else None
+    mu_t = to_cuda(mu[ok], f64) if mu is not None else None
+    nu_t = to_cuda(nu[ok], f64) if nu is not None else None
     tau0, deb = cuda_empty(n, f64), cuda_empty(n, f64)
     stream = cuda_stream()
     mod = cuda_module()
     mod.mc_tau0_deb(f.data_ptr(), n, frac.shape[1], V.data_ptr(), C11.data_ptr(), C12.data_ptr(), C44.data_ptr(),
                     mu_t.data_ptr() if mu_t is not None else 0, nu_t.data_ptr() if nu_t is not None else 0,
                     tau0.data_ptr(), deb.data_ptr(), stream)
-    if not bool(torch.isfinite(tau0).all() and torch.isfinite(deb).all()):
-        i = int((~(torch.isfinite(tau0) & torch.isfinite(deb))).nonzero()[0])
-        raise ValueError(f"composition {i}: non-finite tau_y0/dE_b (check elastic constants or overrides)")
+    fin = torch.isfinite(tau0) & torch.isfinite(deb)
+    if not bool(fin.all()):
+        i = int((~fin).nonzero()[0])
+        if errors == "raise":
+            raise ValueError(f"composition {i}: non-finite tau_y0/dE_b (check elastic constants or overrides)")
+        reasons[np.flatnonzero(ok)[~fin.cpu().numpy()]] = _UNFIT
+        tau0, deb = torch.where(fin, tau0, 0.0), torch.where(fin, deb, 0.0)
+    reasons, _ = _to_input_rows(ra, reasons)
+    bad = np.flatnonzero(reasons != "")
+    if len(bad):  # back to all input rows (zeros where not computed; their σ_y is set to NaN below)
+        good = torch.as_tensor(np.flatnonzero(reasons == ""), device=tau0.device)
+        tau0 = torch.zeros(ra.n_rows, dtype=f64, device=tau0.device).index_copy_(0, good, tau0)
+        deb = torch.zeros(ra.n_rows, dtype=f64, device=deb.device).index_copy_(0, good, deb)
     t0 = tau0.expand(shape).contiguous().reshape(-1) if len(shape) else tau0
     db = deb.expand(shape).contiguous().reshape(-1) if len(shape) else deb
     tt = to_cuda(np.broadcast_to(T, shape), f64).reshape(-1)
     out = cuda_empty(tt.numel(), f64)
     mod.mc_sigma(t0.data_ptr(), db.data_ptr(), tt.data_ptr(), tt.numel(), code, out.data_ptr(), stream)
-    return out.reshape(shape)
+    out = out.reshape(shape)
+    if len(bad):
+        out[..., torch.as_tensor(bad, device=out.device)] = float("nan")
+    return out, (reasons if len(bad) else None)
 
 
 def as_fractions(compositions, elements=None):
