@@ -10,13 +10,16 @@ Two named tables:
     liquid ΔH_mix (kJ/mol). Entropy uses R = 8.314462618 J/(mol K) (CODATA 2018).
 ``"zeng2024"``
     The element data and Miedema pair enthalpies of the d-VAE paper (Zeng, Khan, Post,
-    arXiv 2409.06740), read at run time from the data home through `hea_fast.datasets.fetch`
-    (checksummed): ``dvae_hea_zeng2024/element_lookup_70.csv`` (mendeleev atomic radius, Pauling
-    χ, a "VEC" counting every electron outside the noble-gas core, Tm, K, Vm) and
-    ``mixing_enthalpy_pairs_435.csv`` (qmpy Miedema ΔH_ij for 30 elements). It has no Allen χ.
-    Its entropy convention reproduces the paper's features exactly: R = 8.314 and
-    ΔS = −R Σ c ln(c + 2⁻²³) (2⁻²³ is float32 machine epsilon; the offset shifts ΔS by ≈ 1e-6 J/mol/K
-    per element).
+    arXiv 2409.06740), rebuilt from public sources by ``scripts/build_zeng2024_table.py`` into the
+    package files ``hea_fast/data/zeng2024_elements.csv`` (70 elements: mendeleev 0.14.0 atomic
+    radius, Pauling χ, a "VEC" counting every electron outside the noble-gas core, Tm; the authors'
+    MIT-licensed bulk moduli; mendeleev 0.14.0 atomic volume) and ``zeng2024_pairs.csv`` (qmpy's
+    ordered-compound Miedema ΔH_AB at x = 0.5 for 68 elements). It equals the authors' own lookup
+    (``dvae_hea_zeng2024/element_lookup_70.csv``, ``mixing_enthalpy_pairs_435.csv``) except Tb's
+    χ (1.1 here, a hand-filled 1.2 there); sources per column in ``hea_fast/data/README.md``.
+    It has no Allen χ. Its entropy convention reproduces the paper's features exactly: R = 8.314
+    and ΔS = −R Σ c ln(c + 2⁻²³) (2⁻²³ is float32 machine epsilon; the offset shifts ΔS by
+    ≈ 1e-6 J/mol/K per element).
 
 Tables carry their conventions (gas constant, entropy log offset) so the same C++ kernel serves
 all of them. Unknown values are NaN; asking for a property an element lacks raises
@@ -73,7 +76,7 @@ class ElementTable:
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def load(cls, name: str = "default") -> "ElementTable":
-        """A named table: "default" (package snapshot) or "zeng2024" (d-VAE paper, data home)."""
+        """A named table: "default" or "zeng2024" (the d-VAE paper's), both package files."""
         if isinstance(name, ElementTable):
             return name
         return _load_named(str(name))
@@ -217,25 +220,11 @@ def _load_named(name: str) -> ElementTable:
             "Takeuchi-Inoue 2005 pair enthalpies",
         )
     if name == "zeng2024":
-        from hea_fast.datasets import fetch  # the data home, checksums, download (DatasetNotFoundError)
-
-        ef = fetch("dvae_hea_zeng2024", "element_lookup_70.csv")
-        pf = fetch("dvae_hea_zeng2024", "mixing_enthalpy_pairs_435.csv")
-        raw = pd.read_csv(ef).set_index("element")
-        props = pd.DataFrame(
-            {
-                "radius_pm": raw["ar"],
-                "chi_pauling": raw["chi"],
-                "vec": raw["vac"],
-                "tm_K": raw["tm"],
-                "bulk_modulus_GPa": raw["k"],
-                "molar_volume_cm3": raw["vm"],
-            },
-            index=raw.index,
-        )
-        pairs = pd.read_csv(pf)[["el1", "el2", "dH_mix_kJmol"]]
+        props = pd.read_csv(_DATA / "zeng2024_elements.csv")
+        pairs = pd.read_csv(_DATA / "zeng2024_pairs.csv")
         return ElementTable.from_frames(
             "zeng2024", props, pairs, gas_constant=8.314, log_offset=float(np.finfo(np.float32).eps),
-            description="d-VAE paper (Zeng et al. 2024) element lookup and qmpy Miedema pair enthalpies",
+            description="d-VAE paper (Zeng et al. 2024) element lookup and qmpy Miedema pair enthalpies, "
+            "rebuilt from public data (scripts/build_zeng2024_table.py)",
         )
     raise ElementDataError(f"unknown element table {name!r}; choose one of {table_names()} or build one with ElementTable.from_frames")

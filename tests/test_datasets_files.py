@@ -239,19 +239,7 @@ def test_datasets_import_is_cheap_and_torch_free():
     assert r.stdout.strip() == "False"
 
 
-def _zeng2024_table():
-    from hea_fast import elements
-
-    elements.clear_cache()
-    try:
-        return elements.ElementTable.load("zeng2024")
-    finally:
-        elements.clear_cache()
-
-
 def _consumer(name):
-    if name == "elements_zeng2024":
-        return _zeng2024_table
     if name == "ssvae_released":
         from hea_fast.ssvae.model import load_released
 
@@ -260,20 +248,25 @@ def _consumer(name):
         from hea_fast.ssvae.data import load_splits
 
         return load_splits
+    if name == "ssvae_yan_splits":
+        from hea_fast.ssvae.data import load_splits
+
+        return lambda: load_splits(42, source="yan2021")
     from hea_fast.xyield.datasets import load_high_quality
 
     return load_high_quality
 
 
 @pytest.mark.parametrize("consumer, missing", [
-    ("elements_zeng2024", "dvae_hea_zeng2024/element_lookup_70.csv"),
     ("ssvae_released", "dvae_hea_zeng2024_model/ssvae_released_state_dict.npz"),
     ("ssvae_splits", "dvae_hea_zeng2024/ssvae_splits_1373.csv"),
+    ("ssvae_yan_splits", "yan2021_sphea/2021Yan_dataset.csv"),
     ("xyield_high_quality", "xyield_exp240/xyield_exp240.csv"),
 ])
 def test_modules_reading_the_data_home_name_the_missing_file(consumer, missing, tmp_path, monkeypatch):
-    """elements, ssvae and xyield read through hea_fast.datasets: an empty data home gives
-    DatasetNotFoundError naming the file's path in the data home being used."""
+    """ssvae and xyield read through hea_fast.datasets: an empty data home gives
+    DatasetNotFoundError naming the file's path in the data home being used. (The element tables,
+    zeng2024 included, are package files: tests/test_elements.py loads them with an empty home.)"""
     home, calls = _empty_home(tmp_path, monkeypatch)
     monkeypatch.setenv("HEA_FAST_OFFLINE", "1")
     ds.clear_cache()
@@ -285,8 +278,14 @@ def test_modules_reading_the_data_home_name_the_missing_file(consumer, missing, 
 
 def test_corrupt_file_read_by_another_module_is_refused(shared_data, tmp_path, monkeypatch):
     home = _copy_home(shared_data, tmp_path, ["dvae_hea_zeng2024"])
-    path = home / "dvae_hea_zeng2024" / "element_lookup_70.csv"
+    path = home / "dvae_hea_zeng2024" / "ssvae_splits_1373.csv"
     path.write_text(path.read_text().replace("Ta", "Tb", 1))
     monkeypatch.setenv("HEA_FAST_DATA", str(home))
-    with pytest.raises(ds.ChecksumError, match=re.escape(str(path))):
-        _zeng2024_table()
+    ds.clear_cache()
+    from hea_fast.ssvae.data import load_splits
+
+    try:
+        with pytest.raises(ds.ChecksumError, match=re.escape(str(path))):
+            load_splits(42)
+    finally:
+        ds.clear_cache()

@@ -156,3 +156,106 @@ def test_corrupt_or_foreign_config_names_the_file(tmp_path):
     cfg.write_text(json.dumps({**meta, "version": 99}))
     with pytest.raises(SSVAEConfigError, match="version 99"):
         SSVAE.load(d)
+
+
+# ---- the bundled default model (Yan 2021, MIT; scripts/train_default_ssvae.py) ------------------------
+def _empty_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "empty_home"))
+    monkeypatch.setenv("HEA_FAST_OFFLINE", "1")
+
+
+def test_default_model_loads_and_predicts_without_a_data_home(tmp_path, monkeypatch):
+    from hea_fast.ssvae.design import screen
+    from hea_fast.ssvae.model import DEFAULT_MODEL_DIR, load_model
+
+    _empty_home(monkeypatch, tmp_path)
+    m = load_model("default")
+    assert not m.config.legacy and len(m.config.feature_mean) == 8  # standardised with its training rows
+    for other in (load_model(), load_model("ssvae"), load_model(DEFAULT_MODEL_DIR)):
+        for k, v in m.state_dict().items():
+            assert torch.equal(v, other.state_dict()[k]), k
+    alloys = ["CoCrFeMnNi", "CoCrFeNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi", "Al2CoCrFeNiTi", "CuZr"]
+    p = screen(m, alloys)
+    assert p.shape == (len(alloys),) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    # the textbook single-phase solid solutions (Cantor FCC, Senkov refractory BCC) come out single
+    # phase; AlCoCrCuFeNi (FCC + BCC) and Al-rich Al2CoCrFeNiTi (BCC + B2 + Laves) not
+    assert p[0] > 0.5 and p[2] > 0.5 and p[3] > 0.5 and p[4] < 0.5 and p[5] < 0.5
+
+
+def test_default_model_training_record_matches_its_files():
+    import hashlib
+
+    from hea_fast.ssvae.model import DEFAULT_MODEL_DIR
+
+    info = json.loads((DEFAULT_MODEL_DIR / "TRAINING.json").read_text())
+    for name, rec in info["files"].items():
+        data = (DEFAULT_MODEL_DIR / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == rec["sha256"], name
+        assert len(data) == rec["bytes"] < 400_000, name
+    from hea_fast.datasets import FILES
+
+    for key, rec in info["data"]["files"].items():  # the registered checksum of the training data
+        assert FILES[tuple(key.split("/"))].sha256 == rec["sha256"], key
+    root = DEFAULT_MODEL_DIR.parents[1]
+    for name, sha in info["data"]["element_table_sha256"].items():
+        assert hashlib.sha256((root / name).read_bytes()).hexdigest() == sha, name
+    sizes = info["data"]["split"]["sizes"]
+    assert info["metrics"]["test"]["n"] == sizes["test"] > 100
+    assert info["metrics"]["test"]["accuracy"] >= 0.75 and info["metrics"]["test"]["auc"] >= 0.8
+
+
+@pytest.fixture(scope="module")
+def yan_splits():
+    """The default model's Yan 2021 splits (DatasetNotFoundError -> skip, naming the file)."""
+    from hea_fast.ssvae.data import load_splits
+
+    return load_splits(42, source="yan2021")
+
+
+def test_default_model_metrics_are_reproducible(yan_splits):
+    """The held-out metrics in TRAINING.json, recomputed from the data and the bundled weights."""
+    from sklearn.metrics import roc_auc_score
+
+    from hea_fast.ssvae.design import classifier_proba
+    from hea_fast.ssvae.model import DEFAULT_MODEL_DIR, load_model
+
+    info = json.loads((DEFAULT_MODEL_DIR / "TRAINING.json").read_text())
+    m = load_model("default")
+    for name, s in yan_splits.items():
+        assert len(s.y) == info["data"]["split"]["sizes"][name]
+        p = classifier_proba(m, s.e).astype(np.float64)
+        rec = info["metrics"][name]
+        assert ((p > 0.5) == (s.y > 0.5)).mean() == pytest.approx(rec["accuracy"], abs=1e-4), name
+        assert roc_auc_score(s.y, p) == pytest.approx(rec["auc"], abs=1e-4), name
+        assert ((p - s.y) ** 2).mean() == pytest.approx(rec["brier"], abs=1e-4), name
+
+
+def test_default_model_descriptors_are_the_models_inputs(yan_splits):
+    """Training descriptors = what `design` computes at prediction time from the composition."""
+    from hea_fast.ssvae.design import features_of
+    from hea_fast.ssvae.model import load_model
+
+    s = yan_splits["test"]
+    np.testing.assert_allclose(features_of(load_model("default"), s.x), s.e, rtol=2e-6, atol=1e-5)
+
+
+def test_load_model_errors_name_the_path(tmp_path, monkeypatch):
+    from hea_fast.datasets import DatasetNotFoundError
+    from hea_fast.ssvae.model import load_model
+
+    _empty_home(monkeypatch, tmp_path)
+    with pytest.raises(DatasetNotFoundError, match="ssvae_released_state_dict.npz"):
+        load_model("released")
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nope"))):
+        load_model(tmp_path / "nope")
+    d = SSVAE(SSVAEConfig(hidden=(4,))).save(tmp_path / "m")
+    (d / "model.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(SSVAEConfigError, match=re.escape(str(d / "model.safetensors"))):
+        load_model(d)
+    SSVAE(SSVAEConfig(hidden=(5,))).save(tmp_path / "other")
+    (d / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(SSVAEConfigError, match="does not match"):
+        load_model(d)
+    (d / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="has no weights"):
+        load_model(d)

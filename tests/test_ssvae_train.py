@@ -33,6 +33,37 @@ def test_split_recipe_reproduces_released_splits(shared_data):
         load_splits(-1)
 
 
+def test_yan2021_splits_are_the_papers_recipe_on_public_data(shared_data):
+    """The default model's data: Yan 2021 alloys over the 30 elements, one row per composition,
+    no conflicting labels, the paper's three-split recipe, the paper's descriptors."""
+    import pandas as pd
+
+    from hea_fast.datasets import load_yan2021
+    from hea_fast.ssvae.data import load_splits, yan_table
+    from hea_fast.ssvae.model import FEATURES, TOP30
+
+    table = yan_table()
+    assert len(table) == 1364  # 1375 top-30 rows - 7 later duplicates - the 4 two-label compositions' rows
+    sp = load_splits(42, source="yan2021")
+    assert [len(s.y) for s in sp.values()] == [858, 295, 74, 137]
+    idx = [set(s.orig_index) for s in sp.values()]
+    assert sum(map(len, idx)) == len(set().union(*idx)) == len(table)  # a partition
+    keys = {k: {r.tobytes() for r in np.round(s.x.astype(np.float64), 1)} for k, s in sp.items()}
+    assert not keys["test"] & (keys["labelled"] | keys["unlabelled"] | keys["validation"])
+    yan = load_yan2021()
+    raw = pd.read_csv(shared_data / "yan2021_sphea" / "2021Yan_dataset.csv")
+    t = sp["test"]
+    assert list(raw.loc[t.orig_index, "Alloys"]) == list(t.alloys)
+    assert (raw.loc[t.orig_index, "Class"].to_numpy() == t.y).all()
+    # descriptors: the authors' MIT-licensed feature table (float32 inputs)
+    ref = pd.read_csv(shared_data / "yan2021_sphea" / "2021Yan_feature_engineered.csv")
+    np.testing.assert_allclose(t.e, ref.loc[t.orig_index, list(FEATURES)].to_numpy(np.float32), rtol=1e-6)
+    # at.% over the 30 elements in the model's order, from the tidy fractions
+    np.testing.assert_allclose(t.x, 100 * yan.loc[t.orig_index, list(TOP30)].fillna(0).to_numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="unknown split source"):
+        load_splits(42, source="nope")
+
+
 def _comp(g, n, E=30):
     x = torch.rand(n, E, generator=g) * (torch.rand(n, E, generator=g) < 0.2)
     x[:, 0] += 0.1

@@ -1,10 +1,20 @@
-"""d-VAE data splits (arXiv 2409.06740) as arrays for the SSVAE.
+"""SSVAE data splits as arrays: the d-VAE paper's (arXiv 2409.06740) and their equivalent built from
+the MIT-licensed Yan 2021 table (the bundled default model's training data).
 
-The paper's splits come from ``train_test_split(random_state=42)`` applied three times to the 1373
+``source="dvae"`` (default): the paper's splits come from ``train_test_split(random_state=42)`` applied three times to the 1373
 merged alloys (test 10 %, then unlabelled 30 % of the rest, then validation 20 % of the unlabelled
 part) giving 864/296/75/138. Re-running that recipe on the table ordered by ``orig_index``
 reproduces the released split files row for row (checked in tests/test_ssvae_train.py), so split
 seed s means the same recipe with ``random_state=s``; seed 42 is the paper's split.
+
+``source="yan2021"``: the same alloys rebuilt from the public sources only — `load_yan2021` (Yan,
+Lu, Wang 2021 as republished by C. Zeng under the MIT licence) restricted to alloys whose elements
+all lie in the model's 30, one row per composition (0.1 at.%: later duplicates dropped, and the
+compositions that occur with both labels dropped entirely, 1364 rows), descriptors computed with
+the bundled ``zeng2024`` table (equal to the paper's features, tests/test_elements.py). The same
+three-split recipe then gives labelled / unlabelled / validation / test; the unlabelled rows are
+labelled alloys whose labels are hidden in training, as in the paper. ``orig_index`` is the row of
+``2021Yan_dataset.csv``.
 
 Compositions are returned in at.% (×100 of the fractions, float32, as the authors feed them) and
 descriptors raw (units in `hea_fast.ssvae.model`).
@@ -20,6 +30,7 @@ from hea_fast.datasets import load_dvae_splits
 from hea_fast.ssvae.model import FEATURES, TOP30
 
 SPLITS = ("labelled", "unlabelled", "validation", "test")
+SOURCES = ("dvae", "yan2021")
 
 
 @dataclass
@@ -49,17 +60,50 @@ def _as_split(df: pd.DataFrame) -> Split:
     )
 
 
-def load_splits(seed: int = 42) -> dict[str, Split]:
-    """{labelled, unlabelled, validation, test} -> Split for split seed `seed` (42 = the paper's)."""
+def yan_table() -> pd.DataFrame:
+    """The Yan 2021 alloys over the model's 30 elements (see the module docstring), ordered by their
+    row in the source, with Alloys / Class / orig_index, the 30 fractions and the 8 descriptors."""
+    from hea_fast.datasets import composition_batch, load_yan2021
+    from hea_fast.features import featurize_array
+
+    yan = load_yan2021()  # data home (or download), checksum; DatasetNotFoundError naming the file
+    others = [e for e in yan.attrs["elements"] if e not in TOP30]
+    keep = (yan["parse_error"] == "") & yan[others].fillna(0.0).eq(0.0).all(axis=1)
+    keep &= ~yan["label_conflict"] & ~yan["duplicate"]
+    rows = yan[keep]
+    out = pd.DataFrame({"Alloys": rows["formula_raw"].to_numpy(), "Class": rows["single_phase"].to_numpy(np.int64),
+                        "orig_index": np.flatnonzero(keep.to_numpy())})
+    for e in TOP30:
+        out[e] = rows[e].fillna(0.0).to_numpy(np.float64) if e in rows.columns else 0.0
+    feats = featurize_array(composition_batch(rows), descriptors="zeng2024")
+    for j, f in enumerate(FEATURES):
+        out[f] = feats[:, j]
+    return out
+
+
+def _split_frames(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, ...]:
     from sklearn.model_selection import train_test_split
 
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"split seed must be a non-negative integer, got {seed!r}")
-    table = _table()
     lab, test = train_test_split(table, test_size=0.1, random_state=int(seed))
     lab, unl = train_test_split(lab, test_size=0.3, random_state=int(seed))
     unl, val = train_test_split(unl, test_size=0.2, random_state=int(seed))
-    return {k: _as_split(v) for k, v in zip(SPLITS, (lab, unl, val, test))}
+    return lab, unl, val, test
+
+
+def load_splits(seed: int = 42, source: str = "dvae") -> dict[str, Split]:
+    """{labelled, unlabelled, validation, test} -> Split for split seed `seed` (42 = the paper's).
+
+    source: "dvae" (the paper's 1373 alloys and features, data home) or "yan2021" (the equivalent
+    from the MIT-licensed Yan 2021 table, see the module docstring).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown split source {source!r}; choose one of {SOURCES}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"split seed must be a non-negative integer, got {seed!r}")
+    table = _table() if source == "dvae" else yan_table()
+    return {k: _as_split(v) for k, v in zip(SPLITS, _split_frames(table, seed))}
 
 
 def paper_split_table() -> pd.DataFrame:

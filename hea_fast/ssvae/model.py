@@ -30,8 +30,13 @@ descriptors). ``legacy=True`` reproduces the authors exactly: raw, unscaled desc
 next to delta ≈ 5 %), and φ *sampled* in the guide (score-function gradient, Pyro Trace_ELBO)
 instead of summed out by enumeration (TraceEnum_ELBO, Pyro's ss_vae_M2 recipe).
 
-The authors' released weights (``ssvae_released_state_dict.npz``) load with `load_released`;
-`convert_released_state` documents the key mapping.
+Saved models: `load_model(name)` — ``"default"`` (alias ``"ssvae"``; also what ``load_model()``
+returns) is the project-trained model bundled with the package (``hea_fast/data/models/ssvae_default``,
+trained on the MIT-licensed Yan 2021 data by ``scripts/train_default_ssvae.py``; its TRAINING.json
+holds the data hashes and held-out metrics); ``"released"`` is the authors' released weights
+(``ssvae_released_state_dict.npz`` in the data home, no licence, so not bundled), loaded by
+`load_released` (`convert_released_state` documents the key mapping); anything else is a directory
+written by `SSVAE.save`.
 """
 from __future__ import annotations
 
@@ -51,6 +56,11 @@ TOP30 = DVAE_ELEMENTS
 FEATURES = DVAE_FEATURES
 #: The authors' released weights in the data home (models/ssvae.model of cengc13/d_vae_hea as npz).
 RELEASED_WEIGHTS = ("dvae_hea_zeng2024_model", "ssvae_released_state_dict.npz")
+#: The bundled project-trained model (scripts/train_default_ssvae.py).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "ssvae_default"
+#: Names `load_model` accepts besides a directory: name -> what it loads.
+MODEL_NAMES = {"default": "bundled model trained on Yan 2021 (MIT)", "ssvae": "alias of 'default'",
+               "released": "the authors' weights from the data home"}
 
 FORMAT_VERSION = 1
 
@@ -246,8 +256,21 @@ class SSVAE(nn.Module):
 
         directory = Path(directory)
         meta = _read_config(directory / "config.json")
-        model = cls(SSVAEConfig(**meta["config"]))
-        model.load_state_dict(load_file(str(directory / "model.safetensors")))
+        try:
+            model = cls(SSVAEConfig(**meta["config"]))
+        except (TypeError, ValueError) as exc:
+            raise SSVAEConfigError(f"{directory / 'config.json'}: invalid model config: {exc}") from None
+        weights = directory / "model.safetensors"
+        if not weights.is_file():
+            raise FileNotFoundError(f"{weights} not found: the saved SSVAE in {directory} has no weights")
+        try:
+            state = load_file(str(weights))
+        except Exception as exc:  # safetensors raises its own error type for a corrupt file
+            raise SSVAEConfigError(f"{weights}: not a readable safetensors file ({exc})") from None
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:  # missing/unexpected keys or shapes that do not match config.json
+            raise SSVAEConfigError(f"{weights} does not match {directory / 'config.json'}: {exc}") from None
         model.training_info = meta.get("training")
         return model.eval()
 
@@ -330,9 +353,25 @@ def load_released(path=None) -> SSVAE:
     return model.eval()
 
 
-def load_model(spec) -> SSVAE:
-    """A saved model directory (`SSVAE.save`, `hea-fast ssvae train`) or the word ``"released"``
-    (the authors' weights, `load_released`)."""
-    if str(spec) == "released":
+def load_model(spec=None) -> SSVAE:
+    """A saved SSVAE: ``"default"`` (or None, or the alias ``"ssvae"``) = the bundled model trained on
+    Yan 2021 (`DEFAULT_MODEL_DIR`); ``"released"`` = the authors' weights from the data home
+    (`load_released`, DatasetNotFoundError naming the file when absent); otherwise a directory
+    written by `SSVAE.save` / ``hea-fast ssvae train``. Errors name the path and what is wrong."""
+    name = "default" if spec is None else str(spec)
+    if name == "released":
         return load_released()
-    return SSVAE.load(spec)
+    if name in ("default", "ssvae"):
+        if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+            raise FileNotFoundError(
+                f"the bundled default SSVAE is missing: {DEFAULT_MODEL_DIR / 'config.json'} not found (a broken "
+                "installation; reinstall hea_fast, or regenerate it with scripts/train_default_ssvae.py)"
+            )
+        return SSVAE.load(DEFAULT_MODEL_DIR)
+    path = Path(spec)
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"SSVAE model {str(spec)!r}: {path} is not a directory written by SSVAE.save "
+            f"(or use one of the names {', '.join(repr(n) for n in MODEL_NAMES)})"
+        )
+    return SSVAE.load(path)
