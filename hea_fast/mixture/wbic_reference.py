@@ -208,9 +208,9 @@ def wbic_subsets_reference(X, y, subsets: Sequence[Sequence[int]], *, prior_var=
                n_iter=np.zeros(m, dtype=np.int64))
     it = range(m)
     if progress:
-        from tqdm.auto import tqdm
+        from hea_fast._progress import progress_bar
 
-        it = tqdm(it, desc="WBIC", unit="subset")
+        it = progress_bar(it, desc="WBIC", unit="subset")
     for i in it:
         if pruned[i]:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+from hea_fast._extras import require
 from hea_fast.screen.engine import score_chunk
 from hea_fast.screen.scorers import Scorer
 from hea_fast.screen.topk import merge_list
@@ -37,6 +38,7 @@ def score_chunk_packed(space, scorer_blob: bytes, *args):
 def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, fan_in) -> None:
     """Score the chunk ids `todo` (`bounds(c)` -> rank range) on `client`, folding the merged groups
     into the checkpoint `ck` and advancing the progress bar `bar` (or None)."""
+    require(("dask", "distributed"), "dask", "hea_fast.screen.dask (screening on a Dask cluster)")
     import cloudpickle
     from dask.distributed import as_completed
 

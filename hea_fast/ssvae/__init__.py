@@ -8,10 +8,13 @@ design   `screen`, `screen_proba`, `generate`, `nudge`, `Constraints` — the th
 explain  `exact_shapley` — exact Shapley values of the classifier head over its 8 descriptors
 plots    PNG figures (ROC, latent space, SHAP summary, nudging trajectory)
 
-Submodules import torch/Pyro lazily on attribute access so `import hea_fast.ssvae` stays cheap.
+Submodules import torch/Pyro lazily on attribute access so `import hea_fast.ssvae` stays cheap. They
+need the [ssvae] extra (torch, pyro-ppl, safetensors): without it, the first public name accessed
+raises an ImportError that says `pip install 'hea_fast[ssvae]'`.
 """
 from __future__ import annotations
 
+from hea_fast._extras import require
 from hea_fast._lazy import lazy_attributes
 
 _EXPORTS = {
@@ -22,4 +25,10 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_attributes(__name__, {k: f"hea_fast.ssvae.{v}" for k, v in _EXPORTS.items()})
+_lazy_getattr, __dir__ = lazy_attributes(__name__, {k: f"hea_fast.ssvae.{v}" for k, v in _EXPORTS.items()})
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        require(("torch", "pyro", "safetensors"), "ssvae", "hea_fast.ssvae")
+    return _lazy_getattr(name)

@@ -37,7 +37,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+except ImportError as exc:  # the [ssvae] extra
+    raise extra_error(exc, "ssvae", "hea_fast.ssvae.training") from exc
 
 from hea_fast._io import fingerprint
 from hea_fast.ssvae.checkpoint import load_run_state, save_run_state
@@ -360,9 +366,9 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
         st.restore(load_run_state(ckpt, seeds, fp), gens)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from hea_fast._progress import progress_bar
 
-        bar = tqdm(total=config.epochs, initial=st.epoch, desc="ssvae", unit="epoch")
+        bar = progress_bar(total=config.epochs, initial=st.epoch, desc="ssvae", unit="epoch")
     t0 = time.perf_counter()
     epochs_run = st.epoch
     for epoch in range(st.epoch, config.epochs):
@@ -474,9 +480,9 @@ def _train_pyro(splits, seed, model_config, epochs, batch_size, lr, progress):
     t0 = time.perf_counter()
     it = range(epochs)
     if progress:
-        from tqdm.auto import tqdm
+        from hea_fast._progress import progress_bar
 
-        it = tqdm(it, desc="ssvae (pyro)", unit="epoch")
+        it = progress_bar(it, desc="ssvae (pyro)", unit="epoch")
     for _ in it:
         il = _cycled_indices(gen, len(L.y), steps * batch_size).view(steps, batch_size)
         iu = _cycled_indices(gen, len(U.e), steps * batch_size).view(steps, batch_size)

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+except ImportError as exc:  # the [xyield] extra
+    raise extra_error(exc, "xyield", "hea_fast.xyield.cnn") from exc
 
 from hea_fast.xyield.masked_l0 import masked_weight, masked_weight_reference
 

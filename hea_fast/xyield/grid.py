@@ -240,11 +240,11 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", 
     bar = None
     start_chunk = int(state["next_chunk"])
     if progress and chunks:
-        from tqdm.auto import tqdm
+        from hea_fast._progress import progress_bar
 
         total = (b - a) * nT
         initial = (chunks[start_chunk][0] - a) * nT if start_chunk < len(chunks) else total
-        bar = tqdm(total=total, initial=initial, unit="pt", unit_scale=True, desc="X-Yield grid", smoothing=0.1)
+        bar = progress_bar(total=total, initial=initial, unit="pt", unit_scale=True, desc="X-Yield grid", smoothing=0.1)
     args = (code, bool(stats), bool(per_system), hist_bins, h_lo, h_hi, topk, threads)
 
     def merge(ci, part):

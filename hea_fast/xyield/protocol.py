@@ -32,7 +32,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from hea_fast._extras import extra_error
+
+try:
+    import safetensors  # noqa: F401  (weights and checkpoints are safetensors files)
+    import torch
+except ImportError as exc:  # the [xyield] extra
+    raise extra_error(exc, "xyield", "hea_fast.xyield.protocol") from exc
 
 from hea_fast._io import CheckpointError, atomic_path, atomic_write, fingerprint, read_json
 from hea_fast.xyield.cnn import CNNConfig, XYieldCNN
@@ -273,9 +280,9 @@ def _epoch_batches(n: int, batch_size: int, gen: torch.Generator):
 def _progress(iterable, enabled: bool, **kw):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
+    from hea_fast._progress import progress_bar
 
-    return tqdm(iterable, **kw)
+    return progress_bar(iterable, **kw)
 
 
 def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainConfig | None = None,

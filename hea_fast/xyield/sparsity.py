@@ -26,8 +26,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import torch
-import torch.nn.functional as F
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as exc:  # the [xyield] extra
+    raise extra_error(exc, "xyield", "hea_fast.xyield.sparsity") from exc
 
 from hea_fast.xyield.cnn import XYieldCNN
 from hea_fast.xyield.masked_l0 import masked_weight_reference, prox_soft_threshold_
