@@ -110,11 +110,10 @@ def _split(spec: str, split_seed: int, hq):
 
 
 def _pretrain(args) -> int:
-    import torch
-
-    from hea_fast.xyield.cnn import CNNConfig
+    from hea_fast.xyield.cnn import CNNConfig  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
     from hea_fast.xyield.datasets import load_low_quality
     from hea_fast.xyield.protocol import PretrainConfig, pretrain, prune_pretrained, save_model
+    import torch
 
     if args.n_low < 10:
         raise ValueError(f"--n-low must be >= 10, got {args.n_low}")
@@ -135,10 +134,9 @@ def _pretrain(args) -> int:
 
 
 def _transfer(args) -> int:
-    import torch
-
-    from hea_fast.xyield.datasets import load_high_quality, load_low_quality
+    from hea_fast.xyield.datasets import load_high_quality, load_low_quality  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
     from hea_fast.xyield.protocol import TransferConfig, save_model, transfer
+    import torch
 
     pre = None
     if args.method != "no_pretraining":
@@ -177,11 +175,10 @@ def _transfer(args) -> int:
 
 
 def _evaluate(args) -> int:
-    import numpy as np
-    import torch
-
+    import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
     from hea_fast.xyield.datasets import load_high_quality
     from hea_fast.xyield.protocol import class5_accuracy, predict
+    import torch
 
     model = load_xyield_model(args.model)
     hq = load_high_quality()
@@ -206,13 +203,12 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    import numpy as np
+    import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
     import pandas as pd
-    import torch
-
     from hea_fast.xyield.datasets import XYIELD_ELEMENTS
     from hea_fast.xyield.protocol import predict
     from hea_fast.xyield.pseudoimage import pseudo_images
+    import torch
 
     models = [load_xyield_model(m) for m in args.model]
     tasks = {m.config.task for m in models}

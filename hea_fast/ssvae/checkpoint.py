@@ -13,7 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+except ImportError as exc:  # the [ssvae] extra
+    raise extra_error(exc, "ssvae", "hea_fast.ssvae.checkpoint") from exc
 
 from hea_fast._io import CheckpointError, atomic_path
 

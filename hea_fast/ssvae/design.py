@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
+
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+except ImportError as exc:  # the [ssvae] extra
+    raise extra_error(exc, "ssvae", "hea_fast.ssvae.design") from exc
 
 from hea_fast.composition import CompositionBatch, CompositionError, as_batch
 from hea_fast.features import featurize_array

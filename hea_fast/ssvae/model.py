@@ -44,8 +44,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn as nn
+
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+    import torch.nn as nn
+except ImportError as exc:  # the [ssvae] extra
+    raise extra_error(exc, "ssvae", "hea_fast.ssvae.model") from exc
 
 from hea_fast._io import atomic_path, atomic_write_json, read_json
 from hea_fast.datasets import DVAE_ELEMENTS, DVAE_FEATURES, data_home, fetch

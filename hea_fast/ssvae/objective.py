@@ -24,7 +24,13 @@ import math
 from dataclasses import asdict
 
 import numpy as np
-import torch
+
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+except ImportError as exc:  # the [ssvae] extra
+    raise extra_error(exc, "ssvae", "hea_fast.ssvae.objective") from exc
 
 from hea_fast.ssvae.model import SSVAE, SSVAEConfig
 

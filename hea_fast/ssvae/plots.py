@@ -9,7 +9,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from hea_fast._extras import extra_error
+
+try:
+    import torch
+except ImportError as exc:  # the [ssvae] extra
+    raise extra_error(exc, "ssvae", "hea_fast.ssvae.plots") from exc
 
 from hea_fast.plots import pyplot, save_figure
 from hea_fast.ssvae.design import classifier_proba, features_of
