@@ -1,7 +1,8 @@
 """Maresca–Curtin (2020) yield kernel (hea_fast.xyield.maresca_curtin, csrc/cpu/maresca_curtin_cpu.cpp):
-MC2020's MoNbTaVW curve with its own inputs, a scalar float64 re-derivation of the formulas, the
-vectorized NumPy references (`yield_strength_reference`, `tau_y0_and_dEb_reference`), and property
-tests."""
+MC2020's MoNbTaVW curve with its own inputs, a scalar float64 re-derivation of the formulas (with the
+continuous model's tangent point solved here independently), the vectorized NumPy references
+(`yield_strength_reference`, `tau_y0_and_dEb_reference`), continuity/monotonicity across the switch
+temperature, the grid kernels on the continuous model, and property tests."""
 from __future__ import annotations
 
 import math
@@ -19,6 +20,21 @@ from hea_fast.xyield.maresca_curtin import element_inputs, tau_y0_and_dEb_refere
 MC2020_VOLUMES = dict(Mo=15.443, Nb=17.645, Ta=17.970, V=14.852, W=16.066)
 MC2020 = dict(volumes=MC2020_VOLUMES, shear_modulus=92.0, poisson=0.433)
 PAL = ("Al", "Cr", "Hf", "Mo", "Nb", "Ta", "Ti", "V", "W", "Zr")
+MODELS = ("continuous", "two-regime", "single-fit")
+X_S = 2**-1.5  # the published switch: 1 - x^(2/3) = 1/2
+
+
+def _tangent_point():
+    """x_t > x_s where the line through (x_s, 1/2) touches exp(-x/0.55): solved here by bisection."""
+    f = lambda x: math.exp(-x / 0.55) * (1 + (x - X_S) / 0.55) - 0.5  # noqa: E731
+    lo, hi = X_S + 1e-3, 2.0  # f(lo) > 0 > f(hi)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+X_T = _tangent_point()
 
 
 def random_alloys(rng, n, concentration=1.0, cut=0.0):
@@ -42,6 +58,14 @@ def scalar_reference(fracs: dict, V: dict, mu: float, nu: float, T: float, model
     if model == "two-regime":
         low = tau0 * (1 - x ** (2 / 3))
         tau = low if low >= tau0 / 2 else tau0 * math.exp(-x / 0.55)
+    elif model == "continuous":
+        if x <= X_S:
+            tau = tau0 * (1 - x ** (2 / 3))
+        elif x < X_T:  # the straight line from (x_s, 1/2) to (x_t, exp(-x_t/0.55))
+            h = math.exp(-X_T / 0.55)
+            tau = tau0 * (0.5 + (h - 0.5) * (x - X_S) / (X_T - X_S))
+        else:
+            tau = tau0 * math.exp(-x / 0.55)
     else:
         tau = tau0 * math.exp(-(1 / 0.55) * x**0.91)
     return tau0, dEb, 3.067 * tau
@@ -61,23 +85,89 @@ def test_mc2020_tau0_and_barrier():
 
 
 def test_mc2020_monbtavw_curve(mc2020_curve):
+    """The default (continuous) model with MC2020's inputs is within 2 % of every digitised point of
+    MC2020's MoNbTaVW curve, 799 K included (per point: -0.1, +0.4, -0.1, +1.7, -0.8, +0.5, +0.4,
+    +0.2, +0.3 %)."""
     T, y = mc2020_curve["x"].to_numpy(), mc2020_curve["y"].to_numpy()
+    assert len(T) == 9
     sig = yield_strength("MoNbTaVW", T, **MC2020)
+    rel = sig / y - 1
+    assert np.all(np.abs(rel) < 0.02), rel
+    np.testing.assert_allclose(sig, yield_strength("MoNbTaVW", T, model="continuous", **MC2020), rtol=0)
+    # the scalar re-derivation gives the same curve
+    ref = [scalar_reference({e: 0.2 for e in MC2020_VOLUMES}, MC2020_VOLUMES, 92.0, 0.433, t, "continuous")[2] for t in T]
+    np.testing.assert_allclose(sig, ref, rtol=1e-12)
+
+
+def test_mc2020_two_regime_jump(mc2020_curve):
+    """The literal published switch ("two-regime"), kept as a named model: it is the same curve below
+    the switch temperature T_s ≈ 750 K and beyond 1.547 T_s, but jumps up by 5.2 % at T_s, so it is
+    6 % above MC2020's own curve at 799 K (where that curve still follows the low-T form within 1 %)."""
+    T, y = mc2020_curve["x"].to_numpy(), mc2020_curve["y"].to_numpy()
+    sig = yield_strength("MoNbTaVW", T, model="two-regime", **MC2020)
     tau0, dEb = tau_y0_and_dEb("MoNbTaVW", **MC2020)
-    # The branch switch (τ = τ_y0/2, x = 2^{-3/2}) is at T* = 2^{-3/2} ΔE_b / (k_B ln 10^7) ≈ 750 K.
-    T_switch = 2 ** -1.5 * dEb[0] / (S.K_BOLTZMANN_EV * math.log(1e7))
+    T_switch = X_S * dEb[0] / (S.K_BOLTZMANN_EV * math.log(1e7))
     assert 745 < T_switch < 755
-    near = np.abs(T - T_switch) < 100
-    assert near.sum() == 1  # only the 799 K point
+    near = (T > T_switch) & (T < X_T / X_S * T_switch)  # where the two models differ
+    assert list(T[near].round()) == [799.0, 1002.0]
     rel = sig / y - 1
     assert np.all(np.abs(rel[~near]) < 0.02), rel
-    # Near the switch the stated rule jumps: at x = 2^{-3/2} the low-T branch gives 0.500 τ_y0 and
-    # the high-T branch exp(-x/0.55) = 0.526 τ_y0 (+5 %). MC2020's curve at 799 K still follows the
-    # low-T expression, so the rule is ~6 % high there while the low-T branch is within 1 %.
-    assert 0.03 < rel[near][0] < 0.08
-    x = S.K_BOLTZMANN_EV * T[near][0] * math.log(1e7) / dEb[0]
+    np.testing.assert_allclose(sig[~near], yield_strength("MoNbTaVW", T[~near], **MC2020), rtol=1e-14)
+    i799 = int(np.flatnonzero(near)[0])
+    assert 0.03 < rel[i799] < 0.08
+    x = S.K_BOLTZMANN_EV * T[i799] * math.log(1e7) / dEb[0]
     low_branch = 3.067 * tau0[0] * (1 - x ** (2 / 3))
-    assert abs(low_branch / y[near][0] - 1) < 0.01
+    assert abs(low_branch / y[i799] - 1) < 0.01
+    # the jump itself, just below / above T_s
+    lo, hi = yield_strength("MoNbTaVW", [T_switch * (1 - 1e-9), T_switch * (1 + 1e-9)], model="two-regime", **MC2020)
+    assert hi / lo == pytest.approx(math.exp(-X_S / 0.55) / 0.5, rel=1e-6)  # 1.0516
+
+
+def test_continuous_model_constants_and_shape():
+    """The package's tangent point and line equal the bisection here; the segment meets the low-T
+    form at x_s and touches the high-T form at x_t (same value and slope); the curve is the largest
+    convex minorant of the literal switch: never above it, equal to it outside (x_s, x_t)."""
+    assert S.X_TANGENT == pytest.approx(X_T, rel=1e-14)
+    assert S.X_SWITCH == X_S
+    H = lambda x: math.exp(-x / 0.55)  # noqa: E731
+    assert S.TANGENT_SLOPE == pytest.approx(H(X_T) / 0.55, rel=1e-14)
+    assert S.LINE_0 - S.TANGENT_SLOPE * X_S == pytest.approx(0.5, rel=1e-15)
+    assert S.LINE_0 - S.TANGENT_SLOPE * X_T == pytest.approx(H(X_T), rel=1e-14)
+    # f(x) on a dense x grid through the reference (tau0 = 1, dE_b chosen so x = T / 1000)
+    kbl = S.K_BOLTZMANN_EV * math.log(S.EPS_DOT_0 / S.EPS_DOT)
+    x = np.linspace(0.0, 3.0, 300_001)
+    f = {m: S._sigma_numpy(1.0, kbl * 1000.0, 1000.0 * x, m) / S.TAYLOR_FACTOR for m in MODELS}
+    inside = (x > X_S) & (x < X_T)
+    np.testing.assert_array_equal(f["continuous"][~inside], f["two-regime"][~inside])
+    assert np.all(f["continuous"] <= f["two-regime"] + 1e-15)
+    d2 = np.diff(f["continuous"], 2)
+    assert d2.min() > -1e-12  # convex (second differences >= 0 up to rounding)
+    # the C++ row function (its own copies of x_s, x_t, m_t) on the same dense x grid, every model
+    from hea_fast._backend import core
+
+    n = x.size
+    for m in MODELS:
+        got = core.mc_sigma(np.ones(n), np.full(n, kbl * 1000.0), 1000.0 * x, S.MODEL_CODES[m], threads=2)
+        np.testing.assert_allclose(got / S.TAYLOR_FACTOR, f[m], rtol=1e-13, atol=1e-300, err_msg=m)
+
+
+@pytest.mark.parametrize("alloy,kw", [("MoNbTaVW", MC2020), ("HfNbTaTiZr", {}), ("CrMoV", {}), ("Mo80W20", {})])
+def test_continuous_has_no_jump(alloy, kw):
+    """Evaluated every 0.01 K from T_s/2 to 2 T_s, successive σ_y differ by less than the largest
+    slope of the formulas there (an independent bound, from the derivatives) times the step; the
+    literal switch violates the same bound by a factor > 100 at T_s."""
+    tau0, dEb = tau_y0_and_dEb(alloy, **kw)
+    kappa = S.K_BOLTZMANN_EV * math.log(1e7) / dEb[0]  # x = κ T
+    T_s = X_S / kappa
+    dT = 0.01
+    T = np.arange(0.5 * T_s, 2.0 * T_s, dT)
+    # |dσ/dT| <= 3.067 τ_y0 κ max(|d(1 - x^(2/3))/dx| at the smallest x, 1/0.55)
+    bound = 3.067 * tau0[0] * kappa * max((2 / 3) * (kappa * T[0]) ** (-1 / 3), 1 / 0.55) * dT
+    for model in ("continuous", "single-fit"):
+        d = np.diff(yield_strength(alloy, T, model=model, **kw))
+        assert np.all(d <= 1e-9) and np.abs(d).max() < bound, model  # non-increasing, no jump
+    d = np.diff(yield_strength(alloy, T, model="two-regime", **kw))
+    assert d.max() > 100 * bound  # the documented jump is caught by the same check
 
 
 def test_default_table_shift(mc2020_curve):
@@ -122,7 +212,7 @@ def test_element_table_volumes_and_sources():
         assert tuple(tab.loc[el, ["C11_GPa", "C12_GPa", "C44_GPa"]]) == pytest.approx(cij), el
 
 
-@pytest.mark.parametrize("model", ["two-regime", "single-fit"])
+@pytest.mark.parametrize("model", MODELS)
 def test_kernel_matches_scalar_reference(model, rng):
     fr, T = random_alloys(rng, 40, concentration=0.5, cut=0.02)
     got = yield_strength(fr, T, model=model, elements=PAL)
@@ -148,7 +238,12 @@ def test_broadcasting_and_threads():
     paired = yield_strength(comps, T[:3])
     np.testing.assert_array_equal(paired, np.diag(table[:3]))
     assert yield_strength(comps, 800.0).shape == (3,)
-    np.testing.assert_array_equal(yield_strength(comps * 50, 900.0, threads=1), yield_strength(comps * 50, 900.0, threads=2))
+    for model in MODELS:  # every model, 1 and 2 threads: bitwise equal, and the NumPy reference
+        rng = np.random.default_rng(3)
+        T2 = rng.uniform(0.0, 2500.0, (6, 1))
+        one = yield_strength(comps * 50, T2, model=model, threads=1)
+        np.testing.assert_array_equal(one, yield_strength(comps * 50, T2, model=model, threads=2))
+        np.testing.assert_allclose(one, yield_strength_reference(comps * 50, T2, model=model), rtol=1e-12)
     with pytest.raises(ValueError, match="broadcast"):
         yield_strength(comps, T)
 
@@ -192,7 +287,7 @@ def test_unknown_element_needs_overrides():
 @settings(max_examples=60, deadline=None)
 @given(
     w=st.lists(st.floats(0.0, 1.0), min_size=len(PAL), max_size=len(PAL)).filter(lambda w: sum(w) > 0.05),
-    model=st.sampled_from(["two-regime", "single-fit"]),
+    model=st.sampled_from(MODELS),
     perm_seed=st.integers(0, 10_000),
 )
 def test_properties(w, model, perm_seed):
@@ -200,12 +295,12 @@ def test_properties(w, model, perm_seed):
     T = np.linspace(0, 3000, 61)
     s = yield_strength(fr, T[:, None], model=model, elements=PAL)[:, 0]
     assert np.all(np.isfinite(s)) and np.all(s >= 0)
-    # Monotone non-increasing in T. The single fit is smooth. The two-regime rule as specified is
-    # non-increasing within each branch but not continuous: at the switch (x = 2^{-3/2}) it goes from
+    # Monotone non-increasing in T: the continuous model and the single fit everywhere. The literal
+    # two-regime rule is non-increasing within each branch but jumps at the switch (x = 2^{-3/2}) from
     # 0.5 τ_y0 to exp(-2^{-3/2}/0.55) τ_y0 = 0.526 τ_y0, a single documented +5.2 % step.
     d = np.diff(s)
     tol = 1e-9 * s[0] + 1e-12
-    if model == "single-fit":
+    if model != "two-regime":
         assert np.all(d <= tol)
     else:
         ups = np.flatnonzero(d > tol)
@@ -232,7 +327,7 @@ def test_pure_element_is_zero(el):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("model", ["two-regime", "single-fit"])
+@pytest.mark.parametrize("model", MODELS)
 def test_cuda_matches_cpu(model, rng):
     fr, T = random_alloys(rng, 500)
     cpu = yield_strength(fr, T, model=model, elements=PAL)
@@ -338,7 +433,7 @@ def test_per_point_inputs_match_the_kernel_and_the_reference(rng):
     b = as_batch(X, elements=els)
     inp = element_inputs(els)
     t0, db = core.mc_tau0_deb(b.fractions, inp.V, inp.C11, inp.C12, inp.C44)
-    want = core.mc_sigma(t0, db, T, 0)
+    want = core.mc_sigma(t0, db, T, S.MODEL_CODES[S.DEFAULT_MODEL])
     np.testing.assert_array_equal(yield_strength(b, T), want)
     np.testing.assert_allclose(yield_strength(X, T, elements=els), want, rtol=1e-13)
     np.testing.assert_array_equal(yield_strength(np.asfortranarray(X), T, elements=els),
@@ -360,3 +455,29 @@ def test_deprecated_names_still_work():
     with pytest.warns(DeprecationWarning, match="maresca_curtin"):
         old = importlib.import_module("hea_fast.xyield.simulate")
     assert old.yield_strength is yield_strength
+
+
+@pytest.mark.parametrize("temps", [(300, 700, 760, 800, 1000, 1160, 1300, 2000), (1160, 300, 2000, 800, 760, 1000)])
+def test_grid_kernels_take_the_continuous_model(temps):
+    """The fused grid kernels (sorted-T branch loops and the unsorted per-point path) evaluate the
+    continuous model like the paired kernel and the NumPy reference, at temperatures that put grid
+    points on all three pieces (low-T form, tangent segment, high-T form); so does the streaming
+    reduction's per-temperature maximum."""
+    from hea_fast.xyield import XYieldGrid, simulate_grid
+
+    g = XYieldGrid(elements=("Cr", "Mo", "Nb", "V", "W"), temperatures_K=temps, parts=((2, 10), (3, 10), (5, 20)))
+    frac = g.space.fractions()
+    T = np.asarray(temps, float)
+    ref = yield_strength_reference(frac, T[:, None], model="continuous", elements=g.elements).T
+    sig = g.sigma(model="continuous")
+    np.testing.assert_allclose(sig, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sig, yield_strength(frac, T[:, None], elements=g.elements).T, rtol=1e-12, atol=1e-12)
+    pts = np.arange(0, len(g), 7)
+    np.testing.assert_allclose(g.sigma_at(pts, model="continuous"), ref.reshape(-1)[pts], rtol=1e-12, atol=1e-12)
+    # every piece is exercised: x = κT below x_s, inside (x_s, x_t) and beyond x_t
+    t0, db = tau_y0_and_dEb(frac, elements=g.elements)
+    x = (S.K_BOLTZMANN_EV * math.log(1e7) / db[db > 0])[:, None] * T[None, :]
+    assert (x <= X_S).any() and ((x > X_S) & (x < X_T)).sum() > 50 and (x >= X_T).any()
+    res = simulate_grid(g, model="continuous", progress=False, threads=2, chunk_size=50)
+    np.testing.assert_allclose(res.per_temperature["max_MPa"], sig.max(0), rtol=0)
+    assert not np.array_equal(sig, g.sigma(model="two-regime"))

@@ -234,7 +234,8 @@ void bind_maresca_curtin(py::module_& m) {
         "an all-zero row is an error).");
   m.def("mc_sigma", &sigma, py::arg("tau0"), py::arg("deb"), py::arg("temperature_K"), py::arg("model") = 0,
         py::arg("threads") = py::none(),
-        "Tensile yield strength sigma_y = 3.067 tau [MPa] for paired (tau0, dE_b, T).");
+        "Tensile yield strength sigma_y = 3.067 tau [MPa] for paired (tau0, dE_b, T). model: 0 two-regime, "
+        "1 single-fit, 2 continuous (hea_fast.xyield.maresca_curtin.MODEL_CODES; its wrappers default to 2).");
   m.def("mc_grid_sigma", &grid_sigma, py::arg("space"), py::arg("rank_begin"), py::arg("rank_end"), py::arg("V"),
         py::arg("C11"), py::arg("C12"), py::arg("C44"), py::arg("temperature_K"), py::arg("model") = 0,
         py::arg("threads") = py::none(),

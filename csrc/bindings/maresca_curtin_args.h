@@ -52,8 +52,9 @@ inline int64_t temperatures_arg(const carray<double>& T) {
 }
 
 inline int model_arg(int model) {
-  if (model != mc::kTwoRegime && model != mc::kSingleFit)
-    throw py::value_error("model must be 0 (two-regime) or 1 (single-fit), got " + std::to_string(model));
+  if (model != mc::kTwoRegime && model != mc::kSingleFit && model != mc::kContinuous)
+    throw py::value_error("model must be 0 (two-regime), 1 (single-fit) or 2 (continuous), got " +
+                          std::to_string(model));
   return model;
 }
 

@@ -95,12 +95,13 @@ namespace {
 inline double exp_nonpos(double y) { return fastmath::exp_poly(y); }
 
 // σ_y of m compositions × nT temperatures from per-composition scalars: s0 = 3.067 τ_y0,
-// kappa = k_B ln(ε̇₀/ε̇)/ΔE_b (x = κT) and c = κ^{2/3} (two-regime: x^{2/3} = c·T^{2/3}) or
+// kappa = k_B ln(ε̇₀/ε̇)/ΔE_b (x = κT) and c = κ^{2/3} (two-regime/continuous: x^{2/3} = c·T^{2/3}) or
 // κ^{0.91}/0.55 (single fit). Tp[t] = T^{2/3} or T^{0.91}. With T ascending (`sorted`), the
-// two-regime rule is low-T for t < t_switch and high-T after, so each branch is a straight loop
-// (and exp is only evaluated where it is used); otherwise both are evaluated and selected.
-// Compiled for AVX2 and baseline x86-64 (no FMA, so every clone rounds identically) and
-// dispatched at load time.
+// two-regime and continuous rules are low-T for t < t_switch, (continuous only) the tangent segment
+// for t_switch <= t < t_tangent and high-T after, so each branch is a straight loop (and exp is only
+// evaluated where it is used); otherwise the branch is selected per point. Same branch tests
+// (κT <= x_s, κT < x_t) as tau_T. Compiled for AVX2 and baseline x86-64 (no FMA, so every clone
+// rounds identically) and dispatched at load time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
@@ -111,6 +112,7 @@ void eval_tile(int64_t m, int nT, int model, bool sorted, const double* s0, cons
     Tmax = T[t] > Tmax ? T[t] : Tmax;
     Tpmax = Tp[t] > Tpmax ? Tp[t] : Tpmax;
   }
+  const double x_line_end = model == kContinuous ? kXTangent : kXSwitch;  // two-regime: empty segment
   for (int64_t i = 0; i < m; ++i) {
     const double a = s0[i], kap = kappa[i], ci = c[i];
     double* o = out + i * nT;
@@ -127,10 +129,18 @@ void eval_tile(int64_t m, int nT, int model, bool sorted, const double* s0, cons
     if (sorted && fast) {
       int ts = 0;
       while (ts < nT && T[ts] * kap <= kXSwitch) ++ts;
+      int tt = ts;
+      while (tt < nT && T[tt] * kap < x_line_end) ++tt;
       for (int t = 0; t < ts; ++t) o[t] = a * (1.0 - ci * Tp[t]);
-      for (int t = ts; t < nT; ++t) o[t] = a * exp_nonpos(-kx * T[t]);
+      for (int t = ts; t < tt; ++t) o[t] = a * (kLine0 - kTangentSlope * (T[t] * kap));
+      for (int t = tt; t < nT; ++t) o[t] = a * exp_nonpos(-kx * T[t]);
     } else {
-      for (int t = 0; t < nT; ++t) o[t] = (T[t] * kap <= kXSwitch) ? a * (1.0 - ci * Tp[t]) : a * std::exp(-kx * T[t]);
+      for (int t = 0; t < nT; ++t) {
+        const double x = T[t] * kap;
+        o[t] = x <= kXSwitch     ? a * (1.0 - ci * Tp[t])
+               : x < x_line_end ? a * (kLine0 - kTangentSlope * x)
+                                : a * std::exp(-kx * T[t]);
+      }
     }
   }
 }

@@ -15,7 +15,8 @@ constexpr int kMaxGridTemperatures = 64;
 void mc_tau0_deb(const double* frac, int64_t n, int64_t E, const double* V, const double* C11, const double* C12,
                  const double* C44, const double* mu, const double* nu, double* tau0, double* deb, void* stream);
 
-// sigma_y [MPa] for paired device arrays (tau0, deb, T); model 0 = two-regime, 1 = single-fit.
+// sigma_y [MPa] for paired device arrays (tau0, deb, T); model 0 = two-regime, 1 = single-fit,
+// 2 = continuous (mc::Model).
 void mc_sigma(const double* tau0, const double* deb, const double* T, int64_t n, int model, double* out, void* stream);
 
 // Fused enumerate + sigma_y for lattice ranks [rank_begin, rank_end) at nT temperatures

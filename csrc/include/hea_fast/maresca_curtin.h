@@ -5,8 +5,17 @@
 //   δ = Σ cₙ(Vₙ − V̄)² [Å⁶]; q = (1 + ν)/(1 − ν); r = δ/b⁶
 //   τ_y0 = 0.040 α^{-1/3} μ q^{4/3} r^{2/3}  [MPa with μ in MPa]
 //   ΔE_b = 2.00 α^{1/3} μ b³ q^{2/3} r^{1/3} [eV with μ b³ in GPa·Å³ × 6.2415e-3]
-//   x = k_B T ln(ε̇₀/ε̇)/ΔE_b;  two-regime: τ = τ_y0 (1 − x^{2/3}) while ≥ τ_y0/2 (x ≤ 2^{-3/2}),
-//   else τ_y0 exp(−x/0.55); single-fit: τ_y0 exp(−(1/0.55) x^{0.91}); σ_y = 3.067 τ [MPa].
+//   x = k_B T ln(ε̇₀/ε̇)/ΔE_b; the two published thermal-activation forms (Leyson & Curtin 2016, MC2020)
+//     low-T  L(x) = 1 − x^{2/3}        high-T  H(x) = exp(−x/0.55)        (τ = τ_y0 · f(x))
+//   continuous (default, code 2): the largest convex minorant of the published switch —
+//     f = L(x)                          x ≤ x_s = 2^{-3/2}          (L ≥ 1/2, the published low-T range)
+//     f = 1/2 − m_t (x − x_s)           x_s < x < x_t               (the tangent from (x_s, 1/2) to H)
+//     f = H(x)                          x ≥ x_t = 0.546958570182787 (H(x_t) = 0.36992)
+//     with x_t solving H(x_t)(1 + (x_t − x_s)/0.55) = 1/2 and m_t = H(x_t)/0.55 = 0.672580732187103:
+//     continuous everywhere, C¹ except at x_s, convex, non-increasing, never above two-regime.
+//   two-regime (code 0, the literal published rule): L while L ≥ 1/2 (x ≤ x_s), else H — jumps up by
+//     H(x_s)/L(x_s) = 1.0516 (+5.2 %) at x_s;
+//   single-fit (code 1): exp(−(1/0.55) x^{0.91});   σ_y = 3.067 τ [MPa].
 // A composition with δ = 0 (pure element) has τ_y0 = ΔE_b = 0 and σ_y = 0 at every T.
 // Functions here are header-inline so the CUDA mirror (csrc/cuda/maresca_curtin_cuda.cu) shares them.
 #pragma once
@@ -18,7 +27,7 @@
 
 namespace hea_fast::mc {
 
-enum Model : int { kTwoRegime = 0, kSingleFit = 1 };
+enum Model : int { kTwoRegime = 0, kSingleFit = 1, kContinuous = 2 };
 
 struct Constants {
   double alpha = 1.0 / 12.0;   // BCC line-tension prefactor
@@ -30,6 +39,11 @@ struct Constants {
 
 constexpr double kGPaA3_eV = 1.0e-21 / 1.602176634e-19;  // 1 GPa·Å³ in eV
 constexpr double kXSwitch = 0.35355339059327376220;      // 2^{-3/2}: 1 − x^{2/3} = 1/2
+// continuous model: tangent point x_t, slope m_t = exp(−x_t/0.55)/0.55 and intercept 1/2 + m_t x_s of
+// the segment f = kLine0 − m_t x on (x_s, x_t) (40-digit solution of the tangency condition, rounded)
+constexpr double kXTangent = 0.54695857018278703447;
+constexpr double kTangentSlope = 0.67258073218710349031;
+constexpr double kLine0 = 0.73779319831245705465;
 
 // τ_y0 [MPa] and ΔE_b [eV] from alloy V̄ [Å³], δ [Å⁶], μ [GPa], ν; ca = α^{1/3} (hoisted out of
 // per-composition loops by the grid kernel: cube roots dominate its per-composition cost).
@@ -51,7 +65,7 @@ HEA_HD void tau0_deb(double Vbar, double delta, double mu_GPa, double nu, double
   tau0_deb_ca(Vbar, delta, mu_GPa, nu, cbrt(alpha), tau0, deb);
 }
 
-// Resolved shear strength τ [MPa] at T [K]; log_rate = ln(ε̇₀/ε̇).
+// Resolved shear strength τ [MPa] at T [K]; kB_log_rate = k_B ln(ε̇₀/ε̇) [eV/K].
 HEA_HD double tau_T(double tau0, double deb, double T, double kB_log_rate, int model) {
   if (!(deb > 0.0)) return 0.0;
   const double x = (kB_log_rate / deb) * T;  // same rounding as the grid kernel's κ·T
@@ -60,6 +74,7 @@ HEA_HD double tau_T(double tau0, double deb, double T, double kB_log_rate, int m
     const double c = cbrt(x);
     return tau0 * (1.0 - c * c);
   }
+  if (model == kContinuous && x < kXTangent) return tau0 * (kLine0 - kTangentSlope * x);
   return tau0 * exp(-x / 0.55);
 }
 
@@ -135,7 +150,7 @@ void sigma_paired(const double* tau0, const double* deb, const double* T, int64_
 struct GridReduce {
   int nT = 0;
   const double* T = nullptr;
-  int model = kTwoRegime;
+  int model = kContinuous;
   int nbins = 0;
   double h_lo = 0, h_hi = 1;
   int64_t* hist = nullptr;
