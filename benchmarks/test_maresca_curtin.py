@@ -24,9 +24,15 @@ from hea_fast._backend import core
 from hea_fast.composition import CompositionBatch
 from hea_fast.xyield.grid import XYieldGrid, simulate_grid
 from hea_fast.xyield.maresca_curtin import (
+    DEFAULT_MODEL,
     EPS_DOT,
     EPS_DOT_0,
     K_BOLTZMANN_EV,
+    LINE_0,
+    MODEL_CODES,
+    TANGENT_SLOPE,
+    X_SWITCH,
+    X_TANGENT,
     element_inputs,
     tau_y0_and_dEb_reference,
     yield_strength,
@@ -42,7 +48,10 @@ def numpy_grid(grid: XYieldGrid, start: int, stop: int, hist_bins=250, hist_rang
     with np.errstate(divide="ignore", invalid="ignore"):
         x = (K_BOLTZMANN_EV * math.log(EPS_DOT_0 / EPS_DOT)) * T[None, :] / deb[:, None]
         low = 1.0 - np.cbrt(x) ** 2
-        sig = 3.067 * tau0[:, None] * np.where(low >= 0.5, low, np.exp(-x / 0.55))
+        # the default ("continuous") model: low-T branch, tangent line, high-T branch
+        f = np.where(x <= X_SWITCH, low, np.exp(-x / 0.55))
+        f = np.where((x > X_SWITCH) & (x < X_TANGENT), LINE_0 - TANGENT_SLOPE * x, f)
+        sig = 3.067 * tau0[:, None] * f
     sig[deb <= 0] = 0.0
     edges = np.linspace(*hist_range, hist_bins + 1)
     hist = [np.histogram(sig[:, t], bins=edges)[0] for t in range(T.size)]
@@ -133,7 +142,7 @@ def test_yield_strength_api_vs_kernel(check_ratio, quick):
 
     def kernel():
         t0, db = core.mc_tau0_deb(X, inp.V, inp.C11, inp.C12, inp.C44, None, None, threads=threads)
-        return core.mc_sigma(t0, db, T, 0, threads=threads)
+        return core.mc_sigma(t0, db, T, MODEL_CODES[DEFAULT_MODEL], threads=threads)
 
     kinds = {"dataframe": lambda: yield_strength(frame, T, threads=threads),
              "ndarray": lambda: yield_strength(X, T, elements=els, threads=threads),

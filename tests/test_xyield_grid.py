@@ -202,7 +202,7 @@ def test_bad_arguments(small):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("model", ["two-regime", "single-fit"])
+@pytest.mark.parametrize("model", ["continuous", "two-regime", "single-fit"])
 def test_cuda_grid_sigma_matches_cpu(model):
     g = XYieldGrid()
     a, b = 30_000_000, 30_200_000
@@ -210,7 +210,7 @@ def test_cuda_grid_sigma_matches_cpu(model):
                                rtol=1e-12, atol=1e-9)
 
 
-@pytest.mark.parametrize("model", ["two-regime", "single-fit"])
+@pytest.mark.parametrize("model", ["continuous", "two-regime", "single-fit"])
 def test_unsorted_temperatures_and_tiny_barriers(model):
     """The grid kernel's fast paths (sorted T split, vectorized exp) and fallbacks (unsorted T,
     exponents below -708 for near-zero barriers) agree with the paired reference."""

@@ -56,10 +56,10 @@ def _common(p, default_temps: str):
     p.add_argument("--temperatures", "--temperature", "-T", nargs="+", default=None, metavar="T",
                    help="temperatures in K: numbers, comma lists or start:stop:step ranges (stop exclusive) "
                    f"(default: {default_temps})")
-    p.add_argument("--temperature-model", dest="mc_model", default="two-regime", choices=["two-regime", "single-fit"],
+    p.add_argument("--temperature-model", dest="mc_model", default="continuous", choices=["continuous", "two-regime", "single-fit"],
                    help="temperature dependence of Maresca-Curtin")
     # the old spelling, kept for one release: --model now names models (default|mixture|ssvae|released|DIR)
-    p.add_argument("--model", dest="mc_model", choices=["two-regime", "single-fit"], default=argparse.SUPPRESS,
+    p.add_argument("--model", dest="mc_model", choices=["continuous", "two-regime", "single-fit"], default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -164,7 +164,7 @@ def _inputs_of(elements, custom):
     return data
 
 
-def yield_rows(batch, temperatures, model="two-regime", custom=None, threads=None):
+def yield_rows(batch, temperatures, model="continuous", custom=None, threads=None):
     """Maresca-Curtin of a CompositionBatch at every temperature: (sigma (n, m) MPa, tau_y0 (n,) MPa,
     dE_b (n,) eV, {row: reason} for alloys with an element lacking inputs). Alloys using an element
     of `custom` ({element: (V, C11, C12, C44)}) get the alloy shear modulus and Poisson ratio from the

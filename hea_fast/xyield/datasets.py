@@ -126,7 +126,7 @@ def low_quality_temperatures(grid_temperatures_K=range(300, 2600, 100), margin_K
 
 
 def load_low_quality(n: int = 100_000, seed: int = 0, elements=XYIELD_ELEMENTS, temperatures_K=None,
-                     model: str = "two-regime", threads=None) -> XYieldSet:
+                     model: str = "continuous", threads=None) -> XYieldSet:
     """`n` points drawn uniformly without replacement from the X-Yield grid over `elements` at
     `temperatures_K` (default: `low_quality_temperatures()`), labelled with the Maresca–Curtin
     yield strength (MPa). Reproducible for a given seed."""

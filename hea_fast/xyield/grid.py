@@ -30,7 +30,7 @@ import numpy as np
 from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream, resolve_device
 from hea_fast._io import CheckpointError, atomic_path, fingerprint
 from hea_fast.lattice import CompositionSpace
-from hea_fast.xyield.maresca_curtin import check_model, element_inputs
+from hea_fast.xyield.maresca_curtin import DEFAULT_MODEL, check_model, element_inputs
 
 __all__ = [
     "XYIELD_PALETTE",
@@ -97,7 +97,7 @@ class XYieldGrid:
         return i.V, i.C11, i.C12, i.C44
 
     # -- evaluation ---------------------------------------------------------------------------
-    def sigma(self, start=None, stop=None, model: str = "two-regime", threads=None, device="cpu"):
+    def sigma(self, start=None, stop=None, model: str = DEFAULT_MODEL, threads=None, device="cpu"):
         """(n, n_temperatures) σ_y (MPa) of compositions with ranks [start, stop): NumPy, or a CUDA
         torch tensor computed by the fused GPU kernel with device='cuda'."""
         s, c = self.space.check_range(start, stop)
@@ -111,7 +111,7 @@ class XYieldGrid:
         return core.mc_grid_sigma(self.space.core_space, s, s + c, *self._kernel_args(), self.temperatures_K,
                                   check_model(model), threads=threads)
 
-    def sigma_at(self, points, model: str = "two-regime", threads=None) -> np.ndarray:
+    def sigma_at(self, points, model: str = DEFAULT_MODEL, threads=None) -> np.ndarray:
         """σ_y (MPa) at point indices (rank * n_temperatures + t)."""
         p = np.ascontiguousarray(np.asarray(points, dtype=np.int64).reshape(-1))
         return core.mc_grid_points(self.space.core_space, p, *self._kernel_args(), self.temperatures_K,
@@ -134,7 +134,7 @@ class XYieldGrid:
             df["yield_MPa"] = np.asarray(sigma, dtype=np.float64)
         return df
 
-    def sample(self, n: int, seed: int = 0, model: str = "two-regime", threads=None):
+    def sample(self, n: int, seed: int = 0, model: str = DEFAULT_MODEL, threads=None):
         """`n` distinct points drawn uniformly from the grid (seeded), with σ_y (MPa), as a DataFrame
         sorted by point index. Costs O(n): points are drawn by index and decoded, never enumerated."""
         n = int(n)
@@ -182,7 +182,7 @@ def _formula(frac_row, elements):
     return "".join(f"{e}{round(100 * f, 3):g}" for e, f in zip(elements, frac_row) if f > 0)
 
 
-def simulate_grid(grid: XYieldGrid | None = None, *, model: str = "two-regime", sample: int = 0, seed: int = 0,
+def simulate_grid(grid: XYieldGrid | None = None, *, model: str = DEFAULT_MODEL, sample: int = 0, seed: int = 0,
                   topk: int = 10, per_system: bool = True, stats: bool = True, hist_bins: int = 250,
                   hist_range=(0.0, 5000.0), chunk_size: int = 1 << 21, rank_range=None, checkpoint=None,
                   progress: bool = True, threads=None, output=None, client=None) -> GridSummary:
