@@ -22,12 +22,14 @@ CORE_KERNELS = {
     "probit": ["mixture_probit"],
     "pseudoimage": ["pseudo_images"],
     "screen": ["screen_mixture_topk", "screen_mixture_scores"],
+    "ssvae_head": ["ssvae_head", "ssvae_head_coalitions", "ssvae_head_lattice"],
     "wbic": ["wbic_subsets", "wbic_posterior_draws"],
 }
 
 # every kernel family of DESIGN.md has a CUDA entry point with these names in hea_fast._cuda
 # (csrc/bindings/cuda_<family>.cpp), except parse (it reads Python strings), probit (its row function
-# runs inside the CUDA screening kernel) and polyagamma (its sampler runs inside the CUDA WBIC kernel)
+# runs inside the CUDA screening kernel), polyagamma (its sampler runs inside the CUDA WBIC kernel) and
+# ssvae_head (on a GPU the torch model is the fast path)
 KERNELS = {
     "descriptors": ["descriptors"],
     "wbic": ["wbic_subsets"],

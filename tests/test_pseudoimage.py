@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hea_fast.composition import CompositionBatch, CompositionError, as_batch
 from hea_fast.xyield import datasets as D
 from hea_fast.xyield.pseudoimage import layout_cells, layout_table, pseudo_images, pseudo_images_reference
 
@@ -63,6 +64,40 @@ def test_kernel_matches_slow_construction(layout, rng):
     np.testing.assert_array_equal(got, pseudo_images_reference(frac, T, layout=layout, elements=PAL))
     np.testing.assert_array_equal(got, pseudo_images(frac, T, layout=layout, elements=PAL, threads=1))
     np.testing.assert_allclose(got[:, 0].sum(axis=(1, 2)), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [37, 7_000])  # 7,000 images = 9 MB: the kernel's streaming-store path
+def test_amounts_are_normalised_in_the_kernel_bitwise(n, rng):
+    """An (n, E) array of amounts in any unit is read in place and normalised inside the kernel: the
+    images are bitwise those of the validated batch (as_batch's normalisation) and of the reference,
+    for every thread count."""
+    frac, T = random_alloys(rng, n, cut=0.05)
+    amounts = frac * rng.uniform(0.1, 300.0, size=(n, 1))  # at.%, wt-like scales, ...
+    amounts[::7] = np.round(amounts[::7], 1)  # rows that do not sum to a power of two
+    ref = pseudo_images_reference(amounts, T, elements=PAL)
+    batch = CompositionBatch.from_valid(amounts / amounts.sum(1, keepdims=True), PAL)
+    for threads in (1, 2, 3, None):
+        got = pseudo_images(amounts, T, elements=PAL, threads=threads)
+        np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(pseudo_images(as_batch(amounts, elements=PAL), T), ref)
+    assert pseudo_images(batch, T).dtype == np.float32
+    # Fortran-ordered and integer input take the same path
+    np.testing.assert_array_equal(pseudo_images(np.asfortranarray(amounts), T, elements=PAL), ref)
+    ints = np.rint(amounts * 10).astype(np.int64)
+    ints[ints.sum(1) == 0, 0] = 1
+    np.testing.assert_array_equal(pseudo_images(ints, T, elements=PAL), pseudo_images_reference(ints, T, elements=PAL))
+
+
+def test_bad_amount_rows_name_the_row():
+    amounts = np.array([[1.0, 2.0, 0, 0, 0, 0, 0, 0, 0, 0], [0.0] * 10, [1.0] * 10])
+    with pytest.raises(CompositionError, match="row 1: all amounts are zero"):
+        pseudo_images(amounts, 300.0, elements=PAL)
+    amounts[1, 3], amounts[2, 4] = 1.0, -0.5
+    with pytest.raises(CompositionError, match="row 2: amount of Nb is -0.5"):
+        pseudo_images(amounts, 300.0, elements=PAL)
+    amounts[2, 4] = np.nan
+    with pytest.raises(CompositionError, match="row 2: amount of Nb is nan"):
+        pseudo_images(amounts, 300.0, elements=PAL)
 
 
 def test_formulas_and_scalar_temperature():
@@ -170,6 +205,16 @@ def test_shared_cells_sum_in_double():
     np.testing.assert_array_equal(img[:, 0].reshape(2, -1)[:, 7], frac[:, 2].astype(np.float32))
     with pytest.raises(ValueError, match="outside the 9x18 grid"):
         core.pseudo_images(frac, np.array([300.0, 400.0]), np.array([5, 5, 162], dtype=np.int32))
+    # amounts normalised in the kernel: each one divided by the row sum, then shared cells summed in double
+    amounts = frac * np.array([[3.0], [7.0]])
+    img = core.pseudo_images(amounts, np.array([300.0, 400.0]), np.array([5, 5, 7], dtype=np.int32), normalize=True)
+    x = amounts / (amounts[:, :1] + amounts[:, 1:2] + amounts[:, 2:])
+    np.testing.assert_array_equal(img[:, 0].reshape(2, -1)[:, 5], (x[:, 0] + x[:, 1]).astype(np.float32))
+    with pytest.raises(ValueError, match="row 1 is all zeros"):
+        core.pseudo_images(np.array([[1.0, 0, 0], [0.0, 0, 0]]), np.array([300.0, 400.0]),
+                           np.array([5, 6, 7], dtype=np.int32), normalize=True)
+    with pytest.raises(ValueError, match="row 0, column 2"):
+        core.pseudo_images(np.array([[1.0, 0, -1e-9]]), np.array([300.0]), np.array([5, 6, 7], dtype=np.int32))
 
 
 from hypothesis import given, settings  # noqa: E402

@@ -113,9 +113,13 @@ def test_screen_scorer_uses_screen_proba(released):
     from hea_fast.ssvae import load_model
 
     b = CompositionBatch.from_formulas(["CoCrFeNi", "AlCoCrFeNiB", "NbMoTaW"])
-    got = SSVAEScorer(load_model("released")).score(b, None)
-    np.testing.assert_array_equal(got, screen_proba(released, b))
+    got = SSVAEScorer(load_model("released"), engine="torch").score(b, None)
+    np.testing.assert_array_equal(got, screen_proba(released, b))  # the torch path is screen_proba
     assert np.isnan(got[1]) and np.isfinite(got[[0, 2]]).all()
+    # the default C++ head (float32, like the model) agrees to float32 rounding
+    fast = SSVAEScorer(load_model("released")).score(b, None)
+    np.testing.assert_allclose(fast, got, rtol=0, atol=5e-6)
+    assert np.isnan(fast[1])
 
 
 def test_compositions_follow_the_formula_grammar_row_by_row(released):

@@ -1,6 +1,8 @@
-"""Exact Shapley values of the SSVAE classifier head (hea_fast.ssvae.explain) against independent
-references: the permutation definition evaluated with a NumPy forward pass, the Shapley axioms, the
-authors'-weights golden file (computed outside this package) and shap's KernelExplainer."""
+"""Exact Shapley values of the SSVAE classifier head (hea_fast.ssvae.explain, C++ head kernel)
+against independent references: the permutation definition evaluated with a NumPy forward pass (in
+float64 to float64 rounding), the previous torch implementation `exact_shapley_reference` (float64
+runs to float64 rounding), the Shapley axioms (efficiency, dummy, symmetry), the authors'-weights
+golden file (computed outside this package) and shap's KernelExplainer."""
 from __future__ import annotations
 
 import itertools
@@ -11,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hea_fast.ssvae.explain import coalition_weights, exact_shapley
+from hea_fast.ssvae.explain import coalition_weights, exact_shapley, exact_shapley_reference
 from hea_fast.ssvae.model import SSVAE, SSVAEConfig, load_released
 
 
@@ -75,6 +77,40 @@ def test_matches_permutation_definition(F, seed):
     np.testing.assert_allclose(res.prediction, _numpy_prob(m, x), atol=1e-6)
 
 
+@pytest.mark.parametrize("F,seed", [(4, 0), (5, 1)])
+def test_float64_matches_permutation_definition_to_rounding(F, seed):
+    """In float64 the kernel's values are the brute-force permutation definition to float64 rounding."""
+    rng = np.random.default_rng(seed)
+    mean, std = list(rng.normal(size=F)), list(rng.uniform(0.5, 2, size=F))
+    m = _small_model(F, seed, mean, std)
+    bg = rng.normal(size=(7, F)) * 2
+    x = rng.normal(size=(3, F)) * 2
+    res = exact_shapley(m, x, bg, dtype="float64")
+    for r in range(3):
+        phi, base = _permutation_shapley(m, x[r], bg)
+        np.testing.assert_allclose(res.values[r], phi, rtol=1e-11, atol=1e-14)
+        assert res.base_value == pytest.approx(base, rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("output", ["probability", "logit"])
+def test_matches_previous_implementation(output):
+    """Like for like with the previous torch implementation (`exact_shapley_reference`): float64 runs
+    of both agree to float64 rounding, float32 runs to float32 rounding."""
+    rng = np.random.default_rng(7)
+    F = 8
+    m = _small_model(F, 7, list(rng.normal(size=F)), list(rng.uniform(0.5, 2, size=F)))
+    bg = rng.normal(size=(40, F)) * 2
+    x = rng.normal(size=(3, F)) * 2
+    new64, old64 = exact_shapley(m, x, bg, output, dtype="float64"), exact_shapley_reference(m, x, bg, output, dtype="float64")
+    np.testing.assert_allclose(new64.values, old64.values, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(new64.prediction, old64.prediction, rtol=1e-13, atol=1e-15)
+    assert new64.base_value == pytest.approx(old64.base_value, rel=1e-13, abs=1e-15)
+    new32, old32 = exact_shapley(m, x, bg, output), exact_shapley_reference(m, x, bg, output)
+    scale = 1.0 if output == "probability" else max(1.0, np.abs(old64.prediction).max())
+    np.testing.assert_allclose(new32.values, old32.values, atol=3e-6 * scale)
+    np.testing.assert_allclose(new32.values, new64.values, atol=3e-6 * scale)
+
+
 def test_axioms():
     rng = np.random.default_rng(3)
     m = _small_model(6, 3)
@@ -92,6 +128,23 @@ def test_axioms():
     # a background of a single row equal to x gives zero attributions
     z = exact_shapley(m, x[:1], x[:1])
     np.testing.assert_allclose(z.values, 0.0, atol=1e-7)
+
+
+def test_symmetry_axiom():
+    """Features 1 and 4 enter the network identically (equal first-layer columns, equal scaling) and
+    x and every background row hold equal values in them: their attributions are equal."""
+    rng = np.random.default_rng(4)
+    m = _small_model(6, 4, [0.3] * 6, [1.5] * 6)
+    with torch.no_grad():
+        m.encoder_y.linears[0].weight[:, 4] = m.encoder_y.linears[0].weight[:, 1]
+    bg = rng.normal(size=(25, 6))
+    bg[:, 4] = bg[:, 1]
+    x = rng.normal(size=(3, 6))
+    x[:, 4] = x[:, 1]
+    for dtype, tol in (("float64", 1e-13), ("float32", 1e-6)):
+        res = exact_shapley(m, x, bg, dtype=dtype)
+        np.testing.assert_allclose(res.values[:, 4], res.values[:, 1], atol=tol)
+        assert np.abs(res.values[:, 1]).max() > 1e-3  # not trivially zero
 
 
 def test_coalition_weights_closed_form():
@@ -148,3 +201,7 @@ def test_bad_input():
         exact_shapley(m, np.full((1, 4), np.nan), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="output"):
         exact_shapley(m, np.zeros((1, 4)), np.zeros((2, 4)), output="odds")
+    with pytest.raises(ValueError, match="dtype"):
+        exact_shapley(m, np.zeros((1, 4)), np.zeros((2, 4)), dtype="float16")
+    with pytest.raises(ValueError, match="background is empty"):
+        exact_shapley(m, np.zeros((1, 4)), np.zeros((0, 4)))

@@ -21,7 +21,8 @@ _EXPORTS = {
     "SSVAE": "model", "SSVAEConfig": "model", "load_released": "model", "load_model": "model",
     "TrainConfig": "training", "train_models": "training", "train": "training", "train_pyro": "training",
     "screen": "design", "screen_proba": "design", "generate": "design", "nudge": "design",
-    "Constraints": "design", "classifier_proba": "design", "exact_shapley": "explain",
+    "Constraints": "design", "classifier_proba": "design", "exact_shapley": "explain", "exact_shapley_reference": "explain",
+    "ssvae_head": "head", "ssvae_head_reference": "head",
 }
 __all__ = sorted(_EXPORTS)
 

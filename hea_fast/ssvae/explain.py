@@ -7,11 +7,15 @@ coalition S ⊆ {1..F},
     v(S) = (1/|B|) Σ_{b ∈ B} f(x_S, b_{S̄})          (B = background rows, e.g. the training set)
     φ_i  = Σ_{S ⊆ F∖{i}} |S|! (F−|S|−1)! / F! · [v(S ∪ {i}) − v(S)]
 
-With F = 8 all 2⁸ = 256 coalitions are evaluated exactly (no sampling): every (row, coalition,
-background) input is pushed through the network in large batches, so explaining the 138 test alloys
-against the 864 labelled rows is 30 M small forward passes. The values add up exactly:
-Σ_i φ_i = f(x) − E_B[f] (efficiency), checked in tests/test_ssvae_explain.py along with a
-permutation-average reference, the authors'-weights golden file and shap's KernelExplainer.
+With F = 8 all 2⁸ = 256 coalitions are evaluated exactly (no sampling): explaining the 138 test
+alloys against the 864 labelled rows is 30 M forward passes of the 8 → 100 → 100 → 1 head. They run
+in the C++ head kernel (`hea_fast.ssvae.head.ssvae_head_coalitions`: each (alloy, coalition) pair
+builds its background rows in a register-tiled block, float32 like the torch model, means summed in
+float64), with no torch call and no large temporary. `exact_shapley_reference` is the previous
+implementation (torch forward passes in chunks of ≈ 2 M inputs), kept as the like-for-like
+reference. The values add up exactly: Σ_i φ_i = f(x) − E_B[f] (efficiency), checked in
+tests/test_ssvae_explain.py along with a permutation-average reference, the authors'-weights golden
+file, shap's KernelExplainer and the reference (float64 runs of both agree to float64 rounding).
 
 `f` is the probability (default) or the logit of single phase; inputs are raw descriptors (the model
 standardises internally when it was trained that way).
@@ -24,7 +28,10 @@ from math import factorial
 import numpy as np
 import torch
 
+from hea_fast.ssvae.head import ssvae_head_coalitions
 from hea_fast.ssvae.model import SSVAE
+
+__all__ = ["ShapleyResult", "coalition_values", "coalition_weights", "exact_shapley", "exact_shapley_reference"]
 
 
 @dataclass
@@ -68,11 +75,12 @@ def _head(model: SSVAE, output: str):
     raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
 
 
-def coalition_values(f, x: np.ndarray, background: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:
-    """v(S) for every row of x and every coalition S: (n, 2^F), averaged over the background rows.
-    f maps a float32 tensor (..., F) to (...). Work is split so one batch holds ≈ `chunk` inputs."""
-    x = np.asarray(x, np.float32)
-    bg = torch.from_numpy(np.ascontiguousarray(background, np.float32))
+def coalition_values(f, x: np.ndarray, background: np.ndarray, chunk: int = 2_000_000, dtype=np.float32) -> np.ndarray:
+    """v(S) for every row of x and every coalition S: (n, 2^F), averaged over the background rows,
+    by torch calls of f (the reference path of `exact_shapley_reference`). f maps a tensor (..., F)
+    of `dtype` to (...). Work is split so one batch holds ≈ `chunk` inputs."""
+    x = np.asarray(x, dtype)
+    bg = torch.from_numpy(np.ascontiguousarray(background, dtype))
     n, F = x.shape
     M = 2**F
     masks = torch.from_numpy(((np.arange(M)[:, None] >> np.arange(F)) & 1).astype(bool))  # (M, F)
@@ -94,20 +102,54 @@ def coalition_values(f, x: np.ndarray, background: np.ndarray, chunk: int = 2_00
     return out
 
 
-def exact_shapley(model: SSVAE, e, background, output: str = "probability", chunk: int = 2_000_000) -> ShapleyResult:
-    """Exact interventional Shapley values of the classifier head for descriptor rows e (n, F) (raw,
-    in the model's feature order) against background rows (m, F), e.g. the training set."""
+def _checked(model: SSVAE, e, background, output: str):
+    if output not in ("probability", "logit"):
+        raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
     e = np.atleast_2d(np.asarray(e, np.float64))
     bg = np.atleast_2d(np.asarray(background, np.float64))
     F = len(model.config.features)
     for name, a in (("e", e), ("background", bg)):
-        if a.shape[1] != F:
-            raise ValueError(f"{name} has {a.shape[1]} columns; the model has {F} features {model.config.features}")
+        if a.ndim != 2 or a.shape[1] != F:
+            raise ValueError(f"{name} has {a.shape[-1]} columns; the model has {F} features {model.config.features}")
         if not np.isfinite(a).all():
             raise ValueError(f"{name} holds non-finite values (row {int(np.flatnonzero(~np.isfinite(a).all(1))[0])})")
     if len(bg) == 0:
         raise ValueError("background is empty")
-    f = _head(model, output)
-    v = coalition_values(f, e, bg, chunk)
+    return e, bg, F
+
+
+def _result(model: SSVAE, v: np.ndarray, F: int) -> ShapleyResult:
     phi = v @ coalition_weights(F)
     return ShapleyResult(phi, float(v[0, 0]) if len(v) else float("nan"), v[:, -1], tuple(model.config.features))
+
+
+def exact_shapley(model: SSVAE, e, background, output: str = "probability", dtype: str = "float32",
+                  threads=None) -> ShapleyResult:
+    """Exact interventional Shapley values of the classifier head for descriptor rows e (n, F) (raw,
+    in the model's feature order) against background rows (m, F), e.g. the training set.
+
+    The n · 2^F · m forward passes run in the C++ head kernel; dtype "float32" computes as the torch
+    model does, "float64" in double precision. threads: None = all cores (results do not depend on
+    it)."""
+    e, bg, F = _checked(model, e, background, output)
+    if len(e) == 0:
+        return _result(model, np.empty((0, 2**F)), F)
+    v = ssvae_head_coalitions(model, e, bg, output=output, dtype=dtype, threads=threads)
+    return _result(model, v, F)
+
+
+def exact_shapley_reference(model: SSVAE, e, background, output: str = "probability", chunk: int = 2_000_000,
+                            dtype: str = "float32") -> ShapleyResult:
+    """The previous `exact_shapley`: torch forward passes of the model over every (row, coalition,
+    background) input in batches of ≈ `chunk` inputs. dtype "float64" runs a float64 copy of the
+    model on float64 inputs (the like-for-like reference of `exact_shapley(dtype="float64")`)."""
+    import copy
+
+    e, bg, F = _checked(model, e, background, output)
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if dtype == "float64":
+        model = copy.deepcopy(model).double()
+    f = _head(model, output)
+    v = coalition_values(f, e, bg, chunk, dtype=np.float64 if dtype == "float64" else np.float32)
+    return _result(model, v, F)

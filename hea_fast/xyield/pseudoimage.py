@@ -12,8 +12,11 @@ Output: float32 array of shape (n, 2, 9, 18), C-contiguous (ready for `torch.fro
 The cells come from `hea_fast/data/xyield/layout_feng2021.csv` (see the README there).
 
 The kernel (one name: pseudoimage): csrc/cpu/pseudoimage_cpu.cpp as `hea_fast._core.pseudo_images`
-(multi-threaded; cells are summed in float64 and rounded once), and its CUDA mirror in `hea_fast._cuda`
-(csrc/cuda/pseudoimage_cuda.cu; `device="cuda"`, torch tensors in and out). `pseudo_images_reference`
+(threads over images; each image assembled in an L1-resident buffer and written once, with streaming
+stores for outputs beyond the cache; cells are summed in float64 and rounded once; an (n, E) array of
+amounts is read in place and normalised inside the kernel, bitwise as `hea_fast.composition.as_batch`
+normalises), and its CUDA mirror in `hea_fast._cuda` (csrc/cuda/pseudoimage_cuda.cu;
+`device="cuda"`, torch tensors in and out). `pseudo_images_reference`
 is the vectorized NumPy reference (same arguments and result); tests/test_pseudoimage.py checks both
 against a pixel-by-pixel construction, benchmarks/test_pseudoimage.py times the kernel against it.
 """
@@ -25,7 +28,7 @@ from importlib import resources
 import numpy as np
 
 from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream, resolve_device, to_cuda
-from hea_fast.composition import as_batch
+from hea_fast.composition import as_batch, row_amounts
 from hea_fast.xyield._checks import per_composition
 
 __all__ = [
@@ -109,6 +112,17 @@ def pseudo_images(compositions, temperature_K, layout: str = "rptr", elements=No
     """
     if resolve_device(device) == "cuda":
         return _pseudo_images_cuda(compositions, temperature_K, _check_layout(layout), elements)
+    if isinstance(compositions, np.ndarray) and compositions.ndim == 2 and compositions.dtype.kind in "fiu":
+        # an (n, E) array of amounts: read in place, checked and normalised by the kernel (as as_batch
+        # would, bitwise); a bad row is reported by as_batch's own message
+        ra = row_amounts(compositions, elements)
+        t = per_composition("temperature_K", temperature_K, ra.n_rows, 0.0, unit="K", lo_closed=True)
+        flat = _flat_cells(tuple(ra.elements), _check_layout(layout))
+        try:
+            return core.pseudo_images(ra.array(), t, flat, threads=threads, normalize=True)
+        except ValueError:
+            as_batch(compositions, elements=elements)  # raises CompositionError naming the row and element
+            raise
     frac, t, flat = _prepare(compositions, temperature_K, layout, elements)
     return core.pseudo_images(frac, t, flat, threads=threads)
 
