@@ -81,6 +81,18 @@ def test_generate_nudge_explain(tmp_path, released):
     phi = e.filter(like="phi_").to_numpy()[0]
     assert phi.sum() == pytest.approx(e["p_single"][0] - 0.509514, abs=1e-5)  # efficiency, E[f] of the golden file
 
+    # a subsampled background: efficiency against that subsample's own E[f], reproducible by seed
+    args = ["ssvae", "explain", str(inp), "--model", "released", "--background-size", "50", "--seed", "3"]
+    assert main(args + ["-o", str(tmp_path / "s1.csv")]) == 0
+    assert main(args + ["-o", str(tmp_path / "s2.csv")]) == 0
+    s1, s2 = pd.read_csv(tmp_path / "s1.csv"), pd.read_csv(tmp_path / "s2.csv")
+    pd.testing.assert_frame_equal(s1, s2)
+    assert not np.allclose(s1.filter(like="phi_").to_numpy(), e.filter(like="phi_").to_numpy())
+    with pytest.raises(SystemExit) as exc:  # a usage error: argparse's one line, status 2
+        main(["ssvae", "explain", str(inp), "--model", "released", "--background-size", "0",
+              "-o", str(tmp_path / "bad.csv")])
+    assert exc.value.code == 2
+
 
 def test_train_writes_loadable_model_and_resumes(tmp_path, shared_data, capsys):
     from hea_fast.ssvae.model import SSVAE

@@ -12,6 +12,7 @@ explain   exact Shapley values of the classifier head (all 2^8 coalitions) + sum
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -164,6 +165,12 @@ def _explain(args):
     splits = load_splits(split_seed)
     bg = splits["labelled"].e if args.background == "labelled" else np.concatenate(
         [splits["labelled"].e, splits["unlabelled"].e])
+    n_bg_all = len(bg)
+    if args.background_size is not None and args.background_size < len(bg):
+        # v(S) is a mean over background rows and Shapley values are linear in v: the values against a
+        # uniform random subsample are unbiased estimates of those against the whole background
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(bg), size=args.background_size, replace=False))
+        bg = bg[keep]
     bad = None
     if args.input:
         df, col, bad = _read_formulas("ssvae explain", args)
@@ -192,9 +199,22 @@ def _explain(args):
         plots.shap_summary(res.values, e[ok], model.config.features, args.plot,
                            title=f"exact Shapley values of P(single phase) for {int(ok.sum())} alloys "
                            f"({len(bg)} background rows)")
+    sub = f" sampled from {n_bg_all} with seed {args.seed}" if len(bg) < n_bg_all else ""
     print(f"wrote {args.output}: {int(ok.sum())} alloys, base value E[f] = {res.base_value:.4f} "
-          f"({len(bg)} background rows, split seed {split_seed})")
+          f"({len(bg)} background rows{sub}, split seed {split_seed})")
     return 0
+
+
+def _background_size(text: str):
+    if text.strip().lower() == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--background-size must be a positive integer or 'all', got {text!r}")
+    return n
 
 
 # ---- registration -------------------------------------------------------------------------------------
@@ -251,6 +271,12 @@ def register(sub) -> None:
     add_errors_args(p, "Shapley values")
     p.add_argument("--background", choices=("labelled", "training"), default="labelled",
                    help="background rows: the labelled split, or labelled + unlabelled")
+    p.add_argument("--background-size", type=_background_size, default=None,
+                   help="background rows used: 'all' (default: every row, as the paper), or a seeded uniform "
+                   "subsample of this many rows, giving exact Shapley values against the subsample, which are "
+                   "unbiased estimates of the values against the whole background; the cost is linear in it "
+                   "(200 of the 864 labelled rows: about 4x faster)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the background subsample")
     p.add_argument("--split-seed", type=int, default=None, help="splits for the background (default: the model's)")
     p.add_argument("--output-kind", choices=("probability", "logit"), default="probability",
                    help="explain P(single phase) or its logit")
