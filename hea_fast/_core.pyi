@@ -5,6 +5,7 @@ built module is here with the same parameters (names, order, defaults, keyword-o
 new or changed kernel without its stub fails CI. `threads=None` uses every core; results never
 depend on the thread count. Arrays are converted to C-contiguous float64/int64/int32 as named.
 """
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,13 +24,8 @@ DESCRIPTOR_COLUMNS: tuple[str, ...]
 DESCRIPTOR_PROPS: tuple[str, ...]
 
 def descriptors(
-    fractions: npt.ArrayLike | Sequence[npt.ArrayLike],
-    props: npt.ArrayLike,
-    pair: npt.ArrayLike,
-    gas_constant: float,
-    log_offset: float = 0.0,
-    threads: int | None = None,
-    columns: Sequence[int] | npt.ArrayLike | None = None,
+    fractions: npt.ArrayLike | Sequence[npt.ArrayLike], props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float = 0.0, threads: int | None = None, columns: Sequence[int] | npt.ArrayLike | None = None,
 ) -> _F64:
     """(n, 16) descriptors in DESCRIPTOR_COLUMNS order (or (n, len(columns))) of (n, E) amounts (a 2-D
     array or a list of E 1-D columns); props (E, 7) in DESCRIPTOR_PROPS order, pair (E, E) kJ/mol."""
@@ -43,7 +39,7 @@ PARSE_MAX_DEPTH: int
 PARSE_STATUS: tuple[str, ...]
 
 def parse_formulas(
-    formulas: Sequence[Any], elements_z: npt.ArrayLike | None = None, threads: int | None = None
+    formulas: Sequence[Any], elements_z: npt.ArrayLike | None = None, threads: int | None = None,
 ) -> tuple[_F64, _I32, _I32, _I64, _I64]:
     """(fractions (n, E), elements_z (E,), status (n,) indexing PARSE_STATUS, error pos (n,), error len (n,))."""
 
@@ -52,13 +48,8 @@ class LatticeSpace:
     """Simplex-lattice composition space (see hea_fast.lattice.CompositionSpace)."""
 
     def __init__(
-        self,
-        n_palette: int,
-        parts: Sequence[tuple[int, int]],
-        lo: Sequence[float],
-        hi: Sequence[float],
-        required: Sequence[int],
-        forbidden: Sequence[int],
+        self, n_palette: int, parts: Sequence[tuple[int, int]], lo: Sequence[float], hi: Sequence[float],
+        required: Sequence[int], forbidden: Sequence[int],
     ) -> None: ...
     @property
     def size(self) -> int: ...
@@ -86,70 +77,33 @@ def bounded_compositions(k: int, N: int, lo: Sequence[int], hi: Sequence[int]) -
 
 # ---- maresca_curtin (maresca_curtin.h) ----------------------------------------------------------
 def mc_tau0_deb(
-    fractions: npt.ArrayLike | Sequence[npt.ArrayLike],
-    V: npt.ArrayLike,
-    C11: npt.ArrayLike,
-    C12: npt.ArrayLike,
-    C44: npt.ArrayLike,
-    mu_override: npt.ArrayLike | None = None,
-    nu_override: npt.ArrayLike | None = None,
-    threads: int | None = None,
-    normalize: bool = False,
+    fractions: npt.ArrayLike | Sequence[npt.ArrayLike], V: npt.ArrayLike, C11: npt.ArrayLike, C12: npt.ArrayLike,
+    C44: npt.ArrayLike, mu_override: npt.ArrayLike | None = None, nu_override: npt.ArrayLike | None = None,
+    threads: int | None = None, normalize: bool = False,
 ) -> tuple[_F64, _F64]:
     """Maresca-Curtin (tau_y0 [MPa], dE_b [eV]) of (n, E) fraction rows (normalize=True: amounts)."""
 
 def mc_sigma(
-    tau0: npt.ArrayLike, deb: npt.ArrayLike, temperature_K: npt.ArrayLike, model: int = 0, threads: int | None = None
+    tau0: npt.ArrayLike, deb: npt.ArrayLike, temperature_K: npt.ArrayLike, model: int = 0, threads: int | None = None,
 ) -> _F64:
     """Tensile yield strength sigma_y = 3.067 tau [MPa] for paired (tau0, dE_b, T)."""
 
 def mc_grid_sigma(
-    space: LatticeSpace,
-    rank_begin: int,
-    rank_end: int,
-    V: npt.ArrayLike,
-    C11: npt.ArrayLike,
-    C12: npt.ArrayLike,
-    C44: npt.ArrayLike,
-    temperature_K: npt.ArrayLike,
-    model: int = 0,
-    threads: int | None = None,
+    space: LatticeSpace, rank_begin: int, rank_end: int, V: npt.ArrayLike, C11: npt.ArrayLike, C12: npt.ArrayLike,
+    C44: npt.ArrayLike, temperature_K: npt.ArrayLike, model: int = 0, threads: int | None = None,
 ) -> _F64:
     """sigma_y [MPa] of every lattice point in [rank_begin, rank_end) at each temperature -> (n, nT)."""
 
 def mc_grid_points(
-    space: LatticeSpace,
-    points: npt.ArrayLike,
-    V: npt.ArrayLike,
-    C11: npt.ArrayLike,
-    C12: npt.ArrayLike,
-    C44: npt.ArrayLike,
-    temperature_K: npt.ArrayLike,
-    model: int = 0,
-    threads: int | None = None,
+    space: LatticeSpace, points: npt.ArrayLike, V: npt.ArrayLike, C11: npt.ArrayLike, C12: npt.ArrayLike,
+    C44: npt.ArrayLike, temperature_K: npt.ArrayLike, model: int = 0, threads: int | None = None,
 ) -> _F64:
     """sigma_y [MPa] at point indices rank * nT + t."""
 
 def mc_grid_reduce(
-    space: LatticeSpace,
-    rank_begin: int,
-    rank_end: int,
-    V: npt.ArrayLike,
-    C11: npt.ArrayLike,
-    C12: npt.ArrayLike,
-    C44: npt.ArrayLike,
-    temperature_K: npt.ArrayLike,
-    model: int,
-    hist: _I64 | None,
-    h_lo: float,
-    h_hi: float,
-    tmax: _F64,
-    targ: _I64,
-    bmax: _F64 | None,
-    barg: _I64 | None,
-    tsum: _F64 | None,
-    tsum2: _F64 | None,
-    topk: int,
+    space: LatticeSpace, rank_begin: int, rank_end: int, V: npt.ArrayLike, C11: npt.ArrayLike, C12: npt.ArrayLike,
+    C44: npt.ArrayLike, temperature_K: npt.ArrayLike, model: int, hist: _I64 | None, h_lo: float, h_hi: float,
+    tmax: _F64, targ: _I64, bmax: _F64 | None, barg: _I64 | None, tsum: _F64 | None, tsum2: _F64 | None, topk: int,
     threads: int | None = None,
 ) -> tuple[_F64, _I64]:
     """Fused enumerate + sigma_y + reductions over [rank_begin, rank_end): accumulates the given arrays in
@@ -157,10 +111,7 @@ def mc_grid_reduce(
 
 # ---- pseudoimage (pseudoimage.h) ----------------------------------------------------------------
 def pseudo_images(
-    fractions: npt.ArrayLike,
-    temperature_K: npt.ArrayLike,
-    cells: npt.ArrayLike,
-    threads: int | None = None,
+    fractions: npt.ArrayLike, temperature_K: npt.ArrayLike, cells: npt.ArrayLike, threads: int | None = None,
     normalize: bool = False,
 ) -> _F32:
     """float32 (n, 2, 9, 18): channel 0 = fraction at each element's cell, channel 1 = (T_K - 273.15)/2000;
@@ -168,20 +119,13 @@ def pseudo_images(
 
 # ---- masked_l0 (masked_l0.h); float32 or float64 arrays, C-contiguous --------------------------
 def masked_weight_forward(
-    theta: np.ndarray, m_s: np.ndarray | None, m_t: np.ndarray | None, eps: float, threads: int | None = None
+    theta: np.ndarray, m_s: np.ndarray | None, m_t: np.ndarray | None, eps: float, threads: int | None = None,
 ) -> np.ndarray:
     """Effective weight theta*g(m_s)*g(m_t), g(m) = m^2/(m^2+eps); m_s/m_t may be None."""
 
 def masked_weight_backward(
-    grad_w: np.ndarray,
-    theta: np.ndarray,
-    m_s: np.ndarray | None,
-    m_t: np.ndarray | None,
-    eps: float,
-    need_theta: bool = True,
-    need_ms: bool = True,
-    need_mt: bool = True,
-    threads: int | None = None,
+    grad_w: np.ndarray, theta: np.ndarray, m_s: np.ndarray | None, m_t: np.ndarray | None, eps: float,
+    need_theta: bool = True, need_ms: bool = True, need_mt: bool = True, threads: int | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Gradients (theta, m_s, m_t) of the masked weight given grad_w = dL/dW; None where not asked."""
 
@@ -203,91 +147,37 @@ def jstar_envelope(h: float) -> tuple[float, float]:
 
 # ---- wbic (wbic.h) ------------------------------------------------------------------------------
 def wbic_subsets(
-    X: npt.ArrayLike,
-    y: npt.ArrayLike,
-    subsets: npt.ArrayLike,
-    *,
-    prior_var: float = 10.0,
-    fit_intercept: bool = True,
-    beta: float,
-    n_iter: int = 1000,
-    burn_in: int = 50,
-    n_chains: int = 4,
-    target_stderr: float = 0.0,
-    max_iter: int = 20000,
-    seed: int = 0,
-    prune_above: float = 0.0,
-    threads: int | None = None,
+    X: npt.ArrayLike, y: npt.ArrayLike, subsets: npt.ArrayLike, *, prior_var: float = 10.0, fit_intercept: bool = True,
+    beta: float, n_iter: int = 1000, burn_in: int = 50, n_chains: int = 4, target_stderr: float = 0.0,
+    max_iter: int = 20000, seed: int = 0, prune_above: float = 0.0, threads: int | None = None,
 ) -> dict[str, Any]:
     """Batched tempered PG-Gibbs WBIC over column subsets (rows of `subsets`, padded with -1)."""
 
 def wbic_posterior_draws(
-    A: npt.ArrayLike,
-    y: npt.ArrayLike,
-    *,
-    beta: float,
-    prior_var: float = 10.0,
-    n_draws: int = 1000,
-    burn_in: int = 200,
-    n_chains: int = 4,
-    seed: int = 0,
-    threads: int | None = None,
+    A: npt.ArrayLike, y: npt.ArrayLike, *, beta: float, prior_var: float = 10.0, n_draws: int = 1000,
+    burn_in: int = 200, n_chains: int = 4, seed: int = 0, threads: int | None = None,
 ) -> _F64:
     """PG-Gibbs draws of the logistic weights (design A includes any intercept column)."""
 
 # ---- probit (probit.h) and screen (screen.h) ----------------------------------------------------
 def mixture_probit(
-    X: npt.ArrayLike,
-    mean: npt.ArrayLike,
-    scale: npt.ArrayLike,
-    cl: npt.ArrayLike,
-    anchors: npt.ArrayLike,
-    sub: npt.ArrayLike,
-    mu: npt.ArrayLike,
-    cov: npt.ArrayLike,
-    threads: int | None = None,
+    X: npt.ArrayLike, mean: npt.ArrayLike, scale: npt.ArrayLike, cl: npt.ArrayLike, anchors: npt.ArrayLike,
+    sub: npt.ArrayLike, mu: npt.ArrayLike, cov: npt.ArrayLike, threads: int | None = None,
 ) -> _F64:
     """Mixture posterior predictive by MacKay's probit approximation, fused (see hea_fast.screen.MixtureScorer)."""
 
 def screen_mixture_topk(
-    space: LatticeSpace,
-    start: int,
-    stop: int,
-    props: npt.ArrayLike,
-    pair: npt.ArrayLike,
-    gas_constant: float,
-    log_offset: float,
-    columns: npt.ArrayLike,
-    mean: npt.ArrayLike,
-    scale: npt.ArrayLike,
-    cl: npt.ArrayLike,
-    anchors: npt.ArrayLike,
-    sub: npt.ArrayLike,
-    mu: npt.ArrayLike,
-    cov: npt.ArrayLike,
-    threshold: float | None = None,
-    k: int = 1000,
-    threads: int | None = None,
+    space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float, columns: npt.ArrayLike, mean: npt.ArrayLike, scale: npt.ArrayLike, cl: npt.ArrayLike,
+    anchors: npt.ArrayLike, sub: npt.ArrayLike, mu: npt.ArrayLike, cov: npt.ArrayLike, threshold: float | None = None,
+    k: int = 1000, threads: int | None = None,
 ) -> tuple[_F64, _I64, int]:
     """Fused screening of ranks [start, stop): (scores, ranks, n_passing) of the k best, best first."""
 
 def screen_mixture_scores(
-    space: LatticeSpace,
-    start: int,
-    stop: int,
-    props: npt.ArrayLike,
-    pair: npt.ArrayLike,
-    gas_constant: float,
-    log_offset: float,
-    columns: npt.ArrayLike,
-    mean: npt.ArrayLike,
-    scale: npt.ArrayLike,
-    cl: npt.ArrayLike,
-    anchors: npt.ArrayLike,
-    sub: npt.ArrayLike,
-    mu: npt.ArrayLike,
-    cov: npt.ArrayLike,
-    threads: int | None = None,
+    space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float, columns: npt.ArrayLike, mean: npt.ArrayLike, scale: npt.ArrayLike, cl: npt.ArrayLike,
+    anchors: npt.ArrayLike, sub: npt.ArrayLike, mu: npt.ArrayLike, cov: npt.ArrayLike, threads: int | None = None,
     method: str = "block",
 ) -> _F64:
     """P(single phase) of every rank in [start, stop); method "block" (vectorised) or "row" (the CUDA rows)."""
@@ -297,46 +187,23 @@ def screen_mixture_scores(
 # standardisation (None: raw inputs); output "probability" or "logit"; dtype "float32" (the torch
 # model's precision) or "float64".
 def ssvae_head(
-    e: npt.ArrayLike,
-    weights: Sequence[npt.ArrayLike],
-    biases: Sequence[npt.ArrayLike],
-    mean: npt.ArrayLike | None = None,
-    std: npt.ArrayLike | None = None,
-    output: str = "probability",
-    dtype: str = "float32",
-    threads: int | None = None,
+    e: npt.ArrayLike, weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike],
+    mean: npt.ArrayLike | None = None, std: npt.ArrayLike | None = None, output: str = "probability",
+    dtype: str = "float32", threads: int | None = None,
 ) -> _F64:
     """The head on descriptor rows e (n, F) -> (n,); NaN for a row with a non-finite value."""
 
 def ssvae_head_coalitions(
-    x: npt.ArrayLike,
-    background: npt.ArrayLike,
-    weights: Sequence[npt.ArrayLike],
-    biases: Sequence[npt.ArrayLike],
-    mean: npt.ArrayLike | None = None,
-    std: npt.ArrayLike | None = None,
-    output: str = "probability",
-    dtype: str = "float32",
-    threads: int | None = None,
+    x: npt.ArrayLike, background: npt.ArrayLike, weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike],
+    mean: npt.ArrayLike | None = None, std: npt.ArrayLike | None = None, output: str = "probability",
+    dtype: str = "float32", threads: int | None = None,
 ) -> _F64:
     """Coalition values (n, 2^F): v[i, S] = mean over background rows of the head on x[i] inside S."""
 
 def ssvae_head_lattice(
-    space: LatticeSpace,
-    start: int,
-    stop: int,
-    props: npt.ArrayLike,
-    pair: npt.ArrayLike,
-    gas_constant: float,
-    log_offset: float,
-    columns: npt.ArrayLike,
-    allowed: npt.ArrayLike,
-    weights: Sequence[npt.ArrayLike],
-    biases: Sequence[npt.ArrayLike],
-    mean: npt.ArrayLike | None = None,
-    std: npt.ArrayLike | None = None,
-    output: str = "probability",
-    dtype: str = "float32",
-    threads: int | None = None,
+    space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike], mean: npt.ArrayLike | None = None, std: npt.ArrayLike | None = None,
+    output: str = "probability", dtype: str = "float32", threads: int | None = None,
 ) -> _F64:
     """The head on descriptors `columns` of every lattice rank in [start, stop); NaN where allowed[e] == 0."""

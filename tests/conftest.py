@@ -128,3 +128,21 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason=f"no CUDA GPU: {cuda_status()}")
         for it in gpu_items:
             it.add_marker(skip)
+
+
+def make_two_cluster_data(n=360, seed=0):
+    """Synthetic two-cluster logistic data: x0's sign decides the cluster, the clusters use x1, x2
+    with opposite signs, x3 and x4 are noise. Returns (X (n, 5), y, cluster labels, anchors (2, 5))."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    lab = (X[:, 0] < 0).astype(np.int64)
+    eta = np.where(lab == 0, 2.0 * X[:, 1] - 2.0 * X[:, 2], -2.0 * X[:, 1] + 2.0 * X[:, 2])
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
+    anchors = np.array([[2.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0]])
+    return X, y, lab, anchors
+
+
+@pytest.fixture(scope="session")
+def two_cluster_data():
+    """`make_two_cluster_data` (the mixture tests' synthetic data) as a fixture."""
+    return make_two_cluster_data

@@ -19,20 +19,20 @@ FAST = dict(n_iter=120, burn_in=40, n_chains=2, n_draws=150)
 COLS = list("abcde")
 
 
-def two_cluster_frame(n=360, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 5))
-    lab = (X[:, 0] < 0).astype(np.int64)
-    eta = np.where(lab == 0, 2.0 * X[:, 1] - 2.0 * X[:, 2], -2.0 * X[:, 1] + 2.0 * X[:, 2])
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
-    return pd.DataFrame(X, columns=COLS), y
+@pytest.fixture(scope="module")
+def two_cluster_frame(two_cluster_data):
+    def make(n=360, seed=0):
+        X, y, _lab, _anchors = two_cluster_data(n, seed)
+        return pd.DataFrame(X, columns=COLS), y
+
+    return make
 
 
 ANCHORS = pd.DataFrame([[2.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0]], columns=COLS, index=["P", "M"])
 
 
 @pytest.fixture(scope="module")
-def fitted():
+def fitted(two_cluster_frame):
     X, y = two_cluster_frame()
     m = SparseMixtureClassifier(anchors=ANCHORS, max_size=3, random_state=1, **FAST).fit(X, y)
     return m, X, y
@@ -97,7 +97,7 @@ def test_posterior_predictive_matches_quadrature():
     np.testing.assert_allclose(got, ref, atol=0.015)
 
 
-def test_auto_anchors_and_k_sweep_pick_the_true_pair():
+def test_auto_anchors_and_k_sweep_pick_the_true_pair(two_cluster_frame):
     X, y = two_cluster_frame(n=300, seed=2)
     cands = pd.concat([ANCHORS, pd.DataFrame([[0, 0, 0, 2.0, 0]], columns=COLS, index=["Q"])])
     sweep = k_sweep(X, y, ks=(1, 2), candidate_anchors=cands, max_size=3, random_state=0, **FAST)
@@ -107,7 +107,7 @@ def test_auto_anchors_and_k_sweep_pick_the_true_pair():
     assert k2["wbic"] < k1["wbic"] - 20
 
 
-def test_bad_inputs():
+def test_bad_inputs(two_cluster_frame):
     X, y = two_cluster_frame(n=60)
     with pytest.raises(ModelError, match="only 0 and 1"):
         SparseMixtureClassifier(anchors=ANCHORS, max_size=1, **FAST).fit(X, np.where(y == 1, 3, 0))
@@ -121,7 +121,7 @@ def test_bad_inputs():
         SparseMixtureClassifier().predict_proba(X)
 
 
-def test_backend_parameter_is_deprecated_alias_of_engine():
+def test_backend_parameter_is_deprecated_alias_of_engine(two_cluster_frame):
     X, y = two_cluster_frame(n=60)
     kw = dict(anchors=ANCHORS, max_size=1, compare_global=False, random_state=3, **FAST)
     with pytest.warns(DeprecationWarning, match="engine="):
@@ -226,7 +226,7 @@ def test_formulas_batch_and_descriptor_frame_give_the_same_model():
         fits[2].predict_proba(formulas)
 
 
-def test_rows_the_model_cannot_score_get_nan_and_the_rest_are_scored():
+def test_rows_the_model_cannot_score_get_nan_and_the_rest_are_scored(two_cluster_frame):
     """The bundled model reads VEC, chi_allen_mean and dchi_allen: an Nd alloy (no Allen χ in the
     default table) and an unparseable formula get NaN probabilities and label -1 with one warning;
     an N alloy (no bulk modulus, K not read) and a pure element (Λ = inf, not read) are scored, equal
@@ -257,7 +257,7 @@ def test_rows_the_model_cannot_score_get_nan_and_the_rest_are_scored():
     with pytest.raises(ElementDataError, match="chi_allen of Nd"):
         m.predict_proba(rows[:3], errors="raise")
     # descriptor-frame models: a NaN in a column the model reads is a NaN row, with the column named
-    fm, X, _y = _frame_model()
+    fm, X, _y = _frame_model(two_cluster_frame)
     X2 = X.copy()
     X2.iloc[4, 0] = np.nan
     pp, why = fm.predict_proba(X2, return_reasons=True)
@@ -265,7 +265,7 @@ def test_rows_the_model_cannot_score_get_nan_and_the_rest_are_scored():
     np.testing.assert_array_equal(np.delete(pp, 4, axis=0), np.delete(fm.predict_proba(X), 4, axis=0))
 
 
-def _frame_model():
+def _frame_model(two_cluster_frame):
     X, y = two_cluster_frame(n=80)
     m = SparseMixtureClassifier(anchors=ANCHORS, max_size=1, compare_global=False, cluster_on="all", random_state=2,
                                 **FAST).fit(X, y)

@@ -15,17 +15,6 @@ from hea_fast.mixture.search import SearchError, enumerate_subsets, log_model_pr
 FAST = dict(n_iter=120, burn_in=40, n_chains=2, progress=False)
 
 
-def two_cluster_data(n=360, seed=0):
-    """x0 decides the cluster (sign), the clusters use x1, x2 with opposite signs; x3, x4 noise."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 5))
-    lab = (X[:, 0] < 0).astype(np.int64)
-    eta = np.where(lab == 0, 2.0 * X[:, 1] - 2.0 * X[:, 2], -2.0 * X[:, 1] + 2.0 * X[:, 2])
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
-    anchors = np.array([[2.0, 0, 0, 0, 0], [-2.0, 0, 0, 0, 0]])
-    return X, y, lab, anchors
-
-
 def test_enumerate_subsets_counts_match_binomials():
     subs = enumerate_subsets(20, 4)
     assert len(subs) == sum(math.comb(20, k) for k in range(1, 5)) == 6195
@@ -57,7 +46,7 @@ def test_log_model_prior_size_is_uniform_over_sizes():
         log_model_prior(subs, 6, "bogus")
 
 
-def test_fixed_clusters_rank_true_subset_first_and_probabilities():
+def test_fixed_clusters_rank_true_subset_first_and_probabilities(two_cluster_data):
     X, y, lab, _ = two_cluster_data()
     df = search_subsets(X, y, list("abcde"), max_size=2, labels=lab, **FAST)
     assert df.iloc[0]["subset"] == ("b", "c")
@@ -73,7 +62,7 @@ def test_fixed_clusters_rank_true_subset_first_and_probabilities():
     assert gap > 4 * math.hypot(df["stderr"].iloc[0], df["stderr"].iloc[1])
 
 
-def test_anchor_clustering_per_subset_needs_the_cluster_descriptor():
+def test_anchor_clustering_per_subset_needs_the_cluster_descriptor(two_cluster_data):
     # clustering in each subset's own coordinates: only subsets containing x0 see the two regimes
     X, y, _lab, anchors = two_cluster_data()
     df = search_subsets(X, y, list("abcde"), max_size=3, anchors=anchors,
@@ -81,7 +70,7 @@ def test_anchor_clustering_per_subset_needs_the_cluster_descriptor():
     assert df.iloc[0]["subset"] == ("a", "b", "c")
 
 
-def test_global_model_and_bad_input():
+def test_global_model_and_bad_input(two_cluster_data):
     X, y, lab, anchors = two_cluster_data(n=200)
     df = search_subsets(X, y, max_size=1, **FAST)
     assert "wbic_c0" not in df.columns and len(df) == 5
@@ -95,7 +84,7 @@ def test_global_model_and_bad_input():
         search_subsets(X, np.where(y == 1, 2, 0), max_size=1, **FAST)
 
 
-def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+def test_checkpoint_resume_equals_uninterrupted(two_cluster_data, tmp_path):
     X, y, lab, _ = two_cluster_data(n=200)
     kw = dict(max_size=2, labels=lab, chunk_size=4, seed=5, **FAST)
     full = search_subsets(X, y, **kw)
@@ -128,7 +117,7 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
         search_subsets(X, y, checkpoint=ck, **kw)
 
 
-def test_dask_local_cluster_equals_local():
+def test_dask_local_cluster_equals_local(two_cluster_data):
     distributed = pytest.importorskip("dask.distributed")
     X, y, _lab, anchors = two_cluster_data(n=160)
     kw = dict(max_size=2, anchors=anchors, chunk_size=4, seed=2, **FAST)
@@ -142,7 +131,7 @@ def test_dask_local_cluster_equals_local():
     pd.testing.assert_frame_equal(remote, local)
 
 
-def test_model_prior_enters_the_probabilities():
+def test_model_prior_enters_the_probabilities(two_cluster_data):
     """P(S) ∝ exp(-WBIC(S) + log prior(S)): with the size prior, the ratio of any two subsets'
     probabilities follows from their WBICs and binomial counts."""
     X, y, lab, _ = two_cluster_data(n=200)
@@ -159,7 +148,7 @@ def test_model_prior_enters_the_probabilities():
     assert score.is_monotonic_increasing
 
 
-def test_beta_n_total_uses_one_over_log_n():
+def test_beta_n_total_uses_one_over_log_n(two_cluster_data):
     """beta_n="total": every cluster's WBIC uses beta = 1/log n (all alloys), not 1/log n_c. Each
     cluster's WBIC then agrees with a direct wbic() call at that beta and exceeds the
     per-cluster-beta value (E_beta[l] decreases in beta: d/dbeta E_beta[l] = -Var_beta(l))."""

@@ -95,11 +95,11 @@ def test_light_core_works_without_the_extras(tmp_path):
 @pytest.mark.parametrize("missing, extra, feature, access", [
     (("torch",), "ssvae", "hea_fast.ssvae", "import hea_fast.ssvae as m; m.load_model"),
     (("pyro",), "ssvae", "hea_fast.ssvae", "from hea_fast.ssvae import SSVAE"),
-    (("torch",), "ssvae", "hea_fast.ssvae.training", "import hea_fast.ssvae.training"),
-    (("torch",), "xyield", "hea_fast.xyield.cnn", "import hea_fast.xyield.cnn"),
-    (("torch",), "xyield", "hea_fast.xyield.sparsity", "import hea_fast.xyield.sparsity"),
-    (("safetensors",), "xyield", "hea_fast.xyield.protocol", "import hea_fast.xyield.protocol"),
-    (("torch",), "xyield", "hea_fast.xyield.masked_l0", "import hea_fast.xyield.masked_l0"),
+    (("torch",), "ssvae", "hea_fast.ssvae", "import hea_fast.ssvae.training"),
+    (("torch",), "xyield", "hea_fast.xyield", "import hea_fast.xyield.cnn"),
+    (("torch",), "xyield", "hea_fast.xyield", "import hea_fast.xyield.sparsity"),
+    (("safetensors",), "xyield", "hea_fast.xyield", "import hea_fast.xyield.protocol"),
+    (("torch",), "xyield", "hea_fast.xyield", "import hea_fast.xyield.masked_l0"),
     (("distributed",), "dask", "hea_fast.screen.dask",
      "from hea_fast.screen.dask import screen_dask; screen_dask(*[None] * 11)"),
 ])

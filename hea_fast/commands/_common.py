@@ -120,27 +120,24 @@ def say(cmd: str, msg: str) -> None:
 
 
 # ---- argparse types ------------------------------------------------------------------------------------
+def _number(s: str, lo: float, hi: float, what: str, unit: str = "") -> float:
+    try:
+        v = float(str(s).strip().removesuffix("%") if unit == "at.%" else s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number{' of ' + unit if unit else ''}") from None
+    if not lo <= v <= hi:
+        raise argparse.ArgumentTypeError(f"{s} is outside {what}")
+    return v
+
+
 def probability(s: str) -> float:
     """A number in [0, 1] (probabilities, thresholds on them): an argparse type."""
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"{s} is outside [0, 1] (a probability)")
-    return v
+    return _number(s, 0.0, 1.0, "[0, 1] (a probability)")
 
 
 def atpct(s: str) -> float:
     """An amount in at.% (0-100; a trailing '%' is allowed): an argparse type."""
-    t = str(s).strip().removesuffix("%")
-    try:
-        v = float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number of at.%") from None
-    if not 0.0 <= v <= 100.0:
-        raise argparse.ArgumentTypeError(f"{s} is outside 0-100 at.%")
-    return v
+    return _number(s, 0.0, 100.0, "0-100 at.%", unit="at.%")
 
 
 def positive_int(s: str) -> int:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-except ImportError as exc:  # the [ssvae] extra
-    raise extra_error(exc, "ssvae", "hea_fast.ssvae.checkpoint") from exc
+# isort: off
+import hea_fast.ssvae._requires  # noqa: F401  (names the [ssvae] extra when a package is missing)
+import torch
+# isort: on
 
 from hea_fast._io import CheckpointError, atomic_path
 

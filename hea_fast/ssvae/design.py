@@ -33,12 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-except ImportError as exc:  # the [ssvae] extra
-    raise extra_error(exc, "ssvae", "hea_fast.ssvae.design") from exc
+# isort: off
+import hea_fast.ssvae._requires  # noqa: F401  (names the [ssvae] extra when a package is missing)
+import torch
+# isort: on
 
 from hea_fast.composition import CompositionBatch, CompositionError, as_batch
 from hea_fast.features import featurize_array

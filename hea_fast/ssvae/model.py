@@ -45,13 +45,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-    import torch.nn as nn
-except ImportError as exc:  # the [ssvae] extra
-    raise extra_error(exc, "ssvae", "hea_fast.ssvae.model") from exc
+# isort: off
+import hea_fast.ssvae._requires  # noqa: F401  (names the [ssvae] extra when a package is missing)
+import torch
+import torch.nn as nn
+# isort: on
 
 from hea_fast._io import atomic_path, atomic_write_json, read_json
 from hea_fast.datasets import DVAE_ELEMENTS, DVAE_FEATURES, data_home, fetch

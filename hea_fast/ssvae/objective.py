@@ -25,12 +25,10 @@ from dataclasses import asdict
 
 import numpy as np
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-except ImportError as exc:  # the [ssvae] extra
-    raise extra_error(exc, "ssvae", "hea_fast.ssvae.objective") from exc
+# isort: off
+import hea_fast.ssvae._requires  # noqa: F401  (names the [ssvae] extra when a package is missing)
+import torch
+# isort: on
 
 from hea_fast.ssvae.model import SSVAE, SSVAEConfig
 

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-except ImportError as exc:  # the [ssvae] extra
-    raise extra_error(exc, "ssvae", "hea_fast.ssvae.plots") from exc
+# isort: off
+import hea_fast.ssvae._requires  # noqa: F401  (names the [ssvae] extra when a package is missing)
+import torch
+# isort: on
 
 from hea_fast.plots import pyplot, save_figure
 from hea_fast.ssvae.design import classifier_proba, features_of

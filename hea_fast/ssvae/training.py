@@ -38,12 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-except ImportError as exc:  # the [ssvae] extra
-    raise extra_error(exc, "ssvae", "hea_fast.ssvae.training") from exc
+# isort: off
+import hea_fast.ssvae._requires  # noqa: F401  (names the [ssvae] extra when a package is missing)
+import torch
+# isort: on
 
 from hea_fast._io import fingerprint
 from hea_fast.ssvae.checkpoint import load_run_state, save_run_state

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-except ImportError as exc:  # the [xyield] extra
-    raise extra_error(exc, "xyield", "hea_fast.xyield.cnn") from exc
+# isort: off
+import hea_fast.xyield._requires  # noqa: F401  (names the [xyield] extra when a package is missing)
+import torch
+import torch.nn.functional as F
+from torch import nn
+# isort: on
 
 from hea_fast.xyield.masked_l0 import masked_weight, masked_weight_reference
 

@@ -31,12 +31,10 @@ weight-sized tensors), which dominates the per-step overhead of these small laye
 """
 from __future__ import annotations
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-except ImportError as exc:  # the [xyield] extra
-    raise extra_error(exc, "xyield", "hea_fast.xyield.masked_l0") from exc
+# isort: off
+import hea_fast.xyield._requires  # noqa: F401  (names the [xyield] extra when a package is missing)
+import torch
+# isort: on
 
 from hea_fast._backend import core, cuda_empty, cuda_module, cuda_stream
 

@@ -33,13 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hea_fast._extras import extra_error
-
-try:
-    import safetensors  # noqa: F401  (weights and checkpoints are safetensors files)
-    import torch
-except ImportError as exc:  # the [xyield] extra
-    raise extra_error(exc, "xyield", "hea_fast.xyield.protocol") from exc
+# isort: off
+import hea_fast.xyield._requires  # noqa: F401  (names the [xyield] extra when a package is missing)
+import safetensors  # noqa: F401  (weights and checkpoints are safetensors files)
+import torch
+# isort: on
 
 from hea_fast._io import CheckpointError, atomic_path, atomic_write, fingerprint, read_json
 from hea_fast.xyield.cnn import CNNConfig, XYieldCNN

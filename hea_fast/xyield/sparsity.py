@@ -26,13 +26,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from hea_fast._extras import extra_error
-
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError as exc:  # the [xyield] extra
-    raise extra_error(exc, "xyield", "hea_fast.xyield.sparsity") from exc
+# isort: off
+import hea_fast.xyield._requires  # noqa: F401  (names the [xyield] extra when a package is missing)
+import torch
+import torch.nn.functional as F
+# isort: on
 
 from hea_fast.xyield.cnn import XYieldCNN
 from hea_fast.xyield.masked_l0 import masked_weight_reference, prox_soft_threshold_

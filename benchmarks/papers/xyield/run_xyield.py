@@ -71,13 +71,10 @@ def ci95(v):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--cv-seeds", type=int, default=2)
-    ap.add_argument("--n-low", type=int, default=50_000)
-    ap.add_argument("--pretrain-epochs", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=90)
-    ap.add_argument("--cv-epochs", type=int, default=30)
-    ap.add_argument("--cv-batch", type=int, default=16)
+    # integer settings of the protocol (name, default)
+    for name, default in (("seeds", 10), ("cv-seeds", 2), ("n-low", 50_000), ("pretrain-epochs", 10),
+                          ("epochs", 90), ("cv-epochs", 30), ("cv-batch", 16)):
+        ap.add_argument(f"--{name}", type=int, default=default, help=f"(default {default})")
     ap.add_argument("--splits", default="5pct,10pct,cv10")
     ap.add_argument("--extra", action="store_true", help="also run sparse_pretrain / sparse_transfer")
     ap.add_argument("--work", default=str(ROOT / "runs" / "xyield"))
