@@ -71,12 +71,7 @@ def _load_training(args):
     for i, reason in unusable.items():
         bad.add(int(kept[i]), df[col].iloc[int(kept[i])], reason)
     fin = np.isfinite(feats.to_numpy(dtype=float)).all(axis=1)
-    for i in np.flatnonzero(~fin):
-        if int(i) not in unusable:
-            bad.add(int(kept[i]), df[col].iloc[int(kept[i])], "non-finite descriptor (e.g. Lambda of a pure element)")
-    bad.items.sort(key=lambda t: t[0])
-    if args.errors == "raise":
-        bad.raise_if_any()
+    _flag_nonfinite(bad, kept, df[col], fin, unusable, args.errors)
     bad.report(len(df), "skip", args.errors_out)
     use = sorted(set(range(len(df))) - {p for p, _, _ in bad.items})
     if not use:
@@ -220,12 +215,7 @@ def _predict_frame(args, cmd):
         bad.add(int(kept[i]), df[col].iloc[int(kept[i])], reason)
     F = feats.to_numpy(dtype=float)
     fin = np.isfinite(F).all(axis=1)
-    for i in np.flatnonzero(~fin):
-        if int(i) not in unusable:
-            bad.add(int(kept[i]), df[col].iloc[int(kept[i])], "non-finite descriptor (e.g. Lambda of a pure element)")
-    bad.items.sort(key=lambda t: t[0])
-    if args.errors == "raise":
-        bad.raise_if_any()
+    _flag_nonfinite(bad, kept, df[col], fin, unusable, args.errors)
     out = df.copy()
     p = np.full(len(df), np.nan)
     good = np.flatnonzero(fin)
@@ -329,3 +319,16 @@ if __name__ == "__main__":  # pragma: no cover
     from hea_fast.cli import main
 
     sys.exit(main(["mixture", *sys.argv[1:]]))
+
+
+def _flag_nonfinite(bad, kept, formulas, finite, unusable, errors: str) -> None:
+    """Add the rows with a non-finite descriptor (not already unusable) to `bad`, in row order; raise
+    on any bad row when errors == "raise"."""
+    import numpy as np
+
+    for i in np.flatnonzero(~finite):
+        if int(i) not in unusable:
+            bad.add(int(kept[i]), formulas.iloc[int(kept[i])], "non-finite descriptor (e.g. Lambda of a pure element)")
+    bad.items.sort(key=lambda t: t[0])
+    if errors == "raise":
+        bad.raise_if_any()

@@ -420,25 +420,15 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         model does not read are scored. "raise": any non-finite descriptor raises (as fit does).
         return_reasons=True returns (proba, reasons (n,) str, '' = scored) and warns nothing."""
         p, why = self._scored(X, errors)
-        out = np.column_stack([1.0 - p, p])
-        if return_reasons:
-            return out, why if why is not None else np.full(len(p), "", dtype=object)
-        if why is not None:
-            warn_bad_rows(why, "predict_proba", BadRowsWarning, labels=X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None,
-                          detail="cannot be scored (NaN probabilities)")
-        return out
+        return _with_reasons(np.column_stack([1.0 - p, p]), why, X, return_reasons, "predict_proba",
+                             "cannot be scored (NaN probabilities)")
 
     def predict(self, X, *, errors="nan", return_reasons=False):
         """0/1 labels (P(single phase) >= 0.5); with errors="nan", -1 for rows that cannot be
         scored (see `predict_proba`)."""
         p, why = self._scored(X, errors)
-        lab = np.where(np.isnan(p), -1, p >= 0.5).astype(np.int64)
-        if return_reasons:
-            return lab, why if why is not None else np.full(len(p), "", dtype=object)
-        if why is not None:
-            warn_bad_rows(why, "predict", BadRowsWarning, labels=X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None,
-                          detail="cannot be scored (label -1)")
-        return lab
+        return _with_reasons(np.where(np.isnan(p), -1, p >= 0.5).astype(np.int64), why, X, return_reasons,
+                             "predict", "cannot be scored (label -1)")
 
     def coefficients(self) -> pd.DataFrame:
         """Posterior summary of each cluster's weights (standardized descriptor units)."""
@@ -573,3 +563,14 @@ def k_sweep(X, y, ks: Sequence[int] = (1, 2, 3), **params) -> pd.DataFrame:
                          wbic=m.free_energy_, stderr=m.free_energy_stderr_,
                          cluster_sizes=tuple(int(v) for v in m.cluster_sizes_)))
     return pd.DataFrame(rows)
+
+
+def _with_reasons(value, why, X, return_reasons: bool, caller: str, detail: str):
+    """`value`, or (value, per-row reasons ('' = scored)); without reasons, warn once about the rows
+    that could not be scored (why is None when every row was)."""
+    if return_reasons:
+        return value, why if why is not None else np.full(len(value), "", dtype=object)
+    if why is not None:
+        labels = X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None
+        warn_bad_rows(why, caller, BadRowsWarning, labels=labels, detail=detail)
+    return value
