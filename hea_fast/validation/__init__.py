@@ -12,18 +12,47 @@ models     the compared estimators (`MODELS`, `make_model`), `CompositionFeature
 plots      `reliability_diagram`, `reliability_figure` (matplotlib imported lazily)
 report     `validate_phase`: everything, written to a folder (CLI `hea-fast validate phase`)
 """
-from hea_fast.validation.data import (DEFAULT_SOURCES, SOURCES, SourceSpec, all_descriptors, composition_batch,
-                                      composition_keys, element_columns, harmonise_frame, harmonised_phase_data,
-                                      label_from_phase, pool, systems_of)
-from hea_fast.validation.models import (DEFAULT_MODELS, MODELS, CompositionFeatures, ModelSpec,
-                                        SSVAEHeadClassifier, fit_model, make_model)
+from hea_fast.validation.data import (
+                                      DEFAULT_SOURCES,
+                                      SOURCES,
+                                      SourceSpec,
+                                      all_descriptors,
+                                      composition_batch,
+                                      composition_keys,
+                                      element_columns,
+                                      harmonise_frame,
+                                      harmonised_phase_data,
+                                      label_from_phase,
+                                      pool,
+                                      systems_of,
+)
+from hea_fast.validation.models import (
+                                      DEFAULT_MODELS,
+                                      MODELS,
+                                      CompositionFeatures,
+                                      ModelSpec,
+                                      SSVAEHeadClassifier,
+                                      fit_model,
+                                      make_model,
+)
 from hea_fast.validation.plots import reliability_diagram, reliability_figure
-from hea_fast.validation.protocols import (PROTOCOLS, Fold, ResultsLog, compare_to_best, evaluate, folds,
-                                           grouped_folds, grouped_kfold, leave_one_source_out, loso_folds,
-                                           random_folds, random_kfold, run)
+from hea_fast.validation.protocols import (
+                                      PROTOCOLS,
+                                      Fold,
+                                      ResultsLog,
+                                      compare_to_best,
+                                      evaluate,
+                                      folds,
+                                      grouped_folds,
+                                      grouped_kfold,
+                                      leave_one_source_out,
+                                      loso_folds,
+                                      random_folds,
+                                      random_kfold,
+                                      run,
+)
 from hea_fast.validation.report import validate_phase
-from hea_fast.validation.scores import (METRICS, expected_calibration_error, metrics, paired_difference,
-                                        point_metrics)
+from hea_fast.validation.scores import METRICS, expected_calibration_error, metrics, paired_difference, point_metrics
 
 __all__ = [
     "DEFAULT_MODELS", "DEFAULT_SOURCES", "METRICS", "MODELS", "PROTOCOLS", "SOURCES", "CompositionFeatures",

@@ -32,7 +32,7 @@ ssvae_head         the SSVAE (arXiv 2409.06740) classifier head q(φ | e) traine
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -52,8 +52,19 @@ def _default_descriptors() -> tuple:
 
 def _batch(X):
     """Compositions -> CompositionBatch (DataFrames: only their element columns)."""
-    from hea_fast.composition import as_batch
+    import pandas as pd
 
+    from hea_fast.composition import ELEMENTS, CompositionBatch, as_batch
+
+    if isinstance(X, pd.DataFrame):
+        # the folds hand over frames of ~70 fraction columns many times per fit (inner CV): build
+        # the batch straight from the array (rows normalised) instead of as_batch's per-cell checks
+        known = set(ELEMENTS)
+        cols = [c for c in X.columns if isinstance(c, str) and c in known]
+        F = X[cols].to_numpy(dtype=np.float64)
+        s = F.sum(axis=1, keepdims=True) if F.size else np.ones((F.shape[0], 1))
+        if cols and np.isfinite(F).all() and (F >= 0).all() and (s > 0).all():
+            return CompositionBatch(np.ascontiguousarray(F / s), tuple(cols))
     if isinstance(X, np.ndarray) and X.dtype.kind in "UO":
         X = list(X)
     return as_batch(X)

@@ -65,15 +65,17 @@ def reliability_figure(predictions: pd.DataFrame, protocol: str, path, n_bins: i
     ncol = min(4, len(models))
     nrow = math.ceil(len(models) / ncol)
     fig = plt.figure(figsize=(3.2 * ncol, 3.9 * nrow))
-    gs = fig.add_gridspec(2 * nrow, ncol, height_ratios=[4, 1] * nrow, hspace=0.45, wspace=0.35)
+    outer = fig.add_gridspec(nrow, ncol, hspace=0.35, wspace=0.3)
     for i, m in enumerate(models):
         r, c = divmod(i, ncol)
-        ax = fig.add_subplot(gs[2 * r, c])
-        hax = fig.add_subplot(gs[2 * r + 1, c], sharex=ax)
+        cell = outer[r, c].subgridspec(2, 1, height_ratios=[4, 1], hspace=0.08)
+        ax = fig.add_subplot(cell[0])
+        hax = fig.add_subplot(cell[1], sharex=ax)
         h = sub[sub["model"] == m]
         reliability_diagram(h["y"].to_numpy(), h["p"].to_numpy(), ax=ax, n_bins=n_bins, hist_ax=hax)
         ax.set_title(m, fontsize=9)
         ax.set_xlabel("")
+        ax.tick_params(labelbottom=False)
         if c:
             ax.set_ylabel("")
         hax.set_xlabel("predicted P(single phase)", fontsize=8)

@@ -19,8 +19,8 @@ import pandas as pd
 
 from hea_fast._io import atomic_write, atomic_write_json
 from hea_fast.validation.data import DEFAULT_SOURCES, harmonised_phase_data, pool
-from hea_fast.validation.scores import LOWER_IS_BETTER, METRICS
 from hea_fast.validation.protocols import PROTOCOLS, ResultsLog, compare_to_best, evaluate, folds, run
+from hea_fast.validation.scores import LOWER_IS_BETTER, METRICS
 
 __all__ = ["validate_phase", "markdown_table", "paired_table", "data_summary", "winners"]
 
@@ -127,6 +127,13 @@ def validate_phase(out_dir, models: Sequence = None, protocols: Sequence[str] = 
     table = evaluate(predictions, n_boot=n_boot, seed=seed)
     paired = compare_to_best(predictions, table, "log_loss", n_boot=n_boot, seed=seed)
     figures = []
+    if plots:
+        try:
+            import matplotlib  # noqa: F401  (optional dependency: the [plots] extra)
+        except ImportError:
+            plots = False
+            if progress:
+                progress("matplotlib is not installed (pip install hea_fast[plots]): no reliability PNGs")
     if plots:
         for proto in protocols:
             figures.append(str((out / f"reliability_{proto}.png").name))

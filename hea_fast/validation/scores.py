@@ -47,7 +47,6 @@ def expected_calibration_error(y, p, n_bins: int = 10) -> float:
     """ECE over `n_bins` equal-width probability bins (see the module docstring)."""
     y, p = _check(y, p)
     b = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
-    n = np.bincount(b, minlength=n_bins)
     sy = np.bincount(b, weights=y, minlength=n_bins)
     sp = np.bincount(b, weights=p, minlength=n_bins)
     return float(np.abs(sy - sp).sum() / y.size)
