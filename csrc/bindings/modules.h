@@ -3,8 +3,9 @@
 // bind_cuda_<name>(m) in cuda_<name>.cpp adds its CUDA functions to the optional _cuda module
 // (module_cuda.cpp). Families without a CUDA binding: parse (strings live in Python objects),
 // probit (its row function runs inside the CUDA screening kernel), polyagamma (its sampler runs
-// inside the CUDA WBIC kernel) and ssvae_head (on a GPU the torch model is the fast path). Global names, like PYBIND11_MODULE's: inside namespace hea_fast, a
-// binding's local helper named like a kernel (descriptors, wbic_subsets) would be shadowed.
+// inside the CUDA WBIC kernel) and ssvae_head (on a GPU the torch model is the fast path). Global names, like
+// PYBIND11_MODULE's: inside namespace hea_fast, a binding's local helper named like a kernel (descriptors,
+// wbic_subsets) would be shadowed.
 #pragma once
 #include <pybind11/pybind11.h>
 

@@ -137,7 +137,7 @@ void eval_tile(int64_t m, int nT, int model, bool sorted, const double* s0, cons
     } else {
       for (int t = 0; t < nT; ++t) {
         const double x = T[t] * kap;
-        o[t] = x <= kXSwitch     ? a * (1.0 - ci * Tp[t])
+        o[t] = x <= kXSwitch    ? a * (1.0 - ci * Tp[t])
                : x < x_line_end ? a * (kLine0 - kTangentSlope * x)
                                 : a * std::exp(-kx * T[t]);
       }

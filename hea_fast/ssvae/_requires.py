@@ -4,8 +4,8 @@ the ImportError that names the extra to install (`pip install 'hea_fast[ssvae]'`
 from hea_fast._extras import extra_error
 
 try:
-    import torch  # noqa: F401
     import pyro  # noqa: F401
     import safetensors  # noqa: F401
+    import torch  # noqa: F401
 except ImportError as exc:  # the [ssvae] extra
     raise extra_error(exc, "ssvae", "hea_fast.ssvae") from exc

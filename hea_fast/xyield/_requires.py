@@ -4,7 +4,7 @@ the ImportError that names the extra to install (`pip install 'hea_fast[xyield]'
 from hea_fast._extras import extra_error
 
 try:
-    import torch  # noqa: F401
     import safetensors  # noqa: F401
+    import torch  # noqa: F401
 except ImportError as exc:  # the [xyield] extra
     raise extra_error(exc, "xyield", "hea_fast.xyield's CNN, Bi-RPT and masked-l0 layers") from exc
