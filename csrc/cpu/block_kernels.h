@@ -32,6 +32,12 @@ constexpr int64_t kBlockScratch = 17 + kNumDescriptors;
 double* block_compute(const double* c, int64_t m, const int32_t* elem, const double* props, const double* pair,
                       int64_t E, Params prm, unsigned need, double* w);
 
+// Units of a block's nb rows (c[j * kBlock + b], k columns, as doubles) -> fractions in place: u / N as
+// the lattice decoder computes them, then divided by the row sum as the descriptor kernel does, so the
+// fused lattice drivers (screen_cpu.cpp, ssvae_head_cpu.cpp) see the fractions decode would give.
+// Rows nb..kBlock-1 become copies of row 0 (padding, never reported). sum: kBlock doubles of scratch.
+void units_to_fractions(double* c, int k, int nb, double N, double* sum);
+
 }  // namespace hea_fast::descriptors::detail
 
 namespace hea_fast::probit::detail {

@@ -192,6 +192,21 @@ HEA_CLONES double* block_compute(const double* c, int64_t m, const int32_t* elem
   return o;
 }
 
+HEA_CLONES void units_to_fractions(double* c, int k, int nb, double N, double* sum) {
+  constexpr int B = kBlock;
+  for (int j = 0; j < k; ++j)
+    for (int b = nb; b < B; ++b) c[j * B + b] = c[j * B];
+  for (int b = 0; b < B; ++b) sum[b] = 0;
+  for (int j = 0; j < k; ++j)
+    for (int b = 0; b < B; ++b) {
+      const double x = c[j * B + b] / N;
+      c[j * B + b] = x;
+      sum[b] += x;
+    }
+  for (int j = 0; j < k; ++j)
+    for (int b = 0; b < B; ++b) c[j * B + b] = c[j * B + b] / sum[b];
+}
+
 }  // namespace detail
 
 namespace {

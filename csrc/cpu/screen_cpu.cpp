@@ -19,24 +19,6 @@ namespace {
 using descriptors::detail::kBlock;
 constexpr int64_t kTile = 1 << 14;  // ranks per work item; thread shares are contiguous tiles
 
-// Units of the block's nb rows (c[j * kBlock + b], as doubles) -> fractions, in place: u / N as the
-// lattice decoder computes them, then divided by the row sum as the descriptor kernel does. Rows
-// nb..kBlock-1 become copies of row 0 (padding, never reported).
-HEA_CLONES void units_to_fractions(double* c, int k, int nb, double N, double* sum) {
-  constexpr int B = kBlock;
-  for (int j = 0; j < k; ++j)
-    for (int b = nb; b < B; ++b) c[j * B + b] = c[j * B];
-  for (int b = 0; b < B; ++b) sum[b] = 0;
-  for (int j = 0; j < k; ++j)
-    for (int b = 0; b < B; ++b) {
-      const double x = c[j * B + b] / N;
-      c[j * B + b] = x;
-      sum[b] += x;
-    }
-  for (int j = 0; j < k; ++j)
-    for (int b = 0; b < B; ++b) c[j * B + b] = c[j * B + b] / sum[b];
-}
-
 struct Worse {  // heap order: the top is the worst kept hit
   bool operator()(const Hit& a, const Hit& b) const { return better(a, b); }
 };
@@ -92,7 +74,7 @@ void for_each_block(const lattice::Space& space, int64_t start, int64_t count, c
         auto flush = [&]() {
           if (nb == 0) return;
           const int kk = cur->k;
-          units_to_fractions(c.data(), kk, nb, static_cast<double>(cur->N), sum.data());
+          descriptors::detail::units_to_fractions(c.data(), kk, nb, static_cast<double>(cur->N), sum.data());
           const double* o =
               descriptors::detail::block_compute(c.data(), kk, cur->elem, s.props, s.pair, E, s.prm, need, w.data());
           for (int64_t j = 0; j < d; ++j) std::copy(o + s.cols[j] * B, o + s.cols[j] * B + B, X.data() + j * B);

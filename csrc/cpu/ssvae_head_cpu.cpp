@@ -359,24 +359,6 @@ using descriptors::detail::kBlock;
 constexpr int64_t kTile = 1 << 12;  // ranks per work item (threads pull tiles dynamically)
 static_assert(kBlock % rows_of<float>() == 0 && kBlock % rows_of<double>() == 0, "head blocks tile kBlock");
 
-// Units of the block's nb rows (c[j * kBlock + b]) -> fractions in place: u / N as the lattice decoder
-// computes them, then divided by the row sum as the descriptor kernel does (the same steps as the
-// fused mixture screen, csrc/cpu/screen_cpu.cpp). Rows nb..kBlock-1 become copies of row 0.
-HEA_CLONES void units_to_fractions(double* c, int k, int nb, double N, double* sum) {
-  constexpr int B = kBlock;
-  for (int j = 0; j < k; ++j)
-    for (int b = nb; b < B; ++b) c[j * B + b] = c[j * B];
-  for (int b = 0; b < B; ++b) sum[b] = 0;
-  for (int j = 0; j < k; ++j)
-    for (int b = 0; b < B; ++b) {
-      const double v = c[j * B + b] / N;
-      c[j * B + b] = v;
-      sum[b] += v;
-    }
-  for (int j = 0; j < k; ++j)
-    for (int b = 0; b < B; ++b) c[j * B + b] = c[j * B + b] / sum[b];
-}
-
 template <class T>
 void lattice_impl(const lattice::Space& space, int64_t start, int64_t count, const double* props, const double* pair,
                   descriptors::Params prm, const int* cols, const uint8_t* allowed, const Head& h, double* out,
@@ -417,7 +399,7 @@ void lattice_impl(const lattice::Space& space, int64_t start, int64_t count, con
             nb = 0;
             return;
           }
-          units_to_fractions(c.data(), cur->k, nb, static_cast<double>(cur->N), sum.data());
+          descriptors::detail::units_to_fractions(c.data(), cur->k, nb, static_cast<double>(cur->N), sum.data());
           const double* o =
               descriptors::detail::block_compute(c.data(), cur->k, cur->elem, props, pair, E, prm, need, w.data());
           for (int b0 = 0; b0 < nb; b0 += R) {
