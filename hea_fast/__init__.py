@@ -19,7 +19,7 @@ _LAZY = {
     "featurize_array": "hea_fast.features",
     "missing_data": "hea_fast.features",
     "list_descriptors": "hea_fast.features",
-    "DescriptorTransformer": "hea_fast.features",
+    "DescriptorTransformer": "hea_fast.descriptor_transformer",
     "ElementTable": "hea_fast.elements",
     "cuda_available": "hea_fast._backend",
 }

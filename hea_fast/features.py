@@ -47,7 +47,7 @@ from hea_fast.elements import PROPERTIES, ElementDataError, ElementTable
 __all__ = ["Descriptor", "DESCRIPTORS", "DESCRIPTOR_SETS", "featurize", "DESCRIPTOR_INDEX", "BadRowsWarning",
            "MissingElementDataWarning", "InvalidCompositionWarning", "ERRORS", "check_errors", "missing_data",
            "warn_bad_rows", "featurize_array", "featurize_reference", "list_descriptors", "prepare",
-           "reference_descriptors", "resolve", "DescriptorTransformer"]
+           "reference_descriptors", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -558,42 +558,12 @@ def featurize_reference(X, props, pair, gas_constant, log_offset=0.0) -> np.ndar
 reference_descriptors = featurize_reference
 
 
-try:  # scikit-learn is a dependency, but keep `import hea_fast.features` cheap if it is broken
-    from sklearn.base import BaseEstimator, TransformerMixin
-except ImportError:  # pragma: no cover
-    BaseEstimator = TransformerMixin = object  # type: ignore[misc,assignment]
+def __getattr__(name: str):
+    # DescriptorTransformer lives in its own module so that importing hea_fast.features (every CLI
+    # command does) does not import scikit-learn (~1 s); `from hea_fast.features import
+    # DescriptorTransformer` keeps working
+    if name == "DescriptorTransformer":
+        from hea_fast.descriptor_transformer import DescriptorTransformer
 
-
-class DescriptorTransformer(TransformerMixin, BaseEstimator):
-    """scikit-learn transformer: compositions -> descriptor matrix.
-
-    X may be a sequence/Series of formulas, a DataFrame of element columns, a CompositionBatch, or
-    a DataFrame with a formula column (``formula_column``). Stateless: `fit` only records the
-    output names.
-    """
-
-    def __init__(self, descriptors=None, table=None, formula_column=None, threads=None, errors="nan"):
-        self.descriptors = descriptors
-        self.table = table
-        self.formula_column = formula_column
-        self.threads = threads
-        self.errors = errors
-
-    def _input(self, X):
-        if self.formula_column is not None:
-            return X[self.formula_column]
-        return X
-
-    def fit(self, X=None, y=None):
-        labels, _, _ = resolve(self.descriptors, self.table)
-        self.feature_names_out_ = np.asarray(labels, dtype=object)
-        self.n_features_out_ = len(labels)
-        return self
-
-    def transform(self, X):
-        return featurize_array(self._input(X), self.descriptors, self.table, self.threads, errors=self.errors)
-
-    def get_feature_names_out(self, input_features=None):
-        if not hasattr(self, "feature_names_out_"):
-            self.fit()
-        return self.feature_names_out_
+        return DescriptorTransformer
+    raise AttributeError(f"module 'hea_fast.features' has no attribute {name!r}")

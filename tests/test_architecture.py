@@ -17,7 +17,7 @@ LAYERS = {
     "composition": 1,
     "datasets": 2, "lattice": 2,
     "elements": 3,
-    "features": 4,
+    "features": 4, "descriptor_transformer": 4,
     "mixture": 5, "ssvae": 5, "xyield": 5,
     "validation": 6, "phase": 6, "screen": 6,
     "plots": 1,  # a leaf: matplotlib set-up and figure saving, imports nothing of hea_fast
