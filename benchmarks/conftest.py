@@ -75,6 +75,23 @@ def timer():
 
 
 @pytest.fixture
+def paired_best():
+    """paired_best(fns, repeat): best wall time of each of `fns`, called in turn `repeat` times
+    (alternating, so a burst of load on the shared machine hits all of them alike)."""
+
+    def _paired(fns, repeat: int) -> list[float]:
+        best = [float("inf")] * len(fns)
+        for _ in range(repeat):
+            for k, fn in enumerate(fns):
+                t0 = time.perf_counter()
+                fn()
+                best[k] = min(best[k], time.perf_counter() - t0)
+        return best
+
+    return _paired
+
+
+@pytest.fixture
 def cpu_time():
     """cpu_time(fn, repeat=2): best process CPU time of single calls of `fn` (what other jobs on a
     shared machine disturb least; for one-thread ratios)."""

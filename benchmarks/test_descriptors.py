@@ -82,21 +82,7 @@ def test_descriptors_cuda_throughput(workload, timer):
     print(f"\n[descriptors] CUDA (incl. host<->device copies) {len(workload.fractions) / t_gpu / 1e6:.2f} M comp/s")
 
 
-def paired_best(fns, repeat):
-    """Best wall time of each of `fns`, called in turn `repeat` times (alternating, so a burst of
-    load on the shared machine hits all of them alike)."""
-    import time
-
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for k, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - t0)
-    return best
-
-
-def test_featurize_api_vs_kernel(check_ratio, quick):
+def test_featurize_api_vs_kernel(check_ratio, quick, paired_best):
     """`featurize` on each input kind reads the fractions in place (a DataFrame's columns, the array,
     the batch) and adds only a per-call cost to the kernel: target >= 0.7 of its throughput."""
     import pandas as pd

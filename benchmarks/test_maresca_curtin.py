@@ -111,21 +111,7 @@ def test_grid_points_per_second(benchmark, quick, check_ratio, timer, cpu_time):
         check_ratio("maresca_curtin_grid_vs_numpy", kernel_pps / numpy_pps)
 
 
-
-
-def paired_best(fns, repeat):
-    """Best wall time of each of `fns`, called in turn `repeat` times (alternating, so a burst of
-    load on the shared machine hits all of them alike)."""
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for k, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - t0)
-    return best
-
-
-def test_yield_strength_api_vs_kernel(check_ratio, quick):
+def test_yield_strength_api_vs_kernel(check_ratio, quick, paired_best):
     """Per-point `yield_strength` reads the fractions in place (the kernel normalises rows of
     amounts itself) and adds only a per-call cost: target >= 0.7 of the kernel's throughput."""
     import pandas as pd

@@ -77,19 +77,28 @@ def _no_data_reason(exc: BaseException) -> str | None:
     return None
 
 
+def _skip_for(exc: FileNotFoundError) -> BaseException:
+    """The skip (reported at the test's location) for a missing shared-data file, else `exc` itself."""
+    reason = _no_data_reason(exc)
+    if reason is None:
+        return exc
+    try:
+        pytest.skip(reason)
+    except pytest.skip.Exception as skip:
+        skip._use_item_location = True  # report the test, not this hook or the fixture
+        return skip
+    raise AssertionError("pytest.skip returned")  # pragma: no cover
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     try:
         return (yield)
     except FileNotFoundError as exc:
-        reason = _no_data_reason(exc)
-        if reason is None:
+        skip = _skip_for(exc)
+        if skip is exc:
             raise
-        try:
-            pytest.skip(reason)
-        except pytest.skip.Exception as skip:
-            skip._use_item_location = True  # report the test's location, not this hook's
-            raise
+        raise skip from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -97,19 +106,15 @@ def pytest_fixture_setup(fixturedef, request):
     try:
         return (yield)
     except FileNotFoundError as exc:
-        reason = _no_data_reason(exc)
-        if reason is None:
+        skip = _skip_for(exc)
+        if skip is exc:
             raise
-        try:
-            pytest.skip(reason)
-        except pytest.skip.Exception as skip:
-            # pytest caches a fixture's exception and re-raises it for every later test using the
-            # fixture (module/session scope) without calling this hook again: cache the skip instead
-            skip._use_item_location = True  # report the test, not the fixture, as pytest does
-            cached = fixturedef.cached_result
-            if cached is not None and cached[2] is not None and cached[2][0] is exc:
-                fixturedef.cached_result = (None, cached[1], (skip, skip.__traceback__))
-            raise
+        # pytest caches a fixture's exception and re-raises it for every later test using the fixture
+        # (module/session scope) without calling this hook again: cache the skip instead
+        cached = fixturedef.cached_result
+        if cached is not None and cached[2] is not None and cached[2][0] is exc:
+            fixturedef.cached_result = (None, cached[1], (skip, skip.__traceback__))
+        raise skip from None
 
 
 @pytest.fixture
