@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "hea_fast/descriptors.h"
+#include "hea_fast/lattice.h"
 #include "hea_fast/probit.h"
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
@@ -37,6 +38,25 @@ double* block_compute(const double* c, int64_t m, const int32_t* elem, const dou
 // fused lattice drivers (screen_cpu.cpp, ssvae_head_cpu.cpp) see the fractions decode would give.
 // Rows nb..kBlock-1 become copies of row 0 (padding, never reported). sum: kBlock doubles of scratch.
 void units_to_fractions(double* c, int k, int nb, double N, double* sum);
+
+// Walks ranks [r_lo, r_hi) of a lattice space gathering each system's compositions, as units, into c
+// (column-major, k columns x kBlock rows: the input of units_to_fractions); calls flush() before a
+// block would overflow or change system, and once at the end. flush reads *cur (the system), rank0
+// (the rank of the block's first row) and nb (its rows), and must set nb = 0.
+template <class Flush>
+void gather_unit_blocks(const lattice::Space& space, int64_t r_lo, int64_t r_hi, double* c, int& nb,
+                        const lattice::Block*& cur, int64_t& rank0, Flush&& flush) {
+  space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
+    if (&blk != cur || nb == kBlock) {
+      flush();
+      cur = &blk;
+      rank0 = r;
+    }
+    for (int j = 0; j < blk.k; ++j) c[j * kBlock + nb] = static_cast<double>(u[j]);
+    ++nb;
+  });
+  flush();
+}
 
 }  // namespace hea_fast::descriptors::detail
 

@@ -415,16 +415,7 @@ void lattice_impl(const lattice::Space& space, int64_t start, int64_t count, con
           nb = 0;
         };
         const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
-        space.for_each(r_lo, r_hi - r_lo, [&](int64_t r, const lattice::Block& blk, const int32_t* u) {
-          if (&blk != cur || nb == B) {
-            flush();
-            cur = &blk;
-            rank0 = r;
-          }
-          for (int j = 0; j < blk.k; ++j) c[j * B + nb] = static_cast<double>(u[j]);
-          ++nb;
-        });
-        flush();
+        descriptors::detail::gather_unit_blocks(space, r_lo, r_hi, c.data(), nb, cur, rank0, flush);
       });
 }
 
