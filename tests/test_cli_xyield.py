@@ -101,3 +101,71 @@ def test_grid_sample_uses_the_cli_column_names(tmp_path):
 def test_bad_temperatures(argv, capsys):
     assert main(["xyield", "simulate", *argv]) == 2
     assert "--temperatures" in capsys.readouterr().err
+
+
+# ---- xyield predict -i ------------------------------------------------------------------------------------
+def _tiny_models(tmp_path, task="regression", n=2):
+    """Untrained tiny CNNs saved as `xyield pretrain` would (speed does not matter here: the test
+    checks that the table path gives the --composition path's numbers)."""
+    torch = pytest.importorskip("torch")
+    from hea_fast.xyield.cnn import CNNConfig, XYieldCNN
+    from hea_fast.xyield.protocol import save_model
+
+    dirs = []
+    for k in range(n):
+        torch.manual_seed(k)
+        d = tmp_path / f"{task}{k}"
+        save_model(d, XYieldCNN(CNNConfig(channels=(2, 3, 2), hidden=4, task=task)))
+        dirs.append(str(d))
+    return dirs
+
+
+def test_predict_table_matches_composition_path_and_reports_bad_rows(tmp_path, capsys):
+    models = _tiny_models(tmp_path)
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": [7, 8, 9, 10], "Alloy": ["MoNbTaTi", "CoCrFeNi", "monbtati", "Nb25Mo25Ta25W25"]}).to_csv(
+        src, index=False)
+    ref_csv = tmp_path / "ref.csv"
+    assert main(["xyield", "predict", "--model", *models, "-c", "MoNbTaTi", "Nb25Mo25Ta25W25", "-T", "300", "1500",
+                 "-o", str(ref_csv)]) == 0
+    ref = pd.read_csv(ref_csv)
+    out = tmp_path / "o.parquet"
+    errs = tmp_path / "bad.csv"
+    assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-T", "300", "1500", "-o", str(out),
+                 "--errors-out", str(errs)]) == 0
+    df = pd.read_parquet(out)
+    assert list(df.columns) == ["id", "Alloy", "temperature_K", "sigma_y_MPa", "sigma_y_std_MPa", "error"]
+    assert list(df["id"]) == [7, 7, 8, 8, 9, 9, 10, 10] and list(df["temperature_K"]) == [300.0, 1500.0] * 4
+    good = df["error"] == ""
+    assert good.tolist() == [True, True, False, False, False, False, True, True]
+    np.testing.assert_allclose(df.loc[good, ["sigma_y_MPa", "sigma_y_std_MPa"]].to_numpy(),
+                               ref[["sigma_y_MPa", "sigma_y_std_MPa"]].to_numpy(), rtol=1e-6)
+    assert df.loc[~good, "sigma_y_MPa"].isna().all()
+    assert "Co" in df["error"][2] and "case-sensitive" in df["error"][4]
+    listed = pd.read_csv(errs)
+    assert listed["line"].tolist() == [3, 4]  # 1-based file lines (the header is line 1)
+    assert "2 of 4 rows" in capsys.readouterr().err
+    # skip drops them; raise stops naming the first line
+    assert main(["xyield", "predict", "--model", *models, "-i", str(src), "--errors", "skip", "-o", str(out)]) == 0
+    assert list(pd.read_parquet(out)["id"]) == [7, 10]
+    assert main(["xyield", "predict", "--model", *models, "-i", str(src), "--errors", "raise", "-o", str(out)]) == 2
+    assert "line 3" in capsys.readouterr().err
+    # exactly one of -c / -i
+    assert main(["xyield", "predict", "--model", *models]) == 2
+    assert main(["xyield", "predict", "--model", *models, "-c", "MoNb", "-i", str(src)]) == 2
+
+
+def test_predict_table_classification_and_all_rows_bad(tmp_path):
+    models = _tiny_models(tmp_path, task="classification", n=1)
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"formula": ["MoNbTaTi", "FeNi"]}).to_csv(src, index=False)
+    out = tmp_path / "o.csv"
+    assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-o", str(out)]) == 0
+    df = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    p = df[[f"p{k}" for k in range(5)]].to_numpy()
+    np.testing.assert_allclose(p[0].sum(), 1.0, rtol=1e-6)
+    assert df["class5"][0] == p[0].argmax() and np.isnan(p[1]).all()
+    pd.DataFrame({"formula": ["FeNi", ""], "id": [1, 2]}).to_csv(src, index=False)
+    assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df["id"]) == [1, 2] and df["p0"].isna().all() and "empty formula cell" in df["error"][1]

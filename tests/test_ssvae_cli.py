@@ -75,8 +75,8 @@ def test_generate_nudge_explain(tmp_path, released):
 
     inp = tmp_path / "in.csv"
     pd.DataFrame({"formula": ["CoCrFeNi"]}).to_csv(inp, index=False)
-    assert main(["ssvae", "explain", str(inp), "--model", "released", "-o", str(tmp_path / "e.csv"),
-                 "--plot", str(tmp_path / "e.png")]) == 0
+    assert main(["ssvae", "explain", str(inp), "--model", "released", "--background-size", "all",
+                 "-o", str(tmp_path / "e.csv"), "--plot", str(tmp_path / "e.png")]) == 0
     e = pd.read_csv(tmp_path / "e.csv")
     phi = e.filter(like="phi_").to_numpy()[0]
     assert phi.sum() == pytest.approx(e["p_single"][0] - 0.509514, abs=1e-5)  # efficiency, E[f] of the golden file

@@ -205,3 +205,96 @@ def test_bad_input():
         exact_shapley(m, np.zeros((1, 4)), np.zeros((2, 4)), dtype="float16")
     with pytest.raises(ValueError, match="background is empty"):
         exact_shapley(m, np.zeros((1, 4)), np.zeros((0, 4)))
+
+
+def test_weighted_background_equals_repeated_rows(rng):
+    m = _small_model(5, 2)
+    x, bg = rng.normal(size=(3, 5)), rng.normal(size=(9, 5))
+    w = np.array([1, 3, 0, 2, 1, 1, 4, 1, 2], float)
+    res = exact_shapley(m, x, bg, weights=w)
+    ref = exact_shapley(m, x, np.repeat(bg, w.astype(int), axis=0))
+    np.testing.assert_allclose(res.values, ref.values, atol=1e-12)
+    assert res.base_value == pytest.approx(ref.base_value, abs=1e-12)
+    np.testing.assert_allclose(res.values.sum(1), res.prediction - res.base_value, atol=1e-12)  # efficiency
+
+
+@pytest.mark.parametrize("n,test_size", [(1373, 0.1), (1235, 0.3), (371, 0.2), (10, 0.25), (7, 0.5)])
+def test_shuffle_split_matches_sklearn(n, test_size):
+    """The NumPy split that replaces scikit-learn in `load_splits`: the same rows in the same order."""
+    from sklearn.model_selection import train_test_split
+
+    from hea_fast.ssvae.data import shuffle_split
+
+    for seed in (0, 1, 42, 2**31 + 5):
+        train, test = shuffle_split(n, test_size, seed)
+        ref_train, ref_test = train_test_split(np.arange(n), test_size=test_size, random_state=seed)
+        np.testing.assert_array_equal(train, ref_train)
+        np.testing.assert_array_equal(test, ref_test)
+    with pytest.raises(ValueError, match="test_size"):
+        shuffle_split(10, 1.5, 0)
+    with pytest.raises(ValueError, match="seed"):
+        shuffle_split(10, 0.2, -1)
+    with pytest.raises(ValueError, match="cannot split 1 rows"):
+        shuffle_split(1, 0.5, 0)
+
+
+def test_summarize_background_clusters(rng):
+    """Well-separated clusters of known sizes: one medoid per cluster (the member nearest the
+    cluster's mean, in standardised units), weighted by the cluster's size."""
+    from hea_fast.ssvae.explain import summarize_background
+
+    sizes = [5, 17, 1, 9, 30]
+    centres = np.array([[0, 0, 0], [50, 0, 0], [0, 50, 0], [0, 0, 50], [50, 50, 50]], float)
+    label = np.repeat(np.arange(5), sizes)
+    X = centres[label] + rng.normal(size=(len(label), 3))
+    perm = rng.permutation(len(X))
+    X, label = X[perm], label[perm]
+    rows, w = summarize_background(X, 5, seed=3)
+    assert sorted(w) == sorted(sizes) and w.sum() == len(X)
+    sd = X.std(0)
+    idx = [int(np.flatnonzero((X == r).all(1))[0]) for r in rows]
+    assert idx == sorted(idx)  # background order
+    for i, wi in zip(idx, w):
+        members = np.flatnonzero(label == label[i])
+        assert wi == len(members)
+        dist = (((X[members] - X[members].mean(0)) / sd) ** 2).sum(1)
+        assert i == members[np.argmin(dist)]
+    again = summarize_background(X, 5, seed=3)
+    np.testing.assert_array_equal(again[0], rows)
+    np.testing.assert_array_equal(again[1], w)
+    all_rows, ones = summarize_background(X, len(X), seed=0)
+    np.testing.assert_array_equal(all_rows, X)
+    assert (ones == 1).all()
+    dup_rows, dup_w = summarize_background(np.repeat(X[:2], 4, axis=0), 5)  # 2 distinct rows only
+    assert len(dup_rows) == 2 and dup_w.tolist() == [4.0, 4.0]
+    with pytest.raises(ValueError, match="positive integer"):
+        summarize_background(X, 0)
+
+
+def test_explain_runs_without_torch_or_sklearn(shared_data, tmp_path):
+    """`hea-fast ssvae explain` on the test alloys reads the head's weights and the splits without
+    importing torch, Pyro or scikit-learn (their imports were most of the command's time)."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "e.csv"
+    code = ("import sys; from hea_fast.cli import main; "
+            f"rc = main(['ssvae', 'explain', '--background-size', '20', '-o', {str(out)!r}]); "
+            "bad = [m for m in ('torch', 'pyro', 'sklearn') if m in sys.modules]; "
+            "print('rc', rc, 'imported', bad); sys.exit(rc or len(bad))")
+    env = dict(os.environ, HEA_FAST_DATA=str(shared_data))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    df = pd.read_csv(out)
+    assert len(df) == 138
+    from hea_fast.ssvae.data import load_splits
+    from hea_fast.ssvae.explain import summarize_background
+    from hea_fast.ssvae.model import load_model
+
+    sp = load_splits(42)
+    assert list(df["alloy"]) == list(sp["test"].alloys)
+    bg, w = summarize_background(sp["labelled"].e, 20, seed=0)
+    ref = exact_shapley(load_model("default"), sp["test"].e, bg, weights=w)  # the torch model, same weights
+    np.testing.assert_allclose(df.filter(like="phi_").to_numpy(), ref.values, atol=1e-9)
+    np.testing.assert_allclose(df["p_single"], ref.prediction, atol=1e-9)

@@ -9,8 +9,15 @@ import pytest
 import torch
 
 from hea_fast._backend import core
-from hea_fast.ssvae.head import head_arrays, ssvae_head, ssvae_head_coalitions, ssvae_head_reference
-from hea_fast.ssvae.model import SSVAE, SSVAEConfig
+from hea_fast.ssvae.head import (
+    SSVAEHead,
+    head_arrays,
+    load_head,
+    ssvae_head,
+    ssvae_head_coalitions,
+    ssvae_head_reference,
+)
+from hea_fast.ssvae.model import SSVAE, SSVAEConfig, load_model
 
 FEATURES = ("k", "vm", "tm", "vac", "delta", "delta_chi", "delta_s_mix", "delta_h_mix")
 
@@ -119,6 +126,109 @@ def test_coalitions_brute_force(F, rng):
     v = ssvae_head_coalitions(m, x, bg)
     np.testing.assert_array_equal(ssvae_head_coalitions(m, x, bg, threads=1), v)
     np.testing.assert_allclose(v[:, -1], ssvae_head(m, x), atol=1e-15)  # full coalition: f(x) itself
+
+
+@pytest.mark.parametrize("hidden", [(7,), (11, 6), (9, 31, 4)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_coalitions_one_background_row_bitwise(hidden, dtype, rng):
+    """With one background row, v[i, S] is f at the coalition's input itself: the kernel's shared
+    layer-0 prefixes must give bitwise what the plain forward pass (`ssvae_head`) gives."""
+    m = small_model(hidden, seed=len(hidden), standardised=len(hidden) != 2)
+    x, b = rng.normal(size=(3, 8)) * 2, rng.normal(size=(1, 8)) * 2
+    masks = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(bool)
+    for output in ("probability", "logit"):
+        v = ssvae_head_coalitions(m, x, b, output=output, dtype=dtype)
+        for i in range(3):
+            z = np.where(masks, x[i], b[0])
+            np.testing.assert_array_equal(v[i], ssvae_head(m, z, output=output, dtype=dtype))
+
+
+def test_coalitions_weighted_and_independent_of_other_rows(rng):
+    m = small_model((13, 6), seed=2)
+    x, bg = rng.normal(size=(5, 8)) * 2, rng.normal(size=(37, 8)) * 2  # 37: a partial last block
+    w = rng.integers(0, 4, size=37).astype(float)
+    w[0] = 1.0
+    got = ssvae_head_coalitions(m, x, bg, weights=w, dtype="float64")
+    # independent reference: the weighted mean of per-row values, each from the unweighted kernel
+    per_row = np.stack([ssvae_head_coalitions(m, x, bg[r : r + 1], dtype="float64") for r in range(37)], axis=2)
+    np.testing.assert_allclose(got, (per_row * w).sum(2) / w.sum(), rtol=1e-13, atol=1e-15)
+    # integer weights = repeated rows
+    rep = np.repeat(bg, w.astype(int), axis=0)
+    np.testing.assert_allclose(ssvae_head_coalitions(m, x, bg, weights=w), ssvae_head_coalitions(m, x, rep),
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ssvae_head_coalitions(m, x, bg, weights=np.ones(37)), ssvae_head_coalitions(m, x, bg),
+                               rtol=1e-14, atol=0)
+    v = ssvae_head_coalitions(m, x, bg)
+    for t in (1, 3):
+        np.testing.assert_array_equal(ssvae_head_coalitions(m, x, bg, threads=t), v)
+    np.testing.assert_array_equal(ssvae_head_coalitions(m, x[2:3], bg), v[2:3])  # no dependence on other rows
+    for bad, msg in (([1.0] * 36, "background_weights"), ([-1.0] + [1.0] * 36, r"background_weights\[0\]"),
+                     ([np.nan] + [1.0] * 36, r"background_weights\[0\]"), ([0.0] * 37, "sum to 0")):
+        with pytest.raises(ValueError, match=msg):
+            ssvae_head_coalitions(m, x, bg, weights=np.array(bad))
+
+
+def _assert_same_head(h, model):
+    a, b = head_arrays(h), head_arrays(model)
+    for key in ("weights", "biases"):
+        assert len(a[key]) == len(b[key])
+        for u, v in zip(a[key], b[key]):
+            assert u.dtype == v.dtype == np.float64
+            np.testing.assert_array_equal(u, v)
+    for key in ("mean", "std"):
+        assert (a[key] is None) == (b[key] is None)
+        if a[key] is not None:
+            np.testing.assert_array_equal(a[key], b[key])
+    assert h.config.features == tuple(model.config.features)
+    assert h.config.elements == tuple(model.config.elements)
+
+
+@pytest.mark.parametrize("standardised", [True, False])
+def test_load_head_reads_the_torch_models_weights(tmp_path, standardised, rng):
+    """`load_head` (safetensors' NumPy reader, no torch) gives the arrays `head_arrays` takes from the
+    loaded torch model, bit for bit, and so the same kernel results."""
+    m = small_model((13, 6), seed=4, standardised=standardised)
+    m.save(tmp_path / "m")
+    h = load_head(tmp_path / "m")
+    assert isinstance(h, SSVAEHead) and h.source.endswith("model.safetensors")
+    _assert_same_head(h, SSVAE.load(tmp_path / "m"))
+    _assert_same_head(h, m)
+    e = rng.normal(size=(50, 8)) * 3
+    np.testing.assert_array_equal(ssvae_head(h, e), ssvae_head(m, e))
+    np.testing.assert_array_equal(ssvae_head_coalitions(h, e[:2], e[10:30]), ssvae_head_coalitions(m, e[:2], e[10:30]))
+
+
+def test_load_head_bundled_and_released(shared_data):
+    _assert_same_head(load_head("default"), load_model("default"))
+    _assert_same_head(load_head("ssvae"), load_model("default"))
+    _assert_same_head(load_head("released"), load_model("released"))
+    assert load_head("released").mean is None  # the authors' model reads raw descriptors
+
+
+def test_load_head_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a directory"):
+        load_head(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="config.json not found"):
+        load_head(tmp_path)
+    m = small_model((5,), seed=1)
+    m.save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match=r"model.safetensors: not a readable safetensors file"):
+        load_head(tmp_path / "m")
+    weights.write_bytes(good)
+    cfg = tmp_path / "m" / "config.json"
+    import json
+
+    meta = json.loads(cfg.read_text())
+    meta["config"]["hidden"] = [6]
+    cfg.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"encoder_y.linears.0 has weight \(5, 8\).*needs \(6, 8\)"):
+        load_head(tmp_path / "m")
+    cfg.write_text("{broken")
+    with pytest.raises(Exception, match="config.json"):
+        load_head(tmp_path / "m")
 
 
 def test_bad_arguments():

@@ -127,7 +127,8 @@ void bind_ssvae_head(py::module_& m) {
   m.def(
       "ssvae_head_coalitions",
       [](carray<double> x, carray<double> background, py::sequence weights, py::sequence biases, py::object mean,
-         py::object std, const std::string& output, const std::string& dtype, py::object threads) {
+         py::object std, const std::string& output, const std::string& dtype, py::object threads,
+         py::object background_weights) {
         HeadArgs a;
         make_head(a, weights, biases, mean, std, output, dtype);
         const int64_t F = a.head.size[0];
@@ -138,17 +139,35 @@ void bind_ssvae_head(py::module_& m) {
         check_rows(background, "background", F);
         const int64_t n = x.shape(0), mb = background.shape(0);
         if (mb < 1) throw py::value_error("background is empty");
+        carray<double> bw;
+        const double* pw = nullptr;
+        if (!background_weights.is_none()) {
+          bw = background_weights.cast<carray<double>>();
+          hb::check_shape(bw, "background_weights", {mb});
+          double total = 0.0;
+          for (int64_t r = 0; r < mb; ++r) {
+            const double w = bw.data()[r];
+            if (!(std::isfinite(w) && w >= 0))
+              throw py::value_error("background_weights[" + std::to_string(r) + "] = " + std::to_string(w) +
+                                    " must be finite and >= 0");
+            total += w;
+          }
+          if (!(total > 0)) throw py::value_error("background_weights sum to 0");
+          pw = bw.data();
+        }
         const int t = hb::threads_arg(threads);
         const double *px = x.data(), *pb = background.data();
         return hb::fill_array<double>({n, int64_t(1) << F},
-                                      [&](double* out) { SH::coalition_values(px, n, pb, mb, a.head, out, t); });
+                                      [&](double* out) { SH::coalition_values(px, n, pb, mb, pw, a.head, out, t); });
       },
       py::arg("x"), py::arg("background"), py::arg("weights"), py::arg("biases"), py::arg("mean") = py::none(),
       py::arg("std") = py::none(), py::arg("output") = "probability", py::arg("dtype") = "float32",
-      py::arg("threads") = py::none(),
+      py::arg("threads") = py::none(), py::arg("background_weights") = py::none(),
       (std::string("Coalition values v[i, S] = mean over background rows b of f(z), z_j = x[i, j] where bit j of S "
                    "is set, b_j otherwise: (n, 2^F) float64, the value function of exact interventional Shapley "
-                   "values. The mean is summed in background order, independent of threads.") +
+                   "values; with background_weights (m,) (finite, >= 0, positive sum) the weighted mean "
+                   "Σ_b w_b f / Σ_b w_b. Each f(z) is bitwise the head's value at z; the sums run in float64 "
+                   "in a grouping fixed by the background size, independent of threads and of the other rows.") +
        kHeadArgs)
           .c_str());
 

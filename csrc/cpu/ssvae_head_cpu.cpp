@@ -6,8 +6,10 @@
 // released model runs at ~80 % of the FMA units' peak. Hidden widths are padded to a multiple of
 // kMR with zero weights (a padded unit's Softplus(0) meets a zero weight column in the next layer,
 // so it adds exactly nothing). Softplus runs over the block 6 vectors at a time (independent
-// polynomial chains interleaved). Work items (row blocks, (row, coalition) pairs, lattice tiles) are
-// pulled dynamically by the threads; each is computed by the same instructions whatever the thread.
+// polynomial chains interleaved). Work items (row blocks, (row, background blocks) pairs, lattice
+// tiles) are pulled dynamically by the threads; each is computed by the same instructions whatever
+// the thread. Profile of the coalition driver (8 -> 100 -> 100 -> 1, one thread): ~58 % in the 100 x
+// 100 tile loop (at the FMA units' peak), ~30 % in Softplus, the rest layer 0, inputs and sums.
 //
 // The block forward pass is compiled twice on x86-64 (AVX2+FMA and baseline, target_clones) like
 // the descriptor and screening kernels, and chosen at load time by CPU features.
@@ -35,6 +37,7 @@ namespace {
 typedef float vf8 __attribute__((vector_size(32)));
 typedef double vd4 __attribute__((vector_size(32)));
 typedef int32_t vi8 __attribute__((vector_size(32)));
+typedef uint32_t vu8 __attribute__((vector_size(32)));
 
 template <class T>
 struct Simd;
@@ -66,6 +69,7 @@ struct Net {
   int64_t F = 0;
   int64_t in[kMaxLayers] = {}, out[kMaxLayers] = {};  // padded: in[l] = out[l-1]
   std::vector<T> W[kMaxLayers], b[kMaxLayers];
+  std::vector<T> first_t;    // layer 0's weights transposed, (F, out[0]): first_t[j * out[0] + k] = W0(k, j)
   std::vector<T> mean, std;  // empty: raw inputs
   int64_t widest = 0;
   Output output = Output::kProbability;
@@ -86,6 +90,9 @@ struct Net {
       }
       widest = std::max(widest, out[l]);
     }
+    first_t.assign(static_cast<size_t>(F * out[0]), T(0));
+    for (int64_t k = 0; k < h.size[1]; ++k)
+      for (int64_t j = 0; j < F; ++j) first_t[j * out[0] + k] = static_cast<T>(h.weight[0][k * F + j]);
     widest = std::max(widest, F);
     if (h.mean != nullptr) {
       mean.resize(static_cast<size_t>(F));
@@ -99,60 +106,56 @@ struct Net {
 };
 
 // ---- Softplus over a block ----------------------------------------------------------------------
-// float32: softplus(x) = x for x > 20 (torch's threshold), else max(x, 0) + log1p(exp(-|x|)).
-// exp(a), a <= 0: a = k ln2 + r, |r| <= ln2/2, e^r = 1 + r + r^2 Q(r) with Q a degree-4 polynomial
-// fitted for the least maximum relative error (3.1e-9 in float64 arithmetic), 2^k via the exponent
-// bits (0 below -87, where float32 would be subnormal); log1p(t), t in [0, 1]: 2 atanh(s),
-// s = t / (2 + t) <= 1/3, atanh(s)/s = 1 + z R(z), z = s^2, R of degree 3 fitted likewise (4.5e-9).
-// Both far below float32 rounding (6e-8); tests/test_ssvae_head.py checks the result against libm.
-// U vectors at a time: the U dependency chains (each ~30 operations deep) are interleaved.
+// float32: softplus(x) = max(x, 0) + log1p(t), t = exp(-|x|). For x > 20 (torch's threshold, where
+// torch returns x) log1p(t) < 2.1e-9 is below half an ulp of x, so the sum is x exactly and needs no
+// select. exp(a), a = -|x| clamped to >= -87.3 (t then stays a normal float; below that softplus is
+// < 1.2e-38, flushed anyway): a = k ln2 + r, |r| <= ln2/2, e^r = 1 + r + r^2 Q(r) with Q a degree-4
+// polynomial fitted for the least maximum relative error (3.1e-9 in float64 arithmetic), by Horner;
+// 2^k from the exponent bits: the rounding constant 1.5 * 2^23 + 127 leaves k + 127 in the low bits
+// of sh, and shifting them by 23 drops the constant's own bits. log1p(t), t in [0, 1]: 2 atanh(s),
+// s = t / (2 + t) <= 1/3, atanh(s)/s = 1 + z R(z), z = s^2, R of degree 3 fitted likewise (4.5e-9),
+// as s (2 + z 2R(z)) by Horner. Both far below float32 rounding (6e-8); tests/test_ssvae_head.py
+// checks the result against libm. U vectors at a time: U independent dependency chains interleaved.
 template <int U>
 __attribute__((always_inline)) inline void softplus8(vf8* v) {
-  constexpr float kLog2e = 1.44269504088896341f, kShift = 12582912.0f;  // 1.5 * 2^23
+  constexpr float kLog2e = 1.44269504088896341f, kShift = 12583039.0f;  // 1.5 * 2^23 + 127
   constexpr float kLn2Hi = 0.693145751953125f, kLn2Lo = 1.428606765330187e-06f;
   const vf8 zero = {};
-  vf8 x[U], a[U], sh[U], r[U], p[U], t[U], s[U], z[U], q[U];
+  vf8 x[U], a[U], sh[U], r[U], t[U];
   for (int u = 0; u < U; ++u) {
     x[u] = v[u];
     vi8 bits;  // -|x|: the sign bit set
     std::memcpy(&bits, &x[u], sizeof bits);
     bits |= INT32_MIN;
     std::memcpy(&a[u], &bits, sizeof bits);
+    a[u] = a[u] > zero - 87.3f ? a[u] : zero - 87.3f;
     sh[u] = a[u] * kLog2e + kShift;
-  }
-  for (int u = 0; u < U; ++u) {
     const vf8 kd = sh[u] - kShift;
     r[u] = (a[u] - kd * kLn2Hi) - kd * kLn2Lo;
   }
-  for (int u = 0; u < U; ++u) {  // e^r = 1 + r + r^2 Q(r), Q of degree 4 fitted (minimax), by Estrin
-    const vf8 r2 = r[u] * r[u];
-    const vf8 q01 = r[u] * 0.16666521f + 0.49999994f, q23 = r[u] * 0.00836871f + 0.04166839f;
-    const vf8 q = (q01 + r2 * q23) + (r2 * r2) * 0.0013814613f;
-    p[u] = (r[u] + 1.0f) + r2 * q;
-  }
-  for (int u = 0; u < U; ++u) {
-    vi8 sb;
+  for (int u = 0; u < U; ++u) {  // e^r = 1 + r (1 + r Q(r)), Q of degree 4 fitted (minimax), by Horner
+    vf8 q = r[u] * 0.0013814613f + 0.00836871f;
+    q = q * r[u] + 0.04166839f;
+    q = q * r[u] + 0.16666521f;
+    q = q * r[u] + 0.49999994f;
+    q = q * r[u] + 1.0f;
+    const vf8 p = q * r[u] + 1.0f;
+    vu8 sb;
     std::memcpy(&sb, &sh[u], sizeof sb);
-    sb = (sb - 0x4B400000 + 127) << 23;
+    sb <<= 23;  // (k + 127) << 23: 2^k
     vf8 scale;
     std::memcpy(&scale, &sb, sizeof scale);
-    t[u] = p[u] * scale;
-    vi8 tb, keep = a[u] >= zero - 87.0f;  // lane masks: all ones where kept
-    std::memcpy(&tb, &t[u], sizeof tb);
-    tb &= keep;
-    std::memcpy(&t[u], &tb, sizeof tb);
-    s[u] = t[u] / (t[u] + 2.0f);
-    z[u] = s[u] * s[u];
+    t[u] = p * scale;
   }
-  for (int u = 0; u < U; ++u) {  // atanh(s)/s = 1 + z R(z), R of degree 3 fitted (minimax) on [0, 1/9]
-    const vf8 r01 = z[u] * 0.20010850f + 0.33333206f, r23 = z[u] * 0.14012229f + 0.13999571f;
-    q[u] = r01 + (z[u] * z[u]) * r23;
-  }
-  for (int u = 0; u < U; ++u) {
-    const vf8 l1p = 2.0f * s[u] + 2.0f * s[u] * z[u] * q[u];
-    const vf8 pos = (x[u] - a[u]) * 0.5f;  // max(x, 0) = (x + |x|) / 2, exactly
-    const vf8 y = pos + l1p;
-    v[u] = x[u] > zero + 20.0f ? x[u] : y;
+  for (int u = 0; u < U; ++u) {  // log1p(t) = s (2 + z 2R(z)), R of degree 3 fitted (minimax) on [0, 1/9]
+    const vf8 s = t[u] / (t[u] + 2.0f);
+    const vf8 z = s * s;
+    vf8 w = z * (2.0f * 0.14012229f) + 2.0f * 0.13999571f;
+    w = w * z + 2.0f * 0.20010850f;
+    w = w * z + 2.0f * 0.33333206f;
+    w = w * z + 2.0f;
+    const vf8 pos = x[u] > zero ? x[u] : zero;
+    v[u] = pos + s * w;
   }
 }
 
@@ -189,17 +192,17 @@ __attribute__((always_inline)) inline void tile(const T* W, const T* b, const ty
     for (int v = 0; v < kNV; ++v) out[r * kNV + v] = acc[r][v];
 }
 
-// One block of kRows rows through the whole head: x0 (F x kNV vectors, standardised), a/b scratch
-// (widest x kNV vectors each). Returns the logits' vectors (kNV of them, inside a or b).
+// One block of kRows rows through layers first..L-1 of the head: cur (the block's inputs to layer
+// `first`, in[first] x kNV vectors), a/b scratch (widest x kNV vectors each). Returns the logits'
+// vectors (kNV of them: cur itself when first == L, else inside a or b).
 template <class T>
-__attribute__((always_inline)) inline const typename Simd<T>::V* forward_block(const Net<T>& net,
-                                                                               const typename Simd<T>::V* x0,
-                                                                               typename Simd<T>::V* a,
-                                                                               typename Simd<T>::V* b) {
+__attribute__((always_inline)) inline const typename Simd<T>::V* forward_layers(const Net<T>& net, int first,
+                                                                                const typename Simd<T>::V* cur,
+                                                                                typename Simd<T>::V* a,
+                                                                                typename Simd<T>::V* b) {
   using V = typename Simd<T>::V;
-  const V* cur = x0;
   V* nxt = a;
-  for (int l = 0; l < net.layers; ++l) {
+  for (int l = first; l < net.layers; ++l) {
     const T* W = net.W[l].data();
     const T* bias = net.b[l].data();
     const int64_t n_in = net.in[l], n_out = net.out[l];
@@ -213,6 +216,15 @@ __attribute__((always_inline)) inline const typename Simd<T>::V* forward_block(c
     nxt = nxt == a ? b : a;
   }
   return cur;
+}
+
+// The whole head on one block: x0 (F x kNV vectors, standardised).
+template <class T>
+__attribute__((always_inline)) inline const typename Simd<T>::V* forward_block(const Net<T>& net,
+                                                                               const typename Simd<T>::V* x0,
+                                                                               typename Simd<T>::V* a,
+                                                                               typename Simd<T>::V* b) {
+  return forward_layers<T>(net, 0, x0, a, b);
 }
 
 HEA_CLONES const vf8* forward_f32(const Net<float>& net, const vf8* x0, vf8* a, vf8* b) {
@@ -319,8 +331,88 @@ void head_impl(const double* e, int64_t n, const Head& h, double* out, int threa
       });
 }
 
+// ---- coalitions -------------------------------------------------------------------------------
+// A work item is one row x and up to kCoalitionBlocks blocks of background rows. For each block the
+// 2^F coalitions are visited in bit-reversed order (feature 0's bit changes slowest), so that layer
+// 0's pre-activation, accumulated over the features in the order 0..F-1 exactly as `tile` does,
+// shares its prefixes: level j+1 = level j + input_j * W0(:, j) depends on bits 0..j of the
+// coalition only, and a step recomputes the levels from the first feature whose bit changed (2 per
+// step on average instead of F). The FMA sequence is the plain forward pass's, so every f(z) is
+// bitwise what `head` gives for z. Per coalition, f is summed in float64 over the item's rows in
+// order, and the items' sums in background order: the grouping depends on m only, never on threads.
+constexpr int64_t kCoalitionBlocks = 4;  // background blocks per work item
+
 template <class T>
-void coalitions_impl(const double* x, int64_t n, const double* bg, int64_t m, const Head& h, double* out, int threads) {
+struct CoalitionScratch {
+  using V = typename Simd<T>::V;
+  AlignedVecs<V> a, b, prefix, xin, bin;  // activations; layer-0 prefixes (F + 1 levels); inputs
+  std::vector<double> acc;                // per coalition
+  explicit CoalitionScratch(const Net<T>& net)
+      : a(net.widest * kNV),
+        b(net.widest * kNV),
+        prefix((net.F + 1) * net.out[0] * kNV),
+        xin(net.F * kNV),
+        bin(net.F * kNV),
+        acc(size_t(1) << net.F) {}
+  T* x_lanes() { return reinterpret_cast<T*>(xin.data()); }  // [j * rows + row]
+  T* b_lanes() { return reinterpret_cast<T*>(bin.data()); }
+};
+
+// All 2^F coalitions of one background block (nb real rows, weights wts or nullptr) into s.acc.
+template <class T>
+__attribute__((always_inline)) inline void coalition_block(const Net<T>& net, CoalitionScratch<T>& s, const double* wts,
+                                                           int64_t nb) {
+  using V = typename Simd<T>::V;
+  static_assert(kNV == 2, "the prefix loop is written for two vectors per unit");
+  const int64_t F = net.F, M = int64_t(1) << F, n0 = net.out[0];
+  V* P = s.prefix.data();
+  const V* xin = s.xin.data();
+  const V* bin = s.bin.data();
+  for (int64_t k = 0; k < n0; ++k) P[k * kNV] = P[k * kNV + 1] = V{} + net.b[0][k];
+  for (int64_t c = 0; c < M; ++c) {
+    int64_t S = 0;  // c bit-reversed over F bits
+    for (int64_t j = 0; j < F; ++j) S |= ((c >> (F - 1 - j)) & 1) << j;
+    const int64_t j0 = c == 0 ? 0 : F - 1 - __builtin_ctzll(static_cast<unsigned long long>(c));
+    for (int64_t j = j0; j < F; ++j) {
+      const V* in = ((S >> j) & 1) ? xin + j * kNV : bin + j * kNV;
+      const V i0 = in[0], i1 = in[1];
+      const V* src = P + j * n0 * kNV;
+      V* dst = P + (j + 1) * n0 * kNV;
+      const T* w = net.first_t.data() + j * n0;
+      for (int64_t k = 0; k < n0; ++k) {
+        dst[k * kNV] = src[k * kNV] + i0 * w[k];
+        dst[k * kNV + 1] = src[k * kNV + 1] + i1 * w[k];
+      }
+    }
+    V* h0 = P + F * n0 * kNV;
+    if (net.layers > 1) softplus_block(h0, n0 * kNV);
+    const T* z = reinterpret_cast<const T*>(forward_layers<T>(net, 1, h0, s.a.data(), s.b.data()));
+    double sum = s.acc[S];
+    if (wts == nullptr)
+      for (int64_t r = 0; r < nb; ++r) sum += finish(static_cast<double>(z[r]), net.output);
+    else
+      for (int64_t r = 0; r < nb; ++r) sum += wts[r] * finish(static_cast<double>(z[r]), net.output);
+    s.acc[S] = sum;
+  }
+}
+
+HEA_CLONES void coalition_block_f32(const Net<float>& net, CoalitionScratch<float>& s, const double* wts, int64_t nb) {
+  coalition_block<float>(net, s, wts, nb);
+}
+HEA_CLONES void coalition_block_f64(const Net<double>& net, CoalitionScratch<double>& s, const double* wts,
+                                    int64_t nb) {
+  coalition_block<double>(net, s, wts, nb);
+}
+inline void run_coalition_block(const Net<float>& net, CoalitionScratch<float>& s, const double* wts, int64_t nb) {
+  coalition_block_f32(net, s, wts, nb);
+}
+inline void run_coalition_block(const Net<double>& net, CoalitionScratch<double>& s, const double* wts, int64_t nb) {
+  coalition_block_f64(net, s, wts, nb);
+}
+
+template <class T>
+void coalitions_impl(const double* x, int64_t n, const double* bg, int64_t m, const double* weights, const Head& h,
+                     double* out, int threads) {
   const Net<T> net(h);
   constexpr int R = rows_of<T>();
   const int64_t F = net.F, M = int64_t(1) << F;
@@ -328,30 +420,45 @@ void coalitions_impl(const double* x, int64_t n, const double* bg, int64_t m, co
   std::vector<T> xs(static_cast<size_t>(n * F)), bs(static_cast<size_t>(m * F));
   for (int64_t i = 0; i < n * F; ++i) xs[i] = scaled(net, i % F, x[i]);
   for (int64_t i = 0; i < m * F; ++i) bs[i] = scaled(net, i % F, bg[i]);
-  dynamic_chunks(
-      n * M, 1, threads, [&] { return Scratch<T>(net); },
-      [&](Scratch<T>& s, int64_t lo, int64_t hi) {
-        T* in = s.in();
-        for (int64_t item = lo; item < hi; ++item) {
-          const int64_t i = item / M, S = item % M;
-          const T* xi = xs.data() + i * F;
-          double sum = 0.0;
-          for (int64_t r0 = 0; r0 < m; r0 += R) {
-            const int64_t nb = std::min<int64_t>(R, m - r0);
-            for (int64_t j = 0; j < F; ++j) {
-              T* col = in + j * R;
-              if ((S >> j) & 1) {
-                for (int r = 0; r < R; ++r) col[r] = xi[j];
-              } else {
-                for (int64_t r = 0; r < R; ++r) col[r] = bs[(r0 + std::min(r, nb - 1)) * F + j];
-              }
+  double total = static_cast<double>(m);
+  if (weights != nullptr) {
+    total = 0.0;
+    for (int64_t r = 0; r < m; ++r) total += weights[r];
+  }
+  const int64_t blocks = (m + R - 1) / R, chunks = (blocks + kCoalitionBlocks - 1) / kCoalitionBlocks;
+  // rows x in groups, so that the per-item sums stay below 2^22 doubles (32 MB)
+  const int64_t group = std::max<int64_t>(1, (int64_t(1) << 22) / (chunks * M));
+  std::vector<double> part;
+  for (int64_t g0 = 0; g0 < n; g0 += group) {
+    const int64_t gn = std::min(group, n - g0);
+    part.assign(static_cast<size_t>(gn * chunks * M), 0.0);
+    dynamic_chunks(
+        gn * chunks, 1, threads, [&] { return CoalitionScratch<T>(net); },
+        [&](CoalitionScratch<T>& s, int64_t lo, int64_t hi) {
+          T* xl = s.x_lanes();
+          T* bl = s.b_lanes();
+          for (int64_t item = lo; item < hi; ++item) {
+            const int64_t i = g0 + item / chunks, ch = item % chunks;
+            for (int64_t j = 0; j < F; ++j)
+              for (int r = 0; r < R; ++r) xl[j * R + r] = xs[i * F + j];
+            std::fill(s.acc.begin(), s.acc.end(), 0.0);
+            const int64_t b_hi = std::min(blocks, (ch + 1) * kCoalitionBlocks);
+            for (int64_t blk = ch * kCoalitionBlocks; blk < b_hi; ++blk) {
+              const int64_t r0 = blk * R, nb = std::min<int64_t>(R, m - r0);
+              for (int64_t j = 0; j < F; ++j)
+                for (int64_t r = 0; r < R; ++r) bl[j * R + r] = bs[(r0 + std::min(r, nb - 1)) * F + j];
+              run_coalition_block(net, s, weights == nullptr ? nullptr : weights + r0, nb);
             }
-            const T* z = s.run(net);
-            for (int64_t r = 0; r < nb; ++r) sum += finish(static_cast<double>(z[r]), net.output);
+            std::copy(s.acc.begin(), s.acc.end(), part.begin() + item * M);
           }
-          out[item] = sum / static_cast<double>(m);
-        }
-      });
+        });
+    for (int64_t i = 0; i < gn; ++i)
+      for (int64_t S = 0; S < M; ++S) {
+        double sum = 0.0;
+        for (int64_t ch = 0; ch < chunks; ++ch) sum += part[(i * chunks + ch) * M + S];
+        out[(g0 + i) * M + S] = sum / total;
+      }
+  }
 }
 
 // ---- lattice ranks -> descriptors -> head ------------------------------------------------------
@@ -426,11 +533,11 @@ void head(const double* e, int64_t n, const Head& h, double* out, int threads) {
   h.float64 ? head_impl<double>(e, n, h, out, threads) : head_impl<float>(e, n, h, out, threads);
 }
 
-void coalition_values(const double* x, int64_t n, const double* bg, int64_t m, const Head& h, double* out,
-                      int threads) {
+void coalition_values(const double* x, int64_t n, const double* bg, int64_t m, const double* weights, const Head& h,
+                      double* out, int threads) {
   if (n <= 0 || m <= 0) return;
-  h.float64 ? coalitions_impl<double>(x, n, bg, m, h, out, threads)
-            : coalitions_impl<float>(x, n, bg, m, h, out, threads);
+  h.float64 ? coalitions_impl<double>(x, n, bg, m, weights, h, out, threads)
+            : coalitions_impl<float>(x, n, bg, m, weights, h, out, threads);
 }
 
 void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const double* props, const double* pair,

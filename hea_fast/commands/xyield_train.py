@@ -13,10 +13,15 @@ from pathlib import Path
 
 from hea_fast._io import atomic_write
 from hea_fast.commands._common import add_command, load_xyield_model, positive_int
+from hea_fast.commands._tables import add_errors_args, add_formula_column
 
 # hea_fast.xyield.protocol.METHODS, spelled out so `hea-fast --help` does not import torch
-_METHODS = ("no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain",
-            "sparse_transfer")
+# (+ "mix": the paper's Mix, hea_fast.xyield.paper.train_mix, from scratch on simulated + experimental points)
+_METHODS = ("no_pretraining", "pretrain_transfer", "imp", "birpt", "birpt_ms_only", "birpt_mt_only",
+            "mix_finetune", "mix")
+_NEEDS_LOW = ("mix", "mix_finetune", "birpt", "birpt_ms_only", "birpt_mt_only")
+# the paper's simulated set: 100,000 grid points at 300-2500 K (hea_fast.xyield.paper.PAPER_LOW_TEMPERATURES_K)
+_PAPER_T_K = tuple(float(t) for t in range(300, 2600, 100))
 
 
 def register(subparsers) -> None:
@@ -25,17 +30,18 @@ def register(subparsers) -> None:
         description="Pretrain the X-Yield CNN on a uniform sample of the simulated (low-quality) set (yield "
                     "strengths in GPa). Resumes from OUT/checkpoint.* when interrupted.")
     p.add_argument("-o", "--out", required=True, help="output directory (model + checkpoints)")
-    p.add_argument("--n-low", type=int, default=50_000,
-                   help="simulated points to train on (the paper used 100000)")
+    p.add_argument("--n-low", type=int, default=100_000,
+                   help="simulated points to train on (the paper's 100000, at 300-2500 K)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the simulated sample")
-    p.add_argument("--epochs", type=positive_int, default=10, help="training epochs")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="points per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--epochs", type=positive_int, default=10, help="training epochs (authors' pretrain.py)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="points per step (the paper's 16)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (the paper's 1e-4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches")
     p.add_argument("--task", choices=("regression", "classification"), default="regression",
                    help="regression (GPa) or the paper's 5 classes of 0.5 GPa")
     p.add_argument("--imp-rounds", type=int, default=0,
-                   help="also write OUT/imp: N_s magnitude-pruning rounds (20%% each) for Hand-Tune (0 = none)")
+                   help="also write OUT/imp: N_s global magnitude-pruning rounds (20%% each, one retraining "
+                        "epoch each) as a starting point for --method imp (0 = none)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -55,11 +61,13 @@ def register(subparsers) -> None:
     t.add_argument("--batch-size", type=positive_int, default=4, help="points per step")
     t.add_argument("--lr-w", type=float, default=1e-3, help="weight learning rate")
     t.add_argument("--lr-mask", type=float, default=3.5, help="mask learning rate")
-    t.add_argument("--gamma", type=float, default=1e-4, help="l1 weight of the masks")
+    t.add_argument("--gamma", type=float, default=3e-3, help="l1 weight lambda of the masks (authors' 3e-3)")
     t.add_argument("--eps0", type=float, default=0.1, help="initial share of simulated points per batch (Bi-RPT)")
     t.add_argument("--eps-decay", type=float, default=0.9, help="per-epoch decay of that share")
-    t.add_argument("--imp-rounds", type=int, default=2, help="N_t magnitude-pruning rounds (Hand-Tune)")
-    t.add_argument("--n-low", type=int, default=50_000, help="simulated points mixed in (the paper used 100000)")
+    t.add_argument("--imp-rounds", type=int, default=2, help="N_t magnitude-pruning rounds (--method imp)")
+    t.add_argument("--mix-steps", type=positive_int, default=2000,
+                   help="optimiser steps of --method mix (from scratch, batch 16, Adam 1e-4)")
+    t.add_argument("--n-low", type=int, default=100_000, help="simulated points (the paper's 100000, 300-2500 K)")
     t.add_argument("--data-seed", type=int, default=0, help="seed of the simulated sample")
     t.add_argument("--task", choices=("regression", "classification"), default=None,
                    help="for no_pretraining (default: the pretrained model's task, else regression)")
@@ -76,14 +84,22 @@ def register(subparsers) -> None:
 
     q = add_command(
         subparsers, "predict", _predict, help="Predict the yield strength (MPa) of compositions at temperatures",
-        description="Predict with a saved model (an ensemble: mean and standard deviation); writes CSV with columns "
-                    "formula, temperature_K, sigma_y_MPa (+ sigma_y_std_MPa); classification models give class5, "
-                    "sigma_y_bin_lo_MPa, sigma_y_bin_hi_MPa and the class probabilities p0..p4.")
+        description="Predict with a saved model (an ensemble: mean and standard deviation) for the formulas of "
+                    "--composition (columns formula, temperature_K, ...) or of a table -i IN (its columns, "
+                    "temperature_K after the formula column, ..., and 'error' for rows that cannot be scored: "
+                    "unreadable formulas, elements outside the X-Yield ten Al Cr Hf Mo Nb Ta Ti V W Zr), one row "
+                    "per alloy and temperature. Regression models give sigma_y_MPa (+ sigma_y_std_MPa for an "
+                    "ensemble); classification models give class5, sigma_y_bin_lo_MPa, sigma_y_bin_hi_MPa and the "
+                    "class probabilities p0..p4.")
     q.add_argument("--model", required=True, nargs="+", help=_MODEL_HELP + "; several for an ensemble")
-    q.add_argument("--composition", "-c", required=True, nargs="+", help="formulas, e.g. MoNbTaTi")
+    q.add_argument("--composition", "-c", nargs="+", default=None,
+                   help="formulas, e.g. MoNbTaTi (or -i; default: none)")
+    q.add_argument("-i", "--input", default=None, help="CSV or Parquet table of alloys (or -c; default: none)")
+    add_formula_column(q)
+    add_errors_args(q, "predictions")
     q.add_argument("--temperatures", "--temperature", "-T", type=float, nargs="+", default=[300.0], metavar="T",
                    help="temperatures in K")
-    q.add_argument("-o", "--out", help="CSV path (default: stdout)")
+    q.add_argument("-o", "--out", help="output .csv or .parquet (default: CSV on stdout)")
 
 
 _SPLIT_HELP = "experimental split: 5pct or 10pct (few-shot training share) or cv10:K (10-fold CV, fold K held out)"
@@ -118,7 +134,7 @@ def _pretrain(args) -> int:
     if args.n_low < 10:
         raise ValueError(f"--n-low must be >= 10, got {args.n_low}")
     out = Path(args.out)
-    lq = load_low_quality(n=args.n_low, seed=args.data_seed)
+    lq = load_low_quality(n=args.n_low, seed=args.data_seed, temperatures_K=_PAPER_T_K)
     x, y = torch.from_numpy(lq.images()), torch.from_numpy(lq.targets("GPa"))
     if args.task == "classification":
         y = torch.clamp(torch.floor(y * 2), 0, 4)
@@ -139,11 +155,11 @@ def _transfer(args) -> int:
     import torch
 
     pre = None
-    if args.method != "no_pretraining":
+    if args.method not in ("no_pretraining", "mix"):
         if not args.pretrained:
             raise ValueError(f"--method {args.method} needs --pretrained DIR (from `hea-fast xyield pretrain`)")
         pdir = Path(args.pretrained)
-        if args.method == "hand_tune" and (pdir / "imp" / "model.json").is_file():
+        if args.method == "imp" and (pdir / "imp" / "model.json").is_file():
             pdir = pdir / "imp"
         pre = load_xyield_model(str(pdir))
     from hea_fast.xyield.cnn import CNNConfig
@@ -159,14 +175,21 @@ def _transfer(args) -> int:
     tr, te = _split(args.split, args.split_seed, hq)
     x, y = torch.from_numpy(hq.images()), labels(torch.from_numpy(hq.targets("GPa")))
     xl = yl = None
-    if args.method in ("mix", "birpt", "sparse_pretrain", "sparse_transfer"):
-        lq = load_low_quality(n=args.n_low, seed=args.data_seed)
+    if args.method in _NEEDS_LOW:
+        lq = load_low_quality(n=args.n_low, seed=args.data_seed, temperatures_K=_PAPER_T_K)
         xl, yl = torch.from_numpy(lq.images()), labels(torch.from_numpy(lq.targets("GPa")))
     cfg = TransferConfig(epochs=args.epochs, batch_size=args.batch_size, lr_w=args.lr_w, lr_mask=args.lr_mask,
                          gamma=args.gamma, eps0=args.eps0, eps_decay=args.eps_decay, imp_rounds=args.imp_rounds)
-    model, info = transfer(args.method, x[tr], y[tr], x_low=xl, y_low=yl, pretrained=pre, cfg=cfg,
-                           seed=args.seed, progress=not args.no_progress, model_config=CNNConfig(task=task),
-                           checkpoint_dir=Path(args.out) / "checkpoint")
+    if args.method == "mix":
+        from hea_fast.xyield.paper import MixConfig, train_mix
+
+        model, info = train_mix(x[tr], y[tr], xl, yl, CNNConfig(task=task), MixConfig(max_steps=args.mix_steps,
+                                eval_every=max(1, args.mix_steps // 10)), seed=args.seed)
+        info["selected_epoch"] = info["selected_step"]
+    else:
+        model, info = transfer(args.method, x[tr], y[tr], x_low=xl, y_low=yl, pretrained=pre, cfg=cfg,
+                               seed=args.seed, progress=not args.no_progress, model_config=CNNConfig(task=task),
+                               checkpoint_dir=Path(args.out) / "checkpoint")
     info.pop("history")
     save_model(args.out, model, {"split": args.split, "split_seed": args.split_seed, **info})
     print(json.dumps({"model": args.out, "selected_epoch": info["selected_epoch"],
@@ -202,43 +225,107 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _model_outputs(models, task: str, x) -> dict:
+    """Prediction columns of pseudo-images x: the ensemble's mean (and spread) in MPa for regression,
+    class, bin and mean class probabilities for classification."""
+    import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
+    from hea_fast.xyield.protocol import predict
+    import torch
+
+    if len(x) == 0:  # no alloy to score: the columns, empty
+        names = (["class5", "sigma_y_bin_lo_MPa", "sigma_y_bin_hi_MPa"] + [f"p{k}" for k in range(models[0].config.n_classes)]
+                 if task == "classification" else ["sigma_y_MPa"] + (["sigma_y_std_MPa"] if len(models) > 1 else []))
+        return {k: np.empty(0) for k in names}
+    out = {}
+    if task == "classification":
+        # ensemble = mean of the members' class probabilities; bins of 500 MPa (class 4: >= 2000 MPa)
+        probs = np.stack([torch.softmax(predict(m, x), dim=1).numpy() for m in models]).mean(0)
+        cls = probs.argmax(1)
+        out["class5"] = cls
+        out["sigma_y_bin_lo_MPa"] = cls * 500.0
+        out["sigma_y_bin_hi_MPa"] = np.where(cls == probs.shape[1] - 1, np.inf, (cls + 1) * 500.0)
+        for k in range(probs.shape[1]):
+            out[f"p{k}"] = probs[:, k]
+    else:
+        preds = 1000.0 * np.stack([predict(m, x).numpy().astype(np.float64) for m in models])  # GPa -> MPa
+        out["sigma_y_MPa"] = preds.mean(0)
+        if len(models) > 1:
+            out["sigma_y_std_MPa"] = preds.std(0, ddof=1)
+    return out
+
+
 def _predict(args) -> int:
     import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
     import pandas as pd
+    from hea_fast.commands._tables import write_table
     from hea_fast.xyield.datasets import XYIELD_ELEMENTS
-    from hea_fast.xyield.protocol import predict
     from hea_fast.xyield.pseudoimage import pseudo_images
     import torch
 
+    if (args.composition is None) == (args.input is None):
+        raise ValueError("give the alloys either as --composition FORMULA ... or as a table with -i IN.csv")
+    temps_arg = np.asarray(args.temperatures, dtype=np.float64)
+    if not (np.isfinite(temps_arg).all() and (temps_arg >= 0).all()):
+        raise ValueError(f"--temperatures {args.temperatures}: temperatures are in K, finite and >= 0")
     models = [load_xyield_model(m) for m in args.model]
     tasks = {m.config.task for m in models}
     if len(tasks) > 1:
         raise ValueError(f"cannot ensemble regression and classification models: {args.model}")
-    comps = [c for c in args.composition for _ in args.temperatures]
-    temps = np.array([t for _ in args.composition for t in args.temperatures], dtype=np.float64)
-    if not (np.isfinite(temps).all() and (temps >= 0).all()):
-        raise ValueError(f"--temperatures {args.temperatures}: temperatures are in K, finite and >= 0")
-    x = torch.from_numpy(pseudo_images(comps, temps, elements=XYIELD_ELEMENTS))
-    df = pd.DataFrame({"formula": comps, "temperature_K": temps})
-    if tasks == {"classification"}:
-        # ensemble = mean of the members' class probabilities; bins of 500 MPa (class 4: >= 2000 MPa)
-        probs = np.stack([torch.softmax(predict(m, x), dim=1).numpy() for m in models]).mean(0)
-        cls = probs.argmax(1)
-        df["class5"] = cls
-        df["sigma_y_bin_lo_MPa"] = cls * 500.0
-        df["sigma_y_bin_hi_MPa"] = np.where(cls == probs.shape[1] - 1, np.inf, (cls + 1) * 500.0)
-        for k in range(probs.shape[1]):
-            df[f"p{k}"] = probs[:, k]
+    task = tasks.pop()
+    if args.input is not None:
+        df = _predict_table(args, models, task, temps_arg)
     else:
-        preds = 1000.0 * np.stack([predict(m, x).numpy().astype(np.float64) for m in models])  # GPa -> MPa
-        df["sigma_y_MPa"] = preds.mean(0)
-        if len(models) > 1:
-            df["sigma_y_std_MPa"] = preds.std(0, ddof=1)
+        comps = [c for c in args.composition for _ in args.temperatures]
+        temps = np.tile(temps_arg, len(args.composition))
+        x = torch.from_numpy(pseudo_images(comps, temps, elements=XYIELD_ELEMENTS))
+        df = pd.DataFrame({"formula": comps, "temperature_K": temps})
+        for k, v in _model_outputs(models, task, x).items():
+            df[k] = v
     if args.out:
-        atomic_write(args.out, df.to_csv(index=False))
+        write_table(df, args.out)
     else:
         df.to_csv(sys.stdout, index=False)
     return 0
+
+
+def _predict_table(args, models, task: str, T):
+    """`predict -i`: the table's rows x temperatures with the predictions; bad rows per --errors."""
+    import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
+    from hea_fast.commands._tables import BadRows, explain, finish, formula_column, read_table
+    from hea_fast.composition import as_batch
+    from hea_fast.xyield.datasets import XYIELD_ELEMENTS
+    from hea_fast.xyield.pseudoimage import pseudo_images
+    import torch
+
+    df = read_table(args.input)
+    col = formula_column(df.columns, args.formula_column, args.input)
+    bad = BadRows("xyield predict", args.input)
+    values = df[col].tolist()
+    batch = as_batch(values, elements=XYIELD_ELEMENTS, errors="skip")  # outside the ten: a bad row too
+    for label, reason in batch.skipped:
+        bad.add(int(label), values[int(label)], explain(values[int(label)], reason))
+    bad.items.sort(key=lambda t: t[0])
+    if args.errors == "raise":
+        bad.raise_if_any()
+    kept = np.arange(len(values)) if batch.index is None else np.asarray(batch.index, dtype=np.int64)
+    frac = np.repeat(np.asarray(batch.fractions, dtype=np.float64), len(T), axis=0)
+    x = torch.zeros((0, 2, 9, 18))  # every row bad: the columns still appear, all NaN
+    if len(kept):
+        x = torch.from_numpy(pseudo_images(frac, np.tile(T, len(kept)), elements=tuple(batch.elements)))
+    cols = _model_outputs(models, task, x)
+    base = finish(df, bad, args.errors, args.errors_out)
+    rows = np.arange(len(df))
+    if args.errors == "skip":
+        rows = np.array(sorted(set(range(len(df))) - {p for p, _, _ in bad.items}), dtype=np.int64)
+    out = base.loc[base.index.repeat(len(T))].reset_index(drop=True)
+    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, len(base)))
+    for name, v in cols.items():
+        full = np.full((len(df), len(T)), np.nan)
+        full[kept] = np.asarray(v, dtype=np.float64).reshape(len(kept), len(T))
+        out[name] = full[rows].reshape(-1)
+    if "error" in out.columns:  # the reason last
+        out = out[[c for c in out.columns if c != "error"] + ["error"]]
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,9 @@ the MIT-licensed Yan 2021 table (the bundled default model's training data).
 
 ``source="dvae"`` (default): the paper's splits come from ``train_test_split(random_state=42)`` applied three times to the 1373
 merged alloys (test 10 %, then unlabelled 30 % of the rest, then validation 20 % of the unlabelled
-part) giving 864/296/75/138. Re-running that recipe on the table ordered by ``orig_index``
+part) giving 864/296/75/138. `shuffle_split` reproduces scikit-learn's recipe in NumPy (the same
+indices in the same order, tested against ``train_test_split``), so loading the splits does not
+import scikit-learn. Re-running that recipe on the table ordered by ``orig_index``
 reproduces the released split files row for row (checked in tests/test_ssvae_train.py), so split
 seed s means the same recipe with ``random_state=s``; seed 42 is the paper's split.
 
@@ -22,12 +24,14 @@ descriptors raw (units in `hea_fast.ssvae.model`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 
 import numpy as np
 import pandas as pd
 
+from hea_fast.datasets import DVAE_ELEMENTS as TOP30
+from hea_fast.datasets import DVAE_FEATURES as FEATURES
 from hea_fast.datasets import load_dvae_splits
-from hea_fast.ssvae.model import FEATURES, TOP30
 
 SPLITS = ("labelled", "unlabelled", "validation", "test")
 SOURCES = ("dvae", "yan2021")
@@ -81,14 +85,34 @@ def yan_table() -> pd.DataFrame:
     return out
 
 
-def _split_frames(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, ...]:
-    from sklearn.model_selection import train_test_split
+def shuffle_split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices of ``sklearn.model_selection.train_test_split(rows, test_size=test_size,
+    random_state=seed)`` for n rows (shuffled, no stratification), computed as scikit-learn's
+    ShuffleSplit does: the permutation ``np.random.RandomState(seed).permutation(n)``, whose first
+    ceil(test_size * n) entries are the test rows and the rest the training rows, in that order."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"split seed must be an integer in [0, 2**32), got {seed!r}")
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must lie in (0, 1), got {test_size!r}")
+    n_test = ceil(test_size * n)
+    if not 0 < n_test < n:
+        raise ValueError(f"cannot split {n} rows with test_size={test_size}: {n_test} test rows leave "
+                         f"{n - n_test} for training")
+    perm = np.random.RandomState(int(seed)).permutation(n)
+    return perm[n_test:], perm[:n_test]
 
+
+def _split_frames(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, ...]:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"split seed must be a non-negative integer, got {seed!r}")
-    lab, test = train_test_split(table, test_size=0.1, random_state=int(seed))
-    lab, unl = train_test_split(lab, test_size=0.3, random_state=int(seed))
-    unl, val = train_test_split(unl, test_size=0.2, random_state=int(seed))
+
+    def split(df, test_size):
+        train, test = shuffle_split(len(df), test_size, int(seed))
+        return df.iloc[train], df.iloc[test]
+
+    lab, test = split(table, 0.1)
+    lab, unl = split(lab, 0.3)
+    unl, val = split(unl, 0.2)
     return lab, unl, val, test
 
 

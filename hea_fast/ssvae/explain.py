@@ -9,16 +9,22 @@ coalition S ⊆ {1..F},
 
 With F = 8 all 2⁸ = 256 coalitions are evaluated exactly (no sampling): explaining the 138 test
 alloys against the 864 labelled rows is 30 M forward passes of the 8 → 100 → 100 → 1 head. They run
-in the C++ head kernel (`hea_fast.ssvae.head.ssvae_head_coalitions`: each (alloy, coalition) pair
-builds its background rows in a register-tiled block, float32 like the torch model, means summed in
-float64), with no torch call and no large temporary. `exact_shapley_reference` is the previous
-implementation (torch forward passes in chunks of ≈ 2 M inputs), kept as the like-for-like
-reference. The values add up exactly: Σ_i φ_i = f(x) − E_B[f] (efficiency), checked in
+in the C++ head kernel (`hea_fast.ssvae.head.ssvae_head_coalitions`: per alloy and block of 16
+background rows, all coalitions in a register-tiled forward pass, float32 like the torch model,
+layer 0's pre-activations sharing their prefixes across coalitions, means summed in float64), with
+no torch call and no large temporary. `exact_shapley_reference` is the previous implementation
+(torch forward passes in chunks of ≈ 2 M inputs), kept as the like-for-like reference. The values add up exactly: Σ_i φ_i = f(x) − E_B[f] (efficiency), checked in
 tests/test_ssvae_explain.py along with a permutation-average reference, the authors'-weights golden
 file, shap's KernelExplainer and the reference (float64 runs of both agree to float64 rounding).
 
 `f` is the probability (default) or the logit of single phase; inputs are raw descriptors (the model
-standardises internally when it was trained that way).
+standardises internally when it was trained that way). The model may be the torch `SSVAE` or the
+torch-free `hea_fast.ssvae.head.SSVAEHead` (this module imports torch only for the reference path).
+
+A weighted background (`weights`) replaces the mean over background rows by a weighted mean;
+`summarize_background` gives k-means medoids weighted by cluster size, the default background of
+`hea-fast ssvae explain` (200 medoids for the 864 labelled rows, ≈ 4× less work; the measured
+deviation from the whole background is in that command's help).
 """
 from __future__ import annotations
 
@@ -26,12 +32,11 @@ from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
-import torch
 
 from hea_fast.ssvae.head import ssvae_head_coalitions
-from hea_fast.ssvae.model import SSVAE
 
-__all__ = ["ShapleyResult", "coalition_values", "coalition_weights", "exact_shapley", "exact_shapley_reference"]
+__all__ = ["ShapleyResult", "coalition_values", "coalition_weights", "exact_shapley", "exact_shapley_reference",
+           "summarize_background"]
 
 
 @dataclass
@@ -67,7 +72,7 @@ def coalition_weights(F: int) -> np.ndarray:
     return W
 
 
-def _head(model: SSVAE, output: str):
+def _head(model, output: str):
     if output == "probability":
         return lambda e: model.classifier_prob(e)[..., 0]
     if output == "logit":
@@ -79,6 +84,8 @@ def coalition_values(f, x: np.ndarray, background: np.ndarray, chunk: int = 2_00
     """v(S) for every row of x and every coalition S: (n, 2^F), averaged over the background rows,
     by torch calls of f (the reference path of `exact_shapley_reference`). f maps a tensor (..., F)
     of `dtype` to (...). Work is split so one batch holds ≈ `chunk` inputs."""
+    import torch
+
     x = np.asarray(x, dtype)
     bg = torch.from_numpy(np.ascontiguousarray(background, dtype))
     n, F = x.shape
@@ -102,7 +109,7 @@ def coalition_values(f, x: np.ndarray, background: np.ndarray, chunk: int = 2_00
     return out
 
 
-def _checked(model: SSVAE, e, background, output: str):
+def _checked(model, e, background, output: str):
     if output not in ("probability", "logit"):
         raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
     e = np.atleast_2d(np.asarray(e, np.float64))
@@ -118,27 +125,87 @@ def _checked(model: SSVAE, e, background, output: str):
     return e, bg, F
 
 
-def _result(model: SSVAE, v: np.ndarray, F: int) -> ShapleyResult:
+def _result(model, v: np.ndarray, F: int) -> ShapleyResult:
     phi = v @ coalition_weights(F)
     return ShapleyResult(phi, float(v[0, 0]) if len(v) else float("nan"), v[:, -1], tuple(model.config.features))
 
 
-def exact_shapley(model: SSVAE, e, background, output: str = "probability", dtype: str = "float32",
-                  threads=None) -> ShapleyResult:
+def exact_shapley(model, e, background, output: str = "probability", dtype: str = "float32",
+                  threads=None, weights=None) -> ShapleyResult:
     """Exact interventional Shapley values of the classifier head for descriptor rows e (n, F) (raw,
     in the model's feature order) against background rows (m, F), e.g. the training set.
 
-    The n · 2^F · m forward passes run in the C++ head kernel; dtype "float32" computes as the torch
-    model does, "float64" in double precision. threads: None = all cores (results do not depend on
-    it)."""
+    model: an `SSVAE` or the torch-free `hea_fast.ssvae.head.SSVAEHead`. weights (m,): a weighted
+    background (v(S) = Σ_b w_b f(x_S, b_S̄) / Σ_b w_b), e.g. the cluster sizes of
+    `summarize_background`. The n · 2^F · m forward passes run in the C++ head kernel; dtype
+    "float32" computes as the torch model does, "float64" in double precision. threads: None = all
+    cores (results do not depend on it)."""
     e, bg, F = _checked(model, e, background, output)
     if len(e) == 0:
         return _result(model, np.empty((0, 2**F)), F)
-    v = ssvae_head_coalitions(model, e, bg, output=output, dtype=dtype, threads=threads)
+    v = ssvae_head_coalitions(model, e, bg, output=output, dtype=dtype, threads=threads, weights=weights)
     return _result(model, v, F)
 
 
-def exact_shapley_reference(model: SSVAE, e, background, output: str = "probability", chunk: int = 2_000_000,
+def summarize_background(background, size: int, seed: int = 0, max_iter: int = 300):
+    """(rows, weights): `size` rows standing for the background in exact Shapley values, the medoids
+    of a k-means clustering of the standardised rows (greedy k-means++ start drawn with `seed`, then
+    Lloyd iterations to convergence or `max_iter`), each weighted by its cluster's size (the weights sum
+    to m). The medoid of a cluster is its member nearest the centroid, so every row is a real
+    background row. Shapley values are linear in v(S) = mean_b f(x_S, b_S̄); replacing the mean over
+    m rows by the weighted mean over the medoids is SHAP's background summarising (shap.kmeans uses
+    the centroids), here with real rows. `size >= m` returns the background with unit weights.
+    The error against the whole background is measured, not bounded: see `hea-fast ssvae explain
+    --help` (README) for the bundled and released models on the d-VAE test alloys."""
+    X = np.atleast_2d(np.asarray(background, dtype=np.float64))
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"background summary size must be a positive integer, got {size!r}")
+    m = len(X)
+    if m == 0:
+        raise ValueError("background is empty")
+    if not np.isfinite(X).all():
+        raise ValueError("background holds non-finite values")
+    if size >= m:
+        return X.copy(), np.ones(m)
+    sd = X.std(0)
+    Z = (X - X.mean(0)) / np.where(sd > 0, sd, 1.0)
+    rng = np.random.default_rng(seed)
+    centres = [Z[rng.integers(m)]]
+    d2 = ((Z - centres[0]) ** 2).sum(1)
+    trials = 2 + int(np.log(size))
+    for _ in range(1, size):
+        # greedy k-means++ (as scikit-learn's KMeans): `trials` candidates drawn with probability ∝
+        # squared distance to the nearest centre; the one that lowers the total the most is kept
+        cdf = np.cumsum(d2)
+        if cdf[-1] <= 0:  # fewer distinct rows than `size`
+            break
+        pick = np.minimum(np.searchsorted(cdf, rng.random(trials) * cdf[-1], side="right"), m - 1)
+        cand = np.minimum(d2[None, :], ((Z[None, :, :] - Z[pick][:, None, :]) ** 2).sum(2))
+        best = int(np.argmin(cand.sum(1)))
+        centres.append(Z[pick[best]])
+        d2 = cand[best]
+    C = np.array(centres)
+
+    def nearest(C):  # squared distances by einsum's own loops: no BLAS threads for an (m, k, F) product
+        return np.argmin((C**2).sum(1)[None, :] - 2.0 * np.einsum("ij,kj->ik", Z, C), axis=1)
+
+    for _ in range(max_iter):
+        label = nearest(C)
+        counts = np.bincount(label, minlength=len(C))
+        sums = np.stack([np.bincount(label, weights=Z[:, j], minlength=len(C)) for j in range(Z.shape[1])], axis=1)
+        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
+        if np.array_equal(new, C):
+            break
+        C = new
+    label = nearest(C)
+    dist = ((Z - C[label]) ** 2).sum(1)
+    by_cluster = np.lexsort((np.arange(m), dist, label))  # per cluster: nearest first (ties: first row)
+    first = by_cluster[np.r_[True, label[by_cluster][1:] != label[by_cluster][:-1]]]
+    rows = np.sort(first)  # the medoids in background order
+    return X[rows], np.bincount(label, minlength=len(C))[label[rows]].astype(np.float64)
+
+
+def exact_shapley_reference(model, e, background, output: str = "probability", chunk: int = 2_000_000,
                             dtype: str = "float32") -> ShapleyResult:
     """The previous `exact_shapley`: torch forward passes of the model over every (row, coalition,
     background) input in batches of ≈ `chunk` inputs. dtype "float64" runs a float64 copy of the

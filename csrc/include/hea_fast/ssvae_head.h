@@ -38,10 +38,13 @@ struct Head {
 // out[i] = f(e[i]) for rows e (n x F); NaN for a row with a non-finite entry.
 void head(const double* e, int64_t n, const Head& h, double* out, int threads);
 
-// out[i * 2^F + S] = (1/m) Σ_b f(z) with z_j = x[i, j] for j in S (bit j of S set), bg[b, j]
-// otherwise: rows x (n x F), background bg (m x F), all finite, m >= 1, F <= kMaxCoalitionFeatures.
-// The mean is summed in float64 in background order, so results do not depend on `threads`.
-void coalition_values(const double* x, int64_t n, const double* bg, int64_t m, const Head& h, double* out, int threads);
+// out[i * 2^F + S] = Σ_b w_b f(z) / Σ_b w_b with z_j = x[i, j] for j in S (bit j of S set), bg[b, j]
+// otherwise: rows x (n x F), background bg (m x F), all finite, m >= 1, F <= kMaxCoalitionFeatures;
+// weights (m) finite, >= 0 with a positive sum, or nullptr for the plain mean. Every f(z) is bitwise
+// what `head` gives for z; the sums run in float64 in a grouping fixed by m (blocks of background
+// rows in order), so results do not depend on `threads` or on the other rows of x.
+void coalition_values(const double* x, int64_t n, const double* bg, int64_t m, const double* weights, const Head& h,
+                      double* out, int threads);
 
 // out[r - start] = f(e(r)) for lattice ranks [start, start + count): e(r) the descriptors `cols`
 // (F of them, in the head's input order) of the composition with rank r, computed by the descriptor
