@@ -196,9 +196,9 @@ def ssvae_head(
 def ssvae_head_coalitions(
     x: npt.ArrayLike, background: npt.ArrayLike, weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike],
     mean: npt.ArrayLike | None = None, std: npt.ArrayLike | None = None, output: str = "probability",
-    dtype: str = "float32", threads: int | None = None,
+    dtype: str = "float32", threads: int | None = None, background_weights: npt.ArrayLike | None = None,
 ) -> _F64:
-    """Coalition values (n, 2^F): v[i, S] = mean over background rows of the head on x[i] inside S."""
+    """Coalition values (n, 2^F): v[i, S] = (weighted) mean over background rows of the head on x[i] inside S."""
 
 def ssvae_head_lattice(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
@@ -207,3 +207,37 @@ def ssvae_head_lattice(
     output: str = "probability", dtype: str = "float32", threads: int | None = None,
 ) -> _F64:
     """The head on descriptors `columns` of every lattice rank in [start, stop); NaN where allowed[e] == 0."""
+
+# ---- phase_ensemble (phase_ensemble.h): logistic regression + gradient-boosted trees, calibrated ------
+# Model arguments (keyword-only): the arrays of hea_fast.phase.ensemble.EnsembleParams.arrays().
+# Lattice arguments: props (E, 7), pair (E, E) (NaN: an unknown pair enthalpy), columns (descriptor
+# indices of features 0..len-1), allowed (E,) uint8, fraction_features (E,) int32 (-1: none).
+def phase_ensemble(
+    V: npt.ArrayLike, threads: int | None = None, *, lin_mean: npt.ArrayLike, lin_scale: npt.ArrayLike,
+    lin_coef: npt.ArrayLike, lin_intercept: float, tree_baseline: float, tree_offsets: npt.ArrayLike,
+    node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike, node_left: npt.ArrayLike,
+    node_right: npt.ArrayLike, node_value: npt.ArrayLike, node_missing_left: npt.ArrayLike, w_lin: float,
+    w_tree: float, cal_a: float, cal_b: float,
+) -> _F64:
+    """P(single phase) of feature rows V (n, F) -> (n,); NaN for a row with a non-finite feature."""
+
+def phase_ensemble_lattice(
+    space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
+    threads: int | None = None, *, lin_mean: npt.ArrayLike, lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike,
+    lin_intercept: float, tree_baseline: float, tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike,
+    node_threshold: npt.ArrayLike, node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
+    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
+) -> _F64:
+    """P(single phase) of every lattice rank in [start, stop), from the ranks in one pass."""
+
+def phase_ensemble_topk(
+    space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
+    threshold: float | None = None, k: int = 1000, threads: int | None = None, *, lin_mean: npt.ArrayLike,
+    lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float, tree_baseline: float,
+    tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike,
+    node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
+    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
+) -> tuple[_F64, _I64, int]:
+    """The k best ranks of [start, stop) with a finite p >= threshold: (scores, ranks, n_passing), best first."""

@@ -22,6 +22,7 @@ _GROUPS = [
      ["hea_fast.commands.ssvae", "hea_fast.commands.ssvae_design"]),
     ("xyield", "Yield strength: Maresca-Curtin simulation, pseudo-images, Bi-RPT transfer",
      ["hea_fast.commands.xyield_data", "hea_fast.commands.xyield_train"]),
+    ("phase", "The default phase model: P(single phase) with an applicability domain", ["hea_fast.commands.phase"]),
     ("validate", "Cross-source validation of the phase classifiers", ["hea_fast.commands.validate"]),
 ]
 

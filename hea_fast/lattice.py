@@ -69,12 +69,18 @@ class CompositionSpace:
         Grid step in at.% (100 / step must be an integer), one for all or one per n_elements.
     bounds : mapping element -> (lo, hi), optional
         Atomic-fraction bounds (0 <= lo <= hi <= 1) applied to the element when present; an
-        element with lo > 0 is required.
+        element with lo > 0 is required. A bound replaces `min_fraction` / `max_fraction` for
+        its element.
     required, forbidden : iterables of element symbols
         Elements every composition contains / no composition contains.
+    min_fraction, max_fraction : float, optional
+        Atomic-fraction range of *every* element that is present (0 and 1: no limit). Unlike a
+        per-element lower bound, `min_fraction` requires no element. The usual definition of a
+        high-entropy alloy is ``min_fraction=0.05, max_fraction=0.35`` (`hea_fast.screen.hea_space`).
     """
 
-    def __init__(self, elements, n_elements, step_percent, bounds=None, required=(), forbidden=()):
+    def __init__(self, elements, n_elements, step_percent, bounds=None, required=(), forbidden=(),
+                 min_fraction=0.0, max_fraction=1.0):
         ks = [int(n_elements)] if isinstance(n_elements, (int, np.integer)) else [int(k) for k in n_elements]
         if not ks:
             raise ValueError("n_elements must name at least one number of principal elements")
@@ -85,16 +91,17 @@ class CompositionSpace:
             parts = [(k, step_percent[k]) for k in ks]
         else:
             parts = [(k, step_percent) for k in ks]
-        self._init(elements, parts, bounds, required, forbidden)
+        self._init(elements, parts, bounds, required, forbidden, min_fraction, max_fraction)
 
     @classmethod
-    def from_parts(cls, elements, parts, bounds=None, required=(), forbidden=()):
+    def from_parts(cls, elements, parts, bounds=None, required=(), forbidden=(), min_fraction=0.0,
+                   max_fraction=1.0):
         """Space from an explicit list of (n_elements, step_percent) parts, ranked in that order."""
         obj = cls.__new__(cls)
-        obj._init(elements, [(int(k), s) for k, s in parts], bounds, required, forbidden)
+        obj._init(elements, [(int(k), s) for k, s in parts], bounds, required, forbidden, min_fraction, max_fraction)
         return obj
 
-    def _init(self, elements, parts, bounds, required, forbidden):
+    def _init(self, elements, parts, bounds, required, forbidden, min_fraction=0.0, max_fraction=1.0):
         els = tuple(str(e) for e in elements)
         if not els:
             raise ValueError("the palette is empty")
@@ -104,8 +111,17 @@ class CompositionSpace:
         if len(els) > 64:
             raise ValueError(f"palettes are limited to 64 elements, got {len(els)}")
         idx = {e: i for i, e in enumerate(els)}
-        lo = [0.0] * len(els)
-        hi = [1.0] * len(els)
+        try:
+            fmin, fmax = float(min_fraction), float(max_fraction)
+        except (TypeError, ValueError):
+            raise ValueError(f"min_fraction/max_fraction must be numbers, got {min_fraction!r}, {max_fraction!r}") from None
+        if not (0.0 <= fmin <= fmax <= 1.0):
+            raise ValueError(f"min_fraction={min_fraction!r}, max_fraction={max_fraction!r} must satisfy "
+                             "0 <= min_fraction <= max_fraction <= 1 (atomic fractions)")
+        lo = [fmin] * len(els)
+        hi = [fmax] * len(els)
+        req = [0] * len(els)
+        explicit = {}
         for e, b in dict(bounds or {}).items():
             if e not in idx:
                 raise ValueError(f"bounds given for {e!r}, which is not in the palette {els}")
@@ -116,15 +132,18 @@ class CompositionSpace:
             if not (0.0 <= blo <= bhi <= 1.0):
                 raise ValueError(f"bounds[{e!r}] = {b!r} must satisfy 0 <= lo <= hi <= 1 (atomic fractions)")
             lo[idx[e]], hi[idx[e]] = blo, bhi
-        req = [0] * len(els)
+            explicit[e] = (blo, bhi)
+            req[idx[e]] = int(blo > 0)  # a per-element lower bound requires the element
         forb = [0] * len(els)
-        for name, flags, seq in (("required", req, required), ("forbidden", forb, forbidden)):
+        user_req = [0] * len(els)
+        for name, flags, seq in (("required", user_req, required), ("forbidden", forb, forbidden)):
             seq = [seq] if isinstance(seq, str) else list(seq)
             for e in seq:
                 if e not in idx:
                     raise ValueError(f"{name} element {e!r} is not in the palette {els}")
                 flags[idx[e]] = 1
-        clash = [els[i] for i in range(len(els)) if forb[i] and (req[i] or lo[i] > 0)]
+        req = [int(a or b) for a, b in zip(req, user_req)]
+        clash = [els[i] for i in range(len(els)) if forb[i] and req[i]]
         if clash:
             raise ValueError(f"element(s) {clash} are both required (or lower-bounded) and forbidden")
         norm_parts = []
@@ -138,6 +157,8 @@ class CompositionSpace:
         self._elements = els
         self._parts = tuple(norm_parts)
         self._lo, self._hi, self._req, self._forb = lo, hi, req, forb
+        self._explicit, self._fmin, self._fmax = explicit, fmin, fmax
+        self._required = {e for e, f in zip(els, user_req) if f}
         self._space = None
         self._build()
 
@@ -171,21 +192,25 @@ class CompositionSpace:
 
     def spec(self) -> dict:
         """JSON-able parameters that rebuild this exact space (also its checkpoint fingerprint)."""
-        b = {e: [self._lo[i], self._hi[i]] for i, e in enumerate(self._elements) if (self._lo[i], self._hi[i]) != (0.0, 1.0)}
-        return {
+        b = {e: [lo, hi] for e, (lo, hi) in self._explicit.items() if (lo, hi) != (0.0, 1.0)}
+        out = {
             "elements": list(self._elements),
             "parts": [[k, s] for k, s, _ in self._parts],
             "bounds": b,
-            "required": [e for i, e in enumerate(self._elements) if self._req[i]],
+            "required": [e for e in self._elements if e in self._required],
             "forbidden": [e for i, e in enumerate(self._elements) if self._forb[i]],
-            "size": self.size,
         }
+        if (self._fmin, self._fmax) != (0.0, 1.0):  # absent otherwise: older specs and fingerprints hold
+            out["min_fraction"], out["max_fraction"] = self._fmin, self._fmax
+        out["size"] = self.size
+        return out
 
     @classmethod
     def from_spec(cls, spec: Mapping) -> "CompositionSpace":
         obj = cls.from_parts(spec["elements"], [tuple(p) for p in spec["parts"]],
                              {e: tuple(v) for e, v in spec.get("bounds", {}).items()},
-                             spec.get("required", ()), spec.get("forbidden", ()))
+                             spec.get("required", ()), spec.get("forbidden", ()),
+                             spec.get("min_fraction", 0.0), spec.get("max_fraction", 1.0))
         if "size" in spec and spec["size"] != obj.size:
             raise ValueError(f"spec size {spec['size']} does not match the rebuilt space ({obj.size})")
         return obj
@@ -288,7 +313,7 @@ class CompositionSpace:
         E = len(self._elements)
         out = np.zeros((c, E))
         allowed = [i for i in range(E) if not self._forb[i]]
-        need = {i for i in range(E) if self._req[i] or self._lo[i] > 0}
+        need = {i for i in range(E) if self._req[i]}
         rank = row = 0
         for k, _, N in self._parts:
             for sub in itertools.combinations(allowed, k):

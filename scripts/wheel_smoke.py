@@ -66,6 +66,8 @@ def bundled_files():
     pkg = Path(hea_fast.__file__).resolve().parent
     need = ["data/elements.csv", "data/pair_enthalpy.csv", "data/anchors.csv",
             "data/models/mixture_default/config.json", "data/models/mixture_default/arrays.npz",
+            "data/models/phase_default/model.json", "data/models/phase_default/domain.json",
+            "data/models/phase_default/domain.npz", "data/models/phase_default/TRAINING.json",
             "datasets/metadata.json", "py.typed", "_core.pyi", "_cuda.pyi"]
     missing = [n for n in need if not (pkg / n).is_file()]
     if missing:
@@ -168,6 +170,32 @@ def screen_and_predict():
     if np.abs(pm - a).max() > 0.02:
         fail(f"probit scores differ from the MC predictive by {np.abs(pm - a).max():.3g} (> 0.02)")
     return f"top-{k} of {len(brute)} = brute-force predict_proba (best {got[0]:.4f}); probit fused = NumPy"
+
+
+@check
+def phase_default():
+    """The default phase model: fused lattice scores = predict_proba of the decoded compositions; domain columns."""
+    import numpy as np
+
+    from hea_fast.phase import load_model
+    from hea_fast.screen import screen
+
+    model = load_model("default")
+    frame = model.predict_frame(["CoCrFeMnNi", "NbMoTaW", "Nd20Fe80"])
+    p = frame["p_single"].to_numpy()
+    if not (np.isfinite(p[:2]).all() and ((p[:2] > 0) & (p[:2] < 1)).all() and np.isnan(p[2])):
+        fail(f"phase predict_frame gave p_single {p} (want two finite probabilities, then NaN for the Nd alloy)")
+    if not frame["in_domain"].iloc[:2].all() or frame["in_domain"].iloc[2] or not frame["reason"].iloc[2]:
+        fail(f"domain columns wrong: {frame.to_dict('list')}")
+    from hea_fast.lattice import CompositionSpace
+
+    space = CompositionSpace(("Co", "Cr", "Fe", "Mn", "Ni", "V"), 4, 10)
+    res = screen(space, top_k=20, progress=False)
+    got = res.top[res.score_name].to_numpy()
+    ref = model.predict_proba(list(res.top["formula"]))[:, 1]
+    if not np.allclose(got, ref, rtol=0, atol=1e-9):
+        fail(f"default screen scores {got[:3]}... != PhaseModel.predict_proba {ref[:3]}...")
+    return f"predict_frame + fused screen = predict_proba (best {got[0]:.4f})"
 
 
 @check

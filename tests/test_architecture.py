@@ -18,8 +18,8 @@ LAYERS = {
     "datasets": 2, "lattice": 2,
     "elements": 3,
     "features": 4, "descriptor_transformer": 4,
-    "mixture": 5, "ssvae": 5, "xyield": 5,
-    "validation": 6, "phase": 6, "screen": 6,
+    "mixture": 5, "ssvae": 5, "xyield": 5, "phase": 5,
+    "validation": 6, "screen": 6,
     "plots": 1,  # a leaf: matplotlib set-up and figure saving, imports nothing of hea_fast
     "commands": 8, "cli": 8,
 }

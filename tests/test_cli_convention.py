@@ -41,7 +41,8 @@ UNITS = {
 }
 TABLE_READERS = {("hea-fast", "featurize"), ("hea-fast", "mixture", "predict"), ("hea-fast", "mixture", "screen"),
                  ("hea-fast", "mixture", "fit"), ("hea-fast", "mixture", "search"), ("hea-fast", "ssvae", "predict"),
-                 ("hea-fast", "ssvae", "explain"), ("hea-fast", "xyield", "simulate")}
+                 ("hea-fast", "ssvae", "explain"), ("hea-fast", "xyield", "simulate"),
+                 ("hea-fast", "phase", "predict"), ("hea-fast", "xyield", "predict")}
 
 
 def test_every_parser_follows_the_convention():

@@ -29,12 +29,14 @@ def test_cli_screen_yield(tmp_path):
 
 def test_cli_screen_device_option(tmp_path, capsys):
     """--device auto screens wherever possible (the CPU here when no GPU is visible) with the same
-    top rows as --device cpu; --help documents the option and an unknown device is refused."""
+    top rows as --device cpu; --help documents the option and an unknown device is refused. The
+    mixture scorer is the one with a GPU path; --max-fraction 100 lifts the default 5-35 at.% range
+    (which 3 elements at 10 at.% steps cannot meet)."""
     from hea_fast._backend import cuda_available
     from hea_fast.cli import main
 
-    base = ["screen", "--elements", "Ti,Zr,Nb,Ta,Mo", "--n-elements", "3", "--step", "10", "--top-k", "12",
-            "--no-progress"]
+    base = ["screen", "--scorer", "mixture", "--elements", "Ti,Zr,Nb,Ta,Mo", "--n-elements", "3", "--step", "10",
+            "--max-fraction", "100", "--top-k", "12", "--no-progress"]
     tops = {}
     for dev in ("cpu", "auto"):
         out = tmp_path / f"{dev}.parquet"
@@ -133,7 +135,7 @@ def test_cli_plot_says_what_it_shows_and_console_shows_p_single(tmp_path, capsys
     out = tmp_path / "m.parquet"
     assert main(["screen", "--elements", "Ti,Zr,Nb,Ta,Mo,Al", "--n-elements", "3", "--step", "10", "--scorer",
                  "mixture+yield", "--min-p", "0.5", "--temperature", "900", "--forbid", "Al", "--top-k", "20",
-                 "-o", str(out), "--no-progress"]) == 0
+                 "--max-fraction", "100", "-o", str(out), "--no-progress"]) == 0
     stdout = capsys.readouterr().out
     assert "p_single" in stdout.splitlines()[0] and "sigma_y_900K_MPa" in stdout.splitlines()[0]
     top = pd.read_parquet(out)

@@ -15,6 +15,6 @@ PYBIND11_MODULE(_core, m) {
       "hardware_threads", [] { return hea_fast::resolve_threads(0); },
       "Number of hardware threads the kernels use by default.");
   for (auto bind : {bind_parse, bind_descriptors, bind_polyagamma, bind_wbic, bind_maresca_curtin, bind_lattice,
-                    bind_pseudoimage, bind_masked_l0, bind_probit, bind_screen, bind_ssvae_head})
+                    bind_pseudoimage, bind_masked_l0, bind_probit, bind_screen, bind_ssvae_head, bind_phase_ensemble})
     bind(m);
 }

@@ -3,9 +3,9 @@
 // bind_cuda_<name>(m) in cuda_<name>.cpp adds its CUDA functions to the optional _cuda module
 // (module_cuda.cpp). Families without a CUDA binding: parse (strings live in Python objects),
 // probit (its row function runs inside the CUDA screening kernel), polyagamma (its sampler runs
-// inside the CUDA WBIC kernel) and ssvae_head (on a GPU the torch model is the fast path). Global names, like
-// PYBIND11_MODULE's: inside namespace hea_fast, a binding's local helper named like a kernel (descriptors,
-// wbic_subsets) would be shadowed.
+// inside the CUDA WBIC kernel), ssvae_head (on a GPU the torch model is the fast path) and
+// phase_ensemble. Global names, like PYBIND11_MODULE's: inside namespace hea_fast, a binding's
+// local helper named like a kernel (descriptors, wbic_subsets) would be shadowed.
 #pragma once
 #include <pybind11/pybind11.h>
 
@@ -14,6 +14,7 @@ void bind_lattice(pybind11::module_& m);
 void bind_maresca_curtin(pybind11::module_& m);
 void bind_masked_l0(pybind11::module_& m);
 void bind_parse(pybind11::module_& m);
+void bind_phase_ensemble(pybind11::module_& m);
 void bind_polyagamma(pybind11::module_& m);
 void bind_probit(pybind11::module_& m);
 void bind_pseudoimage(pybind11::module_& m);

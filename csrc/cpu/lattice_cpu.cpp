@@ -68,11 +68,10 @@ Space::Space(int n_palette, const std::vector<Part>& parts, const std::vector<do
     if (!(lo_frac[e] >= 0.0 && hi_frac[e] <= 1.0 && lo_frac[e] <= hi_frac[e]))
       throw std::invalid_argument("bounds of palette element " + std::to_string(e) +
                                   " must satisfy 0 <= lo <= hi <= 1");
-    bool is_req = required[e] || lo_frac[e] > 0.0;
+    const bool is_req = required[e] != 0;  // a lower bound applies when the element is present
     if (forbidden[e]) {
       if (is_req)
-        throw std::invalid_argument("palette element " + std::to_string(e) +
-                                    " is both required (or lower-bounded) and forbidden");
+        throw std::invalid_argument("palette element " + std::to_string(e) + " is both required and forbidden");
       continue;
     }
     if (is_req)

@@ -182,9 +182,9 @@ def parse_bounds(items, option: str = "--bound", cmd: str = "") -> dict[str, tup
 # ---- models by name ------------------------------------------------------------------------------------
 def bundled_ssvae_dir() -> Path | None:
     """The project-trained SSVAE shipped in hea_fast/data/models (ssvae_default), or None."""
-    from importlib import resources
-
-    root = Path(str(resources.files("hea_fast.data"))) / "models"
+    # the package directory itself: hea_fast.data has no __init__.py, and importlib.resources gives a
+    # MultiplexedPath for such a namespace package, whose str() is no path
+    root = Path(__file__).resolve().parents[1] / "data" / "models"
     for d in [root / "ssvae_default", *sorted(root.glob("ssvae*"))]:
         if (d / "config.json").is_file():
             return d
@@ -259,3 +259,49 @@ def load_xyield_model(spec: str):
     except Exception as exc:  # torch / safetensors / JSON errors for a broken file
         raise ValueError(f"--model {path}: not a loadable X-Yield model ({type(exc).__name__}: "
                          f"{one_line(exc)})") from None
+
+
+def model_kind(path: Path) -> str | None:
+    """What a model directory holds: "phase" (model.json of `hea_fast.phase`), "mixture" or
+    "ssvae" (their config.json formats), else None."""
+    import json
+
+    if (path / "model.json").is_file():
+        return "phase"
+    cfg = path / "config.json"
+    if cfg.is_file():
+        try:
+            fmt = str(json.loads(cfg.read_text()).get("format", ""))
+        except (OSError, ValueError, AttributeError):
+            return None
+        if fmt.startswith("hea_fast.mixture"):
+            return "mixture"
+        if fmt.startswith("hea_fast.ssvae"):
+            return "ssvae"
+    return None
+
+
+def load_phase_model(spec: str | None):
+    """`--model` of a command that takes the default phase model (`hea_fast.phase.PhaseModel`):
+    default (= phase, the bundled model) or a directory written by `PhaseModel.save`."""
+    from hea_fast.phase.model import PhaseModel, default_model_dir
+
+    how = "default (the bundled phase model) or a directory written by hea_fast.phase.PhaseModel.save"
+    name = "default" if spec is None else str(spec)
+    if name in ("mixture", "ssvae", "released"):
+        raise ValueError(f"--model {name} is not a phase model ({how}); --scorer {'mixture' if name == 'mixture' else 'ssvae'} "
+                         f"screens with it")
+    path = default_model_dir() if name in ("default", "phase", "bundled") else _model_dir(name, how)
+    try:
+        return PhaseModel.load(path)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"--model {path}: not a phase model ({one_line(exc)}); use {how}") from None
+    except (ValueError, OSError, KeyError) as exc:
+        msg = one_line(exc)
+        raise ValueError(msg if str(path) in msg else f"--model {path}: not a loadable phase model ({msg})") from None
+
+
+def model_dir(spec: str, how: str) -> Path:
+    """`--model DIR` checked: an existing directory, else an error naming it and saying `how` to
+    name a model."""
+    return _model_dir(spec, how)

@@ -3,20 +3,37 @@
 The handlers build a space and a scorer from the arguments and call `hea_fast.screen.screen`; the
 results go to Parquet (top-k rows: rank = position in the ranking, lattice_index = index in the
 space), JSON (summary) and PNG (plots whose title says what was screened), each written atomically.
+
+Defaults follow the field: the space is the usual definition of a high-entropy alloy (every element
+present between 5 and 35 at.%) unless --bound / --min-fraction / --max-fraction are given, and the
+score is the default phase model (`hea_fast.phase`) with its applicability domain: the whole space
+is scored, the best --domain-pool candidates are kept and the result ranks the in-domain ones
+(`hea_fast.screen.domain`).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from hea_fast.commands._common import add_command, atpct, csv_list, parse_bounds, positive_int, probability
-from hea_fast.screen.spaces import DEFAULT_PALETTE
+from hea_fast.screen.spaces import DEFAULT_PALETTE, HEA_MAX_FRACTION, HEA_MIN_FRACTION
 
-SCORERS = {"mixture": "P(single phase) from the sparse-mixture model",
+SCORERS = {"phase": "P(single phase) from the default phase model, in-domain candidates",
+           "mixture": "P(single phase) from the sparse-mixture model (the paper's)",
            "yield": "Maresca-Curtin yield strength",
-           "mixture+yield": "Maresca-Curtin yield strength among alloys with P(single phase) >= --min-p",
+           "phase+yield": "Maresca-Curtin yield strength among in-domain alloys with P(single phase) >= --min-p "
+                          "(default phase model)",
+           "mixture+yield": "Maresca-Curtin yield strength among alloys with P(single phase) >= --min-p "
+                            "(sparse-mixture model)",
            "ssvae": "P(single phase) from the SSVAE classifier"}
+PROBABILITY_SCORERS = ("phase", "mixture", "ssvae")
+HEA_RANGE = f"{100 * HEA_MIN_FRACTION:g}-{100 * HEA_MAX_FRACTION:g} at.%"
+_HEA_PCT = HEA_RANGE.replace("%", "%%")  # inside argparse help texts
+#: The sanity table of `hea-fast demo`: well-known alloys and their reported phase.
+SANITY = (("CoCrFeMnNi", "single"), ("HfNbTaTiZr", "single"), ("NbMoTaW", "single"), ("MoNbTaVW", "single"),
+          ("Al0.5CoCrFeNi", "single"), ("AlCoCrCuFeNi", "multi"), ("Al2CoCrFeNi", "multi"))
 
 
 def _int_range(s: str):
@@ -35,15 +52,26 @@ def _int_range(s: str):
 def register(sub) -> None:
     p = add_command(sub, "screen", _cmd_screen,
                     help="Screen a composition space and keep the top-k (local threads or a Dask cluster)",
-                    description="Enumerate a simplex lattice of compositions (amounts in at.%), featurize, score and "
-                    "keep the top-k. Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps scored by the "
-                    "bundled sparse-mixture phase model. Output columns: rank (position in the ranking, 1 = best), "
-                    "lattice_index (index in the space), formula, scores, x_<El> (fractions), descriptors.")
+                    description="Enumerate a simplex lattice of compositions (amounts in at.%), score and keep the "
+                    f"top-k. Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps, every element "
+                    f"{HEA_RANGE} (the usual definition of a high-entropy alloy), scored by the default phase model "
+                    "(hea_fast.phase: P(single phase), calibrated) and ranked among candidates inside its "
+                    "applicability domain.\n"
+                    "Applicability domain: P(single phase) and the thresholds are computed for every composition; the "
+                    "best --domain-pool of them are kept and only that pool gets the domain (known elements, training "
+                    "fraction ranges, distance to the nearest training alloys); the top-k are the best in-domain "
+                    "ones of the pool (--include-out-of-domain: the best of the pool). The summary JSON says how "
+                    "many of the pool were out of domain.\n"
+                    "Output columns: rank (position in the ranking, 1 = best), lattice_index (index in the space), "
+                    "formula, scores, in_domain / domain_score / domain_reason (phase scorers), x_<El> (fractions), "
+                    "descriptors.")
     _add_screen_args(p)
     d = add_command(sub, "demo", _cmd_demo,
-                    help="Run the main job on bundled defaults (prints a featurized sample and the top alloys)",
-                    description="The main job of `make demo`: featurize a few well-known alloys, then run the "
-                    "default screen and write Parquet + PNG + JSON under --out.")
+                    help="Run the main job on bundled defaults (a sanity table of known alloys, then the top alloys)",
+                    description="The main job of `make demo`: P(single phase) and the applicability domain of "
+                    "well-known single- and multi-phase alloys by the default phase model, then the default screen "
+                    f"(5-element alloys of the default palette at 5 at.% steps, every element {HEA_RANGE}, "
+                    "in-domain candidates) written as Parquet + PNG + JSON under --out.")
     d.add_argument("--out", default="demo_out", help="output folder")
     d.add_argument("--top-k", type=positive_int, default=1000, help="alloys kept")
     d.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
@@ -57,22 +85,34 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step", type=float, default=5.0, help="lattice step in at.%% (100 / step must be an integer)")
     p.add_argument("--bound", action="append", metavar="El=LO:HI",
                    help="at.%% range of an element when present, e.g. W=0:20 (repeatable or comma-separated; "
-                   "LO > 0 requires the element) (default: none)")
+                   "LO > 0 requires the element; replaces --min/--max-fraction for that element) (default: none; "
+                   f"without any --bound, --min-fraction or --max-fraction every element is {_HEA_PCT})")
+    p.add_argument("--min-fraction", type=atpct, default=None,
+                   help="at.%% of every element present, at least (requires no element) (default: "
+                   f"{100 * HEA_MIN_FRACTION:g} when no --bound/--max-fraction is given, else 0)")
     p.add_argument("--max-fraction", type=atpct, default=None,
-                   help="at.%% of every element present, at most, e.g. 35 (default: no limit)")
+                   help=f"at.%% of every element present, at most (default: {100 * HEA_MAX_FRACTION:g} when no "
+                   "--bound/--min-fraction is given, else 100 = no limit)")
     p.add_argument("--require", type=csv_list, default=[], help="comma-separated elements every alloy contains")
     p.add_argument("--forbid", type=csv_list, default=[], help="comma-separated elements no alloy contains")
-    p.add_argument("--scorer", choices=list(SCORERS), default="mixture",
-                   help="; ".join(f"{k}: {v}" for k, v in SCORERS.items()))
+    p.add_argument("--scorer", choices=list(SCORERS), default="phase",
+                   help="; ".join(f"{k}: {v}" for k, v in SCORERS.items()) + " (default: phase)")
     p.add_argument("--model", default=None,
-                   help="model of the scorer: default | mixture | DIR for the mixture scorers; ssvae | released | "
-                   "DIR for --scorer ssvae; none for yield (default: the bundled model of the scorer)")
+                   help="model of the scorer: default | DIR (a phase model directory) for the phase scorers; "
+                   "default | mixture | DIR for the mixture scorers; ssvae | released | DIR for --scorer ssvae; "
+                   "none for yield (default: the bundled model of the scorer)")
+    p.add_argument("--include-out-of-domain", action="store_true",
+                   help="phase scorers: rank the best of the pool whatever their applicability domain (the "
+                   "in_domain column still says which are inside)")
+    p.add_argument("--domain-pool", type=positive_int, default=None,
+                   help="phase scorers: candidates kept by the full scan whose applicability domain is scored "
+                   "(default: max(20 x --top-k, 10000))")
     p.add_argument("--temperature", type=float, default=1300.0, help="temperature in K of the yield scorers")
     p.add_argument("--min-p", type=probability, default=0.75,
-                   help="P(single phase) an alloy needs for --scorer mixture+yield, a probability")
+                   help="P(single phase) an alloy needs for --scorer phase+yield / mixture+yield, a probability")
     p.add_argument("--threshold", type=float, default=None,
                    help="keep only alloys whose ranking score is at least this: a probability in [0, 1] for "
-                   "mixture/ssvae, MPa for yield and mixture+yield (default: no threshold)")
+                   "phase/mixture/ssvae, MPa for the yield scorers (default: no threshold)")
     p.add_argument("--top-k", type=positive_int, default=1000, help="alloys kept (best first)")
     p.add_argument("--chunk-size", type=positive_int, default=None,
                    help="compositions per chunk / Dask task (default: 200000; 2000000 with --scheduler)")
@@ -81,7 +121,7 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None, help="JSON checkpoint path for a resumable run (default: none)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                   help="score on the GPU (cuda; mixture scorer only) or wherever possible (auto)")
+                   help="score on the GPU (cuda; --scorer mixture only) or wherever possible (auto)")
     p.add_argument("-o", "--output", default="screen_top.parquet",
                    help="Parquet of the top-k rows; the summary goes beside it as .json")
     p.add_argument("--plot", default=None, help="PNG summary path (default: the output with .png)")
@@ -91,8 +131,14 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
 def build_scorer(kind: str, model=None, temperature: float = 1300.0, min_p: float = 0.75):
     """The scorer of `--scorer KIND` (model: a `--model` value, None for the scorer's bundled model)."""
     from hea_fast import screen as S
-    from hea_fast.commands._common import load_mixture_model, load_ssvae_model
+    from hea_fast.commands._common import load_mixture_model, load_phase_model, load_ssvae_model
 
+    if kind in ("phase", "phase+yield"):
+        ph = S.PhaseScorer(load_phase_model(model))
+        if kind == "phase":
+            return ph
+        ph.threshold = min_p
+        return S.Combined(S.YieldScorer(temperature), require=[ph])
     if kind in ("mixture", "mixture+yield"):
         mix = S.MixtureScorer(load_mixture_model(model))
         if kind == "mixture":
@@ -118,6 +164,12 @@ def score_label(name: str) -> str:
     return {"p_single": "P(single phase)", "p_single_ssvae": "P(single phase), SSVAE"}.get(name, name)
 
 
+def _hea_default(space) -> bool:
+    spec = space.spec()
+    return (not spec["bounds"] and spec.get("min_fraction") == HEA_MIN_FRACTION
+            and spec.get("max_fraction") == HEA_MAX_FRACTION)
+
+
 def describe_run(space, kind: str, temperature: float, min_p: float, threshold, top_k: int) -> str:
     """One or two lines saying what a screen did, in words (the PNG's title, the console header)."""
     ns = sorted({k for k, _ in space.parts})
@@ -131,37 +183,48 @@ def describe_run(space, kind: str, temperature: float, min_p: float, threshold, 
         extra.append("with " + ",".join(spec["required"]))
     if spec["forbidden"]:
         extra.append("without " + ",".join(spec["forbidden"]))
+    if "min_fraction" in spec:
+        extra.append(f"every element {100 * spec['min_fraction']:g}-{100 * spec['max_fraction']:g} at.%")
     if spec["bounds"]:
         extra.append("bounds " + " ".join(f"{e}={100 * a:g}:{100 * b:g}" for e, (a, b) in spec["bounds"].items()))
     what = SCORERS[kind] if kind in SCORERS else kind
-    if kind in ("yield", "mixture+yield"):
+    if kind in ("yield", "mixture+yield", "phase+yield"):
         what = what.replace("yield strength", f"yield strength at {temperature:g} K")
-    if kind == "mixture+yield":
+    if kind in ("mixture+yield", "phase+yield"):
         what = what.replace("--min-p", f"{min_p:g}")
     kept = f", kept if >= {threshold:g}" if threshold is not None else ""
     return (f"top {top_k:,} of {len(space):,} {n}-element alloys of {','.join(els)} at {step} at.% steps"
             + (f" ({'; '.join(extra)})" if extra else "") + f"\nranked by {what}{kept}")
 
 
-def _space_or_error(elements, n_elements, step, bounds, required, forbidden, max_fraction):
-    """The CompositionSpace of the options (at.% converted to fractions), refused when empty."""
+def _space_or_error(elements, n_elements, step, bounds, required, forbidden, max_fraction, min_fraction=None):
+    """The CompositionSpace of the options (at.% converted to fractions), refused when empty.
+    Without any of bounds / min_fraction / max_fraction every element is 5-35 at.% (the usual
+    definition of a high-entropy alloy)."""
     from hea_fast.screen import CompositionSpace
 
     unknown = [e for e in bounds if e not in elements]
     if unknown:
         raise ValueError(f"--bound names {unknown}, not in --elements {','.join(elements)}")
+    hea = not bounds and min_fraction is None and max_fraction is None
+    fmin = HEA_MIN_FRACTION if hea else (min_fraction or 0.0) / 100.0
+    fmax = HEA_MAX_FRACTION if hea else (100.0 if max_fraction is None else max_fraction) / 100.0
+    if fmin > fmax:
+        raise ValueError(f"--min-fraction {100 * fmin:g} is above --max-fraction {100 * fmax:g}")
     frac = {e: (lo / 100.0, hi / 100.0) for e, (lo, hi) in bounds.items()}
-    if max_fraction is not None:
-        for e in elements:
-            lo, hi = frac.get(e, (0.0, 1.0))
-            frac[e] = (lo, min(hi, max_fraction / 100.0))
-            if lo > frac[e][1]:
-                raise ValueError(f"--bound {e}={100 * lo:g}:... is above --max-fraction {max_fraction:g}")
-    space = CompositionSpace(elements, n_elements, step, bounds=frac, required=required, forbidden=forbidden)
+    space = CompositionSpace(elements, n_elements, step, bounds=frac, required=required, forbidden=forbidden,
+                             min_fraction=fmin, max_fraction=fmax)
     if len(space):
         return space
     ns = [n_elements] if isinstance(n_elements, int) else list(n_elements)
     avail = [e for e in elements if e not in forbidden]
+    units = round(100.0 / step)
+    # the most and least at.% a k-element alloy can hold at this step under the per-element range
+    top = {k: k * math.floor(units * fmax + 1e-9) * step for k in ns}
+    low = {k: k * max(1, math.ceil(units * fmin - 1e-9)) * step for k in ns}
+    rng = (f"the default range of every element, {HEA_RANGE} (the usual definition of a high-entropy alloy; "
+           "--max-fraction 100 lifts it)" if hea else
+           f"--min-fraction {100 * fmin:g} / --max-fraction {100 * fmax:g}")
     if min(ns) > len(avail):
         why = (f"--n-elements {min(ns)} needs {min(ns)} elements but the palette offers {len(avail)} "
                f"({','.join(avail)})")
@@ -169,6 +232,12 @@ def _space_or_error(elements, n_elements, step, bounds, required, forbidden, max
         why = f"--require names {len(required)} elements but alloys have at most {max(ns)}"
     elif sum(lo for lo, _ in frac.values()) > 1 + 1e-12:
         why = f"the lower bounds sum to {100 * sum(lo for lo, _ in frac.values()):g} at.% > 100"
+    elif not frac and all(top[k] < 100 - 1e-9 for k in ns):
+        why = (f"with {rng}, {'/'.join(map(str, ns))} elements at {step:g} at.% steps reach at most "
+               f"{max(top.values()):g} at.%")
+    elif not frac and all(low[k] > 100 + 1e-9 for k in ns):
+        why = (f"with {rng}, {'/'.join(map(str, ns))} elements at {step:g} at.% steps hold at least "
+               f"{min(low.values()):g} at.%")
     else:
         why = (f"no {'/'.join(map(str, ns))}-element alloy at {step:g} at.% steps meets the bounds "
                + " ".join(f"{e}={100 * a:g}:{100 * b:g}" for e, (a, b) in frac.items() if (a, b) != (0.0, 1.0)))
@@ -207,19 +276,25 @@ def _cmd_screen(args) -> int:
     from hea_fast.screen import Combined
 
     bounds = parse_bounds(args.bound, cmd="screen")
-    space = _space_or_error(args.elements, args.n_elements, args.step, bounds, args.require, args.forbid,
-                            args.max_fraction)
-    if args.threshold is not None and args.scorer in ("mixture", "ssvae") and not 0 <= args.threshold <= 1:
+    if args.threshold is not None and args.scorer in PROBABILITY_SCORERS and not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold {args.threshold:g} is outside [0, 1]: --scorer {args.scorer} scores a probability")
-    if args.scorer in ("yield", "mixture+yield") and not args.temperature >= 0:
+    if args.scorer.endswith("yield") and not args.temperature >= 0:
         raise ValueError(f"--temperature {args.temperature:g} K is below 0 K")
+    if args.domain_pool is not None and args.domain_pool < args.top_k:
+        raise ValueError(f"--domain-pool {args.domain_pool} is below --top-k {args.top_k}: the pool holds the "
+                         "candidates the top-k is chosen from")
     scorer = build_scorer(args.scorer, args.model, args.temperature, args.min_p)
+    space = _space_or_error(args.elements, args.n_elements, args.step, bounds, args.require, args.forbid,
+                            args.max_fraction, args.min_fraction)
     out = Path(args.output)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
     title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k)
+    if args.scorer.startswith("phase") and args.include_out_of_domain:
+        title = title.replace("in-domain alloys", "alloys").replace(", in-domain candidates", "")
     res = run_screen(space, scorer, out, plot, scheduler=args.scheduler, title=title, top_k=args.top_k,
                      threshold=args.threshold, chunk_size=args.chunk_size, checkpoint=args.checkpoint,
-                     progress=not args.no_progress, threads=args.threads, device=args.device)
+                     progress=not args.no_progress, threads=args.threads, device=args.device,
+                     include_out_of_domain=args.include_out_of_domain, domain_pool=args.domain_pool)
     _print_top(res, [s.name for s in scorer.walk()] if isinstance(scorer, Combined) else [scorer.name])
     print(f"wrote {out}, {out.with_suffix('.json')}" + (f", {plot}" if len(res.top) else " (no PNG: nothing passed)"))
     return 0
@@ -232,35 +307,54 @@ def _print_top(res, score_cols, n: int = 10) -> None:
         print("no alloy passed the thresholds")
     else:
         scores = [c for c in dict.fromkeys([res.score_name, *score_cols]) if c in res.top.columns]
-        cols = ["rank", "formula", *scores] + [c for c in ("delta", "dH_mix", "VEC", "Omega") if c in res.top.columns]
+        cols = (["rank", "formula", *scores] + [c for c in ("in_domain", "domain_score") if c in res.top.columns]
+                + [c for c in ("delta", "dH_mix", "VEC", "Omega") if c in res.top.columns])
         with pd.option_context("display.width", 140, "display.max_columns", 20, "display.precision", 3):
             print(res.top[cols].head(n).to_string(index=False))
     s = res.summary()
     print(f"scored {s['n_scored']:,} compositions in {s['elapsed_s']:.1f} s "
           f"({s['compositions_per_s']:,.0f}/s); {s['n_passing']:,} passed the thresholds")
+    d = s.get("domain")
+    if d:
+        print(f"applicability domain, scored on the best {d['pool']:,} (the pool): {d['pool_in_domain']:,} in domain, "
+              f"{d['pool_out_of_domain']:,} out; the top {s['n_top']:,} hold {d['n_top_in_domain']:,} in-domain alloys"
+              + ("" if not d.get("warning") else f"\nwarning: {d['warning']}"))
+
+
+def sanity_table(model=None):
+    """The demo's sanity table: well-known single- and multi-phase alloys with P(single phase),
+    in_domain and domain_score by the default phase model (or `model`)."""
+    import pandas as pd
+
+    from hea_fast.phase import load_model
+
+    m = load_model("default" if model is None else model)
+    formulas = [f for f, _ in SANITY]
+    fr = m.predict_frame(formulas).reset_index(drop=True)
+    out = pd.DataFrame({"formula": formulas, "reported": [lab for _, lab in SANITY]})
+    return pd.concat([out, fr[["p_single", "in_domain", "domain_score", "reason"]]], axis=1)
 
 
 def _cmd_demo(args) -> int:
     import pandas as pd
 
-    from hea_fast import featurize
-    from hea_fast.screen import CompositionSpace, MixtureScorer
+    from hea_fast.screen import PhaseScorer, hea_space
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sample = ["CoCrFeMnNi", "Al0.5CoCrFeNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi", "(CoCrCuFeNi)96Nb4"]
-    desc = featurize(sample)
-    desc.insert(0, "formula", sample)
-    print("Descriptors of a few well-known alloys:")
-    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 3):
-        print(desc.iloc[:, :10].to_string(index=False))
+    scorer = PhaseScorer(threads=args.threads)
+    table = sanity_table(scorer.model)
+    print("Well-known alloys (reported phase) by the default phase model:")
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 3,
+                           "display.max_colwidth", 60):
+        print(table.to_string(index=False))
     print()
-    # the default screen: 5-element alloys of the default palette at 5 at.%, P(single phase) >= 0.75
+    # the default screen: 5-element alloys of the default palette at 5 at.% steps, every element 5-35 at.%
     parquet = out / "screen_top.parquet"
-    space = CompositionSpace(DEFAULT_PALETTE, 5, 5.0)
-    res = run_screen(space, MixtureScorer(), parquet, out / "screen_top.png",
-                     title=describe_run(space, "mixture", 1300.0, 0.75, 0.75, args.top_k),
-                     top_k=args.top_k, threshold=0.75, threads=args.threads, progress=not args.no_progress)
+    space = hea_space(DEFAULT_PALETTE, 5, 5.0)
+    res = run_screen(space, scorer, parquet, out / "screen_top.png",
+                     title=describe_run(space, "phase", 1300.0, 0.75, None, args.top_k),
+                     top_k=args.top_k, threads=args.threads, progress=not args.no_progress)
     print()
     _print_top(res, ["p_single"])
     print(f"\nwrote {parquet}, {parquet.with_suffix('.json')}, {out / 'screen_top.png'}")

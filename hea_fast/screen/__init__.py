@@ -13,10 +13,17 @@ of top-k merges on the cluster (fan-in `merge_fan_in`); Dask re-runs the tasks o
 so nothing is lost. Runs are resumable: with `checkpoint=PATH` the state (finished chunks and the
 merged top-k) is written atomically every few seconds and a rerun skips the finished chunks.
 
-Modules: `spaces` (CompositionSpace, ExplicitSpace, DEFAULT_PALETTE), `scorers` (each scorer owns
-its fused / lattice / GPU path), `palette` (element data prepared once per palette), `topk`,
-`engine` (`screen`, chunk scoring, report rows), `checkpoint`, `dask`, `cuda`.
+The default scorer is `PhaseScorer` (the bundled `hea_fast.phase` model, P(single phase) with an
+applicability domain scored on a candidate pool: `domain`); `MixtureScorer` is the paper's sparse
+mixture. `hea_space` is the usual definition of a high-entropy alloy (every element 5-35 at.%), the
+default space of `hea-fast screen`; `CompositionSpace` itself has no bounds unless given.
+
+Modules: `spaces` (CompositionSpace, ExplicitSpace, DEFAULT_PALETTE, hea_space), `scorers` (each
+scorer owns its fused / lattice / GPU path), `palette` (element data prepared once per palette),
+`topk`, `domain` (the applicability domain on the candidate pool), `engine` (`screen`, chunk
+scoring, report rows), `checkpoint`, `dask`, `cuda`.
 """
+from hea_fast.screen.domain import DomainPoolWarning
 from hea_fast.screen.engine import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CLUSTER_CHUNK_SIZE,
@@ -30,25 +37,38 @@ from hea_fast.screen.scorers import (
     Combined,
     DescriptorScorer,
     MixtureScorer,
+    PhaseScorer,
     Scorer,
     SSVAEScorer,
     YieldScorer,
 )
-from hea_fast.screen.spaces import DEFAULT_PALETTE, CompositionSpace, ExplicitSpace
+from hea_fast.screen.spaces import (
+    DEFAULT_PALETTE,
+    HEA_MAX_FRACTION,
+    HEA_MIN_FRACTION,
+    CompositionSpace,
+    ExplicitSpace,
+    hea_space,
+)
 from hea_fast.screen.topk import merge_topk
 
 __all__ = [
     "CompositionSpace",
     "ExplicitSpace",
     "DEFAULT_PALETTE",
+    "HEA_MIN_FRACTION",
+    "HEA_MAX_FRACTION",
+    "hea_space",
     "Scorer",
     "DescriptorScorer",
     "MixtureScorer",
+    "PhaseScorer",
     "SSVAEScorer",
     "YieldScorer",
     "CNNYieldScorer",
     "Combined",
     "ScreenResult",
+    "DomainPoolWarning",
     "screen",
     "score_chunk",
     "merge_topk",

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from hea_fast.composition import CompositionBatch
 from hea_fast.screen.checkpoint import ScreenCheckpoint
+from hea_fast.screen.domain import decode_ranks, default_pool, domain_scorer, select_in_domain
 from hea_fast.screen.palette import featurize_chunk
 from hea_fast.screen.scorers import Scorer, as_scorer
 from hea_fast.screen.spaces import describe
@@ -38,8 +38,12 @@ DEFAULT_GPU_CHUNK_SIZE = 20_000_000
 @dataclasses.dataclass
 class ScreenResult:
     """`top`: the best compositions, best first: rank (1 = best), lattice_index (index in the space),
-    formula, scores, fractions, descriptors.
-    `n_scored`: compositions scored; `n_passing`: those meeting every threshold."""
+    formula, scores, (in_domain, domain_score, domain_reason with a domain-aware scorer), fractions,
+    descriptors.
+    `n_scored`: compositions scored; `n_passing`: those meeting every threshold (both over the whole
+    space). `domain`: None, or what the applicability domain did on the candidate pool
+    (`hea_fast.screen.domain`: pool size, in / out of domain counts, a warning when fewer than
+    top_k in-domain candidates were found)."""
 
     top: pd.DataFrame
     n_scored: int
@@ -47,6 +51,7 @@ class ScreenResult:
     elapsed_s: float
     space: dict
     score_name: str
+    domain: dict | None = None
 
     @property
     def throughput(self) -> float:
@@ -60,7 +65,7 @@ class ScreenResult:
         return Path(path)
 
     def summary(self) -> dict:
-        return {
+        out = {
             "space": self.space,
             "score": self.score_name,
             "n_scored": self.n_scored,
@@ -69,11 +74,14 @@ class ScreenResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "compositions_per_s": round(self.throughput, 1),
         }
+        if self.domain is not None:
+            out["domain"] = self.domain
+        return out
 
 
 def screen(
     space,
-    scorer,
+    scorer=None,
     *,
     top_k: int = 1000,
     threshold: float | None = None,
@@ -87,8 +95,18 @@ def screen(
     merge_fan_in: int = 8,
     max_chunks: int | None = None,
     device: str = "cpu",
+    include_out_of_domain: bool = False,
+    domain_pool: int | None = None,
 ) -> ScreenResult:
     """Screen `space` with `scorer` and return the `top_k` compositions.
+
+    `scorer`: a `Scorer` or a callable on the descriptor frame; None is the default phase model
+    (`PhaseScorer()`: P(single phase) of the bundled `hea_fast.phase` model, with its
+    applicability domain). For a scorer with an applicability domain (`PhaseScorer`, or a
+    `Combined` requiring one) the whole space is scored and the best `domain_pool` candidates
+    (default max(20 * top_k, 10,000)) are kept; their domain is scored and the result is the best
+    `top_k` in-domain ones (`include_out_of_domain=True`: the best `top_k` of the pool whatever
+    their domain); see `hea_fast.screen.domain`. Other scorers ignore both keywords.
 
     `threshold` (if given) overrides the scorer's own minimum. `chunk_size`: ranks per chunk (per
     Dask task); default 200,000 locally, 2,000,000 on a cluster, 20,000,000 on a GPU. `descriptors`
@@ -108,13 +126,23 @@ def screen(
         chunk_size = DEFAULT_CHUNK_SIZE if client is None else DEFAULT_CLUSTER_CHUNK_SIZE
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if scorer is None:
+        from hea_fast.screen.scorers import PhaseScorer
+
+        scorer = PhaseScorer(threads=threads)
     scorer = as_scorer(scorer)
+    owner = domain_scorer(scorer)
+    pool = top_k
+    if owner is not None:
+        pool = default_pool(top_k) if domain_pool is None else int(domain_pool)
+        if pool < top_k:
+            raise ValueError(f"domain_pool ({pool}) must be at least top_k ({top_k})")
     if threshold is not None:
         if not math.isfinite(threshold):
             raise ValueError(f"threshold must be finite, got {threshold}")
         scorer.threshold = float(threshold)
     if descriptors is None:
-        descriptors = scorer.needed_descriptors() or None
+        descriptors = scorer.needed_descriptors() or (None if scorer.reads_descriptors() else ())
     gpu = _gpu_screener(space, scorer, table, device, client)
     if gpu is not None and auto_chunk:  # a launch per 200 k ranks would leave a GPU mostly idle
         chunk_size = DEFAULT_GPU_CHUNK_SIZE
@@ -123,6 +151,11 @@ def screen(
     desc_space = describe(space)
     run = {"space": desc_space, "scorer": type(scorer).__name__, "score": scorer.name,
            "threshold": scorer.threshold, "chunk_size": chunk_size, "top_k": top_k}
+    if owner is not None:  # the chunks keep the pool (a top-M), which the checkpoint carries
+        run["domain_pool"] = pool
+    keys = [s.run_key() for s in scorer.walk() if hasattr(s, "run_key")]
+    if keys:  # the model's identity: a checkpoint of another model is another run
+        run["models"] = keys
     if gpu is not None:  # GPU scores agree with the CPU's to rounding only: do not mix them in one run
         run["device"] = "cuda"
     ck = ScreenCheckpoint(checkpoint, run)
@@ -146,16 +179,16 @@ def screen(
         if client is None:
             for c in todo:
                 a, b = bounds(c)
-                part = gpu(a, b, top_k) if gpu is not None else score_chunk(space, scorer, a, b, top_k, descriptors,
-                                                                            table, threads)
-                ck.add(c, part, top_k)
+                part = gpu(a, b, pool) if gpu is not None else score_chunk(space, scorer, a, b, pool, descriptors,
+                                                                           table, threads)
+                ck.add(c, part, pool)
                 if bar is not None:
                     bar.update(b - a)
                 ck.save()
         else:
             from hea_fast.screen.dask import screen_dask
 
-            screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, merge_fan_in)
+            screen_dask(client, space, scorer, todo, bounds, pool, descriptors, table, ck, bar, merge_fan_in)
     finally:
         ck.save(force=True)
         if bar is not None:
@@ -163,14 +196,23 @@ def screen(
     elapsed = time.perf_counter() - t0
 
     scores, ranks, n_passing = ck.state
+    dom, info = None, None
+    if owner is not None:
+        ranks, scores, dom, info = select_in_domain(space, owner, ranks, scores, top_k, n_passing,
+                                                    include_out_of_domain, threads)
+        info["domain_pool"] = pool
     top = report_rows(space, scorer, ranks, descriptors, table, threads)
     if len(ranks):
         # the score the ranking used (the fused kernel's, bitwise the general path's for palettes of
         # up to 16 elements, within rounding beyond), so the reported order is the column's order
         top[scorer.name] = scores
+    if dom is not None:
+        at = top.columns.get_loc(scorer.name) + 1
+        for j, col in enumerate(("in_domain", "domain_score", "domain_reason")):
+            top.insert(at + j, col, dom[col].to_numpy())
     n_scored = sum(bounds(c)[1] - bounds(c)[0] for c in ck.done)
     return ScreenResult(top=top, n_scored=n_scored, n_passing=n_passing, elapsed_s=elapsed,
-                        space=desc_space, score_name=scorer.name)
+                        space=desc_space, score_name=scorer.name, domain=info)
 
 
 def _gpu_screener(space, scorer: Scorer, table: str, device, client):
@@ -224,14 +266,7 @@ def report_rows(space, scorer: Scorer, ranks: np.ndarray, descriptors, table, th
 
     if len(ranks) == 0:
         return pd.DataFrame(columns=["rank", "lattice_index", "formula", scorer.name])
-    if hasattr(space, "fractions_at"):  # lattice: every rank decoded in one C++ call
-        fr = space.fractions_at(np.asarray(ranks, dtype=np.int64), threads=threads)
-        elements = tuple(space.elements)
-    else:
-        rows = [space.decode(int(r), int(r) + 1, threads=1) for r in ranks]
-        fr = np.vstack([b.fractions for b in rows])
-        elements = tuple(rows[0].elements)
-    batch = CompositionBatch(fractions=np.ascontiguousarray(fr), elements=elements)
+    batch = decode_ranks(space, ranks, threads)  # a lattice: every rank decoded in one C++ call
     from hea_fast.features import featurize
 
     desc_all = featurize(batch, table=table, threads=threads, errors="raise")

@@ -11,6 +11,8 @@ asks it (it never dispatches on the scorer's type):
 - `cuda_screen(space, table)`: a GPU screener of rank ranges.
 
 Each returns None when the scorer has no such path for that space, and the engine falls back.
+A scorer with an applicability domain (`has_domain`, `domain_frame(batch)`: `PhaseScorer`) is
+screened in two stages, the domain scored on a candidate pool only (`hea_fast.screen.domain`).
 """
 from __future__ import annotations
 
@@ -27,21 +29,23 @@ from hea_fast.screen.spaces import CompositionSpace, native_lattice
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CNNYieldScorer", "Combined", "DescriptorScorer", "MixtureScorer", "SSVAEScorer", "Scorer",
-           "YieldScorer", "as_scorer"]
+__all__ = ["CNNYieldScorer", "Combined", "DescriptorScorer", "MixtureScorer", "PhaseScorer", "SSVAEScorer",
+           "Scorer", "YieldScorer", "as_scorer"]
 
 
 class Scorer:
     """Maps a chunk to named score columns.
 
-    Subclasses set `name` (the score column), `descriptors` (descriptor names they need, or None)
-    and implement `score(batch, desc) -> np.ndarray` (higher is better). `threshold` (optional)
-    is a minimum the score must reach for a composition to be kept.
+    Subclasses set `name` (the score column), `descriptors` (descriptor names they need, None for
+    all of them, () for none: `score` then gets desc=None) and implement
+    `score(batch, desc) -> np.ndarray` (higher is better). `threshold` (optional) is a minimum the
+    score must reach for a composition to be kept. `has_domain`: see `PhaseScorer`.
     """
 
     name: str = "score"
     descriptors: tuple[str, ...] | None = None
     threshold: float | None = None
+    has_domain: bool = False
 
     def score(self, batch: CompositionBatch, desc: pd.DataFrame | None) -> np.ndarray:
         raise NotImplementedError
@@ -51,6 +55,11 @@ class Scorer:
 
     def needed_descriptors(self) -> tuple[str, ...]:
         return tuple(self.descriptors or ())
+
+    def reads_descriptors(self) -> bool:
+        """False when `score` reads no descriptor frame (descriptors == ()): the engine then
+        featurizes nothing for the general path."""
+        return self.descriptors != ()
 
     def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         """Rows to keep: a finite score meeting `threshold` (and, for `Combined`, every requirement)."""
@@ -204,6 +213,76 @@ def _load_mixture(model):
         raise FileNotFoundError(f"mixture model directory {model} not found (train one with "
                                 "`hea-fast mixture fit` or scripts/train_default_mixture.py)")
     return SparseMixtureClassifier.load(model)
+
+
+class PhaseScorer(Scorer):
+    """P(single phase) from the default phase model (`hea_fast.phase.PhaseModel`: logistic
+    regression on descriptors + element fractions and boosted trees on descriptors, averaged and
+    calibrated), with its applicability domain.
+
+    model: a `PhaseModel`, a saved model directory, or None / "default" for the bundled model.
+    On a `CompositionSpace` the scan is one fused C++ pass (`phase_ensemble_topk`: decode, the
+    model's descriptors, both members, calibration, top-k; `lattice_columns` by
+    `phase_ensemble_lattice`); on other spaces `PhaseModel.predict_proba` of the decoded chunk.
+    Compositions whose descriptors cannot be computed (an element without data) get NaN and are
+    never kept. The descriptors use the model's own element table (`screen(table=)` is not read).
+    The domain (`domain_frame`) is scored on the screen's candidate pool only
+    (`hea_fast.screen.domain`). `threads`: kernel threads (None: all cores).
+    """
+
+    descriptors = ()  # the model featurizes what it needs itself
+
+    def __init__(self, model=None, name: str = "p_single", threshold: float | None = None,
+                 threads: int | None = None):
+        from hea_fast.phase import load_model
+
+        self.model = load_model("default" if model is None else model)
+        self.name, self.threshold, self.threads = name, threshold, threads
+
+    @property
+    def has_domain(self) -> bool:
+        return getattr(self.model, "domain", None) is not None
+
+    def _threads(self, threads):
+        return threads if threads is not None else self.threads
+
+    def run_key(self) -> str:
+        """A fingerprint of the model's parameters (a resumed screen must use the same model)."""
+        from hea_fast._io import fingerprint
+
+        if getattr(self, "_key", None) is None:
+            p = self.model.params
+            self._key = fingerprint({"descriptors": list(p.descriptors), "elements": list(p.elements), **p.arrays()})
+        return self._key
+
+    def score(self, batch, desc):
+        p, _ = self.model.predict_proba(batch, return_reasons=True, threads=self.threads)
+        return np.ascontiguousarray(p[:, 1])
+
+    def domain_frame(self, batch, threads=None) -> pd.DataFrame:
+        """in_domain, domain_score, domain_reason of each composition of `batch`."""
+        return self.model.domain_frame(batch, threads=self._threads(threads))
+
+    def fused_topk(self, space, start, stop, k, table, threads):
+        if not isinstance(space, CompositionSpace):
+            return None
+        from hea_fast.phase.ensemble import phase_ensemble_topk
+
+        out = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
+                                  table=self.model.table, threads=self._threads(threads))
+        if out is None:
+            return None
+        s, r, n = out
+        return s, r, int(n)
+
+    def lattice_columns(self, space, start, stop, table, threads):
+        if not isinstance(space, CompositionSpace):
+            return None
+        from hea_fast.phase.ensemble import phase_ensemble_lattice
+
+        p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,
+                                   threads=self._threads(threads))
+        return None if p is None else {self.name: np.asarray(p, dtype=np.float64)}
 
 
 class SSVAEScorer(Scorer):
@@ -385,6 +464,9 @@ class Combined(Scorer):
         for s in [self.rank_by, *self.require]:
             out.extend(s.needed_descriptors())
         return tuple(dict.fromkeys(out))
+
+    def reads_descriptors(self):
+        return any(s.reads_descriptors() for s in [self.rank_by, *self.require])
 
     def walk(self):
         yield self

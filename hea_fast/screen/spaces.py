@@ -18,11 +18,27 @@ from hea_fast.composition import CompositionBatch, as_batch
 # step_percent, bounds, required, forbidden)
 from hea_fast.lattice import CompositionSpace
 
-__all__ = ["CompositionSpace", "DEFAULT_PALETTE", "ExplicitSpace", "describe"]
+__all__ = ["CompositionSpace", "DEFAULT_PALETTE", "ExplicitSpace", "HEA_MAX_FRACTION", "HEA_MIN_FRACTION", "describe",
+           "hea_space"]
 
 #: The 15 metals most used as principal elements of HEAs (3d transition metals, Al, and the
 #: refractory 4d/5d metals of the Senkov alloys): the default palette of `hea-fast screen`.
 DEFAULT_PALETTE = ("Al", "Co", "Cr", "Cu", "Fe", "Mn", "Ni", "Ti", "V", "Zr", "Nb", "Mo", "Hf", "Ta", "W")
+
+#: The usual definition of a high-entropy alloy: every element present between 5 and 35 at.%
+#: (the default bounds of `hea-fast screen` and of `hea_space`).
+HEA_MIN_FRACTION = 0.05
+HEA_MAX_FRACTION = 0.35
+
+
+def hea_space(elements=DEFAULT_PALETTE, n_elements=5, step_percent=5.0, min_fraction: float = HEA_MIN_FRACTION,
+              max_fraction: float = HEA_MAX_FRACTION, **kwargs) -> CompositionSpace:
+    """A `CompositionSpace` of high-entropy alloys: every element present between `min_fraction`
+    and `max_fraction` (default 5-35 at.%, the usual definition). `kwargs`: bounds, required,
+    forbidden of `CompositionSpace` (a per-element bound replaces the 5-35 range for its element).
+    `CompositionSpace` itself applies no bounds unless given."""
+    return CompositionSpace(elements, n_elements, step_percent, min_fraction=min_fraction,
+                            max_fraction=max_fraction, **kwargs)
 
 
 class ExplicitSpace:

@@ -13,21 +13,25 @@ passed as ``groups`` to ``fit``; scored by log-loss, then refitted on the whole 
 mixture selects its descriptor subset by WBIC on the training fold (its own model selection); the
 SSVAE head stops early on a grouped validation split of the training fold.
 
-=================  ==================================================================================
-name               model
-=================  ==================================================================================
-prior              `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
-logreg             logistic regression on the 15 standardised descriptors (C tuned)
-logreg_fractions   the same on descriptors + element fractions (C tuned)
-hgb                `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
-hgb_fractions      the same on descriptors + element fractions
-mixture            `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
-                   size <= 2 searched by WBIC within the training fold, no global-model comparison
-ssvae_head         the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
-                   semi-supervised objective on the fold's compositions (x = element at.%, e = the
-                   paper's 8 descriptors with the default element table); early stopping on a 15 %
-                   grouped validation split of the training fold
-=================  ==================================================================================
+===================  ==================================================================================
+name                 model
+===================  ==================================================================================
+prior                `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
+logreg               logistic regression on the 15 standardised descriptors (C tuned)
+logreg_fractions     the same on descriptors + element fractions (C tuned)
+hgb                  `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
+hgb_fractions        the same on descriptors + element fractions
+mixture              `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
+                     size <= 2 searched by WBIC within the training fold, no global-model comparison
+ssvae_head           the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
+                     semi-supervised objective on the fold's compositions (x = element at.%, e = the
+                     paper's 8 descriptors with the default element table); early stopping on a 15 %
+                     grouped validation split of the training fold
+ensemble             the mean of the logreg_fractions and hgb probabilities, each member tuned as above
+                     (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
+ensemble_calibrated  the default phase model: the ensemble + Platt calibration p = expit(a logit(p_avg)
+                     + b) fitted on out-of-fold averages over a GroupKFold(5) of the training systems
+===================  ==================================================================================
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ from typing import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+
+from hea_fast.phase.model import element_fractions
 
 __all__ = ["CompositionFeatures", "SSVAEHeadClassifier", "MODELS", "ModelSpec", "make_model",
            "model_names", "fit_model", "best_params", "DEFAULT_MODELS", "ZENG_DESCRIPTORS"]
@@ -106,13 +112,7 @@ class CompositionFeatures(TransformerMixin, BaseEstimator):
         if names:
             parts.append(featurize_array(batch, descriptors=names, threads=self.threads))
         if self.fractions:
-            F = np.asarray(batch.fractions, dtype=np.float64)
-            col = {e: j for j, e in enumerate(batch.elements)}
-            Z = np.zeros((F.shape[0], len(self.elements_)))
-            for k, e in enumerate(self.elements_):
-                if e in col:
-                    Z[:, k] = F[:, col[e]]
-            parts.append(Z)
+            parts.append(element_fractions(batch, self.elements_))
         if not parts:
             return np.zeros((len(batch), 0))
         return np.hstack(parts)
@@ -244,6 +244,14 @@ def _prior(seed):
     return Pipeline([("features", CompositionFeatures(descriptors=())), ("clf", DummyClassifier(strategy="prior"))])
 
 
+def _ensemble(calibrate):
+    def build(seed):
+        from hea_fast.phase.estimator import PhaseEnsembleClassifier
+
+        return PhaseEnsembleClassifier(calibrate=calibrate, random_state=seed)
+    return build
+
+
 def _mixture(seed):
     from hea_fast.mixture import SparseMixtureClassifier
 
@@ -266,6 +274,10 @@ MODELS: dict[str, ModelSpec] = {
                   _mixture, cost="slow"),
         ModelSpec("ssvae_head", "SSVAE classifier head q(phi|e), 8 descriptors, early stopping on a grouped "
                   "validation split", _ssvae, cost="slow"),
+        ModelSpec("ensemble", "mean of the logreg_fractions and hgb probabilities, each tuned by inner grouped CV "
+                  "(hea_fast.phase.PhaseEnsembleClassifier(calibrate=False))", _ensemble(False)),
+        ModelSpec("ensemble_calibrated", "the default phase model: ensemble + Platt calibration fitted on grouped "
+                  "out-of-fold averages (PhaseEnsembleClassifier)", _ensemble(True)),
     ]
 }
 DEFAULT_MODELS = tuple(MODELS)
@@ -300,6 +312,8 @@ def best_params(est) -> dict:
         out.update({k: v for k, v in est.best_params_.items()})
     if hasattr(est, "selected_descriptors_"):
         out["selected_descriptors"] = list(est.selected_descriptors_)
+    if hasattr(est, "cal_a_"):
+        out["calibration"] = {"a": est.cal_a_, "b": est.cal_b_}
     if hasattr(est, "best_epoch_"):
         out.update(best_epoch=est.best_epoch_, epochs_run=est.epochs_run_)
     return out

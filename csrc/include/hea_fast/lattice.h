@@ -76,8 +76,9 @@ HEA_HD void dense_fractions(const Block& b, const int32_t* units, double* row, i
 
 class Space {
  public:
-  // lo_frac/hi_frac: per palette element fraction bounds (size E); an element with lo_frac > 0 is
-  // required (a composition without it would violate its bound). required/forbidden: size E flags.
+  // lo_frac/hi_frac: per palette element fraction bounds (size E), applied to the element when it is
+  // present (a lower bound does not make it required: hea_fast.lattice sets `required` for the
+  // per-element bounds that should). required/forbidden: size E flags.
   Space(int n_palette, const std::vector<Part>& parts, const std::vector<double>& lo_frac,
         const std::vector<double>& hi_frac, const std::vector<uint8_t>& required,
         const std::vector<uint8_t>& forbidden);

@@ -1,0 +1,698 @@
+// CPU phase ensemble (see phase_ensemble.h). Compositions are evaluated kBlock (64) at a time,
+// features column-major (one pointer per feature to 64 values), so every loop runs across
+// compositions:
+//  * linear member: one multiply-add column after column;
+//  * trees: each feature value is replaced once per block by its rank among the sorted distinct
+//    thresholds the trees compare that feature with (bin = #{t : t < v}); then v <= t_k iff
+//    bin <= k exactly, and a node test is a 16-bit integer comparison, 16 compositions per AVX2
+//    instruction. Trees of depth <= kMaxFastDepth are laid out as complete binary trees (a leaf
+//    above the last level is repeated under a dummy test, which changes no sum); all 2^D − 1 tests
+//    of a tree run branch-free over the block and the leaf index is selected bottom-up
+//    (node = go_right ? right_index : left_index). Deeper trees walk their nodes per composition.
+//    Leaf values are added per composition in tree order from the baseline, in float64: bitwise
+//    scikit-learn's raw score;
+//  * combination and calibration in float64 with the vectorisable exp/log polynomials of
+//    fastmath.h (a few ulp from libm; the scores equal the NumPy reference to ~1e-15);
+//  * top-k: a block whose p cannot reach the heap's minimum whatever its trees give (bounds from
+//    the linear member and the trees' extreme leaves) skips the trees; results are unchanged.
+// Work items (row blocks, rank tiles) are pulled dynamically by the threads; each composition goes
+// through the same instructions whatever the thread, so results never depend on the thread count.
+// The block tree pass is compiled twice on x86-64 (AVX2 and baseline, target_clones).
+#include "hea_fast/phase_ensemble.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <queue>
+#include <vector>
+
+#include "block_kernels.h"
+#include "hea_fast/fastmath.h"
+#include "hea_fast/parallel.h"
+
+namespace hea_fast::phase_ensemble {
+
+namespace {
+
+using descriptors::detail::kBlock;
+constexpr int B = kBlock;
+constexpr int kMaxFastDepth = 4;    // complete layout up to 15 tests per tree
+constexpr int64_t kTile = 1 << 13;  // lattice ranks per work item
+constexpr int64_t kRowChunk = 16;   // row blocks per work item
+
+typedef int16_t vs16 __attribute__((vector_size(32)));
+typedef int16_t vh8 __attribute__((vector_size(16)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
+typedef double vd4 __attribute__((vector_size(32)));
+constexpr int kLanes = 16;
+constexpr int kVecs = B / kLanes;
+static_assert(B % kLanes == 0, "blocks hold whole vectors");
+
+// bin(v) = #{k : t_k < v} over sorted distinct thresholds t, by a uniform grid of G cells over the
+// finite thresholds' range: cell(v) = clamp(floor((v − lo) · inv), 0, G − 1) is monotone in v, so
+// with the thresholds binned by the same function, bin(v) = #{k : cell(t_k) < cell(v)} + #{k in
+// cell(v) : t_k < v} exactly. A cell holds its first two thresholds inline (+inf padding); cells
+// with more fall back to a binary search over theirs (rare: G >= 2 × the thresholds).
+struct Binner {
+  double lo = 0, inv = 0, top = 0;  // top = G - 1
+  int32_t G = 1;
+  std::vector<double> t0, t1;  // per cell: its first two thresholds (+inf padding)
+  std::vector<int32_t> before, count;
+  const double* th = nullptr;
+
+  // the one cell function (block_bins uses this same expression, so thresholds and values agree)
+  static int32_t cell(double v, double lo, double inv, double top) {
+    const double x = (v - lo) * inv;
+    const double y = x >= 0.0 ? x : 0.0;  // NaN -> 0
+    return static_cast<int32_t>(y > top ? top : y);
+  }
+
+  void build(const std::vector<double>& t) {
+    th = t.data();
+    const auto m = static_cast<int64_t>(t.size());
+    double fmin = INFINITY, fmax = -INFINITY;
+    for (double x : t)
+      if (std::isfinite(x)) fmin = std::min(fmin, x), fmax = std::max(fmax, x);
+    G = 1;
+    while (G < 2 * m && G < (1 << 16)) G <<= 1;
+    top = G - 1;
+    lo = fmin <= fmax ? fmin : 0.0;
+    inv = fmax > fmin ? G / (fmax - fmin) : 0.0;
+    if (!std::isfinite(inv)) inv = 0.0;  // a range too small to divide: one cell does all
+    t0.assign(static_cast<size_t>(G), INFINITY);
+    t1.assign(static_cast<size_t>(G), INFINITY);
+    before.assign(static_cast<size_t>(G), 0);
+    count.assign(static_cast<size_t>(G), 0);
+    int64_t k = 0;
+    for (int32_t g = 0; g < G; ++g) {
+      before[g] = static_cast<int32_t>(k);
+      while (k < m && cell(t[k], lo, inv, top) == g) {
+        if (count[g] == 0) t0[g] = t[k];
+        if (count[g] == 1) t1[g] = t[k];
+        ++count[g];
+        ++k;
+      }
+    }
+  }
+
+  // bin(v) for a cell holding more than two thresholds
+  int32_t slow(int32_t g, double v) const {
+    const double* first = th + before[g];
+    return before[g] +
+           static_cast<int32_t>(std::lower_bound(first, first + count[g], v, [](double a, double b) { return a < b; }) -
+                                first);
+  }
+};
+
+// bins of one block's values c of a feature: branch-free over the block (the cell arrays read by
+// index), then the rare values whose cell holds more than two thresholds redone.
+HEA_CLONES void block_bins(const Binner& bn, const double* __restrict c, int16_t* __restrict out,
+                           int32_t* __restrict cell) {
+  const double lo = bn.lo, inv = bn.inv, top = bn.top;
+  const double *t0 = bn.t0.data(), *t1 = bn.t1.data();
+  const int32_t *before = bn.before.data(), *count = bn.count.data();
+  for (int b = 0; b < B; ++b) cell[b] = Binner::cell(c[b], lo, inv, top);
+  int32_t over = 0;
+  for (int b = 0; b < B; ++b) {
+    const int32_t g = cell[b];
+    const double v = c[b];
+    out[b] = static_cast<int16_t>(before[g] + (t0[g] < v) + (t1[g] < v));
+    over |= count[g] > 2;
+  }
+  if (over)
+    for (int b = 0; b < B; ++b)
+      if (count[cell[b]] > 2) out[b] = static_cast<int16_t>(bn.slow(cell[b], c[b]));
+}
+
+// The model in the block evaluator's layout.
+struct Prepared {
+  const Model* m = nullptr;
+  bool fast = false;  // complete-tree layout (depth <= kMaxFastDepth, <= 32767 thresholds per feature)
+  int depth = 0, n_inner = 0, n_leaf = 1;
+  std::vector<int32_t> slot_feature;     // features the trees test
+  std::vector<std::vector<double>> thr;  // per slot: sorted distinct thresholds
+  std::vector<Binner> binner;            // per slot
+  std::vector<int32_t> node_slot;        // (n_trees * n_inner), heap order
+  std::vector<int16_t> node_bin;         // go right iff bin > node_bin
+  std::vector<double> leaf;              // (n_trees * n_leaf)
+  std::vector<int32_t> leaf_bits;        // (n_trees * 32): 16 leaves' low 32-bit halves, then high
+  double raw_lo = 0, raw_hi = 0;         // bounds of the raw score: baseline + Σ_t min/max leaf of t
+  // walking layout (trees deeper than kMaxFastDepth): absolute child indices, leaves pointing at
+  // themselves (slot 0, threshold 0), so every composition takes exactly tree_depth[t] steps
+  std::vector<int32_t> walk_slot, walk_left, walk_right, walk_depth;
+  std::vector<double> walk_thr;
+};
+
+int tree_depth(const Model& m, int64_t t) {
+  const int64_t off = m.tree_offsets[t], n = m.tree_offsets[t + 1] - off;
+  std::vector<int> d(static_cast<size_t>(n), 0);
+  int best = 0;
+  for (int64_t i = 0; i < n; ++i) {  // children come after their parent
+    if (m.node_feature[off + i] < 0) continue;
+    d[m.node_left[off + i]] = d[m.node_right[off + i]] = d[i] + 1;
+    best = std::max(best, d[i] + 1);
+  }
+  return best;
+}
+
+void fill_complete(Prepared& P, int64_t t, int64_t off, int32_t node, int h, int level,
+                   const std::vector<int32_t>& slot_of) {
+  const Model& m = *P.m;
+  if (level == P.depth) {
+    P.leaf[t * P.n_leaf + (h - P.n_inner)] = m.node_value[off + node];
+    return;
+  }
+  const int32_t f = m.node_feature[off + node];
+  int32_t left = node, right = node;  // a leaf above the last level: the same leaf both ways
+  int32_t slot = 0, bin = 0;
+  if (f >= 0) {
+    slot = slot_of[f];
+    const auto& th = P.thr[slot];
+    bin = static_cast<int32_t>(std::lower_bound(th.begin(), th.end(), m.node_threshold[off + node]) - th.begin());
+    left = m.node_left[off + node];
+    right = m.node_right[off + node];
+  }
+  P.node_slot[t * P.n_inner + h] = slot;
+  P.node_bin[t * P.n_inner + h] = static_cast<int16_t>(bin);
+  fill_complete(P, t, off, left, 2 * h + 1, level + 1, slot_of);
+  fill_complete(P, t, off, right, 2 * h + 2, level + 1, slot_of);
+}
+
+Prepared prepare(const Model& m) {
+  Prepared P;
+  P.m = &m;
+  std::vector<int32_t> slot_of(static_cast<size_t>(m.F), -1);
+  const int64_t n_nodes = m.tree_offsets[m.n_trees];
+  for (int64_t i = 0; i < n_nodes; ++i) {
+    const int32_t f = m.node_feature[i];
+    if (f < 0) continue;
+    if (slot_of[f] < 0) {
+      slot_of[f] = static_cast<int32_t>(P.slot_feature.size());
+      P.slot_feature.push_back(f);
+      P.thr.emplace_back();
+    }
+    P.thr[slot_of[f]].push_back(m.node_threshold[i]);
+  }
+  bool small = true;
+  for (auto& th : P.thr) {
+    std::sort(th.begin(), th.end());
+    th.erase(std::unique(th.begin(), th.end()), th.end());
+    small &= th.size() <= 32767;
+  }
+  P.raw_lo = P.raw_hi = m.tree_baseline;
+  for (int64_t t = 0; t < m.n_trees; ++t) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = m.tree_offsets[t]; i < m.tree_offsets[t + 1]; ++i)
+      if (m.node_feature[i] < 0) lo = std::min(lo, m.node_value[i]), hi = std::max(hi, m.node_value[i]);
+    P.raw_lo += lo;
+    P.raw_hi += hi;
+  }
+  int depth = 0;
+  for (int64_t t = 0; t < m.n_trees; ++t) depth = std::max(depth, tree_depth(m, t));
+  P.fast = small && depth <= kMaxFastDepth;
+  if (!P.fast) {
+    const int64_t n = m.tree_offsets[m.n_trees];
+    P.walk_slot.assign(static_cast<size_t>(n), 0);
+    P.walk_left.assign(static_cast<size_t>(n), 0);
+    P.walk_right.assign(static_cast<size_t>(n), 0);
+    P.walk_thr.assign(static_cast<size_t>(n), 0.0);
+    for (int64_t t = 0; t < m.n_trees; ++t) {
+      P.walk_depth.push_back(tree_depth(m, t));
+      const int64_t off = m.tree_offsets[t];
+      for (int64_t i = off; i < m.tree_offsets[t + 1]; ++i) {
+        const bool leaf = m.node_feature[i] < 0;
+        P.walk_slot[i] = leaf ? 0 : slot_of[m.node_feature[i]];
+        P.walk_thr[i] = leaf ? 0.0 : m.node_threshold[i];
+        P.walk_left[i] = static_cast<int32_t>(leaf ? i : off + m.node_left[i]);
+        P.walk_right[i] = static_cast<int32_t>(leaf ? i : off + m.node_right[i]);
+      }
+    }
+    return P;
+  }
+  P.binner.resize(P.thr.size());
+  for (size_t i = 0; i < P.thr.size(); ++i) P.binner[i].build(P.thr[i]);
+  P.depth = depth;
+  P.n_inner = (1 << depth) - 1;
+  P.n_leaf = 1 << depth;
+  P.node_slot.assign(static_cast<size_t>(m.n_trees * P.n_inner), 0);
+  P.node_bin.assign(static_cast<size_t>(m.n_trees * P.n_inner), 0);
+  P.leaf.assign(static_cast<size_t>(m.n_trees * P.n_leaf), 0.0);
+  for (int64_t t = 0; t < m.n_trees; ++t) fill_complete(P, t, m.tree_offsets[t], 0, 0, 0, slot_of);
+  static_assert(kMaxFastDepth <= 4, "leaf_bits holds 16 leaves per tree");
+  P.leaf_bits.assign(static_cast<size_t>(m.n_trees * 32), 0);
+  for (int64_t t = 0; t < m.n_trees; ++t)
+    for (int l = 0; l < P.n_leaf; ++l) {
+      uint64_t u;
+      std::memcpy(&u, &P.leaf[t * P.n_leaf + l], sizeof u);
+      P.leaf_bits[t * 32 + l] = static_cast<int32_t>(static_cast<uint32_t>(u));
+      P.leaf_bits[t * 32 + 16 + l] = static_cast<int32_t>(static_cast<uint32_t>(u >> 32));
+    }
+  return P;
+}
+
+// Adds the leaf values of one tree to 16 compositions: leaf index id (0..2^D-1 per lane), the
+// tree's leaf values split into low and high 32-bit halves (bits[0..16) low, bits[16..32) high),
+// looked up with a lane permutation (vpermd) instead of a gather, then re-interleaved into
+// doubles. acc[2h] holds compositions 8h + {0, 1, 4, 5}, acc[2h + 1] 8h + {2, 3, 6, 7} (the order
+// the in-lane interleave gives; undone when the sums are stored).
+template <bool kWide>
+__attribute__((always_inline)) inline void add_leaves(const int32_t* bits, const vs16& id, vd4* acc) {
+  vi8 lo0, hi0, lo1 = {}, hi1 = {};
+  std::memcpy(&lo0, bits, sizeof lo0);
+  std::memcpy(&hi0, bits + 16, sizeof hi0);
+  if (kWide) {
+    std::memcpy(&lo1, bits + 8, sizeof lo1);
+    std::memcpy(&hi1, bits + 24, sizeof hi1);
+  }
+  for (int h = 0; h < 2; ++h) {
+    vh8 part;
+    std::memcpy(&part, reinterpret_cast<const char*>(&id) + h * sizeof part, sizeof part);
+    const vi8 ix = __builtin_convertvector(part, vi8);
+    vi8 lo, hi;
+    if (kWide) {
+      lo = __builtin_shuffle(lo0, lo1, ix);
+      hi = __builtin_shuffle(hi0, hi1, ix);
+    } else {
+      lo = __builtin_shuffle(lo0, ix);
+      hi = __builtin_shuffle(hi0, ix);
+    }
+    const vi8 a = __builtin_shuffle(lo, hi, vi8{0, 8, 1, 9, 4, 12, 5, 13});
+    const vi8 b = __builtin_shuffle(lo, hi, vi8{2, 10, 3, 11, 6, 14, 7, 15});
+    vd4 da, db;
+    std::memcpy(&da, &a, sizeof da);
+    std::memcpy(&db, &b, sizeof db);
+    acc[2 * h] += da;
+    acc[2 * h + 1] += db;
+  }
+}
+
+constexpr int kPerm[8] = {0, 1, 4, 5, 2, 3, 6, 7};  // composition of each accumulator lane
+
+// Leaf index (0..2^D-1) reached by 16 compositions (bins bv[slot * B + lane]) from node Q of level L
+// of a complete tree (heap order), depth first so that few partial indices are live at a time.
+template <int D, int L, int Q>
+__attribute__((always_inline)) inline void node_leaf(const int16_t* bv, const int32_t* ns, const int16_t* nb,
+                                                     vs16& id) {
+  constexpr int h = (1 << L) - 1 + Q;
+  vs16 x;
+  std::memcpy(&x, bv + static_cast<int64_t>(ns[h]) * B, sizeof x);
+  const vs16 right = x > nb[h];  // -1 where the test sends right
+  if constexpr (L == D - 1) {
+    id = static_cast<int16_t>(2 * Q) - right;  // leaf 2Q or 2Q + 1
+  } else {
+    vs16 l, r;
+    node_leaf<D, L + 1, 2 * Q>(bv, ns, nb, l);
+    node_leaf<D, L + 1, 2 * Q + 1>(bv, ns, nb, r);
+    id = right ? r : l;
+  }
+}
+
+// Complete-layout trees of depth D over one block: raw[b] += leaf_t(b) for every tree, in tree order.
+// kV vectors of 16 compositions go through each tree together (the tree's parameters are read once
+// for them), with their sums held in registers across the trees.
+template <int D, int kV>
+__attribute__((always_inline)) inline void trees_depth_v(const Prepared& P, const int16_t* bins, double* raw) {
+  constexpr int NI = (1 << D) - 1;
+  const int64_t T = P.m->n_trees;
+  vd4 acc[kV][4];
+  for (int v = 0; v < kV; ++v)
+    for (int i = 0; i < 4; ++i)
+      for (int l = 0; l < 4; ++l) acc[v][i][l] = raw[v * kLanes + (i / 2) * 8 + kPerm[(i % 2) * 4 + l]];
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t* ns = P.node_slot.data() + t * NI;
+    const int16_t* nb = P.node_bin.data() + t * NI;
+    for (int v = 0; v < kV; ++v) {
+      vs16 id;
+      node_leaf<D, 0, 0>(bins + v * kLanes, ns, nb, id);
+      add_leaves<(D > 3)>(P.leaf_bits.data() + t * 32, id, acc[v]);
+    }
+  }
+  for (int v = 0; v < kV; ++v)
+    for (int i = 0; i < 4; ++i)
+      for (int l = 0; l < 4; ++l) raw[v * kLanes + (i / 2) * 8 + kPerm[(i % 2) * 4 + l]] = acc[v][i][l];
+}
+
+template <int D>
+__attribute__((always_inline)) inline void trees_depth(const Prepared& P, const int16_t* bins, double* raw) {
+  constexpr int kV = 2;
+  static_assert(kVecs % kV == 0, "whole groups of vectors");
+  for (int v = 0; v < kVecs; v += kV) trees_depth_v<D, kV>(P, bins + v * kLanes, raw + v * kLanes);
+}
+
+HEA_CLONES void trees_fast(const Prepared& P, const int16_t* bins, double* raw) {
+  switch (P.depth) {
+    case 0:
+      for (int64_t t = 0; t < P.m->n_trees; ++t)
+        for (int b = 0; b < B; ++b) raw[b] += P.leaf[t];
+      break;
+    case 1: trees_depth<1>(P, bins, raw); break;
+    case 2: trees_depth<2>(P, bins, raw); break;
+    case 3: trees_depth<3>(P, bins, raw); break;
+    default: trees_depth<4>(P, bins, raw); break;
+  }
+}
+
+// Any depth: the block's compositions walk each tree in lockstep, branch-free steps (a leaf is its
+// own child) until every walk is at a leaf, so the 64 walks are independent chains the core overlaps. X holds the
+// block's tested features by slot (X[slot * B + b]).
+HEA_CLONES void trees_walk(const Prepared& P, const double* __restrict X, double* __restrict raw) {
+  const Model& m = *P.m;
+  const int32_t *slot = P.walk_slot.data(), *left = P.walk_left.data(), *right = P.walk_right.data();
+  const double* thr = P.walk_thr.data();
+  int32_t node[B];
+  for (int64_t t = 0; t < m.n_trees; ++t) {
+    const auto root = static_cast<int32_t>(m.tree_offsets[t]);
+    for (int b = 0; b < B; ++b) node[b] = root;
+    for (int step = 0; step < P.walk_depth[t]; ++step) {
+      int32_t moving = 0;  // some walk not yet at its leaf after this step
+      for (int b = 0; b < B; ++b) {
+        const int32_t n = node[b];
+        const int32_t c = X[static_cast<int64_t>(slot[n]) * B + b] <= thr[n] ? left[n] : right[n];
+        node[b] = c;
+        moving |= left[c] != c;
+      }
+      if (!moving) break;
+    }
+    for (int b = 0; b < B; ++b) raw[b] += m.node_value[node[b]];
+  }
+}
+
+// fastmath::log_poly (same values, bit for bit) with the sign of the exponent applied through its
+// bits: GCC keeps log_poly's floating-point select `kd >= 2048 ? kd − 4096 : kd` as a branch under
+// the default -ftrapping-math, which stops the loops below from vectorising.
+__attribute__((always_inline)) inline double log_select_free(double x) {
+  uint64_t bits;
+  std::memcpy(&bits, &x, 8);
+  const uint64_t tmp = bits - 0x3fe6a09e667f3bcdULL;
+  const uint64_t mb = bits - (tmp & 0xfff0000000000000ULL);
+  const uint64_t kb = (tmp >> 52) | 0x4330000000000000ULL;  // 2^52 + (k mod 4096)
+  const uint64_t nb = (tmp >> 63) | 0x4330000000000000ULL;  // 2^52 + (1 if k < 0)
+  double kd, neg, m;
+  std::memcpy(&kd, &kb, 8);
+  std::memcpy(&neg, &nb, 8);
+  std::memcpy(&m, &mb, 8);
+  kd = (kd - 4503599627370496.0) - 4096.0 * (neg - 4503599627370496.0);
+  const double s = (m - 1.0) / (m + 1.0), z = s * s;
+  double p = 1.0 / 21;
+  p = p * z + 1.0 / 19;
+  p = p * z + 1.0 / 17;
+  p = p * z + 1.0 / 15;
+  p = p * z + 1.0 / 13;
+  p = p * z + 1.0 / 11;
+  p = p * z + 1.0 / 9;
+  p = p * z + 1.0 / 7;
+  p = p * z + 1.0 / 5;
+  p = p * z + 1.0 / 3;
+  return (2.0 * s + 2.0 * s * z * p) + kd * 0.6931471805599453;
+}
+
+// Clamp to [lo, hi] (NaN stays NaN: such rows are reported as NaN anyway).
+__attribute__((always_inline)) inline double clamp(double v, double lo, double hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// The linear member's Σ_j ((v_j − mean_j) / scale_j) · coef_j (without the intercept) and whether
+// every feature is finite, for one block.
+HEA_CLONES void linear_block(const Model& m, const double* const* col, double* __restrict z, uint8_t* __restrict ok) {
+  for (int b = 0; b < B; ++b) {
+    z[b] = 0.0;
+    ok[b] = 1;
+  }
+  for (int64_t j = 0; j < m.F; ++j) {
+    const double* c = col[j];
+    const double mu = m.lin_mean[j], s = m.lin_scale[j], a = m.lin_coef[j];
+    for (int b = 0; b < B; ++b) {
+      z[b] += ((c[b] - mu) / s) * a;
+      ok[b] &= static_cast<uint8_t>(c[b] - c[b] == 0.0);  // false for ±inf and NaN
+    }
+  }
+}
+
+// p = σ(cal_a · logit(p_avg) + cal_b) = 1 / (1 + e^(cal_a · ln((1 − p_avg) / p_avg) − cal_b)), with
+// σ(x) = 1 / (1 + e^−x): one log and three exps per composition, by the vectorisable polynomials of
+// fastmath.h (a few ulp; arguments clamped to their ranges, beyond which σ is 0 or 1 to far below
+// the resolution that matters). Equal to the reference formula (libm exp, log, log1p) to ~1e-15.
+// Written as separate simple loops: GCC if-converts a clamp only in a loop this plain.
+HEA_CLONES void finish_block(const Model& m, const double* __restrict z, const double* __restrict raw,
+                             const uint8_t* __restrict ok, double* __restrict out, double* __restrict s) {
+  const double w_lin = m.w_lin, w_tree = m.w_tree, cal_a = m.cal_a, cal_b = m.cal_b, b0 = m.lin_intercept;
+  double* a = s;
+  double* t = s + B;
+  for (int b = 0; b < B; ++b) a[b] = clamp(-(z[b] + b0), -708.0, 708.0);
+  for (int b = 0; b < B; ++b) t[b] = clamp(-raw[b], -708.0, 708.0);
+  for (int b = 0; b < B; ++b) {
+    const double q = w_lin / (1.0 + fastmath::exp_poly(a[b])) + w_tree / (1.0 + fastmath::exp_poly(t[b]));
+    a[b] = (1.0 - q) / q;  // e^−logit(q)
+  }
+  for (int b = 0; b < B; ++b) a[b] = clamp(a[b], DBL_MIN, DBL_MAX);
+  for (int b = 0; b < B; ++b) a[b] = cal_a * log_select_free(a[b]) - cal_b;
+  for (int b = 0; b < B; ++b) a[b] = clamp(a[b], -708.0, 708.0);
+  for (int b = 0; b < B; ++b) out[b] = 1.0 / (1.0 + fastmath::exp_poly(a[b]));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (int b = 0; b < B; ++b) out[b] = ok[b] ? out[b] : nan;
+}
+
+struct Work {
+  std::vector<int16_t> bins;
+  std::vector<double> raw, z, zero, scratch, bound, walk_x;
+  std::vector<const double*> col;
+  std::vector<uint8_t> ok;
+  std::vector<int32_t> cell;
+  explicit Work(const Prepared& P)
+      : bins(P.slot_feature.size() * B + kLanes),
+        raw(B),
+        z(B),
+        zero(B, 0.0),
+        scratch(2 * B),
+        bound(2 * B),
+        walk_x(std::max<size_t>(1, P.slot_feature.size()) * B),
+        col(static_cast<size_t>(P.m->F)),
+        ok(B),
+        cell(B) {}
+};
+
+// p of one block whose feature j is col[j][0..B); out[b] for every b (padding included).
+// Margin on the bounds of p below: far above the few-ulp rounding of the bounds and of p itself.
+constexpr double kBoundMargin = 1e-9;
+
+// p of one block whose feature j is col[j][0..B); out[b] for every b (padding included). With
+// heap_min not NaN (the top-k driver: the score a composition must beat to enter the heap), the
+// trees are skipped when they cannot matter: p lies between the values of the formula with the raw
+// tree score at its bounds (baseline + each tree's smallest / largest leaf); when no row b < nb can
+// reach heap_min and none straddles `threshold`, eval_block returns false and sets out[b] = 1 for
+// the rows sure to pass the threshold (0 otherwise). The top-k and the passing count are exactly
+// those of evaluating every tree (tests/test_phase_ensemble.py).
+bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap_min = NAN,
+                double threshold = -INFINITY) {
+  const Model& m = *P.m;
+  const double* const* col = w.col.data();
+  double* z = w.z.data();
+  double* raw = w.raw.data();
+  uint8_t* ok = w.ok.data();
+  linear_block(m, col, z, ok);
+  if (!std::isnan(heap_min)) {
+    double* hi = w.bound.data();
+    double* lo = hi + B;
+    std::fill(raw, raw + B, P.raw_hi);
+    finish_block(m, z, raw, ok, hi, w.scratch.data());
+    std::fill(raw, raw + B, P.raw_lo);
+    finish_block(m, z, raw, ok, lo, w.scratch.data());
+    bool need = false;
+    for (int b = 0; b < nb; ++b)
+      need |= ok[b] && (hi[b] + kBoundMargin >= heap_min ||
+                        (lo[b] - kBoundMargin < threshold && hi[b] + kBoundMargin >= threshold));
+    if (!need) {
+      for (int b = 0; b < nb; ++b) out[b] = ok[b] && lo[b] - kBoundMargin >= threshold ? 1.0 : 0.0;
+      return false;
+    }
+  }
+  for (int b = 0; b < B; ++b) raw[b] = m.tree_baseline;
+  if (P.fast) {
+    for (size_t s = 0; s < P.slot_feature.size(); ++s) {
+      block_bins(P.binner[s], col[P.slot_feature[s]], w.bins.data() + s * B, w.cell.data());
+    }
+    trees_fast(P, w.bins.data(), raw);
+  } else {
+    double* X = w.walk_x.data();
+    for (size_t k = 0; k < P.slot_feature.size(); ++k)
+      std::copy(col[P.slot_feature[k]], col[P.slot_feature[k]] + B, X + k * B);
+    trees_walk(P, X, raw);
+  }
+  finish_block(m, z, raw, ok, out, w.scratch.data());
+  return true;
+}
+
+// Threads pull items [0, n) in chunks from a shared counter; f(work, tid, lo, hi) with a per-thread
+// work = make(). Items are independent, so results never depend on the thread count.
+template <class Make, class F>
+void dynamic_items(int64_t n, int64_t chunk, int t, Make&& make, F&& f) {
+  if (n <= 0) return;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  std::atomic<int64_t> next{0};
+  run_threads(
+      t,
+      [&](int tid) {
+        auto work = make();
+        for (int64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1))
+          f(work, tid, c * chunk, std::min(n, (c + 1) * chunk));
+      },
+      [&] { next.store(chunks); });
+}
+
+int threads_for(int threads, int64_t items) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(resolve_threads(threads), items)));
+}
+
+struct LatticeWork {
+  Work w;
+  std::vector<double> c, sum, scratch, p;
+  LatticeWork(const Prepared& P, int64_t kmax)
+      : w(P),
+        c(static_cast<size_t>(kmax * B)),
+        sum(B),
+        scratch(static_cast<size_t>(descriptors::detail::kBlockScratch * B)),
+        p(B) {}
+};
+
+// Walks ranks of tiles [lo, hi) and calls sink(rank0, nb, p, evaluated) for each block of one system;
+// heap_min() and threshold: the pruning arguments of eval_block (heap_min() NaN: every tree runs).
+template <class Sink, class HeapMin>
+void lattice_tiles(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                   const Prepared& P, LatticeWork& lw, int64_t lo, int64_t hi, Sink&& sink, HeapMin&& heap_min,
+                   double threshold) {
+  const Model& m = *P.m;
+  const int64_t E = space.n_palette();
+  const unsigned need = lf.n_desc > 0 ? descriptors::needs_of(lf.cols, static_cast<int>(lf.n_desc)) : 0u;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  int64_t rank0 = 0;
+  int nb = 0;
+  const lattice::Block* cur = nullptr;
+  auto flush = [&]() {
+    if (nb == 0) return;
+    bool allowed = true, evaluated = true;
+    for (int j = 0; j < cur->k; ++j) allowed &= lf.allowed[cur->elem[j]] != 0;
+    if (!allowed) {
+      std::fill(lw.p.begin(), lw.p.end(), nan);
+    } else {
+      descriptors::detail::units_to_fractions(lw.c.data(), cur->k, nb, static_cast<double>(cur->N), lw.sum.data());
+      const double* o = lf.n_desc > 0 ? descriptors::detail::block_compute(lw.c.data(), cur->k, cur->elem, lf.props,
+                                                                           lf.pair, E, lf.prm, need, lw.scratch.data())
+                                      : nullptr;
+      for (int64_t j = 0; j < lf.n_desc; ++j) lw.w.col[j] = o + static_cast<int64_t>(lf.cols[j]) * B;
+      for (int64_t j = lf.n_desc; j < m.F; ++j) lw.w.col[j] = lw.w.zero.data();
+      for (int j = 0; j < cur->k; ++j) {
+        const int32_t f = lf.frac_feature[cur->elem[j]];
+        if (f >= 0) lw.w.col[f] = lw.c.data() + static_cast<int64_t>(j) * B;
+      }
+      evaluated = eval_block(P, lw.w, lw.p.data(), nb, heap_min(), threshold);
+    }
+    sink(rank0, nb, static_cast<const double*>(lw.p.data()), evaluated);
+    nb = 0;
+  };
+  const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
+  descriptors::detail::gather_unit_blocks(space, r_lo, r_hi, lw.c.data(), nb, cur, rank0, flush);
+}
+
+struct Worse {  // heap order: the top is the worst kept hit
+  bool operator()(const screen::Hit& a, const screen::Hit& b) const { return screen::better(a, b); }
+};
+using Heap = std::priority_queue<screen::Hit, std::vector<screen::Hit>, Worse>;
+
+}  // namespace
+
+void rows(const double* V, int64_t n, const Model& m, double* out, int threads) {
+  if (n <= 0) return;
+  const Prepared P = prepare(m);
+  const int64_t F = m.F, blocks = (n + B - 1) / B;
+  struct RowWork {
+    Work w;
+    std::vector<double> X, p;
+  };
+  dynamic_items(
+      blocks, kRowChunk, threads_for(threads, (blocks + kRowChunk - 1) / kRowChunk),
+      [&] { return RowWork{Work(P), std::vector<double>(static_cast<size_t>(F * B)), std::vector<double>(B)}; },
+      [&](RowWork& rw, int, int64_t lo, int64_t hi) {
+        for (int64_t blk = lo; blk < hi; ++blk) {
+          const int64_t r0 = blk * B, nb = std::min<int64_t>(B, n - r0);
+          for (int64_t b = 0; b < B; ++b) {  // rows read in memory order (padding: copies of the last)
+            const double* row = V + (r0 + std::min(b, nb - 1)) * F;
+            for (int64_t j = 0; j < F; ++j) rw.X[j * B + b] = row[j];
+          }
+          for (int64_t j = 0; j < F; ++j) rw.w.col[j] = rw.X.data() + j * B;
+          eval_block(P, rw.w, rw.p.data());
+          std::copy(rw.p.begin(), rw.p.begin() + nb, out + r0);
+        }
+      });
+}
+
+void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                    const Model& m, double* out, int threads) {
+  if (count <= 0) return;
+  const Prepared P = prepare(m);
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  dynamic_items(
+      tiles, 1, threads_for(threads, tiles), [&] { return LatticeWork(P, space.max_k()); },
+      [&](LatticeWork& lw, int, int64_t lo, int64_t hi) {
+        lattice_tiles(
+            space, start, count, lf, P, lw, lo, hi,
+            [&](int64_t rank0, int nb, const double* p, bool) { std::copy(p, p + nb, out + (rank0 - start)); },
+            [] { return std::numeric_limits<double>::quiet_NaN(); }, -INFINITY);
+      });
+}
+
+int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top) {
+  top->clear();
+  if (count <= 0 || k <= 0) return 0;
+  const Prepared P = prepare(m);
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  const int t = threads_for(threads, tiles);
+  std::vector<Heap> heaps(static_cast<size_t>(t));
+  std::vector<int64_t> passing(static_cast<size_t>(t), 0);
+  dynamic_items(
+      tiles, 1, t, [&] { return LatticeWork(P, space.max_k()); },
+      [&](LatticeWork& lw, int tid, int64_t lo, int64_t hi) {
+        Heap& heap = heaps[static_cast<size_t>(tid)];
+        int64_t& pass = passing[static_cast<size_t>(tid)];
+        lattice_tiles(
+            space, start, count, lf, P, lw, lo, hi,
+            [&](int64_t rank0, int nb, const double* p, bool evaluated) {
+              if (!evaluated) {  // no row can enter the heap; p[b] = 1 marks those sure to pass
+                for (int b = 0; b < nb; ++b) pass += p[b] > 0;
+                return;
+              }
+              for (int b = 0; b < nb; ++b) {
+                const double v = p[b];
+                if (!(v >= threshold) || !std::isfinite(v)) continue;  // NaN fails v >= threshold
+                ++pass;
+                const screen::Hit h{v, rank0 + b};
+                if (static_cast<int64_t>(heap.size()) < k) {
+                  heap.push(h);
+                } else if (screen::better(h, heap.top())) {
+                  heap.pop();
+                  heap.push(h);
+                }
+              }
+            },
+            [&] { return static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score; }, threshold);
+      });
+  int64_t total = 0;
+  std::vector<screen::Hit> all;
+  for (int i = 0; i < t; ++i) {
+    total += passing[static_cast<size_t>(i)];
+    Heap& heap = heaps[static_cast<size_t>(i)];
+    while (!heap.empty()) {
+      all.push_back(heap.top());
+      heap.pop();
+    }
+  }
+  std::sort(all.begin(), all.end(), screen::better);
+  if (static_cast<int64_t>(all.size()) > k) all.resize(static_cast<size_t>(k));
+  *top = std::move(all);
+  return total;
+}
+
+}  // namespace hea_fast::phase_ensemble

@@ -1,0 +1,68 @@
+// The phase ensemble (hea_fast.phase.ensemble): P(single phase) of a feature vector
+// v = [descriptors (F_d) | element fractions (F_e)] as the average of a logistic regression and a
+// gradient-boosted tree ensemble (scikit-learn HistGradientBoostingClassifier), Platt-calibrated:
+//   logit_lin = Σ_j ((v_j − mean_j) / scale_j) · coef_j + intercept
+//   raw       = baseline + Σ_t leaf_t(v)      (tree order, float64: bitwise scikit-learn's raw score)
+//   p_avg     = w_lin σ(logit_lin) + w_tree σ(raw),   p = σ(cal_a (log p_avg − log1p(−p_avg)) + cal_b)
+// A tree goes left at an internal node iff v[feature] <= threshold. Rows with a non-finite feature
+// give NaN. Three drivers share one block evaluation:
+//   rows           feature rows V (n, F) -> p
+//   lattice_scores lattice ranks -> descriptors (the shared descriptor block kernel) and fractions
+//                  -> p, without decoding (NaN for compositions holding an element not allowed)
+//   lattice_topk   the same, keeping the k best with p >= threshold (screen.h's Hit order)
+// Results never depend on the thread count.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "hea_fast/descriptors.h"
+#include "hea_fast/lattice.h"
+#include "hea_fast/screen.h"
+
+namespace hea_fast::phase_ensemble {
+
+// Arrays as hea_fast.phase.ensemble.EnsembleParams holds them (validated by the caller: node
+// children lie after their parent inside their tree, features in [0, F) on internal nodes).
+struct Model {
+  int64_t F = 0;  // features: descriptors + fractions
+  const double* lin_mean = nullptr;
+  const double* lin_scale = nullptr;
+  const double* lin_coef = nullptr;
+  double lin_intercept = 0;
+  double tree_baseline = 0;
+  int64_t n_trees = 0;
+  const int64_t* tree_offsets = nullptr;  // (n_trees + 1)
+  const int32_t* node_feature = nullptr;  // (n_nodes), -1 on leaves
+  const double* node_threshold = nullptr;
+  const int32_t* node_left = nullptr;  // relative to the tree's first node, -1 on leaves
+  const int32_t* node_right = nullptr;
+  const double* node_value = nullptr;
+  double w_lin = 0.5, w_tree = 0.5, cal_a = 1.0, cal_b = 0.0;
+};
+
+// Where a lattice composition's features come from: descriptors `cols` (n_desc of them, features
+// 0..n_desc-1) by the descriptor block kernel from the palette's element data, and the fraction of
+// palette element e as feature frac_feature[e] (-1: the element has no fraction feature and adds
+// nothing). allowed[e] == 0: compositions holding e give NaN. A NaN pair enthalpy makes the
+// descriptors that read it NaN for compositions holding both elements, and so p.
+struct LatticeFeatures {
+  const double* props = nullptr;  // (E, kNumProps)
+  const double* pair = nullptr;   // (E, E)
+  descriptors::Params prm{};
+  const int* cols = nullptr;
+  int64_t n_desc = 0;
+  const int32_t* frac_feature = nullptr;  // (E)
+  const uint8_t* allowed = nullptr;       // (E)
+};
+
+void rows(const double* V, int64_t n, const Model& m, double* out, int threads);
+
+void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                    const Model& m, double* out, int threads);
+
+// The k best (finite p >= threshold) of ranks [start, start + count), best first (higher p, then
+// lower rank) in *top; returns how many passed.
+int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top);
+
+}  // namespace hea_fast::phase_ensemble

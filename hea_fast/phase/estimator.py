@@ -1,0 +1,244 @@
+"""`PhaseEnsembleClassifier`: the training side of the default phase model (needs scikit-learn).
+
+Chosen on the cross-source protocol (benchmarks/papers/phase_validation/README.md: mean over the
+six held-out sources of AUC and log-loss), the model averages the probabilities of two members and
+calibrates the average:
+
+(a) linear   `StandardScaler` + `LogisticRegression` on v = [15 descriptors | element fractions of
+             the training elements]; C from {0.01, 0.1, 1, 10, 100, 1000} (the validation's
+             ``logreg_fractions``);
+(b) trees    `HistGradientBoostingClassifier` (300 iterations, no early stopping) on the 15
+             descriptors; learning rate {0.03, 0.1} x max depth {3, None} x L2 {0, 1} (the
+             validation's ``hgb``);
+    p_avg  = w_lin p_lin + w_tree p_tree  (w = 1/2 each);
+    p      = expit(a logit(p_avg) + b)    (Platt calibration; ``calibrate=False``: p = p_avg).
+
+Hyperparameters of each member: `GridSearchCV` scored by log-loss over an inner `GroupKFold(3)` of
+the training rows' alloy systems, then refitted on all rows. Calibration: with the selected
+hyperparameters fixed, both members are refitted in each fold of a `GroupKFold(5)` over the alloy
+systems and predict its held-out systems; (a, b) maximise the likelihood of the labels given these
+out-of-fold averages (`fit_platt`, Newton's method). Everything is seeded by ``random_state``:
+the same data and seed give the same model bitwise.
+
+`export()` gives the `hea_fast.phase.model.PhaseModel` (NumPy + compiled-core inference) with the
+same probabilities.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
+
+__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "LIN_C_GRID", "TREE_GRID"]
+
+#: C grid of the linear member (the validation's logreg / logreg_fractions).
+LIN_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+#: Grid of the tree member (the validation's hgb / hgb_fractions).
+TREE_GRID = {"learning_rate": (0.03, 0.1), "max_depth": (3, None), "l2_regularization": (0.0, 1.0)}
+_EPS = 1e-12  # p_avg clipped to [eps, 1 - eps] for the calibration fit only
+
+
+def _logit(p):
+    with np.errstate(divide="ignore"):
+        return np.log(p) - np.log1p(-p)
+
+
+def _expit(z):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def fit_platt(p, y, max_iter: int = 100, tol: float = 1e-10) -> tuple[float, float]:
+    """(a, b) maximising the Bernoulli likelihood of labels `y` (0/1) under
+    expit(a logit(p) + b): Platt scaling of probabilities `p` (clipped to [1e-12, 1 - 1e-12]).
+    Newton's method with step halving from (1, 0); deterministic."""
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
+    y = np.asarray(y, dtype=np.float64)
+    if p.shape != y.shape or p.ndim != 1 or not np.isfinite(p).all():
+        raise ValueError(f"fit_platt needs finite 1-D p and y of one length, got shapes {p.shape}, {y.shape}")
+    if not np.isin(y, (0.0, 1.0)).all() or y.min() == y.max():
+        raise ValueError("fit_platt needs labels 0 and 1 (both present)")
+    Z = np.column_stack([_logit(p), np.ones_like(p)])
+
+    def nll(w):
+        s = Z @ w
+        return float(np.sum(np.logaddexp(0.0, s) - y * s))
+
+    w = np.array([1.0, 0.0])
+    f = nll(w)
+    for _ in range(max_iter):
+        q = _expit(Z @ w)
+        g = Z.T @ (q - y)
+        H = (Z * (q * (1.0 - q))[:, None]).T @ Z + 1e-12 * np.eye(2)
+        step = np.linalg.solve(H, g)
+        t = 1.0
+        while t > 1e-10:
+            w_new = w - t * step
+            f_new = nll(w_new)
+            if f_new <= f:
+                break
+            t *= 0.5
+        else:
+            break
+        done = abs(f - f_new) <= tol * max(1.0, abs(f))
+        w, f = w_new, f_new
+        if done or np.max(np.abs(g)) <= tol:
+            break
+    return float(w[0]), float(w[1])
+
+
+def apply_platt(p, a: float, b: float) -> np.ndarray:
+    """expit(a logit(p) + b), logit(p) = log(p) - log1p(-p) (the kernel's formula)."""
+    return _expit(a * _logit(np.asarray(p, dtype=np.float64)) + b)
+
+
+class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
+    """P(single-phase solid solution) of compositions: the calibrated average of a logistic
+    regression on [descriptors | element fractions] and boosted trees on the descriptors (see the
+    module docstring).
+
+    Parameters
+    ----------
+    calibrate : fit the Platt calibration on grouped out-of-fold averages (False: p = p_avg).
+    inner_folds : GroupKFold splits of the hyperparameter search (by alloy system).
+    calibration_folds : GroupKFold splits of the out-of-fold predictions the calibration is fitted on.
+    max_iter : boosting iterations of the tree member.
+    max_depths : the tree depths the inner grid search may choose (None: unlimited, 31 leaves).
+    random_state : int seed of the folds and the trees.
+    threads : descriptor-kernel threads (results do not depend on it).
+
+    ``fit(X, y, groups=None)``: X anything `hea_fast.composition.as_batch` reads (every row must
+    have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the element sets).
+    Fitted attributes: ``descriptors_``, ``elements_`` (training elements, the fraction columns),
+    ``linear_`` (Pipeline scaler + logistic regression), ``trees_`` (HistGradientBoostingClassifier),
+    ``best_params_`` ({"linear": ..., "trees": ...}), ``cal_a_``, ``cal_b_``, ``oof_p_avg_``
+    (calibration inputs; None without calibration), ``classes_`` = [0, 1].
+    """
+
+    _accepts_groups = True  # hea_fast.validation passes the alloy systems as groups
+
+    def __init__(self, calibrate=True, inner_folds=3, calibration_folds=5, max_iter=300, max_depths=(3, None),
+                 random_state=0, threads=1):
+        self.calibrate = calibrate
+        self.max_depths = max_depths
+        self.inner_folds = inner_folds
+        self.calibration_folds = calibration_folds
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.threads = threads
+
+    # -- members ---------------------------------------------------------------------------------
+    def _linear(self):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=5000))])
+
+    def _trees(self):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(max_iter=int(self.max_iter), early_stopping=False,
+                                              random_state=int(self.random_state))
+
+    def _search(self, est, grid, V, y, groups):
+        from sklearn.model_selection import GridSearchCV, GroupKFold
+
+        cv = GroupKFold(n_splits=int(self.inner_folds), shuffle=True, random_state=int(self.random_state))
+        gs = GridSearchCV(est, {k: list(v) for k, v in grid.items()}, scoring="neg_log_loss", cv=cv, refit=True,
+                          n_jobs=1, error_score="raise")
+        gs.fit(V, y, groups=groups)
+        return gs.best_estimator_, dict(gs.best_params_)
+
+    def _p_avg(self, linear, trees, V) -> np.ndarray:
+        fd = len(self.descriptors_)
+        p_lin = linear.predict_proba(V)[:, 1]
+        p_tree = trees.predict_proba(V[:, :fd])[:, 1]
+        return 0.5 * p_lin + 0.5 * p_tree
+
+    # -- API -------------------------------------------------------------------------------------
+    def fit(self, X, y, groups=None):
+        from sklearn.model_selection import GroupKFold
+
+        rows = read_rows(X, errors="raise")
+        y = np.asarray(y)
+        if y.shape != (rows.n,):
+            raise ValueError(f"y has shape {y.shape}; expected ({rows.n},) labels for the {rows.n} compositions")
+        if not np.isin(y, (0, 1)).all() or np.unique(y).size != 2:
+            raise ValueError(f"y must hold the labels 0 and 1 (both present), got values {np.unique(y)[:5].tolist()}")
+        y = y.astype(np.int64)
+        present = np.asarray(rows.batch.fractions).any(axis=0)
+        self.descriptors_ = default_descriptors()
+        self.elements_ = tuple(e for e, p in zip(rows.batch.elements, present) if p)
+        V, _ = feature_matrix(rows, self.descriptors_, self.elements_, threads=self.threads, errors="raise")
+        groups = alloy_systems(rows.batch) if groups is None else np.asarray(groups)
+        if groups.shape != (rows.n,):
+            raise ValueError(f"groups has shape {groups.shape}; expected ({rows.n},)")
+        fd = len(self.descriptors_)
+        self.linear_, lin_best = self._search(self._linear(), {"clf__C": LIN_C_GRID}, V, y, groups)
+        grid = dict(TREE_GRID, max_depth=tuple(self.max_depths))
+        self.trees_, tree_best = self._search(self._trees(), grid, V[:, :fd], y, groups)
+        self.best_params_ = {"linear": {"C": lin_best["clf__C"]}, "trees": tree_best}
+        self.cal_a_, self.cal_b_, self.oof_p_avg_ = 1.0, 0.0, None
+        if self.calibrate:
+            cv = GroupKFold(n_splits=int(self.calibration_folds), shuffle=True, random_state=int(self.random_state))
+            oof = np.full(rows.n, np.nan)
+            for tr, te in cv.split(V, y, groups):
+                lin = clone(self.linear_).fit(V[tr], y[tr])
+                tre = clone(self.trees_).fit(V[tr, :fd], y[tr])
+                oof[te] = self._p_avg(lin, tre, V[te])
+            self.oof_p_avg_ = oof
+            self.cal_a_, self.cal_b_ = fit_platt(oof, y)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = V.shape[1]
+        return self
+
+    def _check(self):
+        if not hasattr(self, "classes_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("PhaseEnsembleClassifier is not fitted yet; call fit(X, y)")
+
+    def predict_proba(self, X):
+        """(n, 2) [P(not single phase), P(single phase)]; rows without finite features are NaN
+        (`hea_fast.phase.model.feature_matrix` gives the reasons)."""
+        self._check()
+        V, why = feature_matrix(X, self.descriptors_, self.elements_, threads=self.threads, errors="nan")
+        p = np.full(V.shape[0], np.nan)
+        ok = why == ""
+        if ok.any():
+            p_avg = self._p_avg(self.linear_, self.trees_, V[ok])
+            p[ok] = apply_platt(p_avg, self.cal_a_, self.cal_b_) if self.calibrate else p_avg
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X):
+        p = self.predict_proba(X)[:, 1]
+        return np.where(np.isfinite(p), (p >= 0.5).astype(np.int64), -1)
+
+    def export(self, domain=None, metadata: dict | None = None):
+        """The fitted model as a `PhaseModel` (inference without scikit-learn). domain: an
+        `ApplicabilityDomain` to carry along (fitted on the training compositions), or None;
+        metadata: a JSON-able dict stored with it (``selected`` hyperparameters and the
+        calibration are added)."""
+        from hea_fast.phase.ensemble import params_from_sklearn
+        from hea_fast.phase.model import PhaseModel
+
+        self._check()
+        params = params_from_sklearn(self.linear_.named_steps["scale"], self.linear_.named_steps["clf"], self.trees_,
+                                     self.descriptors_, self.elements_, w_lin=0.5, w_tree=0.5,
+                                     cal_a=self.cal_a_ if self.calibrate else 1.0,
+                                     cal_b=self.cal_b_ if self.calibrate else 0.0)
+        meta = dict(metadata or {})
+        meta.setdefault("selected", _jsonable(self.best_params_))
+        meta.setdefault("calibration", {"a": self.cal_a_, "b": self.cal_b_, "calibrated": bool(self.calibrate)})
+        return PhaseModel(params, domain, meta)
+
+
+def _jsonable(d: dict) -> dict:
+    def conv(v):
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        return v.item() if isinstance(v, np.generic) else v
+
+    return conv(d)

@@ -1,0 +1,370 @@
+"""The default phase model: P(single-phase solid solution) with an applicability domain.
+
+`PhaseModel` holds the parameters of the two-member ensemble (`hea_fast.phase.ensemble.EnsembleParams`:
+a logistic regression on the standardised descriptors and element fractions, and boosted trees on
+the descriptors, averaged and Platt-calibrated), the `ApplicabilityDomain` of its training alloys
+(`hea_fast.phase.domain`) and a metadata dict. Inference needs NumPy and the compiled core only
+(scikit-learn is needed to *train*, `hea_fast.phase.estimator.PhaseEnsembleClassifier`).
+
+The feature vector of a composition is ``v = [descriptors | fractions of the model's elements]``
+(`feature_matrix`): the 15 registry descriptors (every one but Ω, which is +inf when ΔH_mix = 0)
+computed with the default element table, then the atomic fraction of each training element (an
+element the model never saw contributes no column: it still gets a probability, and the domain
+says it is out).
+
+Bad rows never fail a batch (``errors="nan"``, as `hea_fast.features.featurize`): a row that is no
+composition, whose elements lack descriptor data (e.g. Nd has no Allen electronegativity) or whose
+descriptors are not finite (Λ = +inf when δ = 0) gets NaN with a reason, one `BadRowsWarning`
+counts them; ``errors="raise"`` stops at the first.
+
+Storage (`PhaseModel.save` / `load`): a directory with ``model.json`` (format, version, the parameters
+as `EnsembleParams.to_dict` writes them: arrays as JSON lists whose floats round-trip bitwise;
+metadata) and the domain's files (``domain.json`` + ``domain.npz``).
+No pickle. A missing or corrupt file raises an error naming the path.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hea_fast._io import CheckpointError, atomic_write_json, read_json
+from hea_fast.composition import CompositionBatch, CompositionError, row_amounts
+from hea_fast.features import BadRowsWarning, check_errors, featurize_array, warn_bad_rows
+
+__all__ = ["PhaseModel", "PhaseModelError", "Rows", "read_rows", "feature_matrix", "element_fractions",
+           "default_descriptors", "alloy_systems", "default_model_dir", "load_model", "FORMAT_NAME",
+           "FORMAT_VERSION"]
+
+FORMAT_NAME = "hea_fast.phase_model"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+
+
+class PhaseModelError(ValueError):
+    """A model directory or file is missing, corrupt or of another format (the message names it)."""
+
+
+def default_descriptors() -> tuple[str, ...]:
+    """The 15 descriptors of the phase models: the registry (`hea_fast.features.DESCRIPTORS`) minus
+    Ω (+inf whenever ΔH_mix = 0), in registry order."""
+    from hea_fast.features import DESCRIPTORS
+
+    return tuple(d.name for d in DESCRIPTORS if d.name != "Omega")
+
+
+def default_model_dir() -> Path:
+    """Directory of the bundled default phase model (inside the package, so wheels carry it)."""
+    return Path(__file__).resolve().parents[1] / "data" / "models" / "phase_default"
+
+
+# ---- compositions -> feature rows ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rows:
+    """Input rows read once: `batch` holds the valid compositions (fractions normalised), `rows`
+    their positions among the `n` input rows, `reasons` (n,) why the others are not valid ('' for
+    the rows in `batch`), `index` the input's row labels (pandas input) or None."""
+
+    batch: CompositionBatch
+    rows: np.ndarray
+    n: int
+    reasons: np.ndarray
+    index: Any = None
+
+
+def read_rows(X, errors: str = "nan") -> Rows:
+    """Read anything `hea_fast.composition.as_batch` accepts into `Rows` (numeric input uncopied
+    until the valid rows are gathered). errors="raise": the first invalid row raises
+    `CompositionError` naming it; "nan": invalid rows are recorded with their reason."""
+    if isinstance(X, Rows):
+        return X
+    check_errors(errors)
+    ra = row_amounts(X, errors="skip" if errors == "nan" else "raise")
+    bad, first, total = ra.invalid_rows()
+    if errors == "raise" and bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        pos = i if ra.rows is None else int(ra.rows[i])
+        raise CompositionError(f"{ra.reason(i, int(first[i]))} in row {ra.label(pos)!r}")
+    data_pos = np.arange(ra.m) if ra.rows is None else np.asarray(ra.rows, dtype=np.int64)
+    reasons = np.full(ra.n_rows, "", dtype=object)
+    for pos, why in ra.bad.items():
+        reasons[int(pos)] = str(why)
+    for i in np.flatnonzero(bad).tolist():
+        reasons[int(data_pos[i])] = ra.reason(i, int(first[i]))
+    ok = ~bad
+    A = ra.array() if ok.all() else ra.array(ok)
+    F = A if ra.normalized else A / total[ok][:, None]
+    batch = CompositionBatch.from_valid(F, ra.elements)
+    index = ra.labels if ra.labels is not None and len(ra.labels) == ra.n_rows else None
+    return Rows(batch, data_pos[ok], int(ra.n_rows), reasons, index)
+
+
+def element_fractions(batch: CompositionBatch, elements) -> np.ndarray:
+    """(n, len(elements)) atomic fractions of `elements` in `batch` (0 for an element the batch
+    lacks; the batch's other elements are left out)."""
+    F = np.asarray(batch.fractions, dtype=np.float64)
+    col = {e: j for j, e in enumerate(batch.elements)}
+    Z = np.zeros((F.shape[0], len(elements)))
+    for k, e in enumerate(elements):
+        j = col.get(e)
+        if j is not None:
+            Z[:, k] = F[:, j]
+    return Z
+
+
+def alloy_systems(batch: CompositionBatch) -> np.ndarray:
+    """Alloy system (sorted element set, ``"Al-Co-Cr-Fe-Ni"``) of each composition of `batch`."""
+    F = np.asarray(batch.fractions) > 0
+    els = np.asarray(batch.elements, dtype=object)
+    return np.array(["-".join(sorted(els[row])) for row in F], dtype=object)
+
+
+def feature_matrix(X, descriptors=None, elements=(), threads=None, errors: str = "nan", table=None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(V, reasons): V (n, F_d + F_e) = [descriptors | fractions of `elements`] for each input row,
+    reasons (n,) str ('' when the row's features are complete and finite; otherwise the row of V
+    is all NaN).
+
+    X: anything `as_batch` reads (or `Rows`). descriptors: registry names (None: the 15 of
+    `default_descriptors`); table: element table (None: "default"). errors="raise" raises on the
+    first row that is no composition (`CompositionError`), lacks element data (`ElementDataError`)
+    or has a non-finite descriptor (ValueError naming the row and descriptor).
+    """
+    check_errors(errors)
+    names = list(default_descriptors() if descriptors is None else descriptors)
+    rows = read_rows(X, errors)
+    n, fd, fe = rows.n, len(names), len(elements)
+    V = np.full((n, fd + fe), np.nan)
+    reasons = rows.reasons.copy()
+    if len(rows.batch):
+        D, why = featurize_array(rows.batch, descriptors=names, table=table, threads=threads, errors=errors,
+                                 return_reasons=True)
+        bad_d = ~np.isfinite(D).all(axis=1)
+        fresh = bad_d & (why == "")
+        if fresh.any():
+            i = int(np.flatnonzero(fresh)[0])
+            cols = [names[j] for j in np.flatnonzero(~np.isfinite(D[i]))]
+            if errors == "raise":
+                label = rows.rows[i] if rows.index is None else rows.index[rows.rows[i]]
+                raise ValueError(f"row {label!r}: non-finite descriptor(s) {cols} (e.g. Lambda = +inf when "
+                                 "delta = 0)")
+            for k in np.flatnonzero(fresh).tolist():
+                cols = [names[j] for j in np.flatnonzero(~np.isfinite(D[k]))]
+                why[k] = f"non-finite descriptor(s) {', '.join(cols)} (Lambda = +inf when delta = 0)"
+        good = ~bad_d
+        pos = rows.rows
+        reasons[pos[~good]] = why[~good]
+        V[pos[good], :fd] = D[good]
+        if fe:
+            V[pos[good], fd:] = element_fractions(rows.batch[good], elements)
+    return V, reasons
+
+
+def _params_from_json(d, where: str):
+    from hea_fast.phase.ensemble import EnsembleParams
+
+    try:
+        return EnsembleParams.from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PhaseModelError(f"{where}: invalid phase model parameters ({exc})") from None
+
+
+# ---- the model ------------------------------------------------------------------------------------
+class PhaseModel:
+    """P(single-phase solid solution) of compositions, with the applicability domain of the
+    training alloys. Build one with `PhaseEnsembleClassifier.export()` or `PhaseModel.load(dir)`;
+    the bundled default is `PhaseModel.load_default()` (`hea_fast.phase.load_model("default")`).
+
+    params: `EnsembleParams`; domain: `ApplicabilityDomain` or None (then `in_domain` is True for
+    every row with a probability and `domain_score` NaN); metadata: JSON-able dict (training
+    summary, selected hyperparameters, ...); table: element table of the descriptors.
+    """
+
+    def __init__(self, params, domain=None, metadata: dict | None = None, table: str = "default"):
+        self.params = params
+        self.domain = domain
+        self.metadata = dict(metadata or {})
+        self.table = table
+
+    def __repr__(self) -> str:
+        p = self.params
+        return (f"PhaseModel({len(p.descriptors)} descriptors + {len(p.elements)} element fractions, "
+                f"{len(p.tree_offsets) - 1} trees, domain={'yes' if self.domain is not None else 'none'})")
+
+    @property
+    def descriptors(self) -> tuple[str, ...]:
+        return tuple(self.params.descriptors)
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        return tuple(self.params.elements)
+
+    # -- features and probabilities ------------------------------------------------------------
+    def feature_matrix(self, X, threads=None, errors: str = "nan") -> tuple[np.ndarray, np.ndarray]:
+        """(V, reasons) of the model's feature vectors (see the module `feature_matrix`)."""
+        return feature_matrix(X, self.descriptors, self.elements, threads=threads, errors=errors, table=self.table)
+
+    def _proba(self, V, reasons, threads):
+        from hea_fast.phase.ensemble import phase_ensemble
+
+        p = np.full(V.shape[0], np.nan)
+        ok = reasons == ""
+        if ok.any():
+            p[ok] = phase_ensemble(np.ascontiguousarray(V[ok]), self.params, threads=threads)
+        return p
+
+    def predict_proba(self, X, errors: str = "nan", return_reasons: bool = False, threads=None):
+        """(n, 2) array [P(not single phase), P(single phase)], one row per input row.
+
+        errors: "nan" (rows without a probability are NaN; one `BadRowsWarning` counts them and
+        names the first) or "raise". return_reasons=True returns (proba, reasons): an (n,) object
+        array of strings, '' for rows with a probability (no warning then). threads: None = all
+        cores (results do not depend on it)."""
+        rows = read_rows(X, errors)
+        V, why = self.feature_matrix(rows, threads=threads, errors=errors)
+        p = self._proba(V, why, threads)
+        out = np.column_stack([1.0 - p, p])
+        if return_reasons:
+            return out, why
+        _warn(why, rows, "PhaseModel.predict_proba")
+        return out
+
+    def predict(self, X, threads=None) -> np.ndarray:
+        """1 where P(single phase) >= 0.5, else 0; -1 for rows without a probability (with the
+        `BadRowsWarning` of `predict_proba`): an (n,) int64 array."""
+        rows = read_rows(X, "nan")
+        V, why = self.feature_matrix(rows, threads=threads)
+        p = self._proba(V, why, threads)
+        _warn(why, rows, "PhaseModel.predict")
+        return np.where(np.isfinite(p), (p >= 0.5).astype(np.int64), -1)
+
+    # -- domain ----------------------------------------------------------------------------------
+    def _domain_rows(self, rows: Rows, V, why) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(in_domain, domain_score, domain_reason) per input row, from the features already built."""
+        n, fd = rows.n, len(self.descriptors)
+        inside = np.zeros(n, dtype=bool)
+        score = np.full(n, np.nan)
+        dreason = why.copy()
+        if self.domain is None:
+            inside[why == ""] = True
+            return inside, score, dreason
+        ok = why == ""
+        if ok.any():
+            # the rows of rows.batch in input order: batch row k is input row rows.rows[k]
+            where = np.full(n, -1, dtype=np.int64)
+            where[rows.rows] = np.arange(len(rows.rows))
+            sub = rows.batch[where[ok]]
+            d = self.domain.score_features(np.ascontiguousarray(V[ok, :fd]), np.asarray(sub.fractions),
+                                           tuple(sub.elements))
+            inside[ok] = np.asarray(d["in_domain"], dtype=bool)
+            score[ok] = np.asarray(d["domain_score"], dtype=np.float64)
+            dreason[ok] = np.asarray(d["domain_reason"], dtype=object)
+        return inside, score, dreason
+
+    def domain_frame(self, X, threads=None):
+        """DataFrame `in_domain`, `domain_score`, `domain_reason` ('' when inside), one row per
+        input row; rows without features are out of domain with the reason."""
+        import pandas as pd
+
+        rows = read_rows(X, "nan")
+        V, why = self.feature_matrix(rows, threads=threads)
+        inside, score, dreason = self._domain_rows(rows, V, why)
+        return pd.DataFrame({"in_domain": inside, "domain_score": score, "domain_reason": dreason},
+                            index=_index(rows))
+
+    def predict_frame(self, X, threads=None):
+        """DataFrame `p_single`, `in_domain`, `domain_score`, `reason`, one row per input row (the
+        index of pandas input, else 0..n-1). reason: why p_single is NaN, else why the row is out
+        of domain, else ''. No warning: the reasons are in the frame."""
+        import pandas as pd
+
+        rows = read_rows(X, "nan")
+        V, why = self.feature_matrix(rows, threads=threads)
+        p = self._proba(V, why, threads)
+        inside, score, dreason = self._domain_rows(rows, V, why)
+        return pd.DataFrame({"p_single": p, "in_domain": inside, "domain_score": score, "reason": dreason},
+                            index=_index(rows))
+
+    # -- storage ---------------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the model to directory `path` (created): the domain's files, then model.json
+        (written last: its presence marks a complete model). Atomic per file."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.domain is not None:
+            self.domain.save(path)
+        doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "table": self.table,
+               "domain": self.domain is not None, "params": self.params.to_dict(),
+               "metadata": self.metadata}
+        atomic_write_json(path / MODEL_FILE, doc, separators=(",", ":"), allow_nan=False)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "PhaseModel":
+        """Read a model written by `save`. A missing directory or model.json, a corrupt file or
+        another format raises (`FileNotFoundError` / `PhaseModelError`) naming the path."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"phase model directory {path} does not exist")
+        mpath = path / MODEL_FILE
+        try:
+            doc = read_json(mpath, what="phase model file")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path} is not a saved phase model: {mpath} does not exist") from None
+        except CheckpointError as exc:
+            raise PhaseModelError(str(exc)) from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+            got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+            raise PhaseModelError(f"{mpath} is not a phase model file (format {got!r}, expected {FORMAT_NAME!r})")
+        if doc.get("version") != FORMAT_VERSION:
+            raise PhaseModelError(f"{mpath} has version {doc.get('version')!r}; this hea_fast reads version "
+                                  f"{FORMAT_VERSION}")
+        if not isinstance(doc.get("params"), dict):
+            raise PhaseModelError(f"{mpath}: no 'params' object")
+        params = _params_from_json(doc["params"], str(mpath))
+        domain = None
+        if doc.get("domain"):
+            from hea_fast.phase.domain import ApplicabilityDomain
+
+            try:
+                domain = ApplicabilityDomain.load(path)
+            except (OSError, KeyError, ValueError) as exc:
+                msg = str(exc)
+                raise PhaseModelError(msg if str(path) in msg else f"{path}: domain files unreadable ({msg})") from None
+        return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")))
+
+    @classmethod
+    def load_default(cls) -> "PhaseModel":
+        """The bundled default phase model (`hea_fast/data/models/phase_default`, trained by
+        scripts/train_default_phase.py on the pooled shared phase data)."""
+        return cls.load(default_model_dir())
+
+
+def _index(rows: Rows):
+    import pandas as pd
+
+    return rows.index if rows.index is not None else pd.RangeIndex(rows.n)
+
+
+def _warn(reasons, rows: Rows, what: str) -> None:
+    labels = None if rows.index is None else np.asarray(rows.index)
+    warn_bad_rows(reasons, what, BadRowsWarning, labels=labels, stacklevel=4)
+
+
+def load_model(name_or_path) -> PhaseModel:
+    """"default" -> the bundled `PhaseModel`; a directory -> `PhaseModel.load(directory)`. Anything
+    else raises naming it."""
+    if isinstance(name_or_path, PhaseModel):
+        return name_or_path
+    s = os.fspath(name_or_path) if isinstance(name_or_path, os.PathLike) else name_or_path
+    if not isinstance(s, str):
+        raise TypeError(f"load_model takes 'default' or a model directory, got {type(name_or_path).__name__}")
+    if s == "default":
+        return PhaseModel.load_default()
+    p = Path(s).expanduser()
+    if p.is_dir():
+        return PhaseModel.load(p)
+    raise FileNotFoundError(f"unknown phase model {s!r}: not 'default' and not an existing model directory")

@@ -1,0 +1,97 @@
+"""The applicability domain in a screen: scored on a candidate pool, not on the whole space.
+
+A phase model's domain (`hea_fast.phase.domain.ApplicabilityDomain`: known elements, training
+fraction ranges, distance to the k nearest training alloys) is a k-NN query per composition, far too
+slow for 10^9 compositions. So a screen whose scorer has a domain (`PhaseScorer`, or a `Combined`
+that requires one) works in two stages:
+
+1. **Everything** is scored by the fused pass (P(single phase), the threshold) and the best
+   ``pool`` candidates are kept as an ordinary top-M (``pool = domain_pool``, default
+   ``max(20 * top_k, 10_000)``; chunks, Dask merges and checkpoints carry this top-M). ``n_scored``
+   and ``n_passing`` count the whole space.
+2. **The pool** is decoded and its domain scored (`PhaseModel.domain_frame`). With
+   ``include_out_of_domain=False`` (default) the result is the best ``top_k`` *in-domain* candidates
+   of the pool, in score order; with True the best ``top_k`` of the pool whatever their domain. The
+   rows carry ``in_domain``, ``domain_score`` and ``domain_reason`` either way.
+
+The summary (`ScreenResult.domain`, the JSON's ``"domain"``) reports the pool size, how many of
+the pool were in / out of domain and whether the pool held every passing composition. When fewer
+than ``top_k`` in-domain candidates were found in a pool that did not hold every passing
+composition, a warning says so and suggests a larger ``domain_pool``: in-domain alloys ranked below
+the pool are never seen.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["DomainPoolWarning", "default_pool", "domain_scorer", "select_in_domain"]
+
+
+class DomainPoolWarning(UserWarning):
+    """Fewer in-domain candidates than asked were found in the screen's domain pool."""
+
+
+def default_pool(top_k: int) -> int:
+    """The default size of the domain pool: max(20 * top_k, 10,000)."""
+    return max(20 * int(top_k), 10_000)
+
+
+def domain_scorer(scorer):
+    """The scorer (itself or one inside a `Combined`) that owns an applicability domain, or None."""
+    for s in scorer.walk():
+        if getattr(s, "has_domain", False):
+            return s
+    return None
+
+
+def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k: int, n_passing: int,
+                     include_out_of_domain: bool, threads=None):
+    """From the pool (`ranks`, `scores`, best first) -> (ranks, scores, domain frame of the kept rows,
+    summary dict). `owner.domain_frame(batch, threads)` scores the pool's domain."""
+    import pandas as pd
+
+    ranks = np.asarray(ranks, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(ranks):
+        batch = decode_ranks(space, ranks, threads)
+        dom = owner.domain_frame(batch, threads=threads).reset_index(drop=True)
+    else:
+        dom = pd.DataFrame({"in_domain": np.zeros(0, bool), "domain_score": np.zeros(0), "domain_reason": []})
+    inside = dom["in_domain"].to_numpy(dtype=bool)
+    keep = np.arange(len(ranks)) if include_out_of_domain else np.flatnonzero(inside)
+    keep = keep[:top_k]
+    n_in = int(inside.sum())
+    complete = len(ranks) >= n_passing  # the pool held every composition that passed the thresholds
+    info = {"pool": len(ranks), "pool_in_domain": n_in, "pool_out_of_domain": int(len(ranks) - n_in),
+            "pool_holds_every_passing": bool(complete), "include_out_of_domain": bool(include_out_of_domain),
+            "n_top_in_domain": int(inside[keep].sum()),
+            "scored_on_everything": "p_single and the thresholds (n_scored, n_passing)",
+            "scored_on_the_pool": "in_domain, domain_score (the k-NN applicability domain)"}
+    if not include_out_of_domain and n_in < top_k:
+        if complete:
+            msg = (f"only {n_in} of the {len(ranks):,} compositions that passed the thresholds are in the model's "
+                   f"applicability domain (asked for {top_k}); include_out_of_domain=True / "
+                   "--include-out-of-domain ranks the others too")
+        else:
+            msg = (f"only {n_in} in-domain candidates among the best {len(ranks):,} (the domain pool; asked for "
+                   f"{top_k}): in-domain alloys ranked below the pool were not examined; pass a larger "
+                   f"domain_pool / --domain-pool (e.g. {4 * len(ranks):,})")
+        info["warning"] = msg
+        warnings.warn(msg, DomainPoolWarning, stacklevel=3)
+    return ranks[keep], scores[keep], dom.iloc[keep].reset_index(drop=True), info
+
+
+def decode_ranks(space, ranks: np.ndarray, threads=None):
+    """The compositions of space indices `ranks` as a CompositionBatch (one C++ call on a lattice)."""
+    from hea_fast.composition import CompositionBatch
+
+    if hasattr(space, "fractions_at"):
+        fr = space.fractions_at(np.asarray(ranks, dtype=np.int64), threads=threads)
+        return CompositionBatch(fractions=np.ascontiguousarray(fr), elements=tuple(space.elements))
+    if hasattr(space, "batch"):  # an ExplicitSpace: its batch indexed at once
+        return space.batch[np.asarray(ranks, dtype=np.int64)]
+    rows = [space.decode(int(r), int(r) + 1, threads=1) for r in ranks]
+    return CompositionBatch(fractions=np.ascontiguousarray(np.vstack([b.fractions for b in rows])),
+                            elements=tuple(rows[0].elements))

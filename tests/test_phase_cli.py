@@ -1,0 +1,169 @@
+"""`hea-fast phase predict|info` through hea_fast.cli.main: the default model's p_single / in_domain /
+domain_score / reason equal `PhaseModel.predict_frame`, bad rows follow the CLI convention (1-based
+lines, hints, keep / skip / raise, --errors-out), `--model` names every bundled model and a
+directory, and broken models give one-line errors naming the path."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hea_fast.cli import build_parser, main
+from hea_fast.phase import load_model
+from hea_fast.phase.model import default_model_dir
+
+GOOD = ["CoCrFeMnNi", "HfNbTaTiZr", "Al2CoCrFeNi", "NbMoTaW", "Al0.5CoCrFeNi"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("default")
+
+
+@pytest.fixture()
+def table(tmp_path):
+    """A CSV with good rows, an Nd alloy (no Allen electronegativity for Nd), a lower-case row and
+    an empty cell; the header is line 1, so 'Nd20Fe40Co40' is on line 3."""
+    df = pd.DataFrame({"id": range(8), "Alloy": [GOOD[0], "Nd20Fe40Co40", GOOD[1], "cocrfeni", GOOD[2], None,
+                                                 GOOD[3], GOOD[4]]})
+    path = tmp_path / "alloys.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_predict_default_model_equals_the_library(model, table, tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    errs = tmp_path / "bad.csv"
+    assert main(["phase", "predict", str(table), "-o", str(out), "--errors-out", str(errs)]) == 0
+    df = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert list(df.columns) == ["id", "Alloy", "p_single", "in_domain", "domain_score", "reason", "error"]
+    good = df["Alloy"].isin(GOOD).to_numpy()
+    ref = model.predict_frame(df.loc[good, "Alloy"].tolist())
+    np.testing.assert_allclose(df.loc[good, "p_single"], ref["p_single"], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(df.loc[good, "in_domain"].astype(bool), ref["in_domain"])
+    np.testing.assert_allclose(df.loc[good, "domain_score"], ref["domain_score"], rtol=1e-12)
+    # the bad rows: NaN, out of domain, the reason (with the hint for lower case) and a 1-based line
+    bad = df.set_index("id").loc[[1, 3, 5]]
+    assert bad["p_single"].isna().all() and not bad["in_domain"].astype(bool).any()
+    assert "Nd" in bad.loc[1, "reason"] and bad.loc[1, "error"] == bad.loc[1, "reason"]
+    assert "case-sensitive: 'Co' not 'co'" in bad.loc[3, "reason"]
+    assert bad.loc[5, "reason"] == "empty formula cell"
+    listed = pd.read_csv(errs)
+    assert listed["line"].tolist() == [3, 5, 7] and listed["formula"].fillna("").tolist() == ["Nd20Fe40Co40",
+                                                                                               "cocrfeni", ""]
+    err = capsys.readouterr().err
+    assert "3 of 8 rows" in err and "line 3:" in err and "line 5:" in err
+
+
+def test_predict_errors_skip_and_raise(table, tmp_path, capsys):
+    out = tmp_path / "out.parquet"
+    assert main(["phase", "predict", str(table), "--formula-column", "Alloy", "--errors", "skip",
+                 "-o", str(out)]) == 0
+    df = pd.read_parquet(out)
+    assert df["Alloy"].tolist() == GOOD and df["p_single"].notna().all()
+    capsys.readouterr()
+    out2 = tmp_path / "never.csv"
+    assert main(["phase", "predict", str(table), "--errors", "raise", "-o", str(out2)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "3 bad row(s)" in err[0] and "line 3" in err[0]
+    assert not out2.exists()
+
+
+def test_predict_element_outside_the_training_alloys(model, tmp_path):
+    """An element with descriptor data that no training alloy has: a probability, out of domain."""
+    from hea_fast.elements import ElementTable
+
+    known = set(model.domain.elements_)
+    foreign = [e for e in ElementTable.load(model.table).symbols if e not in known
+               and np.isfinite(model.predict_proba([f"Co20Cr20Fe20Ni20{e}20"], return_reasons=True)[0][0, 1])]
+    assert foreign, "no element with descriptor data outside the training alloys"
+    e = foreign[0]  # Hg for the bundled model
+    src = tmp_path / "x.csv"
+    pd.DataFrame({"formula": [f"Co20Cr20Fe20Ni20{e}20", "CoCrFeMnNi"]}).to_csv(src, index=False)
+    out = tmp_path / "x_out.csv"
+    assert main(["phase", "predict", str(src), "-o", str(out)]) == 0
+    rows = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    row = rows.iloc[0]
+    assert np.isfinite(row["p_single"]) and row["p_single"] == pytest.approx(
+        model.predict_proba([f"Co20Cr20Fe20Ni20{e}20"])[0, 1], abs=1e-12)
+    assert not row["in_domain"] and np.isinf(row["domain_score"]) and e in row["reason"]
+    assert pd.isna(row["error"])  # a probability was computed: not a bad row
+    assert rows.iloc[1]["in_domain"] and pd.isna(rows.iloc[1]["reason"])
+
+
+def test_model_names_and_directories(model, table, tmp_path):
+    out = {}
+    for name in ("default", "mixture", "ssvae"):
+        out[name] = tmp_path / f"{name}.csv"
+        assert main(["phase", "predict", str(table), "--model", name, "-o", str(out[name])]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(default_model_dir(), copy)
+    out["dir"] = tmp_path / "dir.csv"
+    assert main(["phase", "predict", str(table), "--model", str(copy), "-o", str(out["dir"])]) == 0
+    read = {k: pd.read_csv(v) for k, v in out.items()}
+    pd.testing.assert_frame_equal(read["dir"], read["default"])
+    # the mixture and SSVAE columns are those models' probabilities; their domain is not measured
+    from hea_fast.commands._common import load_mixture_model
+    from hea_fast.features import featurize
+
+    mix = load_mixture_model("mixture")
+    good = read["mixture"]["Alloy"].isin(GOOD).to_numpy()
+    feats = featurize(read["mixture"].loc[good, "Alloy"].tolist(), list(mix.feature_names_in_), table=mix.table)
+    np.testing.assert_allclose(read["mixture"].loc[good, "p_single"], mix.predict_proba(feats)[:, 1], rtol=1e-12)
+    for name in ("mixture", "ssvae"):
+        assert read[name]["in_domain"].isna().all() and read[name]["domain_score"].isna().all()
+        assert read[name].loc[good, "p_single"].between(0, 1).all()
+    assert not np.allclose(read["mixture"].loc[good, "p_single"], read["default"].loc[good, "p_single"])
+
+
+def test_broken_models_give_one_line_errors_naming_the_path(table, tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    missing = tmp_path / "nope"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(default_model_dir(), corrupt)
+    (corrupt / "model.json").write_text('{"format": "hea_fast.phase_model", "version": 1, "params": {')
+    bad_domain = tmp_path / "bad_domain"
+    shutil.copytree(default_model_dir(), bad_domain)
+    for f in bad_domain.glob("domain.npz"):
+        f.write_bytes(b"not a zip file")
+    for spec, needle in ((missing, f"--model {missing}: no such directory"), (empty, str(empty)),
+                         (corrupt, str(corrupt)), (bad_domain, str(bad_domain))):
+        for argv in (["phase", "predict", str(table), "--model", str(spec), "-o", str(out)],
+                     ["phase", "info", "--model", str(spec)],
+                     ["screen", "--model", str(spec), "-o", str(tmp_path / "s.parquet"), "--no-progress"]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and needle in err[0], (argv, err)
+    assert not out.exists()
+    assert main(["phase", "info", "--model", "mixture"]) == 2
+    assert "not a phase model" in capsys.readouterr().err
+
+
+def test_info_reports_the_training_record_and_domain(model, capsys):
+    assert main(["phase", "info"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["domain"]["threshold"] == model.domain.threshold_
+    assert info["domain"]["n_train"] == model.domain.n_train_
+    assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
+    assert info["members"]["boosted_trees"] == f"{model.params.n_trees} trees"
+    assert "training" in info
+    assert main(["phase", "info", "--full"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    record = default_model_dir() / "TRAINING.json"
+    if record.is_file():
+        assert full["training"] == json.loads(record.read_text())
+
+
+def test_phase_predict_follows_the_table_convention():
+    (predict,) = [a for a in build_parser()._actions if a.dest == "command"]
+    phase = predict.choices["phase"]
+    sub = {a.dest: a for a in phase._actions if a.dest == "phase_command"}["phase_command"].choices["predict"]
+    dests = {a.dest: a for a in sub._actions}
+    assert dests["formula_column"].default is None and "auto-detect" in dests["formula_column"].help
+    assert dests["errors"].default == "keep" and "errors_out" in dests
+    assert dests["model"].default == "default"

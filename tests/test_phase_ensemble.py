@@ -1,0 +1,361 @@
+"""The phase ensemble kernel (hea_fast.phase.ensemble, csrc/cpu/phase_ensemble_cpu.cpp) against
+independent references: scikit-learn's own predict_proba / decision_function of the two members,
+the NumPy formula, `featurize` on decoded lattice fractions, and a brute-force sort for the top-k.
+Models are fitted here on synthetic compositions (no data home needed)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("sklearn")
+
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from hea_fast._backend import core  # noqa: E402
+from hea_fast.features import DESCRIPTORS, featurize_array  # noqa: E402
+from hea_fast.lattice import CompositionSpace  # noqa: E402
+from hea_fast.phase.ensemble import (  # noqa: E402
+    EnsembleParams,
+    lattice_inputs,
+    params_from_sklearn,
+    phase_ensemble,
+    phase_ensemble_lattice,
+    phase_ensemble_reference,
+    phase_ensemble_topk,
+    tree_raw_reference,
+)
+
+NAMES = tuple(d.name for d in DESCRIPTORS if d.name != "Omega")  # the 15 of the default phase model
+TRAIN_ELEMENTS = ("Al", "Co", "Cr", "Cu", "Fe", "Mn", "Ni", "Ti", "V", "Nb", "Mo")
+FRACTION_ELEMENTS = ("Al", "Co", "Cr", "Fe", "Ni", "Ti")  # Mn, Cu, ...: no fraction feature
+
+
+def _synthetic(n=1500, seed=0):
+    """Random 3-6 element compositions of TRAIN_ELEMENTS, their features v and a label that depends
+    on descriptors and fractions (noisy), as a cross-source training set would."""
+    rng = np.random.default_rng(seed)
+    E = len(TRAIN_ELEMENTS)
+    X = np.zeros((n, E))
+    for i in range(n):
+        k = rng.integers(3, 7)
+        X[i, rng.choice(E, size=k, replace=False)] = rng.dirichlet(np.full(k, 2.0))
+    D = featurize_array(X, descriptors=list(NAMES), elements=list(TRAIN_ELEMENTS), errors="raise")
+    frac = X[:, [TRAIN_ELEMENTS.index(e) for e in FRACTION_ELEMENTS]]
+    V = np.hstack([D, frac])
+    vec, delta = D[:, NAMES.index("VEC")], D[:, NAMES.index("delta")]
+    y = ((vec > 7.0) ^ (delta > 5.5)) | (rng.random(n) < 0.1) & (frac[:, 0] < 0.1)
+    return V, y.astype(int)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    V, y = _synthetic()
+    scaler = StandardScaler().fit(V)
+    logreg = LogisticRegression(max_iter=2000).fit(scaler.transform(V), y)
+    Fd = len(NAMES)
+    models = {}
+    for name, depth, n_iter in (("depth3", 3, 120), ("depth4", 4, 40), ("deep", None, 30)):
+        hgb = HistGradientBoostingClassifier(max_iter=n_iter, max_depth=depth, random_state=0,
+                                             early_stopping=False).fit(V[:, :Fd], y)
+        models[name] = hgb
+    return V, y, scaler, logreg, models
+
+
+def _params(fitted, which="depth3", **kw):
+    V, y, scaler, logreg, models = fitted
+    return params_from_sklearn(scaler, logreg, models[which], NAMES, FRACTION_ELEMENTS, **kw)
+
+
+def _test_rows(fitted, n=700, seed=1):
+    V = fitted[0]
+    rng = np.random.default_rng(seed)
+    W = V[rng.integers(0, len(V), n)] * rng.normal(1.0, 0.05, size=(n, V.shape[1]))
+    return np.vstack([W, V[:300]])
+
+
+# ---- the NumPy reference against scikit-learn ----------------------------------------------------
+@pytest.mark.parametrize("which", ["depth3", "depth4", "deep"])
+def test_reference_is_the_average_of_the_sklearn_members(fitted, which):
+    V, y, scaler, logreg, models = fitted
+    P = _params(fitted, which)
+    W = _test_rows(fitted)
+    Fd = len(NAMES)
+    want = 0.5 * (logreg.predict_proba(scaler.transform(W))[:, 1] + models[which].predict_proba(W[:, :Fd])[:, 1])
+    np.testing.assert_allclose(phase_ensemble_reference(W, P), want, rtol=0, atol=1e-12)
+    # the tree member is scikit-learn's raw score bitwise, missing values included
+    W2 = W.copy()
+    W2[::7, 3] = np.nan
+    assert np.array_equal(tree_raw_reference(W2, P), models[which].decision_function(W2[:, :Fd]))
+
+
+# ---- the kernel on feature rows ---------------------------------------------------------------------
+@pytest.mark.parametrize("which", ["depth3", "depth4", "deep"])
+def test_rows_kernel_matches_reference_and_sklearn(fitted, which):
+    V, y, scaler, logreg, models = fitted
+    W = _test_rows(fitted)
+    P = _params(fitted, which)
+    p = phase_ensemble(W, P, threads=2)
+    np.testing.assert_allclose(p, phase_ensemble_reference(W, P), rtol=0, atol=1e-12)
+    want = 0.5 * (logreg.predict_proba(scaler.transform(W))[:, 1]
+                  + models[which].predict_proba(W[:, :len(NAMES)])[:, 1])
+    np.testing.assert_allclose(p, want, rtol=0, atol=1e-9)
+    # a Platt calibration on top, and weights other than 1/2
+    Q = _params(fitted, which, w_lin=0.3, w_tree=0.7, cal_a=1.7, cal_b=-0.4)
+    np.testing.assert_allclose(phase_ensemble(W, Q), phase_ensemble_reference(W, Q), rtol=0, atol=1e-12)
+    assert np.abs(phase_ensemble(W, Q) - p).max() > 1e-3  # the calibration does change the scores
+
+
+def test_rows_kernel_nan_rows_and_threads(fitted):
+    P = _params(fitted)
+    W = _test_rows(fitted, n=1000)
+    W[5, 0] = np.nan
+    W[17, -1] = np.inf
+    W[18, 2] = -np.inf
+    p1 = phase_ensemble(W, P, threads=1)
+    p2 = phase_ensemble(W, P, threads=2)
+    assert np.array_equal(p1, p2, equal_nan=True)
+    assert np.isnan(p1[[5, 17, 18]]).all()
+    assert np.isfinite(np.delete(p1, [5, 17, 18])).all()
+    ref = phase_ensemble_reference(W, P)
+    assert np.array_equal(np.isnan(ref), np.isnan(p1))
+    assert phase_ensemble(W[:0], P).shape == (0,)
+    with pytest.raises(ValueError, match="shape"):
+        phase_ensemble(W[:, :-1], P)
+
+
+def test_extreme_members_saturate_cleanly(fitted):
+    """Members far in their tails: p_avg at 0 or 1 exactly must not give NaN."""
+    P = _params(fitted)
+    big = dataclasses.replace(P, lin_intercept=800.0, tree_baseline=800.0)
+    small = dataclasses.replace(P, lin_intercept=-800.0, tree_baseline=-800.0)
+    W = _test_rows(fitted, n=100)
+    for Q in (big, small):
+        p, ref = phase_ensemble(W, Q), phase_ensemble_reference(W, Q)
+        assert np.isfinite(p).all()
+        np.testing.assert_allclose(p, ref, rtol=0, atol=1e-12)
+
+
+def _random_params(rng, F, n_trees, max_depth, grid):
+    """Random trees of depth <= max_depth (not complete: leaves at any level), thresholds drawn from
+    a small grid (repeated values, ±inf) so that feature values equal to thresholds are common."""
+    feat, thr, left, right, val, offsets = [], [], [], [], [], [0]
+    for _ in range(n_trees):
+        nodes = []  # (feature, threshold, left, right, value), children after their parent
+
+        def grow(depth):
+            i = len(nodes)
+            nodes.append(None)
+            if depth == max_depth or rng.random() < 0.25:
+                nodes[i] = (-1, 0.0, -1, -1, float(rng.normal()))
+                return i
+            f, t = int(rng.integers(F)), float(rng.choice(grid))
+            lo = grow(depth + 1)
+            hi = grow(depth + 1)
+            nodes[i] = (f, t, lo, hi, 0.0)
+            return i
+
+        grow(0)
+        for f, t, lo, hi, v in nodes:
+            feat.append(f), thr.append(t), left.append(lo), right.append(hi), val.append(v)
+        offsets.append(offsets[-1] + len(nodes))
+    return EnsembleParams(
+        descriptors=tuple(f"d{j}" for j in range(F - 2)), elements=("A", "B"),
+        lin_mean=rng.normal(size=F), lin_scale=rng.uniform(0.5, 2, F), lin_coef=rng.normal(size=F),
+        lin_intercept=float(rng.normal()), tree_baseline=float(rng.normal()), tree_offsets=np.array(offsets),
+        node_feature=np.array(feat), node_threshold=np.array(thr), node_left=np.array(left),
+        node_right=np.array(right), node_value=np.array(val), node_missing_left=np.zeros(len(feat)),
+        w_lin=0.4, w_tree=0.6, cal_a=float(rng.uniform(0.5, 2)), cal_b=float(rng.normal()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_trees=st.integers(1, 40), max_depth=st.integers(0, 6))
+def test_random_trees_match_reference(seed, n_trees, max_depth):
+    """Any tree shape (the complete-layout path up to depth 4, the walking path beyond), values
+    equal to thresholds (v <= t goes left), infinite thresholds: kernel == NumPy formula."""
+    rng = np.random.default_rng(seed)
+    F = 5
+    grid = np.concatenate([np.round(rng.normal(size=6), 1), [np.inf, -np.inf]])
+    P = _random_params(rng, F, n_trees, max_depth, grid)
+    V = rng.choice(grid[:6], size=(200, F)) + rng.choice([0.0, 0.05, -0.05], size=(200, F))
+    np.testing.assert_allclose(phase_ensemble(V, P, threads=2), phase_ensemble_reference(V, P), rtol=0, atol=1e-12)
+
+
+# ---- lattice paths ----------------------------------------------------------------------------------
+PALETTE = ("Al", "Co", "Cr", "Fe", "Mn", "Ni", "La")  # La: no Allen electronegativity in the default table
+
+
+@pytest.fixture(scope="module")
+def space():
+    return CompositionSpace(PALETTE, n_elements=[4, 5], step_percent=5.0, bounds={"Al": (0.05, 0.2)},
+                            min_fraction=0.05, max_fraction=0.35)
+
+
+def _lattice_reference(space, P, start, stop):
+    """featurize(decoded fractions) -> [descriptors | fractions of P.elements] -> NumPy formula."""
+    X = space.fractions(start, stop)
+    D, _ = featurize_array(X, descriptors=list(P.descriptors), elements=list(space.elements), errors="nan",
+                           return_reasons=True)
+    Z = np.zeros((len(X), len(P.elements)))
+    for j, e in enumerate(P.elements):
+        if e in space.elements:
+            Z[:, j] = X[:, space.elements.index(e)]
+    return phase_ensemble_reference(np.hstack([D, Z]), P), X
+
+
+@pytest.mark.parametrize("which", ["depth3", "deep"])
+def test_lattice_matches_featurize_rows(fitted, space, which):
+    P = _params(fitted, which, cal_a=1.2, cal_b=0.1)
+    n = space.size
+    p = phase_ensemble_lattice(space, 0, n, P, threads=2)
+    ref, X = _lattice_reference(space, P, 0, n)
+    has_la = X[:, PALETTE.index("La")] > 0
+    assert has_la.any() and (~has_la).any()
+    assert np.isnan(p[has_la]).all() and np.isnan(ref[has_la]).all()
+    assert np.isfinite(p[~has_la]).all()
+    np.testing.assert_allclose(p[~has_la], ref[~has_la], rtol=0, atol=1e-9)
+    # a sub-range, and the thread count changes nothing
+    a, b = n // 3, n // 3 + 1234
+    assert np.array_equal(phase_ensemble_lattice(space, a, b, P, threads=1), p[a:b], equal_nan=True)
+    allowed = lattice_inputs(space.elements, P)[5]
+    assert allowed.tolist() == [e != "La" for e in PALETTE]
+
+
+def test_lattice_without_fraction_features_for_some_elements(fitted, space):
+    """Mn is in the palette but not in params.elements: its fraction adds nothing; changing which
+    elements carry a fraction feature changes the scores exactly as the row reference says."""
+    P = _params(fitted)
+    assert "Mn" not in P.elements
+    p = phase_ensemble_lattice(space, 0, 5000, P)
+    ref, _ = _lattice_reference(space, P, 0, 5000)
+    np.testing.assert_allclose(p, ref, rtol=0, atol=1e-9)
+
+
+def _brute_topk(scores, k, threshold, start):
+    ok = np.isfinite(scores) & (scores >= (threshold if threshold is not None else -np.inf))
+    idx = np.flatnonzero(ok)
+    order = np.lexsort((idx, -scores[idx]))[:k]  # higher score first, then lower rank
+    return scores[idx[order]], idx[order] + start, int(ok.sum())
+
+
+@pytest.mark.parametrize("threshold", [None, 0.6])
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.9, 0.1)])
+def test_topk_matches_brute_force(fitted, space, threshold, weights):
+    """Including blocks whose trees the top-k skips (a linear member that bounds p below the heap's
+    minimum: most blocks with w_lin = 0.9): the result is that of scoring everything."""
+    P = _params(fitted, w_lin=weights[0], w_tree=weights[1], cal_a=1.3, cal_b=0.2)
+    start, stop = 1000, space.size - 500
+    full = phase_ensemble_lattice(space, start, stop, P)
+    for k in (1, 37, 10**6):
+        s1, r1, n1 = phase_ensemble_topk(space, start, stop, k, P, threshold=threshold, threads=1)
+        s2, r2, n2 = phase_ensemble_topk(space, start, stop, k, P, threshold=threshold, threads=2)
+        bs, br, bn = _brute_topk(full, k, threshold, start)
+        assert n1 == n2 == bn
+        assert np.array_equal(r1, br) and np.array_equal(r2, br)
+        assert np.array_equal(s1, bs) and np.array_equal(s2, bs)
+
+
+def test_topk_ties_broken_by_rank(fitted, space):
+    """A model that scores every composition alike: the top-k is the k lowest ranks with a score
+    (compositions with La are NaN and never kept)."""
+    P = _params(fitted)
+    flat = dataclasses.replace(P, lin_coef=np.zeros_like(P.lin_coef), tree_offsets=np.array([0, 1]),
+                               node_feature=np.array([-1]), node_threshold=np.zeros(1), node_left=np.array([-1]),
+                               node_right=np.array([-1]), node_value=np.array([0.25]),
+                               node_missing_left=np.zeros(1))
+    full = phase_ensemble_lattice(space, 0, space.size, flat)
+    ok = np.flatnonzero(np.isfinite(full))
+    s, r, n = phase_ensemble_topk(space, 0, space.size, 25, flat, threads=2)
+    assert n == len(ok)
+    assert np.array_equal(r, ok[:25])
+    assert np.unique(s).size == 1
+
+
+# ---- parameters: validation and storage ---------------------------------------------------------
+def test_json_round_trip_is_bitwise(fitted):
+    P = _params(fitted, cal_a=0.9, cal_b=0.05)
+    inner = np.flatnonzero(P.node_feature >= 0)
+    thr = P.node_threshold.copy()
+    thr[inner[:2]] = [np.inf, -np.inf]  # scikit-learn's split on missing values has threshold +inf
+    P = dataclasses.replace(P, node_threshold=thr)
+    W = _test_rows(fitted, n=300)
+    np.testing.assert_allclose(phase_ensemble(W, P), phase_ensemble_reference(W, P), rtol=0, atol=1e-12)
+    Q = EnsembleParams.from_dict(json.loads(json.dumps(P.to_dict(), allow_nan=False)))
+    for f in dataclasses.fields(P):
+        a, b = getattr(P, f.name), getattr(Q, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), f.name
+        else:
+            assert a == b, f.name
+
+
+def _bad(P, **kw):
+    return lambda: dataclasses.replace(P, **kw)
+
+
+def test_bad_params_raise_value_error(fitted):
+    P = _params(fitted)
+    n = P.node_feature.shape[0]
+    inner = int(np.flatnonzero(P.node_feature >= 0)[0])
+    cases = {
+        "lin_mean": _bad(P, lin_mean=P.lin_mean[:-1]),
+        "lin_scale": _bad(P, lin_scale=np.where(np.arange(P.n_features) == 2, 0.0, P.lin_scale)),
+        "non-finite": _bad(P, lin_coef=np.where(np.arange(P.n_features) == 1, np.nan, P.lin_coef)),
+        "node_left": _bad(P, node_left=np.where(np.arange(n) == inner, 10**6, P.node_left)),
+        "node_right": _bad(P, node_right=np.where(np.arange(n) == inner, 0, P.node_right)),  # a cycle
+        "NaN threshold": _bad(P, node_threshold=np.where(np.arange(n) == inner, np.nan, P.node_threshold)),
+        "feature": _bad(P, node_feature=np.where(np.arange(n) == inner, P.n_features, P.node_feature)),
+        "tree_offsets": _bad(P, tree_offsets=P.tree_offsets[::-1]),
+        "node_value": _bad(P, node_value=P.node_value[:-1]),
+        "weights": _bad(P, w_lin=0.9),
+        "cal_a": _bad(P, cal_a=-1.0),
+    }
+    for what, make in cases.items():
+        with pytest.raises(ValueError, match="EnsembleParams"):
+            make()
+        assert what  # every case raised
+
+
+def test_kernel_checks_arrays_itself(fitted):
+    """The compiled entry points validate their model arrays too (a tree walk can never leave its
+    tree), so calling them directly with bad arrays raises instead of crashing."""
+    P = _params(fitted)
+    V = _test_rows(fitted, n=10)
+    n = P.node_feature.shape[0]
+    inner = int(np.flatnonzero(P.node_feature >= 0)[0])
+    a = P.arrays()
+    for key, value, msg in (
+        ("node_left", np.where(np.arange(n) == inner, -5, P.node_left).astype(np.int32), "child"),
+        ("node_right", np.where(np.arange(n) == inner, inner - int(P.tree_offsets[0]), P.node_right)
+         .astype(np.int32), "child"),
+        ("node_feature", np.where(np.arange(n) == inner, 99, P.node_feature).astype(np.int32), "feature"),
+        ("node_threshold", np.where(np.arange(n) == inner, np.nan, P.node_threshold), "NaN threshold"),
+        ("tree_offsets", np.array([0, n + 1]), "tree_offsets"),
+        ("lin_scale", np.zeros(P.n_features), "lin_scale"),
+        ("node_value", P.node_value[:-1], "node_value"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            core.phase_ensemble(V, **{**a, key: value})
+    with pytest.raises(TypeError):  # a model argument missing
+        core.phase_ensemble(V, **{k: v for k, v in a.items() if k != "cal_a"})
+
+
+def test_params_from_sklearn_refuses_what_it_cannot_convert(fitted):
+    V, y, scaler, logreg, models = fitted
+    Fd = len(NAMES)
+    cat = np.column_stack([V[:, :3], np.arange(len(V)) % 4])
+    hgb_cat = HistGradientBoostingClassifier(max_iter=5, categorical_features=[3]).fit(cat, y)
+    with pytest.raises(ValueError, match="categorical"):
+        params_from_sklearn(scaler, logreg, hgb_cat, NAMES, FRACTION_ELEMENTS)
+    y3 = y + (V[:, 0] > np.median(V[:, 0]))
+    hgb3 = HistGradientBoostingClassifier(max_iter=5).fit(V[:, :Fd], y3)
+    with pytest.raises(ValueError, match="binary"):
+        params_from_sklearn(scaler, logreg, hgb3, NAMES, FRACTION_ELEMENTS)
+    with pytest.raises(ValueError, match="features"):
+        params_from_sklearn(scaler, logreg, models["depth3"], NAMES, FRACTION_ELEMENTS[:-1])

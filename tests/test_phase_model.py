@@ -1,0 +1,210 @@
+"""The default phase model (hea_fast.phase.model / estimator): the exported PhaseModel against the
+fitted scikit-learn estimator, storage, bad rows, the bundled default, calibration, determinism."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hea_fast.composition import CompositionBatch
+from hea_fast.features import BadRowsWarning
+from hea_fast.phase.model import PhaseModel, PhaseModelError, default_model_dir, feature_matrix, load_model
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics import log_loss  # noqa: E402
+
+from hea_fast.phase.domain import ApplicabilityDomain  # noqa: E402
+from hea_fast.phase.estimator import PhaseEnsembleClassifier, apply_platt, fit_platt  # noqa: E402
+
+PALETTE = ("Al", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zr", "Nb", "Mo", "Hf", "Ta", "W")
+
+
+def synthetic(n, seed):
+    """Random 3-5 element alloys of PALETTE; P(y=1) a steep logistic function of the Cu + W - Ni
+    fractions, which only the linear member sees directly: the member average is under-confident."""
+    rng = np.random.default_rng(seed)
+    F = np.zeros((n, len(PALETTE)))
+    for i in range(n):
+        k = int(rng.integers(3, 6))
+        cols = rng.choice(len(PALETTE), size=k, replace=False)
+        F[i, cols] = rng.dirichlet(np.full(k, 3.0))
+    z = 60.0 * (F[:, PALETTE.index("Cu")] + F[:, PALETTE.index("W")] - F[:, PALETTE.index("Ni")] - 0.05)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
+    return CompositionBatch(F, PALETTE), y
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic(400, 0), synthetic(600, 1)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    (b, y), _ = data
+    return PhaseEnsembleClassifier(max_iter=20, random_state=0).fit(b, y)
+
+
+@pytest.fixture(scope="module")
+def model(fitted, data):
+    (b, _), _ = data
+    return fitted.export(ApplicabilityDomain().fit(b, threads=1), metadata={"note": "test"})
+
+
+def test_exported_model_equals_the_estimator(fitted, model, data):
+    _, (bt, _) = data
+    want = fitted.predict_proba(bt)
+    got = model.predict_proba(bt, threads=2)
+    assert got.shape == want.shape == (len(bt), 2)
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(model.predict(bt), (want[:, 1] >= 0.5).astype(np.int64))
+
+
+def test_feature_matrix_is_descriptors_then_fractions(fitted, data):
+    from hea_fast.features import featurize_array
+
+    _, (bt, _) = data
+    V, why = feature_matrix(bt, fitted.descriptors_, fitted.elements_)
+    assert (why == "").all()
+    np.testing.assert_array_equal(V[:, :15], featurize_array(bt, descriptors=list(fitted.descriptors_)))
+    col = {e: j for j, e in enumerate(bt.elements)}
+    for k, e in enumerate(fitted.elements_):
+        np.testing.assert_array_equal(V[:, 15 + k], bt.fractions[:, col[e]])
+
+
+def test_save_load_round_trip_is_bitwise(model, data, tmp_path):
+    _, (bt, _) = data
+    model.save(tmp_path / "m")
+    back = PhaseModel.load(tmp_path / "m")
+    assert back.params.to_dict() == model.params.to_dict()
+    assert back.metadata == model.metadata
+    np.testing.assert_array_equal(back.predict_proba(bt), model.predict_proba(bt))
+    a, b = back.predict_frame(bt), model.predict_frame(bt)
+    assert a.equals(b)
+    assert list(a.columns) == ["p_single", "in_domain", "domain_score", "reason"]
+    assert load_model(tmp_path / "m").predict_frame(bt).equals(b)
+
+
+def test_load_errors_name_the_path(model, tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "absent")):
+        PhaseModel.load(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="model.json"):
+        PhaseModel.load(tmp_path / "empty")
+    d = model.save(tmp_path / "m")
+    text = (d / "model.json").read_text()
+    (d / "model.json").write_text(text[: len(text) // 2])
+    with pytest.raises(PhaseModelError, match=str(d / "model.json")):
+        PhaseModel.load(d)
+    (d / "model.json").write_text(json.dumps({"format": "something else", "version": 1}))
+    with pytest.raises(PhaseModelError, match="not a phase model file"):
+        PhaseModel.load(d)
+    doc = json.loads(text)
+    del doc["params"]["lin_coef"]
+    (d / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(PhaseModelError, match="lin_coef"):
+        PhaseModel.load(d)
+    with pytest.raises(FileNotFoundError, match="nonesuch"):
+        load_model("nonesuch")
+
+
+def test_bad_rows_get_nan_and_a_reason(model):
+    X = ["CoCrFeNi", "NdFeCoNi", "Al0.5CoCrFeNi", "CoCrQq", "Fe", "TiZrHfNb"]
+    with pytest.warns(BadRowsWarning, match="3 of 6 rows"):
+        p = model.predict_proba(X)[:, 1]
+    assert np.isfinite(p[[0, 2, 5]]).all() and np.isnan(p[[1, 3, 4]]).all()
+    p2, why = model.predict_proba(X, return_reasons=True)
+    np.testing.assert_array_equal(p2[:, 1], p)
+    assert why[0] == why[2] == why[5] == ""
+    assert "Nd" in why[1] and "Qq" in why[3] and "Lambda" in why[4]
+    # each valid row alone gives the same probability (no cross-row effect)
+    for i in (0, 2, 5):
+        assert model.predict_proba([X[i]])[0, 1] == p[i]
+    with pytest.warns(BadRowsWarning):
+        assert model.predict(X).tolist()[1] == -1
+    frame = model.predict_frame(X)
+    assert not frame["in_domain"].iloc[1] and "Nd" in frame["reason"].iloc[1]
+    assert np.isnan(frame["p_single"].iloc[1]) and np.isnan(frame["domain_score"].iloc[1])
+    assert np.isfinite(frame["p_single"].iloc[[0, 2, 5]]).all()
+    with pytest.raises(ValueError, match="Nd"):
+        model.predict_proba(X[:3], errors="raise")
+    with pytest.raises(ValueError, match="Qq"):
+        model.predict_proba(X, errors="raise")
+
+
+def test_unknown_element_gets_a_probability_but_is_out_of_domain(model):
+    frame = model.predict_frame(["CoCrFeNiRe", "CoCrFeNi"])
+    assert "Re" not in model.elements
+    assert np.isfinite(frame["p_single"]).all()
+    assert not frame["in_domain"].iloc[0] and "Re" in frame["reason"].iloc[0]
+    assert np.isinf(frame["domain_score"].iloc[0])
+
+
+def test_frame_keeps_the_pandas_index(model):
+    import pandas as pd
+
+    s = pd.Series(["CoCrFeNi", "NdFeCoNi", "TiZrHfNb"], index=["a", "b", "c"])
+    f = model.predict_frame(s)
+    assert list(f.index) == ["a", "b", "c"]
+    d = model.domain_frame(s)
+    assert list(d.columns) == ["in_domain", "domain_score", "domain_reason"]
+    np.testing.assert_array_equal(d["in_domain"].to_numpy(), f["in_domain"].to_numpy())
+
+
+def test_platt_fit_matches_unpenalised_logistic_regression():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.02, 0.98, 4000)
+    z = np.log(p) - np.log1p(-p)
+    y = (rng.random(p.size) < 1.0 / (1.0 + np.exp(-(2.0 * z + 0.5)))).astype(int)
+    a, b = fit_platt(p, y)
+    ref = LogisticRegression(C=1e12, tol=1e-12, max_iter=10000).fit(z[:, None], y)
+    assert a == pytest.approx(float(ref.coef_[0, 0]), abs=1e-4)
+    assert b == pytest.approx(float(ref.intercept_[0]), abs=1e-4)
+    assert a == pytest.approx(2.0, abs=0.2) and b == pytest.approx(0.5, abs=0.15)
+    np.testing.assert_allclose(apply_platt(p, a, b), ref.predict_proba(z[:, None])[:, 1], atol=1e-6)
+
+
+def test_calibration_reduces_held_out_log_loss(fitted, data):
+    (b, y), (bt, yt) = data
+    raw = PhaseEnsembleClassifier(calibrate=False, max_iter=20, random_state=0).fit(b, y)
+    assert raw.best_params_ == fitted.best_params_  # same members, only the calibration differs
+    p_avg = raw.predict_proba(bt)[:, 1]
+    p_cal = fitted.predict_proba(bt)[:, 1]
+    np.testing.assert_allclose(p_cal, apply_platt(p_avg, fitted.cal_a_, fitted.cal_b_), atol=1e-15)
+    assert fitted.cal_a_ > 1.5  # the average is under-confident here
+    assert log_loss(yt, p_cal) < log_loss(yt, p_avg) - 0.02
+
+
+def test_same_seed_same_model(fitted, data, model):
+    (b, y), _ = data
+    again = PhaseEnsembleClassifier(max_iter=20, random_state=0).fit(b, y)
+    assert again.export().params.to_dict() == model.params.to_dict()
+    np.testing.assert_array_equal(again.oof_p_avg_, fitted.oof_p_avg_)
+
+
+def test_fit_rejects_rows_without_descriptors():
+    with pytest.raises(ValueError, match="Nd"):
+        PhaseEnsembleClassifier(max_iter=5).fit(["CoCrFeNi", "NdFeCoNi", "TiZrHfNb", "NbMoTaW"], [1, 0, 1, 1])
+
+
+def test_default_model_loads_without_a_data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
+    monkeypatch.setenv("HEA_FAST_OFFLINE", "1")
+    m = load_model("default")
+    assert isinstance(m, PhaseModel) and m.domain is not None
+    f = m.predict_frame(["CoCrFeMnNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi"])
+    assert f["p_single"].between(0, 1).all()
+    assert f["in_domain"].iloc[:3].all()  # the best-known single-phase HEAs are training alloys
+    assert (default_model_dir() / "TRAINING.json").is_file()
+
+
+def test_inference_does_not_import_sklearn():
+    code = ("import sys, hea_fast.phase as ph; m = ph.load_model('default'); "
+            "m.predict_frame(['CoCrFeMnNi', 'NdFeCoNi']); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
