@@ -3,10 +3,14 @@
 Stages (each writes JSON/CSV/PNG under benchmarks/papers/ssvae/out/ and can run alone):
   main        5 split seeds (42 = the paper's split, then 1..4) trained at once (`train_models`):
               test accuracy / ROC-AUC of the selected model (EMA weights, smoothed validation
-              cross-entropy), of the last epoch and of the best raw validation accuracy; time.
-  efficiency  data-efficiency table: SSVAE (labels hidden for the dropped labelled rows, which join
-              the unlabelled pool) vs a supervised MLP (scikit-learn, (100, 100), standardised
-              descriptors) trained on the same labelled subsets, paper split, 3 seeds per size.
+              Brier score, or cross-entropy with --selection ce), of the last epoch and of the best raw validation accuracy; time.
+  efficiency  data-efficiency comparison under PROTOCOL.md (fixed before the run): SSVAE vs a supervised
+              MLP on the same labelled subsets (paper split; 50, 100, 200, 864 labels; seeds 0-4), both
+              selected on the same 75 validation alloys (SSVAE: epoch of min smoothed validation Brier
+              over epochs 50-999; MLP: alpha from a fixed grid and the epoch, min validation Brier);
+              the test split is scored once per selected model. Resumable: each finished
+              (model, labels, seed) run is appended to results/efficiency_runs.jsonl and skipped on a
+              rerun; results/efficiency_summary.json and efficiency_table.md are rebuilt from it.
   recon       reconstruction table on the 138 test alloys (z = loc q(z|x, y_true), decoded with the
               predicted probability) for the released weights and our seed-42 model.
   design      the three design modes on the paper's examples (released weights and our model) and
@@ -14,11 +18,11 @@ Stages (each writes JSON/CSV/PNG under benchmarks/papers/ssvae/out/ and can run 
 
 Usage (repository root, HEA_FAST_DATA = data home), 1 thread; the runs in README.md were
     python benchmarks/papers/ssvae/reproduce.py main --lr 1e-3 --epochs 2000 --min-epochs 500 --tag _lr1e-3
-    python benchmarks/papers/ssvae/reproduce.py main --lr 1e-4 --epochs 3000 --min-epochs 50 --selection ce
-    python benchmarks/papers/ssvae/reproduce.py efficiency --lr 1e-3 --eff-epochs 800 --min-epochs 50
-    python benchmarks/papers/ssvae/reproduce.py efficiency --lr 1e-3 --eff-epochs 1200 --min-epochs 500 --tag _min500
+    nice -n 19 python benchmarks/papers/ssvae/reproduce.py efficiency --stop-at 05:40 --no-progress
     python benchmarks/papers/ssvae/reproduce.py recon design --tag _lr1e-3
-Outputs go to benchmarks/papers/ssvae/out/ (not committed); README.md's figures are copied to results/.
+(the efficiency stage is rerun with the same command, without --stop-at, to finish the grid).
+Outputs go to benchmarks/papers/ssvae/out/ (not committed) and main/recon/design files are copied to
+results/; the efficiency stage writes its results/ files itself.
 """
 from __future__ import annotations
 
@@ -35,13 +39,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from hea_fast._io import atomic_path, atomic_write_json  # noqa: E402
+from hea_fast._io import atomic_path, atomic_write, atomic_write_json  # noqa: E402
 from hea_fast.datasets import data_home  # noqa: E402
 from hea_fast.ssvae.data import load_splits  # noqa: E402
 from hea_fast.ssvae.model import SSVAE, load_released  # noqa: E402
 from hea_fast.ssvae.training import TrainConfig, train_models  # noqa: E402
 
 OUT = Path(__file__).resolve().with_name("out")
+RESULTS = Path(__file__).resolve().with_name("results")
 SPLIT_SEEDS = (42, 1, 2, 3, 4)
 
 
@@ -81,59 +86,90 @@ def stage_main(args):
               f"AUC {t['test_auc']['mean']:.3f}±{t['test_auc']['std']:.3f}")
 
 
-def _subset(splits, n_lab, seed):
-    """Keep n_lab labelled rows (stratified draw); the rest join the unlabelled pool (labels hidden)."""
-    from dataclasses import replace
+def _read_runs(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
-    from sklearn.model_selection import train_test_split
 
-    L, U = splits["labelled"], splits["unlabelled"]
-    idx = np.arange(len(L.y))
-    if n_lab < len(idx):
-        keep, drop = train_test_split(idx, train_size=n_lab, stratify=L.y, random_state=seed)
-    else:
-        keep, drop = idx, idx[:0]
-    sub = lambda s, i: replace(s, x=s.x[i], e=s.e[i], y=s.y[i], alloys=s.alloys[i], orig_index=s.orig_index[i])  # noqa: E731
-    U2 = replace(U, x=np.concatenate([U.x, L.x[drop]]), e=np.concatenate([U.e, L.e[drop]]),
-                 y=np.concatenate([U.y, L.y[drop]]), alloys=np.concatenate([U.alloys, L.alloys[drop]]),
-                 orig_index=np.concatenate([U.orig_index, L.orig_index[drop]]))
-    return {**splits, "labelled": sub(L, keep), "unlabelled": U2}
+def _append_runs(path: Path, rows: list[dict]) -> None:
+    """Append finished runs (one JSON object per line); the whole file is replaced atomically."""
+    old = path.read_text() if path.is_file() else ""
+    atomic_write(path, old + "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _past(stop_at: str | None) -> bool:
+    if not stop_at:
+        return False
+    now = time.gmtime()
+    h, m = (int(v) for v in stop_at.split(":"))
+    return (now.tm_hour, now.tm_min) >= (h, m)
+
+
+def _fmt_ci(d):
+    return f"{d['mean']:.3f} [{d['ci95'][0]:.3f}, {d['ci95'][1]:.3f}]"
+
+
+def _efficiency_summary(runs_path: Path, y_test, command: str) -> None:
+    from hea_fast.ssvae import efficiency as eff
+
+    summ = eff.summarize(_read_runs(runs_path), y_test)
+    summ["protocol"] = {"file": "benchmarks/papers/ssvae/PROTOCOL.md", "split_seed": 42,
+                        "mlp_alphas": list(eff.MLP_ALPHAS), "mlp_epochs": eff.MLP_EPOCHS,
+                        "ssvae_epochs": eff.SSVAE_EPOCHS, "ssvae_min_epoch": eff.SSVAE_MIN_EPOCH,
+                        "ssvae_train_config": vars(eff.ssvae_config()) | {"betas": list(eff.ssvae_config().betas)}}
+    summ["command"] = command
+    atomic_write_json(runs_path.with_name(runs_path.name.replace("_runs.jsonl", "_summary.json")), summ, indent=1)
+    lines = ["| labels | model | seeds | test accuracy | test AUC | test Brier | val. Brier | epoch | alpha |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in summ["per_model"]:
+        alpha = "/".join(f"{a:g}" for a in r.get("alpha", [])) or "–"
+        lines.append(f"| {r['n_labels']} | {r['model']} | {len(r['seeds'])} | {_fmt_ci(r['test_acc'])} | "
+                     f"{_fmt_ci(r['test_auc'])} | {_fmt_ci(r['test_brier'])} | {r['val_brier']['mean']:.3f} | "
+                     f"{'/'.join(str(int(v)) for v in r['best_epoch']['values'])} | {alpha} |")
+    lines += ["", "| labels | seeds | AUC diff (SSVAE - MLP) [t CI] [bootstrap CI] | accuracy diff | Brier diff | verdict (AUC) |",
+              "|---|---|---|---|---|---|"]
+    for r in summ["paired"]:
+        cell = lambda d: (f"{d['mean_diff']:+.3f} [{d['t_ci95'][0]:+.3f}, {d['t_ci95'][1]:+.3f}] "  # noqa: E731
+                          f"[{d['boot_ci95'][0]:+.3f}, {d['boot_ci95'][1]:+.3f}]")
+        lines.append(f"| {r['n_labels']} | {len(r['seeds'])} | {cell(r['auc'])} | {cell(r['acc'])} | "
+                     f"{cell(r['brier'])} | {r['verdict_auc']} |")
+    atomic_write(runs_path.with_name(runs_path.name.replace("_runs.jsonl", "_table.md")), "\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
 
 
 def stage_efficiency(args):
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    """PROTOCOL.md: per label count (in order), the MLP then the SSVAE for every seed not yet in the
+    runs file; each finished run is appended; the summary is rewritten after each step."""
+    from hea_fast.ssvae import efficiency as eff
 
     base = load_splits(42)
-    seeds = (0, 1, 2)
-    rows = []
+    quick = args.quick
+    out_dir = OUT if quick else RESULTS
+    runs_path = out_dir / f"efficiency{'_quick' if quick else ''}_runs.jsonl"
+    ssvae_kw = {"epochs": 4, "min_epochs": 1} if quick else {}
+    mlp_kw = {"epochs": 3, "alphas": (1e-3, 1.0)} if quick else {}
+    command = "python benchmarks/papers/ssvae/reproduce.py efficiency" + (" --quick" if quick else "")
     for n in args.sizes:
-        subs = [_subset(base, n, s) for s in seeds]
-        res = train_models(subs, list(seeds), config=TrainConfig(epochs=args.eff_epochs, lr=args.lr,
-                                                                 min_epochs=args.min_epochs, threads=1),
-                           progress=not args.no_progress)
-        for s, m, sp in zip(seeds, res.models, subs):
-            r = _metrics(m, sp["test"])
-            rows.append({"n_labelled": n, "seed": s, "model": "ssvae", "test_acc": r["acc"], "test_auc": r["auc"],
-                         "epochs": res.stopped_epoch[seeds.index(s)] + 1})
-            L = sp["labelled"]
-            mlp = make_pipeline(StandardScaler(), MLPClassifier((100, 100), max_iter=2000, early_stopping=False,
-                                                                alpha=1e-3, random_state=s))
-            mlp.fit(L.e.astype(np.float64), L.y)
-            p = mlp.predict_proba(sp["test"].e.astype(np.float64))[:, 1]
-            from sklearn.metrics import roc_auc_score
-
-            rows.append({"n_labelled": n, "seed": s, "model": "mlp", "test_acc": float(((p > 0.5) == (sp["test"].y > 0.5)).mean()),
-                         "test_auc": float(roc_auc_score(sp["test"].y, p)), "epochs": None})
-        print(n, res.seconds, flush=True)
-        with atomic_path(OUT / f"efficiency{args.tag}_runs.csv") as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
-    df = pd.DataFrame(rows)
-    tab = df.groupby(["n_labelled", "model"])[["test_acc", "test_auc"]].agg(["mean", "std"]).round(3)
-    with atomic_path(OUT / f"efficiency{args.tag}_table.csv") as tmp:
-        tab.to_csv(tmp)
-    print(tab)
+        for model in ("mlp", "ssvae"):
+            done = {(r["model"], r["n_labels"], r["seed"]) for r in _read_runs(runs_path)}
+            todo = [s for s in args.seeds if (model, n, s) not in done]
+            if not todo:
+                continue
+            if _past(args.stop_at):
+                print(f"past --stop-at {args.stop_at} UTC: not starting {model} n={n} seeds {todo}", flush=True)
+                return
+            t0 = time.perf_counter()
+            if model == "mlp":  # cheap: one seed at a time, each appended as it finishes
+                for s in todo:
+                    _append_runs(runs_path, eff.run_protocol(base, "mlp", n, [s], mlp_kw=mlp_kw))
+            else:  # the seeds vectorised in one run, resumable from its checkpoint
+                ckpt = OUT / f"efficiency{'_quick' if quick else ''}_ckpt_n{n}_s{'-'.join(map(str, todo))}.safetensors"
+                _append_runs(runs_path, eff.run_protocol(base, "ssvae", n, todo, ssvae_kw=ssvae_kw, checkpoint=ckpt,
+                                                         progress=not args.no_progress))
+                ckpt.unlink(missing_ok=True)
+            print(f"[efficiency] {model} n={n} seeds {todo}: {time.perf_counter() - t0:.0f} s", flush=True)
+            _efficiency_summary(runs_path, base["test"].y, command)
 
 
 def _models_to_compare(args) -> dict:
@@ -223,8 +259,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("stages", nargs="+", choices=["main", "efficiency", "recon", "design"])
     ap.add_argument("--epochs", type=int, default=3000)
-    ap.add_argument("--eff-epochs", type=int, default=1500)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 864])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 864],
+                    help="efficiency: label counts, run in this order (PROTOCOL.md)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="efficiency: seeds")
+    ap.add_argument("--stop-at", default=None, help="efficiency: HH:MM UTC after which no new run starts")
+    ap.add_argument("--quick", action="store_true",
+                    help="efficiency: tiny budgets, written to out/ (smoke test, not the protocol)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--selection", choices=("brier", "ce"), default="brier")
     ap.add_argument("--min-epochs", type=int, default=50)
