@@ -18,6 +18,7 @@ CORE_KERNELS = {
     "maresca_curtin": ["mc_tau0_deb", "mc_sigma", "mc_grid_sigma", "mc_grid_points", "mc_grid_reduce"],
     "masked_l0": ["masked_weight_forward", "masked_weight_backward", "prox_soft_threshold", "l0_gate"],
     "parse": ["parse_formulas", "PARSE_STATUS", "PARSE_ELEMENTS", "PARSE_MAX_DEPTH"],
+    "phase_ensemble": ["phase_ensemble", "phase_ensemble_lattice", "phase_ensemble_topk"],
     "polyagamma": ["polyagamma", "jstar_density", "jstar_envelope"],
     "probit": ["mixture_probit"],
     "pseudoimage": ["pseudo_images"],
@@ -28,8 +29,9 @@ CORE_KERNELS = {
 
 # every kernel family of DESIGN.md has a CUDA entry point with these names in hea_fast._cuda
 # (csrc/bindings/cuda_<family>.cpp), except parse (it reads Python strings), probit (its row function
-# runs inside the CUDA screening kernel), polyagamma (its sampler runs inside the CUDA WBIC kernel) and
-# ssvae_head (on a GPU the torch model is the fast path)
+# runs inside the CUDA screening kernel), polyagamma (its sampler runs inside the CUDA WBIC kernel),
+# ssvae_head (on a GPU the torch model is the fast path) and phase_ensemble (CPU only so far: the
+# fused CPU pass reaches a few M compositions/s per core; a CUDA port is future work)
 KERNELS = {
     "descriptors": ["descriptors"],
     "wbic": ["wbic_subsets"],

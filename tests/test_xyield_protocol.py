@@ -150,15 +150,17 @@ def test_methods_need_their_inputs():
     with pytest.raises(ProtocolError, match="pretrained"):
         transfer("pretrain_transfer", x, y)
     with pytest.raises(ProtocolError, match="simulated"):
-        transfer("mix", x, y, pretrained=XYieldCNN(CNNConfig(**TINY)))
+        transfer("mix_finetune", x, y, pretrained=XYieldCNN(CNNConfig(**TINY)))
     with pytest.raises(ProtocolError, match="unknown method"):
         transfer("magic", x, y)
+    with pytest.raises(ProtocolError, match="renamed: use birpt_mt_only"):
+        transfer("sparse_transfer", x, y)
 
 
 def test_save_load_roundtrip_without_pickle(tmp_path):
     x, y = _data(8, 11)
     xl, yl = _data(32, 12)
-    m, _ = transfer("sparse_transfer", x, y, x_low=xl, y_low=yl, pretrained=XYieldCNN(CNNConfig(**TINY)),
+    m, _ = transfer("birpt_mt_only", x, y, x_low=xl, y_low=yl, pretrained=XYieldCNN(CNNConfig(**TINY)),
                     cfg=TransferConfig(epochs=2))
     save_model(tmp_path / "m", m, {"note": "test"})
     raw = (tmp_path / "m" / "model.safetensors").read_bytes()
@@ -206,7 +208,7 @@ def test_pretraining_resumes_from_checkpoint(tmp_path):
     torch.testing.assert_close(predict(resumed, x), predict(full, x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["birpt", "hand_tune", "no_pretraining"])
+@pytest.mark.parametrize("method", ["birpt", "imp", "no_pretraining"])
 def test_transfer_resumes_from_checkpoint(tmp_path, method):
     """An interrupted transfer (stop_after) resumed from its checkpoint equals the uninterrupted run:
     same history, same selected epoch, same predictions (masks, ε decay, IMP rounds, StepLR, batch RNG)."""

@@ -4,10 +4,11 @@ Public names load lazily (PEP 562): `import hea_fast.xyield` imports neither tor
 compiled core. Submodules: maresca_curtin (Maresca-Curtin 2020 yield, MPa/K), grid (X-Yield grid and
 streaming reductions), pseudoimage ((n, 2, 9, 18) RPTR/PTR images), masked_l0 (fused smoothed-ℓ0
 masked weights), cnn, sparsity and protocol (the Bi-RPT CNN, its masks and training protocols),
-datasets (low/high-quality sets and the paper's splits).
+paper (the paper's methods and presets: Hand-Tune/IMP grids, Mix from scratch, validation-carved
+selection), datasets (low/high-quality sets and the paper's splits).
 
 maresca_curtin, grid, pseudoimage and datasets work with the core install (numpy, scipy, pandas);
-masked_l0, cnn, sparsity and protocol need torch and safetensors, the [xyield] extra: without it,
+masked_l0, cnn, sparsity, protocol and paper need torch and safetensors, the [xyield] extra: without it,
 importing them raises an ImportError saying `pip install 'hea_fast[xyield]'`.
 """
 from __future__ import annotations

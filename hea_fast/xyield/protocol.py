@@ -6,13 +6,19 @@ experimental splits (5 % and 10 % few-shot, 10-fold CV; targets in GPa):
 * ``no_pretraining``      the CNN trained on the experimental points only;
 * ``pretrain_transfer``   pretrain on the simulated (Maresca–Curtin) low-quality set, fine-tune all
                           weights on the experimental points;
-* ``mix``                 start from the pretrained model and fine-tune on the sum of the
-                          experimental loss and a simulated-batch loss at every step;
-* ``hand_tune``           iterative magnitude pruning (20 % of the surviving conv weights per
-                          round): N_s rounds while pretraining, N_t while fine-tuning, masks multiplied;
+* ``imp``                 fine-tuning with `cfg.imp_rounds` (N_t) rounds of iterative magnitude
+                          pruning (20 % of the surviving conv weights per round, global by default);
+                          started from a model pruned N_s rounds while pretraining it is one cell
+                          of the paper's Hand-Tune grid (`hea_fast.xyield.paper`);
 * ``birpt``               bi-level masks m_s, m_t with the smoothed-ℓ0 gate (`hea_fast.xyield.sparsity`);
-* ``sparse_pretrain`` / ``sparse_transfer``  Bi-RPT with only m_s / only m_t (sparsity only at the
-                          pretraining / only at the transfer level).
+* ``birpt_ms_only`` / ``birpt_mt_only``  Bi-RPT with only m_s / only m_t (not the paper's ablations,
+                          which apply IMP at one stage: `hea_fast.xyield.paper`);
+* ``mix_finetune``        start from the pretrained model and fine-tune on the sum of the
+                          experimental loss and a simulated-batch loss at every step (not the
+                          paper's Mix, which trains from scratch on the union: `paper.train_mix`).
+
+The paper's Hand-Tune grid, its IMP-at-one-stage ablations, Mix from scratch and the λ selection
+of Bi-RPT are built from these runs in `hea_fast.xyield.paper`.
 
 Honest evaluation (unlike the released code, which picked the epoch with the best *test* MSE): the
 epoch is selected on a validation split carved from the training points (`carve_validation`),
@@ -41,7 +47,7 @@ import torch
 
 from hea_fast._io import CheckpointError, atomic_path, atomic_write, fingerprint, read_json
 from hea_fast.xyield.cnn import CNNConfig, XYieldCNN
-from hea_fast.xyield.sparsity import birpt_step, loss_fn, magnitude_prune_
+from hea_fast.xyield.sparsity import birpt_step, loss_fn, magnitude_prune_, sparsity_report
 
 __all__ = [
     "METHODS",
@@ -62,8 +68,12 @@ __all__ = [
     "ProtocolError",
 ]
 
-METHODS = ("no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain",
-           "sparse_transfer")
+METHODS = ("no_pretraining", "pretrain_transfer", "imp", "birpt", "birpt_ms_only", "birpt_mt_only",
+           "mix_finetune")
+# names this module used before the paper's definitions were implemented -> where they went
+_RENAMED = {"hand_tune": "imp (one cell; the tuned grid is hea_fast.xyield.paper.hand_tune)",
+            "sparse_pretrain": "birpt_ms_only", "sparse_transfer": "birpt_mt_only",
+            "mix": "mix_finetune (the paper's Mix from scratch is hea_fast.xyield.paper.train_mix)"}
 FORMAT_VERSION = 1
 
 
@@ -73,27 +83,30 @@ class ProtocolError(ValueError):
 
 @dataclass
 class PretrainConfig:
-    """Pretraining on the simulated low-quality set (authors: Adam, cosine schedule)."""
+    """Pretraining on the simulated low-quality set (authors' pretrain.py: Adam lr 1e-4, batch 16,
+    cosine schedule, 10 epochs)."""
 
     epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
+    batch_size: int = 16
+    lr: float = 1e-4
     val_fraction: float = 0.05
-    imp_rounds: int = 2  # N_s (only used to build the Hand-Tune starting point)
+    imp_rounds: int = 2  # N_s (only used to build an IMP starting point)
     imp_rate: float = 0.2
-    imp_epochs: int = 2  # retraining epochs after each pruning round
+    imp_epochs: int = 1  # retraining epochs after each pruning round
+    imp_scope: str = "global"
 
 
 @dataclass
 class TransferConfig:
-    """Fine-tuning on the experimental points (authors' defaults: SGD, 90 epochs, batch 4,
-    StepLR(30, 0.1), weight lr 1e-3, mask lr 3.5, γ 1e-4, ε₀ 0.1 decayed ×0.9 per epoch)."""
+    """Fine-tuning on the experimental points (authors' finetune.py defaults: SGD, 90 epochs,
+    batch 4, StepLR(30, 0.1), weight lr 1e-3, mask lr 3.5, γ (λ) 3e-3, ε₀ 0.1 decayed ×0.9 per
+    epoch). `imp_rounds` / `imp_rate` / `imp_scope`: the N_t pruning rounds of method ``imp``."""
 
     epochs: int = 90
     batch_size: int = 4
     lr_w: float = 1e-3
     lr_mask: float = 3.5
-    gamma: float = 1e-4
+    gamma: float = 3e-3
     eps0: float = 0.1
     eps_decay: float = 0.9
     step_size: int = 30
@@ -103,6 +116,7 @@ class TransferConfig:
     mix_weight: float = 1.0
     imp_rounds: int = 2  # N_t
     imp_rate: float = 0.2
+    imp_scope: str = "global"
     val_fraction: float = 0.2
     min_val: int = 2
 
@@ -350,16 +364,17 @@ def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainC
 
 def prune_pretrained(model: XYieldCNN, x_low, y_low, cfg: PretrainConfig | None = None, seed: int = 0,
                      progress: bool = False):
-    """Hand-Tune's pretraining half: N_s rounds of (prune 20 % of the surviving conv weights,
-    retrain `imp_epochs` on the simulated data with the mask fixed). Returns a new model."""
+    """IMP while pretraining: N_s = `cfg.imp_rounds` rounds of (prune `imp_rate` of the surviving
+    conv weights, retrain `imp_epochs` on the simulated data with the mask fixed, Adam at `cfg.lr`).
+    Returns a new model."""
     cfg = cfg or PretrainConfig()
     model = copy.deepcopy(model)
     x, y = _as_tensor(x_low), _as_tensor(y_low)
     gen = set_seed(seed)
-    opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr * 0.1)
+    opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
     model.set_mode("none")
     for _ in _progress(range(cfg.imp_rounds), progress, desc="IMP (pretraining)"):
-        magnitude_prune_(model, cfg.imp_rate)
+        magnitude_prune_(model, cfg.imp_rate, cfg.imp_scope)
         for _e in range(cfg.imp_epochs):
             model.train()
             for b in _epoch_batches(len(x), cfg.batch_size, gen):
@@ -407,11 +422,13 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
     data resumes there, giving the same result as an uninterrupted run; a checkpoint from a different
     run raises ProtocolError. `stop_after` ends this session after that many epochs in total (the
     returned model is then the best epoch so far)."""
+    if method in _RENAMED:
+        raise ProtocolError(f"method {method!r} was renamed: use {_RENAMED[method]}")
     if method not in METHODS:
         raise ProtocolError(f"unknown method {method!r}; choose one of {METHODS}")
     cfg = cfg or TransferConfig()
     needs_pre = method != "no_pretraining"
-    needs_low = method in ("mix", "birpt", "sparse_pretrain", "sparse_transfer")
+    needs_low = method in ("mix_finetune", "birpt", "birpt_ms_only", "birpt_mt_only")
     if needs_pre and pretrained is None:
         raise ProtocolError(f"method {method!r} needs a pretrained model")
     if needs_low and (x_low is None or y_low is None):
@@ -431,8 +448,8 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
         idx = torch.randint(0, len(xl), (cfg.low_batch_size,), generator=gen)
         return xl[idx], yl[idx]
 
-    use_ms = method in ("birpt", "sparse_pretrain")
-    use_mt = method in ("birpt", "sparse_transfer")
+    use_ms = method in ("birpt", "birpt_ms_only")
+    use_mt = method in ("birpt", "birpt_mt_only")
     masked = use_ms or use_mt
     trained_mode = ("s" if use_ms else "") + ("t" if use_mt else "") or "none"
     for c in model.masked_convs():  # fresh masks at the start of transfer (authors: ones)
@@ -448,7 +465,7 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.lr_decay)
     # Hand-Tune: fine-tune in N_t + 1 chunks, pruning 20 % of the survivors between chunks.
     prune_epochs = set()
-    if method == "hand_tune" and cfg.imp_rounds > 0:
+    if method == "imp" and cfg.imp_rounds > 0:
         chunk = cfg.epochs / (cfg.imp_rounds + 1)
         prune_epochs = {int(round(chunk * (r + 1))) for r in range(cfg.imp_rounds)}
     history, best = [], (math.inf, None, -1)
@@ -471,7 +488,7 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
     end = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
     for epoch in _progress(range(start, end), progress, desc=method, initial=start, total=cfg.epochs):
         if epoch in prune_epochs:
-            magnitude_prune_(model, cfg.imp_rate)
+            magnitude_prune_(model, cfg.imp_rate, cfg.imp_scope)
         if masked:  # authors: ε ← 0.9 ε at the start of every epoch
             eps *= cfg.eps_decay
             model.set_eps(eps)
@@ -488,12 +505,12 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
             model.set_mode("none")
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model, model(xf[b]), yf[b])
-            if method == "mix":
+            if method == "mix_finetune":
                 xs, ys = low_batch()
                 loss = loss + cfg.mix_weight * loss_fn(model, model(xs), ys)
             loss.backward()
             opt.step()
-            if method == "hand_tune":
+            if method == "imp":
                 _reapply_prune(model)
             tot += float(loss.detach()) * len(b)
         sched.step()
@@ -520,6 +537,7 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
     model.set_mode(trained_mode)
     model._trained_mode = trained_mode
     info = {"method": method, "seed": seed, "selected_epoch": best[2], "val": best[0], "eps": eps,
-            "history": history, "sparsity": model.sparsity(), "fit_idx": fit_idx.tolist(),
+            "history": history, "sparsity": model.sparsity(), "sparsity_counts": sparsity_report(model),
+            "fit_idx": fit_idx.tolist(),
             "val_idx": val_idx.tolist(), "config": asdict(cfg)}
     return model, info

@@ -19,8 +19,10 @@ tests/test_xyield_protocol.py checks the sum against a finite-difference hypergr
 then takes an SGD step followed by the ℓ1 proximal soft threshold with λ = lr_mask·γ
 (`hea_fast.xyield.masked_l0.prox_soft_threshold_`, in place). ε decays geometrically per epoch.
 
-Iterative magnitude pruning ("Hand-Tune"): each round removes `rate` (20 %) of the conv weights
-still alive, layer by layer, by |θ|; the binary masks of successive rounds multiply.
+Iterative magnitude pruning (IMP; the paper's "Hand-Tune" applies it at both stages): each round
+removes `rate` (20 %) of the conv weights still alive by |θ|, over all conv layers together (the
+authors' global pruning) or layer by layer; the binary masks of successive rounds multiply.
+`sparsity_report` counts the exactly-removed weights per layer and per mask.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ __all__ = [
     "loss_fn",
     "frozen_bn_stats",
     "magnitude_prune_",
+    "sparsity_report",
     "LowerGraph",
     "snapshot",
     "lower_level_graph",
@@ -71,28 +74,73 @@ def frozen_bn_stats(model: torch.nn.Module):
 
 
 @torch.no_grad()
-def magnitude_prune_(model: XYieldCNN, rate: float = 0.2) -> list[torch.Tensor]:
-    """One IMP round: in each masked conv, zero `rate` of the weights still alive with the smallest
-    |θ| (ties broken by index). Multiplies `prune_mask` in place and zeroes the pruned θ; returns
-    this round's binary masks (so callers can keep M_s and M_t apart)."""
+def magnitude_prune_(model: XYieldCNN, rate: float = 0.2, scope: str = "layer") -> list[torch.Tensor]:
+    """One IMP round: zero `rate` of the conv weights still alive with the smallest |θ| (ties broken
+    by index), either in each masked conv separately (``scope="layer"``) or over all masked convs
+    together (``scope="global"``, the authors' ``prune.global_unstructured(L1Unstructured)``).
+    Multiplies `prune_mask` in place and zeroes the pruned θ; returns this round's binary masks
+    (so callers can keep the pretraining and transfer masks apart)."""
     if not (0.0 < rate < 1.0):
         raise ValueError(f"prune rate must lie in (0, 1), got {rate!r}")
-    round_masks = []
-    for conv in model.masked_convs():
+    if scope not in ("layer", "global"):
+        raise ValueError(f"prune scope must be 'layer' or 'global', got {scope!r}")
+    convs = model.masked_convs()
+    mags, alives = [], []
+    for conv in convs:
         alive = conv.prune_mask.flatten() > 0
-        n_alive = int(alive.sum())
-        k = int(round(rate * n_alive))
-        mask = torch.ones_like(conv.prune_mask).flatten()
+        mag = conv.weight.detach().abs().flatten().clone()
+        mag[~alive] = float("inf")
+        mags.append(mag)
+        alives.append(alive)
+    flat_masks = [torch.ones_like(m) for m in mags]
+    if scope == "layer":
+        for mag, alive, mask in zip(mags, alives, flat_masks):
+            k = int(round(rate * int(alive.sum())))
+            if k > 0:
+                mask[torch.argsort(mag, stable=True)[:k]] = 0
+    else:
+        allmag = torch.cat(mags)
+        k = int(round(rate * int(torch.cat(alives).sum())))
         if k > 0:
-            mag = conv.weight.detach().abs().flatten().clone()
-            mag[~alive] = float("inf")
-            idx = torch.argsort(mag, stable=True)[:k]
-            mask[idx] = 0
-        mask = mask.view_as(conv.prune_mask)
+            allmask = torch.ones_like(allmag)
+            allmask[torch.argsort(allmag, stable=True)[:k]] = 0
+            flat_masks = list(torch.split(allmask, [m.numel() for m in mags]))
+    round_masks = []
+    for conv, mask in zip(convs, flat_masks):
+        mask = mask.reshape(conv.prune_mask.shape).clone()
         conv.prune_mask.mul_(mask)
         conv.weight.mul_(conv.prune_mask)
         round_masks.append(mask)
     return round_masks
+
+
+@torch.no_grad()
+def sparsity_report(model: XYieldCNN, mode: str | None = None) -> dict:
+    """Per masked conv layer and per mask, the number of weights removed exactly (counts, not gates).
+
+    For each layer: ``n`` weights; ``pruned`` (IMP `prune_mask` == 0), ``m_s_zero`` / ``m_t_zero``
+    (Bi-RPT mask entries at exactly 0 after the proximal step, so g_ε(m) = 0), and
+    ``effective_zero``: entries of the effective weight θ ⊙ prune_mask ⊙ g(m_s) ⊙ g(m_t) (gates of
+    `mode`, default the layer's current mode) that are exactly 0 — whatever removed them, θ = 0
+    included. ``*_fraction`` = count / n. ``total`` sums the counts over the layers."""
+    out, tot = {}, {}
+    for i, c in enumerate(model.masked_convs()):
+        md = c.mode if mode is None else mode
+        n = c.weight.numel()
+        w = c.effective_weight(md).detach()
+        rec = {"n": n, "pruned": int((c.prune_mask == 0).sum()),
+               "m_s_zero": int((c.m_s == 0).sum()), "m_t_zero": int((c.m_t == 0).sum()),
+               "effective_zero": int((w == 0).sum()), "mode": md}
+        for k in ("pruned", "m_s_zero", "m_t_zero", "effective_zero"):
+            rec[k + "_fraction"] = rec[k] / n
+            tot[k] = tot.get(k, 0) + rec[k]
+        tot["n"] = tot.get("n", 0) + n
+        out[f"conv{i + 1}"] = rec
+    if tot:
+        for k in ("pruned", "m_s_zero", "m_t_zero", "effective_zero"):
+            tot[k + "_fraction"] = tot[k] / tot["n"]
+        out["total"] = tot
+    return out
 
 
 class LowerGraph:

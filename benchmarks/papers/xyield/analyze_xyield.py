@@ -1,17 +1,19 @@
-"""Tables and plots for the X-Yield reproduction from runs.jsonl and the saved 5 % models.
+"""Plots and ensembles for the X-Yield reproduction from runs.jsonl and the saved 5 % draw-0 models.
 
     python benchmarks/papers/xyield/analyze_xyield.py            # everything
     python benchmarks/papers/xyield/analyze_xyield.py --mc-only  # only ys_vs_T.png + ys_curves.json
 
-Writes ensemble.json (10-model ensembles: mean/std, std-vs-|error| correlation), sparsity.json
-(per-layer sparsity per method) and the PNGs: mse_vs_temperature.png (the paper's Figure 3
+Writes ensemble.json (ensembles of the seeds of draw 0 of the 5 % split: mean/std,
+std-vs-|error| correlation), sparsity.json (per-layer, per-mask sparsity per method, from
+results.json) and the PNGs: mse_vs_temperature.png (the paper's Figure 3
 analogue), pred_vs_measured.png, ys_vs_T.png (MoNbTaTi, MoNbTaTiW, HfMoNbTaTiZr vs experiments and
 Maresca–Curtin), sparsity.png. Units: GPa, GPa², K.
 
 ys_vs_T.png / ys_curves.json: the Maresca–Curtin curves are always recomputed (the package's default
 "continuous" model and the literal "two-regime" switch, element table as bundled); the CNN curves
-come from the saved 5 % models under runs/xyield/models when they exist, otherwise from the curves
-already stored in ys_curves.json (marked "source": "stored" there and in the legend).
+come from the saved 5 % draw-0 models under runs/xyield_paper/models when they exist, otherwise from the
+curves already stored in ys_curves.json (marked "source": "stored" there and in the legend).
+results.json and results_table.md are written by aggregate_xyield.py.
 """
 from __future__ import annotations
 
@@ -31,15 +33,13 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from aggregate_xyield import LABEL, load  # noqa: E402  (same folder)
 
 from hea_fast.xyield.datasets import XYIELD_ELEMENTS, load_high_quality  # noqa: E402
 
-METHODS = ["no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt", "sparse_pretrain", "sparse_transfer",
-           "birpt_gamma3e-3"]
-LABEL = {"no_pretraining": "No Pretraining", "pretrain_transfer": "Pretrain-and-Transfer", "mix": "Mix Training",
-         "hand_tune": "Hand-Tune (IMP)", "birpt": "Bi-RPT", "sparse_pretrain": "sparse@pretrain (m_s only)",
-         "sparse_transfer": "sparse@transfer (m_t only)",
-         "birpt_gamma3e-3": "Bi-RPT, γ=3e-3 (authors' README)"}
+METHODS = ["no_pretraining", "pretrain_transfer", "mix", "hand_tune", "imp_pretrain", "imp_transfer", "birpt",
+           "birpt_val"]
+MAIN = ["no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt"]
 ALLOYS = {"MoNbTaTi": ("Mo", "Nb", "Ta", "Ti"), "MoNbTaTiW": ("Mo", "Nb", "Ta", "Ti", "W"),
           "HfMoNbTaTiZr": ("Hf", "Mo", "Nb", "Ta", "Ti", "Zr")}
 
@@ -51,20 +51,14 @@ def atomic_json(path: Path, obj) -> None:
 
 
 def load_runs():
-    runs = []
-    for line in (HERE / "runs.jsonl").read_text().splitlines():
-        try:
-            runs.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    return runs
+    return load(HERE / "runs.jsonl")
 
 
-def ensembles(runs, hq, split="5pct"):
+def ensembles(runs, hq, split="5pct", draw=0):
     y = hq.targets("GPa").astype(float)
     out, per = {}, {}
     for m in METHODS:
-        rs = [r for r in runs if r["split"] == split and r["method"] == m]
+        rs = [r for r in runs if r["split"] == split and r["method"] == m and r["draw"] == draw]
         if len(rs) < 2:
             continue
         idx = np.asarray(rs[0]["test_idx"])
@@ -94,7 +88,7 @@ def plot_mse_vs_T(per, hq, path):
     edges = np.array([0, 400, 700, 1000, 1300, 1600, 2000])
     fig, ax = plt.subplots(figsize=(7, 4))
     for m, (idx, mu, _) in per.items():
-        if m not in METHODS[:5]:
+        if m not in MAIN:
             continue
         b = np.digitize(T[idx], edges) - 1
         xs, ms = [], []
@@ -105,15 +99,15 @@ def plot_mse_vs_T(per, hq, path):
                 ms.append(np.mean((mu[sel] - y[idx][sel]) ** 2))
         ax.plot(xs, ms, "o-", label=LABEL[m])
     ax.set_xlabel("temperature (K)")
-    ax.set_ylabel("MSE of the 10-model ensemble (GPa²)")
-    ax.set_title("5 % split: error vs temperature (test points, binned)")
+    ax.set_ylabel("MSE of the seed ensemble (GPa²)")
+    ax.set_title("5 % split, draw 0: error vs temperature (test points, binned)")
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
 def plot_pred_vs_measured(per, hq, path):
     y = hq.targets("GPa").astype(float)
-    ms = [m for m in per if m in METHODS[:5]]
+    ms = [m for m in per if m in MAIN]
     fig, axes = plt.subplots(1, len(ms), figsize=(3.2 * len(ms), 3.3), sharex=True, sharey=True)
     for ax, m in zip(np.atleast_1d(axes), ms):
         idx, mu, sd = per[m]
@@ -132,7 +126,7 @@ CNN_STYLE = (("no_pretraining", ":"), ("pretrain_transfer", "--"), ("birpt", "-"
 def _cnn_curves(name, frac, T, work: Path, stored: dict):
     """{method: curve} of the 5 % models: from the saved models when there are any, else the curves
     stored in ys_curves.json by an earlier run (tagged source="stored")."""
-    dirs = {m: sorted(work.glob(f"models/5pct_{m}_*")) for m, _ in CNN_STYLE} if work.is_dir() else {}
+    dirs = {m: sorted(work.glob(f"models/5pct_{m}_d0_*")) for m, _ in CNN_STYLE} if work.is_dir() else {}
     if any(dirs.values()):
         import torch
 
@@ -167,7 +161,7 @@ def plot_curves(hq, path, work: Path, stored: dict):
             c = cnn[m]
             mu, sd, Tc = np.asarray(c["mean_GPa"]), np.asarray(c["std_GPa"]), np.asarray(c["T_K"])
             n = f"n={c['n_models']}" if "n_models" in c else "stored curve"
-            ax.plot(Tc, mu, style, label=f"{LABEL[m]} ({n})")
+            ax.plot(Tc, mu, style, label=f"{LABEL.get(m, m)} ({n})")
             ax.fill_between(Tc, mu - sd, mu + sd, alpha=0.15)
             curves.setdefault(name, {})[m] = c
         for model, kw in ((DEFAULT_MODEL, dict(color="0.35", lw=1.8, zorder=3)),
@@ -193,54 +187,26 @@ def plot_curves(hq, path, work: Path, stored: dict):
     return curves
 
 
-def sparsity(runs, path_png):
-    out = {}
-    for split in ("5pct", "10pct", "cv10"):
-        for m in ("hand_tune", "birpt", "birpt_gamma3e-3", "sparse_pretrain", "sparse_transfer"):
-            rs = [r for r in runs if r["split"] == split and r["method"] == m]
-            if not rs:
-                continue
-            layers = sorted(rs[0]["sparsity"])
-            out.setdefault(split, {})[m] = {
-                L: {k: float(np.mean([r["sparsity"][L][k] for r in rs])) for k in
-                    ("zero_fraction", "mean_gate", "gate_below_1e-2", "m_s_zero", "m_t_zero", "pruned")}
-                for L in layers} | {"n_runs": len(rs)}
-    if "5pct" in out:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        ms = list(out["5pct"])
+def sparsity(path_png):
+    """Per-layer, per-mask mean fractions of exactly-zero conv weights (from results.json)."""
+    res = json.loads((HERE / "results.json").read_text()) if (HERE / "results.json").is_file() else {}
+    out = {split: {m: e["sparsity"] | {"n_runs": e["n_runs"]} for m, e in ms.items() if e.get("sparsity")}
+           for split, ms in res.items() if not split.startswith("_")}
+    if out.get("5pct"):
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        ms = [m for m in out["5pct"] if m != "no_pretraining"]
         w = 0.8 / max(1, len(ms))
+        layers = ["conv1", "conv2", "conv3"]
         for i, m in enumerate(ms):
             d = out["5pct"][m]
-            layers = [k for k in d if k.startswith("conv")]
-            ax.bar(np.arange(len(layers)) + i * w, [d[L]["zero_fraction"] for L in layers], w, label=LABEL[m])
-        ax.set_xticks(np.arange(3) + 0.4 - w / 2, ["conv1", "conv2", "conv3"])
-        ax.set_ylabel("fraction of conv weights removed")
-        top = max(out["5pct"][m][L]["zero_fraction"] for m in ms for L in ("conv1", "conv2", "conv3"))
-        ax.set_ylim(0, max(0.05, top) * 1.7)  # room for the legend above the bars
-        ax.set_title("per-layer sparsity of the selected models (5 % split)")
-        ax.legend(fontsize=7)
+            ax.bar(np.arange(3) + i * w, [d[L]["effective_zero_fraction"] for L in layers], w, label=LABEL.get(m, m))
+        ax.set_xticks(np.arange(3) + 0.4 - w / 2, layers)
+        ax.set_ylabel("fraction of conv weights exactly 0")
+        ax.set_ylim(0, 1.0)
+        ax.set_title("per-layer sparsity of the selected models (5 % split, mean over runs)")
+        ax.legend(fontsize=6)
         _save(fig, path_png)
     return out
-
-
-def results_table(ens: dict) -> str:
-    res = json.loads((HERE / "results.json").read_text())
-    lines = ["| split | method | MSE mean (GPa²) | 95 % CI of the mean | 5-class acc | n seeds |",
-             "|---|---|---|---|---|---|"]
-    for split in ("5pct", "10pct", "cv10"):
-        for m in METHODS:
-            r = res.get(split, {}).get(m)
-            if not r:
-                continue
-            iv = r.get("mse_ci95_interval") or [None, None]
-            ci = f"[{iv[0]:.4f}, {iv[1]:.4f}]" if iv[0] is not None else "n/a (1 seed)"
-            lines.append(f"| {split} | {LABEL[m]} | {r['mse_mean']:.4f} | {ci} | {r['acc_mean']:.3f} | {r['n_seeds']} |")
-    lines += ["", "| method (5 % split) | ensemble MSE | mean member MSE | mean ensemble std (GPa) | "
-              "Pearson(std, abs err) | Spearman(std, abs err) | models |", "|---|---|---|---|---|---|---|"]
-    for m, e in ens.items():
-        lines.append(f"| {LABEL[m]} | {e['ensemble_mse']:.4f} | {e['mean_member_mse']:.4f} | {e['mean_std_GPa']:.3f} | "
-                     f"{e['pearson_std_abs_err']:.2f} | {e['spearman_std_abs_err']:.2f} | {e['n_models']} |")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -250,7 +216,7 @@ def main(argv=None):
     ap.add_argument("--mc-only", action="store_true",
                     help="only redraw ys_vs_T.png and rewrite ys_curves.json (Maresca-Curtin recomputed)")
     args = ap.parse_args(argv)
-    work = ROOT / "runs" / "xyield"
+    work = ROOT / "runs" / "xyield_paper"
     hq = load_high_quality()
     curves_path = HERE / "ys_curves.json"
     stored = json.loads(curves_path.read_text()) if curves_path.is_file() else {}
@@ -263,12 +229,8 @@ def main(argv=None):
     if per:
         plot_mse_vs_T(per, hq, HERE / "mse_vs_temperature.png")
         plot_pred_vs_measured(per, hq, HERE / "pred_vs_measured.png")
-    atomic_json(HERE / "sparsity.json", sparsity(runs, HERE / "sparsity.png"))
+    atomic_json(HERE / "sparsity.json", sparsity(HERE / "sparsity.png"))
     atomic_json(curves_path, plot_curves(hq, HERE / "ys_vs_T.png", work, stored))
-    if (HERE / "results.json").is_file():
-        tmp = HERE / "results_table.md.tmp"
-        tmp.write_text(results_table(ens))
-        os.replace(tmp, HERE / "results_table.md")
     print(json.dumps(ens, indent=1))
 
 

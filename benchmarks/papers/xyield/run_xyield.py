@@ -1,11 +1,27 @@
-"""Reproduce the X-Yield / Bi-RPT comparison (Chen et al.) with honest, validation-based selection.
+"""Reproduce the X-Yield / Bi-RPT comparison (Chen et al.) with the paper's methods and honest selection.
 
-    nice -n 10 python benchmarks/papers/xyield/run_xyield.py --seeds 10 --cv-seeds 2
+    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/papers/xyield/run_xyield.py --splits 5pct --units grid,nopre
+    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/papers/xyield/run_xyield.py --splits 5pct --units birpt,mix
+    python benchmarks/papers/xyield/run_xyield.py --aggregate-only
 
-Writes next to this file: runs.jsonl (one line per finished run; the script resumes from it),
-results.json ({split: {method: {mse_mean, mse_ci95, acc_mean, n_seeds, ...}}}), ensemble.json,
-sparsity.json and the PNG plots (see README.md). Pretraining checkpoints live in runs/xyield/
-(git-ignored). MSE in GPa², yield strength in GPa, temperature in K.
+Units of work, each for one (split, draw, seed) — draw = seed of the few-shot split, seed = seed of
+the initialisation, batches and validation carve (run seed = 100·draw + seed):
+  grid   the 6 × 5 Hand-Tune grid of IMP fine-tunings (N_s ∈ 0..5 pretraining rounds, N_t ∈ 0..4 transfer
+         rounds); yields pretrain_transfer (cell (0, 0)), hand_tune (cell chosen on validation),
+         imp_pretrain (N_t = 0, N_s ∈ 1..5 chosen) and imp_transfer (N_s = 0, N_t ∈ 1..4 chosen);
+  nopre  no_pretraining;
+  birpt  Bi-RPT with the authors' preset (λ = 3e-3);
+  birpt_lam  Bi-RPT for λ ∈ {1e-3, 1e-2}; with the preset run's validation score, yields birpt_val
+         (λ ∈ {1e-3, 3e-3, 1e-2} chosen on validation; the λ = 3e-3 run is the birpt record, training
+         is deterministic given the seed);
+  mix    the paper's Mix: from scratch on D_s ∪ D_t (Adam 1e-4, batch 16; --mix-steps optimiser steps,
+         default 2,000 = 32,000 samples, a compute budget; 0 = --mix-epochs full passes);
+  extra  variants under their own names: birpt_ms_only, birpt_mt_only, mix_finetune (λ = 3e-3) and
+         birpt_gamma1e-4 (the previous default, which prunes ≈ nothing).
+Each finished unit appends one line per method to runs.jsonl; units already there are skipped, so an
+interrupted job resumes; several processes (different --units) may append to the same file.
+results.json is rebuilt from runs.jsonl after every unit. Pretraining and the IMP pretraining chain
+checkpoint under runs/xyield_paper/ (git-ignored). GPa, GPa², K.
 """
 from __future__ import annotations
 
@@ -14,6 +30,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,27 +41,31 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hea_fast.xyield.cnn import CNNConfig  # noqa: E402
-from hea_fast.xyield.datasets import cv_folds, few_shot_split, load_high_quality, load_low_quality  # noqa: E402
-from hea_fast.xyield.protocol import (  # noqa: E402
-    PretrainConfig,
-    TransferConfig,
-    class5_accuracy,
-    load_model,
-    predict,
-    pretrain,
-    prune_pretrained,
-    save_model,
-    transfer,
+from hea_fast.xyield.datasets import few_shot_split, load_high_quality, load_low_quality  # noqa: E402
+from hea_fast.xyield.paper import (  # noqa: E402
+    PAPER_LOW_TEMPERATURES_K,
+    PAPER_PRETRAIN,
+    PAPER_TRANSFER,
+    MixConfig,
+    birpt_lambda_grid,
+    evaluate,
+    imp_pretrain_chain,
+    run_grid_methods,
+    select,
+    train_mix,
 )
+from hea_fast.xyield.protocol import class5_accuracy, load_model, predict, pretrain, save_model, transfer  # noqa: E402
 
-MAIN_METHODS = ["no_pretraining", "pretrain_transfer", "mix", "hand_tune", "birpt"]
-EXTRA_METHODS = ["sparse_pretrain", "sparse_transfer"]
-
-
-def atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
+UNIT_METHODS = {
+    "grid": ["pretrain_transfer", "hand_tune", "imp_pretrain", "imp_transfer"],
+    "nopre": ["no_pretraining"],
+    "birpt": ["birpt"],
+    "birpt_lam": ["birpt_val"],
+    "mix": ["mix"],
+    "extra": ["birpt_ms_only", "birpt_mt_only", "mix_finetune", "birpt_gamma1e-4"],
+}
+LAMBDAS = (1e-3, 3e-3, 1e-2)
+FRACTIONS = {"5pct": 0.05, "10pct": 0.10}
 
 
 def done_keys(path: Path) -> dict:
@@ -55,184 +76,169 @@ def done_keys(path: Path) -> dict:
                 r = json.loads(line)
             except json.JSONDecodeError:  # a line cut by an interruption
                 continue
-            out[(r["split"], r["method"], r["seed"], r["fold"])] = r
+            out[(r["split"], r["method"], r["draw"], r["seed"])] = r
     return out
 
 
-def ci95(v):
-    v = np.asarray(v, float)
-    if len(v) < 2:
-        return None, [None, None]  # JSON has no NaN
-    from scipy import stats
+def append_lines(path: Path, recs: list) -> None:
+    """One write() per unit with O_APPEND: concurrent writers do not interleave lines."""
+    data = "".join(json.dumps(r) + "\n" for r in recs).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
-    h = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return h, [float(v.mean() - h), float(v.mean() + h)]
+
+def _sparse(info):
+    return info.get("sparsity_counts")
+
+
+def record(split, method, draw, seed, info, ev, y_test, te, n_train, **extra):
+    p = np.asarray(ev["pred"])
+    rec = {"split": split, "method": method, "draw": draw, "seed": seed, "fold": -1, "mse": ev["mse"],
+           "acc": class5_accuracy(p, y_test), "val": info["val"],
+           "selected_epoch": info.get("selected_epoch", info.get("selected_step")),
+           "n_train": n_train, "n_fit": len(info["fit_idx"]), "n_val": len(info["val_idx"]),
+           "sparsity": _sparse(info), "test_idx": [int(i) for i in te], "pred": ev["pred"]}
+    rec.update(extra)
+    return rec
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    # integer settings of the protocol (name, default)
-    for name, default in (("seeds", 10), ("cv-seeds", 2), ("n-low", 50_000), ("pretrain-epochs", 10),
-                          ("epochs", 90), ("cv-epochs", 30), ("cv-batch", 16)):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in (("seeds", 10), ("draws", 3), ("n-low", 100_000), ("pretrain-epochs", 10),
+                          ("ns-max", 5), ("mix-epochs", 1), ("mix-steps", 2000), ("epochs", 0)):
         ap.add_argument(f"--{name}", type=int, default=default, help=f"(default {default})")
-    ap.add_argument("--splits", default="5pct,10pct,cv10")
-    ap.add_argument("--extra", action="store_true", help="also run sparse_pretrain / sparse_transfer")
-    ap.add_argument("--work", default=str(ROOT / "runs" / "xyield"))
-    ap.add_argument("--methods", default="", help="comma list overriding the method set")
-    ap.add_argument("--gamma", type=float, default=None, help="override the mask l1 weight γ (default 1e-4)")
-    ap.add_argument("--test-curve", action="store_true",
-                    help="also record the per-epoch test MSE (analysis of test-set selection only)")
+    ap.add_argument("--splits", default="5pct")
+    ap.add_argument("--units", default="grid,nopre,birpt,mix,birpt_lam")
+    ap.add_argument("--work", default=str(ROOT / "runs" / "xyield_paper"))
+    ap.add_argument("--runs", default=str(HERE / "runs.jsonl"))
+    ap.add_argument("--stop-at", default="", help="UTC time HH:MM after which no new unit is started")
     ap.add_argument("--aggregate-only", action="store_true", help="rebuild results.json from runs.jsonl")
-    ap.add_argument("--tag", default="", help="suffix of the method key in runs.jsonl (e.g. _gamma3e-3)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    runs_path = Path(args.runs)
     os.environ.setdefault("HEA_FAST_DATA", str(ROOT.parent / "shared" / "data"))
+    from aggregate_xyield import aggregate  # noqa: E402  (same folder)
 
-    t0 = time.time()
     if args.aggregate_only:
-        zs = None
-        if (work / "zero_shot.json").is_file():
-            zs = json.loads((work / "zero_shot.json").read_text())["mse"]
-        aggregate(done_keys(HERE / "runs.jsonl"), HERE, zs)
+        aggregate(runs_path, HERE / "results.json", work)
         return
+    t0 = time.time()
     hq = load_high_quality()
     xh = torch.from_numpy(hq.images())
     yh = torch.from_numpy(hq.targets("GPa"))
-    lq = load_low_quality(n=args.n_low, seed=0)
+    lq = load_low_quality(n=args.n_low, seed=0, temperatures_K=np.asarray(PAPER_LOW_TEMPERATURES_K))
     xl = torch.from_numpy(lq.images())
     yl = torch.from_numpy(lq.targets("GPa"))
     print(f"data: {len(hq)} experimental, {len(lq)} simulated ({time.time() - t0:.1f}s)", flush=True)
 
-    # ---- pretraining (one model shared by all transfer seeds, as in the authors' protocol) ----
-    torch.set_num_threads(2)
+    units = [u for u in args.units.split(",") if u]
+    bad = [u for u in units if u not in UNIT_METHODS]
+    if bad:
+        raise SystemExit(f"unknown units {bad}; choose from {sorted(UNIT_METHODS)}")
     pre_dir = work / "pretrained"
     if (pre_dir / "model.json").is_file():
         pre = load_model(pre_dir)
     else:
-        pre, hist = pretrain(xl, yl, CNNConfig(), PretrainConfig(epochs=args.pretrain_epochs), seed=0,
-                             checkpoint_dir=work / "pretrain_ckpt", progress=True)
-        save_model(pre_dir, pre, {"history": hist, "n_low": len(lq)})
-    imp_dir = work / "pretrained_imp"
-    if (imp_dir / "model.json").is_file():
-        pre_imp = load_model(imp_dir)
-    else:
-        pre_imp = prune_pretrained(pre, xl, yl, PretrainConfig(imp_rounds=2, imp_epochs=1), seed=0, progress=True)
-        save_model(imp_dir, pre_imp, {"imp_rounds": 2})
-    torch.set_num_threads(1)
-    # simulated-set MSE of the pretrained model on the experimental points (zero-shot)
-    zero_shot = float(torch.mean((predict(pre, xh) - yh) ** 2))
-    print(f"pretrained model, zero-shot MSE on the 240 experimental points: {zero_shot:.4f}", flush=True)
-    atomic_json(work / "zero_shot.json", {"mse": zero_shot})
-
-    methods = MAIN_METHODS + (EXTRA_METHODS if args.extra else [])
-    if args.methods:
-        methods = [m for m in args.methods.split(",") if m]
-    gamma_kw = {} if args.gamma is None else {"gamma": args.gamma}
-    runs_path = HERE / "runs.jsonl"
-    done = done_keys(runs_path)
-    splits = [s for s in args.splits.split(",") if s]
-
-    def tasks():
-        for split in splits:
-            if split in ("5pct", "10pct"):
-                frac = 0.05 if split == "5pct" else 0.10
-                tr, te = few_shot_split(frac, seed=0, dataset=hq)  # one fixed split, like the paper's file
-                for seed in range(args.seeds):
-                    for m in methods:
-                        yield split, m, seed, -1, tr, te, TransferConfig(epochs=args.epochs, **gamma_kw)
-            elif split == "cv10":
-                cfg = TransferConfig(epochs=args.cv_epochs, batch_size=args.cv_batch,
-                                     step_size=max(1, args.cv_epochs // 3), **gamma_kw)
-                for seed in range(args.cv_seeds):
-                    for k, (tr, te) in enumerate(cv_folds(hq)):
-                        for m in (methods if args.methods else MAIN_METHODS):  # ablations: few-shot only
-                            yield split, m, seed, k, tr, te, cfg
-
-    from tqdm import tqdm
-
-    all_tasks = list(tasks())
-    with open(runs_path, "a") as fh:
-        for split, m, seed, fold, tr, te, cfg in tqdm(all_tasks, desc="runs"):
-            key = m + args.tag
-            if (split, key, seed, fold) in done:
-                continue
-            t1 = time.time()
-            base = pre_imp if m == "hand_tune" else pre
-            model, info = transfer(m, xh[tr], yh[tr], x_low=xl, y_low=yl,
-                                   pretrained=None if m == "no_pretraining" else base, cfg=cfg,
-                                   seed=1000 * seed + max(fold, 0),
-                                   monitor=(xh[te], yh[te]) if args.test_curve else None)
-            p = predict(model, xh[te]).numpy().astype(float)
-            y = yh[te].numpy().astype(float)
-            rec = {"split": split, "method": key, "seed": seed, "fold": fold,
-                   "mse": float(np.mean((p - y) ** 2)), "acc": class5_accuracy(p, y),
-                   "selected_epoch": info["selected_epoch"], "val": info["val"],
-                   "sparsity": info["sparsity"], "test_idx": [int(i) for i in te], "pred": p.tolist(),
-                   "seconds": time.time() - t1}
-            if args.test_curve:
-                curve = [h["monitor_mse"] for h in info["history"]]
-                rec["test_curve"] = curve
-                rec["test_selected_mse"] = float(min(curve))  # the authors' selection, for comparison only
-            if split in ("5pct",) and seed < args.seeds:
-                curves_dir = work / "models" / f"{split}_{key}_{seed}"
-                save_model(curves_dir, model, {"split": split, "method": key, "seed": seed})
-            fh.write(json.dumps(rec) + "\n")
-            fh.flush()
-            done[(split, key, seed, fold)] = rec
-            aggregate(done, HERE, zero_shot)
-    aggregate(done, HERE, zero_shot)
-    print(f"finished in {time.time() - t0:.0f}s", flush=True)
-
-
-def aggregate(done: dict, out: Path, zero_shot: float) -> dict:
-    res: dict = {}
-    by = {}
-    for (split, m, seed, fold), r in done.items():
-        by.setdefault((split, m), {}).setdefault(seed, []).append(r)
-    for (split, m), seeds in by.items():
-        mses, accs, tsel = [], [], []
-        for seed, rs in seeds.items():
-            if split == "cv10":
-                if len(rs) < 10:
-                    continue  # pool the 240 out-of-fold predictions only for complete seeds
-                pred = np.concatenate([np.asarray(r["pred"]) for r in rs])
-                idx = np.concatenate([r["test_idx"] for r in rs])
-                y = _hq_targets()[idx]
-                mses.append(float(np.mean((pred - y) ** 2)))
-                accs.append(class5_accuracy(pred, y))
+        pre, hist = pretrain(xl, yl, CNNConfig(), replace(PAPER_PRETRAIN, epochs=args.pretrain_epochs), seed=0,
+                             checkpoint_dir=work / "pretrain_ckpt", progress=False)
+        save_model(pre_dir, pre, {"history": hist, "n_low": len(lq), "T_K": list(PAPER_LOW_TEMPERATURES_K)})
+    zs = float(torch.mean((predict(pre, xh) - yh) ** 2))
+    (work / "zero_shot.json").write_text(json.dumps({"mse_all240": zs}))
+    print(f"pretrained; zero-shot MSE on the 240 experimental points {zs:.4f} ({time.time() - t0:.0f}s)", flush=True)
+    chain = None
+    if "grid" in units:
+        chain = [pre]
+        for k in range(1, args.ns_max + 1):
+            d = work / "imp_chain" / f"ns{k}"
+            if (d / "model.json").is_file():
+                chain.append(load_model(d))
             else:
-                mses.append(rs[0]["mse"])
-                accs.append(rs[0]["acc"])
-                if "test_selected_mse" in rs[0]:
-                    tsel.append(rs[0]["test_selected_mse"])
-        if not mses:
+                chain.append(imp_pretrain_chain(chain[-1], xl, yl, rounds=1, cfg=PAPER_PRETRAIN, seed=k - 1)[1])
+                save_model(d, chain[-1], {"imp_rounds": k, "retrain_epochs": PAPER_PRETRAIN.imp_epochs})
+            print(f"IMP chain N_s={k} ready ({time.time() - t0:.0f}s)", flush=True)
+
+    def unit_tasks():
+        for split in [s for s in args.splits.split(",") if s]:
+            for seed in range(args.seeds):  # seed-major: partial results cover every method and draw
+                for draw in range(args.draws):
+                    for u in units:
+                        yield split, draw, seed, u
+
+    for split, draw, seed, unit in unit_tasks():
+        done = done_keys(runs_path)
+        if all((split, m, draw, seed) in done for m in UNIT_METHODS[unit]):
             continue
-        h, iv = ci95(mses)
-        res.setdefault(split, {})[m] = {"mse_mean": float(np.mean(mses)), "mse_ci95": h, "mse_ci95_interval": iv,
-                                        "mse_std": float(np.std(mses, ddof=1)) if len(mses) > 1 else None,
-                                        "acc_mean": float(np.mean(accs)), "n_seeds": len(mses)}
-        if tsel:  # the same runs with the epoch picked on test, as the released code did
-            res[split][m]["test_selected_mse_mean"] = float(np.mean(tsel))
-    res["_notes"] = {
-        "mse_ci95": "half-width of the 95 % t-interval of the mean over seeds (mse_ci95_interval = [lo, hi])",
-        "acc_mean": "5-class accuracy of the 0.5-GPa bins int(2*YS) of the regression prediction",
-        "selection": "epoch chosen on a validation carve of the training points, never on test",
-        "cv10": "per seed, MSE pooled over the 240 out-of-fold predictions",
-        "zero_shot_pretrained_mse_all240": zero_shot,
-    }
-    atomic_json(out / "results.json", res)
-    return res
-
-
-_HQ = None
-
-
-def _hq_targets():
-    global _HQ
-    if _HQ is None:
-        _HQ = load_high_quality().targets("GPa").astype(float)
-    return _HQ
+        if args.stop_at and time.strftime("%H:%M", time.gmtime()) >= args.stop_at:
+            print(f"stop time {args.stop_at} UTC reached; rerun the same command to resume", flush=True)
+            break
+        t1 = time.time()
+        tr, te = few_shot_split(FRACTIONS[split], seed=draw, dataset=hq)
+        cfg = PAPER_TRANSFER[split] if not args.epochs else replace(PAPER_TRANSFER[split], epochs=args.epochs)
+        rs = 100 * draw + seed
+        x, y, xt = xh[tr], yh[tr], xh[te]
+        yt = yh[te].numpy().astype(float)
+        common = dict(split=split, draw=draw, seed=seed, y_test=yt, te=te, n_train=len(tr))
+        recs, models = [], {}
+        if unit == "grid":
+            for m, r in run_grid_methods(x, y, xt, yt, chain[:args.ns_max + 1], cfg, seed=rs).items():
+                recs.append(record(method=m, info=r["info"], ev=r, chosen={"N_s": r["chosen"][0], "N_t": r["chosen"][1]},
+                                   candidates_val=r["candidates_val"], **common))
+                models[m] = r["model"]
+        elif unit == "nopre":
+            model, info = transfer("no_pretraining", x, y, cfg=cfg, seed=rs, model_config=CNNConfig())
+            recs.append(record(method="no_pretraining", info=info, ev=evaluate(model, xt, yt), **common))
+            models["no_pretraining"] = model
+        elif unit == "birpt":
+            model, info = transfer("birpt", x, y, x_low=xl, y_low=yl, pretrained=pre, cfg=cfg, seed=rs)
+            recs.append(record(method="birpt", info=info, ev=evaluate(model, xt, yt), chosen={"lambda": cfg.gamma},
+                               **common))
+            models["birpt"] = model
+        elif unit == "birpt_lam":
+            preset = done.get((split, "birpt", draw, seed))
+            if preset is None:
+                print(f"{split} draw {draw} seed {seed}: birpt_lam waits for the birpt unit; skipped", flush=True)
+                continue
+            runs = birpt_lambda_grid(x, y, xl, yl, pre, [lam for lam in LAMBDAS if lam != cfg.gamma], cfg, seed=rs)
+            cands = {float(cfg.gamma): (None, {"val": preset["val"]}), **runs}
+            vals = {str(k): v[1]["val"] for k, v in sorted(cands.items())}
+            lam = select(dict(sorted(cands.items())))
+            if lam == cfg.gamma:
+                rec = {k: v for k, v in preset.items() if k != "seconds"}
+                rec.update(method="birpt_val", chosen={"lambda": lam}, candidates_val=vals)
+                recs.append(rec)
+            else:
+                model, info = runs[lam]
+                recs.append(record(method="birpt_val", info=info, ev=evaluate(model, xt, yt), chosen={"lambda": lam},
+                                   candidates_val=vals, **common))
+        elif unit == "mix":
+            model, info = train_mix(x, y, xl, yl, CNNConfig(), MixConfig(epochs=args.mix_epochs, max_steps=args.mix_steps or None,
+                                                                        eval_every=200), seed=rs)
+            recs.append(record(method="mix", info=info, ev=evaluate(model, xt, yt), **common))
+            models["mix"] = model
+        elif unit == "extra":
+            for m, c in (("birpt_ms_only", cfg), ("birpt_mt_only", cfg), ("mix_finetune", cfg),
+                         ("birpt_gamma1e-4", replace(cfg, gamma=1e-4))):
+                model, info = transfer("birpt" if m == "birpt_gamma1e-4" else m, x, y, x_low=xl, y_low=yl,
+                                       pretrained=pre, cfg=c, seed=rs)
+                recs.append(record(method=m, info=info, ev=evaluate(model, xt, yt), **common))
+        if draw == 0:  # the draw-0 models, for the curves of analyze_xyield.py (git-ignored)
+            for m, model in models.items():
+                save_model(work / "models" / f"{split}_{m}_d{draw}_s{seed}", model, {"split": split, "method": m,
+                                                                                   "draw": draw, "seed": seed})
+        dt = time.time() - t1
+        for r in recs:
+            r["seconds"] = dt / len(recs)
+        append_lines(runs_path, recs)
+        aggregate(runs_path, HERE / "results.json", work)
+        print(f"{split} draw {draw} seed {seed} {unit}: " + ", ".join(f"{r['method']} {r['mse']:.4f}" for r in recs)
+              + f" ({dt:.0f}s)", flush=True)
+    aggregate(runs_path, HERE / "results.json", work)
+    print(f"finished in {time.time() - t0:.0f}s", flush=True)
 
 
 if __name__ == "__main__":
