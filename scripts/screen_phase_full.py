@@ -7,10 +7,12 @@ checkpoint can be resumed by that command or by this script. `--fraction F` stop
 of the space's chunks is done (the rest stays resumable); the results then describe the screened
 part and give an extrapolated time for the whole space, labelled as such. Each invocation appends
 its wall time, CPU time and peak resident set (`resource.getrusage`, the figure `/usr/bin/time -v`
-reports as "Maximum resident set size") to the run log beside the checkpoint; the results
-(benchmarks/results/phase_screen_1p66e9.{json,md}) sum them.
+reports as "Maximum resident set size"), its niceness and OMP_NUM_THREADS to the run log beside the
+checkpoint; the results (benchmarks/results/phase_screen_1p66e9.{json,md}) sum them and quote each
+command as it was run (priority included). Once the runs are done, a call with nothing left to do
+and `--time-logs LOG...` rewrites the results quoting the `/usr/bin/time -v` logs.
 
-    OMP_NUM_THREADS=1 nice -n 19 /usr/bin/time -v .venv/bin/python scripts/screen_phase_full.py \
+    PYTHONPATH=. OMP_NUM_THREADS=1 /usr/bin/time -v .venv/bin/python scripts/screen_phase_full.py \
         [--fraction 0.05] [--threads 2] > build/phase_screen_1p66e9/log.txt 2>&1
 """
 from __future__ import annotations
@@ -78,6 +80,21 @@ def _time_logs(paths) -> list[tuple[str, str]]:
     return out
 
 
+def _command(run: dict) -> str:
+    """The command line of a logged invocation, with its environment and priority."""
+    env = {"PYTHONPATH": run.get("pythonpath"), "OMP_NUM_THREADS": run.get("omp_num_threads")}
+    nice = run.get("nice")
+    return ("".join(f"{k}={shlex.quote(v)} " for k, v in env.items() if v) + (f"nice -n {nice} " if nice else "")
+            + f"/usr/bin/time -v .venv/bin/python scripts/screen_phase_full.py {run.get('args', '')}").rstrip()
+
+
+def _priority(runs) -> str:
+    nices = sorted({r.get("nice") for r in runs}, key=str)
+    if nices == [0]:
+        return "normal priority"
+    return "niceness " + ", ".join("unknown" if n is None else str(n) for n in nices)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fraction", type=float, default=1.0, help="share of the space's chunks to have done (0-1]")
@@ -123,7 +140,8 @@ def main(argv=None) -> int:
         runs.append({"started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - wall)),
                      "args": " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
                      "chunks": todo, "wall_s": round(wall, 1), "scan_s": round(res.elapsed_s, 1), "cpu_s": round(cpu, 1),
-                     "peak_rss_MiB": round(_peak_mib(), 1), "threads": args.threads,
+                     "peak_rss_MiB": round(_peak_mib(), 1), "threads": args.threads, "nice": os.nice(0),
+                     "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "pythonpath": os.environ.get("PYTHONPATH"),
                      "loadavg_start": [round(x, 2) for x in load0],
                      "loadavg_end": [round(x, 2) for x in os.getloadavg()]})
     from hea_fast._io import atomic_write_json
@@ -135,6 +153,7 @@ def main(argv=None) -> int:
 
 def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
     from hea_fast._io import atomic_write, atomic_write_json
+    from hea_fast.screen import DEFAULT_CHUNK_SIZE
 
     s = res.summary()
     scan = sum(r["scan_s"] for r in runs)
@@ -157,12 +176,12 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
         "peak_rss_MiB": max(r["peak_rss_MiB"] for r in runs), "runs": runs,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "top": top[cols].head(50).to_dict(orient="records"),
-        "written_by": "OMP_NUM_THREADS=1 nice -n 19 /usr/bin/time -v .venv/bin/python scripts/screen_phase_full.py "
-                   + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "resume": "scripts/screen_phase_full.py --fraction 1 (or a larger --fraction), or "
+        "written_by": [_command(r) for r in runs],
+        "resume": "PYTHONPATH=. .venv/bin/python scripts/screen_phase_full.py --fraction 1 (or a larger --fraction), or "
                   f"hea-fast screen --step 1 --top-k {args.top_k} --checkpoint "
                   f"{args.checkpoint.relative_to(ROOT) if args.checkpoint.is_relative_to(ROOT) else args.checkpoint}"
-                  " (the same run: it screens the rest)",
+                  + (" (the same run: nothing is left to screen; it rewrites the results from the checkpoint, which holds "
+                     "the pool)" if res.n_scored == len(space) else " (the same run: it screens the rest)"),
     }
     atomic_write_json(args.results.with_suffix(".json"), doc, indent=1)
     d = s.get("domain") or {}
@@ -179,7 +198,8 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
         f"({doc['compositions_per_cpu_s'] / 1e6:.2f} M per CPU-second); peak resident set {doc['peak_rss_MiB']:,.0f} MiB",
     ]
     lines.append(f"- issue #15's target for the fused path is >= 10 M compositions/s on 2 cores end to end; this run "
-                 f"reached {per_s / 1e6:.2f} M/s wall at nice 19 on a shared VM ({doc['compositions_per_cpu_s'] / 1e6:.2f} "
+                 f"reached {per_s / 1e6:.2f} M/s wall at {_priority(runs)} on a shared VM "
+                 f"({doc['compositions_per_cpu_s'] / 1e6:.2f} "
                  "M per CPU-second, i.e. at most twice that on 2 free cores): "
                  + ("met" if per_s >= 1e7 else "**not met**"))
     if not doc["complete"]:
@@ -187,6 +207,8 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
                      "min (not measured; the checkpoint is resumable: see below)")
     lines += [
         f"- passing (finite P(single phase)): {res.n_passing:,}",
+        f"- every chunk of {DEFAULT_CHUNK_SIZE:,} ranks is scanned by the fused kernel for its best {pool:,} "
+        f"(the domain pool, not the top {args.top_k:,}); the pool's applicability domain is scored once at the end",
         f"- domain pool (the best {pool:,} by P(single phase)): {d.get('pool_in_domain', 0):,} in domain, "
         f"{d.get('pool_out_of_domain', 0):,} out; the top {len(top):,} are in-domain candidates",
         "",
@@ -208,11 +230,9 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
               "| rank | formula | p_single | domain_score |", "|---|---|---|---|"]
     for row in top.head(20).itertuples():
         lines.append(f"| {row.rank} | {row.formula} | {row.p_single:.4f} | {row.domain_score:.3f} |")
-    cmds = list(dict.fromkeys(r.get("args", "") for r in runs))
     lines += ["", "Commands (each invocation resumes the checkpoint and stops at its --fraction):", "", "```"]
-    lines += [f"OMP_NUM_THREADS=1 nice -n 19 /usr/bin/time -v .venv/bin/python scripts/screen_phase_full.py {c}"
-              for c in cmds]
-    lines += ["```", "", f"Resume: {doc['resume']}.", ""]
+    lines += list(dict.fromkeys(_command(r) for r in runs))
+    lines += ["```", "", f"{'Rerun (the run is complete)' if doc['complete'] else 'Resume'}: {doc['resume']}.", ""]
     atomic_write(args.results.with_suffix(".md"), "\n".join(lines))
 
 
