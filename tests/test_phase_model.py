@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,9 +203,16 @@ def test_default_model_loads_without_a_data_home(tmp_path, monkeypatch):
     assert (default_model_dir() / "TRAINING.json").is_file()
 
 
-def test_inference_does_not_import_sklearn():
+def test_inference_does_not_import_sklearn(tmp_path):
+    import os
+
+    import hea_fast
+
     code = ("import sys, hea_fast.phase as ph; m = ph.load_model('default'); "
             "m.predict_frame(['CoCrFeMnNi', 'NdFeCoNi']); "
             "print('sklearn' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # the same hea_fast as this process (installed or in place), from a neutral working directory
+    env = dict(os.environ, PYTHONPATH=str(Path(hea_fast.__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env=env)
     assert out.stdout.strip() == "False", out.stderr

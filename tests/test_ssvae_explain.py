@@ -277,14 +277,20 @@ def test_explain_runs_without_torch_or_sklearn(shared_data, tmp_path):
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
     out = tmp_path / "e.csv"
     code = ("import sys; from hea_fast.cli import main; "
             f"rc = main(['ssvae', 'explain', '--background-size', '20', '-o', {str(out)!r}]); "
             "bad = [m for m in ('torch', 'pyro', 'sklearn') if m in sys.modules]; "
             "print('rc', rc, 'imported', bad); sys.exit(rc or len(bad))")
-    env = dict(os.environ, HEA_FAST_DATA=str(shared_data))
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    import hea_fast
+
+    # the same hea_fast as this process (installed or in place), from a neutral working directory
+    env = dict(os.environ, HEA_FAST_DATA=str(shared_data),
+               PYTHONPATH=str(Path(hea_fast.__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                         cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     df = pd.read_csv(out)
     assert len(df) == 138
