@@ -145,6 +145,7 @@ def test_ssvae_explain_cli(quick, tmp_path):
     import subprocess
     import sys
     import time
+    from pathlib import Path
 
     from hea_fast.datasets import data_home
     from hea_fast.ssvae.data import load_splits
@@ -153,12 +154,17 @@ def test_ssvae_explain_cli(quick, tmp_path):
     out = tmp_path / "e.csv"
     code = ("import sys; from hea_fast.cli import main; rc = main(['ssvae', 'explain', '-o', sys.argv[1]]); "
             "sys.exit(rc or sum(m in sys.modules for m in ('torch', 'pyro', 'sklearn')))")
-    env = dict(os.environ, HEA_FAST_DATA=str(data_home()))
+    import hea_fast
+
+    # the same hea_fast as this process (installed or in place), from a neutral working directory
+    env = dict(os.environ, HEA_FAST_DATA=str(data_home()),
+               PYTHONPATH=str(Path(hea_fast.__file__).resolve().parents[1]))
     best_wall = best_cpu = float("inf")
     for _ in range(1 if quick else 3):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        run = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env)
+        run = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env,
+                             cwd=out.parent)
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         assert run.returncode == 0, run.stdout + run.stderr
