@@ -133,18 +133,15 @@ def build_scorer(kind: str, model=None, temperature: float = 1300.0, min_p: floa
     from hea_fast import screen as S
     from hea_fast.commands._common import load_mixture_model, load_phase_model, load_ssvae_model
 
-    if kind in ("phase", "phase+yield"):
-        ph = S.PhaseScorer(load_phase_model(model))
-        if kind == "phase":
-            return ph
-        ph.threshold = min_p
-        return S.Combined(S.YieldScorer(temperature), require=[ph])
-    if kind in ("mixture", "mixture+yield"):
-        mix = S.MixtureScorer(load_mixture_model(model))
-        if kind == "mixture":
-            return mix
-        mix.threshold = min_p
-        return S.Combined(S.YieldScorer(temperature), require=[mix])
+    phase_models = {"phase": (S.PhaseScorer, load_phase_model), "mixture": (S.MixtureScorer, load_mixture_model)}
+    base = kind.removesuffix("+yield")
+    if base in phase_models:
+        make, load = phase_models[base]
+        scorer = make(load(model))
+        if kind == base:
+            return scorer
+        scorer.threshold = min_p  # P(single phase) >= --min-p, then ranked by the yield strength
+        return S.Combined(S.YieldScorer(temperature), require=[scorer])
     if kind == "yield":
         if model is not None:
             raise ValueError("--scorer yield uses no model (Maresca-Curtin is a closed form); drop --model")
