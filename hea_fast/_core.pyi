@@ -234,10 +234,11 @@ def phase_ensemble_lattice(
 def phase_ensemble_topk(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
     log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
-    threshold: float | None = None, k: int = 1000, threads: int | None = None, *, lin_mean: npt.ArrayLike,
-    lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float, tree_baseline: float,
-    tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike,
+    threshold: float | None = None, k: int = 1000, threads: int | None = None, floor: float | None = None, *,
+    lin_mean: npt.ArrayLike, lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float,
+    tree_baseline: float, tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike,
     node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
     node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
 ) -> tuple[_F64, _I64, int]:
-    """The k best ranks of [start, stop) with a finite p >= threshold: (scores, ranks, n_passing), best first."""
+    """The k best ranks of [start, stop) with a finite p >= threshold (and p >= floor): (scores, ranks,
+    n_passing), best first; n_passing does not depend on floor."""

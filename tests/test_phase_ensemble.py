@@ -261,6 +261,28 @@ def test_topk_matches_brute_force(fitted, space, threshold, weights):
         assert np.array_equal(s1, bs) and np.array_equal(s2, bs)
 
 
+@pytest.mark.parametrize("which", ["depth3", "deep"])
+@pytest.mark.parametrize("threshold", [None, 0.6])
+def test_topk_floor_leaves_out_only_rows_below_it(fitted, space, which, threshold):
+    """With a floor (the worst score of a pool the result is merged into) the kernel skips the trees
+    of blocks that cannot reach it (per-block bounds from the reachable leaves, depth <= 4; the
+    trees' extreme leaves beyond), and returns exactly the brute-force top-k of the rows with
+    p >= floor — ties at the floor kept — and the exact passing count."""
+    P = _params(fitted, which, cal_a=1.1, cal_b=-0.1)
+    start, stop = 0, space.size
+    full = phase_ensemble_lattice(space, start, stop, P)
+    fin = np.sort(full[np.isfinite(full)])[::-1]
+    for floor in (fin[0], fin[10], fin[200], float(np.median(fin)), fin[-1], -np.inf):
+        for k in (5, 300):
+            s, r, n = phase_ensemble_topk(space, start, stop, k, P, threshold=threshold, threads=2, floor=floor)
+            kept = np.where(full >= floor, full, np.nan)
+            bs, br, _ = _brute_topk(kept, k, threshold, start)
+            assert n == _brute_topk(full, k, threshold, start)[2]
+            assert np.array_equal(r, br) and np.array_equal(s, bs)
+    with pytest.raises(ValueError, match="floor"):
+        phase_ensemble_topk(space, 0, 100, 5, P, floor=float("nan"))
+
+
 def test_topk_ties_broken_by_rank(fitted, space):
     """A model that scores every composition alike: the top-k is the k lowest ranks with a score
     (compositions with La are NaN and never kept)."""

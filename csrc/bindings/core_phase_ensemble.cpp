@@ -257,11 +257,17 @@ void bind_phase_ensemble(py::module_& m) {
       "phase_ensemble_topk",
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, py::object threshold, int64_t k, py::object threads, PE_MODEL_PARAMS) {
+         carray<int32_t> fraction_features, py::object threshold, int64_t k, py::object threads, py::object floor,
+         PE_MODEL_PARAMS) {
         ModelArgs a = make_model(PE_MODEL_DICT);
         LatticeArgs la = make_lattice(space, start, stop, a.m, props, pair, gas_constant, log_offset, columns, allowed,
                                       fraction_features);
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
+        double fl = -std::numeric_limits<double>::infinity();
+        if (!floor.is_none()) {
+          fl = floor.cast<double>();
+          if (std::isnan(fl)) throw py::value_error("floor is NaN");
+        }
         double thr = -std::numeric_limits<double>::infinity();
         if (!threshold.is_none()) {
           thr = threshold.cast<double>();
@@ -270,7 +276,8 @@ void bind_phase_ensemble(py::module_& m) {
         const int t = hb::threads_arg(threads);
         std::vector<hea_fast::screen::Hit> top;
         int64_t passing = 0;
-        hb::without_gil([&] { passing = PE::lattice_topk(space, start, stop - start, la.lf, a.m, thr, k, t, &top); });
+        hb::without_gil(
+            [&] { passing = PE::lattice_topk(space, start, stop - start, la.lf, a.m, thr, k, t, &top, fl); });
         const auto n = static_cast<py::ssize_t>(top.size());
         py::array_t<double> scores(n);
         py::array_t<int64_t> ranks(n);
@@ -282,10 +289,13 @@ void bind_phase_ensemble(py::module_& m) {
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
       py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"),
-      py::arg("threshold") = py::none(), py::arg("k") = 1000, py::arg("threads") = py::none(), PE_MODEL_ARGS,
+      py::arg("threshold") = py::none(), py::arg("k") = 1000, py::arg("threads") = py::none(),
+      py::arg("floor") = py::none(), PE_MODEL_ARGS,
       (std::string("Fused screening of lattice ranks [start, stop) by the phase ensemble: the k best with a finite "
                    "p >= threshold, as (scores, ranks, n_passing), best first (higher p, then lower rank); the result "
-                   "does not depend on threads.") +
+                   "does not depend on threads. floor: rows with p < floor are left out of the k best (and their "
+                   "trees may be skipped), e.g. the worst score of a full pool the result is merged into; "
+                   "n_passing is exact whatever the floor.") +
        kLatticeDoc + kModelDoc)
           .c_str());
 }

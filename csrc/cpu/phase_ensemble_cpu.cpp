@@ -98,6 +98,13 @@ struct Binner {
     }
   }
 
+  // bin(v) of one value (block_bins' result for it)
+  int32_t bin(double v) const {
+    const int32_t g = cell(v, lo, inv, top);
+    if (count[g] > 2) return slow(g, v);
+    return before[g] + (t0[g] < v) + (t1[g] < v);
+  }
+
   // bin(v) for a cell holding more than two thresholds
   int32_t slow(int32_t g, double v) const {
     const double* first = th + before[g];
@@ -132,6 +139,7 @@ struct Prepared {
   const Model* m = nullptr;
   bool fast = false;  // complete-tree layout (depth <= kMaxFastDepth, <= 32767 thresholds per feature)
   int depth = 0, n_inner = 0, n_leaf = 1;
+  std::vector<double> lin_w;             // lin_coef / lin_scale
   std::vector<int32_t> slot_feature;     // features the trees test
   std::vector<std::vector<double>> thr;  // per slot: sorted distinct thresholds
   std::vector<Binner> binner;            // per slot
@@ -184,6 +192,7 @@ void fill_complete(Prepared& P, int64_t t, int64_t off, int32_t node, int h, int
 Prepared prepare(const Model& m) {
   Prepared P;
   P.m = &m;
+  for (int64_t j = 0; j < m.F; ++j) P.lin_w.push_back(m.lin_coef[j] / m.lin_scale[j]);
   std::vector<int32_t> slot_of(static_cast<size_t>(m.F), -1);
   const int64_t n_nodes = m.tree_offsets[m.n_trees];
   for (int64_t i = 0; i < n_nodes; ++i) {
@@ -414,21 +423,31 @@ __attribute__((always_inline)) inline double clamp(double v, double lo, double h
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-// The linear member's Σ_j ((v_j − mean_j) / scale_j) · coef_j (without the intercept) and whether
-// every feature is finite, for one block.
-HEA_CLONES void linear_block(const Model& m, const double* const* col, double* __restrict z, uint8_t* __restrict ok) {
-  for (int b = 0; b < B; ++b) {
-    z[b] = 0.0;
-    ok[b] = 1;
-  }
-  for (int64_t j = 0; j < m.F; ++j) {
-    const double* c = col[j];
-    const double mu = m.lin_mean[j], s = m.lin_scale[j], a = m.lin_coef[j];
-    for (int b = 0; b < B; ++b) {
-      z[b] += ((c[b] - mu) / s) * a;
-      ok[b] &= static_cast<uint8_t>(c[b] - c[b] == 0.0);  // false for ±inf and NaN
+// The linear member's Σ_j (v_j − mean_j) · w_j with w_j = coef_j / scale_j (without the intercept;
+// within an ulp per term of ((v_j − mean_j) / scale_j) · coef_j, without a division) and whether
+// the row is usable, for one block. A non-finite feature makes z NaN or ±inf (NaN · w, ±inf · w,
+// ±inf · 0), so "every feature finite" is "z finite" (save a finite row whose sum overflows, which
+// no standardised feature row comes near).
+HEA_CLONES void linear_block(const Model& m, const double* __restrict w, const double* const* col, double* __restrict z,
+                             uint8_t* __restrict ok) {
+  // 32 rows at a time, their sums held in 8 vector registers across the features (written as
+  // vector types: GCC otherwise vectorises across features, with scalar gathers)
+  constexpr int kR = 32, kV = kR / 4;
+  static_assert(B % kR == 0, "whole row groups");
+  for (int r0 = 0; r0 < B; r0 += kR) {
+    vd4 acc[kV] = {};
+    for (int64_t j = 0; j < m.F; ++j) {
+      const double* c = col[j] + r0;
+      const double mu = m.lin_mean[j], wj = w[j];
+      for (int v = 0; v < kV; ++v) {
+        vd4 x;
+        std::memcpy(&x, c + 4 * v, sizeof x);
+        acc[v] += (x - mu) * wj;
+      }
     }
+    std::memcpy(z + r0, acc, sizeof acc);
   }
+  for (int b = 0; b < B; ++b) ok[b] = static_cast<uint8_t>(z[b] - z[b] == 0.0);  // false for ±inf and NaN
 }
 
 // p = σ(cal_a · logit(p_avg) + cal_b) = 1 / (1 + e^(cal_a · ln((1 − p_avg) / p_avg) − cal_b)), with
@@ -460,7 +479,7 @@ struct Work {
   std::vector<double> raw, z, zero, scratch, bound, walk_x;
   std::vector<const double*> col;
   std::vector<uint8_t> ok;
-  std::vector<int32_t> cell;
+  std::vector<int32_t> cell, bin_lo, bin_hi;
   explicit Work(const Prepared& P)
       : bins(P.slot_feature.size() * B + kLanes),
         raw(B),
@@ -471,20 +490,81 @@ struct Work {
         walk_x(std::max<size_t>(1, P.slot_feature.size()) * B),
         col(static_cast<size_t>(P.m->F)),
         ok(B),
-        cell(B) {}
+        cell(B),
+        bin_lo(P.slot_feature.size()),
+        bin_hi(P.slot_feature.size()) {}
 };
 
-// p of one block whose feature j is col[j][0..B); out[b] for every b (padding included).
 // Margin on the bounds of p below: far above the few-ulp rounding of the bounds and of p itself.
 constexpr double kBoundMargin = 1e-9;
 
+// p of the combination formula of finish_block for one (z, raw), with libm (finish_block's
+// polynomials agree to a few ulp, far inside kBoundMargin). p increases with z and with raw (the
+// binding checks w_lin, w_tree >= 0 and cal_a > 0), so p at the corners of a box bounds p inside it.
+double p_scalar(const Model& m, double z, double raw) {
+  const double a = clamp(-(z + m.lin_intercept), -708.0, 708.0), t = clamp(-raw, -708.0, 708.0);
+  const double q = m.w_lin / (1.0 + std::exp(a)) + m.w_tree / (1.0 + std::exp(t));
+  const double r = clamp((1.0 - q) / q, DBL_MIN, DBL_MAX);
+  const double u = clamp(m.cal_a * std::log(r) - m.cal_b, -708.0, 708.0);
+  return 1.0 / (1.0 + std::exp(u));
+}
+
+// Bounds of the raw tree score over the rows b < nb with ok[b] of one block (complete layout):
+// each tested feature's bins over those rows lie in [bin(min value), bin(max value)] (bin is
+// monotone), so a node sends some row left iff bin_lo <= node_bin and some row right iff
+// bin_hi > node_bin; each tree contributes the smallest / largest of the leaves some row can reach,
+// summed in tree order from the baseline like the rows' own sums (rounding is monotone, so the
+// bounds hold for the rounded sums too). Returns false when no row is ok.
+bool block_raw_bounds(const Prepared& P, Work& w, int nb, double* raw_lo, double* raw_hi) {
+  const Model& m = *P.m;
+  const double* const* col = w.col.data();
+  const uint8_t* ok = w.ok.data();
+  bool any = false;
+  for (int b = 0; b < nb; ++b) any |= ok[b] != 0;
+  if (!any) return false;
+  for (size_t s = 0; s < P.slot_feature.size(); ++s) {
+    const double* c = col[P.slot_feature[s]];
+    double lo = INFINITY, hi = -INFINITY;
+    for (int b = 0; b < nb; ++b)
+      if (ok[b]) lo = std::min(lo, c[b]), hi = std::max(hi, c[b]);
+    w.bin_lo[s] = P.binner[s].bin(lo);
+    w.bin_hi[s] = P.binner[s].bin(hi);
+  }
+  const int NI = P.n_inner, NL = P.n_leaf;
+  const int32_t *blo = w.bin_lo.data(), *bhi = w.bin_hi.data();
+  double sum_lo = m.tree_baseline, sum_hi = m.tree_baseline;
+  uint8_t reach[2 * (1 << kMaxFastDepth)];
+  for (int64_t t = 0; t < m.n_trees; ++t) {
+    const int32_t* ns = P.node_slot.data() + t * NI;
+    const int16_t* nbin = P.node_bin.data() + t * NI;
+    const double* leaf = P.leaf.data() + t * NL;
+    std::fill(reach, reach + NI + NL, uint8_t{0});
+    reach[0] = 1;
+    for (int h = 0; h < NI; ++h) {
+      if (!reach[h]) continue;
+      reach[2 * h + 1] |= static_cast<uint8_t>(blo[ns[h]] <= nbin[h]);
+      reach[2 * h + 2] |= static_cast<uint8_t>(bhi[ns[h]] > nbin[h]);
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (int l = 0; l < NL; ++l)
+      if (reach[NI + l]) lo = std::min(lo, leaf[l]), hi = std::max(hi, leaf[l]);
+    sum_lo += lo;
+    sum_hi += hi;
+  }
+  *raw_lo = sum_lo;
+  *raw_hi = sum_hi;
+  return true;
+}
+
 // p of one block whose feature j is col[j][0..B); out[b] for every b (padding included). With
 // heap_min not NaN (the top-k driver: the score a composition must beat to enter the heap), the
-// trees are skipped when they cannot matter: p lies between the values of the formula with the raw
-// tree score at its bounds (baseline + each tree's smallest / largest leaf); when no row b < nb can
-// reach heap_min and none straddles `threshold`, eval_block returns false and sets out[b] = 1 for
-// the rows sure to pass the threshold (0 otherwise). The top-k and the passing count are exactly
-// those of evaluating every tree (tests/test_phase_ensemble.py).
+// trees are skipped when they cannot matter, in two stages: (1) the block as a whole — p of every
+// row lies in [p(min z, raw_lo), p(max z, raw_hi)] with the raw tree score's bounds over the block
+// (block_raw_bounds; for deeper trees the baseline + each tree's smallest / largest leaf); (2) row
+// by row, p(z_b, raw_lo) <= p_b <= p(z_b, raw_hi). When no row b < nb can reach heap_min and none
+// straddles `threshold`, eval_block returns false and sets out[b] = 1 for the rows sure to pass the
+// threshold (0 otherwise). The top-k and the passing count are exactly those of evaluating every
+// tree (tests/test_phase_ensemble.py).
 bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap_min = NAN,
                 double threshold = -INFINITY) {
   const Model& m = *P.m;
@@ -492,13 +572,29 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
   double* z = w.z.data();
   double* raw = w.raw.data();
   uint8_t* ok = w.ok.data();
-  linear_block(m, col, z, ok);
+  linear_block(m, P.lin_w.data(), col, z, ok);
   if (!std::isnan(heap_min)) {
-    double* hi = w.bound.data();
+    double zlo = INFINITY, zhi = -INFINITY;
+    for (int b = 0; b < nb; ++b)
+      if (ok[b]) zlo = std::min(zlo, z[b]), zhi = std::max(zhi, z[b]);
+    // stage 1: one bound for the whole block, first with the trees' global extreme leaves (a few
+    // scalar exps), then with the leaves the block's feature ranges can reach (a pass over the trees)
+    const auto skip_block = [&](double rlo, double rhi) {
+      const double plo = p_scalar(m, zlo, rlo) - kBoundMargin, phi = p_scalar(m, zhi, rhi) + kBoundMargin;
+      if (!(phi < heap_min && (plo >= threshold || phi < threshold))) return false;
+      const double pass = plo >= threshold ? 1.0 : 0.0;
+      for (int b = 0; b < nb; ++b) out[b] = ok[b] ? pass : 0.0;
+      return true;
+    };
+    double rlo = P.raw_lo, rhi = P.raw_hi;
+    const bool any = zlo <= zhi;  // some row is ok
+    if (any && skip_block(rlo, rhi)) return false;
+    if (any && P.fast && block_raw_bounds(P, w, nb, &rlo, &rhi) && skip_block(rlo, rhi)) return false;
+    double* hi = w.bound.data();  // stage 2: row by row
     double* lo = hi + B;
-    std::fill(raw, raw + B, P.raw_hi);
+    std::fill(raw, raw + B, rhi);
     finish_block(m, z, raw, ok, hi, w.scratch.data());
-    std::fill(raw, raw + B, P.raw_lo);
+    std::fill(raw, raw + B, rlo);
     finish_block(m, z, raw, ok, lo, w.scratch.data());
     bool need = false;
     for (int b = 0; b < nb; ++b)
@@ -644,7 +740,8 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
 }
 
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top) {
+                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
+                     double floor) {
   top->clear();
   if (count <= 0 || k <= 0) return 0;
   const Prepared P = prepare(m);
@@ -668,6 +765,7 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
                 const double v = p[b];
                 if (!(v >= threshold) || !std::isfinite(v)) continue;  // NaN fails v >= threshold
                 ++pass;
+                if (v < floor) continue;  // cannot enter the caller's pool
                 const screen::Hit h{v, rank0 + b};
                 if (static_cast<int64_t>(heap.size()) < k) {
                   heap.push(h);
@@ -677,7 +775,8 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
                 }
               }
             },
-            [&] { return static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score; }, threshold);
+            [&] { return std::max(floor, static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score); },
+            threshold);
       });
   int64_t total = 0;
   std::vector<screen::Hit> all;

@@ -458,12 +458,19 @@ def phase_ensemble_lattice(space, start: int, stop: int, params: EnsembleParams,
 
 
 def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsembleParams, threshold=None,
-                        table: str = "default", threads=None) -> tuple[np.ndarray, np.ndarray, int]:
+                        table: str = "default", threads=None, floor=None) -> tuple[np.ndarray, np.ndarray, int]:
     """The k best lattice ranks of [start, stop) by p with a finite p >= threshold (None: any):
-    (scores, ranks, n_passing), best first, ties broken by the lower rank; independent of threads."""
+    (scores, ranks, n_passing), best first, ties broken by the lower rank; independent of threads.
+
+    `floor` (None: none): leave out rows with p < floor — pass the worst score of a full pool the
+    result will be merged into; blocks that cannot reach it skip the trees, and the merged pool is
+    exactly the same. n_passing counts every passing row whatever the floor."""
     from hea_fast._backend import core
 
     params = _params(params)
+    if floor is not None and not math.isfinite(float(floor)) and float(floor) > 0:
+        raise ValueError(f"floor must be finite or -inf, got {floor}")
     s, r, n = core.phase_ensemble_topk(*_lattice_args(space, start, stop, params, table), threshold=threshold,
-                                       k=int(k), threads=threads, **params.arrays())
+                                       k=int(k), threads=threads, floor=None if floor is None else float(floor),
+                                       **params.arrays())
     return s, r, int(n)

@@ -45,6 +45,12 @@ class ScreenCheckpoint:
         self.state = merge_topk(self.state, part, k=k)
         self.done.update([chunks] if isinstance(chunks, (int, np.integer)) else chunks)
 
+    def floor(self, k: int) -> float | None:
+        """The worst score of the merged top-k once it holds k hits (a chunk's rows scoring below it
+        cannot enter), else None."""
+        s = self.state[0]
+        return float(s.min()) if len(s) >= k else None
+
     def save(self, force: bool = False) -> None:
         s, r, n = self.state
         self._file.save({"done": sorted(self.done), "scores": [float(x) for x in s], "ranks": [int(x) for x in r],

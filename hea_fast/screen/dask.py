@@ -47,12 +47,13 @@ def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, 
     # registered with cloudpickle.register_pickle_by_value travels by value to the workers
     scorer_f = client.scatter(cloudpickle.dumps(scorer), broadcast=True)
     sizes, groups = {}, {}
+    floor = ck.floor(top_k)  # a resumed run's pool: rows below its worst score cannot enter it
     for i in range(0, len(todo), fan_in):
         g = todo[i:i + fan_in]
         futs = []
         for c in g:
             a, b = bounds(c)
-            f = client.submit(score_chunk_packed, space_f, scorer_f, a, b, top_k, descriptors, table, 1,
+            f = client.submit(score_chunk_packed, space_f, scorer_f, a, b, top_k, descriptors, table, 1, True, floor,
                               key=f"hea-screen-chunk-{c}-{a}-{b}-{id(ck)}", retries=2)
             futs.append(f)
             sizes[f.key] = (f, b - a)

@@ -180,7 +180,7 @@ def screen(
             for c in todo:
                 a, b = bounds(c)
                 part = gpu(a, b, pool) if gpu is not None else score_chunk(space, scorer, a, b, pool, descriptors,
-                                                                           table, threads)
+                                                                           table, threads, floor=ck.floor(pool))
                 ck.add(c, part, pool)
                 if bar is not None:
                     bar.update(b - a)
@@ -237,15 +237,17 @@ def _gpu_screener(space, scorer: Scorer, table: str, device, client):
 
 
 def score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,
-                threads=None, fused: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+                threads=None, fused: bool = True, floor: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Score ranks [start, stop) and return its top-k (scores, ranks, n_passing).
 
     The scorer's fused top-k pass is used when it has one (the mixture model on a lattice: scores
     bitwise those of the general path for palettes of up to 16 elements), else its
     `lattice_columns` (ranks scored in C++ without decoding), else the general path: decode,
-    featurize `descriptors`, `scorer.columns`. `fused=False` forces the general path."""
+    featurize `descriptors`, `scorer.columns`. `fused=False` forces the general path. `floor`: the
+    worst score of the full top-k this part will be merged into (rows below it may be left out of
+    the part; the merge is the same)."""
     if fused:
-        part = scorer.fused_topk(space, start, stop, k, table, threads)
+        part = scorer.fused_topk(space, start, stop, k, table, threads, floor=floor)
         if part is not None:
             return part
     cols = scorer.lattice_columns(space, start, stop, table, threads) if fused else None

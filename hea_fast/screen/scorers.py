@@ -79,9 +79,11 @@ class Scorer:
         return None
 
     def fused_topk(self, space, start: int, stop: int, k: int, table: str,
-                   threads) -> tuple[np.ndarray, np.ndarray, int] | None:
+                   threads, floor: float | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:
         """The top-k (scores, ranks, n_passing) of lattice ranks [start, stop) in one fused pass, or
-        None when this scorer has no such path."""
+        None when this scorer has no such path. `floor`: the worst score of the full pool the result
+        is merged into (None: no pool yet); a scorer may leave out rows scoring below it, which
+        changes nothing in the merged pool (n_passing stays exact)."""
         return None
 
     def cuda_screen(self, space, table: str):
@@ -172,7 +174,7 @@ class MixtureScorer(Scorer):
         palette = fused_inputs(tuple(space.elements), tuple(self.descriptors), table)
         return None if palette is None else (*palette, *self.probit)
 
-    def fused_topk(self, space, start, stop, k, table, threads):
+    def fused_topk(self, space, start, stop, k, table, threads, floor=None):
         """decode -> the model's descriptors -> probit -> top-k fused in C++; the scores are bitwise
         those of the general path for palettes of up to 16 elements (tests/test_screen_fused.py)."""
         args = self.fused_args(space, table)
@@ -263,13 +265,15 @@ class PhaseScorer(Scorer):
         """in_domain, domain_score, domain_reason of each composition of `batch`."""
         return self.model.domain_frame(batch, threads=self._threads(threads))
 
-    def fused_topk(self, space, start, stop, k, table, threads):
+    def fused_topk(self, space, start, stop, k, table, threads, floor=None):
+        """The chunk's top-k in one C++ pass; with `floor`, blocks whose p cannot reach it skip the
+        trees (bounds from the linear member and the trees' reachable leaves), exactly."""
         if not isinstance(space, CompositionSpace):
             return None
         from hea_fast.phase.ensemble import phase_ensemble_topk
 
         out = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
-                                  table=self.model.table, threads=self._threads(threads))
+                                  table=self.model.table, threads=self._threads(threads), floor=floor)
         if out is None:
             return None
         s, r, n = out

@@ -13,6 +13,7 @@
 // Results never depend on the thread count.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "hea_fast/descriptors.h"
@@ -61,8 +62,11 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
                     const Model& m, double* out, int threads);
 
 // The k best (finite p >= threshold) of ranks [start, start + count), best first (higher p, then
-// lower rank) in *top; returns how many passed.
+// lower rank) in *top; returns how many passed. floor: the caller keeps only p >= floor (e.g. the
+// worst score of a full pool the result is merged into), so rows below it are left out of *top and
+// their trees may be skipped; the count of passing rows is exact whatever the floor.
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top);
+                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
+                     double floor = -std::numeric_limits<double>::infinity());
 
 }  // namespace hea_fast::phase_ensemble
