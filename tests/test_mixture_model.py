@@ -227,33 +227,35 @@ def test_formulas_batch_and_descriptor_frame_give_the_same_model():
 
 
 def test_rows_the_model_cannot_score_get_nan_and_the_rest_are_scored(two_cluster_frame):
-    """The bundled model reads VEC, chi_allen_mean and dchi_allen: an Nd alloy (no Allen χ in the
-    default table) and an unparseable formula get NaN probabilities and label -1 with one warning;
-    an N alloy (no bulk modulus, K not read) and a pure element (Λ = inf, not read) are scored, equal
-    to the posterior predictive computed here from the model's arrays with plain NumPy."""
+    """The bundled model (L <= 4) reads VEC, chi_allen_mean, dchi_allen and Lambda: an Nd alloy (no
+    Allen χ in the default table), an unparseable formula and a pure element (δ = 0, so Λ = inf) get
+    NaN probabilities and label -1 with one warning naming each reason; an N alloy (no bulk modulus,
+    K not read) is scored; the scored rows equal the posterior predictive computed here from the
+    model's arrays with plain NumPy."""
     from hea_fast.elements import ElementDataError
     from hea_fast.features import BadRowsWarning, featurize
 
     m = SparseMixtureClassifier.load_default()
     assert m.cluster_on == "subset" and "chi_allen_mean" in m.selected_descriptors_
     rows = ["CoCrFeMnNi", "AlNdNi", "CrMnFeCoNiN0.1", "XxFe", "NbMoTaW", "Fe"]
-    with pytest.warns(BadRowsWarning, match=r"predict_proba: 2 of 6 rows cannot be scored .*row 1: Nd has no "
-                      r"chi_allen") as rec:
+    with pytest.warns(BadRowsWarning, match=r"predict_proba: 3 of 6 rows cannot be scored .*row 1: Nd has no "
+                      r"chi_allen.*row 5: non-finite descriptor\(s\) the model reads: Lambda = inf") as rec:
         p = m.predict_proba(rows)
     assert len(rec) == 1 and p.shape == (6, 2)
-    assert np.isnan(p[[1, 3]]).all() and np.isfinite(p[[0, 2, 4, 5]]).all()
+    assert np.isnan(p[[1, 3, 5]]).all() and np.isfinite(p[[0, 2, 4]]).all()
     # reference: nearest anchor in the subset's standardized coordinates, mean sigmoid over its draws
     sub = list(m.selected_descriptors_)
-    F = featurize([rows[i] for i in (0, 2, 4, 5)], sub).to_numpy()
+    F = featurize([rows[i] for i in (0, 2, 4)], sub).to_numpy()
     cols = [m.feature_names_in_.index(c) for c in sub]
     Z = (F - np.asarray(m.standardizer_.mean)[cols]) / np.asarray(m.standardizer_.scale)[cols]
     A = np.asarray(m.anchors_z_)[:, cols]
-    lab = np.argmin(((Z[:, None, :] - A[None, :, :]) ** 2).sum(-1), axis=1) if len(A) > 1 else np.zeros(4, int)
+    lab = np.argmin(((Z[:, None, :] - A[None, :, :]) ** 2).sum(-1), axis=1) if len(A) > 1 else np.zeros(3, int)
     want = [np.mean(1 / (1 + np.exp(-(m.coef_draws_[c][:, 0] + m.coef_draws_[c][:, 1:] @ z)))) for z, c in zip(Z, lab)]
-    np.testing.assert_allclose(p[[0, 2, 4, 5], 1], want, rtol=1e-10)
+    np.testing.assert_allclose(p[[0, 2, 4], 1], want, rtol=1e-10)
     lab01, why = m.predict(rows, return_reasons=True)
-    assert list(lab01[[1, 3]]) == [-1, -1] and set(lab01[[0, 2, 4, 5]]) <= {0, 1}
+    assert list(lab01[[1, 3, 5]]) == [-1, -1, -1] and set(lab01[[0, 2, 4]]) <= {0, 1}
     assert "Nd has no chi_allen" in why[1] and "unknown element symbol 'Xx'" in why[3] and why[0] == why[2] == ""
+    assert "Lambda = inf" in why[5]
     with pytest.raises(ElementDataError, match="chi_allen of Nd"):
         m.predict_proba(rows[:3], errors="raise")
     # descriptor-frame models: a NaN in a column the model reads is a NaN row, with the column named
