@@ -115,6 +115,7 @@ def main(argv=None):
     ap.add_argument("--work", default=str(ROOT / "runs" / "xyield_paper"))
     ap.add_argument("--runs", default=str(HERE / "runs.jsonl"))
     ap.add_argument("--stop-at", default="", help="UTC time HH:MM after which no new unit is started")
+    ap.add_argument("--results", default=str(HERE / "results.json"), help="results file rebuilt from --runs")
     ap.add_argument("--aggregate-only", action="store_true", help="rebuild results.json from runs.jsonl")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -125,7 +126,7 @@ def main(argv=None):
     from aggregate_xyield import aggregate  # noqa: E402  (same folder)
 
     if args.aggregate_only:
-        aggregate(runs_path, HERE / "results.json", work)
+        aggregate(runs_path, Path(args.results), work)
         return
     t0 = time.time()
     hq = load_high_quality()
@@ -234,10 +235,10 @@ def main(argv=None):
         for r in recs:
             r["seconds"] = dt / len(recs)
         append_lines(runs_path, recs)
-        aggregate(runs_path, HERE / "results.json", work)
+        aggregate(runs_path, Path(args.results), work)
         print(f"{split} draw {draw} seed {seed} {unit}: " + ", ".join(f"{r['method']} {r['mse']:.4f}" for r in recs)
               + f" ({dt:.0f}s)", flush=True)
-    aggregate(runs_path, HERE / "results.json", work)
+    aggregate(runs_path, Path(args.results), work)
     print(f"finished in {time.time() - t0:.0f}s", flush=True)
 
 
