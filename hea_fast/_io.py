@@ -196,13 +196,16 @@ class Checkpoint:
                                   "settings differ); delete it or choose another path")
         return data["state"]
 
-    def save(self, state: dict, force: bool = False) -> bool:
-        """Write `state`; returns False when skipped (no path, or within `min_interval_s`)."""
+    def save(self, state, force: bool = False) -> bool:
+        """Write `state` (a dict, or a callable returning it, called only when the file is written);
+        returns False when skipped (no path, or within `min_interval_s`)."""
         if self.path is None:
             return False
         now = time.monotonic()
         if not force and now - self._last < self.min_interval_s:
             return False
         self._last = now
+        if callable(state):
+            state = state()
         atomic_write_json(self.path, {"version": self.version, "fingerprint": self.fingerprint, "state": state})
         return True

@@ -95,6 +95,30 @@ def test_merge_topk_is_order_independent(rng):
         assert acc[2] == ref[2]
 
 
+def test_merge_topk_shortcut_when_nothing_enters_matches_brute_force():
+    """A full top-k list merged with parts whose rows all score at or below its worst (the usual
+    case of a screen's later chunks, which the merge returns without re-sorting): ties at the worst
+    score still enter by rank, unsorted or over-long inputs are re-ranked, n_passing is summed."""
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        k = int(rng.integers(1, 15))
+        s0 = np.sort(rng.integers(3, 9, k).astype(float))[::-1]
+        r0 = rng.choice(1000, k, replace=False)
+        o = np.lexsort((r0, -s0))
+        base = (s0[o], r0[o], 50) if trial % 3 else (s0, r0, 50)  # every third: maybe not in top-k order
+        parts = [base]
+        for _ in range(int(rng.integers(1, 4))):
+            n = int(rng.integers(0, 6))
+            parts.append((rng.integers(0, int(s0.min()) + 1, n).astype(float), rng.choice(1000, n) + 1000, n))
+        got = S.merge_topk(*parts, k=k)
+        alls = np.concatenate([p[0] for p in parts])
+        allr = np.concatenate([p[1] for p in parts])
+        want = sorted(range(len(alls)), key=lambda i: (-alls[i], allr[i]))[:k]
+        np.testing.assert_array_equal(got[1], allr[want])
+        np.testing.assert_array_equal(got[0], alls[want])
+        assert got[2] == sum(p[2] for p in parts)
+
+
 def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     space = S.CompositionSpace(PALETTE, 4, 10.0)
     scorer = S.DescriptorScorer(_mismatch_score, name="score", descriptors=["delta", "VEC"])

@@ -52,6 +52,9 @@ class ScreenCheckpoint:
         return float(s.min()) if len(s) >= k else None
 
     def save(self, force: bool = False) -> None:
-        s, r, n = self.state
-        self._file.save({"done": sorted(self.done), "scores": [float(x) for x in s], "ranks": [int(x) for x in r],
-                         "n_passing": int(n)}, force=force)
+        def payload():  # built only when the file is written (at most every min_interval_s)
+            s, r, n = self.state
+            return {"done": sorted(self.done), "scores": s.tolist(), "ranks": [int(x) for x in r],
+                    "n_passing": int(n)}
+
+        self._file.save(payload, force=force)
