@@ -113,10 +113,16 @@ def _linear_only(model) -> PhaseModel:
 
 
 def _screen(space, scorer, start, stop, k=K):
-    """`screen`'s scan of [start, stop): the scorer's fastest path chunk by chunk, top-k merged."""
-    parts = [score_chunk(space, scorer, a, min(a + DEFAULT_CHUNK_SIZE, stop), k, None, "default", THREADS)
-             for a in range(start, stop, DEFAULT_CHUNK_SIZE)]
-    return merge_topk(*parts, k=k)
+    """`screen`'s scan of [start, stop): the scorer's fastest path chunk by chunk, each merged into
+    the top-k as it finishes, the merged list's worst score passed on as the floor once it is full
+    (`hea_fast.screen.engine.screen` does the same through its checkpoint)."""
+    acc = (np.empty(0), np.empty(0, dtype=np.int64), 0)
+    for a in range(start, stop, DEFAULT_CHUNK_SIZE):
+        floor = float(acc[0].min()) if len(acc[0]) >= k else None
+        part = score_chunk(space, scorer, a, min(a + DEFAULT_CHUNK_SIZE, stop), k, None, "default", THREADS,
+                           floor=floor)
+        acc = merge_topk(acc, part, k=k)
+    return acc
 
 
 def _independent(space, scorer, ranks) -> np.ndarray:
