@@ -1,4 +1,4 @@
-"""Train the bundled default phase model used by `hea-fast screen` / `make demo`.
+"""Train the bundled anchor-guided mixture model (`hea-fast mixture predict`, `hea-fast screen --scorer mixture`).
 
 SparseMixtureClassifier (anchor-guided sparse Bayesian logistic mixture, arXiv 2504.20354) fitted
 on the Singh 2023 phase sheet (single phase vs not; one row per distinct composition, compositions
@@ -7,11 +7,12 @@ refractory and Cantor) and descriptor subsets up to size L = 4 (the paper's L; 1
 15 default candidates), seed 0. Writes hea_fast/data/models/mixture_default/ (JSON + npz, no pickle).
 The subset search checkpoints to --checkpoint, so an interrupted run resumes where it stopped.
 
-The model bundled in the repository predates the L = 4 default: it was trained with the L <= 3
-search (what is now ``--max-size 3``; see its TRAINING.json) and selects VEC, chi_allen_mean,
-dchi_allen. The reproduction's L <= 4 search (benchmarks/papers/mixture/wbic_l4.py, 300 Gibbs
-iterations instead of the 400 used here) selects VEC, chi_allen_mean, dchi_allen, Lambda; a retrain
-with this script takes about an hour on the shared 2-core VM and has not been done.
+The bundled model is this script's L = 4 fit (2026-12-06, 357 s on the shared 2-core VM): it
+selects VEC, chi_allen_mean, dchi_allen, Lambda, as the reproduction's L <= 4 search does
+(benchmarks/papers/mixture/wbic_l4.py, 300 Gibbs iterations instead of the 400 used here). Lambda =
+dS_mix / delta^2 is infinite at delta = 0, so the model cannot score pure elements or equal-radius
+alloys (NaN with the reason). The earlier bundled model was the L <= 3 fit (VEC, chi_allen_mean,
+dchi_allen; ``--max-size 3``).
 
     HEA_FAST_DATA=../shared/data nice -n 19 python scripts/train_default_mixture.py \
         [--max-size 4] [--checkpoint /tmp/mixture_default.ckpt.json] [--out DIR]
