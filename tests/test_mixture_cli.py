@@ -69,9 +69,11 @@ def test_cli_fit_predict_screen(tmp_path, capsys):
     model = SparseMixtureClassifier.load(mdir)
     np.testing.assert_allclose(pred["p_single"], model.predict_proba(list(pred["alloy"]))[:, 1], rtol=1e-12)
     rk = tmp_path / "rank.csv"
+    capsys.readouterr()
     assert main(["mixture", "search", str(train), "--formula-column", "alloy", "--label-column", "single",
                  "--descriptors", "VEC,delta,dH_mix", "--max-size", "2", "--n-iter", "40", "--burn-in", "10",
                  "--n-chains", "2", "--no-progress", "-o", str(rk)]) == 0
+    assert "normalised over these 6 subsets only (cap: size <= 2)" in capsys.readouterr().out
     assert len(pd.read_csv(rk)) == 3 + 3
     ranking = pd.read_csv(rk)
     assert ranking["wbic"].is_monotonic_increasing and ranking["model_prob"].sum() == pytest.approx(1.0)

@@ -185,6 +185,9 @@ def _search(args) -> int:
     print(f"{len(rk)} subsets from {src} (n = {len(y)}); best: {rk.iloc[0]['subset']} "
           f"WBIC = {rk.iloc[0]['wbic']:.2f} ± {rk.iloc[0]['stderr']:.2f}"
           + (f"; table -> {args.output}" if args.output else "; -o FILE writes the whole table"))
+    cap = int(rk["size"].max()) if len(rk) else 0
+    print(f"model_prob is normalised over these {len(rk)} subsets only (cap: size <= {cap}); a larger cap can "
+          "move it. WBIC differences approximate log Bayes factors (Monte Carlo error: stderr).")
     return 0
 
 
