@@ -389,35 +389,6 @@ HEA_CLONES void trees_walk(const Prepared& P, const double* __restrict X, double
   }
 }
 
-// fastmath::log_poly (same values, bit for bit) with the sign of the exponent applied through its
-// bits: GCC keeps log_poly's floating-point select `kd >= 2048 ? kd − 4096 : kd` as a branch under
-// the default -ftrapping-math, which stops the loops below from vectorising.
-__attribute__((always_inline)) inline double log_select_free(double x) {
-  uint64_t bits;
-  std::memcpy(&bits, &x, 8);
-  const uint64_t tmp = bits - 0x3fe6a09e667f3bcdULL;
-  const uint64_t mb = bits - (tmp & 0xfff0000000000000ULL);
-  const uint64_t kb = (tmp >> 52) | 0x4330000000000000ULL;  // 2^52 + (k mod 4096)
-  const uint64_t nb = (tmp >> 63) | 0x4330000000000000ULL;  // 2^52 + (1 if k < 0)
-  double kd, neg, m;
-  std::memcpy(&kd, &kb, 8);
-  std::memcpy(&neg, &nb, 8);
-  std::memcpy(&m, &mb, 8);
-  kd = (kd - 4503599627370496.0) - 4096.0 * (neg - 4503599627370496.0);
-  const double s = (m - 1.0) / (m + 1.0), z = s * s;
-  double p = 1.0 / 21;
-  p = p * z + 1.0 / 19;
-  p = p * z + 1.0 / 17;
-  p = p * z + 1.0 / 15;
-  p = p * z + 1.0 / 13;
-  p = p * z + 1.0 / 11;
-  p = p * z + 1.0 / 9;
-  p = p * z + 1.0 / 7;
-  p = p * z + 1.0 / 5;
-  p = p * z + 1.0 / 3;
-  return (2.0 * s + 2.0 * s * z * p) + kd * 0.6931471805599453;
-}
-
 // Clamp to [lo, hi] (NaN stays NaN: such rows are reported as NaN anyway).
 __attribute__((always_inline)) inline double clamp(double v, double lo, double hi) {
   return v < lo ? lo : (v > hi ? hi : v);
@@ -467,7 +438,7 @@ HEA_CLONES void finish_block(const Model& m, const double* __restrict z, const d
     a[b] = (1.0 - q) / q;  // e^−logit(q)
   }
   for (int b = 0; b < B; ++b) a[b] = clamp(a[b], DBL_MIN, DBL_MAX);
-  for (int b = 0; b < B; ++b) a[b] = cal_a * log_select_free(a[b]) - cal_b;
+  for (int b = 0; b < B; ++b) a[b] = cal_a * fastmath::log_poly(a[b]) - cal_b;
   for (int b = 0; b < B; ++b) a[b] = clamp(a[b], -708.0, 708.0);
   for (int b = 0; b < B; ++b) out[b] = 1.0 / (1.0 + fastmath::exp_poly(a[b]));
   const double nan = std::numeric_limits<double>::quiet_NaN();

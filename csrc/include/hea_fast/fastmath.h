@@ -20,12 +20,14 @@ __attribute__((always_inline)) inline double log_poly(double x) {
   const uint64_t tmp = bits - 0x3fe6a09e667f3bcdULL;         // bit pattern of sqrt(1/2)
   const uint64_t mb = bits - (tmp & 0xfff0000000000000ULL);  // exponent k removed: m in [sqrt(1/2), sqrt(2))
   const uint64_t kb = (tmp >> 52) | 0x4330000000000000ULL;   // 2^52 + (k mod 4096), as a double
-  double kd;
+  const uint64_t nb = (tmp >> 63) | 0x4330000000000000ULL;   // 2^52 + (1 if k < 0)
+  double kd, neg, m;
   std::memcpy(&kd, &kb, 8);
-  kd -= 4503599627370496.0;              // k mod 4096 in [0, 4096)
-  kd = kd >= 2048.0 ? kd - 4096.0 : kd;  // the signed exponent k
-  double m;
+  std::memcpy(&neg, &nb, 8);
   std::memcpy(&m, &mb, 8);
+  // the signed exponent k = (k mod 4096) − 4096·[k < 0], exact in doubles; written without a
+  // floating-point select, which GCC keeps as a branch under -ftrapping-math (no vectorising)
+  kd = (kd - 4503599627370496.0) - 4096.0 * (neg - 4503599627370496.0);
   const double s = (m - 1.0) / (m + 1.0), z = s * s;
   double p = 1.0 / 21;
   p = p * z + 1.0 / 19;
