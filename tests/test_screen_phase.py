@@ -149,11 +149,22 @@ def test_default_scorer_is_the_phase_model(small_space):
     assert type(build_scorer("mixture")).__name__ == "MixtureScorer"
 
 
-def test_scores_and_ranking_equal_predict_proba_brute_force(model, small_space, brute):
+def test_scores_and_ranking_equal_predict_proba_brute_force(model, small_space, brute, monkeypatch):
+    """Many chunks: once the pool is full every chunk gets its worst score as a floor (and skips the
+    trees of blocks below it); the ranking is still that of scoring everything."""
     p_all, _, _ = brute
     k = 40
+    floors = []
+    fused = S.PhaseScorer.fused_topk
+
+    def spy(self, *a, floor=None, **kw):
+        floors.append(floor)
+        return fused(self, *a, floor=floor, **kw)
+
+    monkeypatch.setattr(S.PhaseScorer, "fused_topk", spy)
     res = S.screen(small_space, S.PhaseScorer(model), top_k=k, progress=False, include_out_of_domain=True,
-                   chunk_size=997)
+                   chunk_size=997, domain_pool=500)
+    assert floors[0] is None and sum(f is not None for f in floors) >= len(floors) // 2
     assert res.n_scored == len(small_space) and res.n_passing == int(np.isfinite(p_all).sum())
     top = res.top
     ref = model.predict_proba(_batch(top, PALETTE))[:, 1]
