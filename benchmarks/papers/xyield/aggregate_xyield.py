@@ -134,8 +134,15 @@ def aggregate(runs_path, out_json, work=None) -> dict:
     tmp = Path(str(out_json) + ".tmp")
     tmp.write_text(json.dumps(res, indent=2, default=float))
     os.replace(tmp, out_json)
-    (HERE / "results_table.md").write_text(table(res))
+    table_path(out_json).write_text(table(res))
     return res
+
+
+def table_path(out_json) -> Path:
+    """results.json -> results_table.md beside it; any other X.json -> X_table.md beside it."""
+    out_json = Path(out_json)
+    stem = "results" if out_json.name == "results.json" else out_json.stem
+    return out_json.with_name(f"{stem}_table.md")
 
 
 def _f(v, nd=4):
