@@ -38,6 +38,7 @@ LABEL = {
     "birpt_mt_only": "Bi-RPT m_t only (variant)",
     "mix_finetune": "fine-tune + simulated batches (variant)",
     "birpt_gamma1e-4": "Bi-RPT λ=1e-4 (previous default, variant)",
+    "birpt_step_scaled": "Bi-RPT, λ scaled to the 5 % split's steps per epoch (variant)",
 }
 ORDER = list(LABEL)
 

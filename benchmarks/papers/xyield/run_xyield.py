@@ -21,7 +21,10 @@ tested), seed = seed of the initialisation, batches and validation carve (run se
   mix    the paper's Mix: from scratch on D_s ∪ D_t (Adam 1e-4, batch 16; --mix-steps optimiser steps,
          default 2,000 = 32,000 samples, a compute budget; 0 = --mix-epochs full passes);
   extra  variants under their own names: birpt_ms_only, birpt_mt_only, mix_finetune (λ = 3e-3) and
-         birpt_gamma1e-4 (the previous default, which prunes ≈ nothing).
+         birpt_gamma1e-4 (the previous default, which prunes ≈ nothing);
+  birpt_scaled  birpt_step_scaled (variant): the preset with λ × (3 / steps per epoch), i.e. the mask
+         shrinkage per epoch of the 5 % split (at 10-fold CV scale the preset zeroes every conv mask
+         within 4 epochs).
 Each finished unit appends one line per method to runs.jsonl; units already there are skipped, so an
 interrupted job resumes; several processes (different --units) may append to the same file.
 results.json is rebuilt from runs.jsonl after every unit. Pretraining and the IMP pretraining chain
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -58,7 +62,15 @@ from hea_fast.xyield.paper import (  # noqa: E402
     select,
     train_mix,
 )
-from hea_fast.xyield.protocol import class5_accuracy, load_model, predict, pretrain, save_model, transfer  # noqa: E402
+from hea_fast.xyield.protocol import (  # noqa: E402
+    carve_validation,
+    class5_accuracy,
+    load_model,
+    predict,
+    pretrain,
+    save_model,
+    transfer,
+)
 
 UNIT_METHODS = {
     "grid": ["pretrain_transfer", "hand_tune", "imp_pretrain", "imp_transfer"],
@@ -67,6 +79,7 @@ UNIT_METHODS = {
     "birpt_lam": ["birpt_val"],
     "mix": ["mix"],
     "extra": ["birpt_ms_only", "birpt_mt_only", "mix_finetune", "birpt_gamma1e-4"],
+    "birpt_scaled": ["birpt_step_scaled"],
 }
 LAMBDAS = (1e-3, 3e-3, 1e-2)
 FRACTIONS = {"5pct": 0.05, "10pct": 0.10}
@@ -213,6 +226,18 @@ def main(argv=None):
             recs.append(record(method="birpt", info=info, ev=evaluate(model, xt, yt), chosen={"lambda": cfg.gamma},
                                **common))
             models["birpt"] = model
+        elif unit == "birpt_scaled":
+            # the preset's soft threshold (lr_mask·λ per step) with λ scaled so that one epoch shrinks the
+            # masks as much as one epoch of the 5 % split (9 fit points, 3 steps per epoch) does: at
+            # 10-fold CV scale the preset λ zeroes every conv mask within 4 epochs
+            n_fit = len(carve_validation(len(tr), cfg.val_fraction, rs, cfg.min_val)[0])
+            steps = math.ceil(n_fit / cfg.batch_size)
+            ref_steps = math.ceil(9 / PAPER_TRANSFER["5pct"].batch_size)
+            lam = cfg.gamma * ref_steps / steps
+            model, info = transfer("birpt", x, y, x_low=xl, y_low=yl, pretrained=pre, cfg=replace(cfg, gamma=lam),
+                                   seed=rs)
+            recs.append(record(method="birpt_step_scaled", info=info, ev=evaluate(model, xt, yt),
+                               chosen={"lambda": lam, "steps_per_epoch": steps}, **common))
         elif unit == "birpt_lam":
             preset = done.get((split, "birpt", draw, seed))
             if preset is None:
