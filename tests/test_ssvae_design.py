@@ -195,3 +195,33 @@ def test_generate_and_nudge_honour_hea_constraints(released):
     for a in t["alloy"]:
         amounts = [int(v) for v in re.findall(r"\d+", a)]
         assert len(amounts) >= 5 and min(amounts) >= 5 and max(amounts) <= 35, a
+
+
+def test_nudge_stops_when_an_alloy_repeats(monkeypatch):
+    """Each nudge step depends on the previous alloy only, so a repeated alloy means a cycle: the loop
+    stops at the repeat (last row, `repeats` = the earlier step) instead of cycling to max_steps."""
+    import hea_fast.ssvae.design as D
+    from hea_fast.ssvae.model import load_model
+
+    model = load_model("default")
+    els = list(model.config.elements)
+    a, b = np.zeros(len(els), np.int64), np.zeros(len(els), np.int64)
+    a[[els.index(e) for e in ("Fe", "Ni", "Cr", "Co")]] = 25
+    b[[els.index(e) for e in ("Fe", "Ni", "Cr", "Co", "Mn")]] = 20
+    cycle = iter([a, b, a, b, a, b])
+    monkeypatch.setattr(D, "_whole_atpct", lambda model, f, constraints: np.stack([next(cycle)]))
+    t = nudge(model, "Fe14Ni16Cr22Co14Al22Cu8", cutoff=1.0, max_steps=10)
+    assert list(t["alloy"]) == ["Fe14Ni16Cr22Co14Al22Cu8", "Fe25Ni25Cr25Co25", "Fe20Ni20Cr20Co20Mn20",
+                                "Fe25Ni25Cr25Co25"]
+    assert list(t["repeats"]) == [-1, -1, -1, 1] and not t["reached"].any()
+    # without a repeat the loop runs to max_steps as before
+    fresh = iter(range(30))
+
+    def distinct(model, f, constraints):
+        c = a.copy()
+        c[els.index("Fe")] += next(fresh) + 1
+        return np.stack([c])
+
+    monkeypatch.setattr(D, "_whole_atpct", distinct)
+    t = nudge(model, "Fe14Ni16Cr22Co14Al22Cu8", cutoff=1.0, max_steps=4)
+    assert len(t) == 5 and (t["repeats"] == -1).all()

@@ -470,8 +470,11 @@ def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
 
     Step 0 is the start alloy truncated to integer at.% (as the authors' ``calculate_compositions``
     writes it); the encoder sees the integer at.% renormalised to 100; each step encodes with the current p, decodes with 1 − p, rounds, re-scores,
-    and the loop stops once p ≥ cutoff or after max_steps decodes. Columns: step, alloy, p_single,
-    z1…zd (loc of q(z | x, p) of that step's alloy), reached (p ≥ cutoff).
+    and the loop stops once p ≥ cutoff or after max_steps decodes. Each step is a function of the
+    previous alloy alone, so an alloy met a second time means the loop would repeat the same cycle
+    until max_steps: it stops there (the repeated alloy is the last row). Columns: step, alloy,
+    p_single, z1…zd (loc of q(z | x, p) of that step's alloy), reached (p ≥ cutoff), repeats (the
+    earlier step whose alloy this row repeats, -1 if none).
     """
     if not 0 < cutoff <= 1:
         raise DesignError(f"cutoff must be in (0, 1], got {cutoff}")
@@ -487,10 +490,12 @@ def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
         # (a tiny tolerance keeps 20.000000000000004 → 20 and 19.999999999999996 → 20 alike).
         ints = np.floor(x[0] + 1e-9).astype(np.int64)
     rows = []
+    seen: dict[tuple, int] = {}
     for step in range(max_steps + 1):
         alloy = format_formula(model.config.elements, ints)
         if not alloy:
             raise DesignError(f"step {step}: the rounded composition is empty")
+        repeats = seen.setdefault(tuple(int(v) for v in ints), step)
         xi = (100.0 * ints / ints.sum())[None, :]  # encoder input: normalised at.%
         e = features_of(model, xi, threads)
         xi = xi.astype(np.float32)
@@ -499,8 +504,9 @@ def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
             loc, _ = model.encode_z(torch.as_tensor(xi), y)
         p = float(y[0, 0])
         rows.append({"step": step, "alloy": alloy, "p_single": p,
-                     **{f"z{i + 1}": float(loc[0, i]) for i in range(loc.shape[1])}, "reached": p >= cutoff})
-        if p >= cutoff or step == max_steps:
+                     **{f"z{i + 1}": float(loc[0, i]) for i in range(loc.shape[1])}, "reached": p >= cutoff,
+                     "repeats": repeats if repeats != step else -1})
+        if p >= cutoff or step == max_steps or repeats != step:
             break
         f = _decode(model, loc.numpy(), 1.0 - p, constraints)
         ints = _whole_atpct(model, f, constraints)[0]
