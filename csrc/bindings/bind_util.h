@@ -61,6 +61,27 @@ void check_nonnegative(const T* p, int64_t n, const char* name) {
   }
 }
 
+// A float argument that may be None (-> none_value); NaN is refused with an error naming it.
+inline double optional_double(py::object v, const char* name, double none_value) {
+  if (v.is_none()) return none_value;
+  const double x = v.cast<double>();
+  if (std::isnan(x)) throw py::value_error(std::string(name) + " is NaN");
+  return x;
+}
+
+// (scores, ranks, n_passing) arrays of a top-k list of hits (fields .score, .rank), order kept.
+template <class Hit>
+py::tuple topk_tuple(const std::vector<Hit>& top, int64_t passing) {
+  const auto n = static_cast<py::ssize_t>(top.size());
+  py::array_t<double> scores(n);
+  py::array_t<int64_t> ranks(n);
+  for (py::ssize_t i = 0; i < n; ++i) {
+    scores.mutable_data()[i] = top[static_cast<size_t>(i)].score;
+    ranks.mutable_data()[i] = top[static_cast<size_t>(i)].rank;
+  }
+  return py::make_tuple(scores, ranks, passing);
+}
+
 inline int threads_arg(py::object threads) {
   if (threads.is_none()) return 0;
   int t = threads.cast<int>();

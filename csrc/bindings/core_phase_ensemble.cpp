@@ -263,29 +263,14 @@ void bind_phase_ensemble(py::module_& m) {
         LatticeArgs la = make_lattice(space, start, stop, a.m, props, pair, gas_constant, log_offset, columns, allowed,
                                       fraction_features);
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
-        double fl = -std::numeric_limits<double>::infinity();
-        if (!floor.is_none()) {
-          fl = floor.cast<double>();
-          if (std::isnan(fl)) throw py::value_error("floor is NaN");
-        }
-        double thr = -std::numeric_limits<double>::infinity();
-        if (!threshold.is_none()) {
-          thr = threshold.cast<double>();
-          if (std::isnan(thr)) throw py::value_error("threshold is NaN");
-        }
+        const double fl = hb::optional_double(floor, "floor", -std::numeric_limits<double>::infinity());
+        const double thr = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
         const int t = hb::threads_arg(threads);
         std::vector<hea_fast::screen::Hit> top;
         int64_t passing = 0;
         hb::without_gil(
             [&] { passing = PE::lattice_topk(space, start, stop - start, la.lf, a.m, thr, k, t, &top, fl); });
-        const auto n = static_cast<py::ssize_t>(top.size());
-        py::array_t<double> scores(n);
-        py::array_t<int64_t> ranks(n);
-        for (py::ssize_t i = 0; i < n; ++i) {
-          scores.mutable_data()[i] = top[static_cast<size_t>(i)].score;
-          ranks.mutable_data()[i] = top[static_cast<size_t>(i)].rank;
-        }
-        return py::make_tuple(scores, ranks, passing);
+        return hb::topk_tuple(top, passing);
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
       py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"),

@@ -66,24 +66,13 @@ void bind_screen(py::module_& m) {
         const hb::ProbitArrays arrays{mean, scale, cl, anchors, sub, mu, cov};
         const auto ms = make_screen(space, start, stop, props, pair, gas_constant, log_offset, columns, arrays);
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
-        double thr = -std::numeric_limits<double>::infinity();
-        if (!threshold.is_none()) {
-          thr = threshold.cast<double>();
-          if (std::isnan(thr)) throw py::value_error("threshold is NaN");
-        }
+        const double thr = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
         const int t = hb::threads_arg(threads);
         std::vector<hea_fast::screen::Hit> top;
         int64_t passing;
         hb::without_gil(
             [&] { passing = hea_fast::screen::mixture_topk(space, start, stop - start, ms, thr, k, t, &top); });
-        const auto n = static_cast<py::ssize_t>(top.size());
-        py::array_t<double> scores(n);
-        py::array_t<int64_t> ranks(n);
-        for (py::ssize_t i = 0; i < n; ++i) {
-          scores.mutable_data()[i] = top[static_cast<size_t>(i)].score;
-          ranks.mutable_data()[i] = top[static_cast<size_t>(i)].rank;
-        }
-        return py::make_tuple(scores, ranks, passing);
+        return hb::topk_tuple(top, passing);
       },
       R"doc(Fused screening of lattice ranks [start, stop): the model's descriptors -> mixture
 P(single phase) by the probit predictive -> the k best with a finite score >= threshold. Returns (scores,
