@@ -117,6 +117,18 @@ def pytest_fixture_setup(fixturedef, request):
         raise skip from None
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """One torch intra-op thread for a module of tiny models (threading only adds synchronisation:
+    6x slower on the shared 2-core CI machine under load); use with
+    ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)

@@ -16,12 +16,7 @@ from hea_fast.xyield.sparsity import magnitude_prune_, sparsity_report
 TINY = dict(channels=(2, 3, 2), hidden=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _data(n, seed, scale=1.0):

@@ -27,14 +27,7 @@ from hea_fast.xyield.sparsity import lower_level_graph, unrolled_ms_correction
 TINY = dict(channels=(2, 3, 2), hidden=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The models here are tiny: intra-op threading only adds synchronisation (6x slower on the
-    shared 2-core CI machine under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _data(n, seed, scale=1.0):
