@@ -468,8 +468,6 @@ def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsemblePa
     from hea_fast._backend import core
 
     params = _params(params)
-    if floor is not None and not math.isfinite(float(floor)) and float(floor) > 0:
-        raise ValueError(f"floor must be finite or -inf, got {floor}")
     s, r, n = core.phase_ensemble_topk(*_lattice_args(space, start, stop, params, table), threshold=threshold,
                                        k=int(k), threads=threads, floor=None if floor is None else float(floor),
                                        **params.arrays())
