@@ -9,7 +9,9 @@ plain average; ``--calibrate`` trains the calibrated variant)
 fitted on the pooled shared phase data: the six sources of `hea_fast.validation.harmonised_phase_data`
 mapped to single-phase solid solution vs not, one row per composition (fractions to 1e-3), one
 vote per source, ties dropped (``--conflict majority``), seed 0. The applicability domain
-(`hea_fast.phase.ApplicabilityDomain`, default settings) is fitted on the same compositions.
+(`hea_fast.phase.ApplicabilityDomain`, default settings except ``min_components=3``: binaries are out
+of domain, because the sources contradict each other on them; ``--min-components`` changes it) is
+fitted on the same compositions.
 
 Writes model.json, domain.json, domain.npz (`PhaseModel.save`, every file atomically, model.json
 last) and TRAINING.json: the SHA-256 of every source file, the fingerprint of the pooled training
@@ -94,6 +96,8 @@ def main(argv=None) -> int:
                     "validated across sources and make fused screening several times slower")
     ap.add_argument("--calibrate", action="store_true",
                     help="add the Platt calibration fitted on grouped out-of-fold averages (ensemble_calibrated)")
+    ap.add_argument("--min-components", type=int, default=3,
+                    help="domain: fewest elements an in-domain alloy has (3: binaries are out; 1: no such rule)")
     ap.add_argument("--validation", default=str(VALIDATION), help="phase validation folder (metrics for TRAINING.json)")
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
         est = PhaseEnsembleClassifier(calibrate=args.calibrate, max_depths=depths, random_state=args.seed,
                                       threads=1).fit(X, y, groups)
     t_fit = time.perf_counter() - t0
-    domain = ApplicabilityDomain().fit(X, threads=1)
+    domain = ApplicabilityDomain(min_components=args.min_components).fit(X, threads=1)
     rows = "\n".join(f"{k}={int(v)}" for k, v in zip(pooled["key"], pooled["single_phase"]))
     training = {
         "model": ("PhaseEnsembleClassifier(calibrate=%s) (%s in benchmarks/papers/phase_validation)"

@@ -159,6 +159,30 @@ def test_fraction_range_rule(train):
     assert wide["domain_score"].iloc[0] == s["domain_score"].iloc[0]
 
 
+def test_min_components_rule(train):
+    # a binary and a ternary of training elements, each element within its training range
+    binary, ternary, quinary = "Co50Cr50", "Co34Cr33Fe33", "Co20Cr20Fe20Mn20Ni20"
+    off = ApplicabilityDomain(quantile=1.0, fraction_tolerance=1.0, fraction_weight=0.0).fit(train)
+    on = ApplicabilityDomain(quantile=1.0, fraction_tolerance=1.0, fraction_weight=0.0, min_components=3).fit(train)
+    a, b = off.score([binary, ternary, quinary]), on.score([binary, ternary, quinary])
+    # the rule changes neither the score nor any other verdict; only the binary loses in_domain
+    np.testing.assert_array_equal(a["domain_score"].to_numpy(), b["domain_score"].to_numpy())
+    assert b["domain_reason"].iloc[0].startswith("2 element(s), fewer than min_components=3")
+    assert not b["in_domain"].iloc[0]
+    assert b["in_domain"].iloc[1:].tolist() == a["in_domain"].iloc[1:].tolist()
+    assert "min_components" not in "".join(b["domain_reason"].iloc[1:])
+    assert "min_components" not in "".join(a["domain_reason"])
+    # a trace third element counts as a component (the rule counts elements present)
+    assert "min_components" not in on.score(["Co49.9Cr50Fe0.1"])["domain_reason"].iloc[0]
+    # it travels with the saved domain; files written before the rule existed read as 1 (off)
+    d = on.to_dict()
+    assert d["min_components"] == 3
+    assert ApplicabilityDomain.from_parts(d, on.arrays()).min_components == 3
+    del d["min_components"]
+    assert ApplicabilityDomain.from_parts(d, on.arrays()).min_components == 1
+    assert "min_components=3" in repr(on)
+
+
 # ---- the score: exact kNN, monotone --------------------------------------------------------------
 def test_score_features_equals_brute_force_knn(train, domain):
     els, z, dk, _loo, thr = _reference(train)
@@ -234,6 +258,8 @@ def test_fit_refuses_rows_without_descriptors(train):
 @pytest.mark.parametrize("kw, match", [({"k": 0}, "k must be"), ({"quantile": 1.5}, "quantile must be"),
                                        ({"descriptors": ["delta", "nope"]}, "nope"),
                                        ({"min_element_count": 0}, "min_element_count"),
+                                       ({"min_components": 0}, "min_components"),
+                                       ({"min_components": 2.5}, "min_components"),
                                        ({"fraction_weight": -1}, "fraction_weight"),
                                        ({"fraction_tolerance": float("nan")}, "fraction_tolerance")])
 def test_bad_settings_are_named(kw, match):

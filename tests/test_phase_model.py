@@ -203,6 +203,20 @@ def test_default_model_loads_without_a_data_home(tmp_path, monkeypatch):
     assert (default_model_dir() / "TRAINING.json").is_file()
 
 
+def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
+    """The bundled domain's component rule (min_components=3): the sources contradict each other on
+    binaries (benchmarks/papers/phase_validation/domain.md), so a binary gets a probability but
+    in_domain False and the reason."""
+    monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
+    m = load_model("default")
+    assert m.domain.min_components == 3
+    f = m.predict_frame(["TiZr", "Cu50Zr50", "NbTaTi", "CoCrFeMnNi"])
+    assert f["p_single"].between(0, 1).all()
+    assert f["in_domain"].tolist() == [False, False, True, True]
+    assert f["reason"].iloc[:2].str.contains("2 element(s), fewer than min_components=3", regex=False).all()
+    assert (f["reason"].iloc[2:] == "").all()
+
+
 def test_inference_does_not_import_sklearn(tmp_path):
     import os
 
