@@ -28,6 +28,7 @@ from hea_fast.parse import (
     element_z,
     error_for_status,
     is_element,
+    normalise_notation,
     parse_amounts,
     parse_formula,
 )
@@ -202,6 +203,11 @@ class CompositionBatch:
                     bad.append((i, exc))
             elif code == "outside_set":
                 bad.append((i, _outside_error(parse_formula(f), els, f)))
+            elif code != "missing_value" and normalise_notation(f) != f:
+                try:  # a published notation (subscripts, LaTeX, dashes): the reference's retry
+                    extra.append((i, parse_formula(f)))
+                except CompositionError as exc:
+                    bad.append((i, exc))
             else:
                 bad.append((i, error_for_status(code, f, pos[i], length[i])))
         if extra:

@@ -22,6 +22,15 @@ ratios: `(CoCrCuFeNi)96Nb4` is Nb 4 % and 19.2 % of each other element, `(FeNi)0
 Otherwise the subscript multiplies the group's amounts, as in chemistry: `Ti(ZrHf)2` is
 Ti 1 : Zr 2 : Hf 2 (20/40/40 %). The rule is applied level by level, so nested groups each follow it.
 
+Published notations (`normalise_notation`). A text the grammar rejects is tried once more after
+rewriting notations found in papers and compilations that have one reading: Unicode subscript
+digits (`AlCoCrFeNi₂.₁`), LaTeX subscripts (`Al$_{0.5}$CoCrFeNi`, `Al_{0.5}…`, `\\mathrm{Al}`),
+square brackets as group parentheses (`[CoCrFeNi]96Nb4`), hyphens or dashes between components
+(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`) and a trailing `at.%`. A dash before a number is not a
+separator (`Ti-6Al-4V` names an alloy in weight percent; it stays a "negative amount" error, with a
+hint). If the rewritten text fails too, the error is the original text's, at its position. Texts
+the grammar accepts are never rewritten, so the fallback costs nothing on clean input.
+
 Errors raise `CompositionError` (a ValueError) naming the formula, the character position (a Python
 string index) and the reason; `CompositionBatch.from_formulas` reports every bad row at once
 (`CompositionBatchError.errors`) or, with `errors="skip"`, drops and records them.
@@ -30,9 +39,9 @@ Two implementations of the grammar: the pure-Python reference below (`parse_form
 specification) and the compiled batch parser `hea_fast._core.parse_formulas` (csrc/cpu/parse_cpu.cpp,
 multi-threaded, GIL released), which `CompositionBatch.from_formulas` uses by default. They mirror
 each other statement by statement and give bit-identical fractions and identical errors
-(tests/test_parse.py checks this on a hypothesis-generated corpus). `parse_formula` is the
-reference of the compiled kernel (`parse_formula_reference` is the same function under the kernel
-convention's name); batches are built in `hea_fast.composition`.
+(tests/test_parse.py checks this on a hypothesis-generated corpus). `parse_formula_reference` (the
+grammar alone) is the reference of the compiled kernel; `parse_formula` adds the published-notation
+retry, which batches (`hea_fast.composition`) apply to the rows the kernel rejects.
 """
 from __future__ import annotations
 
@@ -53,6 +62,7 @@ __all__ = [
     "parse_formula",
     "parse_amounts",
     "parse_formula_reference",
+    "normalise_notation",
 ]
 
 # Element symbols in atomic-number order (Z = index + 1).
@@ -160,6 +170,9 @@ def error_for_status(code: str, formula: str, pos: int, length: int) -> Composit
             reason += " (element symbols are case-sensitive: 'Co', not 'CO')"
     elif code == "unexpected_char" and tok == ",":
         reason += " (write decimals with '.', and nothing between elements)"
+    elif code == "negative" and _WT_NAME.search(formula):
+        reason += (" (a dash before a number reads as a negative amount; names like 'Ti-6Al-4V' give weight "
+                   "percent: convert to atomic amounts)")
     return CompositionError(reason, formula, pos if pos >= 0 else None, code=code,
                             length=length if pos >= 0 else 0)
 
@@ -290,19 +303,61 @@ def _evaluate(items: list, out: dict[str, float], scale: float) -> None:
             _evaluate(payload, out, scale * amt)
 
 
-def parse_amounts(formula: str) -> dict[str, float]:
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_LATEX_TEXT = re.compile(r"\\(?:mathrm|text|textrm|rm)\s*\{([^{}]*)\}")
+_LATEX_SUB = re.compile(r"_\{([^{}]*)\}")
+_LATEX_SUB_BARE = re.compile(r"_(?=[0-9.])")
+# a dash (ASCII hyphen, Unicode hyphens, en/em dash) between a component and the next element or group
+_SEPARATOR = re.compile(r"(?<=[A-Za-z0-9.)\]])\s*[-\u2010\u2011\u2012\u2013\u2014]\s*(?=[A-Z(\[])")
+_AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
+_WT_NAME = re.compile(r"[A-Za-z)]\s*-\s*[0-9.]+\s*[A-Z]")
+
+
+def normalise_notation(formula: str) -> str:
+    """`formula` with the published notations of the module docstring rewritten into the grammar
+    (subscript digits, LaTeX subscripts and text macros, square brackets, dashes between components,
+    a trailing at.%); other text is left alone. The parsers call it only on texts the grammar
+    rejects.
+
+    >>> normalise_notation("Al$_{0.5}$Co-Cr-Fe-Ni₂")
+    'Al0.5CoCrFeNi2'
+    """
+    t = formula.translate(_SUBSCRIPTS)
+    t = _LATEX_TEXT.sub(r"\1", t)
+    t = t.replace("$", "")
+    t = _LATEX_SUB.sub(r"\1", t)
+    t = _LATEX_SUB_BARE.sub("", t)
+    t = t.replace("[", "(").replace("]", ")")
+    t = _SEPARATOR.sub("", t)
+    return _AT_PERCENT.sub("", t)
+
+
+def _items(formula: str, notations: bool) -> list:
+    """The parsed items of `formula`; with `notations`, retrying once with `normalise_notation`
+    when the grammar rejects it. The error is the original text's."""
+    try:
+        return _Parser(formula).level(0)
+    except _Fail as f:
+        failure = f
+    alt = normalise_notation(formula) if notations else formula
+    if alt != formula and alt.strip():
+        try:
+            return _Parser(alt).level(0)
+        except _Fail:
+            pass
+    raise error_for_status(failure.code, formula, failure.pos, failure.length) from None
+
+
+def parse_amounts(formula: str, notations: bool = True) -> dict[str, float]:
     """Amounts as written (groups resolved, zeros dropped, not normalised), in order of first
-    appearance."""
+    appearance. notations=False: the grammar alone, without the published-notation retry."""
     if not isinstance(formula, str):
         raise CompositionError(f"formula must be a string, got {type(formula).__name__}", formula)
     text = formula.strip()
     if text.isascii() and text.lower() in _MISSING_MARKERS:
         start = len(formula) - len(formula.lstrip())
         raise error_for_status("missing_value", formula, start, len(text))
-    try:
-        items = _Parser(formula).level(0)
-    except _Fail as f:
-        raise error_for_status(f.code, formula, f.pos, f.length) from None
+    items = _items(formula, notations)
     if not items:
         raise error_for_status("empty", formula, -1, 0)
     out: dict[str, float] = {}
@@ -315,14 +370,26 @@ def parse_amounts(formula: str) -> dict[str, float]:
 
 def parse_formula(formula: str) -> dict[str, float]:
     """Parse one alloy formula into {element: atomic fraction} (fractions sum to 1, elements in
-    order of first appearance). The pure-Python reference of the grammar in the module docstring.
+    order of first appearance): the grammar of the module docstring, with the published-notation
+    retry (`normalise_notation`) for texts the grammar rejects.
 
     >>> parse_formula("(CoCrCuFeNi)96Nb4")["Nb"]
     0.04
     >>> parse_formula("Ti(ZrHf)2")
     {'Ti': 0.2, 'Zr': 0.4, 'Hf': 0.4}
     """
-    amounts = parse_amounts(formula)
+    return _fractions(parse_amounts(formula), formula)
+
+
+def parse_formula_reference(formula: str) -> dict[str, float]:
+    """The reference of the compiled kernel (`hea_fast._core.parse_formulas`, statement by
+    statement): `parse_formula` without the published-notation retry, i.e. the grammar alone.
+    Batches (`CompositionBatch.from_formulas`, either engine) add the retry on the rows the kernel
+    rejects."""
+    return _fractions(parse_amounts(formula, notations=False), formula)
+
+
+def _fractions(amounts: dict, formula: str) -> dict[str, float]:
     total = 0.0
     for v in amounts.values():
         total += v
@@ -330,5 +397,3 @@ def parse_formula(formula: str) -> dict[str, float]:
         raise error_for_status("overflow", formula, -1, 0)
     return {k: v / total for k, v in amounts.items()}
 
-
-parse_formula_reference = parse_formula

@@ -23,6 +23,7 @@ from hea_fast.composition import (
     CompositionError,
     parse_formula,
 )
+from hea_fast.parse import normalise_notation
 
 ENGINES = ("cpp", "python")
 
@@ -129,7 +130,10 @@ ERRORS = [
     ("(AlCo)0", "all_zero", None, "all amounts are zero"),
     ("Al-0.5Co", "negative", 2, "negative"),
     ("Al - .5Co", "negative", 3, "negative"),
-    ("Al-Co", "unexpected_char", 2, "'-'"),
+    ("Al-", "unexpected_char", 2, "'-'"),
+    ("Ti-6Al-4V", "negative", 2, "weight percent"),
+    ("Al-Co, Cr", "unexpected_char", 2, "'-'"),  # the rewritten text fails too: the original's error
+    ("Al$_{0.5}$Xx", "unexpected_char", 2, "'$'"),
     ("Al+2Co", "unexpected_char", 2, "'+'"),
     ("Al0,5CoCrFeNi", "decimal_comma", 3, "decimal comma"),
     ("Al, Co", "unexpected_char", 2, "','"),
@@ -185,6 +189,36 @@ def test_errors_name_formula_reason_and_position(formula, code, pos, text, engin
     assert str(single.value) == msg
 
 
+NOTATIONS = [  # published notation, the same alloy in the grammar
+    ("Al-Co-Cr-Fe-Ni", "AlCoCrFeNi"),
+    ("Co – Cr – Fe – Mn – Ni", "CoCrFeMnNi"),
+    ("Al0.5-CoCrFeNi", "Al0.5CoCrFeNi"),
+    ("AlCoCrFeNi₂.₁", "AlCoCrFeNi2.1"),
+    ("Al₀.₃CoCrFeNi", "Al0.3CoCrFeNi"),
+    ("Al$_{0.5}$CoCrFeNi", "Al0.5CoCrFeNi"),
+    ("Al_{0.5}CoCrFeNi", "Al0.5CoCrFeNi"),
+    ("Al_0.5CoCrFeNi", "Al0.5CoCrFeNi"),
+    ("\\mathrm{Al}_{0.5}\\mathrm{CoCrFeNi}", "Al0.5CoCrFeNi"),
+    ("[CoCrFeNi]96Nb4", "(CoCrFeNi)96Nb4"),
+    ("Al10Co22.5Cr22.5Fe22.5Ni22.5 at.%", "Al10Co22.5Cr22.5Fe22.5Ni22.5"),
+    ("Fe50Mn30Co10Cr10 (at. %)", "Fe50Mn30Co10Cr10"),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_published_notations_parse_as_their_plain_form(engine):
+    pub, plain = zip(*NOTATIONS)
+    a = CompositionBatch.from_formulas(list(pub) + ["CoCrFeNi"], engine=engine)
+    b = CompositionBatch.from_formulas(list(plain) + ["CoCrFeNi"], engine=engine)
+    assert a.elements == b.elements
+    np.testing.assert_array_equal(a.fractions, b.fractions)
+    for p_, q in NOTATIONS:
+        assert parse_formula(p_) == parse_formula(q)
+    # the grammar's own texts are never rewritten: a plain formula's normal form is itself
+    for q in plain:
+        assert normalise_notation(q) == q
+
+
 def test_error_is_exported_and_a_value_error():
     import hea_fast
 
@@ -207,7 +241,7 @@ def _assert_engines_agree(formulas: list, threads=None):
     present = set()
     for i, f in enumerate(formulas):
         try:
-            ref = parse_formula(f)
+            ref = P.parse_formula_reference(f)
         except CompositionError as e:
             got = (core.PARSE_STATUS[status[i]], int(pos[i]), int(length[i]))
             want = (e.code, -1 if e.position is None else e.position, e.length)
