@@ -26,11 +26,10 @@ from hea_fast.parse import (
     CompositionBatchError,
     CompositionError,
     element_z,
-    error_for_status,
     is_element,
-    normalise_notation,
     parse_amounts,
     parse_formula,
+    parse_rejected,
 )
 
 __all__ = ["ELEMENTS", "MAX_DEPTH", "CompositionError", "CompositionBatchError", "CompositionBatch", "element_z",
@@ -191,10 +190,9 @@ class CompositionBatch:
             els = tuple(ELEMENTS[z - 1] for z in zcols)
         if not status.any():
             return cls._trusted(F, els)
-        names = core.PARSE_STATUS
         bad, extra = [], []
         for i in np.flatnonzero(status).tolist():
-            code = names[status[i]]
+            code = core.PARSE_STATUS[status[i]]
             f = values[i]
             if code == "not_a_string":  # dicts, pymatgen Compositions, None, surrogates: in Python
                 try:
@@ -203,13 +201,9 @@ class CompositionBatch:
                     bad.append((i, exc))
             elif code == "outside_set":
                 bad.append((i, _outside_error(parse_formula(f), els, f)))
-            elif code != "missing_value" and normalise_notation(f) != f:
-                try:  # a published notation (subscripts, LaTeX, dashes): the reference's retry
-                    extra.append((i, parse_formula(f)))
-                except CompositionError as exc:
-                    bad.append((i, exc))
-            else:
-                bad.append((i, error_for_status(code, f, pos[i], length[i])))
+            else:  # a published notation (dashes, subscripts, LaTeX) may still read: parse_formula's retry
+                r = parse_rejected(f, code, pos[i], length[i])
+                (extra if isinstance(r, dict) else bad).append((i, r))
         if extra:
             if elements is None:
                 new = {e for _, d in extra for e in d} - set(els)

@@ -63,6 +63,7 @@ __all__ = [
     "parse_amounts",
     "parse_formula_reference",
     "normalise_notation",
+    "parse_rejected",
 ]
 
 # Element symbols in atomic-number order (Z = index + 1).
@@ -346,6 +347,18 @@ def _items(formula: str, notations: bool) -> list:
         except _Fail:
             pass
     raise error_for_status(failure.code, formula, failure.pos, failure.length) from None
+
+
+def parse_rejected(formula: str, code: str, pos: int, length: int):
+    """A batch's answer for a text the compiled kernel rejected with status (code, pos, length):
+    its fractions (dict) when a published notation makes it readable (`parse_formula`'s retry),
+    else the `CompositionError`."""
+    if code != "missing_value" and normalise_notation(formula) != formula:
+        try:
+            return parse_formula(formula)
+        except CompositionError as exc:
+            return exc
+    return error_for_status(code, formula, pos, length)
 
 
 def parse_amounts(formula: str, notations: bool = True) -> dict[str, float]:
