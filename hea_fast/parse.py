@@ -26,10 +26,12 @@ Published notations (`normalise_notation`). A text the grammar rejects is tried 
 rewriting notations found in papers and compilations that have one reading: Unicode subscript
 digits (`AlCoCrFeNi₂.₁`), LaTeX subscripts (`Al$_{0.5}$CoCrFeNi`, `Al_{0.5}…`, `\\mathrm{Al}`),
 square brackets as group parentheses (`[CoCrFeNi]96Nb4`), hyphens or dashes between components
-(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`) and a trailing `at.%`. A dash before a number is not a
-separator (`Ti-6Al-4V` names an alloy in weight percent; it stays a "negative amount" error, with a
-hint). If the rewritten text fails too, the error is the original text's, at its position. Texts
-the grammar accepts are never rewritten, so the fallback costs nothing on clean input.
+(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%` and a trailing remark in parentheses that
+starts with a lower-case letter (`CoCrFeMnNi (as-cast)`). A dash before a number is not a separator
+(`Ti-6Al-4V` names an alloy in weight percent; it stays a "negative amount" error, with a hint), and
+a text that mentions wt.% is never rewritten (its error says why). If the rewritten text fails too,
+the error is the original text's, at its position. Texts the grammar accepts are never rewritten,
+so the fallback costs nothing on clean input.
 
 Errors raise `CompositionError` (a ValueError) naming the formula, the character position (a Python
 string index) and the reason; `CompositionBatch.from_formulas` reports every bad row at once
@@ -174,6 +176,8 @@ def error_for_status(code: str, formula: str, pos: int, length: int) -> Composit
     elif code == "negative" and _WT_NAME.search(formula):
         reason += (" (a dash before a number reads as a negative amount; names like 'Ti-6Al-4V' give weight "
                    "percent: convert to atomic amounts)")
+    if _WT_PERCENT.search(formula):
+        reason += " (weight percent is not read: convert to atomic amounts)"
     return CompositionError(reason, formula, pos if pos >= 0 else None, code=code,
                             length=length if pos >= 0 else 0)
 
@@ -311,18 +315,24 @@ _LATEX_SUB_BARE = re.compile(r"_(?=[0-9.])")
 # a dash (ASCII hyphen, Unicode hyphens, en/em dash) between a component and the next element or group
 _SEPARATOR = re.compile(r"(?<=[A-Za-z0-9.)\]])\s*[-\u2010\u2011\u2012\u2013\u2014]\s*(?=[A-Z(\[])")
 _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
+# a trailing remark in parentheses that starts with a lower-case letter and has no digit: "(as-cast)"
+# (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left alone)
+_REMARK = re.compile(r"\s*\(\s*[a-z][^()0-9]*\)\s*$")
 _WT_NAME = re.compile(r"[A-Za-z)]\s*-\s*[0-9.]+\s*[A-Z]")
+_WT_PERCENT = re.compile(r"wt\s*\.?\s*%|mass\s*%|weight\s*%", re.IGNORECASE)
 
 
 def normalise_notation(formula: str) -> str:
     """`formula` with the published notations of the module docstring rewritten into the grammar
     (subscript digits, LaTeX subscripts and text macros, square brackets, dashes between components,
-    a trailing at.%); other text is left alone. The parsers call it only on texts the grammar
+    a trailing at.% or lower-case remark in parentheses); other text is left alone. The parsers call it only on texts the grammar
     rejects.
 
     >>> normalise_notation("Al$_{0.5}$Co-Cr-Fe-Ni₂")
     'Al0.5CoCrFeNi2'
     """
+    if _WT_PERCENT.search(formula):  # weight percent must not be read as atomic amounts
+        return formula
     t = formula.translate(_SUBSCRIPTS)
     t = _LATEX_TEXT.sub(r"\1", t)
     t = t.replace("$", "")
@@ -330,7 +340,7 @@ def normalise_notation(formula: str) -> str:
     t = _LATEX_SUB_BARE.sub("", t)
     t = t.replace("[", "(").replace("]", ")")
     t = _SEPARATOR.sub("", t)
-    return _AT_PERCENT.sub("", t)
+    return _AT_PERCENT.sub("", _REMARK.sub("", t))
 
 
 def _items(formula: str, notations: bool) -> list:

@@ -132,6 +132,8 @@ ERRORS = [
     ("Al - .5Co", "negative", 3, "negative"),
     ("Al-", "unexpected_char", 2, "'-'"),
     ("Ti-6Al-4V", "negative", 2, "weight percent"),
+    ("Al10Co90 (wt.%)", "unexpected_char", 10, "weight percent is not read"),  # never read as at.%
+    ("Al10Co90 wt%", "unexpected_char", 9, "weight percent is not read"),
     ("Al-Co, Cr", "unexpected_char", 2, "'-'"),  # the rewritten text fails too: the original's error
     ("Al$_{0.5}$Xx", "unexpected_char", 2, "'$'"),
     ("Al+2Co", "unexpected_char", 2, "'+'"),
@@ -202,6 +204,7 @@ NOTATIONS = [  # published notation, the same alloy in the grammar
     ("[CoCrFeNi]96Nb4", "(CoCrFeNi)96Nb4"),
     ("Al10Co22.5Cr22.5Fe22.5Ni22.5 at.%", "Al10Co22.5Cr22.5Fe22.5Ni22.5"),
     ("Fe50Mn30Co10Cr10 (at. %)", "Fe50Mn30Co10Cr10"),
+    ("CoCrFeMnNi (as-cast)", "CoCrFeMnNi"),
 ]
 
 
