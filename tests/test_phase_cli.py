@@ -149,6 +149,7 @@ def test_info_reports_the_training_record_and_domain(model, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["domain"]["threshold"] == model.domain.threshold_
     assert info["domain"]["n_train"] == model.domain.n_train_
+    assert info["domain"]["min_components"] == model.domain.min_components == 3
     assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
     assert info["members"]["boosted_trees"] == f"{model.params.n_trees} trees"
     assert "training" in info

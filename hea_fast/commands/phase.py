@@ -6,7 +6,7 @@ info     what the bundled (or a given) phase model is: its training data, metric
 
 Columns of `predict`: ``p_single`` (P(single-phase solid solution)), ``in_domain`` (the alloy lies
 inside the applicability domain of the default model's training alloys: known elements, training
-fraction ranges, distance to the nearest training alloys), ``domain_score`` (distance to the k
+fraction ranges, distance to the nearest training alloys, at least three elements), ``domain_score`` (distance to the k
 nearest training alloys over the training threshold: <= 1 inside, +inf for an element no training
 alloy has, NaN when the descriptors cannot be computed) and ``reason`` ('' for a scored in-domain
 row; why p_single is NaN or why the row is out of domain otherwise). Rows that cannot be scored
@@ -157,7 +157,8 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
     if d is not None:
         out["domain"] = {"threshold": d.threshold_, "k": d.k, "quantile": d.quantile, "n_train": d.n_train_,
                          "n_elements": len(d.elements_), "fraction_weight": d.fraction_weight,
-                         "fraction_tolerance": d.fraction_tolerance, "min_element_count": d.min_element_count}
+                         "fraction_tolerance": d.fraction_tolerance, "min_element_count": d.min_element_count,
+                         "min_components": d.min_components}
     record = None
     training = path / "TRAINING.json"
     if training.is_file():
