@@ -25,7 +25,6 @@ Writes domain.json and domain.md next to this script (atomically); about a minut
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -42,13 +41,12 @@ DEFAULT = "ensemble"  # the bundled default (scripts/train_default_phase.py)
 SHOWN = ("accuracy", "auc", "log_loss", "ece")
 
 
-def fold_domains(min_components: int):
+def fold_domains(data: pd.DataFrame, min_components: int):
     """Per held-out source: the test frame with columns in_domain_1 / in_domain_<m> / domain_reason_<m>."""
     from hea_fast.phase import ApplicabilityDomain
-    from hea_fast.validation.data import element_columns, harmonised_phase_data
+    from hea_fast.validation.data import element_columns
     from hea_fast.validation.protocols import loso_folds
 
-    data = harmonised_phase_data()
     out = []
     for fold in loso_folds(data):
         els = element_columns(fold.train)
@@ -64,14 +62,24 @@ def fold_domains(min_components: int):
     return out
 
 
-def predictions(log_path: Path) -> dict:
-    recs = {}
-    with open(log_path, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["protocol"] == "loso":
-                recs[(r["fold"], r["model"])] = np.asarray(r["p"], dtype=np.float64)
-    return recs
+def loso_predictions(log_path: Path) -> dict:
+    """{(held-out source, model): held-out probabilities} of the leave-one-source-out records of a
+    `hea_fast.validation` results log (in the order of the fold's test rows)."""
+    from hea_fast.validation.protocols import ResultsLog
+
+    return {(r["fold"], r["model"]): np.asarray(r["p"], dtype=np.float64)
+            for r in ResultsLog(log_path).records if r["protocol"] == "loso"}
+
+
+def metric_row(name: str, model: str, y, p, groups, n_boot: int) -> dict:
+    """One table row: every metric of `hea_fast.validation.scores.metrics` with its interval."""
+    from hea_fast.validation.scores import metrics
+
+    r = metrics(y, p, n_boot=n_boot, seed=0, groups=groups)
+    scored = [k for k in r if isinstance(r[k], dict)]
+    return {"slice": name, "model": model, "n": r["n"], "n_pos": r["n_pos"], "n_groups": r["n_groups"],
+            **{k: r[k]["value"] for k in scored}, **{f"{k}_lo": r[k]["lo"] for k in scored},
+            **{f"{k}_hi": r[k]["hi"] for k in scored}}
 
 
 def slices(t: pd.DataFrame, m: int) -> dict:
@@ -101,11 +109,12 @@ def main(argv=None) -> int:
     ap.add_argument("--refit-multicomponent", action="store_true",
                     help="also refit the default on >= 3-element folds (log multicomponent.jsonl)")
     args = ap.parse_args(argv)
-    from hea_fast.validation.scores import metrics
+    from hea_fast.validation.data import harmonised_phase_data
 
     m = args.min_components
-    tests = fold_domains(m)
-    recs = predictions(Path(args.results))
+    data = harmonised_phase_data()
+    tests = fold_domains(data, m)
+    recs = loso_predictions(Path(args.results))
     models = sorted({k[1] for k in recs}, key=lambda s: (s != DEFAULT, s))
     t = pd.concat(tests, ignore_index=True)
     P = {mo: np.concatenate([recs[(f["fold"].iloc[0], mo)] for f in tests]) for mo in models}
@@ -114,15 +123,10 @@ def main(argv=None) -> int:
     rows = []
     for name, mask in slices(t, m).items():
         for mo in models if name in ("all", ">= 3 elements", f"in domain (min_components={m})") else (DEFAULT,):
-            if mask.sum() == 0:
-                continue
-            r = metrics(y[mask], P[mo][mask], n_boot=args.n_boot, seed=0, groups=groups[mask])
-            rows.append({"slice": name, "model": mo, "n": r["n"], "n_pos": r["n_pos"], "n_groups": r["n_groups"],
-                         **{k: r[k]["value"] for k in r if isinstance(r[k], dict)},
-                         **{f"{k}_lo": r[k]["lo"] for k in r if isinstance(r[k], dict)},
-                         **{f"{k}_hi": r[k]["hi"] for k in r if isinstance(r[k], dict)}})
+            if mask.sum():
+                rows.append(metric_row(name, mo, y[mask], P[mo][mask], groups[mask], args.n_boot))
     if args.refit_multicomponent:
-        rows += refit_multicomponent(Path(args.out) / "multicomponent.jsonl", args.n_boot)
+        rows += refit_multicomponent(data, Path(args.out) / "multicomponent.jsonl", args.n_boot)
     by_source = (t.assign(out=~t[f"in_domain_{m}"]).groupby("fold")
                  .agg(n=("out", "size"), out=("out", "sum")).reset_index().to_dict(orient="records"))
     res = {"command": "python benchmarks/papers/phase_validation/domain_eval.py " + " ".join(argv or sys.argv[1:]),
@@ -137,23 +141,16 @@ def main(argv=None) -> int:
     return 0
 
 
-def refit_multicomponent(log: Path, n_boot: int) -> list:
+def refit_multicomponent(data: pd.DataFrame, log: Path, n_boot: int) -> list:
     """The default model fitted and tested on leave-one-source-out folds of the >= 3-element alloys."""
-    from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds, run
-    from hea_fast.validation.scores import metrics
 
-    data = harmonised_phase_data()
     attrs = dict(data.attrs)
     data = data[data["n_elements"] >= 3].reset_index(drop=True)
     data.attrs.update(attrs)
     pred = run([DEFAULT], loso_folds(data), seed=0, log=log, progress=print)
-    r = metrics(pred["y"].to_numpy(), pred["p"].to_numpy(), n_boot=n_boot, seed=0, groups=pred["system"].to_numpy())
-    return [{"slice": ">= 3 elements, model trained on >= 3 elements only", "model": DEFAULT, "n": r["n"],
-             "n_pos": r["n_pos"], "n_groups": r["n_groups"],
-             **{k: r[k]["value"] for k in r if isinstance(r[k], dict)},
-             **{f"{k}_lo": r[k]["lo"] for k in r if isinstance(r[k], dict)},
-             **{f"{k}_hi": r[k]["hi"] for k in r if isinstance(r[k], dict)}}]
+    return [metric_row(">= 3 elements, model trained on >= 3 elements only", DEFAULT, pred["y"].to_numpy(),
+                       pred["p"].to_numpy(), pred["system"].to_numpy(), n_boot)]
 
 
 def _cell(r, k):

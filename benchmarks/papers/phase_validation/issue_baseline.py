@@ -25,15 +25,15 @@ Writes issue_baseline.json / issue_baseline.md next to this script (about two mi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+
+from domain_eval import loso_predictions  # noqa: E402  (same folder)
 
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
 
@@ -58,12 +58,7 @@ def main(argv=None) -> int:
 
     data = harmonised_phase_data()
     yan = data[data["source"] == "yan2021"].reset_index(drop=True)
-    loso = {}
-    with open(args.results, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["protocol"] == "loso" and r["model"] == "ensemble":
-                loso[r["fold"]] = np.asarray(r["p"], dtype=np.float64)
+    loso = {fold: p for (fold, model), p in loso_predictions(Path(args.results)).items() if model == "ensemble"}
     preds = []
     for fold in loso_folds(data):
         if fold.name == "yan2021":
