@@ -325,8 +325,8 @@ _WT_PERCENT = re.compile(r"wt\s*\.?\s*%|mass\s*%|weight\s*%", re.IGNORECASE)
 def normalise_notation(formula: str) -> str:
     """`formula` with the published notations of the module docstring rewritten into the grammar
     (subscript digits, LaTeX subscripts and text macros, square brackets, dashes between components,
-    a trailing at.% or lower-case remark in parentheses); other text is left alone. The parsers call it only on texts the grammar
-    rejects.
+    a trailing at.% or lower-case remark in parentheses); other text is left alone. The parsers call
+    it only on texts the grammar rejects.
 
     >>> normalise_notation("Al$_{0.5}$Co-Cr-Fe-Ni₂")
     'Al0.5CoCrFeNi2'

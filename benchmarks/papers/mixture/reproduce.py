@@ -124,7 +124,7 @@ def run_dataset(name, args):
     cands = anchor_frame(list(load_anchor_table()["name"]))
     common["anchors"] = pair
     if args.heldout_only:
-        heldout(F, y, common, odir, info, name, t0)
+        heldout(F, y, common, odir, info, name, t0, args.folds)
         info.update(heldout_only=True, runtime_s=time.time() - t0)
         atomic_write_json(odir / "results.json", info, indent=2,
                           default=lambda o: o.item() if hasattr(o, "item") else str(o))
@@ -171,7 +171,7 @@ def run_dataset(name, args):
         print(f"[{name}] auto anchors {ma.anchor_names_}; K sweep WBIC {list(np.round(sw['wbic'], 1))} "
               f"({time.time() - t0:.0f} s)", flush=True)
 
-    curves = heldout(F, y, common, odir, info, name, t0)
+    curves = heldout(F, y, common, odir, info, name, t0, args.folds)
     info["runtime_s"] = time.time() - t0
     plots(name, m, F, y, rk, curves, odir)
     atomic_write_json(odir / "results.json", info, indent=2,
@@ -180,11 +180,10 @@ def run_dataset(name, args):
     return info
 
 
-def heldout(F, y, common, odir, info, name, t0):
+def heldout(F, y, common, odir, info, name, t0, folds_n):
     """Stratified K-fold held-out evaluation; the subset search (to the same L) runs inside each
     training fold. Each fold's two searches checkpoint to odir/search_fold{k}_{mixture,global}.ckpt.json,
     so an interrupted run resumes where it stopped. Returns the out-of-fold enrichment curves."""
-    folds_n = info["folds"]
     from sklearn.model_selection import StratifiedKFold
 
     skf = StratifiedKFold(n_splits=folds_n, shuffle=True, random_state=0)
