@@ -1,13 +1,12 @@
 """Alloy compositions as batches: `CompositionBatch` and `as_batch`, the one way in (DESIGN.md §4).
 
 `as_batch` is the only coercion of user input to fractions in the package: formulas (the grammar of
-`hea_fast.parse`), {element: amount} dicts, DataFrames of element columns, pymatgen Compositions,
-(n, E) arrays of amounts with `elements=`, or a batch. Formulas are parsed by the compiled
-multi-threaded parser (`hea_fast._core.parse_formulas`, csrc/cpu/parse_cpu.cpp), which gives
-bit-identical fractions and identical errors to the pure-Python reference `hea_fast.parse`.
-Errors raise `CompositionError` (a ValueError) naming the formula, position and reason;
-`CompositionBatch.from_formulas` reports every bad row at once (`CompositionBatchError.errors`) or,
-with `errors="skip"`, drops and records them.
+`hea_fast.parse`), {element: amount} dicts, DataFrames of element columns, pymatgen Compositions, (n, E) arrays of
+amounts with `elements=`, or a batch. Formulas are parsed by the compiled multi-threaded parser
+(`hea_fast._core.parse_formulas`, csrc/cpu/parse_cpu.cpp): bit-identical fractions and identical errors to the
+pure-Python reference `hea_fast.parse`. Errors raise `CompositionError` (a ValueError) naming the formula, position
+and reason; `CompositionBatch.from_formulas` reports every bad row at once (`CompositionBatchError.errors`) or, with
+`errors="skip"`, drops and records them.
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from hea_fast.parse import (
+from hea_fast.parse import (  # noqa: F401
     ELEMENTS,
     ENGINES,
     MAX_DEPTH,
@@ -27,6 +26,7 @@ from hea_fast.parse import (
     CompositionError,
     element_z,
     is_element,
+    labelled_rows,
     parse_amounts,
     parse_formula,
     parse_rejected,
@@ -155,14 +155,12 @@ class CompositionBatch:
                       ) -> "CompositionBatch":
         """Parse formulas (list, tuple, NumPy array, pandas Series, …) into a batch.
 
-        elements: the output columns in this order (a formula with another element is a bad row);
-        None: every element that occurs, in atomic-number order.
-        errors: "raise" reports every bad row at once (`CompositionBatchError`, label + reason);
-        "skip" drops them, recording (label, reason) in `skipped` and the kept labels in `index`.
-        Labels are positions, or the index of a pandas Series.
-        engine: "cpp" (default) parses with the compiled multi-threaded parser; "python" with the
-        pure-Python reference. Both give identical results. threads: for "cpp" (None: all cores).
-        Items that are not strings (dicts, pymatgen Compositions) are accepted row by row.
+        elements: the output columns in this order (a formula with another element is a bad row); None: every
+        element that occurs, in atomic-number order. errors: "raise" reports every bad row at once
+        (`CompositionBatchError`, label + reason); "skip" drops them, recording (label, reason) in `skipped` and the
+        kept labels in `index`. Labels are positions, or the index of a pandas Series. engine: "cpp" (default, the
+        compiled multi-threaded parser) or "python" (the pure-Python reference), identical results. threads: for
+        "cpp" (None: all cores). Items that are not strings (dicts, pymatgen Compositions) are read row by row.
         """
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
@@ -186,22 +184,23 @@ class CompositionBatch:
 
         ez = None if els is None else np.array([_Z[e] for e in els], dtype=np.int64)
         F, zcols, status, pos, length = core.parse_formulas(values, ez, threads)
-        if els is None:
-            els = tuple(ELEMENTS[z - 1] for z in zcols)
-        if not status.any():
+        els = tuple(ELEMENTS[z - 1] for z in zcols) if els is None else els
+        relabel = labelled_rows(F, els, status, values)
+        if not status.any() and not relabel:
             return cls._trusted(F, els)
         bad, extra = [], []
-        for i in np.flatnonzero(status).tolist():
-            code = core.PARSE_STATUS[status[i]]
+        for i in sorted(set(relabel).union(np.flatnonzero(status).tolist())):
+            code = core.PARSE_STATUS[status[i]] if status[i] else "label"  # read with a trailing label as elements
             f = values[i]
             if code == "not_a_string":  # dicts, pymatgen Compositions, None, surrogates: in Python
                 try:
                     extra.append((i, parse_formula(f) if isinstance(f, str) else _coerce_one(f, f)))
                 except CompositionError as exc:
                     bad.append((i, exc))
-            elif code == "outside_set":
-                bad.append((i, _outside_error(parse_formula(f), els, f)))
-            else:  # a published notation (dashes, subscripts, LaTeX) may still read: parse_formula's retry
+            elif code == "outside_set":  # inside after all without a trailing label ("(FCC)")? else an error below
+                extra.append((i, parse_formula(f)))
+            else:  # a published notation (dashes, subscripts, LaTeX) or a trailing label: parse_formula's retry
+                F[i] = 0.0
                 r = parse_rejected(f, code, pos[i], length[i])
                 (extra if isinstance(r, dict) else bad).append((i, r))
         if extra:
@@ -220,6 +219,9 @@ class CompositionBatch:
                 for e, v in d.items():
                     F[i, col[e]] = v
             bad.sort(key=lambda x: x[0])
+        if elements is None and relabel and not F.any(axis=0).all():  # a column only a label had put there
+            keep = F.any(axis=0)
+            F, els = np.ascontiguousarray(F[:, keep]), tuple(e for e, k in zip(els, keep) if k)
         return cls._finish(F, els, bad, n, errors, labels)
 
     @classmethod
@@ -381,10 +383,8 @@ def _values_and_labels(obj) -> tuple[list, Any]:
     return (obj if type(obj) in (list, tuple) else list(obj)), None  # lists are read only
 
 
-def _is_missing(obj) -> bool:
-    if obj is None or (isinstance(obj, float) and math.isnan(obj)):
-        return True
-    return type(obj).__name__ in ("NAType", "NaTType")  # pandas missing markers
+def _is_missing(obj) -> bool:  # None, NaN and the pandas missing markers
+    return obj is None or (isinstance(obj, float) and math.isnan(obj)) or type(obj).__name__ in ("NAType", "NaTType")
 
 
 def _coerce_one(obj, label) -> dict[str, float]:

@@ -27,11 +27,15 @@ rewriting notations found in papers and compilations that have one reading: Unic
 digits (`AlCoCrFeNi₂.₁`), LaTeX subscripts (`Al$_{0.5}$CoCrFeNi`, `Al_{0.5}…`, `\\mathrm{Al}`),
 square brackets as group parentheses (`[CoCrFeNi]96Nb4`), hyphens or dashes between components
 (`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%` and a trailing remark in parentheses that
-starts with a lower-case letter (`CoCrFeMnNi (as-cast)`). A dash before a number is not a separator
+starts with a lower-case letter (`CoCrFeMnNi (as-cast)`). Trailing phase and processing labels
+(`CoCrFeNi (FCC)`, `AlCoCrFeNi (BCC+B2)`, `NbMoTaW BCC`, `…-HIP`; `strip_labels`) are dropped before
+parsing, because several are valid element sequences (FCC = F + C + C, HIP = H + I + P): a label is
+never read as elements. A dash before a number is not a separator
 (`Ti-6Al-4V` names an alloy in weight percent; it stays a "negative amount" error, with a hint), and
 a text that mentions wt.% is never rewritten (its error says why). If the rewritten text fails too,
 the error is the original text's, at its position. Texts the grammar accepts are never rewritten,
-so the fallback costs nothing on clean input.
+so the fallback costs nothing on clean input (the batch parser re-reads in Python only the rows
+that hold B, C, F, H, I, P or S and end in a label).
 
 Errors raise `CompositionError` (a ValueError) naming the formula, the character position (a Python
 string index) and the reason; `CompositionBatch.from_formulas` reports every bad row at once
@@ -66,6 +70,9 @@ __all__ = [
     "parse_formula_reference",
     "normalise_notation",
     "parse_rejected",
+    "strip_labels",
+    "labelled_rows",
+    "LABEL_ELEMENTS",
 ]
 
 # Element symbols in atomic-number order (Z = index + 1).
@@ -318,6 +325,30 @@ _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
 # a trailing remark in parentheses that starts with a lower-case letter and has no digit: "(as-cast)"
 # (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left alone)
 _REMARK = re.compile(r"\s*\(\s*[a-z][^()0-9]*\)\s*$")
+# Phase and processing labels that compilations append to a formula: "CoCrFeNi (FCC)",
+# "AlCoCrFeNi (BCC+B2)", "NbMoTaW BCC", "Al0.3CoCrFeNi-HIP". Several are valid element sequences
+# (FCC = F + C + C, BCC = B + C + C, HCP = H + C + P, HIP = H + I + P, B2 = boron 2), so the grammar
+# alone would silently add elements. In parentheses or brackets every label below counts; written
+# bare after a space or a dash only the unambiguous ones of three or more letters do, so a real
+# component such as " B2" (boron) is kept.
+_LABELS_BARE = ("FCC", "BCC", "HCP", "BCT", "HIP", "SPS", "SLM", "LPBF", "EBM")
+_LABELS = _LABELS_BARE + ("B2", "L12", "L1_2", "L21", "L2_1", "D03", "DO3", "D0_3", "C14", "C15", "IM", "SSS", "SS",
+                          "AM", "HIPed", "AC", "WQ", "AQ", "FC", "HT", "CR", "HR", "CW", "DED", "AR")
+
+
+def _alternation(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_LAB = rf"(?:{_alternation(_LABELS)})(?![A-Za-z0-9_])"
+_LAB_BARE = rf"(?:{_alternation(_LABELS_BARE)})(?![A-Za-z0-9_])"
+_LAB_LIST = rf"{_LAB}(?:\s*[+/,&]\s*{_LAB})*"
+_LABEL_TAIL = re.compile(
+    rf"(?:\s*[(\[]\s*{_LAB_LIST}\s*[)\]]"                          # (FCC), [BCC+B2], (HIP)
+    rf"|(?<=[A-Za-z0-9.)\]])(?:\s+|\s*[-\u2010-\u2014]\s*){_LAB_BARE}(?:\s*[+/]\s*{_LAB})*)"  # " FCC", "-HIP"
+    rf"\s*$")
+#: The elements a label read as a formula adds (the batch parser re-reads rows holding one).
+LABEL_ELEMENTS = frozenset("B C F H I P S".split())
 _WT_NAME = re.compile(r"[A-Za-z)]\s*-\s*[0-9.]+\s*[A-Z]")
 _WT_PERCENT = re.compile(r"wt\s*\.?\s*%|mass\s*%|weight\s*%", re.IGNORECASE)
 
@@ -340,14 +371,48 @@ def normalise_notation(formula: str) -> str:
     t = _LATEX_SUB_BARE.sub("", t)
     t = t.replace("[", "(").replace("]", ")")
     t = _SEPARATOR.sub("", t)
-    return _AT_PERCENT.sub("", _REMARK.sub("", t))
+    return strip_labels(_AT_PERCENT.sub("", _REMARK.sub("", t)))
+
+
+def strip_labels(formula: str) -> str:
+    """`formula` without trailing phase or processing labels (see `_LABELS`): "(FCC)", "[BCC+B2]",
+    " HCP", "-HIP", repeated ("(FCC) (HIP)"); other text is returned unchanged.
+
+    >>> strip_labels("AlCoCrFeNi (BCC+B2)")
+    'AlCoCrFeNi'
+    >>> strip_labels("Fe40Mn40Co10Cr10 B2")  # bare "B2" is boron
+    'Fe40Mn40Co10Cr10 B2'
+    """
+    t = formula
+    while t:
+        end = t.rstrip()[-1:]
+        if not (end in (")", "]") or end.isupper()):  # every label ends so: most formulas skip the search
+            break
+        m = _LABEL_TAIL.search(t)
+        if m is None:
+            break
+        t = t[:m.start()]
+    return t
+
+
+def labelled_rows(F, elements, status, values) -> list:
+    """Rows of a kernel batch (fractions `F` (n, E) over `elements`, per-row `status`, texts
+    `values`) that the grammar read (status 0) with a trailing label as elements: they hold an
+    element of `LABEL_ELEMENTS` and `strip_labels` changes their text. The batch re-reads them."""
+    cols = [j for j, e in enumerate(elements) if e in LABEL_ELEMENTS]
+    if not cols:
+        return []
+    cand = ((status == 0) & (F[:, cols] != 0).any(axis=1)).nonzero()[0]
+    return [i for i in cand.tolist() if isinstance(values[i], str) and strip_labels(values[i]) != values[i]]
 
 
 def _items(formula: str, notations: bool) -> list:
-    """The parsed items of `formula`; with `notations`, retrying once with `normalise_notation`
-    when the grammar rejects it. The error is the original text's."""
+    """The parsed items of `formula`; with `notations`, trailing labels are dropped first
+    (`strip_labels`) and a text the grammar rejects is retried once with `normalise_notation`.
+    The error is the original text's."""
+    text = strip_labels(formula) if notations else formula
     try:
-        return _Parser(formula).level(0)
+        return _Parser(text).level(0)
     except _Fail as f:
         failure = f
     alt = normalise_notation(formula) if notations else formula
@@ -362,8 +427,9 @@ def _items(formula: str, notations: bool) -> list:
 def parse_rejected(formula: str, code: str, pos: int, length: int):
     """A batch's answer for a text the compiled kernel rejected with status (code, pos, length):
     its fractions (dict) when a published notation makes it readable (`parse_formula`'s retry),
-    else the `CompositionError`."""
-    if code != "missing_value" and normalise_notation(formula) != formula:
+    else the `CompositionError`. code "label": a text the kernel read with a trailing label
+    (`labelled_rows`), read again without it."""
+    if code == "label" or (code != "missing_value" and normalise_notation(formula) != formula):
         try:
             return parse_formula(formula)
         except CompositionError as exc:

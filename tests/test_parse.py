@@ -222,6 +222,50 @@ def test_published_notations_parse_as_their_plain_form(engine):
         assert normalise_notation(q) == q
 
 
+LABELLED = [  # a compilation's formula with a phase or processing label, the alloy it names
+    ("CoCrFeNi (FCC)", "CoCrFeNi"),            # the grammar alone reads F + C + C
+    ("NbMoTaW (BCC)", "NbMoTaW"),              # B + C + C
+    ("AlCoCrFeNi (HIP)", "AlCoCrFeNi"),        # H + I + P
+    ("CoCrFeNi (B2)", "CoCrFeNi"),             # boron 2
+    ("CoCrFeNi [SPS]", "CoCrFeNi"),
+    ("AlCoCrFeNi (BCC+B2)", "AlCoCrFeNi"),     # rejected by the grammar ('+'): the retry path
+    ("CoCrFeNi(AC)", "CoCrFeNi"),              # rejected ('A')
+    ("CoCrFeMnNi FCC", "CoCrFeMnNi"),
+    ("Al0.3CoCrFeNi-HIP", "Al0.3CoCrFeNi"),
+    ("CoCrFeNi (FCC) (HIP)", "CoCrFeNi"),
+    ("FeCoNiB0.2 (FCC)", "FeCoNiB0.2"),        # the alloy's own boron stays
+]
+NOT_LABELS = [  # texts that end like a label but are components, read by the grammar as written
+    "Fe40Mn40Co10Cr10 B2",                      # a bare B2 after a space is boron
+    "NbMoTaWC", "CoCrFeNiW0.5C0.1", "Al0.5(CoCrFeNi)", "(FeCoNi)86Al7Ti7", "CoCrFeNi(SC)2",
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_trailing_phase_and_processing_labels_are_not_read_as_elements(engine):
+    pub, plain = zip(*LABELLED)
+    a = CompositionBatch.from_formulas(list(pub) + ["NbTa"], engine=engine)
+    b = CompositionBatch.from_formulas(list(plain) + ["NbTa"], engine=engine)
+    assert a.elements == b.elements  # no F, H, I, P column left behind by a label
+    np.testing.assert_array_equal(a.fractions, b.fractions)
+    for p_, q in LABELLED:
+        assert parse_formula(p_) == parse_formula(q), p_
+    for q in NOT_LABELS:
+        assert P.strip_labels(q) == q
+        assert parse_formula(q) == P.parse_formula_reference(q)
+    assert parse_formula("Fe40Mn40Co10Cr10 B2")["B"] == pytest.approx(2 / 102)
+    # a label alone is not a formula; with a fixed element set the label is not "outside" it
+    with pytest.raises(CompositionError, match="empty formula"):
+        CompositionBatch.from_formulas(["(FCC)"], engine=engine)
+    c = CompositionBatch.from_formulas(["CoCrFeNi (FCC)", "CoCrFeNi"], elements=["Co", "Cr", "Fe", "Ni"],
+                                       engine=engine)
+    np.testing.assert_array_equal(c.fractions, np.full((2, 4), 0.25))
+    # a palette that includes the label's elements (carbon steels) still drops the label
+    d = CompositionBatch.from_formulas(["CoCrFeNi (FCC)", "FeC0.1"], elements=["C", "F", "Co", "Cr", "Fe", "Ni"],
+                                       engine=engine)
+    np.testing.assert_array_equal(d.fractions[0], [0, 0, 0.25, 0.25, 0.25, 0.25])
+
+
 def test_error_is_exported_and_a_value_error():
     import hea_fast
 
