@@ -168,3 +168,27 @@ def test_phase_predict_follows_the_table_convention():
     assert dests["formula_column"].default is None and "auto-detect" in dests["formula_column"].help
     assert dests["errors"].default == "keep" and "errors_out" in dests
     assert dests["model"].default == "default"
+
+
+@pytest.mark.parametrize("sep,encoding,suffix", [(";", "utf-8", ".csv"), ("\t", "utf-8", ".tsv"),
+                                                 (",", "utf-8-sig", ".csv"), (";", "cp1252", ".csv")])
+def test_predict_reads_the_tables_spreadsheets_write(model, tmp_path, capsys, sep, encoding, suffix):
+    """Semicolon (European Excel) and tab separated files, a UTF-8 BOM and Windows-1252 text are read
+    as the same table; a compilation's phase label after the formula is not read as elements, and a
+    bad row's line number is still the file's."""
+    rows = [("CoCrFeNi (FCC)", "FCC"), ("NbMoTaW (BCC)", "BCC"), ("Ti–Zr–Nb–Hf–Ta", "BCC"), ("Xx2Fe", "?"),
+            ("AlCoCrFeNi (BCC+B2)", "BCC+B2")]
+    text = sep.join(["Alloy", "Phase", "Note"]) + "\n" + "".join(
+        sep.join([f, ph, "\"a, b\""]) + "\n" for f, ph in rows)
+    path = tmp_path / f"table{suffix}"
+    path.write_bytes(text.encode(encoding))
+    out = tmp_path / "out.csv"
+    assert main(["phase", "predict", str(path), "-o", str(out)]) == 0
+    df = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert df["Phase"].tolist() == [ph for _, ph in rows] and (df["Note"] == "a, b").all()
+    plain = ["CoCrFeNi", "NbMoTaW", "TiZrNbHfTa", "AlCoCrFeNi"]
+    ok = df["Alloy"] != "Xx2Fe"
+    np.testing.assert_allclose(df.loc[ok, "p_single"], model.predict_frame(plain)["p_single"], rtol=0, atol=1e-12)
+    err = capsys.readouterr().err
+    assert "line 5:" in err and "Xx" in err
+    assert ("not UTF-8" in err) == (encoding == "cp1252")

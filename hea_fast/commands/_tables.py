@@ -20,7 +20,8 @@ from hea_fast.commands._common import say
 FORMULA_COLUMNS = ("formula", "alloy", "composition", "formulas", "alloys", "compositions", "chemical_formula",
                    "alloy_formula", "alloy_name")
 ERRORS = ("keep", "skip", "raise")
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_DELIMITERS = (",", ";", "\t", "|")
 
 
 def add_formula_column(p) -> None:
@@ -44,12 +45,32 @@ def add_errors_args(p, what: str = "outputs", choices=ERRORS) -> None:
 def table_format(path) -> str:
     fmt = _FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unsupported file type {Path(path).suffix!r}; use .csv or .parquet")
+        hint = " (save the sheet as CSV)" if Path(path).suffix.lower() in (".xlsx", ".xls", ".ods") else ""
+        raise ValueError(f"{path}: unsupported file type {Path(path).suffix!r}; use .csv or .parquet{hint}")
     return fmt
 
 
-def read_table(path):
-    """A CSV or Parquet file as a DataFrame; errors name the file."""
+def csv_dialect(path, note=None) -> tuple[str, str]:
+    """(delimiter, encoding) of a delimited text file: the delimiter of ``, ; tab |`` that occurs
+    most often in the header line (',' on a tie or none), the encoding UTF-8 (a BOM is dropped) or,
+    when the file is not valid UTF-8, Windows-1252 (what spreadsheet programs write), told to `note`."""
+    raw = Path(path).read_bytes()
+    try:
+        text, encoding = raw.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        text, encoding = raw.decode("cp1252", errors="replace"), "cp1252"
+        if note is not None:
+            note(f"{path} is not UTF-8 (byte {exc.start}); read as Windows-1252")
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = [header.count(d) for d in _DELIMITERS]
+    sep = _DELIMITERS[counts.index(max(counts))] if max(counts) > 0 else ","
+    if Path(path).suffix.lower() == ".tsv" and "\t" in header:
+        sep = "\t"
+    return sep, encoding
+
+
+def read_table(path, cmd: str = "input"):
+    """A CSV (any of the delimiters of `csv_dialect`) or Parquet file as a DataFrame; errors name the file."""
     import pandas as pd
 
     path = Path(path)
@@ -57,7 +78,10 @@ def read_table(path):
     if not path.is_file():
         raise FileNotFoundError(f"input file not found: {path}")
     try:
-        return pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        sep, encoding = csv_dialect(path, note=lambda msg: say(cmd, f"note: {msg}"))
+        return pd.read_csv(path, sep=sep, encoding=encoding)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read it as {fmt.upper()} ({exc})") from None
 
@@ -163,8 +187,9 @@ class BadRows:
         lines; quoted fields may span lines)."""
         want = {p for p, _, _ in self.items}
         out: dict[int, int] = {}
-        with open(self.path, newline="", encoding="utf-8", errors="replace") as fh:
-            reader = csv.reader(fh)
+        sep, encoding = csv_dialect(self.path)
+        with open(self.path, newline="", encoding=encoding, errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=sep)
             header_seen, row, prev = False, -1, 0
             for rec in reader:
                 start = prev + 1

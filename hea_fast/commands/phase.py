@@ -99,7 +99,7 @@ def _predict(args) -> int:
     from hea_fast.commands._tables import BadRows, finish, formula_column, read_table, write_table
 
     kind, model = _load(args.model)
-    df = read_table(args.input)
+    df = read_table(args.input, "phase predict")
     col = formula_column(df.columns, args.formula_column, args.input)
     bad = BadRows("phase predict", args.input)
     batch, kept = bad.parse(df[col])
@@ -203,11 +203,12 @@ def register(sub) -> None:
                     help="add p_single, in_domain, domain_score and reason to a table of formulas",
                     description="P(single-phase solid solution) of each formula by the default phase model "
                     "(hea_fast.phase: logistic regression on descriptors + element fractions and boosted trees, "
-                    "averaged and calibrated), with its applicability domain: in_domain, domain_score (<= 1 inside; "
+                    "averaged; the bundled model has no calibration map, see its TRAINING.json), with its applicability domain: in_domain, domain_score (<= 1 inside; "
                     "+inf for an element no training alloy has; NaN without descriptors) and the reason of a NaN or "
                     "an out-of-domain row. --model mixture|ssvae|released|DIR scores with another model (in_domain "
                     "and domain_score are then empty: no domain was measured for it).")
-    p.add_argument("input", help="CSV or Parquet table with a formula column")
+    p.add_argument("input", help="CSV (delimiter , ; tab or | found from the header; UTF-8 or Windows-1252) or "
+                   "Parquet table with a formula column")
     add_formula_column(p)
     p.add_argument("--model", default="default", help=MODEL_HELP)
     add_errors_args(p, "p_single")

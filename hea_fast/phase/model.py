@@ -2,7 +2,7 @@
 
 `PhaseModel` holds the parameters of the two-member ensemble (`hea_fast.phase.ensemble.EnsembleParams`:
 a logistic regression on the standardised descriptors and element fractions, and boosted trees on
-the descriptors, averaged and Platt-calibrated), the `ApplicabilityDomain` of its training alloys
+the descriptors, averaged, then a Platt map that the bundled model leaves at the identity), the `ApplicabilityDomain` of its training alloys
 (`hea_fast.phase.domain`) and a metadata dict. Inference needs NumPy and the compiled core only
 (scikit-learn is needed to *train*, `hea_fast.phase.estimator.PhaseEnsembleClassifier`).
 
