@@ -114,6 +114,10 @@ def test_formula_column_auto_detection():
     assert formula_column(["COMPOSITION", "formula"], None, "f.csv") == "formula"  # formula first
     assert formula_column(["Formulas"], None, "f.csv") == "Formulas"
     assert formula_column(["a", "b"], "b", "f.csv") == "b"
+    # the headers of published tables, after the exact names
+    assert formula_column(["Ref", "Composition (at.%)", "Phase"], None, "f.csv") == "Composition (at.%)"
+    assert formula_column(["Alloy ID", "Alloy composition"], None, "f.csv") == "Alloy composition"
+    assert formula_column(["No.", "Nominal composition", "Alloy"], None, "f.csv") == "Alloy"  # exact name first
     with pytest.raises(ValueError, match=r"f\.csv has no formula column .*--formula-column.*\['a', 'b'\]"):
         formula_column(["a", "b"], None, "f.csv")
     with pytest.raises(ValueError, match=r"--formula-column 'c' is not a column of f\.csv"):

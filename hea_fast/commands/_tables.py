@@ -27,7 +27,8 @@ _DELIMITERS = (",", ";", "\t", "|")
 def add_formula_column(p) -> None:
     p.add_argument("--formula-column", default=None, metavar="NAME",
                    help="column holding the formulas (default: auto-detect the first of formula, alloy, "
-                   "composition in any capitalisation, plural forms too)")
+                   "composition in any capitalisation, plural forms too, else a header starting with one of them, "
+                   "such as 'Composition (at.%%)')")
 
 
 def add_errors_args(p, what: str = "outputs", choices=ERRORS) -> None:
@@ -97,6 +98,13 @@ def formula_column(columns, requested: str | None, path) -> str:
     for name in FORMULA_COLUMNS:
         if name in lower:
             return lower[name]
+    # the headers of published tables: "Composition (at.%)", "Alloy composition", "Nominal composition"
+    squeezed = [(re.sub(r"[^a-z]", "", c.lower()), c) for c in cols]
+    for stem in ("formula", "composition", "nominalcomposition", "alloy"):
+        for key, c in squeezed:
+            if key.startswith(stem) and not key.startswith(("alloyid", "alloyno", "alloynumber", "alloytype",
+                                                                "alloyclass", "alloyfamily", "alloysystem")):
+                return c
     raise ValueError(f"{path} has no formula column ({', '.join(FORMULA_COLUMNS[:3])}, ...): pass "
                      f"--formula-column NAME (columns: {cols})")
 
