@@ -199,3 +199,57 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, deep_model
     check_ratio("phase_models_default_vs_deep_cpu", cpu[2] / cpu[0])
     check_ratio("phase_models_default_vs_mixture_cpu", cpu[5] / cpu[0])
     check_ratio("phase_models_default_vs_ssvae_cpu", cpu[6] / cpu[0])
+
+
+@pytest.fixture(scope="module")
+def forest_estimator():
+    """The protocol's ``ensemble_forest`` recipe fitted on all the shared phase data (about 40 s)."""
+    from threadpoolctl import threadpool_limits
+
+    from hea_fast.phase import PhaseEnsembleClassifier
+    from hea_fast.validation import DEFAULT_SOURCES, element_columns, harmonised_phase_data, pool
+
+    pooled = pool(harmonised_phase_data(DEFAULT_SOURCES, conflict="majority"), "majority")
+    els = element_columns(pooled)
+    with threadpool_limits(limits=1):
+        est = PhaseEnsembleClassifier(calibrate=False, trees="forest", random_state=0, threads=1)
+        est.fit(pooled[els], pooled["single_phase"].to_numpy(), pooled["system"].to_numpy())
+    return est
+
+
+def test_forest_ensemble_speed(quick, check_ratio, space, default_model, forest_estimator):
+    """The bundled ``best`` model (the protocol's ``ensemble_forest``: the default's linear member
+    averaged with a 300-tree random forest; no fused kernel) against the default, both through
+    `screen`'s scan of the same 100,000 ranks (top-1000): ``best`` through the general path (decode,
+    descriptors, the NumPy forest formula), the default through its fused kernel. The top scores of
+    ``best`` are checked against scikit-learn: the same recipe refitted here, predict_proba of its
+    members on the decoded compositions (so the bundled model is also checked to be that recipe)."""
+    from hea_fast.phase.model import feature_matrix
+
+    est = forest_estimator
+    forest, default = PhaseScorer(load_model("best")), PhaseScorer(default_model)
+    n = 100_000
+    start = space.size // 3
+    s, r, _ = _screen(space, forest, start, start + n, K)
+    batch = decode_ranks(space, r, 1)
+    V, _ = feature_matrix(batch, est.descriptors_, est.elements_, threads=1)
+    fd = len(est.descriptors_)
+    want = 0.5 * est.linear_.predict_proba(V)[:, 1] + 0.5 * est.trees_.predict_proba(V[:, :fd])[:, 1]
+    np.testing.assert_allclose(s, want, rtol=0, atol=1e-12)
+    wall, cpu = [float("inf")] * 2, [float("inf")] * 2
+    for _ in range(2 if quick else 3):
+        for i, scorer in enumerate((default, forest)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            _screen(space, scorer, start, start + n, K)
+            wall[i] = min(wall[i], time.perf_counter() - t0)
+            cpu[i] = min(cpu[i], time.process_time() - c0)
+    proto = _protocol()
+    nodes = sum(t.tree_.node_count for t in est.trees_.estimators_)
+    print(f"\n{n:,} ranks from rank {start:,}, top-{K}, {THREADS} threads; forest: "
+          f"min_samples_leaf={est.best_params_['trees']['min_samples_leaf']}, {nodes:,} nodes")
+    for name, key, path, w, c in (("default ensemble", "ensemble", "fused top-k", wall[0], cpu[0]),
+                                  ("best: forest ensemble (logreg + 300-tree random forest)", "ensemble_forest",
+                                   "decode + descriptors + NumPy forest", wall[1], cpu[1])):
+        auc, ll, g = proto[key] if key in proto else (float("nan"),) * 3
+        print(f"| {name} | {key} | {auc:.3f} | {ll:.3f} | {g:.3f} | {path} | {n / w / 1e6:.3f} | {n / c / 1e6:.3f} |")
+    check_ratio("phase_models_default_vs_forest_cpu", cpu[1] / cpu[0])

@@ -381,3 +381,40 @@ def test_params_from_sklearn_refuses_what_it_cannot_convert(fitted):
         params_from_sklearn(scaler, logreg, hgb3, NAMES, FRACTION_ELEMENTS)
     with pytest.raises(ValueError, match="features"):
         params_from_sklearn(scaler, logreg, models["depth3"], NAMES, FRACTION_ELEMENTS[:-1])
+
+
+# ---- forest members (NumPy path only) ---------------------------------------------------------------
+@pytest.mark.parametrize("leaf", [1, 5])
+def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
+    """A RandomForestClassifier as the tree member: the reference's mean of leaf fractions (float32
+    node tests) is scikit-learn's predict_proba bitwise, missing values included; the compiled
+    kernels refuse it; the parameters survive JSON bitwise."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hea_fast.phase.ensemble import kernel_supported
+
+    V, y, scaler, logreg, _ = fitted
+    Fd = len(NAMES)
+    rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=leaf, random_state=0).fit(V[:, :Fd], y)
+    P = params_from_sklearn(scaler, logreg, rf, NAMES, FRACTION_ELEMENTS)
+    assert P.tree_link == "mean" and P.tree_float32 and P.n_trees == 25 and not kernel_supported(P)
+    W = _test_rows(fitted)
+    W[::11, 2] = np.nan  # a missing descriptor: scikit-learn sends it down a side, p stays NaN overall
+    p_rf = rf.predict_proba(W[:, :Fd])[:, 1]
+    assert np.array_equal(tree_raw_reference(W, P) / P.n_trees, p_rf)
+    ok = np.isfinite(W).all(axis=1)
+    want = 0.5 * logreg.predict_proba(scaler.transform(W[ok]))[:, 1] + 0.5 * p_rf[ok]
+    got = phase_ensemble_reference(W, P)
+    np.testing.assert_allclose(got[ok], want, rtol=0, atol=1e-15)
+    assert np.isnan(got[~ok]).all()
+    with pytest.raises(ValueError, match="boosted trees only"):
+        phase_ensemble(W, P)
+    Q = EnsembleParams.from_dict(json.loads(json.dumps(P.to_dict(), allow_nan=False)))
+    assert Q.tree_link == "mean" and Q.tree_float32 and np.array_equal(phase_ensemble_reference(W, Q), got,
+                                                                       equal_nan=True)
+    # an old file (no tree_link / tree_float32 keys) reads as boosted trees
+    d = _params(fitted).to_dict()
+    assert "tree_link" not in d and "tree_float32" not in d  # boosted trees are written as before
+    assert EnsembleParams.from_dict(d).tree_link == "logit"
+    with pytest.raises(ValueError, match="tree_link"):
+        dataclasses.replace(P, tree_link="median")

@@ -187,6 +187,40 @@ def test_same_seed_same_model(fitted, data, model):
     np.testing.assert_array_equal(again.oof_p_avg_, fitted.oof_p_avg_)
 
 
+def test_forest_member_is_the_mean_of_an_independently_refitted_forest_and_the_linear_member(data, tmp_path,
+                                                                                              monkeypatch):
+    """trees='forest': p = (p_linear + p_forest) / 2 with the forest refitted here by scikit-learn on the
+    same features with the selected min_samples_leaf (an independent fit, same seed)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hea_fast.phase.estimator import FOREST_GRID
+    from hea_fast.phase.model import feature_matrix
+
+    (b, y), (bt, _) = data
+    est = PhaseEnsembleClassifier(calibrate=False, trees="forest", random_state=3).fit(b, y)
+    leaf = est.best_params_["trees"]["min_samples_leaf"]
+    assert leaf in FOREST_GRID["min_samples_leaf"]
+    V, _ = feature_matrix(b, est.descriptors_, est.elements_, threads=1)
+    Vt, _ = feature_matrix(bt, est.descriptors_, est.elements_, threads=1)
+    fd = len(est.descriptors_)
+    rf = RandomForestClassifier(n_estimators=300, min_samples_leaf=leaf, random_state=3, n_jobs=1).fit(V[:, :fd], y)
+    want = 0.5 * est.linear_.predict_proba(Vt)[:, 1] + 0.5 * rf.predict_proba(Vt[:, :fd])[:, 1]
+    np.testing.assert_allclose(est.predict_proba(bt)[:, 1], want, rtol=0, atol=1e-12)
+    # exported: the NumPy formula gives the estimator's probabilities; saved with its nodes in nodes.npz
+    m = est.export()
+    np.testing.assert_allclose(m.predict_proba(bt)[:, 1], want, rtol=0, atol=1e-15)
+    monkeypatch.setattr("hea_fast.phase.model.NODES_IN_JSON", 100)  # this small forest goes to nodes.npz too
+    from hea_fast.phase import model as model_module
+
+    assert m.params.node_feature.size > model_module.NODES_IN_JSON
+    d = m.save(tmp_path / "forest")
+    assert (d / "nodes.npz").exists() and "node_value" not in (d / "model.json").read_text()
+    again = PhaseModel.load(d)
+    np.testing.assert_array_equal(again.predict_proba(bt)[:, 1], m.predict_proba(bt)[:, 1])
+    with pytest.raises(ValueError, match="trees must be 'boosting' or 'forest'"):
+        PhaseEnsembleClassifier(trees="bagging").fit(b, y)
+
+
 def test_fit_rejects_rows_without_descriptors():
     with pytest.raises(ValueError, match="Nd"):
         PhaseEnsembleClassifier(max_iter=5).fit(["CoCrFeNi", "NdFeCoNi", "TiZrHfNb", "NbMoTaW"], [1, 0, 1, 1])
@@ -215,6 +249,28 @@ def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
     assert f["in_domain"].tolist() == [False, False, True, True]
     assert f["reason"].iloc[:2].str.contains("2 element(s), fewer than min_components=3", regex=False).all()
     assert (f["reason"].iloc[2:] == "").all()
+
+
+def test_best_model_is_the_forest_ensemble_and_predicts_without_the_kernel(tmp_path, monkeypatch):
+    """The bundled ``best`` model (scripts/train_default_phase.py --trees forest): a forest member
+    (mean link, float32 tests, nodes in nodes.npz), the default's domain settings, its TRAINING.json;
+    its probabilities are the NumPy formula's, every one in [0, 1]; `screen` has no fused path for it."""
+    from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_reference
+    from hea_fast.phase.model import best_model_dir
+
+    monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
+    m = load_model("best")
+    assert m.params.tree_link == "mean" and m.params.tree_float32 and not kernel_supported(m.params)
+    assert (best_model_dir() / "nodes.npz").is_file() and (best_model_dir() / "TRAINING.json").is_file()
+    assert m.domain.min_components == 3 and m.params.n_trees == 300
+    alloys = ["CoCrFeMnNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi", "TiZr"]
+    f = m.predict_frame(alloys)
+    assert f["p_single"].between(0, 1).all() and f["in_domain"].tolist() == [True, True, True, True, False]
+    V, _ = m.feature_matrix(alloys)
+    np.testing.assert_array_equal(f["p_single"].to_numpy(), phase_ensemble_reference(V, m.params))
+    from hea_fast.screen import PhaseScorer, hea_space
+
+    assert PhaseScorer(m).fused_topk(hea_space(["Nb", "Mo", "Ta", "W", "Ti"], 5, 5.0), 0, 10, 3, "default", 1) is None
 
 
 def test_inference_does_not_import_sklearn(tmp_path):

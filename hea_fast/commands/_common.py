@@ -284,14 +284,16 @@ def model_kind(path: Path) -> str | None:
 def load_phase_model(spec: str | None):
     """`--model` of a command that takes the default phase model (`hea_fast.phase.PhaseModel`):
     default (= phase, the bundled model) or a directory written by `PhaseModel.save`."""
-    from hea_fast.phase.model import PhaseModel, default_model_dir
+    from hea_fast.phase.model import PhaseModel, best_model_dir, default_model_dir
 
-    how = "default (the bundled phase model) or a directory written by hea_fast.phase.PhaseModel.save"
+    how = ("default (the bundled phase model), best (the bundled forest model: slower, no fused kernel) or a "
+           "directory written by hea_fast.phase.PhaseModel.save")
     name = "default" if spec is None else str(spec)
     if name in ("mixture", "ssvae", "released"):
         raise ValueError(f"--model {name} is not a phase model ({how}); --scorer {'mixture' if name == 'mixture' else 'ssvae'} "
                          f"screens with it")
-    path = default_model_dir() if name in ("default", "phase", "bundled") else _model_dir(name, how)
+    path = (default_model_dir() if name in ("default", "phase", "bundled") else best_model_dir() if name == "best"
+            else _model_dir(name, how))
     try:
         return PhaseModel.load(path)
     except FileNotFoundError as exc:

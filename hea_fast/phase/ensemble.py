@@ -13,6 +13,12 @@ runs in tree order from ``baseline`` in float64, as scikit-learn's HistGradientB
 does, so the tree member equals its ``predict_proba`` bitwise for the same v. A row with a
 non-finite feature gets p = NaN.
 
+Forest members (``tree_link="mean"``, a scikit-learn RandomForestClassifier): the member is the mean
+of the trees' leaf fractions, p_tree = (Σ_t leaf_t(v)) / T with ``baseline`` 0, and the nodes compare
+float32(v) as scikit-learn does (``tree_float32``). The compiled kernels run boosted trees only
+(`kernel_supported`); forests are evaluated by `phase_ensemble_reference` (NumPy), equal to
+scikit-learn's predict_proba bitwise.
+
 `EnsembleParams` holds the parameters (`params_from_sklearn` converts fitted scikit-learn
 members, `to_dict`/`from_dict` round-trip them through JSON bitwise); `phase_ensemble_reference`
 is the NumPy formula, the tests' reference for the C++ drivers:
@@ -45,11 +51,14 @@ __all__ = [
     "phase_ensemble_reference",
     "phase_ensemble_topk",
     "tree_raw_reference",
+    "kernel_supported",
 ]
 
 _FLOAT_ARRAYS = ("lin_mean", "lin_scale", "lin_coef", "node_threshold", "node_value")
 _INT32_ARRAYS = ("node_feature", "node_left", "node_right")
 _SCALARS = ("lin_intercept", "tree_baseline", "w_lin", "w_tree", "cal_a", "cal_b")
+_LINKS = ("logit", "mean")
+_FLAGS = ("tree_link", "tree_float32")  # not kernel arguments
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,10 +90,18 @@ class EnsembleParams:
     w_tree: float = 0.5
     cal_a: float = 1.0
     cal_b: float = 0.0
+    tree_link: str = "logit"
+    tree_float32: bool = False
 
     def __post_init__(self):
         def put(name, value):
             object.__setattr__(self, name, value)
+
+        if self.tree_link not in _LINKS:
+            raise ValueError(f"EnsembleParams.tree_link must be one of {_LINKS}, got {self.tree_link!r}")
+        if not isinstance(self.tree_float32, (bool, np.bool_)):
+            raise ValueError(f"EnsembleParams.tree_float32 must be a bool, got {self.tree_float32!r}")
+        put("tree_float32", bool(self.tree_float32))
 
         for name in ("descriptors", "elements"):
             value = getattr(self, name)
@@ -162,7 +179,8 @@ class EnsembleParams:
 
     def arrays(self) -> dict:
         """Keyword arguments of the C++ kernels (``core.phase_ensemble*``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("descriptors", "elements")}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("descriptors", "elements") + _FLAGS}
 
     def to_dict(self) -> dict:
         """JSON-ready dict: arrays as lists; floats written by JSON's repr round-trip bitwise;
@@ -170,6 +188,8 @@ class EnsembleParams:
         out = {"format": "hea_fast.phase.EnsembleParams/1"}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name in _FLAGS and value == f.default:  # boosted trees: files as before these fields
+                continue
             if isinstance(value, np.ndarray):
                 value = [_json_float(x) for x in value.tolist()] if value.dtype == np.float64 else value.tolist()
             elif isinstance(value, tuple):
@@ -288,6 +308,9 @@ def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float
         mean = np.asarray(scaler.mean_, dtype=np.float64) if scaler.with_mean else np.zeros(F)
         scale = np.asarray(scaler.scale_, dtype=np.float64) if scaler.with_std else np.ones(F)
         scale = np.where(scale == 0, 1.0, scale)
+    if hasattr(hgb, "estimators_") and hasattr(hgb, "n_outputs_"):  # a RandomForestClassifier
+        return _forest_params(mean, scale, coef, classes, logreg, hgb, descriptors, elements, F, w_lin, w_tree,
+                              cal_a, cal_b)
     hgb_classes = np.asarray(getattr(hgb, "classes_", []))
     if hgb_classes.shape != (2,) or getattr(hgb, "n_trees_per_iteration_", None) != 1:
         raise ValueError(f"hgb must be a fitted binary HistGradientBoostingClassifier; classes {hgb_classes.tolist()}")
@@ -318,6 +341,43 @@ def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float
         node_left=left, node_right=right, node_value=np.where(leaf, allnodes["value"], 0.0),
         node_missing_left=np.where(leaf, 0, allnodes["missing_go_to_left"]).astype(np.uint8),
         w_lin=w_lin, w_tree=w_tree, cal_a=cal_a, cal_b=cal_b)
+
+
+def _forest_params(mean, scale, coef, classes, logreg, rf, descriptors, elements, F, w_lin, w_tree, cal_a, cal_b):
+    """`EnsembleParams` of a linear member and a binary RandomForestClassifier (mean link, float32
+    node tests). A leaf's value is its class-1 weight over its total weight, the normalisation
+    scikit-learn's predict_proba applies, so the member's mean equals predict_proba bitwise."""
+    rf_classes = np.asarray(getattr(rf, "classes_", []))
+    if rf_classes.shape != (2,) or rf.n_outputs_ != 1:
+        raise ValueError(f"the forest must be a fitted binary single-output classifier; classes {rf_classes.tolist()}")
+    if not np.array_equal(rf_classes, classes):
+        raise ValueError(f"the members predict different classes: logreg {classes.tolist()}, forest {rf_classes.tolist()}")
+    if rf.n_features_in_ > F:
+        raise ValueError(f"the forest was fitted on {rf.n_features_in_} features; v has {F}")
+    feature, threshold, left, right, value, missing, sizes = [], [], [], [], [], [], []
+    for est in rf.estimators_:
+        t = est.tree_
+        leaf = t.children_left == -1
+        v = t.value[:, 0, :]
+        total = v[:, 0] + v[:, 1]  # predict_proba's normaliser (the row sum), 0 -> 1
+        total = np.where(total == 0.0, 1.0, total)
+        feature.append(np.where(leaf, -1, t.feature))
+        threshold.append(np.where(leaf, 0.0, t.threshold))
+        left.append(np.where(leaf, -1, t.children_left))
+        right.append(np.where(leaf, -1, t.children_right))
+        value.append(np.where(leaf, v[:, 1] / total, 0.0))
+        miss = getattr(t, "missing_go_to_left", None)
+        missing.append(np.where(leaf, 0, miss if miss is not None else 0).astype(np.uint8))
+        sizes.append(t.node_count)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return EnsembleParams(
+        descriptors=descriptors, elements=elements,
+        lin_mean=mean, lin_scale=scale, lin_coef=coef[0], lin_intercept=float(np.asarray(logreg.intercept_)[0]),
+        tree_baseline=0.0, tree_offsets=offsets, node_feature=np.concatenate(feature).astype(np.int32),
+        node_threshold=np.concatenate(threshold), node_left=np.concatenate(left).astype(np.int32),
+        node_right=np.concatenate(right).astype(np.int32), node_value=np.concatenate(value),
+        node_missing_left=np.concatenate(missing), w_lin=w_lin, w_tree=w_tree, cal_a=cal_a, cal_b=cal_b,
+        tree_link="mean", tree_float32=True)
 
 
 def _node_dtype():
@@ -354,6 +414,8 @@ def tree_raw_reference(V, params: EnsembleParams) -> np.ndarray:
             if not inner.any():
                 break
             x = V[rows, np.maximum(feat, 0)]
+            if params.tree_float32:  # scikit-learn's forests compare float32 features
+                x = x.astype(np.float32).astype(np.float64)
             go_left = np.where(np.isnan(x), params.node_missing_left[node] == 1, x <= params.node_threshold[node])
             child = np.where(go_left, params.node_left[node], params.node_right[node])
             node = np.where(inner, base + child, node)
@@ -366,7 +428,9 @@ def phase_ensemble_reference(V, params: EnsembleParams) -> np.ndarray:
     float64; NaN for a row with a non-finite feature."""
     V = _rows(V, params)
     logit_lin = ((V - params.lin_mean) / params.lin_scale) @ params.lin_coef + params.lin_intercept
-    p_avg = params.w_lin * _expit(logit_lin) + params.w_tree * _expit(tree_raw_reference(V, params))
+    raw = tree_raw_reference(V, params)
+    p_tree = raw / params.n_trees if params.tree_link == "mean" else _expit(raw)
+    p_avg = params.w_lin * _expit(logit_lin) + params.w_tree * p_tree
     with np.errstate(divide="ignore"):
         logit = np.log(p_avg) - np.log1p(-p_avg)
     p = _expit(params.cal_a * logit + params.cal_b)
@@ -375,9 +439,17 @@ def phase_ensemble_reference(V, params: EnsembleParams) -> np.ndarray:
 
 
 # ---- C++ drivers --------------------------------------------------------------------------------
+def kernel_supported(params: EnsembleParams) -> bool:
+    """True when the compiled kernels run `params` (boosted trees: logit link, float64 features)."""
+    return params.tree_link == "logit" and not params.tree_float32
+
+
 def _params(params) -> EnsembleParams:
     if not isinstance(params, EnsembleParams):
         raise TypeError(f"params must be an EnsembleParams, got {type(params).__name__}")
+    if not kernel_supported(params):
+        raise ValueError("the compiled phase-ensemble kernels run boosted trees only; these parameters hold a "
+                         "forest (tree_link='mean'): use phase_ensemble_reference")
     return params
 
 

@@ -30,12 +30,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
 
-__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "LIN_C_GRID", "TREE_GRID"]
+__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "LIN_C_GRID", "TREE_GRID", "FOREST_GRID"]
 
 #: C grid of the linear member (the validation's logreg / logreg_fractions).
 LIN_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 #: Grid of the tree member (the validation's hgb / hgb_fractions).
 TREE_GRID = {"learning_rate": (0.03, 0.1), "max_depth": (3, None), "l2_regularization": (0.0, 1.0)}
+#: Grid of the random-forest tree member (``trees="forest"``; 300 trees, every other setting scikit-learn's).
+FOREST_GRID = {"min_samples_leaf": (1, 5, 20)}
 _EPS = 1e-12  # p_avg clipped to [eps, 1 - eps] for the calibration fit only
 
 
@@ -107,6 +109,10 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     max_depths : the tree depths the inner grid search may choose (None: unlimited, 31 leaves).
     random_state : int seed of the folds and the trees.
     threads : descriptor-kernel threads (results do not depend on it).
+    trees : "boosting" (the default's member, above) or "forest": a `RandomForestClassifier` of 300
+        trees on the descriptors, min_samples_leaf from `FOREST_GRID` by the same inner search; its
+        probability is the trees' mean leaf fraction. An exported forest model predicts by the NumPy
+        formula (`hea_fast.phase.ensemble`): the compiled kernels run boosted trees only.
 
     ``fit(X, y, groups=None)``: X anything `hea_fast.composition.as_batch` reads (every row must
     have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the element sets).
@@ -119,7 +125,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     _accepts_groups = True  # hea_fast.validation passes the alloy systems as groups
 
     def __init__(self, calibrate=True, inner_folds=3, calibration_folds=5, max_iter=300, max_depths=(3, None),
-                 random_state=0, threads=1):
+                 random_state=0, threads=1, trees="boosting"):
         self.calibrate = calibrate
         self.max_depths = max_depths
         self.inner_folds = inner_folds
@@ -127,6 +133,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.threads = threads
+        self.trees = trees
 
     # -- members ---------------------------------------------------------------------------------
     def _linear(self):
@@ -137,8 +144,10 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=5000))])
 
     def _trees(self):
-        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
+        if self.trees == "forest":
+            return RandomForestClassifier(n_estimators=300, random_state=int(self.random_state), n_jobs=1)
         return HistGradientBoostingClassifier(max_iter=int(self.max_iter), early_stopping=False,
                                               random_state=int(self.random_state))
 
@@ -177,7 +186,9 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"groups has shape {groups.shape}; expected ({rows.n},)")
         fd = len(self.descriptors_)
         self.linear_, lin_best = self._search(self._linear(), {"clf__C": LIN_C_GRID}, V, y, groups)
-        grid = dict(TREE_GRID, max_depth=tuple(self.max_depths))
+        if self.trees not in ("boosting", "forest"):
+            raise ValueError(f"trees must be 'boosting' or 'forest', got {self.trees!r}")
+        grid = FOREST_GRID if self.trees == "forest" else dict(TREE_GRID, max_depth=tuple(self.max_depths))
         self.trees_, tree_best = self._search(self._trees(), grid, V[:, :fd], y, groups)
         self.best_params_ = {"linear": {"C": lin_best["clf__C"]}, "trees": tree_best}
         self.cal_a_, self.cal_b_, self.oof_p_avg_ = 1.0, 0.0, None

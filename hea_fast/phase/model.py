@@ -42,6 +42,10 @@ __all__ = ["PhaseModel", "PhaseModelError", "Rows", "read_rows", "feature_matrix
 FORMAT_NAME = "hea_fast.phase_model"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
+NODES_FILE = "nodes.npz"
+NODES_IN_JSON = 20_000  # models with more tree nodes keep them in NODES_FILE
+_NODE_KEYS = ("tree_offsets", "node_feature", "node_threshold", "node_left", "node_right", "node_value",
+              "node_missing_left")
 
 
 class PhaseModelError(ValueError):
@@ -54,6 +58,11 @@ def default_descriptors() -> tuple[str, ...]:
     from hea_fast.features import DESCRIPTORS
 
     return tuple(d.name for d in DESCRIPTORS if d.name != "Omega")
+
+
+def best_model_dir() -> Path:
+    """Directory of the bundled ``best`` phase model (scripts/train_default_phase.py --trees forest)."""
+    return default_model_dir().with_name("phase_best")
 
 
 def default_model_dir() -> Path:
@@ -208,12 +217,15 @@ class PhaseModel:
         return feature_matrix(X, self.descriptors, self.elements, threads=threads, errors=errors, table=self.table)
 
     def _proba(self, V, reasons, threads):
-        from hea_fast.phase.ensemble import phase_ensemble
+        from hea_fast.phase.ensemble import kernel_supported, phase_ensemble, phase_ensemble_reference
 
         p = np.full(V.shape[0], np.nan)
         ok = reasons == ""
         if ok.any():
-            p[ok] = phase_ensemble(np.ascontiguousarray(V[ok]), self.params, threads=threads)
+            Vok = np.ascontiguousarray(V[ok])
+            # boosted trees: the compiled kernel; a forest member: the NumPy formula (scikit-learn's bits)
+            p[ok] = (phase_ensemble(Vok, self.params, threads=threads) if kernel_supported(self.params)
+                     else phase_ensemble_reference(Vok, self.params))
         return p
 
     def predict_proba(self, X, errors: str = "nan", return_reasons: bool = False, threads=None):
@@ -296,9 +308,15 @@ class PhaseModel:
         path.mkdir(parents=True, exist_ok=True)
         if self.domain is not None:
             self.domain.save(path)
+        params = self.params.to_dict()
+        if self.params.node_feature.size > NODES_IN_JSON:  # a forest: the node arrays go to nodes.npz
+            from hea_fast._io import atomic_path
+
+            with atomic_path(path / NODES_FILE, suffix=".npz") as tmp:
+                np.savez_compressed(tmp, **{k: getattr(self.params, k) for k in _NODE_KEYS})
+            params = {k: v for k, v in params.items() if k not in _NODE_KEYS} | {"arrays_file": NODES_FILE}
         doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "table": self.table,
-               "domain": self.domain is not None, "params": self.params.to_dict(),
-               "metadata": self.metadata}
+               "domain": self.domain is not None, "params": params, "metadata": self.metadata}
         atomic_write_json(path / MODEL_FILE, doc, separators=(",", ":"), allow_nan=False)
         return path
 
@@ -324,7 +342,15 @@ class PhaseModel:
                                   f"{FORMAT_VERSION}")
         if not isinstance(doc.get("params"), dict):
             raise PhaseModelError(f"{mpath}: no 'params' object")
-        params = _params_from_json(doc["params"], str(mpath))
+        pdoc = doc["params"]
+        if "arrays_file" in pdoc:
+            npz = path / str(pdoc["arrays_file"])
+            try:
+                with np.load(npz, allow_pickle=False) as z:
+                    pdoc = {k: v for k, v in pdoc.items() if k != "arrays_file"} | {k: z[k] for k in _NODE_KEYS}
+            except (OSError, KeyError, ValueError) as exc:
+                raise PhaseModelError(f"{npz}: node arrays unreadable ({exc})") from None
+        params = _params_from_json(pdoc, str(mpath))
         domain = None
         if doc.get("domain"):
             from hea_fast.phase.domain import ApplicabilityDomain
@@ -355,8 +381,9 @@ def _warn(reasons, rows: Rows, what: str) -> None:
 
 
 def load_model(name_or_path) -> PhaseModel:
-    """"default" -> the bundled `PhaseModel`; a directory -> `PhaseModel.load(directory)`. Anything
-    else raises naming it."""
+    """"default" -> the bundled `PhaseModel`; "best" -> the bundled forest model (the protocol's best
+    mean AUC and log-loss, NumPy inference, no fused screening kernel); a directory ->
+    `PhaseModel.load(directory)`. Anything else raises naming it."""
     if isinstance(name_or_path, PhaseModel):
         return name_or_path
     s = os.fspath(name_or_path) if isinstance(name_or_path, os.PathLike) else name_or_path
@@ -364,7 +391,9 @@ def load_model(name_or_path) -> PhaseModel:
         raise TypeError(f"load_model takes 'default' or a model directory, got {type(name_or_path).__name__}")
     if s == "default":
         return PhaseModel.load_default()
+    if s == "best":
+        return PhaseModel.load(best_model_dir())
     p = Path(s).expanduser()
     if p.is_dir():
         return PhaseModel.load(p)
-    raise FileNotFoundError(f"unknown phase model {s!r}: not 'default' and not an existing model directory")
+    raise FileNotFoundError(f"unknown phase model {s!r}: not 'default', 'best' or an existing model directory")

@@ -219,8 +219,8 @@ def _load_mixture(model):
 
 class PhaseScorer(Scorer):
     """P(single phase) from the default phase model (`hea_fast.phase.PhaseModel`: logistic
-    regression on descriptors + element fractions and boosted trees on descriptors, averaged and
-    calibrated), with its applicability domain.
+    regression on descriptors + element fractions and boosted trees on descriptors, averaged), with
+    its applicability domain; also the ``best`` model (a random-forest member: general path only).
 
     model: a `PhaseModel`, a saved model directory, or None / "default" for the bundled model.
     On a `CompositionSpace` the scan is one fused C++ pass (`phase_ensemble_topk`: decode, the
@@ -254,7 +254,9 @@ class PhaseScorer(Scorer):
 
         if getattr(self, "_key", None) is None:
             p = self.model.params
-            self._key = fingerprint({"descriptors": list(p.descriptors), "elements": list(p.elements), **p.arrays()})
+            self._key = fingerprint({"descriptors": list(p.descriptors), "elements": list(p.elements), **p.arrays(),
+                                     **({} if p.tree_link == "logit" else {"tree_link": p.tree_link,
+                                                                            "tree_float32": p.tree_float32})})
         return self._key
 
     def score(self, batch, desc):
@@ -268,9 +270,10 @@ class PhaseScorer(Scorer):
     def fused_topk(self, space, start, stop, k, table, threads, floor=None):
         """The chunk's top-k in one C++ pass; with `floor`, blocks whose p cannot reach it skip the
         trees (bounds from the linear member and the trees' reachable leaves), exactly."""
-        if not isinstance(space, CompositionSpace):
-            return None
-        from hea_fast.phase.ensemble import phase_ensemble_topk
+        from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_topk
+
+        if not isinstance(space, CompositionSpace) or not kernel_supported(self.model.params):
+            return None  # a forest member: the general path (decode, predict_proba)
 
         out = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
                                   table=self.model.table, threads=self._threads(threads), floor=floor)
@@ -280,9 +283,10 @@ class PhaseScorer(Scorer):
         return s, r, int(n)
 
     def lattice_columns(self, space, start, stop, table, threads):
-        if not isinstance(space, CompositionSpace):
+        from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_lattice
+
+        if not isinstance(space, CompositionSpace) or not kernel_supported(self.model.params):
             return None
-        from hea_fast.phase.ensemble import phase_ensemble_lattice
 
         p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,
                                    threads=self._threads(threads))
