@@ -151,3 +151,27 @@ def test_cli_plot_says_what_it_shows_and_console_shows_p_single(tmp_path, capsys
     assert len(dots.get_ydata()) == len(present) and np.all(np.asarray(dots.get_ydata()) > 0)
     bars = figs[0].axes[1]
     assert sorted(t.get_text() for t in bars.get_xticklabels()) == sorted(present)
+
+
+def test_cli_screen_with_the_best_model(tmp_path, capsys):
+    """`--model best`: the forest model through the general path; the top are the brute-force best of
+    its predict_proba over the whole space, in domain, and the header names the model."""
+    from hea_fast.cli import main
+    from hea_fast.phase import load_model
+
+    out = tmp_path / "best.parquet"
+    assert main(["screen", "--elements", "Nb,Mo,Ta,W,Ti", "--n-elements", "5", "--step", "5", "--model", "best",
+                 "--top-k", "5", "-o", str(out), "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    assert "from the 'best' (forest) phase model" in cap.err + cap.out
+    top = pd.read_parquet(out)
+    model = load_model("best")
+    space = S.hea_space(["Nb", "Mo", "Ta", "W", "Ti"], 5, 5.0)
+    from hea_fast.screen.domain import decode_ranks
+
+    batch = decode_ranks(space, np.arange(space.size), 1)
+    frame = model.predict_frame(batch)
+    p = frame["p_single"].to_numpy()
+    p[~frame["in_domain"].to_numpy()] = -np.inf
+    np.testing.assert_allclose(top["p_single"].to_numpy(), np.sort(p)[::-1][:5], rtol=0, atol=1e-12)
+    assert top["in_domain"].all()
