@@ -225,7 +225,7 @@ def test_forest_ensemble_speed(quick, check_ratio, space, default_model, forest_
     """The bundled ``best`` model (the protocol's ``ensemble_forest``: the default's linear member
     averaged with a 300-tree random forest; no fused kernel) against the default, both through
     `screen`'s scan of the same 100,000 ranks (top-1000): ``best`` through the general path (decode,
-    descriptors, the NumPy forest formula), the default through its fused kernel. The top scores of
+    descriptors, the C++ forest walker), the default through its fused kernel. The top scores of
     ``best`` are checked against scikit-learn: the same recipe refitted here, predict_proba of its
     members on the decoded compositions (so the bundled model is also checked to be that recipe)."""
     from hea_fast.phase.model import feature_matrix
@@ -253,7 +253,7 @@ def test_forest_ensemble_speed(quick, check_ratio, space, default_model, forest_
           f"min_samples_leaf={est.best_params_['trees']['min_samples_leaf']}, {nodes:,} nodes")
     for name, key, path, w, c in (("default ensemble", "ensemble", "fused top-k", wall[0], cpu[0]),
                                   ("best: forest ensemble (logreg + 300-tree random forest)", "ensemble_forest",
-                                   "decode + descriptors + NumPy forest", wall[1], cpu[1])):
+                                   "decode + descriptors + C++ forest walker", wall[1], cpu[1])):
         auc, ll, g = proto[key] if key in proto else (float("nan"),) * 3
         print(f"| {name} | {key} | {auc:.3f} | {ll:.3f} | {g:.3f} | {path} | {n / w / 1e6:.3f} | {n / c / 1e6:.3f} |")
     check_ratio("phase_models_default_vs_forest_cpu", cpu[1] / cpu[0])

@@ -221,6 +221,16 @@ def phase_ensemble(
 ) -> _F64:
     """P(single phase) of feature rows V (n, F) -> (n,); NaN for a row with a non-finite feature."""
 
+def phase_forest_sum(
+    V: npt.ArrayLike, float32: bool, threads: int | None = None, *, lin_mean: npt.ArrayLike,
+    lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float, tree_baseline: float,
+    tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike,
+    node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
+    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
+) -> _F64:
+    """Sum over the trees (tree order, from 0.0) of the leaf values of feature rows V (n, F); float32 node tests
+    when `float32`; NaN for a row with a non-finite feature."""
+
 def phase_ensemble_lattice(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
     log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,

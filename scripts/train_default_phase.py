@@ -25,7 +25,7 @@ probabilities equal the fitted estimator's to 1e-12.
 ``--trees forest --out hea_fast/data/models/phase_best`` trains the bundled ``best`` model instead: the
 protocol's ``ensemble_forest`` (the same linear member averaged with a 300-tree random forest on the
 15 descriptors), which has the protocol's best mean AUC and log-loss but no fused screening kernel
-(its node arrays go to nodes.npz; predictions by the NumPy formula, equal to scikit-learn's).
+(its node arrays go to nodes.npz; predictions by the C++ forest walker, equal to scikit-learn's).
 """
 from __future__ import annotations
 

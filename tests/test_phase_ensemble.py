@@ -387,8 +387,8 @@ def test_params_from_sklearn_refuses_what_it_cannot_convert(fitted):
 @pytest.mark.parametrize("leaf", [1, 5])
 def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     """A RandomForestClassifier as the tree member: the reference's mean of leaf fractions (float32
-    node tests) is scikit-learn's predict_proba bitwise, missing values included; the compiled
-    kernels refuse it; the parameters survive JSON bitwise."""
+    node tests) is scikit-learn's predict_proba bitwise, missing values included; the C++ forest walker
+    gives the same bits; the lattice kernels refuse it; the parameters survive JSON bitwise."""
     from sklearn.ensemble import RandomForestClassifier
 
     from hea_fast.phase.ensemble import kernel_supported
@@ -407,8 +407,11 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     got = phase_ensemble_reference(W, P)
     np.testing.assert_allclose(got[ok], want, rtol=0, atol=1e-15)
     assert np.isnan(got[~ok]).all()
+    # the C++ forest walker: bitwise the reference, whatever the thread count; the lattice kernels refuse forests
+    for threads in (1, 2, 3):
+        assert np.array_equal(phase_ensemble(W, P, threads=threads), got, equal_nan=True)
     with pytest.raises(ValueError, match="boosted trees only"):
-        phase_ensemble(W, P)
+        phase_ensemble_lattice(CompositionSpace(("Al", "Co", "Cr", "Fe", "Ni"), 4, 10.0), 0, 10, P)
     Q = EnsembleParams.from_dict(json.loads(json.dumps(P.to_dict(), allow_nan=False)))
     assert Q.tree_link == "mean" and Q.tree_float32 and np.array_equal(phase_ensemble_reference(W, Q), got,
                                                                        equal_nan=True)

@@ -234,6 +234,23 @@ void bind_phase_ensemble(py::module_& m) {
           .c_str());
 
   m.def(
+      "phase_forest_sum",
+      [](carray<double> V, bool float32, py::object threads, PE_MODEL_PARAMS) {
+        ModelArgs a = make_model(PE_MODEL_DICT);
+        hb::check_shape(V, "V", {-1, a.m.F});
+        const int64_t n = V.shape(0);
+        const int t = hb::threads_arg(threads);
+        const double* pv = V.data();
+        return hb::fill_array<double>({n}, [&](double* out) { PE::forest_sum(pv, n, a.m, float32, out, t); });
+      },
+      py::arg("V"), py::arg("float32"), py::arg("threads") = py::none(), PE_MODEL_ARGS,
+      (std::string("Σ_t leaf_t(v) of feature rows V (n, F) over the model's trees in tree order from 0.0 -> (n,) "
+                   "float64 (a random-forest member: divide by the tree count); nodes compare float32(v) when "
+                   "float32; NaN for a row with a non-finite feature.") +
+       kModelDoc)
+          .c_str());
+
+  m.def(
       "phase_ensemble_lattice",
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,

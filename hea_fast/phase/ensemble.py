@@ -16,8 +16,9 @@ non-finite feature gets p = NaN.
 Forest members (``tree_link="mean"``, a scikit-learn RandomForestClassifier): the member is the mean
 of the trees' leaf fractions, p_tree = (Σ_t leaf_t(v)) / T with ``baseline`` 0, and the nodes compare
 float32(v) as scikit-learn does (``tree_float32``). The compiled kernels run boosted trees only
-(`kernel_supported`); forests are evaluated by `phase_ensemble_reference` (NumPy), equal to
-scikit-learn's predict_proba bitwise.
+(`kernel_supported`); for forests `phase_ensemble` sums the leaves with a C++ forest walker
+(``core.phase_forest_sum``) and `phase_ensemble_reference` in NumPy, both equal to scikit-learn's
+predict_proba bitwise; the lattice drivers refuse them.
 
 `EnsembleParams` holds the parameters (`params_from_sklearn` converts fitted scikit-learn
 members, `to_dict`/`from_dict` round-trip them through JSON bitwise); `phase_ensemble_reference`
@@ -427,8 +428,12 @@ def phase_ensemble_reference(V, params: EnsembleParams) -> np.ndarray:
     """p (n,) of feature rows V (n, F_d + F_e) by the formula of the module docstring in NumPy
     float64; NaN for a row with a non-finite feature."""
     V = _rows(V, params)
+    return _combine(V, params, tree_raw_reference(V, params))
+
+
+def _combine(V, params: EnsembleParams, raw) -> np.ndarray:
+    """p of rows V given the tree member's raw sums (the formula of the module docstring)."""
     logit_lin = ((V - params.lin_mean) / params.lin_scale) @ params.lin_coef + params.lin_intercept
-    raw = tree_raw_reference(V, params)
     p_tree = raw / params.n_trees if params.tree_link == "mean" else _expit(raw)
     p_avg = params.w_lin * _expit(logit_lin) + params.w_tree * p_tree
     with np.errstate(divide="ignore"):
@@ -456,9 +461,15 @@ def _params(params) -> EnsembleParams:
 def phase_ensemble(V, params: EnsembleParams, threads=None) -> np.ndarray:
     """p (n,) of feature rows V (n, F_d + F_e) by the C++ kernel (equal to
     `phase_ensemble_reference` to rounding; the tree member bitwise); NaN for a row with a
-    non-finite feature. threads: None = all cores."""
+    non-finite feature. A forest member (``tree_link="mean"``): its leaf sums by the C++ forest
+    walker (``core.phase_forest_sum``, bitwise the reference's), the rest by the NumPy formula, so p
+    equals `phase_ensemble_reference` bitwise. threads: None = all cores."""
     from hea_fast._backend import core
 
+    if isinstance(params, EnsembleParams) and params.tree_link == "mean":
+        V = np.ascontiguousarray(_rows(V, params))
+        raw = core.phase_forest_sum(V, params.tree_float32, threads=threads, **params.arrays())
+        return _combine(V, params, raw)
     params = _params(params)
     V = np.ascontiguousarray(_rows(V, params))
     return core.phase_ensemble(V, threads=threads, **params.arrays())

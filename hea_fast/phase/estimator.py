@@ -111,8 +111,9 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     threads : descriptor-kernel threads (results do not depend on it).
     trees : "boosting" (the default's member, above) or "forest": a `RandomForestClassifier` of 300
         trees on the descriptors, min_samples_leaf from `FOREST_GRID` by the same inner search; its
-        probability is the trees' mean leaf fraction. An exported forest model predicts by the NumPy
-        formula (`hea_fast.phase.ensemble`): the compiled kernels run boosted trees only.
+        probability is the trees' mean leaf fraction. An exported forest model predicts through the C++
+        forest walker (`hea_fast.phase.ensemble.phase_ensemble`); the fused lattice kernels run boosted
+        trees only.
 
     ``fit(X, y, groups=None)``: X anything `hea_fast.composition.as_batch` reads (every row must
     have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the element sets).

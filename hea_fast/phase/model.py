@@ -217,15 +217,12 @@ class PhaseModel:
         return feature_matrix(X, self.descriptors, self.elements, threads=threads, errors=errors, table=self.table)
 
     def _proba(self, V, reasons, threads):
-        from hea_fast.phase.ensemble import kernel_supported, phase_ensemble, phase_ensemble_reference
+        from hea_fast.phase.ensemble import phase_ensemble
 
         p = np.full(V.shape[0], np.nan)
         ok = reasons == ""
         if ok.any():
-            Vok = np.ascontiguousarray(V[ok])
-            # boosted trees: the compiled kernel; a forest member: the NumPy formula (scikit-learn's bits)
-            p[ok] = (phase_ensemble(Vok, self.params, threads=threads) if kernel_supported(self.params)
-                     else phase_ensemble_reference(Vok, self.params))
+            p[ok] = phase_ensemble(np.ascontiguousarray(V[ok]), self.params, threads=threads)
         return p
 
     def predict_proba(self, X, errors: str = "nan", return_reasons: bool = False, threads=None):
@@ -382,7 +379,7 @@ def _warn(reasons, rows: Rows, what: str) -> None:
 
 def load_model(name_or_path) -> PhaseModel:
     """"default" -> the bundled `PhaseModel`; "best" -> the bundled forest model (the protocol's best
-    mean AUC and log-loss, NumPy inference, no fused screening kernel); a directory ->
+    mean AUC and log-loss, a C++ forest walker, no fused screening kernel); a directory ->
     `PhaseModel.load(directory)`. Anything else raises naming it."""
     if isinstance(name_or_path, PhaseModel):
         return name_or_path
