@@ -55,7 +55,7 @@ def register(sub) -> None:
                     description="Enumerate a simplex lattice of compositions (amounts in at.%), score and keep the "
                     f"top-k. Default: 5-element alloys of 15 usual HEA metals at 5 at.% steps, every element "
                     f"{HEA_RANGE} (the usual definition of a high-entropy alloy), scored by the default phase model "
-                    "(hea_fast.phase: P(single phase), calibrated) and ranked among candidates inside its "
+                    "(hea_fast.phase: P(single phase)) and ranked among candidates inside its "
                     "applicability domain.\n"
                     "Applicability domain: P(single phase) and the thresholds are computed for every composition; the "
                     "best --domain-pool of them are kept and only that pool gets the domain (known elements, training "
@@ -322,9 +322,10 @@ def _print_top(res, score_cols, n: int = 10) -> None:
               + ("" if not d.get("warning") else f"\nwarning: {d['warning']}"))
 
 
-def sanity_table(model=None):
+def sanity_table(model=None, best: bool = True):
     """The demo's sanity table: well-known single- and multi-phase alloys with P(single phase),
-    in_domain and domain_score by the default phase model (or `model`)."""
+    in_domain and domain_score by the default phase model (or `model`), and with `best` the bundled
+    ``best`` model's P(single phase) beside it (``p_best``)."""
     import pandas as pd
 
     from hea_fast.phase import load_model
@@ -333,7 +334,10 @@ def sanity_table(model=None):
     formulas = [f for f, _ in SANITY]
     fr = m.predict_frame(formulas).reset_index(drop=True)
     out = pd.DataFrame({"formula": formulas, "reported": [lab for _, lab in SANITY]})
-    return pd.concat([out, fr[["p_single", "in_domain", "domain_score", "reason"]]], axis=1)
+    out = pd.concat([out, fr[["p_single", "in_domain", "domain_score", "reason"]]], axis=1)
+    if best:
+        out.insert(3, "p_best", load_model("best").predict_frame(formulas)["p_single"].to_numpy())
+    return out
 
 
 def _cmd_demo(args) -> int:
@@ -345,7 +349,7 @@ def _cmd_demo(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     scorer = PhaseScorer(threads=args.threads)
     table = sanity_table(scorer.model)
-    print("Well-known alloys (reported phase) by the default phase model:")
+    print("Well-known alloys (reported phase) by the default phase model (p_best: the 'best' model):")
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 3,
                            "display.max_colwidth", 60):
         print(table.to_string(index=False))
