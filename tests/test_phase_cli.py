@@ -192,3 +192,19 @@ def test_predict_reads_the_tables_spreadsheets_write(model, tmp_path, capsys, se
     err = capsys.readouterr().err
     assert "line 5:" in err and "Xx" in err
     assert ("not UTF-8" in err) == (encoding == "cp1252")
+
+
+def test_predict_and_info_with_the_best_model(table, tmp_path, capsys):
+    """`--model best`: the bundled forest model's p_single / in_domain for the good rows, and its info."""
+    out = tmp_path / "best.csv"
+    assert main(["phase", "predict", str(table), "-o", str(out), "--model", "best"]) == 0
+    df = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    good = df["Alloy"].isin(GOOD).to_numpy()
+    ref = load_model("best").predict_frame(df.loc[good, "Alloy"].tolist())
+    np.testing.assert_allclose(df.loc[good, "p_single"], ref["p_single"], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(df.loc[good, "in_domain"].astype(bool), ref["in_domain"])
+    capsys.readouterr()
+    assert main(["phase", "info", "--model", "best"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["members"]["random_forest"] == "300 trees" and info["model_dir"].endswith("phase_best")
+    assert "ensemble_forest" in info["training"]["model"]
