@@ -58,7 +58,7 @@ struct LatticeFeatures {
 
 void rows(const double* V, int64_t n, const Model& m, double* out, int threads);
 
-// A random-forest member (csrc/cpu/forest_cpu.cpp): out[r] = Σ_t leaf_t(V[r]) in tree order from
+// A random-forest member (csrc/cpu/phase_ensemble_cpu.cpp): out[r] = Σ_t leaf_t(V[r]) in tree order from
 // 0.0 (the member is that sum / n_trees), nodes comparing float32(v) when `float32`; NaN for a row
 // with a non-finite feature. The linear member and the model's scalars are not read.
 void forest_sum(const double* V, int64_t n, const Model& m, bool float32, double* out, int threads);
