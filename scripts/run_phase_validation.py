@@ -103,6 +103,9 @@ def write_selection(out_dir: Path) -> dict:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from _checkout import warn_if_not_checkout
+
+    warn_if_not_checkout()
     if "--selection-only" in argv:
         argv.remove("--selection-only")
         only = argparse.ArgumentParser(prog="run_phase_validation.py --selection-only")

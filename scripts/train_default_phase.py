@@ -90,6 +90,9 @@ def versions() -> dict:
 
 
 def main(argv=None) -> int:
+    from _checkout import warn_if_not_checkout
+
+    warn_if_not_checkout()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(OUT), help="model directory to write (default: the bundled one)")
     ap.add_argument("--conflict", choices=("majority", "drop"), default="majority",
