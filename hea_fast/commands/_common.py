@@ -281,10 +281,21 @@ def model_kind(path: Path) -> str | None:
     return None
 
 
+#: --model names of the bundled default phase model
+DEFAULT_PHASE_NAMES = ("default", "phase", "bundled")
+
+
+def phase_model_dir(name: str):
+    """The bundled phase model directory a --model name means ("default" and its aliases, "best"), or None."""
+    from hea_fast.phase.model import bundled_model_dir
+
+    return bundled_model_dir("default" if name in DEFAULT_PHASE_NAMES else name)
+
+
 def load_phase_model(spec: str | None):
     """`--model` of a command that takes the default phase model (`hea_fast.phase.PhaseModel`):
     default (= phase, the bundled model) or a directory written by `PhaseModel.save`."""
-    from hea_fast.phase.model import PhaseModel, best_model_dir, default_model_dir
+    from hea_fast.phase.model import PhaseModel
 
     how = ("default (the bundled phase model), best (the bundled forest model: slower, no fused kernel) or a "
            "directory written by hea_fast.phase.PhaseModel.save")
@@ -292,8 +303,7 @@ def load_phase_model(spec: str | None):
     if name in ("mixture", "ssvae", "released"):
         raise ValueError(f"--model {name} is not a phase model ({how}); --scorer {'mixture' if name == 'mixture' else 'ssvae'} "
                          f"screens with it")
-    path = (default_model_dir() if name in ("default", "phase", "bundled") else best_model_dir() if name == "best"
-            else _model_dir(name, how))
+    path = phase_model_dir(name) or _model_dir(name, how)
     try:
         return PhaseModel.load(path)
     except FileNotFoundError as exc:

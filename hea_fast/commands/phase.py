@@ -36,10 +36,17 @@ MODEL_HELP = ("default (the bundled phase model) | best (the bundled forest mode
 
 def _load(spec: str):
     """(kind, model) of a `--model` value: kind "phase", "mixture" or "ssvae"."""
-    from hea_fast.commands._common import load_mixture_model, load_phase_model, load_ssvae_model, model_dir, model_kind
+    from hea_fast.commands._common import (
+        load_mixture_model,
+        load_phase_model,
+        load_ssvae_model,
+        model_dir,
+        model_kind,
+        phase_model_dir,
+    )
 
     name = str(spec)
-    if name in ("default", "phase", "bundled", "best"):
+    if phase_model_dir(name) is not None:
         return "phase", load_phase_model(name)
     if name == "mixture":
         return "mixture", load_mixture_model("mixture")
@@ -192,12 +199,10 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
 
 
 def _info(args) -> int:
-    from hea_fast.commands._common import load_phase_model, model_dir
-    from hea_fast.phase.model import best_model_dir, default_model_dir
+    from hea_fast.commands._common import load_phase_model, model_dir, phase_model_dir
 
     model = load_phase_model(args.model)
-    path = (default_model_dir() if args.model in ("default", "phase", "bundled") else best_model_dir()
-            if args.model == "best" else model_dir(args.model, ""))
+    path = phase_model_dir(args.model) or model_dir(args.model, "")
     print(json.dumps(info_dict(model, path, args.full), indent=2, default=str))
     return 0
 

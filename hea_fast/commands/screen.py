@@ -17,7 +17,15 @@ import math
 import sys
 from pathlib import Path
 
-from hea_fast.commands._common import add_command, atpct, csv_list, parse_bounds, positive_int, probability
+from hea_fast.commands._common import (
+    DEFAULT_PHASE_NAMES,
+    add_command,
+    atpct,
+    csv_list,
+    parse_bounds,
+    positive_int,
+    probability,
+)
 from hea_fast.screen.spaces import DEFAULT_PALETTE, HEA_MAX_FRACTION, HEA_MIN_FRACTION
 
 SCORERS = {"phase": "P(single phase) from the default phase model, in-domain candidates",
@@ -168,8 +176,9 @@ def _hea_default(space) -> bool:
             and spec.get("max_fraction") == HEA_MAX_FRACTION)
 
 
-def describe_run(space, kind: str, temperature: float, min_p: float, threshold, top_k: int) -> str:
-    """One or two lines saying what a screen did, in words (the PNG's title, the console header)."""
+def describe_run(space, kind: str, temperature: float, min_p: float, threshold, top_k: int, model=None) -> str:
+    """One or two lines saying what a screen did, in words (the PNG's title, the console header);
+    `model`: the --model of a phase scorer (None or a default name: the default phase model)."""
     ns = sorted({k for k, _ in space.parts})
     steps = sorted({s for _, s in space.parts})
     n = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
@@ -186,6 +195,9 @@ def describe_run(space, kind: str, temperature: float, min_p: float, threshold, 
     if spec["bounds"]:
         extra.append("bounds " + " ".join(f"{e}={100 * a:g}:{100 * b:g}" for e, (a, b) in spec["bounds"].items()))
     what = SCORERS[kind] if kind in SCORERS else kind
+    if kind in ("phase", "phase+yield") and model is not None and model not in DEFAULT_PHASE_NAMES:
+        name = "the 'best' (forest) phase model" if model == "best" else f"the phase model {model}"
+        what = what.replace("the default phase model", name).replace("(default phase model)", f"({name})")
     if kind in ("yield", "mixture+yield", "phase+yield"):
         what = what.replace("yield strength", f"yield strength at {temperature:g} K")
     if kind in ("mixture+yield", "phase+yield"):
@@ -286,10 +298,7 @@ def _cmd_screen(args) -> int:
                             args.max_fraction, args.min_fraction)
     out = Path(args.output)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
-    title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k)
-    if args.model not in (None, "default", "phase", "bundled") and args.scorer in ("phase", "phase+yield"):
-        name = "the 'best' (forest) phase model" if args.model == "best" else f"the phase model {args.model}"
-        title = title.replace("the default phase model", name).replace("(default phase model)", f"({name})")
+    title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k, args.model)
     if args.scorer.startswith("phase") and args.include_out_of_domain:
         title = title.replace("in-domain alloys", "alloys").replace(", in-domain candidates", "")
     res = run_screen(space, scorer, out, plot, scheduler=args.scheduler, title=title, top_k=args.top_k,

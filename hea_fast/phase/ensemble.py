@@ -291,8 +291,9 @@ def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float
                         cal_a: float = 1.0, cal_b: float = 0.0) -> EnsembleParams:
     """`EnsembleParams` of fitted scikit-learn members: a StandardScaler (or None: no scaling) and a
     binary LogisticRegression over v = [descriptors | fractions of elements], and a binary
-    HistGradientBoostingClassifier whose features are the first ``hgb.n_features_in_`` columns of
-    v (the descriptors when it was fitted on descriptors only). Categorical splits are refused."""
+    HistGradientBoostingClassifier (logit link) or RandomForestClassifier (mean link, float32 node
+    tests) whose features are the first ``hgb.n_features_in_`` columns of v (the descriptors when it
+    was fitted on descriptors only). Categorical splits are refused."""
     descriptors, elements = tuple(descriptors), tuple(elements)
     F = len(descriptors) + len(elements)
     coef = np.asarray(logreg.coef_, dtype=np.float64)
@@ -309,16 +310,27 @@ def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float
         mean = np.asarray(scaler.mean_, dtype=np.float64) if scaler.with_mean else np.zeros(F)
         scale = np.asarray(scaler.scale_, dtype=np.float64) if scaler.with_std else np.ones(F)
         scale = np.where(scale == 0, 1.0, scale)
-    if hasattr(hgb, "estimators_") and hasattr(hgb, "n_outputs_"):  # a RandomForestClassifier
-        return _forest_params(mean, scale, coef, classes, logreg, hgb, descriptors, elements, F, w_lin, w_tree,
-                              cal_a, cal_b)
-    hgb_classes = np.asarray(getattr(hgb, "classes_", []))
-    if hgb_classes.shape != (2,) or getattr(hgb, "n_trees_per_iteration_", None) != 1:
-        raise ValueError(f"hgb must be a fitted binary HistGradientBoostingClassifier; classes {hgb_classes.tolist()}")
-    if not np.array_equal(hgb_classes, classes):
-        raise ValueError(f"the members predict different classes: logreg {classes.tolist()}, hgb {hgb_classes.tolist()}")
+    forest = hasattr(hgb, "estimators_") and hasattr(hgb, "n_outputs_")  # a RandomForestClassifier
+    kind = "forest" if forest else "hgb"
+    tree_classes = np.asarray(getattr(hgb, "classes_", []))
+    binary = hgb.n_outputs_ == 1 if forest else getattr(hgb, "n_trees_per_iteration_", None) == 1
+    if tree_classes.shape != (2,) or not binary:
+        raise ValueError(f"hgb must be a fitted binary HistGradientBoostingClassifier or RandomForestClassifier; "
+                         f"classes {tree_classes.tolist()}")
+    if not np.array_equal(tree_classes, classes):
+        raise ValueError(f"the members predict different classes: logreg {classes.tolist()}, {kind} "
+                         f"{tree_classes.tolist()}")
     if hgb.n_features_in_ > F:
-        raise ValueError(f"hgb was fitted on {hgb.n_features_in_} features; v has {F}")
+        raise ValueError(f"{kind} was fitted on {hgb.n_features_in_} features; v has {F}")
+    nodes = _forest_nodes(hgb) if forest else _hgb_nodes(hgb)
+    return EnsembleParams(
+        descriptors=descriptors, elements=elements,
+        lin_mean=mean, lin_scale=scale, lin_coef=coef[0], lin_intercept=float(np.asarray(logreg.intercept_)[0]),
+        w_lin=w_lin, w_tree=w_tree, cal_a=cal_a, cal_b=cal_b, **nodes)
+
+
+def _hgb_nodes(hgb) -> dict:
+    """The tree fields of `EnsembleParams` for a HistGradientBoostingClassifier (logit link)."""
     if getattr(hgb, "is_categorical_", None) is not None and np.any(hgb.is_categorical_):
         raise ValueError("hgb has categorical features; the phase ensemble supports numeric splits only")
     baseline = np.asarray(hgb._baseline_prediction, dtype=np.float64)
@@ -326,59 +338,50 @@ def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float
         raise ValueError(f"hgb has baseline shape {baseline.shape}; expected one value (binary)")
     nodes = [pred[0].nodes for pred in hgb._predictors]
     sizes = np.array([len(nd) for nd in nodes], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     allnodes = np.concatenate(nodes) if nodes else np.zeros(0, dtype=_node_dtype())
     if allnodes.size and allnodes["is_categorical"].any():
         raise ValueError("hgb has a categorical split; the phase ensemble supports numeric splits only")
     leaf = allnodes["is_leaf"].astype(bool)
-    feature = np.where(leaf, -1, allnodes["feature_idx"]).astype(np.int32)
-    left = np.where(leaf, -1, allnodes["left"].astype(np.int64)).astype(np.int32)
-    right = np.where(leaf, -1, allnodes["right"].astype(np.int64)).astype(np.int32)
-    return EnsembleParams(
-        descriptors=descriptors, elements=elements,
-        lin_mean=mean, lin_scale=scale, lin_coef=coef[0], lin_intercept=float(np.asarray(logreg.intercept_)[0]),
-        tree_baseline=float(baseline.ravel()[0]), tree_offsets=offsets,
-        node_feature=feature, node_threshold=np.where(leaf, 0.0, allnodes["num_threshold"]),
-        node_left=left, node_right=right, node_value=np.where(leaf, allnodes["value"], 0.0),
-        node_missing_left=np.where(leaf, 0, allnodes["missing_go_to_left"]).astype(np.uint8),
-        w_lin=w_lin, w_tree=w_tree, cal_a=cal_a, cal_b=cal_b)
+    return {"tree_baseline": float(baseline.ravel()[0]), "tree_offsets": _offsets(sizes),
+            "node_feature": np.where(leaf, -1, allnodes["feature_idx"]).astype(np.int32),
+            "node_threshold": np.where(leaf, 0.0, allnodes["num_threshold"]),
+            "node_left": np.where(leaf, -1, allnodes["left"].astype(np.int64)).astype(np.int32),
+            "node_right": np.where(leaf, -1, allnodes["right"].astype(np.int64)).astype(np.int32),
+            "node_value": np.where(leaf, allnodes["value"], 0.0),
+            "node_missing_left": np.where(leaf, 0, allnodes["missing_go_to_left"]).astype(np.uint8)}
 
 
-def _forest_params(mean, scale, coef, classes, logreg, rf, descriptors, elements, F, w_lin, w_tree, cal_a, cal_b):
-    """`EnsembleParams` of a linear member and a binary RandomForestClassifier (mean link, float32
-    node tests). A leaf's value is its class-1 weight over its total weight, the normalisation
+def _forest_nodes(rf) -> dict:
+    """The tree fields of `EnsembleParams` for a RandomForestClassifier (mean link, float32 node
+    tests). A leaf's value is its class-1 weight over its total weight, the normalisation
     scikit-learn's predict_proba applies, so the member's mean equals predict_proba bitwise."""
-    rf_classes = np.asarray(getattr(rf, "classes_", []))
-    if rf_classes.shape != (2,) or rf.n_outputs_ != 1:
-        raise ValueError(f"the forest must be a fitted binary single-output classifier; classes {rf_classes.tolist()}")
-    if not np.array_equal(rf_classes, classes):
-        raise ValueError(f"the members predict different classes: logreg {classes.tolist()}, forest {rf_classes.tolist()}")
-    if rf.n_features_in_ > F:
-        raise ValueError(f"the forest was fitted on {rf.n_features_in_} features; v has {F}")
-    feature, threshold, left, right, value, missing, sizes = [], [], [], [], [], [], []
-    for est in rf.estimators_:
-        t = est.tree_
-        leaf = t.children_left == -1
+    trees = [est.tree_ for est in rf.estimators_]
+    leaves = [t.children_left == -1 for t in trees]
+
+    def cat(f, dtype=None):
+        out = np.concatenate([f(t, leaf) for t, leaf in zip(trees, leaves)])
+        return out if dtype is None else out.astype(dtype)
+
+    def value(t, leaf):
         v = t.value[:, 0, :]
         total = v[:, 0] + v[:, 1]  # predict_proba's normaliser (the row sum), 0 -> 1
-        total = np.where(total == 0.0, 1.0, total)
-        feature.append(np.where(leaf, -1, t.feature))
-        threshold.append(np.where(leaf, 0.0, t.threshold))
-        left.append(np.where(leaf, -1, t.children_left))
-        right.append(np.where(leaf, -1, t.children_right))
-        value.append(np.where(leaf, v[:, 1] / total, 0.0))
+        return np.where(leaf, v[:, 1] / np.where(total == 0.0, 1.0, total), 0.0)
+
+    def missing(t, leaf):
         miss = getattr(t, "missing_go_to_left", None)
-        missing.append(np.where(leaf, 0, miss if miss is not None else 0).astype(np.uint8))
-        sizes.append(t.node_count)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return EnsembleParams(
-        descriptors=descriptors, elements=elements,
-        lin_mean=mean, lin_scale=scale, lin_coef=coef[0], lin_intercept=float(np.asarray(logreg.intercept_)[0]),
-        tree_baseline=0.0, tree_offsets=offsets, node_feature=np.concatenate(feature).astype(np.int32),
-        node_threshold=np.concatenate(threshold), node_left=np.concatenate(left).astype(np.int32),
-        node_right=np.concatenate(right).astype(np.int32), node_value=np.concatenate(value),
-        node_missing_left=np.concatenate(missing), w_lin=w_lin, w_tree=w_tree, cal_a=cal_a, cal_b=cal_b,
-        tree_link="mean", tree_float32=True)
+        return np.where(leaf, 0, miss if miss is not None else 0)
+
+    return {"tree_baseline": 0.0, "tree_offsets": _offsets([t.node_count for t in trees]),
+            "node_feature": cat(lambda t, leaf: np.where(leaf, -1, t.feature), np.int32),
+            "node_threshold": cat(lambda t, leaf: np.where(leaf, 0.0, t.threshold)),
+            "node_left": cat(lambda t, leaf: np.where(leaf, -1, t.children_left), np.int32),
+            "node_right": cat(lambda t, leaf: np.where(leaf, -1, t.children_right), np.int32),
+            "node_value": cat(value), "node_missing_left": cat(missing, np.uint8),
+            "tree_link": "mean", "tree_float32": True}
+
+
+def _offsets(sizes) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.asarray(sizes, dtype=np.int64))]).astype(np.int64)
 
 
 def _node_dtype():

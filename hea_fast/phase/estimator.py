@@ -171,6 +171,9 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         from sklearn.model_selection import GroupKFold
 
+        if self.trees not in ("boosting", "forest"):
+            raise ValueError(f"trees must be 'boosting' or 'forest', got {self.trees!r}")
+
         rows = read_rows(X, errors="raise")
         y = np.asarray(y)
         if y.shape != (rows.n,):
@@ -187,8 +190,6 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"groups has shape {groups.shape}; expected ({rows.n},)")
         fd = len(self.descriptors_)
         self.linear_, lin_best = self._search(self._linear(), {"clf__C": LIN_C_GRID}, V, y, groups)
-        if self.trees not in ("boosting", "forest"):
-            raise ValueError(f"trees must be 'boosting' or 'forest', got {self.trees!r}")
         grid = FOREST_GRID if self.trees == "forest" else dict(TREE_GRID, max_depth=tuple(self.max_depths))
         self.trees_, tree_best = self._search(self._trees(), grid, V[:, :fd], y, groups)
         self.best_params_ = {"linear": {"C": lin_best["clf__C"]}, "trees": tree_best}

@@ -60,14 +60,26 @@ def default_descriptors() -> tuple[str, ...]:
     return tuple(d.name for d in DESCRIPTORS if d.name != "Omega")
 
 
-def best_model_dir() -> Path:
-    """Directory of the bundled ``best`` phase model (scripts/train_default_phase.py --trees forest)."""
-    return default_model_dir().with_name("phase_best")
+#: The bundled phase models by name: the default (boosted trees, fused screening kernel) and ``best``
+#: (the protocol's most accurate: a random-forest member; scripts/train_default_phase.py --trees forest).
+BUNDLED = {"default": "phase_default", "best": "phase_best"}
+
+
+def bundled_model_dir(name: str) -> Path | None:
+    """Directory of the bundled phase model `name` (a key of `BUNDLED`, inside the package, so wheels
+    carry it), or None for any other name."""
+    folder = BUNDLED.get(name)
+    return None if folder is None else Path(__file__).resolve().parents[1] / "data" / "models" / folder
 
 
 def default_model_dir() -> Path:
-    """Directory of the bundled default phase model (inside the package, so wheels carry it)."""
-    return Path(__file__).resolve().parents[1] / "data" / "models" / "phase_default"
+    """Directory of the bundled default phase model."""
+    return bundled_model_dir("default")
+
+
+def best_model_dir() -> Path:
+    """Directory of the bundled ``best`` phase model."""
+    return bundled_model_dir("best")
 
 
 # ---- compositions -> feature rows ------------------------------------------------------------------
@@ -386,10 +398,8 @@ def load_model(name_or_path) -> PhaseModel:
     s = os.fspath(name_or_path) if isinstance(name_or_path, os.PathLike) else name_or_path
     if not isinstance(s, str):
         raise TypeError(f"load_model takes 'default' or a model directory, got {type(name_or_path).__name__}")
-    if s == "default":
-        return PhaseModel.load_default()
-    if s == "best":
-        return PhaseModel.load(best_model_dir())
+    if s in BUNDLED:
+        return PhaseModel.load(bundled_model_dir(s))
     p = Path(s).expanduser()
     if p.is_dir():
         return PhaseModel.load(p)

@@ -250,8 +250,6 @@ def _ensemble(calibrate, trees="boosting"):
     def build(seed):
         from hea_fast.phase.estimator import PhaseEnsembleClassifier
 
-        if trees == "boosting":  # the records of the earlier runs fingerprint the parameters without `trees`
-            return PhaseEnsembleClassifier(calibrate=calibrate, random_state=seed)
         return PhaseEnsembleClassifier(calibrate=calibrate, random_state=seed, trees=trees)
     return build
 
