@@ -115,7 +115,7 @@ def _members(V, y, fd, configs_lin, configs_tree, seed=0):
     return lin, trees
 
 
-def fold_attempts(data, fold, inner_folds, seed=0) -> dict:
+def fold_attempts(fold, inner_folds, seed=0) -> dict:
     """{attempt: held-out probabilities} for one outer leave-one-source-out fold."""
     from sklearn.base import clone
 
@@ -225,16 +225,14 @@ def run(log_path: Path) -> dict:
         inner_data = data[(data["source"] != fold.name) & ~data["key"].isin(set(fold.test["key"]))]
         inner_data = inner_data.reset_index(drop=True)
         inner_data.attrs = data.attrs
-        res = fold_attempts(data, fold, list(loso_folds(inner_data)))
-        lines = []
-        for a, (p, info) in res.items():
-            rec = {"fold": fold.name, "attempt": a, "info": info, "p": [round(float(v), 7) for v in p],
-                   "y": fold.test["single_phase"].astype(int).tolist(), "n": fold.test["n_elements"].astype(int).tolist(),
-                   "system": fold.test["system"].tolist()}
-            done[(fold.name, a)] = rec
-            lines.append(json.dumps(rec, default=float))
-        old = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
-        atomic_write(log_path, old + "\n".join(lines) + "\n")
+        for a, (p, info) in fold_attempts(fold, list(loso_folds(inner_data))).items():
+            done[(fold.name, a)] = {"fold": fold.name, "attempt": a, "info": info,
+                                    "p": [round(float(v), 7) for v in p],
+                                    "y": fold.test["single_phase"].astype(int).tolist(),
+                                    "n": fold.test["n_elements"].astype(int).tolist(),
+                                    "system": fold.test["system"].tolist()}
+        # the whole log, one record per (fold, attempt): a fold recomputed for a new attempt replaces its records
+        atomic_write(log_path, "".join(json.dumps(r, default=float) + "\n" for r in done.values()))
         print(f"{fold.name}: done", file=sys.stderr, flush=True)
     return done
 
