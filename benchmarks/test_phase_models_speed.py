@@ -207,7 +207,7 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, deep_model
 
 @pytest.fixture(scope="module")
 def forest_estimator():
-    """The protocol's ``ensemble_forest`` recipe fitted on all the shared phase data (about 40 s)."""
+    """The protocol's ``ensemble_forest`` recipe fitted on all the shared phase data (about 15 s)."""
     from threadpoolctl import threadpool_limits
 
     from hea_fast.phase import PhaseEnsembleClassifier

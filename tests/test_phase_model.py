@@ -206,12 +206,12 @@ def test_forest_member_is_the_mean_of_an_independently_refitted_forest_and_the_l
     rf = RandomForestClassifier(n_estimators=300, min_samples_leaf=leaf, random_state=3, n_jobs=1).fit(V[:, :fd], y)
     want = 0.5 * est.linear_.predict_proba(Vt)[:, 1] + 0.5 * rf.predict_proba(Vt[:, :fd])[:, 1]
     np.testing.assert_allclose(est.predict_proba(bt)[:, 1], want, rtol=0, atol=1e-12)
-    # exported: the NumPy formula gives the estimator's probabilities; saved with its nodes in nodes.npz
+    # exported (the C++ forest walker): the estimator's probabilities; saved with its nodes in nodes.npz
     m = est.export()
     np.testing.assert_allclose(m.predict_proba(bt)[:, 1], want, rtol=0, atol=1e-15)
-    monkeypatch.setattr("hea_fast.phase.model.NODES_IN_JSON", 100)  # this small forest goes to nodes.npz too
     from hea_fast.phase import model as model_module
 
+    monkeypatch.setattr(model_module, "NODES_IN_JSON", 100)  # this small forest goes to nodes.npz too
     assert m.params.node_feature.size > model_module.NODES_IN_JSON
     d = m.save(tmp_path / "forest")
     assert (d / "nodes.npz").exists() and "node_value" not in (d / "model.json").read_text()
@@ -254,7 +254,8 @@ def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
 def test_best_model_is_the_forest_ensemble_and_predicts_without_the_kernel(tmp_path, monkeypatch):
     """The bundled ``best`` model (scripts/train_default_phase.py --trees forest): a forest member
     (mean link, float32 tests, nodes in nodes.npz), the default's domain settings, its TRAINING.json;
-    its probabilities are the NumPy formula's, every one in [0, 1]; `screen` has no fused path for it."""
+    its probabilities (C++ forest walker) are the NumPy formula's bitwise, every one in [0, 1]; `screen`
+    has no fused path for it."""
     from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_reference
     from hea_fast.phase.model import best_model_dir
 
