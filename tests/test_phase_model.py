@@ -217,8 +217,79 @@ def test_forest_member_is_the_mean_of_an_independently_refitted_forest_and_the_l
     assert (d / "nodes.npz").exists() and "node_value" not in (d / "model.json").read_text()
     again = PhaseModel.load(d)
     np.testing.assert_array_equal(again.predict_proba(bt)[:, 1], m.predict_proba(bt)[:, 1])
-    with pytest.raises(ValueError, match="trees must be 'boosting' or 'forest'"):
+    with pytest.raises(ValueError, match="trees must be one of .*'bagging'"):
         PhaseEnsembleClassifier(trees="bagging").fit(b, y)
+
+
+def test_distillation_compositions_follow_their_definition():
+    """Rows: the training rows, then `near` Dirichlet draws on each row's own elements (mean = the row:
+    the Dirichlet's closed-form mean, checked on 4,000 draws), blends inside the training elements'
+    span, then alloys of 4-6 training elements; seeded."""
+    from hea_fast.phase.estimator import distillation_compositions
+
+    F = np.array([[0.5, 0.3, 0.2, 0, 0, 0, 0], [0, 0.25, 0.25, 0.25, 0.25, 0, 0], [0, 0, 0, 0.1, 0.2, 0.3, 0.4]])
+    C = distillation_compositions(F, np.random.default_rng(0), near=10, mix=10, new=5)
+    n = len(F)
+    assert C.shape == (n * 26, 7) and np.allclose(C.sum(axis=1), 1.0, atol=1e-12) and (C >= 0).all()
+    np.testing.assert_array_equal(C[:n], F)
+    near = C[n:n + 10 * n].reshape(n, 10, 7)
+    assert ((near > 0) <= (F[:, None, :] > 0)).all()  # only the row's own elements
+    new = C[n + 20 * n:]
+    assert np.isin((new > 0).sum(axis=1), (4, 5, 6)).all()
+    np.testing.assert_array_equal(C, distillation_compositions(F, np.random.default_rng(0)))
+    assert not np.array_equal(C, distillation_compositions(F, np.random.default_rng(1)))
+    # Dirichlet(100 f): mean f, variance f (1 - f) / 101 per element
+    D = distillation_compositions(F[:1], np.random.default_rng(2), near=4000, mix=0, new=0)[1:]
+    f = F[0, :3]
+    assert (np.abs(D[:, :3].mean(axis=0) - f) <= 4 * np.sqrt(f * (1 - f) / 101 / 4000)).all()
+    np.testing.assert_allclose(D[:, :3].var(axis=0), f * (1 - f) / 101, rtol=0.1)
+    # the new alloys favour the elements most training rows hold: element 1 (two rows) over element 0 (one)
+    G = distillation_compositions(F, np.random.default_rng(3), near=0, mix=0, new=2000)[n:]
+    held = (G > 0).mean(axis=0)
+    assert held[1] > held[0] and held[2] > held[6]
+    for bad in (np.zeros((0, 3)), np.array([[0.5, -0.5, 1.0]]), np.array([[np.nan, 1.0]])):
+        with pytest.raises(ValueError, match="non-negative fractions"):
+            distillation_compositions(bad, np.random.default_rng(0))
+
+
+def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_the_fused_kernel(data):
+    """trees='distilled': the teacher is the forest scikit-learn fits with the selected min_samples_leaf
+    (bitwise, same seed); the student (600 boosted trees of depth <= 4) stays close to it on unseen
+    alloys, far closer than the forest is to the labels; the exported model is the estimator's and the
+    fused lattice kernel runs it (equal to the per-row path); the calibrated variant refits teacher and
+    student per calibration fold."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hea_fast.phase.ensemble import kernel_supported
+    from hea_fast.phase.estimator import STUDENT
+    from hea_fast.screen import PhaseScorer, hea_space
+    from hea_fast.screen.domain import decode_ranks
+
+    (b, y), (bt, yt) = data
+    est = PhaseEnsembleClassifier(calibrate=False, trees="distilled", random_state=3).fit(b, y)
+    leaf = est.best_params_["trees"]["teacher"]["min_samples_leaf"]
+    assert est.best_params_["trees"]["student"] == STUDENT
+    V, _ = feature_matrix(b, est.descriptors_, est.elements_, threads=1)
+    Vt, _ = feature_matrix(bt, est.descriptors_, est.elements_, threads=1)
+    fd = len(est.descriptors_)
+    rf = RandomForestClassifier(n_estimators=300, min_samples_leaf=leaf, random_state=3, n_jobs=1).fit(V[:, :fd], y)
+    p_teacher = rf.predict_proba(Vt[:, :fd])[:, 1]
+    np.testing.assert_array_equal(est.teacher_.predict_proba(Vt[:, :fd])[:, 1], p_teacher)
+    p_student = est.trees_.predict_proba(Vt[:, :fd])[:, 1]
+    rmse = np.sqrt(np.mean((p_student - p_teacher) ** 2))
+    assert rmse < 0.1 and rmse < 0.5 * np.sqrt(np.mean((p_teacher - yt) ** 2))
+    assert est.distillation_["n_rows"] == 26 * len(y) and est.distillation_["rmse"] < rmse
+    p = est.predict_proba(bt)[:, 1]
+    np.testing.assert_allclose(p, 0.5 * est.linear_.predict_proba(Vt)[:, 1] + 0.5 * p_student, rtol=0, atol=1e-15)
+    m = est.export()
+    assert kernel_supported(m.params) and m.params.n_trees == STUDENT["max_iter"]
+    assert m.metadata["distillation"]["student"] == STUDENT
+    np.testing.assert_allclose(m.predict_proba(bt)[:, 1], p, rtol=0, atol=1e-12)
+    space = hea_space(["Ti", "Cr", "Fe", "Ni", "Cu"], 5, 5.0)
+    scores, ranks, _ = PhaseScorer(m).fused_topk(space, 0, space.size, 10, "default", 1)
+    np.testing.assert_allclose(scores, m.predict_proba(decode_ranks(space, ranks))[:, 1], rtol=0, atol=1e-12)
+    cal = PhaseEnsembleClassifier(trees="distilled", calibration_folds=2, random_state=3).fit(b, y)
+    assert np.isfinite(cal.oof_p_avg_).all() and cal.cal_a_ > 0
 
 
 def test_fit_rejects_rows_without_descriptors():

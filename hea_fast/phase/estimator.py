@@ -10,6 +10,13 @@ calibrates the average:
 (b) trees    `HistGradientBoostingClassifier` (300 iterations, no early stopping) on the 15
              descriptors; learning rate {0.03, 0.1} x max depth {3, None} x L2 {0, 1} (the
              validation's ``hgb``);
+    ``trees="forest"``: a 300-tree `RandomForestClassifier` on the 15 descriptors instead (mean leaf
+             fraction; min_samples_leaf from `FOREST_GRID`; the bundled ``best`` model);
+    ``trees="distilled"``: that forest distilled into boosted trees the fused screening kernel runs
+             (`STUDENT`: 600 trees of depth <= 4): the student is a `HistGradientBoostingClassifier`
+             fitted by log-loss to the forest's probabilities (soft labels: each composition once as
+             label 1 with weight p_forest and once as label 0 with weight 1 - p_forest) on the
+             training compositions and compositions around them (`distillation_compositions`);
     p_avg  = w_lin p_lin + w_tree p_tree  (w = 1/2 each);
     p      = expit(a logit(p_avg) + b)    (Platt calibration; ``calibrate=False``: p = p_avg).
 
@@ -30,7 +37,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
 
-__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "LIN_C_GRID", "TREE_GRID", "FOREST_GRID"]
+__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "distillation_compositions", "LIN_C_GRID",
+           "TREE_GRID", "FOREST_GRID", "STUDENT", "TREE_KINDS"]
 
 #: C grid of the linear member (the validation's logreg / logreg_fractions).
 LIN_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -38,6 +46,12 @@ LIN_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 TREE_GRID = {"learning_rate": (0.03, 0.1), "max_depth": (3, None), "l2_regularization": (0.0, 1.0)}
 #: Grid of the random-forest tree member (``trees="forest"``; 300 trees, every other setting scikit-learn's).
 FOREST_GRID = {"min_samples_leaf": (1, 5, 20)}
+#: The student of ``trees="distilled"``: depth <= 4 is the fused kernel's complete-tree layout; fixed, not searched.
+STUDENT = {"max_iter": 600, "max_depth": 4, "learning_rate": 0.1}
+#: Per training composition: `near` draws on its own elements, `mix` blends of two training compositions,
+#: `new` alloys of 4-6 training elements (see `distillation_compositions`).
+DISTIL_DRAWS = {"near": 10, "mix": 10, "new": 5}
+TREE_KINDS = ("boosting", "forest", "distilled")
 _EPS = 1e-12  # p_avg clipped to [eps, 1 - eps] for the calibration fit only
 
 
@@ -90,6 +104,38 @@ def fit_platt(p, y, max_iter: int = 100, tol: float = 1e-10) -> tuple[float, flo
     return float(w[0]), float(w[1])
 
 
+def distillation_compositions(F, rng, near: int = 10, mix: int = 10, new: int = 5, concentration: float = 100.0
+                              ) -> np.ndarray:
+    """The compositions a student is distilled on, for n training compositions F (n, E) (rows sum to 1):
+    F itself, then `near` draws per row from Dirichlet(concentration * f) on the row's own elements,
+    `mix` * n blends lam * f_i + (1 - lam) * f_j of random pairs (lam ~ U(0, 1)), and `new` * n alloys
+    of 4-6 distinct elements drawn with probability proportional to how many training rows hold each
+    element, fractions ~ Dirichlet(3, ..., 3). rng: a `numpy.random.Generator`. Returns
+    (n (1 + near + mix + new), E), every row summing to 1."""
+    F = np.asarray(F, dtype=np.float64)
+    if F.ndim != 2 or F.shape[0] == 0 or not np.isfinite(F).all() or (F < 0).any():
+        raise ValueError(f"F must be a non-empty (n, E) array of finite non-negative fractions, got shape {F.shape}")
+    n, E = F.shape
+    A = np.repeat(F, near, axis=0) * concentration
+    G = rng.gamma(np.where(A > 0, A, 1.0)) * (A > 0)
+    i, j = rng.integers(0, n, n * mix), rng.integers(0, n, n * mix)
+    lam = rng.uniform(0.0, 1.0, (n * mix, 1))
+    held = (F > 0).sum(axis=0).astype(np.float64)
+    k_max = int(min(6, np.count_nonzero(held)))
+    m = n * new
+    # weighted draws without replacement: the k largest of log(weight) + Gumbel noise
+    with np.errstate(divide="ignore"):
+        keys = np.log(held / held.sum())[None, :] + rng.gumbel(size=(m, E))
+    top = np.argsort(-keys, axis=1)[:, :k_max]
+    k = np.minimum(rng.integers(4, 7, m), k_max)
+    W = rng.gamma(3.0, size=(m, k_max)) * (np.arange(k_max)[None, :] < k[:, None])
+    R = np.zeros((m, E))
+    np.put_along_axis(R, top, W, axis=1)
+    out = np.vstack([F, G / G.sum(axis=1, keepdims=True), lam * F[i] + (1.0 - lam) * F[j],
+                     R / R.sum(axis=1, keepdims=True)])
+    return out / out.sum(axis=1, keepdims=True)
+
+
 def apply_platt(p, a: float, b: float) -> np.ndarray:
     """expit(a logit(p) + b), logit(p) = log(p) - log1p(-p) (the kernel's formula)."""
     return _expit(a * _logit(np.asarray(p, dtype=np.float64)) + b)
@@ -114,11 +160,16 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         probability is the trees' mean leaf fraction. An exported forest model predicts through the C++
         forest walker (`hea_fast.phase.ensemble.phase_ensemble`); the fused lattice kernels run boosted
         trees only.
+        "distilled": that forest (the teacher, ``teacher_``) distilled into `STUDENT` boosted trees (the
+        tree member ``trees_``), which the fused kernels run.
 
     ``fit(X, y, groups=None)``: X anything `hea_fast.composition.as_batch` reads (every row must
     have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the element sets).
     Fitted attributes: ``descriptors_``, ``elements_`` (training elements, the fraction columns),
-    ``linear_`` (Pipeline scaler + logistic regression), ``trees_`` (HistGradientBoostingClassifier),
+    ``linear_`` (Pipeline scaler + logistic regression), ``trees_`` (HistGradientBoostingClassifier or
+    RandomForestClassifier), ``teacher_`` (the forest a distilled member learned from, else None),
+    ``distillation_`` ({"n_rows", "rmse"}: the distillation set's size and the student's root-mean-square
+    distance to the teacher's probabilities on it; None unless distilled),
     ``best_params_`` ({"linear": ..., "trees": ...}), ``cal_a_``, ``cal_b_``, ``oof_p_avg_``
     (calibration inputs; None without calibration), ``classes_`` = [0, 1].
     """
@@ -147,10 +198,42 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def _trees(self):
         from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
-        if self.trees == "forest":
+        if self.trees in ("forest", "distilled"):
             return RandomForestClassifier(n_estimators=300, random_state=int(self.random_state), n_jobs=1)
         return HistGradientBoostingClassifier(max_iter=int(self.max_iter), early_stopping=False,
                                               random_state=int(self.random_state))
+
+    def _distil(self, teacher, F, elements):
+        """(student, {"n_rows", "rmse"}): `STUDENT` boosted trees fitted to the forest `teacher`'s
+        probabilities on `distillation_compositions` of the training fractions F over `elements`."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        from hea_fast.composition import CompositionBatch
+
+        rng = np.random.default_rng(int(self.random_state))
+        C = distillation_compositions(F, rng, **DISTIL_DRAWS)
+        V, why = feature_matrix(CompositionBatch(C, tuple(elements)), self.descriptors_, (), threads=self.threads,
+                                errors="nan")
+        V = V[why == ""]
+        p = teacher.predict_proba(V)[:, 1]
+        pos, neg = p > 0, p < 1  # zero-weight copies dropped
+        Xs = np.vstack([V[pos], V[neg]])
+        ys = np.r_[np.ones(int(pos.sum())), np.zeros(int(neg.sum()))].astype(np.int64)
+        ws = np.r_[p[pos], 1.0 - p[neg]]
+        student = HistGradientBoostingClassifier(early_stopping=False, random_state=int(self.random_state), **STUDENT)
+        student.fit(Xs, ys, sample_weight=ws)
+        rmse = float(np.sqrt(np.mean((student.predict_proba(V)[:, 1] - p) ** 2)))
+        return student, {"n_rows": int(V.shape[0]), "rmse": rmse}
+
+    def _fit_trees(self, V, y, groups, F, elements):
+        """The tree member on descriptor columns V, its selected parameters, the teacher and the
+        distillation summary (None, None unless distilled)."""
+        grid = FOREST_GRID if self.trees != "boosting" else dict(TREE_GRID, max_depth=tuple(self.max_depths))
+        trees, best = self._search(self._trees(), grid, V, y, groups)
+        if self.trees != "distilled":
+            return trees, best, None, None
+        student, info = self._distil(trees, F, elements)
+        return student, {"teacher": best, "student": dict(STUDENT)}, trees, info
 
     def _search(self, est, grid, V, y, groups):
         from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -171,8 +254,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         from sklearn.model_selection import GroupKFold
 
-        if self.trees not in ("boosting", "forest"):
-            raise ValueError(f"trees must be 'boosting' or 'forest', got {self.trees!r}")
+        if self.trees not in TREE_KINDS:
+            raise ValueError(f"trees must be one of {list(TREE_KINDS)}, got {self.trees!r}")
 
         rows = read_rows(X, errors="raise")
         y = np.asarray(y)
@@ -190,8 +273,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"groups has shape {groups.shape}; expected ({rows.n},)")
         fd = len(self.descriptors_)
         self.linear_, lin_best = self._search(self._linear(), {"clf__C": LIN_C_GRID}, V, y, groups)
-        grid = FOREST_GRID if self.trees == "forest" else dict(TREE_GRID, max_depth=tuple(self.max_depths))
-        self.trees_, tree_best = self._search(self._trees(), grid, V[:, :fd], y, groups)
+        F, els = np.asarray(rows.batch.fractions), rows.batch.elements
+        self.trees_, tree_best, self.teacher_, self.distillation_ = self._fit_trees(V[:, :fd], y, groups, F, els)
         self.best_params_ = {"linear": {"C": lin_best["clf__C"]}, "trees": tree_best}
         self.cal_a_, self.cal_b_, self.oof_p_avg_ = 1.0, 0.0, None
         if self.calibrate:
@@ -199,7 +282,10 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             oof = np.full(rows.n, np.nan)
             for tr, te in cv.split(V, y, groups):
                 lin = clone(self.linear_).fit(V[tr], y[tr])
-                tre = clone(self.trees_).fit(V[tr, :fd], y[tr])
+                if self.teacher_ is None:
+                    tre = clone(self.trees_).fit(V[tr, :fd], y[tr])
+                else:  # the selected teacher refitted on the fold, then distilled again
+                    tre = self._distil(clone(self.teacher_).fit(V[tr, :fd], y[tr]), F[tr], els)[0]
                 oof[te] = self._p_avg(lin, tre, V[te])
             self.oof_p_avg_ = oof
             self.cal_a_, self.cal_b_ = fit_platt(oof, y)
@@ -245,6 +331,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         meta = dict(metadata or {})
         meta.setdefault("selected", _jsonable(self.best_params_))
         meta.setdefault("calibration", {"a": self.cal_a_, "b": self.cal_b_, "calibrated": bool(self.calibrate)})
+        if self.distillation_ is not None:
+            meta.setdefault("distillation", {**self.distillation_, "draws": dict(DISTIL_DRAWS), "student": dict(STUDENT)})
         return PhaseModel(params, domain, meta)
 
 

@@ -33,6 +33,9 @@ ensemble_calibrated  the ensemble + Platt calibration p = expit(a logit(p_avg) +
                      out-of-fold averages over a GroupKFold(5) of the training systems
 ensemble_forest      the bundled ``best`` model: the mean of the logreg_fractions probability and a
                      300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
+ensemble_distilled   the logreg_fractions member averaged with ensemble_forest's forest distilled into
+                     600 boosted trees of depth <= 4 (soft-label log-loss on the training compositions
+                     and draws around them; the tree layout of the fused screening kernel)
 ===================  ==================================================================================
 """
 from __future__ import annotations
@@ -285,6 +288,9 @@ MODELS: dict[str, ModelSpec] = {
                   "300-tree random forest on the "
                   "15 descriptors, each tuned by inner grouped CV (PhaseEnsembleClassifier(calibrate=False, "
                   "trees='forest'))", _ensemble(False, "forest")),
+        ModelSpec("ensemble_distilled", "the linear member of ensemble averaged with ensemble_forest's forest "
+                  "distilled into 600 boosted trees of depth <= 4 (the fused kernel's layout) "
+                  "(PhaseEnsembleClassifier(calibrate=False, trees='distilled'))", _ensemble(False, "distilled")),
     ]
 }
 DEFAULT_MODELS = tuple(MODELS)
