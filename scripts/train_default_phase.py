@@ -104,7 +104,7 @@ def main(argv=None) -> int:
                     help="tree depths the inner grid may choose, comma-separated ('none' = unlimited). Default 3: the "
                     "depth every one of the 16 protocol folds selected from {3, unlimited}; unlimited trees were never "
                     "validated across sources and make fused screening several times slower")
-    ap.add_argument("--trees", choices=("boosting", "forest", "distilled"), default="boosting",
+    ap.add_argument("--trees", choices=("boosting", "forest", "distilled"), default="distilled",
                     help="tree member: boosted trees, a random forest (the 'best' model) or that forest distilled "
                     "into boosted trees the fused screening kernel runs")
     ap.add_argument("--calibrate", action="store_true",

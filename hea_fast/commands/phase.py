@@ -211,8 +211,9 @@ def register(sub) -> None:
     p = add_command(sub, "predict", _predict,
                     help="add p_single, in_domain, domain_score and reason to a table of formulas",
                     description="P(single-phase solid solution) of each formula by the default phase model "
-                    "(hea_fast.phase: logistic regression on descriptors + element fractions and boosted trees, "
-                    "averaged; the bundled model has no calibration map, see its TRAINING.json), with its applicability domain: in_domain, domain_score (<= 1 inside; "
+                    "(hea_fast.phase: logistic regression on descriptors + element fractions and boosted trees distilled "
+                    "from a random forest, averaged; the bundled model has no calibration map, see its "
+                    "TRAINING.json), with its applicability domain: in_domain, domain_score (<= 1 inside; "
                     "+inf for an element no training alloy has; NaN without descriptors) and the reason of a NaN or "
                     "an out-of-domain row. --model mixture|ssvae|released|DIR scores with another model (in_domain "
                     "and domain_score are then empty: no domain was measured for it).")

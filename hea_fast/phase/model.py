@@ -2,7 +2,9 @@
 
 `PhaseModel` holds the parameters of the two-member ensemble (`hea_fast.phase.ensemble.EnsembleParams`:
 a logistic regression on the standardised descriptors and element fractions, and boosted trees on
-the descriptors, averaged, then a Platt map that the bundled model leaves at the identity), the `ApplicabilityDomain` of its training alloys
+the descriptors, averaged, then a Platt map that the bundled model leaves at the identity; the bundled
+default's trees are a random forest distilled into 600 boosted trees of depth <= 4, the layout of the
+fused screening kernel, see `hea_fast.phase.estimator`), the `ApplicabilityDomain` of its training alloys
 (`hea_fast.phase.domain`) and a metadata dict. Inference needs NumPy and the compiled core only
 (scikit-learn is needed to *train*, `hea_fast.phase.estimator.PhaseEnsembleClassifier`).
 
@@ -60,8 +62,9 @@ def default_descriptors() -> tuple[str, ...]:
     return tuple(d.name for d in DESCRIPTORS if d.name != "Omega")
 
 
-#: The bundled phase models by name: the default (boosted trees, fused screening kernel) and ``best``
-#: (the protocol's most accurate: a random-forest member; scripts/train_default_phase.py --trees forest).
+#: The bundled phase models by name: the default (a random forest distilled into boosted trees, fused
+#: screening kernel; scripts/train_default_phase.py) and ``best`` (the protocol's most accurate: the
+#: random-forest member itself, no fused kernel; scripts/train_default_phase.py --trees forest).
 BUNDLED = {"default": "phase_default", "best": "phase_best"}
 
 

@@ -219,8 +219,9 @@ def _load_mixture(model):
 
 class PhaseScorer(Scorer):
     """P(single phase) from the default phase model (`hea_fast.phase.PhaseModel`: logistic
-    regression on descriptors + element fractions and boosted trees on descriptors, averaged), with
-    its applicability domain; also the ``best`` model (a random-forest member: general path only).
+    regression on descriptors + element fractions and boosted trees on descriptors, averaged; the
+    bundled default's trees are distilled from a random forest), with its applicability domain; also
+    the ``best`` model (the random-forest member itself: general path only).
 
     model: a `PhaseModel`, a saved model directory, or None / "default" for the bundled model.
     On a `CompositionSpace` the scan is one fused C++ pass (`phase_ensemble_topk`: decode, the

@@ -27,15 +27,15 @@ ssvae_head           the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trai
                      semi-supervised objective on the fold's compositions (x = element at.%, e = the
                      paper's 8 descriptors with the default element table); early stopping on a 15 %
                      grouped validation split of the training fold
-ensemble             the default phase model: the mean of the logreg_fractions and hgb probabilities,
+ensemble             the first default phase model: the mean of the logreg_fractions and hgb probabilities,
                      each member tuned as above (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
 ensemble_calibrated  the ensemble + Platt calibration p = expit(a logit(p_avg) + b) fitted on
                      out-of-fold averages over a GroupKFold(5) of the training systems
 ensemble_forest      the bundled ``best`` model: the mean of the logreg_fractions probability and a
                      300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
-ensemble_distilled   the logreg_fractions member averaged with ensemble_forest's forest distilled into
-                     600 boosted trees of depth <= 4 (soft-label log-loss on the training compositions
-                     and draws around them; the tree layout of the fused screening kernel)
+ensemble_distilled   the default phase model: the logreg_fractions member averaged with ensemble_forest's
+                     forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
+                     training compositions and draws around them; the fused screening kernel's layout)
 ===================  ==================================================================================
 """
 from __future__ import annotations
@@ -279,7 +279,7 @@ MODELS: dict[str, ModelSpec] = {
                   _mixture, cost="slow"),
         ModelSpec("ssvae_head", "SSVAE classifier head q(phi|e), 8 descriptors, early stopping on a grouped "
                   "validation split", _ssvae, cost="slow"),
-        ModelSpec("ensemble", "the default phase model: mean of the logreg_fractions and hgb probabilities, each "
+        ModelSpec("ensemble", "the first default phase model: mean of the logreg_fractions and hgb probabilities, each "
                   "tuned by inner grouped CV "
                   "(hea_fast.phase.PhaseEnsembleClassifier(calibrate=False))", _ensemble(False)),
         ModelSpec("ensemble_calibrated", "ensemble + Platt calibration fitted on grouped out-of-fold averages "
@@ -288,7 +288,7 @@ MODELS: dict[str, ModelSpec] = {
                   "300-tree random forest on the "
                   "15 descriptors, each tuned by inner grouped CV (PhaseEnsembleClassifier(calibrate=False, "
                   "trees='forest'))", _ensemble(False, "forest")),
-        ModelSpec("ensemble_distilled", "the linear member of ensemble averaged with ensemble_forest's forest "
+        ModelSpec("ensemble_distilled", "the default phase model: the linear member of ensemble averaged with ensemble_forest's forest "
                   "distilled into 600 boosted trees of depth <= 4 (the fused kernel's layout) "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='distilled'))", _ensemble(False, "distilled")),
     ]
