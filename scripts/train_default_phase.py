@@ -1,11 +1,12 @@
 """Train the bundled default phase model (hea_fast/data/models/phase_default/, issue #15).
 
-`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)` (the mean of the probabilities of a logistic
-regression on the 15 descriptors + element fractions and boosted trees on the 15 descriptors; chosen on
-the cross-source protocol of benchmarks/papers/phase_validation/, where it is ``ensemble``: it has the
-best mean AUC and mean log-loss over the held-out sources; its Platt-calibrated variant
-``ensemble_calibrated`` has the same AUC and a worse mean log-loss, +0.006, so the protocol keeps the
-plain average; ``--calibrate`` trains the calibrated variant)
+`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False, trees="distilled")` (the mean of the
+probabilities of a logistic regression on the 15 descriptors + element fractions and 600 depth-4
+boosted trees on the 15 descriptors distilled from a 300-tree random forest; on the cross-source
+protocol of benchmarks/papers/phase_validation/, where it is ``ensemble_distilled``, it has the best
+mean AUC and mean log-loss over the held-out sources of the models the fused screening kernel runs;
+``--trees boosting`` trains the first default, ``ensemble``: boosted trees fitted to the labels, with
+``--calibrate`` its Platt-calibrated variant ``ensemble_calibrated``)
 fitted on the pooled shared phase data: the six sources of `hea_fast.validation.harmonised_phase_data`
 mapped to single-phase solid solution vs not, one row per composition (fractions to 1e-3), one
 vote per source, ties dropped (``--conflict majority``), seed 0. The applicability domain
@@ -24,8 +25,9 @@ probabilities equal the fitted estimator's to 1e-12.
 
 ``--trees forest --out hea_fast/data/models/phase_best`` trains the bundled ``best`` model instead: the
 protocol's ``ensemble_forest`` (the same linear member averaged with a 300-tree random forest on the
-15 descriptors), which has the protocol's best mean AUC and log-loss but no fused screening kernel
-(its node arrays go to nodes.npz; predictions by the C++ forest walker, equal to scikit-learn's).
+15 descriptors: the default's teacher), which has the protocol's best mean AUC and log-loss but no
+fused screening kernel (its node arrays go to nodes.npz; predictions by the C++ forest walker, equal
+to scikit-learn's).
 """
 from __future__ import annotations
 
@@ -101,9 +103,10 @@ def main(argv=None) -> int:
                     help="conflicting labels across sources: majority vote (ties dropped) or drop any disagreement")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-depth", default="3",
-                    help="tree depths the inner grid may choose, comma-separated ('none' = unlimited). Default 3: the "
-                    "depth every one of the 16 protocol folds selected from {3, unlimited}; unlimited trees were never "
-                    "validated across sources and make fused screening several times slower")
+                    help="--trees boosting: tree depths the inner grid may choose, comma-separated ('none' = "
+                    "unlimited). Default 3: the depth every one of the 16 protocol folds selected from {3, unlimited}; "
+                    "unlimited trees were never validated across sources and make fused screening several times "
+                    "slower")
     ap.add_argument("--trees", choices=("boosting", "forest", "distilled"), default="distilled",
                     help="tree member: boosted trees, a random forest (the 'best' model) or that forest distilled "
                     "into boosted trees the fused screening kernel runs")

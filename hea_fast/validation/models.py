@@ -13,30 +13,32 @@ passed as ``groups`` to ``fit``; scored by log-loss, then refitted on the whole 
 mixture selects its descriptor subset by WBIC on the training fold (its own model selection); the
 SSVAE head stops early on a grouped validation split of the training fold.
 
-===================  ==================================================================================
-name                 model
-===================  ==================================================================================
-prior                `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
-logreg               logistic regression on the 15 standardised descriptors (C tuned)
-logreg_fractions     the same on descriptors + element fractions (C tuned)
-hgb                  `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
-hgb_fractions        the same on descriptors + element fractions
-mixture              `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
-                     size <= 2 searched by WBIC within the training fold, no global-model comparison
-ssvae_head           the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
-                     semi-supervised objective on the fold's compositions (x = element at.%, e = the
-                     paper's 8 descriptors with the default element table); early stopping on a 15 %
-                     grouped validation split of the training fold
-ensemble             the first default phase model: the mean of the logreg_fractions and hgb probabilities,
-                     each member tuned as above (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
-ensemble_calibrated  the ensemble + Platt calibration p = expit(a logit(p_avg) + b) fitted on
-                     out-of-fold averages over a GroupKFold(5) of the training systems
-ensemble_forest      the bundled ``best`` model: the mean of the logreg_fractions probability and a
-                     300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
-ensemble_distilled   the default phase model: the logreg_fractions member averaged with ensemble_forest's
-                     forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
-                     training compositions and draws around them; the fused screening kernel's layout)
-===================  ==================================================================================
+=============================  ==================================================================================
+name                           model
+=============================  ==================================================================================
+prior                          `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
+logreg                         logistic regression on the 15 standardised descriptors (C tuned)
+logreg_fractions               the same on descriptors + element fractions (C tuned)
+hgb                            `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
+hgb_fractions                  the same on descriptors + element fractions
+mixture                        `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
+                               size <= 2 searched by WBIC within the training fold, no global-model comparison
+ssvae_head                     the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
+                               semi-supervised objective on the fold's compositions (x = element at.%, e = the
+                               paper's 8 descriptors with the default element table); early stopping on a 15 %
+                               grouped validation split of the training fold
+ensemble                       the first default phase model: the mean of the logreg_fractions and hgb probabilities,
+                               each member tuned as above (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
+ensemble_calibrated            the ensemble + Platt calibration p = expit(a logit(p_avg) + b) fitted on
+                               out-of-fold averages over a GroupKFold(5) of the training systems
+ensemble_forest                the bundled ``best`` model: the mean of the logreg_fractions probability and a
+                               300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
+ensemble_distilled             the default phase model: the logreg_fractions member averaged with ensemble_forest's
+                               forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
+                               training compositions and draws around them; the fused screening kernel's layout)
+ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
+                               and student refitted in each calibration fold)
+=============================  ==================================================================================
 """
 from __future__ import annotations
 
@@ -291,6 +293,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("ensemble_distilled", "the default phase model: the linear member of ensemble averaged with ensemble_forest's forest "
                   "distilled into 600 boosted trees of depth <= 4 (the fused kernel's layout) "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='distilled'))", _ensemble(False, "distilled")),
+        ModelSpec("ensemble_distilled_calibrated", "ensemble_distilled + Platt calibration fitted on grouped "
+                  "out-of-fold averages (teacher and student refitted per calibration fold; "
+                  "PhaseEnsembleClassifier(trees='distilled'))", _ensemble(True, "distilled"), cost="slow"),
     ]
 }
 DEFAULT_MODELS = tuple(MODELS)

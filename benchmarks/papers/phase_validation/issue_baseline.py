@@ -9,10 +9,13 @@ training set minus the held-out source's compositions:
 
 * ``baseline_hgb_yan``: the baseline, trained on Yan 2021 alone (15 descriptors: the registry minus
   Ω, which is +inf whenever ΔH_mix = 0);
-* ``ensemble_yan``: the default model's estimator (`PhaseEnsembleClassifier(calibrate=False)`, its
-  own inner grouped tuning) on the same Yan rows: the model class, like for like on data;
-* ``ensemble_loso``: the default as bundled, i.e. trained on the other sources pooled (the
+* ``distilled_yan``: the default model's estimator (`PhaseEnsembleClassifier(calibrate=False,
+  trees="distilled")`, its own inner grouped tuning) on the same Yan rows: the model class, like for
+  like on data;
+* ``distilled_loso``: the default as bundled, i.e. trained on the other sources pooled (the
   leave-one-source-out predictions of results.jsonl, Yan included in training);
+* ``ensemble_yan`` / ``ensemble_loso``: the same two for the first default (the protocol's
+  ``ensemble``: `PhaseEnsembleClassifier(calibrate=False)`, boosted trees fitted to the labels);
 * ``forest_yan`` / ``forest_loso``: the same two for the bundled ``best`` model (the protocol's
   ``ensemble_forest``: `PhaseEnsembleClassifier(calibrate=False, trees="forest")`).
 
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
     stored = loso_predictions(Path(args.results))
     loso = {fold: p for (fold, model), p in stored.items() if model == "ensemble"}
     loso_forest = {fold: p for (fold, model), p in stored.items() if model == "ensemble_forest"}
+    loso_distilled = {fold: p for (fold, model), p in stored.items() if model == "ensemble_distilled"}
     preds = []
     for fold in loso_folds(data):
         if fold.name == "yan2021":
@@ -76,12 +80,16 @@ def main(argv=None) -> int:
         fit_model(ens, Xtr, ytr, gtr)
         forest = PhaseEnsembleClassifier(calibrate=False, random_state=0, trees="forest")
         fit_model(forest, Xtr, ytr, gtr)
+        distilled = PhaseEnsembleClassifier(calibrate=False, random_state=0, trees="distilled")
+        fit_model(distilled, Xtr, ytr, gtr)
         Xte = fold.test[els]
         for name, p in (("baseline_hgb_yan", base.predict_proba(Xte)[:, 1]),
                         ("ensemble_yan", ens.predict_proba(Xte)[:, 1]),
                         ("ensemble_loso", loso[fold.name]),
                         ("forest_yan", forest.predict_proba(Xte)[:, 1]),
-                        ("forest_loso", loso_forest[fold.name])):
+                        ("forest_loso", loso_forest[fold.name]),
+                        ("distilled_yan", distilled.predict_proba(Xte)[:, 1]),
+                        ("distilled_loso", loso_distilled[fold.name])):
             preds.append(pd.DataFrame({"fold": fold.name, "model": name, "y": fold.test["single_phase"].to_numpy(),
                                        "p": p, "system": fold.test["system"].to_numpy(),
                                        "n_elements": fold.test["n_elements"].to_numpy()}))
@@ -100,7 +108,7 @@ def main(argv=None) -> int:
     for subset, sel in (("pooled", pred["n_elements"] > 0), ("pooled, >= 3 elements", pred["n_elements"] >= 3)):
         g = pred[sel]
         ref = g[g["model"] == "baseline_hgb_yan"]
-        for other in ("ensemble_yan", "ensemble_loso", "forest_yan", "forest_loso"):
+        for other in ("distilled_yan", "distilled_loso", "ensemble_yan", "ensemble_loso", "forest_yan", "forest_loso"):
             o = g[g["model"] == other]
             d = paired_difference(ref["y"].to_numpy(), ref["p"].to_numpy(), o["p"].to_numpy(), n_boot=args.n_boot,
                                   seed=0, groups=ref["system"].to_numpy())
