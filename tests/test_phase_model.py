@@ -288,8 +288,14 @@ def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_t
     space = hea_space(["Ti", "Cr", "Fe", "Ni", "Cu"], 5, 5.0)
     scores, ranks, _ = PhaseScorer(m).fused_topk(space, 0, space.size, 10, "default", 1)
     np.testing.assert_allclose(scores, m.predict_proba(decode_ranks(space, ranks))[:, 1], rtol=0, atol=1e-12)
-    cal = PhaseEnsembleClassifier(trees="distilled", calibration_folds=2, random_state=3).fit(b, y)
-    assert np.isfinite(cal.oof_p_avg_).all() and cal.cal_a_ > 0
+    # the calibrated variant distils again in each calibration fold (a 50-tree student keeps this quick)
+    from hea_fast.phase import estimator
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(estimator.STUDENT, "max_iter", 50)
+        cal = PhaseEnsembleClassifier(trees="distilled", calibration_folds=2, random_state=3).fit(b, y)
+    assert cal.export().params.n_trees == 50
+    assert np.isfinite(cal.oof_p_avg_).all() and cal.cal_a_ > 0 and (cal.cal_a_, cal.cal_b_) != (1.0, 0.0)
 
 
 def test_fit_rejects_rows_without_descriptors():
@@ -320,6 +326,29 @@ def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
     assert f["in_domain"].tolist() == [False, False, True, True]
     assert f["reason"].iloc[:2].str.contains("2 element(s), fewer than min_components=3", regex=False).all()
     assert (f["reason"].iloc[2:] == "").all()
+
+
+def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, monkeypatch):
+    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_distilled``): 600
+    boosted trees of depth <= 4 that the fused kernel runs, its TRAINING.json naming the recipe; it
+    follows the ``best`` model it was distilled from (same linear member, the forest as teacher) over the
+    default HEA space: an independent model as the reference, compared on 2,000 random compositions."""
+    from hea_fast.phase.ensemble import kernel_supported
+    from hea_fast.phase.estimator import STUDENT
+    from hea_fast.screen import DEFAULT_PALETTE, hea_space
+    from hea_fast.screen.domain import decode_ranks
+
+    monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
+    m, best = load_model("default"), load_model("best")
+    assert kernel_supported(m.params) and m.params.tree_link == "logit"
+    assert m.params.n_trees == STUDENT["max_iter"] and m.params.max_depth <= STUDENT["max_depth"]
+    training = json.loads((default_model_dir() / "TRAINING.json").read_text())
+    assert "ensemble_distilled" in training["model"] and training["distillation"]["rmse"] < 0.1
+    np.testing.assert_array_equal(m.params.lin_coef, best.params.lin_coef)  # the same linear member
+    space = hea_space(DEFAULT_PALETTE, 5, 1.0)
+    batch = decode_ranks(space, np.random.default_rng(0).integers(0, space.size, 2000), 1)
+    p, q = m.predict_proba(batch)[:, 1], best.predict_proba(batch)[:, 1]
+    assert np.sqrt(np.mean((p - q) ** 2)) < 0.04 and np.corrcoef(p, q)[0, 1] > 0.97
 
 
 def test_best_model_is_the_forest_ensemble_and_predicts_without_the_kernel(tmp_path, monkeypatch):
