@@ -2,7 +2,10 @@
 
 Chosen on the cross-source protocol (benchmarks/papers/phase_validation/README.md: mean over the
 six held-out sources of AUC and log-loss), the model averages the probabilities of two members and
-calibrates the average:
+calibrates the average. The bundled default is ``PhaseEnsembleClassifier(calibrate=False,
+trees="distilled")`` (the protocol's ``ensemble_distilled``), the bundled ``best`` model
+``trees="forest"``; the class defaults (boosted trees fitted to the labels, calibrated) are the
+protocol's ``ensemble_calibrated``:
 
 (a) linear   `StandardScaler` + `LogisticRegression` on v = [15 descriptors | element fractions of
              the training elements]; C from {0.01, 0.1, 1, 10, 100, 1000} (the validation's
@@ -23,7 +26,8 @@ calibrates the average:
 Hyperparameters of each member: `GridSearchCV` scored by log-loss over an inner `GroupKFold(3)` of
 the training rows' alloy systems, then refitted on all rows. Calibration: with the selected
 hyperparameters fixed, both members are refitted in each fold of a `GroupKFold(5)` over the alloy
-systems and predict its held-out systems; (a, b) maximise the likelihood of the labels given these
+systems and predict its held-out systems (a distilled member: the selected forest refitted on the
+fold and distilled again); (a, b) maximise the likelihood of the labels given these
 out-of-fold averages (`fit_platt`, Newton's method). Everything is seeded by ``random_state``:
 the same data and seed give the same model bitwise.
 
