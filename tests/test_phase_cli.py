@@ -151,7 +151,8 @@ def test_info_reports_the_training_record_and_domain(model, capsys):
     assert info["domain"]["n_train"] == model.domain.n_train_
     assert info["domain"]["min_components"] == model.domain.min_components == 3
     assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
-    assert info["members"]["boosted_trees"] == f"{model.params.n_trees} trees"
+    assert info["members"]["boosted_trees"].startswith(f"{model.params.n_trees} trees of depth <= "
+                                                       f"{model.params.max_depth}, distilled from a random forest (")
     assert "training" in info
     assert main(["phase", "info", "--full"]) == 0
     full = json.loads(capsys.readouterr().out)

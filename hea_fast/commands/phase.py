@@ -158,9 +158,14 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
     record (TRAINING.json: data, selected hyperparameters, calibration, the protocol metrics of the
     default model); `full` adds the whole record."""
     p = model.params
+    trees = f"{p.n_trees} trees" + (f" of depth <= {p.max_depth}" if p.tree_link == "logit" else "")
+    distilled = (model.metadata or {}).get("distillation")
+    if distilled:
+        trees += (f", distilled from a random forest ({distilled['n_rows']:,} compositions, root-mean-square "
+                  f"distance to its probabilities {distilled['rmse']:.3f})")
     out = {"model_dir": str(path), "descriptors": ",".join(p.descriptors), "elements": ",".join(p.elements),
            "members": {"logistic_regression": f"{p.n_features} features (descriptors + element fractions)",
-                       ("random_forest" if p.tree_link == "mean" else "boosted_trees"): f"{p.n_trees} trees",
+                       ("random_forest" if p.tree_link == "mean" else "boosted_trees"): trees,
                        "weights": [p.w_lin, p.w_tree],
                        "platt_calibration": {"a": p.cal_a, "b": p.cal_b}}}
     d = model.domain
