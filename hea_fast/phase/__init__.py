@@ -11,7 +11,9 @@ Modules:
 
 Names resolve lazily (`hea_fast._lazy`): ``import hea_fast.phase`` imports neither scikit-learn
 nor the compiled core. ``hea_fast.phase.load_model("default")`` is the bundled model
-(`hea_fast/data/models/phase_default`, trained by scripts/train_default_phase.py).
+(`hea_fast/data/models/phase_default`, trained by scripts/train_default_phase.py: a random forest
+distilled into boosted trees the fused screening kernel runs); ``load_model("best")`` is that forest
+itself (more accurate across sources, no fused kernel: for tables of alloys).
 """
 from hea_fast._lazy import lazy_attributes
 
