@@ -27,8 +27,8 @@ from pathlib import Path
 from hea_fast.commands._common import add_command, positive_int
 from hea_fast.commands._tables import add_errors_args, add_formula_column
 
-MODEL_HELP = ("default (the bundled phase model) | best (the bundled forest model: the protocol's best mean AUC "
-              "and log-loss, about 20x slower, no fused screening kernel) | mixture (the paper's sparse mixture) | "
+MODEL_HELP = ("default (the bundled phase model) | best (the bundled forest model the default is distilled from: "
+              "the protocol's best mean AUC and log-loss, slightly ahead of the default, no fused screening kernel) | mixture (the paper's sparse mixture) | "
               "ssvae (the bundled "
               "SSVAE) | released (the authors' SSVAE weights) | DIR (a phase, mixture or SSVAE model directory) "
               "(default: default)")

@@ -106,8 +106,8 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scorer", choices=list(SCORERS), default="phase",
                    help="; ".join(f"{k}: {v}" for k, v in SCORERS.items()) + " (default: phase)")
     p.add_argument("--model", default=None,
-                   help="model of the scorer: default | best (the forest model: more accurate, no fused kernel, "
-                   "about 0.2 M compositions/s) | DIR (a phase model directory) for the phase scorers; "
+                   help="model of the scorer: default | best (the forest the default is distilled from: slightly more "
+                   "accurate across sources, no fused kernel, about 0.2 M compositions/s) | DIR (a phase model directory) for the phase scorers; "
                    "default | mixture | DIR for the mixture scorers; ssvae | released | DIR for --scorer ssvae; "
                    "none for yield (default: the bundled model of the scorer)")
     p.add_argument("--include-out-of-domain", action="store_true",
