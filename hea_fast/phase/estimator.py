@@ -207,11 +207,9 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return HistGradientBoostingClassifier(max_iter=int(self.max_iter), early_stopping=False,
                                               random_state=int(self.random_state))
 
-    def _distil(self, teacher, F, elements):
-        """(student, {"n_rows", "rmse"}): `STUDENT` boosted trees fitted to the forest `teacher`'s
-        probabilities on `distillation_compositions` of the training fractions F over `elements`."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
+    def _distillation_set(self, teacher, F, elements):
+        """(V, p): the descriptors of `distillation_compositions` of the training fractions F over
+        `elements` (rows without finite descriptors dropped) and the forest `teacher`'s probabilities."""
         from hea_fast.composition import CompositionBatch
 
         rng = np.random.default_rng(int(self.random_state))
@@ -219,12 +217,21 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         V, why = feature_matrix(CompositionBatch(C, tuple(elements)), self.descriptors_, (), threads=self.threads,
                                 errors="nan")
         V = V[why == ""]
-        p = teacher.predict_proba(V)[:, 1]
+        return V, teacher.predict_proba(V)[:, 1]
+
+    def _distil(self, teacher, F, elements, student=None):
+        """(student, {"n_rows", "rmse"}): `STUDENT` boosted trees (or the HistGradientBoostingClassifier
+        settings `student`) fitted to the forest `teacher`'s probabilities on `distillation_compositions`
+        of the training fractions F over `elements`."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        V, p = self._distillation_set(teacher, F, elements)
         pos, neg = p > 0, p < 1  # zero-weight copies dropped
         Xs = np.vstack([V[pos], V[neg]])
         ys = np.r_[np.ones(int(pos.sum())), np.zeros(int(neg.sum()))].astype(np.int64)
         ws = np.r_[p[pos], 1.0 - p[neg]]
-        student = HistGradientBoostingClassifier(early_stopping=False, random_state=int(self.random_state), **STUDENT)
+        student = HistGradientBoostingClassifier(early_stopping=False, random_state=int(self.random_state),
+                                                 **(STUDENT if student is None else student))
         student.fit(Xs, ys, sample_weight=ws)
         rmse = float(np.sqrt(np.mean((student.predict_proba(V)[:, 1] - p) ** 2)))
         return student, {"n_rows": int(V.shape[0]), "rmse": rmse}
