@@ -14,7 +14,7 @@ default ensemble       the bundled default (`hea_fast.phase`): mean of the logis
                        boosted trees on the 15 descriptors distilled from a random forest
 default, top-20,000    the same model keeping, per chunk, the 20,000 best (the domain pool    fused top-20,000
                        `screen` keeps for a model with a domain, as the 1.66 B run does)
-first default          the default until 2026-12-06 14:00 UTC: the same linear member with    fused top-k
+first default          the default until 2026-12-06 14:05 UTC: the same linear member with    fused top-k
                        300 depth-3 boosted trees fitted to the labels
                        (scripts/train_default_phase.py --trees boosting, refitted here on
                        the shared phase data; the protocol's ``ensemble``)

@@ -149,7 +149,6 @@ def main(argv=None) -> int:
                  "rows_per_source": {s: int(n) for s, n in data["source"].value_counts().sort_index().items()},
                  "elements": list(est.elements_), "descriptors": list(est.descriptors_)},
         "selected": {"linear": est.best_params_["linear"], "trees": est.best_params_["trees"]},
-        **({"distillation": est.export().metadata["distillation"]} if args.trees == "distilled" else {}),
         "calibration": ({"a": est.cal_a_, "b": est.cal_b_, "fitted_on": "out-of-fold p_avg, GroupKFold(5) by system"}
                         if args.calibrate else
                         {"a": 1.0, "b": 0.0, "fitted_on": f"none: the protocol's {PROTOCOL_NAME[args.trees]} is the "
@@ -167,6 +166,8 @@ def main(argv=None) -> int:
     }
     model = est.export(domain, metadata={"training": "TRAINING.json", "selected": training["selected"],
                                          "calibration": training["calibration"], "n_train": int(len(pooled))})
+    if "distillation" in model.metadata:  # draws, student and fidelity, as model.json has them
+        training["distillation"] = model.metadata["distillation"]
     p_est = est.predict_proba(X)[:, 1]
     p_model = model.predict_proba(X, threads=1)[:, 1]
     err = float(np.max(np.abs(p_est - p_model)))

@@ -62,13 +62,14 @@ def fold_domains(data: pd.DataFrame, min_components: int):
     return out
 
 
-def loso_predictions(log_path: Path) -> dict:
-    """{(held-out source, model): held-out probabilities} of the leave-one-source-out records of a
-    `hea_fast.validation` results log (in the order of the fold's test rows)."""
+def loso_predictions(log_path: Path, protocol: str = "loso") -> dict:
+    """{(fold, model): held-out probabilities} of the `protocol` records (default leave one source
+    out: fold = the held-out source) of a `hea_fast.validation` results log (in the order of the
+    fold's test rows)."""
     from hea_fast.validation.protocols import ResultsLog
 
     return {(r["fold"], r["model"]): np.asarray(r["p"], dtype=np.float64)
-            for r in ResultsLog(log_path).records if r["protocol"] == "loso"}
+            for r in ResultsLog(log_path).records if r["protocol"] == protocol}
 
 
 def metric_row(name: str, model: str, y, p, groups, n_boot: int) -> dict:

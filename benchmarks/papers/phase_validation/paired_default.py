@@ -20,6 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from domain_eval import loso_predictions  # noqa: E402  (same folder)
+
 from hea_fast._io import atomic_write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -30,21 +32,19 @@ SHOWN = ("log_loss", "brier", "auc", "ece", "accuracy")
 
 def main() -> int:
     from hea_fast.validation.data import harmonised_phase_data
-    from hea_fast.validation.protocols import ResultsLog, grouped_folds, loso_folds
+    from hea_fast.validation.protocols import grouped_folds, loso_folds
     from hea_fast.validation.scores import paired_difference
 
-    recs = ResultsLog(HERE / "results.jsonl").records
     data = harmonised_phase_data()
     lines = ["# The default phase model, paired (`paired_default.py`)", "",
              f"Differences `{DEFAULT}` − reference on the same held-out rows, 95 % paired cluster-bootstrap "
              "intervals (alloy systems, 1,000 resamples); an interval without 0 is a difference on these data.", "",
              "| protocol | reference | " + " | ".join(f"Δ{k}" for k in SHOWN) + " |", "|" + "---|" * (2 + len(SHOWN))]
     for proto, folds in (("loso", list(loso_folds(data))), ("grouped", list(grouped_folds(data, 5, 0)))):
-        stored = {(r["model"], r["fold"]): np.asarray(r["p"], dtype=np.float64) for r in recs
-                  if r["protocol"] == proto}
+        stored = loso_predictions(HERE / "results.jsonl", proto)
         y = np.concatenate([f.test["single_phase"].to_numpy() for f in folds])
         groups = np.concatenate([f.test["system"].to_numpy() for f in folds])
-        p = {m: np.concatenate([stored[(m, f.name)] for f in folds]) for m in (DEFAULT,) + OTHERS}
+        p = {m: np.concatenate([stored[(f.name, m)] for f in folds]) for m in (DEFAULT,) + OTHERS}
         for ref in OTHERS:
             d = paired_difference(y, p[ref], p[DEFAULT], n_boot=1000, seed=0, groups=groups)
             lines.append(f"| {proto} | {ref} | " + " | ".join(
