@@ -298,6 +298,47 @@ def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_t
     assert np.isfinite(cal.oof_p_avg_).all() and cal.cal_a_ > 0 and (cal.cal_a_, cal.cal_b_) != (1.0, 0.0)
 
 
+def test_distillation_weighs_the_training_compositions_as_documented(data):
+    """distil_weight: the student equals scikit-learn's boosted trees fitted by hand to the teacher's soft
+    labels with the training compositions weighing distil_weight draws (bitwise); a heavier weight makes
+    the student follow its teacher more closely at the training compositions; bad weights are named."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from hea_fast.composition import CompositionBatch
+    from hea_fast.phase.estimator import DISTIL_DRAWS, DISTIL_WEIGHT, distillation_compositions
+
+    (b, y), _ = data
+    small = {"max_iter": 60, "max_depth": 4, "learning_rate": 0.1}
+    est = PhaseEnsembleClassifier(calibrate=False, trees="distilled", random_state=3).fit(b, y)
+    assert est.distil_weight == DISTIL_WEIGHT == sum(DISTIL_DRAWS.values())
+    F, els = np.asarray(b.fractions), b.elements
+    # the reference: the distillation set rebuilt from its definition, weights applied by hand
+    C = distillation_compositions(F, np.random.default_rng(3), **DISTIL_DRAWS)
+    V = feature_matrix(CompositionBatch(C, tuple(els)), est.descriptors_, (), threads=1)[0]
+    assert np.isfinite(V).all()
+    q = est.teacher_.predict_proba(V)[:, 1]
+    base = np.where(np.arange(len(C)) < len(F), 7.0, 1.0)
+    pos, neg = q > 0, q < 1
+    ref = HistGradientBoostingClassifier(early_stopping=False, random_state=3, **small).fit(
+        np.vstack([V[pos], V[neg]]), np.r_[np.ones(pos.sum()), np.zeros(neg.sum())],
+        sample_weight=np.r_[q[pos] * base[pos], (1 - q[neg]) * base[neg]])
+    fit_rms = {}
+    for w in (1.0, 7.0, 100.0):
+        other = PhaseEnsembleClassifier(calibrate=False, trees="distilled", random_state=3, distil_weight=w)
+        other.descriptors_ = est.descriptors_
+        student, info = other._distil(est.teacher_, F, els, student=small)
+        if w == 7.0:
+            np.testing.assert_array_equal(student.predict_proba(V)[:, 1], ref.predict_proba(V)[:, 1])
+        fit_rms[w] = info["rmse_train"]
+        direct = np.sqrt(np.mean((student.predict_proba(V[:len(F)])[:, 1] - q[:len(F)]) ** 2))
+        assert info["rmse_train"] == pytest.approx(direct, rel=1e-12)
+    assert fit_rms[100.0] < fit_rms[7.0] < fit_rms[1.0]
+    assert est.export().metadata["distillation"]["train_weight"] == DISTIL_WEIGHT
+    for bad in (0, -1.0, float("nan"), "heavy"):
+        with pytest.raises(ValueError, match=f"distil_weight must be a positive number, got {bad!r}"):
+            PhaseEnsembleClassifier(trees="distilled", calibrate=False, distil_weight=bad).fit(b, y)
+
+
 def test_fit_rejects_rows_without_descriptors():
     with pytest.raises(ValueError, match="Nd"):
         PhaseEnsembleClassifier(max_iter=5).fit(["CoCrFeNi", "NdFeCoNi", "TiZrHfNb", "NbMoTaW"], [1, 0, 1, 1])

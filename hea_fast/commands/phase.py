@@ -162,7 +162,11 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
     distilled = (model.metadata or {}).get("distillation")
     if distilled:
         trees += (f", distilled from a random forest ({distilled['n_rows']:,} compositions, root-mean-square "
-                  f"distance to its probabilities {distilled['rmse']:.3f})")
+                  f"distance to its probabilities {distilled['rmse']:.3f}")
+        if "rmse_train" in distilled:  # models distilled before the training-composition weight lack it
+            trees += (f"; {distilled['rmse_train']:.3f} at the training compositions, each weighing "
+                      f"{distilled['train_weight']:g} draws")
+        trees += ")"
     out = {"model_dir": str(path), "descriptors": ",".join(p.descriptors), "elements": ",".join(p.elements),
            "members": {"logistic_regression": f"{p.n_features} features (descriptors + element fractions)",
                        ("random_forest" if p.tree_link == "mean" else "boosted_trees"): trees,

@@ -19,7 +19,9 @@ protocol's ``ensemble_calibrated``:
              (`STUDENT`: 600 trees of depth <= 4): the student is a `HistGradientBoostingClassifier`
              fitted by log-loss to the forest's probabilities (soft labels: each composition once as
              label 1 with weight p_forest and once as label 0 with weight 1 - p_forest) on the
-             training compositions and compositions around them (`distillation_compositions`);
+             training compositions and compositions around them (`distillation_compositions`), each
+             training composition weighing `DISTIL_WEIGHT` (25) draws, so that the training compositions
+             together weigh as much as the draws around them;
     p_avg  = w_lin p_lin + w_tree p_tree  (w = 1/2 each);
     p      = expit(a logit(p_avg) + b)    (Platt calibration; ``calibrate=False``: p = p_avg).
 
@@ -42,7 +44,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
 
 __all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "distillation_compositions", "LIN_C_GRID",
-           "TREE_GRID", "FOREST_GRID", "STUDENT", "TREE_KINDS"]
+           "TREE_GRID", "FOREST_GRID", "STUDENT", "DISTIL_DRAWS", "DISTIL_WEIGHT", "TREE_KINDS"]
 
 #: C grid of the linear member (the validation's logreg / logreg_fractions).
 LIN_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -55,6 +57,9 @@ STUDENT = {"max_iter": 600, "max_depth": 4, "learning_rate": 0.1}
 #: Per training composition: `near` draws on its own elements, `mix` blends of two training compositions,
 #: `new` alloys of 4-6 training elements (see `distillation_compositions`).
 DISTIL_DRAWS = {"near": 10, "mix": 10, "new": 5}
+#: Weight of each training composition in the distillation set (each draw weighs 1): the number of draws
+#: per composition, so the training compositions together weigh as much as all the draws around them.
+DISTIL_WEIGHT = float(sum(DISTIL_DRAWS.values()))
 TREE_KINDS = ("boosting", "forest", "distilled")
 _EPS = 1e-12  # p_avg clipped to [eps, 1 - eps] for the calibration fit only
 
@@ -166,14 +171,17 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         trees only.
         "distilled": that forest (the teacher, ``teacher_``) distilled into `STUDENT` boosted trees (the
         tree member ``trees_``), which the fused kernels run.
+    distil_weight : weight of each training composition in the distillation set, relative to one drawn
+        composition (``trees="distilled"`` only; default `DISTIL_WEIGHT`).
 
     ``fit(X, y, groups=None)``: X anything `hea_fast.composition.as_batch` reads (every row must
     have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the element sets).
     Fitted attributes: ``descriptors_``, ``elements_`` (training elements, the fraction columns),
     ``linear_`` (Pipeline scaler + logistic regression), ``trees_`` (HistGradientBoostingClassifier or
     RandomForestClassifier), ``teacher_`` (the forest a distilled member learned from, else None),
-    ``distillation_`` ({"n_rows", "rmse"}: the distillation set's size and the student's root-mean-square
-    distance to the teacher's probabilities on it; None unless distilled),
+    ``distillation_`` ({"n_rows", "rmse", "rmse_train"}: the distillation set's size and the student's
+    root-mean-square distance to the teacher's probabilities on it and at the training compositions; None
+    unless distilled),
     ``best_params_`` ({"linear": ..., "trees": ...}), ``cal_a_``, ``cal_b_``, ``oof_p_avg_``
     (calibration inputs; None without calibration), ``classes_`` = [0, 1].
     """
@@ -181,7 +189,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     _accepts_groups = True  # hea_fast.validation passes the alloy systems as groups
 
     def __init__(self, calibrate=True, inner_folds=3, calibration_folds=5, max_iter=300, max_depths=(3, None),
-                 random_state=0, threads=1, trees="boosting"):
+                 random_state=0, threads=1, trees="boosting", distil_weight=DISTIL_WEIGHT):
         self.calibrate = calibrate
         self.max_depths = max_depths
         self.inner_folds = inner_folds
@@ -190,6 +198,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.threads = threads
         self.trees = trees
+        self.distil_weight = distil_weight
 
     # -- members ---------------------------------------------------------------------------------
     def _linear(self):
@@ -208,33 +217,50 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
                                               random_state=int(self.random_state))
 
     def _distillation_set(self, teacher, F, elements):
-        """(V, p): the descriptors of `distillation_compositions` of the training fractions F over
-        `elements` (rows without finite descriptors dropped) and the forest `teacher`'s probabilities."""
+        """(V, p, train): the descriptors of `distillation_compositions` of the training fractions F over
+        `elements` (rows without finite descriptors dropped), the forest `teacher`'s probabilities and
+        which rows are the training compositions themselves (the rest are the draws around them)."""
         from hea_fast.composition import CompositionBatch
 
         rng = np.random.default_rng(int(self.random_state))
         C = distillation_compositions(F, rng, **DISTIL_DRAWS)
         V, why = feature_matrix(CompositionBatch(C, tuple(elements)), self.descriptors_, (), threads=self.threads,
                                 errors="nan")
-        V = V[why == ""]
-        return V, teacher.predict_proba(V)[:, 1]
+        train = np.arange(C.shape[0]) < np.asarray(F).shape[0]  # distillation_compositions puts F first
+        ok = why == ""
+        V = V[ok]
+        return V, teacher.predict_proba(V)[:, 1], train[ok]
+
+    def _distil_weight(self) -> float:
+        try:
+            weight = float(self.distil_weight)
+        except (TypeError, ValueError):
+            weight = np.nan
+        if not (np.isfinite(weight) and weight > 0):
+            raise ValueError(f"distil_weight must be a positive number, got {self.distil_weight!r}")
+        return weight
 
     def _distil(self, teacher, F, elements, student=None):
-        """(student, {"n_rows", "rmse"}): `STUDENT` boosted trees (or the HistGradientBoostingClassifier
-        settings `student`) fitted to the forest `teacher`'s probabilities on `distillation_compositions`
-        of the training fractions F over `elements`."""
+        """(student, {"n_rows", "rmse", "rmse_train"}): `STUDENT` boosted trees (or the
+        HistGradientBoostingClassifier settings `student`) fitted to the forest `teacher`'s probabilities
+        on `distillation_compositions` of the training fractions F over `elements`; rmse: the student's
+        root-mean-square distance to the teacher over the distillation set, rmse_train: at the training
+        compositions."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        V, p = self._distillation_set(teacher, F, elements)
+        weight = self._distil_weight()
+        V, p, train = self._distillation_set(teacher, F, elements)
+        w = np.where(train, weight, 1.0)
         pos, neg = p > 0, p < 1  # zero-weight copies dropped
         Xs = np.vstack([V[pos], V[neg]])
         ys = np.r_[np.ones(int(pos.sum())), np.zeros(int(neg.sum()))].astype(np.int64)
-        ws = np.r_[p[pos], 1.0 - p[neg]]
+        ws = np.r_[p[pos] * w[pos], (1.0 - p[neg]) * w[neg]]
         student = HistGradientBoostingClassifier(early_stopping=False, random_state=int(self.random_state),
                                                  **(STUDENT if student is None else student))
         student.fit(Xs, ys, sample_weight=ws)
-        rmse = float(np.sqrt(np.mean((student.predict_proba(V)[:, 1] - p) ** 2)))
-        return student, {"n_rows": int(V.shape[0]), "rmse": rmse}
+        d2 = (student.predict_proba(V)[:, 1] - p) ** 2
+        return student, {"n_rows": int(V.shape[0]), "rmse": float(np.sqrt(np.mean(d2))),
+                         "rmse_train": float(np.sqrt(np.mean(d2[train])))}
 
     def _fit_trees(self, V, y, groups, F, elements):
         """The tree member on descriptor columns V, its selected parameters, the teacher and the
@@ -267,6 +293,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
         if self.trees not in TREE_KINDS:
             raise ValueError(f"trees must be one of {list(TREE_KINDS)}, got {self.trees!r}")
+        if self.trees == "distilled":
+            self._distil_weight()
 
         rows = read_rows(X, errors="raise")
         y = np.asarray(y)
@@ -343,7 +371,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         meta.setdefault("selected", _jsonable(self.best_params_))
         meta.setdefault("calibration", {"a": self.cal_a_, "b": self.cal_b_, "calibrated": bool(self.calibrate)})
         if self.distillation_ is not None:
-            meta.setdefault("distillation", {**self.distillation_, "draws": dict(DISTIL_DRAWS), "student": dict(STUDENT)})
+            meta.setdefault("distillation", {**self.distillation_, "draws": dict(DISTIL_DRAWS),
+                                              "train_weight": float(self.distil_weight), "student": dict(STUDENT)})
         return PhaseModel(params, domain, meta)
 
 
