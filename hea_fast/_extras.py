@@ -9,6 +9,7 @@ model. The rest comes with an extra (pyproject.toml `[project.optional-dependenc
     plots     matplotlib                     figures (hea_fast.plots.pyplot)
     dask      dask[distributed]              screening / WBIC search on a Dask cluster
     progress  tqdm                           tqdm progress bars (a plain-text bar otherwise)
+    lightgbm  lightgbm                       the ``lgbm`` model of the phase validation (hea_fast.validation)
     all       everything above
 
 A feature calls `require(...)` (or, around its module-level imports, raises `extra_error(...)`) so a
@@ -28,6 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "plots": ("matplotlib",),
     "dask": ("dask", "distributed"),
     "progress": ("tqdm",),
+    "lightgbm": ("lightgbm",),
 }
 
 # importable module -> the name pip installs it under

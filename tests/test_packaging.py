@@ -32,7 +32,7 @@ class _NotInstalled:
         return None
 sys.meta_path.insert(0, _NotInstalled())
 '''
-EXTRAS_PACKAGES = ("torch", "pyro", "matplotlib", "tqdm", "dask", "distributed", "safetensors")
+EXTRAS_PACKAGES = ("torch", "pyro", "matplotlib", "tqdm", "dask", "distributed", "safetensors", "lightgbm")
 
 
 def run_without(blocked, body: str, tmp_path, timeout=300) -> subprocess.CompletedProcess:
@@ -102,6 +102,8 @@ def test_light_core_works_without_the_extras(tmp_path):
     (("torch",), "xyield", "hea_fast.xyield", "import hea_fast.xyield.masked_l0"),
     (("distributed",), "dask", "hea_fast.screen.dask",
      "from hea_fast.screen.dask import screen_dask; screen_dask(*[None] * 11)"),
+    (("lightgbm",), "lightgbm", "the lgbm validation model",
+     "from hea_fast.validation.models import make_model; make_model('lgbm')"),
 ])
 def test_a_feature_without_its_extra_names_it(tmp_path, missing, extra, feature, access):
     r = run_without(missing, f'''

@@ -311,6 +311,34 @@ def test_tuned_models_use_inner_groups():
     assert est.best_params_["clf__C"] in (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
+def test_wider_boosting_models_tune_their_grids_and_refit_what_they_chose():
+    """hgb_wide and lgbm: the selected grid point lies in the documented grid; the refitted model equals the
+    library's estimator fitted directly with those settings on the same features (bitwise); lgbm is
+    reproducible for a seed."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from hea_fast.validation.models import HGB_WIDE_GRID, LGBM_GRID
+
+    data = vdata.pool(_synthetic_data(seed=6))
+    X, y, g = data[vdata.element_columns(data)], data["single_phase"].to_numpy(), data["system"].to_numpy()
+    Z = CompositionFeatures().fit(X).transform(X)
+    est = fit_model(make_model("hgb_wide", seed=1), X, y, g)
+    bp = {k.removeprefix("clf__"): v for k, v in est.best_params_.items()}
+    assert all(v in HGB_WIDE_GRID[f"clf__{k}"] for k, v in bp.items()) and len(bp) == len(HGB_WIDE_GRID)
+    ref = HistGradientBoostingClassifier(max_iter=300, early_stopping=False, random_state=1, **bp).fit(Z, y)
+    np.testing.assert_array_equal(est.predict_proba(X), ref.predict_proba(Z))
+    lightgbm = pytest.importorskip("lightgbm")
+    est = fit_model(make_model("lgbm", seed=1), X, y, g)
+    bp = {k.removeprefix("clf__"): v for k, v in est.best_params_.items()}
+    assert all(v in LGBM_GRID[f"clf__{k}"] for k, v in bp.items()) and len(bp) == len(LGBM_GRID)
+    ref = lightgbm.LGBMClassifier(n_estimators=300, random_state=1, n_jobs=1, deterministic=True,
+                                  force_row_wise=True, verbose=-1, **bp).fit(Z, y)
+    np.testing.assert_array_equal(est.predict_proba(X), ref.predict_proba(Z))
+    again = fit_model(make_model("lgbm", seed=1), X, y, g)
+    np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+    assert skm.roc_auc_score(y, est.predict_proba(X)[:, 1]) > 0.8  # VEC decides the synthetic label
+
+
 def test_composition_features():
     X = pd.DataFrame({"Fe": [0.5, 0.25], "Ni": [0.5, 0.25], "Cr": [0.0, 0.5]})
     from hea_fast.features import featurize_array

@@ -21,6 +21,10 @@ logreg                         logistic regression on the 15 standardised descri
 logreg_fractions               the same on descriptors + element fractions (C tuned)
 hgb                            `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
 hgb_fractions                  the same on descriptors + element fractions
+hgb_wide                       hgb with a wider grid (`HGB_WIDE_GRID`: learning rate 0.01-0.1, depth 2, 3 or
+                               unlimited, L2 0 or 1), added because hgb's grid edge won every fold
+lgbm                           LightGBM `LGBMClassifier` (300 trees) on the 15 descriptors (`LGBM_GRID`: learning
+                               rate, leaves per tree, smallest leaf); needs the ``lightgbm`` extra
 mixture                        `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
                                size <= 2 searched by WBIC within the training fold, no global-model comparison
 ssvae_head                     the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
@@ -51,7 +55,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from hea_fast.phase.model import element_fractions
 
 __all__ = ["CompositionFeatures", "SSVAEHeadClassifier", "MODELS", "ModelSpec", "make_model",
-           "model_names", "fit_model", "best_params", "DEFAULT_MODELS", "ZENG_DESCRIPTORS"]
+           "model_names", "fit_model", "best_params", "DEFAULT_MODELS", "ZENG_DESCRIPTORS", "HGB_WIDE_GRID",
+           "LGBM_GRID"]
 
 #: The d-VAE paper's 8 descriptors as registry names (order of hea_fast.features set "zeng2024").
 ZENG_DESCRIPTORS = ("K", "Vm", "Tm", "VEC", "delta", "dchi_pauling", "dS_mix", "dH_mix")
@@ -244,6 +249,38 @@ def _hgb(fractions):
     return build
 
 
+#: The wider grid of ``hgb_wide``: the ``hgb`` grid (whose edge, lr 0.03 and depth 3, won every fold)
+#: extended toward slower learning and shallower trees.
+HGB_WIDE_GRID = {"clf__learning_rate": [0.01, 0.03, 0.1], "clf__max_depth": [2, 3, None],
+                 "clf__l2_regularization": [0.0, 1.0]}
+#: The grid of ``lgbm`` (LightGBM, 300 trees): learning rate x leaves per tree x smallest leaf.
+LGBM_GRID = {"clf__learning_rate": [0.01, 0.03, 0.1], "clf__num_leaves": [4, 8, 31],
+             "clf__min_child_samples": [5, 20]}
+
+
+def _hgb_wide(seed):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
+    pipe = Pipeline([("features", CompositionFeatures(fractions=False)),
+                     ("clf", HistGradientBoostingClassifier(max_iter=300, early_stopping=False, random_state=seed))])
+    return _grid(pipe, HGB_WIDE_GRID, seed)
+
+
+def _lgbm(seed):
+    from sklearn.pipeline import Pipeline
+
+    from hea_fast._extras import require
+
+    require("lightgbm", extra="lightgbm", feature="the lgbm validation model")
+    from lightgbm import LGBMClassifier
+
+    clf = LGBMClassifier(n_estimators=300, random_state=seed, n_jobs=1, deterministic=True,
+                                  force_row_wise=True, verbose=-1)
+    pipe = Pipeline([("features", CompositionFeatures(fractions=False)), ("clf", clf)])
+    return _grid(pipe, LGBM_GRID, seed)
+
+
 def _prior(seed):
     from sklearn.dummy import DummyClassifier
     from sklearn.pipeline import Pipeline
@@ -277,6 +314,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("logreg_fractions", "logistic regression, 15 descriptors + element fractions", _logreg(True)),
         ModelSpec("hgb", "HistGradientBoosting, 15 descriptors, grid by inner grouped CV", _hgb(False)),
         ModelSpec("hgb_fractions", "HistGradientBoosting, 15 descriptors + element fractions", _hgb(True)),
+        ModelSpec("hgb_wide", "HistGradientBoosting, 15 descriptors, the hgb grid widened to lr 0.01 and depth 2",
+                  _hgb_wide),
+        ModelSpec("lgbm", "LightGBM (300 trees), 15 descriptors, lr x leaves x min leaf size by inner grouped CV "
+                  "(needs the lightgbm extra)", _lgbm),
         ModelSpec("mixture", "anchor-guided sparse Bayesian logistic mixture (paper), subsets <= 2 by WBIC",
                   _mixture, cost="slow"),
         ModelSpec("ssvae_head", "SSVAE classifier head q(phi|e), 8 descriptors, early stopping on a grouped "
