@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("sklearn")
 
-from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -389,7 +389,6 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     """A RandomForestClassifier as the tree member: the reference's mean of leaf fractions (float32
     node tests) is scikit-learn's predict_proba bitwise, missing values included; the C++ forest walker
     gives the same bits; the lattice kernels refuse it; the parameters survive JSON bitwise."""
-    from sklearn.ensemble import RandomForestClassifier
 
     from hea_fast.phase.ensemble import kernel_supported
 
@@ -421,3 +420,73 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     assert EnsembleParams.from_dict(d).tree_link == "logit"
     with pytest.raises(ValueError, match="tree_link"):
         dataclasses.replace(P, tree_link="median")
+
+
+# ---- boosted trees on float32-rounded features (the distilled default's student) ------------------------
+def _around(values, n_ulps=3):
+    """Each value, its float32 rounding, the float32 neighbours, their float64 midpoints and the few float64
+    numbers on either side of each: where a float32 rounding and a threshold can disagree."""
+    out = []
+    for v in np.asarray(values, dtype=np.float64).ravel():
+        a = np.float32(v)
+        for f in (np.nextafter(a, np.float32(-np.inf)), a, np.nextafter(a, np.float32(np.inf))):
+            g = np.nextafter(f, np.float32(np.inf))
+            for c in (float(v), float(f), (float(f) + float(g)) / 2):
+                x = c
+                out.append(x)
+                for direction in (-np.inf, np.inf):
+                    x = c
+                    for _ in range(n_ulps):
+                        x = np.nextafter(x, direction)
+                        out.append(x)
+    return np.array(out)
+
+
+def test_float32_cut_is_float32_rounding_as_a_float64_comparison():
+    """float32(x) <= t  <=>  x <= float32_cut(t), checked at and around every place where they could
+    differ (float32 values, midpoints between them, a few ulps either side), for thresholds that are
+    float32 values, midpoints, arbitrary doubles, zero, negatives and infinities."""
+    from hea_fast.phase.ensemble import float32_cut
+
+    rng = np.random.default_rng(3)
+    f32 = rng.normal(0, 50, 40).astype(np.float32).astype(np.float64)
+    mids = (f32 + np.nextafter(f32.astype(np.float32), np.float32(np.inf)).astype(np.float64)) / 2
+    ts = np.concatenate([f32, mids, rng.normal(0, 50, 40), [0.0, -0.0, 1.0, 125.0, 9.0, 1e-30, -1e-30]])
+    cuts = float32_cut(ts)
+    for t, c in zip(ts, cuts):
+        x = _around([t, c])
+        np.testing.assert_array_equal(x.astype(np.float32).astype(np.float64) <= t, x <= c)
+    assert np.array_equal(float32_cut([np.inf, -np.inf]), [np.inf, -np.inf])
+
+
+def test_trees_on_float32_features_equal_sklearn_bitwise_at_their_thresholds(fitted):
+    """features_float32=True: the exported trees on raw float64 rows are scikit-learn's trees on the
+    float32-rounded rows, bitwise, also for values at every threshold, at float32 rounding boundaries and
+    a few ulps around them (descriptors of one composition summed in two element orders); the rows and
+    reference paths agree; forests refuse the flag."""
+    V, y, scaler, logreg, models = fitted
+    Fd = len(NAMES)
+    V32 = V.astype(np.float32).astype(np.float64)
+    hgb = HistGradientBoostingClassifier(max_iter=60, max_depth=4, random_state=0, early_stopping=False)
+    hgb.fit(V32[:, :Fd], y)
+    P = params_from_sklearn(scaler, logreg, hgb, NAMES, FRACTION_ELEMENTS, features_float32=True)
+    nodes = np.concatenate([pred[0].nodes for pred in hgb._predictors])
+    internal = nodes[~nodes["is_leaf"].astype(bool)]
+    rng = np.random.default_rng(5)
+    rows = []
+    for node in internal[rng.choice(len(internal), 60, replace=False)]:
+        for x in _around([node["num_threshold"]], n_ulps=2):
+            r = V[rng.integers(len(V))].copy()
+            r[node["feature_idx"]] = x
+            rows.append(r)
+    W = np.vstack([np.array(rows), V[:200]])
+    want = hgb.decision_function(W[:, :Fd].astype(np.float32).astype(np.float64))
+    assert np.array_equal(tree_raw_reference(W, P), want)
+    p = phase_ensemble(W, P, threads=2)
+    np.testing.assert_allclose(p, phase_ensemble_reference(W, P), rtol=0, atol=1e-12)
+    sk = 0.5 * (logreg.predict_proba(scaler.transform(W))[:, 1] + hgb.predict_proba(
+        W[:, :Fd].astype(np.float32).astype(np.float64))[:, 1])
+    np.testing.assert_allclose(p, sk, rtol=0, atol=1e-12)
+    rf = RandomForestClassifier(n_estimators=3, random_state=0).fit(V[:, :Fd], y)
+    with pytest.raises(ValueError, match="features_float32 applies to boosted trees"):
+        params_from_sklearn(scaler, logreg, rf, NAMES, FRACTION_ELEMENTS, features_float32=True)

@@ -261,7 +261,7 @@ def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_t
     from sklearn.ensemble import RandomForestClassifier
 
     from hea_fast.phase.ensemble import kernel_supported
-    from hea_fast.phase.estimator import STUDENT
+    from hea_fast.phase.estimator import STUDENT, student_features
     from hea_fast.screen import PhaseScorer, hea_space
     from hea_fast.screen.domain import decode_ranks
 
@@ -275,7 +275,7 @@ def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_t
     rf = RandomForestClassifier(n_estimators=300, min_samples_leaf=leaf, random_state=3, n_jobs=1).fit(V[:, :fd], y)
     p_teacher = rf.predict_proba(Vt[:, :fd])[:, 1]
     np.testing.assert_array_equal(est.teacher_.predict_proba(Vt[:, :fd])[:, 1], p_teacher)
-    p_student = est.trees_.predict_proba(Vt[:, :fd])[:, 1]
+    p_student = est.trees_.predict_proba(student_features(Vt[:, :fd]))[:, 1]
     rmse = np.sqrt(np.mean((p_student - p_teacher) ** 2))
     assert rmse < 0.1 and rmse < 0.5 * np.sqrt(np.mean((p_teacher - yt) ** 2))
     assert est.distillation_["n_rows"] == 26 * len(y) and est.distillation_["rmse"] < rmse
@@ -319,6 +319,7 @@ def test_distillation_weighs_the_training_compositions_as_documented(data):
     q = est.teacher_.predict_proba(V)[:, 1]
     base = np.where(np.arange(len(C)) < len(F), 7.0, 1.0)
     pos, neg = q > 0, q < 1
+    V = V.astype(np.float32).astype(np.float64)  # the student sees float32-rounded descriptors
     ref = HistGradientBoostingClassifier(early_stopping=False, random_state=3, **small).fit(
         np.vstack([V[pos], V[neg]]), np.r_[np.ones(pos.sum()), np.zeros(neg.sum())],
         sample_weight=np.r_[q[pos] * base[pos], (1 - q[neg]) * base[neg]])

@@ -13,6 +13,16 @@ runs in tree order from ``baseline`` in float64, as scikit-learn's HistGradientB
 does, so the tree member equals its ``predict_proba`` bitwise for the same v. A row with a
 non-finite feature gets p = NaN.
 
+Boosted trees fitted on float32-rounded features (``params_from_sklearn(..., features_float32=True)``,
+the default model's distilled student): each threshold t becomes the largest float64 t' with
+float32(x) <= t  <=>  x <= t' (`float32_cut`), so the float64 kernels reproduce scikit-learn's
+``predict_proba(float32(v))`` bitwise without rounding anything. This is what makes the trees
+indifferent to the order in which a descriptor was summed: scikit-learn bins repeated training
+values, so thresholds often *are* training values (VEC 9.0, r̄ 125 pm), and the same composition
+summed in the palette's element order (the fused lattice kernel) or in a formula's (the per-row
+kernel) can differ by an ulp and would go the other way at such a node; after float32 rounding both
+are the same value.
+
 Forest members (``tree_link="mean"``, a scikit-learn RandomForestClassifier): the member is the mean
 of the trees' leaf fractions, p_tree = (Σ_t leaf_t(v)) / T with ``baseline`` 0, and the nodes compare
 float32(v) as scikit-learn does (``tree_float32``). The compiled kernels run boosted trees only
@@ -53,6 +63,7 @@ __all__ = [
     "phase_ensemble_topk",
     "tree_raw_reference",
     "kernel_supported",
+    "float32_cut",
 ]
 
 _FLOAT_ARRAYS = ("lin_mean", "lin_scale", "lin_coef", "node_threshold", "node_value")
@@ -288,12 +299,14 @@ def _check_nodes(p: EnsembleParams, F: int):
 
 
 def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float = 0.5, w_tree: float = 0.5,
-                        cal_a: float = 1.0, cal_b: float = 0.0) -> EnsembleParams:
+                        cal_a: float = 1.0, cal_b: float = 0.0, features_float32: bool = False) -> EnsembleParams:
     """`EnsembleParams` of fitted scikit-learn members: a StandardScaler (or None: no scaling) and a
     binary LogisticRegression over v = [descriptors | fractions of elements], and a binary
     HistGradientBoostingClassifier (logit link) or RandomForestClassifier (mean link, float32 node
     tests) whose features are the first ``hgb.n_features_in_`` columns of v (the descriptors when it
-    was fitted on descriptors only). Categorical splits are refused."""
+    was fitted on descriptors only). Categorical splits are refused. features_float32: the boosted trees
+    were fitted on, and predict from, float32-rounded features; their thresholds are converted by
+    `float32_cut` so the float64 kernels give the same results (module docstring)."""
     descriptors, elements = tuple(descriptors), tuple(elements)
     F = len(descriptors) + len(elements)
     coef = np.asarray(logreg.coef_, dtype=np.float64)
@@ -322,15 +335,40 @@ def params_from_sklearn(scaler, logreg, hgb, descriptors, elements, w_lin: float
                          f"{tree_classes.tolist()}")
     if hgb.n_features_in_ > F:
         raise ValueError(f"{kind} was fitted on {hgb.n_features_in_} features; v has {F}")
-    nodes = _forest_nodes(hgb) if forest else _hgb_nodes(hgb)
+    if forest and features_float32:
+        raise ValueError("features_float32 applies to boosted trees; forests already compare float32 features")
+    nodes = _forest_nodes(hgb) if forest else _hgb_nodes(hgb, bool(features_float32))
     return EnsembleParams(
         descriptors=descriptors, elements=elements,
         lin_mean=mean, lin_scale=scale, lin_coef=coef[0], lin_intercept=float(np.asarray(logreg.intercept_)[0]),
         w_lin=w_lin, w_tree=w_tree, cal_a=cal_a, cal_b=cal_b, **nodes)
 
 
-def _hgb_nodes(hgb) -> dict:
-    """The tree fields of `EnsembleParams` for a HistGradientBoostingClassifier (logit link)."""
+def float32_cut(t) -> np.ndarray:
+    """For thresholds t (float64), the largest float64 t' with  float32(x) <= t  <=>  x <= t'  for every
+    float64 x (float32(x): round to nearest, ties to even, as NumPy casts); infinite t are kept.
+    With a = the largest float32 <= t and b the next float32, float32(x) <= a exactly when x lies
+    below their midpoint m (exact in float64), or at m when a's last mantissa bit is even."""
+    t = np.asarray(t, dtype=np.float64)
+    out = t.copy()
+    fin = np.isfinite(t)
+    if not fin.any():
+        return out
+    tf = t[fin]
+    with np.errstate(over="ignore"):
+        a = tf.astype(np.float32)
+    a = np.where(a.astype(np.float64) > tf, np.nextafter(a, np.float32(-np.inf)), a)
+    b = np.nextafter(a, np.float32(np.inf))
+    m = (a.astype(np.float64) + b.astype(np.float64)) * 0.5
+    even = (a.view(np.uint32) & 1) == 0
+    cut = np.where(even, m, np.nextafter(m, -np.inf))
+    out[fin] = np.where(np.isfinite(b), cut, np.inf)  # a = the largest float32: every finite x rounds <= a
+    return out
+
+
+def _hgb_nodes(hgb, features_float32: bool = False) -> dict:
+    """The tree fields of `EnsembleParams` for a HistGradientBoostingClassifier (logit link); with
+    features_float32 its thresholds are converted by `float32_cut`."""
     if getattr(hgb, "is_categorical_", None) is not None and np.any(hgb.is_categorical_):
         raise ValueError("hgb has categorical features; the phase ensemble supports numeric splits only")
     baseline = np.asarray(hgb._baseline_prediction, dtype=np.float64)
@@ -344,7 +382,8 @@ def _hgb_nodes(hgb) -> dict:
     leaf = allnodes["is_leaf"].astype(bool)
     return {"tree_baseline": float(baseline.ravel()[0]), "tree_offsets": _offsets(sizes),
             "node_feature": np.where(leaf, -1, allnodes["feature_idx"]).astype(np.int32),
-            "node_threshold": np.where(leaf, 0.0, allnodes["num_threshold"]),
+            "node_threshold": np.where(leaf, 0.0, float32_cut(allnodes["num_threshold"]) if features_float32
+                                       else allnodes["num_threshold"]),
             "node_left": np.where(leaf, -1, allnodes["left"].astype(np.int64)).astype(np.int32),
             "node_right": np.where(leaf, -1, allnodes["right"].astype(np.int64)).astype(np.int32),
             "node_value": np.where(leaf, allnodes["value"], 0.0),

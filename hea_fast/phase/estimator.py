@@ -21,7 +21,8 @@ protocol's ``ensemble_calibrated``:
              label 1 with weight p_forest and once as label 0 with weight 1 - p_forest) on the
              training compositions and compositions around them (`distillation_compositions`), each
              training composition weighing `DISTIL_WEIGHT` (25) draws, so that the training compositions
-             together weigh as much as the draws around them;
+             together weigh as much as the draws around them; the student sees the descriptors rounded
+             to float32 (`student_features`: the same branch whatever order a descriptor was summed in);
     p_avg  = w_lin p_lin + w_tree p_tree  (w = 1/2 each);
     p      = expit(a logit(p_avg) + b)    (Platt calibration; ``calibrate=False``: p = p_avg).
 
@@ -43,7 +44,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
 
-__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "distillation_compositions", "LIN_C_GRID",
+__all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "distillation_compositions", "student_features",
+           "LIN_C_GRID",
            "TREE_GRID", "FOREST_GRID", "STUDENT", "DISTIL_DRAWS", "DISTIL_WEIGHT", "TREE_KINDS"]
 
 #: C grid of the linear member (the validation's logreg / logreg_fractions).
@@ -143,6 +145,13 @@ def distillation_compositions(F, rng, near: int = 10, mix: int = 10, new: int = 
     out = np.vstack([F, G / G.sum(axis=1, keepdims=True), lam * F[i] + (1.0 - lam) * F[j],
                      R / R.sum(axis=1, keepdims=True)])
     return out / out.sum(axis=1, keepdims=True)
+
+
+def student_features(V) -> np.ndarray:
+    """The descriptor columns a distilled student is fitted on and predicts from: rounded to float32
+    (returned as float64), so that a descriptor summed in another element order (a few ulps apart)
+    reaches the same tree branch (`hea_fast.phase.ensemble`, ``features_float32``)."""
+    return np.asarray(V, dtype=np.float64).astype(np.float32).astype(np.float64)
 
 
 def apply_platt(p, a: float, b: float) -> np.ndarray:
@@ -252,6 +261,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         V, p, train = self._distillation_set(teacher, F, elements)
         w = np.where(train, weight, 1.0)
         pos, neg = p > 0, p < 1  # zero-weight copies dropped
+        V = student_features(V)
         Xs = np.vstack([V[pos], V[neg]])
         ys = np.r_[np.ones(int(pos.sum())), np.zeros(int(neg.sum()))].astype(np.int64)
         ws = np.r_[p[pos] * w[pos], (1.0 - p[neg]) * w[neg]]
@@ -284,7 +294,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def _p_avg(self, linear, trees, V) -> np.ndarray:
         fd = len(self.descriptors_)
         p_lin = linear.predict_proba(V)[:, 1]
-        p_tree = trees.predict_proba(V[:, :fd])[:, 1]
+        Vt = student_features(V[:, :fd]) if self.trees == "distilled" else V[:, :fd]
+        p_tree = trees.predict_proba(Vt)[:, 1]
         return 0.5 * p_lin + 0.5 * p_tree
 
     # -- API -------------------------------------------------------------------------------------
@@ -366,7 +377,8 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         params = params_from_sklearn(self.linear_.named_steps["scale"], self.linear_.named_steps["clf"], self.trees_,
                                      self.descriptors_, self.elements_, w_lin=0.5, w_tree=0.5,
                                      cal_a=self.cal_a_ if self.calibrate else 1.0,
-                                     cal_b=self.cal_b_ if self.calibrate else 0.0)
+                                     cal_b=self.cal_b_ if self.calibrate else 0.0,
+                                     features_float32=self.trees == "distilled")
         meta = dict(metadata or {})
         meta.setdefault("selected", _jsonable(self.best_params_))
         meta.setdefault("calibration", {"a": self.cal_a_, "b": self.cal_b_, "calibrated": bool(self.calibrate)})

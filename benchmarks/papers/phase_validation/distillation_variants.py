@@ -6,7 +6,8 @@ kernel runs. Its student (`hea_fast.phase.estimator.STUDENT`: soft labels, 600 t
 learning rate 0.1; each training composition weighing `DISTIL_WEIGHT` = 25 draws) was chosen after
 the configurations below were looked at on this protocol's leave-one-source-out folds. This script
 reruns all of them on those folds — the same teacher, linear member and distillation set per fold
-(`PhaseEnsembleClassifier._distillation_set`) — so the comparison the choice was made on is
+(`PhaseEnsembleClassifier._distillation_set`), every student on the float32-rounded descriptors the
+estimator's students see (`student_features`) — so the comparison the choice was made on is
 reproducible and every configuration is reported:
 
 * ``logit_300x4``  `HistGradientBoostingRegressor` (squared error) on the teacher's logit (p clipped
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from domain_eval import loso_predictions  # noqa: E402  (same folder)
 
 from hea_fast._io import atomic_write  # noqa: E402
+from hea_fast.phase.estimator import student_features  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 _600 = {"max_iter": 600, "max_depth": 4, "learning_rate": 0.1}
@@ -60,10 +62,11 @@ def _logit_student(est, teacher, F, elements):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     V, p, _ = est._distillation_set(teacher, F, elements)
+    V = student_features(V)
     q = np.clip(p, 1e-3, 1 - 1e-3)
     reg = HistGradientBoostingRegressor(max_iter=300, max_depth=4, learning_rate=0.1, early_stopping=False,
                                         random_state=int(est.random_state)).fit(V, np.log(q) - np.log1p(-q))
-    return lambda X: 1.0 / (1.0 + np.exp(-reg.predict(X)))
+    return lambda X: 1.0 / (1.0 + np.exp(-reg.predict(student_features(X))))
 
 
 def _train_fidelity(student, est, F, elements):
@@ -105,7 +108,7 @@ def fold_variants(fold) -> dict:
                 other = copy.copy(est)  # the fitted teacher and descriptors, another training-row weight
                 other.distil_weight = weight
                 fitted = other._distil(est.teacher_, F, els_fit, student=cfg)[0]
-            student = (lambda X, _s=fitted: _s.predict_proba(X)[:, 1])
+            student = (lambda X, _s=fitted: _s.predict_proba(student_features(X))[:, 1])
         member = student(Vt[:, :fd])
         out[name] = (0.5 * p_lin + 0.5 * member, float(np.sqrt(np.mean((member - p_teacher) ** 2))),
                      _train_fidelity(student, est, F, els_fit))
