@@ -45,8 +45,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
 
 __all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "distillation_compositions", "student_features",
-           "LIN_C_GRID",
-           "TREE_GRID", "FOREST_GRID", "STUDENT", "DISTIL_DRAWS", "DISTIL_WEIGHT", "TREE_KINDS"]
+           "LIN_C_GRID", "TREE_GRID", "FOREST_GRID", "STUDENT", "DISTIL_DRAWS", "DISTIL_WEIGHT", "TREE_KINDS"]
 
 #: C grid of the linear member (the validation's logreg / logreg_fractions).
 LIN_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)

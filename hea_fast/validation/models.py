@@ -39,7 +39,8 @@ ensemble_forest                the bundled ``best`` model: the mean of the logre
                                300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
 ensemble_distilled             the default phase model: the logreg_fractions member averaged with ensemble_forest's
                                forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
-                               training compositions and draws around them; the fused screening kernel's layout)
+                               training compositions, weighing 25 draws each, and the draws around them; float32
+                               descriptors; the fused screening kernel's layout)
 ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
                                and student refitted in each calibration fold)
 =============================  ==================================================================================
