@@ -290,10 +290,15 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         gs.fit(V, y, groups=groups)
         return gs.best_estimator_, dict(gs.best_params_)
 
+    @property
+    def _float32_trees(self) -> bool:
+        """A distilled student is fitted on, and predicts from, `student_features` (float32 descriptors)."""
+        return self.trees == "distilled"
+
     def _p_avg(self, linear, trees, V) -> np.ndarray:
         fd = len(self.descriptors_)
         p_lin = linear.predict_proba(V)[:, 1]
-        Vt = student_features(V[:, :fd]) if self.trees == "distilled" else V[:, :fd]
+        Vt = student_features(V[:, :fd]) if self._float32_trees else V[:, :fd]
         p_tree = trees.predict_proba(Vt)[:, 1]
         return 0.5 * p_lin + 0.5 * p_tree
 
@@ -377,7 +382,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
                                      self.descriptors_, self.elements_, w_lin=0.5, w_tree=0.5,
                                      cal_a=self.cal_a_ if self.calibrate else 1.0,
                                      cal_b=self.cal_b_ if self.calibrate else 0.0,
-                                     features_float32=self.trees == "distilled")
+                                     features_float32=self._float32_trees)
         meta = dict(metadata or {})
         meta.setdefault("selected", _jsonable(self.best_params_))
         meta.setdefault("calibration", {"a": self.cal_a_, "b": self.cal_b_, "calibrated": bool(self.calibrate)})

@@ -236,20 +236,8 @@ def _logreg(fractions):
     return build
 
 
-def _hgb(fractions):
-    def build(seed):
-        from sklearn.ensemble import HistGradientBoostingClassifier
-        from sklearn.pipeline import Pipeline
-
-        pipe = Pipeline([("features", CompositionFeatures(fractions=fractions)),
-                         ("clf", HistGradientBoostingClassifier(max_iter=300, early_stopping=False,
-                                                                random_state=seed))])
-        grid = {"clf__learning_rate": [0.03, 0.1], "clf__max_depth": [3, None],
-                "clf__l2_regularization": [0.0, 1.0]}
-        return _grid(pipe, grid, seed)
-    return build
-
-
+#: The grid of ``hgb`` / ``hgb_fractions``.
+HGB_GRID = {"clf__learning_rate": [0.03, 0.1], "clf__max_depth": [3, None], "clf__l2_regularization": [0.0, 1.0]}
 #: The wider grid of ``hgb_wide``: the ``hgb`` grid (whose edge, lr 0.03 and depth 3, won every fold)
 #: extended toward slower learning and shallower trees.
 HGB_WIDE_GRID = {"clf__learning_rate": [0.01, 0.03, 0.1], "clf__max_depth": [2, 3, None],
@@ -259,13 +247,16 @@ LGBM_GRID = {"clf__learning_rate": [0.01, 0.03, 0.1], "clf__num_leaves": [4, 8, 
              "clf__min_child_samples": [5, 20]}
 
 
-def _hgb_wide(seed):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import Pipeline
+def _hgb(fractions, grid=HGB_GRID):
+    def build(seed):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.pipeline import Pipeline
 
-    pipe = Pipeline([("features", CompositionFeatures(fractions=False)),
-                     ("clf", HistGradientBoostingClassifier(max_iter=300, early_stopping=False, random_state=seed))])
-    return _grid(pipe, HGB_WIDE_GRID, seed)
+        pipe = Pipeline([("features", CompositionFeatures(fractions=fractions)),
+                         ("clf", HistGradientBoostingClassifier(max_iter=300, early_stopping=False,
+                                                                random_state=seed))])
+        return _grid(pipe, grid, seed)
+    return build
 
 
 def _lgbm(seed):
@@ -276,8 +267,8 @@ def _lgbm(seed):
     require("lightgbm", extra="lightgbm", feature="the lgbm validation model")
     from lightgbm import LGBMClassifier
 
-    clf = LGBMClassifier(n_estimators=300, random_state=seed, n_jobs=1, deterministic=True,
-                                  force_row_wise=True, verbose=-1)
+    clf = LGBMClassifier(n_estimators=300, random_state=seed, n_jobs=1, deterministic=True, force_row_wise=True,
+                         verbose=-1)
     pipe = Pipeline([("features", CompositionFeatures(fractions=False)), ("clf", clf)])
     return _grid(pipe, LGBM_GRID, seed)
 
@@ -316,7 +307,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("hgb", "HistGradientBoosting, 15 descriptors, grid by inner grouped CV", _hgb(False)),
         ModelSpec("hgb_fractions", "HistGradientBoosting, 15 descriptors + element fractions", _hgb(True)),
         ModelSpec("hgb_wide", "HistGradientBoosting, 15 descriptors, the hgb grid widened to lr 0.01 and depth 2",
-                  _hgb_wide),
+                  _hgb(False, HGB_WIDE_GRID)),
         ModelSpec("lgbm", "LightGBM (300 trees), 15 descriptors, lr x leaves x min leaf size by inner grouped CV "
                   "(needs the lightgbm extra)", _lgbm),
         ModelSpec("mixture", "anchor-guided sparse Bayesian logistic mixture (paper), subsets <= 2 by WBIC",

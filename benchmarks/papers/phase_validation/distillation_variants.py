@@ -69,18 +69,10 @@ def _logit_student(est, teacher, F, elements):
     return lambda X: 1.0 / (1.0 + np.exp(-reg.predict(student_features(X))))
 
 
-def _train_fidelity(student, est, F, elements):
-    """RMS distance between the student's and the teacher's probabilities at the training compositions."""
-    from hea_fast.composition import CompositionBatch
-    from hea_fast.phase.model import feature_matrix
-
-    V = feature_matrix(CompositionBatch(F, tuple(elements)), est.descriptors_, (), threads=1, errors="raise")[0]
-    return float(np.sqrt(np.mean((student(V) - est.teacher_.predict_proba(V)[:, 1]) ** 2)))
-
-
 def fold_variants(fold) -> dict:
     """{variant: (held-out p, fidelity on the held-out rows, fidelity at the training compositions)} for one
     leave-one-source-out fold."""
+    from hea_fast.composition import CompositionBatch
     from hea_fast.phase import PhaseEnsembleClassifier
     from hea_fast.phase.estimator import DISTIL_WEIGHT, STUDENT
     from hea_fast.phase.model import feature_matrix, read_rows
@@ -97,6 +89,9 @@ def fold_variants(fold) -> dict:
     Vt = feature_matrix(fold.test[els], est.descriptors_, est.elements_, threads=1, errors="nan")[0]
     p_lin = est.linear_.predict_proba(Vt)[:, 1]
     p_teacher = est.teacher_.predict_proba(Vt[:, :fd])[:, 1]
+    # the training compositions, for the fidelity where the teacher was fitted
+    Vf = feature_matrix(CompositionBatch(F, tuple(els_fit)), est.descriptors_, (), threads=1, errors="raise")[0]
+    p_teacher_train = est.teacher_.predict_proba(Vf)[:, 1]
     out = {}
     for name, (cfg, weight) in VARIANTS.items():
         if cfg is None:  # every row weighing 1
@@ -111,7 +106,7 @@ def fold_variants(fold) -> dict:
             student = (lambda X, _s=fitted: _s.predict_proba(student_features(X))[:, 1])
         member = student(Vt[:, :fd])
         out[name] = (0.5 * p_lin + 0.5 * member, float(np.sqrt(np.mean((member - p_teacher) ** 2))),
-                     _train_fidelity(student, est, F, els_fit))
+                     float(np.sqrt(np.mean((student(Vf) - p_teacher_train) ** 2))))
     return out
 
 
