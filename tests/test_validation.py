@@ -455,6 +455,12 @@ def test_cli_registers_phase():
     validate.register(parser.add_subparsers())
     args = parser.parse_args(["phase", "--out", "x", "--models", "prior,logreg", "-k", "3"])
     assert args.folds == 3 and args.models == "prior,logreg" and callable(args.func)
+    # --help names every registered model (the list is kept in the command so --help stays light)
+    from hea_fast.validation.models import MODELS
+
+    assert tuple(validate.MODEL_NAMES) == tuple(MODELS)
+    help_text = parser._subparsers._group_actions[0].choices["phase"].format_help()
+    assert all(name in help_text for name in MODELS)
     with pytest.raises(ValueError, match="unknown model"):
         args.models = "nope"
         args.func(args)

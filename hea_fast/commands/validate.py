@@ -19,8 +19,8 @@ def register(subparsers) -> None:
                     "and K-fold grouped by alloy system (bootstrap CIs, reliability diagrams).")
     p.add_argument("-o", "--out", default="phase_validation", help="output folder (default: %(default)s)")
     p.add_argument("--models", default="all",
-                   help="comma-separated model names among prior, logreg, logreg_fractions, hgb, hgb_fractions, "
-                        "mixture, ssvae_head (default: all)")
+                   help="comma-separated model names among " + ", ".join(MODEL_NAMES) + " (default: all; lgbm "
+                        "needs the lightgbm extra)")
     p.add_argument("--protocols", default="loso,grouped,random",
                    help="comma-separated protocols among loso, grouped, random (default: %(default)s)")
     p.add_argument("--sources", default="all",
@@ -35,6 +35,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the reliability PNGs")
     p.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
     p.set_defaults(func=_phase)
+
+
+#: `hea_fast.validation.MODELS` by name (kept here so `--help` does not import scikit-learn; a test checks it).
+MODEL_NAMES = ("prior", "logreg", "logreg_fractions", "hgb", "hgb_fractions", "hgb_wide", "lgbm", "mixture",
+               "ssvae_head", "ensemble", "ensemble_calibrated", "ensemble_forest", "ensemble_distilled",
+               "ensemble_distilled_calibrated")
 
 
 def _csv(s: str) -> list:
@@ -56,6 +62,10 @@ def _phase(args) -> int:
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; known: {list(SOURCES)}")
+    if "lgbm" in models:  # fail now, not after hours of other models
+        from hea_fast._extras import require
+
+        require("lightgbm", extra="lightgbm", feature="the lgbm validation model")
     if "ssvae_head" in models:
         import torch
 
