@@ -163,3 +163,24 @@ def make_two_cluster_data(n=360, seed=0):
 def two_cluster_data():
     """`make_two_cluster_data` (the mixture tests' synthetic data) as a fixture."""
     return make_two_cluster_data
+
+
+#: A small X-Yield CNN configuration (2 -> 3 -> 2 channels, 4 hidden units) for fast tests.
+TINY_CNN = dict(channels=(2, 3, 2), hidden=4)
+
+
+def make_pseudoimage_data(n, seed, scale=1.0):
+    """n random 2x9x18 pseudo-images and a smooth target of them (torch tensors x (n, 2, 9, 18), y (n,)):
+    scale * (3 * mean of channel 0 + pixel (1, 0, 0)). The X-Yield tests' synthetic data."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 2, 9, 18, generator=g)
+    y = scale * (x[:, 0].mean((1, 2)) * 3 + x[:, 1, 0, 0])
+    return x, y
+
+
+@pytest.fixture(scope="session")
+def pseudoimage_data():
+    """`make_pseudoimage_data` as a fixture."""
+    return make_pseudoimage_data

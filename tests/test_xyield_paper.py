@@ -19,12 +19,6 @@ TINY = dict(channels=(2, 3, 2), hidden=4)
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def _data(n, seed, scale=1.0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 2, 9, 18, generator=g)
-    y = scale * (x[:, 0].mean((1, 2)) * 3 + x[:, 1, 0, 0])
-    return x, y
-
 
 def _brute_zero_counts(model, mode):
     """Independent count: loop over every weight in numpy, gate g(m) = m²/(m²+ε) written out."""
@@ -69,9 +63,9 @@ def test_sparsity_report_counts_equal_brute_force(mode):
         assert rep["total"]["effective_zero"] > rep["total"]["pruned"]
 
 
-def test_every_sparse_run_reports_counts_per_layer_and_mask():
-    x, y = _data(8, 3)
-    xl, yl = _data(24, 4)
+def test_every_sparse_run_reports_counts_per_layer_and_mask(pseudoimage_data):
+    x, y = pseudoimage_data(8, 3)
+    xl, yl = pseudoimage_data(24, 4)
     cfg = TransferConfig(epochs=2, gamma=0.2)  # strong λ: the masks reach exact zeros
     _, info = transfer("birpt", x, y, x_low=xl, y_low=yl, pretrained=XYieldCNN(CNNConfig(**TINY)), cfg=cfg)
     rep = info["sparsity_counts"]
@@ -100,8 +94,8 @@ def test_global_imp_prunes_the_stated_fraction_of_survivors_per_round():
     assert sparsity_report(m)["total"]["pruned"] == n - alive
 
 
-def test_imp_transfer_rounds_prune_20_percent_per_round():
-    x, y = _data(10, 6)
+def test_imp_transfer_rounds_prune_20_percent_per_round(pseudoimage_data):
+    x, y = pseudoimage_data(10, 6)
     cfg = TransferConfig(epochs=2, step_size=1)
     runs = paper.imp_transfer_rounds(x, y, XYieldCNN(CNNConfig(**TINY)), cfg, rounds=3,
                                      retrain=TransferConfig(epochs=1), seed=0)
@@ -119,14 +113,14 @@ def _chain(x_low, y_low):
     return paper.imp_pretrain_chain(pre, x_low, y_low, rounds=1, cfg=cfg)
 
 
-def test_grid_choices_do_not_depend_on_the_test_set():
-    x, y = _data(10, 7)
-    xl, yl = _data(32, 8)
+def test_grid_choices_do_not_depend_on_the_test_set(pseudoimage_data):
+    x, y = pseudoimage_data(10, 7)
+    xl, yl = pseudoimage_data(32, 8)
     chain = _chain(xl, yl)
     cfg = TransferConfig(epochs=3, step_size=2)
     retrain = TransferConfig(epochs=1)
-    xt, yt = _data(20, 9)
-    xt2, yt2 = _data(20, 10, scale=-2.0)  # a different test set with different targets
+    xt, yt = pseudoimage_data(20, 9)
+    xt2, yt2 = pseudoimage_data(20, 10, scale=-2.0)  # a different test set with different targets
     a = paper.run_grid_methods(x, y, xt, yt.numpy(), chain, cfg, seed=1, nt_max=4, retrain=retrain)
     b = paper.run_grid_methods(x, y, xt2, yt2.numpy(), chain, cfg, seed=1, nt_max=4, retrain=retrain)
     assert set(a) == {"pretrain_transfer", "imp_transfer"}  # hand_tune / imp_pretrain need the full grid
@@ -148,11 +142,11 @@ def test_select_uses_validation_score_and_first_on_ties():
     assert sel == {"pretrain_transfer": (0, 0), "hand_tune": (3, 2), "imp_pretrain": (2, 0), "imp_transfer": (0, 4)}
 
 
-def test_mix_trains_from_scratch_on_the_union(monkeypatch):
+def test_mix_trains_from_scratch_on_the_union(monkeypatch, pseudoimage_data):
     """One epoch of Mix sees every simulated point and every fit point exactly once and never a
     validation point; it starts from a fresh initialisation (no pretrained model enters)."""
-    x, _ = _data(10, 11)
-    xl, _ = _data(40, 12)
+    x, _ = pseudoimage_data(10, 11)
+    xl, _ = pseudoimage_data(40, 12)
     y = torch.arange(1000, 1010, dtype=torch.float32)  # targets as identifiers
     yl = torch.arange(0, 40, dtype=torch.float32)
     seen = []
@@ -192,7 +186,7 @@ def test_paper_preset_values():
     assert len(paper.GRID_METHODS["hand_tune"]) == 30
 
 
-def test_transfer_optimiser_is_sgd_with_steplr(monkeypatch):
+def test_transfer_optimiser_is_sgd_with_steplr(monkeypatch, pseudoimage_data):
     made = []
     real_sgd, real_step = torch.optim.SGD, torch.optim.lr_scheduler.StepLR
 
@@ -206,8 +200,8 @@ def test_transfer_optimiser_is_sgd_with_steplr(monkeypatch):
 
     monkeypatch.setattr(torch.optim, "SGD", sgd)
     monkeypatch.setattr(torch.optim.lr_scheduler, "StepLR", step)
-    x, y = _data(6, 13)
-    xl, yl = _data(12, 14)
+    x, y = pseudoimage_data(6, 13)
+    xl, yl = pseudoimage_data(12, 14)
     from dataclasses import replace
 
     transfer("birpt", x, y, x_low=xl, y_low=yl, pretrained=XYieldCNN(CNNConfig(**TINY)),

@@ -30,12 +30,6 @@ TINY = dict(channels=(2, 3, 2), hidden=4)
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def _data(n, seed, scale=1.0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 2, 9, 18, generator=g)
-    y = scale * (x[:, 0].mean((1, 2)) * 3 + x[:, 1, 0, 0])
-    return x, y
-
 
 def _tiny_model(seed=0):
     torch.manual_seed(seed)
@@ -64,10 +58,10 @@ def _upper_after_unrolled_step(model, ms_list, xs, ys, xt, yt, lr):
     return m
 
 
-def test_unrolled_correction_matches_finite_difference_hypergradient():
+def test_unrolled_correction_matches_finite_difference_hypergradient(pseudoimage_data):
     model = _tiny_model()
-    xs, ys = (t.double() for t in _data(6, 1))
-    xt, yt = (t.double() for t in _data(5, 2, scale=1.3))
+    xs, ys = (t.double() for t in pseudoimage_data(6, 1))
+    xt, yt = (t.double() for t in pseudoimage_data(5, 2, scale=1.3))
     lr = 0.5  # large step so the correction term is far from negligible
     ms0 = [c.m_s.detach().clone() for c in model.masked_convs()]
 
@@ -114,9 +108,9 @@ def test_carve_validation_partitions_training_points():
         carve_validation(1)
 
 
-def test_transfer_selects_on_validation_only_and_is_seeded():
-    x, y = _data(11, 5)
-    xl, yl = _data(64, 6)
+def test_transfer_selects_on_validation_only_and_is_seeded(pseudoimage_data):
+    x, y = pseudoimage_data(11, 5)
+    xl, yl = pseudoimage_data(64, 6)
     cfg = TransferConfig(epochs=4)
     pre = XYieldCNN(CNNConfig(**TINY))
     m1, info1 = transfer("birpt", x, y, x_low=xl, y_low=yl, pretrained=pre, cfg=cfg, seed=7)
@@ -129,17 +123,17 @@ def test_transfer_selects_on_validation_only_and_is_seeded():
     assert set(info1["sparsity"]) == {"conv1", "conv2", "conv3"}
 
 
-def test_strong_l1_drives_masks_to_exact_zeros():
-    x, y = _data(8, 8)
-    xl, yl = _data(32, 9)
+def test_strong_l1_drives_masks_to_exact_zeros(pseudoimage_data):
+    x, y = pseudoimage_data(8, 8)
+    xl, yl = pseudoimage_data(32, 9)
     cfg = TransferConfig(epochs=2, gamma=0.2)  # λ = 3.5·0.2 = 0.7 per step: masks die
     m, info = transfer("birpt", x, y, x_low=xl, y_low=yl, pretrained=XYieldCNN(CNNConfig(**TINY)), cfg=cfg)
     zf = [s["zero_fraction"] for s in info["sparsity"].values()]
     assert min(zf) > 0.5
 
 
-def test_methods_need_their_inputs():
-    x, y = _data(6, 10)
+def test_methods_need_their_inputs(pseudoimage_data):
+    x, y = pseudoimage_data(6, 10)
     with pytest.raises(ProtocolError, match="pretrained"):
         transfer("pretrain_transfer", x, y)
     with pytest.raises(ProtocolError, match="simulated"):
@@ -150,9 +144,9 @@ def test_methods_need_their_inputs():
         transfer("sparse_transfer", x, y)
 
 
-def test_save_load_roundtrip_without_pickle(tmp_path):
-    x, y = _data(8, 11)
-    xl, yl = _data(32, 12)
+def test_save_load_roundtrip_without_pickle(tmp_path, pseudoimage_data):
+    x, y = pseudoimage_data(8, 11)
+    xl, yl = pseudoimage_data(32, 12)
     m, _ = transfer("birpt_mt_only", x, y, x_low=xl, y_low=yl, pretrained=XYieldCNN(CNNConfig(**TINY)),
                     cfg=TransferConfig(epochs=2))
     save_model(tmp_path / "m", m, {"note": "test"})
@@ -164,10 +158,10 @@ def test_save_load_roundtrip_without_pickle(tmp_path):
     torch.testing.assert_close(predict(m2, x), predict(m, x))
 
 
-def test_corrupt_model_and_checkpoint_files_are_named(tmp_path):
+def test_corrupt_model_and_checkpoint_files_are_named(tmp_path, pseudoimage_data):
     from hea_fast._io import CheckpointError
 
-    x, y = _data(24, 14)
+    x, y = pseudoimage_data(24, 14)
     m = XYieldCNN(CNNConfig(**TINY))
     save_model(tmp_path / "m", m)
     (tmp_path / "m" / "model.safetensors").write_bytes(b"not a tensor file")
@@ -185,8 +179,8 @@ def test_corrupt_model_and_checkpoint_files_are_named(tmp_path):
     assert not list(tmp_path.rglob("*.tmp*"))  # atomic writes leave no temporary files behind
 
 
-def test_pretraining_resumes_from_checkpoint(tmp_path):
-    x, y = _data(96, 13)
+def test_pretraining_resumes_from_checkpoint(tmp_path, pseudoimage_data):
+    x, y = pseudoimage_data(96, 13)
     cfg_model = CNNConfig(**TINY)
     full, hist_full = pretrain(x, y, cfg_model, PretrainConfig(epochs=3, batch_size=32), seed=1)
     # "interrupted" after 2 epochs, then resumed to 3 from the checkpoint directory
@@ -202,11 +196,11 @@ def test_pretraining_resumes_from_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["birpt", "imp", "no_pretraining"])
-def test_transfer_resumes_from_checkpoint(tmp_path, method):
+def test_transfer_resumes_from_checkpoint(tmp_path, method, pseudoimage_data):
     """An interrupted transfer (stop_after) resumed from its checkpoint equals the uninterrupted run:
     same history, same selected epoch, same predictions (masks, ε decay, IMP rounds, StepLR, batch RNG)."""
-    x, y = _data(12, 21)
-    xl, yl = _data(48, 22)
+    x, y = pseudoimage_data(12, 21)
+    xl, yl = pseudoimage_data(48, 22)
     pre = XYieldCNN(CNNConfig(**TINY))
     cfg = TransferConfig(epochs=5, imp_rounds=2, step_size=2)
     kw = dict(x_low=xl, y_low=yl, pretrained=None if method == "no_pretraining" else pre, cfg=cfg, seed=3,
