@@ -187,6 +187,41 @@ def test_same_seed_same_model(fitted, data, model):
     np.testing.assert_array_equal(again.oof_p_avg_, fitted.oof_p_avg_)
 
 
+def test_boosted_member_reads_float32_descriptors_so_the_element_order_does_not_matter(fitted, model, data):
+    """trees='boosting': the tree member is scikit-learn's boosted trees refitted here on the float32-rounded
+    descriptors with the selected settings (bitwise); the export's thresholds are `float32_cut`s, and a composition scores the same
+    whatever order its elements are written in, in the per-row kernel and in the fused screen."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from hea_fast.phase.ensemble import float32_cut
+    from hea_fast.phase.estimator import student_features
+    from hea_fast.phase.model import feature_matrix
+    from hea_fast.screen import PhaseScorer, hea_space
+    from hea_fast.screen.domain import decode_ranks
+
+    (b, y), (bt, _) = data
+    fd = len(fitted.descriptors_)
+    V = feature_matrix(b, fitted.descriptors_, fitted.elements_, threads=1)[0][:, :fd]
+    Vt = feature_matrix(bt, fitted.descriptors_, fitted.elements_, threads=1)[0][:, :fd]
+    ref = HistGradientBoostingClassifier(max_iter=20, early_stopping=False, random_state=0,
+                                         **fitted.best_params_["trees"]).fit(student_features(V), y)
+    np.testing.assert_array_equal(fitted.trees_.predict_proba(student_features(Vt)),
+                                  ref.predict_proba(student_features(Vt)))
+    # the export compares float64 descriptors against float32_cut thresholds (its fixed points)
+    inner = model.params.node_feature >= 0
+    thr = model.params.node_threshold[inner]
+    np.testing.assert_array_equal(float32_cut(thr), thr)
+    space = hea_space(["Ti", "Cr", "Fe", "Ni", "Cu"], 5, 5.0)
+    rows = decode_ranks(space, np.arange(0, space.size, max(1, space.size // 500)))
+    reversed_rows = CompositionBatch(np.asarray(rows.fractions)[:, ::-1], tuple(rows.elements)[::-1])
+    p = model.predict_proba(rows)[:, 1]
+    # (the linear member's sums differ by ulps; a tree branch would differ by a leaf value)
+    np.testing.assert_allclose(model.predict_proba(reversed_rows)[:, 1], p, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fitted.predict_proba(rows)[:, 1], p, rtol=0, atol=1e-12)
+    scores, ranks, _ = PhaseScorer(model).fused_topk(space, 0, space.size, 50, "default", 1)
+    np.testing.assert_allclose(scores, model.predict_proba(decode_ranks(space, ranks))[:, 1], rtol=0, atol=1e-12)
+
+
 def test_forest_member_is_the_mean_of_an_independently_refitted_forest_and_the_linear_member(data, tmp_path,
                                                                                               monkeypatch):
     """trees='forest': p = (p_linear + p_forest) / 2 with the forest refitted here by scikit-learn on the

@@ -11,8 +11,8 @@ protocol's ``ensemble_calibrated``:
              the training elements]; C from {0.01, 0.1, 1, 10, 100, 1000} (the validation's
              ``logreg_fractions``);
 (b) trees    `HistGradientBoostingClassifier` (300 iterations, no early stopping) on the 15
-             descriptors; learning rate {0.03, 0.1} x max depth {3, None} x L2 {0, 1} (the
-             validation's ``hgb``);
+             descriptors rounded to float32 (`student_features`, as every boosted member below);
+             learning rate {0.03, 0.1} x max depth {3, None} x L2 {0, 1} (the validation's ``hgb``);
     ``trees="forest"``: a 300-tree `RandomForestClassifier` on the 15 descriptors instead (mean leaf
              fraction; min_samples_leaf from `FOREST_GRID`; the bundled ``best`` model);
     ``trees="distilled"``: that forest distilled into boosted trees the fused screening kernel runs
@@ -275,7 +275,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """The tree member on descriptor columns V, its selected parameters, the teacher and the
         distillation summary (None, None unless distilled)."""
         grid = FOREST_GRID if self.trees != "boosting" else dict(TREE_GRID, max_depth=tuple(self.max_depths))
-        trees, best = self._search(self._trees(), grid, V, y, groups)
+        trees, best = self._search(self._trees(), grid, self._tree_features(V), y, groups)
         if self.trees != "distilled":
             return trees, best, None, None
         student, info = self._distil(trees, F, elements)
@@ -292,8 +292,16 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def _float32_trees(self) -> bool:
-        """A distilled student is fitted on, and predicts from, `student_features` (float32 descriptors)."""
-        return self.trees == "distilled"
+        """The boosted tree member (``trees="boosting"``, or a distilled student) is fitted on, and predicts
+        from, `student_features` (float32 descriptors): the exported model runs in the fused kernels, whose
+        descriptor sums take the elements in another order than the per-row kernel's. A forest (and a
+        distilled student's teacher) reads the float64 descriptors."""
+        return self.trees != "forest"
+
+    def _tree_features(self, V) -> np.ndarray:
+        """What the searched tree model is fitted on, from the descriptor columns V: boosted trees read
+        `student_features`; a forest (also the teacher of a distilled student) the float64 descriptors."""
+        return student_features(V) if self.trees == "boosting" else V
 
     def _p_avg(self, linear, trees, V) -> np.ndarray:
         fd = len(self.descriptors_)
@@ -337,7 +345,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             for tr, te in cv.split(V, y, groups):
                 lin = clone(self.linear_).fit(V[tr], y[tr])
                 if self.teacher_ is None:
-                    tre = clone(self.trees_).fit(V[tr, :fd], y[tr])
+                    tre = clone(self.trees_).fit(self._tree_features(V[tr, :fd]), y[tr])
                 else:  # the selected teacher refitted on the fold, then distilled again
                     tre = self._distil(clone(self.teacher_).fit(V[tr, :fd], y[tr]), F[tr], els)[0]
                 oof[te] = self._p_avg(lin, tre, V[te])
