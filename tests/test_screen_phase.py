@@ -346,7 +346,25 @@ def test_demo_prints_the_sanity_table_and_in_domain_hea_candidates(tmp_path, cap
     out = capsys.readouterr().out
     for f, label in cmd.SANITY:
         assert f in out
+    assert "sources_single" in out and list(table["sources_single"]) == [
+        "{}/{}".format(*cmd.SANITY_SOURCES[f]) for f, _ in cmd.SANITY]
     top = pd.read_parquet(tmp_path / "screen_top.parquet")
     assert top["in_domain"].all()
     F = top[[c for c in top.columns if c.startswith("x_")]].to_numpy()
     assert np.all((F == 0) | ((F >= 0.05 - 1e-12) & (F <= 0.35 + 1e-12)))
+
+
+def test_sanity_table_source_votes_are_the_harmonised_labels(shared_data):
+    """`SANITY_SOURCES` (printed by the demo) equals, for every sanity alloy, the number of shared phase
+    datasets whose harmonised label at that composition is single phase, of those that report it."""
+    from hea_fast.commands import screen as cmd
+    from hea_fast.composition import as_batch
+    from hea_fast.validation.data import composition_keys, harmonised_phase_data
+
+    data = harmonised_phase_data(keep_ambiguous=True)
+    assert set(cmd.SANITY_SOURCES) == {f for f, _ in cmd.SANITY}
+    for f, _ in cmd.SANITY:
+        b = as_batch([f])
+        key = composition_keys(np.asarray(b.fractions), b.elements)[0]
+        labels = data.loc[data["key"] == key, "single_phase"].to_numpy(float)
+        assert (int(np.sum(labels == 1)), int(labels.size)) == cmd.SANITY_SOURCES[f], f
