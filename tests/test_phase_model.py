@@ -222,6 +222,52 @@ def test_boosted_member_reads_float32_descriptors_so_the_element_order_does_not_
     np.testing.assert_allclose(scores, model.predict_proba(decode_ranks(space, ranks))[:, 1], rtol=0, atol=1e-12)
 
 
+def test_soft_label_rows_are_the_documented_duplication():
+    """Row i once as label 1 (weight q_i) and once as label 0 (weight 1 - q_i), in row order, zero weights
+    dropped: 0/1 labels give back the rows themselves, each with weight 1."""
+    from hea_fast.phase.estimator import soft_label_rows
+
+    rows, lab, w = soft_label_rows([0.25, 1.0, 0.0, 0.5])
+    assert rows.tolist() == [0, 0, 1, 2, 3, 3] and lab.tolist() == [1, 0, 1, 0, 1, 0]
+    np.testing.assert_array_equal(w, [0.25, 0.75, 1.0, 1.0, 0.5, 0.5])
+    y = np.array([1, 0, 0, 1, 1])
+    rows, lab, w = soft_label_rows(y)
+    assert rows.tolist() == [0, 1, 2, 3, 4] and lab.tolist() == y.tolist() and (w == 1).all()
+
+
+def test_forest_on_label_fractions(data):
+    """fit(..., label_fraction=q): the forest is scikit-learn's forest fitted by hand to the soft-label rows
+    with the leaf size chosen on the vote (bitwise); the forest then follows the fractions at the training
+    compositions; bad fractions are named; the export records which labels the trees saw."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hea_fast.phase.estimator import soft_label_rows
+
+    (b, y), (bt, _) = data
+    rng = np.random.default_rng(5)
+    q = np.clip(y + rng.choice([-0.4, -0.2, 0.0], size=y.size) * np.where(y == 1, 1, -1), 0, 1)
+    hard = PhaseEnsembleClassifier(calibrate=False, trees="forest", random_state=3).fit(b, y)
+    soft = PhaseEnsembleClassifier(calibrate=False, trees="forest", random_state=3).fit(b, y, label_fraction=q)
+    assert hard.tree_labels_ == "vote" and soft.tree_labels_ == "fraction"
+    assert soft.best_params_ == hard.best_params_  # chosen on the vote
+    fd = len(soft.descriptors_)
+    V = feature_matrix(b, soft.descriptors_, soft.elements_, threads=1)[0][:, :fd]
+    Vt = feature_matrix(bt, soft.descriptors_, soft.elements_, threads=1)[0][:, :fd]
+    rows, lab, w = soft_label_rows(q)
+    rf = RandomForestClassifier(n_estimators=300, random_state=3, n_jobs=1,
+                                min_samples_leaf=hard.best_params_["trees"]["min_samples_leaf"])
+    rf.fit(V[rows], lab, sample_weight=w)
+    np.testing.assert_array_equal(soft.trees_.predict_proba(Vt), rf.predict_proba(Vt))
+    at_train_soft = soft.trees_.predict_proba(V)[:, 1]
+    at_train_hard = hard.trees_.predict_proba(V)[:, 1]
+    assert np.mean(np.abs(at_train_soft - q)) < 0.5 * np.mean(np.abs(at_train_hard - q))
+    assert soft.export().metadata["tree_labels"] == "fraction" and hard.export().metadata["tree_labels"] == "vote"
+    for bad, msg in ((q[:-1], "shape"), (np.where(np.arange(q.size) == 7, 1.5, q), "row 7 has 1.5"),
+                     (np.where(np.arange(q.size) == 2, np.nan, q), "row 2 has nan")):
+        with pytest.raises(ValueError, match=msg):
+            PhaseEnsembleClassifier(calibrate=False, trees="forest").fit(b, y, label_fraction=bad)
+
+
 def test_forest_member_is_the_mean_of_an_independently_refitted_forest_and_the_linear_member(data, tmp_path,
                                                                                               monkeypatch):
     """trees='forest': p = (p_linear + p_forest) / 2 with the forest refitted here by scikit-learn on the

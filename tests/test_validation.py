@@ -480,3 +480,48 @@ def test_bundled_default_reproduces_its_teacher_at_the_training_alloys(harmonise
     assert len(p) == 2820 and np.isfinite(p).all() and np.isfinite(q).all()
     assert np.sqrt(np.mean((p - q) ** 2)) < 0.05
     assert np.mean((p >= 0.5) == (q >= 0.5)) >= 0.95
+
+
+class _SoftRecorder(_Recorder):
+    """Remembers the label fractions it was fitted with (None when the runner passed none)."""
+
+    fractions: list = []
+
+    def fit(self, X, y, label_fraction=None):
+        _SoftRecorder.fractions.append(None if label_fraction is None else np.asarray(label_fraction))
+        return super().fit(X, y)
+
+
+def test_soft_label_models_get_the_record_fractions_of_their_training_rows(monkeypatch):
+    """A model registered with soft_labels=True is fitted with label_fraction = single-phase records /
+    records of each pooled training composition, summed over the training sources (recomputed here from
+    the per-source rows); other models get no fractions; the fractions enter the fold fingerprint."""
+    from hea_fast.validation import models as vmodels
+
+    data = _synthetic_data(seed=3)
+    data.loc[::4, "n_records"] = 3  # records on both sides of some labels
+    data.loc[::4, "n_single"] = np.where(data.loc[::4, "single_phase"] == 1, 2, 1)
+    monkeypatch.setitem(vmodels.MODELS, "soft_rec", vmodels.ModelSpec("soft_rec", "test", lambda s: _SoftRecorder(),
+                                                                      soft_labels=True))
+    monkeypatch.setitem(vmodels.MODELS, "hard_rec", vmodels.ModelSpec("hard_rec", "test", lambda s: _SoftRecorder()))
+    _SoftRecorder.fractions, _Recorder.seen = [], []
+    folds = list(vproto.loso_folds(data))
+    vproto.run(["soft_rec"], folds)
+    assert len(_SoftRecorder.fractions) == len(folds)
+    for q, fold in zip(_SoftRecorder.fractions, folds):
+        other = data[data["source"] != fold.name]
+        want = [other.loc[other["key"] == k, "n_single"].sum() / other.loc[other["key"] == k, "n_records"].sum()
+                for k in fold.train["key"]]
+        np.testing.assert_allclose(q, want, rtol=0, atol=1e-15)
+        assert ((q > 0) & (q < 1)).any()
+    _SoftRecorder.fractions = []
+    vproto.run(["hard_rec"], folds)
+    assert _SoftRecorder.fractions == [None] * len(folds)
+    fold = folds[0]
+    est = _SoftRecorder()
+    changed = fold.train.copy()
+    changed.loc[0, "n_records"] += 1
+    assert (vproto._fold_fingerprint(fold, "m", est, 0, soft=True)
+            != vproto._fold_fingerprint(vproto.Fold(fold.protocol, fold.name, changed, fold.test), "m", est, 0, soft=True))
+    assert (vproto._fold_fingerprint(fold, "m", est, 0)
+            == vproto._fold_fingerprint(vproto.Fold(fold.protocol, fold.name, changed, fold.test), "m", est, 0))

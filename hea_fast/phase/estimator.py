@@ -45,6 +45,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from hea_fast.phase.model import alloy_systems, default_descriptors, feature_matrix, read_rows
 
 __all__ = ["PhaseEnsembleClassifier", "fit_platt", "apply_platt", "distillation_compositions", "student_features",
+           "soft_label_rows",
            "LIN_C_GRID", "TREE_GRID", "FOREST_GRID", "STUDENT", "DISTIL_DRAWS", "DISTIL_WEIGHT", "TREE_KINDS"]
 
 #: C grid of the linear member (the validation's logreg / logreg_fractions).
@@ -153,6 +154,18 @@ def student_features(V) -> np.ndarray:
     return np.asarray(V, dtype=np.float64).astype(np.float32).astype(np.float64)
 
 
+def soft_label_rows(q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, labels, weights) that fit a classifier to soft labels q in [0, 1]: row i once as label 1 with
+    weight q_i and once as label 0 with weight 1 - q_i, interleaved in row order, zero-weight copies
+    dropped (so 0/1 labels give the original rows, in order, each with weight 1)."""
+    q = np.asarray(q, dtype=np.float64)
+    idx = np.repeat(np.arange(q.size), 2)
+    lab = np.tile(np.array([1, 0], dtype=np.int64), q.size)
+    w = np.column_stack([q, 1.0 - q]).ravel()
+    keep = w > 0
+    return idx[keep], lab[keep], w[keep]
+
+
 def apply_platt(p, a: float, b: float) -> np.ndarray:
     """expit(a logit(p) + b), logit(p) = log(p) - log1p(-p) (the kernel's formula)."""
     return _expit(a * _logit(np.asarray(p, dtype=np.float64)) + b)
@@ -182,14 +195,19 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
     distil_weight : weight of each training composition in the distillation set, relative to one drawn
         composition (``trees="distilled"`` only; default `DISTIL_WEIGHT`).
 
-    ``fit(X, y, groups=None)``: X anything `hea_fast.composition.as_batch` reads (every row must
-    have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the element sets).
+    ``fit(X, y, groups=None, label_fraction=None)``: X anything `hea_fast.composition.as_batch` reads
+    (every row must have finite descriptors), y 0/1, groups the alloy systems of the rows (None: the
+    element sets); label_fraction (optional, in [0, 1] per row): the fraction of the reports that call
+    the composition single phase — the tree model (a distilled member's teacher) is then fitted to these
+    soft labels (`soft_label_rows`) after its hyperparameters were chosen on y; the linear member and the
+    searches use y.
     Fitted attributes: ``descriptors_``, ``elements_`` (training elements, the fraction columns),
     ``linear_`` (Pipeline scaler + logistic regression), ``trees_`` (HistGradientBoostingClassifier or
     RandomForestClassifier), ``teacher_`` (the forest a distilled member learned from, else None),
     ``distillation_`` ({"n_rows", "rmse", "rmse_train"}: the distillation set's size and the student's
     root-mean-square distance to the teacher's probabilities on it and at the training compositions; None
     unless distilled),
+    ``tree_labels_`` ("vote": fitted to y; "fraction": to label_fraction),
     ``best_params_`` ({"linear": ..., "trees": ...}), ``cal_a_``, ``cal_b_``, ``oof_p_avg_``
     (calibration inputs; None without calibration), ``classes_`` = [0, 1].
     """
@@ -271,11 +289,19 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return student, {"n_rows": int(V.shape[0]), "rmse": float(np.sqrt(np.mean(d2))),
                          "rmse_train": float(np.sqrt(np.mean(d2[train])))}
 
-    def _fit_trees(self, V, y, groups, F, elements):
+    def _fit_soft(self, model, V, q):
+        """`model` refitted to soft labels q (`soft_label_rows`) on the tree features of V."""
+        rows, lab, w = soft_label_rows(q)
+        return model.fit(self._tree_features(V)[rows], lab, sample_weight=w)
+
+    def _fit_trees(self, V, y, groups, F, elements, q=None):
         """The tree member on descriptor columns V, its selected parameters, the teacher and the
-        distillation summary (None, None unless distilled)."""
+        distillation summary (None, None unless distilled). q: label fractions; the selected tree model
+        (a distilled member's teacher) is refitted to them."""
         grid = FOREST_GRID if self.trees != "boosting" else dict(TREE_GRID, max_depth=tuple(self.max_depths))
         trees, best = self._search(self._trees(), grid, self._tree_features(V), y, groups)
+        if q is not None:
+            trees = self._fit_soft(clone(trees), V, q)
         if self.trees != "distilled":
             return trees, best, None, None
         student, info = self._distil(trees, F, elements)
@@ -311,7 +337,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return 0.5 * p_lin + 0.5 * p_tree
 
     # -- API -------------------------------------------------------------------------------------
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, label_fraction=None):
         from sklearn.model_selection import GroupKFold
 
         if self.trees not in TREE_KINDS:
@@ -333,11 +359,13 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         groups = alloy_systems(rows.batch) if groups is None else np.asarray(groups)
         if groups.shape != (rows.n,):
             raise ValueError(f"groups has shape {groups.shape}; expected ({rows.n},)")
+        q = None if label_fraction is None else _label_fraction(label_fraction, rows.n)
         fd = len(self.descriptors_)
         self.linear_, lin_best = self._search(self._linear(), {"clf__C": LIN_C_GRID}, V, y, groups)
         F, els = np.asarray(rows.batch.fractions), rows.batch.elements
-        self.trees_, tree_best, self.teacher_, self.distillation_ = self._fit_trees(V[:, :fd], y, groups, F, els)
+        self.trees_, tree_best, self.teacher_, self.distillation_ = self._fit_trees(V[:, :fd], y, groups, F, els, q)
         self.best_params_ = {"linear": {"C": lin_best["clf__C"]}, "trees": tree_best}
+        self.tree_labels_ = "vote" if q is None else "fraction"
         self.cal_a_, self.cal_b_, self.oof_p_avg_ = 1.0, 0.0, None
         if self.calibrate:
             cv = GroupKFold(n_splits=int(self.calibration_folds), shuffle=True, random_state=int(self.random_state))
@@ -345,9 +373,12 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
             for tr, te in cv.split(V, y, groups):
                 lin = clone(self.linear_).fit(V[tr], y[tr])
                 if self.teacher_ is None:
-                    tre = clone(self.trees_).fit(self._tree_features(V[tr, :fd]), y[tr])
+                    tre = (clone(self.trees_).fit(self._tree_features(V[tr, :fd]), y[tr]) if q is None
+                           else self._fit_soft(clone(self.trees_), V[tr, :fd], q[tr]))
                 else:  # the selected teacher refitted on the fold, then distilled again
-                    tre = self._distil(clone(self.teacher_).fit(V[tr, :fd], y[tr]), F[tr], els)[0]
+                    teach = (clone(self.teacher_).fit(V[tr, :fd], y[tr]) if q is None
+                             else self._fit_soft(clone(self.teacher_), V[tr, :fd], q[tr]))
+                    tre = self._distil(teach, F[tr], els)[0]
                 oof[te] = self._p_avg(lin, tre, V[te])
             self.oof_p_avg_ = oof
             self.cal_a_, self.cal_b_ = fit_platt(oof, y)
@@ -394,10 +425,26 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         meta = dict(metadata or {})
         meta.setdefault("selected", _jsonable(self.best_params_))
         meta.setdefault("calibration", {"a": self.cal_a_, "b": self.cal_b_, "calibrated": bool(self.calibrate)})
+        meta.setdefault("tree_labels", getattr(self, "tree_labels_", "vote"))
         if self.distillation_ is not None:
             meta.setdefault("distillation", {**self.distillation_, "draws": dict(DISTIL_DRAWS),
                                               "train_weight": float(self.distil_weight), "student": dict(STUDENT)})
         return PhaseModel(params, domain, meta)
+
+
+def _label_fraction(q, n: int) -> np.ndarray:
+    """`label_fraction` checked: n finite values in [0, 1], else a ValueError naming the first bad one."""
+    try:
+        a = np.asarray(q, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"label_fraction must be numbers in [0, 1], got {q!r:.80}") from None
+    if a.shape != (n,):
+        raise ValueError(f"label_fraction has shape {a.shape}; expected ({n},), one per composition")
+    bad = np.flatnonzero(~(np.isfinite(a) & (a >= 0.0) & (a <= 1.0)))
+    if bad.size:
+        raise ValueError(f"label_fraction must lie in [0, 1]; row {int(bad[0])} has {float(a[bad[0]])!r}"
+                         + (f" ({bad.size} rows in all)" if bad.size > 1 else ""))
+    return a
 
 
 def _jsonable(d: dict) -> dict:

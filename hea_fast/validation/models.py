@@ -43,7 +43,14 @@ ensemble_distilled             the default phase model: the logreg_fractions mem
                                descriptors; the fused screening kernel's layout)
 ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
                                and student refitted in each calibration fold)
+ensemble_forest_soft           ensemble_forest, its forest fitted to soft labels: the fraction of the training
+                               records that report each composition single phase (`label_fractions`; the leaf
+                               size is chosen on the vote)
+ensemble_distilled_soft        ensemble_distilled with the forest of ensemble_forest_soft as its teacher
 =============================  ==================================================================================
+
+Models with `ModelSpec.soft_labels` get ``label_fraction`` (`label_fractions` of the training rows) in ``fit``
+besides the vote; the others see the vote only.
 """
 from __future__ import annotations
 
@@ -214,6 +221,8 @@ class ModelSpec:
     description: str
     build: Callable[[int], BaseEstimator]  # seed -> unfitted estimator
     cost: str = "cheap"  # "cheap" | "slow" (minutes per fit on one core)
+    #: fitted with ``label_fraction`` = single-phase records / records of each training composition
+    soft_labels: bool = False
 
 
 def _grid(pipe, grid, seed, inner_k=3):
@@ -329,6 +338,13 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("ensemble_distilled_calibrated", "ensemble_distilled + Platt calibration fitted on grouped "
                   "out-of-fold averages (teacher and student refitted per calibration fold; "
                   "PhaseEnsembleClassifier(trees='distilled'))", _ensemble(True, "distilled"), cost="slow"),
+        ModelSpec("ensemble_forest_soft", "ensemble_forest with its forest fitted to the fraction of the training "
+                  "records that report each composition single phase (soft labels; leaf size chosen on the vote) "
+                  "(PhaseEnsembleClassifier(calibrate=False, trees='forest').fit(..., label_fraction=...))",
+                  _ensemble(False, "forest"), soft_labels=True),
+        ModelSpec("ensemble_distilled_soft", "ensemble_distilled with ensemble_forest_soft's forest as the teacher "
+                  "(PhaseEnsembleClassifier(calibrate=False, trees='distilled').fit(..., label_fraction=...))",
+                  _ensemble(False, "distilled"), soft_labels=True),
     ]
 }
 DEFAULT_MODELS = tuple(MODELS)
@@ -345,15 +361,22 @@ def make_model(name: str, seed: int = 0) -> BaseEstimator:
     return MODELS[name].build(int(seed))
 
 
-def fit_model(est, X, y, groups=None):
+def fit_model(est, X, y, groups=None, label_fraction=None):
     """``est.fit(X, y)``, passing `groups` (alloy systems) to estimators that tune or stop early on
-    an inner grouped split (GridSearchCV, SSVAEHeadClassifier)."""
+    an inner grouped split (GridSearchCV, SSVAEHeadClassifier), and `label_fraction` (soft labels) when
+    given (models whose `ModelSpec.soft_labels` is set)."""
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
     tuned = isinstance(est, (GridSearchCV, RandomizedSearchCV)) or getattr(est, "_accepts_groups", False)
+    kw = {} if label_fraction is None else {"label_fraction": label_fraction}
     if groups is not None and tuned:
-        return est.fit(X, y, groups=groups)
-    return est.fit(X, y)
+        return est.fit(X, y, groups=groups, **kw)
+    return est.fit(X, y, **kw)
+
+
+def label_fractions(frame) -> np.ndarray:
+    """Single-phase records / records of each row of a harmonised or pooled frame (the soft label)."""
+    return (frame["n_single"].to_numpy(np.float64) / frame["n_records"].to_numpy(np.float64))
 
 
 def best_params(est) -> dict:

@@ -154,13 +154,17 @@ def _estimator_factory(model) -> tuple[str, Callable[[int], object]]:
     raise ValueError(f"a model is a registered name or a (name, estimator | seed -> estimator) pair, got {model!r}")
 
 
-def _fold_fingerprint(fold: Fold, name: str, est, seed: int) -> str:
+def _fold_fingerprint(fold: Fold, name: str, est, seed: int, soft: bool = False) -> str:
     def rows(df):
         return "\n".join(f"{k}={int(v)}" for k, v in zip(df["key"], df["single_phase"]))
 
-    return fingerprint({"protocol": fold.protocol, "fold": fold.name, "model": name, "seed": int(seed),
-                        "params": repr(sorted(est.get_params(deep=False).items(), key=lambda kv: kv[0])),
-                        "train": fingerprint(rows(fold.train)), "test": fingerprint(rows(fold.test))})
+    spec = {"protocol": fold.protocol, "fold": fold.name, "model": name, "seed": int(seed),
+            "params": repr(sorted(est.get_params(deep=False).items(), key=lambda kv: kv[0])),
+            "train": fingerprint(rows(fold.train)), "test": fingerprint(rows(fold.test))}
+    if soft:  # the soft labels it is fitted to: single-phase records / records per training row
+        spec["train_records"] = fingerprint("\n".join(f"{k}={int(a)}/{int(b)}" for k, a, b in zip(
+            fold.train["key"], fold.train["n_single"], fold.train["n_records"])))
+    return fingerprint(spec)
 
 
 def run(models: Sequence, fold_list: Iterable[Fold], seed: int = 0, log: str | os.PathLike | ResultsLog | None = None,
@@ -171,21 +175,23 @@ def run(models: Sequence, fold_list: Iterable[Fold], seed: int = 0, log: str | o
     models: registered names (`hea_fast.validation.models.MODELS`) or (name, estimator) / (name,
     seed -> estimator) pairs. log: a JSONL path (or ResultsLog) to append to and resume from.
     """
-    from hea_fast.validation.models import best_params, fit_model
+    from hea_fast.validation.models import MODELS, best_params, fit_model, label_fractions
 
     rlog = log if isinstance(log, ResultsLog) else ResultsLog(log)
     factories = [_estimator_factory(m) for m in models]
+    soft = {m for m in models if isinstance(m, str) and m in MODELS and MODELS[m].soft_labels}
     out = []
     for fold in fold_list:
         els = element_columns(fold.train)
         for name, factory in factories:
             est = factory(seed)
-            fp = _fold_fingerprint(fold, name, est, seed)
+            fp = _fold_fingerprint(fold, name, est, seed, soft=name in soft)
             rec = rlog.find(fold.protocol, fold.name, name, fp)
             if rec is None:
                 t0 = time.perf_counter()
                 fit_model(est, fold.train[els], fold.train["single_phase"].to_numpy(),
-                          fold.train["system"].to_numpy())
+                          fold.train["system"].to_numpy(),
+                          label_fractions(fold.train) if name in soft else None)
                 t1 = time.perf_counter()
                 p = est.predict_proba(fold.test[els])[:, 1]
                 t2 = time.perf_counter()
