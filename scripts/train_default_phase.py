@@ -1,15 +1,19 @@
 """Train the bundled default phase model (hea_fast/data/models/phase_default/, issue #15).
 
-`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False, trees="distilled")` (the mean of the
-probabilities of a logistic regression on the 15 descriptors + element fractions and 600 depth-4
-boosted trees on the 15 descriptors distilled from a 300-tree random forest; on the cross-source
-protocol of benchmarks/papers/phase_validation/, where it is ``ensemble_distilled``, it has the best
-mean AUC and mean log-loss over the held-out sources of the models the fused screening kernel runs;
-``--trees boosting`` trains the first default, ``ensemble``: boosted trees fitted to the labels, with
-``--calibrate`` its Platt-calibrated variant ``ensemble_calibrated``)
+`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False, trees="distilled")` fitted with
+``label_fraction`` (the mean of the probabilities of a logistic regression on the 15 descriptors +
+element fractions and 600 depth-4 boosted trees on the 15 descriptors distilled from a 300-tree random
+forest fitted to soft labels: the fraction of the records that report each composition single phase;
+on the cross-source protocol of benchmarks/papers/phase_validation/, where it is
+``ensemble_distilled_soft``, it has the best mean AUC and mean log-loss over the held-out sources of the
+models the fused screening kernel runs; ``--labels vote`` fits the forest to the pooled vote instead,
+``ensemble_distilled``, the default until 2026-12-06 20:00 UTC; ``--trees boosting --labels vote``
+trains the first default, ``ensemble``: boosted trees fitted to the labels, with ``--calibrate`` its
+Platt-calibrated variant ``ensemble_calibrated``)
 fitted on the pooled shared phase data: the six sources of `hea_fast.validation.harmonised_phase_data`
 mapped to single-phase solid solution vs not, one row per composition (fractions to 1e-3), one
-vote per source, ties dropped (``--conflict majority``), seed 0. The applicability domain
+vote per source, ties dropped (``--conflict majority``; the soft label of a row counts the records of
+the sources behind it), seed 0. The applicability domain
 (`hea_fast.phase.ApplicabilityDomain`, default settings except ``min_components=3``: binaries are out
 of domain, because the sources contradict each other on them; ``--min-components`` changes it) is
 fitted on the same compositions.
@@ -24,8 +28,8 @@ probabilities equal the fitted estimator's to 1e-12.
     HEA_FAST_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 19 python scripts/train_default_phase.py [--out DIR]
 
 ``--trees forest --out hea_fast/data/models/phase_best`` trains the bundled ``best`` model instead: the
-protocol's ``ensemble_forest`` (the same linear member averaged with a 300-tree random forest on the
-15 descriptors: the default's teacher), which has the protocol's best mean AUC and log-loss but no
+protocol's ``ensemble_forest_soft`` (the same linear member averaged with the 300-tree random forest on the
+15 descriptors fitted to the soft labels: the default's teacher), which has the protocol's best mean AUC and log-loss but no
 fused screening kernel (its node arrays go to nodes.npz; predictions by the C++ forest walker, equal
 to scikit-learn's).
 """
@@ -47,8 +51,10 @@ from hea_fast._io import atomic_write_json, fingerprint, read_json
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "hea_fast" / "data" / "models" / "phase_default"
 VALIDATION = ROOT / "benchmarks" / "papers" / "phase_validation"
-#: The validation protocol's name of each tree member (uncalibrated).
-PROTOCOL_NAME = {"boosting": "ensemble", "forest": "ensemble_forest", "distilled": "ensemble_distilled"}
+#: The validation protocol's name of each tree member (uncalibrated), by the labels its trees are fitted to.
+PROTOCOL_NAME = {("boosting", "vote"): "ensemble", ("forest", "vote"): "ensemble_forest",
+                 ("distilled", "vote"): "ensemble_distilled", ("forest", "fraction"): "ensemble_forest_soft",
+                 ("distilled", "fraction"): "ensemble_distilled_soft", ("boosting", "fraction"): "none"}
 
 
 def source_files(sources) -> dict:
@@ -112,6 +118,10 @@ def main(argv=None) -> int:
                     "into boosted trees the fused screening kernel runs")
     ap.add_argument("--calibrate", action="store_true",
                     help="add the Platt calibration fitted on grouped out-of-fold averages (ensemble_calibrated)")
+    ap.add_argument("--labels", choices=("vote", "fraction"), default="fraction",
+                    help="what the tree model (a distilled member's teacher) is fitted to: the pooled vote, or the "
+                    "fraction of the records that report each composition single phase (soft labels; the "
+                    "protocol's *_soft models)")
     ap.add_argument("--min-components", type=int, default=3,
                     help="domain: fewest elements an in-domain alloy has (3: binaries are out; 1: no such rule)")
     ap.add_argument("--validation", default=str(VALIDATION), help="phase validation folder (metrics for TRAINING.json)")
@@ -120,38 +130,45 @@ def main(argv=None) -> int:
 
     from hea_fast.phase import ApplicabilityDomain, PhaseEnsembleClassifier
     from hea_fast.validation import DEFAULT_SOURCES, element_columns, harmonised_phase_data, pool
+    from hea_fast.validation.models import label_fractions
 
     t0 = time.perf_counter()
     data = harmonised_phase_data(DEFAULT_SOURCES, conflict=args.conflict)
     pooled = pool(data, args.conflict)
     els = element_columns(pooled)
     X, y, groups = pooled[els], pooled["single_phase"].to_numpy(), pooled["system"].to_numpy()
+    q = label_fractions(pooled) if args.labels == "fraction" else None
     print(f"{len(pooled)} compositions ({int(y.sum())} single phase) in {pooled['system'].nunique()} systems "
           f"from {len(DEFAULT_SOURCES)} sources", file=sys.stderr)
     with threadpool_limits(limits=1):
         depths = tuple(None if d.strip().lower() == "none" else int(d) for d in args.max_depth.split(","))
         est = PhaseEnsembleClassifier(calibrate=args.calibrate, max_depths=depths, random_state=args.seed,
-                                      threads=1, trees=args.trees).fit(X, y, groups)
+                                      threads=1, trees=args.trees).fit(X, y, groups, label_fraction=q)
     t_fit = time.perf_counter() - t0
     domain = ApplicabilityDomain(min_components=args.min_components).fit(X, threads=1)
     rows = "\n".join(f"{k}={int(v)}" for k, v in zip(pooled["key"], pooled["single_phase"]))
     training = {
-        "model": ("PhaseEnsembleClassifier(calibrate=%s, trees=%r) (%s in benchmarks/papers/phase_validation)"
-                  % (bool(args.calibrate), args.trees, PROTOCOL_NAME[args.trees] if not args.calibrate else
-                     "ensemble_calibrated")),
+        "model": ("PhaseEnsembleClassifier(calibrate=%s, trees=%r), trees fitted to %s (%s in "
+                  "benchmarks/papers/phase_validation)"
+                  % (bool(args.calibrate), args.trees,
+                     "the vote" if q is None else "label_fraction = single-phase records / records",
+                     PROTOCOL_NAME[args.trees, args.labels] if not args.calibrate else "ensemble_calibrated")),
+        "tree_labels": est.tree_labels_,
         "data": {"sources": list(DEFAULT_SOURCES), "conflict": args.conflict,
                  "harmonisation": "hea_fast.validation.harmonised_phase_data + pool (one vote per source)",
                  "files": source_files(DEFAULT_SOURCES),
                  "training_frame_fingerprint": fingerprint(rows),
                  "fingerprint_of": "sha256 of the canonical JSON of the lines 'key=label' of the pooled frame",
                  "n_rows": int(len(pooled)), "n_single_phase": int(y.sum()),
+                 "n_records": int(pooled["n_records"].sum()),
+                 "n_split_records": int(((pooled["n_single"] > 0) & (pooled["n_single"] < pooled["n_records"])).sum()),
                  "n_systems": int(pooled["system"].nunique()), "n_sources": len(DEFAULT_SOURCES),
                  "rows_per_source": {s: int(n) for s, n in data["source"].value_counts().sort_index().items()},
                  "elements": list(est.elements_), "descriptors": list(est.descriptors_)},
         "selected": {"linear": est.best_params_["linear"], "trees": est.best_params_["trees"]},
         "calibration": ({"a": est.cal_a_, "b": est.cal_b_, "fitted_on": "out-of-fold p_avg, GroupKFold(5) by system"}
                         if args.calibrate else
-                        {"a": 1.0, "b": 0.0, "fitted_on": f"none: the protocol's {PROTOCOL_NAME[args.trees]} is the "
+                        {"a": 1.0, "b": 0.0, "fitted_on": f"none: the protocol's {PROTOCOL_NAME[args.trees, args.labels]} is the "
                          "uncalibrated average"} if args.trees != "boosting" else
                         {"a": 1.0, "b": 0.0, "fitted_on": "none: the protocol selected the uncalibrated average "
                          "(ensemble); with --calibrate the out-of-fold Platt fit was a = 1.026, b = 0.031"}),

@@ -1,7 +1,8 @@
 """The default phase model against the models it replaced or stands beside, paired (issue #15).
 
 Reads the stored held-out predictions of results.jsonl (nothing refitted) and compares the default
-(`ensemble_distilled`) with the first default (`ensemble`) and with the `best` model
+(`ensemble_distilled_soft`) with the first default (`ensemble`), the previous default
+(`ensemble_distilled`), the `best` model (`ensemble_forest_soft`) and the previous `best`
 (`ensemble_forest`) on the same rows: differences other − reference with a paired percentile
 bootstrap over alloy systems (1,000 resamples, seed 0; `hea_fast.validation.scores.paired_difference`),
 for leave-one-source-out (all held-out rows) and grouped K-fold.
@@ -25,8 +26,8 @@ from domain_eval import loso_predictions  # noqa: E402  (same folder)
 from hea_fast._io import atomic_write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT = "ensemble_distilled"
-OTHERS = ("ensemble", "ensemble_forest")
+DEFAULT = "ensemble_distilled_soft"
+OTHERS = ("ensemble", "ensemble_distilled", "ensemble_forest_soft", "ensemble_forest")
 SHOWN = ("log_loss", "brier", "auc", "ece", "accuracy")
 
 
