@@ -37,7 +37,7 @@ the data); the distilled trees alone have no protocol row. Correctness: every ro
 compositions by an independent path (the NumPy formula `phase_ensemble_reference`, the mixture's
 NumPy probit, the SSVAE's torch model) and must agree.
 
-`test_forest_ensemble_speed` adds the bundled ``best`` model (the protocol's ``ensemble_forest``:
+`test_forest_ensemble_speed` adds the bundled ``best`` model (the protocol's ``ensemble_forest_soft``:
 the default's linear member averaged with the 300-tree random forest the default's trees are distilled
 from, which the fused kernel does not run) against the default on 100,000 ranks, its top scores
 checked against scikit-learn.
@@ -158,8 +158,8 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, first_defa
     pool = default_pool(K)
     rows = [  # (row, protocol model or None, scorer, path, tolerance of the independent check, k)
         (f"default ensemble (logreg + {default_model.params.n_trees} depth-{default_model.params.max_depth} trees "
-         "distilled from a random forest)", "ensemble_distilled", PhaseScorer(default_model), "fused top-k", 1e-9, K),
-        (f"default ensemble, top-{pool:,} per chunk (the domain pool `screen` keeps)", "ensemble_distilled",
+         "distilled from a random forest)", "ensemble_distilled_soft", PhaseScorer(default_model), "fused top-k", 1e-9, K),
+        (f"default ensemble, top-{pool:,} per chunk (the domain pool `screen` keeps)", "ensemble_distilled_soft",
          PhaseScorer(default_model), f"fused top-{pool:,}", 1e-9, pool),
         (f"first default (logreg + {first_default.params.n_trees} depth-{first_default.params.max_depth} boosted "
          "trees)", "ensemble", PhaseScorer(first_default), "fused top-k", 1e-9, K),
@@ -208,22 +208,25 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, first_defa
 
 @pytest.fixture(scope="module")
 def forest_estimator():
-    """The protocol's ``ensemble_forest`` recipe fitted on all the shared phase data (about 15 s)."""
+    """The protocol's ``ensemble_forest_soft`` recipe (the bundled ``best``) fitted on all the shared phase
+    data, its forest on the record fractions (about 15 s)."""
     from threadpoolctl import threadpool_limits
 
     from hea_fast.phase import PhaseEnsembleClassifier
     from hea_fast.validation import DEFAULT_SOURCES, element_columns, harmonised_phase_data, pool
+    from hea_fast.validation.models import label_fractions
 
     pooled = pool(harmonised_phase_data(DEFAULT_SOURCES, conflict="majority"), "majority")
     els = element_columns(pooled)
     with threadpool_limits(limits=1):
         est = PhaseEnsembleClassifier(calibrate=False, trees="forest", random_state=0, threads=1)
-        est.fit(pooled[els], pooled["single_phase"].to_numpy(), pooled["system"].to_numpy())
+        est.fit(pooled[els], pooled["single_phase"].to_numpy(), pooled["system"].to_numpy(),
+                label_fraction=label_fractions(pooled))
     return est
 
 
 def test_forest_ensemble_speed(quick, check_ratio, space, default_model, forest_estimator):
-    """The bundled ``best`` model (the protocol's ``ensemble_forest``: the default's linear member
+    """The bundled ``best`` model (the protocol's ``ensemble_forest_soft``: the default's linear member
     averaged with the 300-tree random forest the default's trees are distilled from; no fused kernel) against the default, both through
     `screen`'s scan of the same 100,000 ranks (top-1000): ``best`` through the general path (decode,
     descriptors, the C++ forest walker), the default through its fused kernel. The top scores of
@@ -252,8 +255,8 @@ def test_forest_ensemble_speed(quick, check_ratio, space, default_model, forest_
     nodes = sum(t.tree_.node_count for t in est.trees_.estimators_)
     print(f"\n{n:,} ranks from rank {start:,}, top-{K}, {THREADS} threads; forest: "
           f"min_samples_leaf={est.best_params_['trees']['min_samples_leaf']}, {nodes:,} nodes")
-    for name, key, path, w, c in (("default ensemble", "ensemble_distilled", "fused top-k", wall[0], cpu[0]),
-                                  ("best: forest ensemble (logreg + 300-tree random forest)", "ensemble_forest",
+    for name, key, path, w, c in (("default ensemble", "ensemble_distilled_soft", "fused top-k", wall[0], cpu[0]),
+                                  ("best: forest ensemble (logreg + 300-tree random forest)", "ensemble_forest_soft",
                                    "decode + descriptors + C++ forest walker", wall[1], cpu[1])):
         auc, ll, g = proto[key] if key in proto else (float("nan"),) * 3
         print(f"| {name} | {key} | {auc:.3f} | {ll:.3f} | {g:.3f} | {path} | {n / w / 1e6:.3f} | {n / c / 1e6:.3f} |")

@@ -7,7 +7,7 @@ forest fitted to soft labels: the fraction of the records that report each compo
 on the cross-source protocol of benchmarks/papers/phase_validation/, where it is
 ``ensemble_distilled_soft``, it has the best mean AUC and mean log-loss over the held-out sources of the
 models the fused screening kernel runs; ``--labels vote`` fits the forest to the pooled vote instead,
-``ensemble_distilled``, the default until 2026-12-06 20:00 UTC; ``--trees boosting --labels vote``
+``ensemble_distilled``, the default until 2026-12-06 19:56 UTC; ``--trees boosting --labels vote``
 trains the first default, ``ensemble``: boosted trees fitted to the labels, with ``--calibrate`` its
 Platt-calibrated variant ``ensemble_calibrated``)
 fitted on the pooled shared phase data: the six sources of `hea_fast.validation.harmonised_phase_data`

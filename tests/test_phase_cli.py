@@ -151,8 +151,10 @@ def test_info_reports_the_training_record_and_domain(model, capsys):
     assert info["domain"]["n_train"] == model.domain.n_train_
     assert info["domain"]["min_components"] == model.domain.min_components == 3
     assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
-    assert info["members"]["boosted_trees"].startswith(f"{model.params.n_trees} trees of depth <= "
-                                                       f"{model.params.max_depth}, distilled from a random forest (")
+    assert info["members"]["boosted_trees"].startswith(
+        f"{model.params.n_trees} trees of depth <= {model.params.max_depth}, distilled from a random forest fitted to "
+        "the fraction of the records calling each training alloy single phase (")
+    assert model.metadata["tree_labels"] == "fraction"
     assert "training" in info
     assert main(["phase", "info", "--full"]) == 0
     full = json.loads(capsys.readouterr().out)
@@ -207,5 +209,6 @@ def test_predict_and_info_with_the_best_model(table, tmp_path, capsys):
     capsys.readouterr()
     assert main(["phase", "info", "--model", "best"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["members"]["random_forest"] == "300 trees" and info["model_dir"].endswith("phase_best")
-    assert "ensemble_forest" in info["training"]["model"]
+    assert info["members"]["random_forest"] == ("300 trees, fitted to the fraction of the records calling each "
+                                                "training alloy single phase")
+    assert info["model_dir"].endswith("phase_best") and "ensemble_forest_soft" in info["training"]["model"]

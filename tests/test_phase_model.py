@@ -452,8 +452,9 @@ def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
 
 
 def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, monkeypatch):
-    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_distilled``): 600
-    boosted trees of depth <= 4 that the fused kernel runs, its TRAINING.json naming the recipe; it
+    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_distilled_soft``): 600
+    boosted trees of depth <= 4 that the fused kernel runs, its TRAINING.json naming the recipe (teacher
+    fitted to the record fractions); it
     follows the ``best`` model it was distilled from (same linear member, the forest as teacher) over the
     default HEA space: an independent model as the reference, compared on 2,000 random compositions."""
     from hea_fast.phase.ensemble import kernel_supported
@@ -466,7 +467,8 @@ def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, mo
     assert kernel_supported(m.params) and m.params.tree_link == "logit"
     assert m.params.n_trees == STUDENT["max_iter"] and m.params.max_depth <= STUDENT["max_depth"]
     training = json.loads((default_model_dir() / "TRAINING.json").read_text())
-    assert "ensemble_distilled" in training["model"] and training["distillation"]["rmse"] < 0.1
+    assert "ensemble_distilled_soft" in training["model"] and training["distillation"]["rmse"] < 0.1
+    assert training["tree_labels"] == "fraction" == m.metadata["tree_labels"] == best.metadata["tree_labels"]
     np.testing.assert_array_equal(m.params.lin_coef, best.params.lin_coef)  # the same linear member
     space = hea_space(DEFAULT_PALETTE, 5, 1.0)
     batch = decode_ranks(space, np.random.default_rng(0).integers(0, space.size, 2000), 1)

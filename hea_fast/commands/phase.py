@@ -160,8 +160,12 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
     p = model.params
     trees = f"{p.n_trees} trees" + (f" of depth <= {p.max_depth}" if p.tree_link == "logit" else "")
     distilled = (model.metadata or {}).get("distillation")
+    soft = (model.metadata or {}).get("tree_labels") == "fraction"
+    forest_fit = " fitted to the fraction of the records calling each training alloy single phase" if soft else ""
+    if p.tree_link == "mean" and soft:
+        trees += "," + forest_fit
     if distilled:
-        trees += (f", distilled from a random forest ({distilled['n_rows']:,} compositions, root-mean-square "
+        trees += (f", distilled from a random forest{forest_fit} ({distilled['n_rows']:,} compositions, root-mean-square "
                   f"distance to its probabilities {distilled['rmse']:.3f}")
         if "rmse_train" in distilled:  # models distilled before the training-composition weight lack it
             trees += (f"; {distilled['rmse_train']:.3f} at the training compositions, each weighing "

@@ -35,18 +35,19 @@ ensemble                       the first default phase model: the mean of the lo
                                each member tuned as above (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
 ensemble_calibrated            the ensemble + Platt calibration p = expit(a logit(p_avg) + b) fitted on
                                out-of-fold averages over a GroupKFold(5) of the training systems
-ensemble_forest                the bundled ``best`` model: the mean of the logreg_fractions probability and a
-                               300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
-ensemble_distilled             the default phase model: the logreg_fractions member averaged with ensemble_forest's
+ensemble_forest                the ``best`` model until 2026-12-06 19:56 UTC: the mean of the logreg_fractions
+                               probability and a 300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
+ensemble_distilled             the default phase model until 19:56 UTC: the logreg_fractions member averaged with ensemble_forest's
                                forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
                                training compositions, weighing 25 draws each, and the draws around them; float32
                                descriptors; the fused screening kernel's layout)
 ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
                                and student refitted in each calibration fold)
-ensemble_forest_soft           ensemble_forest, its forest fitted to soft labels: the fraction of the training
-                               records that report each composition single phase (`label_fractions`; the leaf
-                               size is chosen on the vote)
-ensemble_distilled_soft        ensemble_distilled with the forest of ensemble_forest_soft as its teacher
+ensemble_forest_soft           the bundled ``best`` model: ensemble_forest, its forest fitted to soft labels: the
+                               fraction of the training records that report each composition single phase
+                               (`label_fractions`; the leaf size is chosen on the vote)
+ensemble_distilled_soft        the default phase model: ensemble_distilled with the forest of ensemble_forest_soft
+                               as its teacher
 =============================  ==================================================================================
 
 Models with `ModelSpec.soft_labels` get ``label_fraction`` (`label_fractions` of the training rows) in ``fit``
@@ -328,21 +329,25 @@ MODELS: dict[str, ModelSpec] = {
                   "(hea_fast.phase.PhaseEnsembleClassifier(calibrate=False))", _ensemble(False)),
         ModelSpec("ensemble_calibrated", "ensemble + Platt calibration fitted on grouped out-of-fold averages "
                   "(PhaseEnsembleClassifier())", _ensemble(True)),
-        ModelSpec("ensemble_forest", "the 'best' phase model: mean of the logreg_fractions probability and a "
+        ModelSpec("ensemble_forest", "the 'best' phase model until 2026-12-06 19:56 UTC: mean of the logreg_fractions "
+                  "probability and a "
                   "300-tree random forest on the "
                   "15 descriptors, each tuned by inner grouped CV (PhaseEnsembleClassifier(calibrate=False, "
                   "trees='forest'))", _ensemble(False, "forest")),
-        ModelSpec("ensemble_distilled", "the default phase model: the linear member of ensemble averaged with ensemble_forest's forest "
+        ModelSpec("ensemble_distilled", "the default phase model until 19:56 UTC: the linear member of ensemble averaged "
+                  "with ensemble_forest's forest "
                   "distilled into 600 boosted trees of depth <= 4 (the fused kernel's layout) "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='distilled'))", _ensemble(False, "distilled")),
         ModelSpec("ensemble_distilled_calibrated", "ensemble_distilled + Platt calibration fitted on grouped "
                   "out-of-fold averages (teacher and student refitted per calibration fold; "
                   "PhaseEnsembleClassifier(trees='distilled'))", _ensemble(True, "distilled"), cost="slow"),
-        ModelSpec("ensemble_forest_soft", "ensemble_forest with its forest fitted to the fraction of the training "
+        ModelSpec("ensemble_forest_soft", "the 'best' phase model: ensemble_forest with its forest fitted to the "
+                  "fraction of the training "
                   "records that report each composition single phase (soft labels; leaf size chosen on the vote) "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='forest').fit(..., label_fraction=...))",
                   _ensemble(False, "forest"), soft_labels=True),
-        ModelSpec("ensemble_distilled_soft", "ensemble_distilled with ensemble_forest_soft's forest as the teacher "
+        ModelSpec("ensemble_distilled_soft", "the default phase model: ensemble_distilled with ensemble_forest_soft's "
+                  "forest as the teacher "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='distilled').fit(..., label_fraction=...))",
                   _ensemble(False, "distilled"), soft_labels=True),
     ]
