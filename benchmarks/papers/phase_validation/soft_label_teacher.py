@@ -15,14 +15,18 @@ label 0 with weight 1 - q — and averaged with the fold's linear member (w = 1/
 * ``rec_linear``    as ``rec``, the linear member fitted to the same soft labels too;
 * ``rec_ties``      every composition the training sources report (the ties the vote drops kept),
   q = single-phase records / records;
-* ``src_ties``      the same, q = single-phase sources / sources (a tie is q = 1/2).
+* ``src_ties``      the same, q = single-phase sources / sources (a tie is q = 1/2);
+* ``rec_distilled``, ``rec_ties_distilled``  the forests of ``rec`` and ``rec_ties`` distilled into the
+  default's student (`PhaseEnsembleClassifier._distil`: 600 depth-4 trees, training compositions weighing
+  25 draws, float32 descriptors; the draws around the compositions each forest was fitted on), averaged
+  with the linear member: what the default would be with either teacher.
 
 Nothing is chosen on the held-out source (no variant has a parameter of its own).
 
     HEA_FAST_DATA=../shared/data OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/papers/phase_validation/soft_label_teacher.py
 
 Writes soft_label_teacher.jsonl (resume log: one record per fold and variant) and soft_label_teacher.md next
-to this script (atomically); about 4 minutes on the 2-core VM (2026-12-06).
+to this script (atomically); about 6 minutes on the 2-core VM (2026-12-06).
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
 
-VARIANTS = ("ref", "rec", "src", "rec_linear", "rec_ties", "src_ties")
+VARIANTS = ("ref", "rec", "src", "rec_linear", "rec_ties", "src_ties", "rec_distilled", "rec_ties_distilled")
 
 
 def _log_loss(y, p) -> float:
@@ -65,6 +69,7 @@ def fold_variants(data, fold) -> dict:
     from sklearn.ensemble import RandomForestClassifier
 
     from hea_fast.phase import PhaseEnsembleClassifier
+    from hea_fast.phase.estimator import student_features
     from hea_fast.phase.model import feature_matrix
     from hea_fast.validation.data import element_columns
 
@@ -81,10 +86,19 @@ def fold_variants(data, fold) -> dict:
     Vte = V(fold.test)
     p_lin = est.linear_.predict_proba(Vte)[:, 1]
 
-    def forest(Vtr, q):
+    fitted = {}
+
+    def forest(Vtr, q, name=None):
         X, yy, w = _soft_rows(Vtr[:, :fd], q)
         rf = RandomForestClassifier(n_estimators=300, min_samples_leaf=leaf, random_state=0, n_jobs=2)
-        return rf.fit(X, yy, sample_weight=w).predict_proba(Vte[:, :fd])[:, 1]
+        rf.fit(X, yy, sample_weight=w)
+        if name:
+            fitted[name] = rf
+        return rf.predict_proba(Vte[:, :fd])[:, 1]
+
+    def distilled(teacher, frame):
+        student = est._distil(teacher, frame[els].to_numpy(np.float64), els)[0]
+        return 0.5 * p_lin + 0.5 * student.predict_proba(student_features(Vte[:, :fd]))[:, 1]
 
     Vtr = V(tr)
     q_rec = (tr["n_single"] / tr["n_records"]).to_numpy(np.float64)
@@ -97,14 +111,16 @@ def fold_variants(data, fold) -> dict:
     q_all_src = grp["single_phase"].mean().loc[first["key"]].to_numpy(np.float64)
     Vall = V(first)
     out = {"ref": est.predict_proba(fold.test[els])[:, 1]}
-    p_rec = forest(Vtr, q_rec)
+    p_rec = forest(Vtr, q_rec, "rec")
     out["rec"] = 0.5 * p_lin + 0.5 * p_rec
     out["src"] = 0.5 * p_lin + 0.5 * forest(Vtr, q_src)
     X, yy, w = _soft_rows(Vtr, q_rec)
     lin = clone(est.linear_).fit(X, yy, clf__sample_weight=w)
     out["rec_linear"] = 0.5 * lin.predict_proba(Vte)[:, 1] + 0.5 * p_rec
-    out["rec_ties"] = 0.5 * p_lin + 0.5 * forest(Vall, q_all_rec)
+    out["rec_ties"] = 0.5 * p_lin + 0.5 * forest(Vall, q_all_rec, "rec_ties")
     out["src_ties"] = 0.5 * p_lin + 0.5 * forest(Vall, q_all_src)
+    out["rec_distilled"] = distilled(fitted["rec"], tr)
+    out["rec_ties_distilled"] = distilled(fitted["rec_ties"], first)
     info = {"min_samples_leaf": int(leaf), "pooled_rows": int(len(tr)), "all_rows": int(len(first)),
             "fractional_rec": int(((q_rec > 0) & (q_rec < 1)).sum()),
             "fractional_all_rec": int(((q_all_rec > 0) & (q_all_rec < 1)).sum())}
