@@ -16,7 +16,7 @@ default, top-20,000    the same model keeping, per chunk, the 20,000 best (the d
                        `screen` keeps for a model with a domain, as the 1.66 B run does)
 first default          the default until 2026-12-06 14:05 UTC: the same linear member with    fused top-k
                        300 depth-3 boosted trees fitted to the labels
-                       (scripts/train_default_phase.py --trees boosting, refitted here on
+                       (scripts/train_default_phase.py --trees boosting --labels vote, refitted here on
                        the shared phase data; the protocol's ``ensemble``)
 logreg alone           the default's linear member: EnsembleParams with no tree,              fused top-k
                        w_lin = 1, w_tree = 0
@@ -90,7 +90,7 @@ def default_model():
 
 @pytest.fixture(scope="module")
 def first_default():
-    """The first default phase model refitted (scripts/train_default_phase.py --trees boosting: same
+    """The first default phase model refitted (scripts/train_default_phase.py --trees boosting --labels vote: same
     data, conflict rule, seed and grids; the trees' depth 3 as its training fixed)."""
     from threadpoolctl import threadpool_limits
 

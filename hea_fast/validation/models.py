@@ -381,7 +381,7 @@ def fit_model(est, X, y, groups=None, label_fraction=None):
 
 def label_fractions(frame) -> np.ndarray:
     """Single-phase records / records of each row of a harmonised or pooled frame (the soft label)."""
-    return (frame["n_single"].to_numpy(np.float64) / frame["n_records"].to_numpy(np.float64))
+    return frame["n_single"].to_numpy(np.float64) / frame["n_records"].to_numpy(np.float64)
 
 
 def best_params(est) -> dict:

@@ -33,7 +33,6 @@ distillation_variants.md next to this script (atomically); 7 minutes on one core
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -43,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from domain_eval import loso_predictions  # noqa: E402  (same folder)
+from _variant_log import largest_difference, read_log, write_log  # noqa: E402  (same folder)
+from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
 from hea_fast.phase.estimator import student_features  # noqa: E402
@@ -116,11 +116,7 @@ def main() -> int:
     from hea_fast.validation.scores import metrics
 
     log = HERE / "distillation_variants.jsonl"
-    done = {}
-    if log.exists():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            r = json.loads(line)
-            done[(r["fold"], r["variant"])] = r
+    done = read_log(log)
     data = harmonised_phase_data()
     folds = list(loso_folds(data))
     for fold in folds:
@@ -129,11 +125,10 @@ def main() -> int:
         for v, (p, fid, fid_train) in fold_variants(fold).items():
             done[(fold.name, v)] = {"fold": fold.name, "variant": v, "fidelity_rmse": fid,
                                     "fidelity_train_rmse": fid_train, "p": [float(x) for x in p]}
-        atomic_write(log, "".join(json.dumps(r) + "\n" for r in done.values()))
+        write_log(log, done)
         print(f"{fold.name}: done", file=sys.stderr, flush=True)
     stored = loso_predictions(HERE / "results.jsonl")
-    dev = max(float(np.max(np.abs(np.asarray(done[(f.name, BUNDLED)]["p"]) - stored[(f.name, "ensemble_distilled")])))
-              for f in folds)
+    dev = largest_difference(done, folds, BUNDLED, stored, "ensemble_distilled")
     lines = ["# Student configurations of the distilled default (`distillation_variants.py`)", "",
              "Leave one source out; each student averaged with the fold's linear member. Mean over the six "
              "held-out sources (each weighs the same); ECE pooled over all 5,300 held-out rows; fidelity = "

@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 sys.path.insert(0, str(HERE))
 
+from _variant_log import fold_record, largest_difference, read_log, summary_table, write_log  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
@@ -48,14 +49,11 @@ from hea_fast._io import atomic_write  # noqa: E402
 VARIANTS = ("ref", "rec", "src", "rec_linear", "rec_ties", "src_ties", "rec_distilled", "rec_ties_distilled")
 
 
-def _log_loss(y, p) -> float:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
-
-
 def _soft_rows(V, q):
     """(X, y, w): each row of V once as label 1 with weight q and once as label 0 with weight 1 - q
-    (zero-weight copies dropped)."""
+    (zero-weight copies dropped), in block order (every label-1 copy, then every label-0 copy). The
+    estimator's `hea_fast.phase.estimator.soft_label_rows` interleaves them instead; this order is kept
+    so the logged exploration reproduces (the two orders differ by the forest's bootstrap only)."""
     X = np.vstack([V, V])
     y = np.r_[np.ones(len(q)), np.zeros(len(q))].astype(np.int64)
     w = np.r_[q, 1.0 - q]
@@ -128,18 +126,11 @@ def fold_variants(data, fold) -> dict:
 
 
 def main() -> int:
-    from sklearn.metrics import roc_auc_score
-
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
-    from hea_fast.validation.scores import metrics
 
     log = HERE / "soft_label_teacher.jsonl"
-    done = {}
-    if log.exists():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            r = json.loads(line)
-            done[(r["fold"], r["variant"])] = r
+    done = read_log(log)
     data = harmonised_phase_data()
     folds = list(loso_folds(data))
     for fold in folds:
@@ -148,33 +139,16 @@ def main() -> int:
         t0 = time.time()
         preds, info = fold_variants(data, fold)
         for v, p in preds.items():
-            done[(fold.name, v)] = {"fold": fold.name, "variant": v, "info": info,
-                                    "p": [round(float(x), 7) for x in p],
-                                    "y": fold.test["single_phase"].astype(int).tolist(),
-                                    "n": fold.test["n_elements"].astype(int).tolist()}
-        atomic_write(log, "".join(json.dumps(r) + "\n" for r in done.values()))
+            done[(fold.name, v)] = fold_record(fold, v, p, info)
+        write_log(log, done)
         print(f"{fold.name}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    stored = loso_predictions(HERE / "results.jsonl")
-    dev = max(float(np.max(np.abs(np.asarray(done[(f.name, "ref")]["p"]) - stored[(f.name, "ensemble_forest")])))
-              for f in folds)
+    dev = largest_difference(done, folds, "ref", loso_predictions(HERE / "results.jsonl"), "ensemble_forest")
     names = [f.name for f in folds]
     lines = ["# The `best` forest on soft labels (`soft_label_teacher.py`)", "",
              "Leave one source out; each variant averaged with the fold's linear member. Mean over the six held-out "
              "sources (each weighs the same); ECE and accuracy pooled over all held-out rows. `ref` against the "
              f"`ensemble_forest` records of results.jsonl: largest difference {dev:.1e} (stored rounded to 1e-7).", "",
-             "| variant | mean AUC | mean log-loss | pooled ECE | pooled ECE, >= 3 elements | pooled accuracy | "
-             + " | ".join(f"AUC {n}" for n in names) + " |", "|---" * (6 + len(names)) + "|"]
-    for v in VARIANTS:
-        recs = [done[(n, v)] for n in names]
-        auc = [roc_auc_score(r["y"], r["p"]) for r in recs]
-        ll = [_log_loss(np.asarray(r["y"]), r["p"]) for r in recs]
-        y = np.concatenate([r["y"] for r in recs])
-        p = np.concatenate([r["p"] for r in recs])
-        n = np.concatenate([r["n"] for r in recs])
-        m, m3 = metrics(y, p, n_boot=0, seed=0), metrics(y[n >= 3], p[n >= 3], n_boot=0, seed=0)
-        lines.append(f"| {v} | {np.mean(auc):.4f} | {np.mean(ll):.4f} | {m['ece']['value']:.4f} | "
-                     f"{m3['ece']['value']:.4f} | {m['accuracy']['value']:.4f} | "
-                     + " | ".join(f"{a:.3f}" for a in auc) + " |")
+             *summary_table(done, names, VARIANTS)]
     lines += ["", "Per fold (the same for every variant): " + "; ".join(
         f"{n} {json.dumps(done[(n, 'rec')]['info'], sort_keys=True)}" for n in names)]
     atomic_write(HERE / "soft_label_teacher.md", "\n".join(lines) + "\n")

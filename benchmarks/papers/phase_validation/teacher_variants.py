@@ -32,23 +32,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 sys.path.insert(0, str(HERE))
 
+from _variant_log import fold_record, largest_difference, log_loss, read_log, summary_table, write_log  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
 
 VARIANTS = ("ref", "rf_mf", "et", "rf_frac", "lin_rf_hgb", "rf_1000", "rf_wlin")
 W_LIN = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def _log_loss(y, p) -> float:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
 def _search(est, grid, V, y, groups):
@@ -117,7 +111,7 @@ def fold_variants(fold, todo):
             cv = GroupKFold(n_splits=3, shuffle=True, random_state=0)
             ol = cross_val_predict(est.linear_, Vtr, y, groups=g, cv=cv, method="predict_proba")[:, 1]
             ot = cross_val_predict(est.trees_, Vtr[:, :fd], y, groups=g, cv=cv, method="predict_proba")[:, 1]
-            inner = {w: _log_loss(y, w * ol + (1 - w) * ot) for w in W_LIN}
+            inner = {w: log_loss(y, w * ol + (1 - w) * ot) for w in W_LIN}
             w = min(inner, key=inner.get)
             info = {"w_lin": w, "inner": inner}
             p = w * p_lin + (1 - w) * p_rf
@@ -128,18 +122,11 @@ def fold_variants(fold, todo):
 
 
 def main() -> int:
-    from sklearn.metrics import roc_auc_score
-
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
-    from hea_fast.validation.scores import metrics
 
     log = HERE / "teacher_variants.jsonl"
-    done = {}
-    if log.exists():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            r = json.loads(line)
-            done[(r["fold"], r["variant"])] = r
+    done = read_log(log)
     folds = list(loso_folds(harmonised_phase_data()))
     for fold in folds:
         todo = [v for v in VARIANTS if (fold.name, v) not in done]
@@ -147,34 +134,17 @@ def main() -> int:
             continue
         t0 = time.time()
         for v, (p, info) in fold_variants(fold, todo).items():
-            done[(fold.name, v)] = {"fold": fold.name, "variant": v, "info": info,
-                                    "p": [round(float(x), 7) for x in p],
-                                    "y": fold.test["single_phase"].astype(int).tolist(),
-                                    "n": fold.test["n_elements"].astype(int).tolist()}
-        atomic_write(log, "".join(json.dumps(r) + "\n" for r in done.values()))
+            done[(fold.name, v)] = fold_record(fold, v, p, info)
+        write_log(log, done)
         print(f"{fold.name}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    stored = loso_predictions(HERE / "results.jsonl")
-    dev = max(float(np.max(np.abs(np.asarray(done[(f.name, "ref")]["p"]) - stored[(f.name, "ensemble_forest")])))
-              for f in folds)
+    dev = largest_difference(done, folds, "ref", loso_predictions(HERE / "results.jsonl"), "ensemble_forest")
     names = [f.name for f in folds]
     lines = ["# Tree members tried as the teacher (`teacher_variants.py`)", "",
              "Leave one source out; each member averaged with the fold's linear member, settings chosen by inner "
              "grouped CV (log-loss). Mean over the six held-out sources (each weighs the same); ECE and accuracy "
              f"pooled over all held-out rows. `ref` (the bundled `best` recipe) against the `ensemble_forest` "
              f"records of results.jsonl: largest difference {dev:.1e} (stored rounded to 1e-7).", "",
-             "| variant | mean AUC | mean log-loss | pooled ECE | pooled ECE, >= 3 elements | pooled accuracy | "
-             + " | ".join(f"AUC {n}" for n in names) + " |", "|---" * (6 + len(names)) + "|"]
-    for v in VARIANTS:
-        recs = [done[(n, v)] for n in names]
-        auc = [roc_auc_score(r["y"], r["p"]) for r in recs]
-        ll = [_log_loss(np.asarray(r["y"]), r["p"]) for r in recs]
-        y = np.concatenate([r["y"] for r in recs])
-        p = np.concatenate([r["p"] for r in recs])
-        n = np.concatenate([r["n"] for r in recs])
-        m, m3 = metrics(y, p, n_boot=0, seed=0), metrics(y[n >= 3], p[n >= 3], n_boot=0, seed=0)
-        lines.append(f"| {v} | {np.mean(auc):.4f} | {np.mean(ll):.4f} | {m['ece']['value']:.4f} | "
-                     f"{m3['ece']['value']:.4f} | {m['accuracy']['value']:.4f} | "
-                     + " | ".join(f"{a:.3f}" for a in auc) + " |")
+             *summary_table(done, names, VARIANTS)]
     lines += ["", "What each variant chose, per held-out source:", ""]
     for v in VARIANTS[1:]:
         lines.append(f"- {v}: " + "; ".join(f"{n} {json.dumps(done[(n, v)]['info'], sort_keys=True)}"

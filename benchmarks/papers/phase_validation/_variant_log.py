@@ -1,0 +1,67 @@
+"""Shared by the variant studies of this folder (`teacher_variants.py`, `soft_label_teacher.py`,
+`distillation_variants.py`): their resume logs (one JSON record per leave-one-source-out fold and
+variant) and the LOSO summary table they print."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hea_fast._io import atomic_write
+
+
+def log_loss(y, p) -> float:
+    """Mean Bernoulli log-loss, p clipped to [1e-15, 1 - 1e-15]."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-15, 1 - 1e-15)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def read_log(path: Path) -> dict:
+    """{(fold, variant): record} of a resume log (empty when it does not exist yet)."""
+    done = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            done[(r["fold"], r["variant"])] = r
+    return done
+
+
+def write_log(path: Path, done: dict) -> None:
+    """The whole log, one record per (fold, variant), written atomically."""
+    atomic_write(path, "".join(json.dumps(r) + "\n" for r in done.values()))
+
+
+def fold_record(fold, variant: str, p, info: dict) -> dict:
+    """A log record: the held-out probabilities (rounded to 1e-7), labels and element counts of the fold."""
+    return {"fold": fold.name, "variant": variant, "info": info, "p": [round(float(x), 7) for x in p],
+            "y": fold.test["single_phase"].astype(int).tolist(), "n": fold.test["n_elements"].astype(int).tolist()}
+
+
+def largest_difference(done: dict, folds, variant: str, stored: dict, model: str) -> float:
+    """Largest |p| difference between `variant`'s records and `model`'s stored LOSO predictions."""
+    return max(float(np.max(np.abs(np.asarray(done[(f.name, variant)]["p"]) - stored[(f.name, model)])))
+               for f in folds)
+
+
+def summary_table(done: dict, names, variants) -> list:
+    """Markdown lines: per variant the mean over the held-out sources `names` of AUC and log-loss, the
+    pooled ECE (all rows, >= 3 elements), the pooled accuracy and the AUC of each source."""
+    from sklearn.metrics import roc_auc_score
+
+    from hea_fast.validation.scores import metrics
+
+    lines = ["| variant | mean AUC | mean log-loss | pooled ECE | pooled ECE, >= 3 elements | pooled accuracy | "
+             + " | ".join(f"AUC {n}" for n in names) + " |", "|---" * (6 + len(names)) + "|"]
+    for v in variants:
+        recs = [done[(n, v)] for n in names]
+        auc = [roc_auc_score(r["y"], r["p"]) for r in recs]
+        ll = [log_loss(np.asarray(r["y"]), r["p"]) for r in recs]
+        y = np.concatenate([r["y"] for r in recs])
+        p = np.concatenate([r["p"] for r in recs])
+        n = np.concatenate([r["n"] for r in recs])
+        m, m3 = metrics(y, p, n_boot=0, seed=0), metrics(y[n >= 3], p[n >= 3], n_boot=0, seed=0)
+        lines.append(f"| {v} | {np.mean(auc):.4f} | {np.mean(ll):.4f} | {m['ece']['value']:.4f} | "
+                     f"{m3['ece']['value']:.4f} | {m['accuracy']['value']:.4f} | "
+                     + " | ".join(f"{a:.3f}" for a in auc) + " |")
+    return lines
