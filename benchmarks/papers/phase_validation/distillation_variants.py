@@ -69,20 +69,24 @@ def _logit_student(est, teacher, F, elements):
     return lambda X: 1.0 / (1.0 + np.exp(-reg.predict(student_features(X))))
 
 
-def fold_variants(fold) -> dict:
+def fold_variants(fold, variants=None, soft: bool = False) -> dict:
     """{variant: (held-out p, fidelity on the held-out rows, fidelity at the training compositions)} for one
-    leave-one-source-out fold."""
+    leave-one-source-out fold. variants: {name: (student settings or None, weight)} (default `VARIANTS`);
+    soft: the teacher forest fitted to the record fractions (`label_fractions`), as `ensemble_distilled_soft`
+    fits it, instead of the vote."""
     from hea_fast.composition import CompositionBatch
     from hea_fast.phase import PhaseEnsembleClassifier
     from hea_fast.phase.estimator import DISTIL_WEIGHT, STUDENT
     from hea_fast.phase.model import feature_matrix, read_rows
     from hea_fast.validation.data import element_columns
+    from hea_fast.validation.models import label_fractions
 
     els = element_columns(fold.train)
     rows = fold.train[els]
     # the teacher, its selection and the linear member: exactly what ensemble_distilled fits
     est = PhaseEnsembleClassifier(calibrate=False, trees="distilled", random_state=0)  # distil_weight = DISTIL_WEIGHT
-    est.fit(rows, fold.train["single_phase"].to_numpy(), fold.train["system"].to_numpy())
+    est.fit(rows, fold.train["single_phase"].to_numpy(), fold.train["system"].to_numpy(),
+            label_fraction=label_fractions(fold.train) if soft else None)
     batch = read_rows(rows, errors="raise").batch  # the fractions and element order fit() distils from
     F, els_fit = np.asarray(batch.fractions), batch.elements
     fd = len(est.descriptors_)
@@ -93,7 +97,7 @@ def fold_variants(fold) -> dict:
     Vf = feature_matrix(CompositionBatch(F, tuple(els_fit)), est.descriptors_, (), threads=1, errors="raise")[0]
     p_teacher_train = est.teacher_.predict_proba(Vf)[:, 1]
     out = {}
-    for name, (cfg, weight) in VARIANTS.items():
+    for name, (cfg, weight) in (VARIANTS if variants is None else variants).items():
         if cfg is None:  # every row weighing 1
             student = _logit_student(est, est.teacher_, F, els_fit)
         else:  # the bundled configuration is the student fit() already distilled
