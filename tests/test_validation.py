@@ -362,6 +362,10 @@ def test_slow_models_fit_and_predict_on_a_tiny_set():
     # the registered mixture is this estimator with max_size=2 and the default sampler settings
     reg = make_model("mixture", seed=3)
     assert (reg.max_size, reg.compare_global, reg.random_state) == (2, False, 3)
+    reg3 = make_model("mixture_l3", seed=3)  # the paper's subset size, otherwise the same estimator
+    assert (reg3.max_size, reg3.compare_global, reg3.random_state) == (3, False, 3)
+    assert {k: v for k, v in reg3.get_params().items() if k != "max_size"} == \
+        {k: v for k, v in reg.get_params().items() if k != "max_size"}
     mix = SparseMixtureClassifier(max_size=1, compare_global=False, n_iter=60, burn_in=20, n_chains=2, n_draws=20,
                                   threads=1, random_state=0)
     preds = vproto.run([("mixture_small", mix)], vproto.grouped_folds(data, k=2, seed=0))

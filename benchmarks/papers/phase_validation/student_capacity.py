@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import fold_record, largest_difference, read_log, summary_table, write_log  # noqa: E402
+from _variant_log import fold_record, largest_difference, log_loss, read_log, summary_table, write_log  # noqa: E402
 from distillation_variants import fold_variants  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
@@ -50,8 +50,6 @@ def main() -> int:
 
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
-
-    from _variant_log import log_loss
 
     assert VARIANTS[BUNDLED] == (STUDENT, DISTIL_WEIGHT), "the 600-tree variant must be the bundled student"
     log = HERE / "student_capacity.jsonl"
