@@ -5,7 +5,7 @@ For every leave-one-source-out fold of benchmarks/papers/phase_validation (the s
 fold's training compositions, score the held-out source, and evaluate every model's held-out
 predictions (read from results.jsonl, nothing refitted) on the slices the domain defines:
 
-* all held-out rows; alloys of >= 3 elements; binaries;
+* all held-out rows; alloys of >= 3 elements; the screening space (>= 5 elements, each 5-35 at.%); binaries;
 * in / out of the domain with the settings of the bundled default model (min_components = 3) and
   without the component rule (min_components = 1, the earlier default);
 * the alloys each rule puts out (unknown element, fraction range, distance, components).
@@ -83,12 +83,21 @@ def metric_row(name: str, model: str, y, p, groups, n_boot: int) -> dict:
             **{f"{k}_hi": r[k]["hi"] for k in scored}}
 
 
+#: the screening space's definition (`hea_fast.screen.hea_space`): every element 5-35 at.% (keys are at 1e-3)
+HEA_SLICE = "HEA space (>= 5 elements, each 5-35 at.%)"
+
+
 def slices(t: pd.DataFrame, m: int) -> dict:
+    from hea_fast.validation.data import element_columns
+
     reason = t[f"domain_reason_{m}"].astype(str)
     n_el = t["n_elements"].to_numpy()
+    F = t[element_columns(t)].to_numpy(np.float64)
+    in_range = np.where(F > 0, (F >= 0.05 - 5e-4) & (F <= 0.35 + 5e-4), True).all(axis=1)
     return {
         "all": np.ones(len(t), dtype=bool),
         ">= 3 elements": n_el >= 3,
+        HEA_SLICE: (n_el >= 5) & in_range,
         "binaries": n_el == 2,
         f"in domain (min_components={m})": t[f"in_domain_{m}"].to_numpy(bool),
         f"out of domain (min_components={m})": ~t[f"in_domain_{m}"].to_numpy(bool),
@@ -123,7 +132,7 @@ def main(argv=None) -> int:
     groups = t["system"].to_numpy()
     rows = []
     for name, mask in slices(t, m).items():
-        for mo in models if name in ("all", ">= 3 elements", f"in domain (min_components={m})") else (DEFAULT,):
+        for mo in models if name in ("all", ">= 3 elements", HEA_SLICE, f"in domain (min_components={m})") else (DEFAULT,):
             if mask.sum():
                 rows.append(metric_row(name, mo, y[mask], P[mo][mask], groups[mask], args.n_boot))
     if args.refit_multicomponent:
