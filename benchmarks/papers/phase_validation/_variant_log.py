@@ -44,6 +44,15 @@ def largest_difference(done: dict, folds, variant: str, stored: dict, model: str
                for f in folds)
 
 
+def source_means(done: dict, names, variant: str) -> tuple[float, float]:
+    """(mean AUC, mean log-loss) of `variant`'s records over the held-out sources `names`, each weighing the same."""
+    from sklearn.metrics import roc_auc_score
+
+    recs = [done[(n, variant)] for n in names]
+    return (float(np.mean([roc_auc_score(r["y"], r["p"]) for r in recs])),
+            float(np.mean([log_loss(np.asarray(r["y"]), r["p"]) for r in recs])))
+
+
 def summary_table(done: dict, names, variants) -> list:
     """Markdown lines: per variant the mean over the held-out sources `names` of AUC and log-loss, the
     pooled ECE (all rows, >= 3 elements), the pooled accuracy and the AUC of each source."""

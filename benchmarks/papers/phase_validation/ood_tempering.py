@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import fold_record, log_loss, read_log, summary_table, write_log  # noqa: E402
+from _variant_log import fold_record, log_loss, read_log, source_means, summary_table, write_log  # noqa: E402
 from domain_eval import fold_domains, loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
@@ -118,11 +118,7 @@ def main() -> int:
     names = [f.name for f in folds]
 
     def means(v):
-        from sklearn.metrics import roc_auc_score
-
-        recs = [done[(n, v)] for n in names]
-        return (float(np.mean([roc_auc_score(r["y"], r["p"]) for r in recs])),
-                float(np.mean([log_loss(np.asarray(r["y"]), r["p"]) for r in recs])))
+        return source_means(done, names, v)
 
     lines = ["# Out-of-domain tempering (`ood_tempering.py`)", "",
              "Leave one source out. `_tempered`: p = expit(s logit p) for the held-out alloys outside the domain "

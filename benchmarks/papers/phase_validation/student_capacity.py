@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import fold_record, largest_difference, log_loss, read_log, summary_table, write_log  # noqa: E402
+from _variant_log import fold_record, largest_difference, read_log, source_means, summary_table, write_log  # noqa: E402
 from distillation_variants import fold_variants  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
@@ -46,8 +46,6 @@ NOISE = 0.0015
 
 
 def main() -> int:
-    from sklearn.metrics import roc_auc_score
-
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
 
@@ -67,9 +65,7 @@ def main() -> int:
     dev = largest_difference(done, folds, BUNDLED, stored, "ensemble_distilled_soft")
 
     def means(v):
-        recs = [done[(n, v)] for n in names]
-        return (float(np.mean([roc_auc_score(r["y"], r["p"]) for r in recs])),
-                float(np.mean([log_loss(np.asarray(r["y"]), r["p"]) for r in recs])))
+        return source_means(done, names, v)
 
     base_auc, base_ll = means(BUNDLED)
     qualified = [v for v in VARIANTS if v != BUNDLED
