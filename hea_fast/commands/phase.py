@@ -1,8 +1,11 @@
 """`hea-fast phase predict|info` — the default phase model (`hea_fast.phase`).
 
-predict  add p_single, in_domain, domain_score and reason to a table of formulas (the bundled
-         default model; --model mixture|ssvae|released|DIR for the others)
-info     what the bundled (or a given) phase model is: its training data, metrics and domain
+predict   add p_single, in_domain, domain_score and reason to a table of formulas (the bundled
+          default model; --model mixture|ssvae|released|DIR for the others)
+evaluate  score a model on a labelled table of alloys: accuracy, balanced accuracy, AUC, Brier,
+          log-loss, ECE with cluster-bootstrap intervals, on all alloys, inside / outside the domain and
+          on the alloys that are / are not training compositions (`hea_fast.validation.external`)
+info      what the bundled (or a given) phase model is: its training data, metrics and domain
 
 Columns of `predict`: ``p_single`` (P(single-phase solid solution)), ``in_domain`` (the alloy lies
 inside the applicability domain of the default model's training alloys: known elements, training
@@ -114,12 +117,7 @@ def _predict(args) -> int:
     batch, kept = bad.parse(df[col])
     parse_bad = {p: r for p, _, r in bad.items}
     n = len(df)
-    if kind == "phase":
-        p, inside, score, reason = _score_phase(model, batch, args.threads)
-    elif kind == "mixture":
-        p, inside, score, reason = _score_mixture(model, batch, args.threads)
-    else:
-        p, inside, score, reason = _score_ssvae(model, df[col].iloc[kept].tolist(), args.threads)
+    p, inside, score, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
     for i in np.flatnonzero(~np.isfinite(p)):
         bad.add(int(kept[i]), df[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
     bad.items.sort(key=lambda t: t[0])
@@ -150,6 +148,85 @@ def _predict(args) -> int:
     dom = (f", {int(out['in_domain'].fillna(False).sum())} in the applicability domain" if inside is not None
            else " (no applicability domain for this model: in_domain is empty)")
     print(f"wrote {args.output}: {scored} of {len(out)} rows scored by the {kind} model{dom}")
+    return 0
+
+
+def _score_any(kind, model, batch, formulas, threads):
+    """(p, in_domain, domain_score, reason) of the parsed rows by a model of any kind."""
+    if kind == "phase":
+        return _score_phase(model, batch, threads)
+    if kind == "mixture":
+        return _score_mixture(model, batch, threads)
+    return _score_ssvae(model, formulas, threads)
+
+
+def _evaluate(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from hea_fast._io import atomic_write, atomic_write_json
+    from hea_fast.commands._tables import BadRows, formula_column, read_table, write_table
+    from hea_fast.phase.model import alloy_systems
+    from hea_fast.validation.external import evaluate_predictions, parse_labels, report_markdown
+
+    kind, model = _load(args.model)
+    df = read_table(args.input, "phase evaluate")
+    col = formula_column(df.columns, args.formula_column, args.input)
+    if args.label_column not in df.columns:
+        raise ValueError(f"{args.input}: no column {args.label_column!r} (columns: {', '.join(map(str, df.columns))})")
+    single = [v.strip() for v in args.single.split(",") if v.strip()] if args.single else None
+    try:
+        y_all, _ = parse_labels(df[args.label_column].tolist(), single)
+    except ValueError as exc:
+        raise ValueError(f"{args.input}, column {args.label_column!r}: {exc}") from None
+    bad = BadRows("phase evaluate", args.input)
+    batch, kept = bad.parse(df[col])
+    p, inside, _, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
+    y = y_all[kept]
+    in_training = None
+    if kind == "phase" and model.domain is not None:
+        in_training = model.domain.training_match(np.asarray(batch.fractions), batch.elements)
+    systems = alloy_systems(batch)
+    if not (np.isfinite(y) & np.isfinite(p)).any():
+        raise ValueError(f"{args.input}: no row has both a label and a probability ({len(df)} rows, {len(bad)} "
+                         f"unreadable formulas, {int(np.isnan(y_all).sum())} empty labels)")
+    report = evaluate_predictions(y, p, systems, inside, in_training, n_boot=args.n_boot, seed=args.seed)
+    counts = {"rows": len(df), "unreadable_formula": len(bad), "no_label": int(np.isnan(y_all).sum()),
+              "no_probability": int((~np.isfinite(p)).sum()),
+              "scored": int((np.isfinite(y) & np.isfinite(p)).sum())}
+    title = f"{args.model} phase model on {Path(args.input).name} (label column {args.label_column!r})"
+    text = report_markdown(report, title)
+    notes = [f"{counts['scored']} of {counts['rows']} rows scored ({counts['unreadable_formula']} unreadable formulas, "
+             f"{counts['no_label']} without a label, {counts['no_probability']} without a probability: "
+             "elements without descriptor data or outside the model)."]
+    if in_training is not None:
+        notes.append("training compositions: the same elements, every fraction within 1e-3 of an alloy the model "
+                     "was trained on (their score measures memory; 'new compositions' measures prediction).")
+    print(text + "\n" + "\n".join(notes))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = df.iloc[kept].reset_index(drop=True).copy()
+        rows["label"] = y
+        rows["p_single"] = p
+        if inside is not None:
+            rows["in_domain"] = inside
+        if in_training is not None:
+            rows["training_composition"] = in_training
+        rows["reason"] = reason
+        write_table(rows, out / "predictions.csv")
+        atomic_write_json(out / "metrics.json", {"model": args.model, "input": str(args.input),
+                                                 "label_column": args.label_column, "single": single,
+                                                 "counts": counts, "n_boot": args.n_boot, "seed": args.seed,
+                                                 "slices": report}, indent=1, default=float)
+        atomic_write(out / "report.md", text + "\n" + "\n".join(notes) + "\n")
+        ok = np.isfinite(y) & np.isfinite(p)
+        if not args.no_plots:
+            from hea_fast.validation.plots import reliability_figure
+
+            reliability_figure(pd.DataFrame({"protocol": "external", "model": args.model, "y": y[ok].astype(int),
+                                             "p": p[ok]}), "external", out / "reliability.png", title=title)
+        print(f"wrote {out}/report.md, metrics.json, predictions.csv" + ("" if args.no_plots else ", reliability.png"))
     return 0
 
 
@@ -238,6 +315,30 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="output .csv or .parquet (input columns + p_single, in_domain, domain_score, reason, error)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+
+    e = add_command(sub, "evaluate", _evaluate,
+                    help="score a phase model on a labelled table of alloys (metrics with intervals, by domain and "
+                    "by overlap with the training alloys)",
+                    description="Accuracy, balanced accuracy, AUC, Brier, log-loss and expected calibration error "
+                    "(95 %% cluster-bootstrap intervals over alloy systems) of a model's P(single phase) against the "
+                    "labels of a table: on all scored alloys, inside and outside the applicability domain, and on the "
+                    "alloys that are training compositions of the model or new ones (a score on known alloys "
+                    "measures memory). Labels: 0/1, yes/no, or phase names (FCC, BCC, HCP = single phase; FCC+BCC, "
+                    "IM, AM = not); other vocabularies need --single.")
+    e.add_argument("input", help="CSV or Parquet table with a formula column and a label column")
+    add_formula_column(e)
+    e.add_argument("--label-column", required=True, metavar="NAME", help="column holding the labels")
+    e.add_argument("--single", default=None, metavar="V1,V2",
+                   help="label values (comma-separated, any case) that mean one solid-solution phase; every other "
+                   "non-empty value is then 'not single phase' (default: the phase mapping above)")
+    e.add_argument("--model", default="default", help=MODEL_HELP)
+    e.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals (default: %(default)s)")
+    e.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    e.add_argument("-o", "--out", default=None, metavar="DIR",
+                   help="also write report.md, metrics.json, predictions.csv and reliability.png to DIR (default: "
+                   "print the report only)")
+    e.add_argument("--no-plots", action="store_true", help="with -o: skip reliability.png")
+    e.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
 
     i = add_command(sub, "info", _info, help="print what the default phase model is (training data, metrics, domain)",
                     description="The bundled (or a given) phase model as JSON: descriptors, elements, members, "

@@ -290,6 +290,37 @@ class ApplicabilityDomain:
             raise ValueError(f"feature matrix of shape {Z.shape}; expected (n, {self.points_.shape[1]})")
         return self._knn(np.ascontiguousarray(Z), threads)
 
+    def training_match(self, fractions: np.ndarray, elements: Sequence[str], tol: float = 1e-3) -> np.ndarray:
+        """Whether each row of `fractions` (n, E) over `elements` is a training composition: the same
+        elements and every fraction within `tol` (default 1e-3, the resolution at which the training data
+        counts compositions as one) of a training alloy's. The training fractions are read back from the
+        fitted points (their fraction part is fraction_weight x c), so nothing else is stored. A row with
+        an element no training alloy has never matches. Needs fraction_weight > 0."""
+        self._check_fitted()
+        if not self.fraction_weight > 0:
+            raise ValueError("training_match needs a domain fitted with fraction_weight > 0")
+        F = np.asarray(fractions, dtype=np.float64)
+        els = (elements,) if isinstance(elements, str) else tuple(str(e) for e in elements)
+        if F.ndim != 2 or F.shape[1] != len(els):
+            raise ValueError(f"fractions have shape {F.shape}; expected (n, {len(els)}) over {list(els)}")
+        col = {e: j for j, e in enumerate(self.elements_)}
+        Fk = np.zeros((F.shape[0], len(self.elements_)))
+        foreign = np.zeros(F.shape[0], dtype=bool)
+        for j, e in enumerate(els):
+            if e in col:
+                Fk[:, col[e]] = F[:, j]
+            else:
+                foreign |= F[:, j] > 0
+        T = self.points_[:, len(self.descriptors):] / self.fraction_weight
+        T_support = T > 0.5 * tol  # fractions of the training keys are multiples of 1e-3
+        out = np.zeros(F.shape[0], dtype=bool)
+        for a in range(0, F.shape[0], 256):
+            Q = Fk[a:a + 256]
+            close = (np.abs(Q[:, None, :] - T[None, :, :]) <= tol + 1e-12).all(axis=2)
+            same = ((Q[:, None, :] > 0) == T_support[None, :, :]).all(axis=2)
+            out[a:a + 256] = (close & same).any(axis=1)
+        return out & ~foreign
+
     def transform(self, descriptors: np.ndarray, fractions: np.ndarray, elements: Sequence[str]) -> np.ndarray:
         """Feature matrix z = [(d − μ)/σ | w·c] of the rows (fractions of elements unknown to the
         training alloys are left out; `score_features` puts such rows out by rule i)."""
