@@ -39,12 +39,15 @@ def test_predict_default_model_equals_the_library(model, table, tmp_path, capsys
     errs = tmp_path / "bad.csv"
     assert main(["phase", "predict", str(table), "-o", str(out), "--errors-out", str(errs)]) == 0
     df = pd.read_csv(out, keep_default_na=False, na_values=[""])
-    assert list(df.columns) == ["id", "Alloy", "p_single", "in_domain", "domain_score", "reason", "error"]
+    assert list(df.columns) == ["id", "Alloy", "p_single", "in_domain", "domain_score", "reason",
+                                "training_composition", "error"]
     good = df["Alloy"].isin(GOOD).to_numpy()
     ref = model.predict_frame(df.loc[good, "Alloy"].tolist())
     np.testing.assert_allclose(df.loc[good, "p_single"], ref["p_single"], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(df.loc[good, "in_domain"].astype(bool), ref["in_domain"])
     np.testing.assert_allclose(df.loc[good, "domain_score"], ref["domain_score"], rtol=1e-12)
+    # the five well-known alloys are among the model's training compositions; unreadable rows are not
+    assert df.loc[good, "training_composition"].astype(bool).all() and not df.loc[~good, "training_composition"].any()
     # the bad rows: NaN, out of domain, the reason (with the hint for lower case) and a 1-based line
     bad = df.set_index("id").loc[[1, 3, 5]]
     assert bad["p_single"].isna().all() and not bad["in_domain"].astype(bool).any()

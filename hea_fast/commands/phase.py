@@ -12,7 +12,9 @@ inside the applicability domain of the default model's training alloys: known el
 fraction ranges, distance to the nearest training alloys, at least three elements), ``domain_score`` (distance to the k
 nearest training alloys over the training threshold: <= 1 inside, +inf for an element no training
 alloy has, NaN when the descriptors cannot be computed) and ``reason`` ('' for a scored in-domain
-row; why p_single is NaN or why the row is out of domain otherwise). Rows that cannot be scored
+row; why p_single is NaN or why the row is out of domain otherwise) and, for a phase model with a
+domain, ``training_composition`` (the alloy is one the model was trained on, every fraction within 1e-3:
+its p_single reproduces the training labels rather than predicting). Rows that cannot be scored
 (unparsable formula, an element without descriptor data) follow the CLI convention: NaN outputs and
 the reason in ``error`` as well (--errors keep), dropped (skip) or stopping the run (raise).
 
@@ -142,11 +144,18 @@ def _predict(args) -> int:
         out["in_domain"] = pd.array([pd.NA] * n, dtype="boolean")
         out["domain_score"] = np.full(n, np.nan)
     out["reason"] = col_reason
+    known = None
+    if kind == "phase" and model.domain is not None:  # a known alloy: the model's answer is memory, not prediction
+        known = np.zeros(n, dtype=bool)
+        known[kept] = model.domain.training_match(np.asarray(batch.fractions), batch.elements)
+        out["training_composition"] = known
     out = finish(out, bad, args.errors, args.errors_out)
     write_table(out, args.output)
     scored = int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
     dom = (f", {int(out['in_domain'].fillna(False).sum())} in the applicability domain" if inside is not None
            else " (no applicability domain for this model: in_domain is empty)")
+    if known is not None:
+        dom += f", {int(out['training_composition'].sum())} training compositions of the model"
     print(f"wrote {args.output}: {scored} of {len(out)} rows scored by the {kind} model{dom}")
     return 0
 
@@ -313,7 +322,8 @@ def register(sub) -> None:
     p.add_argument("--model", default="default", help=MODEL_HELP)
     add_errors_args(p, "p_single")
     p.add_argument("-o", "--output", required=True,
-                   help="output .csv or .parquet (input columns + p_single, in_domain, domain_score, reason, error)")
+                   help="output .csv or .parquet (input columns + p_single, in_domain, domain_score, reason, "
+                   "training_composition for a phase model, error)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
 
     e = add_command(sub, "evaluate", _evaluate,
