@@ -1,9 +1,12 @@
 """Shared by the variant studies of this folder (`teacher_variants.py`, `soft_label_teacher.py`,
-`distillation_variants.py`): their resume logs (one JSON record per leave-one-source-out fold and
-variant) and the LOSO summary table they print."""
+`distillation_variants.py`, `student_capacity.py`, `ood_tempering.py`, `calibration_attempts.py`): their
+resume logs (one JSON record per leave-one-source-out fold and variant, `run_folds`), the training
+sources of an outer fold for nested choices (`training_sources`) and the LOSO summary table they print."""
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,31 @@ def fold_record(fold, variant: str, p, info: dict) -> dict:
     """A log record: the held-out probabilities (rounded to 1e-7), labels and element counts of the fold."""
     return {"fold": fold.name, "variant": variant, "info": info, "p": [round(float(x), 7) for x in p],
             "y": fold.test["single_phase"].astype(int).tolist(), "n": fold.test["n_elements"].astype(int).tolist()}
+
+
+def run_folds(log: Path, folds, variants, compute) -> dict:
+    """{(fold, variant): record} of the resume log `log`, completed fold by fold: compute(fold, todo) returns
+    {variant: (held-out p, info)} for the variants `todo` the log lacks; each fold is written (atomically)
+    as soon as it is done, so an interrupted run resumes."""
+    done = read_log(log)
+    for fold in folds:
+        todo = [v for v in variants if (fold.name, v) not in done]
+        if not todo:
+            continue
+        t0 = time.time()
+        for v, (p, info) in compute(fold, todo).items():
+            done[(fold.name, v)] = fold_record(fold, v, p, info)
+        write_log(log, done)
+        print(f"{fold.name}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return done
+
+
+def training_sources(data, fold):
+    """The harmonised rows of the sources an outer leave-one-source-out `fold` trains on, minus every
+    composition of its held-out source (what `loso_folds` pools), for inner leave-one-source-out choices."""
+    inner = data[(data["source"] != fold.name) & ~data["key"].isin(set(fold.test["key"]))].reset_index(drop=True)
+    inner.attrs = data.attrs
+    return inner
 
 
 def largest_difference(done: dict, folds, variant: str, stored: dict, model: str) -> float:

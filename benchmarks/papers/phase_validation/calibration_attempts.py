@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _variant_log import training_sources  # noqa: E402
 from domain_eval import loso_predictions, metric_row  # noqa: E402
 
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
@@ -222,10 +223,7 @@ def run(log_path: Path) -> dict:
     for fold in loso_folds(data):
         if all((fold.name, a) in done for a in ATTEMPTS + ("_reference",)):
             continue
-        inner_data = data[(data["source"] != fold.name) & ~data["key"].isin(set(fold.test["key"]))]
-        inner_data = inner_data.reset_index(drop=True)
-        inner_data.attrs = data.attrs
-        for a, (p, info) in fold_attempts(fold, list(loso_folds(inner_data))).items():
+        for a, (p, info) in fold_attempts(fold, list(loso_folds(training_sources(data, fold)))).items():
             done[(fold.name, a)] = {"fold": fold.name, "attempt": a, "info": info,
                                     "p": [round(float(v), 7) for v in p],
                                     "y": fold.test["single_phase"].astype(int).tolist(),

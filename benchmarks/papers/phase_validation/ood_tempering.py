@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import fold_record, log_loss, read_log, source_means, summary_table, write_log  # noqa: E402
+from _variant_log import log_loss, run_folds, source_means, summary_table, training_sources  # noqa: E402
 from domain_eval import fold_domains, loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
@@ -87,34 +87,28 @@ def main() -> int:
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
 
-    log = HERE / "ood_tempering.jsonl"
-    done = read_log(log)
     data = harmonised_phase_data()
     folds = list(loso_folds(data))
     stored = loso_predictions(HERE / "results.jsonl")
     domains = {t["fold"].iloc[0]: ~t[f"in_domain_{MIN_COMPONENTS}"].to_numpy(bool)
                for t in fold_domains(data, MIN_COMPONENTS)}
     variants = [v for m in MODELS for v in (m, m + "_tempered")]
-    for fold in folds:
-        if all((fold.name, v) in done for v in variants):
-            continue
-        inner_data = data[(data["source"] != fold.name) & ~data["key"].isin(set(fold.test["key"]))]
-        inner_data = inner_data.reset_index(drop=True)
-        inner_data.attrs = data.attrs
-        out = domains[fold.name]
+    def compute(fold, todo):  # both models of a fold, untempered and tempered
+        inner_data, out, res = training_sources(data, fold), domains[fold.name], {}
         for model, trees in MODELS.items():
             p_in, y_in = inner_out_of_domain(inner_data, trees)
             s = choose_s(p_in, y_in)
             p = stored[(fold.name, model)]
             q = p.copy()
             q[out] = temper(p[out], s)
-            done[(fold.name, model)] = fold_record(fold, model, p, {"out_of_domain": int(out.sum())})
-            done[(fold.name, model + "_tempered")] = fold_record(
-                fold, model + "_tempered", q, {"s": s, "inner_out_of_domain_rows": int(y_in.size),
-                                               "out_of_domain": int(out.sum())})
+            res[model] = (p, {"out_of_domain": int(out.sum())})
+            res[model + "_tempered"] = (q, {"s": s, "inner_out_of_domain_rows": int(y_in.size),
+                                            "out_of_domain": int(out.sum())})
             print(f"{fold.name} {model}: s = {s:.2f} ({y_in.size} inner out-of-domain rows)", file=sys.stderr,
                   flush=True)
-        write_log(log, done)
+        return res
+
+    done = run_folds(HERE / "ood_tempering.jsonl", folds, variants, compute)
     names = [f.name for f in folds]
 
     def means(v):

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 sys.path.insert(0, str(HERE))
 
-from _variant_log import fold_record, largest_difference, read_log, summary_table, write_log  # noqa: E402
+from _variant_log import largest_difference, run_folds, summary_table  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
@@ -129,19 +128,14 @@ def main() -> int:
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
 
-    log = HERE / "soft_label_teacher.jsonl"
-    done = read_log(log)
     data = harmonised_phase_data()
     folds = list(loso_folds(data))
-    for fold in folds:
-        if all((fold.name, v) in done for v in VARIANTS):
-            continue
-        t0 = time.time()
+
+    def compute(fold, todo):  # every variant of a fold at once (they share the fold's fits)
         preds, info = fold_variants(data, fold)
-        for v, p in preds.items():
-            done[(fold.name, v)] = fold_record(fold, v, p, info)
-        write_log(log, done)
-        print(f"{fold.name}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        return {v: (p, info) for v, p in preds.items()}
+
+    done = run_folds(HERE / "soft_label_teacher.jsonl", folds, VARIANTS, compute)
     dev = largest_difference(done, folds, "ref", loso_predictions(HERE / "results.jsonl"), "ensemble_forest")
     names = [f.name for f in folds]
     lines = ["# The `best` forest on soft labels (`soft_label_teacher.py`)", "",

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import fold_record, largest_difference, read_log, source_means, summary_table, write_log  # noqa: E402
+from _variant_log import largest_difference, run_folds, source_means, summary_table  # noqa: E402
 from distillation_variants import fold_variants  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
@@ -50,16 +50,13 @@ def main() -> int:
     from hea_fast.validation.protocols import loso_folds
 
     assert VARIANTS[BUNDLED] == (STUDENT, DISTIL_WEIGHT), "the 600-tree variant must be the bundled student"
-    log = HERE / "student_capacity.jsonl"
-    done = read_log(log)
     folds = list(loso_folds(harmonised_phase_data()))
-    for fold in folds:
-        if all((fold.name, v) in done for v in VARIANTS):
-            continue
-        for v, (p, fid, fid_train) in fold_variants(fold, VARIANTS, soft=True).items():
-            done[(fold.name, v)] = fold_record(fold, v, p, {"fidelity_rmse": fid, "fidelity_train_rmse": fid_train})
-        write_log(log, done)
-        print(f"{fold.name}: done", file=sys.stderr, flush=True)
+
+    def compute(fold, todo):  # every student of a fold at once (they share its teacher and distillation set)
+        return {v: (p, {"fidelity_rmse": fid, "fidelity_train_rmse": fid_train})
+                for v, (p, fid, fid_train) in fold_variants(fold, VARIANTS, soft=True).items()}
+
+    done = run_folds(HERE / "student_capacity.jsonl", folds, VARIANTS, compute)
     names = [f.name for f in folds]
     stored = loso_predictions(HERE / "results.jsonl")
     dev = largest_difference(done, folds, BUNDLED, stored, "ensemble_distilled_soft")

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 sys.path.insert(0, str(HERE))
 
-from _variant_log import fold_record, largest_difference, log_loss, read_log, summary_table, write_log  # noqa: E402
+from _variant_log import largest_difference, log_loss, run_folds, summary_table  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
@@ -125,18 +124,8 @@ def main() -> int:
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
 
-    log = HERE / "teacher_variants.jsonl"
-    done = read_log(log)
     folds = list(loso_folds(harmonised_phase_data()))
-    for fold in folds:
-        todo = [v for v in VARIANTS if (fold.name, v) not in done]
-        if not todo:
-            continue
-        t0 = time.time()
-        for v, (p, info) in fold_variants(fold, todo).items():
-            done[(fold.name, v)] = fold_record(fold, v, p, info)
-        write_log(log, done)
-        print(f"{fold.name}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    done = run_folds(HERE / "teacher_variants.jsonl", folds, VARIANTS, fold_variants)
     dev = largest_difference(done, folds, "ref", loso_predictions(HERE / "results.jsonl"), "ensemble_forest")
     names = [f.name for f in folds]
     lines = ["# Tree members tried as the teacher (`teacher_variants.py`)", "",
