@@ -110,13 +110,10 @@ def _predict(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from hea_fast.commands._tables import BadRows, finish, formula_column, read_table, write_table
+    from hea_fast.commands._tables import finish, write_table
 
     kind, model = _load(args.model)
-    df = read_table(args.input, "phase predict")
-    col = formula_column(df.columns, args.formula_column, args.input)
-    bad = BadRows("phase predict", args.input)
-    batch, kept = bad.parse(df[col])
+    df, col, bad, batch, kept = _read_formulas(args, "phase predict")
     parse_bad = {p: r for p, _, r in bad.items}
     n = len(df)
     p, inside, score, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
@@ -145,9 +142,10 @@ def _predict(args) -> int:
         out["domain_score"] = np.full(n, np.nan)
     out["reason"] = col_reason
     known = None
-    if kind == "phase" and model.domain is not None:  # a known alloy: the model's answer is memory, not prediction
+    in_training = _training_compositions(kind, model, batch)  # a known alloy: the answer is memory, not prediction
+    if in_training is not None:
         known = np.zeros(n, dtype=bool)
-        known[kept] = model.domain.training_match(np.asarray(batch.fractions), batch.elements)
+        known[kept] = in_training
         out["training_composition"] = known
     out = finish(out, bad, args.errors, args.errors_out)
     write_table(out, args.output)
@@ -158,6 +156,27 @@ def _predict(args) -> int:
         dom += f", {int(out['training_composition'].sum())} training compositions of the model"
     print(f"wrote {args.output}: {scored} of {len(out)} rows scored by the {kind} model{dom}")
     return 0
+
+
+def _read_formulas(args, cmd: str):
+    """(df, col, bad, batch, kept): the input table, its formula column, the `BadRows` of the formulas that do
+    not parse, the parsed batch and the positions of its rows in df."""
+    from hea_fast.commands._tables import BadRows, formula_column, read_table
+
+    df = read_table(args.input, cmd)
+    col = formula_column(df.columns, args.formula_column, args.input)
+    bad = BadRows(cmd, args.input)
+    batch, kept = bad.parse(df[col])
+    return df, col, bad, batch, kept
+
+
+def _training_compositions(kind, model, batch):
+    """Which parsed rows are training compositions of a phase model with a domain (None for other models)."""
+    import numpy as np
+
+    if kind != "phase" or model.domain is None:
+        return None
+    return model.domain.training_match(np.asarray(batch.fractions), batch.elements)
 
 
 def _score_any(kind, model, batch, formulas, threads):
@@ -174,13 +193,12 @@ def _evaluate(args) -> int:
     import pandas as pd
 
     from hea_fast._io import atomic_write, atomic_write_json
-    from hea_fast.commands._tables import BadRows, formula_column, read_table, write_table
+    from hea_fast.commands._tables import write_table
     from hea_fast.phase.model import alloy_systems
     from hea_fast.validation.external import evaluate_predictions, parse_labels, report_markdown
 
     kind, model = _load(args.model)
-    df = read_table(args.input, "phase evaluate")
-    col = formula_column(df.columns, args.formula_column, args.input)
+    df, col, bad, batch, kept = _read_formulas(args, "phase evaluate")
     if args.label_column not in df.columns:
         raise ValueError(f"{args.input}: no column {args.label_column!r} (columns: {', '.join(map(str, df.columns))})")
     single = [v.strip() for v in args.single.split(",") if v.strip()] if args.single else None
@@ -188,21 +206,18 @@ def _evaluate(args) -> int:
         y_all, _ = parse_labels(df[args.label_column].tolist(), single)
     except ValueError as exc:
         raise ValueError(f"{args.input}, column {args.label_column!r}: {exc}") from None
-    bad = BadRows("phase evaluate", args.input)
-    batch, kept = bad.parse(df[col])
     p, inside, _, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
     y = y_all[kept]
-    in_training = None
-    if kind == "phase" and model.domain is not None:
-        in_training = model.domain.training_match(np.asarray(batch.fractions), batch.elements)
+    in_training = _training_compositions(kind, model, batch)
     systems = alloy_systems(batch)
-    if not (np.isfinite(y) & np.isfinite(p)).any():
+    ok = np.isfinite(y) & np.isfinite(p)
+    if not ok.any():
         raise ValueError(f"{args.input}: no row has both a label and a probability ({len(df)} rows, {len(bad)} "
                          f"unreadable formulas, {int(np.isnan(y_all).sum())} empty labels)")
     report = evaluate_predictions(y, p, systems, inside, in_training, n_boot=args.n_boot, seed=args.seed)
     counts = {"rows": len(df), "unreadable_formula": len(bad), "no_label": int(np.isnan(y_all).sum()),
               "no_probability": int((~np.isfinite(p)).sum()),
-              "scored": int((np.isfinite(y) & np.isfinite(p)).sum())}
+              "scored": int(ok.sum())}
     title = f"{args.model} phase model on {Path(args.input).name} (label column {args.label_column!r})"
     text = report_markdown(report, title)
     notes = [f"{counts['scored']} of {counts['rows']} rows scored ({counts['unreadable_formula']} unreadable formulas, "
@@ -229,7 +244,6 @@ def _evaluate(args) -> int:
                                                  "counts": counts, "n_boot": args.n_boot, "seed": args.seed,
                                                  "slices": report}, indent=1, default=float)
         atomic_write(out / "report.md", text + "\n" + "\n".join(notes) + "\n")
-        ok = np.isfinite(y) & np.isfinite(p)
         if not args.no_plots:
             from hea_fast.validation.plots import reliability_figure
 

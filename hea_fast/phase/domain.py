@@ -303,14 +303,7 @@ class ApplicabilityDomain:
         els = (elements,) if isinstance(elements, str) else tuple(str(e) for e in elements)
         if F.ndim != 2 or F.shape[1] != len(els):
             raise ValueError(f"fractions have shape {F.shape}; expected (n, {len(els)}) over {list(els)}")
-        col = {e: j for j, e in enumerate(self.elements_)}
-        Fk = np.zeros((F.shape[0], len(self.elements_)))
-        foreign = np.zeros(F.shape[0], dtype=bool)
-        for j, e in enumerate(els):
-            if e in col:
-                Fk[:, col[e]] = F[:, j]
-            else:
-                foreign |= F[:, j] > 0
+        Fk, foreign = self._aligned(F, els)
         T = self.points_[:, len(self.descriptors):] / self.fraction_weight
         T_support = T > 0.5 * tol  # fractions of the training keys are multiples of 1e-3
         out = np.zeros(F.shape[0], dtype=bool)
@@ -326,12 +319,20 @@ class ApplicabilityDomain:
         training alloys are left out; `score_features` puts such rows out by rule i)."""
         self._check_fitted()
         D, F, els = self._check_arrays(descriptors, fractions, elements)
-        Fk = np.zeros((D.shape[0], len(self.elements_)))
+        return self._z(D, self._aligned(F, els)[0])
+
+    def _aligned(self, F: np.ndarray, els: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(Fk, foreign): the fractions F over `els` as columns of the training elements (others left out),
+        and which rows hold an element no training alloy has."""
         col = {e: j for j, e in enumerate(self.elements_)}
+        Fk = np.zeros((F.shape[0], len(self.elements_)))
+        foreign = np.zeros(F.shape[0], dtype=bool)
         for j, e in enumerate(els):
             if e in col:
                 Fk[:, col[e]] = F[:, j]
-        return self._z(D, Fk)
+            else:
+                foreign |= F[:, j] > 0
+        return Fk, foreign
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
