@@ -110,6 +110,7 @@ def evaluate_predictions(y, p, systems, in_domain=None, in_training=None, n_boot
 
 def report_markdown(report: dict, title: str) -> str:
     """The slices of `evaluate_predictions` as a markdown table (value [95 % interval])."""
+    from hea_fast.validation.report import ci_cell
     from hea_fast.validation.scores import METRICS
 
     lines = [f"# {title}", "", "| rows | n | single-phase | " + " | ".join(METRICS) + " |",
@@ -118,9 +119,6 @@ def report_markdown(report: dict, title: str) -> str:
         if r is None:
             lines.append(f"| {name} | 0 | – | " + " | ".join("–" for _ in METRICS) + " |")
             continue
-        cells = []
-        for k in METRICS:
-            v, lo, hi = r[k]["value"], r[k]["lo"], r[k]["hi"]
-            cells.append("–" if not np.isfinite(v) else f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else ""))
+        cells = [ci_cell(r[k]["value"], r[k]["lo"], r[k]["hi"]) for k in METRICS]
         lines.append(f"| {name} | {r['n']} | {r['n_pos'] / r['n']:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -55,11 +55,15 @@ def data_summary(data: pd.DataFrame) -> dict:
     }
 
 
-def _fmt(row, m):
-    v, lo, hi = row[m], row[f"{m}_lo"], row[f"{m}_hi"]
+def ci_cell(v, lo, hi) -> str:
+    """A table cell "value [lo, hi]" (3 decimals; the value alone without an interval, – without a value)."""
     if not np.isfinite(v):
         return "–"
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else f"{v:.3f}"
+
+
+def _fmt(row, m):
+    return ci_cell(row[m], row[f"{m}_lo"], row[f"{m}_hi"])
 
 
 def markdown_table(table: pd.DataFrame, protocol: str, subset: str = "all") -> str:
