@@ -209,7 +209,8 @@ def ssvae_head_lattice(
     """The head on descriptors `columns` of every lattice rank in [start, stop); NaN where allowed[e] == 0."""
 
 # ---- phase_ensemble (phase_ensemble.h): logistic regression + gradient-boosted trees, calibrated ------
-# Model arguments (keyword-only): the arrays of hea_fast.phase.ensemble.EnsembleParams.arrays().
+# Model arguments (keyword-only): hea_fast.phase.ensemble.EnsembleParams.kernel_args() (the arrays, and
+# tree_link 'logit' (boosted trees) or 'mean' (a forest) with tree_float32 node tests).
 # Lattice arguments: props (E, 7), pair (E, E) (NaN: an unknown pair enthalpy), columns (descriptor
 # indices of features 0..len-1), allowed (E,) uint8, fraction_features (E,) int32 (-1: none).
 def phase_ensemble(
@@ -217,7 +218,8 @@ def phase_ensemble(
     lin_coef: npt.ArrayLike, lin_intercept: float, tree_baseline: float, tree_offsets: npt.ArrayLike,
     node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike, node_left: npt.ArrayLike,
     node_right: npt.ArrayLike, node_value: npt.ArrayLike, node_missing_left: npt.ArrayLike, w_lin: float,
-    w_tree: float, cal_a: float, cal_b: float,
+    w_tree: float, cal_a: float, cal_b: float, tree_link: str = "logit",
+    tree_float32: bool = False,
 ) -> _F64:
     """P(single phase) of feature rows V (n, F) -> (n,); NaN for a row with a non-finite feature."""
 
@@ -226,29 +228,39 @@ def phase_forest_sum(
     lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float, tree_baseline: float,
     tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike,
     node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
-    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
+    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float, tree_link: str = "logit",
+    tree_float32: bool = False,
 ) -> _F64:
     """Sum over the trees (tree order, from 0.0) of the leaf values of feature rows V (n, F); float32 node tests
     when `float32`; NaN for a row with a non-finite feature."""
 
+class PhaseEnsembleModel:
+    """A phase ensemble checked and laid out once for the fused lattice kernels (keeps its arrays alive)."""
+
+    def __init__(
+        self, *, lin_mean: npt.ArrayLike, lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float,
+        tree_baseline: float, tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike,
+        node_threshold: npt.ArrayLike, node_left: npt.ArrayLike, node_right: npt.ArrayLike,
+        node_value: npt.ArrayLike, node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float,
+        cal_b: float, tree_link: str = "logit", tree_float32: bool = False,
+    ) -> None: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+
 def phase_ensemble_lattice(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
     log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
-    threads: int | None = None, *, lin_mean: npt.ArrayLike, lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike,
-    lin_intercept: float, tree_baseline: float, tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike,
-    node_threshold: npt.ArrayLike, node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
-    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
+    model: PhaseEnsembleModel, threads: int | None = None,
 ) -> _F64:
     """P(single phase) of every lattice rank in [start, stop), from the ranks in one pass."""
 
 def phase_ensemble_topk(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
     log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
-    threshold: float | None = None, k: int = 1000, threads: int | None = None, floor: float | None = None, *,
-    lin_mean: npt.ArrayLike, lin_scale: npt.ArrayLike, lin_coef: npt.ArrayLike, lin_intercept: float,
-    tree_baseline: float, tree_offsets: npt.ArrayLike, node_feature: npt.ArrayLike, node_threshold: npt.ArrayLike,
-    node_left: npt.ArrayLike, node_right: npt.ArrayLike, node_value: npt.ArrayLike,
-    node_missing_left: npt.ArrayLike, w_lin: float, w_tree: float, cal_a: float, cal_b: float,
+    model: PhaseEnsembleModel, threshold: float | None = None, k: int = 1000, threads: int | None = None,
+    floor: float | None = None,
 ) -> tuple[_F64, _I64, int]:
     """The k best ranks of [start, stop) with a finite p >= threshold (and p >= floor): (scores, ranks,
     n_passing), best first; n_passing does not depend on floor."""

@@ -388,15 +388,13 @@ def test_params_from_sklearn_refuses_what_it_cannot_convert(fitted):
 def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     """A RandomForestClassifier as the tree member: the reference's mean of leaf fractions (float32
     node tests) is scikit-learn's predict_proba bitwise, missing values included; the C++ forest walker
-    gives the same bits; the lattice kernels refuse it; the parameters survive JSON bitwise."""
-
-    from hea_fast.phase.ensemble import kernel_supported
-
+    gives the same bits, the fused block kernel the same p to rounding; the parameters survive JSON
+    bitwise."""
     V, y, scaler, logreg, _ = fitted
     Fd = len(NAMES)
     rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=leaf, random_state=0).fit(V[:, :Fd], y)
     P = params_from_sklearn(scaler, logreg, rf, NAMES, FRACTION_ELEMENTS)
-    assert P.tree_link == "mean" and P.tree_float32 and P.n_trees == 25 and not kernel_supported(P)
+    assert P.tree_link == "mean" and P.tree_float32 and P.n_trees == 25
     W = _test_rows(fitted)
     W[::11, 2] = np.nan  # a missing descriptor: scikit-learn sends it down a side, p stays NaN overall
     p_rf = rf.predict_proba(W[:, :Fd])[:, 1]
@@ -406,11 +404,14 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     got = phase_ensemble_reference(W, P)
     np.testing.assert_allclose(got[ok], want, rtol=0, atol=1e-15)
     assert np.isnan(got[~ok]).all()
-    # the C++ forest walker: bitwise the reference, whatever the thread count; the lattice kernels refuse forests
+    # the C++ forest walker: bitwise the reference, whatever the thread count
     for threads in (1, 2, 3):
         assert np.array_equal(phase_ensemble(W, P, threads=threads), got, equal_nan=True)
-    with pytest.raises(ValueError, match="boosted trees only"):
-        phase_ensemble_lattice(CompositionSpace(("Al", "Co", "Cr", "Fe", "Ni"), 4, 10.0), 0, 10, P)
+    # the fused block kernel (float32 node tests, leaves summed in tree order, then the mean): the same
+    # p to the rounding of its exp/log polynomials, NaN rows alike
+    fused = core.phase_ensemble(W, threads=2, **P.kernel_args())
+    np.testing.assert_allclose(fused[ok], got[ok], rtol=0, atol=1e-13)
+    assert np.isnan(fused[~ok]).all()
     Q = EnsembleParams.from_dict(json.loads(json.dumps(P.to_dict(), allow_nan=False)))
     assert Q.tree_link == "mean" and Q.tree_float32 and np.array_equal(phase_ensemble_reference(W, Q), got,
                                                                        equal_nan=True)
@@ -420,6 +421,80 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     assert EnsembleParams.from_dict(d).tree_link == "logit"
     with pytest.raises(ValueError, match="tree_link"):
         dataclasses.replace(P, tree_link="median")
+
+
+@pytest.fixture(scope="module")
+def forests(fitted):
+    """Fully grown (min_samples_leaf 1: pure leaves, as the bundled `best`) and smoothed forests."""
+    V, y, scaler, logreg, _ = fitted
+    Fd = len(NAMES)
+    out = {}
+    for leaf in (1, 5):
+        rf = RandomForestClassifier(n_estimators=40, min_samples_leaf=leaf, random_state=leaf).fit(V[:, :Fd], y)
+        out[leaf] = params_from_sklearn(scaler, logreg, rf, NAMES, FRACTION_ELEMENTS)
+    return out
+
+
+@pytest.mark.parametrize("leaf", [1, 5])
+def test_forest_runs_in_the_fused_lattice_kernels(forests, space, leaf):
+    """A forest member in the fused lattice kernels: every rank's p equals the NumPy formula on
+    `featurize` of the decoded fractions (float32 node tests, mean of the leaves) to 1e-9, whatever
+    the thread count; the top-k with floors and thresholds — which prunes blocks by the leaves their
+    feature box reaches, and rows by the trees still to walk — is the brute-force top-k of those
+    scores with the exact passing count."""
+    P = dataclasses.replace(forests[leaf], cal_a=1.2, cal_b=0.1)
+    n = space.size
+    p = phase_ensemble_lattice(space, 0, n, P, threads=2)
+    ref, X = _lattice_reference(space, P, 0, n)
+    has_la = X[:, PALETTE.index("La")] > 0
+    assert np.isnan(p[has_la]).all() and np.isfinite(p[~has_la]).all()
+    np.testing.assert_allclose(p[~has_la], ref[~has_la], rtol=0, atol=1e-9)
+    assert np.array_equal(phase_ensemble_lattice(space, 0, n, P, threads=1), p, equal_nan=True)
+    fin = np.sort(p[np.isfinite(p)])[::-1]
+    for threshold in (None, float(np.quantile(fin, 0.3)), float(fin[20])):
+        for floor in (None, fin[0], fin[50], float(np.median(fin))):
+            for k in (1, 40, 10**6):
+                s, r, cnt = phase_ensemble_topk(space, 0, n, k, P, threshold=threshold, threads=2, floor=floor)
+                kept = p if floor is None else np.where(p >= floor, p, np.nan)
+                bs, br, _ = _brute_topk(kept, k, threshold, 0)
+                assert cnt == _brute_topk(p, k, threshold, 0)[2]
+                assert np.array_equal(r, br) and np.array_equal(s, bs)
+
+
+@pytest.mark.parametrize("w_lin", [0.5, 0.9])
+def test_forest_topk_prunes_exactly_on_a_large_slice(forests, w_lin):
+    """On 200,000 ranks of the 5-element HEA lattice most blocks are skipped by the bounds (the linear
+    member, the box's reachable leaves) or stop walking early: the k best and the passing count are
+    still those of scoring every rank (checked against the all-scores kernel, itself checked against
+    the reference above), for one and two threads."""
+    P = dataclasses.replace(forests[1], w_lin=w_lin, w_tree=1.0 - w_lin)
+    big = CompositionSpace(TRAIN_ELEMENTS, 5, 1.0, min_fraction=0.05, max_fraction=0.35)
+    start, stop = 1_000_000, 1_200_000
+    full = phase_ensemble_lattice(big, start, stop, P, threads=2)
+    ref, _ = _lattice_reference(big, P, start, start + 3000)
+    np.testing.assert_allclose(full[:3000], ref, rtol=0, atol=1e-9)
+    fin = np.sort(full)[::-1]
+    for threshold in (None, float(fin[5000])):
+        for k in (10, 1000):
+            want = _brute_topk(full, k, threshold, start)
+            for threads in (1, 2):
+                s, r, cnt = phase_ensemble_topk(big, start, stop, k, P, threshold=threshold, threads=threads)
+                assert cnt == want[2] and np.array_equal(r, want[1]) and np.array_equal(s, want[0])
+
+
+def test_prepared_model_checks_its_link():
+    """core.PhaseEnsembleModel validates like every kernel entry point; an unknown link is named."""
+    a = dict(lin_mean=np.zeros(1), lin_scale=np.ones(1), lin_coef=np.ones(1), lin_intercept=0.0, tree_baseline=0.0,
+             tree_offsets=np.array([0, 1]), node_feature=np.array([-1], dtype=np.int32), node_threshold=np.zeros(1),
+             node_left=np.array([-1], dtype=np.int32), node_right=np.array([-1], dtype=np.int32),
+             node_value=np.array([0.5]), node_missing_left=np.zeros(1, dtype=np.uint8), w_lin=0.5, w_tree=0.5,
+             cal_a=1.0, cal_b=0.0)
+    m = core.PhaseEnsembleModel(**a, tree_link="mean", tree_float32=True)
+    assert m.n_trees == 1 and m.n_features == 1
+    with pytest.raises(ValueError, match="tree_link must be 'logit'.*'median'"):
+        core.PhaseEnsembleModel(**a, tree_link="median")
+    with pytest.raises(ValueError, match="lin_scale"):
+        core.PhaseEnsembleModel(**{**a, "lin_scale": np.zeros(1)})
 
 
 # ---- boosted trees on float32-rounded features (the distilled default's student) ------------------------

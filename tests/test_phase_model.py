@@ -341,7 +341,6 @@ def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_t
     student per calibration fold."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from hea_fast.phase.ensemble import kernel_supported
     from hea_fast.phase.estimator import STUDENT, student_features
     from hea_fast.screen import PhaseScorer, hea_space
     from hea_fast.screen.domain import decode_ranks
@@ -363,7 +362,7 @@ def test_distilled_member_follows_an_independently_refitted_forest_and_runs_in_t
     p = est.predict_proba(bt)[:, 1]
     np.testing.assert_allclose(p, 0.5 * est.linear_.predict_proba(Vt)[:, 1] + 0.5 * p_student, rtol=0, atol=1e-15)
     m = est.export()
-    assert kernel_supported(m.params) and m.params.n_trees == STUDENT["max_iter"]
+    assert m.params.tree_link == "logit" and not m.params.tree_float32 and m.params.n_trees == STUDENT["max_iter"]
     assert m.metadata["distillation"]["student"] == STUDENT
     np.testing.assert_allclose(m.predict_proba(bt)[:, 1], p, rtol=0, atol=1e-12)
     space = hea_space(["Ti", "Cr", "Fe", "Ni", "Cu"], 5, 5.0)
@@ -457,14 +456,13 @@ def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, mo
     fitted to the record fractions); it
     follows the ``best`` model it was distilled from (same linear member, the forest as teacher) over the
     default HEA space: an independent model as the reference, compared on 2,000 random compositions."""
-    from hea_fast.phase.ensemble import kernel_supported
     from hea_fast.phase.estimator import STUDENT
     from hea_fast.screen import DEFAULT_PALETTE, hea_space
     from hea_fast.screen.domain import decode_ranks
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
     m, best = load_model("default"), load_model("best")
-    assert kernel_supported(m.params) and m.params.tree_link == "logit"
+    assert m.params.tree_link == "logit" and not m.params.tree_float32  # float32 cuts: float64 node tests
     assert m.params.n_trees == STUDENT["max_iter"] and m.params.max_depth <= STUDENT["max_depth"]
     training = json.loads((default_model_dir() / "TRAINING.json").read_text())
     assert "ensemble_distilled_soft" in training["model"] and training["distillation"]["rmse"] < 0.1
@@ -476,17 +474,18 @@ def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, mo
     assert np.sqrt(np.mean((p - q) ** 2)) < 0.04 and np.corrcoef(p, q)[0, 1] > 0.97
 
 
-def test_best_model_is_the_forest_ensemble_and_predicts_without_the_kernel(tmp_path, monkeypatch):
+def test_best_model_is_the_forest_ensemble_and_screens_fused(tmp_path, monkeypatch):
     """The bundled ``best`` model (scripts/train_default_phase.py --trees forest): a forest member
     (mean link, float32 tests, nodes in nodes.npz), the default's domain settings, its TRAINING.json;
     its probabilities (C++ forest walker) are the NumPy formula's bitwise, every one in [0, 1]; `screen`
-    has no fused path for it."""
-    from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_reference
+    runs it through the fused lattice kernel, whose top-k is that of the decoded compositions'
+    probabilities."""
+    from hea_fast.phase.ensemble import phase_ensemble_reference
     from hea_fast.phase.model import best_model_dir
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
     m = load_model("best")
-    assert m.params.tree_link == "mean" and m.params.tree_float32 and not kernel_supported(m.params)
+    assert m.params.tree_link == "mean" and m.params.tree_float32
     assert (best_model_dir() / "nodes.npz").is_file() and (best_model_dir() / "TRAINING.json").is_file()
     assert m.domain.min_components == 3 and m.params.n_trees == 300
     alloys = ["CoCrFeMnNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi", "TiZr"]
@@ -496,7 +495,12 @@ def test_best_model_is_the_forest_ensemble_and_predicts_without_the_kernel(tmp_p
     np.testing.assert_array_equal(f["p_single"].to_numpy(), phase_ensemble_reference(V, m.params))
     from hea_fast.screen import PhaseScorer, hea_space
 
-    assert PhaseScorer(m).fused_topk(hea_space(["Nb", "Mo", "Ta", "W", "Ti"], 5, 5.0), 0, 10, 3, "default", 1) is None
+    space = hea_space(["Nb", "Mo", "Ta", "W", "Ti", "V"], 5, 5.0)
+    s, r, n = PhaseScorer(m).fused_topk(space, 0, len(space), 25, "default", 2)
+    p = m.predict_proba(space.decode(0, len(space)))[:, 1]
+    order = np.lexsort((np.arange(len(p)), -p))[:25]
+    assert n == len(space) and np.array_equal(r, order)
+    np.testing.assert_allclose(s, p[order], rtol=0, atol=1e-12)
 
 
 def test_inference_does_not_import_sklearn(tmp_path):

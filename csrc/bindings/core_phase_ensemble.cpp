@@ -3,6 +3,7 @@
 // its tree: a bad model raises ValueError naming the array and the node.
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,11 @@ ModelArgs make_model(const py::dict& kw) {
                           std::to_string(m.w_tree));
   if (!(m.cal_a > 0 && std::isfinite(m.cal_a)))
     throw py::value_error("cal_a must be finite and > 0, got " + std::to_string(m.cal_a));
+  const std::string link = kw["tree_link"].cast<std::string>();
+  if (link != "logit" && link != "mean")
+    throw py::value_error("tree_link must be 'logit' (boosted trees) or 'mean' (a forest), got '" + link + "'");
+  m.tree_mean = link == "mean";
+  m.tree_float32 = kw["tree_float32"].cast<bool>();
 
   hb::check_shape(a.tree_offsets, "tree_offsets", {-1});
   hb::check_shape(a.node_feature, "node_feature", {-1});
@@ -177,7 +183,8 @@ const char* kModelDoc =
     " Model arguments (keyword-only; hea_fast.phase.ensemble.EnsembleParams.arrays()): lin_mean, lin_scale, lin_coef "
     "(F,), lin_intercept, tree_baseline, tree_offsets (n_trees + 1,), node_feature, node_threshold, node_left, "
     "node_right (relative to the tree's first node), node_value, node_missing_left (n_nodes,), w_lin, w_tree, cal_a, "
-    "cal_b.";
+    "cal_b; tree_link ('logit': boosted trees, σ(baseline + Σ leaves); 'mean': a forest, Σ leaves / n_trees), "
+    "tree_float32 (nodes compare float32(v), as scikit-learn's forests do).";
 
 const char* kLatticeDoc =
     " props (E, 7), pair (E, E): the palette's element data (props finite; a NaN pair enthalpy makes compositions "
@@ -190,7 +197,7 @@ const char* kLatticeDoc =
   py::object lin_mean, py::object lin_scale, py::object lin_coef, py::object lin_intercept, py::object tree_baseline,  \
       py::object tree_offsets, py::object node_feature, py::object node_threshold, py::object node_left,               \
       py::object node_right, py::object node_value, py::object node_missing_left, py::object w_lin, py::object w_tree, \
-      py::object cal_a, py::object cal_b
+      py::object cal_a, py::object cal_b, py::object tree_link, py::object tree_float32
 #define PE_MODEL_DICT                                    \
   hb::dict_of({{"lin_mean", lin_mean},                   \
                {"lin_scale", lin_scale},                 \
@@ -207,12 +214,24 @@ const char* kLatticeDoc =
                {"w_lin", w_lin},                         \
                {"w_tree", w_tree},                       \
                {"cal_a", cal_a},                         \
-               {"cal_b", cal_b}})
+               {"cal_b", cal_b},                         \
+               {"tree_link", tree_link},                 \
+               {"tree_float32", tree_float32}})
 #define PE_MODEL_ARGS                                                                                        \
   py::kw_only(), py::arg("lin_mean"), py::arg("lin_scale"), py::arg("lin_coef"), py::arg("lin_intercept"),   \
       py::arg("tree_baseline"), py::arg("tree_offsets"), py::arg("node_feature"), py::arg("node_threshold"), \
       py::arg("node_left"), py::arg("node_right"), py::arg("node_value"), py::arg("node_missing_left"),      \
-      py::arg("w_lin"), py::arg("w_tree"), py::arg("cal_a"), py::arg("cal_b")
+      py::arg("w_lin"), py::arg("w_tree"), py::arg("cal_a"), py::arg("cal_b"), py::arg("tree_link") = "logit", \
+      py::arg("tree_float32") = false
+
+// A model checked and prepared once (PhaseEnsembleModel): the arrays stay alive in `args` (held by
+// pointer, so the Model the prepared layout points into never moves).
+struct PreparedModel {
+  std::unique_ptr<ModelArgs> args;
+  std::shared_ptr<const PE::Prepared> prepared;
+  explicit PreparedModel(const py::dict& kw)
+      : args(std::make_unique<ModelArgs>(make_model(kw))), prepared(PE::prepare_model(args->m)) {}
+};
 
 }  // namespace
 
@@ -250,34 +269,46 @@ void bind_phase_ensemble(py::module_& m) {
        kModelDoc)
           .c_str());
 
+  py::class_<PreparedModel, std::shared_ptr<PreparedModel>>(
+      m, "PhaseEnsembleModel",
+      "A phase ensemble checked and laid out for the fused lattice kernels once (trees in the block "
+      "evaluator's layout, leaf bounds), for many calls of phase_ensemble_lattice / phase_ensemble_topk; it keeps "
+      "its arrays alive.")
+      .def(py::init([](PE_MODEL_PARAMS) { return std::make_shared<PreparedModel>(PE_MODEL_DICT); }), PE_MODEL_ARGS,
+           (std::string("Check and prepare a model.") + kModelDoc).c_str())
+      .def_property_readonly("n_features", [](const PreparedModel& pm) { return pm.args->m.F; })
+      .def_property_readonly("n_trees", [](const PreparedModel& pm) { return pm.args->m.n_trees; });
+
   m.def(
       "phase_ensemble_lattice",
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, py::object threads, PE_MODEL_PARAMS) {
-        ModelArgs a = make_model(PE_MODEL_DICT);
-        LatticeArgs la = make_lattice(space, start, stop, a.m, props, pair, gas_constant, log_offset, columns, allowed,
+         carray<int32_t> fraction_features, const PreparedModel& model, py::object threads) {
+        const PE::Model& pm = model.args->m;
+        LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
                                       fraction_features);
         const int t = hb::threads_arg(threads);
-        return hb::fill_array<double>(
-            {stop - start}, [&](double* out) { PE::lattice_scores(space, start, stop - start, la.lf, a.m, out, t); });
+        return hb::fill_array<double>({stop - start}, [&](double* out) {
+          PE::lattice_scores(space, start, stop - start, la.lf, *model.prepared, out, t);
+        });
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
-      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"),
-      py::arg("threads") = py::none(), PE_MODEL_ARGS,
+      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
+      py::arg("threads") = py::none(),
       (std::string("P(single phase) of every lattice rank in [start, stop): (stop - start,) float64, the descriptors "
-                   "computed from the ranks by the descriptor block kernel, the fractions from the units.") +
-       kLatticeDoc + kModelDoc)
+                   "computed from the ranks by the descriptor block kernel, the fractions from the units; model: a "
+                   "PhaseEnsembleModel.") +
+       kLatticeDoc)
           .c_str());
 
   m.def(
       "phase_ensemble_topk",
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, py::object threshold, int64_t k, py::object threads, py::object floor,
-         PE_MODEL_PARAMS) {
-        ModelArgs a = make_model(PE_MODEL_DICT);
-        LatticeArgs la = make_lattice(space, start, stop, a.m, props, pair, gas_constant, log_offset, columns, allowed,
+         carray<int32_t> fraction_features, const PreparedModel& model, py::object threshold, int64_t k,
+         py::object threads, py::object floor) {
+        const PE::Model& pm = model.args->m;
+        LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
                                       fraction_features);
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
         const double fl = hb::optional_double(floor, "floor", -std::numeric_limits<double>::infinity());
@@ -285,19 +316,20 @@ void bind_phase_ensemble(py::module_& m) {
         const int t = hb::threads_arg(threads);
         std::vector<hea_fast::screen::Hit> top;
         int64_t passing = 0;
-        hb::without_gil(
-            [&] { passing = PE::lattice_topk(space, start, stop - start, la.lf, a.m, thr, k, t, &top, fl); });
+        hb::without_gil([&] {
+          passing = PE::lattice_topk(space, start, stop - start, la.lf, *model.prepared, thr, k, t, &top, fl);
+        });
         return hb::topk_tuple(top, passing);
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
-      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"),
+      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
       py::arg("threshold") = py::none(), py::arg("k") = 1000, py::arg("threads") = py::none(),
-      py::arg("floor") = py::none(), PE_MODEL_ARGS,
-      (std::string("Fused screening of lattice ranks [start, stop) by the phase ensemble: the k best with a finite "
-                   "p >= threshold, as (scores, ranks, n_passing), best first (higher p, then lower rank); the result "
-                   "does not depend on threads. floor: rows with p < floor are left out of the k best (and their "
-                   "trees may be skipped), e.g. the worst score of a full pool the result is merged into; "
-                   "n_passing is exact whatever the floor.") +
-       kLatticeDoc + kModelDoc)
+      py::arg("floor") = py::none(),
+      (std::string("Fused screening of lattice ranks [start, stop) by the phase ensemble `model` (a "
+                   "PhaseEnsembleModel): the k best with a finite p >= threshold, as (scores, ranks, n_passing), best "
+                   "first (higher p, then lower rank); the result does not depend on threads. floor: rows with p < "
+                   "floor are left out of the k best (and their trees may be skipped), e.g. the worst score of a full "
+                   "pool the result is merged into; n_passing is exact whatever the floor.") +
+       kLatticeDoc)
           .c_str());
 }

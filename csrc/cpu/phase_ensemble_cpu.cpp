@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <queue>
 #include <vector>
 
@@ -134,7 +135,15 @@ HEA_CLONES void block_bins(const Binner& bn, const double* __restrict c, int16_t
       if (count[cell[b]] > 2) out[b] = static_cast<int16_t>(bn.slow(cell[b], c[b]));
 }
 
-// The model in the block evaluator's layout.
+struct WalkNode {
+  double threshold;  // go to child + 1 iff v > threshold; +inf on leaves
+  int32_t slot;      // tested feature's slot (0 on leaves)
+  int32_t child;     // walking index of the left child (the node itself on leaves)
+};
+
+}  // namespace
+
+// The model in the block evaluator's layout (declared in phase_ensemble.h).
 struct Prepared {
   const Model* m = nullptr;
   bool fast = false;  // complete-tree layout (depth <= kMaxFastDepth, <= 32767 thresholds per feature)
@@ -148,11 +157,19 @@ struct Prepared {
   std::vector<double> leaf;              // (n_trees * n_leaf)
   std::vector<int32_t> leaf_bits;        // (n_trees * 32): 16 leaves' low 32-bit halves, then high
   double raw_lo = 0, raw_hi = 0;         // bounds of the raw score: baseline + Σ_t min/max leaf of t
-  // walking layout (trees deeper than kMaxFastDepth): absolute child indices, leaves pointing at
-  // themselves (slot 0, threshold 0), so every composition takes exactly tree_depth[t] steps
-  std::vector<int32_t> walk_slot, walk_left, walk_right, walk_depth;
-  std::vector<double> walk_thr;
+  // walking layout (trees deeper than kMaxFastDepth, forests): each tree's nodes renumbered breadth
+  // first so that a node's children are adjacent (right = left + 1), one 16-byte record per node; a
+  // leaf is its own child with threshold +inf, so a row at a leaf stays there (v > +inf is false)
+  std::vector<WalkNode> walk;
+  std::vector<double> walk_value;                  // leaf values by walking index
+  std::vector<int32_t> walk_depth;                 // per tree
+  std::vector<double> walk_leaf_lo, walk_leaf_hi;  // per tree: its smallest / largest leaf
+  std::vector<double> suffix_lo, suffix_hi;        // (n_trees + 1): Σ_{u >= t} smallest / largest leaf of u
+  int32_t walk_stack = 1;                          // depth-first stack size the deepest tree needs
 };
+
+namespace {
+
 
 int tree_depth(const Model& m, int64_t t) {
   const int64_t off = m.tree_offsets[t], n = m.tree_offsets[t + 1] - off;
@@ -205,12 +222,6 @@ Prepared prepare(const Model& m) {
     }
     P.thr[slot_of[f]].push_back(m.node_threshold[i]);
   }
-  bool small = true;
-  for (auto& th : P.thr) {
-    std::sort(th.begin(), th.end());
-    th.erase(std::unique(th.begin(), th.end()), th.end());
-    small &= th.size() <= 32767;
-  }
   P.raw_lo = P.raw_hi = m.tree_baseline;
   for (int64_t t = 0; t < m.n_trees; ++t) {
     double lo = INFINITY, hi = -INFINITY;
@@ -219,25 +230,50 @@ Prepared prepare(const Model& m) {
     P.raw_lo += lo;
     P.raw_hi += hi;
   }
-  int depth = 0;
-  for (int64_t t = 0; t < m.n_trees; ++t) depth = std::max(depth, tree_depth(m, t));
-  P.fast = small && depth <= kMaxFastDepth;
+  std::vector<int32_t> depths;
+  for (int64_t t = 0; t < m.n_trees; ++t) depths.push_back(tree_depth(m, t));
+  const int depth = depths.empty() ? 0 : *std::max_element(depths.begin(), depths.end());
+  bool small = depth <= kMaxFastDepth;  // the thresholds are sorted for the complete layout only
+  for (auto& th : P.thr) {
+    if (!small) break;
+    std::sort(th.begin(), th.end());
+    th.erase(std::unique(th.begin(), th.end()), th.end());
+    small &= th.size() <= 32767;
+  }
+  P.fast = small;
   if (!P.fast) {
     const int64_t n = m.tree_offsets[m.n_trees];
-    P.walk_slot.assign(static_cast<size_t>(n), 0);
-    P.walk_left.assign(static_cast<size_t>(n), 0);
-    P.walk_right.assign(static_cast<size_t>(n), 0);
-    P.walk_thr.assign(static_cast<size_t>(n), 0.0);
+    P.walk.assign(static_cast<size_t>(n), WalkNode{INFINITY, 0, 0});
+    P.walk_value.assign(static_cast<size_t>(n), 0.0);
+    std::vector<int32_t> order;  // breadth-first order of one tree's nodes (relative indices)
     for (int64_t t = 0; t < m.n_trees; ++t) {
-      P.walk_depth.push_back(tree_depth(m, t));
+      P.walk_depth.push_back(depths[static_cast<size_t>(t)]);
+      P.walk_stack = std::max(P.walk_stack, P.walk_depth.back() + 1);
       const int64_t off = m.tree_offsets[t];
-      for (int64_t i = off; i < m.tree_offsets[t + 1]; ++i) {
-        const bool leaf = m.node_feature[i] < 0;
-        P.walk_slot[i] = leaf ? 0 : slot_of[m.node_feature[i]];
-        P.walk_thr[i] = leaf ? 0.0 : m.node_threshold[i];
-        P.walk_left[i] = static_cast<int32_t>(leaf ? i : off + m.node_left[i]);
-        P.walk_right[i] = static_cast<int32_t>(leaf ? i : off + m.node_right[i]);
+      double lo = INFINITY, hi = -INFINITY;
+      for (int64_t i = off; i < m.tree_offsets[t + 1]; ++i)
+        if (m.node_feature[i] < 0) lo = std::min(lo, m.node_value[i]), hi = std::max(hi, m.node_value[i]);
+      P.walk_leaf_lo.push_back(lo);
+      P.walk_leaf_hi.push_back(hi);
+      order.assign(1, 0);
+      for (size_t q = 0; q < order.size(); ++q) {  // position q of order is walking index off + q
+        const int64_t i = off + order[q];
+        WalkNode& w = P.walk[static_cast<size_t>(off + static_cast<int64_t>(q))];
+        if (m.node_feature[i] < 0) {
+          w = WalkNode{INFINITY, 0, static_cast<int32_t>(off + static_cast<int64_t>(q))};
+          P.walk_value[static_cast<size_t>(off + static_cast<int64_t>(q))] = m.node_value[i];
+          continue;
+        }
+        w = WalkNode{m.node_threshold[i], slot_of[m.node_feature[i]], static_cast<int32_t>(off + order.size())};
+        order.push_back(m.node_left[i]);
+        order.push_back(m.node_right[i]);
       }
+    }
+    P.suffix_lo.assign(static_cast<size_t>(m.n_trees + 1), 0.0);
+    P.suffix_hi.assign(static_cast<size_t>(m.n_trees + 1), 0.0);
+    for (int64_t t = m.n_trees - 1; t >= 0; --t) {
+      P.suffix_lo[t] = P.suffix_lo[t + 1] + P.walk_leaf_lo[t];
+      P.suffix_hi[t] = P.suffix_hi[t + 1] + P.walk_leaf_hi[t];
     }
     return P;
   }
@@ -364,28 +400,29 @@ HEA_CLONES void trees_fast(const Prepared& P, const int16_t* bins, double* raw) 
   }
 }
 
-// Any depth: the block's compositions walk each tree in lockstep, branch-free steps (a leaf is its
-// own child) until every walk is at a leaf, so the 64 walks are independent chains the core overlaps. X holds the
-// block's tested features by slot (X[slot * B + b]).
-HEA_CLONES void trees_walk(const Prepared& P, const double* __restrict X, double* __restrict raw) {
+// Any depth: rows[0..nr) of the block walk trees [t0, t1) in lockstep, branch-free steps (a leaf is its
+// own child) until every walk is at a leaf, so the walks are independent chains the core overlaps;
+// raw[row] += leaf in tree order. X holds the block's tested features by slot (X[slot * B + b]).
+HEA_CLONES void trees_walk(const Prepared& P, const double* __restrict X, double* __restrict raw,
+                           const int32_t* __restrict rows, int nr, int64_t t0, int64_t t1) {
   const Model& m = *P.m;
-  const int32_t *slot = P.walk_slot.data(), *left = P.walk_left.data(), *right = P.walk_right.data();
-  const double* thr = P.walk_thr.data();
+  const WalkNode* nodes = P.walk.data();
+  const double* value = P.walk_value.data();
   int32_t node[B];
-  for (int64_t t = 0; t < m.n_trees; ++t) {
+  for (int64_t t = t0; t < t1; ++t) {
     const auto root = static_cast<int32_t>(m.tree_offsets[t]);
-    for (int b = 0; b < B; ++b) node[b] = root;
+    for (int r = 0; r < nr; ++r) node[r] = root;
     for (int step = 0; step < P.walk_depth[t]; ++step) {
       int32_t moving = 0;  // some walk not yet at its leaf after this step
-      for (int b = 0; b < B; ++b) {
-        const int32_t n = node[b];
-        const int32_t c = X[static_cast<int64_t>(slot[n]) * B + b] <= thr[n] ? left[n] : right[n];
-        node[b] = c;
-        moving |= left[c] != c;
+      for (int r = 0; r < nr; ++r) {
+        const WalkNode& nd = nodes[node[r]];
+        const int32_t c = nd.child + static_cast<int32_t>(X[static_cast<int64_t>(nd.slot) * B + rows[r]] > nd.threshold);
+        moving |= c ^ node[r];
+        node[r] = c;
       }
       if (!moving) break;
     }
-    for (int b = 0; b < B; ++b) raw[b] += m.node_value[node[b]];
+    for (int r = 0; r < nr; ++r) raw[rows[r]] += value[node[r]];
   }
 }
 
@@ -432,10 +469,19 @@ HEA_CLONES void finish_block(const Model& m, const double* __restrict z, const d
   double* a = s;
   double* t = s + B;
   for (int b = 0; b < B; ++b) a[b] = clamp(-(z[b] + b0), -708.0, 708.0);
-  for (int b = 0; b < B; ++b) t[b] = clamp(-raw[b], -708.0, 708.0);
-  for (int b = 0; b < B; ++b) {
-    const double q = w_lin / (1.0 + fastmath::exp_poly(a[b])) + w_tree / (1.0 + fastmath::exp_poly(t[b]));
-    a[b] = (1.0 - q) / q;  // e^−logit(q)
+  if (m.tree_mean) {  // a forest: the member is the mean of its trees' leaves, raw / n_trees
+    const double nt = static_cast<double>(m.n_trees);
+    for (int b = 0; b < B; ++b) t[b] = raw[b] / nt;
+    for (int b = 0; b < B; ++b) {
+      const double q = w_lin / (1.0 + fastmath::exp_poly(a[b])) + w_tree * t[b];
+      a[b] = (1.0 - q) / q;  // e^−logit(q)
+    }
+  } else {
+    for (int b = 0; b < B; ++b) t[b] = clamp(-raw[b], -708.0, 708.0);
+    for (int b = 0; b < B; ++b) {
+      const double q = w_lin / (1.0 + fastmath::exp_poly(a[b])) + w_tree / (1.0 + fastmath::exp_poly(t[b]));
+      a[b] = (1.0 - q) / q;  // e^−logit(q)
+    }
   }
   for (int b = 0; b < B; ++b) a[b] = clamp(a[b], DBL_MIN, DBL_MAX);
   for (int b = 0; b < B; ++b) a[b] = cal_a * fastmath::log_poly(a[b]) - cal_b;
@@ -450,7 +496,8 @@ struct Work {
   std::vector<double> raw, z, zero, scratch, bound, walk_x;
   std::vector<const double*> col;
   std::vector<uint8_t> ok;
-  std::vector<int32_t> cell, bin_lo, bin_hi;
+  std::vector<int32_t> cell, bin_lo, bin_hi, stack, live;
+  std::vector<double> box_lo, box_hi, settled;
   explicit Work(const Prepared& P)
       : bins(P.slot_feature.size() * B + kLanes),
         raw(B),
@@ -463,7 +510,12 @@ struct Work {
         ok(B),
         cell(B),
         bin_lo(P.slot_feature.size()),
-        bin_hi(P.slot_feature.size()) {}
+        bin_hi(P.slot_feature.size()),
+        stack(static_cast<size_t>(P.walk_stack)),
+        live(B),
+        box_lo(P.slot_feature.size()),
+        box_hi(P.slot_feature.size()),
+        settled(B) {}
 };
 
 // Margin on the bounds of p below: far above the few-ulp rounding of the bounds and of p itself.
@@ -474,7 +526,8 @@ constexpr double kBoundMargin = 1e-9;
 // binding checks w_lin, w_tree >= 0 and cal_a > 0), so p at the corners of a box bounds p inside it.
 double p_scalar(const Model& m, double z, double raw) {
   const double a = clamp(-(z + m.lin_intercept), -708.0, 708.0), t = clamp(-raw, -708.0, 708.0);
-  const double q = m.w_lin / (1.0 + std::exp(a)) + m.w_tree / (1.0 + std::exp(t));
+  const double q = m.w_lin / (1.0 + std::exp(a)) +
+                   (m.tree_mean ? m.w_tree * (raw / static_cast<double>(m.n_trees)) : m.w_tree / (1.0 + std::exp(t)));
   const double r = clamp((1.0 - q) / q, DBL_MIN, DBL_MAX);
   const double u = clamp(m.cal_a * std::log(r) - m.cal_b, -708.0, 708.0);
   return 1.0 / (1.0 + std::exp(u));
@@ -486,8 +539,10 @@ double p_scalar(const Model& m, double z, double raw) {
 // bin_hi > node_bin; each tree contributes the smallest / largest of the leaves some row can reach,
 // summed in tree order from the baseline like the rows' own sums (rounding is monotone, so the
 // bounds hold for the rounded sums too). Returns false when no row is ok.
-bool block_raw_bounds(const Prepared& P, Work& w, int nb, double* raw_lo, double* raw_hi) {
-  const Model& m = *P.m;
+// The box of the tested features over the rows b < nb with ok[b]: w.box_lo[s], w.box_hi[s] per slot,
+// as the nodes compare them (rounded to float32 for tree_float32: rounding is monotone, so every
+// row's compared value lies in the rounded box). Returns false when no row is ok.
+bool block_box(const Prepared& P, Work& w, int nb) {
   const double* const* col = w.col.data();
   const uint8_t* ok = w.ok.data();
   bool any = false;
@@ -498,8 +553,19 @@ bool block_raw_bounds(const Prepared& P, Work& w, int nb, double* raw_lo, double
     double lo = INFINITY, hi = -INFINITY;
     for (int b = 0; b < nb; ++b)
       if (ok[b]) lo = std::min(lo, c[b]), hi = std::max(hi, c[b]);
-    w.bin_lo[s] = P.binner[s].bin(lo);
-    w.bin_hi[s] = P.binner[s].bin(hi);
+    if (P.m->tree_float32) lo = static_cast<float>(lo), hi = static_cast<float>(hi);
+    w.box_lo[s] = lo;
+    w.box_hi[s] = hi;
+  }
+  return true;
+}
+
+bool block_raw_bounds(const Prepared& P, Work& w, int nb, double* raw_lo, double* raw_hi) {
+  const Model& m = *P.m;
+  if (!block_box(P, w, nb)) return false;
+  for (size_t s = 0; s < P.slot_feature.size(); ++s) {
+    w.bin_lo[s] = P.binner[s].bin(w.box_lo[s]);
+    w.bin_hi[s] = P.binner[s].bin(w.box_hi[s]);
   }
   const int NI = P.n_inner, NL = P.n_leaf;
   const int32_t *blo = w.bin_lo.data(), *bhi = w.bin_hi.data();
@@ -524,6 +590,109 @@ bool block_raw_bounds(const Prepared& P, Work& w, int nb, double* raw_lo, double
   }
   *raw_lo = sum_lo;
   *raw_hi = sum_hi;
+  return true;
+}
+
+// The same for the walking layout (deeper trees, forests): each tree's nodes that some row of the box
+// reaches, depth first (left iff box_lo <= threshold, right iff box_hi > threshold); a tree stops
+// early once it has met its own smallest and largest leaves, which bound it anyway.
+bool block_raw_bounds_walk(const Prepared& P, Work& w, int nb, double* raw_lo, double* raw_hi) {
+  const Model& m = *P.m;
+  if (!block_box(P, w, nb)) return false;
+  const WalkNode* nodes = P.walk.data();
+  const double *blo = w.box_lo.data(), *bhi = w.box_hi.data();
+  int32_t* stack = w.stack.data();
+  double sum_lo = m.tree_baseline, sum_hi = m.tree_baseline;
+  for (int64_t t = 0; t < m.n_trees; ++t) {
+    const double tlo = P.walk_leaf_lo[t], thi = P.walk_leaf_hi[t];
+    double lo = INFINITY, hi = -INFINITY;
+    int top = 0;
+    stack[top++] = static_cast<int32_t>(m.tree_offsets[t]);
+    while (top > 0) {
+      const int32_t i = stack[--top];
+      const WalkNode& nd = nodes[i];
+      if (nd.child == i) {  // a leaf
+        lo = std::min(lo, P.walk_value[i]);
+        hi = std::max(hi, P.walk_value[i]);
+        if (lo <= tlo && hi >= thi) break;
+        continue;
+      }
+      // a node's pending sibling plus one path: the stack never holds more than depth + 1 nodes
+      if (bhi[nd.slot] > nd.threshold) stack[top++] = nd.child + 1;
+      if (blo[nd.slot] <= nd.threshold) stack[top++] = nd.child;
+    }
+    sum_lo += lo;
+    sum_hi += hi;
+  }
+  *raw_lo = sum_lo;
+  *raw_hi = sum_hi;
+  return true;
+}
+
+// Trees walked between two checks of walk_pruned.
+constexpr int64_t kWalkGroup = 16;  // 4 to 32 screen within 10 % of each other; all 300 at once: 1.4-1.7x slower
+
+struct RowIndex {  // 0, 1, ..., B − 1: every row of a block
+  int32_t v[B];
+  constexpr RowIndex() : v() {
+    for (int b = 0; b < B; ++b) v[b] = b;
+  }
+  const int32_t* data() const { return v; }
+};
+constexpr RowIndex kAllRows;
+
+// The walking layout's trees over one block under eval_block's pruning contract: the usable rows
+// b < nb walk the trees kWalkGroup at a time; after each group a row whose p, whatever the remaining
+// trees give (raw so far + the suffix sums of their smallest / largest leaves), cannot reach
+// heap_min and lies on a known side of `threshold` is settled and walks no further. When every row
+// settles, returns false with out[b] = 1 for the rows sure to pass (eval_block's contract); otherwise
+// the walked rows get their exact p and each settled row a bound on the side it is known to lie: its
+// lower bound when it passes the threshold, its upper bound when it fails — below heap_min either
+// way, so the top-k and the passing count are those of every tree.
+bool walk_pruned(const Prepared& P, Work& w, int nb, double heap_min, double threshold, double* out) {
+  const Model& m = *P.m;
+  const double* z = w.z.data();
+  double* raw = w.raw.data();
+  const uint8_t* ok = w.ok.data();
+  int32_t* live = w.live.data();
+  double* settled = w.settled.data();  // NaN: walked to the end
+  int nl = 0;
+  for (int b = 0; b < B; ++b) settled[b] = std::numeric_limits<double>::quiet_NaN();
+  for (int b = 0; b < nb; ++b)
+    if (ok[b]) live[nl++] = b;
+  const int64_t T = m.n_trees;
+  for (int64_t t0 = 0; t0 < T && nl > 0; t0 += kWalkGroup) {
+    const int64_t t1 = std::min(T, t0 + kWalkGroup);
+    trees_walk(P, w.walk_x.data(), raw, live, nl, t0, t1);
+    if (t1 == T) break;
+    int keep = 0;
+    for (int r = 0; r < nl; ++r) {
+      const int b = live[r];
+      const double hi = p_scalar(m, z[b], raw[b] + P.suffix_hi[t1]);
+      double v = std::numeric_limits<double>::quiet_NaN();
+      if (hi + kBoundMargin < heap_min) {
+        if (hi + kBoundMargin < threshold) {
+          v = hi;
+        } else {
+          const double lo = p_scalar(m, z[b], raw[b] + P.suffix_lo[t1]);
+          if (lo - kBoundMargin >= threshold) v = lo;
+        }
+      }
+      if (std::isnan(v)) {
+        live[keep++] = b;
+      } else {
+        settled[b] = v;
+      }
+    }
+    nl = keep;
+  }
+  if (nl == 0) {
+    for (int b = 0; b < nb; ++b) out[b] = ok[b] && settled[b] >= threshold ? 1.0 : 0.0;
+    return false;
+  }
+  finish_block(m, z, raw, ok, out, w.scratch.data());
+  for (int b = 0; b < nb; ++b)
+    if (ok[b] && !std::isnan(settled[b])) out[b] = settled[b];
   return true;
 }
 
@@ -560,7 +729,9 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
     double rlo = P.raw_lo, rhi = P.raw_hi;
     const bool any = zlo <= zhi;  // some row is ok
     if (any && skip_block(rlo, rhi)) return false;
-    if (any && P.fast && block_raw_bounds(P, w, nb, &rlo, &rhi) && skip_block(rlo, rhi)) return false;
+    if (any && (P.fast ? block_raw_bounds(P, w, nb, &rlo, &rhi) : block_raw_bounds_walk(P, w, nb, &rlo, &rhi)) &&
+        skip_block(rlo, rhi))
+      return false;
     double* hi = w.bound.data();  // stage 2: row by row
     double* lo = hi + B;
     std::fill(raw, raw + B, rhi);
@@ -577,16 +748,26 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
     }
   }
   for (int b = 0; b < B; ++b) raw[b] = m.tree_baseline;
-  if (P.fast) {
-    for (size_t s = 0; s < P.slot_feature.size(); ++s) {
-      block_bins(P.binner[s], col[P.slot_feature[s]], w.bins.data() + s * B, w.cell.data());
+  // the tested features by slot (X[slot * B + b]), rounded to float32 for trees that compare them so
+  // (the complete layout reads float64 columns in place)
+  double* X = w.walk_x.data();
+  const bool copy = !P.fast || m.tree_float32;
+  for (size_t k = 0; copy && k < P.slot_feature.size(); ++k) {
+    const double* c = col[P.slot_feature[k]];
+    if (m.tree_float32) {
+      for (int b = 0; b < B; ++b) X[k * B + b] = static_cast<float>(c[b]);
+    } else {
+      std::copy(c, c + B, X + k * B);
     }
+  }
+  if (P.fast) {
+    for (size_t s = 0; s < P.slot_feature.size(); ++s)
+      block_bins(P.binner[s], copy ? X + s * B : col[P.slot_feature[s]], w.bins.data() + s * B, w.cell.data());
     trees_fast(P, w.bins.data(), raw);
+  } else if (std::isnan(heap_min)) {
+    trees_walk(P, X, raw, kAllRows.data(), B, 0, m.n_trees);
   } else {
-    double* X = w.walk_x.data();
-    for (size_t k = 0; k < P.slot_feature.size(); ++k)
-      std::copy(col[P.slot_feature[k]], col[P.slot_feature[k]] + B, X + k * B);
-    trees_walk(P, X, raw);
+    return walk_pruned(P, w, nb, heap_min, threshold, out);
   }
   finish_block(m, z, raw, ok, out, w.scratch.data());
   return true;
@@ -695,10 +876,16 @@ void rows(const double* V, int64_t n, const Model& m, double* out, int threads) 
       });
 }
 
+std::shared_ptr<const Prepared> prepare_model(const Model& m) { return std::make_shared<const Prepared>(prepare(m)); }
+
 void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                     const Model& m, double* out, int threads) {
+  if (count > 0) lattice_scores(space, start, count, lf, prepare(m), out, threads);
+}
+
+void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                    const Prepared& P, double* out, int threads) {
   if (count <= 0) return;
-  const Prepared P = prepare(m);
   const int64_t tiles = (count + kTile - 1) / kTile;
   dynamic_items(
       tiles, 1, threads_for(threads, tiles), [&] { return LatticeWork(P, space.max_k()); },
@@ -715,7 +902,14 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
                      double floor) {
   top->clear();
   if (count <= 0 || k <= 0) return 0;
-  const Prepared P = prepare(m);
+  return lattice_topk(space, start, count, lf, prepare(m), threshold, k, threads, top, floor);
+}
+
+int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                     const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
+                     double floor) {
+  top->clear();
+  if (count <= 0 || k <= 0) return 0;
   const int64_t tiles = (count + kTile - 1) / kTile;
   const int t = threads_for(threads, tiles);
   std::vector<Heap> heaps(static_cast<size_t>(t));

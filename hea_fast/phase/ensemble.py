@@ -25,10 +25,12 @@ are the same value.
 
 Forest members (``tree_link="mean"``, a scikit-learn RandomForestClassifier): the member is the mean
 of the trees' leaf fractions, p_tree = (Σ_t leaf_t(v)) / T with ``baseline`` 0, and the nodes compare
-float32(v) as scikit-learn does (``tree_float32``). The compiled kernels run boosted trees only
-(`kernel_supported`); for forests `phase_ensemble` sums the leaves with a C++ forest walker
-(``core.phase_forest_sum``) and `phase_ensemble_reference` in NumPy, both equal to scikit-learn's
-predict_proba bitwise; the lattice drivers refuse them.
+float32(v) as scikit-learn does (``tree_float32``). For feature rows `phase_ensemble` sums a
+forest's leaves with a C++ forest walker (``core.phase_forest_sum``, bitwise scikit-learn's
+predict_proba, as `phase_ensemble_reference`); the lattice drivers run forests in the fused block
+kernel (float32 node tests, the leaves summed in tree order from 0.0, p_tree = raw / T), where a
+block whose feature box cannot reach the top-k skips the trees (the leaves the box can reach,
+found depth first).
 
 `EnsembleParams` holds the parameters (`params_from_sklearn` converts fitted scikit-learn
 members, `to_dict`/`from_dict` round-trip them through JSON bitwise); `phase_ensemble_reference`
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from dataclasses import MISSING, dataclass, fields
 
 import numpy as np
@@ -62,7 +65,6 @@ __all__ = [
     "phase_ensemble_reference",
     "phase_ensemble_topk",
     "tree_raw_reference",
-    "kernel_supported",
     "float32_cut",
 ]
 
@@ -190,9 +192,14 @@ class EnsembleParams:
         return int(depth.max(initial=0))
 
     def arrays(self) -> dict:
-        """Keyword arguments of the C++ kernels (``core.phase_ensemble*``)."""
+        """The model's arrays and scalars (``core.phase_forest_sum``'s model arguments)."""
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name not in ("descriptors", "elements") + _FLAGS}
+
+    def kernel_args(self) -> dict:
+        """Keyword arguments of the fused C++ kernels (``core.phase_ensemble*``): `arrays` and the
+        member's link and node-test flags."""
+        return {**self.arrays(), "tree_link": self.tree_link, "tree_float32": bool(self.tree_float32)}
 
     def to_dict(self) -> dict:
         """JSON-ready dict: arrays as lists; floats written by JSON's repr round-trip bitwise;
@@ -486,17 +493,9 @@ def _combine(V, params: EnsembleParams, raw) -> np.ndarray:
 
 
 # ---- C++ drivers --------------------------------------------------------------------------------
-def kernel_supported(params: EnsembleParams) -> bool:
-    """True when the compiled kernels run `params` (boosted trees: logit link, float64 features)."""
-    return params.tree_link == "logit" and not params.tree_float32
-
-
 def _params(params) -> EnsembleParams:
     if not isinstance(params, EnsembleParams):
         raise TypeError(f"params must be an EnsembleParams, got {type(params).__name__}")
-    if not kernel_supported(params):
-        raise ValueError("the compiled phase-ensemble kernels run boosted trees only; these parameters hold a "
-                         "forest (tree_link='mean'): use phase_ensemble_reference")
     return params
 
 
@@ -514,7 +513,7 @@ def phase_ensemble(V, params: EnsembleParams, threads=None) -> np.ndarray:
         return _combine(V, params, raw)
     params = _params(params)
     V = np.ascontiguousarray(_rows(V, params))
-    return core.phase_ensemble(V, threads=threads, **params.arrays())
+    return core.phase_ensemble(V, threads=threads, **params.kernel_args())
 
 
 def lattice_inputs(elements, params: EnsembleParams, table: str = "default") -> tuple:
@@ -561,13 +560,28 @@ def _lattice_inputs(elements: tuple, descriptors: tuple, fraction_elements: tupl
     return props, pair, float(tab.gas_constant), float(tab.log_offset), cols, allowed, frac
 
 
+_PREPARED: "weakref.WeakKeyDictionary[EnsembleParams, object]" = weakref.WeakKeyDictionary()
+
+
+def _prepared(params: EnsembleParams):
+    """The C++ ``PhaseEnsembleModel`` of `params` (checked and laid out once per parameter object: a
+    forest's layout costs milliseconds, and a screen calls the kernel once per chunk); parameters are
+    frozen with read-only arrays, so the prepared model never goes stale."""
+    from hea_fast._backend import core
+
+    model = _PREPARED.get(params)
+    if model is None:
+        model = _PREPARED[params] = core.PhaseEnsembleModel(**params.kernel_args())
+    return model
+
+
 def _lattice_args(space, start, stop, params, table):
     from hea_fast.lattice import CompositionSpace
 
     if not isinstance(space, CompositionSpace):
         raise TypeError(f"space must be a hea_fast.lattice.CompositionSpace, got {type(space).__name__}")
     props, pair, gas, log_offset, cols, allowed, frac = lattice_inputs(space.elements, params, table)
-    return (space.core_space, int(start), int(stop), props, pair, gas, log_offset, cols, allowed, frac)
+    return (space.core_space, int(start), int(stop), props, pair, gas, log_offset, cols, allowed, frac, _prepared(params))
 
 
 def phase_ensemble_lattice(space, start: int, stop: int, params: EnsembleParams, table: str = "default",
@@ -578,8 +592,7 @@ def phase_ensemble_lattice(space, start: int, stop: int, params: EnsembleParams,
     from hea_fast._backend import core
 
     params = _params(params)
-    return core.phase_ensemble_lattice(*_lattice_args(space, start, stop, params, table), threads=threads,
-                                       **params.arrays())
+    return core.phase_ensemble_lattice(*_lattice_args(space, start, stop, params, table), threads=threads)
 
 
 def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsembleParams, threshold=None,
@@ -594,6 +607,5 @@ def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsemblePa
 
     params = _params(params)
     s, r, n = core.phase_ensemble_topk(*_lattice_args(space, start, stop, params, table), threshold=threshold,
-                                       k=int(k), threads=threads, floor=None if floor is None else float(floor),
-                                       **params.arrays())
+                                       k=int(k), threads=threads, floor=None if floor is None else float(floor))
     return s, r, int(n)

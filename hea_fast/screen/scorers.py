@@ -221,7 +221,7 @@ class PhaseScorer(Scorer):
     """P(single phase) from the default phase model (`hea_fast.phase.PhaseModel`: logistic
     regression on descriptors + element fractions and boosted trees on descriptors, averaged; the
     bundled default's trees are distilled from a random forest), with its applicability domain; also
-    the ``best`` model (the random-forest member itself: general path only).
+    the ``best`` model (the random-forest member itself).
 
     model: a `PhaseModel`, a saved model directory, or None / "default" for the bundled model.
     On a `CompositionSpace` the scan is one fused C++ pass (`phase_ensemble_topk`: decode, the
@@ -269,12 +269,13 @@ class PhaseScorer(Scorer):
         return self.model.domain_frame(batch, threads=self._threads(threads))
 
     def fused_topk(self, space, start, stop, k, table, threads, floor=None):
-        """The chunk's top-k in one C++ pass; with `floor`, blocks whose p cannot reach it skip the
-        trees (bounds from the linear member and the trees' reachable leaves), exactly."""
-        from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_topk
+        """The chunk's top-k in one C++ pass (boosted trees or a forest); with `floor`, blocks whose p
+        cannot reach it skip the trees (bounds from the linear member and the trees' reachable leaves),
+        exactly."""
+        from hea_fast.phase.ensemble import phase_ensemble_topk
 
-        if not isinstance(space, CompositionSpace) or not kernel_supported(self.model.params):
-            return None  # a forest member: the general path (decode, predict_proba)
+        if not isinstance(space, CompositionSpace):
+            return None
 
         out = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
                                   table=self.model.table, threads=self._threads(threads), floor=floor)
@@ -284,9 +285,9 @@ class PhaseScorer(Scorer):
         return s, r, int(n)
 
     def lattice_columns(self, space, start, stop, table, threads):
-        from hea_fast.phase.ensemble import kernel_supported, phase_ensemble_lattice
+        from hea_fast.phase.ensemble import phase_ensemble_lattice
 
-        if not isinstance(space, CompositionSpace) or not kernel_supported(self.model.params):
+        if not isinstance(space, CompositionSpace):
             return None
 
         p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,

@@ -4,6 +4,8 @@
 //   logit_lin = Σ_j ((v_j − mean_j) / scale_j) · coef_j + intercept
 //   raw       = baseline + Σ_t leaf_t(v)      (tree order, float64: bitwise scikit-learn's raw score)
 //   p_avg     = w_lin σ(logit_lin) + w_tree σ(raw),   p = σ(cal_a (log p_avg − log1p(−p_avg)) + cal_b)
+// or, for a random-forest member (Model::tree_mean), w_tree · raw / n_trees with raw summed from 0.0
+// (scikit-learn's RandomForestClassifier.predict_proba) in place of w_tree σ(raw).
 // A tree goes left at an internal node iff v[feature] <= threshold. Rows with a non-finite feature
 // give NaN. Three drivers share one block evaluation:
 //   rows           feature rows V (n, F) -> p
@@ -14,6 +16,7 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "hea_fast/descriptors.h"
@@ -39,6 +42,11 @@ struct Model {
   const int32_t* node_right = nullptr;
   const double* node_value = nullptr;
   double w_lin = 0.5, w_tree = 0.5, cal_a = 1.0, cal_b = 0.0;
+  // A random-forest member (EnsembleParams tree_link "mean"): the member is raw / n_trees instead of
+  // σ(raw), and with tree_float32 a node compares float32(v) with its float64 threshold (scikit-learn's
+  // forests cast their input to float32).
+  bool tree_mean = false;
+  bool tree_float32 = false;
 };
 
 // Where a lattice composition's features come from: descriptors `cols` (n_desc of them, features
@@ -72,6 +80,18 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
 // their trees may be skipped; the count of passing rows is exact whatever the floor.
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                      const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
+                     double floor = -std::numeric_limits<double>::infinity());
+
+// A model in the block evaluator's layout (complete trees or the walking layout, leaf bounds),
+// prepared once for many calls: the drivers above prepare their Model on every call (about 5 ms for a
+// 300-tree forest of 200,000 nodes), these overloads reuse one. It points into the Model and its
+// arrays, which must outlive it.
+struct Prepared;
+std::shared_ptr<const Prepared> prepare_model(const Model& m);
+void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                    const Prepared& P, double* out, int threads);
+int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                     const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
                      double floor = -std::numeric_limits<double>::infinity());
 
 }  // namespace hea_fast::phase_ensemble
