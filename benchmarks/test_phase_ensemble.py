@@ -33,8 +33,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from hea_fast.features import DESCRIPTORS, featurize_array  # noqa: E402
 from hea_fast.lattice import CompositionSpace  # noqa: E402
+from hea_fast.phase.convert import params_from_sklearn  # noqa: E402
 from hea_fast.phase.ensemble import (  # noqa: E402
-    params_from_sklearn,
     phase_ensemble,
     phase_ensemble_reference,
     phase_ensemble_topk,

@@ -1,15 +1,20 @@
 """Train the bundled default phase model (hea_fast/data/models/phase_default/, issue #15).
 
-`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False, trees="distilled")` fitted with
-``label_fraction`` (the mean of the probabilities of a logistic regression on the 15 descriptors +
-element fractions and 600 depth-4 boosted trees on the 15 descriptors distilled from a 300-tree random
-forest fitted to soft labels: the fraction of the records that report each composition single phase;
-on the cross-source protocol of benchmarks/papers/phase_validation/, where it is
-``ensemble_distilled_soft``, it has the best mean AUC and mean log-loss over the held-out sources of the
-models the fused screening kernel runs; ``--labels vote`` fits the forest to the pooled vote instead,
-``ensemble_distilled``, the default until 2026-12-06 19:56 UTC; ``--trees boosting --labels vote``
-trains the first default, ``ensemble``: boosted trees fitted to the labels, with ``--calibrate`` its
-Platt-calibrated variant ``ensemble_calibrated``)
+`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False, trees="forest")` fitted with
+``label_fraction``: the mean of the probabilities of a logistic regression on the 15 descriptors +
+element fractions and a 300-tree random forest on the 15 descriptors fitted to soft labels (the
+fraction of the records that report each composition single phase). On the cross-source protocol of
+benchmarks/papers/phase_validation/, where it is ``ensemble_forest_soft``, it has the best mean AUC and
+mean log-loss over the held-out sources of all the models compared; the fused screening kernel runs
+it (forests since 2026-12-06 23:20 UTC).
+
+``--trees distilled --out hea_fast/data/models/phase_fast`` trains the bundled ``fast`` model
+(``ensemble_distilled_soft``, the default from 2026-12-06 19:56 UTC until the forest ran fused): the
+forest distilled into 600 depth-4 boosted trees, 1.2-4x faster to screen, a little less accurate.
+``--labels vote`` fits the trees to the pooled vote instead (``ensemble_forest`` /
+``ensemble_distilled``); ``--trees boosting --labels vote`` trains the first default, ``ensemble``:
+boosted trees fitted to the labels, with ``--calibrate`` its Platt-calibrated variant
+``ensemble_calibrated``.
 fitted on the pooled shared phase data: the six sources of `hea_fast.validation.harmonised_phase_data`
 mapped to single-phase solid solution vs not, one row per composition (fractions to 1e-3), one
 vote per source, ties dropped (``--conflict majority``; the soft label of a row counts the records of
@@ -27,11 +32,8 @@ probabilities equal the fitted estimator's to 1e-12.
 
     HEA_FAST_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 19 python scripts/train_default_phase.py [--out DIR]
 
-``--trees forest --out hea_fast/data/models/phase_best`` trains the bundled ``best`` model instead: the
-protocol's ``ensemble_forest_soft`` (the same linear member averaged with the 300-tree random forest on the
-15 descriptors fitted to the soft labels: the default's teacher), which has the protocol's best mean AUC and log-loss but no
-fused screening kernel (its node arrays go to nodes.npz; predictions by the C++ forest walker, equal
-to scikit-learn's).
+The forest's node arrays go to nodes.npz; predictions of feature rows by the C++ forest walker, equal to
+scikit-learn's bitwise.
 """
 from __future__ import annotations
 
@@ -113,9 +115,9 @@ def main(argv=None) -> int:
                     "unlimited). Default 3: the depth every one of the 16 protocol folds selected from {3, unlimited}; "
                     "unlimited trees were never validated across sources and make fused screening several times "
                     "slower")
-    ap.add_argument("--trees", choices=("boosting", "forest", "distilled"), default="distilled",
-                    help="tree member: boosted trees, a random forest (the 'best' model) or that forest distilled "
-                    "into boosted trees the fused screening kernel runs")
+    ap.add_argument("--trees", choices=("boosting", "forest", "distilled"), default="forest",
+                    help="tree member: boosted trees, a random forest (the default model) or that forest distilled "
+                    "into 600 depth-4 boosted trees (the 'fast' model)")
     ap.add_argument("--calibrate", action="store_true",
                     help="add the Platt calibration fitted on grouped out-of-fold averages (ensemble_calibrated)")
     ap.add_argument("--labels", choices=("vote", "fraction"), default="fraction",

@@ -66,10 +66,10 @@ def bundled_files():
     pkg = Path(hea_fast.__file__).resolve().parent
     need = ["data/elements.csv", "data/pair_enthalpy.csv", "data/anchors.csv",
             "data/models/mixture_default/config.json", "data/models/mixture_default/arrays.npz",
-            "data/models/phase_default/model.json", "data/models/phase_default/domain.json",
-            "data/models/phase_default/domain.npz", "data/models/phase_default/TRAINING.json",
-            "data/models/phase_best/model.json", "data/models/phase_best/nodes.npz",
-            "data/models/phase_best/domain.npz", "data/models/phase_best/TRAINING.json",
+            "data/models/phase_default/model.json", "data/models/phase_default/nodes.npz",
+            "data/models/phase_default/domain.json", "data/models/phase_default/domain.npz",
+            "data/models/phase_default/TRAINING.json", "data/models/phase_fast/model.json",
+            "data/models/phase_fast/domain.npz", "data/models/phase_fast/TRAINING.json",
             "datasets/metadata.json", "py.typed", "_core.pyi", "_cuda.pyi"]
     missing = [n for n in need if not (pkg / n).is_file()]
     if missing:
@@ -197,10 +197,10 @@ def phase_default():
     ref = model.predict_proba(list(res.top["formula"]))[:, 1]
     if not np.allclose(got, ref, rtol=0, atol=1e-9):
         fail(f"default screen scores {got[:3]}... != PhaseModel.predict_proba {ref[:3]}...")
-    best = load_model("best").predict_frame(["CoCrFeMnNi", "NbMoTaW", "Nd20Fe80"])["p_single"].to_numpy()
-    if not (np.isfinite(best[:2]).all() and ((best[:2] > 0) & (best[:2] < 1)).all() and np.isnan(best[2])):
-        fail(f"the 'best' phase model gave p_single {best}")
-    return f"predict_frame + fused screen = predict_proba (best {got[0]:.4f}); 'best' model loads and predicts"
+    fast = load_model("fast").predict_frame(["CoCrFeMnNi", "NbMoTaW", "Nd20Fe80"])["p_single"].to_numpy()
+    if not (np.isfinite(fast[:2]).all() and ((fast[:2] > 0) & (fast[:2] < 1)).all() and np.isnan(fast[2])):
+        fail(f"the 'fast' phase model gave p_single {fast}")
+    return f"predict_frame + fused screen = predict_proba (best {got[0]:.4f}); 'fast' model loads and predicts"
 
 
 @check

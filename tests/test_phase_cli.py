@@ -154,9 +154,8 @@ def test_info_reports_the_training_record_and_domain(model, capsys):
     assert info["domain"]["n_train"] == model.domain.n_train_
     assert info["domain"]["min_components"] == model.domain.min_components == 3
     assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
-    assert info["members"]["boosted_trees"].startswith(
-        f"{model.params.n_trees} trees of depth <= {model.params.max_depth}, distilled from a random forest fitted to "
-        "the fraction of the records calling each training alloy single phase (")
+    assert info["members"]["random_forest"] == (f"{model.params.n_trees} trees, fitted to the fraction of the "
+                                                "records calling each training alloy single phase")
     assert model.metadata["tree_labels"] == "fraction"
     assert "training" in info
     assert main(["phase", "info", "--full"]) == 0
@@ -200,18 +199,25 @@ def test_predict_reads_the_tables_spreadsheets_write(model, tmp_path, capsys, se
     assert ("not UTF-8" in err) == (encoding == "cp1252")
 
 
-def test_predict_and_info_with_the_best_model(table, tmp_path, capsys):
-    """`--model best`: the bundled forest model's p_single / in_domain for the good rows, and its info."""
-    out = tmp_path / "best.csv"
-    assert main(["phase", "predict", str(table), "-o", str(out), "--model", "best"]) == 0
+def test_predict_and_info_with_the_fast_model(table, tmp_path, capsys):
+    """`--model fast`: the bundled distilled model's p_single / in_domain for the good rows, and its info;
+    the default's info names its forest."""
+    out = tmp_path / "fast.csv"
+    assert main(["phase", "predict", str(table), "-o", str(out), "--model", "fast"]) == 0
     df = pd.read_csv(out, keep_default_na=False, na_values=[""])
     good = df["Alloy"].isin(GOOD).to_numpy()
-    ref = load_model("best").predict_frame(df.loc[good, "Alloy"].tolist())
+    ref = load_model("fast").predict_frame(df.loc[good, "Alloy"].tolist())
     np.testing.assert_allclose(df.loc[good, "p_single"], ref["p_single"], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(df.loc[good, "in_domain"].astype(bool), ref["in_domain"])
     capsys.readouterr()
-    assert main(["phase", "info", "--model", "best"]) == 0
+    assert main(["phase", "info", "--model", "fast"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["members"]["boosted_trees"].startswith(
+        "600 trees of depth <= 4, distilled from a random forest fitted to the fraction of the records calling each "
+        "training alloy single phase (")
+    assert info["model_dir"].endswith("phase_fast") and "ensemble_distilled_soft" in info["training"]["model"]
+    assert main(["phase", "info"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["members"]["random_forest"] == ("300 trees, fitted to the fraction of the records calling each "
                                                 "training alloy single phase")
-    assert info["model_dir"].endswith("phase_best") and "ensemble_forest_soft" in info["training"]["model"]
+    assert info["model_dir"].endswith("phase_default") and "ensemble_forest_soft" in info["training"]["model"]

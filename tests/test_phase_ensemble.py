@@ -21,10 +21,10 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from hea_fast._backend import core  # noqa: E402
 from hea_fast.features import DESCRIPTORS, featurize_array  # noqa: E402
 from hea_fast.lattice import CompositionSpace  # noqa: E402
+from hea_fast.phase.convert import params_from_sklearn  # noqa: E402
 from hea_fast.phase.ensemble import (  # noqa: E402
     EnsembleParams,
     lattice_inputs,
-    params_from_sklearn,
     phase_ensemble,
     phase_ensemble_lattice,
     phase_ensemble_reference,
@@ -521,7 +521,7 @@ def test_float32_cut_is_float32_rounding_as_a_float64_comparison():
     """float32(x) <= t  <=>  x <= float32_cut(t), checked at and around every place where they could
     differ (float32 values, midpoints between them, a few ulps either side), for thresholds that are
     float32 values, midpoints, arbitrary doubles, zero, negatives and infinities."""
-    from hea_fast.phase.ensemble import float32_cut
+    from hea_fast.phase.convert import float32_cut
 
     rng = np.random.default_rng(3)
     f32 = rng.normal(0, 50, 40).astype(np.float32).astype(np.float64)

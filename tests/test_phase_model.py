@@ -193,7 +193,7 @@ def test_boosted_member_reads_float32_descriptors_so_the_element_order_does_not_
     whatever order its elements are written in, in the per-row kernel and in the fused screen."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from hea_fast.phase.ensemble import float32_cut
+    from hea_fast.phase.convert import float32_cut
     from hea_fast.phase.estimator import student_features
     from hea_fast.phase.model import feature_matrix
     from hea_fast.screen import PhaseScorer, hea_space
@@ -450,21 +450,22 @@ def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
     assert (f["reason"].iloc[2:] == "").all()
 
 
-def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, monkeypatch):
-    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_distilled_soft``): 600
-    boosted trees of depth <= 4 that the fused kernel runs, its TRAINING.json naming the recipe (teacher
-    fitted to the record fractions); it
-    follows the ``best`` model it was distilled from (same linear member, the forest as teacher) over the
+def test_fast_model_is_the_default_forest_distilled(tmp_path, monkeypatch):
+    """The bundled ``fast`` model (scripts/train_default_phase.py --trees distilled: the protocol's
+    ``ensemble_distilled_soft``): 600 boosted trees of depth <= 4 (the complete-tree layout of the fused
+    kernel), its TRAINING.json naming the recipe (teacher fitted to the record fractions); it follows the
+    default it was distilled from (same linear member, the default's forest as teacher) over the
     default HEA space: an independent model as the reference, compared on 2,000 random compositions."""
     from hea_fast.phase.estimator import STUDENT
+    from hea_fast.phase.model import fast_model_dir
     from hea_fast.screen import DEFAULT_PALETTE, hea_space
     from hea_fast.screen.domain import decode_ranks
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
-    m, best = load_model("default"), load_model("best")
+    m, best = load_model("fast"), load_model("default")
     assert m.params.tree_link == "logit" and not m.params.tree_float32  # float32 cuts: float64 node tests
     assert m.params.n_trees == STUDENT["max_iter"] and m.params.max_depth <= STUDENT["max_depth"]
-    training = json.loads((default_model_dir() / "TRAINING.json").read_text())
+    training = json.loads((fast_model_dir() / "TRAINING.json").read_text())
     assert "ensemble_distilled_soft" in training["model"] and training["distillation"]["rmse"] < 0.1
     assert training["tree_labels"] == "fraction" == m.metadata["tree_labels"] == best.metadata["tree_labels"]
     np.testing.assert_array_equal(m.params.lin_coef, best.params.lin_coef)  # the same linear member
@@ -474,19 +475,25 @@ def test_default_model_is_the_forest_distilled_for_the_fused_kernel(tmp_path, mo
     assert np.sqrt(np.mean((p - q) ** 2)) < 0.04 and np.corrcoef(p, q)[0, 1] > 0.97
 
 
-def test_best_model_is_the_forest_ensemble_and_screens_fused(tmp_path, monkeypatch):
-    """The bundled ``best`` model (scripts/train_default_phase.py --trees forest): a forest member
-    (mean link, float32 tests, nodes in nodes.npz), the default's domain settings, its TRAINING.json;
-    its probabilities (C++ forest walker) are the NumPy formula's bitwise, every one in [0, 1]; `screen`
+def test_default_model_is_the_forest_ensemble_and_screens_fused(tmp_path, monkeypatch):
+    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_forest_soft``, its
+    most accurate model; "best" is the same directory): a forest member (mean link, float32 tests,
+    nodes in nodes.npz) fitted to the record fractions, the domain settings, its TRAINING.json; its
+    probabilities (C++ forest walker) are the NumPy formula's bitwise, every one in [0, 1]; `screen`
     runs it through the fused lattice kernel, whose top-k is that of the decoded compositions'
     probabilities."""
     from hea_fast.phase.ensemble import phase_ensemble_reference
-    from hea_fast.phase.model import best_model_dir
+    from hea_fast.phase.model import bundled_model_dir
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
-    m = load_model("best")
-    assert m.params.tree_link == "mean" and m.params.tree_float32
-    assert (best_model_dir() / "nodes.npz").is_file() and (best_model_dir() / "TRAINING.json").is_file()
+    m = load_model("default")
+    assert bundled_model_dir("best") == default_model_dir() and load_model("best").params.n_trees == 300
+    assert m.params.tree_link == "mean" and m.params.tree_float32 and m.metadata["tree_labels"] == "fraction"
+    assert (default_model_dir() / "nodes.npz").is_file()
+    training = json.loads((default_model_dir() / "TRAINING.json").read_text())
+    assert "ensemble_forest_soft" in training["model"]
+    sel = training["protocol_metrics"]["default"]
+    assert sel["model"] == "ensemble_forest_soft" and sel["beats_all_on_mean_auc"] and sel["beats_all_on_mean_log_loss"]
     assert m.domain.min_components == 3 and m.params.n_trees == 300
     alloys = ["CoCrFeMnNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi", "TiZr"]
     f = m.predict_frame(alloys)

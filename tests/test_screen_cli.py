@@ -153,19 +153,22 @@ def test_cli_plot_says_what_it_shows_and_console_shows_p_single(tmp_path, capsys
     assert sorted(t.get_text() for t in bars.get_xticklabels()) == sorted(present)
 
 
-def test_cli_screen_with_the_best_model(tmp_path, capsys):
-    """`--model best`: the forest model through the general path; the top are the brute-force best of
-    its predict_proba over the whole space, in domain, and the header names the model."""
+@pytest.mark.parametrize("name", ["fast", "best"])
+def test_cli_screen_with_the_other_bundled_names(tmp_path, capsys, name):
+    """`--model fast` (the distilled model) and `--model best` (the default's old name): the top are the
+    brute-force best of that model's predict_proba over the whole space, in domain, and the header
+    names the model."""
     from hea_fast.cli import main
     from hea_fast.phase import load_model
 
     out = tmp_path / "best.parquet"
-    assert main(["screen", "--elements", "Nb,Mo,Ta,W,Ti", "--n-elements", "5", "--step", "5", "--model", "best",
+    assert main(["screen", "--elements", "Nb,Mo,Ta,W,Ti", "--n-elements", "5", "--step", "5", "--model", name,
                  "--top-k", "5", "-o", str(out), "--no-progress"]) == 0
     cap = capsys.readouterr()
-    assert "from the 'best' (forest) phase model" in cap.err + cap.out
+    header = "from the 'fast' (distilled) phase model" if name == "fast" else "from the default phase model"
+    assert header in cap.err + cap.out
     top = pd.read_parquet(out)
-    model = load_model("best")
+    model = load_model(name)
     space = S.hea_space(["Nb", "Mo", "Ta", "W", "Ti"], 5, 5.0)
     from hea_fast.screen.domain import decode_ranks
 

@@ -339,7 +339,7 @@ def test_demo_prints_the_sanity_table_and_in_domain_hea_candidates(tmp_path, cap
     from hea_fast.phase import load_model
 
     formulas = [f for f, _ in cmd.SANITY]
-    np.testing.assert_array_equal(table["p_best"], load_model("best").predict_frame(formulas)["p_single"])
+    np.testing.assert_array_equal(table["p_fast"], load_model("fast").predict_frame(formulas)["p_single"])
     # a cheap demo: the same command on a 6-element palette
     monkeypatch.setattr(cmd, "DEFAULT_PALETTE", ("Co", "Cr", "Fe", "Mn", "Ni", "Al"))
     assert main(["demo", "--out", str(tmp_path), "--top-k", "10", "--no-progress"]) == 0

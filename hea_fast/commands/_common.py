@@ -281,12 +281,13 @@ def model_kind(path: Path) -> str | None:
     return None
 
 
-#: --model names of the bundled default phase model
-DEFAULT_PHASE_NAMES = ("default", "phase", "bundled")
+#: --model names of the bundled default phase model ("best": its name while the default was the faster
+#: distilled model, now "fast")
+DEFAULT_PHASE_NAMES = ("default", "phase", "bundled", "best")
 
 
 def phase_model_dir(name: str):
-    """The bundled phase model directory a --model name means ("default" and its aliases, "best"), or None."""
+    """The bundled phase model directory a --model name means ("default" and its aliases, "fast"), or None."""
     from hea_fast.phase.model import bundled_model_dir
 
     return bundled_model_dir("default" if name in DEFAULT_PHASE_NAMES else name)
@@ -297,8 +298,8 @@ def load_phase_model(spec: str | None):
     default (= phase, the bundled model) or a directory written by `PhaseModel.save`."""
     from hea_fast.phase.model import PhaseModel
 
-    how = ("default (the bundled phase model), best (the bundled forest model: slower, no fused kernel) or a "
-           "directory written by hea_fast.phase.PhaseModel.save")
+    how = ("default (the bundled phase model), fast (the bundled distilled model: faster screens, slightly less "
+           "accurate) or a directory written by hea_fast.phase.PhaseModel.save")
     name = "default" if spec is None else str(spec)
     if name in ("mixture", "ssvae", "released"):
         raise ValueError(f"--model {name} is not a phase model ({how}); --scorer {'mixture' if name == 'mixture' else 'ssvae'} "

@@ -32,8 +32,9 @@ from pathlib import Path
 from hea_fast.commands._common import add_command, positive_int
 from hea_fast.commands._tables import add_errors_args, add_formula_column
 
-MODEL_HELP = ("default (the bundled phase model) | best (the bundled forest model the default is distilled from: "
-              "the protocol's best mean AUC and log-loss, slightly ahead of the default, no fused screening kernel) | mixture (the paper's sparse mixture) | "
+MODEL_HELP = ("default (the bundled phase model: logistic regression + random forest, the protocol's best mean AUC and "
+              "log-loss; 'best' is the same model) | fast (the default's forest distilled into boosted trees: faster "
+              "screens, slightly less accurate) | mixture (the paper's sparse mixture) | "
               "ssvae (the bundled "
               "SSVAE) | released (the authors' SSVAE weights) | DIR (a phase, mixture or SSVAE model directory) "
               "(default: default)")
@@ -324,8 +325,8 @@ def register(sub) -> None:
     p = add_command(sub, "predict", _predict,
                     help="add p_single, in_domain, domain_score and reason to a table of formulas",
                     description="P(single-phase solid solution) of each formula by the default phase model "
-                    "(hea_fast.phase: logistic regression on descriptors + element fractions and boosted trees distilled "
-                    "from a random forest, averaged; the bundled model has no calibration map, see its "
+                    "(hea_fast.phase: logistic regression on descriptors + element fractions and a random forest on "
+                    "the descriptors, averaged; the bundled model has no calibration map, see its "
                     "TRAINING.json), with its applicability domain: in_domain, domain_score (<= 1 inside; "
                     "+inf for an element no training alloy has; NaN without descriptors) and the reason of a NaN or "
                     "an out-of-domain row. --model mixture|ssvae|released|DIR scores with another model (in_domain "
@@ -369,8 +370,8 @@ def register(sub) -> None:
                     "calibration, applicability-domain threshold and its TRAINING.json record (data, hashes, "
                     "metrics, versions).")
     i.add_argument("--model", default="default",
-                   help="default (the bundled phase model), best (the bundled forest model) or a directory written "
-                   "by hea_fast.phase.PhaseModel.save")
+                   help="default (the bundled phase model), fast (the bundled distilled model) or a directory "
+                   "written by hea_fast.phase.PhaseModel.save")
     i.add_argument("--full", action="store_true", help="print the whole TRAINING.json record, not its summary")
 
 

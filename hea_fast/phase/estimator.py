@@ -414,7 +414,7 @@ class PhaseEnsembleClassifier(ClassifierMixin, BaseEstimator):
         `ApplicabilityDomain` to carry along (fitted on the training compositions), or None;
         metadata: a JSON-able dict stored with it (``selected`` hyperparameters and the
         calibration are added)."""
-        from hea_fast.phase.ensemble import params_from_sklearn
+        from hea_fast.phase.convert import params_from_sklearn
         from hea_fast.phase.model import PhaseModel
 
         self._check()

@@ -1,10 +1,11 @@
 """The default phase model: P(single-phase solid solution) with an applicability domain.
 
 `PhaseModel` holds the parameters of the two-member ensemble (`hea_fast.phase.ensemble.EnsembleParams`:
-a logistic regression on the standardised descriptors and element fractions, and boosted trees on
-the descriptors, averaged, then a Platt map that the bundled model leaves at the identity; the bundled
-default's trees are a random forest distilled into 600 boosted trees of depth <= 4, the layout of the
-fused screening kernel, see `hea_fast.phase.estimator`), the `ApplicabilityDomain` of its training alloys
+a logistic regression on the standardised descriptors and element fractions, and trees on the
+descriptors, averaged, then a Platt map that the bundled models leave at the identity; the bundled
+default's trees are a 300-tree random forest fitted to soft labels, the bundled ``fast`` model's that
+forest distilled into 600 boosted trees of depth <= 4, see `hea_fast.phase.estimator`; the fused
+screening kernel runs both), the `ApplicabilityDomain` of its training alloys
 (`hea_fast.phase.domain`) and a metadata dict. Inference needs NumPy and the compiled core only
 (scikit-learn is needed to *train*, `hea_fast.phase.estimator.PhaseEnsembleClassifier`).
 
@@ -62,10 +63,12 @@ def default_descriptors() -> tuple[str, ...]:
     return tuple(d.name for d in DESCRIPTORS if d.name != "Omega")
 
 
-#: The bundled phase models by name: the default (a random forest distilled into boosted trees, fused
-#: screening kernel; scripts/train_default_phase.py) and ``best`` (the protocol's most accurate: the
-#: random-forest member itself, no fused kernel; scripts/train_default_phase.py --trees forest).
-BUNDLED = {"default": "phase_default", "best": "phase_best"}
+#: The bundled phase models by name: the default (logistic regression + a random forest, the protocol's
+#: most accurate; scripts/train_default_phase.py), ``best`` (the same model: the name it had while the
+#: default was a faster approximation of it) and ``fast`` (that forest distilled into 600 depth-4 boosted
+#: trees, 1.2-4x faster to screen, slightly less accurate; scripts/train_default_phase.py --trees distilled
+#: --out hea_fast/data/models/phase_fast).
+BUNDLED = {"default": "phase_default", "best": "phase_default", "fast": "phase_fast"}
 
 
 def bundled_model_dir(name: str) -> Path | None:
@@ -80,9 +83,9 @@ def default_model_dir() -> Path:
     return bundled_model_dir("default")
 
 
-def best_model_dir() -> Path:
-    """Directory of the bundled ``best`` phase model."""
-    return bundled_model_dir("best")
+def fast_model_dir() -> Path:
+    """Directory of the bundled ``fast`` phase model (the default's forest distilled into boosted trees)."""
+    return bundled_model_dir("fast")
 
 
 # ---- compositions -> feature rows ------------------------------------------------------------------
@@ -393,8 +396,9 @@ def _warn(reasons, rows: Rows, what: str) -> None:
 
 
 def load_model(name_or_path) -> PhaseModel:
-    """"default" -> the bundled `PhaseModel`; "best" -> the bundled forest model (the protocol's best
-    mean AUC and log-loss, a C++ forest walker, no fused screening kernel); a directory ->
+    """"default" (or its old name "best") -> the bundled `PhaseModel` (logistic regression + random
+    forest, the protocol's best mean AUC and log-loss); "fast" -> the bundled distilled model (the
+    forest distilled into boosted trees: faster screens, slightly less accurate); a directory ->
     `PhaseModel.load(directory)`. Anything else raises naming it."""
     if isinstance(name_or_path, PhaseModel):
         return name_or_path
@@ -406,4 +410,4 @@ def load_model(name_or_path) -> PhaseModel:
     p = Path(s).expanduser()
     if p.is_dir():
         return PhaseModel.load(p)
-    raise FileNotFoundError(f"unknown phase model {s!r}: not 'default', 'best' or an existing model directory")
+    raise FileNotFoundError(f"unknown phase model {s!r}: not 'default', 'best', 'fast' or an existing model directory")

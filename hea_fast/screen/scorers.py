@@ -219,9 +219,9 @@ def _load_mixture(model):
 
 class PhaseScorer(Scorer):
     """P(single phase) from the default phase model (`hea_fast.phase.PhaseModel`: logistic
-    regression on descriptors + element fractions and boosted trees on descriptors, averaged; the
-    bundled default's trees are distilled from a random forest), with its applicability domain; also
-    the ``best`` model (the random-forest member itself).
+    regression on descriptors + element fractions and a random forest on descriptors, averaged), with
+    its applicability domain; also the ``fast`` model (that forest distilled into boosted trees) or any
+    saved `PhaseModel`.
 
     model: a `PhaseModel`, a saved model directory, or None / "default" for the bundled model.
     On a `CompositionSpace` the scan is one fused C++ pass (`phase_ensemble_topk`: decode, the

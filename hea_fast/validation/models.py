@@ -45,11 +45,12 @@ ensemble_distilled             the default phase model until 19:56 UTC: the logr
                                descriptors; the fused screening kernel's layout)
 ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
                                and student refitted in each calibration fold)
-ensemble_forest_soft           the bundled ``best`` model: ensemble_forest, its forest fitted to soft labels: the
+ensemble_forest_soft           the default phase model (the ``best`` model from 19:56 UTC until it became the
+                               default at 23:30 UTC): ensemble_forest, its forest fitted to soft labels: the
                                fraction of the training records that report each composition single phase
                                (`label_fractions`; the leaf size is chosen on the vote)
-ensemble_distilled_soft        the default phase model: ensemble_distilled with the forest of ensemble_forest_soft
-                               as its teacher
+ensemble_distilled_soft        the bundled ``fast`` model (the default from 19:56 to 23:30 UTC): ensemble_distilled
+                               with the forest of ensemble_forest_soft as its teacher
 =============================  ==================================================================================
 
 Models with `ModelSpec.soft_labels` get ``label_fraction`` (`label_fractions` of the training rows) in ``fit``
@@ -347,12 +348,12 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("ensemble_distilled_calibrated", "ensemble_distilled + Platt calibration fitted on grouped "
                   "out-of-fold averages (teacher and student refitted per calibration fold; "
                   "PhaseEnsembleClassifier(trees='distilled'))", _ensemble(True, "distilled"), cost="slow"),
-        ModelSpec("ensemble_forest_soft", "the 'best' phase model: ensemble_forest with its forest fitted to the "
+        ModelSpec("ensemble_forest_soft", "the default phase model: ensemble_forest with its forest fitted to the "
                   "fraction of the training "
                   "records that report each composition single phase (soft labels; leaf size chosen on the vote) "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='forest').fit(..., label_fraction=...))",
                   _ensemble(False, "forest"), soft_labels=True),
-        ModelSpec("ensemble_distilled_soft", "the default phase model: ensemble_distilled with ensemble_forest_soft's "
+        ModelSpec("ensemble_distilled_soft", "the 'fast' phase model: ensemble_distilled with ensemble_forest_soft's "
                   "forest as the teacher "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='distilled').fit(..., label_fraction=...))",
                   _ensemble(False, "distilled"), soft_labels=True),
