@@ -10,37 +10,42 @@ size, top-1000 merged as `screen` does, 2 kernel threads:
 row                    model                                                                  path
 =====================  =====================================================================  ==================
 default ensemble       the bundled default (`hea_fast.phase`): mean of the logistic           fused top-k
-                       regression on 15 descriptors + element fractions and 600 depth-4
-                       boosted trees on the 15 descriptors distilled from a random forest
+                       regression on 15 descriptors + element fractions and a 300-tree
+                       random forest on the 15 descriptors fitted to soft labels
 default, top-20,000    the same model keeping, per chunk, the 20,000 best (the domain pool    fused top-20,000
                        `screen` keeps for a model with a domain, as the 1.66 B run does)
+fast                   the bundled ``fast`` model: the same linear member with the forest     fused top-k
+                       distilled into 600 depth-4 boosted trees (the default until
+                       2026-12-06 23:30 UTC)
 first default          the default until 2026-12-06 14:05 UTC: the same linear member with    fused top-k
                        300 depth-3 boosted trees fitted to the labels
                        (scripts/train_default_phase.py --trees boosting --labels vote, refitted here on
                        the shared phase data; the protocol's ``ensemble``)
 logreg alone           the default's linear member: EnsembleParams with no tree,              fused top-k
                        w_lin = 1, w_tree = 0
-trees alone            the default's 600 distilled trees: w_lin = 0, w_tree = 1               fused top-k
+forest alone           the default's 300 trees: w_lin = 0, w_tree = 1                         fused top-k
 mixture (paper)        the bundled SparseMixtureClassifier, probit predictive                 fused top-k
 SSVAE head             the bundled project-trained SSVAE classifier head                      lattice_columns +
                                                                                               top-k
 =====================  =====================================================================  ==================
 
-Compositions per wall second and per CPU second (process CPU time, both threads summed: what the
+A slice this short is the fused kernels' worst case: the top-k fills slowly, so the bounds that let a
+block skip its trees (or a forest's rows stop walking) rarely bind; over the whole 1.66 B space they
+skip most of the work (benchmarks/results/phase_screen_1p66e9.md). Compositions per wall second and per
+CPU second (process CPU time, both threads summed: what the
 other jobs on a shared machine disturb least) are the best of 3 calls (2 in quick mode), the models called in
 turn so that a burst of load hits all of them alike. The accuracy columns are read from the
 protocol's results (benchmarks/papers/phase_validation/selection.json): mean AUC and mean log-loss
-over the 6 held-out sources (leave-one-source-out) and the grouped K-fold AUC. 'logreg alone' and
-'trees alone' are the same model families as the protocol's ``logreg_fractions`` and ``hgb`` rows
-(tuned on each training fold by the same grids; the bundled members are those grids' choices on all
-the data); the distilled trees alone have no protocol row. Correctness: every row's top-k scores are recomputed from the decoded
+over the 6 held-out sources (leave-one-source-out) and the grouped K-fold AUC. 'logreg alone' is the
+same model family as the protocol's ``logreg_fractions`` row (tuned on each training fold by the same
+grid; the bundled member is that grid's choice on all the data); the forest alone has no protocol row.
+Correctness: every row's top-k scores are recomputed from the decoded
 compositions by an independent path (the NumPy formula `phase_ensemble_reference`, the mixture's
 NumPy probit, the SSVAE's torch model) and must agree.
 
-`test_forest_ensemble_speed` adds the bundled ``best`` model (the protocol's ``ensemble_forest_soft``:
-the default's linear member averaged with the 300-tree random forest the default's trees are distilled
-from, which the fused kernel does not run) against the default on 100,000 ranks, its top scores
-checked against scikit-learn.
+`test_default_forest_fused_vs_general_path` times the default through its fused kernel against the
+same model through the general path (decode, descriptors, the C++ forest walker) on 100,000 ranks,
+the fused top scores checked against scikit-learn.
 
 The first default and the forest recipe are fitted on the shared phase data (about 10 s and 15 s of
 one core): without the data home the tests skip (tests/conftest.py convention). The table is printed; runs are recorded
@@ -86,6 +91,11 @@ def space():
 @pytest.fixture(scope="module")
 def default_model():
     return load_model("default")
+
+
+@pytest.fixture(scope="module")
+def fast_model():
+    return load_model("fast")
 
 
 @pytest.fixture(scope="module")
@@ -151,21 +161,24 @@ def _protocol() -> dict:
             for m, e in models.items()}
 
 
-def test_phase_models_speed(quick, check_ratio, space, default_model, first_default):
+def test_phase_models_speed(quick, check_ratio, space, default_model, fast_model, first_default):
     from hea_fast.mixture import SparseMixtureClassifier
     from hea_fast.ssvae.model import load_model as load_ssvae
 
     pool = default_pool(K)
+    fast = fast_model
     rows = [  # (row, protocol model or None, scorer, path, tolerance of the independent check, k)
-        (f"default ensemble (logreg + {default_model.params.n_trees} depth-{default_model.params.max_depth} trees "
-         "distilled from a random forest)", "ensemble_distilled_soft", PhaseScorer(default_model), "fused top-k", 1e-9, K),
-        (f"default ensemble, top-{pool:,} per chunk (the domain pool `screen` keeps)", "ensemble_distilled_soft",
+        (f"default ensemble (logreg + {default_model.params.n_trees}-tree random forest)", "ensemble_forest_soft",
+         PhaseScorer(default_model), "fused top-k", 1e-9, K),
+        (f"default ensemble, top-{pool:,} per chunk (the domain pool `screen` keeps)", "ensemble_forest_soft",
          PhaseScorer(default_model), f"fused top-{pool:,}", 1e-9, pool),
+        (f"fast (logreg + {fast.params.n_trees} depth-{fast.params.max_depth} trees distilled from the default's "
+         "forest)", "ensemble_distilled_soft", PhaseScorer(fast), "fused top-k", 1e-9, K),
         (f"first default (logreg + {first_default.params.n_trees} depth-{first_default.params.max_depth} boosted "
          "trees)", "ensemble", PhaseScorer(first_default), "fused top-k", 1e-9, K),
         ("logreg alone (the default's linear member)", "logreg_fractions", PhaseScorer(_linear_only(default_model)),
          "fused top-k", 1e-9, K),
-        ("trees alone (the default's distilled trees)", None,
+        ("forest alone (the default's 300 trees)", None,
          PhaseScorer(_variant(default_model, w_lin=0.0, w_tree=1.0)), "fused top-k", 1e-9, K),
         ("mixture (paper, probit predictive)", "mixture", MixtureScorer(SparseMixtureClassifier.load_default()),
          "fused top-k", 1e-10, K),
@@ -200,15 +213,15 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, first_defa
         auc, ll, g = proto[key] if key else (None, None, None)
         acc = (f"{auc:.3f} | {ll:.3f} | {g:.3f}" if key else "not on the protocol | - | -")
         print(f"| {name} | {key or '-'} | {acc} | {path} | {n / w / 1e6:.2f} | {n / c / 1e6:.2f} |")
-    # same-run ratios (recorded; the default against the alternatives it was chosen over)
-    check_ratio("phase_models_default_vs_first_default_cpu", cpu[2] / cpu[0])
-    check_ratio("phase_models_default_vs_mixture_cpu", cpu[5] / cpu[0])
-    check_ratio("phase_models_default_vs_ssvae_cpu", cpu[6] / cpu[0])
+    # same-run ratios (recorded; CPU time of an alternative over the default's, on this slice)
+    check_ratio("phase_models_fast_vs_default_cpu", cpu[0] / cpu[2])
+    check_ratio("phase_models_default_vs_mixture_cpu", cpu[6] / cpu[0])
+    check_ratio("phase_models_default_vs_ssvae_cpu", cpu[7] / cpu[0])
 
 
 @pytest.fixture(scope="module")
 def forest_estimator():
-    """The protocol's ``ensemble_forest_soft`` recipe (the bundled ``best``) fitted on all the shared phase
+    """The protocol's ``ensemble_forest_soft`` recipe (the bundled default) fitted on all the shared phase
     data, its forest on the record fractions (about 15 s)."""
     from threadpoolctl import threadpool_limits
 
@@ -225,39 +238,50 @@ def forest_estimator():
     return est
 
 
-def test_forest_ensemble_speed(quick, check_ratio, space, default_model, forest_estimator):
-    """The bundled ``best`` model (the protocol's ``ensemble_forest_soft``: the default's linear member
-    averaged with the 300-tree random forest the default's trees are distilled from; no fused kernel) against the default, both through
-    `screen`'s scan of the same 100,000 ranks (top-1000): ``best`` through the general path (decode,
-    descriptors, the C++ forest walker), the default through its fused kernel. The top scores of
-    ``best`` are checked against scikit-learn: the same recipe refitted here, predict_proba of its
-    members on the decoded compositions (so the bundled model is also checked to be that recipe)."""
+class _GeneralPath(PhaseScorer):
+    """The same model without its fused paths: `screen` decodes each chunk, computes the descriptors
+    and scores the rows (`PhaseModel.predict_proba`: the C++ forest walker), then keeps the top-k."""
+
+    def fused_topk(self, *args, **kwargs):
+        return None
+
+    def lattice_columns(self, *args, **kwargs):
+        return None
+
+
+def test_default_forest_fused_vs_general_path(quick, check_ratio, space, default_model, forest_estimator):
+    """The default (a 300-tree random forest averaged with the linear member) through its fused lattice
+    kernel against the same model through the general path (decode, descriptors, the C++ forest walker:
+    the same scores by another path), both through `screen`'s scan of the same 100,000 ranks
+    (top-1000). The fused top scores are checked against scikit-learn: the recipe refitted here,
+    predict_proba of its members on the decoded compositions (so the bundled model is also checked to be
+    that recipe)."""
     from hea_fast.phase.model import feature_matrix
 
     est = forest_estimator
-    forest, default = PhaseScorer(load_model("best")), PhaseScorer(default_model)
+    fused, general = PhaseScorer(default_model), _GeneralPath(default_model)
     n = 100_000
     start = space.size // 3
-    s, r, _ = _screen(space, forest, start, start + n, K)
+    s, r, _ = _screen(space, fused, start, start + n, K)
     batch = decode_ranks(space, r, 1)
     V, _ = feature_matrix(batch, est.descriptors_, est.elements_, threads=1)
     fd = len(est.descriptors_)
     want = 0.5 * est.linear_.predict_proba(V)[:, 1] + 0.5 * est.trees_.predict_proba(V[:, :fd])[:, 1]
     np.testing.assert_allclose(s, want, rtol=0, atol=1e-12)
+    s2, r2, _ = _screen(space, general, start, start + n, K)
+    assert np.array_equal(r2, r)
+    np.testing.assert_allclose(s2, s, rtol=0, atol=1e-12)
     wall, cpu = [float("inf")] * 2, [float("inf")] * 2
     for _ in range(2 if quick else 3):
-        for i, scorer in enumerate((default, forest)):
+        for i, scorer in enumerate((fused, general)):
             t0, c0 = time.perf_counter(), time.process_time()
             _screen(space, scorer, start, start + n, K)
             wall[i] = min(wall[i], time.perf_counter() - t0)
             cpu[i] = min(cpu[i], time.process_time() - c0)
-    proto = _protocol()
     nodes = sum(t.tree_.node_count for t in est.trees_.estimators_)
     print(f"\n{n:,} ranks from rank {start:,}, top-{K}, {THREADS} threads; forest: "
           f"min_samples_leaf={est.best_params_['trees']['min_samples_leaf']}, {nodes:,} nodes")
-    for name, key, path, w, c in (("default ensemble", "ensemble_distilled_soft", "fused top-k", wall[0], cpu[0]),
-                                  ("best: forest ensemble (logreg + 300-tree random forest)", "ensemble_forest_soft",
-                                   "decode + descriptors + C++ forest walker", wall[1], cpu[1])):
-        auc, ll, g = proto[key] if key in proto else (float("nan"),) * 3
-        print(f"| {name} | {key} | {auc:.3f} | {ll:.3f} | {g:.3f} | {path} | {n / w / 1e6:.3f} | {n / c / 1e6:.3f} |")
-    check_ratio("phase_models_default_vs_forest_cpu", cpu[1] / cpu[0])
+    for name, path, w, c in (("default, fused", "fused top-k (block bounds, rows stop walking)", wall[0], cpu[0]),
+                             ("default, general path", "decode + descriptors + C++ forest walker", wall[1], cpu[1])):
+        print(f"| {name} | {path} | {n / w / 1e6:.3f} | {n / c / 1e6:.3f} |")
+    check_ratio("phase_models_forest_fused_vs_general_cpu", cpu[1] / cpu[0])
