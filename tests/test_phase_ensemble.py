@@ -395,6 +395,9 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=leaf, random_state=0).fit(V[:, :Fd], y)
     P = params_from_sklearn(scaler, logreg, rf, NAMES, FRACTION_ELEMENTS)
     assert P.tree_link == "mean" and P.tree_float32 and P.n_trees == 25
+    with pytest.raises(ValueError, match="at least one tree"):
+        dataclasses.replace(P, tree_offsets=np.zeros(1, np.int64), **{k: getattr(P, k)[:0] for k in (
+            "node_feature", "node_threshold", "node_left", "node_right", "node_value", "node_missing_left")})
     W = _test_rows(fitted)
     W[::11, 2] = np.nan  # a missing descriptor: scikit-learn sends it down a side, p stays NaN overall
     p_rf = rf.predict_proba(W[:, :Fd])[:, 1]
@@ -495,6 +498,10 @@ def test_prepared_model_checks_its_link():
         core.PhaseEnsembleModel(**a, tree_link="median")
     with pytest.raises(ValueError, match="lin_scale"):
         core.PhaseEnsembleModel(**{**a, "lin_scale": np.zeros(1)})
+    none = {**a, "tree_offsets": np.zeros(1, np.int64), **{k: a[k][:0] for k in a if k.startswith("node_")}}
+    assert core.PhaseEnsembleModel(**none).n_trees == 0  # no trees: a linear model (logit link)
+    with pytest.raises(ValueError, match="'mean'.*at least one tree"):
+        core.PhaseEnsembleModel(**none, tree_link="mean")
 
 
 # ---- boosted trees on float32-rounded features (the distilled default's student) ------------------------

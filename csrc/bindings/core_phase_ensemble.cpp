@@ -75,6 +75,8 @@ ModelArgs make_model(const py::dict& kw) {
   if (link != "logit" && link != "mean")
     throw py::value_error("tree_link must be 'logit' (boosted trees) or 'mean' (a forest), got '" + link + "'");
   m.tree_mean = link == "mean";
+  if (m.tree_mean && a.tree_offsets.shape(0) < 2)
+    throw py::value_error("tree_link 'mean' (a forest: the mean of its trees) needs at least one tree");
   m.tree_float32 = kw["tree_float32"].cast<bool>();
 
   hb::check_shape(a.tree_offsets, "tree_offsets", {-1});

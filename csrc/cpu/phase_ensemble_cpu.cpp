@@ -164,7 +164,6 @@ struct Prepared {
   std::vector<double> walk_value;                  // leaf values by walking index
   std::vector<int32_t> walk_depth;                 // per tree
   std::vector<double> walk_leaf_lo, walk_leaf_hi;  // per tree: its smallest / largest leaf
-  std::vector<double> suffix_lo, suffix_hi;        // (n_trees + 1): Σ_{u >= t} smallest / largest leaf of u
   int32_t walk_stack = 1;                          // depth-first stack size the deepest tree needs
 };
 
@@ -268,12 +267,6 @@ Prepared prepare(const Model& m) {
         order.push_back(m.node_left[i]);
         order.push_back(m.node_right[i]);
       }
-    }
-    P.suffix_lo.assign(static_cast<size_t>(m.n_trees + 1), 0.0);
-    P.suffix_hi.assign(static_cast<size_t>(m.n_trees + 1), 0.0);
-    for (int64_t t = m.n_trees - 1; t >= 0; --t) {
-      P.suffix_lo[t] = P.suffix_lo[t + 1] + P.walk_leaf_lo[t];
-      P.suffix_hi[t] = P.suffix_hi[t + 1] + P.walk_leaf_hi[t];
     }
     return P;
   }
@@ -498,6 +491,8 @@ struct Work {
   std::vector<uint8_t> ok;
   std::vector<int32_t> cell, bin_lo, bin_hi, stack, live;
   std::vector<double> box_lo, box_hi, settled;
+  std::vector<double> tree_lo, tree_hi;      // walking layout: each tree's leaf bounds over the block's box
+  std::vector<double> suffix_lo, suffix_hi;  // and their sums over trees t.. (walk_pruned)
   explicit Work(const Prepared& P)
       : bins(P.slot_feature.size() * B + kLanes),
         raw(B),
@@ -515,7 +510,11 @@ struct Work {
         live(B),
         box_lo(P.slot_feature.size()),
         box_hi(P.slot_feature.size()),
-        settled(B) {}
+        settled(B),
+        tree_lo(P.walk_leaf_lo.size()),
+        tree_hi(P.walk_leaf_hi.size()),
+        suffix_lo(P.walk_leaf_lo.size() + 1),
+        suffix_hi(P.walk_leaf_hi.size() + 1) {}
 };
 
 // Margin on the bounds of p below: far above the few-ulp rounding of the bounds and of p itself.
@@ -621,6 +620,8 @@ bool block_raw_bounds_walk(const Prepared& P, Work& w, int nb, double* raw_lo, d
       if (bhi[nd.slot] > nd.threshold) stack[top++] = nd.child + 1;
       if (blo[nd.slot] <= nd.threshold) stack[top++] = nd.child;
     }
+    w.tree_lo[t] = lo;
+    w.tree_hi[t] = hi;
     sum_lo += lo;
     sum_hi += hi;
   }
@@ -643,7 +644,8 @@ constexpr RowIndex kAllRows;
 
 // The walking layout's trees over one block under eval_block's pruning contract: the usable rows
 // b < nb walk the trees kWalkGroup at a time; after each group a row whose p, whatever the remaining
-// trees give (raw so far + the suffix sums of their smallest / largest leaves), cannot reach
+// trees give (raw so far + the sums of the smallest / largest leaves the block's box reaches in each
+// of them), cannot reach
 // heap_min and lies on a known side of `threshold` is settled and walks no further. When every row
 // settles, returns false with out[b] = 1 for the rows sure to pass (eval_block's contract); otherwise
 // the walked rows get their exact p and each settled row a bound on the side it is known to lie: its
@@ -661,6 +663,14 @@ bool walk_pruned(const Prepared& P, Work& w, int nb, double heap_min, double thr
   for (int b = 0; b < nb; ++b)
     if (ok[b]) live[nl++] = b;
   const int64_t T = m.n_trees;
+  // what the trees left can add: the sums over t.. of each tree's leaf bounds over the block's box
+  // (block_raw_bounds_walk, which eval_block's first stage ran on this block since a row is usable)
+  double *sfx_lo = w.suffix_lo.data(), *sfx_hi = w.suffix_hi.data();
+  sfx_lo[T] = sfx_hi[T] = 0.0;
+  for (int64_t t = T - 1; nl > 0 && t >= 0; --t) {
+    sfx_lo[t] = sfx_lo[t + 1] + w.tree_lo[t];
+    sfx_hi[t] = sfx_hi[t + 1] + w.tree_hi[t];
+  }
   for (int64_t t0 = 0; t0 < T && nl > 0; t0 += kWalkGroup) {
     const int64_t t1 = std::min(T, t0 + kWalkGroup);
     trees_walk(P, w.walk_x.data(), raw, live, nl, t0, t1);
@@ -668,13 +678,13 @@ bool walk_pruned(const Prepared& P, Work& w, int nb, double heap_min, double thr
     int keep = 0;
     for (int r = 0; r < nl; ++r) {
       const int b = live[r];
-      const double hi = p_scalar(m, z[b], raw[b] + P.suffix_hi[t1]);
+      const double hi = p_scalar(m, z[b], raw[b] + sfx_hi[t1]);
       double v = std::numeric_limits<double>::quiet_NaN();
       if (hi + kBoundMargin < heap_min) {
         if (hi + kBoundMargin < threshold) {
           v = hi;
         } else {
-          const double lo = p_scalar(m, z[b], raw[b] + P.suffix_lo[t1]);
+          const double lo = p_scalar(m, z[b], raw[b] + sfx_lo[t1]);
           if (lo - kBoundMargin >= threshold) v = lo;
         }
       }

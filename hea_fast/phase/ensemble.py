@@ -169,6 +169,9 @@ class EnsembleParams:
             if a.shape != (n,):
                 raise ValueError(f"EnsembleParams.{name} has shape {a.shape}; expected ({n},) like node_feature")
         _check_nodes(self, F)
+        if self.tree_link == "mean" and self.n_trees == 0:
+            raise ValueError("EnsembleParams.tree_link 'mean' (a forest: the mean of its trees) needs at least one "
+                             "tree; a model without trees has tree_link 'logit'")
 
     @property
     def n_features(self) -> int:
