@@ -66,7 +66,9 @@ def main() -> int:
              f"The {len(y):,} pooled training compositions ({int((n_el >= 4).sum()):,} of >= 4 elements; "
              f"{int(((frac > 0) & (frac < 1)).sum())} with records on both sides), scored by models trained on all "
              "of them: fit statistics, not held-out estimates. Accuracy, AUC and log-loss against the vote; "
-             "last column: mean |p - single-phase record fraction|.", "",
+             "last column: mean |p - single-phase record fraction|. Names as when the table was first written: "
+             "\"default\" is the distilled model, bundled as `fast` since 2026-12-06 23:30 UTC, and \"best\" the "
+             "forest model, the bundled default since then.", "",
              "| model | alloys | accuracy | AUC | log-loss | RMS to `best` | mean abs. to record fractions |",
              "|---|---|---|---|---|---|---|"]
     for name, pm in p.items():
