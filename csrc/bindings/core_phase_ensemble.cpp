@@ -219,12 +219,12 @@ const char* kLatticeDoc =
                {"cal_b", cal_b},                         \
                {"tree_link", tree_link},                 \
                {"tree_float32", tree_float32}})
-#define PE_MODEL_ARGS                                                                                        \
-  py::kw_only(), py::arg("lin_mean"), py::arg("lin_scale"), py::arg("lin_coef"), py::arg("lin_intercept"),   \
-      py::arg("tree_baseline"), py::arg("tree_offsets"), py::arg("node_feature"), py::arg("node_threshold"), \
-      py::arg("node_left"), py::arg("node_right"), py::arg("node_value"), py::arg("node_missing_left"),      \
+#define PE_MODEL_ARGS                                                                                          \
+  py::kw_only(), py::arg("lin_mean"), py::arg("lin_scale"), py::arg("lin_coef"), py::arg("lin_intercept"),     \
+      py::arg("tree_baseline"), py::arg("tree_offsets"), py::arg("node_feature"), py::arg("node_threshold"),   \
+      py::arg("node_left"), py::arg("node_right"), py::arg("node_value"), py::arg("node_missing_left"),        \
       py::arg("w_lin"), py::arg("w_tree"), py::arg("cal_a"), py::arg("cal_b"), py::arg("tree_link") = "logit", \
-      py::arg("tree_float32") = false
+                                                                               py::arg("tree_float32") = false
 
 // A model checked and prepared once (PhaseEnsembleModel): the arrays stay alive in `args` (held by
 // pointer, so the Model the prepared layout points into never moves).

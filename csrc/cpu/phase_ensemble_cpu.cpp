@@ -169,7 +169,6 @@ struct Prepared {
 
 namespace {
 
-
 int tree_depth(const Model& m, int64_t t) {
   const int64_t off = m.tree_offsets[t], n = m.tree_offsets[t + 1] - off;
   std::vector<int> d(static_cast<size_t>(n), 0);
@@ -409,7 +408,8 @@ HEA_CLONES void trees_walk(const Prepared& P, const double* __restrict X, double
       int32_t moving = 0;  // some walk not yet at its leaf after this step
       for (int r = 0; r < nr; ++r) {
         const WalkNode& nd = nodes[node[r]];
-        const int32_t c = nd.child + static_cast<int32_t>(X[static_cast<int64_t>(nd.slot) * B + rows[r]] > nd.threshold);
+        const int32_t c =
+            nd.child + static_cast<int32_t>(X[static_cast<int64_t>(nd.slot) * B + rows[r]] > nd.threshold);
         moving |= c ^ node[r];
         node[r] = c;
       }
