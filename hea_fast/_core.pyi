@@ -252,9 +252,12 @@ class PhaseEnsembleModel:
 def phase_ensemble_lattice(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
     log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
-    model: PhaseEnsembleModel, threads: int | None = None,
+    model: PhaseEnsembleModel, threads: int | None = None, floor: float | None = None,
+    threshold: float | None = None,
 ) -> _F64:
-    """P(single phase) of every lattice rank in [start, stop), from the ranks in one pass."""
+    """P(single phase) of every lattice rank in [start, stop), from the ranks in one pass; with `floor`, a p below
+    it may be replaced by any value below it (-inf or an upper bound); with `threshold`, any value on p's side of it
+    may stand for p."""
 
 def phase_ensemble_topk(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,

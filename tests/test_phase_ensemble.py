@@ -464,6 +464,41 @@ def test_forest_runs_in_the_fused_lattice_kernels(forests, space, leaf):
                 assert np.array_equal(r, br) and np.array_equal(s, bs)
 
 
+@pytest.mark.parametrize("which", ["forest", "depth3", "deep"])
+def test_lattice_floor_and_threshold_modes(fitted, forests, which):
+    """`phase_ensemble_lattice(..., floor=f)` (what a screen that keeps p >= f needs): every p >= f
+    bitwise that of the exact pass, every finite p < f replaced by a value < f (-inf where the block
+    was skipped, an upper bound where a row stopped walking), NaN where the exact pass gives NaN; some
+    rows do get the replacement, i.e. the pruning ran. `threshold=t` (a requirement of a screen): the
+    side of t of every finite p as the exact pass says, whatever values stand for them."""
+    P = forests[1] if which == "forest" else _params(fitted, which)
+    big = CompositionSpace(TRAIN_ELEMENTS + ("La",), 5, 2.5, min_fraction=0.05, max_fraction=0.35)
+    start, stop = big.size - 100_000, big.size  # the last systems hold La
+    exact = phase_ensemble_lattice(big, start, stop, P, threads=2)
+    fin = np.sort(exact[np.isfinite(exact)])
+    assert np.isnan(exact).any()  # La: no descriptors
+    for f in (fin[len(fin) // 2], fin[-200]):
+        for threads in (1, 2):
+            got = phase_ensemble_lattice(big, start, stop, P, threads=threads, floor=f)
+            above = exact >= f
+            assert np.array_equal(got[above], exact[above])
+            below = np.isfinite(exact) & (exact < f)
+            assert (got[below] < f).all() and (got[below] != exact[below]).any()
+            assert np.array_equal(np.isnan(got), np.isnan(exact))
+    with pytest.raises(ValueError, match="floor"):
+        phase_ensemble_lattice(big, 0, 10, P, floor=float("nan"))
+    # threshold: only the side matters — every finite p's side of t is kept, NaN may become -inf
+    for t in (fin[len(fin) // 3], fin[-50]):
+        for threads in (1, 2):
+            got = phase_ensemble_lattice(big, start, stop, P, threads=threads, threshold=t)
+            fine = np.isfinite(exact)
+            assert np.array_equal(got[fine] >= t, exact[fine] >= t)
+            assert (np.isnan(got[~fine]) | (got[~fine] == -np.inf)).all()
+            assert (got[fine] != exact[fine]).any()  # sides settled without the trees
+    with pytest.raises(ValueError, match="not both"):
+        phase_ensemble_lattice(big, 0, 10, P, floor=0.5, threshold=0.5)
+
+
 @pytest.mark.parametrize("w_lin", [0.5, 0.9])
 def test_forest_topk_prunes_exactly_on_a_large_slice(forests, w_lin):
     """On 200,000 ranks of the 5-element HEA lattice most blocks are skipped by the bounds (the linear

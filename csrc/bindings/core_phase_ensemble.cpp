@@ -285,21 +285,30 @@ void bind_phase_ensemble(py::module_& m) {
       "phase_ensemble_lattice",
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, const PreparedModel& model, py::object threads) {
+         carray<int32_t> fraction_features, const PreparedModel& model, py::object threads, py::object floor,
+         py::object threshold) {
         const PE::Model& pm = model.args->m;
         LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
                                       fraction_features);
         const int t = hb::threads_arg(threads);
+        const double fl = hb::optional_double(floor, "floor", -std::numeric_limits<double>::infinity());
+        const double th = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
+        if (!floor.is_none() && !threshold.is_none()) throw py::value_error("give floor or threshold, not both");
         return hb::fill_array<double>({stop - start}, [&](double* out) {
-          PE::lattice_scores(space, start, stop - start, la.lf, *model.prepared, out, t);
+          PE::lattice_scores(space, start, stop - start, la.lf, *model.prepared, out, t, fl, th);
         });
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
       py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
-      py::arg("threads") = py::none(),
-      (std::string("P(single phase) of every lattice rank in [start, stop): (stop - start,) float64, the descriptors "
-                   "computed from the ranks by the descriptor block kernel, the fractions from the units; model: a "
-                   "PhaseEnsembleModel.") +
+      py::arg("threads") = py::none(), py::arg("floor") = py::none(), py::arg("threshold") = py::none(),
+      (std::string(
+           "P(single phase) of every lattice rank in [start, stop): (stop - start,) float64, the descriptors "
+           "computed from the ranks by the descriptor block kernel, the fractions from the units; model: a "
+           "PhaseEnsembleModel. floor (None: none): a rank whose p is below floor may get any value below it instead "
+           "(-inf, or an upper bound), which spares the trees of such compositions; every p >= floor is "
+           "exact and NaN stays NaN. threshold (None: none; not with floor): only the side of it each p lies on "
+           "is kept, a value on that side (a bound, +inf or -inf) standing for p; a NaN p may come back as "
+           "-inf.") +
        kLatticeDoc)
           .c_str());
 

@@ -894,16 +894,30 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
 }
 
 void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                    const Prepared& P, double* out, int threads) {
+                    const Prepared& P, double* out, int threads, double floor, double threshold) {
   if (count <= 0) return;
   const int64_t tiles = (count + kTile - 1) / kTile;
+  // floor: eval_block's pruning with heap_min = floor and no threshold; a skipped block reports 1 for
+  // its usable rows (they all pass -inf) and 0 for the others, written here as -inf and NaN.
+  // threshold: heap_min = +inf (no row needs its exact p) and the threshold; a skipped block reports
+  // 1 for the rows sure to pass it, written as +inf, and 0 for the others (failing or unusable), -inf.
+  const bool sides = threshold != -INFINITY;
+  const double heap_min = sides ? INFINITY : floor == -INFINITY ? std::numeric_limits<double>::quiet_NaN() : floor;
+  const double pass = sides ? INFINITY : -INFINITY, fail = sides ? -INFINITY : std::numeric_limits<double>::quiet_NaN();
   dynamic_items(
       tiles, 1, threads_for(threads, tiles), [&] { return LatticeWork(P, space.max_k()); },
       [&](LatticeWork& lw, int, int64_t lo, int64_t hi) {
         lattice_tiles(
             space, start, count, lf, P, lw, lo, hi,
-            [&](int64_t rank0, int nb, const double* p, bool) { std::copy(p, p + nb, out + (rank0 - start)); },
-            [] { return std::numeric_limits<double>::quiet_NaN(); }, -INFINITY);
+            [&](int64_t rank0, int nb, const double* p, bool evaluated) {
+              double* o = out + (rank0 - start);
+              if (evaluated) {
+                std::copy(p, p + nb, o);
+              } else {
+                for (int b = 0; b < nb; ++b) o[b] = p[b] > 0 ? pass : fail;
+              }
+            },
+            [&] { return heap_min; }, threshold);
       });
 }
 

@@ -457,14 +457,25 @@ def _lattice_args(space, start, stop, params, table):
 
 
 def phase_ensemble_lattice(space, start: int, stop: int, params: EnsembleParams, table: str = "default",
-                           threads=None) -> np.ndarray:
+                           threads=None, floor=None, threshold=None) -> np.ndarray:
     """p of lattice ranks [start, stop) of `space` (a `hea_fast.lattice.CompositionSpace`),
     computed from the ranks in one C++ pass; equal to `phase_ensemble` on the decoded fractions'
-    `featurize` descriptors and fractions to rounding."""
+    `featurize` descriptors and fractions to rounding.
+
+    `floor` (None: none): only whether p reaches it matters below it — a composition whose p is
+    below floor may get any value below it instead (-inf, or an upper bound of p), so blocks and
+    rows that cannot reach it skip the trees; every p >= floor is exact and NaN stays NaN (a
+    screen that keeps p >= threshold passes its threshold).
+
+    `threshold` (None: none; not with `floor`): only the side of it each p lies on matters — a
+    value on the same side (a bound of p, +inf, -inf) may stand for p, and a NaN p may come back as
+    -inf; blocks and rows whose side is settled skip the trees (a requirement of a screen)."""
     from hea_fast._backend import core
 
     params = _params(params)
-    return core.phase_ensemble_lattice(*_lattice_args(space, start, stop, params, table), threads=threads)
+    return core.phase_ensemble_lattice(*_lattice_args(space, start, stop, params, table), threads=threads,
+                                       floor=None if floor is None else float(floor),
+                                       threshold=None if threshold is None else float(threshold))
 
 
 def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsembleParams, threshold=None,

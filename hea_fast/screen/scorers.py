@@ -75,8 +75,16 @@ class Scorer:
 
     def lattice_columns(self, space, start: int, stop: int, table: str, threads) -> dict[str, np.ndarray] | None:
         """Score columns of lattice ranks [start, stop) computed straight from the ranks in C++ (no
-        decoded fractions, no descriptor frame), or None when this scorer has no such path."""
+        decoded fractions, no descriptor frame), or None when this scorer has no such path. A score
+        below the scorer's own threshold may come back as any value below it (only `keep_mask` reads
+        those rows; the reported rows are rescored)."""
         return None
+
+    def lattice_sides(self, space, start: int, stop: int, table: str, threads) -> dict[str, np.ndarray] | None:
+        """`lattice_columns` for a scorer that is a requirement of `Combined`: only the side of
+        `threshold` each score lies on is read, so any value on that side may stand for it (NaN or
+        -inf for a composition without a score). Default: `lattice_columns`."""
+        return self.lattice_columns(space, start, stop, table, threads)
 
     def fused_topk(self, space, start: int, stop: int, k: int, table: str,
                    threads, floor: float | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -290,9 +298,21 @@ class PhaseScorer(Scorer):
         if not isinstance(space, CompositionSpace):
             return None
 
+        # only p >= threshold is kept (keep_mask), so below it a bound will do (exact above)
         p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,
-                                   threads=self._threads(threads))
+                                   threads=self._threads(threads), floor=self.threshold)
         return None if p is None else {self.name: np.asarray(p, dtype=np.float64)}
+
+    def lattice_sides(self, space, start, stop, table, threads):
+        """Which side of `threshold` each p lies on, by the fused kernel's bounds: blocks and
+        compositions whose side is settled skip the trees (`phase_ensemble_lattice(threshold=)`)."""
+        from hea_fast.phase.ensemble import phase_ensemble_lattice
+
+        if not isinstance(space, CompositionSpace) or self.threshold is None:
+            return self.lattice_columns(space, start, stop, table, threads)
+        p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,
+                                   threads=self._threads(threads), threshold=self.threshold)
+        return {self.name: np.asarray(p, dtype=np.float64)}
 
 
 class SSVAEScorer(Scorer):
@@ -506,8 +526,9 @@ class Combined(Scorer):
 
     def lattice_columns(self, space, start, stop, table, threads):
         cols: dict[str, np.ndarray] = {}
-        for s in [*self.require, self.rank_by]:
-            part = s.lattice_columns(space, start, stop, table, threads)
+        for s in [*self.require, self.rank_by]:  # a requirement's side of its threshold is all keep_mask reads
+            part = (s.lattice_sides if s is not self.rank_by else s.lattice_columns)(space, start, stop, table,
+                                                                                   threads)
             if part is None:
                 return None
             cols.update(part)

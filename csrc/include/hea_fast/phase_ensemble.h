@@ -88,8 +88,15 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
 // arrays, which must outlive it.
 struct Prepared;
 std::shared_ptr<const Prepared> prepare_model(const Model& m);
+// floor (-inf: none): a composition whose p is below floor may get any value below it instead (its
+// upper bound, or -inf when its block was skipped), which spares the trees of such blocks and rows;
+// every p >= floor is exact and a NaN p stays NaN. threshold (-inf: none; not with a floor): only the
+// side of it each p lies on is kept — a value on the same side (a bound of p, +inf, -inf) may stand
+// for p, and a NaN p may come back as -inf.
 void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                    const Prepared& P, double* out, int threads);
+                    const Prepared& P, double* out, int threads,
+                    double floor = -std::numeric_limits<double>::infinity(),
+                    double threshold = -std::numeric_limits<double>::infinity());
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                      const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
                      double floor = -std::numeric_limits<double>::infinity());
