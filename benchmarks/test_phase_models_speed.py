@@ -16,7 +16,7 @@ default, top-20,000    the same model keeping, per chunk, the 20,000 best (the d
                        `screen` keeps for a model with a domain, as the 1.66 B run does)
 fast                   the bundled ``fast`` model: the same linear member with the forest     fused top-k
                        distilled into 600 depth-4 boosted trees (the default until
-                       2026-12-06 23:30 UTC)
+                       2026-12-06 23:38 UTC)
 first default          the default until 2026-12-06 14:05 UTC: the same linear member with    fused top-k
                        300 depth-3 boosted trees fitted to the labels
                        (scripts/train_default_phase.py --trees boosting --labels vote, refitted here on

@@ -46,10 +46,10 @@ ensemble_distilled             the default phase model until 19:56 UTC: the logr
 ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
                                and student refitted in each calibration fold)
 ensemble_forest_soft           the default phase model (the ``best`` model from 19:56 UTC until it became the
-                               default at 23:30 UTC): ensemble_forest, its forest fitted to soft labels: the
+                               default at 23:38 UTC): ensemble_forest, its forest fitted to soft labels: the
                                fraction of the training records that report each composition single phase
                                (`label_fractions`; the leaf size is chosen on the vote)
-ensemble_distilled_soft        the bundled ``fast`` model (the default from 19:56 to 23:30 UTC): ensemble_distilled
+ensemble_distilled_soft        the bundled ``fast`` model (the default from 19:56 to 23:38 UTC): ensemble_distilled
                                with the forest of ensemble_forest_soft as its teacher
 =============================  ==================================================================================
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT = "ensemble_forest_soft"  # the bundled default (scripts/train_default_phase.py; ensemble_distilled_soft until 2026-12-06 23:30 UTC)
+DEFAULT = "ensemble_forest_soft"  # the bundled default (scripts/train_default_phase.py; ensemble_distilled_soft until 2026-12-06 23:38 UTC)
 SHOWN = ("accuracy", "auc", "log_loss", "ece")
 
 

@@ -6,7 +6,7 @@ statistics. They matter because users ask the model about well-known alloys, and
 compilations share most of them with our sources: a model should say of a known alloy what its
 training data says, and the distilled model should say what its teacher says.
 
-Since 2026-12-06 23:30 UTC the bundled default is the forest model (`best` until then) and the distilled
+Since 2026-12-06 23:38 UTC the bundled default is the forest model (`best` until then) and the distilled
 model is bundled as ``fast``; the rows below keep the names of the time they were written: "default" is
 the distilled model (`load_model("fast")`), "best" the forest (`load_model("default")`).
 
@@ -67,7 +67,7 @@ def main() -> int:
              f"{int(((frac > 0) & (frac < 1)).sum())} with records on both sides), scored by models trained on all "
              "of them: fit statistics, not held-out estimates. Accuracy, AUC and log-loss against the vote; "
              "last column: mean |p - single-phase record fraction|. Names as when the table was first written: "
-             "\"default\" is the distilled model, bundled as `fast` since 2026-12-06 23:30 UTC, and \"best\" the "
+             "\"default\" is the distilled model, bundled as `fast` since 2026-12-06 23:38 UTC, and \"best\" the "
              "forest model, the bundled default since then.", "",
              "| model | alloys | accuracy | AUC | log-loss | RMS to `best` | mean abs. to record fractions |",
              "|---|---|---|---|---|---|---|"]
