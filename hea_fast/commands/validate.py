@@ -40,7 +40,8 @@ def register(subparsers) -> None:
 #: `hea_fast.validation.MODELS` by name (kept here so `--help` does not import scikit-learn; a test checks it).
 MODEL_NAMES = ("prior", "logreg", "logreg_fractions", "hgb", "hgb_fractions", "hgb_wide", "lgbm", "mixture", "mixture_l3",
                "ssvae_head", "ensemble", "ensemble_calibrated", "ensemble_forest", "ensemble_distilled",
-               "ensemble_distilled_calibrated", "ensemble_forest_soft", "ensemble_distilled_soft")
+               "ensemble_distilled_calibrated", "ensemble_forest_soft", "ensemble_distilled_soft",
+               "ensemble_forest_soft_calibrated")
 
 
 def _csv(s: str) -> list:

@@ -3,10 +3,11 @@
 Chosen on the cross-source protocol (benchmarks/papers/phase_validation/README.md: mean over the
 six held-out sources of AUC and log-loss), the model averages the probabilities of two members and
 calibrates the average. The bundled default is ``PhaseEnsembleClassifier(calibrate=False,
-trees="distilled")`` fitted with ``label_fraction`` (the protocol's ``ensemble_distilled_soft``: its
-teacher forest learns the fraction of the records that call each composition single phase), the
-bundled ``best`` model ``trees="forest"`` fitted the same way (``ensemble_forest_soft``); the class
-defaults (boosted trees fitted to the labels, calibrated) are the protocol's ``ensemble_calibrated``:
+trees="forest")`` fitted with ``label_fraction`` (the protocol's ``ensemble_forest_soft``: its forest
+learns the fraction of the records that call each composition single phase), the bundled ``fast``
+model ``trees="distilled"`` fitted the same way (``ensemble_distilled_soft``: that forest distilled
+into boosted trees); the class defaults (boosted trees fitted to the labels, calibrated) are the
+protocol's ``ensemble_calibrated``:
 
 (a) linear   `StandardScaler` + `LogisticRegression` on v = [15 descriptors | element fractions of
              the training elements]; C from {0.01, 0.1, 1, 10, 100, 1000} (the validation's

@@ -13,45 +13,47 @@ passed as ``groups`` to ``fit``; scored by log-loss, then refitted on the whole 
 mixture selects its descriptor subset by WBIC on the training fold (its own model selection); the
 SSVAE head stops early on a grouped validation split of the training fold.
 
-=============================  ==================================================================================
-name                           model
-=============================  ==================================================================================
-prior                          `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
-logreg                         logistic regression on the 15 standardised descriptors (C tuned)
-logreg_fractions               the same on descriptors + element fractions (C tuned)
-hgb                            `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
-hgb_fractions                  the same on descriptors + element fractions
-hgb_wide                       hgb with a wider grid (`HGB_WIDE_GRID`: learning rate 0.01-0.1, depth 2, 3 or
-                               unlimited, L2 0 or 1), added because hgb's grid edge won every fold
-lgbm                           LightGBM `LGBMClassifier` (300 trees) on the 15 descriptors (`LGBM_GRID`: learning
-                               rate, leaves per tree, smallest leaf); needs the ``lightgbm`` extra
-mixture                        `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
-                               size <= 2 searched by WBIC within the training fold, no global-model comparison
-mixture_l3                     the same with subsets of size <= 3 (the setting of the bundled mixture model and of
-                               the paper's search; 575 subsets instead of 120)
-ssvae_head                     the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
-                               semi-supervised objective on the fold's compositions (x = element at.%, e = the
-                               paper's 8 descriptors with the default element table); early stopping on a 15 %
-                               grouped validation split of the training fold
-ensemble                       the first default phase model: the mean of the logreg_fractions and hgb probabilities,
-                               each member tuned as above (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
-ensemble_calibrated            the ensemble + Platt calibration p = expit(a logit(p_avg) + b) fitted on
-                               out-of-fold averages over a GroupKFold(5) of the training systems
-ensemble_forest                the ``best`` model until 2026-12-06 19:56 UTC: the mean of the logreg_fractions
-                               probability and a 300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
-ensemble_distilled             the default phase model until 19:56 UTC: the logreg_fractions member averaged with ensemble_forest's
-                               forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
-                               training compositions, weighing 25 draws each, and the draws around them; float32
-                               descriptors; the fused screening kernel's layout)
-ensemble_distilled_calibrated  ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
-                               and student refitted in each calibration fold)
-ensemble_forest_soft           the default phase model (the ``best`` model from 19:56 UTC until it became the
-                               default at 23:38 UTC): ensemble_forest, its forest fitted to soft labels: the
-                               fraction of the training records that report each composition single phase
-                               (`label_fractions`; the leaf size is chosen on the vote)
-ensemble_distilled_soft        the bundled ``fast`` model (the default from 19:56 to 23:38 UTC): ensemble_distilled
-                               with the forest of ensemble_forest_soft as its teacher
-=============================  ==================================================================================
+===============================  ==================================================================================
+name                             model
+===============================  ==================================================================================
+prior                            `DummyClassifier(strategy="prior")`: the training fold's single-phase rate
+logreg                           logistic regression on the 15 standardised descriptors (C tuned)
+logreg_fractions                 the same on descriptors + element fractions (C tuned)
+hgb                              `HistGradientBoostingClassifier` on the 15 descriptors (learning rate, depth, L2 tuned)
+hgb_fractions                    the same on descriptors + element fractions
+hgb_wide                         hgb with a wider grid (`HGB_WIDE_GRID`: learning rate 0.01-0.1, depth 2, 3 or
+                                 unlimited, L2 0 or 1), added because hgb's grid edge won every fold
+lgbm                             LightGBM `LGBMClassifier` (300 trees) on the 15 descriptors (`LGBM_GRID`: learning
+                                 rate, leaves per tree, smallest leaf); needs the ``lightgbm`` extra
+mixture                          `SparseMixtureClassifier` (arXiv 2504.20354), default anchors, descriptor subsets of
+                                 size <= 2 searched by WBIC within the training fold, no global-model comparison
+mixture_l3                       the same with subsets of size <= 3 (the setting of the bundled mixture model and of
+                                 the paper's search; 575 subsets instead of 120)
+ssvae_head                       the SSVAE (arXiv 2409.06740) classifier head q(φ | e) trained with the paper's
+                                 semi-supervised objective on the fold's compositions (x = element at.%, e = the
+                                 paper's 8 descriptors with the default element table); early stopping on a 15 %
+                                 grouped validation split of the training fold
+ensemble                         the first default phase model: the mean of the logreg_fractions and hgb probabilities,
+                                 each member tuned as above (`hea_fast.phase.PhaseEnsembleClassifier(calibrate=False)`)
+ensemble_calibrated              the ensemble + Platt calibration p = expit(a logit(p_avg) + b) fitted on
+                                 out-of-fold averages over a GroupKFold(5) of the training systems
+ensemble_forest                  the ``best`` model until 2026-12-06 19:56 UTC: the mean of the logreg_fractions
+                                 probability and a 300-tree random forest on the 15 descriptors (min_samples_leaf tuned)
+ensemble_distilled               the default phase model until 19:56 UTC: the logreg_fractions member averaged with ensemble_forest's
+                                 forest distilled into 600 boosted trees of depth <= 4 (soft-label log-loss on the
+                                 training compositions, weighing 25 draws each, and the draws around them; float32
+                                 descriptors; the fused screening kernel's layout)
+ensemble_distilled_calibrated    ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
+                                 and student refitted in each calibration fold)
+ensemble_forest_soft             the default phase model (the ``best`` model from 19:56 UTC until it became the
+                                 default at 23:38 UTC): ensemble_forest, its forest fitted to soft labels: the
+                                 fraction of the training records that report each composition single phase
+                                 (`label_fractions`; the leaf size is chosen on the vote)
+ensemble_distilled_soft          the bundled ``fast`` model (the default from 19:56 to 23:38 UTC): ensemble_distilled
+                                 with the forest of ensemble_forest_soft as its teacher
+ensemble_forest_soft_calibrated  ensemble_forest_soft + the Platt calibration of ensemble_calibrated (the forest
+                                 refitted to the label fractions in each calibration fold)
+===============================  ==================================================================================
 
 Models with `ModelSpec.soft_labels` get ``label_fraction`` (`label_fractions` of the training rows) in ``fit``
 besides the vote; the others see the vote only.
@@ -357,6 +359,10 @@ MODELS: dict[str, ModelSpec] = {
                   "forest as the teacher "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='distilled').fit(..., label_fraction=...))",
                   _ensemble(False, "distilled"), soft_labels=True),
+        ModelSpec("ensemble_forest_soft_calibrated", "ensemble_forest_soft + the Platt calibration of "
+                  "ensemble_calibrated, fitted on grouped out-of-fold averages (the forest refitted to the "
+                  "fold's label fractions in each calibration fold; PhaseEnsembleClassifier(trees='forest')"
+                  ".fit(..., label_fraction=...))", _ensemble(True, "forest"), soft_labels=True, cost="slow"),
     ]
 }
 DEFAULT_MODELS = tuple(MODELS)
