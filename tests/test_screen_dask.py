@@ -57,6 +57,18 @@ def test_dask_equals_local(dask_cluster):
     assert dist.n_passing == local.n_passing and 0 < local.n_passing < len(big)
 
 
+def test_dask_default_phase_model_equals_local(dask_cluster):
+    """The default phase model (a 300-tree forest run by the fused kernel, its layout prepared once per
+    worker process) on the workers: the same top-k, domain pool and counts as on local threads."""
+    _, client = dask_cluster
+    space = S.hea_space(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W"], 5, 5.0)
+    phase = S.PhaseScorer()
+    local = S.screen(space, phase, top_k=25, chunk_size=20_000, progress=False)
+    dist = S.screen(space, phase, top_k=25, chunk_size=20_000, progress=False, client=client)
+    pd.testing.assert_frame_equal(dist.top, local.top)
+    assert dist.n_passing == local.n_passing == len(space) and dist.domain == local.domain
+
+
 def _slow_score(d: pd.DataFrame) -> np.ndarray:
     time.sleep(0.05)
     return _mismatch_score(d)
