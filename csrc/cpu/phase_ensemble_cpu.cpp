@@ -156,15 +156,15 @@ struct Prepared {
   std::vector<int16_t> node_bin;         // go right iff bin > node_bin
   std::vector<double> leaf;              // (n_trees * n_leaf)
   std::vector<int32_t> leaf_bits;        // (n_trees * 32): 16 leaves' low 32-bit halves, then high
+  std::vector<double> leaf_lo, leaf_hi;  // per tree: its smallest / largest leaf
   double raw_lo = 0, raw_hi = 0;         // bounds of the raw score: baseline + Σ_t min/max leaf of t
   // walking layout (trees deeper than kMaxFastDepth, forests): each tree's nodes renumbered breadth
   // first so that a node's children are adjacent (right = left + 1), one 16-byte record per node; a
   // leaf is its own child with threshold +inf, so a row at a leaf stays there (v > +inf is false)
   std::vector<WalkNode> walk;
-  std::vector<double> walk_value;                  // leaf values by walking index
-  std::vector<int32_t> walk_depth;                 // per tree
-  std::vector<double> walk_leaf_lo, walk_leaf_hi;  // per tree: its smallest / largest leaf
-  int32_t walk_stack = 1;                          // depth-first stack size the deepest tree needs
+  std::vector<double> walk_value;   // leaf values by walking index
+  std::vector<int32_t> walk_depth;  // per tree
+  int32_t walk_stack = 1;           // depth-first stack size the deepest tree needs
 };
 
 namespace {
@@ -225,6 +225,8 @@ Prepared prepare(const Model& m) {
     double lo = INFINITY, hi = -INFINITY;
     for (int64_t i = m.tree_offsets[t]; i < m.tree_offsets[t + 1]; ++i)
       if (m.node_feature[i] < 0) lo = std::min(lo, m.node_value[i]), hi = std::max(hi, m.node_value[i]);
+    P.leaf_lo.push_back(lo);
+    P.leaf_hi.push_back(hi);
     P.raw_lo += lo;
     P.raw_hi += hi;
   }
@@ -248,11 +250,6 @@ Prepared prepare(const Model& m) {
       P.walk_depth.push_back(depths[static_cast<size_t>(t)]);
       P.walk_stack = std::max(P.walk_stack, P.walk_depth.back() + 1);
       const int64_t off = m.tree_offsets[t];
-      double lo = INFINITY, hi = -INFINITY;
-      for (int64_t i = off; i < m.tree_offsets[t + 1]; ++i)
-        if (m.node_feature[i] < 0) lo = std::min(lo, m.node_value[i]), hi = std::max(hi, m.node_value[i]);
-      P.walk_leaf_lo.push_back(lo);
-      P.walk_leaf_hi.push_back(hi);
       order.assign(1, 0);
       for (size_t q = 0; q < order.size(); ++q) {  // position q of order is walking index off + q
         const int64_t i = off + order[q];
@@ -511,10 +508,10 @@ struct Work {
         box_lo(P.slot_feature.size()),
         box_hi(P.slot_feature.size()),
         settled(B),
-        tree_lo(P.walk_leaf_lo.size()),
-        tree_hi(P.walk_leaf_hi.size()),
-        suffix_lo(P.walk_leaf_lo.size() + 1),
-        suffix_hi(P.walk_leaf_hi.size() + 1) {}
+        tree_lo(P.walk.empty() ? 0 : P.leaf_lo.size()),
+        tree_hi(P.walk.empty() ? 0 : P.leaf_hi.size()),
+        suffix_lo(P.walk.empty() ? 1 : P.leaf_lo.size() + 1),
+        suffix_hi(P.walk.empty() ? 1 : P.leaf_hi.size() + 1) {}
 };
 
 // Margin on the bounds of p below: far above the few-ulp rounding of the bounds and of p itself.
@@ -532,12 +529,6 @@ double p_scalar(const Model& m, double z, double raw) {
   return 1.0 / (1.0 + std::exp(u));
 }
 
-// Bounds of the raw tree score over the rows b < nb with ok[b] of one block (complete layout):
-// each tested feature's bins over those rows lie in [bin(min value), bin(max value)] (bin is
-// monotone), so a node sends some row left iff bin_lo <= node_bin and some row right iff
-// bin_hi > node_bin; each tree contributes the smallest / largest of the leaves some row can reach,
-// summed in tree order from the baseline like the rows' own sums (rounding is monotone, so the
-// bounds hold for the rounded sums too). Returns false when no row is ok.
 // The box of the tested features over the rows b < nb with ok[b]: w.box_lo[s], w.box_hi[s] per slot,
 // as the nodes compare them (rounded to float32 for tree_float32: rounding is monotone, so every
 // row's compared value lies in the rounded box). Returns false when no row is ok.
@@ -559,6 +550,12 @@ bool block_box(const Prepared& P, Work& w, int nb) {
   return true;
 }
 
+// Bounds of the raw tree score over the rows b < nb with ok[b] of one block (complete layout):
+// each tested feature's bins over those rows lie in [bin(min value), bin(max value)] (bin is
+// monotone), so a node sends some row left iff bin_lo <= node_bin and some row right iff
+// bin_hi > node_bin; each tree contributes the smallest / largest of the leaves some row can reach,
+// summed in tree order from the baseline like the rows' own sums (rounding is monotone, so the
+// bounds hold for the rounded sums too). Returns false when no row is ok.
 bool block_raw_bounds(const Prepared& P, Work& w, int nb, double* raw_lo, double* raw_hi) {
   const Model& m = *P.m;
   if (!block_box(P, w, nb)) return false;
@@ -603,7 +600,7 @@ bool block_raw_bounds_walk(const Prepared& P, Work& w, int nb, double* raw_lo, d
   int32_t* stack = w.stack.data();
   double sum_lo = m.tree_baseline, sum_hi = m.tree_baseline;
   for (int64_t t = 0; t < m.n_trees; ++t) {
-    const double tlo = P.walk_leaf_lo[t], thi = P.walk_leaf_hi[t];
+    const double tlo = P.leaf_lo[t], thi = P.leaf_hi[t];
     double lo = INFINITY, hi = -INFINITY;
     int top = 0;
     stack[top++] = static_cast<int32_t>(m.tree_offsets[t]);
@@ -889,11 +886,6 @@ void rows(const double* V, int64_t n, const Model& m, double* out, int threads) 
 std::shared_ptr<const Prepared> prepare_model(const Model& m) { return std::make_shared<const Prepared>(prepare(m)); }
 
 void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                    const Model& m, double* out, int threads) {
-  if (count > 0) lattice_scores(space, start, count, lf, prepare(m), out, threads);
-}
-
-void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                     const Prepared& P, double* out, int threads, double floor, double threshold) {
   if (count <= 0) return;
   const int64_t tiles = (count + kTile - 1) / kTile;
@@ -919,14 +911,6 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
             },
             [&] { return heap_min; }, threshold);
       });
-}
-
-int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
-                     double floor) {
-  top->clear();
-  if (count <= 0 || k <= 0) return 0;
-  return lattice_topk(space, start, count, lf, prepare(m), threshold, k, threads, top, floor);
 }
 
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,

@@ -71,25 +71,14 @@ void rows(const double* V, int64_t n, const Model& m, double* out, int threads);
 // with a non-finite feature. The linear member and the model's scalars are not read.
 void forest_sum(const double* V, int64_t n, const Model& m, bool float32, double* out, int threads);
 
-void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                    const Model& m, double* out, int threads);
-
-// The k best (finite p >= threshold) of ranks [start, start + count), best first (higher p, then
-// lower rank) in *top; returns how many passed. floor: the caller keeps only p >= floor (e.g. the
-// worst score of a full pool the result is merged into), so rows below it are left out of *top and
-// their trees may be skipped; the count of passing rows is exact whatever the floor.
-int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                     const Model& m, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
-                     double floor = -std::numeric_limits<double>::infinity());
-
 // A model in the block evaluator's layout (complete trees or the walking layout, leaf bounds),
-// prepared once for many calls: the drivers above prepare their Model on every call (about 5 ms for a
-// 300-tree forest of 200,000 nodes), these overloads reuse one. It points into the Model and its
-// arrays, which must outlive it.
+// prepared once for the many calls of a screen (about 5 ms for a 300-tree forest of 200,000 nodes;
+// `rows` prepares its Model itself). It points into the Model and its arrays, which must outlive it.
 struct Prepared;
 std::shared_ptr<const Prepared> prepare_model(const Model& m);
-// floor (-inf: none): a composition whose p is below floor may get any value below it instead (its
-// upper bound, or -inf when its block was skipped), which spares the trees of such blocks and rows;
+
+// p of ranks [start, start + count). floor (-inf: none): a composition whose p is below floor may get any value below
+// it instead (its upper bound, or -inf when its block was skipped), which spares the trees of such blocks and rows;
 // every p >= floor is exact and a NaN p stays NaN. threshold (-inf: none; not with a floor): only the
 // side of it each p lies on is kept — a value on the same side (a bound of p, +inf, -inf) may stand
 // for p, and a NaN p may come back as -inf.
@@ -97,6 +86,11 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
                     const Prepared& P, double* out, int threads,
                     double floor = -std::numeric_limits<double>::infinity(),
                     double threshold = -std::numeric_limits<double>::infinity());
+
+// The k best (finite p >= threshold) of ranks [start, start + count), best first (higher p, then
+// lower rank) in *top; returns how many passed. floor: the caller keeps only p >= floor (e.g. the
+// worst score of a full pool the result is merged into), so rows below it are left out of *top and
+// their trees may be skipped; the count of passing rows is exact whatever the floor.
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                      const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
                      double floor = -std::numeric_limits<double>::infinity());
