@@ -204,16 +204,20 @@ def test_mixture_scorer_defaults_to_the_bundled_model():
 # --------------------------------------------------------------------------------------------
 # Scoring lattice ranks without decoding them (Scorer.lattice_columns)
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("which", ["yield", "combined", "mixture"])
+@pytest.mark.parametrize("which", ["yield", "combined", "mixture", "phase_ranked", "phase_yield"])
 def test_lattice_columns_equal_the_decoded_path(which):
-    """The yield (X-Yield grid kernel), the mixture (block kernel) and their Combined score lattice
-    ranks directly; the kept ranks and counts equal the decode -> featurize -> score path and the
-    scores agree to rounding (the mixture bitwise)."""
+    """The yield (X-Yield grid kernel), the mixture (block kernel), the default phase model (its
+    forest in the fused kernel, told its threshold: ranked, a bound may stand for p below it; as a
+    requirement, only its side of the threshold is computed) and their Combined score lattice ranks
+    directly; the kept ranks and counts equal the decode -> featurize -> score path and the scores
+    agree to rounding (the mixture bitwise)."""
     space = S.CompositionSpace.from_parts(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"],
                                           [(3, 2.0), (4, 10.0)], bounds={"Al": (0.0, 0.2)})
     scorer = {"yield": S.YieldScorer(1300.0, threshold=900.0),
               "combined": S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=0.75)]),
-              "mixture": S.MixtureScorer(method="probit")}[which]
+              "mixture": S.MixtureScorer(method="probit"),
+              "phase_ranked": S.Combined(S.PhaseScorer(threshold=0.7), require=[S.MixtureScorer(threshold=0.5)]),
+              "phase_yield": S.Combined(S.YieldScorer(1300.0), require=[S.PhaseScorer(threshold=0.75)])}[which]
     n = len(space)
     assert scorer.lattice_columns(space, 0, 10, "default", 1) is not None
     for a, b, k in [(0, n, 40), (13, n // 2 + 7, n)]:

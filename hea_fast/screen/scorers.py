@@ -285,34 +285,29 @@ class PhaseScorer(Scorer):
         if not isinstance(space, CompositionSpace):
             return None
 
-        out = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
-                                  table=self.model.table, threads=self._threads(threads), floor=floor)
-        if out is None:
-            return None
-        s, r, n = out
+        s, r, n = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
+                                      table=self.model.table, threads=self._threads(threads), floor=floor)
         return s, r, int(n)
 
-    def lattice_columns(self, space, start, stop, table, threads):
+    def _lattice(self, space, start, stop, threads, sides: bool):
+        """p of the ranks by the fused kernel, told what `keep_mask` reads: p >= threshold only (a
+        bound below it will do, `floor`), or with `sides` only the side of the threshold."""
         from hea_fast.phase.ensemble import phase_ensemble_lattice
 
         if not isinstance(space, CompositionSpace):
             return None
-
-        # only p >= threshold is kept (keep_mask), so below it a bound will do (exact above)
+        mode = {"threshold" if sides else "floor": self.threshold}
         p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,
-                                   threads=self._threads(threads), floor=self.threshold)
-        return None if p is None else {self.name: np.asarray(p, dtype=np.float64)}
+                                   threads=self._threads(threads), **mode)
+        return {self.name: np.asarray(p, dtype=np.float64)}
+
+    def lattice_columns(self, space, start, stop, table, threads):
+        return self._lattice(space, start, stop, threads, sides=False)
 
     def lattice_sides(self, space, start, stop, table, threads):
         """Which side of `threshold` each p lies on, by the fused kernel's bounds: blocks and
         compositions whose side is settled skip the trees (`phase_ensemble_lattice(threshold=)`)."""
-        from hea_fast.phase.ensemble import phase_ensemble_lattice
-
-        if not isinstance(space, CompositionSpace) or self.threshold is None:
-            return self.lattice_columns(space, start, stop, table, threads)
-        p = phase_ensemble_lattice(space, start, stop, self.model.params, table=self.model.table,
-                                   threads=self._threads(threads), threshold=self.threshold)
-        return {self.name: np.asarray(p, dtype=np.float64)}
+        return self._lattice(space, start, stop, threads, sides=True)
 
 
 class SSVAEScorer(Scorer):
@@ -526,10 +521,10 @@ class Combined(Scorer):
 
     def lattice_columns(self, space, start, stop, table, threads):
         cols: dict[str, np.ndarray] = {}
-        for s in [*self.require, self.rank_by]:  # a requirement's side of its threshold is all keep_mask reads
-            part = (s.lattice_sides if s is not self.rank_by else s.lattice_columns)(space, start, stop, table,
-                                                                                   threads)
-            if part is None:
+        # a requirement's side of its threshold is all keep_mask reads of it
+        for method in [*(r.lattice_sides for r in self.require), self.rank_by.lattice_columns]:
+            part = method(space, start, stop, table, threads)
+            if part is None:  # the general path scores the chunk: stop here
                 return None
             cols.update(part)
         return cols
