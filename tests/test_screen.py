@@ -216,7 +216,8 @@ def test_lattice_columns_equal_the_decoded_path(which):
     scorer = {"yield": S.YieldScorer(1300.0, threshold=900.0),
               "combined": S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=0.75)]),
               "mixture": S.MixtureScorer(method="probit"),
-              "phase_ranked": S.Combined(S.PhaseScorer(threshold=0.7), require=[S.MixtureScorer(threshold=0.5)]),
+              "phase_ranked": S.Combined(S.PhaseScorer(threshold=0.7),
+                                         require=[S.MixtureScorer(name="p_mixture", threshold=0.5)]),
               "phase_yield": S.Combined(S.YieldScorer(1300.0), require=[S.PhaseScorer(threshold=0.75)])}[which]
     n = len(space)
     assert scorer.lattice_columns(space, 0, 10, "default", 1) is not None
@@ -230,6 +231,11 @@ def test_lattice_columns_equal_the_decoded_path(which):
         cols = scorer.lattice_columns(space, 0, n, "default", None)["p_single"]
         ref = S.score_chunk(space, scorer, 0, n, n, scorer.descriptors, "default", 2, fused=False)
         np.testing.assert_array_equal(cols[ref[1]], ref[0])
+
+
+def test_combined_refuses_two_scores_of_one_name():
+    with pytest.raises(ValueError, match="'p_single' is used twice"):
+        S.Combined(S.PhaseScorer(threshold=0.7), require=[S.MixtureScorer(threshold=0.5)])
 
 
 def test_lattice_columns_fall_back_when_element_data_is_missing():

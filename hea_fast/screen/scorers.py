@@ -483,6 +483,10 @@ class Combined(Scorer):
         for r in self.require:
             if r.threshold is None:
                 raise ValueError(f"required scorer {r.name!r} has no threshold")
+        names = [s.name for s in (rank_by, *self.require)]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:  # their columns would overwrite each other
+            raise ValueError(f"Combined needs distinct score names; {dup[0]!r} is used twice (pass name=...)")
 
     def needed_descriptors(self):
         out: list[str] = []
