@@ -10,8 +10,8 @@ it (forests since 2026-12-06 23:20 UTC).
 
 ``--trees distilled --out hea_fast/data/models/phase_fast`` trains the bundled ``fast`` model
 (``ensemble_distilled_soft``, the default from 2026-12-06 19:56 UTC until the forest ran fused): the
-forest distilled into 600 depth-4 boosted trees, up to 4.6x faster on small screens (as fast over the 1.66 B space), a little
-less accurate.
+forest distilled into 600 depth-4 boosted trees, up to 4.6x faster on small screens (about as fast
+over the 1.66 B space), a little less accurate.
 ``--labels vote`` fits the trees to the pooled vote instead (``ensemble_forest`` /
 ``ensemble_distilled``); ``--trees boosting --labels vote`` trains the first default, ``ensemble``:
 boosted trees fitted to the labels, with ``--calibrate`` its Platt-calibrated variant
