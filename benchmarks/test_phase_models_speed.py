@@ -45,7 +45,9 @@ NumPy probit, the SSVAE's torch model) and must agree.
 
 `test_default_forest_fused_vs_general_path` times the default through its fused kernel against the
 same model through the general path (decode, descriptors, the C++ forest walker) on 100,000 ranks,
-the fused top scores checked against scikit-learn.
+the fused top scores checked against scikit-learn; `test_phase_requirement_sides_vs_exact` times the
+default as a requirement (`--scorer phase+yield`) asked only for its side of the threshold against
+the same requirement with every P computed.
 
 The first default and the forest recipe are fitted on the shared phase data (about 10 s and 15 s of
 one core): without the data home the tests skip (tests/conftest.py convention). The table is printed; runs are recorded
