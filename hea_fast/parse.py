@@ -25,7 +25,8 @@ Ti 1 : Zr 2 : Hf 2 (20/40/40 %). The rule is applied level by level, so nested g
 Published notations (`normalise_notation`). A text the grammar rejects is tried once more after
 rewriting notations found in papers and compilations that have one reading: Unicode subscript
 digits (`AlCoCrFeNi₂.₁`), LaTeX subscripts (`Al$_{0.5}$CoCrFeNi`, `Al_{0.5}…`, `\\mathrm{Al}`),
-square brackets as group parentheses (`[CoCrFeNi]96Nb4`), hyphens or dashes between components
+square brackets as group parentheses (`[CoCrFeNi]96Nb4`), an element's amount in parentheses
+(`Al(0.5)CoCrFeNi`), hyphens or dashes between components
 (`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%` and a trailing remark in parentheses that
 starts with a lower-case letter (`CoCrFeMnNi (as-cast)`). Trailing phase and processing labels
 (`CoCrFeNi (FCC)`, `AlCoCrFeNi (BCC+B2)`, `NbMoTaW BCC`, `…-HIP`; `strip_labels`) are dropped before
@@ -321,6 +322,9 @@ _LATEX_SUB = re.compile(r"_\{([^{}]*)\}")
 _LATEX_SUB_BARE = re.compile(r"_(?=[0-9.])")
 # a dash (ASCII hyphen, Unicode hyphens, en/em dash) between a component and the next element or group
 _SEPARATOR = re.compile(r"(?<=[A-Za-z0-9.)\]])\s*[-\u2010\u2011\u2012\u2013\u2014]\s*(?=[A-Z(\[])")
+# an amount in parentheses after an element or group, "Al(0.5)CoCrFeNi": a group holding only a
+# number is no formula, so the reading is unique
+_PAREN_AMOUNT = re.compile(r"(?<=[A-Za-z)])\(\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*\)")
 _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
 # a trailing remark in parentheses that starts with a lower-case letter and has no digit: "(as-cast)"
 # (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left alone)
@@ -355,7 +359,8 @@ _WT_PERCENT = re.compile(r"wt\s*\.?\s*%|mass\s*%|weight\s*%", re.IGNORECASE)
 
 def normalise_notation(formula: str) -> str:
     """`formula` with the published notations of the module docstring rewritten into the grammar
-    (subscript digits, LaTeX subscripts and text macros, square brackets, dashes between components,
+    (subscript digits, LaTeX subscripts and text macros, square brackets, amounts in parentheses,
+    dashes between components,
     a trailing at.% or lower-case remark in parentheses); other text is left alone. The parsers call
     it only on texts the grammar rejects.
 
@@ -370,6 +375,7 @@ def normalise_notation(formula: str) -> str:
     t = _LATEX_SUB.sub(r"\1", t)
     t = _LATEX_SUB_BARE.sub("", t)
     t = t.replace("[", "(").replace("]", ")")
+    t = _PAREN_AMOUNT.sub(r"\1", t)
     t = _SEPARATOR.sub("", t)
     return strip_labels(_AT_PERCENT.sub("", _REMARK.sub("", t)))
 

@@ -239,3 +239,22 @@ def test_pyplot_names_the_extra_when_matplotlib_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"plots need matplotlib: pip install 'hea_fast\[plots\]'"):
         plots.pyplot()
+
+
+def test_python_m_hea_fast_is_the_command():
+    """`python -m hea_fast ...` runs hea_fast.cli.main (same help, same exit status)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import hea_fast
+
+    root = str(Path(hea_fast.__file__).resolve().parents[1])  # the copy this test process imports
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    ok = subprocess.run([sys.executable, "-m", "hea_fast", "--help"], capture_output=True, text=True,
+                        env=env, timeout=120)
+    assert ok.returncode == 0 and build_parser().format_usage().split()[1] in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "hea_fast", "no-such-command"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "no-such-command" in bad.stderr
