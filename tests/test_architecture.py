@@ -21,7 +21,7 @@ LAYERS = {
     "mixture": 5, "ssvae": 5, "xyield": 5, "phase": 5,
     "validation": 6, "screen": 6,
     "plots": 1,  # a leaf: matplotlib set-up and figure saving, imports nothing of hea_fast
-    "commands": 8, "cli": 8,
+    "commands": 8, "cli": 8, "__main__": 8,
 }
 
 
