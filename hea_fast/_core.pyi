@@ -263,7 +263,16 @@ def phase_ensemble_topk(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
     log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
     model: PhaseEnsembleModel, threshold: float | None = None, k: int = 1000, threads: int | None = None,
-    floor: float | None = None,
+    floor: float | None = None, tile_bound: npt.ArrayLike | None = None, tile_pass: npt.ArrayLike | None = None,
 ) -> tuple[_F64, _I64, int]:
     """The k best ranks of [start, stop) with a finite p >= threshold (and p >= floor): (scores, ranks,
-    n_passing), best first; n_passing does not depend on floor."""
+    n_passing), best first; n_passing does not depend on floor. tile_bound / tile_pass: the
+    phase_ensemble_tile_bounds of the same ranks and threshold (tiles that cannot reach the top-k are skipped)."""
+
+def phase_ensemble_tile_bounds(
+    space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,
+    log_offset: float, columns: npt.ArrayLike, allowed: npt.ArrayLike, fraction_features: npt.ArrayLike,
+    model: PhaseEnsembleModel, threshold: float | None = None, threads: int | None = None,
+) -> tuple[_F64, _I64]:
+    """Per tile of 8192 ranks of [start, stop): (an upper bound of p, how many have p >= threshold), from the
+    block bounds alone; bound +inf and passing 0 where the bounds leave a composition's side unknown."""

@@ -23,11 +23,14 @@ from hea_fast.features import DESCRIPTORS, featurize_array  # noqa: E402
 from hea_fast.lattice import CompositionSpace  # noqa: E402
 from hea_fast.phase.convert import params_from_sklearn  # noqa: E402
 from hea_fast.phase.ensemble import (  # noqa: E402
+    TILE,
     EnsembleParams,
+    TileBounds,
     lattice_inputs,
     phase_ensemble,
     phase_ensemble_lattice,
     phase_ensemble_reference,
+    phase_ensemble_tile_bounds,
     phase_ensemble_topk,
     tree_raw_reference,
 )
@@ -497,6 +500,67 @@ def test_lattice_floor_and_threshold_modes(fitted, forests, which):
             assert (got[fine] != exact[fine]).any()  # sides settled without the trees
     with pytest.raises(ValueError, match="not both"):
         phase_ensemble_lattice(big, 0, 10, P, floor=0.5, threshold=0.5)
+
+
+@pytest.mark.parametrize("which", ["forest", "depth3", "deep"])
+def test_tile_bounds_bound_every_tile_and_topk_skips_exactly(fitted, forests, which):
+    """`phase_ensemble_tile_bounds` (what a best-first screen orders chunks by): per tile of TILE ranks
+    the bound is >= every p of the tile (-inf for a tile with no usable composition: La), the passing
+    count is the exact count of p >= threshold wherever the bound is not +inf, and thread counts
+    change nothing. `phase_ensemble_topk(..., tiles=)` with any floor, k and thread count is the
+    brute-force top-k with the exact count; tiles claiming a bound below the floor are not scored
+    (their claimed count is added), so the kernel does read them."""
+    P = forests[1] if which == "forest" else _params(fitted, which, cal_a=1.1, cal_b=-0.1)
+    big = CompositionSpace(TRAIN_ELEMENTS + ("La",), 5, 2.5, min_fraction=0.05, max_fraction=0.35)
+    start, stop = big.size - 300_777, big.size  # the last systems hold La; not a whole number of tiles
+    exact = phase_ensemble_lattice(big, start, stop, P, threads=2)
+    fin = np.sort(exact[np.isfinite(exact)])
+    n_tiles = -(-(stop - start) // TILE)
+    for threshold in (None, float(fin[len(fin) // 2]), float(fin[-300])):
+        tb = phase_ensemble_tile_bounds(big, start, stop, P, threshold=threshold, threads=2)
+        tb1 = phase_ensemble_tile_bounds(big, start, stop, P, threshold=threshold, threads=1)
+        assert np.array_equal(tb.bound, tb1.bound) and np.array_equal(tb.passing, tb1.passing)
+        assert tb.bound.shape == tb.passing.shape == (n_tiles,)
+        t = -np.inf if threshold is None else threshold
+        for i in range(n_tiles):
+            seg = exact[i * TILE:(i + 1) * TILE]
+            f = seg[np.isfinite(seg)]
+            if f.size == 0:
+                assert tb.bound[i] == -np.inf and tb.passing[i] == 0
+                continue
+            assert tb.bound[i] >= f.max()
+            if tb.bound[i] < np.inf:
+                assert tb.passing[i] == int((f >= t).sum())
+        assert (tb.bound == -np.inf).any()
+        if threshold is None:  # every side of -inf is known, and some tiles lie below the best p
+            assert (tb.bound < np.inf).all() and (tb.bound[np.isfinite(tb.bound)] < fin[-1]).any()
+        assert tb.best == tb.bound.max()
+        for floor in (None, float(fin[-200]), float(fin[len(fin) // 3])):
+            for k in (1, 300):
+                for threads in (1, 2):
+                    s, r, n = phase_ensemble_topk(big, start, stop, k, P, threshold=threshold, threads=threads,
+                                                  floor=floor, tiles=tb)
+                    kept = exact if floor is None else np.where(exact >= floor, exact, np.nan)
+                    bs, br, _ = _brute_topk(kept, k, threshold, start)
+                    assert n == _brute_topk(exact, k, threshold, start)[2]
+                    assert np.array_equal(r, br) and np.array_equal(s, bs)
+    # tiles that claim to be hopeless are skipped whole: their claimed counts, no rows
+    fake = TileBounds(start, stop, None, np.full(n_tiles, -np.inf), np.ones(n_tiles, dtype=np.int64))
+    s, r, n = phase_ensemble_topk(big, start, stop, 10, P, floor=float(fin[0]), tiles=fake)
+    assert n == n_tiles and len(r) == 0
+    with pytest.raises(ValueError, match=r"bounds of ranks \[0, 10\)"):
+        phase_ensemble_topk(big, start, stop, 10, P, tiles=TileBounds(0, 10, None, fake.bound, fake.passing))
+    with pytest.raises(ValueError, match="threshold"):
+        phase_ensemble_topk(big, start, stop, 10, P, threshold=0.5, tiles=fake)
+    from hea_fast.phase.ensemble import _lattice_args
+
+    args = _lattice_args(big, start, stop, P, "default")
+    with pytest.raises(ValueError, match="tile_bound"):
+        core.phase_ensemble_topk(*args, k=5, tile_bound=np.zeros(3), tile_pass=np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="together"):
+        core.phase_ensemble_topk(*args, k=5, tile_bound=fake.bound)
+    with pytest.raises(ValueError, match="tile_bound / tile_pass"):
+        core.phase_ensemble_topk(*args, k=5, tile_bound=fake.bound, tile_pass=np.full(n_tiles, -1, dtype=np.int64))
 
 
 @pytest.mark.parametrize("w_lin", [0.5, 0.9])

@@ -179,6 +179,41 @@ def test_scores_and_ranking_equal_predict_proba_brute_force(model, small_space, 
     assert res.n_passing == int((p_all >= t).sum()) and (res.top["p_single"] >= t).all()
 
 
+def test_best_first_order_changes_only_the_order(model, small_space, monkeypatch):
+    """Local screens score the chunks of each window of BEST_FIRST_WINDOW chunks best tile bound
+    first, each with its tile bounds; the top rows, counts and domain summary are those of rank order
+    (window 0: no bounds) and of windows of 3 chunks."""
+    from hea_fast.screen import engine
+
+    seen = []
+    fused = S.PhaseScorer.fused_topk
+
+    def spy(self, space, start, *a, tiles=None, **kw):
+        seen.append((start, tiles))
+        return fused(self, space, start, *a, tiles=tiles, **kw)
+
+    monkeypatch.setattr(S.PhaseScorer, "fused_topk", spy)
+    kw = dict(top_k=30, domain_pool=400, chunk_size=997, progress=False)
+    res = {}
+    for w in (engine.BEST_FIRST_WINDOW, 0, 3):
+        monkeypatch.setattr(engine, "BEST_FIRST_WINDOW", w)
+        seen.clear()
+        res[w] = S.screen(small_space, S.PhaseScorer(model), **kw)
+        starts = [a for a, _ in seen]
+        assert sorted(starts) == list(range(0, len(small_space), 997))
+        if w == 0:
+            assert starts == sorted(starts) and all(t is None for _, t in seen)
+            continue
+        assert all(t is not None and t.start == a for a, t in seen) and starts != sorted(starts)
+        for i in range(0, len(seen), w):
+            best = [t.best for _, t in seen[i:i + w]]
+            assert best == sorted(best, reverse=True)
+    ref = res[engine.BEST_FIRST_WINDOW]
+    for w in (0, 3):
+        assert (res[w].n_scored, res[w].n_passing, res[w].domain) == (ref.n_scored, ref.n_passing, ref.domain)
+        pd.testing.assert_frame_equal(res[w].top, ref.top)
+
+
 def test_fused_scores_equal_predict_proba_of_the_formulas_in_any_element_order(model):
     """The formulas a user copies out of a screen parse into another element order than the palette's,
     so each descriptor is summed in another order (a few ulps apart); compositions on a 10 at.% lattice

@@ -317,30 +317,79 @@ void bind_phase_ensemble(py::module_& m) {
       [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
          double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
          carray<int32_t> fraction_features, const PreparedModel& model, py::object threshold, int64_t k,
-         py::object threads, py::object floor) {
+         py::object threads, py::object floor, py::object tile_bound, py::object tile_pass) {
         const PE::Model& pm = model.args->m;
         LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
                                       fraction_features);
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
+        if (tile_bound.is_none() != tile_pass.is_none())
+          throw py::value_error("give tile_bound and tile_pass together (phase_ensemble_tile_bounds), or neither");
+        carray<double> tb;
+        carray<int64_t> tp;
+        if (!tile_bound.is_none()) {
+          const int64_t tiles = (stop - start + PE::kLatticeTile - 1) / PE::kLatticeTile;
+          tb = tile_bound.cast<carray<double>>();
+          tp = tile_pass.cast<carray<int64_t>>();
+          hb::check_shape(tb, "tile_bound", {tiles});
+          hb::check_shape(tp, "tile_pass", {tiles});
+          for (int64_t i = 0; i < tiles; ++i)
+            if (std::isnan(tb.data()[i]) || tp.data()[i] < 0 || tp.data()[i] > PE::kLatticeTile)
+              throw py::value_error("tile_bound / tile_pass[" + std::to_string(i) +
+                                    "]: not a tile bound (NaN, or a count outside [0, tile size])");
+        }
+        const double* tbp = tile_bound.is_none() ? nullptr : tb.data();
+        const int64_t* tpp = tile_pass.is_none() ? nullptr : tp.data();
         const double fl = hb::optional_double(floor, "floor", -std::numeric_limits<double>::infinity());
         const double thr = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
         const int t = hb::threads_arg(threads);
         std::vector<hea_fast::screen::Hit> top;
         int64_t passing = 0;
         hb::without_gil([&] {
-          passing = PE::lattice_topk(space, start, stop - start, la.lf, *model.prepared, thr, k, t, &top, fl);
+          passing = PE::lattice_topk(space, start, stop - start, la.lf, *model.prepared, thr, k, t, &top, fl, tbp, tpp);
         });
         return hb::topk_tuple(top, passing);
       },
       py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
       py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
       py::arg("threshold") = py::none(), py::arg("k") = 1000, py::arg("threads") = py::none(),
-      py::arg("floor") = py::none(),
+      py::arg("floor") = py::none(), py::arg("tile_bound") = py::none(), py::arg("tile_pass") = py::none(),
       (std::string("Fused screening of lattice ranks [start, stop) by the phase ensemble `model` (a "
                    "PhaseEnsembleModel): the k best with a finite p >= threshold, as (scores, ranks, n_passing), best "
                    "first (higher p, then lower rank); the result does not depend on threads. floor: rows with p < "
                    "floor are left out of the k best (and their trees may be skipped), e.g. the worst score of a full "
-                   "pool the result is merged into; n_passing is exact whatever the floor.") +
+                   "pool the result is merged into; n_passing is exact whatever the floor. tile_bound, tile_pass: "
+                   "phase_ensemble_tile_bounds of the same ranks and threshold (the caller pairs them): a tile whose "
+                   "bound cannot reach the k best so far (or floor) is skipped, its passing count added.") +
+       kLatticeDoc)
+          .c_str());
+
+  m.def(
+      "phase_ensemble_tile_bounds",
+      [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
+         double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
+         carray<int32_t> fraction_features, const PreparedModel& model, py::object threshold, py::object threads) {
+        const PE::Model& pm = model.args->m;
+        LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
+                                      fraction_features);
+        const double thr = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
+        const int t = hb::threads_arg(threads);
+        const int64_t tiles = (stop - start + PE::kLatticeTile - 1) / PE::kLatticeTile;
+        py::array_t<double> bound(tiles);
+        py::array_t<int64_t> pass(tiles);
+        double* pb = bound.mutable_data();
+        int64_t* pp = pass.mutable_data();
+        hb::without_gil(
+            [&] { PE::lattice_tile_bounds(space, start, stop - start, la.lf, *model.prepared, thr, t, pb, pp); });
+        return py::make_tuple(bound, pass);
+      },
+      py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
+      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
+      py::arg("threshold") = py::none(), py::arg("threads") = py::none(),
+      (std::string("Per tile of 8192 ranks of [start, stop) (the tiles phase_ensemble_topk walks): (bound, passing), "
+                   "an upper bound of p over the tile's usable compositions (-inf: none) and how many have a p >= "
+                   "threshold, from the block bounds alone (no tree walked); a tile whose compositions' side of the "
+                   "threshold those bounds leave unknown gets bound +inf and passing 0. For phase_ensemble_topk's "
+                   "tile_bound / tile_pass (best-first screening).") +
        kLatticeDoc)
           .c_str());
 }

@@ -40,9 +40,9 @@ namespace {
 
 using descriptors::detail::kBlock;
 constexpr int B = kBlock;
-constexpr int kMaxFastDepth = 4;    // complete layout up to 15 tests per tree
-constexpr int64_t kTile = 1 << 13;  // lattice ranks per work item
-constexpr int64_t kRowChunk = 16;   // row blocks per work item
+constexpr int kMaxFastDepth = 4;         // complete layout up to 15 tests per tree
+constexpr int64_t kTile = kLatticeTile;  // lattice ranks per work item (a tile of lattice_tile_bounds)
+constexpr int64_t kRowChunk = 16;        // row blocks per work item
 
 typedef int16_t vs16 __attribute__((vector_size(32)));
 typedef int16_t vh8 __attribute__((vector_size(16)));
@@ -780,6 +780,32 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
   return true;
 }
 
+// Stage 1 of eval_block's pruning as a bound for a whole block (lattice_tile_bounds): over the usable
+// rows b < nb, *phi = an upper bound of their p (kBoundMargin added; -inf when no row is usable) and
+// *npass = how many pass `threshold`. Returns false when the box bounds leave some row's side of
+// `threshold` unknown (then *npass is meaningless and the block must be evaluated).
+bool block_bound(const Prepared& P, Work& w, int nb, double threshold, double* phi, int64_t* npass) {
+  const Model& m = *P.m;
+  double* z = w.z.data();
+  const uint8_t* ok = w.ok.data();
+  linear_block(m, P.lin_w.data(), w.col.data(), z, w.ok.data());
+  double zlo = INFINITY, zhi = -INFINITY;
+  int64_t n_ok = 0;
+  for (int b = 0; b < nb; ++b)
+    if (ok[b]) zlo = std::min(zlo, z[b]), zhi = std::max(zhi, z[b]), ++n_ok;
+  *phi = -INFINITY;
+  *npass = 0;
+  if (n_ok == 0) return true;
+  const double rlo = P.raw_lo, rhi = P.raw_hi;
+  const double plo = p_scalar(m, zlo, rlo) - kBoundMargin;
+  *phi = p_scalar(m, zhi, rhi) + kBoundMargin;
+  if (plo >= threshold) {
+    *npass = n_ok;
+    return true;
+  }
+  return *phi < threshold;
+}
+
 // Threads pull items [0, n) in chunks from a shared counter; f(work, tid, lo, hi) with a per-thread
 // work = make(). Items are independent, so results never depend on the thread count.
 template <class Make, class F>
@@ -812,12 +838,12 @@ struct LatticeWork {
         p(B) {}
 };
 
-// Walks ranks of tiles [lo, hi) and calls sink(rank0, nb, p, evaluated) for each block of one system;
-// heap_min() and threshold: the pruning arguments of eval_block (heap_min() NaN: every tree runs).
-template <class Sink, class HeapMin>
-void lattice_tiles(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
-                   const Prepared& P, LatticeWork& lw, int64_t lo, int64_t hi, Sink&& sink, HeapMin&& heap_min,
-                   double threshold) {
+// Walks ranks of tiles [lo, hi) and calls sink(rank0, nb, p, evaluated) for each block of one system,
+// after evaluate(nb) -> evaluated has filled lw.p from the block's feature columns lw.w.col (not
+// called for a block holding an element that is not allowed: p NaN, evaluated).
+template <class Sink, class Evaluate>
+void lattice_blocks(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                    const Prepared& P, LatticeWork& lw, int64_t lo, int64_t hi, Sink&& sink, Evaluate&& evaluate) {
   const Model& m = *P.m;
   const int64_t E = space.n_palette();
   const unsigned need = lf.n_desc > 0 ? descriptors::needs_of(lf.cols, static_cast<int>(lf.n_desc)) : 0u;
@@ -842,13 +868,23 @@ void lattice_tiles(const lattice::Space& space, int64_t start, int64_t count, co
         const int32_t f = lf.frac_feature[cur->elem[j]];
         if (f >= 0) lw.w.col[f] = lw.c.data() + static_cast<int64_t>(j) * B;
       }
-      evaluated = eval_block(P, lw.w, lw.p.data(), nb, heap_min(), threshold);
+      evaluated = evaluate(nb);
     }
     sink(rank0, nb, static_cast<const double*>(lw.p.data()), evaluated);
     nb = 0;
   };
   const int64_t r_lo = start + lo * kTile, r_hi = std::min(start + count, start + hi * kTile);
   descriptors::detail::gather_unit_blocks(space, r_lo, r_hi, lw.c.data(), nb, cur, rank0, flush);
+}
+
+// lattice_blocks with eval_block's pruning: heap_min() and threshold as eval_block's (heap_min() NaN:
+// every tree runs).
+template <class Sink, class HeapMin>
+void lattice_tiles(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                   const Prepared& P, LatticeWork& lw, int64_t lo, int64_t hi, Sink&& sink, HeapMin&& heap_min,
+                   double threshold) {
+  lattice_blocks(space, start, count, lf, P, lw, lo, hi, sink,
+                 [&](int nb) { return eval_block(P, lw.w, lw.p.data(), nb, heap_min(), threshold); });
 }
 
 struct Worse {  // heap order: the top is the worst kept hit
@@ -913,9 +949,36 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
       });
 }
 
+void lattice_tile_bounds(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                         const Prepared& P, double threshold, int threads, double* bound, int64_t* pass) {
+  if (count <= 0) return;
+  const int64_t tiles = (count + kTile - 1) / kTile;
+  dynamic_items(
+      tiles, 1, threads_for(threads, tiles), [&] { return LatticeWork(P, space.max_k()); },
+      [&](LatticeWork& lw, int, int64_t lo, int64_t hi) {
+        for (int64_t t = lo; t < hi; ++t) {
+          double phi = -INFINITY;
+          int64_t n = 0;
+          bool settled = true;
+          lattice_blocks(
+              space, start, count, lf, P, lw, t, t + 1, [](int64_t, int, const double*, bool) {},
+              [&](int nb) {
+                double b_phi = -INFINITY;
+                int64_t b_pass = 0;
+                settled &= block_bound(P, lw.w, nb, threshold, &b_phi, &b_pass);
+                phi = std::max(phi, b_phi);
+                n += b_pass;
+                return false;
+              });
+          bound[t] = settled ? phi : INFINITY;
+          pass[t] = settled ? n : 0;
+        }
+      });
+}
+
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                      const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
-                     double floor) {
+                     double floor, const double* tile_bound, const int64_t* tile_pass) {
   top->clear();
   if (count <= 0 || k <= 0) return 0;
   const int64_t tiles = (count + kTile - 1) / kTile;
@@ -927,6 +990,17 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
       [&](LatticeWork& lw, int tid, int64_t lo, int64_t hi) {
         Heap& heap = heaps[static_cast<size_t>(tid)];
         int64_t& pass = passing[static_cast<size_t>(tid)];
+        const auto heap_min = [&] {
+          return std::max(floor, static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score);
+        };
+        if (tile_bound != nullptr) {  // tiles [lo, hi) whose bound cannot reach the heap add their passing count
+          bool all = true;
+          for (int64_t i = lo; i < hi; ++i) all &= tile_bound[i] < heap_min();
+          if (all) {
+            for (int64_t i = lo; i < hi; ++i) pass += tile_pass[i];
+            return;
+          }
+        }
         lattice_tiles(
             space, start, count, lf, P, lw, lo, hi,
             [&](int64_t rank0, int nb, const double* p, bool evaluated) {
@@ -948,8 +1022,7 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
                 }
               }
             },
-            [&] { return std::max(floor, static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score); },
-            threshold);
+            heap_min, threshold);
       });
   int64_t total = 0;
   std::vector<screen::Hit> all;

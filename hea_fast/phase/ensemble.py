@@ -44,7 +44,11 @@ is the NumPy formula, the tests' reference for the C++ drivers:
   descriptor data (a palette element outside ``params.elements`` adds no fraction feature);
 * `phase_ensemble_topk(space, start, stop, k, params, threshold)`: the same fused with a top-k,
   (scores, ranks, n_passing) best first, ties by lower rank (the contract of
-  ``hea_fast.screen`` scorers' ``fused_topk``).
+  ``hea_fast.screen`` scorers' ``fused_topk``);
+* `phase_ensemble_tile_bounds(space, start, stop, params, threshold)`: per tile of `TILE` ranks an
+  upper bound of p and the passing count from the block bounds alone (no tree walked), which
+  `phase_ensemble_topk(..., tiles=)` uses to skip tiles that cannot reach its top-k (a screen visits
+  the most promising chunks first, so its pool's floor rises early: best-first screening).
 
 Results never depend on ``threads`` (tests/test_phase_ensemble.py).
 """
@@ -63,7 +67,9 @@ __all__ = [
     "phase_ensemble",
     "phase_ensemble_lattice",
     "phase_ensemble_reference",
+    "phase_ensemble_tile_bounds",
     "phase_ensemble_topk",
+    "TileBounds",
     "tree_raw_reference",
 ]
 
@@ -478,17 +484,65 @@ def phase_ensemble_lattice(space, start: int, stop: int, params: EnsembleParams,
                                        threshold=None if threshold is None else float(threshold))
 
 
+#: Lattice ranks per tile of `phase_ensemble_tile_bounds` (the fused kernels' work item).
+TILE = 8192
+
+
+@dataclass(frozen=True)
+class TileBounds:
+    """`phase_ensemble_tile_bounds` of ranks [start, stop) at `threshold`: per tile of `TILE` ranks,
+    `bound` (an upper bound of p over its usable compositions, -inf when none, +inf when the bounds
+    leave some composition's side of the threshold unknown) and `passing` (how many have p >=
+    threshold; 0 where bound is +inf)."""
+
+    start: int
+    stop: int
+    threshold: float | None
+    bound: np.ndarray
+    passing: np.ndarray
+
+    @property
+    def best(self) -> float:
+        """The largest tile bound (-inf for an empty range): no p of the range exceeds it."""
+        return float(self.bound.max()) if self.bound.size else -math.inf
+
+
+def phase_ensemble_tile_bounds(space, start: int, stop: int, params: EnsembleParams, threshold=None,
+                               table: str = "default", threads=None) -> TileBounds:
+    """Per tile of `TILE` lattice ranks of [start, stop): an upper bound of p and the passing count
+    (p >= threshold), from the block bounds of the fused kernel (descriptors, the linear member and
+    the leaves each block's feature box can reach; no tree walked). About the cost of scoring the
+    range with a pool that no composition can enter; independent of threads."""
+    from hea_fast._backend import core
+
+    params = _params(params)
+    bound, passing = core.phase_ensemble_tile_bounds(*_lattice_args(space, start, stop, params, table),
+                                                     threshold=threshold, threads=threads)
+    return TileBounds(int(start), int(stop), None if threshold is None else float(threshold), bound, passing)
+
+
 def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsembleParams, threshold=None,
-                        table: str = "default", threads=None, floor=None) -> tuple[np.ndarray, np.ndarray, int]:
+                        table: str = "default", threads=None, floor=None,
+                        tiles: TileBounds | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """The k best lattice ranks of [start, stop) by p with a finite p >= threshold (None: any):
     (scores, ranks, n_passing), best first, ties broken by the lower rank; independent of threads.
 
     `floor` (None: none): leave out rows with p < floor — pass the worst score of a full pool the
     result will be merged into; blocks that cannot reach it skip the trees, and the merged pool is
-    exactly the same. n_passing counts every passing row whatever the floor."""
+    exactly the same. n_passing counts every passing row whatever the floor. `tiles`: the
+    `phase_ensemble_tile_bounds` of the same ranks, model and threshold; tiles whose bound cannot
+    reach the k best so far (or floor) are skipped whole, with the same result."""
     from hea_fast._backend import core
 
     params = _params(params)
+    tb = tp = None
+    if tiles is not None:
+        want = None if threshold is None else float(threshold)
+        if (tiles.start, tiles.stop, tiles.threshold) != (int(start), int(stop), want):
+            raise ValueError(f"tiles are the bounds of ranks [{tiles.start}, {tiles.stop}) at threshold "
+                             f"{tiles.threshold}, not of [{start}, {stop}) at {want}")
+        tb, tp = tiles.bound, tiles.passing
     s, r, n = core.phase_ensemble_topk(*_lattice_args(space, start, stop, params, table), threshold=threshold,
-                                       k=int(k), threads=threads, floor=None if floor is None else float(floor))
+                                       k=int(k), threads=threads, floor=None if floor is None else float(floor),
+                                       tile_bound=tb, tile_pass=tp)
     return s, r, int(n)

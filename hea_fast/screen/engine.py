@@ -33,6 +33,11 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_CLUSTER_CHUNK_SIZE", "DEFAULT_GPU_CHUN
 DEFAULT_CHUNK_SIZE = 200_000
 DEFAULT_CLUSTER_CHUNK_SIZE = 2_000_000
 DEFAULT_GPU_CHUNK_SIZE = 20_000_000
+#: Best-first screening (local runs of a scorer with `fused_bounds`): the chunks are taken in windows
+#: of this many; the scorer bounds every chunk of a window (cheap: no tree walked), then scores them
+#: best bound first, so the pool's floor rises early and later chunks skip most of their tiles. The
+#: result is the same in any order. 0: rank order.
+BEST_FIRST_WINDOW = 64
 
 
 @dataclasses.dataclass
@@ -177,10 +182,12 @@ def screen(
     t0 = time.perf_counter()
     try:
         if client is None:
-            for c in todo:
+            for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads,
+                                        BEST_FIRST_WINDOW if gpu is None else 0):
                 a, b = bounds(c)
                 part = gpu(a, b, pool) if gpu is not None else score_chunk(space, scorer, a, b, pool, descriptors,
-                                                                           table, threads, floor=ck.floor(pool))
+                                                                           table, threads, floor=ck.floor(pool),
+                                                                           tiles=tiles)
                 ck.add(c, part, pool)
                 if bar is not None:
                     bar.update(b - a)
@@ -236,8 +243,30 @@ def _gpu_screener(space, scorer: Scorer, table: str, device, client):
     return gpu
 
 
+def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window: int):
+    """(chunk, tiles) in the order a local screen scores them: with `window` > 0 and a scorer with
+    `fused_bounds`, each window of `window` chunks of `todo` best bound first (ties: lower chunk id),
+    with the chunk's bounds for `score_chunk(tiles=)`; otherwise `todo` in order, tiles None."""
+    for i in range(0, len(todo), max(1, window)):
+        group = todo[i:i + window] if window > 0 else todo
+        tiles = {}
+        for c in group if window > 0 else ():
+            t = scorer.fused_bounds(space, *bounds(c), table, threads)
+            if t is None:  # the scorer has no bounds (or not on this space)
+                tiles = {}
+                break
+            tiles[c] = t
+        if tiles:
+            group = sorted(group, key=lambda c: (-tiles[c].best, c))
+        for c in group:
+            yield c, tiles.get(c)
+        if window <= 0:
+            return
+
+
 def score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,
-                threads=None, fused: bool = True, floor: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+                threads=None, fused: bool = True, floor: float | None = None,
+                tiles=None) -> tuple[np.ndarray, np.ndarray, int]:
     """Score ranks [start, stop) and return its top-k (scores, ranks, n_passing).
 
     The scorer's fused top-k pass is used when it has one (the mixture model on a lattice: scores
@@ -245,9 +274,10 @@ def score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptor
     `lattice_columns` (ranks scored in C++ without decoding), else the general path: decode,
     featurize `descriptors`, `scorer.columns`. `fused=False` forces the general path. `floor`: the
     worst score of the full top-k this part will be merged into (rows below it may be left out of
-    the part; the merge is the same)."""
+    the part; the merge is the same). `tiles`: the scorer's `fused_bounds` of [start, stop) (None: none)."""
     if fused:
-        part = scorer.fused_topk(space, start, stop, k, table, threads, floor=floor)
+        extra = {} if tiles is None else {"tiles": tiles}
+        part = scorer.fused_topk(space, start, stop, k, table, threads, floor=floor, **extra)
         if part is not None:
             return part
     cols = scorer.lattice_columns(space, start, stop, table, threads) if fused else None

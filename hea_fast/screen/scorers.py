@@ -91,7 +91,15 @@ class Scorer:
         """The top-k (scores, ranks, n_passing) of lattice ranks [start, stop) in one fused pass, or
         None when this scorer has no such path. `floor`: the worst score of the full pool the result
         is merged into (None: no pool yet); a scorer may leave out rows scoring below it, which
-        changes nothing in the merged pool (n_passing stays exact)."""
+        changes nothing in the merged pool (n_passing stays exact). A scorer with `fused_bounds` also
+        takes `tiles=` (what its `fused_bounds` returned for the same ranks)."""
+        return None
+
+    def fused_bounds(self, space, start: int, stop: int, table: str, threads):
+        """Cheap bounds of the scores of lattice ranks [start, stop) for a best-first screen, or None
+        when this scorer has none: an object with `best` (no score of the range exceeds it), passed
+        back as `fused_topk(..., tiles=)` for the same range, where it lets whole tiles that cannot
+        enter the pool be skipped."""
         return None
 
     def cuda_screen(self, space, table: str):
@@ -276,18 +284,30 @@ class PhaseScorer(Scorer):
         """in_domain, domain_score, domain_reason of each composition of `batch`."""
         return self.model.domain_frame(batch, threads=self._threads(threads))
 
-    def fused_topk(self, space, start, stop, k, table, threads, floor=None):
+    def fused_topk(self, space, start, stop, k, table, threads, floor=None, tiles=None):
         """The chunk's top-k in one C++ pass (boosted trees or a forest); with `floor`, blocks whose p
         cannot reach it skip the trees (bounds from the linear member and the trees' reachable leaves),
-        exactly."""
+        exactly; with `tiles` (`fused_bounds` of the chunk), tiles that cannot reach the top-k are
+        skipped whole."""
         from hea_fast.phase.ensemble import phase_ensemble_topk
 
         if not isinstance(space, CompositionSpace):
             return None
 
         s, r, n = phase_ensemble_topk(space, start, stop, k, self.model.params, threshold=self.threshold,
-                                      table=self.model.table, threads=self._threads(threads), floor=floor)
+                                      table=self.model.table, threads=self._threads(threads), floor=floor,
+                                      tiles=tiles)
         return s, r, int(n)
+
+    def fused_bounds(self, space, start, stop, table, threads):
+        """Per-tile bounds of p over ranks [start, stop) (`phase_ensemble_tile_bounds`: block bounds,
+        no tree walked), for a best-first screen."""
+        from hea_fast.phase.ensemble import phase_ensemble_tile_bounds
+
+        if not isinstance(space, CompositionSpace):
+            return None
+        return phase_ensemble_tile_bounds(space, start, stop, self.model.params, threshold=self.threshold,
+                                          table=self.model.table, threads=self._threads(threads))
 
     def _lattice(self, space, start, stop, threads, sides: bool):
         """p of the ranks by the fused kernel, told what `keep_mask` reads: p >= threshold only (a

@@ -91,8 +91,21 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
 // lower rank) in *top; returns how many passed. floor: the caller keeps only p >= floor (e.g. the
 // worst score of a full pool the result is merged into), so rows below it are left out of *top and
 // their trees may be skipped; the count of passing rows is exact whatever the floor.
+// tile_bound, tile_pass (nullptr: none): lattice_tile_bounds of the same ranks and threshold; a tile
+// whose bound cannot reach the k best kept so far (nor floor) is skipped and adds its passing count.
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                      const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
-                     double floor = -std::numeric_limits<double>::infinity());
+                     double floor = -std::numeric_limits<double>::infinity(), const double* tile_bound = nullptr,
+                     const int64_t* tile_pass = nullptr);
+
+// Per tile of kLatticeTile ranks of [start, start + count) (the tiles lattice_topk walks): bound[t], an
+// upper bound of p over the tile's usable compositions (-inf when it has none), and pass[t], how many
+// of them have p >= threshold — from the block bounds alone (descriptors, the linear member, the leaves
+// each block's feature box reaches), no tree walked. A tile where those bounds leave some
+// composition's side of threshold unknown gets bound +inf (it is always evaluated) and pass 0.
+// A screen orders and skips tiles by them (best first); results never depend on the thread count.
+constexpr int64_t kLatticeTile = 1 << 13;
+void lattice_tile_bounds(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
+                         const Prepared& P, double threshold, int threads, double* bound, int64_t* pass);
 
 }  // namespace hea_fast::phase_ensemble
