@@ -60,6 +60,11 @@ class LogBar:
             print(f"{time.strftime('%H:%M:%S')} {self.n:,}/{self.total:,} ({100 * self.n / self.total:.2f} %) "
                   f"{rate / 1e6:.2f} M/s, load {os.getloadavg()[0]:.1f}", flush=True)
 
+    def set_postfix(self, order=None, **_):
+        """The screen's stage (best-first: bounding a window of chunks, then scoring it), logged."""
+        if order:
+            print(f"{time.strftime('%H:%M:%S')} {order}", flush=True)
+
     def close(self):
         pass
 

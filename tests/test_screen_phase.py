@@ -180,9 +180,9 @@ def test_scores_and_ranking_equal_predict_proba_brute_force(model, small_space, 
 
 
 def test_best_first_order_changes_only_the_order(model, small_space, monkeypatch):
-    """Local screens score the chunks of each window of BEST_FIRST_WINDOW chunks best tile bound
-    first, each with its tile bounds; the top rows, counts and domain summary are those of rank order
-    (window 0: no bounds) and of windows of 3 chunks."""
+    """Local screens bound the chunks of each window of BEST_FIRST_RANKS ranks first and score them
+    best tile bound first, each with its tile bounds; the top rows, counts and domain summary are those
+    of rank order (0: no bounds) and of windows of 3 chunks."""
     from hea_fast.screen import engine
 
     seen = []
@@ -193,25 +193,29 @@ def test_best_first_order_changes_only_the_order(model, small_space, monkeypatch
         return fused(self, space, start, *a, tiles=tiles, **kw)
 
     monkeypatch.setattr(S.PhaseScorer, "fused_topk", spy)
-    kw = dict(top_k=30, domain_pool=400, chunk_size=997, progress=False)
+    chunk = 997
+    kw = dict(top_k=30, domain_pool=400, chunk_size=chunk, progress=False)
+    assert engine.BEST_FIRST_RANKS >= len(small_space)  # the default: one window
     res = {}
-    for w in (engine.BEST_FIRST_WINDOW, 0, 3):
-        monkeypatch.setattr(engine, "BEST_FIRST_WINDOW", w)
+    for ranks in (engine.BEST_FIRST_RANKS, 0, 3 * chunk):
+        monkeypatch.setattr(engine, "BEST_FIRST_RANKS", ranks)
         seen.clear()
-        res[w] = S.screen(small_space, S.PhaseScorer(model), **kw)
+        res[ranks] = S.screen(small_space, S.PhaseScorer(model), **kw)
         starts = [a for a, _ in seen]
-        assert sorted(starts) == list(range(0, len(small_space), 997))
-        if w == 0:
+        assert sorted(starts) == list(range(0, len(small_space), chunk))
+        if ranks == 0:
             assert starts == sorted(starts) and all(t is None for _, t in seen)
             continue
         assert all(t is not None and t.start == a for a, t in seen) and starts != sorted(starts)
+        w = max(1, ranks // chunk)
         for i in range(0, len(seen), w):
             best = [t.best for _, t in seen[i:i + w]]
             assert best == sorted(best, reverse=True)
-    ref = res[engine.BEST_FIRST_WINDOW]
-    for w in (0, 3):
-        assert (res[w].n_scored, res[w].n_passing, res[w].domain) == (ref.n_scored, ref.n_passing, ref.domain)
-        pd.testing.assert_frame_equal(res[w].top, ref.top)
+    ref = res[1 << 31]
+    for ranks in (0, 3 * chunk):
+        assert (res[ranks].n_scored, res[ranks].n_passing, res[ranks].domain) == (ref.n_scored, ref.n_passing,
+                                                                                 ref.domain)
+        pd.testing.assert_frame_equal(res[ranks].top, ref.top)
 
 
 def test_fused_scores_equal_predict_proba_of_the_formulas_in_any_element_order(model):
