@@ -46,6 +46,8 @@ DEFAULT_GPU_CHUNK_SIZE = 20_000_000
 #: window holds a space of up to 2^31 ranks (the 1.66 B HEA space): ordering the whole space is what
 #: makes the floor rise early. The result is the same in any order. 0: rank order.
 BEST_FIRST_RANKS = 1 << 31
+#: ... and at most this many chunks (a tiny chunk_size would otherwise hold millions of bound arrays).
+BEST_FIRST_MAX_CHUNKS = 16_384
 
 
 @dataclasses.dataclass
@@ -190,7 +192,8 @@ def screen(
     t0 = time.perf_counter()
     try:
         if client is None:
-            window = max(1, BEST_FIRST_RANKS // chunk_size) if BEST_FIRST_RANKS > 0 and gpu is None else 0
+            window = (min(BEST_FIRST_MAX_CHUNKS, max(1, BEST_FIRST_RANKS // chunk_size))
+                      if BEST_FIRST_RANKS > 0 and gpu is None else 0)
             for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads, window, bar):
                 a, b = bounds(c)
                 part = gpu(a, b, pool) if gpu is not None else score_chunk(space, scorer, a, b, pool, descriptors,
