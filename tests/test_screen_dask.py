@@ -101,3 +101,44 @@ def test_dask_survives_a_killed_worker(dask_cluster):
     assert victim not in client.run(os.getpid).values()
     pd.testing.assert_frame_equal(dist.top, local.top)
     assert dist.n_scored == local.n_scored
+
+
+def test_dask_best_first_waves_equal_rank_order(dask_cluster, monkeypatch):
+    """With the default phase model the cluster screen is best-first (chunks bounded as tasks, then
+    submitted best bound first in growing waves, each with the pool's floor so far): the same top-k,
+    domain pool and counts as rank order (BEST_FIRST_RANKS = 0) and as local threads; the chunk tasks
+    do get their tile bounds and a floor after the first wave."""
+    from hea_fast.screen import dask as SD
+    from hea_fast.screen import engine
+
+    _, client = dask_cluster
+    space = S.hea_space(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W"], 5, 5.0)
+    phase = S.PhaseScorer()
+    kw = dict(top_k=25, domain_pool=300, chunk_size=5_000, progress=False)
+    submitted = []
+    real = SD._run_wave
+
+    def spy(client_, space_f, scorer_f, todo, tiles, *a):
+        ck = a[4]
+        submitted.append((list(todo), bool(tiles) and all(c in tiles for c in todo), ck.floor(kw["domain_pool"])))
+        return real(client_, space_f, scorer_f, todo, tiles, *a)
+
+    monkeypatch.setattr(SD, "_run_wave", spy)
+    best = S.screen(space, phase, client=client, merge_fan_in=3, **kw)
+    waves = list(submitted)
+    n_chunks, want, size = -(-len(space) // kw["chunk_size"]), [], 3
+    while sum(want) < n_chunks:  # fan_in, 2 fan_in, 4 fan_in, ... chunks
+        want.append(min(size, n_chunks - sum(want)))
+        size *= 2
+    assert len(want) >= 3 and [len(w) for w, _, _ in waves] == want and all(t for _, t, _ in waves)
+    assert waves[0][2] is None and all(f is not None for _, _, f in waves[1:])
+    order = [c for w, _, _ in waves for c in w]
+    assert sorted(order) == list(range(len(order))) and order != sorted(order)
+    monkeypatch.setattr(engine, "BEST_FIRST_RANKS", 0)
+    submitted.clear()
+    rank = S.screen(space, phase, client=client, merge_fan_in=3, **kw)
+    assert len(submitted) == 1 and not submitted[0][1]
+    local = S.screen(space, phase, **kw)
+    for res in (rank, local):
+        pd.testing.assert_frame_equal(best.top, res.top)
+        assert (best.n_passing, best.domain) == (res.n_passing, res.domain)

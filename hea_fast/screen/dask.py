@@ -1,7 +1,9 @@
 """Screening on a Dask cluster: chunks as tasks, a tree of top-k merges on the cluster.
 
 Groups of `fan_in` chunk tasks merge on the cluster and their results fold into the checkpoint as
-they finish (so a rerun resumes). Dask re-runs the tasks of a worker that dies, so nothing is lost;
+they finish (so a rerun resumes). With a scorer that bounds its scores (`Scorer.fused_bounds`) the
+screen is best-first as on local threads: the chunks are bounded on the cluster, then submitted best
+bound first in growing waves, each told the pool's floor so far. Dask re-runs the tasks of a worker that dies, so nothing is lost;
 tests/test_screen_dask.py kills one mid-run. The scorer travels as cloudpickle bytes, unpickled once
 per worker process.
 """
@@ -14,7 +16,7 @@ from hea_fast.screen.engine import score_chunk
 from hea_fast.screen.scorers import Scorer
 from hea_fast.screen.topk import merge_list
 
-__all__ = ["score_chunk_packed", "screen_dask", "unpack_scorer"]
+__all__ = ["bound_chunk_packed", "score_chunk_packed", "screen_dask", "unpack_scorer"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -35,26 +37,65 @@ def score_chunk_packed(space, scorer_blob: bytes, *args):
     return score_chunk(space, unpack_scorer(scorer_blob), *args)
 
 
-def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, fan_in) -> None:
+def bound_chunk_packed(space, scorer_blob: bytes, start: int, stop: int, table: str):
+    """`Scorer.fused_bounds` of ranks [start, stop) on a Dask worker (None: the scorer has none)."""
+    return unpack_scorer(scorer_blob).fused_bounds(space, start, stop, table, 1)
+
+
+def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, fan_in,
+                window: int = 0) -> None:
     """Score the chunk ids `todo` (`bounds(c)` -> rank range) on `client`, folding the merged groups
-    into the checkpoint `ck` and advancing the progress bar `bar` (or None)."""
+    into the checkpoint `ck` and advancing the progress bar `bar` (or None).
+
+    `window` > 0 (best-first, as local screens): the chunks of each window of `window` chunks are
+    bounded on the cluster first (`Scorer.fused_bounds`; a scorer without bounds leaves rank order),
+    then submitted best bound first in waves of fan_in, 2 fan_in, 4 fan_in, ... chunks, each wave told
+    the pool's floor after the waves before it and each chunk its tile bounds. Otherwise one wave in
+    rank order with the floor of a resumed run's pool. The result is the same either way."""
     require(("dask", "distributed"), "dask", "hea_fast.screen.dask (screening on a Dask cluster)")
     import cloudpickle
-    from dask.distributed import as_completed
 
     space_f = client.scatter(space, broadcast=True)
     # cloudpickle, not plain pickle: a scoring function defined in a notebook or in a module
     # registered with cloudpickle.register_pickle_by_value travels by value to the workers
     scorer_f = client.scatter(cloudpickle.dumps(scorer), broadcast=True)
+    if window > 0 and scorer.fused_bounds(space, 0, 0, table, 1) is None:  # a probe: no bounds, no tasks
+        window = 0
+    if window <= 0:
+        _run_wave(client, space_f, scorer_f, todo, {}, bounds, top_k, descriptors, table, ck, bar, fan_in)
+        return
+    for i in range(0, len(todo), window):
+        group = todo[i:i + window]
+        futs = [client.submit(bound_chunk_packed, space_f, scorer_f, *bounds(c), table,
+                              key=f"hea-screen-bound-{c}-{id(ck)}", retries=2) for c in group]
+        got = client.gather(futs)
+        tiles = {c: t for c, t in zip(group, got) if t is not None}
+        if len(tiles) < len(group):  # no bounds: rank order, one wave
+            _run_wave(client, space_f, scorer_f, group, {}, bounds, top_k, descriptors, table, ck, bar, fan_in)
+            continue
+        group = sorted(group, key=lambda c: (-tiles[c].best, c))
+        start, size = 0, fan_in
+        while start < len(group):
+            wave = group[start:start + size]
+            _run_wave(client, space_f, scorer_f, wave, tiles, bounds, top_k, descriptors, table, ck, bar, fan_in)
+            start, size = start + size, 2 * size
+
+
+def _run_wave(client, space_f, scorer_f, todo, tiles, bounds, top_k, descriptors, table, ck, bar, fan_in) -> None:
+    """Submit the chunks `todo` (groups of `fan_in` merged on the cluster) with the checkpoint's
+    current floor and each chunk's tile bounds (`tiles`, may be empty), and fold the merged groups
+    into `ck` as they finish."""
+    from dask.distributed import as_completed
+
     sizes, groups = {}, {}
-    floor = ck.floor(top_k)  # a resumed run's pool: rows below its worst score cannot enter it
+    floor = ck.floor(top_k)  # the pool so far (a resumed run's, or the waves before): rows below cannot enter
     for i in range(0, len(todo), fan_in):
         g = todo[i:i + fan_in]
         futs = []
         for c in g:
             a, b = bounds(c)
             f = client.submit(score_chunk_packed, space_f, scorer_f, a, b, top_k, descriptors, table, 1, True, floor,
-                              key=f"hea-screen-chunk-{c}-{a}-{b}-{id(ck)}", retries=2)
+                              tiles.get(c), key=f"hea-screen-chunk-{c}-{a}-{b}-{id(ck)}", retries=2)
             futs.append(f)
             sizes[f.key] = (f, b - a)
         gf = client.submit(merge_list, futs, top_k, key=f"hea-screen-merge-{g[0]}-{g[-1]}-{id(ck)}", retries=2)

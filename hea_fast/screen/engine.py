@@ -10,7 +10,8 @@ Local screens run best-first when the scorer can bound its scores cheaply (`Scor
 the phase ensemble's per-tile bounds): each window of `BEST_FIRST_RANKS` ranks is bounded first and
 scored best bound first, so the pool fills with good candidates early, its floor rises, and the
 later chunks skip every tile that cannot reach it. The merge does not depend on the order, so the
-result is that of rank order (tests/test_screen_phase.py); Dask and GPU screens run in rank order.
+result is that of rank order (tests/test_screen_phase.py). Dask screens do the same on the cluster
+(`hea_fast.screen.dask`: bounds as tasks, then waves best bound first); GPU screens run in rank order.
 """
 from __future__ import annotations
 
@@ -191,9 +192,9 @@ def screen(
 
     t0 = time.perf_counter()
     try:
+        window = (min(BEST_FIRST_MAX_CHUNKS, max(1, BEST_FIRST_RANKS // chunk_size))
+                  if BEST_FIRST_RANKS > 0 and gpu is None else 0)
         if client is None:
-            window = (min(BEST_FIRST_MAX_CHUNKS, max(1, BEST_FIRST_RANKS // chunk_size))
-                      if BEST_FIRST_RANKS > 0 and gpu is None else 0)
             for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads, window, bar):
                 a, b = bounds(c)
                 part = gpu(a, b, pool) if gpu is not None else score_chunk(space, scorer, a, b, pool, descriptors,
@@ -206,7 +207,7 @@ def screen(
         else:
             from hea_fast.screen.dask import screen_dask
 
-            screen_dask(client, space, scorer, todo, bounds, pool, descriptors, table, ck, bar, merge_fan_in)
+            screen_dask(client, space, scorer, todo, bounds, pool, descriptors, table, ck, bar, merge_fan_in, window)
     finally:
         ck.save(force=True)
         if bar is not None:
