@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <queue>
 #include <vector>
 
@@ -985,24 +986,29 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
   const int t = threads_for(threads, tiles);
   std::vector<Heap> heaps(static_cast<size_t>(t));
   std::vector<int64_t> passing(static_cast<size_t>(t), 0);
+  // with tile bounds, the tiles are visited best bound first (ties: lower tile), so the heaps fill with
+  // good rows at once and the other tiles are skipped whole; the k best are the same in any order
+  std::vector<int64_t> order;
+  if (tile_bound != nullptr) {
+    order.resize(static_cast<size_t>(tiles));
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return tile_bound[a] > tile_bound[b]; });
+  }
   dynamic_items(
       tiles, 1, t, [&] { return LatticeWork(P, space.max_k()); },
-      [&](LatticeWork& lw, int tid, int64_t lo, int64_t hi) {
+      [&](LatticeWork& lw, int tid, int64_t item, int64_t) {
         Heap& heap = heaps[static_cast<size_t>(tid)];
         int64_t& pass = passing[static_cast<size_t>(tid)];
         const auto heap_min = [&] {
           return std::max(floor, static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score);
         };
-        if (tile_bound != nullptr) {  // tiles [lo, hi) whose bound cannot reach the heap add their passing count
-          bool all = true;
-          for (int64_t i = lo; i < hi; ++i) all &= tile_bound[i] < heap_min();
-          if (all) {
-            for (int64_t i = lo; i < hi; ++i) pass += tile_pass[i];
-            return;
-          }
+        const int64_t tile = order.empty() ? item : order[static_cast<size_t>(item)];
+        if (tile_bound != nullptr && tile_bound[tile] < heap_min()) {  // cannot reach the heap: its count only
+          pass += tile_pass[tile];
+          return;
         }
         lattice_tiles(
-            space, start, count, lf, P, lw, lo, hi,
+            space, start, count, lf, P, lw, tile, tile + 1,
             [&](int64_t rank0, int nb, const double* p, bool evaluated) {
               if (!evaluated) {  // no row can enter the heap; p[b] = 1 marks those sure to pass
                 for (int b = 0; b < nb; ++b) pass += p[b] > 0;
