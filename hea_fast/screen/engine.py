@@ -270,9 +270,10 @@ def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window
     for i in range(0, len(todo), max(1, window)):
         group = todo[i:i + window] if window > 0 else todo
         tiles = {}
-        if window > 0 and len(group) > 1:
-            _note(bar, f"bounding {len(group):,} chunks")
-        for c in group if window > 0 else ():
+        every = max(1, len(group) // 20)
+        for j, c in enumerate(group if window > 0 else ()):
+            if len(group) > 1 and j % every == 0:
+                _note(bar, f"bounding chunks {j:,}/{len(group):,}")
             t = scorer.fused_bounds(space, *bounds(c), table, threads)
             if t is None:  # the scorer has no bounds (or not on this space)
                 tiles = {}
