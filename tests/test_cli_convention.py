@@ -241,8 +241,10 @@ def test_pyplot_names_the_extra_when_matplotlib_is_missing(monkeypatch):
         plots.pyplot()
 
 
-def test_python_m_hea_fast_is_the_command():
-    """`python -m hea_fast ...` runs hea_fast.cli.main (same help, same exit status)."""
+def test_python_m_hea_fast_is_the_command(tmp_path):
+    """`python -m hea_fast ...` runs hea_fast.cli.main (same help, same exit status). Run from an empty
+    folder with the imported copy first on the path: `-m` puts the working directory first, where a
+    source tree without its in-place build would shadow the installed package."""
     import os
     import subprocess
     import sys
@@ -253,8 +255,8 @@ def test_python_m_hea_fast_is_the_command():
     root = str(Path(hea_fast.__file__).resolve().parents[1])  # the copy this test process imports
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     ok = subprocess.run([sys.executable, "-m", "hea_fast", "--help"], capture_output=True, text=True,
-                        env=env, timeout=120)
+                        env=env, timeout=120, cwd=tmp_path)
     assert ok.returncode == 0 and build_parser().format_usage().split()[1] in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "hea_fast", "no-such-command"], capture_output=True,
-                         text=True, env=env, timeout=120)
+                         text=True, env=env, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and "no-such-command" in bad.stderr
