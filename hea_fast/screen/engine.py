@@ -267,6 +267,8 @@ def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window
     `fused_bounds`, each window of `window` chunks of `todo` best bound first (ties: lower chunk id),
     with the chunk's bounds for `score_chunk(tiles=)`; otherwise `todo` in order, tiles None. `bar`
     (a progress bar or None) says when a window is being bounded."""
+    if window > 0 and scorer.fused_bounds(space, 0, 0, table, threads) is None:  # a probe: no bounds here
+        window = 0
     for i in range(0, len(todo), max(1, window)):
         group = todo[i:i + window] if window > 0 else todo
         tiles = {}
@@ -279,10 +281,10 @@ def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window
                 tiles = {}
                 break
             tiles[c] = t
-        if window > 0 and len(group) > 1:
-            _note(bar, "best bound first")
         if tiles:
             group = sorted(group, key=lambda c: (-tiles[c].best, c))
+            if len(group) > 1:
+                _note(bar, "best bound first")
         for c in group:
             yield c, tiles.get(c)
         if window <= 0:
