@@ -213,9 +213,11 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
     lines += [
         f"- passing (finite P(single phase)): {res.n_passing:,}",
         f"- every chunk of {DEFAULT_CHUNK_SIZE:,} ranks is scanned by the fused kernel for its best {pool:,} "
-        f"(the domain pool, not the top {args.top_k:,}); the pool's applicability domain is scored once at the end",
-        f"- domain pool (the best {pool:,} by P(single phase)): {d.get('pool_in_domain', 0):,} in domain, "
-        f"{d.get('pool_out_of_domain', 0):,} out; the top {len(top):,} are in-domain candidates",
+        f"(the domain pool, not the top {args.top_k:,}); the pool's applicability domain is scored at the end, on its "
+        "best candidates in score order until the top are found",
+        f"- domain pool (the best {pool:,} by P(single phase)), the best {d.get('pool_examined', pool):,} examined: "
+        f"{d.get('pool_in_domain', 0):,} in domain, {d.get('pool_out_of_domain', 0):,} out; the top {len(top):,} are "
+        "in-domain candidates",
         "",
         "Loads during the runs (1/5/15-min load average at start and end; the VM has "
         f"{os.cpu_count()} cores shared with other jobs):",

@@ -260,8 +260,13 @@ def test_in_domain_ranking_and_pool_counts_equal_brute_force(model, small_space,
     np.testing.assert_allclose(res.top["domain_score"].to_numpy(), score[want], rtol=0, atol=1e-12)
     d = res.summary()["domain"]
     assert d["pool"] == pool and d["domain_pool"] == pool
-    assert d["pool_in_domain"] == int(inside[pool_idx].sum())
-    assert d["pool_out_of_domain"] == pool - d["pool_in_domain"]
+    # the domain is scored on the pool's best candidates, 2k then 4x as many each time, until k are in
+    m = d["pool_examined"]
+    sizes = [min(pool, 2 * k * 4 ** i) for i in range(6)]
+    assert m in sizes and int(inside[pool_idx[:m]].sum()) >= k
+    assert m == sizes[0] or int(inside[pool_idx[:sizes[sizes.index(m) - 1]]].sum()) < k
+    assert d["pool_in_domain"] == int(inside[pool_idx[:m]].sum())
+    assert d["pool_out_of_domain"] == m - d["pool_in_domain"]
     assert d["n_top_in_domain"] == len(want) and not d["include_out_of_domain"]
     # include_out_of_domain: the best k of the pool whatever their domain, flagged row by row
     res = S.screen(small_space, S.PhaseScorer(model), top_k=k, domain_pool=pool, progress=False,
@@ -364,7 +369,8 @@ def test_cli_screen_phase_writes_domain_columns_and_summary(tmp_path, capsys, mo
     assert summary["score"] == "p_single" and summary["domain"]["pool"] == 200
     assert top["in_domain"].all() and len(top) == 12
     np.testing.assert_allclose(top["p_single"], model.predict_proba(_batch(top, PALETTE))[:, 1], rtol=0, atol=1e-9)
-    assert "applicability domain, scored on the best 200" in stdout
+    m = summary["domain"]["pool_examined"]
+    assert 24 <= m <= 200 and f"applicability domain, scored on the best {m} of the 200-candidate pool" in stdout
     F = top[[f"x_{e}" for e in PALETTE]].to_numpy()
     assert np.all((F == 0) | ((F >= 0.05 - 1e-12) & (F <= 0.35 + 1e-12)))
 

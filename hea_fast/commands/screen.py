@@ -334,8 +334,9 @@ def _print_top(res, score_cols, n: int = 10) -> None:
           f"({s['compositions_per_s']:,.0f}/s); {s['n_passing']:,} passed the thresholds")
     d = s.get("domain")
     if d:
-        print(f"applicability domain, scored on the best {d['pool']:,} (the pool): {d['pool_in_domain']:,} in domain, "
-              f"{d['pool_out_of_domain']:,} out; the top {s['n_top']:,} hold {d['n_top_in_domain']:,} in-domain alloys"
+        print(f"applicability domain, scored on the best {d.get('pool_examined', d['pool']):,} of the "
+              f"{d['pool']:,}-candidate pool: {d['pool_in_domain']:,} in domain, {d['pool_out_of_domain']:,} out; "
+              f"the top {s['n_top']:,} hold {d['n_top_in_domain']:,} in-domain alloys"
               + ("" if not d.get("warning") else f"\nwarning: {d['warning']}"))
 
 

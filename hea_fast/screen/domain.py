@@ -9,16 +9,20 @@ that requires one) works in two stages:
    ``pool`` candidates are kept as an ordinary top-M (``pool = domain_pool``, default
    ``max(20 * top_k, 10_000)``; chunks, Dask merges and checkpoints carry this top-M). ``n_scored``
    and ``n_passing`` count the whole space.
-2. **The pool** is decoded and its domain scored (`PhaseModel.domain_frame`). With
-   ``include_out_of_domain=False`` (default) the result is the best ``top_k`` *in-domain* candidates
-   of the pool, in score order; with True the best ``top_k`` of the pool whatever their domain. The
-   rows carry ``in_domain``, ``domain_score`` and ``domain_reason`` either way.
+2. **The pool** is decoded and its domain scored (`PhaseModel.domain_frame`) in score order, in
+   batches (``2 * top_k`` candidates, then 4 times as many each time), until ``top_k`` in-domain
+   candidates are found or the pool is exhausted: the candidates below are never needed, since the
+   result takes the best ones. With ``include_out_of_domain=False`` (default) the result is the best
+   ``top_k`` *in-domain* candidates of the pool, in score order; with True the best ``top_k`` of the
+   pool whatever their domain (only those are examined). The rows carry ``in_domain``,
+   ``domain_score`` and ``domain_reason`` either way.
 
-The summary (`ScreenResult.domain`, the JSON's ``"domain"``) reports the pool size, how many of
-the pool were in / out of domain and whether the pool held every passing composition. When fewer
-than ``top_k`` in-domain candidates were found in a pool that did not hold every passing
-composition, a warning says so and suggests a larger ``domain_pool``: in-domain alloys ranked below
-the pool are never seen.
+The summary (`ScreenResult.domain`, the JSON's ``"domain"``) reports the pool size, how many of its
+best candidates were examined (``pool_examined``) and how many of those were in / out of domain, and
+whether the pool held every passing composition. When fewer than ``top_k`` in-domain candidates were
+found in a pool that did not hold every passing composition (the whole pool was then examined), a
+warning says so and suggests a larger ``domain_pool``: in-domain alloys ranked below the pool are
+never seen.
 """
 from __future__ import annotations
 
@@ -54,21 +58,30 @@ def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k:
 
     ranks = np.asarray(ranks, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
-    if len(ranks):
-        batch = decode_ranks(space, ranks, threads)
-        dom = owner.domain_frame(batch, threads=threads).reset_index(drop=True)
+    frames, examined, n_in = [], 0, 0
+    size = min(len(ranks), top_k if include_out_of_domain else 2 * top_k)
+    while examined < len(ranks) and (n_in < top_k or include_out_of_domain) and size > examined:
+        part = decode_ranks(space, ranks[examined:size], threads)
+        frames.append(owner.domain_frame(part, threads=threads).reset_index(drop=True))
+        n_in += int(frames[-1]["in_domain"].to_numpy(dtype=bool).sum())
+        examined, size = size, min(len(ranks), 4 * size)
+        if include_out_of_domain:
+            break
+    if frames:
+        dom = pd.concat(frames, ignore_index=True)
     else:
         dom = pd.DataFrame({"in_domain": np.zeros(0, bool), "domain_score": np.zeros(0), "domain_reason": []})
     inside = dom["in_domain"].to_numpy(dtype=bool)
-    keep = np.arange(len(ranks)) if include_out_of_domain else np.flatnonzero(inside)
+    keep = np.arange(examined) if include_out_of_domain else np.flatnonzero(inside)
     keep = keep[:top_k]
-    n_in = int(inside.sum())
     complete = len(ranks) >= n_passing  # the pool held every composition that passed the thresholds
-    info = {"pool": len(ranks), "pool_in_domain": n_in, "pool_out_of_domain": int(len(ranks) - n_in),
+    info = {"pool": len(ranks), "pool_examined": int(examined), "pool_in_domain": n_in,
+            "pool_out_of_domain": int(examined - n_in),
             "pool_holds_every_passing": bool(complete), "include_out_of_domain": bool(include_out_of_domain),
             "n_top_in_domain": int(inside[keep].sum()),
             "scored_on_everything": "p_single and the thresholds (n_scored, n_passing)",
-            "scored_on_the_pool": "in_domain, domain_score (the k-NN applicability domain)"}
+            "scored_on_the_pool": "in_domain, domain_score (the k-NN applicability domain), on its best "
+                                  "candidates in score order until top_k in-domain ones are found"}
     if not include_out_of_domain and n_in < top_k:
         if complete:
             msg = (f"only {n_in} of the {len(ranks):,} compositions that passed the thresholds are in the model's "

@@ -120,8 +120,8 @@ def screen(
     (`PhaseScorer()`: P(single phase) of the bundled `hea_fast.phase` model, with its
     applicability domain). For a scorer with an applicability domain (`PhaseScorer`, or a
     `Combined` requiring one) the whole space is scored and the best `domain_pool` candidates
-    (default max(20 * top_k, 10,000)) are kept; their domain is scored and the result is the best
-    `top_k` in-domain ones (`include_out_of_domain=True`: the best `top_k` of the pool whatever
+    (default max(20 * top_k, 10,000)) are kept; their domain is scored, best first, until the result
+    is found: the best `top_k` in-domain ones (`include_out_of_domain=True`: the best `top_k` of the pool whatever
     their domain); see `hea_fast.screen.domain`. Other scorers ignore both keywords.
 
     `threshold` (if given) overrides the scorer's own minimum. `chunk_size`: ranks per chunk (per
