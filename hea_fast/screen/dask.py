@@ -10,6 +10,7 @@ per worker process.
 from __future__ import annotations
 
 import functools
+import uuid
 
 from hea_fast._extras import require
 from hea_fast.screen.engine import score_chunk
@@ -55,36 +56,40 @@ def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, 
     require(("dask", "distributed"), "dask", "hea_fast.screen.dask (screening on a Dask cluster)")
     import cloudpickle
 
-    space_f = client.scatter(space, broadcast=True)
+    # hash=False and a run token in every key: two screens of the same space in a row must not share
+    # keys (the first run's release of a content-hashed key could race the second run's scatter)
+    run = uuid.uuid4().hex[:12]
+    space_f = client.scatter(space, broadcast=True, hash=False)
     # cloudpickle, not plain pickle: a scoring function defined in a notebook or in a module
     # registered with cloudpickle.register_pickle_by_value travels by value to the workers
-    scorer_f = client.scatter(cloudpickle.dumps(scorer), broadcast=True)
+    scorer_f = client.scatter(cloudpickle.dumps(scorer), broadcast=True, hash=False)
     if window > 0 and scorer.fused_bounds(space, 0, 0, table, 1) is None:  # a probe: no bounds, no tasks
         window = 0
     if window <= 0:
-        _run_wave(client, space_f, scorer_f, todo, {}, bounds, top_k, descriptors, table, ck, bar, fan_in)
+        _run_wave(client, space_f, scorer_f, todo, {}, bounds, top_k, descriptors, table, ck, bar, fan_in, run)
         return
     for i in range(0, len(todo), window):
         group = todo[i:i + window]
         futs = [client.submit(bound_chunk_packed, space_f, scorer_f, *bounds(c), table,
-                              key=f"hea-screen-bound-{c}-{id(ck)}", retries=2) for c in group]
+                              key=f"hea-screen-bound-{c}-{run}", retries=2) for c in group]
         got = client.gather(futs)
         tiles = {c: t for c, t in zip(group, got) if t is not None}
         if len(tiles) < len(group):  # no bounds: rank order, one wave
-            _run_wave(client, space_f, scorer_f, group, {}, bounds, top_k, descriptors, table, ck, bar, fan_in)
+            _run_wave(client, space_f, scorer_f, group, {}, bounds, top_k, descriptors, table, ck, bar, fan_in, run)
             continue
         group = sorted(group, key=lambda c: (-tiles[c].best, c))
         start, size = 0, fan_in
         while start < len(group):
             wave = group[start:start + size]
-            _run_wave(client, space_f, scorer_f, wave, tiles, bounds, top_k, descriptors, table, ck, bar, fan_in)
+            _run_wave(client, space_f, scorer_f, wave, tiles, bounds, top_k, descriptors, table, ck, bar, fan_in, run)
             start, size = start + size, 2 * size
 
 
-def _run_wave(client, space_f, scorer_f, todo, tiles, bounds, top_k, descriptors, table, ck, bar, fan_in) -> None:
+def _run_wave(client, space_f, scorer_f, todo, tiles, bounds, top_k, descriptors, table, ck, bar, fan_in,
+              run: str) -> None:
     """Submit the chunks `todo` (groups of `fan_in` merged on the cluster) with the checkpoint's
     current floor and each chunk's tile bounds (`tiles`, may be empty), and fold the merged groups
-    into `ck` as they finish."""
+    into `ck` as they finish. `run`: the screen's token in the task keys."""
     from dask.distributed import as_completed
 
     sizes, groups = {}, {}
@@ -95,10 +100,10 @@ def _run_wave(client, space_f, scorer_f, todo, tiles, bounds, top_k, descriptors
         for c in g:
             a, b = bounds(c)
             f = client.submit(score_chunk_packed, space_f, scorer_f, a, b, top_k, descriptors, table, 1, True, floor,
-                              tiles.get(c), key=f"hea-screen-chunk-{c}-{a}-{b}-{id(ck)}", retries=2)
+                              tiles.get(c), key=f"hea-screen-chunk-{c}-{a}-{b}-{run}", retries=2)
             futs.append(f)
             sizes[f.key] = (f, b - a)
-        gf = client.submit(merge_list, futs, top_k, key=f"hea-screen-merge-{g[0]}-{g[-1]}-{id(ck)}", retries=2)
+        gf = client.submit(merge_list, futs, top_k, key=f"hea-screen-merge-{g[0]}-{g[-1]}-{run}", retries=2)
         groups[gf.key] = (gf, g)
     for fut in as_completed([f for f, _ in sizes.values()] + [gf for gf, _ in groups.values()]):
         if fut.key in sizes:
