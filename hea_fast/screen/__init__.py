@@ -6,7 +6,10 @@ fixed-size rank chunks, so memory stays flat however large the space: each chunk
 scored, filtered by the scorers' thresholds and reduced to its own top-k of (score, rank) pairs;
 top-k lists merge associatively, with ties broken by rank so the result is exactly the same whatever
 the chunking, the number of workers or the order chunks finish in. Only the final k rows are decoded
-again to report compositions, descriptors and every score column.
+again to report compositions, descriptors and every score column. A scorer that can bound its scores
+cheaply (`Scorer.fused_bounds`: the phase model) is screened best-first: the space is bounded tile by
+tile, then scored best bound first, so the pool's floor rises at once and hopeless tiles are skipped
+(`engine.BEST_FIRST_RANKS`; the same result as rank order).
 
 With `client=` (a `dask.distributed.Client`) chunks become Dask tasks and the reduction is a tree
 of top-k merges on the cluster (fan-in `merge_fan_in`); Dask re-runs the tasks of a worker that dies,
