@@ -226,6 +226,22 @@ const char* kLatticeDoc =
       py::arg("w_lin"), py::arg("w_tree"), py::arg("cal_a"), py::arg("cal_b"), py::arg("tree_link") = "logit", \
                                                                                py::arg("tree_float32") = false
 
+// The lattice arguments of the fused entry points (phase_ensemble_lattice / _topk / _tile_bounds), in
+// order: the rank range, the palette's element data, the feature layout and the prepared model.
+#define PE_LATTICE_PARAMS                                                                                        \
+  const hea_fast::lattice::Space &space, int64_t start, int64_t stop, carray<double> props, carray<double> pair, \
+      double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,                      \
+      carray<int32_t> fraction_features, const PreparedModel &model
+#define PE_LATTICE_ARGS                                                                                            \
+  py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"), \
+      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model")
+#define PE_MAKE_LATTICE                                                                                    \
+  make_lattice(space, start, stop, model.args->m, props, pair, gas_constant, log_offset, columns, allowed, \
+               fraction_features)
+
+// The number of kLatticeTile-rank tiles of [start, stop).
+int64_t tiles_of(int64_t start, int64_t stop) { return (stop - start + PE::kLatticeTile - 1) / PE::kLatticeTile; }
+
 // A model checked and prepared once (PhaseEnsembleModel): the arrays stay alive in `args` (held by
 // pointer, so the Model the prepared layout points into never moves).
 struct PreparedModel {
@@ -283,13 +299,8 @@ void bind_phase_ensemble(py::module_& m) {
 
   m.def(
       "phase_ensemble_lattice",
-      [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
-         double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, const PreparedModel& model, py::object threads, py::object floor,
-         py::object threshold) {
-        const PE::Model& pm = model.args->m;
-        LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
-                                      fraction_features);
+      [](PE_LATTICE_PARAMS, py::object threads, py::object floor, py::object threshold) {
+        LatticeArgs la = PE_MAKE_LATTICE;
         const int t = hb::threads_arg(threads);
         const double fl = hb::optional_double(floor, "floor", -std::numeric_limits<double>::infinity());
         const double th = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
@@ -298,9 +309,8 @@ void bind_phase_ensemble(py::module_& m) {
           PE::lattice_scores(space, start, stop - start, la.lf, *model.prepared, out, t, fl, th);
         });
       },
-      py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
-      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
-      py::arg("threads") = py::none(), py::arg("floor") = py::none(), py::arg("threshold") = py::none(),
+      PE_LATTICE_ARGS, py::arg("threads") = py::none(), py::arg("floor") = py::none(),
+      py::arg("threshold") = py::none(),
       (std::string(
            "P(single phase) of every lattice rank in [start, stop): (stop - start,) float64, the descriptors "
            "computed from the ranks by the descriptor block kernel, the fractions from the units; model: a "
@@ -314,20 +324,16 @@ void bind_phase_ensemble(py::module_& m) {
 
   m.def(
       "phase_ensemble_topk",
-      [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
-         double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, const PreparedModel& model, py::object threshold, int64_t k,
-         py::object threads, py::object floor, py::object tile_bound, py::object tile_pass) {
-        const PE::Model& pm = model.args->m;
-        LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
-                                      fraction_features);
+      [](PE_LATTICE_PARAMS, py::object threshold, int64_t k, py::object threads, py::object floor,
+         py::object tile_bound, py::object tile_pass) {
+        LatticeArgs la = PE_MAKE_LATTICE;
         if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
         if (tile_bound.is_none() != tile_pass.is_none())
           throw py::value_error("give tile_bound and tile_pass together (phase_ensemble_tile_bounds), or neither");
         carray<double> tb;
         carray<int64_t> tp;
         if (!tile_bound.is_none()) {
-          const int64_t tiles = (stop - start + PE::kLatticeTile - 1) / PE::kLatticeTile;
+          const int64_t tiles = tiles_of(start, stop);
           tb = tile_bound.cast<carray<double>>();
           tp = tile_pass.cast<carray<int64_t>>();
           hb::check_shape(tb, "tile_bound", {tiles});
@@ -349,9 +355,7 @@ void bind_phase_ensemble(py::module_& m) {
         });
         return hb::topk_tuple(top, passing);
       },
-      py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
-      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
-      py::arg("threshold") = py::none(), py::arg("k") = 1000, py::arg("threads") = py::none(),
+      PE_LATTICE_ARGS, py::arg("threshold") = py::none(), py::arg("k") = 1000, py::arg("threads") = py::none(),
       py::arg("floor") = py::none(), py::arg("tile_bound") = py::none(), py::arg("tile_pass") = py::none(),
       (std::string("Fused screening of lattice ranks [start, stop) by the phase ensemble `model` (a "
                    "PhaseEnsembleModel): the k best with a finite p >= threshold, as (scores, ranks, n_passing), best "
@@ -365,15 +369,11 @@ void bind_phase_ensemble(py::module_& m) {
 
   m.def(
       "phase_ensemble_tile_bounds",
-      [](const hea_fast::lattice::Space& space, int64_t start, int64_t stop, carray<double> props, carray<double> pair,
-         double gas_constant, double log_offset, carray<int> columns, carray<uint8_t> allowed,
-         carray<int32_t> fraction_features, const PreparedModel& model, py::object threshold, py::object threads) {
-        const PE::Model& pm = model.args->m;
-        LatticeArgs la = make_lattice(space, start, stop, pm, props, pair, gas_constant, log_offset, columns, allowed,
-                                      fraction_features);
+      [](PE_LATTICE_PARAMS, py::object threshold, py::object threads) {
+        LatticeArgs la = PE_MAKE_LATTICE;
         const double thr = hb::optional_double(threshold, "threshold", -std::numeric_limits<double>::infinity());
         const int t = hb::threads_arg(threads);
-        const int64_t tiles = (stop - start + PE::kLatticeTile - 1) / PE::kLatticeTile;
+        const int64_t tiles = tiles_of(start, stop);
         py::array_t<double> bound(tiles);
         py::array_t<int64_t> pass(tiles);
         double* pb = bound.mutable_data();
@@ -382,9 +382,7 @@ void bind_phase_ensemble(py::module_& m) {
             [&] { PE::lattice_tile_bounds(space, start, stop - start, la.lf, *model.prepared, thr, t, pb, pp); });
         return py::make_tuple(bound, pass);
       },
-      py::arg("space"), py::arg("start"), py::arg("stop"), py::arg("props"), py::arg("pair"), py::arg("gas_constant"),
-      py::arg("log_offset"), py::arg("columns"), py::arg("allowed"), py::arg("fraction_features"), py::arg("model"),
-      py::arg("threshold") = py::none(), py::arg("threads") = py::none(),
+      PE_LATTICE_ARGS, py::arg("threshold") = py::none(), py::arg("threads") = py::none(),
       (std::string("Per tile of 8192 ranks of [start, stop) (the tiles phase_ensemble_topk walks): (bound, passing), "
                    "an upper bound of p over the tile's usable compositions (-inf: none) and how many have a p >= "
                    "threshold, from the block bounds alone (no tree walked); a tile whose compositions' side of the "

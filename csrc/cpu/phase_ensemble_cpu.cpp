@@ -530,6 +530,18 @@ double p_scalar(const Model& m, double z, double raw) {
   return 1.0 / (1.0 + std::exp(u));
 }
 
+// The range [*zlo, *zhi] of the linear member's z over the usable rows b < nb of a block (linear_block
+// has filled w.z and w.ok); returns how many rows are usable (0: the range is empty, +inf / -inf).
+int64_t z_range(const Work& w, int nb, double* zlo, double* zhi) {
+  double lo = INFINITY, hi = -INFINITY;
+  int64_t n = 0;
+  for (int b = 0; b < nb; ++b)
+    if (w.ok[b]) lo = std::min(lo, w.z[b]), hi = std::max(hi, w.z[b]), ++n;
+  *zlo = lo;
+  *zhi = hi;
+  return n;
+}
+
 // The box of the tested features over the rows b < nb with ok[b]: w.box_lo[s], w.box_hi[s] per slot,
 // as the nodes compare them (rounded to float32 for tree_float32: rounding is monotone, so every
 // row's compared value lies in the rounded box). Returns false when no row is ok.
@@ -722,9 +734,8 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
   uint8_t* ok = w.ok.data();
   linear_block(m, P.lin_w.data(), col, z, ok);
   if (!std::isnan(heap_min)) {
-    double zlo = INFINITY, zhi = -INFINITY;
-    for (int b = 0; b < nb; ++b)
-      if (ok[b]) zlo = std::min(zlo, z[b]), zhi = std::max(zhi, z[b]);
+    double zlo, zhi;
+    const bool any = z_range(w, nb, &zlo, &zhi) > 0;  // some row is ok
     // stage 1: one bound for the whole block, first with the trees' global extreme leaves (a few
     // scalar exps), then with the leaves the block's feature ranges can reach (a pass over the trees)
     const auto skip_block = [&](double rlo, double rhi) {
@@ -735,7 +746,6 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
       return true;
     };
     double rlo = P.raw_lo, rhi = P.raw_hi;
-    const bool any = zlo <= zhi;  // some row is ok
     if (any && skip_block(rlo, rhi)) return false;
     if (any && (P.fast ? block_raw_bounds(P, w, nb, &rlo, &rhi) : block_raw_bounds_walk(P, w, nb, &rlo, &rhi)) &&
         skip_block(rlo, rhi))
@@ -781,25 +791,21 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
   return true;
 }
 
-// Stage 1 of eval_block's pruning as a bound for a whole block (lattice_tile_bounds): over the usable
-// rows b < nb, *phi = an upper bound of their p (kBoundMargin added; -inf when no row is usable) and
-// *npass = how many pass `threshold`. Returns false when the box bounds leave some row's side of
-// `threshold` unknown (then *npass is meaningless and the block must be evaluated).
+// The first, cheapest bound of eval_block's pruning for a whole block (lattice_tile_bounds): over the
+// usable rows b < nb, *phi = an upper bound of their p from the linear member's range and the trees'
+// extreme leaves (kBoundMargin added; -inf when no row is usable) and *npass = how many pass
+// `threshold`. Returns false when that bound leaves some row's side of `threshold` unknown (then
+// *npass is meaningless and the block must be evaluated).
 bool block_bound(const Prepared& P, Work& w, int nb, double threshold, double* phi, int64_t* npass) {
   const Model& m = *P.m;
-  double* z = w.z.data();
-  const uint8_t* ok = w.ok.data();
-  linear_block(m, P.lin_w.data(), w.col.data(), z, w.ok.data());
-  double zlo = INFINITY, zhi = -INFINITY;
-  int64_t n_ok = 0;
-  for (int b = 0; b < nb; ++b)
-    if (ok[b]) zlo = std::min(zlo, z[b]), zhi = std::max(zhi, z[b]), ++n_ok;
+  linear_block(m, P.lin_w.data(), w.col.data(), w.z.data(), w.ok.data());
+  double zlo, zhi;
+  const int64_t n_ok = z_range(w, nb, &zlo, &zhi);
   *phi = -INFINITY;
   *npass = 0;
   if (n_ok == 0) return true;
-  const double rlo = P.raw_lo, rhi = P.raw_hi;
-  const double plo = p_scalar(m, zlo, rlo) - kBoundMargin;
-  *phi = p_scalar(m, zhi, rhi) + kBoundMargin;
+  const double plo = p_scalar(m, zlo, P.raw_lo) - kBoundMargin;
+  *phi = p_scalar(m, zhi, P.raw_hi) + kBoundMargin;
   if (plo >= threshold) {
     *npass = n_ok;
     return true;

@@ -510,9 +510,10 @@ class TileBounds:
 def phase_ensemble_tile_bounds(space, start: int, stop: int, params: EnsembleParams, threshold=None,
                                table: str = "default", threads=None) -> TileBounds:
     """Per tile of `TILE` lattice ranks of [start, stop): an upper bound of p and the passing count
-    (p >= threshold), from the block bounds of the fused kernel (descriptors, the linear member and
-    the leaves each block's feature box can reach; no tree walked). About the cost of scoring the
-    range with a pool that no composition can enter; independent of threads."""
+    (p >= threshold), from each block's descriptors, the linear member's range over the block and
+    the trees' smallest / largest leaves (no tree walked: a box bound of the forest gives the same
+    here, since fully grown trees reach their extreme leaves from any wide box). About the cost of
+    computing the descriptors of the range; independent of threads."""
     from hea_fast._backend import core
 
     params = _params(params)

@@ -100,8 +100,8 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
 
 // Per tile of kLatticeTile ranks of [start, start + count) (the tiles lattice_topk walks): bound[t], an
 // upper bound of p over the tile's usable compositions (-inf when it has none), and pass[t], how many
-// of them have p >= threshold — from the block bounds alone (descriptors, the linear member, the leaves
-// each block's feature box reaches), no tree walked. A tile where those bounds leave some
+// of them have p >= threshold — from each block's descriptors, the linear member's range over the
+// block and the trees' smallest / largest leaves, no tree walked. A tile where those bounds leave some
 // composition's side of threshold unknown gets bound +inf (it is always evaluated) and pass 0.
 // A screen orders and skips tiles by them (best first); results never depend on the thread count.
 constexpr int64_t kLatticeTile = 1 << 13;
