@@ -13,7 +13,7 @@ import functools
 import uuid
 
 from hea_fast._extras import require
-from hea_fast.screen.engine import score_chunk
+from hea_fast.screen.engine import best_bound_first, has_bounds, score_chunk
 from hea_fast.screen.scorers import Scorer
 from hea_fast.screen.topk import merge_list
 
@@ -39,7 +39,7 @@ def score_chunk_packed(space, scorer_blob: bytes, *args):
 
 
 def bound_chunk_packed(space, scorer_blob: bytes, start: int, stop: int, table: str):
-    """`Scorer.fused_bounds` of ranks [start, stop) on a Dask worker (None: the scorer has none)."""
+    """`Scorer.fused_bounds` of ranks [start, stop) on a Dask worker."""
     return unpack_scorer(scorer_blob).fused_bounds(space, start, stop, table, 1)
 
 
@@ -49,7 +49,7 @@ def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, 
     into the checkpoint `ck` and advancing the progress bar `bar` (or None).
 
     `window` > 0 (best-first, as local screens): the chunks of each window of `window` chunks are
-    bounded on the cluster first (`Scorer.fused_bounds`; a scorer without bounds leaves rank order),
+    bounded on the cluster first (`Scorer.fused_bounds`; a scorer without bounds keeps rank order),
     then submitted best bound first in waves of fan_in, 2 fan_in, 4 fan_in, ... chunks, each wave told
     the pool's floor after the waves before it and each chunk its tile bounds. Otherwise one wave in
     rank order with the floor of a resumed run's pool. The result is the same either way."""
@@ -63,21 +63,15 @@ def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, 
     # cloudpickle, not plain pickle: a scoring function defined in a notebook or in a module
     # registered with cloudpickle.register_pickle_by_value travels by value to the workers
     scorer_f = client.scatter(cloudpickle.dumps(scorer), broadcast=True, hash=False)
-    if window > 0 and scorer.fused_bounds(space, 0, 0, table, 1) is None:  # a probe: no bounds, no tasks
-        window = 0
-    if window <= 0:
+    if window <= 0 or not has_bounds(scorer, space, table, 1):
         _run_wave(client, space_f, scorer_f, todo, {}, bounds, top_k, descriptors, table, ck, bar, fan_in, run)
         return
     for i in range(0, len(todo), window):
         group = todo[i:i + window]
         futs = [client.submit(bound_chunk_packed, space_f, scorer_f, *bounds(c), table,
                               key=f"hea-screen-bound-{c}-{run}", retries=2) for c in group]
-        got = client.gather(futs)
-        tiles = {c: t for c, t in zip(group, got) if t is not None}
-        if len(tiles) < len(group):  # no bounds: rank order, one wave
-            _run_wave(client, space_f, scorer_f, group, {}, bounds, top_k, descriptors, table, ck, bar, fan_in, run)
-            continue
-        group = sorted(group, key=lambda c: (-tiles[c].best, c))
+        tiles = dict(zip(group, client.gather(futs)))
+        group = best_bound_first(group, tiles)
         start, size = 0, fan_in
         while start < len(group):
             wave = group[start:start + size]

@@ -60,13 +60,14 @@ def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k:
     scores = np.asarray(scores, dtype=np.float64)
     frames, examined, n_in = [], 0, 0
     size = min(len(ranks), top_k if include_out_of_domain else 2 * top_k)
-    while examined < len(ranks) and (n_in < top_k or include_out_of_domain) and size > examined:
+    while examined < size:  # the best `size` candidates: top_k, or 2 top_k, 8 top_k, ... until top_k are in
         part = decode_ranks(space, ranks[examined:size], threads)
         frames.append(owner.domain_frame(part, threads=threads).reset_index(drop=True))
         n_in += int(frames[-1]["in_domain"].to_numpy(dtype=bool).sum())
-        examined, size = size, min(len(ranks), 4 * size)
-        if include_out_of_domain:
+        examined = size
+        if include_out_of_domain or n_in >= top_k:
             break
+        size = min(len(ranks), 4 * size)
     if frames:
         dom = pd.concat(frames, ignore_index=True)
     else:

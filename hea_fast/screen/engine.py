@@ -262,33 +262,34 @@ def _note(bar, text: str) -> None:
         post(order=text)
 
 
+def has_bounds(scorer: Scorer, space, table: str, threads=None) -> bool:
+    """Whether `scorer` bounds its scores on `space` (`Scorer.fused_bounds` of an empty range is not None)."""
+    return scorer.fused_bounds(space, 0, 0, table, threads) is not None
+
+
+def best_bound_first(chunks, tiles: dict) -> list:
+    """`chunks` by their bounds `tiles[c].best`, highest first (ties: lower chunk id)."""
+    return sorted(chunks, key=lambda c: (-tiles[c].best, c))
+
+
 def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window: int, bar=None):
     """(chunk, tiles) in the order a local screen scores them: with `window` > 0 and a scorer with
-    `fused_bounds`, each window of `window` chunks of `todo` best bound first (ties: lower chunk id),
-    with the chunk's bounds for `score_chunk(tiles=)`; otherwise `todo` in order, tiles None. `bar`
-    (a progress bar or None) says when a window is being bounded."""
-    if window > 0 and scorer.fused_bounds(space, 0, 0, table, threads) is None:  # a probe: no bounds here
-        window = 0
-    for i in range(0, len(todo), max(1, window)):
-        group = todo[i:i + window] if window > 0 else todo
-        tiles = {}
-        every = max(1, len(group) // 20)
-        for j, c in enumerate(group if window > 0 else ()):
+    `fused_bounds`, each window of `window` chunks of `todo` best bound first, with the chunk's
+    bounds for `score_chunk(tiles=)`; otherwise `todo` in order, tiles None. `bar` (a progress bar or
+    None) says when a window is being bounded."""
+    if window <= 0 or not has_bounds(scorer, space, table, threads):
+        yield from ((c, None) for c in todo)
+        return
+    for i in range(0, len(todo), window):
+        group = todo[i:i + window]
+        every, tiles = max(1, len(group) // 20), {}
+        for j, c in enumerate(group):
             if len(group) > 1 and j % every == 0:
                 _note(bar, f"bounding chunks {j:,}/{len(group):,}")
-            t = scorer.fused_bounds(space, *bounds(c), table, threads)
-            if t is None:  # the scorer has no bounds (or not on this space)
-                tiles = {}
-                break
-            tiles[c] = t
-        if tiles:
-            group = sorted(group, key=lambda c: (-tiles[c].best, c))
-            if len(group) > 1:
-                _note(bar, "best bound first")
-        for c in group:
-            yield c, tiles.get(c)
-        if window <= 0:
-            return
+            tiles[c] = scorer.fused_bounds(space, *bounds(c), table, threads)
+        if len(group) > 1:
+            _note(bar, "best bound first")
+        yield from ((c, tiles[c]) for c in best_bound_first(group, tiles))
 
 
 def score_chunk(space, scorer: Scorer, start: int, stop: int, k: int, descriptors, table: str,

@@ -97,7 +97,8 @@ class Scorer:
 
     def fused_bounds(self, space, start: int, stop: int, table: str, threads):
         """Cheap bounds of the scores of lattice ranks [start, stop) for a best-first screen, or None
-        when this scorer has none: an object with `best` (no score of the range exceeds it), passed
+        when this scorer has none on `space` (for every range alike, so an empty range tells): an
+        object with `best` (no score of the range exceeds it), passed
         back as `fused_topk(..., tiles=)` for the same range, where it lets whole tiles that cannot
         enter the pool be skipped."""
         return None
