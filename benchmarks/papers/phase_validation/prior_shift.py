@@ -38,15 +38,6 @@ from domain_eval import DEFAULT, loso_predictions  # noqa: E402
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
 
 
-def _logit(p):
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
-
-
-def _expit(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def prior_correct(p, pi_train: float, pi_new: float):
     """Bayes' rule for a change of class prior (Saerens et al. 2002, eq. 2.4)."""
     w1, w0 = pi_new / pi_train, (1 - pi_new) / (1 - pi_train)
@@ -67,23 +58,20 @@ def em_prior(p, pi_train: float, max_iter: int = 1000, tol: float = 1e-10):
     return prior_correct(p, pi_train, pi), pi
 
 
-def fit_platt(y, p, shift_only: bool = False):
-    """(a, b) minimising the log-loss of expit(a * logit p + b) (a = 1 with `shift_only`)."""
-    from scipy.optimize import minimize
+def fit_shift(y, p) -> float:
+    """b minimising the log-loss of expit(logit p + b) (a Platt map with a = 1; the full map is
+    `hea_fast.phase.estimator.fit_platt`)."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit, logit
 
-    z = _logit(p)
-    if shift_only:
-        r = minimize(lambda v: log_loss(y, _expit(z + v[0])), [0.0], method="Nelder-Mead",
-                     options={"xatol": 1e-8, "fatol": 1e-12})
-        return 1.0, float(r.x[0])
-    r = minimize(lambda v: log_loss(y, _expit(v[0] * z + v[1])), [1.0, 0.0], method="Nelder-Mead",
-                 options={"xatol": 1e-8, "fatol": 1e-12})
-    return float(r.x[0]), float(r.x[1])
+    z = logit(np.clip(p, 1e-12, 1 - 1e-12))
+    return float(minimize_scalar(lambda b: log_loss(y, expit(z + b)), bracket=(-1.0, 1.0)).x)
 
 
 def main(argv=None) -> int:
     from sklearn.metrics import roc_auc_score
 
+    from hea_fast.phase.estimator import apply_platt, fit_platt
     from hea_fast.validation.data import harmonised_phase_data
     from hea_fast.validation.protocols import loso_folds
     from hea_fast.validation.scores import expected_calibration_error as ece
@@ -105,16 +93,15 @@ def main(argv=None) -> int:
     info["training-fold rate"] = {n: round(pi_tr[n], 3) for n in names}
     variants["oracle: prior correction with the true rate"] = {
         n: prior_correct(p[n], pi_tr[n], float(y[n].mean())) for n in names}
-    a, b = fit_platt(Y, P)
+    a, b = fit_platt(P, Y)
     info["oracle pooled Platt (a, b)"] = [round(a, 4), round(b, 4)]
-    variants["oracle: one Platt map on the pooled held-out rows"] = {n: _expit(a * _logit(p[n]) + b) for n in names}
-    _, s = fit_platt(Y, P, shift_only=True)
-    info["oracle pooled logit shift b"] = round(s, 4)
-    variants["oracle: one logit shift on the pooled held-out rows"] = {n: _expit(_logit(p[n]) + s) for n in names}
-    per = {n: fit_platt(y[n], p[n]) for n in names}
+    variants["oracle: one Platt map on the pooled held-out rows"] = {n: apply_platt(p[n], a, b) for n in names}
+    shift = fit_shift(Y, P)
+    info["oracle pooled logit shift b"] = round(shift, 4)
+    variants["oracle: one logit shift on the pooled held-out rows"] = {n: apply_platt(p[n], 1.0, shift) for n in names}
+    per = {n: fit_platt(p[n], y[n]) for n in names}
     info["oracle per-source Platt (a, b)"] = {n: [round(v, 3) for v in per[n]] for n in names}
-    variants["oracle: a Platt map per held-out source"] = {
-        n: _expit(per[n][0] * _logit(p[n]) + per[n][1]) for n in names}
+    variants["oracle: a Platt map per held-out source"] = {n: apply_platt(p[n], *per[n]) for n in names}
 
     rows = []
     for name, q in variants.items():
