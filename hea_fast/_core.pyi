@@ -275,4 +275,4 @@ def phase_ensemble_tile_bounds(
     model: PhaseEnsembleModel, threshold: float | None = None, threads: int | None = None,
 ) -> tuple[_F64, _I64]:
     """Per tile of 8192 ranks of [start, stop): (an upper bound of p, how many have p >= threshold), from the
-    block bounds alone; bound +inf and passing 0 where the bounds leave a composition's side unknown."""
+    block bounds alone; passing -1 where the bounds leave a composition's side of threshold unknown."""

@@ -506,10 +506,11 @@ def test_lattice_floor_and_threshold_modes(fitted, forests, which):
 def test_tile_bounds_bound_every_tile_and_topk_skips_exactly(fitted, forests, which):
     """`phase_ensemble_tile_bounds` (what a best-first screen orders chunks by): per tile of TILE ranks
     the bound is >= every p of the tile (-inf for a tile with no usable composition: La), the passing
-    count is the exact count of p >= threshold wherever the bound is not +inf, and thread counts
-    change nothing. `phase_ensemble_topk(..., tiles=)` with any floor, k and thread count is the
-    brute-force top-k with the exact count; tiles claiming a bound below the floor are not scored
-    (their claimed count is added), so the kernel does read them."""
+    count is the exact count of p >= threshold or -1 (unknown: the bounds straddle the threshold),
+    and thread counts change nothing. `phase_ensemble_topk(..., tiles=)` with any floor, k and thread
+    count is the brute-force top-k with the exact count; tiles claiming a bound below the floor and a
+    known count are not scored (their claimed count is added), so the kernel does read them; with an
+    unknown count they are scored for it."""
     P = forests[1] if which == "forest" else _params(fitted, which, cal_a=1.1, cal_b=-0.1)
     big = CompositionSpace(TRAIN_ELEMENTS + ("La",), 5, 2.5, min_fraction=0.05, max_fraction=0.35)
     start, stop = big.size - 300_777, big.size  # the last systems hold La; not a whole number of tiles
@@ -528,15 +529,19 @@ def test_tile_bounds_bound_every_tile_and_topk_skips_exactly(fitted, forests, wh
             if f.size == 0:
                 assert tb.bound[i] == -np.inf and tb.passing[i] == 0
                 continue
-            assert tb.bound[i] >= f.max()
-            if tb.bound[i] < np.inf:
+            assert np.isfinite(tb.bound[i]) and tb.bound[i] >= f.max()
+            if tb.passing[i] >= 0:
                 assert tb.passing[i] == int((f >= t).sum())
-        assert (tb.bound == -np.inf).any()
-        if threshold is None:  # every side of -inf is known, and some tiles lie below the best p
-            assert (tb.bound < np.inf).all() and (tb.bound[np.isfinite(tb.bound)] < fin[-1]).any()
+            else:  # unknown only where the tile has rows on both sides... or its bound cannot tell
+                assert tb.passing[i] == -1 and tb.bound[i] >= t
+        assert (tb.bound == -np.inf).any() and (tb.bound[np.isfinite(tb.bound)] < fin[-1]).any()
+        if threshold is None:  # every side of -inf is known
+            assert (tb.passing >= 0).all()
+        else:
+            assert (tb.passing == -1).any()
         assert tb.best == tb.bound.max()
         for floor in (None, float(fin[-200]), float(fin[len(fin) // 3])):
-            for k in (1, 300):
+            for k in (1, 300, 1000):  # 1000: more than pass the last threshold (the heap never fills)
                 for threads in (1, 2):
                     s, r, n = phase_ensemble_topk(big, start, stop, k, P, threshold=threshold, threads=threads,
                                                   floor=floor, tiles=tb)
@@ -548,6 +553,10 @@ def test_tile_bounds_bound_every_tile_and_topk_skips_exactly(fitted, forests, wh
     fake = TileBounds(start, stop, None, np.full(n_tiles, -np.inf), np.ones(n_tiles, dtype=np.int64))
     s, r, n = phase_ensemble_topk(big, start, stop, 10, P, floor=float(fin[0]), tiles=fake)
     assert n == n_tiles and len(r) == 0
+    # the same claim with unknown counts: every tile is scored for its count, none can enter the top
+    unknown = TileBounds(start, stop, None, fake.bound, np.full(n_tiles, -1, dtype=np.int64))
+    s, r, n = phase_ensemble_topk(big, start, stop, 10, P, floor=float(fin[-1]) + 1.0, tiles=unknown)
+    assert n == fin.size and len(r) == 0
     with pytest.raises(ValueError, match=r"bounds of ranks \[0, 10\)"):
         phase_ensemble_topk(big, start, stop, 10, P, tiles=TileBounds(0, 10, None, fake.bound, fake.passing))
     with pytest.raises(ValueError, match="threshold"):
@@ -560,7 +569,7 @@ def test_tile_bounds_bound_every_tile_and_topk_skips_exactly(fitted, forests, wh
     with pytest.raises(ValueError, match="together"):
         core.phase_ensemble_topk(*args, k=5, tile_bound=fake.bound)
     with pytest.raises(ValueError, match="tile_bound / tile_pass"):
-        core.phase_ensemble_topk(*args, k=5, tile_bound=fake.bound, tile_pass=np.full(n_tiles, -1, dtype=np.int64))
+        core.phase_ensemble_topk(*args, k=5, tile_bound=fake.bound, tile_pass=np.full(n_tiles, -2, dtype=np.int64))
 
 
 @pytest.mark.parametrize("w_lin", [0.5, 0.9])

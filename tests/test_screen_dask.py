@@ -119,8 +119,8 @@ def test_dask_best_first_waves_equal_rank_order(dask_cluster, monkeypatch):
     real = SD._run_wave
 
     def spy(client_, space_f, scorer_f, todo, tiles, *a):
-        ck = a[4]
-        submitted.append((list(todo), bool(tiles) and all(c in tiles for c in todo), ck.floor(kw["domain_pool"])))
+        k, ck = a[1], a[4]  # k: the probe scan's 2 top_k (its first batch settles the domain here)
+        submitted.append((list(todo), bool(tiles) and all(c in tiles for c in todo), ck.floor(k), k))
         return real(client_, space_f, scorer_f, todo, tiles, *a)
 
     monkeypatch.setattr(SD, "_run_wave", spy)
@@ -130,9 +130,10 @@ def test_dask_best_first_waves_equal_rank_order(dask_cluster, monkeypatch):
     while sum(want) < n_chunks:  # fan_in, 2 fan_in, 4 fan_in, ... chunks
         want.append(min(size, n_chunks - sum(want)))
         size *= 2
-    assert len(want) >= 3 and [len(w) for w, _, _ in waves] == want and all(t for _, t, _ in waves)
-    assert waves[0][2] is None and all(f is not None for _, _, f in waves[1:])
-    order = [c for w, _, _ in waves for c in w]
+    assert len(want) >= 3 and [len(w) for w, _, _, _ in waves] == want and all(t for _, t, _, _ in waves)
+    assert waves[0][2] is None and all(f is not None for _, _, f, _ in waves[1:])
+    assert {k for *_, k in waves} == {2 * kw["top_k"]}
+    order = [c for w, _, _, _ in waves for c in w]
     assert sorted(order) == list(range(len(order))) and order != sorted(order)
     monkeypatch.setattr(engine, "BEST_FIRST_RANKS", 0)
     submitted.clear()

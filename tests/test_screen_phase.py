@@ -319,6 +319,55 @@ def test_out_of_domain_candidates_and_the_pool_warning(model):
         assert any(issubclass(w.category, DomainPoolWarning) and "larger" in str(w.message) for w in caught)
 
 
+def test_probe_scan_gives_the_whole_pools_result(model, tmp_path, monkeypatch):
+    """A screen with a domain first scans for the pool's best 2 top_k only (the domain's first batch);
+    when those settle the result (top_k in domain, include_out_of_domain, or every passing composition
+    held) it is the whole pool's, else the whole pool is scanned. On binaries (out of domain: fewer
+    than 3 elements) and ternaries of 8 refractory metals, where the best candidates are mostly
+    binaries, both branches run; every result, top rows and summary, equals a screen without the
+    probe (a checkpointed one) and the brute-force rule on the library's p and domain."""
+    import hea_fast.screen.engine as E
+
+    els = ["Nb", "Ta", "Mo", "W", "V", "Ti", "Cr", "Zr"]
+    formulas = [f for n in (2, 3) for f in S.CompositionSpace(els, n, 10.0).decode().formulas()]
+    space = S.ExplicitSpace(formulas)
+    ref = model.predict_frame(formulas)
+    p, inside = ref["p_single"].to_numpy(float), ref["in_domain"].to_numpy(bool)
+    calls = []
+    real = E.select_in_domain
+
+    def spy(*a, **kw):
+        out = real(*a, **kw)
+        calls.append(kw.get("settled_only", False) and out is None)
+        return out
+
+    monkeypatch.setattr(E, "select_in_domain", spy)
+    pool = 400
+    branches = set()
+    seventh = float(np.sort(p[np.isfinite(p)])[-7])  # 7 pass it: the probe of top_k = 4 holds them all
+    for k, threshold, every in ((5, None, False), (30, None, False), (30, None, True), (4, seventh, False)):
+        calls.clear()
+        kw = dict(top_k=k, domain_pool=pool, threshold=threshold, include_out_of_domain=every, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DomainPoolWarning)
+            res = S.screen(space, S.PhaseScorer(model), **kw)
+            n_calls = len(calls)
+            full = S.screen(space, S.PhaseScorer(model), checkpoint=tmp_path / f"ck{k}{every}.json", **kw)
+        pd.testing.assert_frame_equal(res.top, full.top)
+        assert (res.n_passing, res.n_scored, res.domain) == (full.n_passing, full.n_scored, full.domain)
+        order = _expected_order(p, threshold)
+        cand = order[:pool]
+        want = cand[:k] if every else cand[inside[cand]][:k]
+        np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), want)
+        assert res.domain["pool"] == min(pool, len(order))
+        # which branch ran: the probe alone, or the probe and then the whole pool (both happen here)
+        rescanned = calls[0]
+        branches.add(rescanned)
+        assert rescanned == (not every and len(order) > 2 * k and int(inside[order[:2 * k]].sum()) < k)
+        assert n_calls == 1 + rescanned and calls[n_calls:] == [False]  # the checkpointed screen: no probe
+    assert (p >= seventh).sum() == 7 and branches == {True, False}
+
+
 def test_checkpoint_resume_gives_the_same_result(model, small_space, tmp_path):
     kw = dict(top_k=25, domain_pool=300, chunk_size=700, progress=False)
     full = S.screen(small_space, S.PhaseScorer(model), **kw)

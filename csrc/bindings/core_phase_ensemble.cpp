@@ -339,9 +339,9 @@ void bind_phase_ensemble(py::module_& m) {
           hb::check_shape(tb, "tile_bound", {tiles});
           hb::check_shape(tp, "tile_pass", {tiles});
           for (int64_t i = 0; i < tiles; ++i)
-            if (std::isnan(tb.data()[i]) || tp.data()[i] < 0 || tp.data()[i] > PE::kLatticeTile)
+            if (std::isnan(tb.data()[i]) || tp.data()[i] < -1 || tp.data()[i] > PE::kLatticeTile)
               throw py::value_error("tile_bound / tile_pass[" + std::to_string(i) +
-                                    "]: not a tile bound (NaN, or a count outside [0, tile size])");
+                                    "]: not a tile bound (NaN, or a count outside [-1, tile size]; -1: unknown)");
         }
         const double* tbp = tile_bound.is_none() ? nullptr : tb.data();
         const int64_t* tpp = tile_pass.is_none() ? nullptr : tp.data();
@@ -386,7 +386,7 @@ void bind_phase_ensemble(py::module_& m) {
       (std::string("Per tile of 8192 ranks of [start, stop) (the tiles phase_ensemble_topk walks): (bound, passing), "
                    "an upper bound of p over the tile's usable compositions (-inf: none) and how many have a p >= "
                    "threshold, from the block bounds alone (no tree walked); a tile whose compositions' side of the "
-                   "threshold those bounds leave unknown gets bound +inf and passing 0. For phase_ensemble_topk's "
+                   "threshold those bounds leave unknown gets passing -1 (its bound stays). For phase_ensemble_topk's "
                    "tile_bound / tile_pass (best-first screening).") +
        kLatticeDoc)
           .c_str());

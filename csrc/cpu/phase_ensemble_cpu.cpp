@@ -977,8 +977,8 @@ void lattice_tile_bounds(const lattice::Space& space, int64_t start, int64_t cou
                 n += b_pass;
                 return false;
               });
-          bound[t] = settled ? phi : INFINITY;
-          pass[t] = settled ? n : 0;
+          bound[t] = phi;
+          pass[t] = settled ? n : -1;
         }
       });
 }
@@ -1005,11 +1005,15 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
       [&](LatticeWork& lw, int tid, int64_t item, int64_t) {
         Heap& heap = heaps[static_cast<size_t>(tid)];
         int64_t& pass = passing[static_cast<size_t>(tid)];
+        // a row enters the heap only with p >= threshold, so the threshold is a floor as well: while
+        // the heap is not full, rows sure to fail it are settled without walking every tree
         const auto heap_min = [&] {
-          return std::max(floor, static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score);
+          return std::max(std::max(floor, threshold),
+                          static_cast<int64_t>(heap.size()) < k ? -INFINITY : heap.top().score);
         };
         const int64_t tile = order.empty() ? item : order[static_cast<size_t>(item)];
-        if (tile_bound != nullptr && tile_bound[tile] < heap_min()) {  // cannot reach the heap: its count only
+        // cannot reach the heap, and its passing count is known: the count only
+        if (tile_bound != nullptr && tile_bound[tile] < heap_min() && tile_pass[tile] >= 0) {
           pass += tile_pass[tile];
           return;
         }

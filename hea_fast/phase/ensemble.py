@@ -491,9 +491,9 @@ TILE = 8192
 @dataclass(frozen=True)
 class TileBounds:
     """`phase_ensemble_tile_bounds` of ranks [start, stop) at `threshold`: per tile of `TILE` ranks,
-    `bound` (an upper bound of p over its usable compositions, -inf when none, +inf when the bounds
-    leave some composition's side of the threshold unknown) and `passing` (how many have p >=
-    threshold; 0 where bound is +inf)."""
+    `bound` (an upper bound of p over its usable compositions, -inf when none) and `passing` (how
+    many have p >= threshold; -1 where the bounds leave some composition's side of the threshold
+    unknown: such a tile is evaluated for its count even when it cannot reach the k best)."""
 
     start: int
     stop: int

@@ -17,6 +17,14 @@ that requires one) works in two stages:
    pool whatever their domain (only those are examined). The rows carry ``in_domain``,
    ``domain_score`` and ``domain_reason`` either way.
 
+Since the second stage needs only the pool's best ``2 * top_k`` candidates when they hold ``top_k``
+in-domain ones (``top_k`` with ``include_out_of_domain``), a screen without a checkpoint first scans
+for that many (`probe_size`; a top-k that small fills and prunes far sooner than the whole pool) and
+scans again for the whole pool only when they do not settle the result (`select_in_domain(...,
+settled_only=True)` returns None): the result and the summary are those of the whole pool either
+way (tests/test_screen_phase.py). A checkpointed screen scans for the whole pool at once, so that
+its file holds one run.
+
 The summary (`ScreenResult.domain`, the JSON's ``"domain"``) reports the pool size, how many of its
 best candidates were examined (``pool_examined``) and how many of those were in / out of domain, and
 whether the pool held every passing composition. When fewer than ``top_k`` in-domain candidates were
@@ -30,7 +38,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["DomainPoolWarning", "default_pool", "domain_scorer", "select_in_domain"]
+__all__ = ["DomainPoolWarning", "default_pool", "domain_scorer", "probe_size", "select_in_domain"]
 
 
 class DomainPoolWarning(UserWarning):
@@ -50,16 +58,33 @@ def domain_scorer(scorer):
     return None
 
 
+def probe_size(top_k: int, include_out_of_domain: bool) -> int:
+    """The first batch of `select_in_domain`: the pool's best top_k (include_out_of_domain) or 2 top_k."""
+    return int(top_k) if include_out_of_domain else 2 * int(top_k)
+
+
 def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k: int, n_passing: int,
-                     include_out_of_domain: bool, threads=None):
+                     include_out_of_domain: bool, threads=None, pool_size: int | None = None,
+                     settled_only: bool = False):
     """From the pool (`ranks`, `scores`, best first) -> (ranks, scores, domain frame of the kept rows,
-    summary dict). `owner.domain_frame(batch, threads)` scores the pool's domain."""
+    summary dict). `owner.domain_frame(batch, threads)` scores the pool's domain.
+
+    `pool_size`: the domain pool the screen asked for (None: len(ranks)); `ranks` may then be only its
+    best `probe_size` candidates (a screen's cheap first scan): with `settled_only`, None is returned
+    unless those settle the result — the first batch holds top_k in-domain ones, or
+    include_out_of_domain, or they are every passing composition — in which case the result and the
+    summary are exactly those of the whole pool."""
     import pandas as pd
 
     ranks = np.asarray(ranks, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
+    pool_size = len(ranks) if pool_size is None else int(pool_size)
+    held = min(pool_size, int(n_passing))  # the pool's size: the best pool_size of the passing ones
+    complete = pool_size >= n_passing  # the pool holds every composition that passed the thresholds
+    if len(ranks) < held and len(ranks) < probe_size(top_k, include_out_of_domain):
+        raise ValueError(f"{len(ranks)} candidates are fewer than the first batch of a pool of {pool_size}")
     frames, examined, n_in = [], 0, 0
-    size = min(len(ranks), top_k if include_out_of_domain else 2 * top_k)
+    size = min(len(ranks), probe_size(top_k, include_out_of_domain))
     while examined < size:  # the best `size` candidates: top_k, or 2 top_k, 8 top_k, ... until top_k are in
         part = decode_ranks(space, ranks[examined:size], threads)
         frames.append(owner.domain_frame(part, threads=threads).reset_index(drop=True))
@@ -67,6 +92,8 @@ def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k:
         examined = size
         if include_out_of_domain or n_in >= top_k:
             break
+        if settled_only and len(ranks) < held:  # the next batch lies beyond these candidates
+            return None
         size = min(len(ranks), 4 * size)
     if frames:
         dom = pd.concat(frames, ignore_index=True)
@@ -75,8 +102,7 @@ def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k:
     inside = dom["in_domain"].to_numpy(dtype=bool)
     keep = np.arange(examined) if include_out_of_domain else np.flatnonzero(inside)
     keep = keep[:top_k]
-    complete = len(ranks) >= n_passing  # the pool held every composition that passed the thresholds
-    info = {"pool": len(ranks), "pool_examined": int(examined), "pool_in_domain": n_in,
+    info = {"pool": held, "pool_examined": int(examined), "pool_in_domain": n_in,
             "pool_out_of_domain": int(examined - n_in),
             "pool_holds_every_passing": bool(complete), "include_out_of_domain": bool(include_out_of_domain),
             "n_top_in_domain": int(inside[keep].sum()),
@@ -85,13 +111,13 @@ def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k:
                                   "candidates in score order until top_k in-domain ones are found"}
     if not include_out_of_domain and n_in < top_k:
         if complete:
-            msg = (f"only {n_in} of the {len(ranks):,} compositions that passed the thresholds are in the model's "
+            msg = (f"only {n_in} of the {held:,} compositions that passed the thresholds are in the model's "
                    f"applicability domain (asked for {top_k}); include_out_of_domain=True / "
                    "--include-out-of-domain ranks the others too")
         else:
-            msg = (f"only {n_in} in-domain candidates among the best {len(ranks):,} (the domain pool; asked for "
+            msg = (f"only {n_in} in-domain candidates among the best {held:,} (the domain pool; asked for "
                    f"{top_k}): in-domain alloys ranked below the pool were not examined; pass a larger "
-                   f"domain_pool / --domain-pool (e.g. {4 * len(ranks):,})")
+                   f"domain_pool / --domain-pool (e.g. {4 * held:,})")
         info["warning"] = msg
         warnings.warn(msg, DomainPoolWarning, stacklevel=3)
     return ranks[keep], scores[keep], dom.iloc[keep].reset_index(drop=True), info

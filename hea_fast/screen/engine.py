@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from hea_fast.screen.checkpoint import ScreenCheckpoint
-from hea_fast.screen.domain import decode_ranks, default_pool, domain_scorer, select_in_domain
+from hea_fast.screen.domain import decode_ranks, default_pool, domain_scorer, probe_size, select_in_domain
 from hea_fast.screen.palette import featurize_chunk
 from hea_fast.screen.scorers import Scorer, as_scorer
 from hea_fast.screen.spaces import describe
@@ -122,7 +122,9 @@ def screen(
     `Combined` requiring one) the whole space is scored and the best `domain_pool` candidates
     (default max(20 * top_k, 10,000)) are kept; their domain is scored, best first, until the result
     is found: the best `top_k` in-domain ones (`include_out_of_domain=True`: the best `top_k` of the pool whatever
-    their domain); see `hea_fast.screen.domain`. Other scorers ignore both keywords.
+    their domain); see `hea_fast.screen.domain`. Without a checkpoint the space is first scanned for
+    the pool's best 2 `top_k` only, and again for the whole pool only when those do not settle the
+    result (the same result either way). Other scorers ignore both keywords.
 
     `threshold` (if given) overrides the scorer's own minimum. `chunk_size`: ranks per chunk (per
     Dask task); default 200,000 locally, 2,000,000 on a cluster, 20,000,000 on a GPU. `descriptors`
@@ -174,51 +176,68 @@ def screen(
         run["models"] = keys
     if gpu is not None:  # GPU scores agree with the CPU's to rounding only: do not mix them in one run
         run["device"] = "cuda"
-    ck = ScreenCheckpoint(checkpoint, run)
-    ck.load()
-    todo = [c for c in range(n_chunks) if c not in ck.done]
-    if max_chunks is not None:
-        todo = todo[:max_chunks]
-
-    bar = None
-    if progress:
-        from hea_fast._progress import progress_bar
-
-        bar = progress_bar(total=n_total, initial=min(n_total, len(ck.done) * chunk_size), unit="comp",
-                   unit_scale=True, desc="screen", smoothing=0.1)
-
     def bounds(c):
         return c * chunk_size, min(n_total, (c + 1) * chunk_size)
 
-    t0 = time.perf_counter()
-    try:
-        window = (min(BEST_FIRST_MAX_CHUNKS, max(1, BEST_FIRST_RANKS // chunk_size))
-                  if BEST_FIRST_RANKS > 0 and gpu is None else 0)
-        if client is None:
-            for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads, window, bar):
-                a, b = bounds(c)
-                part = gpu(a, b, pool) if gpu is not None else score_chunk(space, scorer, a, b, pool, descriptors,
-                                                                           table, threads, floor=ck.floor(pool),
-                                                                           tiles=tiles)
-                ck.add(c, part, pool)
-                if bar is not None:
-                    bar.update(b - a)
-                ck.save()
-        else:
-            from hea_fast.screen.dask import screen_dask
+    window = (min(BEST_FIRST_MAX_CHUNKS, max(1, BEST_FIRST_RANKS // chunk_size))
+              if BEST_FIRST_RANKS > 0 and gpu is None else 0)
 
-            screen_dask(client, space, scorer, todo, bounds, pool, descriptors, table, ck, bar, merge_fan_in, window)
-    finally:
-        ck.save(force=True)
-        if bar is not None:
-            bar.close()
+    def scan(ck: ScreenCheckpoint, k: int, desc: str) -> None:
+        """Score the chunks `ck` has not done (up to max_chunks), folding each chunk's top-k into it."""
+        todo = [c for c in range(n_chunks) if c not in ck.done]
+        if max_chunks is not None:
+            todo = todo[:max_chunks]
+        bar = None
+        if progress:
+            from hea_fast._progress import progress_bar
+
+            bar = progress_bar(total=n_total, initial=min(n_total, len(ck.done) * chunk_size), unit="comp",
+                               unit_scale=True, desc=desc, smoothing=0.1)
+        try:
+            if client is None:
+                for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads, window, bar):
+                    a, b = bounds(c)
+                    part = gpu(a, b, k) if gpu is not None else score_chunk(space, scorer, a, b, k, descriptors,
+                                                                            table, threads, floor=ck.floor(k),
+                                                                            tiles=tiles)
+                    ck.add(c, part, k)
+                    if bar is not None:
+                        bar.update(b - a)
+                    ck.save()
+            else:
+                from hea_fast.screen.dask import screen_dask
+
+                screen_dask(client, space, scorer, todo, bounds, k, descriptors, table, ck, bar, merge_fan_in,
+                            window)
+        finally:
+            ck.save(force=True)
+            if bar is not None:
+                bar.close()
+
+    t0 = time.perf_counter()
+    chosen = None
+    probe = probe_size(top_k, include_out_of_domain)
+    if owner is not None and probe < pool and checkpoint is None and max_chunks is None:
+        # the domain's first batch is the pool's best `probe` candidates: a scan keeping only those
+        # (much cheaper than the whole pool) settles the result whenever that batch does
+        ck = ScreenCheckpoint(None, {**run, "domain_pool": probe})
+        scan(ck, probe, "screen")
+        scores, ranks, n_passing = ck.state
+        chosen = select_in_domain(space, owner, ranks, scores, top_k, n_passing, include_out_of_domain, threads,
+                                  pool_size=pool, settled_only=True)
+    if chosen is None:  # no probe, or its batch did not settle the result: the whole pool
+        ck = ScreenCheckpoint(checkpoint, run)
+        ck.load()
+        scan(ck, pool, "screen" if probe >= pool or owner is None else f"screen (pool {pool:,})")
+        scores, ranks, n_passing = ck.state
+        if owner is not None:
+            chosen = select_in_domain(space, owner, ranks, scores, top_k, n_passing, include_out_of_domain,
+                                      threads, pool_size=pool)
     elapsed = time.perf_counter() - t0
 
-    scores, ranks, n_passing = ck.state
     dom, info = None, None
     if owner is not None:
-        ranks, scores, dom, info = select_in_domain(space, owner, ranks, scores, top_k, n_passing,
-                                                    include_out_of_domain, threads)
+        ranks, scores, dom, info = chosen
         info["domain_pool"] = pool
     top = report_rows(space, scorer, ranks, descriptors, table, threads)
     if len(ranks):

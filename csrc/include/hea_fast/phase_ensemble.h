@@ -92,7 +92,10 @@ void lattice_scores(const lattice::Space& space, int64_t start, int64_t count, c
 // worst score of a full pool the result is merged into), so rows below it are left out of *top and
 // their trees may be skipped; the count of passing rows is exact whatever the floor.
 // tile_bound, tile_pass (nullptr: none): lattice_tile_bounds of the same ranks and threshold; a tile
-// whose bound cannot reach the k best kept so far (nor floor) is skipped and adds its passing count.
+// whose bound cannot reach the k best kept so far (nor floor, nor threshold) and whose passing count
+// is known (>= 0) is skipped and adds that count; one with an unknown count is evaluated for it.
+// The threshold acts as a floor too (no row below it enters *top), so a screen with a threshold
+// settles rows sure to fail it before the k best are found.
 int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
                      const Prepared& P, double threshold, int64_t k, int threads, std::vector<screen::Hit>* top,
                      double floor = -std::numeric_limits<double>::infinity(), const double* tile_bound = nullptr,
@@ -102,7 +105,7 @@ int64_t lattice_topk(const lattice::Space& space, int64_t start, int64_t count, 
 // upper bound of p over the tile's usable compositions (-inf when it has none), and pass[t], how many
 // of them have p >= threshold — from each block's descriptors, the linear member's range over the
 // block and the trees' smallest / largest leaves, no tree walked. A tile where those bounds leave some
-// composition's side of threshold unknown gets bound +inf (it is always evaluated) and pass 0.
+// composition's side of threshold unknown gets pass -1 (its count needs the trees) and its bound.
 // A screen orders and skips tiles by them (best first); results never depend on the thread count.
 constexpr int64_t kLatticeTile = 1 << 13;
 void lattice_tile_bounds(const lattice::Space& space, int64_t start, int64_t count, const LatticeFeatures& lf,
