@@ -114,7 +114,7 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
                    help="; ".join(f"{k}: {v}" for k, v in SCORERS.items()) + " (default: phase)")
     p.add_argument("--model", default=None,
                    help="model of the scorer: default | fast (the default's forest distilled into boosted trees: "
-                   "1.2-2x faster end to end on the screens measured, slightly less accurate across sources) | DIR (a phase model directory) for "
+                   "1.0-1.2x faster end to end on the screens measured without a threshold, up to 2.3x with one, slightly less accurate across sources) | DIR (a phase model directory) for "
                    "the phase scorers; "
                    "default | mixture | DIR for the mixture scorers; ssvae | released | DIR for --scorer ssvae; "
                    "none for yield (default: the bundled model of the scorer)")

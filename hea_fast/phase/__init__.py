@@ -14,7 +14,7 @@ nor the compiled core. ``hea_fast.phase.load_model("default")`` is the bundled m
 (`hea_fast/data/models/phase_default`, trained by scripts/train_default_phase.py: the mean of a
 logistic regression and a random forest, the most accurate model of the cross-source protocol, which
 the fused screening kernel runs); ``load_model("fast")`` is that forest distilled into 600 depth-4
-boosted trees (1.2-2x faster end to end on the screens measured, slightly less accurate).
+boosted trees (1.0-1.2x faster end to end on the screens measured without a threshold, up to 2.3x with one, slightly less accurate).
 """
 from hea_fast._lazy import lazy_attributes
 
