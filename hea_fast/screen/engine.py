@@ -176,6 +176,7 @@ def screen(
         run["models"] = keys
     if gpu is not None:  # GPU scores agree with the CPU's to rounding only: do not mix them in one run
         run["device"] = "cuda"
+
     def bounds(c):
         return c * chunk_size, min(n_total, (c + 1) * chunk_size)
 
@@ -215,7 +216,7 @@ def screen(
                 bar.close()
 
     t0 = time.perf_counter()
-    chosen = None
+    chosen = ck = None
     probe = probe_size(top_k, include_out_of_domain)
     if owner is not None and probe < pool and checkpoint is None and max_chunks is None:
         # the domain's first batch is the pool's best `probe` candidates: a scan keeping only those
@@ -226,9 +227,10 @@ def screen(
         chosen = select_in_domain(space, owner, ranks, scores, top_k, n_passing, include_out_of_domain, threads,
                                   pool_size=pool, settled_only=True)
     if chosen is None:  # no probe, or its batch did not settle the result: the whole pool
+        desc = "screen" if ck is None else f"screen (pool {pool:,})"
         ck = ScreenCheckpoint(checkpoint, run)
         ck.load()
-        scan(ck, pool, "screen" if probe >= pool or owner is None else f"screen (pool {pool:,})")
+        scan(ck, pool, desc)
         scores, ranks, n_passing = ck.state
         if owner is not None:
             chosen = select_in_domain(space, owner, ranks, scores, top_k, n_passing, include_out_of_domain,
