@@ -103,6 +103,22 @@ def test_training_match_equals_a_brute_force_loop(model):
     assert dom.training_match(F[:, ::-1], els[::-1]).tolist() == got.tolist()
     with pytest.raises(ValueError, match="shape"):
         dom.training_match(F[:, :5], els)
+    # a larger shuffled batch (queries grouped by element set inside): training alloys, perturbed ones,
+    # ones with an element dropped; against the same rule row by row in NumPy
+    rows = [T[i] for i in rng.choice(T.shape[0], 300, replace=False)]
+    for i in rng.choice(T.shape[0], 200, replace=False):
+        f = T[i].copy()
+        j = rng.choice(np.flatnonzero(f > 0))
+        if rng.random() < 0.5:
+            f[j] += rng.choice([-0.002, 0.0008, 0.0011])
+        else:
+            f[j] = 0.0
+        rows.append(f / f.sum())
+    F = np.array(rows)[rng.permutation(len(rows))]
+    want = [bool((((f > 0) == (T > 5e-4)) & (np.abs(f - T) <= 1e-3 + 1e-12)).all(axis=1).any()) for f in F]
+    np.testing.assert_array_equal(dom.training_match(F, els), want)
+    assert 300 <= sum(want) < len(want)
+    assert dom.training_match(np.zeros((0, len(els))), els).shape == (0,)
 
 
 def _table(tmp_path):

@@ -307,11 +307,27 @@ class ApplicabilityDomain:
         T = self.points_[:, len(self.descriptors):] / self.fraction_weight
         T_support = T > 0.5 * tol  # fractions of the training keys are multiples of 1e-3
         out = np.zeros(F.shape[0], dtype=bool)
-        for a in range(0, F.shape[0], 256):
-            Q = Fk[a:a + 256]
-            close = (np.abs(Q[:, None, :] - T[None, :, :]) <= tol + 1e-12).all(axis=2)
-            same = ((Q[:, None, :] > 0) == T_support[None, :, :]).all(axis=2)
-            out[a:a + 256] = (close & same).any(axis=1)
+        # a match needs the same element set, so each query is compared only with the training alloys of
+        # its own set, on the set's columns (off them the query is 0 and a training fraction <= tol / 2)
+        by_set: dict[bytes, list[int]] = {}
+        for i, key in enumerate(np.packbits(T_support, axis=1)):
+            by_set.setdefault(key.tobytes(), []).append(i)
+        Q_support = Fk > 0
+        keys = np.packbits(Q_support, axis=1)
+        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(inverse.ravel(), kind="stable")
+        starts = np.searchsorted(inverse.ravel()[order], np.arange(len(uniq) + 1))
+        for u in range(len(uniq)):
+            cand = by_set.get(uniq[u].tobytes())
+            if cand is None:
+                continue
+            cols = np.flatnonzero(Q_support[first[u]])
+            Tc = T[np.ix_(cand, cols)]
+            rows = order[starts[u]:starts[u + 1]]
+            for a in range(0, rows.size, 4096):
+                r = rows[a:a + 4096]
+                Q = Fk[np.ix_(r, cols)]
+                out[r] = (np.abs(Q[:, None, :] - Tc[None, :, :]) <= tol + 1e-12).all(axis=2).any(axis=1)
         return out & ~foreign
 
     def transform(self, descriptors: np.ndarray, fractions: np.ndarray, elements: Sequence[str]) -> np.ndarray:
