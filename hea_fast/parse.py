@@ -27,8 +27,11 @@ rewriting notations found in papers and compilations that have one reading: Unic
 digits (`AlCoCrFeNi₂.₁`), LaTeX subscripts (`Al$_{0.5}$CoCrFeNi`, `Al_{0.5}…`, `\\mathrm{Al}`),
 square brackets as group parentheses (`[CoCrFeNi]96Nb4`), an element's amount in parentheses
 (`Al(0.5)CoCrFeNi`), hyphens or dashes between components
-(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%` and a trailing remark in parentheses that
-starts with a lower-case letter (`CoCrFeMnNi (as-cast)`). Trailing phase and processing labels
+(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%`, a trailing remark in parentheses that
+starts with a lower-case letter (`CoCrFeMnNi (as-cast)`, `Al0.3CoCrFeNi (aged 700 C)`), trailing
+footnote markers (`CoCrFeMnNi*`, `HfNbTaTiZr†`) and a family written with variables and their values
+(`AlxCoCrFeNi (x = 0.3)`, `AlxCoCrFeNiTiy, x = 0.5, y = 0.2`: every variable x, y, z used in the
+formula must have a value and every value a variable; a variable without a value stays an error). Trailing phase and processing labels
 (`CoCrFeNi (FCC)`, `AlCoCrFeNi (BCC+B2)`, `NbMoTaW BCC`, `…-HIP`; `strip_labels`) are dropped before
 parsing, because several are valid element sequences (FCC = F + C + C, HIP = H + I + P): a label is
 never read as elements. A dash before a number is not a separator
@@ -319,16 +322,26 @@ def _evaluate(items: list, out: dict[str, float], scale: float) -> None:
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _LATEX_TEXT = re.compile(r"\\(?:mathrm|text|textrm|rm)\s*\{([^{}]*)\}")
 _LATEX_SUB = re.compile(r"_\{([^{}]*)\}")
-_LATEX_SUB_BARE = re.compile(r"_(?=[0-9.])")
+_LATEX_SUB_BARE = re.compile(r"_(?=[0-9.]|[xyz](?![a-z]))")  # "Al_0.5", and "Al_x" of a family
 # a dash (ASCII hyphen, Unicode hyphens, en/em dash) between a component and the next element or group
 _SEPARATOR = re.compile(r"(?<=[A-Za-z0-9.)\]])\s*[-\u2010\u2011\u2012\u2013\u2014]\s*(?=[A-Z(\[])")
 # an amount in parentheses after an element or group, "Al(0.5)CoCrFeNi": a group holding only a
 # number is no formula, so the reading is unique
 _PAREN_AMOUNT = re.compile(r"(?<=[A-Za-z)])\(\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*\)")
 _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
-# a trailing remark in parentheses that starts with a lower-case letter and has no digit: "(as-cast)"
-# (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left alone)
-_REMARK = re.compile(r"\s*\(\s*[a-z][^()0-9]*\)\s*$")
+# a trailing remark in parentheses that starts with a lower-case letter: "(as-cast)", "(aged 700 C)"
+# (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left
+# alone); an "=" makes it a variable's value ("(x = 0.3)"), which _VARIABLES reads instead
+_REMARK = re.compile(r"\s*\(\s*[a-z][^()=]*\)\s*$")
+# trailing footnote markers of a table: "CoCrFeMnNi*", "HfNbTaTiZr†", "NbMoTaW **"
+_FOOTNOTE = re.compile(r"\s*[*\u2020\u2021\u00a7#]+\s*$")
+# a family written with variables and their values: "AlxCoCrFeNi (x = 0.3)", "AlxCoCrFeNi, x=0.3",
+# "AlxCoCrFeNiTiy (x = 0.5, y = 0.2)": the trailing values, then each variable after an element
+# symbol or a group replaced by its value (variables x, y, z: no element symbol holds them save Dy,
+# whose y is taken for a variable only when the result parses; a variable without a value stays an error)
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_VALUES = re.compile(rf"[\s,;]*\(?\s*([xyz]\s*=\s*{_NUMBER}(?:\s*[,;]\s*[xyz]\s*=\s*{_NUMBER})*)\s*\)?\s*$")
+_VARIABLE = re.compile(r"(?<=[A-Za-z)])([xyz])(?![a-z])")
 # Phase and processing labels that compilations append to a formula: "CoCrFeNi (FCC)",
 # "AlCoCrFeNi (BCC+B2)", "NbMoTaW BCC", "Al0.3CoCrFeNi-HIP". Several are valid element sequences
 # (FCC = F + C + C, BCC = B + C + C, HCP = H + C + P, HIP = H + I + P, B2 = boron 2), so the grammar
@@ -375,9 +388,29 @@ def normalise_notation(formula: str) -> str:
     t = _LATEX_SUB.sub(r"\1", t)
     t = _LATEX_SUB_BARE.sub("", t)
     t = t.replace("[", "(").replace("]", ")")
+    t = _FOOTNOTE.sub("", t)
+    t = _substitute_variables(t)
     t = _PAREN_AMOUNT.sub(r"\1", t)
     t = _SEPARATOR.sub("", t)
     return strip_labels(_AT_PERCENT.sub("", _REMARK.sub("", t)))
+
+
+def _substitute_variables(t: str) -> str:
+    """`t` with trailing variable values ("(x = 0.3)") applied to the variables after element symbols
+    or groups ("Alx" -> "Al0.3"); unchanged when it has no such values or a value names a variable
+    the formula does not use."""
+    m = _VALUES.search(t)
+    if m is None or m.start() == 0:
+        return t
+    values = {}
+    for part in re.split(r"[,;]", m.group(1)):
+        var, num = (x.strip() for x in part.split("="))
+        values[var] = num
+    head = t[:m.start()]
+    used = set(_VARIABLE.findall(head))
+    if not used or not set(values) <= used or not used <= set(values):
+        return t
+    return _VARIABLE.sub(lambda v: values[v.group(1)], head)
 
 
 def strip_labels(formula: str) -> str:

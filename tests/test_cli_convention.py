@@ -135,6 +135,11 @@ def test_hints_for_the_usual_mistakes():
         assert "case-sensitive" in h and "'Co'" in h and wrong in h and h.count("case-sensitive") == 1, h
     assert "decimal" in hinted[2] and "'.'" in hinted[2]
     assert hinted[3] == hinted[4] == hinted[5] == "empty formula cell"
+    # a family's variable without its value: the hint shows the notation that reads
+    fam = "AlxCoCrFeNi"
+    h = explain(fam, dict(as_batch([fam], errors="skip").skipped)[0])
+    assert "variable" in h and "'AlxCoCrFeNi (x = 0.5)'" in h
+    assert as_batch(["AlxCoCrFeNi (x = 0.5)"]).fractions.tolist() == as_batch(["Al0.5CoCrFeNi"]).fractions.tolist()
 
 
 def test_line_numbers_count_the_header_blank_lines_and_quoted_breaks(tmp_path):

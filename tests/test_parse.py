@@ -8,6 +8,7 @@ from the parser's output.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -208,6 +209,18 @@ NOTATIONS = [  # published notation, the same alloy in the grammar
     ("Al10Co22.5Cr22.5Fe22.5Ni22.5 at.%", "Al10Co22.5Cr22.5Fe22.5Ni22.5"),
     ("Fe50Mn30Co10Cr10 (at. %)", "Fe50Mn30Co10Cr10"),
     ("CoCrFeMnNi (as-cast)", "CoCrFeMnNi"),
+    ("Al0.3CoCrFeNi (aged 700 C, 24 h)", "Al0.3CoCrFeNi"),
+    ("CoCrFeMnNi*", "CoCrFeMnNi"),
+    ("HfNbTaTiZr \u2020", "HfNbTaTiZr"),
+    ("NbMoTaW **", "NbMoTaW"),
+    ("AlxCoCrFeNi (x = 0.3)", "Al0.3CoCrFeNi"),
+    ("AlxCoCrFeNi, x=0.3", "Al0.3CoCrFeNi"),
+    ("AlxCoCrFeNiTiy (x = 0.5, y = 0.2)", "Al0.5CoCrFeNiTi0.2"),
+    ("Al$_x$CoCrFeNi (x=0.75)", "Al0.75CoCrFeNi"),
+    ("(CoCrFeNi)xAly (x = 90; y = 10)", "(CoCrFeNi)90Al10"),
+]
+NOT_FAMILIES = [  # variables without a value (or values without their variable) stay errors
+    "AlxCoCrFeNi", "AlxCoCrFeNi (y = 0.3)", "AlxCoCrFeNiTiy (x = 0.5)", "CoCrFeNiDy (y = 0.3)",
 ]
 
 
@@ -223,6 +236,11 @@ def test_published_notations_parse_as_their_plain_form(engine):
     # the grammar's own texts are never rewritten: a plain formula's normal form is itself
     for q in plain:
         assert normalise_notation(q) == q
+    for q in NOT_FAMILIES:
+        with pytest.raises(CompositionError, match=f"in formula {re.escape(repr(q))}"):
+            parse_formula(q)
+        bad = CompositionBatch.from_formulas([q, "CoCrFeNi"], engine=engine, errors="skip")
+        assert [i for i, _ in bad.skipped] == [0]
 
 
 LABELLED = [  # a compilation's formula with a phase or processing label, the alloy it names

@@ -150,7 +150,12 @@ def explain(formula, reason: str) -> str:
         return "empty formula cell"
     reason = str(reason)
     if isinstance(formula, str):
-        if "case-sensitive" not in reason and ("unexpected character" in reason or "unknown element" in reason):
+        family = re.search(r"(?<=[A-Za-z)])([xyz])(?![a-z])", formula)
+        if family and f"unexpected character '{family.group(1)}'" in reason:
+            v = family.group(1)
+            reason = (f"{reason} (a family with a variable: give its value, e.g. "
+                      f"'{formula.strip()} ({v} = 0.5)', or write the amount in its place)")
+        elif "case-sensitive" not in reason and ("unexpected character" in reason or "unknown element" in reason):
             hint = _case_hint(formula)
             if hint:
                 reason = f"{reason} ({hint})"
