@@ -331,8 +331,12 @@ _PAREN_AMOUNT = re.compile(r"(?<=[A-Za-z)])\(\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+
 _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
 # a trailing remark in parentheses that starts with a lower-case letter: "(as-cast)", "(aged 700 C)"
 # (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left
-# alone); an "=" makes it a variable's value ("(x = 0.3)"), which _VARIABLES reads instead
-_REMARK = re.compile(r"\s*\(\s*[a-z][^()=]*\)\s*$")
+# alone); an "=" makes it a variable's value ("(x = 0.3)"), which _VALUES reads instead. A remark
+# that may name part of the composition is never dropped (`_drop_remark`): "(balance Fe)", "(bal.)",
+# "(doped with 0.5 C)" stay errors
+_REMARK = re.compile(r"\s*\(\s*([a-z][^()=]*)\)\s*$")
+_TEMPERATURE = re.compile(r"[0-9]{3,4}\s*\u00b0?\s*[CKF]\b|\u00b0\s*[CF]\b")
+_BALANCE = re.compile(r"\bbal", re.IGNORECASE)
 # trailing footnote markers of a table: "CoCrFeMnNi*", "HfNbTaTiZr†", "NbMoTaW **"
 _FOOTNOTE = re.compile(r"\s*[*\u2020\u2021\u00a7#]+\s*$")
 # a family written with variables and their values: "AlxCoCrFeNi (x = 0.3)", "AlxCoCrFeNi, x=0.3",
@@ -392,7 +396,19 @@ def normalise_notation(formula: str) -> str:
     t = _substitute_variables(t)
     t = _PAREN_AMOUNT.sub(r"\1", t)
     t = _SEPARATOR.sub("", t)
-    return strip_labels(_AT_PERCENT.sub("", _REMARK.sub("", t)))
+    return strip_labels(_AT_PERCENT.sub("", _drop_remark(t)))
+
+
+def _drop_remark(t: str) -> str:
+    """`t` without a trailing lower-case remark in parentheses, unless the remark may name part of the
+    composition: a capital letter other than a temperature's unit ("700 C", "1200 K", "°C"), or a balance."""
+    m = _REMARK.search(t)
+    if m is None:
+        return t
+    words = _TEMPERATURE.sub("", m.group(1))
+    if any(c.isupper() for c in words) or _BALANCE.search(words):
+        return t
+    return t[:m.start()]
 
 
 def _substitute_variables(t: str) -> str:

@@ -210,6 +210,7 @@ NOTATIONS = [  # published notation, the same alloy in the grammar
     ("Fe50Mn30Co10Cr10 (at. %)", "Fe50Mn30Co10Cr10"),
     ("CoCrFeMnNi (as-cast)", "CoCrFeMnNi"),
     ("Al0.3CoCrFeNi (aged 700 C, 24 h)", "Al0.3CoCrFeNi"),
+    ("CoCrFeMnNi (annealed at 1100 \u00b0C)", "CoCrFeMnNi"),
     ("CoCrFeMnNi*", "CoCrFeMnNi"),
     ("HfNbTaTiZr \u2020", "HfNbTaTiZr"),
     ("NbMoTaW **", "NbMoTaW"),
@@ -219,8 +220,10 @@ NOTATIONS = [  # published notation, the same alloy in the grammar
     ("Al$_x$CoCrFeNi (x=0.75)", "Al0.75CoCrFeNi"),
     ("(CoCrFeNi)xAly (x = 90; y = 10)", "(CoCrFeNi)90Al10"),
 ]
-NOT_FAMILIES = [  # variables without a value (or values without their variable) stay errors
+NOT_FAMILIES = [  # variables without a value (or values without their variable) stay errors, and
+    # so do remarks that may name part of the composition
     "AlxCoCrFeNi", "AlxCoCrFeNi (y = 0.3)", "AlxCoCrFeNiTiy (x = 0.5)", "CoCrFeNiDy (y = 0.3)",
+    "Ni60Cr20 (balance Fe)", "Ni60Cr20 (bal. Fe)", "CoCrFeNi (doped with 0.5 C)", "CoCrFeNi (plus 2 at.% C)",
 ]
 
 
