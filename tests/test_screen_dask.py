@@ -143,3 +143,24 @@ def test_dask_best_first_waves_equal_rank_order(dask_cluster, monkeypatch):
     for res in (rank, local):
         pd.testing.assert_frame_equal(best.top, res.top)
         assert (best.n_passing, best.domain) == (res.n_passing, res.domain)
+
+
+def test_dask_probe_that_does_not_settle_rescans_the_pool(dask_cluster):
+    """On binaries (out of the domain) and ternaries of 8 refractory metals the best 2 top_k hold fewer
+    than top_k in-domain alloys, so the probe scan does not settle the result and the cluster scans for
+    the whole pool: the same top rows, counts and domain summary as local threads (which take the same
+    two branches; tests/test_screen_phase.py checks them against brute force)."""
+    import warnings
+
+    _, client = dask_cluster
+    els = ["Nb", "Ta", "Mo", "W", "V", "Ti", "Cr", "Zr"]
+    space = S.ExplicitSpace([f for n in (2, 3) for f in S.CompositionSpace(els, n, 10.0).decode().formulas()])
+    phase = S.PhaseScorer()
+    kw = dict(top_k=30, domain_pool=400, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dist = S.screen(space, phase, client=client, chunk_size=300, **kw)
+        local = S.screen(space, phase, **kw)
+    assert dist.domain["pool_examined"] > 2 * kw["top_k"]  # the probe's batch did not settle it
+    pd.testing.assert_frame_equal(dist.top, local.top)
+    assert (dist.n_passing, dist.n_scored, dist.domain) == (local.n_passing, local.n_scored, local.domain)
