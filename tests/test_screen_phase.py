@@ -368,6 +368,32 @@ def test_probe_scan_gives_the_whole_pools_result(model, tmp_path, monkeypatch):
     assert (p >= seventh).sum() == 7 and branches == {True, False}
 
 
+def test_a_rescan_after_the_probe_reuses_the_chunk_bounds(model, monkeypatch, tmp_path):
+    """Binaries are all out of the domain, so the probe scan never settles and the whole pool is
+    scanned again: each chunk is bounded once for both scans (a bounding pass is most of a huge
+    screen), with the same result as a checkpointed screen, which does not probe."""
+    space = S.CompositionSpace(["Nb", "Ta", "Mo", "W", "V", "Ti"], 2, 1.0)
+    calls = []
+    real = S.PhaseScorer.fused_bounds
+
+    def spy(self, space_, start, stop, *a):
+        if stop > start:
+            calls.append(start)
+        return real(self, space_, start, stop, *a)
+
+    monkeypatch.setattr(S.PhaseScorer, "fused_bounds", spy)
+    kw = dict(top_k=20, domain_pool=400, chunk_size=300, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DomainPoolWarning)
+        res = S.screen(space, S.PhaseScorer(model), **kw)
+        n_chunks = -(-len(space) // kw["chunk_size"])
+        assert sorted(calls) == [300 * c for c in range(n_chunks)] and n_chunks > 1
+        assert res.domain["pool_examined"] > 2 * kw["top_k"]  # the probe did not settle it
+        full = S.screen(space, S.PhaseScorer(model), checkpoint=tmp_path / "ck.json", **kw)
+    pd.testing.assert_frame_equal(res.top, full.top)
+    assert res.domain == full.domain and res.n_passing == full.n_passing
+
+
 def test_checkpoint_resume_gives_the_same_result(model, small_space, tmp_path):
     kw = dict(top_k=25, domain_pool=300, chunk_size=700, progress=False)
     full = S.screen(small_space, S.PhaseScorer(model), **kw)

@@ -44,15 +44,16 @@ def bound_chunk_packed(space, scorer_blob: bytes, start: int, stop: int, table: 
 
 
 def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, ck, bar, fan_in,
-                window: int = 0) -> None:
+                window: int = 0, tiles: dict | None = None) -> None:
     """Score the chunk ids `todo` (`bounds(c)` -> rank range) on `client`, folding the merged groups
     into the checkpoint `ck` and advancing the progress bar `bar` (or None).
 
     `window` > 0 (best-first, as local screens): the chunks of each window of `window` chunks are
     bounded on the cluster first (`Scorer.fused_bounds`; a scorer without bounds keeps rank order),
     then submitted best bound first in waves of fan_in, 2 fan_in, 4 fan_in, ... chunks, each wave told
-    the pool's floor after the waves before it and each chunk its tile bounds. Otherwise one wave in
-    rank order with the floor of a resumed run's pool. The result is the same either way."""
+    the pool's floor after the waves before it and each chunk its tile bounds (`tiles`: chunk ->
+    bounds already computed, filled with the new ones). Otherwise one wave in rank order with the
+    floor of a resumed run's pool. The result is the same either way."""
     require(("dask", "distributed"), "dask", "hea_fast.screen.dask (screening on a Dask cluster)")
     import cloudpickle
 
@@ -66,11 +67,13 @@ def screen_dask(client, space, scorer, todo, bounds, top_k, descriptors, table, 
     if window <= 0 or not has_bounds(scorer, space, table, 1):
         _run_wave(client, space_f, scorer_f, todo, {}, bounds, top_k, descriptors, table, ck, bar, fan_in, run)
         return
+    tiles = {} if tiles is None else tiles
     for i in range(0, len(todo), window):
         group = todo[i:i + window]
+        new = [c for c in group if c not in tiles]
         futs = [client.submit(bound_chunk_packed, space_f, scorer_f, *bounds(c), table,
-                              key=f"hea-screen-bound-{c}-{run}", retries=2) for c in group]
-        tiles = dict(zip(group, client.gather(futs)))
+                              key=f"hea-screen-bound-{c}-{run}", retries=2) for c in new]
+        tiles.update(zip(new, client.gather(futs)))
         group = best_bound_first(group, tiles)
         start, size = 0, fan_in
         while start < len(group):

@@ -182,6 +182,7 @@ def screen(
 
     window = (min(BEST_FIRST_MAX_CHUNKS, max(1, BEST_FIRST_RANKS // chunk_size))
               if BEST_FIRST_RANKS > 0 and gpu is None else 0)
+    chunk_tiles: dict = {}  # each chunk's bounds, computed once for both scans (they share the threshold)
 
     def scan(ck: ScreenCheckpoint, k: int, desc: str) -> None:
         """Score the chunks `ck` has not done (up to max_chunks), folding each chunk's top-k into it."""
@@ -196,7 +197,7 @@ def screen(
                                unit_scale=True, desc=desc, smoothing=0.1)
         try:
             if client is None:
-                for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads, window, bar):
+                for c, tiles in chunk_order(todo, bounds, space, scorer, table, threads, window, bar, chunk_tiles):
                     a, b = bounds(c)
                     part = gpu(a, b, k) if gpu is not None else score_chunk(space, scorer, a, b, k, descriptors,
                                                                             table, threads, floor=ck.floor(k),
@@ -209,7 +210,7 @@ def screen(
                 from hea_fast.screen.dask import screen_dask
 
                 screen_dask(client, space, scorer, todo, bounds, k, descriptors, table, ck, bar, merge_fan_in,
-                            window)
+                            window, chunk_tiles)
         finally:
             ck.save(force=True)
             if bar is not None:
@@ -293,20 +294,24 @@ def best_bound_first(chunks, tiles: dict) -> list:
     return sorted(chunks, key=lambda c: (-tiles[c].best, c))
 
 
-def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window: int, bar=None):
+def chunk_order(todo, bounds, space, scorer: Scorer, table: str, threads, window: int, bar=None,
+                tiles: dict | None = None):
     """(chunk, tiles) in the order a local screen scores them: with `window` > 0 and a scorer with
     `fused_bounds`, each window of `window` chunks of `todo` best bound first, with the chunk's
     bounds for `score_chunk(tiles=)`; otherwise `todo` in order, tiles None. `bar` (a progress bar or
-    None) says when a window is being bounded."""
+    None) says when a window is being bounded. `tiles`: chunk -> bounds already computed (for the
+    same scorer and threshold), filled with the new ones."""
     if window <= 0 or not has_bounds(scorer, space, table, threads):
         yield from ((c, None) for c in todo)
         return
+    tiles = {} if tiles is None else tiles
     for i in range(0, len(todo), window):
         group = todo[i:i + window]
-        every, tiles = max(1, len(group) // 20), {}
-        for j, c in enumerate(group):
-            if len(group) > 1 and j % every == 0:
-                _note(bar, f"bounding chunks {j:,}/{len(group):,}")
+        new = [c for c in group if c not in tiles]
+        every = max(1, len(new) // 20)
+        for j, c in enumerate(new):
+            if len(new) > 1 and j % every == 0:
+                _note(bar, f"bounding chunks {j:,}/{len(new):,}")
             tiles[c] = scorer.fused_bounds(space, *bounds(c), table, threads)
         if len(group) > 1:
             _note(bar, "best bound first")
