@@ -267,7 +267,8 @@ def phase_ensemble_topk(
 ) -> tuple[_F64, _I64, int]:
     """The k best ranks of [start, stop) with a finite p >= threshold (and p >= floor): (scores, ranks,
     n_passing), best first; n_passing does not depend on floor. tile_bound / tile_pass: the
-    phase_ensemble_tile_bounds of the same ranks and threshold (tiles that cannot reach the top-k are skipped)."""
+    phase_ensemble_tile_bounds of the same ranks and threshold (tiles that cannot reach the top-k and
+    whose passing count is known are skipped)."""
 
 def phase_ensemble_tile_bounds(
     space: LatticeSpace, start: int, stop: int, props: npt.ArrayLike, pair: npt.ArrayLike, gas_constant: float,

@@ -363,7 +363,8 @@ void bind_phase_ensemble(py::module_& m) {
                    "floor are left out of the k best (and their trees may be skipped), e.g. the worst score of a full "
                    "pool the result is merged into; n_passing is exact whatever the floor. tile_bound, tile_pass: "
                    "phase_ensemble_tile_bounds of the same ranks and threshold (the caller pairs them): a tile whose "
-                   "bound cannot reach the k best so far (or floor) is skipped, its passing count added.") +
+                   "bound cannot reach the k best so far (or floor, or threshold) is skipped, its passing count added, "
+                   "unless the count is unknown (-1): then it is scored for its count.") +
        kLatticeDoc)
           .c_str());
 

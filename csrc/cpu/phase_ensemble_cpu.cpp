@@ -542,6 +542,13 @@ int64_t z_range(const Work& w, int nb, double* zlo, double* zhi) {
   return n;
 }
 
+// Bounds of p over a box of (z, raw): p_scalar at its corners (p increases with both), widened by
+// kBoundMargin: *plo <= p <= *phi for every (z, raw) in [zlo, zhi] x [rlo, rhi].
+void p_box(const Model& m, double zlo, double zhi, double rlo, double rhi, double* plo, double* phi) {
+  *plo = p_scalar(m, zlo, rlo) - kBoundMargin;
+  *phi = p_scalar(m, zhi, rhi) + kBoundMargin;
+}
+
 // The box of the tested features over the rows b < nb with ok[b]: w.box_lo[s], w.box_hi[s] per slot,
 // as the nodes compare them (rounded to float32 for tree_float32: rounding is monotone, so every
 // row's compared value lies in the rounded box). Returns false when no row is ok.
@@ -739,7 +746,8 @@ bool eval_block(const Prepared& P, Work& w, double* out, int nb = B, double heap
     // stage 1: one bound for the whole block, first with the trees' global extreme leaves (a few
     // scalar exps), then with the leaves the block's feature ranges can reach (a pass over the trees)
     const auto skip_block = [&](double rlo, double rhi) {
-      const double plo = p_scalar(m, zlo, rlo) - kBoundMargin, phi = p_scalar(m, zhi, rhi) + kBoundMargin;
+      double plo, phi;
+      p_box(m, zlo, zhi, rlo, rhi, &plo, &phi);
       if (!(phi < heap_min && (plo >= threshold || phi < threshold))) return false;
       const double pass = plo >= threshold ? 1.0 : 0.0;
       for (int b = 0; b < nb; ++b) out[b] = ok[b] ? pass : 0.0;
@@ -804,8 +812,8 @@ bool block_bound(const Prepared& P, Work& w, int nb, double threshold, double* p
   *phi = -INFINITY;
   *npass = 0;
   if (n_ok == 0) return true;
-  const double plo = p_scalar(m, zlo, P.raw_lo) - kBoundMargin;
-  *phi = p_scalar(m, zhi, P.raw_hi) + kBoundMargin;
+  double plo;
+  p_box(m, zlo, zhi, P.raw_lo, P.raw_hi, &plo, phi);
   if (plo >= threshold) {
     *npass = n_ok;
     return true;

@@ -532,7 +532,8 @@ def phase_ensemble_topk(space, start: int, stop: int, k: int, params: EnsemblePa
     result will be merged into; blocks that cannot reach it skip the trees, and the merged pool is
     exactly the same. n_passing counts every passing row whatever the floor. `tiles`: the
     `phase_ensemble_tile_bounds` of the same ranks, model and threshold; tiles whose bound cannot
-    reach the k best so far (or floor) are skipped whole, with the same result."""
+    reach the k best so far (or floor, or threshold) are skipped whole when their passing count is
+    known, with the same result."""
     from hea_fast._backend import core
 
     params = _params(params)
