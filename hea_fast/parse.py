@@ -73,6 +73,7 @@ __all__ = [
     "parse_amounts",
     "parse_formula_reference",
     "normalise_notation",
+    "family_variable",
     "parse_rejected",
     "strip_labels",
     "labelled_rows",
@@ -409,6 +410,13 @@ def _drop_remark(t: str) -> str:
     if any(c.isupper() for c in words) or _BALANCE.search(words):
         return t
     return t[:m.start()]
+
+
+def family_variable(formula: str) -> str | None:
+    """The first variable (x, y or z) written after an element symbol or a group in `formula`, as in
+    the family notation `AlxCoCrFeNi`, or None."""
+    m = _VARIABLE.search(formula)
+    return None if m is None else m.group(1)
 
 
 def _substitute_variables(t: str) -> str:

@@ -150,9 +150,10 @@ def explain(formula, reason: str) -> str:
         return "empty formula cell"
     reason = str(reason)
     if isinstance(formula, str):
-        family = re.search(r"(?<=[A-Za-z)])([xyz])(?![a-z])", formula)
-        if family and f"unexpected character '{family.group(1)}'" in reason:
-            v = family.group(1)
+        from hea_fast.parse import family_variable
+
+        v = family_variable(formula)
+        if v is not None and f"unexpected character '{v}'" in reason:
             reason = (f"{reason} (a family with a variable: give its value, e.g. "
                       f"'{formula.strip()} ({v} = 0.5)', or write the amount in its place)")
         elif "case-sensitive" not in reason and ("unexpected character" in reason or "unknown element" in reason):
