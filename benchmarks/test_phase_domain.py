@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
 from hea_fast.phase import load_model
 from hea_fast.screen import DEFAULT_PALETTE, hea_space
