@@ -73,7 +73,8 @@ format-cpp: install-dev
 
 test: install-dev lint
 	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
-	HEA_FAST_BENCH_QUICK=1 $(VENV)/bin/pytest benchmarks -p no:randomly --benchmark-disable -q $(PYTEST_ARGS)
+	HEA_FAST_BENCH_QUICK=1 $(VENV)/bin/pytest benchmarks -p no:randomly --benchmark-disable -q \
+	  --reruns 2 --only-rerun "fell below a third of the baseline" $(PYTEST_ARGS)
 
 bench: install-dev
 	$(VENV)/bin/pytest benchmarks -p no:randomly -q -s --benchmark-columns=min,median,mean,rounds $(PYTEST_ARGS)
