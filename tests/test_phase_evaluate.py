@@ -90,7 +90,7 @@ def test_training_match_equals_a_brute_force_loop(model):
 
     def brute(f):
         for t in T:
-            if all((f[k] > 0) == (t[k] > 5e-4) and abs(f[k] - t[k]) <= 1e-3 + 1e-12 for k in range(len(els))):
+            if all((f[k] > 5e-4) == (t[k] > 5e-4) and abs(f[k] - t[k]) <= 1e-3 + 1e-12 for k in range(len(els))):
                 return True
         return False
 
@@ -115,10 +115,16 @@ def test_training_match_equals_a_brute_force_loop(model):
             f[j] = 0.0
         rows.append(f / f.sum())
     F = np.array(rows)[rng.permutation(len(rows))]
-    want = [bool((((f > 0) == (T > 5e-4)) & (np.abs(f - T) <= 1e-3 + 1e-12)).all(axis=1).any()) for f in F]
+    want = [bool((((f > 5e-4) == (T > 5e-4)) & (np.abs(f - T) <= 1e-3 + 1e-12)).all(axis=1).any()) for f in F]
     np.testing.assert_array_equal(dom.training_match(F, els), want)
     assert 300 <= sum(want) < len(want)
     assert dom.training_match(np.zeros((0, len(els))), els).shape == (0,)
+    # every training alloy is a training composition, the one with 0.034 at.% C included (an element
+    # below 0.05 at.% reads as absent on both sides); a trace of an element no training alloy has does not
+    assert dom.training_match(T, els).all()
+    assert ((T > 0) & (T <= 5e-4)).any()
+    trace = np.hstack([T[:2] * (1 - 1e-4), np.full((2, 1), 1e-4)])
+    assert list(dom.training_match(trace, els + ["Hg"])) == [False, False]
 
 
 def _table(tmp_path):

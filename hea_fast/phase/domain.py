@@ -293,9 +293,11 @@ class ApplicabilityDomain:
     def training_match(self, fractions: np.ndarray, elements: Sequence[str], tol: float = 1e-3) -> np.ndarray:
         """Whether each row of `fractions` (n, E) over `elements` is a training composition: the same
         elements and every fraction within `tol` (default 1e-3, the resolution at which the training data
-        counts compositions as one) of a training alloy's. The training fractions are read back from the
-        fitted points (their fraction part is fraction_weight x c), so nothing else is stored. A row with
-        an element no training alloy has never matches. Needs fraction_weight > 0."""
+        counts compositions as one) of a training alloy's. "The same elements" is read at that resolution
+        on both sides: an element below tol / 2 (0.05 at.% by default) counts as absent, so a training
+        alloy with a trace addition matches itself. The training fractions are read back from the fitted
+        points (their fraction part is fraction_weight x c), so nothing else is stored. A row with any
+        amount of an element no training alloy has never matches. Needs fraction_weight > 0."""
         self._check_fitted()
         if not self.fraction_weight > 0:
             raise ValueError("training_match needs a domain fitted with fraction_weight > 0")
@@ -305,14 +307,14 @@ class ApplicabilityDomain:
             raise ValueError(f"fractions have shape {F.shape}; expected (n, {len(els)}) over {list(els)}")
         Fk, foreign = self._aligned(F, els)
         T = self.points_[:, len(self.descriptors):] / self.fraction_weight
-        T_support = T > 0.5 * tol  # fractions of the training keys are multiples of 1e-3
+        T_support = T > 0.5 * tol
         out = np.zeros(F.shape[0], dtype=bool)
         # a match needs the same element set, so each query is compared only with the training alloys of
-        # its own set, on the set's columns (off them the query is 0 and a training fraction <= tol / 2)
+        # its own set, on the set's columns (off them both sides are <= tol / 2, so within tol)
         by_set: dict[bytes, list[int]] = {}
         for i, key in enumerate(np.packbits(T_support, axis=1)):
             by_set.setdefault(key.tobytes(), []).append(i)
-        Q_support = Fk > 0
+        Q_support = Fk > 0.5 * tol
         keys = np.packbits(Q_support, axis=1)
         uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         order = np.argsort(inverse.ravel(), kind="stable")
