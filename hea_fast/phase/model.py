@@ -179,9 +179,12 @@ def feature_matrix(X, descriptors=None, elements=(), threads=None, errors: str =
                 label = rows.rows[i] if rows.index is None else rows.index[rows.rows[i]]
                 raise ValueError(f"row {label!r}: non-finite descriptor(s) {cols} (e.g. Lambda = +inf when "
                                  "delta = 0)")
+            fr = np.asarray(rows.batch.fractions)
             for k in np.flatnonzero(fresh).tolist():
                 cols = [names[j] for j in np.flatnonzero(~np.isfinite(D[k]))]
-                why[k] = f"non-finite descriptor(s) {', '.join(cols)} (Lambda = +inf when delta = 0)"
+                present = np.flatnonzero(fr[k] > 0)
+                pure = f"a pure element ({rows.batch.elements[present[0]]}), " if present.size == 1 else ""
+                why[k] = f"{pure}non-finite descriptor(s) {', '.join(cols)} (Lambda = +inf when delta = 0)"
         good = ~bad_d
         pos = rows.rows
         reasons[pos[~good]] = why[~good]
