@@ -27,6 +27,27 @@ def test_cli_screen_yield(tmp_path):
         main(["screen", "--help"])
 
 
+def test_cli_screen_output_format_follows_the_suffix(tmp_path, capsys):
+    from hea_fast.cli import main
+
+    argv = ["screen", "--elements", "Mo,Nb,Ta,W,V", "--n-elements", "4", "--step", "5", "--scorer", "yield",
+            "--top-k", "12", "--no-progress", "--plot", str(tmp_path / "p.png")]
+    assert main([*argv, "-o", str(tmp_path / "top.parquet")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "top.csv")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "top.tsv")]) == 0
+    pq = pd.read_parquet(tmp_path / "top.parquet")
+    assert (tmp_path / "top.csv").read_bytes()[:4] != b"PAR1" and len(pq) == 12
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "top.csv"), pq, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "top.tsv", sep="\t"), pq, check_dtype=False)
+    assert json.loads((tmp_path / "top.json").read_text())["n_top"] == 12
+    capsys.readouterr()
+    # an unsupported type fails in one line naming it, before anything is scored or written
+    assert main([*argv, "-o", str(tmp_path / "top.xlsx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "top.xlsx" in err[0] and "unsupported file type '.xlsx'" in err[0], err
+    assert not (tmp_path / "top.xlsx").exists()
+
+
 def test_cli_screen_device_option(tmp_path, capsys):
     """--device auto screens wherever possible (the CPU here when no GPU is visible) with the same
     top rows as --device cpu; --help documents the option and an unknown device is refused. The

@@ -110,13 +110,13 @@ def formula_column(columns, requested: str | None, path) -> str:
 
 
 def write_table(df, path) -> Path:
-    """Write a DataFrame to .csv or .parquet atomically (hea_fast._io)."""
+    """Write a DataFrame to .csv (.tsv: tab-separated) or .parquet atomically (hea_fast._io)."""
     from hea_fast._io import atomic_path
 
     fmt = table_format(path)
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            df.to_csv(tmp, index=False)
+            df.to_csv(tmp, index=False, sep="\t" if Path(path).suffix.lower() == ".tsv" else ",")
         else:
             df.to_parquet(tmp, index=False)
     return Path(path)

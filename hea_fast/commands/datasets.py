@@ -56,27 +56,17 @@ def _list(args) -> int:
     return 0
 
 
-def _write_table(df, out: Path) -> None:
-    from hea_fast._io import atomic_path
-
-    ext = out.suffix.lower()
-    if ext not in (".csv", ".parquet", ".pq"):
-        raise ValueError(f"{out}: unsupported output type {out.suffix!r}; use .csv or .parquet")
-    with atomic_path(out) as tmp:  # an interrupted run never leaves a truncated file
-        if ext == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-
-
 def _show(args) -> int:
     from hea_fast import datasets as ds
+    from hea_fast.commands._tables import table_format, write_table
 
+    if args.output:
+        table_format(args.output)  # an unsupported file type fails before the dataset is read
     verify = False if args.no_verify else None
     info = ds.describe(args.name, verify=verify)
     df = ds.load(info["name"], verify=verify) if (args.output or args.head) else None
     if args.output:
-        _write_table(df, Path(args.output))
+        write_table(df, args.output)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0

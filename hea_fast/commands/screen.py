@@ -140,7 +140,7 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                    help="score on the GPU (cuda; --scorer mixture only) or wherever possible (auto)")
     p.add_argument("-o", "--output", default="screen_top.parquet",
-                   help="Parquet of the top-k rows; the summary goes beside it as .json")
+                   help="the top-k rows, .parquet or .csv (by the suffix); the summary goes beside it as .json")
     p.add_argument("--plot", default=None, help="PNG summary path (default: the output with .png)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -265,11 +265,15 @@ def _space_or_error(elements, n_elements, step, bounds, required, forbidden, max
 def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, scheduler: str | None = None,
                title: str | None = None, **screen_kw):
     """Screen `space` with `scorer` (keywords of `hea_fast.screen.screen`), on the Dask scheduler at
-    `scheduler` if given; write the top-k rows to `out_path` (Parquet), the summary beside it (JSON)
+    `scheduler` if given; write the top-k rows to `out_path` (.parquet or .csv, by its suffix), the
+    summary beside it (JSON)
     and the plots to `plot_path` (PNG, or none) under `title`."""
     from hea_fast import screen as S
     from hea_fast._io import atomic_write_json
+    from hea_fast.commands._tables import table_format, write_table
     from hea_fast.plots import screen_summary
+
+    table_format(out_path)  # an unsupported file type fails before the screen runs
 
     client = None
     if scheduler:
@@ -282,7 +286,7 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
     finally:
         if client is not None:
             client.close()
-    res.to_parquet(out_path)
+    write_table(res.top, out_path)
     atomic_write_json(out_path.with_suffix(".json"), res.summary(), indent=2)
     if plot_path is not None and len(res.top):
         screen_summary(res.top, res.score_name, plot_path, title=title or str(space),
