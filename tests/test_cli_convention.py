@@ -14,7 +14,7 @@ import pytest
 
 from hea_fast.cli import build_parser, main
 from hea_fast.commands import _common
-from hea_fast.commands._tables import BadRows, explain, formula_column
+from hea_fast.commands._tables import BadRows, explain, formula_column, output_table, parquet_output
 
 
 def _parsers(parser=None, path=("hea-fast",)):
@@ -47,7 +47,7 @@ TABLE_READERS = {("hea-fast", "featurize"), ("hea-fast", "mixture", "predict"), 
 
 def test_every_parser_follows_the_convention():
     seen = set()
-    n_options = 0
+    n_options = n_tables = 0
     for path, parser in _parsers():
         seen.add(path)
         assert isinstance(parser, _common.ArgumentParser), path
@@ -68,6 +68,10 @@ def test_every_parser_follows_the_convention():
                 assert a.metavar == "El=LO:HI", where
             if a.dest == "model" and a.option_strings:
                 assert "default" in text.lower() or "director" in text.lower(), where
+            if "-o" in a.option_strings and a.metavar != "DIR" and re.search(r"\.csv|parquet", text, re.I):
+                # an output table's file type is checked when the arguments are read, before any work
+                assert a.type in (output_table, parquet_output), f"{where}: output table without a type check"
+                n_tables += 1
         if path in TABLE_READERS:
             for need in ("formula_column", "errors", "errors_out"):
                 assert need in dests, f"{' '.join(path)} reads a table but has no --{need.replace('_', '-')}"
@@ -75,6 +79,7 @@ def test_every_parser_follows_the_convention():
             assert dests["errors"].default in ("keep", "skip")
     assert TABLE_READERS <= seen
     assert n_options > 150  # the walk reached every command
+    assert n_tables >= 12
 
 
 def test_help_formatter_appends_defaults_and_skips_flags():
@@ -101,7 +106,10 @@ def test_usage_errors_are_one_line_with_status_2(capsys):
     for argv, needle in ((["screen", "--min-p", "1.5"], "outside [0, 1]"),
                          (["mixture", "screen", "x.csv", "--threshold", "-0.1"], "outside [0, 1]"),
                          (["ssvae", "nudge", "CoCrFeNi", "--cutoff", "2", "-o", "n.csv"], "outside [0, 1]"),
-                         (["screen", "--n-elements", "x"], "expected a number of elements")):
+                         (["screen", "--n-elements", "x"], "expected a number of elements"),
+                         (["phase", "predict", "in.csv", "-o", "out.xlsx"], "out.xlsx: unsupported output file type"),
+                         (["screen", "-o", "top.json"], "top.json: unsupported output file type"),
+                         (["xyield", "grid", "-o", "g.csv"], "g.csv: this output is written as Parquet")):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2

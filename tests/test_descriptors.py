@@ -511,6 +511,10 @@ def test_cli_featurize_csv_and_parquet(tmp_path):
                  "--descriptors", "zeng2024", "--chunk-size", "2"]) == 0
     dp = pd.read_parquet(outp)
     assert len(dp) == 3 and "delta_h_mix" in dp.columns
+    outt = tmp_path / "out.tsv"  # a .tsv is written tab-separated, in chunks too
+    assert main(["featurize", str(src), "--formula-column", "Alloy", "-o", str(outt), "--descriptors", "delta",
+                 "dS_mix", "--chunk-size", "2"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(outt, sep="\t"), df)
     assert main(["featurize", str(src), "--formula-column", "Nope", "-o", str(out)]) == 2
     # a bad formula stops the run (no output written) with --errors raise, is dropped with skip
     bad = tmp_path / "bad.csv"

@@ -42,9 +42,11 @@ def test_cli_screen_output_format_follows_the_suffix(tmp_path, capsys):
     assert json.loads((tmp_path / "top.json").read_text())["n_top"] == 12
     capsys.readouterr()
     # an unsupported type fails in one line naming it, before anything is scored or written
-    assert main([*argv, "-o", str(tmp_path / "top.xlsx")]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "-o", str(tmp_path / "top.xlsx")])
+    assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "top.xlsx" in err[0] and "unsupported file type '.xlsx'" in err[0], err
+    assert len(err) == 1 and "top.xlsx: unsupported output file type '.xlsx'" in err[0], err
     assert not (tmp_path / "top.xlsx").exists()
 
 

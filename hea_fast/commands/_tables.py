@@ -51,6 +51,31 @@ def table_format(path) -> str:
     return fmt
 
 
+def csv_sep(path) -> str:
+    """The delimiter a written text table uses: a tab for .tsv, else a comma."""
+    return "\t" if Path(path).suffix.lower() == ".tsv" else ","
+
+
+def output_table(s: str) -> str:
+    """An output table path (.csv, .tsv, .txt or .parquet): an argparse type, so an unsupported file type
+    fails before any work is done."""
+    import argparse
+
+    if Path(s).suffix.lower() not in _FORMATS:
+        raise argparse.ArgumentTypeError(f"{s}: unsupported output file type {Path(s).suffix!r}; use .csv, .tsv "
+                                         "or .parquet")
+    return s
+
+
+def parquet_output(s: str) -> str:
+    """An output path that must be Parquet (.parquet or .pq): an argparse type."""
+    import argparse
+
+    if _FORMATS.get(Path(s).suffix.lower()) != "parquet":
+        raise argparse.ArgumentTypeError(f"{s}: this output is written as Parquet; name it .parquet")
+    return s
+
+
 def csv_dialect(path, note=None) -> tuple[str, str]:
     """(delimiter, encoding) of a delimited text file: the delimiter of ``, ; tab |`` that occurs
     most often in the header line (',' on a tie or none), the encoding UTF-8 (a BOM is dropped) or,
@@ -116,7 +141,7 @@ def write_table(df, path) -> Path:
     fmt = table_format(path)
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            df.to_csv(tmp, index=False, sep="\t" if Path(path).suffix.lower() == ".tsv" else ",")
+            df.to_csv(tmp, index=False, sep=csv_sep(path))
         else:
             df.to_parquet(tmp, index=False)
     return Path(path)

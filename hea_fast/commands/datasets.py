@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from hea_fast.commands._tables import output_table
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("list", help="List the datasets (rows, source, license, present in the data home)",
@@ -23,7 +25,7 @@ def register(subparsers) -> None:
     p.add_argument("name", help="dataset name (see `hea-fast datasets list`)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--head", type=int, default=0, metavar="N", help="also print the first N rows")
-    p.add_argument("-o", "--output", default=None, help="write the tidy table to this .csv or .parquet file (default: none written)")
+    p.add_argument("-o", "--output", default=None, type=output_table, help="write the tidy table to this .csv or .parquet file (default: none written)")
     p.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check of the data files")
     p.set_defaults(func=_show)
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from hea_fast.commands._common import add_command, positive_int
-from hea_fast.commands._tables import add_errors_args, add_formula_column, table_format
+from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table, table_format
 
 
 def register(subparsers) -> None:
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
                     "(.csv or .parquet).")
     p.add_argument("input", nargs="?", help="input table (.csv or .parquet)")
     add_formula_column(p)
-    p.add_argument("-o", "--output", help="output file, .csv or .parquet (default: none; required unless --list)")
+    p.add_argument("-o", "--output", type=output_table, help="output file, .csv or .parquet (default: none; required unless --list)")
     p.add_argument("--descriptors", nargs="+", default=None, metavar="NAME",
                    help="descriptor names, or one set name (zeng2024, yang2012) (default: all; units in --list)")
     p.add_argument("--table", default=None,
@@ -103,7 +103,7 @@ def handler(args) -> int:
 
     from hea_fast._io import atomic_path
     from hea_fast._progress import progress_bar
-    from hea_fast.commands._tables import BadRows, formula_column
+    from hea_fast.commands._tables import BadRows, csv_sep, formula_column
     from hea_fast.features import list_descriptors, resolve
 
     if args.list:
@@ -133,7 +133,8 @@ def handler(args) -> int:
                 col = col or formula_column(chunk.columns, args.formula_column, src)
                 out = _featurize_chunk(chunk, col, n_in, bad, args, descriptors)
                 if out_fmt == "csv":
-                    out.to_csv(tmp, mode="w" if writer is None else "a", header=writer is None, index=False)
+                    out.to_csv(tmp, mode="w" if writer is None else "a", header=writer is None, index=False,
+                               sep=csv_sep(dst))
                     writer = True
                 else:
                     import pyarrow as pa
@@ -155,7 +156,7 @@ def handler(args) -> int:
             cols = ([col] if args.only_descriptors else head) + list(names)
             empty = pd.DataFrame(columns=cols + (["error"] if args.errors != "skip" else []))
             if out_fmt == "csv":
-                empty.to_csv(tmp, index=False)
+                empty.to_csv(tmp, index=False, sep=csv_sep(dst))
             else:
                 empty.to_parquet(tmp, index=False)
     bad.report(n_in, args.errors, args.errors_out)

@@ -12,7 +12,7 @@ import os
 import sys
 
 from hea_fast.commands._common import add_command, csv_list, positive_int, probability, say
-from hea_fast.commands._tables import add_errors_args, add_formula_column
+from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
 DATASETS = ("singh2023", "yan2021")  # hea_fast.mixture.training_data.PHASE_DATASETS (not imported here: the
 # CLI imports every command module at start-up, and the mixture package pulls in scikit-learn)
@@ -274,7 +274,8 @@ def register(sub) -> None:
                     "best subsets (-o writes the whole ranking).")
     _add_data_args(p)
     _add_model_args(p)
-    p.add_argument("-o", "--output", default=None, help="ranking table, .csv or .parquet (default: printed only)")
+    p.add_argument("-o", "--output", default=None, type=output_table,
+                   help="ranking table, .csv or .parquet (default: printed only)")
 
     p = add_command(sub, "fit", _fit, help="fit a SparseMixtureClassifier and write a model directory",
                     description="Fit anchors + subset search + per-cluster posterior; save to a directory "
@@ -291,7 +292,7 @@ def register(sub) -> None:
         add_formula_column(p)
         add_errors_args(p, "p_single")
         if name == "predict":
-            p.add_argument("-o", "--output", required=True,
+            p.add_argument("-o", "--output", required=True, type=output_table,
                            help="output .csv or .parquet (input rows + p_single (+ cluster) + error)")
         else:
             p.add_argument("--threshold", type=probability, default=0.75,
@@ -302,7 +303,7 @@ def register(sub) -> None:
                            help="label values counted as single-phase when labels are not 0/1")
             p.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap resamples of the CI")
             p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-            p.add_argument("-o", "--output", default=None,
+            p.add_argument("-o", "--output", default=None, type=output_table,
                            help="table of the passing rows, .csv or .parquet (default: none written)")
 
 

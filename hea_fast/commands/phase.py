@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from hea_fast.commands._common import add_command, positive_int
-from hea_fast.commands._tables import add_errors_args, add_formula_column
+from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
 MODEL_HELP = ("default (the bundled phase model: logistic regression + random forest, the protocol's best mean AUC and "
               "log-loss; 'best' is the same model) | fast (the default's forest distilled into boosted trees: faster "
@@ -336,7 +336,7 @@ def register(sub) -> None:
     add_formula_column(p)
     p.add_argument("--model", default="default", help=MODEL_HELP)
     add_errors_args(p, "p_single")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o", "--output", required=True, type=output_table,
                    help="output .csv or .parquet (input columns + p_single, in_domain, domain_score, reason, "
                    "training_composition for a phase model, error)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")

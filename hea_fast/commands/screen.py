@@ -26,6 +26,7 @@ from hea_fast.commands._common import (
     positive_int,
     probability,
 )
+from hea_fast.commands._tables import output_table
 from hea_fast.screen.spaces import DEFAULT_PALETTE, HEA_MAX_FRACTION, HEA_MIN_FRACTION
 
 SCORERS = {"phase": "P(single phase) from the default phase model, in-domain candidates",
@@ -139,7 +140,7 @@ def _add_screen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                    help="score on the GPU (cuda; --scorer mixture only) or wherever possible (auto)")
-    p.add_argument("-o", "--output", default="screen_top.parquet",
+    p.add_argument("-o", "--output", default="screen_top.parquet", type=output_table,
                    help="the top-k rows, .parquet or .csv (by the suffix); the summary goes beside it as .json")
     p.add_argument("--plot", default=None, help="PNG summary path (default: the output with .png)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

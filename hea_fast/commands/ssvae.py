@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from hea_fast.commands._common import add_command, positive_int, say
-from hea_fast.commands._tables import add_errors_args, add_formula_column
+from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
 MODEL_HELP = ("ssvae | default (the project-trained SSVAE bundled with hea_fast), released (the authors' weights "
               "from the data home) or a directory written by `hea-fast ssvae train` (default: default)")
@@ -293,7 +293,8 @@ def register(sub) -> None:
     p.add_argument("input", help="CSV or Parquet table with a formula column")
     p.add_argument("--model", default="default", help=MODEL_HELP)
     add_formula_column(p)
-    p.add_argument("-o", "--output", required=True, help="output .csv or .parquet (input rows + p_single + error)")
+    p.add_argument("-o", "--output", required=True, type=output_table,
+                   help="output .csv or .parquet (input rows + p_single + error)")
     add_errors_args(p, "p_single")
     p.add_argument("--chunk-size", type=positive_int, default=200_000, help="rows per featurization chunk")
     p.add_argument("--threads", type=positive_int, default=None, help="featurization threads (default: all cores)")
@@ -327,7 +328,7 @@ def register(sub) -> None:
     p.add_argument("--split-seed", type=int, default=None, help="splits for the background (default: the model's)")
     p.add_argument("--output-kind", choices=("probability", "logit"), default="probability",
                    help="explain P(single phase) or its logit")
-    p.add_argument("-o", "--output", required=True, help="output .csv or .parquet")
+    p.add_argument("-o", "--output", required=True, type=output_table, help="output .csv or .parquet")
     p.add_argument("--plot", default=None, help="PNG summary plot (default: none)")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from hea_fast.commands._common import add_command, atpct, csv_list, parse_bounds, positive_int, probability, say
+from hea_fast.commands._tables import output_table
 from hea_fast.commands.ssvae import MODEL_HELP
 
 
@@ -198,7 +199,7 @@ def register(sub) -> None:
     p.add_argument("--grid", metavar="LO:HI:N,LO:HI:N",
                    help="a grid over the latent axes, e.g. --grid -2:2:5,-2:2:5 (default: none)")
     p.add_argument("--p", type=probability, default=1.0, help="φ fed to the decoder, a probability (1 = single phase)")
-    p.add_argument("-o", "--output", required=True, help="output .csv or .parquet")
+    p.add_argument("-o", "--output", required=True, type=output_table, help="output .csv or .parquet")
     _add_constraints(p, hea=True)
 
     h = "iterative design: nudge start alloys towards single phase"
@@ -209,7 +210,8 @@ def register(sub) -> None:
     p.add_argument("--model", default="default", help=MODEL_HELP)
     p.add_argument("--cutoff", type=probability, default=0.6, help="stop once P(single phase) >= cutoff")
     p.add_argument("--max-steps", type=int, default=10, help="most decode steps")
-    p.add_argument("-o", "--output", required=True, help="output .csv or .parquet of the trajectories")
+    p.add_argument("-o", "--output", required=True, type=output_table,
+                   help="output .csv or .parquet of the trajectories")
     p.add_argument("--plot", default=None, help="PNG of the first trajectory over the training alloys (default: none)")
     _add_constraints(p, hea=False)
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from hea_fast.commands._common import add_command, positive_int, say
-from hea_fast.commands._tables import add_errors_args, add_formula_column
+from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table, parquet_output
 
 _PALETTE = "Al,Cr,Hf,Mo,Nb,Ta,Ti,V,W,Zr"
 _ELEMENT_COLUMNS = ("element", "V_A3", "C11", "C12", "C44")
@@ -86,7 +86,7 @@ def register(subparsers) -> None:
     p.add_argument("--elements", default=_PALETTE, help="grid sample: comma-separated palette")
     p.add_argument("--sample", type=positive_int, default=100_000, help="grid sample: number of points (as in X-Yield)")
     p.add_argument("--seed", type=int, default=0, help="grid sample: random seed")
-    p.add_argument("-o", "--output", default=None,
+    p.add_argument("-o", "--output", default=None, type=output_table,
                    help="output .csv or .parquet (default: a table on stdout for named alloys; the grid sample "
                    "needs -o)")
 
@@ -99,7 +99,7 @@ def register(subparsers) -> None:
                     "<stem>.sample (--sample) Parquet files. Resumable with --checkpoint.")
     g.add_argument("--elements", default=_PALETTE, help="comma-separated palette")
     _common(g, "300:2600:100 = 300..2500 K")
-    g.add_argument("-o", "--output", required=True, help="output Parquet file")
+    g.add_argument("-o", "--output", required=True, type=parquet_output, help="output Parquet file")
     g.add_argument("--stats", action="store_true", help="per-temperature count/mean/std/max and histograms")
     g.add_argument("--topk", type=int, default=10, help="keep the top-k points per temperature (0 = off)")
     g.add_argument("--sample", type=int, default=0, help="also draw this many random points")

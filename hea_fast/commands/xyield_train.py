@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hea_fast._io import atomic_write
 from hea_fast.commands._common import add_command, load_xyield_model, positive_int
-from hea_fast.commands._tables import add_errors_args, add_formula_column
+from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
 # hea_fast.xyield.protocol.METHODS, spelled out so `hea-fast --help` does not import torch
 # (+ "mix": the paper's Mix, hea_fast.xyield.paper.train_mix, from scratch on simulated + experimental points)
@@ -99,7 +99,7 @@ def register(subparsers) -> None:
     add_errors_args(q, "predictions")
     q.add_argument("--temperatures", "--temperature", "-T", type=float, nargs="+", default=[300.0], metavar="T",
                    help="temperatures in K")
-    q.add_argument("-o", "--out", help="output .csv or .parquet (default: CSV on stdout)")
+    q.add_argument("-o", "--out", type=output_table, help="output .csv or .parquet (default: CSV on stdout)")
 
 
 _SPLIT_HELP = "experimental split: 5pct or 10pct (few-shot training share) or cv10:K (10-fold CV, fold K held out)"
