@@ -87,6 +87,30 @@ def test_cli_default_palette_is_the_library_one(capsys):
     assert ",".join(S.DEFAULT_PALETTE) in capsys.readouterr().out.replace("\n", "").replace(" ", "")
 
 
+def test_cli_yield_scorers_default_to_the_elements_with_maresca_curtin_inputs(tmp_path, capsys):
+    from hea_fast.cli import main
+    from hea_fast.commands.screen import YIELD_PALETTE
+    from hea_fast.xyield.maresca_curtin import mc_elements
+
+    assert YIELD_PALETTE == tuple(e for e in S.DEFAULT_PALETTE if e in mc_elements()) and len(YIELD_PALETTE) == 11
+    out = tmp_path / "y.parquet"
+    assert main(["screen", "--scorer", "yield", "--n-elements", "4", "--step", "10", "--top-k", "5", "-o", str(out),
+                 "--no-progress"]) == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert tuple(summary["space"]["elements"]) == YIELD_PALETTE
+    capsys.readouterr()
+    # a palette with elements lacking those inputs stops before scoring, naming them (and not the known ones)
+    bad = tmp_path / "b.parquet"
+    assert main(["screen", "--scorer", "phase+yield", "--elements", "Co,Cr,Fe,Mn,Ni", "-o", str(bad),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the palette also holds Co, Mn, Ni:" in err[0], err
+    assert not bad.exists()
+    # forbidden elements are not asked for
+    assert main(["screen", "--scorer", "yield", "--elements", "Co,Nb,Mo,Ta,W", "--forbid", "Co", "--n-elements",
+                 "4", "--step", "10", "--top-k", "5", "-o", str(bad), "--no-progress"]) == 0
+
+
 def _lattice_count(n_el, k, units, ok):
     """Brute-force count of k-element compositions of n_el elements in `units` steps, each tuple
     (element index -> units) accepted by ok."""

@@ -29,6 +29,10 @@ from hea_fast.commands._common import (
 from hea_fast.commands._tables import output_table
 from hea_fast.screen.spaces import DEFAULT_PALETTE, HEA_MAX_FRACTION, HEA_MIN_FRACTION
 
+# the default palette's elements with Maresca-Curtin inputs (hea_fast/data/xyield/elastic_volumes.csv;
+# tests/test_screen_cli.py checks it against the table): the yield scorers' default palette
+YIELD_PALETTE = ("Al", "Cr", "Fe", "Ti", "V", "Zr", "Nb", "Mo", "Hf", "Ta", "W")
+
 SCORERS = {"phase": "P(single phase) from the default phase model, in-domain candidates",
            "mixture": "P(single phase) from the sparse-mixture model (the paper's)",
            "yield": "Maresca-Curtin yield strength",
@@ -95,7 +99,10 @@ def register(sub) -> None:
 
 
 def _add_screen_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--elements", type=csv_list, default=list(DEFAULT_PALETTE), help="comma-separated palette")
+    p.add_argument("--elements", type=csv_list, default=None,
+                   help=f"comma-separated palette (default: {','.join(DEFAULT_PALETTE)}; with --scorer yield, "
+                   "phase+yield or mixture+yield the ones of them with Maresca-Curtin inputs: "
+                   f"{','.join(YIELD_PALETTE)})")
     p.add_argument("--n-elements", type=_int_range, default=5,
                    help="principal elements per alloy: a number (5) or a range (4-6)")
     p.add_argument("--step", type=float, default=5.0, help="lattice step in at.%% (100 / step must be an integer)")
@@ -167,6 +174,20 @@ def build_scorer(kind: str, model=None, temperature: float = 1300.0, min_p: floa
     if kind == "ssvae":
         return S.SSVAEScorer(load_ssvae_model(model))
     raise ValueError(f"unknown scorer {kind!r}")
+
+
+def _check_yield_elements(space, kind: str) -> None:
+    """--scorer *yield needs Maresca-Curtin inputs (volume, elastic constants) for every element the space
+    can use: name the others before anything is scored."""
+    from hea_fast.xyield.maresca_curtin import mc_elements
+
+    known = mc_elements()
+    forbidden = set(space.spec()["forbidden"])
+    missing = [e for e in space.elements if e not in known and e not in forbidden]
+    if missing:
+        raise ValueError(f"--scorer {kind} ranks by the Maresca-Curtin yield strength, which has inputs for "
+                         f"{', '.join(known)} only; the palette also holds {', '.join(missing)}: pass --elements "
+                         f"from those (or --forbid {','.join(missing)})")
 
 
 def score_label(name: str) -> str:
@@ -307,8 +328,12 @@ def _cmd_screen(args) -> int:
         raise ValueError(f"--domain-pool {args.domain_pool} is below --top-k {args.top_k}: the pool holds the "
                          "candidates the top-k is chosen from")
     scorer = build_scorer(args.scorer, args.model, args.temperature, args.min_p)
+    if args.elements is None:
+        args.elements = list(YIELD_PALETTE if args.scorer.endswith("yield") else DEFAULT_PALETTE)
     space = _space_or_error(args.elements, args.n_elements, args.step, bounds, args.require, args.forbid,
                             args.max_fraction, args.min_fraction)
+    if args.scorer.endswith("yield"):
+        _check_yield_elements(space, args.scorer)  # only a given --elements can fail this
     out = Path(args.output)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
     title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k, args.model)

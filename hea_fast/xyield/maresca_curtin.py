@@ -124,6 +124,13 @@ def _table():
         return pd.read_csv(fh, comment="#").set_index("element")
 
 
+def mc_elements() -> tuple[str, ...]:
+    """The elements with Maresca-Curtin inputs (volume and elastic constants) in the bundled table."""
+    tab = _table()
+    ok = tab[["V_A3", "C11_GPa", "C12_GPa", "C44_GPa"]].notna().all(axis=1)
+    return tuple(tab.index[ok])
+
+
 def element_inputs(elements, volumes=None) -> ElementInputs:
     """Model inputs for `elements` from the project table, with `volumes` (dict element -> Å³)
     overriding the table's atomic volumes. Elements without table data raise ValueError unless
