@@ -27,8 +27,9 @@ rewriting notations found in papers and compilations that have one reading: Unic
 digits (`AlCoCrFeNi₂.₁`), LaTeX subscripts (`Al$_{0.5}$CoCrFeNi`, `Al_{0.5}…`, `\\mathrm{Al}`),
 square brackets as group parentheses (`[CoCrFeNi]96Nb4`), an element's amount in parentheses
 (`Al(0.5)CoCrFeNi`), hyphens or dashes between components
-(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%`, a trailing remark in parentheses that
-starts with a lower-case letter (`CoCrFeMnNi (as-cast)`, `Al0.3CoCrFeNi (aged 700 C)`), trailing
+(`Al-Co-Cr-Fe-Ni`, `Al0.5–CoCrFeNi`), a trailing `at.%`, a trailing remark in parentheses none of
+whose words reads as element symbols (`CoCrFeMnNi (as-cast)`, `Al0.3CoCrFeNi (aged 700 C)`,
+`CoCrFeMnNi (Cantor alloy)`), trailing
 footnote markers (`CoCrFeMnNi*`, `HfNbTaTiZr†`) and a family written with variables and their values
 (`AlxCoCrFeNi (x = 0.3)`, `AlxCoCrFeNiTiy, x = 0.5, y = 0.2`: every variable x, y, z used in the
 formula must have a value and every value a variable; a variable without a value stays an error). Trailing phase and processing labels
@@ -330,12 +331,12 @@ _SEPARATOR = re.compile(r"(?<=[A-Za-z0-9.)\]])\s*[-\u2010\u2011\u2012\u2013\u201
 # number is no formula, so the reading is unique
 _PAREN_AMOUNT = re.compile(r"(?<=[A-Za-z)])\(\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*\)")
 _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
-# a trailing remark in parentheses that starts with a lower-case letter: "(as-cast)", "(aged 700 C)"
-# (no element symbol starts lower-case, so it cannot be a group; "(HIP)" would be one, and is left
-# alone); an "=" makes it a variable's value ("(x = 0.3)"), which _VALUES reads instead. A remark
-# that may name part of the composition is never dropped (`_drop_remark`): "(balance Fe)", "(bal.)",
-# "(doped with 0.5 C)" stay errors
-_REMARK = re.compile(r"\s*\(\s*([a-z][^()=]*)\)\s*$")
+# a trailing remark in parentheses: "(as-cast)", "(aged 700 C)", "(Cantor alloy)"; an "=" makes it a
+# variable's value ("(x = 0.3)"), which _VALUES reads instead. A remark that may name part of the
+# composition is never dropped (`_drop_remark`): one with a word that reads as element symbols
+# ("(balance Fe)", "(Al-free)", "(doped with 0.5 C)", "(HIP)", which would be a group) or a balance
+# ("(bal.)") stays an error
+_REMARK = re.compile(r"\s*\(\s*([A-Za-z][^()=]*)\)\s*$")
 _TEMPERATURE = re.compile(r"[0-9]{3,4}\s*\u00b0?\s*[CKF]\b|\u00b0\s*[CF]\b")
 _BALANCE = re.compile(r"\bbal", re.IGNORECASE)
 # trailing footnote markers of a table: "CoCrFeMnNi*", "HfNbTaTiZr†", "NbMoTaW **"
@@ -379,7 +380,7 @@ def normalise_notation(formula: str) -> str:
     """`formula` with the published notations of the module docstring rewritten into the grammar
     (subscript digits, LaTeX subscripts and text macros, square brackets, amounts in parentheses,
     dashes between components,
-    a trailing at.% or lower-case remark in parentheses); other text is left alone. The parsers call
+    a trailing at.% or a remark in parentheses that names no element); other text is left alone. The parsers call
     it only on texts the grammar rejects.
 
     >>> normalise_notation("Al$_{0.5}$Co-Cr-Fe-Ni₂")
@@ -400,14 +401,26 @@ def normalise_notation(formula: str) -> str:
     return strip_labels(_AT_PERCENT.sub("", _drop_remark(t)))
 
 
+def _names_elements(word: str) -> bool:
+    """Whether `word` (letters only) can be read as a run of element symbols ("Ni", "NbTa", "C", "In")."""
+    ok = [True] + [False] * len(word)  # ok[i]: word[:i] splits into element symbols
+    for i in range(len(word)):
+        if ok[i] and word[i].isupper():
+            for k in (1, 2):
+                if i + k <= len(word) and (k == 1 or word[i + 1].islower()) and is_element(word[i:i + k]):
+                    ok[i + k] = True
+    return ok[-1]
+
+
 def _drop_remark(t: str) -> str:
-    """`t` without a trailing lower-case remark in parentheses, unless the remark may name part of the
-    composition: a capital letter other than a temperature's unit ("700 C", "1200 K", "°C"), or a balance."""
+    """`t` without a trailing remark in parentheses ("(as-cast)", "(Cantor alloy)", "(aged 700 C)"),
+    unless the remark may name part of the composition: a word that reads as element symbols ("Fe",
+    "NbTa", "C", "In") other than a temperature's unit ("700 C", "1200 K", "°C"), or a balance."""
     m = _REMARK.search(t)
     if m is None:
         return t
     words = _TEMPERATURE.sub("", m.group(1))
-    if any(c.isupper() for c in words) or _BALANCE.search(words):
+    if any(_names_elements(w) for w in re.findall(r"[A-Za-z]+", words)) or _BALANCE.search(words):
         return t
     return t[:m.start()]
 

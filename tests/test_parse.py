@@ -211,6 +211,10 @@ NOTATIONS = [  # published notation, the same alloy in the grammar
     ("CoCrFeMnNi (as-cast)", "CoCrFeMnNi"),
     ("Al0.3CoCrFeNi (aged 700 C, 24 h)", "Al0.3CoCrFeNi"),
     ("CoCrFeMnNi (annealed at 1100 \u00b0C)", "CoCrFeMnNi"),
+    ("CoCrFeMnNi (Cantor alloy)", "CoCrFeMnNi"),
+    ("AlCoCrFeNi2.1 (EHEA)", "AlCoCrFeNi2.1"),
+    ("CoCrFeNi (Annealed, 1200 K)", "CoCrFeNi"),
+    ("HfNbTaTiZr (Senkov et al.)", "HfNbTaTiZr"),
     ("CoCrFeMnNi*", "CoCrFeMnNi"),
     ("HfNbTaTiZr \u2020", "HfNbTaTiZr"),
     ("NbMoTaW **", "NbMoTaW"),
@@ -224,6 +228,7 @@ NOT_FAMILIES = [  # variables without a value (or values without their variable)
     # so do remarks that may name part of the composition
     "AlxCoCrFeNi", "AlxCoCrFeNi (y = 0.3)", "AlxCoCrFeNiTiy (x = 0.5)", "CoCrFeNiDy (y = 0.3)",
     "Ni60Cr20 (balance Fe)", "Ni60Cr20 (bal. Fe)", "CoCrFeNi (doped with 0.5 C)", "CoCrFeNi (plus 2 at.% C)",
+    "CoCrFeNi (Al-free)", "HfNbTaTiZr (NbTa-rich)", "CoCrFeNi (In air)", "CoCrFeNi (alloy B)",
 ]
 
 
