@@ -3,8 +3,9 @@
 Same-run ratios checked in CI (quick mode):
 * ssvae_epoch_vectorised_vs_pyro: one epoch for 5 models (seeds/splits) with `train_models` (one
   batched step per minibatch for all 5) against 5 epochs of the authors' Pyro SVI loop
-  (`train_pyro`, TraceEnum_ELBO), same data, batch 32, 1 thread. Quick mode times 3 Pyro steps and
-  scales to an epoch (27 steps).
+  (`train_pyro`, TraceEnum_ELBO), same data, batch 32, 1 thread, CPU time (both sides run on one
+  thread, so it is their wall time on a quiet machine, and what other processes disturb least). Quick
+  mode times 3 Pyro steps and scales to an epoch (27 steps).
 * ssvae_5_models_vectorised_vs_sequential: 5 models at once vs 5 single-model runs of `train_models`.
 * ssvae_screen_vs_per_alloy: `design.screen` (C++ featurization in chunks + one batched classifier
   call) against scoring alloy by alloy (featurize one, forward one), compositions/s printed.
@@ -19,6 +20,8 @@ Same-run ratios checked in CI (quick mode):
   neither torch nor scikit-learn.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -37,7 +40,7 @@ def _epoch_time(timer, splits, seeds, epochs):
 
     run = lambda: train_models([splits[i] for i in range(len(seeds))], list(seeds),  # noqa: E731
                                config=TrainConfig(epochs=epochs, threads=1), progress=False)
-    return timer(run, repeat=1, min_time=0.0) / epochs
+    return timer(run, repeat=1, min_time=0.0, clock=time.process_time) / epochs
 
 
 def test_ssvae_training_epoch(splits, quick, check_ratio, timer):
@@ -68,7 +71,8 @@ def test_ssvae_training_epoch(splits, quick, check_ratio, timer):
             opt.step()
 
         step()  # the first step (Pyro's first trace) is not timed
-        t_pyro = timer(lambda: [step() for _ in range(n_steps)], repeat=1, min_time=0.0) / n_steps * 27
+        t_pyro = timer(lambda: [step() for _ in range(n_steps)], repeat=1, min_time=0.0,
+                       clock=time.process_time) / n_steps * 27
     finally:
         torch.set_num_threads(prev)
     print(f"\nepoch: 5 models vectorised {t5 * 1e3:.0f} ms, 1 model {t1 * 1e3:.0f} ms, Pyro loop {t_pyro * 1e3:.0f} ms/model; "
