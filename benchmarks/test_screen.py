@@ -4,7 +4,8 @@ Full mode (`make bench`): the demo space (5-element alloys of 15 metals at 5 %, 
 compositions) on 2 threads, and a 2-worker Dask LocalCluster against a 1-worker one on the
 6-element space of the same palette (58.2 M compositions, default cluster chunks of 2 M) and on the
 demo space. Quick mode (CI): the 4-element space (1.3 M). Same-run ratios checked in CI, on the
-same chunk:
+same chunk (CI guards them with one thread each, BLAS too, in CPU time: the ``_1thread_cpu`` names;
+the ``_wall`` names, 2 threads, are recorded only):
 
 * ``screen_fused_vs_numpy_probit`` (like with like): the fused C++ kernel (decode, the model's
   descriptors, MacKay probit predictive, top-k in one pass) against the same probit predictive
