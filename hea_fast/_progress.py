@@ -63,8 +63,23 @@ class _PlainBar:
         return False
 
 
+def _live(file) -> bool:
+    """Whether `file` shows a redrawn bar: a terminal, or a notebook (ipykernel: tqdm.auto draws a
+    widget there)."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return bool(file.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def progress_bar(iterable=None, **kw):
-    """A tqdm bar (``tqdm.auto``) when tqdm is installed, else a plain-text one with the same API."""
+    """A tqdm bar (``tqdm.auto``) on a terminal or in a notebook when tqdm is installed; else, and
+    whenever the output is a file, pipe or batch log (stderr not a terminal), the plain one with the
+    same API: one line every few seconds instead of a redraw per update, which would fill the log."""
+    if not _live(kw.get("file") or sys.stderr):
+        return _PlainBar(iterable, **kw)
     try:
         from tqdm.auto import tqdm
     except ImportError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 
 import numpy as np
 import pytest
@@ -132,3 +133,32 @@ def test_plain_progress_bar_counts_and_prints(capsys):
     err = capsys.readouterr().err
     assert "job: 10/10 rows" in err and "best=1.5" in err
     assert list(_PlainBar(range(3), disable=True)) == [0, 1, 2]
+
+
+def test_progress_redraws_only_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    from hea_fast._progress import _PlainBar, progress_bar
+
+    tqdm = pytest.importorskip("tqdm")
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    log = io.StringIO()  # a file, pipe or batch log: plain lines, no carriage-return redraws
+    with progress_bar(total=1000, desc="screen", unit="comp", file=log, unit_scale=True) as bar:
+        for _ in range(1000):
+            bar.update(1)
+    assert isinstance(bar, _PlainBar) and "\r" not in log.getvalue()
+    lines = log.getvalue().splitlines()  # one line per few seconds: here only the final one
+    assert len(lines) == 1 and lines[0].startswith("screen: 1,000/1,000 comp (")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    bar = progress_bar(total=3, file=Terminal())
+    assert isinstance(bar, tqdm.tqdm)
+    bar.close()
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))  # a notebook: tqdm.auto
+    bar = progress_bar(total=3, file=io.StringIO())
+    assert isinstance(bar, tqdm.tqdm)
+    bar.close()
