@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,24 @@ def test_threshold_counts_passing():
     desc = featurize(space.decode(0, len(space)))
     assert res.n_passing == int((desc["VEC"] >= 8.0).sum())
     assert (res.top["VEC_score"] >= 8.0).all()
+
+
+def test_probability_thresholds_outside_0_1_are_refused_before_scoring():
+    space = S.CompositionSpace(PALETTE, 3, 10.0)
+    model = SparseMixtureClassifier.load_default()
+    for bad, needle in ((75.0, "MixtureScorer threshold 75 is outside [0, 1]: p_single is a probability"),
+                        (-0.1, "outside [0, 1]"), (float("nan"), "must be finite")):
+        with pytest.raises(ValueError, match=re.escape(needle)):
+            S.screen(space, S.MixtureScorer(model, threshold=bad), top_k=5, progress=False)
+        # a requirement of a Combined scorer is checked too
+        with pytest.raises(ValueError, match="MixtureScorer threshold"):
+            S.screen(space, S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(model, threshold=bad)]),
+                     top_k=5, progress=False)
+    # the ends of [0, 1] are thresholds too (and a score that is not a probability takes any finite one:
+    # VEC >= 8 above)
+    assert S.screen(space, S.MixtureScorer(model, threshold=0.0), top_k=5, progress=False).n_passing == len(space)
+    with pytest.raises(ValueError, match=re.escape("PhaseScorer threshold 2 is outside [0, 1]")):
+        S.screen(space, S.PhaseScorer(threshold=2.0), top_k=5, progress=False)
 
 
 def test_merge_topk_is_order_independent(rng):

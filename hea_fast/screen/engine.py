@@ -159,6 +159,9 @@ def screen(
         if not math.isfinite(threshold):
             raise ValueError(f"threshold must be finite, got {threshold}")
         scorer.threshold = float(threshold)
+    for part in scorer.walk():  # the requirements of a Combined scorer too
+        if hasattr(part, "check_threshold"):
+            part.check_threshold()
     if descriptors is None:
         descriptors = scorer.needed_descriptors() or (None if scorer.reads_descriptors() else ())
     gpu = _gpu_screener(space, scorer, table, device, client)

@@ -16,6 +16,7 @@ screened in two stages, the domain scored on a candidate pool only (`hea_fast.sc
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -46,6 +47,22 @@ class Scorer:
     descriptors: tuple[str, ...] | None = None
     threshold: float | None = None
     has_domain: bool = False
+    probability: bool = False  # the score is a probability: a threshold must lie in [0, 1]
+
+    def check_threshold(self) -> None:
+        """Raise ValueError naming the scorer when its threshold is not a usable number (NaN, or
+        outside [0, 1] for a probability, e.g. 75 meant as a percentage)."""
+        t = self.threshold
+        if t is None:
+            return
+        try:
+            t = float(t)
+        except (TypeError, ValueError):
+            raise ValueError(f"{type(self).__name__} threshold must be a number, got {self.threshold!r}") from None
+        if not math.isfinite(t):
+            raise ValueError(f"{type(self).__name__} threshold must be finite, got {t}")
+        if self.probability and not 0.0 <= t <= 1.0:
+            raise ValueError(f"{type(self).__name__} threshold {t:g} is outside [0, 1]: {self.name} is a probability")
 
     def score(self, batch: CompositionBatch, desc: pd.DataFrame | None) -> np.ndarray:
         raise NotImplementedError
@@ -133,6 +150,8 @@ class MixtureScorer(Scorer):
     to 0.02 (tests/test_probit.py). engine picks the implementation of the probit predictive:
     "cpp" (the fused C++ kernels, default) or "numpy" (their float64 reference).
     """
+
+    probability = True
 
     def __init__(self, model=None, name: str = "p_single", threshold: float | None = None, method: str = "probit",
                  engine: str = "cpp", threads=None):
@@ -250,6 +269,8 @@ class PhaseScorer(Scorer):
     (`hea_fast.screen.domain`). `threads`: kernel threads (None: all cores).
     """
 
+    probability = True
+
     descriptors = ()  # the model featurizes what it needs itself
 
     def __init__(self, model=None, name: str = "p_single", threshold: float | None = None,
@@ -343,6 +364,8 @@ class SSVAEScorer(Scorer):
     float32, descriptors, the torch model). The two agree to float32 rounding of the descriptors
     and the network (tests/test_ssvae_head.py). `threads`: kernel threads (None: all cores).
     """
+
+    probability = True
 
     def __init__(self, model, name: str = "p_single_ssvae", threshold: float | None = None, engine: str = "cpp",
                  threads: int | None = None):
