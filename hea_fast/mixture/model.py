@@ -110,6 +110,20 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
     random_state : int seed (None: a fresh one, stored in ``seed_``).
     engine : "cpp" (compiled PG-Gibbs, default) or "numpy" (reference sampler); ``backend`` is its
         deprecated spelling (one release).
+
+    Attributes (after ``fit``)
+    --------------------------
+    selected_descriptors_ : names of the selected subset (the lowest mixture WBIC); ``subset_`` their
+        column indices.
+    ranking_ : DataFrame of every searched subset, best first (``wbic``, ``stderr``, ``indices``, ...).
+    free_energy_, free_energy_stderr_ : the selected subset's WBIC and its Monte Carlo standard error.
+    anchor_names_, n_clusters_, anchors_z_ : the anchors, the number of clusters and the anchors in
+        standardized descriptor space; ``cluster_sizes_``, ``cluster_positive_``: training alloys and
+        single-phase ones per cluster.
+    coef_draws_ : per cluster, posterior weight draws (β = 1) behind ``predict_proba``.
+    global_ranking_, global_subset_, global_free_energy_ : the single global model compared with
+        (``compare_global``; None / NaN when not run).
+    standardizer_, classes_, seed_ : the descriptor standardization, [0, 1] and the seed used.
     """
 
     def __init__(self, anchors=DEFAULT_ANCHORS, descriptors=None, max_size=3, cluster_on="subset",
