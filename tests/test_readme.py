@@ -142,3 +142,43 @@ def test_method_examples_name_the_api_as_it_is(needle):
 
         for name in ("pretrain", "transfer", "predict"):
             assert callable(getattr(protocol, name)), name
+
+
+def _subparsers(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def test_every_command_the_readme_shows_parses():
+    """Each `hea-fast ...` span of the README: a full command line parses as written (optional parts in
+    [brackets] included); a span listing alternatives ("list / show NAME / verify") names subcommands
+    that exist."""
+    import shlex
+
+    from hea_fast.cli import build_parser
+
+    spans = sorted(set(re.findall(r"`hea-fast ([^`]*)`", README.read_text())))
+    assert len(spans) >= 15
+    for span in spans:
+        tokens = shlex.split(span)
+        if "/" in tokens:  # GROUP a [ARGS] / b [ARGS] / c: each of a, b, c is a subcommand of GROUP
+            group = _subparsers(build_parser()).get(tokens[0])
+            assert group is not None, f"README: `hea-fast {span}`: no command {tokens[0]!r}"
+            names = [tokens[1]] + [tokens[k + 1] for k, t in enumerate(tokens[:-1]) if t == "/"]
+            for name in names:
+                assert name in _subparsers(group), f"README: `hea-fast {span}`: no subcommand {name!r}"
+            continue
+        argv = [t.strip("[]") for t in tokens if t.strip("[]")]
+        parser = build_parser()
+        for tok in argv:  # a bare command name ("`hea-fast mixture predict` reads ...")
+            parser = _subparsers(parser).get(tok) if parser is not None else None
+        if parser is not None and not _subparsers(parser):
+            continue
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit as exc:
+            assert argv == ["--help"] and exc.code == 0, f"README: `hea-fast {span}` does not parse"
