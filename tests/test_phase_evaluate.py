@@ -32,10 +32,19 @@ def test_parse_labels_reads_numbers_words_and_phases():
     # another compilation's vocabulary: named by --single, everything else non-empty is 0
     y, _ = parse_labels(["SS", "ss", "MP", "SS+IM", ""], single=["SS"])
     np.testing.assert_array_equal(y, [1, 1, 0, 0, np.nan])
+    # one lattice with a solid-solution or disordered qualifier, single-phase words; IM phase names and
+    # multi-phase words (the datasets' vocabulary, hea_fast.datasets.tidy, reads Laves and sigma as IM)
+    ones = ["FCC_SS", "SS-BCC", "bcc solid solution", "Single-phase FCC", "BCC (disordered)", "disordered BCC",
+            "A2", "single", "Single phase", "single-phase SS"]
+    zeros = ["Laves", "sigma", "mu", "multiple", "Multiple phases", "two-phase", "dual phase", "FCC + BCC (disordered)"]
+    y, _ = parse_labels(ones + zeros)
+    np.testing.assert_array_equal(y, [1.0] * len(ones) + [0.0] * len(zeros))
 
 
 @pytest.mark.parametrize("vals, needle", [(["FCC", "SS"], "'SS' (row 1)"), ([0, 2], "2 (row 1)"),
-                                          (["B2"], "--single B2"), ([0.5], "0.5 (row 0)")])
+                                          (["B2"], "--single B2"), ([0.5], "0.5 (row 0)"),
+                                          (["ordered BCC"], "'ordered BCC'"), (["L12"], "'L12'"),
+                                          (["FCC (ordered)"], "'FCC (ordered)'")])
 def test_parse_labels_names_what_it_cannot_read(vals, needle):
     with pytest.raises(ValueError) as e:
         parse_labels(vals)

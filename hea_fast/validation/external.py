@@ -9,10 +9,14 @@ training sources, and a score on known alloys measures memory, not prediction. M
 bootstrap intervals (resampling alloy systems) are those of `hea_fast.validation.scores.metrics`.
 
 `parse_labels` reads a label column: 0/1, booleans and yes/no words, or phase names. Phase names follow
-the protocol's mapping (`label_from_phase`): exactly one of FCC, BCC, HCP is single phase; a value naming
-several phases (``FCC+BCC``, ``BCC + Laves``) or IM / AM / multi-phase words is not. Anything else
-(``SS``, ``B2``, ``SP``: conventions differ between compilations) is an error naming the value, unless
-`single` lists the values that mean one solid-solution phase (then every other non-empty value is 0).
+the protocol's mapping (`label_from_phase`): exactly one of FCC, BCC, HCP is single phase, also written
+with a solid-solution or disordered qualifier (``FCC_SS``, ``SS-BCC``, ``single-phase FCC``, ``BCC
+(disordered)``, ``disordered BCC``, the Strukturbericht ``A1`` / ``A2`` / ``A3``) or as ``single`` /
+``single phase``; a value naming several phases (``FCC+BCC``, ``BCC + Laves``), an intermetallic or
+amorphous phase (IM, AM, Laves, sigma, mu) or multi-phase words (``multiple phases``, ``dual-phase``)
+is not. Anything else (``SS``, ``B2``, ``L12``, ``SP``, ``ordered BCC``: conventions differ between
+compilations) is an error naming the value, unless `single` lists the values that mean one
+solid-solution phase (then every other non-empty value is 0).
 """
 from __future__ import annotations
 
@@ -26,8 +30,13 @@ __all__ = ["parse_labels", "evaluate_predictions", "SLICES", "report_markdown"]
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "n", "f"})
 _ONE_PHASE = frozenset({"FCC", "BCC", "HCP"})
+# one solid-solution lattice with a qualifier (upper case, runs of space, "_" and "-" made one space)
+_ONE_PHASE_WORDS = re.compile(r"(?:SINGLE(?: PHASE)? )?(?:DISORDERED )?(?:FCC|BCC|HCP|A1|A2|A3)"
+                              r"(?: SS| SOLID SOLUTION| \(DISORDERED\))?|(?:SS|SOLID SOLUTION) (?:FCC|BCC|HCP)"
+                              r"|SINGLE(?: PHASE)?(?: SS| SOLID SOLUTION)?")
 _NOT_SINGLE = frozenset({"IM", "AM", "MULTI", "MULTIPHASE", "MULTI-PHASE", "MP", "AMORPHOUS", "INTERMETALLIC",
-                         "DUAL", "DUAL-PHASE"})
+                         "DUAL", "DUAL-PHASE", "LAVES", "SIGMA", "MU", "MULTIPLE", "MULTIPLE PHASES", "MULTI PHASE",
+                         "MULTI PHASES", "DUAL PHASE", "TWO PHASE", "TWO PHASES"})
 _SEVERAL = re.compile(r"\+|,|/|&|\band\b", re.IGNORECASE)
 #: slice name -> which rows (keys of the masks `evaluate_predictions` builds)
 SLICES = ("all", "in domain", "out of domain", "training compositions", "new compositions",
@@ -65,9 +74,10 @@ def parse_labels(values: Iterable, single: Sequence[str] | None = None) -> tuple
             y[i] = 1.0 if low in _TRUE else 0.0
             continue
         up = re.sub(r"\s+", "", text.upper())
-        if up in _ONE_PHASE:
+        words = re.sub(r"[\s_\-]+", " ", text.upper()).strip()
+        if up in _ONE_PHASE or _ONE_PHASE_WORDS.fullmatch(words):
             y[i] = 1.0
-        elif up in _NOT_SINGLE or _SEVERAL.search(text):
+        elif up in _NOT_SINGLE or words in _NOT_SINGLE or _SEVERAL.search(text):
             y[i] = 0.0
         else:
             raise ValueError(f"label {text!r} (row {i}) is not one the phase mapping reads (0/1, yes/no, FCC, BCC, HCP, "
