@@ -348,8 +348,9 @@ def register(sub) -> None:
                     "(95 %% cluster-bootstrap intervals over alloy systems) of a model's P(single phase) against the "
                     "labels of a table: on all scored alloys, inside and outside the applicability domain, and on the "
                     "alloys that are training compositions of the model or new ones (a score on known alloys "
-                    "measures memory). Labels: 0/1, yes/no, or phase names (FCC, BCC, HCP = single phase; FCC+BCC, "
-                    "IM, AM = not); other vocabularies need --single.")
+                    "measures memory). Labels: 0/1, yes/no, or phase names (FCC, BCC, HCP, also FCC_SS, single-phase "
+                    "BCC, BCC (disordered), single phase = single phase; FCC+BCC, IM, AM, Laves, sigma, multiple "
+                    "phases = not); ambiguous names (SS, B2) and other vocabularies need --single.")
     e.add_argument("input", help="CSV or Parquet table with a formula column and a label column")
     add_formula_column(e)
     e.add_argument("--label-column", required=True, metavar="NAME", help="column holding the labels")
