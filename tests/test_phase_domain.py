@@ -204,6 +204,25 @@ def test_score_features_equals_brute_force_knn(train, domain):
     np.testing.assert_array_equal(s2["domain_score"].to_numpy(), s["domain_score"].to_numpy())
 
 
+@pytest.mark.parametrize("n", [3, 6, 10, 40, 110])
+def test_small_training_sets_match_brute_force(n):
+    """Under ~16 (k + 8) training points the candidate bound has fewer column groups than candidates
+    wanted: every point is then a candidate (this used to keep too few, reading the next row's)."""
+    train = _training(seed=n, n=n, n_al=0)
+    dom = ApplicabilityDomain().fit(train, threads=1)
+    els, z, dk, loo_rows, thr = _reference(train)
+    assert dom.threshold_ == pytest.approx(thr, rel=1e-12)
+    rng = np.random.default_rng(n)
+    D0 = featurize_array(train, list(DEFAULT_DESCRIPTORS))
+    F0 = train[els].to_numpy(float)
+    i, j = rng.integers(0, len(train), (2, 150))
+    t = rng.uniform(-0.5, 1.5, (150, 1))
+    D = D0[i] + t * (D0[j] - D0[i])
+    F = np.clip(F0[i] + t * (F0[j] - F0[i]), 0, None)
+    s = dom.score_features(D, F, els, threads=1)
+    np.testing.assert_allclose(s["domain_score"].to_numpy(), dk(z(D, F)) / thr, rtol=1e-12)
+
+
 def test_score_is_monotone_along_a_ray_away_from_the_data(train, domain):
     els, z, dk, _loo, thr = _reference(train)
     D0 = featurize_array(train, list(DEFAULT_DESCRIPTORS))

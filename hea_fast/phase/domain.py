@@ -475,7 +475,8 @@ class ApplicabilityDomain:
                 np.matmul(Q, self._m2pt, out=s[:, :m])
             s[:, :m] += self._norms
             gmin = s.reshape(c, groups, _GROUP).min(axis=2)
-            t = np.partition(gmin, kc - 1, axis=1)[:, kc - 1] if kc < groups else gmin.max(axis=1)
+            # fewer groups than candidates wanted (under ~16 (k + 8) training points): every point is one
+            t = np.partition(gmin, kc - 1, axis=1)[:, kc - 1] if kc <= groups else s[:, :m].max(axis=1)
             rows, cols = np.nonzero(s <= t[:, None])
             diff = Q[rows] - self.points_[cols]
             d = np.sqrt((diff * diff).sum(axis=1))
