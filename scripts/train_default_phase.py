@@ -34,7 +34,10 @@ probabilities equal the fitted estimator's to 1e-12.
     HEA_FAST_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 19 python scripts/train_default_phase.py [--out DIR]
 
 The forest's node arrays go to nodes.npz; predictions of feature rows by the C++ forest walker, equal to
-scikit-learn's bitwise.
+scikit-learn's bitwise. training_alloys.npz holds, per domain point, the training alloy's formula and
+source votes (`PhaseModel.neighbors`). ``--alloys-only DIR`` writes only that file for an existing
+model directory, after checking that the pooled frame has the fingerprint DIR/TRAINING.json records
+and reproduces the directory's domain points bit for bit (nothing else in DIR changes).
 """
 from __future__ import annotations
 
@@ -102,6 +105,45 @@ def versions() -> dict:
             "platform": platform.platform()}
 
 
+def training_alloys(domain, pooled) -> dict:
+    """Per point of `domain` (fitted on `pooled`'s compositions): formula and source votes of the row."""
+    from hea_fast.composition import CompositionBatch
+    from hea_fast.phase.neighbors import point_rows
+    from hea_fast.validation import element_columns
+
+    els = element_columns(pooled)
+    D, F, elements, reasons, _ = domain._featurize(pooled[els], 1)
+    rows = point_rows(domain, D, F, elements)
+    sub = pooled.iloc[rows]
+    frac = F[rows] / F[rows].sum(axis=1, keepdims=True)
+    formulas = CompositionBatch(frac, tuple(elements)).formulas(2)  # at.% to 0.01 (the smallest amount is 0.034)
+    return {"formula": np.asarray(formulas, dtype=str), "provenance": np.asarray(sub["provenance"], dtype=str),
+            "n_sources": sub["n_sources"].to_numpy(np.int32), "n_single_sources": sub["n_single_sources"].to_numpy(np.int32),
+            "single_phase": sub["single_phase"].to_numpy(np.int8)}
+
+
+def add_training_alloys(directory: Path, conflict: str) -> int:
+    from hea_fast.phase import PhaseModel
+    from hea_fast.validation import DEFAULT_SOURCES, harmonised_phase_data, pool
+
+    model = PhaseModel.load(directory)
+    recorded = read_json(directory / "TRAINING.json", what="training record")["data"]
+    pooled = pool(harmonised_phase_data(DEFAULT_SOURCES, conflict=conflict), conflict)
+    rows = "\n".join(f"{k}={int(v)}" for k, v in zip(pooled["key"], pooled["single_phase"]))
+    if fingerprint(rows) != recorded["training_frame_fingerprint"]:
+        print(f"the pooled frame is not the one {directory} was trained on (fingerprint differs); nothing written",
+              file=sys.stderr)
+        return 1
+    model.training_alloys = training_alloys(model.domain, pooled)
+    from hea_fast._io import atomic_path
+    from hea_fast.phase.neighbors import TRAINING_ALLOYS_FILE
+
+    with atomic_path(directory / TRAINING_ALLOYS_FILE, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **model.training_alloys)
+    print(f"wrote {directory / TRAINING_ALLOYS_FILE}: {len(pooled)} training alloys", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     from _checkout import warn_if_not_checkout
 
@@ -128,7 +170,11 @@ def main(argv=None) -> int:
     ap.add_argument("--min-components", type=int, default=3,
                     help="domain: fewest elements an in-domain alloy has (3: binaries are out; 1: no such rule)")
     ap.add_argument("--validation", default=str(VALIDATION), help="phase validation folder (metrics for TRAINING.json)")
+    ap.add_argument("--alloys-only", default=None, metavar="DIR",
+                    help="only add training_alloys.npz to the existing model directory DIR (no training)")
     args = ap.parse_args(argv)
+    if args.alloys_only:
+        return add_training_alloys(Path(args.alloys_only), args.conflict)
     from threadpoolctl import threadpool_limits
 
     from hea_fast.phase import ApplicabilityDomain, PhaseEnsembleClassifier
@@ -186,6 +232,7 @@ def main(argv=None) -> int:
     }
     model = est.export(domain, metadata={"training": "TRAINING.json", "selected": training["selected"],
                                          "calibration": training["calibration"], "n_train": int(len(pooled))})
+    model.training_alloys = training_alloys(domain, pooled)
     if "distillation" in model.metadata:  # draws, student and fidelity, as model.json has them
         training["distillation"] = model.metadata["distillation"]
     p_est = est.predict_proba(X)[:, 1]

@@ -114,6 +114,9 @@ def _predict(args) -> int:
     from hea_fast.commands._tables import finish, write_table
 
     kind, model = _load(args.model)
+    if args.neighbors and kind != "phase":
+        raise ValueError(f"--neighbors needs a phase model (its applicability domain); --model {args.model} is a "
+                         f"{kind} model")
     df, col, bad, batch, kept = _read_formulas(args, "phase predict")
     parse_bad = {p: r for p, _, r in bad.items}
     n = len(df)
@@ -148,6 +151,12 @@ def _predict(args) -> int:
         known = np.zeros(n, dtype=bool)
         known[kept] = in_training
         out["training_composition"] = known
+    if args.neighbors:
+        nb = model.neighbors(batch, k=args.neighbors, threads=args.threads)
+        for c in nb.columns:
+            full = np.full(n, np.nan) if nb[c].dtype.kind == "f" else np.array([""] * n, dtype=object)
+            full[kept] = nb[c].to_numpy()
+            out[c] = full
     out = finish(out, bad, args.errors, args.errors_out)
     write_table(out, args.output)
     scored = int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
@@ -339,6 +348,11 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, type=output_table,
                    help="output .csv or .parquet (input columns + p_single, in_domain, domain_score, reason, "
                    "training_composition for a phase model, error)")
+    p.add_argument("--neighbors", type=positive_int, default=None, metavar="K",
+                   help="also write the K training alloys nearest each row in the domain's feature space: "
+                   "neighbor1..K (formula), neighbor<j>_distance (domain_score units: 1 is the in-domain limit) "
+                   "and neighbor<j>_single (a/b: a of the b sources reporting it call it single phase) "
+                   "(default: none; phase models only)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
 
     e = add_command(sub, "evaluate", _evaluate,

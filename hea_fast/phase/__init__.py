@@ -6,6 +6,8 @@ Modules:
 * `ensemble` — `EnsembleParams`, the kernel `phase_ensemble` (+ lattice / top-k screening paths)
   and its NumPy reference;
 * `domain` — `ApplicabilityDomain` (elements, fraction ranges, k-NN distance to the training alloys);
+* `neighbors` — `nearest` (the k nearest training points of feature rows, exact) and `point_rows`;
+  `PhaseModel.neighbors` names the nearest training alloys with their source votes;
 * `estimator` — `PhaseEnsembleClassifier`, the scikit-learn estimator that trains the model
   (imports scikit-learn; only needed to train).
 
@@ -29,6 +31,7 @@ _LAZY = {
     "phase_ensemble": "hea_fast.phase.ensemble",
     "phase_ensemble_reference": "hea_fast.phase.ensemble",
     "ApplicabilityDomain": "hea_fast.phase.domain",
+    "nearest": "hea_fast.phase.neighbors",
     "PhaseEnsembleClassifier": "hea_fast.phase.estimator",
     "fit_platt": "hea_fast.phase.estimator",
 }

@@ -214,11 +214,14 @@ class PhaseModel:
     summary, selected hyperparameters, ...); table: element table of the descriptors.
     """
 
-    def __init__(self, params, domain=None, metadata: dict | None = None, table: str = "default"):
+    def __init__(self, params, domain=None, metadata: dict | None = None, table: str = "default",
+                 training_alloys: dict | None = None):
         self.params = params
         self.domain = domain
         self.metadata = dict(metadata or {})
         self.table = table
+        # per domain point (hea_fast.phase.neighbors.TRAINING_ALLOY_FIELDS), or None
+        self.training_alloys = None if training_alloys is None else _check_alloys(training_alloys, domain, "")
 
     def __repr__(self) -> str:
         p = self.params
@@ -319,6 +322,53 @@ class PhaseModel:
         return pd.DataFrame({"p_single": p, "in_domain": inside, "domain_score": score, "reason": dreason},
                             index=_index(rows))
 
+    def neighbors(self, X, k: int = 3, threads=None):
+        """DataFrame of the `k` training alloys nearest each input row in the domain's feature space
+        (nearest first): ``neighbor{j}`` (formula), ``neighbor{j}_distance`` (in the units of
+        ``domain_score``: distance / the domain's threshold, so 1 is the in-domain limit) and, when the
+        model carries its training alloys, ``neighbor{j}_single`` ("a/b": a of the b sources reporting
+        that alloy call it one solid-solution phase). Rows without features, or holding an element no
+        training alloy has, get '' and NaN. One row per input row."""
+        import pandas as pd
+
+        from hea_fast.phase.neighbors import nearest
+
+        if self.domain is None or not self.domain.fraction_weight > 0:
+            raise ValueError("neighbors needs a model with an applicability domain (fraction_weight > 0)")
+        rows = read_rows(X, "nan")
+        V, why = self.feature_matrix(rows, threads=threads)
+        n, fd = rows.n, len(self.descriptors)
+        cols: dict = {}
+        for j in range(1, k + 1):
+            cols[f"neighbor{j}"] = np.full(n, "", dtype=object)
+            cols[f"neighbor{j}_distance"] = np.full(n, np.nan)
+            if self.training_alloys is not None:
+                cols[f"neighbor{j}_single"] = np.full(n, "", dtype=object)
+        ok = np.flatnonzero(why == "")
+        if len(ok):
+            where = np.full(n, -1, dtype=np.int64)
+            where[rows.rows] = np.arange(len(rows.rows))
+            sub = rows.batch[where[ok]]
+            Fk, foreign = self.domain._aligned(np.asarray(sub.fractions), tuple(sub.elements))
+            ok, Fk = ok[~foreign], Fk[~foreign]
+            idx, dist = nearest(self.domain, self.domain._z(V[ok, :fd], Fk), k, threads=threads)
+            names = self._point_formulas()
+            for j in range(k):
+                cols[f"neighbor{j + 1}"][ok] = names[idx[:, j]]
+                cols[f"neighbor{j + 1}_distance"][ok] = dist[:, j] / self.domain.threshold_
+                if self.training_alloys is not None:
+                    a = self.training_alloys
+                    cols[f"neighbor{j + 1}_single"][ok] = [f"{int(a['n_single_sources'][i])}/{int(a['n_sources'][i])}"
+                                                           for i in idx[:, j]]
+        return pd.DataFrame(cols, index=_index(rows))
+
+    def _point_formulas(self) -> np.ndarray:
+        if self.training_alloys is not None:
+            return np.asarray(self.training_alloys["formula"], dtype=object)
+        d = self.domain
+        T = d.points_[:, len(d.descriptors):] / d.fraction_weight
+        return np.asarray(CompositionBatch(T / T.sum(axis=1, keepdims=True), d.elements_).formulas(2), dtype=object)
+
     # -- storage ---------------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write the model to directory `path` (created): the domain's files, then model.json
@@ -327,6 +377,13 @@ class PhaseModel:
         path.mkdir(parents=True, exist_ok=True)
         if self.domain is not None:
             self.domain.save(path)
+        if self.training_alloys is not None:
+            from hea_fast._io import atomic_path
+            from hea_fast.phase.neighbors import TRAINING_ALLOYS_FILE
+
+            with atomic_path(path / TRAINING_ALLOYS_FILE, suffix=".npz") as tmp:
+                np.savez_compressed(tmp, **{k: np.asarray(v, dtype=str) if np.asarray(v).dtype == object else
+                                            np.asarray(v) for k, v in self.training_alloys.items()})
         params = self.params.to_dict()
         if self.params.node_feature.size > NODES_IN_JSON:  # a forest: the node arrays go to nodes.npz
             from hea_fast._io import atomic_path
@@ -379,13 +436,38 @@ class PhaseModel:
             except (OSError, KeyError, ValueError) as exc:
                 msg = str(exc)
                 raise PhaseModelError(msg if str(path) in msg else f"{path}: domain files unreadable ({msg})") from None
-        return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")))
+        alloys = None
+        from hea_fast.phase.neighbors import TRAINING_ALLOY_FIELDS, TRAINING_ALLOYS_FILE
+
+        apath = path / TRAINING_ALLOYS_FILE
+        if apath.exists():  # optional: the nearest training alloys' formulas and source votes
+            try:
+                with np.load(apath, allow_pickle=False) as z:
+                    alloys = {f: z[f] for f in TRAINING_ALLOY_FIELDS}
+            except (OSError, KeyError, ValueError) as exc:
+                raise PhaseModelError(f"{apath}: training alloys unreadable ({exc})") from None
+            _check_alloys(alloys, domain, f"{apath}: ")
+        return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")),
+                   training_alloys=alloys)
 
     @classmethod
     def load_default(cls) -> "PhaseModel":
         """The bundled default phase model (`hea_fast/data/models/phase_default`, trained by
         scripts/train_default_phase.py on the pooled shared phase data)."""
         return cls.load(default_model_dir())
+
+
+def _check_alloys(alloys: dict, domain, where: str) -> dict:
+    from hea_fast.phase.neighbors import TRAINING_ALLOY_FIELDS
+
+    missing = [f for f in TRAINING_ALLOY_FIELDS if f not in alloys]
+    if missing:
+        raise PhaseModelError(f"{where}training alloys lack {missing}")
+    n = None if domain is None else len(domain.points_)
+    lens = {len(alloys[f]) for f in TRAINING_ALLOY_FIELDS}
+    if len(lens) != 1 or (n is not None and lens != {n}):
+        raise PhaseModelError(f"{where}training alloys have {sorted(lens)} rows; the domain has {n} points")
+    return {f: np.asarray(alloys[f]) for f in TRAINING_ALLOY_FIELDS}
 
 
 def _index(rows: Rows):
