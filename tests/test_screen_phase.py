@@ -273,6 +273,16 @@ def test_in_domain_ranking_and_pool_counts_equal_brute_force(model, small_space,
                    include_out_of_domain=True)
     np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), order[:k])
     np.testing.assert_array_equal(res.top["in_domain"].to_numpy(), inside[order[:k]])
+    # the nearest training alloy of each candidate: PhaseModel.neighbors of the decoded compositions
+    nb = model.neighbors(small_space.decode()[order[:k]], k=1)
+    np.testing.assert_array_equal(res.top["nearest_training_alloy"].to_numpy(), nb["neighbor1"].to_numpy())
+    np.testing.assert_array_equal(res.top["nearest_single"].to_numpy(), nb["neighbor1_single"].to_numpy())
+    np.testing.assert_allclose(res.top["nearest_distance"].to_numpy(), nb["neighbor1_distance"].to_numpy(),
+                               rtol=0, atol=1e-12)
+    assert (res.top["nearest_distance"] <= res.top["domain_score"] + 1e-12).all()  # the nearest of the k averaged
+    cols = list(res.top.columns)
+    assert cols[cols.index("domain_reason") + 1:cols.index("domain_reason") + 4] == [
+        "nearest_training_alloy", "nearest_distance", "nearest_single"]
 
 
 def _foreign_element(model):

@@ -83,7 +83,7 @@ def register(sub) -> None:
                     "ones of the pool (--include-out-of-domain: the best of the pool). The summary JSON says how "
                     "many of the pool were out of domain.\n"
                     "Output columns: rank (position in the ranking, 1 = best), lattice_index (index in the space), "
-                    "formula, scores, in_domain / domain_score / domain_reason (phase scorers), x_<El> (fractions), "
+                    "formula, scores, in_domain / domain_score / domain_reason and the nearest training alloy (nearest_training_alloy, nearest_distance, nearest_single: of the sources reporting it, how many call it single phase) (phase scorers), x_<El> (fractions), "
                     "descriptors.")
     _add_screen_args(p)
     d = add_command(sub, "demo", _cmd_demo,
@@ -355,7 +355,9 @@ def _print_top(res, score_cols, n: int = 10) -> None:
         print("no alloy passed the thresholds")
     else:
         scores = [c for c in dict.fromkeys([res.score_name, *score_cols]) if c in res.top.columns]
-        cols = (["rank", "formula", *scores] + [c for c in ("in_domain", "domain_score") if c in res.top.columns]
+        cols = (["rank", "formula", *scores]
+                + [c for c in ("in_domain", "domain_score", "nearest_training_alloy", "nearest_single")
+                   if c in res.top.columns]
                 + [c for c in ("delta", "dH_mix", "VEC", "Omega") if c in res.top.columns])
         with pd.option_context("display.width", 140, "display.max_columns", 20, "display.precision", 3):
             print(res.top[cols].head(n).to_string(index=False))

@@ -54,7 +54,8 @@ BEST_FIRST_MAX_CHUNKS = 16_384
 @dataclasses.dataclass
 class ScreenResult:
     """`top`: the best compositions, best first: rank (1 = best), lattice_index (index in the space),
-    formula, scores, (in_domain, domain_score, domain_reason with a domain-aware scorer), fractions,
+    formula, scores, (in_domain, domain_score, domain_reason and the nearest training alloy:
+    nearest_training_alloy, nearest_distance, nearest_single, with a domain-aware scorer), fractions,
     descriptors.
     `n_scored`: compositions scored; `n_passing`: those meeting every threshold (both over the whole
     space). `domain`: None, or what the applicability domain did on the candidate pool
@@ -254,6 +255,11 @@ def screen(
         at = top.columns.get_loc(scorer.name) + 1
         for j, col in enumerate(("in_domain", "domain_score", "domain_reason")):
             top.insert(at + j, col, dom[col].to_numpy())
+        near = owner.nearest_frame(decode_ranks(space, ranks, threads), threads) \
+            if len(ranks) and hasattr(owner, "nearest_frame") else None
+        if near is not None:  # which training alloy each candidate resembles, and what the sources said of it
+            for j, col in enumerate(near.columns):
+                top.insert(at + 3 + j, col, near[col].to_numpy())
     n_scored = sum(bounds(c)[1] - bounds(c)[0] for c in ck.done)
     return ScreenResult(top=top, n_scored=n_scored, n_passing=n_passing, elapsed_s=elapsed,
                         space=desc_space, score_name=scorer.name, domain=info)

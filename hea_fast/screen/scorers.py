@@ -52,11 +52,10 @@ class Scorer:
     def check_threshold(self) -> None:
         """Raise ValueError naming the scorer when its threshold is not a usable number (NaN, or
         outside [0, 1] for a probability, e.g. 75 meant as a percentage)."""
-        t = self.threshold
-        if t is None:
+        if self.threshold is None:
             return
         try:
-            t = float(t)
+            t = float(self.threshold)
         except (TypeError, ValueError):
             raise ValueError(f"{type(self).__name__} threshold must be a number, got {self.threshold!r}") from None
         if not math.isfinite(t):
@@ -305,6 +304,14 @@ class PhaseScorer(Scorer):
     def domain_frame(self, batch, threads=None) -> pd.DataFrame:
         """in_domain, domain_score, domain_reason of each composition of `batch`."""
         return self.model.domain_frame(batch, threads=self._threads(threads))
+
+    def nearest_frame(self, batch, threads=None) -> pd.DataFrame | None:
+        """nearest_training_alloy, nearest_distance, nearest_single of `batch` (PhaseModel.neighbors, k=1)."""
+        if self.model.domain is None or not self.model.domain.fraction_weight > 0:
+            return None
+        nb = self.model.neighbors(batch, k=1, threads=self._threads(threads))
+        return nb.rename(columns={"neighbor1": "nearest_training_alloy", "neighbor1_distance": "nearest_distance",
+                                  "neighbor1_single": "nearest_single"}).reset_index(drop=True)
 
     def fused_topk(self, space, start, stop, k, table, threads, floor=None, tiles=None):
         """The chunk's top-k in one C++ pass (boosted trees or a forest); with `floor`, blocks whose p
