@@ -166,7 +166,8 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
     frac = res.n_scored / len(space)
     per_s = res.n_scored / scan if scan else float("nan")
     top = res.top
-    cols = ["rank", "formula", "p_single", "in_domain", "domain_score"]
+    cols = ["rank", "formula", "p_single", "in_domain", "domain_score"] + [
+        c for c in ("nearest_training_alloy", "nearest_distance", "nearest_single") if c in res.top.columns]
     doc = {
         "what": "every 5-element alloy of the 15 usual HEA metals at 1 at.% steps, each element 5-35 at.%, "
                 "screened with the default phase model (hea_fast.phase) and its applicability domain",
@@ -234,9 +235,12 @@ def write_results(res, runs, space, scorer, args, n_chunks, pool) -> None:
                   "report):", ""]
         lines += [f"- {name}: {info}" for name, info in timed]
     lines += ["", f"Top 20 in-domain candidates{' of the screened part' if not doc['complete'] else ''}:", "",
-              "| rank | formula | p_single | domain_score |", "|---|---|---|---|"]
+              "| rank | formula | p_single | domain_score | nearest training alloy (sources calling it single) |",
+              "|---|---|---|---|---|"]
     for row in top.head(20).itertuples():
-        lines.append(f"| {row.rank} | {row.formula} | {row.p_single:.4f} | {row.domain_score:.3f} |")
+        near = (f"{row.nearest_training_alloy} ({row.nearest_single})" if "nearest_training_alloy" in top.columns
+                else "–")
+        lines.append(f"| {row.rank} | {row.formula} | {row.p_single:.4f} | {row.domain_score:.3f} | {near} |")
     lines += ["", "Commands (each invocation resumes the checkpoint and stops at its --fraction):", "", "```"]
     lines += list(dict.fromkeys(_command(r) for r in runs))
     lines += ["```", "", f"{'Rerun (the run is complete)' if doc['complete'] else 'Resume'}: {doc['resume']}.", ""]

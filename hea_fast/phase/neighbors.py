@@ -18,7 +18,7 @@ TRAINING_ALLOYS_FILE = "training_alloys.npz"
 #: per domain point: canonical formula, "source:label" votes, sources reporting it, of them calling
 #: it single phase, and the pooled label the model was trained on
 TRAINING_ALLOY_FIELDS = ("formula", "provenance", "n_sources", "n_single_sources", "single_phase")
-_CHUNK = 2048
+_CHUNK = 128  # query rows per block: its (128, n_train) work arrays stay ~3 MB each
 _MARGIN = 8  # candidates beyond k re-measured exactly (near ties of the BLAS expansion)
 
 
@@ -58,7 +58,9 @@ def nearest(domain, Z: np.ndarray, k: int, threads=None) -> tuple[np.ndarray, np
     norms = np.einsum("ij,ij->i", P, P)
     for a in range(0, n, _CHUNK):
         Q = Z[a:a + _CHUNK]
-        s = norms[None, :] - 2.0 * (Q @ P.T)  # |z − p|² − |z|²: the same order over p
+        s = Q @ P.T
+        s *= -2.0
+        s += norms  # |z − p|² − |z|²: the same order over p
         cand = np.argpartition(s, kc - 1, axis=1)[:, :kc] if kc < len(P) else np.tile(np.arange(len(P)), (len(Q), 1))
         diff = Q[:, None, :] - P[cand]
         d = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
