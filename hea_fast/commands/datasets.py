@@ -60,10 +60,8 @@ def _list(args) -> int:
 
 def _show(args) -> int:
     from hea_fast import datasets as ds
-    from hea_fast.commands._tables import table_format, write_table
+    from hea_fast.commands._tables import write_table
 
-    if args.output:
-        table_format(args.output)  # an unsupported file type fails before the dataset is read
     verify = False if args.no_verify else None
     info = ds.describe(args.name, verify=verify)
     df = ds.load(info["name"], verify=verify) if (args.output or args.head) else None

@@ -292,10 +292,8 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
     and the plots to `plot_path` (PNG, or none) under `title`."""
     from hea_fast import screen as S
     from hea_fast._io import atomic_write_json
-    from hea_fast.commands._tables import table_format, write_table
+    from hea_fast.commands._tables import write_table
     from hea_fast.plots import screen_summary
-
-    table_format(out_path)  # an unsupported file type fails before the screen runs
 
     client = None
     if scheduler:

@@ -446,9 +446,11 @@ class PhaseModel:
                     alloys = {f: z[f] for f in TRAINING_ALLOY_FIELDS}
             except (OSError, KeyError, ValueError) as exc:
                 raise PhaseModelError(f"{apath}: training alloys unreadable ({exc})") from None
-            _check_alloys(alloys, domain, f"{apath}: ")
-        return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")),
-                   training_alloys=alloys)
+        try:  # the constructor checks the training alloys against the domain
+            return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")),
+                       training_alloys=alloys)
+        except PhaseModelError as exc:
+            raise PhaseModelError(f"{apath}: {exc}") from None
 
     @classmethod
     def load_default(cls) -> "PhaseModel":

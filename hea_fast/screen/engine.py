@@ -16,7 +16,6 @@ result is that of rank order (tests/test_screen_phase.py). Dask screens do the s
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from pathlib import Path
@@ -157,8 +156,6 @@ def screen(
         if pool < top_k:
             raise ValueError(f"domain_pool ({pool}) must be at least top_k ({top_k})")
     if threshold is not None:
-        if not math.isfinite(threshold):
-            raise ValueError(f"threshold must be finite, got {threshold}")
         scorer.threshold = float(threshold)
     for part in scorer.walk():  # the requirements of a Combined scorer too
         if hasattr(part, "check_threshold"):
