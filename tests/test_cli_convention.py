@@ -202,6 +202,54 @@ def test_featurize_bad_rows_keep_skip_raise(messy, tmp_path, capsys):
     assert len(err) == 1 and "line 3:" in err[0] and "case-sensitive" in err[0]
 
 
+@pytest.mark.parametrize("sep,encoding,suffix", [(";", "utf-8", ".csv"), ("\t", "utf-8", ".tsv"),
+                                                 (";", "cp1252", ".csv"), ("|", "utf-8-sig", ".txt")])
+def test_featurize_reads_the_tables_spreadsheets_write(tmp_path, capsys, sep, encoding, suffix):
+    """featurize streams its input in chunks, and reads it with the delimiter and encoding every other
+    table reader sniffs (it used to read every CSV comma-separated and UTF-8: one column, then
+    'no formula column', on a European Excel export). Two chunks, so the dialect reaches both."""
+    from hea_fast.features import featurize
+
+    rows = [("CoCrFeMnNi", "Cantor, FCC"), ("NbMoTaW", "Senkov é"), ("Xx2Fe", "?"), ("Al0.5CoCrFeNi", "x")]
+    text = sep.join(["Alloy", "Note"]) + "\n" + "".join(sep.join([f, f'"{n}"']) + "\n" for f, n in rows)
+    path = tmp_path / f"in{suffix}"
+    path.write_bytes(text.encode(encoding))
+    out = tmp_path / "out.csv"
+    assert main(["featurize", str(path), "-o", str(out), "--descriptors", "delta", "VEC", "--chunk-size", "2"]) == 0
+    df = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    assert list(df.columns) == ["Alloy", "Note", "delta", "VEC", "error"]
+    assert df["Note"].tolist() == [n for _, n in rows]
+    good = [0, 1, 3]
+    ref = featurize([rows[i][0] for i in good], descriptors=["delta", "VEC"])
+    np.testing.assert_allclose(df.loc[good, ["delta", "VEC"]].to_numpy(float), ref.to_numpy(float), rtol=1e-12)
+    err = capsys.readouterr().err
+    assert "line 4:" in err and "Xx" in err and ("not UTF-8" in err) == (encoding == "cp1252")
+
+
+def test_csv_dialect_reads_in_blocks(tmp_path):
+    """The encoding check decodes the whole file block by block (4 MiB): a character cut by a block
+    boundary is still UTF-8, and a Windows-1252 byte after the first block is found, at its offset."""
+    from hea_fast.commands._tables import csv_dialect
+
+    head = "formula;note\n"
+    filler = "CoCrFeNi;a\n" * (((1 << 22) - 100) // 11)
+    cut = (1 << 22) - len((head + filler).encode())  # pad so that 'é' (2 bytes) straddles the boundary
+    text = head + filler + "x" * (cut - 1) + "é\n"
+    good = tmp_path / "good.csv"
+    good.write_bytes(text.encode("utf-8"))
+    assert good.stat().st_size > 1 << 22 and text.encode()[(1 << 22) - 1:(1 << 22) + 1] == "é".encode()
+    assert csv_dialect(good) == (";", "utf-8-sig")
+    bad = tmp_path / "bad.csv"
+    raw = (head + filler + "y" * 100).encode() + "é".encode("cp1252") + b"\n"
+    bad.write_bytes(raw)
+    notes = []
+    assert csv_dialect(bad, note=notes.append) == (";", "cp1252")
+    assert notes == [f"{bad} is not UTF-8 (byte {raw.index(0xE9)}); read as Windows-1252"]
+    short = tmp_path / "short.csv"  # a UTF-8 character cut at the very end of the file
+    short.write_bytes(b"formula,x\nCoCrNi,\xc3")
+    assert csv_dialect(short)[1] == "cp1252"
+
+
 def test_mixture_predict_defaults_to_the_bundled_model(messy, tmp_path, capsys):
     from hea_fast.mixture.model import SparseMixtureClassifier
 

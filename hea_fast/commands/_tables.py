@@ -9,6 +9,7 @@ the file has them); a Parquet row is counted from 1.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import re
 import warnings
@@ -79,15 +80,30 @@ def parquet_output(s: str) -> str:
 def csv_dialect(path, note=None) -> tuple[str, str]:
     """(delimiter, encoding) of a delimited text file: the delimiter of ``, ; tab |`` that occurs
     most often in the header line (',' on a tie or none), the encoding UTF-8 (a BOM is dropped) or,
-    when the file is not valid UTF-8, Windows-1252 (what spreadsheet programs write), told to `note`."""
-    raw = Path(path).read_bytes()
-    try:
-        text, encoding = raw.decode("utf-8-sig"), "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        text, encoding = raw.decode("cp1252", errors="replace"), "cp1252"
-        if note is not None:
-            note(f"{path} is not UTF-8 (byte {exc.start}); read as Windows-1252")
-    header = next((line for line in text.splitlines() if line.strip()), "")
+    when the file is not valid UTF-8, Windows-1252 (what spreadsheet programs write), told to `note`.
+    The file is read in blocks (the encoding check decodes all of it, the header is its first
+    non-blank line), so a multi-GB table is never held in memory."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    head, encoding, offset = "", "utf-8-sig", 0
+    with open(path, "rb") as fh:
+        for block in itertools.chain(iter(lambda: fh.read(1 << 22), b""), [b""]):  # b"": the end
+            pending = len(decoder.getstate()[0])  # bytes of a character cut by the last block
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:  # exc.start counts from the pending bytes
+                encoding = "cp1252"
+                if note is not None:
+                    note(f"{path} is not UTF-8 (byte {offset - pending + exc.start}); read as Windows-1252")
+                break
+            if len(head) < (1 << 16):
+                head += text
+            offset += len(block)
+    if encoding == "cp1252":
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16).decode("cp1252", errors="replace")
+    header = next((line for line in head.splitlines() if line.strip()), "")
     counts = [header.count(d) for d in _DELIMITERS]
     sep = _DELIMITERS[counts.index(max(counts))] if max(counts) > 0 else ","
     if Path(path).suffix.lower() == ".tsv" and "\t" in header:

@@ -46,21 +46,23 @@ def _count_rows(path: Path, fmt: str) -> int | None:
     return max(n - 1, 0)  # header line
 
 
-def _header(path: Path, fmt: str) -> list[str]:
+def _header(path: Path, fmt: str, dialect=(",", "utf-8")) -> list[str]:
     import pandas as pd
 
     if fmt == "csv":
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        sep, encoding = dialect
+        return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep, encoding=encoding).columns]
     import pyarrow.parquet as pq
 
     return list(pq.ParquetFile(path).schema_arrow.names)
 
 
-def _chunks(path: Path, fmt: str, size: int):
+def _chunks(path: Path, fmt: str, size: int, dialect=(",", "utf-8")):
     import pandas as pd
 
     if fmt == "csv":
-        yield from pd.read_csv(path, chunksize=size)
+        sep, encoding = dialect
+        yield from pd.read_csv(path, chunksize=size, sep=sep, encoding=encoding)
     else:
         import pyarrow.parquet as pq
 
@@ -103,7 +105,8 @@ def handler(args) -> int:
 
     from hea_fast._io import atomic_path
     from hea_fast._progress import progress_bar
-    from hea_fast.commands._tables import BadRows, csv_sep, formula_column
+    from hea_fast.commands._common import say
+    from hea_fast.commands._tables import BadRows, csv_dialect, csv_sep, formula_column
     from hea_fast.features import list_descriptors, resolve
 
     if args.list:
@@ -122,6 +125,7 @@ def handler(args) -> int:
     names = resolve(descriptors, args.table)[0]  # unknown names fail here, before any work
 
     bad = BadRows("featurize", src, in_fmt)
+    dialect = csv_dialect(src, note=lambda msg: say("featurize", f"note: {msg}")) if in_fmt == "csv" else None
     total = _count_rows(src, in_fmt)
     n_in = n_out = 0
     col = None
@@ -129,7 +133,7 @@ def handler(args) -> int:
                                                disable=not total or total <= args.chunk_size) as bar:
         writer = None  # the Parquet writer, or True once the CSV header is written
         try:
-            for chunk in _chunks(src, in_fmt, args.chunk_size):
+            for chunk in _chunks(src, in_fmt, args.chunk_size, dialect):
                 col = col or formula_column(chunk.columns, args.formula_column, src)
                 out = _featurize_chunk(chunk, col, n_in, bad, args, descriptors)
                 if out_fmt == "csv":
@@ -151,7 +155,7 @@ def handler(args) -> int:
             if writer is not None and writer is not True:
                 writer.close()
         if writer is None:  # empty input: still write a header-only file
-            head = _header(src, in_fmt)
+            head = _header(src, in_fmt, dialect)
             col = formula_column(head, args.formula_column, src)
             cols = ([col] if args.only_descriptors else head) + list(names)
             empty = pd.DataFrame(columns=cols + (["error"] if args.errors != "skip" else []))
