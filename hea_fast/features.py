@@ -500,6 +500,15 @@ def featurize(compositions, descriptors=None, table=None, threads=None, device="
     return df
 
 
+def data_gaps(elements: Sequence[str], descriptors=None, table=None) -> list[str]:
+    """Why alloys holding some of `elements` would get NaN descriptors (`featurize` with the same
+    `descriptors` and `table`), without any composition: one text per element the table lacks or
+    lacks a needed property of, and per pair without a mixing enthalpy; [] when every alloy of these
+    elements can be featurized."""
+    _labels, names, tab = resolve(descriptors, table)
+    return [_gap_text(g, tab) for g in _element_data(tuple(elements), list(names), tab)[2]]
+
+
 def missing_data(compositions, descriptors=None, table=None, *, elements=None) -> pd.Series:
     """Why each input row would get NaN cells from `featurize` with the same arguments ('' when it
     would be complete), without computing the descriptors: unreadable rows and amounts, and the

@@ -264,7 +264,52 @@ def test_lattice_columns_fall_back_when_element_data_is_missing():
     assert ys.lattice_columns(space, 0, 10, "default", 1) is None
     assert S.Combined(ys, require=[S.MixtureScorer(threshold=0.5)]).lattice_columns(space, 0, 10, "default", 1) is None
     with pytest.raises(ValueError, match="element 'Cu' has no Maresca-Curtin inputs"):
+        S.score_chunk(space, ys, 0, len(space), 10, ys.descriptors, "default", 1, fused=False)
+    with pytest.raises(ValueError, match=r"hold: Cu \(no Maresca-Curtin inputs"):  # screen refuses it first
         S.screen(space, ys, top_k=5, progress=False)
     with pytest.raises(ValueError, match="unknown model 'three-regime'"):
         S.YieldScorer(1000.0, model="three-regime").lattice_columns(S.CompositionSpace(["Ti", "Zr", "Nb"], 2, 50.0),
                                                                     0, 1, "default", 1)
+
+
+class _Counting(S.DescriptorScorer):
+    """A descriptor scorer that counts the rows it scored."""
+
+    def __init__(self, descriptors):
+        super().__init__(lambda d: -d[descriptors[0]], name="neg", descriptors=descriptors)
+        self.rows = 0
+
+    def score(self, batch, desc):
+        self.rows += len(batch)
+        return super().score(batch, desc)
+
+
+def test_screen_refuses_palettes_it_cannot_score():
+    """An element (or pair) without the data a scorer needs would give every alloy holding it NaN, and
+    the screen would drop them unseen ("no alloy passed"): `screen` names them before scoring
+    anything, for every scorer of a Combined, and a forbidden element is not asked for."""
+    from hea_fast.features import featurize
+
+    la = S.CompositionSpace(["La", "Nb", "Mo", "Ta"], 3, 10.0)
+    with pytest.raises(ValueError, match=r"hold: La is not among the phase model's elements\. .*--forbid"):
+        S.screen(la, S.PhaseScorer(), top_k=3, progress=False)
+    # the reason is the data featurize lacks: chi_allen of La (Allen gave no configuration energy)
+    with pytest.warns(UserWarning, match="La has no chi_allen"):
+        assert np.isnan(featurize(["LaNbMo"], descriptors=["chi_allen_mean"]).to_numpy()).all()
+    counting = _Counting(["chi_allen_mean"])
+    with pytest.raises(ValueError, match="La has no chi_allen in element table 'default'"):
+        S.screen(la, counting, top_k=3, progress=False)
+    assert counting.rows == 0  # refused before any chunk
+    ok = _Counting(["delta"])  # La has a radius: every alloy scores
+    res = S.screen(la, ok, top_k=3, progress=False)
+    assert ok.rows >= len(la) and res.summary()["n_passing"] == len(la)
+    # a pair without a mixing enthalpy (Se-Te) refuses dH_mix, names the pair
+    with pytest.raises(ValueError, match="no mixing enthalpy for Se-Te"):
+        S.screen(S.CompositionSpace(["Se", "Te", "Nb"], 2, 50.0), _Counting(["dH_mix"]), top_k=1, progress=False)
+    # forbidding La screens the rest; a Combined asks every scorer (here the phase requirement)
+    res = S.screen(S.CompositionSpace(["La", "Nb", "Mo", "Ta", "W"], 3, 10.0, forbidden=["La"]),
+                   S.PhaseScorer(), top_k=3, progress=False)
+    assert len(res.top) == 3 and not res.top["formula"].str.contains("La").any()
+    comb = S.Combined(S.YieldScorer(1000.0), require=[S.PhaseScorer(threshold=0.5)])
+    with pytest.raises(ValueError, match="La is not among the phase model's elements"):
+        S.screen(S.CompositionSpace(["La", "Nb", "Mo", "Ta"], 3, 10.0), comb, top_k=3, progress=False)

@@ -104,7 +104,7 @@ def test_cli_yield_scorers_default_to_the_elements_with_maresca_curtin_inputs(tm
     assert main(["screen", "--scorer", "phase+yield", "--elements", "Co,Cr,Fe,Mn,Ni", "-o", str(bad),
                  "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "the palette also holds Co, Mn, Ni:" in err[0], err
+    assert len(err) == 1 and "hold: Co, Mn, Ni (no Maresca-Curtin inputs" in err[0] and "--forbid" in err[0], err
     assert not bad.exists()
     # forbidden elements are not asked for
     assert main(["screen", "--scorer", "yield", "--elements", "Co,Nb,Mo,Ta,W", "--forbid", "Co", "--n-elements",

@@ -176,20 +176,6 @@ def build_scorer(kind: str, model=None, temperature: float = 1300.0, min_p: floa
     raise ValueError(f"unknown scorer {kind!r}")
 
 
-def _check_yield_elements(space, kind: str) -> None:
-    """--scorer *yield needs Maresca-Curtin inputs (volume, elastic constants) for every element the space
-    can use: name the others before anything is scored."""
-    from hea_fast.xyield.maresca_curtin import mc_elements
-
-    known = mc_elements()
-    forbidden = set(space.spec()["forbidden"])
-    missing = [e for e in space.elements if e not in known and e not in forbidden]
-    if missing:
-        raise ValueError(f"--scorer {kind} ranks by the Maresca-Curtin yield strength, which has inputs for "
-                         f"{', '.join(known)} only; the palette also holds {', '.join(missing)}: pass --elements "
-                         f"from those (or --forbid {','.join(missing)})")
-
-
 def score_label(name: str) -> str:
     """A score column in words: p_single -> P(single phase), sigma_y_1300K_MPa -> σ_y at 1300 K (MPa)."""
     import re
@@ -316,6 +302,7 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
 
 def _cmd_screen(args) -> int:
     from hea_fast.screen import Combined
+    from hea_fast.screen.engine import check_palette
 
     bounds = parse_bounds(args.bound, cmd="screen")
     if args.threshold is not None and args.scorer in PROBABILITY_SCORERS and not 0 <= args.threshold <= 1:
@@ -330,8 +317,7 @@ def _cmd_screen(args) -> int:
         args.elements = list(YIELD_PALETTE if args.scorer.endswith("yield") else DEFAULT_PALETTE)
     space = _space_or_error(args.elements, args.n_elements, args.step, bounds, args.require, args.forbid,
                             args.max_fraction, args.min_fraction)
-    if args.scorer.endswith("yield"):
-        _check_yield_elements(space, args.scorer)  # only a given --elements can fail this
+    check_palette(space, scorer, "default")  # before the title: a palette it cannot score is a one-line error
     out = Path(args.output)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
     title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k, args.model)

@@ -26,6 +26,7 @@ scorer owns its fused / lattice / GPU path), `palette` (element data prepared on
 `topk`, `domain` (the applicability domain on the candidate pool), `engine` (`screen`, chunk
 scoring, report rows), `checkpoint`, `dask`, `cuda`.
 """
+from hea_fast.screen.combined import Combined
 from hea_fast.screen.domain import DomainPoolWarning
 from hea_fast.screen.engine import (
     DEFAULT_CHUNK_SIZE,
@@ -37,7 +38,6 @@ from hea_fast.screen.engine import (
 )
 from hea_fast.screen.scorers import (
     CNNYieldScorer,
-    Combined,
     DescriptorScorer,
     MixtureScorer,
     PhaseScorer,

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from hea_fast.screen.checkpoint import ScreenCheckpoint
+from hea_fast.screen.combined import as_scorer
 from hea_fast.screen.domain import decode_ranks, default_pool, domain_scorer, probe_size, select_in_domain
 from hea_fast.screen.palette import featurize_chunk
-from hea_fast.screen.scorers import Scorer, as_scorer
-from hea_fast.screen.spaces import describe
+from hea_fast.screen.scorers import Scorer
+from hea_fast.screen.spaces import CompositionSpace, describe
 from hea_fast.screen.topk import select
 
 if TYPE_CHECKING:  # pandas is imported where rows are reported: `hea-fast --help` stays fast
@@ -95,6 +96,19 @@ class ScreenResult:
         return out
 
 
+def check_palette(space, scorer, table: str) -> None:
+    """Refuse a palette with elements (or pairs) whose alloys the scorer cannot score: they would
+    all get NaN and drop out of the screen unseen."""
+    forbidden = set(space.spec()["forbidden"])
+    usable = [e for e in space.elements if e not in forbidden]
+    gaps = scorer.palette_gaps(usable, table) if hasattr(scorer, "palette_gaps") else []
+    if gaps:
+        shown = "; ".join(gaps[:6]) + (f"; and {len(gaps) - 6} more" if len(gaps) > 6 else "")
+        raise ValueError(f"the scorer of {scorer.name!r} cannot score the alloys of this palette that hold: {shown}."
+                         " Drop those elements from the palette or forbid them (CompositionSpace(forbidden=...), "
+                         "hea-fast screen --forbid)")
+
+
 def screen(
     space,
     scorer=None,
@@ -160,6 +174,8 @@ def screen(
     for part in scorer.walk():  # the requirements of a Combined scorer too
         if hasattr(part, "check_threshold"):
             part.check_threshold()
+    if isinstance(space, CompositionSpace):
+        check_palette(space, scorer, table)
     if descriptors is None:
         descriptors = scorer.needed_descriptors() or (None if scorer.reads_descriptors() else ())
     gpu = _gpu_screener(space, scorer, table, device, client)

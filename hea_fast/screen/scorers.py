@@ -30,8 +30,8 @@ from hea_fast.screen.spaces import CompositionSpace, native_lattice
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CNNYieldScorer", "Combined", "DescriptorScorer", "MixtureScorer", "PhaseScorer", "SSVAEScorer",
-           "Scorer", "YieldScorer", "as_scorer"]
+__all__ = ["CNNYieldScorer", "DescriptorScorer", "MixtureScorer", "PhaseScorer", "SSVAEScorer", "Scorer",
+           "YieldScorer"]
 
 
 class Scorer:
@@ -88,6 +88,16 @@ class Scorer:
     def walk(self) -> Iterator["Scorer"]:
         """This scorer and every scorer inside it."""
         yield self
+
+    def palette_gaps(self, elements: Sequence[str], table: str) -> list[str]:
+        """Why this scorer cannot score alloys holding some of `elements` (texts naming the elements or
+        pairs; [] when it can score them all): `screen` refuses such a palette before any work.
+        Default: the data its named `descriptors` need from `table` (none named: nothing known)."""
+        if not self.descriptors:
+            return []
+        from hea_fast.features import data_gaps
+
+        return data_gaps(elements, list(self.descriptors), table)
 
     def lattice_columns(self, space, start: int, stop: int, table: str, threads) -> dict[str, np.ndarray] | None:
         """Score columns of lattice ranks [start, stop) computed straight from the ranks in C++ (no
@@ -297,6 +307,15 @@ class PhaseScorer(Scorer):
                                                                             "tree_float32": p.tree_float32})})
         return self._key
 
+    def palette_gaps(self, elements, table):
+        """Elements outside the model's and the data its descriptors need from its own table."""
+        from hea_fast.features import data_gaps
+
+        known = set(self.model.params.elements)
+        out = [f"{e} is not among the phase model's elements" for e in elements if e not in known]
+        return out + data_gaps([e for e in elements if e in known], list(self.model.params.descriptors),
+                               self.model.table)
+
     def score(self, batch, desc):
         p, _ = self.model.predict_proba(batch, return_reasons=True, threads=self.threads)
         return np.ascontiguousarray(p[:, 1])
@@ -384,6 +403,14 @@ class SSVAEScorer(Scorer):
         self.engine = engine
         self.threads = threads
         self._palettes: dict[tuple, tuple | None] = {}
+
+    def palette_gaps(self, elements, table):
+        """Elements outside the model's and the data of its zeng2024 descriptors."""
+        from hea_fast.features import data_gaps
+
+        known = set(self.model.config.elements)
+        out = [f"{e} is not among the SSVAE's {len(known)} elements" for e in elements if e not in known]
+        return out + data_gaps([e for e in elements if e in known], "zeng2024")
 
     def score(self, batch, desc):
         from hea_fast.ssvae import design
@@ -483,6 +510,14 @@ class YieldScorer(Scorer):
         self.threshold = threshold
         self.threads = threads
 
+    def palette_gaps(self, elements, table):
+        from hea_fast.xyield.maresca_curtin import mc_elements
+
+        known = mc_elements()
+        missing = [e for e in elements if e not in known]
+        return [f"{', '.join(missing)} (no Maresca-Curtin inputs: volume, elastic constants; only {', '.join(known)} "
+                "have them)"] if missing else []
+
     def score(self, batch, desc):
         from hea_fast.xyield.maresca_curtin import yield_strength
 
@@ -520,81 +555,3 @@ class CNNYieldScorer(Scorer):
         from hea_fast.xyield import protocol
 
         return np.asarray(protocol.predict(self.model, batch, self.temperature_K), dtype=np.float64)
-
-
-class Combined(Scorer):
-    """Rank by one scorer while requiring others to pass their thresholds, e.g.
-    `Combined(YieldScorer(1300), require=[MixtureScorer(model, threshold=0.75)])`."""
-
-    def __init__(self, rank_by: Scorer, require: Sequence[Scorer] = ()):
-        self.rank_by = rank_by
-        self.require = list(require)
-        self.name = rank_by.name
-        self.threshold = rank_by.threshold
-        for r in self.require:
-            if r.threshold is None:
-                raise ValueError(f"required scorer {r.name!r} has no threshold")
-        names = [s.name for s in (rank_by, *self.require)]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:  # their columns would overwrite each other
-            raise ValueError(f"Combined needs distinct score names; {dup[0]!r} is used twice (pass name=...)")
-
-    def needed_descriptors(self):
-        out: list[str] = []
-        for s in [self.rank_by, *self.require]:
-            out.extend(s.needed_descriptors())
-        return tuple(dict.fromkeys(out))
-
-    def reads_descriptors(self):
-        return any(s.reads_descriptors() for s in [self.rank_by, *self.require])
-
-    def walk(self):
-        yield self
-        for s in [self.rank_by, *self.require]:
-            yield from s.walk()
-
-    def columns(self, batch, desc):
-        """The required scorers on every row, then `rank_by` only on the rows that pass them (NaN
-        elsewhere, which `keep_mask` drops anyway): an expensive ranking score (a yield model, a
-        CNN) is not computed for alloys the phase filter already rejected."""
-        cols: dict[str, np.ndarray] = {}
-        keep = np.ones(len(batch), dtype=bool)
-        for s in self.require:
-            cols.update(s.columns(batch, desc))
-            keep &= cols[s.name] >= s.threshold
-        if keep.all():
-            cols.update(self.rank_by.columns(batch, desc))
-            return cols
-        idx = np.flatnonzero(keep)
-        sub = (self.rank_by.columns(batch[idx], None if desc is None else desc.iloc[idx].reset_index(drop=True))
-               if idx.size else {self.rank_by.name: np.empty(0)})
-        for name, v in sub.items():
-            col = np.full(len(batch), np.nan)
-            col[idx] = v
-            cols[name] = col
-        return cols
-
-    def lattice_columns(self, space, start, stop, table, threads):
-        cols: dict[str, np.ndarray] = {}
-        # a requirement's side of its threshold is all keep_mask reads of it
-        for method in [*(r.lattice_sides for r in self.require), self.rank_by.lattice_columns]:
-            part = method(space, start, stop, table, threads)
-            if part is None:  # the general path scores the chunk: stop here
-                return None
-            cols.update(part)
-        return cols
-
-    def keep_mask(self, cols: dict[str, np.ndarray]) -> np.ndarray:
-        keep = super().keep_mask(cols)
-        for r in self.require:
-            keep &= cols[r.name] >= r.threshold
-        return keep
-
-
-def as_scorer(scorer) -> Scorer:
-    """A Scorer as is; a callable on the descriptor frame as a `DescriptorScorer`."""
-    if isinstance(scorer, Scorer):
-        return scorer
-    if callable(scorer):
-        return DescriptorScorer(scorer)
-    raise TypeError(f"scorer must be a hea_fast.screen.Scorer or a callable on descriptors, got {type(scorer)!r}")
