@@ -172,3 +172,47 @@ def test_cli_fit_skips_and_reports_unusable_rows_and_screen_counts_them(tmp_path
     assert main(["mixture", "screen", str(train), "--model", str(mdir), "--threshold", "0.5"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_total"] == 27 and report["n_unscored"] == 2  # the lower-case and the empty formula
+
+
+def test_screen_enrichment_leaves_unlabelled_rows_out(tmp_path, capsys):
+    """A float label column with an empty cell (pandas reads 1.0/0.0/NaN): the enrichment is over
+    the labelled rows, counted by hand from `mixture predict`'s p_single (it used to read every
+    label as 0: base rate 0)."""
+    table = pd.DataFrame(TINY, columns=["alloy", "single"])
+    table["single"] = table["single"].astype(float)
+    table.loc[[3, 10], "single"] = np.nan
+    path, pred_path = tmp_path / "t.csv", tmp_path / "p.csv"
+    table.to_csv(path, index=False)
+    assert main(["mixture", "predict", str(path), "-o", str(pred_path)]) == 0
+    pred = pd.read_csv(pred_path)
+    capsys.readouterr()
+    assert main(["mixture", "screen", str(path), "--label-column", "single", "--threshold", "0.5",
+                 "--n-boot", "50"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    lab = pred[pred["single"].notna()]
+    passed = lab[lab["p_single"] >= 0.5]
+    assert report["n_unlabelled"] == 2 and report["n_total"] == len(lab) == len(TINY) - 2
+    assert report["n_pass"] == len(passed) and report["n_pass_positive"] == int(passed["single"].sum())
+    assert report["base_rate"] == pytest.approx(lab["single"].mean())
+    assert report["enrichment"] == pytest.approx(passed["single"].mean() / lab["single"].mean())
+
+
+def test_n_iter_counts_iterations_after_the_burn_in(tmp_path, capsys):
+    """--n-iter is the number of iterations kept after --burn-in (as in hea_fast.mixture.wbic): a
+    burn-in longer than it is valid, and the ranking's n_iter column is --n-iter; --help says so."""
+    train = tmp_path / "train.csv"
+    pd.DataFrame(TINY, columns=["alloy", "single"]).to_csv(train, index=False)
+    rk = tmp_path / "rank.csv"
+    assert main(["mixture", "search", str(train), "--label-column", "single", "--descriptors", "VEC,delta",
+                 "--max-size", "1", "--n-iter", "12", "--burn-in", "30", "--n-chains", "2", "--no-progress",
+                 "-o", str(rk)]) == 0
+    assert (pd.read_csv(rk)["n_iter"] == 12).all()
+    for bad in (["--n-iter", "5"], ["--burn-in", "-1"]):
+        assert main(["mixture", "search", str(train), "--label-column", "single", "--descriptors", "VEC",
+                     "--max-size", "1", "--no-progress", *bad]) == 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["mixture", "search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "incl. burn-in" not in text and "kept after the burn-in" in text
+    assert "k-means" not in text and "lowest mixture WBIC" in text

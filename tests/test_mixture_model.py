@@ -272,3 +272,58 @@ def _frame_model(two_cluster_frame):
     m = SparseMixtureClassifier(anchors=ANCHORS, max_size=1, compare_global=False, cluster_on="all", random_state=2,
                                 **FAST).fit(X, y)
     return m, X, y
+
+
+def test_save_over_a_model_that_fails_part_way_leaves_no_loadable_mix(fitted, tmp_path, monkeypatch):
+    """Overwriting a model directory: if the write fails after the new arrays, `load` must refuse
+    the directory rather than pair the old config.json with the new arrays.npz."""
+    m, X, _y = fitted
+    d = tmp_path / "model"
+    m.save(d)
+    other = SparseMixtureClassifier.load(d)
+    other.coef_draws_ = [D[:, :2].copy() for D in m.coef_draws_]  # a model with another subset size
+    other.subset_, other.selected_descriptors_ = m.subset_[:1], m.selected_descriptors_[:1]
+
+    def fail(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", fail)
+    with pytest.raises(OSError, match="disk full"):
+        other.save(d)
+    monkeypatch.undo()
+    with np.load(d / "arrays.npz") as z:
+        assert z["draws_c0"].shape[1] == 2  # the new arrays are in place ...
+    with pytest.raises(ModelError, match="no config.json"):  # ... so the old config must be gone
+        SparseMixtureClassifier.load(d)
+    other.save(d)  # a complete save loads and predicts as the model saved
+    np.testing.assert_array_equal(SparseMixtureClassifier.load(d).predict_proba(X), other.predict_proba(X))
+
+
+def test_interrupted_global_comparison_resumes_from_its_checkpoint(two_cluster_frame, tmp_path, monkeypatch):
+    """fit(checkpoint=FILE) checkpoints the global comparison search too (FILE.global.json): a fit
+    interrupted during it redoes only the unfinished chunks and equals an uninterrupted fit."""
+    from hea_fast.mixture import search
+
+    X, y = two_cluster_frame(n=160)
+    kw = dict(anchors=ANCHORS, max_size=2, random_state=3, chunk_size=4, n_iter=24, burn_in=8, n_chains=2,
+              n_draws=20)
+    full = SparseMixtureClassifier(**kw).fit(X, y)
+    real, calls = search._eval_chunk, []
+
+    def interrupted(*a, **k):
+        calls.append(a[5].cluster_on)
+        if calls.count("global") == 3:  # the third chunk of the global search
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    ck = tmp_path / "ck.json"
+    monkeypatch.setattr(search, "_eval_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        SparseMixtureClassifier(checkpoint=str(ck), **kw).fit(X, y)
+    assert ck.exists() and (tmp_path / "ck.global.json").exists()
+    calls.clear()
+    m = SparseMixtureClassifier(checkpoint=str(ck), **kw).fit(X, y)
+    n_chunks = -(-len(full.ranking_) // 4)
+    assert calls == ["global"] * (n_chunks - 2)  # the anchored search and 2 global chunks were kept
+    assert m.global_free_energy_ == full.global_free_energy_ and m.free_energy_ == full.free_energy_
+    pd.testing.assert_frame_equal(m.global_ranking_, full.global_ranking_)

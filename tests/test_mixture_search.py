@@ -164,3 +164,16 @@ def test_beta_n_total_uses_one_over_log_n(two_cluster_data):
         direct = wbic(X[m][:, [1, 2]], y[m], beta=1 / math.log(len(y)), n_iter=1500, burn_in=40, seed=9)
         assert abs(tot[f"wbic_c{c}"] - direct.wbic) < 4 * math.hypot(se, direct.stderr)
         assert tot[f"wbic_c{c}"] > clu[f"wbic_c{c}"] + 4 * math.hypot(se, clu["stderr"])
+
+
+def test_a_descriptor_set_listed_twice_is_refused(two_cluster_data):
+    """Model probabilities are over distinct models: (1, 2) and (2, 1) are one model, so listing
+    it twice would split (and double) its probability. Reference: the table without the repeat,
+    whose probabilities sum to 1 over distinct models."""
+    X, y, _lab, _ = two_cluster_data(n=120)
+    with pytest.raises(SearchError, match=r"twice: \(1, 2\) and \(2, 1\)"):
+        search_subsets(X, y, subsets=[(0,), (1, 2), (2, 1)], **FAST)
+    with pytest.raises(SearchError, match="twice"):
+        search_subsets(X, y, subsets=[(3,), (3,)], **FAST)
+    df = search_subsets(X, y, subsets=[(0,), (1, 2)], **FAST)
+    assert len(df) == 2 and df["model_prob"].sum() == pytest.approx(1.0)

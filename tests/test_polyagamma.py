@@ -178,3 +178,21 @@ def test_property_any_b_c(b, c, seed):
     assert np.all(np.isfinite(x)) and np.all(x > 0)
     np.testing.assert_array_equal(x, sample_polyagamma(np.full(20_000, b), np.full(20_000, -c), seed=seed))
     assert abs(x.mean() - pg_mean(b, c)) < 5 * x.std() / math.sqrt(x.size)
+
+
+def test_variance_closed_form_at_large_tilt():
+    """pg_var against the closed form in 60-digit arithmetic (mpmath) for c up to 1e5: the direct
+    float form overflows (cosh^2(c/2) c^3 = inf) for c >~ 690 and gave 0 there, which also shrank
+    the NumPy reference sampler's variance (its remainder is moment-matched to pg_var)."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    cs = np.r_[np.geomspace(1e-3, 1e5, 80), 0.0099, 0.0101, 689.0, 700.0, 710.0]
+    for c in cs:
+        C = mpmath.mpf(float(c))
+        exact = float((mpmath.sinh(C) - C) / (4 * C**3 * mpmath.cosh(C / 2) ** 2))
+        assert pg_var(0.7, c) == pytest.approx(0.7 * exact, rel=1e-9), c
+        assert pg_var(0.7, -c) == pg_var(0.7, c)
+    # the reference sampler's draws at c = 1000 have the exact variance (they had 0.65 of it)
+    x = sample_polyagamma_reference(np.full(100_000, 1.0), np.full(100_000, 1000.0), rng=4)
+    assert abs(x.var() / pg_var(1.0, 1000.0) - 1) < 0.05
+    assert abs(x.mean() - pg_mean(1.0, 1000.0)) < 4.5 * x.std() / math.sqrt(x.size)

@@ -95,8 +95,9 @@ def _add_model_args(p):
                    "`hea-fast featurize --list`)")
     p.add_argument("--max-size", type=positive_int, default=3, help="largest descriptor subset (the paper's L)")
     p.add_argument("--anchors", default="NbMoTaW,CoCrFeMnNi",
-                   help="comma-separated anchor names/formulas (one cluster per anchor), 'auto' (k-means, --n-anchors "
-                   "clusters), or 'none' for one global model")
+                   help="comma-separated anchor names/formulas (one cluster per anchor), 'auto' (the --n-anchors "
+                   "named anchor alloys of hea_fast/data/anchors.csv whose clustering gives the lowest mixture "
+                   "WBIC), or 'none' for one global model")
     p.add_argument("--n-anchors", type=positive_int, default=2, help="number of clusters K for --anchors auto")
     p.add_argument("--cluster-on", choices=("subset", "all"), default="subset",
                    help="assign alloys to the nearest anchor in the selected subset's descriptors or in all of them")
@@ -106,14 +107,19 @@ def _add_model_args(p):
                    help="variance of the Gaussian prior on the standardized logistic weights")
     p.add_argument("--model-prior", choices=("uniform", "size"), default="uniform",
                    help="prior over descriptor subsets: uniform, or favouring small subsets")
-    p.add_argument("--n-iter", type=positive_int, default=400, help="Gibbs iterations per chain (incl. burn-in)")
-    p.add_argument("--burn-in", type=int, default=100, help="Gibbs iterations discarded per chain")
-    p.add_argument("--n-chains", type=positive_int, default=4, help="Gibbs chains per subset")
-    p.add_argument("--n-draws", type=positive_int, default=250, help="posterior draws kept for prediction")
+    p.add_argument("--n-iter", type=positive_int, default=400,
+                   help="Gibbs iterations per chain kept after the burn-in (at least 8)")
+    p.add_argument("--burn-in", type=int, default=100,
+                   help="Gibbs iterations discarded per chain before the --n-iter kept")
+    p.add_argument("--n-chains", type=positive_int, default=4, help="Gibbs chains per subset and cluster")
+    p.add_argument("--n-draws", type=positive_int, default=250, help="posterior draws per chain kept for prediction")
     p.add_argument("--chunk-size", type=positive_int, default=64, help="subsets per task of the WBIC search")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sampler and of --anchors auto")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
-    p.add_argument("--checkpoint", default=None, help="JSON checkpoint of the subset search, resumable (default: none)")
+    p.add_argument("--checkpoint", default=None,
+                   help="JSON checkpoint of the subset search, resumable; the first search of --anchors auto and "
+                   "fit's global comparison are checkpointed beside it (ck.json: ck.init.json, ck.global.json) "
+                   "(default: none)")
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address to spread the search over (default: local threads)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -153,8 +159,12 @@ def _write(df, path):
 
 def _fit_model(args, compare_global=True):
     """(fitted model, labels, source) for `search` and `fit`, with the Dask client (if any) closed."""
-    if not 0 <= args.burn_in < args.n_iter:
-        raise ValueError(f"--burn-in {args.burn_in} must be in [0, --n-iter {args.n_iter})")
+    # --n-iter counts the iterations kept *after* the burn-in (hea_fast.mixture.wbic), so a burn-in
+    # longer than --n-iter is valid
+    if args.burn_in < 0:
+        raise ValueError(f"--burn-in must be a non-negative number of iterations, got {args.burn_in}")
+    if args.n_iter < 8:
+        raise ValueError(f"--n-iter must be at least 8 (iterations kept per chain after the burn-in), got {args.n_iter}")
     formulas, y, src = _load_training(args)
     model = _model_from_args(args)
     if not compare_global:
@@ -258,8 +268,17 @@ def _screen(args) -> int:
     if args.label_column:
         if args.label_column not in out.columns:
             raise ValueError(f"--label-column {args.label_column!r} is not a column of {args.input}")
-        y = _to01(scored[args.label_column], csv_list(args.positive))
-        report.update(enrichment(y, scored["p_single"].to_numpy(), threshold=args.threshold,
+        # a row without a label is neither single- nor multi-phase: it stays out of the enrichment
+        # (counting it as 0 would lower the base rate; a float column with one empty cell would even
+        # turn every "1.0" into 0 through the phase-name path of _to01)
+        lab = scored[args.label_column]
+        has = lab.notna().to_numpy() & (lab.astype(str).str.strip() != "").to_numpy()
+        if not has.all():
+            report["n_unlabelled"] = int((~has).sum())
+        if not has.any():
+            raise ValueError(f"--label-column {args.label_column!r} of {args.input} has no label in the scored rows")
+        y = _to01(lab[has], csv_list(args.positive))
+        report.update(enrichment(y, scored["p_single"].to_numpy()[has], threshold=args.threshold,
                                  n_boot=args.n_boot, seed=args.seed).to_dict())
     if args.output:
         _write(passed.drop(columns=["error"], errors="ignore"), args.output)

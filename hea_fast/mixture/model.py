@@ -108,6 +108,8 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
     compare_global : "search" (best single global model over the same subsets), "subset" (global
         model on the selected subset only) or False.
     random_state : int seed (None: a fresh one, stored in ``seed_``).
+    checkpoint : JSON file of the subset search, resumable; the global comparison and the first search
+        of ``anchors="auto"`` checkpoint beside it (FILE.global.json, FILE.init.json).
     engine : "cpp" (compiled PG-Gibbs, default) or "numpy" (reference sampler); ``backend`` is its
         deprecated spelling (one release).
 
@@ -221,8 +223,10 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
                     target_stderr=self.target_stderr, seed=seed, threads=self.threads,
                     engine=self._engine, chunk_size=self.chunk_size)
 
-    def _search(self, Z, y, names, A, seed, checkpoint=None, client=None):
+    def _search(self, Z, y, names, A, seed, tag="", client=None):
         kw = self._cfg(seed)
+        checkpoint = self.checkpoint and Path(self.checkpoint)  # side searches: FILE.<tag>.json beside it
+        checkpoint = checkpoint.with_name(f"{checkpoint.stem}.{tag}{checkpoint.suffix}") if checkpoint and tag else checkpoint
         if A is None or A.shape[0] == 1:
             return search_subsets(Z, y, names, self.max_size, progress=self.progress, client=client,
                                   checkpoint=checkpoint, **kw)
@@ -290,8 +294,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         if reuse is not None and np.array_equal(reuse[0], A):
             self.ranking_ = reuse[1]  # auto anchors kept the initial pair: the search is done
         else:
-            self.ranking_ = self._search(Z, yv, names, A if A.shape[0] else None, seed,
-                                         checkpoint=self.checkpoint, client=self.client)
+            self.ranking_ = self._search(Z, yv, names, A if A.shape[0] else None, seed, client=self.client)
         best = self.ranking_.iloc[0]
         if not np.isfinite(best["wbic"]):
             raise ModelError("no subset gave a finite mixture WBIC (every clustering left a one-member cluster)")
@@ -309,7 +312,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         self.global_subset_ = None
         self.global_ranking_ = None
         if self.compare_global == "search" and self.n_clusters_ > 1:
-            self.global_ranking_ = self._search(Z, yv, names, None, seed)
+            self.global_ranking_ = self._search(Z, yv, names, None, seed, tag="global")
             g = self.global_ranking_.iloc[0]
             self.global_subset_ = tuple(int(j) for j in g["indices"])
             self.global_free_energy_, self.global_free_energy_stderr_ = float(g["wbic"]), float(g["stderr"])
@@ -342,7 +345,7 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         init = list(range(K))
         if set(DEFAULT_ANCHORS) <= set(anames) and K == 2:
             init = [anames.index(a) for a in DEFAULT_ANCHORS]
-        rk = self._search(Z, y, names, Aall[init], seed)
+        rk = self._search(Z, y, names, Aall[init], seed, tag="init")
         S = tuple(int(j) for j in rk.iloc[0]["indices"])
         rows = []
         for combo in itertools.combinations(range(len(anames)), K):
@@ -493,6 +496,9 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
             arrays[f"draws_c{c}"] = D
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        # overwriting a model: drop its config first, so that a failure part-way leaves a directory
+        # `load` refuses, never the old config over the new arrays
+        (path / "config.json").unlink(missing_ok=True)
         with atomic_path(path / "arrays.npz") as tmp:
             np.savez(tmp, **arrays)
         rk = self.ranking_.copy()

@@ -44,10 +44,13 @@ def pg_var(b, c):
     b = np.asarray(b, dtype=float)
     c = np.abs(np.asarray(c, dtype=float))
     small = c < 1e-2
-    cs = np.where(small, 1.0, np.minimum(c, 700.0))
+    cs = np.where(small, 1.0, c)
     # small c: (sinh c - c)/(4c^3 cosh^2(c/2)) = 1/24 - c^2/120 + 17 c^4/13440 - ... (avoids the
-    # cancellation in sinh c - c)
-    big = (np.sinh(cs) - cs) / (4.0 * cs**3 * np.cosh(cs / 2.0) ** 2)
+    # cancellation in sinh c - c). Otherwise sinh c / cosh^2(c/2) = 2 tanh(c/2) and
+    # 1/cosh^2(c/2) = 4 e^-c / (1 + e^-c)^2, which never overflow (cosh^2(c/2) c^3 does for c >~ 690,
+    # where the direct form gave 0)
+    e = np.exp(-cs)
+    big = (2.0 * np.tanh(cs / 2.0) - cs * 4.0 * e / (1.0 + e) ** 2) / (4.0 * cs**3)
     c2 = c * c
     ser = 1.0 / 24.0 - c2 / 120.0 + 17.0 * c2 * c2 / 13440.0
     return b * np.where(small, ser, big)

@@ -286,6 +286,12 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
     subsets = normalise_subsets(subsets, p)
     if not subsets:
         raise SearchError("no subsets to search")
+    seen: dict = {}
+    for s in subsets:  # a model listed twice would get its probability twice (and (0, 1) is (1, 0))
+        key = frozenset(s)
+        if key in seen:
+            raise SearchError(f"subsets list the same descriptor set twice: {seen[key]!r} and {s!r}")
+        seen[key] = s
     if any(len(s) == 0 for s in subsets) and anchors is not None:
         raise SearchError("the empty subset cannot be clustered by anchors (no coordinates); use min_size >= 1")
     if beta_n not in ("cluster", "total"):
