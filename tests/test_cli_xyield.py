@@ -169,3 +169,55 @@ def test_predict_table_classification_and_all_rows_bad(tmp_path):
     assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-o", str(out)]) == 0
     df = pd.read_csv(out)
     assert list(df["id"]) == [1, 2] and df["p0"].isna().all() and "empty formula cell" in df["error"][1]
+
+
+def test_evaluate_uses_the_models_own_split_and_refuses_leaky_ones(tmp_path, capsys):
+    """`xyield evaluate` scores a transferred model on the test points of the split it was trained
+    on (recorded in model.json): the MSE equals one computed here on that CV fold. A split whose test
+    points include the model's training points (5pct's 229 test points hold most of cv10:0's 216
+    training points) is refused instead of silently reporting a score on seen data."""
+    torch = pytest.importorskip("torch")
+    from hea_fast.xyield.cnn import CNNConfig, XYieldCNN
+    from hea_fast.xyield.datasets import cv_folds, load_high_quality
+    from hea_fast.xyield.protocol import predict, save_model
+
+    torch.manual_seed(0)
+    d = tmp_path / "cv3"
+    model = XYieldCNN(CNNConfig(channels=(2, 3, 2), hidden=4))
+    save_model(d, model, {"split": "cv10:3", "split_seed": 0})
+    hq = load_high_quality()
+    _, test = cv_folds(hq)[3]
+    y = hq.targets("GPa")[test].astype(float)
+    ref = float(np.mean((predict(model, torch.from_numpy(hq.images()[test])).numpy().astype(float) - y) ** 2))
+    capsys.readouterr()
+    assert main(["xyield", "evaluate", "--model", str(d)]) == 0
+    res = __import__("json").loads(capsys.readouterr().out)
+    assert res["split"] == "cv10:3" and res["n_test"] == len(test) == int((hq.fold == 3).sum())
+    assert res["mse_GPa2"] == pytest.approx(ref, rel=1e-6)
+    assert main(["xyield", "evaluate", "--model", str(d), "--split", "5pct"]) == 2
+    assert "training points" in capsys.readouterr().err
+
+
+def test_bad_formulas_on_the_command_line_name_each_and_the_cli_way_out(tmp_path, capsys):
+    """Formulas typed as arguments stop the command with every bad one named and the command-line
+    way to go on (-i with --errors), not the Python API's errors='skip' that the CLI cannot take."""
+    assert main(["xyield", "simulate", "NbMoTaW", "NbMoXx", "NbMo-1"]) == 2
+    err = capsys.readouterr().err
+    assert "2 of 3 formulas" in err and "'NbMoXx'" in err and "'NbMo-1'" in err and "negative amount" in err
+    assert "--errors" in err and "errors='skip'" not in err
+    models = _tiny_models(tmp_path, n=1)
+    assert main(["xyield", "predict", "--model", *models, "-c", "MoNbTaTi", "NbCu"]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 formulas" in err and "'NbCu'" in err and "Cu" in err and "errors='skip'" not in err
+
+
+def test_element_data_with_two_rows_for_one_element_is_refused(tmp_path, capsys):
+    """Two conflicting rows for Re (14.71 vs 20 Å³ change σ_y by far more than rounding) used to
+    be resolved silently by the last row; now the file is refused, naming both lines."""
+    data = tmp_path / "el.csv"
+    pd.DataFrame({"element": ["Re", "Re"], "V_A3": [14.71, 20.0], "C11": [616.0] * 2, "C12": [273.0] * 2,
+                  "C44": [161.0] * 2}).to_csv(data, index=False)
+    out = tmp_path / "y.csv"
+    assert main(["xyield", "simulate", "NbRe", "--element-data", str(data), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "line 2" in err and "Re" in err and not out.exists()

@@ -195,6 +195,20 @@ def test_bad_arguments(small):
         simulate_grid(g, hist_range=(5, 1), progress=False)
     with pytest.raises(ValueError, match="rank_range"):
         simulate_grid(g, rank_range=(0, len(g.space) + 1), progress=False)
+    with pytest.raises(ValueError, match="hist_range must be finite"):
+        simulate_grid(g, hist_range=(0, np.inf), progress=False)
+
+
+def test_bad_sample_size_fails_before_streaming(small, monkeypatch):
+    """A --sample larger than the grid (or negative) is refused before any chunk is streamed, not
+    after the whole grid was simulated (hours on the full X-Yield grid)."""
+    g, _, _ = small
+    calls = []
+    monkeypatch.setattr(G, "_reduce_chunk", lambda *a, **k: calls.append(a) or pytest.fail("streamed"))
+    for n in (len(g) + 1, -1):
+        with pytest.raises(ValueError, match=f"cannot draw {n} distinct points from a grid of {len(g):,}"):
+            simulate_grid(g, sample=n, topk=2, chunk_size=40, progress=False)
+    assert calls == []
     with pytest.raises(ValueError, match="temperatures_K"):
         XYieldGrid(temperatures_K=[300, -1])
     with pytest.raises(ValueError, match="elastic constants"):

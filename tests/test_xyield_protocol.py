@@ -273,11 +273,49 @@ def test_cli_pretrain_transfer_evaluate_predict(tmp_path, shared_data, capsys):
                  "--n-low", "200", "-o", str(out), "--no-progress"]) == 0
     assert (out / "model.safetensors").read_bytes() == first
     capsys.readouterr()
-    assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:3"]) == 0
+    assert main(["xyield", "evaluate", "--model", str(out)]) == 0  # the model's own split: 5pct, seed 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert res["n_test"] == 24 and res["mse_GPa2"] >= 0
+    assert res["split"] == "5pct" and res["n_test"] == 240 - 11 and res["mse_GPa2"] >= 0
+    # fold 3 of the CV holds one of the 11 points this model was trained on: refused, not scored
+    assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:3"]) == 2
+    assert "training points" in capsys.readouterr().err
     csv = tmp_path / "p.csv"
     assert main(["xyield", "predict", "--model", str(out), "-c", "MoNbTaTi", "-T", "300", "1200", "-o", str(csv)]) == 0
     lines = csv.read_text().splitlines()
     assert lines[0] == "formula,temperature_K,sigma_y_MPa" and len(lines) == 3
     assert main(["xyield", "evaluate", "--model", str(out), "--split", "cv10:99"]) == 2  # clear error, no crash
+
+
+def test_classification_pretraining_selects_the_best_validation_epoch():
+    """Classification pretraining keeps the epoch with the lowest validation error (1 − accuracy),
+    recomputed here on the same seeded carve; it used to compare NaN scores and so always returned
+    the first epoch's weights, whatever --epochs said."""
+    g = torch.Generator().manual_seed(0)
+    n = 320
+    u = torch.rand(n, generator=g)
+    x = torch.zeros(n, 2, 9, 18)
+    x[:, 1] = u[:, None, None]  # the temperature channel decides the class
+    x[:, 0, 4, 9] = 1.0
+    y = (u > 0.5).float() * 3
+    cfg = CNNConfig(channels=(2, 2, 2), hidden=4, task="classification")
+    model, hist = pretrain(x, y, cfg, PretrainConfig(epochs=6, batch_size=16, lr=1e-3), seed=0)
+    _, val = carve_validation(n, 0.05, 0, min_val=1)
+    err = 1.0 - float((predict(model, x[val]).argmax(1) == y[val].long()).float().mean())
+    scores = [h["val"] for h in hist]
+    assert all(np.isfinite(scores))
+    assert err == pytest.approx(min(scores), abs=1e-12)
+    assert min(scores) < scores[0]  # the run improved after epoch 0: the first epoch is not the answer
+
+
+def test_diverged_training_raises_instead_of_returning_a_nan_model():
+    """A learning rate that blows the weights up gives NaN validation scores at every epoch: both
+    protocols say so (and name the learning rate) rather than returning a model that predicts NaN
+    (pretrain) or claiming that no epoch was trained (transfer)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(24, 2, 9, 18, generator=g)
+    y = torch.rand(24, generator=g)
+    with pytest.raises(ProtocolError, match="finite validation score.*lr_w=1000000000000.0"):
+        transfer("no_pretraining", x[:12], y[:12], model_config=CNNConfig(**TINY),
+                 cfg=TransferConfig(epochs=2, lr_w=1e12), seed=0)
+    with pytest.raises(ProtocolError, match="finite validation score.*lr=1000000000000.0"):
+        pretrain(x, y, CNNConfig(**TINY), PretrainConfig(epochs=2, batch_size=8, lr=1e12), seed=0)

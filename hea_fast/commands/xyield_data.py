@@ -114,6 +114,22 @@ def register(subparsers) -> None:
 
 
 # ---- named alloys -----------------------------------------------------------------------------------------
+def command_line_batch(formulas, elements=None):
+    """CompositionBatch of formulas typed on the command line; an unreadable one stops the command
+    with one line per bad formula and the hints of `-i` tables (the library's own message advises
+    Python's errors='skip', which the command line has no way to pass: --errors applies to -i)."""
+    from hea_fast.commands._tables import explain
+    from hea_fast.composition import as_batch
+    from hea_fast.parse import CompositionBatchError
+
+    try:
+        return as_batch(list(formulas), elements=elements)
+    except CompositionBatchError as exc:
+        bad = "; ".join(f"{formulas[int(i)]!r}: {explain(formulas[int(i)], str(e))}" for i, e in exc.errors[:20])
+        raise ValueError(f"{len(exc.errors)} of {len(formulas)} formulas cannot be read: {bad} "
+                         "(to score the others, put them in a table: -i FILE with --errors keep or skip)") from None
+
+
 def _element_data(path):
     """{element: (V Å³, C11, C12, C44 GPa)} from --element-data."""
     import math
@@ -125,7 +141,7 @@ def _element_data(path):
     missing = [c for c in _ELEMENT_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: needs columns {list(_ELEMENT_COLUMNS)}, lacks {missing} (has {list(df.columns)})")
-    out = {}
+    out, lines = {}, {}
     for i, row in enumerate(df.itertuples(index=False)):
         el = str(row.element).strip()
         vals = []
@@ -139,7 +155,10 @@ def _element_data(path):
         if not all(math.isfinite(v) and v > 0 for v in vals) or vals[1] <= vals[2]:
             raise ValueError(f"{path}, line {i + 2} ({el}): V_A3, C11, C12, C44 must be positive numbers with "
                              f"C11 > C12, got {vals}")
-        out[el] = tuple(vals)
+        if el in out:  # two rows for one element: which one the user meant is unknowable
+            raise ValueError(f"{path}, line {i + 2}: a second row for {el} (first on line {lines[el]}); "
+                             "give each element once")
+        out[el], lines[el] = tuple(vals), i + 2
     return out
 
 
@@ -214,7 +233,6 @@ def _named(args) -> int:
     import pandas as pd
 
     from hea_fast.commands._tables import BadRows, finish, formula_column, read_table, write_table
-    from hea_fast.composition import as_batch
 
     T = _temperatures(args.temperatures, "300")
     custom = _element_data(args.element_data) if args.element_data else {}
@@ -227,7 +245,7 @@ def _named(args) -> int:
     else:
         df = pd.DataFrame({"formula": list(args.alloys)})
         col, bad, mode = "formula", None, "raise"
-        batch = as_batch(list(args.alloys))  # a bad formula typed on the command line stops here
+        batch = command_line_batch(args.alloys)  # a bad formula typed on the command line stops here
         kept = np.arange(len(df))
     sigma, tau0, deb, reasons = yield_rows(batch, T, args.mc_model, custom, args.threads)
     if bad is None:

@@ -78,8 +78,10 @@ def register(subparsers) -> None:
         subparsers, "evaluate", _evaluate, help="Evaluate a saved model on the test part of an experimental split",
         description="MSE (GPa^2) and 5-class accuracy on the held-out points of a split.")
     e.add_argument("--model", required=True, help=_MODEL_HELP)
-    e.add_argument("--split", default="5pct", help=_SPLIT_HELP)
-    e.add_argument("--split-seed", type=int, default=0, help="seed of the few-shot split")
+    e.add_argument("--split", default=None, help=_SPLIT_HELP + " (default: the split the model was trained on "
+                   "by `xyield transfer`, else 5pct); a split whose test points the model was trained on is refused")
+    e.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the few-shot split (default: the model's, else 0)")
     e.add_argument("-o", "--out", help="write the metrics and predictions as JSON (default: printed only)")
 
     q = add_command(
@@ -145,7 +147,8 @@ def _pretrain(args) -> int:
     if args.imp_rounds > 0:
         save_model(out / "imp", prune_pretrained(model, x, y, cfg, seed=args.seed, progress=not args.no_progress),
                    {"imp_rounds": args.imp_rounds})
-    print(json.dumps({"model": str(out), "best_val_mse": min(h["val_mse"] for h in hist)}))
+    metric = "mse" if args.task == "regression" else "1-accuracy"
+    print(json.dumps({"model": str(out), "best_val": min(h.get("val", h.get("val_mse")) for h in hist), "val_metric": metric}))
     return 0
 
 
@@ -205,17 +208,29 @@ def _evaluate(args) -> int:
 
     model = load_xyield_model(args.model)
     hq = load_high_quality()
-    _, te = _split(args.split, args.split_seed, hq)
+    meta = getattr(model, "meta", None) or {}
+    trained = meta.get("split")  # written by `xyield transfer`; pretrained models saw no experimental point
+    split = args.split if args.split is not None else (trained or "5pct")
+    split_seed = args.split_seed if args.split_seed is not None else int(meta.get("split_seed", 0) if trained else 0)
+    _, te = _split(split, split_seed, hq)
+    if trained:
+        seen, _ = _split(trained, int(meta.get("split_seed", 0)), hq)
+        leak = np.intersect1d(seen, te)
+        if leak.size:
+            raise ValueError(f"--model {args.model} was trained on split {trained} (seed {meta.get('split_seed', 0)}): "
+                             f"{leak.size} of the {len(te)} test points of split {split} (seed {split_seed}) are "
+                             "among its training points; omit --split/--split-seed to evaluate on its own split")
     out = predict(model, torch.from_numpy(hq.images()[te]))
     y = hq.targets("GPa")[te].astype(float)
     if model.config.task == "classification":
         cls = out.argmax(1).numpy()
         truth = np.clip(np.floor(y * 2), 0, 4)
         p = (cls + 0.5) / 2.0  # bin centre in GPa, for reference only
-        res = {"split": args.split, "n_test": int(len(te)), "acc_class5": float(np.mean(cls == truth))}
+        res = {"split": split, "split_seed": split_seed, "n_test": int(len(te)),
+               "acc_class5": float(np.mean(cls == truth))}
     else:
         p = out.numpy().astype(float)
-        res = {"split": args.split, "n_test": int(len(te)), "mse_GPa2": float(np.mean((p - y) ** 2)),
+        res = {"split": split, "split_seed": split_seed, "n_test": int(len(te)), "mse_GPa2": float(np.mean((p - y) ** 2)),
                "acc_class5": class5_accuracy(p, y)}
     print(json.dumps(res))
     if args.out:
@@ -275,9 +290,13 @@ def _predict(args) -> int:
     if args.input is not None:
         df = _predict_table(args, models, task, temps_arg)
     else:
+        from hea_fast.commands.xyield_data import command_line_batch
+
+        batch = command_line_batch(args.composition, elements=XYIELD_ELEMENTS)  # a bad formula stops here
         comps = [c for c in args.composition for _ in args.temperatures]
         temps = np.tile(temps_arg, len(args.composition))
-        x = torch.from_numpy(pseudo_images(comps, temps, elements=XYIELD_ELEMENTS))
+        rows = batch[np.repeat(np.arange(len(batch)), len(temps_arg))]
+        x = torch.from_numpy(pseudo_images(rows, temps))
         df = pd.DataFrame({"formula": comps, "temperature_K": temps})
         for k, v in _model_outputs(models, task, x).items():
             df[k] = v

@@ -213,11 +213,14 @@ def simulate_grid(grid: XYieldGrid | None = None, *, model: str = DEFAULT_MODEL,
     if hist_bins < 1:
         raise ValueError(f"hist_bins must be >= 1, got {hist_bins}")
     h_lo, h_hi = (float(v) for v in hist_range)
-    if not (h_hi > h_lo):
-        raise ValueError(f"hist_range must be (lo, hi) with lo < hi, got {hist_range!r}")
+    if not (np.isfinite(h_lo) and np.isfinite(h_hi) and h_hi > h_lo):
+        raise ValueError(f"hist_range must be finite (lo, hi) in MPa with lo < hi, got {hist_range!r}")
     topk = int(topk)
     if topk < 0:
         raise ValueError(f"topk must be >= 0, got {topk}")
+    sample = int(sample)
+    if not (0 <= sample <= len(grid)):  # checked here: the sample is drawn after the (long) stream
+        raise ValueError(f"cannot draw {sample} distinct points from a grid of {len(grid):,}")
     chunks = sp.chunks(chunk_size, a, b) if (stats or topk or per_system) else []
     nblk = sp.n_systems
 

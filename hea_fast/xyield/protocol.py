@@ -168,6 +168,15 @@ def mse(pred, y) -> float:
     return float(torch.mean((pred - y) ** 2))
 
 
+def _val_score(model: XYieldCNN, xv, yv) -> float:
+    """Epoch-selection score on the validation carve (lower is better): MSE (GPa²) for regression,
+    1 − accuracy for classification."""
+    pv = predict(model, xv)
+    if model.config.task == "regression":
+        return mse(pv, yv)
+    return 1.0 - float((pv.argmax(1) == _as_tensor(yv).long()).float().mean())
+
+
 def class5_accuracy(pred_gpa, y_gpa, n_classes: int = 5) -> float:
     """Accuracy of the 0.5-GPa bins int(2·YS) (clipped to the 5 classes) of a regression output."""
     p = np.clip(np.floor(np.asarray(pred_gpa, np.float64) * 2), 0, n_classes - 1)
@@ -300,7 +309,8 @@ def _progress(iterable, enabled: bool, **kw):
 def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainConfig | None = None,
              seed: int = 0, checkpoint_dir=None, progress: bool = False, threads: int | None = None,
              stop_after: int | None = None):
-    """Pretrain the CNN on simulated data (Adam + cosine schedule); epoch picked on a held-out 5 %.
+    """Pretrain the CNN on simulated data (Adam + cosine schedule); epoch picked on a held-out 5 %
+    (lowest MSE for regression, lowest 1 − accuracy for classification: history key ``val``).
 
     With `checkpoint_dir`, every epoch is checkpointed and an interrupted run resumes there;
     `stop_after` ends this session after that many epochs in total (time-boxed runs).
@@ -347,16 +357,23 @@ def pretrain(x_low, y_low, model_config: CNNConfig | None = None, cfg: PretrainC
             opt.step()
             tot += float(loss.detach()) * len(b)
         sched.step()
-        val = mse(predict(model, xv), yv) if model.config.task == "regression" else float("nan")
-        history.append({"epoch": epoch, "train_loss": tot / len(xf), "val_mse": val})
-        if val < best[0] or best[1] is None:
+        val = _val_score(model, xv, yv)
+        history.append({"epoch": epoch, "train_loss": tot / len(xf), "val": val,
+                        "val_mse": val if model.config.task == "regression" else float("nan")})
+        if val < best[0]:  # NaN (diverged) never wins
             best = (val, copy.deepcopy(model.state_dict()))
             if checkpoint_dir is not None:
-                save_model(Path(checkpoint_dir) / "best", model, {"val_mse": val, "epoch": epoch})
+                save_model(Path(checkpoint_dir) / "best", model, {"val": val, "epoch": epoch})
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_dir, model, opt, sched,
                             {"epoch": epoch, "history": history, "best_val": best[0],
                              "gen_state": gen.get_state().tolist(), "fingerprint": fp})
+    if best[1] is None:
+        if history:
+            raise ProtocolError(f"pretrain: none of the {len(history)} epochs has a finite validation score "
+                                f"(last: {[h.get('val') for h in history[-3:]]}): training diverged; lower the learning rate "
+                                f"(lr={cfg.lr})")
+        raise ProtocolError(f"no epoch was trained (epochs={cfg.epochs}, stop_after={stop_after})")
     model.load_state_dict(best[1])
     model._trained_mode = "none"
     return model, history
@@ -515,9 +532,7 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
             tot += float(loss.detach()) * len(b)
         sched.step()
         model.set_mode(trained_mode)
-        pv = predict(model, xv)
-        val = mse(pv, yv) if model.config.task == "regression" else 1.0 - float(
-            (pv.argmax(1) == yv.long()).float().mean())
+        val = _val_score(model, xv, yv)
         history.append({"epoch": epoch, "train_loss": tot / len(xf), "val": val, "eps": eps})
         if monitor is not None:
             history[-1]["monitor_mse"] = mse(predict(model, _as_tensor(monitor[0])), monitor[1])
@@ -532,6 +547,10 @@ def transfer(method: str, x_train, y_train, *, x_low=None, y_low=None, pretraine
                             {"epoch": epoch, "history": history, "eps": eps, "best_val": best[0],
                              "best_epoch": best[2], "gen_state": gen.get_state().tolist(), "fingerprint": fp})
     if best[1] is None:
+        if history:  # every epoch ran, none scored: the training diverged (NaN/inf validation loss)
+            raise ProtocolError(f"{method}: none of the {len(history)} epochs has a finite validation score "
+                                f"(last: {[h['val'] for h in history[-3:]]}): training diverged; lower the "
+                                f"learning rates (lr_w={cfg.lr_w}, lr_mask={cfg.lr_mask})")
         raise ProtocolError(f"no epoch was trained (epochs={cfg.epochs}, stop_after={stop_after})")
     model.load_state_dict(best[1])
     model.set_mode(trained_mode)
