@@ -129,7 +129,8 @@ class CompositionBatchError(CompositionError):
         lines = [f"  row {i}: {e}" for i, e in errors[:20]]
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(
-            f"{len(errors)} of {n_rows} compositions are invalid (pass errors='skip' to drop them):\n"
+            f"{len(errors)} of {n_rows} compositions are invalid (the errors= option of the function called "
+            "skips them or gives their rows NaN):\n"
             + "\n".join(lines) + more
         )
 
@@ -339,6 +340,8 @@ _AT_PERCENT = re.compile(r"\s*\(?\s*at\s*\.?\s*%\s*\)?\s*$", re.IGNORECASE)
 _REMARK = re.compile(r"\s*\(\s*([A-Za-z][^()=]*)\)\s*$")
 _TEMPERATURE = re.compile(r"[0-9]{3,4}\s*\u00b0?\s*[CKF]\b|\u00b0\s*[CF]\b")
 _BALANCE = re.compile(r"\bbal", re.IGNORECASE)
+# a "remark" that may stand for the amount of what precedes it: nan, inf, a lone variable letter
+_AMOUNT_LIKE = re.compile(r"[+-]?(?:nan|inf(?:inity)?)|[A-Za-z]", re.IGNORECASE)
 # trailing footnote markers of a table: "CoCrFeMnNi*", "HfNbTaTiZr†", "NbMoTaW **"
 _FOOTNOTE = re.compile(r"\s*[*\u2020\u2021\u00a7#]+\s*$")
 # a family written with variables and their values: "AlxCoCrFeNi (x = 0.3)", "AlxCoCrFeNi, x=0.3",
@@ -415,9 +418,10 @@ def _names_elements(word: str) -> bool:
 def _drop_remark(t: str) -> str:
     """`t` without a trailing remark in parentheses ("(as-cast)", "(Cantor alloy)", "(aged 700 C)"),
     unless the remark may name part of the composition: a word that reads as element symbols ("Fe",
-    "NbTa", "C", "In") other than a temperature's unit ("700 C", "1200 K", "°C"), or a balance."""
+    "NbTa", "C", "In") other than a temperature's unit ("700 C", "1200 K", "°C"), or a balance; nor
+    one that may stand for an amount ("Nb(nan)", "Nb(inf)", "Nb(x)")."""
     m = _REMARK.search(t)
-    if m is None:
+    if m is None or _AMOUNT_LIKE.fullmatch(m.group(1).strip()):
         return t
     words = _TEMPERATURE.sub("", m.group(1))
     if any(_names_elements(w) for w in re.findall(r"[A-Za-z]+", words)) or _BALANCE.search(words):

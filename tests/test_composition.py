@@ -48,7 +48,7 @@ def test_batch_reports_every_bad_row(engine):
     for i, e in errs:
         assert BAD[i] in str(e)
     text = str(info.value)
-    assert f"{len(BAD)} of {len(BATCH)} compositions are invalid" in text and "errors='skip'" in text
+    assert f"{len(BAD)} of {len(BATCH)} compositions are invalid" in text and "errors= option" in text
     for i in BAD:
         assert f"row {i}:" in text
 

@@ -229,6 +229,8 @@ NOT_FAMILIES = [  # variables without a value (or values without their variable)
     "AlxCoCrFeNi", "AlxCoCrFeNi (y = 0.3)", "AlxCoCrFeNiTiy (x = 0.5)", "CoCrFeNiDy (y = 0.3)",
     "Ni60Cr20 (balance Fe)", "Ni60Cr20 (bal. Fe)", "CoCrFeNi (doped with 0.5 C)", "CoCrFeNi (plus 2 at.% C)",
     "CoCrFeNi (Al-free)", "HfNbTaTiZr (NbTa-rich)", "CoCrFeNi (In air)", "CoCrFeNi (alloy B)",
+    # ... or may stand for an amount: these read as pure Nb / CoCrFeNi when dropped as remarks
+    "Nb(nan)", "Nb(inf)", "CoCrFeNi (NAN)", "Nb(x)", "CoCrFeNiAl (y)", "Nb(-inf)", "Nb (Infinity)",
 ]
 
 
