@@ -109,6 +109,19 @@ def test_prox_matches_reference(dtype):
     assert z == int((want == 0).sum())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_prox_keeps_nan_and_inf(dtype):
+    """A diverged mask must stay visible: NaN stays NaN (the kernel used to write 0 and count it as a
+    pruned weight), ±inf shrink to ±inf; as the torch reference and IEEE sign(m)·max(|m| − λ, 0)."""
+    nan, inf = float("nan"), float("inf")
+    m = torch.tensor([nan, inf, -inf, 0.5, -0.05, nan], dtype=dtype)
+    want = prox_soft_threshold_reference(m, 0.1)
+    z = prox_soft_threshold_(m, 0.1)
+    torch.testing.assert_close(m, want, rtol=0, atol=0, equal_nan=True)
+    assert torch.isnan(m[[0, 5]]).all() and m[1] == inf and m[2] == -inf
+    assert z == 1  # only -0.05 became an exact zero
+
+
 def test_deprecated_module_name():
     import importlib
     import sys

@@ -108,7 +108,7 @@ int64_t prox_soft_threshold(T* m, int64_t n, T lam, int threads) {
     for (int64_t i = lo; i < hi; ++i) {
       T v = m[i];
       T a = std::fabs(v) - lam;
-      T r = a > T(0) ? std::copysign(a, v) : T(0);
+      T r = a > T(0) ? std::copysign(a, v) : (a == a ? T(0) : v);  // NaN stays NaN (a diverged mask shows)
       m[i] = r;
       z += (r == T(0));
     }

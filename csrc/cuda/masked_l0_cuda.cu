@@ -50,7 +50,7 @@ __global__ void prox_kernel(T* __restrict__ m, T lam, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
     T v = m[i];
     T a = fabs(v) - lam;
-    m[i] = a > T(0) ? copysign(a, v) : T(0);
+    m[i] = a > T(0) ? copysign(a, v) : (a == a ? T(0) : v);  // NaN stays NaN, as on the CPU
   }
 }
 

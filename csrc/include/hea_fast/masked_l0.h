@@ -39,8 +39,8 @@ template <class T>
 void masked_weight_backward(const T* grad_w, const T* theta, const T* ms, const T* mt, T eps, T* grad_theta, T* grad_ms,
                             T* grad_mt, int64_t n, int threads);
 
-// In-place soft threshold m <- sign(m) max(|m| - lam, 0); returns the number of exact zeros after
-// the update (the sparsity count used for reporting).
+// In-place soft threshold m <- sign(m) max(|m| - lam, 0), NaN kept NaN; returns the number of exact
+// zeros after the update (the sparsity count used for reporting).
 template <class T>
 int64_t prox_soft_threshold(T* m, int64_t n, T lam, int threads);
 
