@@ -168,3 +168,31 @@ def test_nudge_reports_the_best_step_and_plots_the_background(tmp_path, released
     assert n_bg >= 800  # the 864 labelled training alloys are drawn, as the title says
     names = [a.get_text() for a in bx.texts]
     assert len(names) <= 3 and any(n.startswith("start") for n in names) and any("best" in n for n in names)
+
+
+def test_bad_design_and_explain_inputs_fail_in_one_line(tmp_path, shared_data, capsys):
+    """--z nan wrote an equimolar quinary unrelated to z (rc 0); a bad second start alloy of nudge was
+    found only after the first trajectory ran; explain of an empty table said 'no row can be
+    explained:' with no reason, and an empty formula cell came back as the alloy 'nan'."""
+    out = tmp_path / "g.csv"
+    capsys.readouterr()
+    assert main(["ssvae", "generate", "--z", "nan,0", "-o", str(out)]) == 2
+    assert not out.exists() and "non-finite coordinates" in capsys.readouterr().err
+    assert main(["ssvae", "generate", "--z", "0,0", "--cost", "Co=nan", "--cost-weight", "1", "-o", str(out)]) == 2
+    assert not out.exists() and "not a finite number" in capsys.readouterr().err
+
+    assert main(["ssvae", "nudge", "CoCrFeNiMn", "U5Fe", "Xx", "-o", str(tmp_path / "n.csv")]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""  # no loop ran
+    assert "2 of 3 compositions" in cap.err and "'U5Fe'" in cap.err and "'Xx'" in cap.err
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("formula\n")
+    assert main(["ssvae", "explain", str(empty), "-o", str(tmp_path / "e.csv")]) == 2
+    assert "has no rows" in capsys.readouterr().err
+    mixed = tmp_path / "mixed.csv"
+    pd.DataFrame({"formula": ["CoCrFeNiMn", None, "U5Fe"]}).to_csv(mixed, index=False)
+    assert main(["ssvae", "explain", str(mixed), "--background-size", "20", "-o", str(tmp_path / "e.csv")]) == 0
+    e = pd.read_csv(tmp_path / "e.csv", keep_default_na=False)
+    assert list(e["alloy"]) == ["CoCrFeNiMn", "", "U5Fe"]
+    assert e["error"][1] == "empty formula cell"

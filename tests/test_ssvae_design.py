@@ -225,3 +225,110 @@ def test_nudge_stops_when_an_alloy_repeats(monkeypatch):
     monkeypatch.setattr(D, "_whole_atpct", distinct)
     t = nudge(model, "Fe14Ni16Cr22Co14Al22Cu8", cutoff=1.0, max_steps=4)
     assert len(t) == 5 and (t["repeats"] == -1).all()
+
+
+def test_chosen_elements_survive_the_rounding():
+    """A required element, or one added to reach min_elements, that the decoder gives ~1e-14 is still
+    in the whole-at.% alloy (at least 1 at.%): it vanished in the rounding before, so generated alloys
+    broke the very constraints they were projected onto. Reference: the constraints' definitions,
+    checked element by element on the integer rows."""
+    import torch
+
+    els = tuple(TOP30)
+    rng = np.random.default_rng(1)
+    P = rng.dirichlet(np.full(30, 0.05), size=30)
+    P[:, [els.index("Ag"), els.index("Li")]] = 1e-14  # the decoder all but rules them out
+    P /= P.sum(1, keepdims=True)
+    for c in (Constraints(required=("Ag",), max_elements=5), Constraints(required=("Ag", "Li"), max_elements=6),
+              Constraints(min_elements=12), Constraints(min_elements=8, max_fraction=50.0)):
+        X = c.to_atpct(els, torch.as_tensor(c.apply(els, P), dtype=torch.float32))
+        assert (X.sum(1) == 100).all() and (X >= 0).all()
+        for row in X:
+            present = {e for e, v in zip(els, row) if v > 0}
+            assert set(c.required) <= present, (c, row[row > 0])
+            assert (c.min_elements or 1) <= len(present) <= (c.max_elements or 30), (c, row[row > 0])
+            assert c.violations(els, row) == ""
+    # the same through the model (these latent points lost Ag / fell short of 12 elements before)
+    from hea_fast.ssvae.model import load_model
+
+    model = load_model("default")
+    z = np.stack(np.meshgrid(np.linspace(-2, 2, 5), np.linspace(-2, 2, 5)), -1).reshape(-1, 2)
+    g = generate(model, z, 1.0, constraints=Constraints(required=("Ag",), max_elements=5))
+    assert g["alloy"].str.contains("Ag").all() and (g["n_elements"] <= 5).all()
+    assert (generate(model, z, 1.0, constraints=Constraints(min_elements=12))["n_elements"] >= 12).all()
+
+
+def test_bad_design_inputs_raise_instead_of_silent_nan():
+    """A non-finite latent point decoded to a NaN composition, written as an empty alloy (or, with the
+    HEA limits, as an equimolar quinary unrelated to z); NaN costs did the same. Now DesignError."""
+    from hea_fast.ssvae.model import load_model
+
+    model = load_model("default")
+    for z in ([[np.nan, 0.0]], [[0.0, np.inf]], [[0.0, 0.0], [1.0, -np.inf]]):
+        for c in (None, Constraints(**HEA)):
+            with pytest.raises(DesignError, match="non-finite"):
+                generate(model, z, 1.0, constraints=c)
+    with pytest.raises(DesignError, match="2 target probabilities for 3 latent points"):
+        generate(model, np.zeros((3, 2)), [0.2, 0.9])
+    with pytest.raises(DesignError, match="latent size is 2"):
+        generate(model, np.zeros((2, 2, 2)), 1.0)
+    g = generate(model, np.zeros((2, 2)), [0.2, 0.9])  # one target per point still works
+    assert list(g["p_target"]) == pytest.approx([0.2, 0.9])
+    with pytest.raises(DesignError, match=r"\['Co'\] is not a finite number"):
+        generate(model, [0.0, 0.0], 1.0, constraints=Constraints(cost={"Co": np.nan}, cost_weight=1.0))
+    with pytest.raises(DesignError, match="cost_weight must be a finite"):
+        generate(model, [0.0, 0.0], 1.0, constraints=Constraints(cost={"Co": 1.0}, cost_weight=np.inf))
+
+
+def test_screen_array_errors_name_the_row_of_the_whole_array():
+    """screen() checks an array chunk by chunk: the row an error names is the row of the input, not of
+    its chunk (row 3 in chunks of 2 was reported as row 1)."""
+    from hea_fast.ssvae.model import load_model
+
+    model = load_model("default")
+    X = np.ones((5, 30))
+    X[3] = 0.0
+    with pytest.raises(DesignError, match="row 3 is empty"):
+        screen(model, X, chunk_size=2)
+    X = np.ones((5, 30))
+    X[4, 2] = -1.0
+    with pytest.raises(DesignError, match=r"row 4 holds negative or non-finite amounts: \[-1.0\]"):
+        screen(model, X, chunk_size=2)
+    # formulas in an object / string array still go through the formula grammar
+    np.testing.assert_allclose(screen(model, np.array(["CoCrFeNi", "CoCrFeNiMn"])),
+                               screen(model, ["CoCrFeNi", "CoCrFeNiMn"]), atol=0)
+
+
+def test_cost_penalty_on_property_scales_does_not_overflow():
+    """p_i ∝ p_i·exp(−λ·cost_i) with λ·Δcost beyond ~709 (a negative λ to favour a high melting point
+    in K) overflowed exp(): the row became NaN and then equimolar over every allowed element.
+    Reference: the same formula in 50-digit arithmetic (mpmath)."""
+    import mpmath
+
+    mpmath.mp.dps = 50
+    els = ("A", "B", "C", "D")
+    p = np.array([[0.4, 0.3, 0.2, 0.1], [0.0, 0.5, 0.25, 0.25]])
+    tm = {"A": 1811.0, "B": 3290.0, "C": 3287.5, "D": 933.5}  # melting points, K
+    for lam, kw in ((-1.0, {}), (-0.003, {}), (2.5, {}), (-1.0, {"forbidden": ("B",)})):
+        c = Constraints(cost=tm, cost_weight=lam, **kw)
+        q = c.apply(els, p)
+        mask = np.array([e not in kw.get("forbidden", ()) for e in els])
+        for row, got in zip(p, q):
+            w = [mpmath.mpf(float(pi)) * mpmath.exp(-lam * mpmath.mpf(tm[e])) if m else mpmath.mpf(0)
+                 for pi, e, m in zip(row, els, mask)]
+            ref = np.array([float(x / sum(w)) for x in w])
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-300)
+    # in the limit every amount goes to the allowed element of extreme cost that the decoder allows
+    from hea_fast.ssvae.model import load_model
+
+    model = load_model("default")
+    hot = dict(zip(model.config.elements, np.linspace(1000.0, 3000.0, 30)))
+    z = np.array([[0.0, 0.0], [-1.0, 1.0]], np.float32)
+    g = generate(model, z, 1.0, constraints=Constraints(cost=hot, cost_weight=-1000.0))
+    import torch
+
+    with torch.no_grad():
+        f = model.decode(torch.as_tensor(z), torch.ones(2, 1)).numpy()
+    cost = np.array([hot[e] for e in model.config.elements])
+    want = [f"{model.config.elements[int(np.argmax(np.where(row > 0, cost, -np.inf)))]}100" for row in f]
+    assert list(g["alloy"]) == want

@@ -304,3 +304,20 @@ def test_explain_runs_without_torch_or_sklearn(shared_data, tmp_path):
     ref = exact_shapley(load_model("default"), sp["test"].e, bg, weights=w)  # the torch model, same weights
     np.testing.assert_allclose(df.filter(like="phi_").to_numpy(), ref.values, atol=1e-9)
     np.testing.assert_allclose(df["p_single"], ref.prediction, atol=1e-9)
+
+
+def test_no_rows_still_give_the_base_value():
+    """Explaining zero rows returned base_value NaN; E_B[f] is defined by the background alone.
+    Reference: the (weighted) mean of the float64 NumPy forward pass over the background."""
+    m = _small_model(5, 3)
+    rng = np.random.default_rng(4)
+    bg = rng.normal(size=(23, 5))
+    w = rng.random(23)
+    ref = _numpy_prob(m, bg)
+    for weights, base in ((None, ref.mean()), (w, (w * ref).sum() / w.sum())):
+        res = exact_shapley(m, np.empty((0, 5)), bg, weights=weights)
+        assert res.values.shape == (0, 5) and res.prediction.shape == (0,)
+        assert res.base_value == pytest.approx(base, abs=1e-6)
+        assert res.base_value == exact_shapley(m, bg[:2], bg, weights=weights).base_value  # the same kernel path
+    res = exact_shapley_reference(m, np.empty((0, 5)), bg, dtype="float64")
+    assert res.values.shape == (0, 5) and res.base_value == pytest.approx(ref.mean(), abs=1e-12)

@@ -97,8 +97,13 @@ def _train(args):
     else:
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                           min_epochs=min_epochs, selection=args.selection, threads=args.threads)
-        res = train_models([splits], [args.seed], mcfg, cfg, progress=not args.no_progress,
-                           checkpoint=args.checkpoint or out / "checkpoint.safetensors")
+        try:
+            res = train_models([splits], [args.seed], mcfg, cfg, progress=not args.no_progress,
+                               checkpoint=args.checkpoint or out / "checkpoint.safetensors")
+        except KeyboardInterrupt as exc:
+            if exc.args:  # the run state was saved at an epoch boundary: say where and how to go on
+                say("ssvae train", f"{exc.args[0]} (rerun this command to continue)")
+            raise
         tcfg = dataclasses.asdict(cfg)
     model = res.models[0]
     info = dict(model.training_info or {})
@@ -200,9 +205,11 @@ def _explain(args):
         x, ok = _score_rows(model, df, col, bad)
         if args.errors == "raise":
             bad.raise_if_any()
+        if not len(df):
+            raise ValueError(f"{args.input} has no rows: nothing to explain")
         if not ok.any():
             raise ValueError(f"no row of {args.input} can be explained: {bad.message()}")
-        names = df[col].astype(str).to_numpy()
+        names = df[col].where(df[col].notna(), "").astype(str).to_numpy()  # an empty cell stays empty, not 'nan'
         from hea_fast.ssvae.design import features_of
 
         e = np.full((len(df), len(model.config.features)), np.nan)

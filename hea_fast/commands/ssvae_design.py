@@ -160,12 +160,13 @@ def _nudge(args):
     from hea_fast.commands._common import load_ssvae_model
     from hea_fast.commands._tables import write_table
     from hea_fast.ssvae import plots
-    from hea_fast.ssvae.design import best_step, nudge
+    from hea_fast.ssvae.design import best_step, compositions_to_atpct, nudge
 
     model = load_ssvae_model(args.model)
     cons = _constraints(args, "ssvae nudge")
     if cons.shaped():
         cons.count_range(model.config.elements)
+    compositions_to_atpct(model, list(args.formula))  # every bad start alloy named before any loop runs
     trajs = []
     for f in args.formula:
         t = nudge(model, f, cutoff=args.cutoff, max_steps=args.max_steps, constraints=cons)

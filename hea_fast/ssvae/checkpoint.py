@@ -7,10 +7,16 @@ a fingerprint (`hea_fast._io.fingerprint`) of the data and the settings that sha
 Resuming with other seeds, data or such settings is refused with an error naming the file; the
 epoch budget, checkpoint interval, thread count, patience and min_epochs may change between runs.
 Version-1 files (no fingerprint) are still read; only their seeds are checked.
+
+`DeferredInterrupt`: a Ctrl-C during a checkpointed run lets the epoch finish, so the checkpoint is
+written at an epoch boundary (the only state a resumed run can continue from exactly) before the
+KeyboardInterrupt; without it, up to `checkpoint_every` epochs of work were lost.
 """
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 
 # isort: off
@@ -20,7 +26,7 @@ import torch
 
 from hea_fast._io import CheckpointError, atomic_path
 
-__all__ = ["FORMAT", "VERSION", "save_run_state", "load_run_state"]
+__all__ = ["FORMAT", "VERSION", "DeferredInterrupt", "save_run_state", "load_run_state"]
 
 FORMAT = "hea_fast.ssvae.checkpoint"
 VERSION = "2"  # 2: metadata carries the run fingerprint
@@ -61,4 +67,36 @@ def load_run_state(path: str | os.PathLike, seeds, fingerprint: str) -> dict[str
     if meta.get("version") != "1" and meta.get("fingerprint") != fingerprint:
         raise CheckpointError(f"SSVAE training checkpoint {path} belongs to a different run (its data, model or "
                               "optimiser settings differ); delete it or choose another path")
-    return state
+    # safetensors hands out tensors at the file's byte offsets (8-byte, not 64-byte aligned); torch's
+    # vectorised kernels round differently on such memory, so a resumed run drifted from an
+    # uninterrupted one by float32 ulps (validation scores, hence selection ties). Fresh copies are
+    # allocated aligned, as in a run that never stopped.
+    return {k: v.clone() for k, v in state.items()}
+
+
+class DeferredInterrupt:
+    """Context manager: while active, the first SIGINT only sets `requested` (the caller saves its state at
+    the next safe point and raises KeyboardInterrupt); a second one interrupts at once. Active only
+    in the main thread and when SIGINT has Python's default handler (KeyboardInterrupt): a handler
+    someone else installed, or an ignored SIGINT, is left alone."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.requested = False
+        self._prev = None
+
+    def __enter__(self) -> "DeferredInterrupt":
+        if (self.enabled and threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._prev = signal.default_int_handler
+            signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._prev)  # a second Ctrl-C stops at once
+
+    def __exit__(self, *exc) -> None:
+        if self._prev is not None:
+            signal.signal(signal.SIGINT, self._prev)
+            self._prev = None

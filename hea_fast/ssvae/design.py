@@ -22,7 +22,8 @@ shape, e.g. the high-entropy-alloy definition `HEA` (five or more elements, each
 required elements, min/max number of elements, min/max at.% of every element present. The decoded
 composition is then projected onto them: the required elements plus the most probable allowed
 ones (as many as the decoder gives >= min_fraction, within the element-count limits), each
-amount clipped into its limits and the rest renormalised; whole at.% are then chosen by largest
+amount clipped into its limits (and to at least 1 at.%, so no chosen element vanishes in the rounding)
+and the rest renormalised; whole at.% are then chosen by largest
 remainders within the limits (summing to 100), so every generated alloy meets every limit.
 """
 from __future__ import annotations
@@ -65,15 +66,8 @@ def compositions_to_atpct(model: SSVAE, compositions, errors: str = "raise", dty
         raise DesignError(f"errors must be 'raise' or 'report', got {errors!r}")
     els = tuple(model.config.elements)
     if isinstance(compositions, np.ndarray) and compositions.dtype.kind in "fiu":
-        X = np.asarray(compositions, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(els):
-            raise DesignError(f"composition array has shape {X.shape}; expected (n, {len(els)})")
-        if not np.isfinite(X).all() or (X < 0).any():
-            raise DesignError("composition array holds negative or non-finite amounts")
-        s = X.sum(axis=1, keepdims=True)
-        if (s <= 0).any():
-            raise DesignError(f"composition row {int(np.flatnonzero(s[:, 0] <= 0)[0])} is empty")
-        return (100.0 * X / s).astype(dtype), np.ones(len(X), bool), [""] * len(X)
+        X = _array_atpct(compositions, len(els), dtype)
+        return X, np.ones(len(X), bool), [""] * len(X)
     if isinstance(compositions, (str, Mapping)) or hasattr(compositions, "get_el_amt_dict"):
         compositions = [compositions]
     elif not isinstance(compositions, pd.DataFrame):
@@ -109,6 +103,23 @@ def compositions_to_atpct(model: SSVAE, compositions, errors: str = "raise", dty
     return X.astype(dtype), ok, reasons
 
 
+def _array_atpct(compositions, n_elements: int, dtype, first_row: int = 0) -> np.ndarray:
+    """at.% rows of an (n, E) array of amounts; errors name the row as `first_row` + its position
+    (`screen` passes its chunks' offsets, so a message names the row of the whole array)."""
+    X = np.asarray(compositions, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != n_elements:
+        raise DesignError(f"composition array has shape {X.shape}; expected (n, {n_elements})")
+    bad = ~np.isfinite(X).all(axis=1) | (X < 0).any(axis=1)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise DesignError(f"composition row {first_row + r} holds negative or non-finite amounts: "
+                          f"{X[r][~np.isfinite(X[r]) | (X[r] < 0)].tolist()}")
+    s = X.sum(axis=1, keepdims=True)
+    if (s <= 0).any():
+        raise DesignError(f"composition row {first_row + int(np.flatnonzero(s[:, 0] <= 0)[0])} is empty")
+    return (100.0 * X / s).astype(dtype)
+
+
 def features_of(model: SSVAE, x_atpct: np.ndarray, threads=None) -> np.ndarray:
     """The 8 zeng2024 descriptors (float64) of at.% rows over the model's elements."""
     X = np.asarray(x_atpct, dtype=np.float64)
@@ -141,11 +152,13 @@ def screen(model: SSVAE, compositions, chunk_size: int = 200_000, threads=None, 
     With errors='report', rows outside the model's elements give NaN."""
     if chunk_size < 1:
         raise DesignError(f"chunk_size must be >= 1, got {chunk_size}")
-    if isinstance(compositions, np.ndarray):
+    if isinstance(compositions, np.ndarray) and compositions.dtype.kind in "fiu":
+        if compositions.ndim != 2:
+            _array_atpct(compositions, len(model.config.elements), np.float32)  # raises, naming the shape
         n = compositions.shape[0]
         out = np.empty(n, np.float64)
         for a in range(0, n, chunk_size):
-            x, _, _ = compositions_to_atpct(model, compositions[a : a + chunk_size])
+            x = _array_atpct(compositions[a : a + chunk_size], len(model.config.elements), np.float32, first_row=a)
             out[a : a + chunk_size] = classifier_proba(model, features_of(model, x, threads))
         return out
     x, ok, _ = compositions_to_atpct(model, compositions, errors=errors)
@@ -235,6 +248,12 @@ class Constraints:
         fmin, fmax = self.min_fraction or 0.0, 100.0 if self.max_fraction is None else self.max_fraction
         if not 0 <= fmin <= fmax <= 100 or fmax <= 0:
             raise DesignError(f"need 0 <= min_fraction <= max_fraction <= 100 at.% (max > 0), got {fmin}, {fmax}")
+        if not np.isfinite(self.cost_weight):
+            raise DesignError(f"cost_weight must be a finite number, got {self.cost_weight}")
+        bad_cost = sorted(e for e, c in self.cost.items() if not np.isfinite(float(c)))
+        if bad_cost:
+            raise DesignError(f"cost of element(s) {bad_cost} is not a finite number "
+                              f"({', '.join(f'{e}={self.cost[e]}' for e in bad_cost)}); to exclude an element, forbid it")
         clash = sorted(set(self.required) & set(self.forbidden))
         if clash:
             raise DesignError(f"element(s) {clash} are both required and forbidden")
@@ -287,8 +306,8 @@ class Constraints:
         p = np.array(fractions, dtype=np.float64)
         mask = self._mask(elements)
         if self.cost and self.cost_weight:
-            c = np.array([self.cost.get(e, 0.0) for e in elements])
-            p = p * np.exp(-self.cost_weight * (c - c[mask].min() if mask.any() else c))
+            p = _cost_reweight(np.where(mask, p, 0.0), np.array([float(self.cost.get(e, 0.0)) for e in elements]),
+                               self.cost_weight)
         p = np.where(mask, p, 0.0)
         if self._hea():
             return np.vstack([self._project_shaped(elements, row, mask) for row in p])
@@ -318,9 +337,13 @@ class Constraints:
         for k in range(min(max(want, k_lo), k_hi), k_hi + 1):
             support = req.copy()
             support[order[: k - int(req.sum())]] = True
-            if lo[support].sum() <= 1 + 1e-12 and hi[support].sum() >= 1 - 1e-12:
+            # every chosen element gets at least 1 at.%, the least whole at.% of an element present
+            # (`to_atpct` keeps the elements above zero): a required element, or one added to reach
+            # min_elements, that the decoder gives ~1e-12 must not vanish in the rounding
+            lo_s = np.where(support, np.maximum(lo, 0.01), 0.0)
+            if lo_s.sum() <= 1 + 1e-12 and hi[support].sum() >= 1 - 1e-12:
                 q = np.where(support, np.maximum(p, 1e-12), 0.0)
-                return _clip_renormalise(q / q.sum(), np.where(support, lo, 0.0), np.where(support, hi, 0.0), support)
+                return _clip_renormalise(q / q.sum(), lo_s, np.where(support, hi, 0.0), support)
         raise DesignError(f"no alloy of {k_lo}-{k_hi} allowed elements meets the amount limits")
 
     def to_atpct(self, elements, fractions) -> np.ndarray:
@@ -359,6 +382,19 @@ class Constraints:
             if out.any():
                 why.append("amount(s) outside their limits: " + ", ".join(f"{e} {v:g}" for e, v in zip(els[out], x[out])))
         return "; ".join(why)
+
+
+def _cost_reweight(p, cost, weight) -> np.ndarray:
+    """Rows of p_i·exp(−λ·cost_i), normalised, in log space: λ·Δcost beyond ~709 (a negative λ to favour
+    a high melting point in K, say) overflowed exp() and the rows became NaN (then an equimolar
+    fallback). Rows without mass stay zero."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.clip(-weight * cost, -1e300, 1e300)  # absurd λ·cost: saturate, never inf - inf
+    with np.errstate(divide="ignore"):
+        s = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)) + d, -np.inf)
+    top = s.max(axis=1, keepdims=True)
+    out = np.where(np.isfinite(top), np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    return out / np.maximum(out.sum(axis=1, keepdims=True), np.finfo(float).tiny)
 
 
 def _clip_renormalise(q, lo, hi, mask):
@@ -411,10 +447,18 @@ def _round_in_limits(x, lo, hi, present) -> np.ndarray:
 
 # ---- generation and nudging --------------------------------------------------------------------------
 def _decode(model, z, p, constraints):
-    z = torch.as_tensor(np.atleast_2d(np.asarray(z, np.float32)))
-    if z.shape[-1] != model.config.z_dim:
-        raise DesignError(f"z has {z.shape[-1]} coordinates; the model's latent size is {model.config.z_dim}")
-    y = torch.as_tensor(np.asarray(p, np.float32)).reshape(-1, 1).expand(z.shape[0], 1)
+    z = np.atleast_2d(np.asarray(z, np.float32))
+    if z.ndim != 2 or z.shape[-1] != model.config.z_dim:
+        raise DesignError(f"z has shape {z.shape}; the model's latent size is {model.config.z_dim}: give (d,) or "
+                          f"(n, d) with d = {model.config.z_dim}")
+    if not np.isfinite(z).all():
+        r = int(np.flatnonzero(~np.isfinite(z).all(axis=1))[0])
+        raise DesignError(f"latent point {r} has non-finite coordinates {z[r].tolist()}")
+    p = np.asarray(p, np.float32).reshape(-1, 1)
+    if len(p) not in (1, len(z)):
+        raise DesignError(f"{len(p)} target probabilities for {len(z)} latent points: give one, or one per point")
+    z = torch.as_tensor(z)
+    y = torch.as_tensor(p).expand(z.shape[0], 1)
     with torch.no_grad():
         f = model.decode(z, y)
     if constraints is not None and constraints.active():

@@ -125,9 +125,10 @@ def _checked(model, e, background, output: str):
     return e, bg, F
 
 
-def _result(model, v: np.ndarray, F: int) -> ShapleyResult:
+def _result(model, v: np.ndarray, F: int, base=None) -> ShapleyResult:
+    """From the coalition values v (n, 2^F); `base` = E_B[f] (v[:, 0] of any row) when v has no rows."""
     phi = v @ coalition_weights(F)
-    return ShapleyResult(phi, float(v[0, 0]) if len(v) else float("nan"), v[:, -1], tuple(model.config.features))
+    return ShapleyResult(phi, float(v[0, 0]) if len(v) else float(base), v[:, -1], tuple(model.config.features))
 
 
 def exact_shapley(model, e, background, output: str = "probability", dtype: str = "float32",
@@ -141,8 +142,9 @@ def exact_shapley(model, e, background, output: str = "probability", dtype: str 
     "float32" computes as the torch model does, "float64" in double precision. threads: None = all
     cores (results do not depend on it)."""
     e, bg, F = _checked(model, e, background, output)
-    if len(e) == 0:
-        return _result(model, np.empty((0, 2**F)), F)
+    if len(e) == 0:  # no row to explain; the base value E_B[f] (empty coalition) is still defined
+        v0 = ssvae_head_coalitions(model, bg[:1], bg, output=output, dtype=dtype, threads=threads, weights=weights)
+        return _result(model, np.empty((0, 2**F)), F, base=v0[0, 0])
     v = ssvae_head_coalitions(model, e, bg, output=output, dtype=dtype, threads=threads, weights=weights)
     return _result(model, v, F)
 
@@ -218,5 +220,5 @@ def exact_shapley_reference(model, e, background, output: str = "probability", c
     if dtype == "float64":
         model = copy.deepcopy(model).double()
     f = _head(model, output)
-    v = coalition_values(f, e, bg, chunk, dtype=np.float64 if dtype == "float64" else np.float32)
-    return _result(model, v, F)
+    v = coalition_values(f, e if len(e) else bg[:1], bg, chunk, dtype=np.float64 if dtype == "float64" else np.float32)
+    return _result(model, v[: len(e)], F, base=v[0, 0])

@@ -44,7 +44,7 @@ import torch
 # isort: on
 
 from hea_fast._io import fingerprint
-from hea_fast.ssvae.checkpoint import load_run_state, save_run_state
+from hea_fast.ssvae.checkpoint import DeferredInterrupt, load_run_state, save_run_state
 from hea_fast.ssvae.model import SSVAE, SSVAEConfig
 from hea_fast.ssvae.objective import Layout, log_multinomial_const, mlp, pyro_loss, step_terms
 
@@ -368,6 +368,23 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
 
         bar = progress_bar(total=config.epochs, initial=st.epoch, desc="ssvae", unit="epoch")
     t0 = time.perf_counter()
+    with DeferredInterrupt(enabled=ckpt is not None) as interrupt:
+        epochs_run = _run_epochs(st, layout, data, gens, (steps, B, weights), model_config, config, keep_alternatives,
+                                 bar, (ckpt, fp, seeds), interrupt)
+    if bar is not None:
+        bar.close()
+    return _result(st, layout, data, seeds, model_config, config, epochs_run, time.perf_counter() - t0,
+                   keep_alternatives)
+
+
+def _run_epochs(st, layout, data, gens, batching, model_config, config, keep_alternatives, bar, saving,
+                interrupt) -> int:
+    """The epoch loop from st.epoch; -> epochs run in all. batching: (steps per epoch, batch size, the
+    per-step weights); saving: (checkpoint path or None, run fingerprint, seeds). A Ctrl-C
+    (`interrupt.requested`) ends the epoch, writes the checkpoint and raises KeyboardInterrupt naming it."""
+    steps, B, weights = batching
+    ckpt, fp, seeds = saving
+    Nl, Nu = data.xl.shape[1], data.xu.shape[1]
     epochs_run = st.epoch
     for epoch in range(st.epoch, config.epochs):
         if bool(st.stopped.all()):
@@ -388,14 +405,16 @@ def _train_models(splits_list, seeds, model_config, config, progress, checkpoint
             bar.set_postfix(loss=f"{ep_loss.mean():.3f}", val_ce=f"{ce.mean():.3f}", val_brier=f"{brier.mean():.3f}",
                             val_acc=f"{acc.mean():.3f}", done=int(st.stopped.sum()))
         if ckpt is not None and ((epoch + 1) % config.checkpoint_every == 0 or bool(st.stopped.all())
-                                 or epoch + 1 == config.epochs):
+                                 or epoch + 1 == config.epochs or interrupt.requested):
             save_run_state(ckpt, st.to_tensors(seeds, gens), fp)
+        if interrupt.requested:
+            if bar is not None:
+                bar.close()
+            raise KeyboardInterrupt(f"interrupted after epoch {epoch + 1} of {config.epochs}; the run state is saved "
+                                    f"in {ckpt}: the same call resumes from it")
         if bool(st.stopped.all()):
             break
-    if bar is not None:
-        bar.close()
-    return _result(st, layout, data, seeds, model_config, config, epochs_run, time.perf_counter() - t0,
-                   keep_alternatives)
+    return epochs_run
 
 
 def _result(st: _RunState, layout, data, seeds, model_config, config, epochs_run, seconds, keep_alternatives):
