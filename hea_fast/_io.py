@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 import threading
@@ -105,8 +106,34 @@ def _json_default(o):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any, **json_kw) -> Path:
-    """``json.dumps(obj, **json_kw)`` written atomically (NumPy scalars/arrays and paths converted)."""
+def finite_json(obj: Any) -> Any:
+    """`obj` with every non-finite float (NaN, ±inf) as None and NumPy values and paths as plain
+    ones, recursively through dicts, lists and tuples: what strict JSON readers (jq, JavaScript,
+    `json.loads(..., parse_constant=...)`) accept, where Python's json writes a bare NaN."""
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, (np.generic, np.ndarray, Path)):
+        return finite_json(_json_default(obj))
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj: Any, default=None, **json_kw) -> str:
+    """Strict JSON of `obj` for users' tools (`finite_json`: NaN and infinities become null);
+    `default` converts other objects as in `json.dumps`."""
+    conv = (lambda o: finite_json(default(o))) if default is not None else None
+    return json.dumps(finite_json(obj), allow_nan=False, default=conv, **json_kw)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, strict: bool = False, **json_kw) -> Path:
+    """``json.dumps(obj, **json_kw)`` written atomically (NumPy scalars/arrays and paths converted).
+    strict: `json_text` (NaN and infinities as null), for files users read with other tools; the
+    package's own state files keep NaN, which Python reads back."""
+    if strict:
+        return atomic_write(path, json_text(obj, **json_kw))
     json_kw.setdefault("default", _json_default)
     return atomic_write(path, json.dumps(obj, **json_kw))
 

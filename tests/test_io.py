@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,25 @@ def test_progress_redraws_only_on_a_terminal(monkeypatch):
     bar = progress_bar(total=3, file=io.StringIO())
     assert isinstance(bar, tqdm.tqdm)
     bar.close()
+
+
+def test_json_text_is_strict_json(tmp_path):
+    """NaN and infinities become null at any depth, NumPy values plain ones; the package's own state
+    files (strict=False) keep NaN, which Python reads back."""
+    import json
+    import math
+
+    import numpy as np
+
+    from hea_fast._io import atomic_write_json, finite_json, json_text
+
+    obj = {"a": float("nan"), "b": [1.0, float("inf"), {"c": np.float64(-np.inf)}], "d": np.array([1.5, np.nan]),
+           "e": (np.int64(3), "x"), "f": Path("p")}
+    want = {"a": None, "b": [1.0, None, {"c": None}], "d": [1.5, None], "e": [3, "x"], "f": "p"}
+    assert finite_json(obj) == want
+    assert json.loads(json_text(obj, indent=1), parse_constant=lambda c: pytest.fail(c)) == want
+    assert json.loads(json_text({"t": object()}, default=lambda o: float("nan"))) == {"t": None}
+    atomic_write_json(tmp_path / "s.json", obj, strict=True)
+    assert json.loads((tmp_path / "s.json").read_text(), parse_constant=lambda c: pytest.fail(c)) == want
+    atomic_write_json(tmp_path / "n.json", {"a": float("nan")})
+    assert math.isnan(json.loads((tmp_path / "n.json").read_text())["a"])

@@ -197,6 +197,23 @@ def test_screen_enrichment_leaves_unlabelled_rows_out(tmp_path, capsys):
     assert report["enrichment"] == pytest.approx(passed["single"].mean() / lab["single"].mean())
 
 
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_screen_report_is_strict_json(tmp_path, capsys):
+    """No single-phase alloy among the labels: precision and enrichment are undefined and printed as
+    null, so jq and JavaScript read the report (Python's json wrote a bare NaN)."""
+    table = pd.DataFrame(TINY, columns=["alloy", "single"])
+    table["single"] = 0
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    assert main(["mixture", "screen", str(path), "--label-column", "single", "--threshold", "0.5",
+                 "--n-boot", "20"]) == 0
+    report = json.loads(capsys.readouterr().out, parse_constant=_no_constants)
+    assert report["base_rate"] == 0 and report["enrichment"] is None
+
+
 def test_n_iter_counts_iterations_after_the_burn_in(tmp_path, capsys):
     """--n-iter is the number of iterations kept after --burn-in (as in hea_fast.mixture.wbic): a
     burn-in longer than it is valid, and the ranking's n_iter column is --n-iter; --help says so."""

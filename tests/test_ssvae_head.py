@@ -335,10 +335,15 @@ def test_ssvae_scorer_cpp_matches_torch_path():
         assert np.isnan(v[has_pd]).all() and np.isfinite(v[~has_pd]).all()
     np.testing.assert_array_equal(lat, gen)  # the same descriptors (lattice fractions) and kernel
     np.testing.assert_allclose(lat[~has_pd], old[~has_pd], atol=5e-6)  # the torch path rounds at.% to float32
-    r_cpp = screen(space, cpp, top_k=20, progress=False, chunk_size=777)
-    r_old = screen(space, tor, top_k=20, progress=False, chunk_size=777)
-    assert r_cpp.n_scored == r_old.n_scored == n
-    assert r_cpp.n_passing == r_old.n_passing == int((~has_pd).sum())
+    # screen() refuses the Ga palette (every Ga alloy would drop out unseen); without Ga it ranks the
+    # same compositions as the lattice scores above
+    with pytest.raises(ValueError, match="Ga is not among the SSVAE's 30 elements"):
+        screen(space, cpp, top_k=20, progress=False)
+    no_ga = CompositionSpace(pal, n_elements=(3, 4), step_percent=10, forbidden=("Ga",))
+    r_cpp = screen(no_ga, cpp, top_k=20, progress=False, chunk_size=777)
+    r_old = screen(no_ga, tor, top_k=20, progress=False, chunk_size=777)
+    assert r_cpp.n_scored == r_old.n_scored == r_cpp.n_passing == r_old.n_passing == len(no_ga) == int((~has_pd).sum())
+    np.testing.assert_array_equal(r_cpp.top[cpp.name], np.sort(lat[~has_pd])[::-1][:20])
     np.testing.assert_allclose(r_cpp.top[cpp.name], r_old.top[tor.name], atol=5e-6)
     assert len(set(r_cpp.top["rank"][:10]) & set(r_old.top["rank"][:10])) >= 9
     s, r, k = score_chunk(space, cpp, 100, 900, 5, None, "default")

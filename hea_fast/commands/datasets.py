@@ -7,10 +7,10 @@ writes the tidy table to CSV/Parquet atomically); `verify` checks every register
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from hea_fast._io import json_text
 from hea_fast.commands._tables import output_table
 
 
@@ -46,7 +46,7 @@ def _list(args) -> int:
     table = ds.list_datasets()
     table["present"] = [_present(ds.DATASETS[n], home) for n in table["name"]]
     if args.json:
-        print(json.dumps({"data_home": str(home), "datasets": table.to_dict(orient="records")}, indent=2))
+        print(json_text({"data_home": str(home), "datasets": table.to_dict(orient="records")}, indent=2))
         return 0
     print(f"data home: {home}")
     w = max(len(n) for n in table["name"])
@@ -68,7 +68,7 @@ def _show(args) -> int:
     if args.output:
         write_table(df, args.output)
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(json_text(info, indent=2, default=str))
         return 0
     print(f"{info['name']}: {info['description']}")
     print(f"rows: {info['rows']}")
@@ -109,7 +109,7 @@ def _verify(args) -> int:
         rows.append({"file": f"{folder}/{name}", "status": status, "path": str(path)})
     bad = [r for r in rows if r["status"] == "checksum mismatch"]
     if args.json:
-        print(json.dumps({"data_home": str(ds.data_home()), "files": rows}, indent=2))
+        print(json_text({"data_home": str(ds.data_home()), "files": rows}, indent=2))
     else:
         print(f"data home: {ds.data_home()}")
         w = max(len(r["file"]) for r in rows)

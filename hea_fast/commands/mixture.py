@@ -7,10 +7,10 @@ screen   keep rows with p_single >= threshold; with labels, report enrichment ov
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from hea_fast._io import json_text
 from hea_fast.commands._common import add_command, csv_list, positive_int, probability, say
 from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
@@ -207,7 +207,7 @@ def _fit(args) -> int:
     summary = dict(source=src, n=len(y), anchors=model.anchor_names_, selected=model.selected_descriptors_,
                    free_energy=model.free_energy_, global_free_energy=model.global_free_energy_,
                    cluster_sizes=[int(v) for v in model.cluster_sizes_], model_dir=args.output)
-    print(json.dumps(summary, indent=2))
+    print(json_text(summary, indent=2))
     return 0
 
 
@@ -283,7 +283,7 @@ def _screen(args) -> int:
     if args.output:
         _write(passed.drop(columns=["error"], errors="ignore"), args.output)
         report["output"] = args.output
-    print(json.dumps(report, indent=2, default=float))
+    print(json_text(report, indent=2, default=float))
     return 0
 
 

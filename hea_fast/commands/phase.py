@@ -25,10 +25,10 @@ so reporting it for them would claim a coverage nobody measured.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from hea_fast._io import json_text
 from hea_fast.commands._common import add_command, positive_int
 from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
@@ -252,7 +252,7 @@ def _evaluate(args) -> int:
         atomic_write_json(out / "metrics.json", {"model": args.model, "input": str(args.input),
                                                  "label_column": args.label_column, "single": single,
                                                  "counts": counts, "n_boot": args.n_boot, "seed": args.seed,
-                                                 "slices": report}, indent=1, default=float)
+                                                 "slices": report}, strict=True, indent=1, default=float)
         atomic_write(out / "report.md", text + "\n" + "\n".join(notes) + "\n")
         if not args.no_plots:
             from hea_fast.validation.plots import reliability_figure
@@ -326,7 +326,7 @@ def _info(args) -> int:
 
     model = load_phase_model(args.model)
     path = phase_model_dir(args.model) or model_dir(args.model, "")
-    print(json.dumps(info_dict(model, path, args.full), indent=2, default=str))
+    print(json_text(info_dict(model, path, args.full), indent=2, default=str))
     return 0
 
 

@@ -293,7 +293,7 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
         if client is not None:
             client.close()
     write_table(res.top, out_path)
-    atomic_write_json(out_path.with_suffix(".json"), res.summary(), indent=2)
+    atomic_write_json(out_path.with_suffix(".json"), res.summary(), strict=True, indent=2)
     if plot_path is not None and len(res.top):
         screen_summary(res.top, res.score_name, plot_path, title=title or str(space),
                        score_label=score_label(res.score_name))

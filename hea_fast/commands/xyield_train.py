@@ -7,11 +7,10 @@ model.safetensors + model.json (no pickle); pretraining checkpoints every epoch 
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from hea_fast._io import atomic_write
+from hea_fast._io import atomic_write, json_text
 from hea_fast.commands._common import add_command, load_xyield_model, positive_int
 from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
@@ -148,7 +147,7 @@ def _pretrain(args) -> int:
         save_model(out / "imp", prune_pretrained(model, x, y, cfg, seed=args.seed, progress=not args.no_progress),
                    {"imp_rounds": args.imp_rounds})
     metric = "mse" if args.task == "regression" else "1-accuracy"
-    print(json.dumps({"model": str(out), "best_val": min(h.get("val", h.get("val_mse")) for h in hist), "val_metric": metric}))
+    print(json_text({"model": str(out), "best_val": min(h.get("val", h.get("val_mse")) for h in hist), "val_metric": metric}))
     return 0
 
 
@@ -195,7 +194,7 @@ def _transfer(args) -> int:
                                checkpoint_dir=Path(args.out) / "checkpoint")
     info.pop("history")
     save_model(args.out, model, {"split": args.split, "split_seed": args.split_seed, **info})
-    print(json.dumps({"model": args.out, "selected_epoch": info["selected_epoch"],
+    print(json_text({"model": args.out, "selected_epoch": info["selected_epoch"],
                       "val": info["val"], "val_metric": "mse" if task == "regression" else "1-accuracy"}))
     return 0
 
@@ -232,11 +231,11 @@ def _evaluate(args) -> int:
         p = out.numpy().astype(float)
         res = {"split": split, "split_seed": split_seed, "n_test": int(len(te)), "mse_GPa2": float(np.mean((p - y) ** 2)),
                "acc_class5": class5_accuracy(p, y)}
-    print(json.dumps(res))
+    print(json_text(res))
     if args.out:
         res["pred_GPa"] = p.tolist()
         res["test_idx"] = [int(i) for i in te]
-        atomic_write(args.out, json.dumps(res, indent=2))
+        atomic_write(args.out, json_text(res, indent=2))
     return 0
 
 
