@@ -73,7 +73,7 @@ def _train(args):
     import pandas as pd
     import torch
 
-    from hea_fast._io import atomic_write_json
+    from hea_fast._io import atomic_write_json, json_text
     from hea_fast.ssvae import plots
     from hea_fast.ssvae.data import load_splits
     from hea_fast.ssvae.model import SSVAEConfig
@@ -124,9 +124,9 @@ def _train(args):
             p = model.classifier_prob(torch.from_numpy(s.e))[:, 0].numpy()
         metrics[part] = {"accuracy": float(((p > 0.5) == (s.y > 0.5)).mean()), "auc": float(roc_auc_score(s.y, p)),
                          "n": int(len(s.y))}
-    atomic_write_json(out / "metrics.json", metrics, indent=2)
+    atomic_write_json(out / "metrics.json", metrics, strict=True, indent=2)
     plots.roc_curves(model, splits, out / "roc.png")
-    print(json.dumps({k: metrics[k] for k in ("validation", "test", "best_epoch", "epochs_run")}))
+    print(json_text({k: metrics[k] for k in ("validation", "test", "best_epoch", "epochs_run")}))
     return 0
 
 
