@@ -71,3 +71,15 @@ def test_anchor_descriptors_closed_forms():
     np.testing.assert_allclose(df["VEC"], [8.0, 5.5, 4.4], rtol=1e-12)
     R = 8.314462618
     np.testing.assert_allclose(df["dS_mix"], [R * np.log(5), R * np.log(4), R * np.log(5)], rtol=1e-6)
+
+
+def test_an_unreadable_anchor_formula_is_named_with_its_reason():
+    """The anchor error gives the formula's own reason, once, without the batch error's errors=
+    advice (fit has no errors= option for anchors) or its line layout."""
+    from hea_fast.mixture import SparseMixtureClassifier
+
+    with pytest.raises(AnchorError) as exc:
+        SparseMixtureClassifier()._anchor_raw(["NbMoTaW", "Xx2Fe"], ["VEC"])
+    text = str(exc.value)
+    assert "unknown element symbol 'Xx' at position 0 in formula 'Xx2Fe'" in text
+    assert "errors=" not in text and "\n" not in text and ":;" not in text

@@ -211,8 +211,9 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         try:
             F = featurize(formulas, descriptors=list(names), table=self.table, errors="raise")[list(names)].to_numpy(
                 dtype=float)
-        except (KeyError, ValueError) as exc:
-            raise AnchorError(f"cannot compute descriptors {names} for anchors {anames}: {exc}; "
+        except (KeyError, ValueError) as exc:  # a batch error: its rows' own reasons, not its errors= advice
+            why = "; ".join(str(e) for _, e in exc.errors) if hasattr(exc, "errors") else str(exc)
+            raise AnchorError(f"cannot compute descriptors {names} for anchors {anames}: {why}; "
                               "pass anchors as a DataFrame of descriptor rows") from None
         return anames, formulas, F
 
