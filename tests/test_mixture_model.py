@@ -196,6 +196,11 @@ def test_enrichment_curve_and_errors():
         enrichment(y, p + 1.0)
     with pytest.raises(EnrichmentError, match="only 0 and 1"):
         enrichment(y + 1, p)
+    for bad, shown in (([0.5, 75.0], "75.0"), ([np.nan], "nan"), ([-0.1, 0.2], "-0.1")):  # 75 meant as a percent
+        with pytest.raises(EnrichmentError, match=f"in \\[0, 1\\], got {shown}"):
+            enrichment_curve(y, p, thresholds=bad)
+    one = enrichment_curve(y, p, thresholds=0.5)  # a single threshold is a curve of one point
+    assert one["n_pass"].tolist() == [int((p >= 0.5).sum())]
 
 
 def test_formulas_batch_and_descriptor_frame_give_the_same_model():

@@ -109,7 +109,11 @@ def enrichment_curve(y_true, proba, thresholds=None) -> pd.DataFrame:
     y, p = _check(y_true, proba)
     if thresholds is None:
         thresholds = np.round(np.arange(0.05, 0.951, 0.05), 2)
-    thresholds = np.asarray(thresholds, dtype=float)
+    thresholds = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    bad = thresholds[~((thresholds >= 0) & (thresholds <= 1))]  # NaN fails both
+    if bad.size or thresholds.ndim != 1:
+        raise EnrichmentError(f"thresholds must be a 1-D sequence of probabilities in [0, 1], got "
+                              f"{float(bad[0]) if bad.size else thresholds.shape!r}")
     base = float(y.mean())
     n_pos = int(y.sum())
     rows = []
