@@ -6,6 +6,7 @@ temperature, the grid kernels on the continuous model, and property tests."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -481,3 +482,15 @@ def test_grid_kernels_take_the_continuous_model(temps):
     res = simulate_grid(g, model="continuous", progress=False, threads=2, chunk_size=50)
     np.testing.assert_allclose(res.per_temperature["max_MPa"], sig.max(0), rtol=0)
     assert not np.array_equal(sig, g.sigma(model="two-regime"))
+
+
+def test_temperatures_must_be_numbers_of_kelvin():
+    """True (== 1 K) and "300" used to pass as numbers; NaN and negative temperatures are refused
+    naming the value; integer arrays are numbers like floats."""
+    from hea_fast.xyield.maresca_curtin import yield_strength
+
+    ref = yield_strength(["NbMoTaW"], 300.0)
+    np.testing.assert_array_equal(yield_strength(["NbMoTaW"], np.array([300])), ref)
+    for bad, shown in ((True, "True"), ("300", "'300'"), (None, "None"), (float("nan"), "nan"), (-5.0, "-5.0")):
+        with pytest.raises(ValueError, match=f"temperature_K must .*got {re.escape(shown)}"):
+            yield_strength(["NbMoTaW"], bad)

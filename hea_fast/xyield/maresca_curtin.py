@@ -217,10 +217,13 @@ def check_model(model) -> int:
 
 
 def _check_T(temperature_K):
-    T = np.asarray(temperature_K, dtype=np.float64)
+    raw = np.asarray(temperature_K)
+    if raw.dtype.kind not in "iuf":  # True, "300", None: not a temperature in K
+        raise ValueError(f"temperature_K must be a number of kelvin (or an array of them), got {temperature_K!r}")
+    T = raw.astype(np.float64)
     bad = ~np.isfinite(T) | (T < 0)
     if bad.any():
-        raise ValueError(f"temperature_K must be finite and >= 0 K, got {T[bad].ravel()[0]!r}")
+        raise ValueError(f"temperature_K must be finite and >= 0 K, got {float(T[bad].ravel()[0])!r}")
     return T
 
 
