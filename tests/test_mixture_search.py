@@ -177,3 +177,17 @@ def test_a_descriptor_set_listed_twice_is_refused(two_cluster_data):
         search_subsets(X, y, subsets=[(3,), (3,)], **FAST)
     df = search_subsets(X, y, subsets=[(0,), (1, 2)], **FAST)
     assert len(df) == 2 and df["model_prob"].sum() == pytest.approx(1.0)
+
+
+def test_fixed_labels_with_a_one_member_cluster_are_refused():
+    """Fixed labels where a cluster holds one alloy used to return every WBIC as NaN and every model
+    probability as 0, without a word: refused up front, naming the cluster and the row."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3))
+    y = np.array([0, 1] * 6)
+    labels = np.array([0] * 11 + [1])
+    with pytest.raises(SearchError, match=r"cluster 1 of labels has a single member \(row 11\)"):
+        search_subsets(X, y, max_size=1, labels=labels, n_iter=20, burn_in=10, n_chains=2, progress=False)
+    labels[10] = 1  # two members: scored
+    rk = search_subsets(X, y, max_size=1, labels=labels, n_iter=20, burn_in=10, n_chains=2, progress=False)
+    assert np.isfinite(rk["wbic"]).all() and rk["model_prob"].sum() == pytest.approx(1.0)

@@ -315,6 +315,11 @@ def search_subsets(X, y, feature_names: Sequence[str] | None = None, max_size: i
             raise SearchError(f"labels must be {n} non-negative integers, got shape {labels.shape}, dtype {labels.dtype}")
         labels = labels.astype(np.int64)
         n_clusters, mode = int(labels.max()) + 1, "fixed"
+        lone = np.flatnonzero(np.bincount(labels, minlength=n_clusters) == 1)
+        if lone.size:  # every subset would score NaN (no beta = 1/log n_c; one point has no posterior)
+            c = int(lone[0])
+            raise SearchError(f"cluster {c} of labels has a single member (row {int(np.flatnonzero(labels == c)[0])}); "
+                              "a cluster needs at least 2 alloys: merge it or drop the row")
     else:
         n_clusters, mode = 1, "global"
     cfg = SearchConfig(prior_var=float(prior_var), beta_n=beta_n, n_iter=int(n_iter), burn_in=int(burn_in),
