@@ -406,10 +406,8 @@ def _from_amounts(A, elements: Sequence[str] | None) -> CompositionBatch:
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
         j = int(first[i])
-        if j < 0:
-            raise CompositionError(f"row {i}: all amounts are zero")
-        raise CompositionError(f"row {i}: amount of {ra.elements[j]} is {float(ra.column(j)[i])!r} "
-                               "(must be finite and >= 0)")
+        raise CompositionError(f"row {i}: " + (ra.reason(i, j) if j < 0 else f"amount of {ra.elements[j]} is "
+                                               f"{float(ra.column(j)[i])!r} (must be finite and >= 0)"))
     return CompositionBatch._trusted(ra.array() / total[:, None], ra.elements)
 
 
@@ -485,15 +483,16 @@ class RowAmounts:
         return np.stack([c if rows is None else c[rows] for c in self.data], axis=1)
 
     def invalid_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(bad-row mask, column of each row's first NaN/inf/negative amount or -1, row sums)."""
+        """(bad-row mask, column of each row's first NaN/inf/negative amount or -1, row sums: 0 or inf is bad)."""
         first = np.full(self.m, -1, dtype=np.int64)
         total = np.zeros(self.m)
         for j in range(len(self.elements)):
             col = self.column(j)
             bad = ~(np.isfinite(col) & (col >= 0))
             first[(first < 0) & bad] = j
-            total += np.where(bad, 0.0, col)
-        return (first >= 0) | ~(total > 0), first, total
+            with np.errstate(over="ignore"):
+                total += np.where(bad, 0.0, col)
+        return (first >= 0) | ~((total > 0) & (total < np.inf)), first, total
 
     def label(self, pos: int):
         """The input label of input row `pos` (a Python scalar)."""
@@ -502,9 +501,10 @@ class RowAmounts:
 
     def reason(self, i: int, col: int) -> str:
         """Why data row i is invalid (`col` from `invalid_rows`)."""
-        v = float(self.column(col)[i]) if col >= 0 else 0.0
-        return "all amounts are zero" if col < 0 else \
-            f"{'non-finite' if not math.isfinite(v) else 'negative'} amount {v!r} for {self.elements[col]}"
+        if col < 0:  # the finite amounts sum to 0 or overflow to inf
+            return "amounts overflow to infinity" if self.array([i]).any() else "all amounts are zero"
+        v = float(self.column(col)[i])
+        return f"{'non-finite' if not math.isfinite(v) else 'negative'} amount {v!r} for {self.elements[col]}"
 
 
 def _column_values(df, c):
@@ -551,10 +551,10 @@ def row_amounts(obj, elements: Sequence[str] | None = None, errors: str = "raise
         return RowAmounts(obj.fractions, obj.elements, len(obj), labels=None if obj.index is None else
                           pd.Index(obj.index), normalized=True)
     if hasattr(obj, "fractions") and hasattr(obj, "elements") and elements is None:  # duck-typed: kernel checks
-        fr = np.asarray(obj.fractions, dtype=np.float64)
-        if fr.ndim != 2 or fr.shape[1] != len(obj.elements):
-            raise CompositionError(f"fractions of shape {fr.shape} do not match the elements {list(obj.elements)}")
-        return RowAmounts(_array_data(fr), tuple(str(e) for e in obj.elements), fr.shape[0])
+        fr, els = np.asarray(obj.fractions, dtype=np.float64), tuple(str(e) for e in obj.elements)
+        if fr.ndim != 2 or fr.shape[1] != len(els) or len(set(els)) != len(els):  # a repeat would mix with itself
+            raise CompositionError(f"fractions of shape {fr.shape} do not match the distinct elements {list(els)}")
+        return RowAmounts(_array_data(fr), els, fr.shape[0])
     if isinstance(obj, pd.DataFrame):
         return _frame_amounts(obj, elements, errors)
     if _is_amounts(obj, elements):

@@ -403,6 +403,8 @@ def prepare(X: np.ndarray, elements: Sequence[str], names: Sequence[str], table)
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != len(elements):
         raise ValueError(f"fractions have shape {X.shape} but {len(elements)} element names were given")
+    if len(set(elements)) != len(elements):  # a repeated element would count as mixing with itself (ΔS, ΔH)
+        raise ValueError(f"element names repeated in {list(elements)}: merge those columns first")
     props, H, gaps = _element_data(tuple(elements), list(names), tab)
     used = _gap_rows(lambda j: X[:, j], gaps)
     if any(u is not None for u in used):
@@ -436,9 +438,13 @@ def _kernel_cuda(X, props, H, tab):
     if not (np.isfinite(X).all() and (X >= 0).all()):
         bad = np.argwhere(~(np.isfinite(X) & (X >= 0)))[0]
         raise ValueError(f"fractions: row {bad[0]}, column {bad[1]} holds {X[bad[0], bad[1]]}; amounts must be finite and non-negative")
-    zero = np.flatnonzero(X.sum(axis=1) <= 0)
-    if len(zero):
-        raise ValueError(f"fractions: row {zero[0]} sums to zero (no element present)")
+    with np.errstate(over="ignore"):
+        sums = X.sum(axis=1)
+    bad = np.flatnonzero(~((sums > 0) & np.isfinite(sums)))  # as the CPU kernel: no element, or an overflow
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"fractions: row {i} sums to zero (no element present)" if not sums[i] > 0 else
+                         f"fractions: row {i}: its amounts sum to inf (they overflow; scale them down)")
     xt, pt, ht = to_cuda(np.ascontiguousarray(X, dtype=np.float64)), to_cuda(props), to_cuda(H)
     n, E = X.shape
     out = cuda_empty((n, len(DESCRIPTORS)), torch.float64, xt.device)

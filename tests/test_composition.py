@@ -211,6 +211,7 @@ def test_as_batch_normalises_arrays_of_amounts_in_the_given_column_order():
     (np.array([[1.0, 0.0], [-1.0, 2.0]]), ["Al", "Co"], r"row 1: amount of Al is -1.0"),
     (np.zeros((1, 2)), ["Al", "Co"], "row 0: all amounts are zero"),
     (np.ones((1, 2)), ["Al", "Xx"], "Xx"),
+    (np.array([[1e308, 1e308]]), ["Al", "Co"], "row 0: amounts overflow to infinity"),  # not a row of zeros
 ])
 def test_as_batch_rejects_bad_arrays_naming_the_value(A, elements, match):
     with pytest.raises(CompositionError, match=match):
@@ -227,6 +228,17 @@ def test_as_batch_accepts_duck_typed_batches_and_reorders():
     np.testing.assert_array_equal(as_batch(Duck(), elements=["Ni", "Fe", "Co"]).fractions, [[0.75, 0.25, 0.0]])
     with pytest.raises(CompositionError, match="contains Fe"):
         as_batch(Duck(), elements=["Ni"])
+
+
+def test_amounts_whose_row_sum_overflows_are_refused_by_every_input_type():
+    """Finite amounts summing past DBL_MAX: a dict always raised; an array or a DataFrame gave a
+    'batch' whose row was all zeros (amount / inf), breaking the rows-sum-to-1 invariant."""
+    d = {"Fe": 1e308, "Ni": 1e308}
+    for obj, els in ((d, None), (pd.DataFrame([d]), None), (np.array([[1e308, 1e308]]), ["Fe", "Ni"])):
+        with pytest.raises(CompositionError, match="amounts overflow to infinity"):
+            as_batch(obj, elements=els)
+    # the same amounts scaled into range are a fine equiatomic row
+    np.testing.assert_array_equal(as_batch(pd.DataFrame([{"Fe": 1e307, "Ni": 1e307}])).fractions, [[0.5, 0.5]])
 
 
 def test_parse_formulas_kernel_and_reference_agree():

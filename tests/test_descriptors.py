@@ -96,6 +96,43 @@ def test_kernel_matches_numpy_reference(rng, E, zero_frac):
     assert_close(kern, ref, X, H)
 
 
+@pytest.mark.parametrize("E", [7, 20])  # dense-block and gathered paths
+def test_kernel_matches_the_cited_formulas_in_40_digit_arithmetic(rng, E):
+    """Every descriptor, term by term as the papers write it (sums over i < j, max/min radius
+    present), in mpmath at 40 digits: an oracle independent of the NumPy reference."""
+    import itertools
+
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+    X, props, H = random_problem(rng, 15, E, 0.3)
+    kern = core.descriptors(X, props, H, GAS_CONSTANT)
+    for n, x in enumerate(X):
+        idx = [i for i in range(E) if x[i] > 0]
+        s = mp.fsum(mp.mpf(x[i]) for i in idx)
+        c = {i: mp.mpf(x[i]) / s for i in idx}
+        r, chi, ca, vec, tm, kb, vm = ({i: mp.mpf(props[i, k]) for i in idx} for k in range(7))
+        pairs = list(itertools.combinations(idx, 2))
+
+        def mean(p):
+            return mp.fsum(c[i] * p[i] for i in idx)
+
+        def pair_sum(f):
+            return mp.fsum(c[i] * c[j] * f(i, j) for i, j in pairs)
+
+        rb, ab = mean(r), mean(ca)
+        delta = 100 * mp.sqrt(mp.fsum(c[i] * (1 - r[i] / rb) ** 2 for i in idx))
+        dH = 4 * pair_sum(lambda i, j: mp.mpf(H[i, j]))
+        dS = -GAS_CONSTANT * mp.fsum(c[i] * mp.log(c[i]) for i in idx)
+        w = lambda q: 1 - mp.sqrt((q + rb) ** 2 - rb**2) / (q + rb)  # noqa: E731
+        ref = [delta, dH, dS, mean(vec), mp.sqrt(mp.fsum(c[i] * (chi[i] - mean(chi)) ** 2 for i in idx)), ab,
+               100 * mp.sqrt(mp.fsum(c[i] * (1 - ca[i] / ab) ** 2 for i in idx)), mean(tm), mean(kb), mean(vm),
+               mp.inf if dH == 0 else mean(tm) * dS / (1000 * abs(dH)), mp.inf if delta == 0 else dS / delta**2,
+               w(min(r.values())) / w(max(r.values())), pair_sum(lambda i, j: abs(r[i] - r[j])),
+               pair_sum(lambda i, j: abs(chi[i] - chi[j])), rb]
+        ref = np.array([float(v) for v in ref])
+        assert_close(kern[n:n + 1], ref[None, :], X[n:n + 1], H)
+
+
 def test_kernel_reference_with_log_offset_and_unnormalised_rows(rng):
     X, props, H = random_problem(rng, 2000, 7, 0.3)
     X = X * rng.uniform(0.1, 100, (len(X), 1))  # at.% or molar ratios: rows are normalised
@@ -293,6 +330,14 @@ def test_bad_input_raises_cleanly(rng):
     Y[7] = 0
     with pytest.raises(ValueError, match="row 7 sums to zero"):
         core.descriptors(Y, props, H, GAS_CONSTANT)
+    # finite amounts whose sum overflows: the kernel used to divide by inf (VEC 0, δ NaN, no error),
+    # contiguous or gathered (a Fortran-ordered array takes the gathering path), one thread or two
+    Y = X.copy()
+    Y[5] = 1e308
+    for arr in (Y, np.asfortranarray(Y)):
+        for threads in (1, 2):
+            with pytest.raises(ValueError, match=r"row 5: its amounts sum to inf \(they overflow"):
+                core.descriptors(arr, props, H, GAS_CONSTANT, threads=threads)
     with pytest.raises(ValueError, match="props: dimension 1 has size 6"):
         core.descriptors(X, props[:, :6], H, GAS_CONSTANT)
     with pytest.raises(ValueError, match="pair: dimension 0"):
@@ -318,6 +363,31 @@ def test_bad_input_raises_cleanly(rng):
         featurize(batch([[1]], ["Fe"]), errors="skip")
     with pytest.raises(ValueError, match="unknown descriptor"):
         featurize(batch([[1]], ["Fe"]), ["VECC"])
+
+
+def test_a_repeated_element_is_refused_not_mixed_with_itself():
+    """Fe named twice made the kernel mix Fe with Fe: Fe1 Fe1 Ni2 got dS_mix = R(2·¼ ln 4 + ½ ln 2)
+    = 8.64 J/(mol K) instead of the R ln 2 = 5.76 of the FeNi it is (and a NaN dH_mix for 'Fe-Fe')."""
+    from hea_fast.composition import CompositionError
+    from hea_fast.features import prepare
+
+    with pytest.raises(CompositionError, match="distinct elements"):
+        featurize(batch([[1, 1, 2]], ["Fe", "Fe", "Ni"]), ["dS_mix"])
+    with pytest.raises(ValueError, match="repeated"):
+        prepare(np.ones((1, 3)), ["Fe", "Fe", "Ni"], ["dS_mix"], "default")
+    merged = featurize(batch([[2, 2]], ["Fe", "Ni"]), ["dS_mix"])["dS_mix"].iloc[0]
+    assert merged == pytest.approx(GAS_CONSTANT * np.log(2), rel=1e-15)
+
+
+def test_a_row_whose_amounts_overflow_is_invalid_not_all_zero_fractions():
+    """[1e308, 1e308] sums to inf, so every fraction would be 0 (VEC 0, r_mean 0, dS_mix -0): the
+    row is not a composition. (Here a NaN row sends the batch through the per-row check; the
+    compiled kernel's own check, csrc find_invalid_row, still accepts an infinite row sum.)"""
+    X = np.array([[1.0, np.nan], [1e308, 1e308], [1.0, 3.0]])
+    out, why = featurize_array(X, ["VEC", "dS_mix"], elements=["Fe", "Ni"], return_reasons=True)
+    assert np.isnan(out[:2]).all() and why[1] == "amounts overflow to infinity"
+    c = np.array([0.25, 0.75])
+    np.testing.assert_allclose(out[2], [c @ [8, 10], -GAS_CONSTANT * (c @ np.log(c))], rtol=1e-14)
 
 
 def test_palette_preparation_is_public():

@@ -494,3 +494,19 @@ def test_temperatures_must_be_numbers_of_kelvin():
     for bad, shown in ((True, "True"), ("300", "'300'"), (None, "None"), (float("nan"), "nan"), (-5.0, "-5.0")):
         with pytest.raises(ValueError, match=f"temperature_K must .*got {re.escape(shown)}"):
             yield_strength(["NbMoTaW"], bad)
+
+
+def test_kernel_refuses_amount_rows_whose_sum_overflows():
+    """normalize=True divides each row by its sum: a sum that overflows to inf gave τ_y0 = NaN with no
+    error; it is refused naming the row, like an all-zero row."""
+    from hea_fast._backend import core
+
+    inp = element_inputs(("Nb", "Mo"))
+    X = np.array([[1.0, 1.0], [1e308, 1e308]])
+    for arr in (X, np.asfortranarray(X)):
+        with pytest.raises(ValueError, match=r"row 1: its amounts sum to inf"):
+            core.mc_tau0_deb(arr, inp.V, inp.C11, inp.C12, inp.C44, normalize=True)
+    with pytest.raises(ValueError, match="row 0 sums to zero"):
+        core.mc_tau0_deb(np.zeros((1, 2)), inp.V, inp.C11, inp.C12, inp.C44, normalize=True)
+    t0, _ = core.mc_tau0_deb(X[:1] / 2, inp.V, inp.C11, inp.C12, inp.C44)
+    np.testing.assert_array_equal(core.mc_tau0_deb(X[:1], inp.V, inp.C11, inp.C12, inp.C44, normalize=True)[0], t0)

@@ -104,7 +104,8 @@ inline ColumnsArg columns_arg(const py::handle& obj, const char* name) {
 constexpr int64_t kGatherRows = 4096;
 
 // The first invalid row of m gathered rows (E amounts each): a non-finite or negative entry
-// (*col = its column) or a row summing to zero (*col = -1); -1 when all are valid.
+// (*col = its column) or a row summing to zero or overflowing to +inf (*col = -1); -1 when all
+// are valid.
 inline int64_t first_invalid_row(const double* buf, int64_t m, int64_t E, int64_t* col) {
   for (int64_t i = 0; i < m; ++i) {
     double s = 0;
@@ -116,7 +117,7 @@ inline int64_t first_invalid_row(const double* buf, int64_t m, int64_t E, int64_
       }
       s += v;
     }
-    if (!(s > 0)) {
+    if (!(s > 0) || !std::isfinite(s)) {
       *col = -1;
       return i;
     }
@@ -124,13 +125,15 @@ inline int64_t first_invalid_row(const double* buf, int64_t m, int64_t E, int64_
   return -1;
 }
 
-// "fractions: row r, column j holds v; amounts must be finite and non-negative" or
-// "fractions: row r sums to zero (no element present)".
+// "fractions: row r, column j holds v; amounts must be finite and non-negative" or, for col < 0
+// (value = the row's sum), "fractions: row r sums to zero (no element present)" / "... overflows".
 inline std::string invalid_row_message(const char* name, int64_t row, int64_t col, double value) {
   std::ostringstream os;
   if (col >= 0)
     os << name << ": row " << row << ", column " << col << " holds " << value
        << "; amounts must be finite and non-negative";
+  else if (value > 0)
+    os << name << ": row " << row << ": its amounts sum to " << value << " (they overflow; scale them down)";
   else
     os << name << ": row " << row << " sums to zero (no element present)";
   return os.str();

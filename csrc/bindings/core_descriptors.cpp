@@ -60,6 +60,8 @@ py::array_t<double> descriptors(py::object x_obj, hb::carray<double> props, hb::
       if (bad_row < 0) hd::compute_cpu(xp, n, E, pp, hp, prm, op, nthreads, cols.data(), ncols);
     });
     if (bad_row >= 0 && bad_col >= 0) bad_value = xp[bad_row * E + bad_col];
+    if (bad_row >= 0 && bad_col < 0)
+      for (int64_t j = 0; j < E; ++j) bad_value += xp[bad_row * E + j];  // 0 or +inf: the message says which
   } else {
     // Strided rows or separate columns: chunks of rows are gathered into a per-thread C-ordered
     // buffer and computed there (chunks start at multiples of kGatherRows, so values are bitwise
@@ -95,6 +97,8 @@ py::array_t<double> descriptors(py::object x_obj, hb::carray<double> props, hb::
         break;
       }
     if (bad_row >= 0 && bad_col >= 0) bad_value = x.at(bad_row, bad_col);
+    if (bad_row >= 0 && bad_col < 0)
+      for (int64_t j = 0; j < E; ++j) bad_value += x.at(bad_row, j);
   }
   if (bad_row >= 0) throw py::value_error(hb::invalid_row_message("fractions", bad_row, bad_col, bad_value));
   return out;

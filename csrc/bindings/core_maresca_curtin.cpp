@@ -97,7 +97,7 @@ auto tau0_deb(py::object frac_obj, carray<double> V, carray<double> C11, carray<
                   }
                   s += v;
                 }
-                if (bad == -2 && normalize && !(s > 0)) bad = -1;
+                if (bad == -2 && normalize && (!(s > 0) || !std::isfinite(s))) bad = -1;
                 if (bad != -2) {
                   first[b] = r0 + i;
                   where[b] = bad;
@@ -116,7 +116,9 @@ auto tau0_deb(py::object frac_obj, carray<double> V, carray<double> C11, carray<
     for (size_t b = 0; b < first.size(); ++b)
       if (first[b] >= 0) {
         const int64_t r = first[b], j = where[b];
-        throw py::value_error(hb::invalid_row_message("fractions", r, j, j >= 0 ? frac.at(r, j) : 0.0));
+        double v = j >= 0 ? frac.at(r, j) : 0.0;
+        for (int64_t k = 0; j < 0 && k < E; ++k) v += frac.at(r, k);  // the row's sum: 0 or +inf
+        throw py::value_error(hb::invalid_row_message("fractions", r, j, v));
       }
   }
   for (int64_t i = 0; i < n; ++i)

@@ -328,7 +328,7 @@ int64_t find_invalid_row(const double* x, int64_t n, int64_t E, int threads, int
             }
             s += v;
           }
-          if (!(s > 0)) {
+          if (!(s > 0) || !std::isfinite(s)) {  // no element, or amounts whose sum overflows
             first[b] = r;
             where[b] = -1;
             return;

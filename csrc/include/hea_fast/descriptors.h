@@ -209,7 +209,8 @@ void compute_cpu(const double* x, int64_t n, int64_t E, const double* props, con
                  double* out, int threads, const int* cols = nullptr, int ncols = kNumDescriptors);
 
 // Finds the first invalid row of x (n, E): a non-finite or negative entry (`*col` = its column)
-// or a row summing to zero (`*col` = -1). Returns -1 when every row is valid. Multi-threaded.
+// or a row summing to zero or overflowing to +inf (`*col` = -1). Returns -1 when every row is
+// valid. Multi-threaded.
 int64_t find_invalid_row(const double* x, int64_t n, int64_t E, int threads, int64_t* col);
 
 }  // namespace hea_fast::descriptors
