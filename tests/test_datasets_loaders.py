@@ -285,9 +285,9 @@ def test_machaka2021_quoted_records_and_single_phase(shared_data):
     given = df.multiphase.notna()
     assert ((df.single_phase[given] == 1) == (df.multiphase[given] == "S")).all()
     assert df[df.multiphase == "D"].phase.isin(["BCC+BCC", "FCC+FCC", "FCC+BCC"]).all()
-    # base-element (likely wt%) notation: composition from the source's fraction columns, noted
+    # base-element notation (wt%): converted to at.%, noted (test_machaka2021_base_element_notation_is_wt_pct)
     base = df[df.formula_raw.str.contains("–")]
-    assert len(base) == 10 and base.cleaning.str.contains("fraction columns").all()
+    assert len(base) == 10 and base.cleaning.str.contains("wt%").all()
     assert (base.parse_error == "").all() and (base["Co"] > 0.5).all()
     # group formulas checked against the source's own fraction columns
     raw = read_machaka(shared_data / "machaka2021_dib" / "HEA_Phase_DataSet_v1d.csv")
@@ -299,6 +299,31 @@ def test_machaka2021_quoted_records_and_single_phase(shared_data):
     # hyphen separator: (FeCoNi)86-Al7Ti7 is Al 7 %, Ti 7 %
     h = df[df.formula_raw == "(FeCoNi)86-Al7Ti7"].iloc[0]
     assert h["Al"] == pytest.approx(0.07) and h["Fe"] == pytest.approx(0.86 / 3)
+
+
+# Standard atomic weights (IUPAC 2021), typed in here from the table, not taken from the loader.
+_MASS = {"Co": 58.933194, "Cr": 51.9961, "W": 183.84, "N": 14.007, "C": 12.011}
+
+
+def test_machaka2021_base_element_notation_is_wt_pct(shared_data):
+    """'Co–33Cr–9W–0.35N–xC' (Acta Biomater., doi 10.1016/j.actbio.2015.12.011: Co–Cr–W–N alloys in mass%)
+    is Co-balance wt%. The source's fraction columns hold the wt% figures and put the 9 W under Fe in four
+    of the five alloys; the loader used them, giving Fe-bearing alloys at the wt% figures read as at.%."""
+    df = ds.load_machaka2021()
+    base = df[df.formula_raw.str.contains("–")]
+    assert sorted(base.formula_raw.unique()) == sorted(f"Co–33Cr–9W–0.35N–{c}C" for c in
+                                                       ("0.01", "0.06", "0.1", "0.25", "0.31"))
+    for _, r in base.iterrows():
+        c_wt = float(r.formula_raw.split("–")[-1][:-1])
+        wt = {"Cr": 33.0, "W": 9.0, "N": 0.35, "C": c_wt}
+        wt["Co"] = 100.0 - sum(wt.values())
+        mol = {e: w / _MASS[e] for e, w in wt.items()}
+        total = sum(mol.values())
+        for e, m in mol.items():
+            assert r[e] == pytest.approx(m / total, rel=1e-4), (r.formula_raw, e)
+        # W is ~2.9 at.% (9 wt%), not 9 %; Cr ~37.6 at.% (33 wt%)
+        assert 0.028 < r["W"] < 0.030 and 0.37 < r["Cr"] < 0.38
+    assert (base.Fe == 0).all()
 
 
 def test_gao2017_phases_and_at_pct_vs_nominal(shared_data):

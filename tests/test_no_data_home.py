@@ -60,3 +60,27 @@ def test_file_missing_from_a_partial_data_home_is_named(tmp_path):
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "1 skipped" in out, out
     assert str(home / "dvae_hea_zeng2024" / "element_lookup_70.csv") in out, out
+
+
+def test_every_data_command_fails_in_one_line_naming_hea_fast_data(tmp_path, monkeypatch, capsys):
+    """Each command that reads the data fails (non-zero exit) with one stderr line naming HEA_FAST_DATA;
+    `datasets verify` used to list every file as missing and exit 0, and `validate phase` left an empty
+    output folder behind."""
+    from hea_fast.cli import main
+    from hea_fast.datasets import clear_cache
+
+    home = tmp_path / "empty_home"
+    home.mkdir()
+    monkeypatch.setenv("HEA_FAST_DATA", str(home))
+    monkeypatch.setenv("HEA_FAST_OFFLINE", "1")
+    clear_cache()
+    out_dir = tmp_path / "vp"
+    commands = [["datasets", "show", "yan2021"], ["datasets", "verify"],
+                ["validate", "phase", "--models", "prior", "--protocols", "loso", "--n-boot", "5", "--no-plots",
+                 "--quiet", "-o", str(out_dir)]]
+    for argv in commands:
+        rc = main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc != 0, argv
+        assert len(err) == 1 and "HEA_FAST_DATA" in err[0] and str(home) in err[0], (argv, err)
+    assert not out_dir.exists()

@@ -282,6 +282,51 @@ def test_run_resumes_from_the_log(tmp_path):
     assert {"protocol", "fold", "model", "fingerprint", "p", "fit_seconds", "n_train"} <= set(rec)
 
 
+@pytest.mark.parametrize("line, why", [
+    ("[1, 2]", "a JSON list"),
+    ("null", "a JSON NoneType"),
+    ('{"version": 1, "model": "c"}', "'protocol' missing"),
+    ('{"version": 1, "protocol": "grouped", "fold": "0", "model": "c", "fingerprint": "x", "p": "0.5"}',
+     "'p' missing or not a list"),
+    ('{"version": 1, "protocol": "grouped", "fold": "0", "model": "c", "fingerprint": "x", "p": [0.2, 7]}',
+     "not a probability"),
+])
+def test_corrupt_resume_log_is_a_clear_error(tmp_path, line, why):
+    """A log line that is JSON but not a record used to escape as AttributeError/KeyError (a traceback from
+    the CLI) or surface later as a conversion error; now a ValueError naming the file, the line and why."""
+    log = tmp_path / "results.jsonl"
+    data = _synthetic_data(seed=2)
+    vproto.grouped_kfold([("c", _Counting())], data, k=2, seed=0, log=log)
+    good = log.read_text().splitlines()
+    log.write_text(good[0] + "\n" + line + "\n")
+    with pytest.raises(ValueError) as exc:
+        vproto.grouped_kfold([("c", _Counting())], data, k=2, seed=0, log=log)
+    msg = str(exc.value)
+    assert str(log) in msg and "line 2" in msg and why in msg
+    # records of another version are skipped, not errors (a newer log read by an older package)
+    log.write_text(good[0] + "\n" + '{"version": 99, "anything": 1}' + "\n")
+    assert len(vproto.ResultsLog(log).records) == 1
+
+
+def test_cli_rejects_empty_lists_before_any_work(tmp_path, capsys):
+    """`--models ,` used to mean every default model (an hour of fitting); empty --sources / --protocols
+    failed after loading the data with pandas' "No objects to concatenate". Now one line naming the option;
+    nothing is written."""
+    from hea_fast.cli import main
+    from hea_fast.validation.report import validate_phase
+
+    out = tmp_path / "vp"
+    for opt in ("--sources", "--protocols", "--models"):  # on the old code the first fails at once
+        argv = ["validate", "phase", "-o", str(out), "--no-plots", "--quiet", "--models", "prior", opt, ","]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{opt} ',' names nothing" in err[0], err
+    for kw in ({"models": []}, {"sources": []}, {"protocols": []}):
+        with pytest.raises(ValueError, match="no (model|source|protocol) given"):
+            validate_phase(out, **{"models": ["prior"], **kw})
+    assert not out.exists()
+
+
 def test_evaluate_and_models_on_synthetic_data():
     data = _synthetic_data(seed=4, n_per_source=(90, 70, 60))
     preds = vproto.leave_one_source_out(["prior", "logreg_fractions"], data, seed=0)

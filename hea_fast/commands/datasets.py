@@ -3,7 +3,8 @@
 `list` prints every dataset with its row count, source and license and whether its files are in
 the data home; `show NAME` loads one and prints rows, columns, label balance, parse errors,
 duplicates/conflicts, source and license (``--json`` for machine-readable output, ``--output``
-writes the tidy table to CSV/Parquet atomically); `verify` checks every registered file's SHA-256.
+writes the tidy table to CSV/Parquet atomically); `verify` checks that every registered file is
+present with its SHA-256 (exit 1, naming ``HEA_FAST_DATA``, when one is missing or differs).
 """
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def _verify(args) -> int:
                 status = "checksum mismatch"
         rows.append({"file": f"{folder}/{name}", "status": status, "path": str(path)})
     bad = [r for r in rows if r["status"] == "checksum mismatch"]
+    missing = [r for r in rows if r["status"] == "missing"]
     if args.json:
         print(json_text({"data_home": str(ds.data_home()), "files": rows}, indent=2))
     else:
@@ -117,5 +119,8 @@ def _verify(args) -> int:
             print(f"{r['file']:<{w}}  {r['status']}")
     if bad:
         print(f"{len(bad)} file(s) do not match their registered SHA-256", file=sys.stderr)
-        return 1
-    return 0
+    if missing:
+        print(f"{len(missing)} of {len(rows)} registered file(s) are missing from the data home {ds.data_home()}: "
+              "set HEA_FAST_DATA to the folder that holds the datasets (<data home>/<dataset>/<file>)",
+              file=sys.stderr)
+    return 1 if (bad or missing) else 0

@@ -44,8 +44,11 @@ MODEL_NAMES = ("prior", "logreg", "logreg_fractions", "hgb", "hgb_fractions", "h
                "ensemble_forest_soft_calibrated")
 
 
-def _csv(s: str) -> list:
-    return [x.strip() for x in s.split(",") if x.strip()]
+def _csv(s: str, option: str, known) -> list:
+    out = [x.strip() for x in s.split(",") if x.strip()]
+    if not out:
+        raise ValueError(f"{option} {s!r} names nothing; give one or more of {', '.join(known)}")
+    return out
 
 
 def _phase(args) -> int:
@@ -53,16 +56,18 @@ def _phase(args) -> int:
 
     from hea_fast.validation.data import DEFAULT_SOURCES, SOURCES
     from hea_fast.validation.models import DEFAULT_MODELS, MODELS
+    from hea_fast.validation.protocols import PROTOCOLS
     from hea_fast.validation.report import validate_phase
 
-    models = list(DEFAULT_MODELS) if args.models == "all" else _csv(args.models)
+    models = list(DEFAULT_MODELS) if args.models == "all" else _csv(args.models, "--models", MODELS)
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; known: {list(MODELS)}")
-    sources = list(DEFAULT_SOURCES) if args.sources == "all" else _csv(args.sources)
+    sources = list(DEFAULT_SOURCES) if args.sources == "all" else _csv(args.sources, "--sources", SOURCES)
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; known: {list(SOURCES)}")
+    protocols = _csv(args.protocols, "--protocols", PROTOCOLS)
     if "lgbm" in models:  # fail now, not after hours of other models
         from hea_fast._extras import require
 
@@ -76,7 +81,7 @@ def _phase(args) -> int:
                f"--n-boot {args.n_boot} --conflict {args.conflict} --threads {args.threads}")
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     with threadpool_limits(limits=max(1, args.threads)):
-        res = validate_phase(args.out, models=models, protocols=_csv(args.protocols), k=args.folds, seed=args.seed,
+        res = validate_phase(args.out, models=models, protocols=protocols, k=args.folds, seed=args.seed,
                              n_boot=args.n_boot, sources=sources, conflict=args.conflict,
                              plots=not args.no_plots, command=command, progress=say)
     for key, w in res["winners_log_loss"].items():

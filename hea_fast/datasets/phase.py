@@ -32,7 +32,8 @@ from hea_fast.datasets.tidy import (
     tidy_frame,
 )
 
-__all__ = ["MACHAKA_FRACTION_COLUMNS", "phase_frame", "read_machaka", "load_yan2021", "load_singh2023",
+__all__ = ["MACHAKA_FRACTION_COLUMNS", "MACHAKA_ATOMIC_WEIGHTS", "base_notation_fractions", "phase_frame",
+           "read_machaka", "load_yan2021", "load_singh2023",
            "load_machaka2021", "load_gao2017", "load_peivaste2023"]
 
 
@@ -135,31 +136,69 @@ MACHAKA_FRACTION_COLUMNS = ("Al", "Co", "Cr", "Fe", "Ni", "Cu", "Mn", "Ti", "V",
                             "C", "Mg", "Zn", "Si", "Re", "N", "Sc", "Li", "Sn", "Be")
 
 
-def _machaka_compositions(raw: pd.DataFrame, strings: pd.Series, notes: list) -> Parsed:
-    """Formulas parsed, except the base-element notation 'Co–33Cr–9W–0.35N–0.01C' (probably wt%),
-    whose composition comes from the source's fraction columns (PROVENANCE: "use with caution")."""
-    base = strings.str.contains("–|—", regex=True)
+#: Standard atomic weights (g/mol; IUPAC 2021, conventional values) of the elements of Machaka's columns, for
+#: the base-element notation, which is in weight percent.
+MACHAKA_ATOMIC_WEIGHTS = {"Al": 26.982, "Co": 58.933, "Cr": 51.996, "Fe": 55.845, "Ni": 58.693, "Cu": 63.546,
+                          "Mn": 54.938, "Ti": 47.867, "V": 50.942, "Nb": 92.906, "Mo": 95.95, "Zr": 91.224,
+                          "Hf": 178.49, "Ta": 180.95, "W": 183.84, "C": 12.011, "Mg": 24.305, "Zn": 65.38,
+                          "Si": 28.085, "Re": 186.21, "N": 14.007, "Sc": 44.956, "Li": 6.94, "Sn": 118.71,
+                          "Be": 9.0122}
+_DASH = re.compile("[\u2013\u2014]")  # en and em dashes
+_BASE_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([A-Z][a-z]?)")
+
+
+def base_notation_fractions(text: str) -> dict:
+    """Atomic fractions of a base-element (metallurgical) formula in weight percent, 'Co–33Cr–9W–0.35N–0.01C':
+    the first element is the balance to 100 wt%, the others carry their wt% before the symbol; converted
+    with the standard atomic weights (`MACHAKA_ATOMIC_WEIGHTS`). Raises ValueError naming the text."""
+    parts = _DASH.split(re.sub(r"\s+", "", text))
+    base, wt = parts[0], {}
+    for p in parts[1:]:
+        m = _BASE_PART.fullmatch(p)
+        if m is None or m.group(2) in wt or m.group(2) == base:
+            raise ValueError(f"cannot read {p!r} in base-element formula {text!r}")
+        wt[m.group(2)] = float(m.group(1))
+    wt = {base: 100.0 - sum(wt.values()), **wt}
+    unknown = [e for e in wt if e not in MACHAKA_ATOMIC_WEIGHTS]
+    if unknown or wt[base] <= 0:
+        raise ValueError(f"base-element formula {text!r}: " + (f"no atomic weight for {unknown}" if unknown
+                                                                else f"the base {base} has no balance left"))
+    mol = {e: w / MACHAKA_ATOMIC_WEIGHTS[e] for e, w in wt.items() if w > 0}
+    total = sum(mol.values())
+    return {e: v / total for e, v in mol.items()}
+
+
+def _machaka_compositions(strings: pd.Series, notes: list) -> Parsed:
+    """Formulas parsed, except the base-element notation 'Co–33Cr–9W–0.35N–0.01C' (weight percent, the
+    first element the balance), converted to atomic fractions by `base_notation_fractions`. The source's
+    fraction columns are not used: they disagree with the formula in ~69 records (PROVENANCE), and for the
+    base-element rows they hold the wt% figures as fractions with W under Fe in 4 of the 5 alloys."""
+    base = strings.str.contains(_DASH)
     parsed = parse_strings(strings.where(~base, ""))
-    src_frac = raw[list(MACHAKA_FRACTION_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    col = {e: j for j, e in enumerate(parsed.elements)}
-    extra = [e for e in MACHAKA_FRACTION_COLUMNS if e not in col]
-    if extra and base.any():
-        used = {e for e in extra if np.nansum(src_frac[base.to_numpy(), MACHAKA_FRACTION_COLUMNS.index(e)]) > 0}
-        els = tuple(sorted(set(parsed.elements) | used, key=lambda e: ATOMIC_NUMBER[e]))
+    rows = {}
+    for i in np.flatnonzero(base.to_numpy()):
+        try:
+            rows[i] = base_notation_fractions(strings.iat[i])
+        except ValueError as exc:
+            rows[i] = str(exc)
+    extra = {e for r in rows.values() if isinstance(r, dict) for e in r} - set(parsed.elements)
+    if extra:
+        els = tuple(sorted(set(parsed.elements) | extra, key=lambda e: ATOMIC_NUMBER[e]))
         parsed = parse_strings(strings.where(~base, ""), elements=els)
-        col = {e: j for j, e in enumerate(parsed.elements)}
+    col = {e: j for j, e in enumerate(parsed.elements)}
     frac = parsed.fractions
     err = list(parsed.error)
-    for i in np.flatnonzero(base.to_numpy()):
-        row = np.zeros(len(parsed.elements))
-        for j, e in enumerate(MACHAKA_FRACTION_COLUMNS):
-            v = src_frac[i, j]
-            if v > 0:
-                row[col[e]] = v
-        frac[i] = row / row.sum()
+    for i, r in rows.items():
+        if isinstance(r, str):
+            frac[i] = np.nan
+            err[i] = r
+            continue
+        frac[i] = 0.0
+        for e, v in r.items():
+            frac[i, col[e]] = v
         err[i] = ""
-        notes[i] = _join(notes[i], "base-element notation (probably wt%): composition from the source's fraction "
-                                   "columns")
+        notes[i] = _join(notes[i], "base-element notation in wt% (first element the balance): converted to at.% "
+                                   "with standard atomic weights")
     return Parsed(frac, parsed.elements, canonical_formulas(frac, parsed.elements), err)
 
 
@@ -167,7 +206,7 @@ def _machaka_compositions(raw: pd.DataFrame, strings: pd.Series, notes: list) ->
 def _build_machaka(verify: bool) -> pd.DataFrame:
     raw = read_machaka(fetch("machaka2021_dib", "HEA_Phase_DataSet_v1d.csv", verify=verify))
     strings, notes = clean_strings(raw["Alloy"])
-    parsed = _machaka_compositions(raw, strings, notes)
+    parsed = _machaka_compositions(strings, notes)
     for i in np.flatnonzero(raw["_repaired_quoting"].to_numpy()):
         notes[i] = _join(notes[i], "record was one quoted CSV field: re-split")
     ms = raw["Microstructure"].replace("", np.nan)
@@ -202,8 +241,8 @@ def load_machaka2021(*, verify: bool | None = None) -> pd.DataFrame:
     here (``cleaning`` says so). ``phase`` from the normalised Microstructure (Im → IM), with dual /
     multiple same-lattice records ("D"/"M") written "BCC+BCC"; ``single_phase`` = exactly one
     solid solution, equal to the source's ``multiphase == "S"`` wherever that is given. Compositions
-    are parsed from the formula (the fraction columns disagree with it in ~69 records), except the
-    base-element (likely wt%) notation `Co–33Cr–9W–…`, taken from the fraction columns and noted.
+    are parsed from the formula (the fraction columns disagree with it in ~69 records); the base-element
+    notation `Co–33Cr–9W–0.35N–0.01C` (wt%, Co the balance) is converted to at.% (``cleaning`` says so).
     """
     return get("machaka2021", verify)
 

@@ -106,6 +106,24 @@ def folds(data: pd.DataFrame, protocol: str, k: int = 5, seed: int = 0, conflict
 
 
 # ---------------------------------------------------------------------------------------------
+_RECORD_FIELDS = {"protocol": str, "fold": str, "model": str, "fingerprint": str, "p": list}
+
+
+def _record_problem(rec) -> str:
+    """Why a parsed log line is not a record of this version ("" when it is; other versions are skipped)."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, not an object"
+    if rec.get("version") != LOG_VERSION:
+        return ""
+    for k, t in _RECORD_FIELDS.items():
+        if not isinstance(rec.get(k), t):
+            return f"field {k!r} missing or not a {t.__name__}"
+    p = rec["p"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in p):
+        return "field 'p' holds a value that is not a probability"
+    return ""
+
+
 class ResultsLog:
     """JSONL log of finished (protocol, fold, model) records; each append rewrites the file
     atomically, so a crash leaves either the old or the new complete file. A record whose
@@ -123,6 +141,10 @@ class ResultsLog:
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"results log {self.path} line {n} is not JSON ({exc.msg}); "
                                      "delete the file to start over") from None
+                problem = _record_problem(rec)
+                if problem:
+                    raise ValueError(f"results log {self.path} line {n} is not a results record ({problem}); "
+                                     "delete the file to start over")
                 if rec.get("version") == LOG_VERSION:
                     self.records.append(rec)
 

@@ -114,14 +114,18 @@ def validate_phase(out_dir, models: Sequence = None, protocols: Sequence[str] = 
     listed in the module docstring and return the results dict (also ``results.json``)."""
     from hea_fast.validation.models import DEFAULT_MODELS, MODELS
 
-    models = list(models or DEFAULT_MODELS)
+    models = list(DEFAULT_MODELS if models is None else models)
+    for what, given, known in (("model", models, tuple(MODELS)), ("protocol", protocols, PROTOCOLS),
+                               ("source", sources, DEFAULT_SOURCES)):
+        if not len(given):
+            raise ValueError(f"no {what} given; name at least one of {', '.join(known)}")
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad:
         raise ValueError(f"unknown protocol(s) {bad}; known: {PROTOCOLS}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data = harmonised_phase_data(sources, conflict=conflict)
+    out.mkdir(parents=True, exist_ok=True)  # only once the data loaded: a failed run leaves no folder
     log = ResultsLog(out / "results.jsonl")
     preds = []
     for proto in protocols:
