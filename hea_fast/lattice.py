@@ -81,7 +81,10 @@ class CompositionSpace:
 
     def __init__(self, elements, n_elements, step_percent, bounds=None, required=(), forbidden=(),
                  min_fraction=0.0, max_fraction=1.0):
-        ks = [int(n_elements)] if isinstance(n_elements, (int, np.integer)) else [int(k) for k in n_elements]
+        try:
+            ks = [_count_arg(n_elements)] if not hasattr(n_elements, "__iter__") else [_count_arg(k) for k in n_elements]
+        except TypeError:
+            raise ValueError(f"n_elements must be a whole number or an iterable of them, got {n_elements!r}") from None
         if not ks:
             raise ValueError("n_elements must name at least one number of principal elements")
         if isinstance(step_percent, Mapping):
@@ -102,6 +105,9 @@ class CompositionSpace:
         return obj
 
     def _init(self, elements, parts, bounds, required, forbidden, min_fraction=0.0, max_fraction=1.0):
+        if isinstance(elements, str):  # tuple("TiZrNb") would be the palette T, i, Z, r, N, b
+            raise ValueError(f"elements must be a sequence of element symbols, got the string {elements!r} "
+                             "(e.g. ['Ti', 'Zr', 'Nb'])")
         els = tuple(str(e) for e in elements)
         if not els:
             raise ValueError("the palette is empty")
@@ -153,6 +159,11 @@ class CompositionSpace:
             N = steps_to_units(s)
             if N < k:
                 raise ValueError(f"step {s}% leaves fewer than {k} steps: {k} principal elements cannot all be present")
+            for k2, s2, N2 in norm_parts:
+                if k2 == k and math.gcd(N, N2) >= k:  # the two lattices share the points at step 100/gcd %
+                    raise ValueError(f"parts ({k}, {s2:g}%) and ({k}, {float(s):g}%) share compositions (every {k}-element "
+                                     f"alloy at {100 / math.gcd(N, N2):g} at.% steps), which would be screened twice: "
+                                     "give each number of elements once")
             norm_parts.append((k, float(s), N))
         self._elements = els
         self._parts = tuple(norm_parts)
@@ -192,7 +203,10 @@ class CompositionSpace:
 
     def spec(self) -> dict:
         """JSON-able parameters that rebuild this exact space (also its checkpoint fingerprint)."""
-        b = {e: [lo, hi] for e, (lo, hi) in self._explicit.items() if (lo, hi) != (0.0, 1.0)}
+        # a (0, 1) bound says nothing without a global range (dropped: older specs and fingerprints
+        # hold), but with min_fraction / max_fraction it lifts that range for its element
+        unlimited = (self._fmin, self._fmax) == (0.0, 1.0)
+        b = {e: [lo, hi] for e, (lo, hi) in self._explicit.items() if not (unlimited and (lo, hi) == (0.0, 1.0))}
         out = {
             "elements": list(self._elements),
             "parts": [[k, s] for k, s, _ in self._parts],
@@ -404,6 +418,13 @@ class CompositionSpace:
         N = steps_to_units(step_percent)
         return math.comb(n_allowed, k) * math.comb(N - 1, k - 1)
 
+
+
+def _count_arg(k) -> int:
+    """A whole number of principal elements (TypeError for anything else, e.g. 2.5 or "5")."""
+    if isinstance(k, (bool, str)) or not float(k).is_integer():
+        raise TypeError
+    return int(k)
 
 
 def _positive_compositions(N: int, k: int):

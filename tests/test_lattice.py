@@ -221,3 +221,54 @@ def test_decode_to_composition_batch():
     batch = space.decode(5, 40)
     assert len(batch) == 35
     np.testing.assert_array_equal(space.rank(batch), np.arange(5, 40))
+
+
+@pytest.mark.parametrize("fmin,fmax", [(0.0, 0.4), (0.1, 1.0), (0.1, 0.4)])
+def test_a_bound_that_lifts_the_global_range_survives_spec_and_pickle(fmin, fmax):
+    """A per-element bound (0, 1) with min_fraction / max_fraction lifts the range for that element:
+    the space equals the brute-force enumeration, and its spec (the checkpoint fingerprint, the
+    summary) and pickle (how Dask workers get it) rebuild that space, not the one without the bound."""
+    els = ("A", "B", "C", "D", "E")
+    parts = [(2, 10), (3, 10)]
+    space = CompositionSpace.from_parts(els, parts, bounds={"B": (0.0, 1.0)}, min_fraction=fmin, max_fraction=fmax)
+    # the global range as per-element bounds, B free; a global lower bound requires no element, so the
+    # brute force takes it by filtering (brute() would make lo > 0 required)
+    ref = brute(els, parts, bounds={e: (0.0, 1.0 if e == "B" else fmax) for e in els})
+    present = ref[:, [0, 2, 3, 4]]
+    ref = ref[((present == 0) | (present >= fmin - 1e-12)).all(axis=1)]
+    assert len(space) == len(ref) and len(ref) > 0
+    np.testing.assert_allclose(space.fractions(), ref, atol=1e-15)
+    for other in (CompositionSpace.from_spec(space.spec()), pickle.loads(pickle.dumps(space))):
+        assert len(other) == len(ref)
+        np.testing.assert_array_equal(other.fractions(), space.fractions())
+    assert space.spec()["bounds"] == {"B": [0.0, 1.0]}
+    # without a global range a (0, 1) bound changes nothing and stays out of the spec (older fingerprints hold)
+    assert CompositionSpace(els, 3, 10, bounds={"B": (0.0, 1.0)}).spec() == CompositionSpace(els, 3, 10).spec()
+
+
+def test_parts_sharing_compositions_are_refused():
+    """The same number of elements twice (or at steps whose lattices share points) would list every
+    shared composition twice, and a screen would report it twice: refused. Same-k parts whose
+    lattices share no point are kept and equal the brute-force enumeration without duplicates."""
+    els = ("A", "B", "C", "D")
+    with pytest.raises(ValueError, match=r"parts \(3, 10%\) and \(3, 10%\) share compositions"):
+        CompositionSpace(els, [3, 3], 10)
+    with pytest.raises(ValueError, match=r"parts \(3, 10%\) and \(3, 20%\) share compositions .* 20 at\.% steps"):
+        CompositionSpace.from_parts(els, [(3, 10), (3, 20)])
+    with pytest.raises(ValueError, match="share compositions"):
+        CompositionSpace.from_parts(els, [(2, 12.5), (2, 25)])  # gcd(8, 4) = 4 >= 2
+    space = CompositionSpace.from_parts(els, [(2, 25), (2, 100 / 3)])  # N = 4 and 3: no common 2-part point
+    ref = brute(els, [(2, 25), (2, 100 / 3)])
+    assert len(space) == len(ref) == len(np.unique(np.round(ref, 12), axis=0))
+    np.testing.assert_array_equal(space.rank(ref), np.arange(len(ref)))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(elements="TiZrNb", n_elements=2, step_percent=10), "got the string 'TiZrNb'"),
+    (dict(elements=("A", "B"), n_elements=2.5, step_percent=10), "n_elements must be a whole number .* 2.5"),
+    (dict(elements=("A", "B", "C"), n_elements="23", step_percent=10), "n_elements must be a whole number .* '23'"),
+])
+def test_palette_and_n_elements_of_the_wrong_kind_are_refused(kwargs, match):
+    # a string palette used to become one element per letter, n_elements "23" the parts 2 and 3
+    with pytest.raises(ValueError, match=match):
+        CompositionSpace(**kwargs)

@@ -313,3 +313,88 @@ def test_screen_refuses_palettes_it_cannot_score():
     comb = S.Combined(S.YieldScorer(1000.0), require=[S.PhaseScorer(threshold=0.5)])
     with pytest.raises(ValueError, match="La is not among the phase model's elements"):
         S.screen(S.CompositionSpace(["La", "Nb", "Mo", "Ta"], 3, 10.0), comb, top_k=3, progress=False)
+
+
+def test_checkpoint_of_another_requirement_threshold_is_refused(tmp_path):
+    """A Combined scorer's requirement thresholds decide which rows pass: a checkpoint written with
+    P >= 0.5 must not be resumed with P >= 0.95 (n_passing and the top-k would mix both runs); the
+    same requirement resumes to the uninterrupted result."""
+    space = S.CompositionSpace(["Mo", "Nb", "Ta", "W", "V", "Ti"], 4, 10.0)
+
+    def comb(p):
+        return S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=p)])
+
+    ck = tmp_path / "ck.json"
+    S.screen(space, comb(0.5), top_k=10, chunk_size=100, checkpoint=ck, max_chunks=5, progress=False)
+    with pytest.raises(ValueError, match=r"ck\.json belongs to a different run"):
+        S.screen(space, comb(0.95), top_k=10, chunk_size=100, checkpoint=ck, progress=False)
+    resumed = S.screen(space, comb(0.5), top_k=10, chunk_size=100, checkpoint=ck, progress=False)
+    full = S.screen(space, comb(0.5), top_k=10, chunk_size=100, progress=False)
+    pd.testing.assert_frame_equal(resumed.top, full.top)
+    # the brute-force count of the requirement, over every composition
+    batch = space.decode(0, len(space))
+    p = comb(0.5).require[0].columns(batch, featurize(batch, descriptors=list(comb(0.5).require[0].descriptors)))
+    assert resumed.n_passing == full.n_passing == int((p["p_single"] >= 0.5).sum())
+
+
+def test_screen_threshold_overrides_the_ranking_scorers_own_in_a_combined():
+    """screen(threshold=) sets the minimum of a Combined's ranking score: its rank_by's lattice path
+    (the phase ensemble told its own, higher threshold, which lets it return any value below that)
+    must not decide which rows pass. Reference: the general path (decode, every score, keep_mask)."""
+    space = S.CompositionSpace(["Ti", "Zr", "Nb", "Ta", "Mo", "W", "Hf"], 4, 10.0)
+
+    def comb():
+        return S.Combined(S.PhaseScorer(threshold=0.9), require=[S.MixtureScorer(name="p_mix", threshold=0.95)])
+
+    res = S.screen(space, comb(), top_k=1500, threshold=0.6, chunk_size=500, progress=False,
+                   include_out_of_domain=True)
+    ref = comb()
+    batch = space.decode(0, len(space))
+    cols = ref.columns(batch, featurize(batch, descriptors=list(ref.needed_descriptors())))
+    keep = (cols["p_single"] >= 0.6) & (cols["p_mix"] >= 0.95)
+    idx = np.flatnonzero(keep)
+    want = idx[np.lexsort((idx, -cols["p_single"][idx]))][:1500]
+    assert 0 < keep.sum() < len(space) and (cols["p_single"][keep] < 0.9).sum() > 500
+    assert res.n_passing == int(keep.sum())
+    np.testing.assert_array_equal(res.top["lattice_index"].to_numpy(), want)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(top_k=2.5), "top_k must be a whole number >= 1, got 2.5"),
+    (dict(top_k="5"), "top_k must be a whole number >= 1, got '5'"),
+    (dict(chunk_size=2.5), "chunk_size must be a whole number >= 1, got 2.5"),
+    (dict(chunk_size=-3), "chunk_size must be a whole number >= 1, got -3"),
+    (dict(max_chunks=-1), "max_chunks must be a whole number >= 0, got -1"),
+    (dict(merge_fan_in=0), "merge_fan_in must be a whole number >= 1, got 0"),
+])
+def test_bad_screen_arguments_are_refused_naming_the_value(kwargs, match):
+    # max_chunks=-1 used to score every chunk but the last (todo[:-1]); the others raised bare TypeErrors
+    space = S.CompositionSpace(PALETTE, 3, 10.0)
+    counting = _Counting(["delta"])
+    with pytest.raises(ValueError, match=re.escape(match)):
+        S.screen(space, counting, progress=False, **{"chunk_size": 10, **kwargs})
+    assert counting.rows == 0
+    with pytest.raises(TypeError, match=r"ExplicitSpace\(\[\.\.\.\]\)"):
+        S.screen(["CoCrFeMnNi", "NbMoTaW"], counting, progress=False)
+
+
+def test_checkpoint_of_another_model_or_method_is_refused(tmp_path):
+    """Every model scorer names its model in the checkpoint: a mixture screen checkpointed with the
+    probit predictive must not resume with the Monte Carlo one (nor another Maresca-Curtin model);
+    the same scorer resumes to the uninterrupted result."""
+    space = S.CompositionSpace(["Mo", "Nb", "Ta", "W", "V", "Ti"], 4, 10.0)
+    ck = tmp_path / "ck.json"
+    S.screen(space, S.MixtureScorer(), top_k=10, chunk_size=100, checkpoint=ck, max_chunks=3, progress=False)
+    with pytest.raises(ValueError, match=r"ck\.json belongs to a different run"):
+        S.screen(space, S.MixtureScorer(method="mc"), top_k=10, chunk_size=100, checkpoint=ck, progress=False)
+    resumed = S.screen(space, S.MixtureScorer(), top_k=10, chunk_size=100, checkpoint=ck, progress=False)
+    pd.testing.assert_frame_equal(resumed.top, S.screen(space, S.MixtureScorer(), top_k=10, chunk_size=100,
+                                                        progress=False).top)
+    assert S.MixtureScorer().run_key() != S.MixtureScorer(method="mc").run_key()
+    yk = tmp_path / "y.json"
+    S.screen(space, S.YieldScorer(1300.0), top_k=5, chunk_size=100, checkpoint=yk, max_chunks=2, progress=False)
+    with pytest.raises(ValueError, match=r"y\.json belongs to a different run"):
+        S.screen(space, S.YieldScorer(1300.0, model="two-regime"), top_k=5, chunk_size=100, checkpoint=yk, progress=False)
+    comb = S.Combined(S.PhaseScorer(threshold=0.9), require=[S.MixtureScorer(name="p_mix", threshold=0.5)])
+    comb.threshold = 0.4  # one threshold: the ranking scorer's
+    assert comb.rank_by.threshold == 0.4 and comb.threshold == 0.4

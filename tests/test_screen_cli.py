@@ -159,6 +159,11 @@ def test_cli_bounds_are_at_pct_and_rank_is_the_position(tmp_path, capsys):
     (["--elements", "Ti,Zr,Nb", "--n-elements", "2", "--bound", "Ti=60:100,Zr=60:100"], "sum to 120"),
     (["--elements", "Ti,Zr,Nb", "--n-elements", "2", "--threshold", "1.5"], "outside [0, 1]"),
     (["--elements", "Ti,Zr,Nb", "--n-elements", "2", "--bound", "W=0:10"], "not in --elements"),
+    # refused before the header is printed (it used to print the header, then fail in the library)
+    (["--elements", "Mo,Nb,Ta", "--n-elements", "3", "--max-fraction", "100", "--scorer", "yield",
+      "--threshold", "nan"], "--threshold nan is not a finite number"),
+    (["--elements", "Mo,Nb,Ta", "--n-elements", "3", "--max-fraction", "100", "--scorer", "yield",
+      "--temperature", "inf"], "--temperature inf K is not a temperature >= 0 K"),
 ])
 def test_cli_refuses_impossible_screens(tmp_path, capsys, argv, needle):
     from hea_fast.cli import main

@@ -164,3 +164,21 @@ def test_dask_probe_that_does_not_settle_rescans_the_pool(dask_cluster):
     assert dist.domain["pool_examined"] > 2 * kw["top_k"]  # the probe's batch did not settle it
     pd.testing.assert_frame_equal(dist.top, local.top)
     assert (dist.n_passing, dist.n_scored, dist.domain) == (local.n_passing, local.n_scored, local.domain)
+
+
+def test_dask_space_with_a_bound_that_lifts_the_global_range(dask_cluster):
+    """A space whose per-element bound (0, 1) lifts max_fraction for that element reaches the worker
+    processes (pickled through its spec) as the same space: the result equals the local one, over
+    every composition of the space (the spec used to drop the bound, and the workers failed)."""
+    _, client = dask_cluster
+    space = S.CompositionSpace(PALETTE, 4, 10.0, bounds={"Ni": (0.0, 1.0)}, max_fraction=0.3)
+    # brute force: 4 of the palette at 10 % steps, every element <= 30 % but Ni
+    fr = S.CompositionSpace(PALETTE, 4, 10.0).decode().fractions
+    others = np.delete(fr, PALETTE.index("Ni"), axis=1)
+    assert len(space) == int((others <= 0.3 + 1e-12).all(axis=1).sum()) > 0
+    scorer = S.DescriptorScorer(_mismatch_score, name="score", descriptors=["delta", "VEC"])
+    local = S.screen(space, scorer, top_k=20, chunk_size=40, progress=False)
+    dist = S.screen(space, scorer, top_k=20, chunk_size=40, progress=False, client=client, merge_fan_in=2)
+    pd.testing.assert_frame_equal(dist.top, local.top)
+    assert dist.n_scored == local.n_scored == len(space)
+    assert (local.top["x_Ni"] > 0.3).any()  # the lifted bound is used

@@ -305,10 +305,12 @@ def _cmd_screen(args) -> int:
     from hea_fast.screen.engine import check_palette
 
     bounds = parse_bounds(args.bound, cmd="screen")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise ValueError(f"--threshold {args.threshold:g} is not a finite number")
     if args.threshold is not None and args.scorer in PROBABILITY_SCORERS and not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold {args.threshold:g} is outside [0, 1]: --scorer {args.scorer} scores a probability")
-    if args.scorer.endswith("yield") and not args.temperature >= 0:
-        raise ValueError(f"--temperature {args.temperature:g} K is below 0 K")
+    if args.scorer.endswith("yield") and not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ValueError(f"--temperature {args.temperature:g} K is not a temperature >= 0 K")
     if args.domain_pool is not None and args.domain_pool < args.top_k:
         raise ValueError(f"--domain-pool {args.domain_pool} is below --top-k {args.top_k}: the pool holds the "
                          "candidates the top-k is chosen from")

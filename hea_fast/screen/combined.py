@@ -18,7 +18,6 @@ class Combined(Scorer):
         self.rank_by = rank_by
         self.require = list(require)
         self.name = rank_by.name
-        self.threshold = rank_by.threshold
         for r in self.require:
             if r.threshold is None:
                 raise ValueError(f"required scorer {r.name!r} has no threshold")
@@ -26,6 +25,15 @@ class Combined(Scorer):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:  # their columns would overwrite each other
             raise ValueError(f"Combined needs distinct score names; {dup[0]!r} is used twice (pass name=...)")
+
+    @property
+    def threshold(self):
+        """The ranking score's threshold: the ranking scorer's own (one value, whichever is set)."""
+        return self.rank_by.threshold
+
+    @threshold.setter
+    def threshold(self, value):
+        self.rank_by.threshold = value
 
     def needed_descriptors(self):
         out: list[str] = []

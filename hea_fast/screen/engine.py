@@ -150,14 +150,18 @@ def screen(
     CompositionSpace; scores agree with the CPU to rounding); "auto" uses the GPU when one is
     visible and the scorer supports it.
     """
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if not (hasattr(space, "__len__") and hasattr(space, "decode")):
+        raise TypeError(f"space must be a CompositionSpace or an ExplicitSpace (formulas: ExplicitSpace([...])), "
+                        f"got {type(space).__name__}")
+    top_k = _whole("top_k", top_k, 1)
+    merge_fan_in = _whole("merge_fan_in", merge_fan_in, 1)
+    if max_chunks is not None:
+        max_chunks = _whole("max_chunks", max_chunks, 0)
     auto_chunk = chunk_size is None
     if auto_chunk:
         # a cluster task should carry ~0.1 s of fused work, far above Dask's ~1 ms per-task overhead
         chunk_size = DEFAULT_CHUNK_SIZE if client is None else DEFAULT_CLUSTER_CHUNK_SIZE
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = _whole("chunk_size", chunk_size, 1)
     if scorer is None:
         from hea_fast.screen.scorers import PhaseScorer
 
@@ -166,7 +170,7 @@ def screen(
     owner = domain_scorer(scorer)
     pool = top_k
     if owner is not None:
-        pool = default_pool(top_k) if domain_pool is None else int(domain_pool)
+        pool = default_pool(top_k) if domain_pool is None else _whole("domain_pool", domain_pool, 1)
         if pool < top_k:
             raise ValueError(f"domain_pool ({pool}) must be at least top_k ({top_k})")
     if threshold is not None:
@@ -188,6 +192,9 @@ def screen(
            "threshold": scorer.threshold, "chunk_size": chunk_size, "top_k": top_k}
     if owner is not None:  # the chunks keep the pool (a top-M), which the checkpoint carries
         run["domain_pool"] = pool
+    required = [[r.name, r.threshold] for part in scorer.walk() for r in getattr(part, "require", ())]
+    if required:  # a Combined scorer's requirements decide which rows pass as much as its own threshold
+        run["required"] = required
     keys = [s.run_key() for s in scorer.walk() if hasattr(s, "run_key")]
     if keys:  # the model's identity: a checkpoint of another model is another run
         run["models"] = keys
@@ -276,6 +283,17 @@ def screen(
     n_scored = sum(bounds(c)[1] - bounds(c)[0] for c in ck.done)
     return ScreenResult(top=top, n_scored=n_scored, n_passing=n_passing, elapsed_s=elapsed,
                         space=desc_space, score_name=scorer.name, domain=info)
+
+
+def _whole(name: str, value, least: int) -> int:
+    """`value` as an int >= `least`; ValueError naming `name` and the value otherwise (2.5, "10", None)."""
+    try:
+        ok = not isinstance(value, (bool, str)) and float(value).is_integer()
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or int(value) < least:
+        raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+    return int(value)
 
 
 def _gpu_screener(space, scorer: Scorer, table: str, device, client):

@@ -191,6 +191,19 @@ class MixtureScorer(Scorer):
         self.descriptors, self.probit = tuple(descriptors), probit
         return self
 
+    def run_key(self) -> str:
+        """The predictive's identity for a checkpoint: the method and its arrays (probit) or the model's
+        draws and anchors (mc); a checkpoint of another model or method is another run."""
+        from hea_fast._io import fingerprint
+
+        if getattr(self, "_key", None) is None:
+            m = self.model
+            arrays = list(self.probit) if self.probit is not None else [
+                *getattr(m, "coef_draws_", []), getattr(m, "anchors_z_", None)]
+            self._key = fingerprint({"method": self.method, "descriptors": list(self.descriptors or ()),
+                                     "arrays": arrays})
+        return self._key
+
     def _set(self, name, threshold, engine, threads):
         if engine not in ("cpp", "numpy"):
             raise ValueError(f"engine must be 'cpp' or 'numpy', got {engine!r}")
@@ -404,6 +417,11 @@ class SSVAEScorer(Scorer):
         self.threads = threads
         self._palettes: dict[tuple, tuple | None] = {}
 
+    def run_key(self) -> str:
+        if getattr(self, "_key", None) is None:
+            self._key = _torch_key(self.model, elements=list(self.model.config.elements))
+        return self._key
+
     def palette_gaps(self, elements, table):
         """Elements outside the model's and the data of its zeng2024 descriptors."""
         from hea_fast.features import data_gaps
@@ -451,6 +469,14 @@ class SSVAEScorer(Scorer):
         p = core.ssvae_head_lattice(native_lattice(space), start, stop, *args, **head_arrays(self.model),
                                     threads=threads if threads is not None else self.threads)
         return {self.name: p}
+
+
+def _torch_key(model, **extra) -> str:
+    """A checkpoint identity of a torch model: its weights (dtype, shape, sha256) and `extra`."""
+    from hea_fast._io import fingerprint
+
+    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    return fingerprint({"state": state, **extra})
 
 
 def _model_fractions(model, batch) -> tuple[np.ndarray, np.ndarray]:
@@ -510,6 +536,9 @@ class YieldScorer(Scorer):
         self.threshold = threshold
         self.threads = threads
 
+    def run_key(self) -> str:
+        return f"maresca-curtin:{self.model}"  # the temperature is in the score's name
+
     def palette_gaps(self, elements, table):
         from hea_fast.xyield.maresca_curtin import mc_elements
 
@@ -550,6 +579,11 @@ class CNNYieldScorer(Scorer):
         self.temperature_K = float(temperature_K)
         self.name = name or f"cnn_ys_{self.temperature_K:g}K_GPa"
         self.threshold = threshold
+
+    def run_key(self) -> str:
+        if getattr(self, "_key", None) is None:
+            self._key = _torch_key(self.model)
+        return self._key
 
     def score(self, batch, desc):
         from hea_fast.xyield import protocol
