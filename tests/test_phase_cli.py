@@ -134,8 +134,15 @@ def test_broken_models_give_one_line_errors_naming_the_path(table, tmp_path, cap
     shutil.copytree(default_model_dir(), bad_domain)
     for f in bad_domain.glob("domain.npz"):
         f.write_bytes(b"not a zip file")
+    truncated = []  # the forest's nodes, the training alloys, the domain: cut short as by an interrupted copy
+    for name in ("nodes.npz", "training_alloys.npz", "domain.npz"):
+        broken = tmp_path / f"truncated_{name.split('.')[0]}"
+        shutil.copytree(default_model_dir(), broken)
+        data = (broken / name).read_bytes()
+        (broken / name).write_bytes(data[: len(data) // 2])
+        truncated.append((broken, str(broken / name)))
     for spec, needle in ((missing, f"--model {missing}: no such directory"), (empty, str(empty)),
-                         (corrupt, str(corrupt)), (bad_domain, str(bad_domain))):
+                         (corrupt, str(corrupt)), (bad_domain, str(bad_domain)), *truncated):
         for argv in (["phase", "predict", str(table), "--model", str(spec), "-o", str(out)],
                      ["phase", "info", "--model", str(spec)],
                      ["screen", "--model", str(spec), "-o", str(tmp_path / "s.parquet"), "--no-progress"]):

@@ -44,7 +44,10 @@ def test_parse_labels_reads_numbers_words_and_phases():
 @pytest.mark.parametrize("vals, needle", [(["FCC", "SS"], "'SS' (row 1)"), ([0, 2], "2 (row 1)"),
                                           (["B2"], "--single B2"), ([0.5], "0.5 (row 0)"),
                                           (["ordered BCC"], "'ordered BCC'"), (["L12"], "'L12'"),
-                                          (["FCC (ordered)"], "'FCC (ordered)'")])
+                                          (["FCC (ordered)"], "'FCC (ordered)'"),
+                                          # a dangling separator names one phase, not several: refused, not 0
+                                          (["FCC+BCC", "FCC,"], "'FCC,' (row 1)"), (["BCC +"], "'BCC +' (row 0)"),
+                                          (["/ FCC"], "'/ FCC'")])
 def test_parse_labels_names_what_it_cannot_read(vals, needle):
     with pytest.raises(ValueError) as e:
         parse_labels(vals)
@@ -184,6 +187,17 @@ def test_evaluate_command_errors_are_one_line(tmp_path, capsys, argv, needle):
     assert main(["phase", "evaluate", str(path), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+def test_evaluate_label_errors_name_the_line_of_the_file(tmp_path, capsys):
+    """The CLI names the file line of an unreadable label (as its bad formulas), not the 0-based row of
+    the library: the line is found here by scanning the file's text."""
+    path = tmp_path / "labels.csv"
+    path.write_text('formula,label\nCoCrFeMnNi,FCC\n\n"AlCoCrFeNi",FCC+B2\nNbTaTi,SS\n')
+    assert main(["phase", "evaluate", str(path), "--label-column", "label", "--n-boot", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    line = 1 + next(i for i, text in enumerate(path.read_text().splitlines()) if text.endswith(",SS"))
+    assert line == 5 and len(err) == 1 and f"line {line}, column 'label': label 'SS' is not one" in err[0], err
 
 
 def test_evaluate_command_other_vocabularies_need_single(tmp_path, capsys):

@@ -203,9 +203,9 @@ def _evaluate(args) -> int:
     import pandas as pd
 
     from hea_fast._io import atomic_write, atomic_write_json
-    from hea_fast.commands._tables import write_table
+    from hea_fast.commands._tables import BadRows, write_table
     from hea_fast.phase.model import alloy_systems
-    from hea_fast.validation.external import evaluate_predictions, parse_labels, report_markdown
+    from hea_fast.validation.external import LabelError, evaluate_predictions, parse_labels, report_markdown
 
     kind, model = _load(args.model)
     df, col, bad, batch, kept = _read_formulas(args, "phase evaluate")
@@ -214,8 +214,11 @@ def _evaluate(args) -> int:
     single = [v.strip() for v in args.single.split(",") if v.strip()] if args.single else None
     try:
         y_all, _ = parse_labels(df[args.label_column].tolist(), single)
-    except ValueError as exc:
-        raise ValueError(f"{args.input}, column {args.label_column!r}: {exc}") from None
+    except LabelError as exc:  # name the value where a spreadsheet shows it: its line (CSV) or 1-based row
+        loc = BadRows("phase evaluate", args.input)
+        loc.add(exc.row, exc.value, exc.detail)
+        raise ValueError(f"{args.input}, {loc.where(exc.row)}, column {args.label_column!r}: label {exc.value!r} "
+                         f"{exc.detail}") from None
     p, inside, _, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
     y = y_all[kept]
     in_training = _training_compositions(kind, model, batch)

@@ -426,7 +426,7 @@ class ApplicabilityDomain:
         if not npz.is_file():
             raise FileNotFoundError(f"applicability domain arrays {npz} do not exist")
         try:
-            with np.load(npz, allow_pickle=False) as z:
+            with open(npz, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # fh: closed on a bad zip too
                 arrays = {name: z[name] for name in z.files}
         except Exception as exc:  # zipfile/format errors of a corrupt file
             raise ValueError(f"applicability domain arrays {npz} cannot be read: {exc}") from None

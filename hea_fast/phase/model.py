@@ -28,6 +28,8 @@ No pickle. A missing or corrupt file raises an error naming the path.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,8 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 NODES_FILE = "nodes.npz"
 NODES_IN_JSON = 20_000  # models with more tree nodes keep them in NODES_FILE
+# what np.load raises on a truncated or corrupt .npz (a zip archive of deflated .npy members)
+_NPZ_ERRORS = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 _NODE_KEYS = ("tree_offsets", "node_feature", "node_threshold", "node_left", "node_right", "node_value",
               "node_missing_left")
 
@@ -422,9 +426,9 @@ class PhaseModel:
         if "arrays_file" in pdoc:
             npz = path / str(pdoc["arrays_file"])
             try:
-                with np.load(npz, allow_pickle=False) as z:
+                with open(npz, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # fh: closed on a bad zip too
                     pdoc = {k: v for k, v in pdoc.items() if k != "arrays_file"} | {k: z[k] for k in _NODE_KEYS}
-            except (OSError, KeyError, ValueError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise PhaseModelError(f"{npz}: node arrays unreadable ({exc})") from None
         params = _params_from_json(pdoc, str(mpath))
         domain = None
@@ -442,9 +446,9 @@ class PhaseModel:
         apath = path / TRAINING_ALLOYS_FILE
         if apath.exists():  # optional: the nearest training alloys' formulas and source votes
             try:
-                with np.load(apath, allow_pickle=False) as z:
+                with open(apath, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                     alloys = {f: z[f] for f in TRAINING_ALLOY_FIELDS}
-            except (OSError, KeyError, ValueError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise PhaseModelError(f"{apath}: training alloys unreadable ({exc})") from None
         try:  # the constructor checks the training alloys against the domain
             return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")),

@@ -14,8 +14,9 @@ with a solid-solution or disordered qualifier (``FCC_SS``, ``SS-BCC``, ``single-
 (disordered)``, ``disordered BCC``, the Strukturbericht ``A1`` / ``A2`` / ``A3``) or as ``single`` /
 ``single phase``; a value naming several phases (``FCC+BCC``, ``BCC + Laves``), an intermetallic or
 amorphous phase (IM, AM, Laves, sigma, mu) or multi-phase words (``multiple phases``, ``dual-phase``)
-is not. Anything else (``SS``, ``B2``, ``L12``, ``SP``, ``ordered BCC``: conventions differ between
-compilations) is an error naming the value, unless `single` lists the values that mean one
+is not. Anything else (``SS``, ``B2``, ``L12``, ``SP``, ``ordered BCC``, a separator with fewer than two
+phases around it such as ``FCC,`` or ``BCC+``: conventions differ between compilations) is an error
+(`LabelError`) naming the value and its row, unless `single` lists the values that mean one
 solid-solution phase (then every other non-empty value is 0).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["parse_labels", "evaluate_predictions", "SLICES", "report_markdown"]
+__all__ = ["LabelError", "parse_labels", "evaluate_predictions", "SLICES", "report_markdown"]
 
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "n", "f"})
@@ -43,6 +44,21 @@ SLICES = ("all", "in domain", "out of domain", "training compositions", "new com
           "new compositions in domain")
 
 
+class LabelError(ValueError):
+    """A label `parse_labels` cannot read: `row` (0-based position among the values), `value` (as written)
+    and `detail` (why, and the way out); the message names all three."""
+
+    def __init__(self, row: int, value, detail: str):
+        self.row, self.value, self.detail = int(row), value, detail
+        super().__init__(f"label {value!r} (row {self.row}) {detail}")
+
+
+def _several(text: str) -> bool:
+    """The value names two or more phases: a separator with a phase name on either side (``FCC+BCC``,
+    ``FCC (major) + BCC (minor)``); a dangling separator (``FCC,``, ``BCC+``) is not read as one."""
+    return sum(1 for part in _SEVERAL.split(text) if part.strip()) >= 2
+
+
 def _empty(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()) \
         or str(v) in ("<NA>", "nan", "NaN")
@@ -51,7 +67,7 @@ def _empty(v) -> bool:
 def parse_labels(values: Iterable, single: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """(y, reasons): y[i] = 1.0 (one solid-solution phase), 0.0 (not) or NaN (empty cell, with a reason).
     single: the values (case-insensitive) that mean single phase; without it, the rules of the module
-    docstring. Raises ValueError naming the first value it cannot read (and its row)."""
+    docstring. Raises `LabelError` (a ValueError) naming the first value it cannot read and its row."""
     vals = list(values)
     y = np.full(len(vals), np.nan)
     reasons = [""] * len(vals)
@@ -69,7 +85,7 @@ def parse_labels(values: Iterable, single: Sequence[str] | None = None) -> tuple
             y[i] = 1.0 if low in singles else 0.0
             continue
         if isinstance(v, (int, float, np.integer, np.floating)) and float(v) not in (0.0, 1.0):
-            raise ValueError(f"label {v!r} (row {i}) is neither 0 nor 1")
+            raise LabelError(i, v, "is neither 0 nor 1")
         if low in _TRUE or low in _FALSE:
             y[i] = 1.0 if low in _TRUE else 0.0
             continue
@@ -77,12 +93,12 @@ def parse_labels(values: Iterable, single: Sequence[str] | None = None) -> tuple
         words = re.sub(r"[\s_\-]+", " ", text.upper()).strip()
         if up in _ONE_PHASE or _ONE_PHASE_WORDS.fullmatch(words):
             y[i] = 1.0
-        elif up in _NOT_SINGLE or words in _NOT_SINGLE or _SEVERAL.search(text):
+        elif up in _NOT_SINGLE or words in _NOT_SINGLE or _several(text):
             y[i] = 0.0
         else:
-            raise ValueError(f"label {text!r} (row {i}) is not one the phase mapping reads (0/1, yes/no, FCC, BCC, HCP, "
-                             f"several phases such as FCC+BCC, IM, AM); name the single-phase values with "
-                             f"--single / single=[...] (e.g. --single {text})")
+            raise LabelError(i, text, "is not one the phase mapping reads (0/1, yes/no, FCC, BCC, HCP, several phases "
+                             f"such as FCC+BCC, IM, AM); name the single-phase values with --single / single=[...] "
+                             f"(e.g. --single {text})")
     return y, reasons
 
 
