@@ -228,3 +228,24 @@ def test_predict_and_info_with_the_fast_model(table, tmp_path, capsys):
     assert info["members"]["random_forest"] == ("300 trees, fitted to the fraction of the records calling each "
                                                 "training alloy single phase")
     assert info["model_dir"].endswith("phase_default") and "ensemble_forest_soft" in info["training"]["model"]
+
+
+@pytest.mark.parametrize("model_name", ["default", "mixture"])
+def test_predict_in_pieces_equals_one_piece(model_name, tmp_path, monkeypatch):
+    """phase predict scores the parsed rows SCORE_ROWS at a time (bounded memory on large tables):
+    pieces of 3 rows, with bad rows between them and --neighbors, give the file of one piece."""
+    import hea_fast.commands.phase as cmd
+
+    rng = np.random.default_rng(4)
+    alloys = [GOOD[i] for i in rng.integers(0, len(GOOD), 17)]
+    alloys[4], alloys[9], alloys[13] = "Nd20Fe40Co40", "cocrfeni", ""
+    alloys += ["Ti20Zr20Nb20Hf20Ta20", "Mo25Nb25Ta25W25", "Cr10Fe30Co30Ni30"]
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"Alloy": alloys}).to_csv(src, index=False)
+    extra = ["--neighbors", "2"] if model_name == "default" else []
+    one, pieces = tmp_path / "one.csv", tmp_path / "pieces.csv"
+    assert main(["phase", "predict", str(src), "-o", str(one), "--model", model_name, *extra]) == 0
+    monkeypatch.setattr(cmd, "SCORE_ROWS", 3)
+    assert main(["phase", "predict", str(src), "-o", str(pieces), "--model", model_name, *extra]) == 0
+    assert one.read_bytes() == pieces.read_bytes()
+    assert len(pd.read_csv(one)) == len(alloys)

@@ -107,6 +107,10 @@ def _score_ssvae(model, formulas, threads):
     return p, None, None, reason
 
 
+#: Parsed rows scored at a time by `phase predict` (100,000 rows took ~450 MB in one piece).
+SCORE_ROWS = 20_000
+
+
 def _predict(args) -> int:
     import numpy as np
     import pandas as pd
@@ -120,7 +124,14 @@ def _predict(args) -> int:
     df, col, bad, batch, kept = _read_formulas(args, "phase predict")
     parse_bad = {p: r for p, _, r in bad.items}
     n = len(df)
-    p, inside, score, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
+    formulas = df[col].iloc[kept].tolist()
+    parts = [_score_any(kind, model, batch[lo:lo + SCORE_ROWS], formulas[lo:lo + SCORE_ROWS], args.threads)
+             for lo in range(0, len(batch), SCORE_ROWS)]  # pieces: the model's work memory stays bounded
+    p, inside, score, reason = (None if not parts or parts[0][j] is None else np.concatenate([q[j] for q in parts])
+                                for j in range(4))
+    if p is None:  # no parsed row
+        p, reason = np.empty(0), np.empty(0, dtype=object)
+        inside, score = (np.empty(0, dtype=bool), np.empty(0)) if kind == "phase" else (None, None)
     for i in np.flatnonzero(~np.isfinite(p)):
         bad.add(int(kept[i]), df[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
     bad.items.sort(key=lambda t: t[0])
@@ -152,7 +163,9 @@ def _predict(args) -> int:
         known[kept] = in_training
         out["training_composition"] = known
     if args.neighbors:
-        nb = model.neighbors(batch, k=args.neighbors, threads=args.threads)
+        nb = pd.concat([model.neighbors(batch[lo:lo + SCORE_ROWS], k=args.neighbors, threads=args.threads)
+                        for lo in range(0, len(batch), SCORE_ROWS)] or
+                       [model.neighbors(batch, k=args.neighbors, threads=args.threads)], ignore_index=True)
         for c in nb.columns:
             full = np.full(n, np.nan) if nb[c].dtype.kind == "f" else np.array([""] * n, dtype=object)
             full[kept] = nb[c].to_numpy()
