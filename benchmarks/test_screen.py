@@ -91,10 +91,18 @@ def test_screen_throughput(model, quick, check_ratio, timer, paired_best):
 def test_combined_lattice_path(quick, check_ratio, timer, paired_best):
     """σ_y(1300 K) ranked among alloys with P(single phase) >= 0.75 (`--scorer mixture+yield`): the
     lattice path (mixture block kernel + X-Yield grid kernel on the ranks) against decoding the
-    chunk, featurizing it and scoring the frame, on the same chunk."""
+    chunk, featurizing it and scoring the frame, on the same chunk; both give the same top-k ranks
+    and passing count, σ_y within 1e-12 relative (checked first)."""
     space = S.CompositionSpace(["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W", "Cr", "Al"], [4, 5], 5.0)
     comb = S.Combined(S.YieldScorer(1300.0), require=[S.MixtureScorer(threshold=0.75)])
     n = 100_000 if quick else len(space)
+    # the same result on both paths: the same top-k ranks and passing count, σ_y to rounding
+    s_lat, r_lat, p_lat = S.score_chunk(space, comb, 0, n, 1000, None, "default", None)
+    s_dec, r_dec, p_dec = S.score_chunk(space, comb, 0, n, 1000, comb.needed_descriptors(), "default", None,
+                                        fused=False)
+    assert p_lat == p_dec and len(r_lat) == len(r_dec) > 0
+    np.testing.assert_array_equal(r_lat, r_dec)
+    np.testing.assert_allclose(s_lat, s_dec, rtol=1e-12, atol=0)
     t_lat = timer(lambda: S.score_chunk(space, comb, 0, n, 1000, None, "default", None), repeat=3)
     t_dec = timer(lambda: S.score_chunk(space, comb, 0, n, 1000, comb.needed_descriptors(), "default", None,
                                          fused=False), repeat=2)
