@@ -330,6 +330,16 @@ def test_interrupt_saves_the_epoch_and_resumes_exactly(tmp_path, monkeypatch):
 
     from hea_fast.ssvae import training
 
+    # a terminal's Ctrl-C: Python's own SIGINT handler (a job started with `&` by a non-interactive
+    # shell, as CI may be, inherits SIGINT ignored, and then there is no Ctrl-C to defer)
+    prev = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_and_resume(tmp_path, monkeypatch, training, signal)
+    finally:
+        signal.signal(signal.SIGINT, prev)
+
+
+def _interrupt_and_resume(tmp_path, monkeypatch, training, signal):
     sp = _toy_splits(0)
     cfg = TrainConfig(epochs=6, batch_size=8, lr=1e-2, min_epochs=1, checkpoint_every=100)
     ref = train_models([sp], [7], _SMALL, cfg, progress=False)
