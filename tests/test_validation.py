@@ -251,6 +251,27 @@ def test_loso_never_trains_on_a_held_out_composition():
         assert not keys & set(data.loc[data["source"] == src, "key"])
 
 
+def test_loso_with_a_match_tolerance_drops_near_twins_under_other_keys(harmonised):
+    """Rounding to 1e-3 puts two compositions 4.5e-5 apart under different keys when they straddle a
+    boundary; match_tol also drops such training rows. Reference: brute-force max |Δ fraction| over
+    every (training, held-out) pair; match_tol=0 is the keyed protocol as stored."""
+    els = vdata.element_columns(harmonised)
+    by_key = {f.name: f for f in vproto.loso_folds(harmonised)}
+    n_twins = 0
+    for fold in vproto.loso_folds(harmonised, match_tol=1e-3):
+        base = by_key[fold.name]
+        assert fold.protocol == "loso" and fold.test.equals(base.test)
+        R = base.train[els].to_numpy(float)
+        T = fold.test[els].to_numpy(float)
+        R, T = R / R.sum(1, keepdims=True), T / T.sum(1, keepdims=True)
+        near = np.array([(np.abs(T - r).max(axis=1) < 1e-3).any() for r in R])
+        assert set(fold.train["key"]) == set(base.train["key"][~near])
+        n_twins += int(near.sum())
+    assert n_twins == 145  # near_duplicates.md: 25 + 18 + 14 + 31 + 22 + 35
+    with pytest.raises(ValueError, match="match_tol"):
+        next(vproto.loso_folds(harmonised, match_tol=-1.0))
+
+
 def test_grouped_folds_never_split_a_system():
     data = _synthetic_data(seed=1)
     pooled = vdata.pool(data)
@@ -574,3 +595,25 @@ def test_soft_label_models_get_the_record_fractions_of_their_training_rows(monke
             != vproto._fold_fingerprint(vproto.Fold(fold.protocol, fold.name, changed, fold.test), "m", est, 0, soft=True))
     assert (vproto._fold_fingerprint(fold, "m", est, 0)
             == vproto._fold_fingerprint(vproto.Fold(fold.protocol, fold.name, changed, fold.test), "m", est, 0))
+
+
+def test_cli_match_tol_refits_loso_without_the_near_twins(tmp_path, capsys):
+    """`validate phase --match-tol 0.001`: the loso folds train on fewer rows (the near-twins gone, as
+    in the library test above), the settings and the command record the tolerance; a tolerance outside
+    [0, 1) is refused before any work."""
+    from hea_fast.cli import main
+
+    common = ["validate", "phase", "--models", "prior", "--protocols", "loso", "--n-boot", "10", "--no-plots",
+              "--quiet"]
+    assert main([*common, "-o", str(tmp_path / "key")]) == 0
+    assert main([*common, "-o", str(tmp_path / "tol"), "--match-tol", "0.001"]) == 0
+    n = {}
+    for name in ("key", "tol"):
+        recs = [json.loads(line) for line in (tmp_path / name / "results.jsonl").read_text().splitlines()]
+        n[name] = {r["fold"]: r["n_train"] for r in recs}
+    assert sum(n["key"].values()) - sum(n["tol"].values()) == 145
+    settings = json.loads((tmp_path / "tol" / "results.json").read_text())["settings"]
+    assert settings["match_tol"] == 0.001 and "--match-tol 0.001" in settings["command"]
+    capsys.readouterr()
+    assert main([*common, "-o", str(tmp_path / "bad"), "--match-tol", "2"]) == 2
+    assert "--match-tol 2 is not a fraction" in capsys.readouterr().err and not (tmp_path / "bad").exists()

@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/torch threads (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="skip the reliability PNGs")
     p.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
+    p.add_argument("--match-tol", type=float, default=0.0,
+                   help="leave-one-source-out also drops training compositions within this largest |Δ fraction| "
+                   "of a held-out one (e.g. 0.001: the key resolution; rounding can put such near-twins under "
+                   "another key); 0 = by key only, as the stored results (default: %(default)s)")
     p.set_defaults(func=_phase)
 
 
@@ -78,12 +82,15 @@ def _phase(args) -> int:
         torch.set_num_threads(max(1, args.threads))
     command = (f"hea-fast validate phase --out {shlex.quote(str(args.out))} --models {args.models} "
                f"--protocols {args.protocols} --sources {args.sources} -k {args.folds} --seed {args.seed} "
-               f"--n-boot {args.n_boot} --conflict {args.conflict} --threads {args.threads}")
+               f"--n-boot {args.n_boot} --conflict {args.conflict} --threads {args.threads}"
+               + (f" --match-tol {args.match_tol:g}" if args.match_tol else ""))
+    if not 0 <= args.match_tol < 1:
+        raise ValueError(f"--match-tol {args.match_tol:g} is not a fraction in [0, 1)")
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     with threadpool_limits(limits=max(1, args.threads)):
         res = validate_phase(args.out, models=models, protocols=protocols, k=args.folds, seed=args.seed,
                              n_boot=args.n_boot, sources=sources, conflict=args.conflict,
-                             plots=not args.no_plots, command=command, progress=say)
+                             plots=not args.no_plots, command=command, progress=say, match_tol=args.match_tol)
     for key, w in res["winners_log_loss"].items():
         print(f"{key}: best log-loss {w['model']} ({w['log_loss']:.3f})")
     print(f"wrote {args.out}/results.json, results.jsonl, table.md" + ("" if args.no_plots else ", reliability_*.png"))

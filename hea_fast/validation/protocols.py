@@ -50,19 +50,40 @@ class Fold:
     test: pd.DataFrame
 
 
-def loso_folds(data: pd.DataFrame, conflict: str = "majority") -> Iterator[Fold]:
-    """Leave-one-source-out folds (see the module docstring); `data` from `harmonised_phase_data`."""
+def loso_folds(data: pd.DataFrame, conflict: str = "majority", match_tol: float = 0.0) -> Iterator[Fold]:
+    """Leave-one-source-out folds (see the module docstring); `data` from `harmonised_phase_data`.
+    A held-out composition leaves training by its key (fractions rounded to 1e-3); with `match_tol` > 0
+    also every training composition within it (largest |Δ fraction| < match_tol, `near_twins`) of a
+    held-out one, which rounding put under another key."""
     from sklearn.model_selection import LeaveOneGroupOut
 
+    if not match_tol >= 0:
+        raise ValueError(f"match_tol must be a fraction >= 0, got {match_tol!r}")
     src = data["source"].to_numpy()
+    els = element_columns(data)
     for tr, te in LeaveOneGroupOut().split(data, groups=src):
         held = str(src[te[0]])
         test = data.iloc[te].reset_index(drop=True)
-        test.attrs["elements"] = element_columns(data)
+        test.attrs["elements"] = els
         train = pool(data.iloc[tr], conflict)
-        train = train[~train["key"].isin(set(test["key"]))].reset_index(drop=True)
-        train.attrs["elements"] = element_columns(data)
-        yield Fold("loso", held, train, test)
+        keep = ~train["key"].isin(set(test["key"])).to_numpy()
+        if match_tol > 0:
+            keep &= ~near_twins(train, test, els, match_tol)
+        train = train[keep].reset_index(drop=True)
+        train.attrs["elements"] = els
+        yield Fold("loso", held, train, test)  # the training rows (so the fold fingerprint) say which rule
+
+
+def near_twins(train: pd.DataFrame, test: pd.DataFrame, elements, tol: float) -> np.ndarray:
+    """Mask of the training rows within `tol` (largest |Δ fraction| over `elements`) of some test row,
+    in blocks of 256 training rows."""
+    R = train[list(elements)].to_numpy(np.float64)
+    T = test[list(elements)].to_numpy(np.float64)
+    R, T = R / R.sum(1, keepdims=True), T / T.sum(1, keepdims=True)
+    hit = np.zeros(len(R), dtype=bool)
+    for lo in range(0, len(R), 256):
+        hit[lo:lo + 256] = (np.abs(R[lo:lo + 256, None, :] - T[None, :, :]).max(axis=2) < tol).any(axis=1)
+    return hit
 
 
 def _pooled(data: pd.DataFrame, conflict: str) -> pd.DataFrame:
@@ -95,9 +116,10 @@ def random_folds(data: pd.DataFrame, k: int = 5, seed: int = 0, conflict: str = 
         yield Fold("random", str(i), _subset(pooled, tr), _subset(pooled, te))
 
 
-def folds(data: pd.DataFrame, protocol: str, k: int = 5, seed: int = 0, conflict: str = "majority") -> list:
+def folds(data: pd.DataFrame, protocol: str, k: int = 5, seed: int = 0, conflict: str = "majority",
+          match_tol: float = 0.0) -> list:
     if protocol == "loso":
-        return list(loso_folds(data, conflict))
+        return list(loso_folds(data, conflict, match_tol))
     if protocol == "grouped":
         return list(grouped_folds(data, k, seed, conflict))
     if protocol == "random":

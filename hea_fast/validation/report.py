@@ -109,7 +109,7 @@ def winners(table: pd.DataFrame, metric: str = "log_loss") -> dict:
 def validate_phase(out_dir, models: Sequence = None, protocols: Sequence[str] = ("loso", "grouped", "random"),
                    k: int = 5, seed: int = 0, n_boot: int = 1000, sources: Sequence[str] = DEFAULT_SOURCES,
                    conflict: str = "majority", plots: bool = True, command: str | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None, match_tol: float = 0.0) -> dict:
     """Run every protocol for every model, resuming from ``out_dir/results.jsonl``; write the outputs
     listed in the module docstring and return the results dict (also ``results.json``)."""
     from hea_fast.validation.models import DEFAULT_MODELS, MODELS
@@ -129,8 +129,8 @@ def validate_phase(out_dir, models: Sequence = None, protocols: Sequence[str] = 
     log = ResultsLog(out / "results.jsonl")
     preds = []
     for proto in protocols:
-        preds.append(run(models, folds(data, proto, k=k, seed=seed, conflict=conflict), seed=seed, log=log,
-                         progress=progress))
+        preds.append(run(models, folds(data, proto, k=k, seed=seed, conflict=conflict, match_tol=match_tol),
+                         seed=seed, log=log, progress=progress))
     predictions = pd.concat(preds, ignore_index=True)
     table = evaluate(predictions, n_boot=n_boot, seed=seed)
     paired = compare_to_best(predictions, table, "log_loss", n_boot=n_boot, seed=seed)
@@ -157,7 +157,7 @@ def validate_phase(out_dir, models: Sequence = None, protocols: Sequence[str] = 
         "settings": {"models": models, "model_descriptions": {m: MODELS[m].description for m in models if m in MODELS},
                      "protocols": list(protocols), "k": int(k), "seed": int(seed), "n_boot": int(n_boot),
                      "bootstrap": "percentile, clusters = alloy systems", "ci": 0.95,
-                     "sources": list(sources), "conflict": conflict, "command": command},
+                     "sources": list(sources), "conflict": conflict, "match_tol": match_tol, "command": command},
         "data": data_summary(data),
         "table": table.to_dict(orient="records"),
         "paired_vs_best_log_loss": paired.to_dict(orient="records"),

@@ -44,18 +44,11 @@ SHOWN = ("accuracy", "auc", "log_loss", "brier", "ece")
 
 
 def near_twins(train: pd.DataFrame, test: pd.DataFrame, els, tol: float) -> np.ndarray:
-    """Mask of the training rows within `tol` (max |Δx| over elements) of some test row of another key."""
-    R = train[els].to_numpy(np.float64)
-    T = test[els].to_numpy(np.float64)
-    R = R / R.sum(1, keepdims=True)
-    T = T / T.sum(1, keepdims=True)
-    test_keys = set(test["key"])
-    hit = np.zeros(len(R), dtype=bool)
-    for lo in range(0, len(R), 256):
-        block = R[lo:lo + 256]
-        d = np.abs(block[:, None, :] - T[None, :, :]).max(axis=2)  # (256, n_test)
-        hit[lo:lo + len(block)] = (d < tol).any(axis=1)
-    return hit & ~train["key"].isin(test_keys).to_numpy()
+    """Training rows within `tol` of a held-out composition under another key
+    (`hea_fast.validation.protocols.near_twins` minus the held-out keys the protocol drops anyway)."""
+    from hea_fast.validation.protocols import near_twins as within
+
+    return within(train, test, els, tol) & ~train["key"].isin(set(test["key"])).to_numpy()
 
 
 def tolerant_folds(data: pd.DataFrame, tol: float, counts: dict):
