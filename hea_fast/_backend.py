@@ -45,11 +45,16 @@ def cuda_status() -> str:
     return _load_cuda()[1]
 
 
+class CUDAUnavailableError(RuntimeError):
+    """The CUDA backend was asked for (device="cuda") and cannot run here; the message says why."""
+
+
 def cuda_module():
-    """The `_cuda` extension module; raises RuntimeError explaining why it is unavailable."""
+    """The `_cuda` extension module; raises `CUDAUnavailableError` (a RuntimeError) explaining why it is
+    unavailable."""
     mod, reason = _load_cuda()
     if mod is None:
-        raise RuntimeError(f"CUDA backend unavailable: {reason}")
+        raise CUDAUnavailableError(f"CUDA backend unavailable: {reason}")
     return mod
 
 

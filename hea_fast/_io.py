@@ -203,6 +203,9 @@ class Checkpoint:
                  min_interval_s: float = 0.0, what: str = "checkpoint"):
         self.path = Path(path) if path is not None else None
         self.fingerprint = fingerprint_of if isinstance(fingerprint_of, str) else fingerprint(fingerprint_of)
+        # a dict's entries are fingerprinted one by one too, so a refusal can name the settings that differ
+        self.parts = {str(k): fingerprint(v) for k, v in fingerprint_of.items()} if isinstance(fingerprint_of, dict) \
+            else None
         self.version = int(version)
         self.min_interval_s = float(min_interval_s)
         self.what = what
@@ -219,8 +222,12 @@ class Checkpoint:
             raise CheckpointError(f"{self.what} {self.path} has format version {data.get('version')!r}, "
                                   f"expected {self.version}; delete it to start over")
         if data.get("fingerprint") != self.fingerprint:
-            raise CheckpointError(f"{self.what} {self.path} belongs to a different run (its inputs or "
-                                  "settings differ); delete it or choose another path")
+            theirs, ours = data.get("parts"), self.parts
+            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k)) \
+                if isinstance(theirs, dict) and ours is not None else []
+            which = f"{', '.join(diff)} differ" if diff else "its inputs or settings differ"
+            raise CheckpointError(f"{self.what} {self.path} belongs to a different run ({which}); delete it or "
+                                  "choose another path")
         return data["state"]
 
     def save(self, state, force: bool = False) -> bool:
@@ -234,5 +241,8 @@ class Checkpoint:
         self._last = now
         if callable(state):
             state = state()
-        atomic_write_json(self.path, {"version": self.version, "fingerprint": self.fingerprint, "state": state})
+        head = {"version": self.version, "fingerprint": self.fingerprint}
+        if self.parts is not None:
+            head["parts"] = self.parts
+        atomic_write_json(self.path, {**head, "state": state})
         return True

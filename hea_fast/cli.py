@@ -66,12 +66,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hea-fast screen ... | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
+        return 141
     except (ValueError, FileNotFoundError) as exc:  # bad input: one line naming the value or file
         print(f"hea-fast: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except ImportError as exc:  # a feature whose optional dependency is not installed
         print(f"hea-fast: error: {one_line(exc)}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # --device cuda where no GPU or CUDA module is available
+        from hea_fast._backend import CUDAUnavailableError
+
+        if not isinstance(exc, CUDAUnavailableError):
+            raise
+        print(f"hea-fast: error: {one_line(exc)} (--device cpu runs on the CPU)", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

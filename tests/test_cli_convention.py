@@ -82,6 +82,17 @@ def test_every_parser_follows_the_convention():
     assert n_tables >= 12
 
 
+def test_every_help_renders():
+    """`--help` of every command and subcommand renders (a bare % in a help string made argparse raise
+    TypeError on `ssvae explain --help`), and shows no escaped %% (a description is not %-formatted)."""
+    n = 0
+    for path, parser in _parsers():
+        text = parser.format_help()
+        assert "%%" not in text and "%(" not in text, f"{' '.join(path)}: {text!r}"
+        n += 1
+    assert n > 30  # every command and subcommand (32 on 2026-12-07)
+
+
 def test_help_formatter_appends_defaults_and_skips_flags():
     p = _common.ArgumentParser(prog="x")
     p.add_argument("--a", type=float, default=5.0, help="a step in at.%%")
@@ -300,6 +311,24 @@ def test_pyplot_names_the_extra_when_matplotlib_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"plots need matplotlib: pip install 'hea_fast\[plots\]'"):
         plots.pyplot()
+
+
+def test_screen_and_demo_without_matplotlib_write_their_tables(monkeypatch, tmp_path, capsys):
+    """The core install has no matplotlib: `hea-fast screen` and `hea-fast demo` still write their
+    Parquet and JSON and exit 0, saying no PNG was made (they used to fail after the screen)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "s.parquet"
+    assert main(["screen", "--elements", "Nb,Mo,Ta,W,V", "--n-elements", "4", "--step", "10", "--top-k", "5",
+                 "--no-progress", "-o", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 5 and out.with_suffix(".json").exists() and not out.with_suffix(".png").exists()
+    text = capsys.readouterr()
+    assert "plots need matplotlib" in text.err and "(no PNG: no matplotlib)" in text.out
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--no-progress", "--top-k", "20"]) == 0
+    assert (tmp_path / "demo_out" / "screen_top.parquet").exists()
+    assert not (tmp_path / "demo_out" / "screen_top.png").exists()
 
 
 def test_python_m_hea_fast_is_the_command(tmp_path):

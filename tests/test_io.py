@@ -90,8 +90,19 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     assert ck.load() is None
     assert ck.save({"done": [1, 2]})
     assert Checkpoint(p, {"run": 1}).load() == {"done": [1, 2]}
-    with pytest.raises(CheckpointError, match=r"ck\.json belongs to a different run"):
+    with pytest.raises(CheckpointError, match=r"ck\.json belongs to a different run \(run differ\)"):
         Checkpoint(p, {"run": 2}).load()
+    # the refusal names the settings that differ (a dict's entries are fingerprinted one by one)
+    q = tmp_path / "named.json"
+    Checkpoint(q, {"space": [1, 2], "threshold": 0.5, "top_k": 10}).save({"done": []})
+    with pytest.raises(CheckpointError, match=r"different run \(threshold, top_k differ\)"):
+        Checkpoint(q, {"space": [1, 2], "threshold": 0.75, "top_k": 20}).load()
+    with pytest.raises(CheckpointError, match=r"different run \(models differ\)"):
+        Checkpoint(q, {"space": [1, 2], "threshold": 0.5, "top_k": 10, "models": ["x"]}).load()
+    r = tmp_path / "plain.json"  # a string fingerprint (or a file without parts): the general wording
+    Checkpoint(r, "abc").save({})
+    with pytest.raises(CheckpointError, match=r"different run \(its inputs or settings differ\)"):
+        Checkpoint(r, "abd").load()
     with pytest.raises(CheckpointError, match=r"format version 1, expected 2"):
         Checkpoint(p, {"run": 1}, version=2).load()
     p.write_text("{not json")

@@ -76,6 +76,13 @@ def test_cli_screen_device_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(base + ["--device", "tpu"])
     assert exc.value.code == 2
+    if not cuda_available():  # --device cuda without a GPU: one line, before any work, no traceback
+        capsys.readouterr()
+        out = tmp_path / "cuda.parquet"
+        assert main(base + ["--device", "cuda", "-o", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "CUDA backend unavailable" in err[0] and "--device cpu" in err[0], err
+        assert not out.exists()
 
 
 def test_cli_default_palette_is_the_library_one(capsys):
@@ -230,3 +237,20 @@ def test_cli_screen_with_the_other_bundled_names(tmp_path, capsys, name):
     p[~frame["in_domain"].to_numpy()] = -np.inf
     np.testing.assert_allclose(top["p_single"].to_numpy(), np.sort(p)[::-1][:5], rtol=0, atol=1e-12)
     assert top["in_domain"].all()
+
+
+def test_cli_says_when_every_passing_alloy_is_out_of_domain(tmp_path, capsys):
+    """Binaries pass P but lie outside the default model's domain (fewer than three elements): the
+    console says so instead of 'no alloy passed the thresholds', and names the way to rank them."""
+    from hea_fast.cli import main
+
+    out = tmp_path / "b.parquet"
+    with pytest.warns(S.DomainPoolWarning, match="only 0 of the"):
+        assert main(["screen", "--elements", "Nb,Mo,Ta,W,V", "--n-elements", "2", "--step", "10", "--max-fraction",
+                     "100", "--no-progress", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads(out.with_suffix(".json").read_text())
+    n = summary["n_passing"]
+    assert n > 0 and summary["domain"]["pool_in_domain"] == 0
+    assert f"none of the {n:,} alloys that passed the thresholds is in the applicability domain" in text
+    assert "no alloy passed" not in text and "(no PNG: no row to plot)" in text

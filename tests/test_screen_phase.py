@@ -320,6 +320,11 @@ def test_out_of_domain_candidates_and_the_pool_warning(model):
     assert len(res.top) == 6 and res.top["in_domain"].sum() == 2
     reasons = res.top.loc[~res.top["in_domain"], "domain_reason"]
     assert reasons.str.contains(e).all() and np.isinf(res.top.loc[~res.top["in_domain"], "domain_score"]).all()
+    # fewer passing than top_k, every one in domain: nothing to warn about (no domain was in the way)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DomainPoolWarning)
+        res = S.screen(S.ExplicitSpace(["CoCrFeMnNi", "HfNbTaTiZr"]), S.PhaseScorer(model), top_k=10, progress=False)
+    assert len(res.top) == 2 and "warning" not in res.domain
     # a pool that misses in-domain candidates says so and suggests a larger pool
     small = S.hea_space(PALETTE, 5, 5.0)
     with warnings.catch_warnings(record=True) as caught:

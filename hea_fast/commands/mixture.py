@@ -18,7 +18,7 @@ DATASETS = ("singh2023", "yan2021")  # hea_fast.mixture.training_data.PHASE_DATA
 # CLI imports every command module at start-up, and the mixture package pulls in scikit-learn)
 # Phase strings that mean "single-phase solid solution" when labels are not 0/1.
 DEFAULT_POSITIVE = ("1", "true", "bcc", "fcc", "hcp", "sp-ss", "ss", "single", "single-phase")
-MODEL_HELP = ("default | mixture (the bundled phase model, trained on Singh 2023) or a directory written by "
+MODEL_HELP = ("default | mixture (the bundled sparse-mixture model, trained on Singh 2023) or a directory written by "
               "`hea-fast mixture fit` (default: default)")
 
 

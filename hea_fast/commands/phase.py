@@ -375,7 +375,7 @@ def register(sub) -> None:
                     help="score a phase model on a labelled table of alloys (metrics with intervals, by domain and "
                     "by overlap with the training alloys)",
                     description="Accuracy, balanced accuracy, AUC, Brier, log-loss and expected calibration error "
-                    "(95 %% cluster-bootstrap intervals over alloy systems) of a model's P(single phase) against the "
+                    "(95 % cluster-bootstrap intervals over alloy systems) of a model's P(single phase) against the "
                     "labels of a table: on all scored alloys, inside and outside the applicability domain, and on the "
                     "alloys that are training compositions of the model or new ones (a score on known alloys "
                     "measures memory). Labels: 0/1, yes/no, or phase names (FCC, BCC, HCP, also FCC_SS, single-phase "

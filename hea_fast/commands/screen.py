@@ -294,10 +294,28 @@ def run_screen(space, scorer, out_path: Path, plot_path: Path | None, *, schedul
             client.close()
     write_table(res.top, out_path)
     atomic_write_json(out_path.with_suffix(".json"), res.summary(), strict=True, indent=2)
-    if plot_path is not None and len(res.top):
+    if plot_path is not None and len(res.top) and plots_available():
         screen_summary(res.top, res.score_name, plot_path, title=title or str(space),
                        score_label=score_label(res.score_name))
+    elif plot_path is not None and len(res.top):  # the core install: the tables are the result
+        print(f"no {plot_path.name}: plots need matplotlib (pip install 'hea_fast[plots]')", file=sys.stderr)
     return res
+
+
+def plots_available() -> bool:
+    """Whether matplotlib can be imported (the `[plots]` extra; the core install has no PNGs)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _png(plot, res) -> str:
+    """The PNG's part of a 'wrote ...' line."""
+    if not len(res.top):
+        return " (no PNG: no row to plot)"
+    return f", {plot}" if plot is not None and plots_available() else " (no PNG: no matplotlib)"
 
 
 def _cmd_screen(args) -> int:
@@ -320,6 +338,10 @@ def _cmd_screen(args) -> int:
     space = _space_or_error(args.elements, args.n_elements, args.step, bounds, args.require, args.forbid,
                             args.max_fraction, args.min_fraction)
     check_palette(space, scorer, "default")  # before the title: a palette it cannot score is a one-line error
+    if args.device == "cuda":  # likewise a GPU that is not there
+        from hea_fast._backend import cuda_module
+
+        cuda_module()
     out = Path(args.output)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
     title = describe_run(space, args.scorer, args.temperature, args.min_p, args.threshold, args.top_k, args.model)
@@ -330,7 +352,7 @@ def _cmd_screen(args) -> int:
                      progress=not args.no_progress, threads=args.threads, device=args.device,
                      include_out_of_domain=args.include_out_of_domain, domain_pool=args.domain_pool)
     _print_top(res, [s.name for s in scorer.walk()] if isinstance(scorer, Combined) else [scorer.name])
-    print(f"wrote {out}, {out.with_suffix('.json')}" + (f", {plot}" if len(res.top) else " (no PNG: nothing passed)"))
+    print(f"wrote {out}, {out.with_suffix('.json')}" + _png(plot, res))
     return 0
 
 
@@ -338,7 +360,9 @@ def _print_top(res, score_cols, n: int = 10) -> None:
     import pandas as pd
 
     if not len(res.top):
-        print("no alloy passed the thresholds")
+        print("no alloy passed the thresholds" if not res.n_passing else
+              f"none of the {res.n_passing:,} alloys that passed the thresholds is in the applicability domain "
+              "(--include-out-of-domain ranks them)")
     else:
         scores = [c for c in dict.fromkeys([res.score_name, *score_cols]) if c in res.top.columns]
         cols = (["rank", "formula", *scores]
@@ -402,5 +426,5 @@ def _cmd_demo(args) -> int:
                      top_k=args.top_k, threads=args.threads, progress=not args.no_progress)
     print()
     _print_top(res, ["p_single"])
-    print(f"\nwrote {parquet}, {parquet.with_suffix('.json')}, {out / 'screen_top.png'}")
+    print(f"\nwrote {parquet}, {parquet.with_suffix('.json')}" + _png(out / "screen_top.png", res))
     return 0

@@ -325,7 +325,7 @@ def register(sub) -> None:
                    "background; the cost is linear in it: 864 labelled rows take about 4x as long as 200), or this "
                    "many rows standing for them (see --background-summary); default 200. With 200 k-means medoids, "
                    "measured against all 864 labelled rows on the 138 d-VAE test alloys (k-means seeds 0-9): "
-                   f"{BACKGROUND_TOLERANCE}")
+                   f"{BACKGROUND_TOLERANCE.replace(chr(37), chr(37) * 2)}")  # argparse reads % as a format
     p.add_argument("--background-summary", choices=("kmeans", "random"), default="kmeans",
                    help="how --background-size rows stand for the background: kmeans = the medoids of a seeded "
                    "k-means clustering of the standardised descriptors, each weighted by its cluster's size "

@@ -109,7 +109,8 @@ def select_in_domain(space, owner, ranks: np.ndarray, scores: np.ndarray, top_k:
             "scored_on_everything": "p_single and the thresholds (n_scored, n_passing)",
             "scored_on_the_pool": "in_domain, domain_score (the k-NN applicability domain), on its best "
                                   "candidates in score order until top_k in-domain ones are found"}
-    if not include_out_of_domain and n_in < top_k:
+    # fewer than top_k because fewer passed at all (every one of them in domain) is no domain matter
+    if not include_out_of_domain and n_in < top_k and not (complete and n_in == held):
         if complete:
             msg = (f"only {n_in} of the {held:,} compositions that passed the thresholds are in the model's "
                    f"applicability domain (asked for {top_k}); include_out_of_domain=True / "

@@ -183,7 +183,7 @@ class SSVAEHeadClassifier(ClassifierMixin, BaseEstimator):
 
         from hea_fast.ssvae.data import Split
         from hea_fast.ssvae.model import SSVAEConfig
-        from hea_fast.ssvae.train import TrainConfig, train_models
+        from hea_fast.ssvae.training import TrainConfig, train_models
 
         batch = _batch(X)
         y = np.asarray(y).astype(np.float32)
