@@ -597,7 +597,7 @@ def test_soft_label_models_get_the_record_fractions_of_their_training_rows(monke
             == vproto._fold_fingerprint(vproto.Fold(fold.protocol, fold.name, changed, fold.test), "m", est, 0))
 
 
-def test_cli_match_tol_refits_loso_without_the_near_twins(tmp_path, capsys):
+def test_cli_match_tol_refits_loso_without_the_near_twins(harmonised, tmp_path, capsys):
     """`validate phase --match-tol 0.001`: the loso folds train on fewer rows (the near-twins gone, as
     in the library test above), the settings and the command record the tolerance; a tolerance outside
     [0, 1) is refused before any work."""
