@@ -125,13 +125,11 @@ def _predict(args) -> int:
     parse_bad = {p: r for p, _, r in bad.items}
     n = len(df)
     formulas = df[col].iloc[kept].tolist()
-    parts = [_score_any(kind, model, batch[lo:lo + SCORE_ROWS], formulas[lo:lo + SCORE_ROWS], args.threads)
-             for lo in range(0, len(batch), SCORE_ROWS)]  # pieces: the model's work memory stays bounded
-    p, inside, score, reason = (None if not parts or parts[0][j] is None else np.concatenate([q[j] for q in parts])
+    # in pieces, so the model's work memory stays bounded (one empty piece when no row parsed)
+    spans = [slice(lo, lo + SCORE_ROWS) for lo in range(0, max(len(batch), 1), SCORE_ROWS)]
+    parts = [_score_any(kind, model, batch[sl], formulas[sl], args.threads) for sl in spans]
+    p, inside, score, reason = (None if parts[0][j] is None else np.concatenate([q[j] for q in parts])
                                 for j in range(4))
-    if p is None:  # no parsed row
-        p, reason = np.empty(0), np.empty(0, dtype=object)
-        inside, score = (np.empty(0, dtype=bool), np.empty(0)) if kind == "phase" else (None, None)
     for i in np.flatnonzero(~np.isfinite(p)):
         bad.add(int(kept[i]), df[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
     bad.items.sort(key=lambda t: t[0])
@@ -163,9 +161,8 @@ def _predict(args) -> int:
         known[kept] = in_training
         out["training_composition"] = known
     if args.neighbors:
-        nb = pd.concat([model.neighbors(batch[lo:lo + SCORE_ROWS], k=args.neighbors, threads=args.threads)
-                        for lo in range(0, len(batch), SCORE_ROWS)] or
-                       [model.neighbors(batch, k=args.neighbors, threads=args.threads)], ignore_index=True)
+        nb = pd.concat([model.neighbors(batch[sl], k=args.neighbors, threads=args.threads) for sl in spans],
+                       ignore_index=True)
         for c in nb.columns:
             full = np.full(n, np.nan) if nb[c].dtype.kind == "f" else np.array([""] * n, dtype=object)
             full[kept] = nb[c].to_numpy()

@@ -101,7 +101,7 @@ def check_palette(space, scorer, table: str) -> None:
     all get NaN and drop out of the screen unseen."""
     forbidden = set(space.spec()["forbidden"])
     usable = [e for e in space.elements if e not in forbidden]
-    gaps = scorer.palette_gaps(usable, table) if hasattr(scorer, "palette_gaps") else []
+    gaps = scorer.palette_gaps(usable, table)
     if gaps:
         shown = "; ".join(gaps[:6]) + (f"; and {len(gaps) - 6} more" if len(gaps) > 6 else "")
         raise ValueError(f"the scorer of {scorer.name!r} cannot score the alloys of this palette that hold: {shown}."
@@ -176,8 +176,7 @@ def screen(
     if threshold is not None:
         scorer.threshold = float(threshold)
     for part in scorer.walk():  # the requirements of a Combined scorer too
-        if hasattr(part, "check_threshold"):
-            part.check_threshold()
+        part.check_threshold()
     if isinstance(space, CompositionSpace):
         check_palette(space, scorer, table)
     if descriptors is None:

@@ -93,11 +93,13 @@ class Scorer:
         """Why this scorer cannot score alloys holding some of `elements` (texts naming the elements or
         pairs; [] when it can score them all): `screen` refuses such a palette before any work.
         Default: the data its named `descriptors` need from `table` (none named: nothing known)."""
-        if not self.descriptors:
-            return []
-        from hea_fast.features import data_gaps
+        return _model_gaps(elements, None, "", list(self.descriptors), table) if self.descriptors else []
 
-        return data_gaps(elements, list(self.descriptors), table)
+    def _memo_key(self, make: Callable[[], str]) -> str:
+        """`make()` once per scorer: the `run_key` of a model that fingerprints its arrays."""
+        if getattr(self, "_key", None) is None:
+            self._key = make()
+        return self._key
 
     def lattice_columns(self, space, start: int, stop: int, table: str, threads) -> dict[str, np.ndarray] | None:
         """Score columns of lattice ranks [start, stop) computed straight from the ranks in C++ (no
@@ -196,13 +198,11 @@ class MixtureScorer(Scorer):
         draws and anchors (mc); a checkpoint of another model or method is another run."""
         from hea_fast._io import fingerprint
 
-        if getattr(self, "_key", None) is None:
-            m = self.model
-            arrays = list(self.probit) if self.probit is not None else [
-                *getattr(m, "coef_draws_", []), getattr(m, "anchors_z_", None)]
-            self._key = fingerprint({"method": self.method, "descriptors": list(self.descriptors or ()),
-                                     "arrays": arrays})
-        return self._key
+        m = self.model
+        arrays = list(self.probit) if self.probit is not None else [
+            *getattr(m, "coef_draws_", []), getattr(m, "anchors_z_", None)]
+        return self._memo_key(lambda: fingerprint({"method": self.method, "descriptors": list(self.descriptors or ()),
+                                                   "arrays": arrays}))
 
     def _set(self, name, threshold, engine, threads):
         if engine not in ("cpp", "numpy"):
@@ -313,21 +313,15 @@ class PhaseScorer(Scorer):
         """A fingerprint of the model's parameters (a resumed screen must use the same model)."""
         from hea_fast._io import fingerprint
 
-        if getattr(self, "_key", None) is None:
-            p = self.model.params
-            self._key = fingerprint({"descriptors": list(p.descriptors), "elements": list(p.elements), **p.arrays(),
-                                     **({} if p.tree_link == "logit" else {"tree_link": p.tree_link,
-                                                                            "tree_float32": p.tree_float32})})
-        return self._key
+        p = self.model.params
+        return self._memo_key(lambda: fingerprint(
+            {"descriptors": list(p.descriptors), "elements": list(p.elements), **p.arrays(),
+             **({} if p.tree_link == "logit" else {"tree_link": p.tree_link, "tree_float32": p.tree_float32})}))
 
     def palette_gaps(self, elements, table):
         """Elements outside the model's and the data its descriptors need from its own table."""
-        from hea_fast.features import data_gaps
-
-        known = set(self.model.params.elements)
-        out = [f"{e} is not among the phase model's elements" for e in elements if e not in known]
-        return out + data_gaps([e for e in elements if e in known], list(self.model.params.descriptors),
-                               self.model.table)
+        p = self.model.params
+        return _model_gaps(elements, p.elements, "the phase model's elements", list(p.descriptors), self.model.table)
 
     def score(self, batch, desc):
         p, _ = self.model.predict_proba(batch, return_reasons=True, threads=self.threads)
@@ -418,17 +412,12 @@ class SSVAEScorer(Scorer):
         self._palettes: dict[tuple, tuple | None] = {}
 
     def run_key(self) -> str:
-        if getattr(self, "_key", None) is None:
-            self._key = _torch_key(self.model, elements=list(self.model.config.elements))
-        return self._key
+        return self._memo_key(lambda: _torch_key(self.model, elements=list(self.model.config.elements)))
 
     def palette_gaps(self, elements, table):
         """Elements outside the model's and the data of its zeng2024 descriptors."""
-        from hea_fast.features import data_gaps
-
-        known = set(self.model.config.elements)
-        out = [f"{e} is not among the SSVAE's {len(known)} elements" for e in elements if e not in known]
-        return out + data_gaps([e for e in elements if e in known], "zeng2024")
+        known = self.model.config.elements
+        return _model_gaps(elements, known, f"the SSVAE's {len(known)} elements", "zeng2024", None)
 
     def score(self, batch, desc):
         from hea_fast.ssvae import design
@@ -469,6 +458,16 @@ class SSVAEScorer(Scorer):
         p = core.ssvae_head_lattice(native_lattice(space), start, stop, *args, **head_arrays(self.model),
                                     threads=threads if threads is not None else self.threads)
         return {self.name: p}
+
+
+def _model_gaps(elements, known, what: str, descriptors, table) -> list[str]:
+    """Palette gaps of a model: the elements outside `known` (None: no such limit; "X is not among
+    `what`"), then the data the `descriptors` need from `table` for the others (`features.data_gaps`)."""
+    from hea_fast.features import data_gaps
+
+    ks = None if known is None else set(known)
+    inside = [e for e in elements if ks is None or e in ks]
+    return [f"{e} is not among {what}" for e in elements if e not in inside] + data_gaps(inside, descriptors, table)
 
 
 def _torch_key(model, **extra) -> str:
@@ -581,9 +580,7 @@ class CNNYieldScorer(Scorer):
         self.threshold = threshold
 
     def run_key(self) -> str:
-        if getattr(self, "_key", None) is None:
-            self._key = _torch_key(self.model)
-        return self._key
+        return self._memo_key(lambda: _torch_key(self.model))
 
     def score(self, batch, desc):
         from hea_fast.xyield import protocol
