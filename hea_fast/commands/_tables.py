@@ -9,6 +9,7 @@ the file has them); a Parquet row is counted from 1.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import math
 import re
@@ -82,11 +83,22 @@ def csv_dialect(path, note=None) -> tuple[str, str]:
     most often in the header line (',' on a tie or none), the encoding UTF-8 (a BOM is dropped) or,
     when the file is not valid UTF-8, Windows-1252 (what spreadsheet programs write), told to `note`.
     The file is read in blocks (the encoding check decodes all of it, the header is its first
-    non-blank line), so a multi-GB table is never held in memory."""
+    non-blank line), so a multi-GB table is never held in memory; the answer is kept per file
+    version (path, size, modification time), so the reader and the bad-row locator decode it once."""
+    st = Path(path).stat()
+    sep, encoding, why = _sniff(str(path), st.st_size, st.st_mtime_ns)
+    if why and note is not None:
+        note(why)
+    return sep, encoding
+
+
+@functools.lru_cache(maxsize=16)
+def _sniff(path: str, size: int, mtime_ns: int) -> tuple[str, str, str]:
+    """`csv_dialect` of one file version: (delimiter, encoding, the note on a non-UTF-8 file or '')."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    head, encoding, offset = "", "utf-8-sig", 0
+    head, encoding, offset, why = "", "utf-8-sig", 0, ""
     with open(path, "rb") as fh:
         for block in itertools.chain(iter(lambda: fh.read(1 << 22), b""), [b""]):  # b"": the end
             pending = len(decoder.getstate()[0])  # bytes of a character cut by the last block
@@ -94,8 +106,7 @@ def csv_dialect(path, note=None) -> tuple[str, str]:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:  # exc.start counts from the pending bytes
                 encoding = "cp1252"
-                if note is not None:
-                    note(f"{path} is not UTF-8 (byte {offset - pending + exc.start}); read as Windows-1252")
+                why = f"{path} is not UTF-8 (byte {offset - pending + exc.start}); read as Windows-1252"
                 break
             if len(head) < (1 << 16):
                 head += text
@@ -108,7 +119,7 @@ def csv_dialect(path, note=None) -> tuple[str, str]:
     sep = _DELIMITERS[counts.index(max(counts))] if max(counts) > 0 else ","
     if Path(path).suffix.lower() == ".tsv" and "\t" in header:
         sep = "\t"
-    return sep, encoding
+    return sep, encoding, why
 
 
 def read_table(path, cmd: str = "input"):
