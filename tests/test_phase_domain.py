@@ -159,6 +159,51 @@ def test_fraction_range_rule(train):
     assert wide["domain_score"].iloc[0] == s["domain_score"].iloc[0]
 
 
+def test_trace_below_half_the_smallest_training_amount_is_out():
+    # Al in training only at 1.2 at.%: the absolute tolerance (1 at.%) alone would accept any trace of it
+    rng = np.random.default_rng(7)
+    rows = [dict(zip(CANTOR, rng.dirichlet(np.full(5, 20.0)))) for _ in range(60)]
+    for _ in range(4):
+        d = dict(zip(CANTOR, 0.988 * rng.dirichlet(np.full(5, 20.0))))
+        d["Al"] = 0.012
+        rows.append(d)
+    train = pd.DataFrame(rows).fillna(0.0)
+
+    def alloy(al):
+        return {"Al": al, **{e: (1 - al) / 5 for e in CANTOR}}
+
+    queries = [alloy(0.004), alloy(0.008), alloy(0.012)]  # below 0.5 x 0.012, above it, at the smallest
+    new = ApplicabilityDomain(quantile=1.0).fit(train)
+    old = ApplicabilityDomain(quantile=1.0, min_fraction_ratio=0.0).fit(train)
+    a, b = new.score(queries), old.score(queries)
+    assert a["in_domain"].tolist() == [False, True, True]
+    assert a["domain_reason"].iloc[0].startswith("Al fraction 0.004 outside its training range [0.012, 0.012]"
+                                                 " (accepted [0.006, 0.022]")
+    assert "range" not in "".join(a["domain_reason"].iloc[1:])
+    # ratio 0: the tolerance alone (lower end 0.012 - 0.01 = 0.002); the score is the same either way
+    assert b["in_domain"].tolist() == [True, True, True]
+    np.testing.assert_array_equal(a["domain_score"].to_numpy(), b["domain_score"].to_numpy())
+    # where the smallest amount exceeds 2 x tolerance the tolerance decides, as before
+    wide = ApplicabilityDomain(quantile=1.0, fraction_tolerance=0.001).fit(train).score(queries)
+    assert wide["in_domain"].tolist() == [False, False, True]
+    assert "accepted [0.011, 0.013]" in wide["domain_reason"].iloc[1]
+    # saved and loaded with the rule; a domain saved before the rule existed keeps the tolerance alone
+    assert ApplicabilityDomain.from_parts(new.to_dict(), new.arrays()).score(queries)["in_domain"].tolist() == \
+        [False, True, True]
+    legacy = new.to_dict()
+    del legacy["min_fraction_ratio"]
+    assert ApplicabilityDomain.from_parts(legacy, new.arrays()).score(queries)["in_domain"].tolist() == [True] * 3
+
+
+def test_bundled_default_puts_a_trace_of_a_large_atom_out():
+    from hea_fast.phase.model import PhaseModel
+
+    out = PhaseModel.load_default().domain_frame(["CoCrFeNi", "Co24.99Cr24.99Fe24.99Ni24.99Hf0.04",
+                                                  "Co24Cr24Fe24Ni24Hf4"])
+    assert out["in_domain"].tolist() == [True, False, True]
+    assert out["domain_reason"].iloc[1].startswith("Hf fraction 0.0004 outside its training range")
+
+
 def test_min_components_rule(train):
     # a binary and a ternary of training elements, each element within its training range
     binary, ternary, quinary = "Co50Cr50", "Co34Cr33Fe33", "Co20Cr20Fe20Mn20Ni20"
@@ -280,7 +325,9 @@ def test_fit_refuses_rows_without_descriptors(train):
                                        ({"min_components": 0}, "min_components"),
                                        ({"min_components": 2.5}, "min_components"),
                                        ({"fraction_weight": -1}, "fraction_weight"),
-                                       ({"fraction_tolerance": float("nan")}, "fraction_tolerance")])
+                                       ({"fraction_tolerance": float("nan")}, "fraction_tolerance"),
+                                       ({"min_fraction_ratio": 1.5}, "min_fraction_ratio"),
+                                       ({"min_fraction_ratio": float("nan")}, "min_fraction_ratio")])
 def test_bad_settings_are_named(kw, match):
     with pytest.raises(ValueError, match=match):
         ApplicabilityDomain(**kw)

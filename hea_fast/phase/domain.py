@@ -8,8 +8,18 @@ of a screening pool):
                the element and its count. The model never saw it, whatever the descriptors say.
 (ii) fractions An element whose fraction lies outside the range it takes in the training alloys
                that contain it, widened by ``fraction_tolerance`` (absolute, default 0.01 = 1 at.%),
-               puts the alloy out; the reason names the element, its fraction and the range.
-               ``domain_score`` is not changed by this rule (it stays the distance ratio of iii).
+               puts the alloy out; the reason names the element, its fraction, the range and the
+               accepted range. ``domain_score`` is not changed by this rule (it stays the distance
+               ratio of iii). The lower end is never widened below ``min_fraction_ratio`` (default
+               0.5) times the smallest training fraction: the descriptors respond to an element's
+               presence more than to its amount (γ takes the smallest and largest atoms present,
+               whatever their amount; δ grows as the square root of a small amount), so a trace
+               below anything the training alloys hold is an extrapolation that the absolute
+               tolerance would hide. CoCrFeNi + 0.04 at.% Hf moves γ from 1.03 to 1.32 and the
+               default model's P from 0.84 to 0.64, while the smallest Hf amount in its training
+               alloys is 0.5 at.%; the rule puts it out. It only bites for elements whose smallest
+               training fraction is below 2 x fraction_tolerance (C, B, Si, Al, Co, Hf, Nb, ... in
+               the bundled model), and never inside the 5-35 at.% screening space.
 (iii) distance d_k(x), the mean Euclidean distance from the alloy's feature vector z(x) to its k
                nearest training alloys (default k = 5), is compared with the training
                distribution of the same quantity computed leave-one-out: for each training alloy,
@@ -117,7 +127,9 @@ class ApplicabilityDomain:
     of `DEFAULT_DESCRIPTORS`). k: neighbours averaged. quantile: of the training leave-one-out
     distances that sets the threshold (0 < q ≤ 1). min_element_count: training alloys that must
     contain an element for it to be known (≥ 1). fraction_tolerance: absolute widening of each
-    element's training fraction range (≥ 0). fraction_weight: multiplier of the element fractions
+    element's training fraction range (≥ 0). min_fraction_ratio: the lower end of that range is
+    at least this times the smallest training fraction (0-1; 0 = the tolerance alone, the rule of
+    domains saved before it existed). fraction_weight: multiplier of the element fractions
     appended to the standardised descriptors (≥ 0; 0 = descriptors only). min_components: fewest
     elements an alloy may have to be in domain (≥ 1; 1 = no such rule). table: the element
     table's name (the one the model's descriptors use). Deterministic: no randomness.
@@ -125,7 +137,7 @@ class ApplicabilityDomain:
 
     def __init__(self, descriptors: Sequence[str] | None = None, k: int = 5, quantile: float = 0.99,
                  min_element_count: int = 1, fraction_tolerance: float = 0.01, fraction_weight: float = 4.0,
-                 table: str = "default", min_components: int = 1):
+                 table: str = "default", min_components: int = 1, min_fraction_ratio: float = 0.5):
         names = DEFAULT_DESCRIPTORS if descriptors is None else (
             (descriptors,) if isinstance(descriptors, str) else tuple(descriptors))
         labels, resolved, _ = resolve(list(names), table)  # unknown / repeated names raise, naming them
@@ -142,7 +154,9 @@ class ApplicabilityDomain:
             raise ValueError(f"min_element_count must be an integer >= 1, got {min_element_count!r}")
         if isinstance(min_components, bool) or int(min_components) != min_components or min_components < 1:
             raise ValueError(f"min_components must be an integer >= 1, got {min_components!r}")
-        tol, w = float(fraction_tolerance), float(fraction_weight)
+        tol, w, ratio = float(fraction_tolerance), float(fraction_weight), float(min_fraction_ratio)
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"min_fraction_ratio must be in [0, 1], got {min_fraction_ratio!r}")
         if not (math.isfinite(tol) and tol >= 0):
             raise ValueError(f"fraction_tolerance must be finite and >= 0, got {fraction_tolerance!r}")
         if not (math.isfinite(w) and w >= 0):
@@ -150,7 +164,7 @@ class ApplicabilityDomain:
         self.descriptors = tuple(names)
         self.k, self.quantile, self.min_element_count = int(k), q, int(min_element_count)
         self.fraction_tolerance, self.fraction_weight, self.table = tol, w, table
-        self.min_components = int(min_components)
+        self.min_components, self.min_fraction_ratio = int(min_components), ratio
         self._fitted = False
 
     # ---- fitting --------------------------------------------------------------------------------
@@ -255,12 +269,14 @@ class ApplicabilityDomain:
                     continue
             Fk[:, t] = x
             lo, hi = float(self.fraction_min_[t]), float(self.fraction_max_[t])
-            bad = has & ((x < lo - tol) | (x > hi + tol))
+            floor = max(lo - tol, self.min_fraction_ratio * lo)
+            bad = has & ((x < floor) | (x > hi + tol))
             if bad.any():
                 out_range |= bad
-                why.append((bad, lambda xs, e=e, lo=lo, hi=hi:
+                why.append((bad, lambda xs, e=e, lo=lo, hi=hi, floor=floor:
                             [f"{e} fraction {v:.4g} outside its training range [{lo:.4g}, {hi:.4g}]"
-                             f" (tolerance {tol:g})" for v in xs], x))
+                             f" (accepted [{max(floor, 0.0):.4g}, {hi + tol:.4g}]: tolerance {tol:g}, lower end"
+                             f" at least {self.min_fraction_ratio:g} x the smallest)" for v in xs], x))
         few = np.zeros(n, dtype=bool)
         if self.min_components > 1:
             ncomp = (F > 0).sum(axis=1)
@@ -359,6 +375,7 @@ class ApplicabilityDomain:
         return {"format": _FORMAT, "descriptors": list(self.descriptors), "k": self.k, "quantile": self.quantile,
                 "min_element_count": self.min_element_count, "fraction_tolerance": self.fraction_tolerance,
                 "fraction_weight": self.fraction_weight, "min_components": self.min_components,
+                "min_fraction_ratio": self.min_fraction_ratio,
                 "table": self.table, "n_train": self.n_train_,
                 "threshold": self.threshold_, "elements": list(self.elements_),
                 "element_counts": self.element_counts_.tolist(), "fraction_min": self.fraction_min_.tolist(),
@@ -380,7 +397,9 @@ class ApplicabilityDomain:
                 raise ValueError(f"unknown format {d.get('format')!r} (this version reads {_FORMAT})")
             obj = cls(d["descriptors"], k=d["k"], quantile=d["quantile"], min_element_count=d["min_element_count"],
                       fraction_tolerance=d["fraction_tolerance"], fraction_weight=d["fraction_weight"],
-                      table=d["table"], min_components=d.get("min_components", 1))
+                      table=d["table"], min_components=d.get("min_components", 1),
+                      # domains saved before the rule existed keep the rule they were fitted with
+                      min_fraction_ratio=d.get("min_fraction_ratio", 0.0))
             obj.n_train_, obj.threshold_ = int(d["n_train"]), float(d["threshold"])
             obj.elements_ = tuple(d["elements"])
             obj.element_counts_ = np.asarray(d["element_counts"], dtype=np.int64)
