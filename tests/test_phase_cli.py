@@ -231,21 +231,49 @@ def test_predict_and_info_with_the_fast_model(table, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("model_name", ["default", "mixture"])
-def test_predict_in_pieces_equals_one_piece(model_name, tmp_path, monkeypatch):
-    """phase predict scores the parsed rows SCORE_ROWS at a time (bounded memory on large tables):
-    pieces of 3 rows, with bad rows between them and --neighbors, give the file of one piece."""
-    import hea_fast.commands.phase as cmd
-
+def test_predict_in_chunks_equals_one_chunk(model_name, tmp_path):
+    """phase predict reads, scores and writes the table --chunk-size rows at a time (flat memory on large
+    tables): chunks of 3 rows, with bad rows between them and --neighbors, give the file of one chunk, for
+    every --errors mode, CSV and Parquet, and the same bad-row report."""
     rng = np.random.default_rng(4)
     alloys = [GOOD[i] for i in rng.integers(0, len(GOOD), 17)]
     alloys[4], alloys[9], alloys[13] = "Nd20Fe40Co40", "cocrfeni", ""
     alloys += ["Ti20Zr20Nb20Hf20Ta20", "Mo25Nb25Ta25W25", "Cr10Fe30Co30Ni30"]
     src = tmp_path / "in.csv"
-    pd.DataFrame({"Alloy": alloys}).to_csv(src, index=False)
+    pd.DataFrame({"Alloy": alloys, "id": np.arange(len(alloys))}).to_csv(src, index=False)
     extra = ["--neighbors", "2"] if model_name == "default" else []
-    one, pieces = tmp_path / "one.csv", tmp_path / "pieces.csv"
-    assert main(["phase", "predict", str(src), "-o", str(one), "--model", model_name, *extra]) == 0
-    monkeypatch.setattr(cmd, "SCORE_ROWS", 3)
-    assert main(["phase", "predict", str(src), "-o", str(pieces), "--model", model_name, *extra]) == 0
-    assert one.read_bytes() == pieces.read_bytes()
-    assert len(pd.read_csv(one)) == len(alloys)
+    for mode in ("keep", "skip"):
+        for ext in ("csv", "parquet"):
+            one, pieces = tmp_path / f"one_{mode}.{ext}", tmp_path / f"pieces_{mode}.{ext}"
+            err1, err3 = tmp_path / f"e1_{mode}_{ext}.csv", tmp_path / f"e3_{mode}_{ext}.csv"
+            assert main(["phase", "predict", str(src), "-o", str(one), "--model", model_name, "--errors", mode,
+                         "--errors-out", str(err1), *extra]) == 0
+            assert main(["phase", "predict", str(src), "-o", str(pieces), "--model", model_name, "--errors", mode,
+                         "--errors-out", str(err3), "--chunk-size", "3", *extra]) == 0
+            read = pd.read_csv if ext == "csv" else pd.read_parquet
+            a, b = read(one), read(pieces)
+            pd.testing.assert_frame_equal(a, b)
+            if ext == "csv":
+                assert one.read_bytes() == pieces.read_bytes()
+            assert err1.read_bytes() == err3.read_bytes()
+            assert len(a) == len(alloys) - (3 if mode == "skip" else 0)
+            assert a["id"].tolist() == [i for i in range(len(alloys)) if mode == "keep" or i not in (4, 9, 13)]
+            errs = pd.read_csv(err1)
+            assert errs["line"].tolist() == [6, 11, 15]  # header = line 1, row i on line i + 2
+    # raise: the first chunk holding a bad row stops the run, and no output file is left behind
+    out = tmp_path / "raised.csv"
+    assert main(["phase", "predict", str(src), "-o", str(out), "--model", model_name, "--errors", "raise",
+                 "--chunk-size", "3"]) == 2
+    assert not out.exists() and not list(tmp_path.glob(".raised.csv.tmp*"))
+
+
+def test_predict_empty_table_writes_every_output_column(tmp_path, capsys):
+    src = tmp_path / "empty.csv"
+    src.write_text("Alloy,id\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["phase", "predict", str(src), "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 0
+    assert list(df.columns) == ["Alloy", "id", "p_single", "in_domain", "domain_score", "reason",
+                                "training_composition", "error"]
+    assert "0 of 0 rows scored" in capsys.readouterr().out

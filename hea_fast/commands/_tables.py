@@ -8,6 +8,7 @@ the file has them); a Parquet row is counted from 1.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import itertools
@@ -172,6 +173,101 @@ def write_table(df, path) -> Path:
         else:
             df.to_parquet(tmp, index=False)
     return Path(path)
+
+
+# ---- streaming: tables larger than memory -------------------------------------------------------------
+def count_rows(path, fmt: str) -> int | None:
+    """Data rows of a table without reading it into memory (a CSV's line count minus its header: an
+    upper bound when quoted fields hold line breaks; used for progress bars only)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    n = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            n += block.count(b"\n")
+    return max(n - 1, 0)
+
+
+def table_header(path, fmt: str, dialect=(",", "utf-8")) -> list[str]:
+    """The column names of a table (CSV: read with `dialect` = (delimiter, encoding) of `csv_dialect`)."""
+    import pandas as pd
+
+    if fmt == "csv":
+        sep, encoding = dialect
+        return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep, encoding=encoding).columns]
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
+def table_chunks(path, fmt: str, size: int, dialect=(",", "utf-8")):
+    """DataFrames of at most `size` rows, in file order (CSV: `dialect` of `csv_dialect`); errors name the file."""
+    import pandas as pd
+
+    try:
+        if fmt == "csv":
+            sep, encoding = dialect
+            yield from pd.read_csv(path, chunksize=size, sep=sep, encoding=encoding)
+        else:
+            import pyarrow.parquet as pq
+
+            for rb in pq.ParquetFile(path).iter_batches(batch_size=size):
+                yield rb.to_pandas()
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read it as {fmt.upper()} ({exc})") from None
+
+
+class _ChunkWriter:
+    def __init__(self, path: Path, tmp: Path):
+        self.path, self.tmp, self.fmt = path, tmp, table_format(path)
+        self.rows, self._parquet, self._started = 0, None, False
+
+    @property
+    def empty(self) -> bool:
+        """Nothing written yet (not even a header)."""
+        return not self._started
+
+    def write(self, df) -> None:
+        if self.fmt == "csv":
+            df.to_csv(self.tmp, mode="a" if self._started else "w", header=not self._started, index=False,
+                      sep=csv_sep(self.path))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            try:
+                table = table.cast(self._parquet.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                raise ValueError(f"{self.path}: a column changes type between chunks of the input ({exc}); write "
+                                 ".csv, or convert the input to Parquet first") from None
+            self._parquet.write_table(table)
+        self._started = True
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+
+
+@contextlib.contextmanager
+def chunk_writer(path):
+    """Write a table chunk by chunk (``w.write(df)``; .csv/.tsv or .parquet, the columns of the first
+    chunk) atomically: `path` appears, complete, only when the block succeeds; an error or Ctrl-C
+    leaves no partial file (and an existing `path` untouched)."""
+    from hea_fast._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        w = _ChunkWriter(Path(path), tmp)
+        try:
+            yield w
+        finally:
+            w.close()
 
 
 # ---- hints ------------------------------------------------------------------------------------------------

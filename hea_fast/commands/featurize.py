@@ -34,42 +34,6 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the descriptors (name, unit, formula, reference) and exit")
 
 
-def _count_rows(path: Path, fmt: str) -> int | None:
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    n = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            n += block.count(b"\n")
-    return max(n - 1, 0)  # header line
-
-
-def _header(path: Path, fmt: str, dialect=(",", "utf-8")) -> list[str]:
-    import pandas as pd
-
-    if fmt == "csv":
-        sep, encoding = dialect
-        return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep, encoding=encoding).columns]
-    import pyarrow.parquet as pq
-
-    return list(pq.ParquetFile(path).schema_arrow.names)
-
-
-def _chunks(path: Path, fmt: str, size: int, dialect=(",", "utf-8")):
-    import pandas as pd
-
-    if fmt == "csv":
-        sep, encoding = dialect
-        yield from pd.read_csv(path, chunksize=size, sep=sep, encoding=encoding)
-    else:
-        import pyarrow.parquet as pq
-
-        for rb in pq.ParquetFile(path).iter_batches(batch_size=size):
-            yield rb.to_pandas()
-
-
 def _featurize_chunk(chunk, col, offset, bad, args, descriptors):
     """The chunk's output rows (input + descriptors, + 'error' with --errors keep)."""
     import numpy as np
@@ -103,10 +67,17 @@ def _featurize_chunk(chunk, col, offset, bad, args, descriptors):
 def handler(args) -> int:
     import pandas as pd
 
-    from hea_fast._io import atomic_path
     from hea_fast._progress import progress_bar
     from hea_fast.commands._common import say
-    from hea_fast.commands._tables import BadRows, csv_dialect, csv_sep, formula_column
+    from hea_fast.commands._tables import (
+        BadRows,
+        chunk_writer,
+        count_rows,
+        csv_dialect,
+        formula_column,
+        table_chunks,
+        table_header,
+    )
     from hea_fast.features import list_descriptors, resolve
 
     if args.list:
@@ -116,7 +87,8 @@ def handler(args) -> int:
     if not args.input or not args.output:
         raise ValueError("featurize needs IN and -o OUT (or --list)")
     src, dst = Path(args.input), Path(args.output)
-    in_fmt, out_fmt = table_format(src), table_format(dst)
+    in_fmt = table_format(src)
+    table_format(dst)  # an unsupported output type fails before any work
     if not src.is_file():
         raise FileNotFoundError(f"input file not found: {src}")
     descriptors = args.descriptors
@@ -126,43 +98,23 @@ def handler(args) -> int:
 
     bad = BadRows("featurize", src, in_fmt)
     dialect = csv_dialect(src, note=lambda msg: say("featurize", f"note: {msg}")) if in_fmt == "csv" else None
-    total = _count_rows(src, in_fmt)
+    total = count_rows(src, in_fmt)
     n_in = n_out = 0
     col = None
-    with atomic_path(dst) as tmp, progress_bar(total=total, unit="rows", desc="featurize", file=sys.stderr,
-                                               disable=not total or total <= args.chunk_size) as bar:
-        writer = None  # the Parquet writer, or True once the CSV header is written
-        try:
-            for chunk in _chunks(src, in_fmt, args.chunk_size, dialect):
-                col = col or formula_column(chunk.columns, args.formula_column, src)
-                out = _featurize_chunk(chunk, col, n_in, bad, args, descriptors)
-                if out_fmt == "csv":
-                    out.to_csv(tmp, mode="w" if writer is None else "a", header=writer is None, index=False,
-                               sep=csv_sep(dst))
-                    writer = True
-                else:
-                    import pyarrow as pa
-                    import pyarrow.parquet as pq
-
-                    table = pa.Table.from_pandas(out, preserve_index=False)
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table.cast(writer.schema))
-                n_in += len(chunk)
-                n_out += len(out)
-                bar.update(len(chunk))
-        finally:
-            if writer is not None and writer is not True:
-                writer.close()
-        if writer is None:  # empty input: still write a header-only file
-            head = _header(src, in_fmt, dialect)
+    with chunk_writer(dst) as writer, progress_bar(total=total, unit="rows", desc="featurize", file=sys.stderr,
+                                                   disable=not total or total <= args.chunk_size) as bar:
+        for chunk in table_chunks(src, in_fmt, args.chunk_size, dialect):
+            col = col or formula_column(chunk.columns, args.formula_column, src)
+            out = _featurize_chunk(chunk, col, n_in, bad, args, descriptors)
+            writer.write(out)
+            n_in += len(chunk)
+            n_out += len(out)
+            bar.update(len(chunk))
+        if writer.empty:  # empty input: still write a header-only file
+            head = table_header(src, in_fmt, dialect)
             col = formula_column(head, args.formula_column, src)
             cols = ([col] if args.only_descriptors else head) + list(names)
-            empty = pd.DataFrame(columns=cols + (["error"] if args.errors != "skip" else []))
-            if out_fmt == "csv":
-                empty.to_csv(tmp, index=False, sep=csv_sep(dst))
-            else:
-                empty.to_parquet(tmp, index=False)
+            writer.write(pd.DataFrame(columns=cols + (["error"] if args.errors != "skip" else [])))
     bad.report(n_in, args.errors, args.errors_out)
     print(f"featurize: {n_out} of {n_in} rows -> {dst}", file=sys.stderr)
     return 0

@@ -107,35 +107,81 @@ def _score_ssvae(model, formulas, threads):
     return p, None, None, reason
 
 
-#: Parsed rows scored at a time by `phase predict` (100,000 rows took ~450 MB in one piece).
-SCORE_ROWS = 20_000
+#: Rows `phase predict` reads, scores and writes at a time (`--chunk-size`): its memory stays flat however
+#: large the table (one piece of 1,000,000 rows peaked at ~1 GB; 100,000 rows took ~450 MB).
+CHUNK_ROWS = 20_000
 
 
 def _predict(args) -> int:
-    import numpy as np
     import pandas as pd
 
-    from hea_fast.commands._tables import finish, write_table
+    from hea_fast._progress import progress_bar
+    from hea_fast.commands._common import say
+    from hea_fast.commands._tables import (
+        BadRows,
+        chunk_writer,
+        count_rows,
+        csv_dialect,
+        formula_column,
+        table_chunks,
+        table_format,
+        table_header,
+    )
 
     kind, model = _load(args.model)
     if args.neighbors and kind != "phase":
         raise ValueError(f"--neighbors needs a phase model (its applicability domain); --model {args.model} is a "
                          f"{kind} model")
-    df, col, bad, batch, kept = _read_formulas(args, "phase predict")
-    parse_bad = {p: r for p, _, r in bad.items}
-    n = len(df)
-    formulas = df[col].iloc[kept].tolist()
-    # in pieces, so the model's work memory stays bounded (one empty piece when no row parsed)
-    spans = [slice(lo, lo + SCORE_ROWS) for lo in range(0, max(len(batch), 1), SCORE_ROWS)]
-    parts = [_score_any(kind, model, batch[sl], formulas[sl], args.threads) for sl in spans]
-    p, inside, score, reason = (None if parts[0][j] is None else np.concatenate([q[j] for q in parts])
-                                for j in range(4))
+    src, cmd = Path(args.input), "phase predict"
+    fmt = table_format(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"input file not found: {src}")
+    bad = BadRows(cmd, src, fmt)
+    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
+    total = count_rows(src, fmt)
+    tally = {"rows": 0, "written": 0, "scored": 0, "inside": 0, "known": 0, "domain": False, "training": False}
+    col = None
+    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
+                                                           disable=not total or total <= args.chunk_size) as bar:
+        for chunk in table_chunks(src, fmt, args.chunk_size, dialect):
+            if col is None:
+                col = formula_column(chunk.columns, args.formula_column, src)
+                if "error" in chunk.columns and args.errors != "skip":
+                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
+            writer.write(_predict_chunk(kind, model, chunk.reset_index(drop=True), col, bad, args, tally))
+            bar.update(len(chunk))
+        if writer.empty:  # no data rows: a header-only file with every output column
+            head = table_header(src, fmt, dialect)
+            col = formula_column(head, args.formula_column, src)
+            writer.write(_predict_chunk(kind, model, pd.DataFrame({c: pd.Series(dtype=object) for c in head}), col,
+                                        bad, args, tally))
+    bad.report(tally["rows"], args.errors, args.errors_out)
+    dom = (f", {tally['inside']} in the applicability domain" if tally["domain"]
+           else " (no applicability domain for this model: in_domain is empty)")
+    if tally["training"]:
+        dom += f", {tally['known']} training compositions of the model"
+    print(f"wrote {args.output}: {tally['scored']} of {tally['written']} rows scored by the {kind} model{dom}")
+    return 0
+
+
+def _predict_chunk(kind, model, chunk, col, bad, args, tally):
+    """The output rows of one chunk of the input (its rows `tally["rows"]`... of the file): the input columns +
+    p_single, in_domain, domain_score, reason (+ training_composition, neighbours) and, unless --errors skip,
+    error. Bad rows are recorded in `bad` (--errors raise stops at the first chunk holding one)."""
+    import numpy as np
+    import pandas as pd
+
+    offset, n, n_before = tally["rows"], len(chunk), len(bad)
+    batch, kept = bad.parse(chunk[col], offset)
+    parse_bad = {pos - offset: r for pos, _, r in bad.items[n_before:]}
+    formulas = chunk[col].iloc[kept].tolist()
+    p, inside, score, reason = _score_any(kind, model, batch, formulas, args.threads)
     for i in np.flatnonzero(~np.isfinite(p)):
-        bad.add(int(kept[i]), df[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
-    bad.items.sort(key=lambda t: t[0])
+        bad.add(offset + int(kept[i]), chunk[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
+    bad.items[n_before:] = sorted(bad.items[n_before:], key=lambda t: t[0])
     if args.errors == "raise":
         bad.raise_if_any()
-    out = df.copy()
+    out = chunk.copy()
     col_p = np.full(n, np.nan)
     col_p[kept] = p
     col_reason = np.array([""] * n, dtype=object)
@@ -154,28 +200,32 @@ def _predict(args) -> int:
         out["in_domain"] = pd.array([pd.NA] * n, dtype="boolean")
         out["domain_score"] = np.full(n, np.nan)
     out["reason"] = col_reason
-    known = None
     in_training = _training_compositions(kind, model, batch)  # a known alloy: the answer is memory, not prediction
     if in_training is not None:
         known = np.zeros(n, dtype=bool)
         known[kept] = in_training
         out["training_composition"] = known
     if args.neighbors:
-        nb = pd.concat([model.neighbors(batch[sl], k=args.neighbors, threads=args.threads) for sl in spans],
-                       ignore_index=True)
+        nb = model.neighbors(batch, k=args.neighbors, threads=args.threads)
         for c in nb.columns:
             full = np.full(n, np.nan) if nb[c].dtype.kind == "f" else np.array([""] * n, dtype=object)
             full[kept] = nb[c].to_numpy()
             out[c] = full
-    out = finish(out, bad, args.errors, args.errors_out)
-    write_table(out, args.output)
-    scored = int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
-    dom = (f", {int(out['in_domain'].fillna(False).sum())} in the applicability domain" if inside is not None
-           else " (no applicability domain for this model: in_domain is empty)")
-    if known is not None:
-        dom += f", {int(out['training_composition'].sum())} training compositions of the model"
-    print(f"wrote {args.output}: {scored} of {len(out)} rows scored by the {kind} model{dom}")
-    return 0
+    reasons = bad.reasons(n, offset)
+    if args.errors == "skip":
+        out = out[[r == "" for r in reasons]].reset_index(drop=True)
+    else:
+        out["error"] = reasons
+    tally["rows"] += n
+    tally["written"] += len(out)
+    tally["scored"] += int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
+    tally["domain"] = inside is not None
+    if inside is not None:
+        tally["inside"] += int(out["in_domain"].sum())
+    tally["training"] = in_training is not None
+    if in_training is not None:
+        tally["known"] += int(out["training_composition"].sum())
+    return out
 
 
 def _read_formulas(args, cmd: str):
@@ -367,6 +417,9 @@ def register(sub) -> None:
                    "and neighbor<j>_single (a/b: a of the b sources reporting it call it single phase) "
                    "(default: none; phase models only)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--chunk-size", type=positive_int, default=CHUNK_ROWS, metavar="N",
+                   help="rows read, scored and written at a time: memory stays flat however large the table; a "
+                   "progress bar shows on tables of more than one chunk (default: %(default)s)")
 
     e = add_command(sub, "evaluate", _evaluate,
                     help="score a phase model on a labelled table of alloys (metrics with intervals, by domain and "
