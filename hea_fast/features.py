@@ -541,7 +541,10 @@ def featurize_reference(X, props, pair, gas_constant, log_offset=0.0) -> np.ndar
     Hm = np.where(np.isnan(pair), 0.0, pair)
     np.fill_diagonal(Hm, 0.0)
     rb = c @ r
-    delta = 100 * np.sqrt(np.sum(c * (1 - r[None, :] / rb[:, None]) ** 2, axis=1))
+    rmin = np.where(mask, r[None, :], np.inf).min(axis=1)
+    rmax = np.where(mask, r[None, :], -np.inf).max(axis=1)
+    # every radius present equal: delta is 0 by definition (the sum would leave ~1e-14 of rounding)
+    delta = np.where(rmin == rmax, 0.0, 100 * np.sqrt(np.sum(c * (1 - r[None, :] / rb[:, None]) ** 2, axis=1)))
     dH = 2.0 * np.einsum("ni,ij,nj->n", c, Hm, c)  # 4 sum_{i<j} = 2 sum_{i != j}
     with np.errstate(divide="ignore", invalid="ignore"):
         lg = np.where(mask, c * np.log(np.where(mask, c, 1.0) + log_offset), 0.0)
@@ -554,8 +557,6 @@ def featurize_reference(X, props, pair, gas_constant, log_offset=0.0) -> np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         omega = np.where(dH == 0, np.inf, Tm * dS / (1000 * np.abs(dH)))
         lam = np.where(delta == 0, np.inf, dS / delta**2)
-    rmin = np.where(mask, r[None, :], np.inf).min(axis=1)
-    rmax = np.where(mask, r[None, :], -np.inf).max(axis=1)
 
     def omega_angle(rr):
         return 1 - np.sqrt((rr + rb) ** 2 - rb**2) / (rr + rb)

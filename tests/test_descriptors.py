@@ -237,6 +237,32 @@ def test_omega_is_inf_when_dH_is_zero_never_floored():
     assert (df["dH_mix"] == 0).all() and np.isinf(df["Omega"]).all()
 
 
+def test_equal_radii_give_delta_zero_and_lambda_inf_for_every_mix(rng):
+    # Nb and Ta share a radius in the default table (as do Mo and W): whatever the mix, delta is 0, Lambda
+    # +inf and gamma 1, by the kernel (both paths, any thread count) and the reference (which tests
+    # rmin == rmax); the mean radius used to be off by an ulp for some mixes, giving Lambda ~ 1e28
+    t = ElementTable.load("default")
+    r = t.properties["radius_pm"]
+    assert r["Nb"] == r["Ta"] and r["Mo"] == r["W"] and r["Nb"] != r["Mo"]
+    x = np.r_[[0.3, 0.37, 0.61, 1 / 3, 0.1, 0.9], rng.uniform(0.01, 0.99, 40)]
+    X = np.column_stack([x, 1 - x])
+    props = t.property_matrix(["Nb", "Ta"])
+    ref = featurize_reference(X, props, t.pair_matrix(["Nb", "Ta"]), t.gas_constant, t.log_offset)
+    for threads in (1, 2):
+        got = featurize_array(batch(X, ["Nb", "Ta"]), ["delta", "Lambda", "gamma", "dS_mix"], threads=threads)
+        assert (got[:, 0] == 0).all() and np.isposinf(got[:, 1]).all() and (got[:, 2] == 1).all()
+        np.testing.assert_array_equal(got[:, 0], ref[:, IDX["delta"]])
+        np.testing.assert_array_equal(got[:, 1], ref[:, IDX["Lambda"]])
+    # the gathered path (a wide palette, mostly zero columns) and a four-element pair-of-pairs: not equal
+    wide = np.zeros((len(x), 6))
+    wide[:, 1], wide[:, 4] = x, 1 - x
+    els = ["Ti", "Nb", "Zr", "Hf", "Ta", "V"]
+    got = featurize_array(batch(wide, els), ["delta", "Lambda"])
+    assert (got[:, 0] == 0).all() and np.isposinf(got[:, 1]).all()
+    four = featurize(batch([[1, 1, 1, 1]], ["Nb", "Ta", "Mo", "W"]), ["delta", "Lambda"])
+    assert 0 < four["delta"].iloc[0] < 10 and np.isfinite(four["Lambda"].iloc[0])
+
+
 # ---- the d-VAE paper's features --------------------------------------------------------------------
 def _zeng_reference(shared_data):
     s = pd.read_csv(shared_data / "dvae_hea_zeng2024" / "ssvae_splits_1373.csv")

@@ -147,7 +147,7 @@ HEA_CLONES double* block_compute(const double* c, int64_t m, const int32_t* elem
   }
   // Final formulas (the expressions of compute_row), column-major, each group only when needed.
   if (need & kNeedDevR)
-    for (int b = 0; b < B; ++b) o[kDelta * B + b] = 100.0 * sqrt(dr[b]);
+    for (int b = 0; b < B; ++b) o[kDelta * B + b] = delta_percent(dr[b]);
   if (need & kNeedPairs)
     for (int b = 0; b < B; ++b) {
       o[kDHmix * B + b] = 4.0 * dh[b];

@@ -57,6 +57,12 @@ struct Params {
   double log_offset;    // ΔS uses ln(c + log_offset); 0 for the ideal entropy
 };
 
+// δ (%) from dr = Σ c_i (1 − r_i/r̄)². When every radius present is the same, r̄ is off by a few ulp
+// and dr comes out near 1e-30 instead of 0, so Λ = ΔS_mix/δ² read 1e28 for some such alloys
+// (Nb0.3Ta0.7) and +inf for others; any two radii of a table (≥ 0.1 pm apart below 300 pm) give
+// dr ≥ 1e-7·c(1 − c), so dr below 1e-24 is read as δ = 0 (the NumPy reference tests rmin == rmax).
+HEA_HD double delta_percent(double dr) { return dr < 1e-24 ? 0.0 : 100.0 * sqrt(dr); }
+
 // One composition, seen through `row`: row.size() candidate entries, row.col(t) the element
 // column of entry t and row.c(t) its mole fraction (amount / row sum, a true division so that a
 // lone element gets exactly 1). Entries with c = 0 are skipped, so a row may list all E columns
@@ -116,7 +122,7 @@ HEA_HD void compute_row(const Row& row, const double* props, const double* pair,
     lr += ci * lrow;
     lc += ci * crow;
   }
-  const double delta = 100.0 * sqrt(dr);
+  const double delta = delta_percent(dr);
   const double dH = 4.0 * dh;
   const double dS = -prm.gas_constant * ent;
   out[kDelta] = delta;
