@@ -52,6 +52,34 @@ def test_predict_reports_rows_outside(tmp_path, released, capsys):
     assert not (tmp_path / "r.csv").exists()
 
 
+def test_predict_in_chunks_equals_one_chunk(tmp_path):
+    """ssvae predict reads, scores and writes --chunk-size rows at a time: chunks of 2 rows, with bad rows
+    between them, give the file of one chunk (CSV and Parquet, keep and skip), the same bad-row list, and
+    a header-only file for an empty table. The bundled SSVAE: no data home needed."""
+    alloys = ["CoCrFeNi", "AlCoCrFeNiB", "Fe14Ni16Cr22Co14Al22Cu8", "HfNbTaTiZr", "", "MoNbTaW", "cocrfeni",
+              "Al0.5CoCrFeNi", "NbMoTaWV"]
+    inp = tmp_path / "in.csv"
+    pd.DataFrame({"f": alloys, "k": range(len(alloys))}).to_csv(inp, index=False)
+    for mode in ("keep", "skip"):
+        for ext in ("csv", "parquet"):
+            one, pieces = tmp_path / f"one_{mode}.{ext}", tmp_path / f"pieces_{mode}.{ext}"
+            e1, e2 = tmp_path / f"e1_{mode}{ext}.csv", tmp_path / f"e2_{mode}{ext}.csv"
+            for out, err, size in ((one, e1, "100000"), (pieces, e2, "2")):
+                assert main(["ssvae", "predict", str(inp), "--formula-column", "f", "--errors", mode, "--errors-out",
+                             str(err), "--chunk-size", size, "-o", str(out)]) == 0
+            read = pd.read_csv if ext == "csv" else pd.read_parquet
+            a, b = read(one), read(pieces)
+            pd.testing.assert_frame_equal(a, b)
+            assert e1.read_bytes() == e2.read_bytes()
+            assert pd.read_csv(e1)["line"].tolist() == [3, 6, 8]
+            assert a["k"].tolist() == [k for k in range(len(alloys)) if mode == "keep" or k not in (1, 4, 6)]
+            assert np.isfinite(a["p_single"]).sum() == 6
+    empty = tmp_path / "empty.csv"
+    empty.write_text("f,k\n", encoding="utf-8")
+    assert main(["ssvae", "predict", str(empty), "--formula-column", "f", "-o", str(tmp_path / "e.csv")]) == 0
+    assert list(pd.read_csv(tmp_path / "e.csv").columns) == ["f", "k", "p_single", "error"]
+
+
 def test_generate_nudge_explain(tmp_path, released):
     from hea_fast.ssvae.design import generate, nudge
 

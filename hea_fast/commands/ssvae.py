@@ -51,8 +51,9 @@ def _read_formulas(cmd: str, args):
     return df, col, BadRows(cmd, args.input)
 
 
-def _score_rows(model, df, col, bad, threads=None):
-    """(at.% rows, ok mask) of a table's formulas over the model's elements; bad rows recorded."""
+def _score_rows(model, df, col, bad, threads=None, offset: int = 0):
+    """(at.% rows, ok mask) of a table's formulas over the model's elements; bad rows recorded (`df` holds
+    rows offset, offset+1, ... of the file)."""
     import numpy as np
 
     from hea_fast.commands._tables import explain
@@ -61,7 +62,7 @@ def _score_rows(model, df, col, bad, threads=None):
     values = df[col].tolist()
     x, ok, reasons = compositions_to_atpct(model, values, errors="report")
     for i in np.flatnonzero(~ok):
-        bad.add(int(i), values[i], explain(values[i], reasons[i]))
+        bad.add(offset + int(i), values[i], explain(values[i], reasons[i]))
     return x, ok
 
 
@@ -132,25 +133,64 @@ def _train(args):
 
 def _predict(args):
     import numpy as np
+    import pandas as pd
 
+    from hea_fast._progress import progress_bar
     from hea_fast.commands._common import load_ssvae_model
-    from hea_fast.commands._tables import finish
+    from hea_fast.commands._tables import (
+        BadRows,
+        chunk_writer,
+        count_rows,
+        csv_dialect,
+        formula_column,
+        table_chunks,
+        table_format,
+        table_header,
+    )
     from hea_fast.ssvae.design import classifier_proba, features_of
 
     model = load_ssvae_model(args.model)
-    df, col, bad = _read_formulas("ssvae predict", args)
-    x, ok = _score_rows(model, df, col, bad)
-    if args.errors == "raise":
-        bad.raise_if_any()
-    p = np.full(len(df), np.nan)
-    idx = np.flatnonzero(ok)
-    for a in range(0, len(idx), args.chunk_size):
-        sel = idx[a : a + args.chunk_size]
-        p[sel] = classifier_proba(model, features_of(model, x[sel], args.threads))
-    df["p_single"] = p
-    out = finish(df, bad, args.errors, args.errors_out)
-    _write_csv(out, args.output)
-    print(f"wrote {args.output}: {idx.size} rows scored, {len(bad)} could not be")
+    src, cmd = Path(args.input), "ssvae predict"
+    fmt = table_format(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"input file not found: {src}")
+    bad = BadRows(cmd, src, fmt)
+    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
+    total = count_rows(src, fmt)
+    n_in = n_scored = 0
+    col = None
+    # the table is read, scored and written --chunk-size rows at a time: memory stays flat however large it is
+    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
+                                                           disable=not total or total <= args.chunk_size) as bar:
+        for chunk in table_chunks(src, fmt, args.chunk_size, dialect):
+            chunk = chunk.reset_index(drop=True)
+            if col is None:
+                col = formula_column(chunk.columns, args.formula_column, src)
+                if "error" in chunk.columns and args.errors != "skip":
+                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
+            x, ok = _score_rows(model, chunk, col, bad, offset=n_in)
+            if args.errors == "raise":
+                bad.raise_if_any()
+            p = np.full(len(chunk), np.nan)
+            if ok.any():
+                p[ok] = classifier_proba(model, features_of(model, x[ok], args.threads))
+            chunk["p_single"] = p
+            reasons = bad.reasons(len(chunk), n_in)
+            if args.errors == "skip":
+                chunk = chunk[[r == "" for r in reasons]].reset_index(drop=True)
+            else:
+                chunk["error"] = reasons
+            writer.write(chunk)
+            n_in += len(reasons)
+            n_scored += int(ok.sum())
+            bar.update(len(reasons))
+        if writer.empty:  # no data rows: a header-only file with every output column
+            head = table_header(src, fmt, dialect)
+            formula_column(head, args.formula_column, src)
+            cols = [*head, "p_single"] + (["error"] if args.errors != "skip" and "error" not in head else [])
+            writer.write(pd.DataFrame(columns=cols))
+    bad.report(n_in, args.errors, args.errors_out)
+    print(f"wrote {args.output}: {n_scored} rows scored, {len(bad)} could not be")
     return 0
 
 
@@ -303,7 +343,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, type=output_table,
                    help="output .csv or .parquet (input rows + p_single + error)")
     add_errors_args(p, "p_single")
-    p.add_argument("--chunk-size", type=positive_int, default=200_000, help="rows per featurization chunk")
+    p.add_argument("--chunk-size", type=positive_int, default=100_000,
+                   help="rows read, scored and written at a time (memory stays flat however large the table; a "
+                   "progress bar shows on tables of more than one chunk) (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, default=None, help="featurization threads (default: all cores)")
 
     h = "exact Shapley values of the classifier head over its 8 descriptors"
