@@ -174,6 +174,37 @@ def test_cli_fit_skips_and_reports_unusable_rows_and_screen_counts_them(tmp_path
     assert report["n_total"] == 27 and report["n_unscored"] == 2  # the lower-case and the empty formula
 
 
+def test_predict_in_chunks_equals_one_chunk(tmp_path):
+    """mixture predict reads, scores and writes --chunk-size rows at a time: chunks of 2 rows with bad rows
+    between them (unparsable, empty, a pure element's infinite Lambda) give the file of one chunk, in every
+    --errors mode and both formats, with the same bad-row list; an empty table gives every output column."""
+    alloys = ["CoCrFeNi", "cocrfeni", "HfNbTaTiZr", "Fe", "", "MoNbTaW", "Al0.5CoCrFeNi", "NbMoTaWV", "Nd20Fe80"]
+    inp = tmp_path / "in.csv"
+    pd.DataFrame({"alloy": alloys, "k": range(len(alloys))}).to_csv(inp, index=False)
+    for mode in ("keep", "skip"):
+        for ext in ("csv", "parquet"):
+            outs = []
+            for size in ("100000", "2"):
+                out, err = tmp_path / f"o{size}_{mode}.{ext}", tmp_path / f"e{size}_{mode}{ext}.csv"
+                assert main(["mixture", "predict", str(inp), "--errors", mode, "--errors-out", str(err),
+                             "--chunk-size", size, "-o", str(out)]) == 0
+                outs.append(((pd.read_csv if ext == "csv" else pd.read_parquet)(out), err.read_bytes(), out))
+            (a, ea, pa), (b, eb, pb) = outs
+            pd.testing.assert_frame_equal(a, b)
+            assert ea == eb and pd.read_csv(pa.with_name(f"e100000_{mode}{ext}.csv"))["line"].tolist() == [3, 5, 6, 10]
+            if ext == "csv":
+                assert pa.read_bytes() == pb.read_bytes()
+            assert a["k"].tolist() == [k for k in range(len(alloys)) if mode == "keep" or k not in (1, 3, 4, 8)]
+    assert main(["mixture", "predict", str(inp), "--errors", "raise", "--chunk-size", "2",
+                 "-o", str(tmp_path / "r.csv")]) == 2
+    assert not (tmp_path / "r.csv").exists()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("alloy,k\n", encoding="utf-8")
+    assert main(["mixture", "predict", str(empty), "-o", str(tmp_path / "e.csv")]) == 0
+    cols = list(pd.read_csv(tmp_path / "e.csv").columns)
+    assert cols[:3] == ["alloy", "k", "p_single"] and cols[-1] == "error"
+
+
 def test_screen_enrichment_leaves_unlabelled_rows_out(tmp_path, capsys):
     """A float label column with an empty cell (pandas reads 1.0/0.0/NaN): the enrichment is over
     the labelled rows, counted by hand from `mixture predict`'s p_single (it used to read every

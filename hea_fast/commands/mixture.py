@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from hea_fast._io import json_text
 from hea_fast.commands._common import add_command, csv_list, positive_int, probability, say
@@ -211,24 +212,20 @@ def _fit(args) -> int:
     return 0
 
 
-def _predict_frame(args, cmd):
-    """The input table + p_single (+ cluster), NaN where a row cannot be scored; the bad rows."""
+def _predict_rows(model, df, col, bad, errors: str, offset: int = 0):
+    """`df` + p_single (+ cluster), NaN where a row cannot be scored; its bad rows recorded in `bad` (`df`
+    holds rows offset, offset+1, ... of the file)."""
     import numpy as np
 
-    from hea_fast.commands._common import load_mixture_model
-    from hea_fast.commands._tables import BadRows, featurize_rows, formula_column, read_table
+    from hea_fast.commands._tables import featurize_rows
 
-    model = load_mixture_model(args.model)
-    df = read_table(args.input)
-    col = formula_column(df.columns, args.formula_column, args.input)
-    bad = BadRows(cmd, args.input)
-    batch, kept = bad.parse(df[col])
+    batch, kept = bad.parse(df[col], offset)
     feats, unusable = featurize_rows(batch, list(model.feature_names_in_), table=model.table)
     for i, reason in unusable.items():
-        bad.add(int(kept[i]), df[col].iloc[int(kept[i])], reason)
+        bad.add(offset + int(kept[i]), df[col].iloc[int(kept[i])], reason)
     F = feats.to_numpy(dtype=float)
     fin = np.isfinite(F).all(axis=1)
-    _flag_nonfinite(bad, kept, df[col], fin, unusable, args.errors)
+    _flag_nonfinite(bad, kept, df[col], fin, unusable, errors, offset)
     out = df.copy()
     p = np.full(len(df), np.nan)
     good = np.flatnonzero(fin)
@@ -241,16 +238,76 @@ def _predict_frame(args, cmd):
         if good.size:
             cl[kept[good]] = [model.anchor_names_[c] for c in model.cluster_of(rows)]
         out["cluster"] = cl
-    return out, bad
+    return out
+
+
+def _predict_frame(args, cmd):
+    """The whole input table + p_single (+ cluster); the bad rows."""
+    from hea_fast.commands._common import load_mixture_model
+    from hea_fast.commands._tables import BadRows, formula_column, read_table
+
+    model = load_mixture_model(args.model)
+    df = read_table(args.input)
+    col = formula_column(df.columns, args.formula_column, args.input)
+    bad = BadRows(cmd, args.input)
+    return _predict_rows(model, df, col, bad, args.errors), bad
 
 
 def _predict(args) -> int:
-    from hea_fast.commands._tables import finish
+    import pandas as pd
 
-    out, bad = _predict_frame(args, "mixture predict")
-    out = finish(out, bad, args.errors, args.errors_out)
-    _write(out, args.output)
-    print(f"{len(out)} rows -> {args.output}")
+    from hea_fast._progress import progress_bar
+    from hea_fast.commands._common import load_mixture_model
+    from hea_fast.commands._tables import (
+        BadRows,
+        chunk_writer,
+        count_rows,
+        csv_dialect,
+        formula_column,
+        table_chunks,
+        table_format,
+        table_header,
+    )
+
+    model = load_mixture_model(args.model)
+    src, cmd = Path(args.input), "mixture predict"
+    fmt = table_format(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"input file not found: {src}")
+    bad = BadRows(cmd, src, fmt)
+    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
+    total = count_rows(src, fmt)
+    n_in = n_out = 0
+    col = None
+    # read, scored and written --chunk-size rows at a time: memory stays flat however large the table
+    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
+                                                           disable=not total or total <= args.chunk_size) as bar:
+        chunks = table_chunks(src, fmt, args.chunk_size, dialect)
+        for chunk in chunks:
+            if col is None:
+                col = formula_column(chunk.columns, args.formula_column, src)
+                if "error" in chunk.columns and args.errors != "skip":
+                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
+            out = _predict_rows(model, chunk.reset_index(drop=True), col, bad, args.errors, n_in)
+            reasons = bad.reasons(len(out), n_in)
+            if args.errors == "skip":
+                out = out[[r == "" for r in reasons]].reset_index(drop=True)
+            else:
+                out["error"] = reasons
+            writer.write(out)
+            n_in += len(reasons)
+            n_out += len(out)
+            bar.update(len(reasons))
+        if writer.empty:  # no data rows: a header-only file with every output column
+            head = table_header(src, fmt, dialect)
+            col = formula_column(head, args.formula_column, src)
+            out = _predict_rows(model, pd.DataFrame({c: pd.Series(dtype=object) for c in head}), col, bad,
+                                args.errors)
+            if args.errors != "skip":
+                out["error"] = pd.Series(dtype=object)
+            writer.write(out)
+    bad.report(n_in, args.errors, args.errors_out)
+    print(f"{n_out} rows -> {args.output}")
     return 0
 
 
@@ -313,6 +370,9 @@ def register(sub) -> None:
         if name == "predict":
             p.add_argument("-o", "--output", required=True, type=output_table,
                            help="output .csv or .parquet (input rows + p_single (+ cluster) + error)")
+            p.add_argument("--chunk-size", type=positive_int, default=100_000, metavar="N",
+                           help="rows read, scored and written at a time (memory stays flat however large the "
+                           "table; a progress bar shows on tables of more than one chunk) (default: %(default)s)")
         else:
             p.add_argument("--threshold", type=probability, default=0.75,
                            help="P(single phase) a row needs to pass, a probability")
@@ -344,14 +404,15 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(["mixture", *sys.argv[1:]]))
 
 
-def _flag_nonfinite(bad, kept, formulas, finite, unusable, errors: str) -> None:
+def _flag_nonfinite(bad, kept, formulas, finite, unusable, errors: str, offset: int = 0) -> None:
     """Add the rows with a non-finite descriptor (not already unusable) to `bad`, in row order; raise
-    on any bad row when errors == "raise"."""
+    on any bad row when errors == "raise". `formulas` holds rows offset, offset+1, ... of the file."""
     import numpy as np
 
     for i in np.flatnonzero(~finite):
         if int(i) not in unusable:
-            bad.add(int(kept[i]), formulas.iloc[int(kept[i])], "non-finite descriptor (e.g. Lambda of a pure element)")
+            bad.add(offset + int(kept[i]), formulas.iloc[int(kept[i])],
+                    "non-finite descriptor (e.g. Lambda of a pure element)")
     bad.items.sort(key=lambda t: t[0])
     if errors == "raise":
         bad.raise_if_any()
