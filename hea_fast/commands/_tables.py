@@ -270,6 +270,61 @@ def chunk_writer(path):
             w.close()
 
 
+def stream_table(cmd: str, args, score, seen=None, chunk_size: int | None = None) -> tuple["BadRows", int]:
+    """Run a per-row command over the table `args.input` chunk by chunk, with flat memory.
+
+    score(chunk, col, bad, offset) returns the chunk's output frame (input columns first; `chunk` holds rows
+    offset, offset+1, ... of the file, index 0..len-1) and records its bad rows in `bad`. This applies
+    ``args.errors`` (raise: stop at the first chunk with a bad row; skip: drop them; keep: add ``error``),
+    writes ``args.output`` atomically (nothing there until the whole table is done), shows a progress bar on
+    tables of more than one chunk, calls seen(out) with each written frame and writes a header-only table
+    (score on no rows) for a table without data rows. Returns (bad rows, rows read); the caller reports."""
+    import sys
+
+    import pandas as pd
+
+    from hea_fast._progress import progress_bar
+
+    src = Path(args.input)
+    fmt = table_format(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"input file not found: {src}")
+    size = chunk_size or args.chunk_size
+    bad = BadRows(cmd, src, fmt)
+    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
+    total = count_rows(src, fmt)
+    n_in, col = 0, None
+
+    def emit(chunk, offset):
+        out = score(chunk, col, bad, offset)
+        if args.errors == "raise":
+            bad.raise_if_any()
+        reasons = bad.reasons(len(chunk), offset)
+        if args.errors == "skip":
+            out = out[[r == "" for r in reasons]].reset_index(drop=True)
+        else:
+            out["error"] = reasons
+        writer.write(out)
+        if seen is not None:
+            seen(out)
+
+    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
+                                                           disable=not total or total <= size) as bar:
+        for chunk in table_chunks(src, fmt, size, dialect):
+            if col is None:
+                col = formula_column(chunk.columns, args.formula_column, src)
+                if "error" in chunk.columns and args.errors != "skip":
+                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
+            emit(chunk.reset_index(drop=True), n_in)
+            n_in += len(chunk)
+            bar.update(len(chunk))
+        if writer.empty:  # no data rows: a header-only table with every output column
+            head = table_header(src, fmt, dialect)
+            col = formula_column(head, args.formula_column, src)
+            emit(pd.DataFrame({c: pd.Series(dtype=object) for c in head}), 0)
+    return bad, n_in
+
+
 # ---- hints ------------------------------------------------------------------------------------------------
 def _is_empty(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
 
 
 def _featurize_chunk(chunk, col, offset, bad, args, descriptors):
-    """The chunk's output rows (input + descriptors, + 'error' with --errors keep)."""
+    """The chunk's output rows: the input (or only its formula column) + the descriptors, NaN where a row
+    cannot be featurized (its reason recorded in `bad`)."""
     import numpy as np
     import pandas as pd
 
@@ -48,36 +49,19 @@ def _featurize_chunk(chunk, col, offset, bad, args, descriptors):
         pos = int(kept[i])
         bad.add(offset + pos, chunk[col].iloc[pos], reason)
     bad.items[n_before:] = sorted(bad.items[n_before:], key=lambda t: t[0])
-    if args.errors == "raise":
-        bad.raise_if_any()
     full = pd.DataFrame(np.nan, index=chunk.index, columns=feats.columns)
     full.iloc[kept] = feats.to_numpy()
     base = chunk[[col]] if args.only_descriptors else chunk
     clash = [c for c in full.columns if c in base.columns]
     if clash:
         raise ValueError(f"{args.input} already has column(s) {clash}; use --only-descriptors or rename them")
-    out = pd.concat([base, full], axis=1)
-    reasons = bad.reasons(len(chunk), offset)
-    if args.errors == "skip":
-        return out[[r == "" for r in reasons]]
-    out["error"] = reasons
-    return out
+    return pd.concat([base, full], axis=1)
 
 
 def handler(args) -> int:
     import pandas as pd
 
-    from hea_fast._progress import progress_bar
-    from hea_fast.commands._common import say
-    from hea_fast.commands._tables import (
-        BadRows,
-        chunk_writer,
-        count_rows,
-        csv_dialect,
-        formula_column,
-        table_chunks,
-        table_header,
-    )
+    from hea_fast.commands._tables import stream_table
     from hea_fast.features import list_descriptors, resolve
 
     if args.list:
@@ -87,34 +71,20 @@ def handler(args) -> int:
     if not args.input or not args.output:
         raise ValueError("featurize needs IN and -o OUT (or --list)")
     src, dst = Path(args.input), Path(args.output)
-    in_fmt = table_format(src)
-    table_format(dst)  # an unsupported output type fails before any work
-    if not src.is_file():
-        raise FileNotFoundError(f"input file not found: {src}")
+    table_format(src), table_format(dst)  # an unsupported file type fails before any work
     descriptors = args.descriptors
     if descriptors is not None and len(descriptors) == 1:
         descriptors = descriptors[0]  # a set name or a single descriptor
-    names = resolve(descriptors, args.table)[0]  # unknown names fail here, before any work
+    resolve(descriptors, args.table)  # unknown names fail here, before any work
 
-    bad = BadRows("featurize", src, in_fmt)
-    dialect = csv_dialect(src, note=lambda msg: say("featurize", f"note: {msg}")) if in_fmt == "csv" else None
-    total = count_rows(src, in_fmt)
-    n_in = n_out = 0
-    col = None
-    with chunk_writer(dst) as writer, progress_bar(total=total, unit="rows", desc="featurize", file=sys.stderr,
-                                                   disable=not total or total <= args.chunk_size) as bar:
-        for chunk in table_chunks(src, in_fmt, args.chunk_size, dialect):
-            col = col or formula_column(chunk.columns, args.formula_column, src)
-            out = _featurize_chunk(chunk, col, n_in, bad, args, descriptors)
-            writer.write(out)
-            n_in += len(chunk)
-            n_out += len(out)
-            bar.update(len(chunk))
-        if writer.empty:  # empty input: still write a header-only file
-            head = table_header(src, in_fmt, dialect)
-            col = formula_column(head, args.formula_column, src)
-            cols = ([col] if args.only_descriptors else head) + list(names)
-            writer.write(pd.DataFrame(columns=cols + (["error"] if args.errors != "skip" else [])))
+    n_out = [0]
+
+    def seen(out):
+        n_out[0] += len(out)
+
+    # read, featurized and written --chunk-size rows at a time: flat memory however large the table
+    bad, n_in = stream_table("featurize", args, lambda chunk, col, bad, offset: _featurize_chunk(
+        chunk, col, offset, bad, args, descriptors), seen)
     bad.report(n_in, args.errors, args.errors_out)
-    print(f"featurize: {n_out} of {n_in} rows -> {dst}", file=sys.stderr)
+    print(f"featurize: {n_out[0]} of {n_in} rows -> {dst}", file=sys.stderr)
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from hea_fast._io import json_text
 from hea_fast.commands._common import add_command, csv_list, positive_int, probability, say
@@ -254,60 +253,19 @@ def _predict_frame(args, cmd):
 
 
 def _predict(args) -> int:
-    import pandas as pd
-
-    from hea_fast._progress import progress_bar
     from hea_fast.commands._common import load_mixture_model
-    from hea_fast.commands._tables import (
-        BadRows,
-        chunk_writer,
-        count_rows,
-        csv_dialect,
-        formula_column,
-        table_chunks,
-        table_format,
-        table_header,
-    )
+    from hea_fast.commands._tables import stream_table
 
     model = load_mixture_model(args.model)
-    src, cmd = Path(args.input), "mixture predict"
-    fmt = table_format(src)
-    if not src.is_file():
-        raise FileNotFoundError(f"input file not found: {src}")
-    bad = BadRows(cmd, src, fmt)
-    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
-    total = count_rows(src, fmt)
-    n_in = n_out = 0
-    col = None
-    # read, scored and written --chunk-size rows at a time: memory stays flat however large the table
-    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
-                                                           disable=not total or total <= args.chunk_size) as bar:
-        chunks = table_chunks(src, fmt, args.chunk_size, dialect)
-        for chunk in chunks:
-            if col is None:
-                col = formula_column(chunk.columns, args.formula_column, src)
-                if "error" in chunk.columns and args.errors != "skip":
-                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
-            out = _predict_rows(model, chunk.reset_index(drop=True), col, bad, args.errors, n_in)
-            reasons = bad.reasons(len(out), n_in)
-            if args.errors == "skip":
-                out = out[[r == "" for r in reasons]].reset_index(drop=True)
-            else:
-                out["error"] = reasons
-            writer.write(out)
-            n_in += len(reasons)
-            n_out += len(out)
-            bar.update(len(reasons))
-        if writer.empty:  # no data rows: a header-only file with every output column
-            head = table_header(src, fmt, dialect)
-            col = formula_column(head, args.formula_column, src)
-            out = _predict_rows(model, pd.DataFrame({c: pd.Series(dtype=object) for c in head}), col, bad,
-                                args.errors)
-            if args.errors != "skip":
-                out["error"] = pd.Series(dtype=object)
-            writer.write(out)
-    bad.report(n_in, args.errors, args.errors_out)
-    print(f"{n_out} rows -> {args.output}")
+    n_out = [0]
+
+    def seen(out):
+        n_out[0] += len(out)
+
+    bad, n_rows = stream_table("mixture predict", args, lambda chunk, col, bad, offset: _predict_rows(
+        model, chunk, col, bad, "keep", offset), seen)  # --chunk-size rows at a time: flat memory
+    bad.report(n_rows, args.errors, args.errors_out)
+    print(f"{n_out[0]} rows -> {args.output}")
     return 0
 
 

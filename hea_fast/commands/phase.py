@@ -113,65 +113,42 @@ CHUNK_ROWS = 20_000
 
 
 def _predict(args) -> int:
-    import pandas as pd
-
-    from hea_fast._progress import progress_bar
-    from hea_fast.commands._common import say
-    from hea_fast.commands._tables import (
-        BadRows,
-        chunk_writer,
-        count_rows,
-        csv_dialect,
-        formula_column,
-        table_chunks,
-        table_format,
-        table_header,
-    )
+    from hea_fast.commands._tables import stream_table
 
     kind, model = _load(args.model)
     if args.neighbors and kind != "phase":
         raise ValueError(f"--neighbors needs a phase model (its applicability domain); --model {args.model} is a "
                          f"{kind} model")
-    src, cmd = Path(args.input), "phase predict"
-    fmt = table_format(src)
-    if not src.is_file():
-        raise FileNotFoundError(f"input file not found: {src}")
-    bad = BadRows(cmd, src, fmt)
-    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
-    total = count_rows(src, fmt)
-    tally = {"rows": 0, "written": 0, "scored": 0, "inside": 0, "known": 0, "domain": False, "training": False}
-    col = None
-    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
-                                                           disable=not total or total <= args.chunk_size) as bar:
-        for chunk in table_chunks(src, fmt, args.chunk_size, dialect):
-            if col is None:
-                col = formula_column(chunk.columns, args.formula_column, src)
-                if "error" in chunk.columns and args.errors != "skip":
-                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
-            writer.write(_predict_chunk(kind, model, chunk.reset_index(drop=True), col, bad, args, tally))
-            bar.update(len(chunk))
-        if writer.empty:  # no data rows: a header-only file with every output column
-            head = table_header(src, fmt, dialect)
-            col = formula_column(head, args.formula_column, src)
-            writer.write(_predict_chunk(kind, model, pd.DataFrame({c: pd.Series(dtype=object) for c in head}), col,
-                                        bad, args, tally))
-    bad.report(tally["rows"], args.errors, args.errors_out)
-    dom = (f", {tally['inside']} in the applicability domain" if tally["domain"]
+    tally = {"written": 0, "scored": 0, "inside": 0, "known": 0}
+
+    def seen(out):
+        import numpy as np
+
+        tally["written"] += len(out)
+        tally["scored"] += int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
+        tally["inside"] += int(out["in_domain"].fillna(False).sum())
+        if "training_composition" in out.columns:
+            tally["known"] += int(out["training_composition"].sum())
+
+    bad, n_rows = stream_table("phase predict", args, lambda chunk, col, bad, offset: _predict_chunk(
+        kind, model, chunk, col, bad, offset, args), seen)
+    bad.report(n_rows, args.errors, args.errors_out)
+    with_domain = kind == "phase" and model.domain is not None
+    dom = (f", {tally['inside']} in the applicability domain" if kind == "phase"
            else " (no applicability domain for this model: in_domain is empty)")
-    if tally["training"]:
+    if with_domain:
         dom += f", {tally['known']} training compositions of the model"
     print(f"wrote {args.output}: {tally['scored']} of {tally['written']} rows scored by the {kind} model{dom}")
     return 0
 
 
-def _predict_chunk(kind, model, chunk, col, bad, args, tally):
-    """The output rows of one chunk of the input (its rows `tally["rows"]`... of the file): the input columns +
-    p_single, in_domain, domain_score, reason (+ training_composition, neighbours) and, unless --errors skip,
-    error. Bad rows are recorded in `bad` (--errors raise stops at the first chunk holding one)."""
+def _predict_chunk(kind, model, chunk, col, bad, offset, args):
+    """The output rows of one chunk of the input (rows offset, offset+1, ... of the file): the input columns +
+    p_single, in_domain, domain_score, reason (+ training_composition, neighbours); bad rows recorded in `bad`."""
     import numpy as np
     import pandas as pd
 
-    offset, n, n_before = tally["rows"], len(chunk), len(bad)
+    n, n_before = len(chunk), len(bad)
     batch, kept = bad.parse(chunk[col], offset)
     parse_bad = {pos - offset: r for pos, _, r in bad.items[n_before:]}
     formulas = chunk[col].iloc[kept].tolist()
@@ -179,8 +156,6 @@ def _predict_chunk(kind, model, chunk, col, bad, args, tally):
     for i in np.flatnonzero(~np.isfinite(p)):
         bad.add(offset + int(kept[i]), chunk[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
     bad.items[n_before:] = sorted(bad.items[n_before:], key=lambda t: t[0])
-    if args.errors == "raise":
-        bad.raise_if_any()
     out = chunk.copy()
     col_p = np.full(n, np.nan)
     col_p[kept] = p
@@ -211,20 +186,6 @@ def _predict_chunk(kind, model, chunk, col, bad, args, tally):
             full = np.full(n, np.nan) if nb[c].dtype.kind == "f" else np.array([""] * n, dtype=object)
             full[kept] = nb[c].to_numpy()
             out[c] = full
-    reasons = bad.reasons(n, offset)
-    if args.errors == "skip":
-        out = out[[r == "" for r in reasons]].reset_index(drop=True)
-    else:
-        out["error"] = reasons
-    tally["rows"] += n
-    tally["written"] += len(out)
-    tally["scored"] += int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
-    tally["domain"] = inside is not None
-    if inside is not None:
-        tally["inside"] += int(out["in_domain"].sum())
-    tally["training"] = in_training is not None
-    if in_training is not None:
-        tally["known"] += int(out["training_composition"].sum())
     return out
 
 

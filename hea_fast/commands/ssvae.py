@@ -133,64 +133,27 @@ def _train(args):
 
 def _predict(args):
     import numpy as np
-    import pandas as pd
 
-    from hea_fast._progress import progress_bar
     from hea_fast.commands._common import load_ssvae_model
-    from hea_fast.commands._tables import (
-        BadRows,
-        chunk_writer,
-        count_rows,
-        csv_dialect,
-        formula_column,
-        table_chunks,
-        table_format,
-        table_header,
-    )
+    from hea_fast.commands._tables import stream_table
     from hea_fast.ssvae.design import classifier_proba, features_of
 
     model = load_ssvae_model(args.model)
-    src, cmd = Path(args.input), "ssvae predict"
-    fmt = table_format(src)
-    if not src.is_file():
-        raise FileNotFoundError(f"input file not found: {src}")
-    bad = BadRows(cmd, src, fmt)
-    dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
-    total = count_rows(src, fmt)
-    n_in = n_scored = 0
-    col = None
-    # the table is read, scored and written --chunk-size rows at a time: memory stays flat however large it is
-    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
-                                                           disable=not total or total <= args.chunk_size) as bar:
-        for chunk in table_chunks(src, fmt, args.chunk_size, dialect):
-            chunk = chunk.reset_index(drop=True)
-            if col is None:
-                col = formula_column(chunk.columns, args.formula_column, src)
-                if "error" in chunk.columns and args.errors != "skip":
-                    say(cmd, f"{src} already has a column 'error': it is replaced by this command's reasons")
-            x, ok = _score_rows(model, chunk, col, bad, offset=n_in)
-            if args.errors == "raise":
-                bad.raise_if_any()
-            p = np.full(len(chunk), np.nan)
-            if ok.any():
-                p[ok] = classifier_proba(model, features_of(model, x[ok], args.threads))
-            chunk["p_single"] = p
-            reasons = bad.reasons(len(chunk), n_in)
-            if args.errors == "skip":
-                chunk = chunk[[r == "" for r in reasons]].reset_index(drop=True)
-            else:
-                chunk["error"] = reasons
-            writer.write(chunk)
-            n_in += len(reasons)
-            n_scored += int(ok.sum())
-            bar.update(len(reasons))
-        if writer.empty:  # no data rows: a header-only file with every output column
-            head = table_header(src, fmt, dialect)
-            formula_column(head, args.formula_column, src)
-            cols = [*head, "p_single"] + (["error"] if args.errors != "skip" and "error" not in head else [])
-            writer.write(pd.DataFrame(columns=cols))
-    bad.report(n_in, args.errors, args.errors_out)
-    print(f"wrote {args.output}: {n_scored} rows scored, {len(bad)} could not be")
+    n_scored = [0]
+
+    def score(chunk, col, bad, offset):
+        x, ok = _score_rows(model, chunk, col, bad, offset=offset)
+        p = np.full(len(chunk), np.nan)
+        if ok.any():
+            p[ok] = classifier_proba(model, features_of(model, x[ok], args.threads))
+        n_scored[0] += int(ok.sum())
+        out = chunk.copy()
+        out["p_single"] = p
+        return out
+
+    bad, n_rows = stream_table("ssvae predict", args, score)  # --chunk-size rows at a time: flat memory
+    bad.report(n_rows, args.errors, args.errors_out)
+    print(f"wrote {args.output}: {n_scored[0]} rows scored, {len(bad)} could not be")
     return 0
 
 
