@@ -267,6 +267,24 @@ def test_predict_in_chunks_equals_one_chunk(model_name, tmp_path):
     assert not out.exists() and not list(tmp_path.glob(".raised.csv.tmp*"))
 
 
+def test_predict_csv_to_parquet_in_chunks_keeps_one_type_per_column(tmp_path):
+    """A sparse text column is empty (float) in one chunk and text in another, an integer column gains an
+    empty cell late: streamed to Parquet the output has one type per column, the types of the table read
+    whole (it used to stop: "a column changes type between chunks")."""
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"Alloy": ["CoCrFeNi", "HfNbTaTiZr", "MoNbTaW", "CoCrFeMnNi", "NbMoTaWV", "Al0.5CoCrFeNi", "CrFeCoNi"],
+                  "note": [None, None, None, "as cast", None, "annealed", None],
+                  "n": [1, 2, 3, 4, 5, 6, None], "ok": [True, False, True, True, False, True, True]}).to_csv(src, index=False)
+    one, pieces = tmp_path / "one.parquet", tmp_path / "pieces.parquet"
+    assert main(["phase", "predict", str(src), "-o", str(one)]) == 0
+    assert main(["phase", "predict", str(src), "-o", str(pieces), "--chunk-size", "3"]) == 0
+    a, b = pd.read_parquet(one), pd.read_parquet(pieces)
+    pd.testing.assert_frame_equal(a, b)
+    whole = pd.read_csv(src)
+    assert [a[c].dtype for c in whole.columns] == list(whole.dtypes)
+    assert a["note"].tolist()[3] == "as cast" and a["n"].dtype == np.float64 and a["ok"].dtype == bool
+
+
 def test_predict_empty_table_writes_every_output_column(tmp_path, capsys):
     src = tmp_path / "empty.csv"
     src.write_text("Alloy,id\n", encoding="utf-8")

@@ -61,7 +61,7 @@ def _featurize_chunk(chunk, col, offset, bad, args, descriptors):
 def handler(args) -> int:
     import pandas as pd
 
-    from hea_fast.commands._tables import stream_table
+    from hea_fast.commands._stream import stream_table
     from hea_fast.features import list_descriptors, resolve
 
     if args.list:

@@ -254,7 +254,7 @@ def _predict_frame(args, cmd):
 
 def _predict(args) -> int:
     from hea_fast.commands._common import load_mixture_model
-    from hea_fast.commands._tables import stream_table
+    from hea_fast.commands._stream import stream_table
 
     model = load_mixture_model(args.model)
     n_out = [0]

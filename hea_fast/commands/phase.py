@@ -113,7 +113,7 @@ CHUNK_ROWS = 20_000
 
 
 def _predict(args) -> int:
-    from hea_fast.commands._tables import stream_table
+    from hea_fast.commands._stream import stream_table
 
     kind, model = _load(args.model)
     if args.neighbors and kind != "phase":

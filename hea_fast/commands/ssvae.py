@@ -135,7 +135,7 @@ def _predict(args):
     import numpy as np
 
     from hea_fast.commands._common import load_ssvae_model
-    from hea_fast.commands._tables import stream_table
+    from hea_fast.commands._stream import stream_table
     from hea_fast.ssvae.design import classifier_proba, features_of
 
     model = load_ssvae_model(args.model)
