@@ -311,7 +311,8 @@ class ApplicabilityDomain:
         elements and every fraction within `tol` (default 1e-3, the resolution at which the training data
         counts compositions as one) of a training alloy's. "The same elements" is read at that resolution
         on both sides: an element below tol / 2 (0.05 at.% by default) counts as absent, so a training
-        alloy with a trace addition matches itself. The training fractions are read back from the fitted
+        alloy with a trace addition matches itself (so such a trace below the key resolution is a training
+        composition here, while rule ii may still put it out of domain: both statements hold). The training fractions are read back from the fitted
         points (their fraction part is fraction_weight x c), so nothing else is stored. A row with any
         amount of an element no training alloy has never matches. Needs fraction_weight > 0."""
         self._check_fitted()
