@@ -160,6 +160,7 @@ def test_info_reports_the_training_record_and_domain(model, capsys):
     assert info["domain"]["threshold"] == model.domain.threshold_
     assert info["domain"]["n_train"] == model.domain.n_train_
     assert info["domain"]["min_components"] == model.domain.min_components == 3
+    assert info["domain"]["min_fraction_ratio"] == model.domain.min_fraction_ratio == 0.5
     assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
     assert info["members"]["random_forest"] == (f"{model.params.n_trees} trees, fitted to the fraction of the "
                                                 "records calling each training alloy single phase")

@@ -315,7 +315,7 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
         out["domain"] = {"threshold": d.threshold_, "k": d.k, "quantile": d.quantile, "n_train": d.n_train_,
                          "n_elements": len(d.elements_), "fraction_weight": d.fraction_weight,
                          "fraction_tolerance": d.fraction_tolerance, "min_element_count": d.min_element_count,
-                         "min_components": d.min_components}
+                         "min_fraction_ratio": d.min_fraction_ratio, "min_components": d.min_components}
     record = None
     training = path / "TRAINING.json"
     if training.is_file():

@@ -457,6 +457,7 @@ class ApplicabilityDomain:
     def __repr__(self) -> str:
         fit = (f", n_train={self.n_train_}, threshold={self.threshold_:.4g}" if self._fitted else ", unfitted")
         comp = f", min_components={self.min_components}" if self.min_components > 1 else ""
+        comp += f", min_fraction_ratio={self.min_fraction_ratio:g}" if self.min_fraction_ratio != 0.5 else ""
         return (f"ApplicabilityDomain(k={self.k}, quantile={self.quantile}, fraction_weight={self.fraction_weight}"
                 f"{comp}{fit})")
 
