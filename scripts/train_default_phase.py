@@ -35,7 +35,7 @@ probabilities equal the fitted estimator's to 1e-12.
 
 The forest's node arrays go to nodes.npz; predictions of feature rows by the C++ forest walker, equal to
 scikit-learn's bitwise. training_alloys.npz holds, per domain point, the training alloy's formula and
-source votes (`PhaseModel.neighbors`). ``--alloys-only DIR`` writes only that file for an existing
+source votes (`PhaseModel.neighbors`) and its records (`PhaseModel.predict_frame(memory=True)`). ``--alloys-only DIR`` writes only that file for an existing
 model directory, after checking that the pooled frame has the fingerprint DIR/TRAINING.json records
 and reproduces the directory's domain points bit for bit (nothing else in DIR changes).
 """
@@ -106,7 +106,8 @@ def versions() -> dict:
 
 
 def training_alloys(domain, pooled) -> dict:
-    """Per point of `domain` (fitted on `pooled`'s compositions): formula and source votes of the row."""
+    """Per point of `domain` (fitted on `pooled`'s compositions): formula, source votes and record counts of
+    the row."""
     from hea_fast.composition import CompositionBatch
     from hea_fast.phase.neighbors import point_rows
     from hea_fast.validation import element_columns
@@ -119,7 +120,9 @@ def training_alloys(domain, pooled) -> dict:
     formulas = CompositionBatch(frac, tuple(elements)).formulas(2)  # at.% to 0.01 (the smallest amount is 0.034)
     return {"formula": np.asarray(formulas, dtype=str), "provenance": np.asarray(sub["provenance"], dtype=str),
             "n_sources": sub["n_sources"].to_numpy(np.int32), "n_single_sources": sub["n_single_sources"].to_numpy(np.int32),
-            "single_phase": sub["single_phase"].to_numpy(np.int8)}
+            "single_phase": sub["single_phase"].to_numpy(np.int8),
+            # the records behind each alloy over all sources (predict_frame(memory=True) blends them in)
+            "n_records": sub["n_records"].to_numpy(np.int32), "n_single": sub["n_single"].to_numpy(np.int32)}
 
 
 def add_training_alloys(directory: Path, conflict: str) -> int:

@@ -40,10 +40,23 @@ def test_predict_default_model_equals_the_library(model, table, tmp_path, capsys
     assert main(["phase", "predict", str(table), "-o", str(out), "--errors-out", str(errs)]) == 0
     df = pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert list(df.columns) == ["id", "Alloy", "p_single", "in_domain", "domain_score", "reason",
-                                "training_composition", "error"]
+                                "training_composition", "p_model", "training_records", "error"]
     good = df["Alloy"].isin(GOOD).to_numpy()
-    ref = model.predict_frame(df.loc[good, "Alloy"].tolist())
+    ref = model.predict_frame(df.loc[good, "Alloy"].tolist(), memory=True)
     np.testing.assert_allclose(df.loc[good, "p_single"], ref["p_single"], rtol=0, atol=1e-12)
+    # p_model is the model alone (predict_proba); the known alloys blend it with their records by n / (n + 3)
+    alone = model.predict_proba(df.loc[good, "Alloy"].tolist())[:, 1]
+    np.testing.assert_allclose(df.loc[good, "p_model"], alone, rtol=0, atol=1e-12)
+    k, n = (np.array([int(x) for x in col]) for col in zip(*df.loc[good, "training_records"].str.split("/")))
+    assert (n >= 1).all() and (k <= n).all()
+    np.testing.assert_allclose(df.loc[good, "p_single"], (1 - n / (n + 3.0)) * alone + n / (n + 3.0) * k / n,
+                               rtol=0, atol=1e-12)
+    # --no-memory: the model alone, without the two columns
+    plain = tmp_path / "plain.csv"
+    assert main(["phase", "predict", str(table), "-o", str(plain), "--no-memory"]) == 0
+    d2 = pd.read_csv(plain, keep_default_na=False, na_values=[""])
+    assert "p_model" not in d2.columns and "training_records" not in d2.columns
+    np.testing.assert_allclose(d2.loc[good, "p_single"], alone, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(df.loc[good, "in_domain"].astype(bool), ref["in_domain"])
     np.testing.assert_allclose(df.loc[good, "domain_score"], ref["domain_score"], rtol=1e-12)
     # the five well-known alloys are among the model's training compositions; unreadable rows are not
@@ -201,7 +214,8 @@ def test_predict_reads_the_tables_spreadsheets_write(model, tmp_path, capsys, se
     assert df["Phase"].tolist() == [ph for _, ph in rows] and (df["Note"] == "a, b").all()
     plain = ["CoCrFeNi", "NbMoTaW", "TiZrNbHfTa", "AlCoCrFeNi"]
     ok = df["Alloy"] != "Xx2Fe"
-    np.testing.assert_allclose(df.loc[ok, "p_single"], model.predict_frame(plain)["p_single"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df.loc[ok, "p_single"], model.predict_frame(plain, memory=True)["p_single"], rtol=0,
+                               atol=1e-12)
     err = capsys.readouterr().err
     assert "line 5:" in err and "Xx" in err
     assert ("not UTF-8" in err) == (encoding == "cp1252")
@@ -214,7 +228,7 @@ def test_predict_and_info_with_the_fast_model(table, tmp_path, capsys):
     assert main(["phase", "predict", str(table), "-o", str(out), "--model", "fast"]) == 0
     df = pd.read_csv(out, keep_default_na=False, na_values=[""])
     good = df["Alloy"].isin(GOOD).to_numpy()
-    ref = load_model("fast").predict_frame(df.loc[good, "Alloy"].tolist())
+    ref = load_model("fast").predict_frame(df.loc[good, "Alloy"].tolist(), memory=True)
     np.testing.assert_allclose(df.loc[good, "p_single"], ref["p_single"], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(df.loc[good, "in_domain"].astype(bool), ref["in_domain"])
     capsys.readouterr()
@@ -294,5 +308,5 @@ def test_predict_empty_table_writes_every_output_column(tmp_path, capsys):
     df = pd.read_csv(out)
     assert len(df) == 0
     assert list(df.columns) == ["Alloy", "id", "p_single", "in_domain", "domain_score", "reason",
-                                "training_composition", "error"]
+                                "training_composition", "p_model", "training_records", "error"]
     assert "0 of 0 rows scored" in capsys.readouterr().out

@@ -161,7 +161,7 @@ def test_evaluate_command_end_to_end(model, tmp_path, capsys):
     assert rec["counts"] == {"rows": 16, "unreadable_formula": 1, "no_label": 1, "no_probability": 1, "scored": 13}
     # the same numbers from the library, computed here
     good = df[df["Alloy"] != "notaformula"].reset_index(drop=True)
-    fr = model.predict_frame(good["Alloy"].tolist())
+    fr = model.predict_frame(good["Alloy"].tolist(), memory=True)  # evaluate scores as phase predict does
     y, _ = parse_labels(good["Phase"].tolist())
     from hea_fast.commands._tables import BadRows
 

@@ -523,3 +523,89 @@ def test_inference_does_not_import_sklearn(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                          env=env)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# ---- known alloys: the model blended with the training records ---------------------------------------------
+def test_training_match_index_is_the_nearest_training_alloy_within_tolerance():
+    m = load_model("default")
+    d = m.domain
+    T = d.points_[:, len(d.descriptors):] / d.fraction_weight
+    rng = np.random.default_rng(5)
+    pick = rng.choice(len(T), 300, replace=False)
+    Q = T[pick] + rng.uniform(-8e-4, 8e-4, (300, T.shape[1])) * (T[pick] > 0)  # within 1e-3 on its own elements
+    Q = np.clip(Q, 0, None)
+    far = np.clip(T[pick[:50]] + rng.uniform(0.01, 0.02, (50, T.shape[1])) * (T[pick[:50]] > 0), 0, None)
+    Q = np.vstack([Q, far])
+    idx = d.training_match(Q, d.elements_, return_index=True)
+    # brute force: same support at the 1e-3 resolution, largest |Δ| <= 1e-3, the smallest such gap, lowest index
+    support_t, support_q = T > 5e-4, Q > 5e-4
+    for i in range(len(Q)):
+        same = (support_t == support_q[i]).all(axis=1)
+        gap = np.where(same, np.abs(T - Q[i]).max(axis=1), np.inf)
+        j = int(np.argmin(gap))
+        assert idx[i] == (j if gap[j] <= 1e-3 + 1e-12 else -1), i
+    assert (idx[:300] >= 0).all() and (idx[300:] == -1).all()
+    np.testing.assert_array_equal(d.training_match(Q, d.elements_), idx >= 0)
+
+
+def test_memory_blends_known_alloys_only():
+    m = load_model("default")
+    alloys = ["CoCrFeMnNi", "NbMoTaW", "Ti35Nb25Mo25Ta10W5", "Nd20Fe80", "Co24.99Cr24.99Fe24.99Ni24.99Hf0.04"]
+    plain = m.predict_frame(alloys)
+    assert list(plain.columns) == ["p_single", "in_domain", "domain_score", "reason"]
+    f = m.predict_frame(alloys, memory=True)
+    assert list(f.columns) == ["p_single", "in_domain", "domain_score", "reason", "p_model", "training_records"]
+    np.testing.assert_array_equal(f["p_model"].to_numpy(), plain["p_single"].to_numpy())
+    np.testing.assert_array_equal(f["in_domain"].to_numpy(), plain["in_domain"].to_numpy())
+    a = m.training_alloys
+    known = m.domain.training_match(*_fractions(alloys[:2]), return_index=True)
+    n, k = a["n_records"][known].astype(float), a["n_single"][known].astype(float)
+    w = n / (n + 3.0)
+    np.testing.assert_allclose(f["p_single"].iloc[:2], (1 - w) * plain["p_single"].iloc[:2] + w * k / n, rtol=0, atol=1e-15)
+    assert f["training_records"].iloc[0] == f"{int(k[0])}/{int(n[0])}"
+    # a new alloy keeps the model's P; a row without a probability stays NaN; a sub-resolution trace is the alloy
+    assert f["p_single"].iloc[2] == plain["p_single"].iloc[2] and f["training_records"].iloc[2] == ""
+    assert np.isnan(f["p_single"].iloc[3]) and f["training_records"].iloc[3] == ""
+    assert f["training_records"].iloc[4] != ""
+
+
+def _fractions(formulas):
+    from hea_fast.composition import as_batch
+
+    b = as_batch(formulas)
+    return np.asarray(b.fractions), b.elements
+
+
+def test_a_model_without_records_keeps_the_model_and_bad_records_are_refused(tmp_path):
+    m = load_model("default")
+    m.save(tmp_path / "m")
+    path = tmp_path / "m" / "training_alloys.npz"
+    with np.load(path) as z:
+        fields = {k: z[k] for k in z.files}
+    old = {k: v for k, v in fields.items() if k not in ("n_records", "n_single")}
+    np.savez(path, **old)  # a model directory written before the records were stored
+    back = load_model(tmp_path / "m")
+    f = back.predict_frame(["CoCrFeMnNi", "NbMoTaW"], memory=True)
+    np.testing.assert_array_equal(f["p_single"].to_numpy(), f["p_model"].to_numpy())
+    assert (f["training_records"] == "").all()
+    np.savez(path, **{**old, "n_records": fields["n_records"]})
+    with pytest.raises(PhaseModelError, match="only part of"):
+        load_model(tmp_path / "m")
+    bad = dict(fields)
+    bad["n_single"] = bad["n_records"] + 1
+    np.savez(path, **bad)
+    with pytest.raises(PhaseModelError, match="n_single <= n_records"):
+        load_model(tmp_path / "m")
+
+
+def test_bundled_records_are_the_pooled_datas(shared_data):
+    from hea_fast.validation import composition_keys, harmonised_phase_data, pool
+
+    pooled = pool(harmonised_phase_data()).set_index("key")
+    m = load_model("default")
+    for formula in ("CoCrFeMnNi", "HfNbTaTiZr", "Al2CoCrFeNi"):
+        F, els = _fractions([formula])
+        key = composition_keys(F, els)[0]
+        i = m.domain.training_match(F, els, return_index=True)[0]
+        assert (int(m.training_alloys["n_single"][i]), int(m.training_alloys["n_records"][i])) == \
+            (int(pooled.loc[key, "n_single"]), int(pooled.loc[key, "n_records"]))

@@ -474,7 +474,13 @@ def test_demo_prints_the_sanity_table_and_in_domain_hea_candidates(tmp_path, cap
     from hea_fast.phase import load_model
 
     formulas = [f for f, _ in cmd.SANITY]
-    np.testing.assert_array_equal(table["p_fast"], load_model("fast").predict_frame(formulas)["p_single"])
+    np.testing.assert_array_equal(table["p_fast"], load_model("fast").predict_frame(formulas, memory=True)["p_single"])
+    # known alloys: p_single blends the model with the records shown, p_model is the model alone
+    ref = load_model("default").predict_frame(formulas)["p_single"].to_numpy()
+    np.testing.assert_array_equal(table["p_model"], ref)
+    k, n = (np.array([int(x) for x in col]) for col in zip(*table["records"].str.split("/")))
+    w = n / (n + 3.0)
+    np.testing.assert_allclose(table["p_single"], (1 - w) * ref + w * k / n, rtol=0, atol=1e-15)
     # a cheap demo: the same command on a 6-element palette
     monkeypatch.setattr(cmd, "DEFAULT_PALETTE", ("Co", "Cr", "Fe", "Mn", "Ni", "Al"))
     assert main(["demo", "--out", str(tmp_path), "--top-k", "10", "--no-progress"]) == 0

@@ -67,11 +67,13 @@ def _load(spec: str):
     return kind, loader(str(path))
 
 
-def _score_phase(model, batch, threads):
-    """(p, in_domain, domain_score, reason) of the parsed rows by a PhaseModel."""
-    fr = model.predict_frame(batch, threads=threads)
+def _score_phase(model, batch, threads, memory=True):
+    """(p, in_domain, domain_score, reason, extra columns) of the parsed rows by a PhaseModel; memory: known
+    alloys blend in their training records (`PhaseModel.predict_frame`), extra = p_model, training_records."""
+    fr = model.predict_frame(batch, threads=threads, memory=memory)
+    extra = {c: fr[c].to_numpy() for c in ("p_model", "training_records") if c in fr.columns}
     return (fr["p_single"].to_numpy(dtype=float), fr["in_domain"].to_numpy(dtype=bool),
-            fr["domain_score"].to_numpy(dtype=float), fr["reason"].astype(str).to_numpy(dtype=object))
+            fr["domain_score"].to_numpy(dtype=float), fr["reason"].astype(str).to_numpy(dtype=object), extra)
 
 
 def _score_mixture(model, batch, threads):
@@ -152,7 +154,7 @@ def _predict_chunk(kind, model, chunk, col, bad, offset, args):
     batch, kept = bad.parse(chunk[col], offset)
     parse_bad = {pos - offset: r for pos, _, r in bad.items[n_before:]}
     formulas = chunk[col].iloc[kept].tolist()
-    p, inside, score, reason = _score_any(kind, model, batch, formulas, args.threads)
+    p, inside, score, reason, extra = _score_any(kind, model, batch, formulas, args.threads, not args.no_memory)
     for i in np.flatnonzero(~np.isfinite(p)):
         bad.add(offset + int(kept[i]), chunk[col].iloc[int(kept[i])], str(reason[i]) or "no probability")
     bad.items[n_before:] = sorted(bad.items[n_before:], key=lambda t: t[0])
@@ -180,6 +182,10 @@ def _predict_chunk(kind, model, chunk, col, bad, offset, args):
         known = np.zeros(n, dtype=bool)
         known[kept] = in_training
         out["training_composition"] = known
+    for c, v in extra.items():  # p_model, training_records (known alloys; --no-memory leaves them out)
+        full = np.full(n, np.nan) if v.dtype.kind == "f" else np.array([""] * n, dtype=object)
+        full[kept] = v
+        out[c] = full
     if args.neighbors:
         nb = model.neighbors(batch, k=args.neighbors, threads=args.threads)
         for c in nb.columns:
@@ -210,13 +216,13 @@ def _training_compositions(kind, model, batch):
     return model.domain.training_match(np.asarray(batch.fractions), batch.elements)
 
 
-def _score_any(kind, model, batch, formulas, threads):
-    """(p, in_domain, domain_score, reason) of the parsed rows by a model of any kind."""
+def _score_any(kind, model, batch, formulas, threads, memory=True):
+    """(p, in_domain, domain_score, reason, extra columns) of the parsed rows by a model of any kind."""
     if kind == "phase":
-        return _score_phase(model, batch, threads)
+        return _score_phase(model, batch, threads, memory)
     if kind == "mixture":
-        return _score_mixture(model, batch, threads)
-    return _score_ssvae(model, formulas, threads)
+        return (*_score_mixture(model, batch, threads), {})
+    return (*_score_ssvae(model, formulas, threads), {})
 
 
 def _evaluate(args) -> int:
@@ -240,7 +246,8 @@ def _evaluate(args) -> int:
         loc.add(exc.row, exc.value, exc.detail)
         raise ValueError(f"{args.input}, {loc.where(exc.row)}, column {args.label_column!r}: label {exc.value!r} "
                          f"{exc.detail}") from None
-    p, inside, _, reason = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads)
+    p, inside, _, reason, extra = _score_any(kind, model, batch, df[col].iloc[kept].tolist(), args.threads,
+                                             not args.no_memory)
     y = y_all[kept]
     in_training = _training_compositions(kind, model, batch)
     systems = alloy_systems(batch)
@@ -267,6 +274,8 @@ def _evaluate(args) -> int:
         rows = df.iloc[kept].reset_index(drop=True).copy()
         rows["label"] = y
         rows["p_single"] = p
+        for c, v in extra.items():
+            rows[c] = v
         if inside is not None:
             rows["in_domain"] = inside
         if in_training is not None:
@@ -378,6 +387,10 @@ def register(sub) -> None:
                    "and neighbor<j>_single (a/b: a of the b sources reporting it call it single phase) "
                    "(default: none; phase models only)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--no-memory", action="store_true",
+                   help="p_single of a training composition is the model's alone (default: blended with the training "
+                   "records of that alloy, (1 - w) p_model + w q, q its single-phase records / records, w = n / (n + 3) "
+                   "for its n records; p_model and training_records are then written too)")
     p.add_argument("--chunk-size", type=positive_int, default=CHUNK_ROWS, metavar="N",
                    help="rows read, scored and written at a time: memory stays flat however large the table; a "
                    "progress bar shows on tables of more than one chunk (default: %(default)s)")
@@ -405,6 +418,9 @@ def register(sub) -> None:
                    help="also write report.md, metrics.json, predictions.csv and reliability.png to DIR (default: "
                    "print the report only)")
     e.add_argument("--no-plots", action="store_true", help="with -o: skip reliability.png")
+    e.add_argument("--no-memory", action="store_true",
+                   help="score training compositions by the model alone (default: as `phase predict`, blended with "
+                   "their training records)")
     e.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
 
     i = add_command(sub, "info", _info, help="print what the default phase model is (training data, metrics, domain)",

@@ -386,19 +386,22 @@ def sanity_table(model=None, fast: bool = True):
     """The demo's sanity table: well-known single- and multi-phase alloys (``reported``: as the issue lists
     them; ``sources_single``: `SANITY_SOURCES`, what the training sources say) with P(single phase),
     in_domain and domain_score by the default phase model (or `model`), and with `fast` the bundled
-    ``fast`` model's P(single phase) beside it (``p_fast``)."""
+    ``fast`` model's P(single phase) beside it (``p_fast``). These are known alloys, so P is what `hea-fast
+    phase predict` gives: the model blended with the alloy's training records (``records``: single-phase
+    records / records; ``p_model``: the model alone, what a screen ranks by)."""
     import pandas as pd
 
     from hea_fast.phase import load_model
 
     m = load_model("default" if model is None else model)
     formulas = [f for f, _ in SANITY]
-    fr = m.predict_frame(formulas).reset_index(drop=True)
+    fr = m.predict_frame(formulas, memory=True).reset_index(drop=True)
     out = pd.DataFrame({"formula": formulas, "reported": [lab for _, lab in SANITY],
                         "sources_single": ["{}/{}".format(*SANITY_SOURCES[f]) for f in formulas]})
-    out = pd.concat([out, fr[["p_single", "in_domain", "domain_score", "reason"]]], axis=1)
+    out = pd.concat([out, fr[["training_records", "p_single", "p_model", "in_domain", "domain_score", "reason"]]
+                     .rename(columns={"training_records": "records"})], axis=1)
     if fast:
-        out.insert(4, "p_fast", load_model("fast").predict_frame(formulas)["p_single"].to_numpy())
+        out.insert(6, "p_fast", load_model("fast").predict_frame(formulas, memory=True)["p_single"].to_numpy())
     return out
 
 
@@ -416,7 +419,8 @@ def _cmd_demo(args) -> int:
                            "display.max_colwidth", 60):
         print(table.to_string(index=False))
     print("sources_single: shared phase datasets calling the alloy one solid-solution phase, of those reporting it "
-          "(training labels)")
+          "(training labels); records: their records calling it single phase, of all; p_single = (1 - w) p_model + "
+          "w records, w = n / (n + 3) for n records (known alloys; p_model: the model alone, what the screen ranks by)")
     print()
     # the default screen: 5-element alloys of the default palette at 5 at.% steps, every element 5-35 at.%
     parquet = out / "screen_top.parquet"

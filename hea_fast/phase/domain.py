@@ -306,7 +306,8 @@ class ApplicabilityDomain:
             raise ValueError(f"feature matrix of shape {Z.shape}; expected (n, {self.points_.shape[1]})")
         return self._knn(np.ascontiguousarray(Z), threads)
 
-    def training_match(self, fractions: np.ndarray, elements: Sequence[str], tol: float = 1e-3) -> np.ndarray:
+    def training_match(self, fractions: np.ndarray, elements: Sequence[str], tol: float = 1e-3,
+                       return_index: bool = False) -> np.ndarray:
         """Whether each row of `fractions` (n, E) over `elements` is a training composition: the same
         elements and every fraction within `tol` (default 1e-3, the resolution at which the training data
         counts compositions as one) of a training alloy's. "The same elements" is read at that resolution
@@ -314,7 +315,9 @@ class ApplicabilityDomain:
         alloy with a trace addition matches itself (so such a trace below the key resolution is a training
         composition here, while rule ii may still put it out of domain: both statements hold). The training fractions are read back from the fitted
         points (their fraction part is fraction_weight x c), so nothing else is stored. A row with any
-        amount of an element no training alloy has never matches. Needs fraction_weight > 0."""
+        amount of an element no training alloy has never matches. Needs fraction_weight > 0.
+        return_index=True gives, instead of the mask, the index of the matched training point (``points_``
+        order; the one with the smallest largest |Δ fraction|, the lower index on a tie) or -1."""
         self._check_fitted()
         if not self.fraction_weight > 0:
             raise ValueError("training_match needs a domain fitted with fraction_weight > 0")
@@ -325,7 +328,7 @@ class ApplicabilityDomain:
         Fk, foreign = self._aligned(F, els)
         T = self.points_[:, len(self.descriptors):] / self.fraction_weight
         T_support = T > 0.5 * tol
-        out = np.zeros(F.shape[0], dtype=bool)
+        out = np.full(F.shape[0], -1, dtype=np.int64)
         # a match needs the same element set, so each query is compared only with the training alloys of
         # its own set, on the set's columns (off them both sides are <= tol / 2, so within tol)
         by_set: dict[bytes, list[int]] = {}
@@ -346,8 +349,12 @@ class ApplicabilityDomain:
             for a in range(0, rows.size, 4096):
                 r = rows[a:a + 4096]
                 Q = Fk[np.ix_(r, cols)]
-                out[r] = (np.abs(Q[:, None, :] - Tc[None, :, :]) <= tol + 1e-12).all(axis=2).any(axis=1)
-        return out & ~foreign
+                gap = np.abs(Q[:, None, :] - Tc[None, :, :]).max(axis=2)  # (rows, candidates)
+                best = np.argmin(gap, axis=1)
+                hit = np.take_along_axis(gap, best[:, None], axis=1)[:, 0] <= tol + 1e-12
+                out[r] = np.where(hit, np.asarray(cand, dtype=np.int64)[best], -1)
+        out[foreign] = -1
+        return out if return_index else out >= 0
 
     def transform(self, descriptors: np.ndarray, fractions: np.ndarray, elements: Sequence[str]) -> np.ndarray:
         """Feature matrix z = [(d − μ)/σ | w·c] of the rows (fractions of elements unknown to the

@@ -49,6 +49,13 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 NODES_FILE = "nodes.npz"
 NODES_IN_JSON = 20_000  # models with more tree nodes keep them in NODES_FILE
+#: Known alloys (`PhaseModel.predict_frame(memory=True)`): a training composition's p_single is
+#: (1 − w)·p_model + w·q, q = its single-phase records / records, w = n / (n + MEMORY_KAPPA), n records.
+#: κ = 3 is what a leave-one-source-out over the six training sources picks (pooled log-loss among w in
+#: {0, .25, .5, .75, 1} and κ in {1, 3, 10, 30}); nested one level down it was chosen in 5 of 6 folds and
+#: gained +0.022 accuracy, +0.018 AUC, −0.045 log-loss on held-out rows another source reports
+#: (benchmarks/papers/phase_validation/memory_blend.md).
+MEMORY_KAPPA = 3.0
 # what np.load raises on a truncated or corrupt .npz (a zip archive of deflated .npy members)
 _NPZ_ERRORS = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 _NODE_KEYS = ("tree_offsets", "node_feature", "node_threshold", "node_left", "node_right", "node_value",
@@ -313,18 +320,47 @@ class PhaseModel:
         return pd.DataFrame({"in_domain": inside, "domain_score": score, "domain_reason": dreason},
                             index=_index(rows))
 
-    def predict_frame(self, X, threads=None):
+    def predict_frame(self, X, threads=None, memory: bool = False):
         """DataFrame `p_single`, `in_domain`, `domain_score`, `reason`, one row per input row (the
         index of pandas input, else 0..n-1). reason: why p_single is NaN, else why the row is out
-        of domain, else ''. No warning: the reasons are in the frame."""
+        of domain, else ''. No warning: the reasons are in the frame.
+
+        memory=True (what `hea-fast phase predict` does): a training composition (every fraction within
+        1e-3 of a training alloy, `ApplicabilityDomain.training_match`) of a model that carries its
+        training records gets p_single = (1 − w)·p_model + w·q, q its single-phase records / records,
+        w = n / (n + `MEMORY_KAPPA`) for its n records; columns `p_model` (the model alone, which is
+        what `predict_proba` and the screens give) and `training_records` ("a/b": a of b records call it
+        single phase; '' for other alloys) follow `reason`. Other alloys keep p_single = p_model."""
         import pandas as pd
 
         rows = read_rows(X, "nan")
         V, why = self.feature_matrix(rows, threads=threads)
         p = self._proba(V, why, threads)
         inside, score, dreason = self._domain_rows(rows, V, why)
-        return pd.DataFrame({"p_single": p, "in_domain": inside, "domain_score": score, "reason": dreason},
-                            index=_index(rows))
+        cols = {"p_single": p, "in_domain": inside, "domain_score": score, "reason": dreason}
+        if memory:
+            cols["p_single"], records = self._memory(rows, why, p)
+            cols["p_model"], cols["training_records"] = p, records
+        return pd.DataFrame(cols, index=_index(rows))
+
+    def _memory(self, rows: Rows, why, p) -> tuple[np.ndarray, np.ndarray]:
+        """(p blended with the training records for training compositions, "a/b" records per row)."""
+        out, records = p.copy(), np.full(rows.n, "", dtype=object)
+        a = self.training_alloys
+        if self.domain is None or a is None or "n_records" not in a or not self.domain.fraction_weight > 0:
+            return out, records
+        ok = np.flatnonzero(why == "")
+        if len(ok):
+            where = np.full(rows.n, -1, dtype=np.int64)
+            where[rows.rows] = np.arange(len(rows.rows))
+            sub = rows.batch[where[ok]]
+            idx = self.domain.training_match(np.asarray(sub.fractions), tuple(sub.elements), return_index=True)
+            r, i = ok[idx >= 0], idx[idx >= 0]
+            n, k = a["n_records"][i].astype(np.float64), a["n_single"][i].astype(np.float64)
+            w = n / (n + MEMORY_KAPPA)
+            out[r] = (1.0 - w) * p[r] + w * (k / n)
+            records[r] = [f"{int(x)}/{int(y)}" for x, y in zip(k, n)]
+        return out, records
 
     def neighbors(self, X, k: int = 3, threads=None):
         """DataFrame of the `k` training alloys nearest each input row in the domain's feature space
@@ -441,13 +477,14 @@ class PhaseModel:
                 msg = str(exc)
                 raise PhaseModelError(msg if str(path) in msg else f"{path}: domain files unreadable ({msg})") from None
         alloys = None
-        from hea_fast.phase.neighbors import TRAINING_ALLOY_FIELDS, TRAINING_ALLOYS_FILE
+        from hea_fast.phase.neighbors import TRAINING_ALLOY_FIELDS, TRAINING_ALLOYS_FILE, TRAINING_RECORD_FIELDS
 
         apath = path / TRAINING_ALLOYS_FILE
         if apath.exists():  # optional: the nearest training alloys' formulas and source votes
             try:
                 with open(apath, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                    alloys = {f: z[f] for f in TRAINING_ALLOY_FIELDS}
+                    alloys = {f: z[f] for f in TRAINING_ALLOY_FIELDS + TRAINING_RECORD_FIELDS
+                              if f in z.files or f in TRAINING_ALLOY_FIELDS}
             except _NPZ_ERRORS as exc:
                 raise PhaseModelError(f"{apath}: training alloys unreadable ({exc})") from None
         try:  # the constructor checks the training alloys against the domain
@@ -464,16 +501,26 @@ class PhaseModel:
 
 
 def _check_alloys(alloys: dict, domain, where: str) -> dict:
-    from hea_fast.phase.neighbors import TRAINING_ALLOY_FIELDS
+    from hea_fast.phase.neighbors import TRAINING_ALLOY_FIELDS, TRAINING_RECORD_FIELDS
 
     missing = [f for f in TRAINING_ALLOY_FIELDS if f not in alloys]
     if missing:
         raise PhaseModelError(f"{where}training alloys lack {missing}")
+    fields = TRAINING_ALLOY_FIELDS + tuple(f for f in TRAINING_RECORD_FIELDS if f in alloys)
+    if 0 < len(fields) - len(TRAINING_ALLOY_FIELDS) < len(TRAINING_RECORD_FIELDS):
+        raise PhaseModelError(f"{where}training alloys hold only part of {list(TRAINING_RECORD_FIELDS)}")
     n = None if domain is None else len(domain.points_)
-    lens = {len(alloys[f]) for f in TRAINING_ALLOY_FIELDS}
+    lens = {len(alloys[f]) for f in fields}
     if len(lens) != 1 or (n is not None and lens != {n}):
         raise PhaseModelError(f"{where}training alloys have {sorted(lens)} rows; the domain has {n} points")
-    return {f: np.asarray(alloys[f]) for f in TRAINING_ALLOY_FIELDS}
+    out = {f: np.asarray(alloys[f]) for f in fields}
+    if "n_records" in out:
+        nr, ns = out["n_records"], out["n_single"]
+        if not (nr.dtype.kind in "iu" and ns.dtype.kind in "iu" and (nr >= 1).all() and (ns >= 0).all()
+                and (ns <= nr).all()):
+            raise PhaseModelError(f"{where}training alloys' record counts are not 0 <= n_single <= n_records, "
+                                  "n_records >= 1")
+    return out
 
 
 def _index(rows: Rows):

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TRAINING_ALLOYS_FILE", "TRAINING_ALLOY_FIELDS", "nearest", "point_rows"]
+__all__ = ["TRAINING_ALLOYS_FILE", "TRAINING_ALLOY_FIELDS", "TRAINING_RECORD_FIELDS", "nearest", "point_rows"]
 
 TRAINING_ALLOYS_FILE = "training_alloys.npz"
 #: per domain point: canonical formula, "source:label" votes, sources reporting it, of them calling
 #: it single phase, and the pooled label the model was trained on
 TRAINING_ALLOY_FIELDS = ("formula", "provenance", "n_sources", "n_single_sources", "single_phase")
+#: optional, per domain point: the records behind it over all sources, and of them calling it single phase
+#: (what `PhaseModel.predict_frame(memory=True)` blends in for a training composition)
+TRAINING_RECORD_FIELDS = ("n_records", "n_single")
 _CHUNK = 128  # query rows per block: its (128, n_train) work arrays stay ~3 MB each
 _MARGIN = 8  # candidates beyond k re-measured exactly (near ties of the BLAS expansion)
 
