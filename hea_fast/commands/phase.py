@@ -13,8 +13,10 @@ fraction ranges, distance to the nearest training alloys, at least three element
 nearest training alloys over the training threshold: <= 1 inside, +inf for an element no training
 alloy has, NaN when the descriptors cannot be computed) and ``reason`` ('' for a scored in-domain
 row; why p_single is NaN or why the row is out of domain otherwise) and, for a phase model with a
-domain, ``training_composition`` (the alloy is one the model was trained on, every fraction within 1e-3:
-its p_single reproduces the training labels rather than predicting). Rows that cannot be scored
+domain, ``training_composition`` (the alloy is one the model was trained on, every fraction within 1e-3)
+and, for such an alloy, a p_single that blends the model with its training records (`PhaseModel.predict_frame`
+with memory=True: (1 - w) p_model + w q, q = single-phase records / records, w = n / (n + 3)), with
+``p_model`` (the model alone) and ``training_records`` ("a/b") beside it; --no-memory gives the model alone. Rows that cannot be scored
 (unparsable formula, an element without descriptor data) follow the CLI convention: NaN outputs and
 the reason in ``error`` as well (--errors keep), dropped (skip) or stopping the run (raise).
 
