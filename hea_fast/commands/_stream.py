@@ -138,7 +138,7 @@ def chunk_writer(path):
             w.close()
 
 
-def stream_table(cmd: str, args, score, seen=None, chunk_size: int | None = None) -> tuple[BadRows, int]:
+def stream_table(cmd: str, args, score, seen=None) -> tuple[BadRows, int, int]:
     """Run a per-row command over the table `args.input` chunk by chunk, with flat memory.
 
     score(chunk, col, bad, offset) returns the chunk's output frame (input columns first; `chunk` holds rows
@@ -146,7 +146,8 @@ def stream_table(cmd: str, args, score, seen=None, chunk_size: int | None = None
     ``args.errors`` (raise: stop at the first chunk with a bad row; skip: drop them; keep: add ``error``),
     writes ``args.output`` atomically (nothing there until the whole table is done), shows a progress bar on
     tables of more than one chunk, calls seen(out) with each written frame and writes a header-only table
-    (score on no rows) for a table without data rows. Returns (bad rows, rows read); the caller reports."""
+    (score on no rows) for a table without data rows. Returns (bad rows, rows read, rows written); the caller
+    reports."""
     import sys
 
     import pandas as pd
@@ -157,7 +158,7 @@ def stream_table(cmd: str, args, score, seen=None, chunk_size: int | None = None
     fmt = table_format(src)
     if not src.is_file():
         raise FileNotFoundError(f"input file not found: {src}")
-    size = chunk_size or args.chunk_size
+    size = args.chunk_size
     bad = BadRows(cmd, src, fmt)
     dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
     total = count_rows(src, fmt)
@@ -192,4 +193,4 @@ def stream_table(cmd: str, args, score, seen=None, chunk_size: int | None = None
             head = table_header(src, fmt, dialect)
             col = formula_column(head, args.formula_column, src)
             emit(pd.DataFrame({c: pd.Series(dtype=object) for c in head}), 0)
-    return bad, n_in
+    return bad, n_in, writer.rows

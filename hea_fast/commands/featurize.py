@@ -70,21 +70,16 @@ def handler(args) -> int:
         return 0
     if not args.input or not args.output:
         raise ValueError("featurize needs IN and -o OUT (or --list)")
-    src, dst = Path(args.input), Path(args.output)
-    table_format(src), table_format(dst)  # an unsupported file type fails before any work
+    dst = Path(args.output)
+    table_format(args.input)  # an unsupported input type fails before the descriptor names are checked
     descriptors = args.descriptors
     if descriptors is not None and len(descriptors) == 1:
         descriptors = descriptors[0]  # a set name or a single descriptor
     resolve(descriptors, args.table)  # unknown names fail here, before any work
 
-    n_out = [0]
-
-    def seen(out):
-        n_out[0] += len(out)
-
     # read, featurized and written --chunk-size rows at a time: flat memory however large the table
-    bad, n_in = stream_table("featurize", args, lambda chunk, col, bad, offset: _featurize_chunk(
-        chunk, col, offset, bad, args, descriptors), seen)
+    bad, n_in, n_out = stream_table("featurize", args, lambda chunk, col, bad, offset: _featurize_chunk(
+        chunk, col, offset, bad, args, descriptors))
     bad.report(n_in, args.errors, args.errors_out)
-    print(f"featurize: {n_out[0]} of {n_in} rows -> {dst}", file=sys.stderr)
+    print(f"featurize: {n_out} of {n_in} rows -> {dst}", file=sys.stderr)
     return 0

@@ -257,15 +257,10 @@ def _predict(args) -> int:
     from hea_fast.commands._stream import stream_table
 
     model = load_mixture_model(args.model)
-    n_out = [0]
-
-    def seen(out):
-        n_out[0] += len(out)
-
-    bad, n_rows = stream_table("mixture predict", args, lambda chunk, col, bad, offset: _predict_rows(
-        model, chunk, col, bad, "keep", offset), seen)  # --chunk-size rows at a time: flat memory
+    bad, n_rows, n_out = stream_table("mixture predict", args, lambda chunk, col, bad, offset: _predict_rows(
+        model, chunk, col, bad, "keep", offset))  # --chunk-size rows at a time: flat memory
     bad.report(n_rows, args.errors, args.errors_out)
-    print(f"{n_out[0]} rows -> {args.output}")
+    print(f"{n_out} rows -> {args.output}")
     return 0
 
 

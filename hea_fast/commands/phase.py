@@ -123,18 +123,17 @@ def _predict(args) -> int:
     if args.neighbors and kind != "phase":
         raise ValueError(f"--neighbors needs a phase model (its applicability domain); --model {args.model} is a "
                          f"{kind} model")
-    tally = {"written": 0, "scored": 0, "inside": 0, "known": 0}
+    tally = {"scored": 0, "inside": 0, "known": 0}
 
     def seen(out):
         import numpy as np
 
-        tally["written"] += len(out)
         tally["scored"] += int(np.isfinite(out["p_single"].to_numpy(dtype=float)).sum())
         tally["inside"] += int(out["in_domain"].fillna(False).sum())
         if "training_composition" in out.columns:
             tally["known"] += int(out["training_composition"].sum())
 
-    bad, n_rows = stream_table("phase predict", args, lambda chunk, col, bad, offset: _predict_chunk(
+    bad, n_rows, n_out = stream_table("phase predict", args, lambda chunk, col, bad, offset: _predict_chunk(
         kind, model, chunk, col, bad, offset, args), seen)
     bad.report(n_rows, args.errors, args.errors_out)
     with_domain = kind == "phase" and model.domain is not None
@@ -142,7 +141,7 @@ def _predict(args) -> int:
            else " (no applicability domain for this model: in_domain is empty)")
     if with_domain:
         dom += f", {tally['known']} training compositions of the model"
-    print(f"wrote {args.output}: {tally['scored']} of {tally['written']} rows scored by the {kind} model{dom}")
+    print(f"wrote {args.output}: {tally['scored']} of {n_out} rows scored by the {kind} model{dom}")
     return 0
 
 

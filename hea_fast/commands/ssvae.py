@@ -151,7 +151,7 @@ def _predict(args):
         out["p_single"] = p
         return out
 
-    bad, n_rows = stream_table("ssvae predict", args, score)  # --chunk-size rows at a time: flat memory
+    bad, n_rows, _ = stream_table("ssvae predict", args, score)  # --chunk-size rows at a time: flat memory
     bad.report(n_rows, args.errors, args.errors_out)
     print(f"wrote {args.output}: {n_scored[0]} rows scored, {len(bad)} could not be")
     return 0

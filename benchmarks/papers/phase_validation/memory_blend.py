@@ -153,7 +153,9 @@ def _auc_ll(y, p):
 
 
 def _ci(v: dict) -> str:
-    return f"{v['value']:.3f} [{v['lo']:.3f}, {v['hi']:.3f}]"
+    from hea_fast.validation.report import ci_cell
+
+    return ci_cell(v["value"], v["lo"], v["hi"])
 
 
 def markdown(r: dict) -> str:
