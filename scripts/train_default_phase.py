@@ -35,9 +35,12 @@ probabilities equal the fitted estimator's to 1e-12.
 
 The forest's node arrays go to nodes.npz; predictions of feature rows by the C++ forest walker, equal to
 scikit-learn's bitwise. training_alloys.npz holds, per domain point, the training alloy's formula and
-source votes (`PhaseModel.neighbors`) and its records (`PhaseModel.predict_frame(memory=True)`). ``--alloys-only DIR`` writes only that file for an existing
-model directory, after checking that the pooled frame has the fingerprint DIR/TRAINING.json records
-and reproduces the directory's domain points bit for bit (nothing else in DIR changes).
+source votes (`PhaseModel.neighbors`) and its records; records.npz every recorded composition of the
+data with its records, including the compositions whose sources tie (not training rows; what
+`PhaseModel.predict_frame(memory=True)` blends in, `hea_fast.phase.records`). ``--alloys-only DIR``
+writes only those two files for an existing model directory, after checking that the pooled frame has
+the fingerprint DIR/TRAINING.json records and reproduces the directory's domain points bit for bit
+(nothing else in DIR changes).
 """
 from __future__ import annotations
 
@@ -131,7 +134,8 @@ def add_training_alloys(directory: Path, conflict: str) -> int:
 
     model = PhaseModel.load(directory)
     recorded = read_json(directory / "TRAINING.json", what="training record")["data"]
-    pooled = pool(harmonised_phase_data(DEFAULT_SOURCES, conflict=conflict), conflict)
+    data = harmonised_phase_data(DEFAULT_SOURCES, conflict=conflict)
+    pooled = pool(data, conflict)
     rows = "\n".join(f"{k}={int(v)}" for k, v in zip(pooled["key"], pooled["single_phase"]))
     if fingerprint(rows) != recorded["training_frame_fingerprint"]:
         print(f"the pooled frame is not the one {directory} was trained on (fingerprint differs); nothing written",
@@ -140,10 +144,13 @@ def add_training_alloys(directory: Path, conflict: str) -> int:
     model.training_alloys = training_alloys(model.domain, pooled)
     from hea_fast._io import atomic_path
     from hea_fast.phase.neighbors import TRAINING_ALLOYS_FILE
+    from hea_fast.phase.records import RecordTable
 
     with atomic_path(directory / TRAINING_ALLOYS_FILE, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **model.training_alloys)
-    print(f"wrote {directory / TRAINING_ALLOYS_FILE}: {len(pooled)} training alloys", file=sys.stderr)
+    records = RecordTable.from_frame(data)
+    records.save(directory)
+    print(f"wrote {directory / TRAINING_ALLOYS_FILE}: {len(pooled)} training alloys; {records}", file=sys.stderr)
     return 0
 
 
@@ -174,13 +181,15 @@ def main(argv=None) -> int:
                     help="domain: fewest elements an in-domain alloy has (3: binaries are out; 1: no such rule)")
     ap.add_argument("--validation", default=str(VALIDATION), help="phase validation folder (metrics for TRAINING.json)")
     ap.add_argument("--alloys-only", default=None, metavar="DIR",
-                    help="only add training_alloys.npz to the existing model directory DIR (no training)")
+                    help="only (re)write training_alloys.npz and records.npz of the existing model directory DIR "
+                    "(no training; the pooled data must be the one it was trained on)")
     args = ap.parse_args(argv)
     if args.alloys_only:
         return add_training_alloys(Path(args.alloys_only), args.conflict)
     from threadpoolctl import threadpool_limits
 
     from hea_fast.phase import ApplicabilityDomain, PhaseEnsembleClassifier
+    from hea_fast.phase.records import RecordTable
     from hea_fast.validation import DEFAULT_SOURCES, element_columns, harmonised_phase_data, pool
     from hea_fast.validation.models import label_fractions
 
@@ -236,6 +245,7 @@ def main(argv=None) -> int:
     model = est.export(domain, metadata={"training": "TRAINING.json", "selected": training["selected"],
                                          "calibration": training["calibration"], "n_train": int(len(pooled))})
     model.training_alloys = training_alloys(domain, pooled)
+    model.records = RecordTable.from_frame(data)  # every recorded composition, ties included
     if "distillation" in model.metadata:  # draws, student and fidelity, as model.json has them
         training["distillation"] = model.metadata["distillation"]
     p_est = est.predict_proba(X)[:, 1]

@@ -71,6 +71,7 @@ def bundled_files():
             "data/models/phase_default/TRAINING.json", "data/models/phase_fast/model.json",
             "data/models/phase_fast/domain.npz", "data/models/phase_fast/TRAINING.json",
             "data/models/phase_default/training_alloys.npz", "data/models/phase_fast/training_alloys.npz",
+            "data/models/phase_default/records.npz", "data/models/phase_fast/records.npz",
             "datasets/metadata.json", "py.typed", "_core.pyi", "_cuda.pyi"]
     missing = [n for n in need if not (pkg / n).is_file()]
     if missing:

@@ -148,7 +148,7 @@ def test_broken_models_give_one_line_errors_naming_the_path(table, tmp_path, cap
     for f in bad_domain.glob("domain.npz"):
         f.write_bytes(b"not a zip file")
     truncated = []  # the forest's nodes, the training alloys, the domain: cut short as by an interrupted copy
-    for name in ("nodes.npz", "training_alloys.npz", "domain.npz"):
+    for name in ("nodes.npz", "training_alloys.npz", "records.npz", "domain.npz"):
         broken = tmp_path / f"truncated_{name.split('.')[0]}"
         shutil.copytree(default_model_dir(), broken)
         data = (broken / name).read_bytes()

@@ -548,25 +548,44 @@ def test_training_match_index_is_the_nearest_training_alloy_within_tolerance():
     np.testing.assert_array_equal(d.training_match(Q, d.elements_), idx >= 0)
 
 
+def _brute_records(records, formula):
+    """(records, single-phase records) of every recorded composition with the alloy's element set and
+    every fraction within 1e-3, one at a time (an element below 5e-4 counts as absent)."""
+    F, els = _fractions([formula])
+    q = dict(zip(els, F[0]))
+    n = k = 0
+    for i in range(len(records)):
+        r = dict(zip(records.elements, records.fractions[i]))
+        keys = set(q) | set(r)
+        if {e for e in keys if q.get(e, 0) > 5e-4} != {e for e in keys if r.get(e, 0) > 5e-4}:
+            continue
+        if max(abs(q.get(e, 0.0) - r.get(e, 0.0)) for e in keys) <= 1e-3 + 1e-12:
+            n, k = n + int(records.n_records[i]), k + int(records.n_single[i])
+    return n, k
+
+
 def test_memory_blends_known_alloys_only():
     m = load_model("default")
-    alloys = ["CoCrFeMnNi", "NbMoTaW", "Ti35Nb25Mo25Ta10W5", "Nd20Fe80", "Co24.99Cr24.99Fe24.99Ni24.99Hf0.04"]
+    alloys = ["CoCrFeMnNi", "NbMoTaW", "Ti35Nb25Mo25Ta10W5", "Nd20Fe80", "Co24.99Cr24.99Fe24.99Ni24.99Hf0.04",
+              "AlCoCrFeNi"]
     plain = m.predict_frame(alloys)
     assert list(plain.columns) == ["p_single", "in_domain", "domain_score", "reason"]
     f = m.predict_frame(alloys, memory=True)
     assert list(f.columns) == ["p_single", "in_domain", "domain_score", "reason", "p_model", "training_records"]
     np.testing.assert_array_equal(f["p_model"].to_numpy(), plain["p_single"].to_numpy())
     np.testing.assert_array_equal(f["in_domain"].to_numpy(), plain["in_domain"].to_numpy())
-    a = m.training_alloys
-    known = m.domain.training_match(*_fractions(alloys[:2]), return_index=True)
-    n, k = a["n_records"][known].astype(float), a["n_single"][known].astype(float)
-    w = n / (n + 3.0)
-    np.testing.assert_allclose(f["p_single"].iloc[:2], (1 - w) * plain["p_single"].iloc[:2] + w * k / n, rtol=0, atol=1e-15)
-    assert f["training_records"].iloc[0] == f"{int(k[0])}/{int(n[0])}"
+    for i in (0, 1, 4, 5):  # the blend, against the records counted one by one
+        n, k = _brute_records(m.records, alloys[i])
+        assert n > 0 and f["training_records"].iloc[i] == f"{k}/{n}"
+        w = n / (n + 3.0)
+        assert f["p_single"].iloc[i] == pytest.approx((1 - w) * plain["p_single"].iloc[i] + w * k / n, abs=1e-15)
     # a new alloy keeps the model's P; a row without a probability stays NaN; a sub-resolution trace is the alloy
     assert f["p_single"].iloc[2] == plain["p_single"].iloc[2] and f["training_records"].iloc[2] == ""
     assert np.isnan(f["p_single"].iloc[3]) and f["training_records"].iloc[3] == ""
-    assert f["training_records"].iloc[4] != ""
+    assert f["training_records"].iloc[4] == f"{_brute_records(m.records, 'CoCrFeNi')[1]}/" \
+        f"{_brute_records(m.records, 'CoCrFeNi')[0]}"
+    # AlCoCrFeNi is no training composition (its six sources tie 3:3) but its records count
+    assert not m.domain.training_match(*_fractions(["AlCoCrFeNi"]))[0]
 
 
 def _fractions(formulas):
@@ -576,16 +595,29 @@ def _fractions(formulas):
     return np.asarray(b.fractions), b.elements
 
 
-def test_a_model_without_records_keeps_the_model_and_bad_records_are_refused(tmp_path):
+def test_models_saved_before_records_npz_keep_their_rule_and_bad_records_are_refused(tmp_path):
     m = load_model("default")
     m.save(tmp_path / "m")
+    assert (tmp_path / "m" / "records.npz").is_file()
+    (tmp_path / "m" / "records.npz").unlink()  # a model directory written before records.npz
+    alloys = ["CoCrFeMnNi", "NbMoTaW", "AlCoCrFeNi"]
+    back = load_model(tmp_path / "m")
+    assert back.records is None
+    f = back.predict_frame(alloys, memory=True)
+    # its training compositions blend their own records (training_alloys.npz); the tie AlCoCrFeNi is not one
+    a = back.training_alloys
+    known = back.domain.training_match(*_fractions(alloys[:2]), return_index=True)
+    n, k = a["n_records"][known].astype(float), a["n_single"][known].astype(float)
+    w = n / (n + 3.0)
+    np.testing.assert_allclose(f["p_single"].iloc[:2], (1 - w) * f["p_model"].iloc[:2] + w * k / n, rtol=0, atol=1e-15)
+    assert f["training_records"].iloc[0] == f"{int(k[0])}/{int(n[0])}"
+    assert f["p_single"].iloc[2] == f["p_model"].iloc[2] and f["training_records"].iloc[2] == ""
     path = tmp_path / "m" / "training_alloys.npz"
     with np.load(path) as z:
         fields = {k: z[k] for k in z.files}
     old = {k: v for k, v in fields.items() if k not in ("n_records", "n_single")}
-    np.savez(path, **old)  # a model directory written before the records were stored
-    back = load_model(tmp_path / "m")
-    f = back.predict_frame(["CoCrFeMnNi", "NbMoTaW"], memory=True)
+    np.savez(path, **old)  # ... and one written before the records were stored at all
+    f = load_model(tmp_path / "m").predict_frame(alloys, memory=True)
     np.testing.assert_array_equal(f["p_single"].to_numpy(), f["p_model"].to_numpy())
     assert (f["training_records"] == "").all()
     np.savez(path, **{**old, "n_records": fields["n_records"]})
@@ -595,6 +627,14 @@ def test_a_model_without_records_keeps_the_model_and_bad_records_are_refused(tmp
     bad["n_single"] = bad["n_records"] + 1
     np.savez(path, **bad)
     with pytest.raises(PhaseModelError, match="n_single <= n_records"):
+        load_model(tmp_path / "m")
+    np.savez(path, **fields)
+    m.records.save(tmp_path / "m")
+    bad_records = {"formula": m.records.formula, "elements": np.asarray(m.records.elements),
+                   "fractions": m.records.fractions, "n_records": m.records.n_records,
+                   "n_single": m.records.n_records + 1}
+    np.savez(tmp_path / "m" / "records.npz", **bad_records)
+    with pytest.raises(PhaseModelError, match=r"records\.npz.*n_single <= n_records"):
         load_model(tmp_path / "m")
 
 
@@ -609,3 +649,12 @@ def test_bundled_records_are_the_pooled_datas(shared_data):
         i = m.domain.training_match(F, els, return_index=True)[0]
         assert (int(m.training_alloys["n_single"][i]), int(m.training_alloys["n_records"][i])) == \
             (int(pooled.loc[key, "n_single"]), int(pooled.loc[key, "n_records"]))
+    # records.npz: every recorded key once, with the records of all its sources (ties included)
+    data = harmonised_phase_data()
+    r = m.records
+    assert len(r) == data["key"].nunique() > len(pooled) and int(r.n_records.sum()) == int(data["n_records"].sum())
+    F, els = _fractions(["AlCoCrFeNi"])
+    rows = data[data["key"] == composition_keys(F, els)[0]]
+    assert rows["single_phase"].sum() * 2 == len(rows) == 6  # a 3:3 tie of the sources, so not a training row
+    n, k = r.records_for(F, els)
+    assert (int(n[0]), int(k[0])) == (int(rows["n_records"].sum()), int(rows["n_single"].sum())) == (117, 56)

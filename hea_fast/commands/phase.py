@@ -14,9 +14,11 @@ nearest training alloys over the training threshold: <= 1 inside, +inf for an el
 alloy has, NaN when the descriptors cannot be computed) and ``reason`` ('' for a scored in-domain
 row; why p_single is NaN or why the row is out of domain otherwise) and, for a phase model with a
 domain, ``training_composition`` (the alloy is one the model was trained on, every fraction within 1e-3)
-and, for such an alloy, a p_single that blends the model with its training records (`PhaseModel.predict_frame`
-with memory=True: (1 - w) p_model + w q, q = single-phase records / records, w = n / (n + 3)), with
-``p_model`` (the model alone) and ``training_records`` ("a/b") beside it; --no-memory gives the model alone. Rows that cannot be scored
+and, for an alloy the training data records (every fraction within 1e-3 of a recorded composition: the
+training compositions and the ones left out of training because their sources tie, e.g. AlCoCrFeNi), a
+p_single that blends the model with those records (`PhaseModel.predict_frame` with memory=True:
+(1 - w) p_model + w q, q = single-phase records / records, w = n / (n + 3)), with ``p_model`` (the model
+alone) and ``training_records`` ("a/b") beside it; --no-memory gives the model alone. Rows that cannot be scored
 (unparsable formula, an element without descriptor data) follow the CLI convention: NaN outputs and
 the reason in ``error`` as well (--errors keep), dropped (skip) or stopping the run (raise).
 
@@ -326,6 +328,13 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
                          "n_elements": len(d.elements_), "fraction_weight": d.fraction_weight,
                          "fraction_tolerance": d.fraction_tolerance, "min_element_count": d.min_element_count,
                          "min_fraction_ratio": d.min_fraction_ratio, "min_components": d.min_components}
+    if model.records is not None:  # what `phase predict` blends into the P of a recorded composition
+        from hea_fast.phase.records import MEMORY_KAPPA
+
+        r = model.records
+        out["memory"] = {"recorded_compositions": len(r), "records": int(r.n_records.sum()),
+                         "kappa": MEMORY_KAPPA, "rule": "p = (1 - w) p_model + w q, q = single-phase records / "
+                         "records within 1e-3, w = n / (n + kappa)"}
     record = None
     training = path / "TRAINING.json"
     if training.is_file():
@@ -389,9 +398,9 @@ def register(sub) -> None:
                    "(default: none; phase models only)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--no-memory", action="store_true",
-                   help="p_single of a training composition is the model's alone (default: blended with the training "
-                   "records of that alloy, (1 - w) p_model + w q, q its single-phase records / records, w = n / (n + 3) "
-                   "for its n records; p_model and training_records are then written too)")
+                   help="p_single of a recorded alloy is the model's alone (default: blended with the training data's "
+                   "records of that alloy (within 1e-3), (1 - w) p_model + w q, q its single-phase records / records, "
+                   "w = n / (n + 3) for its n records; p_model and training_records are then written too)")
     p.add_argument("--chunk-size", type=positive_int, default=CHUNK_ROWS, metavar="N",
                    help="rows read, scored and written at a time: memory stays flat however large the table; a "
                    "progress bar shows on tables of more than one chunk (default: %(default)s)")

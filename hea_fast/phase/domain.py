@@ -105,6 +105,7 @@ import pandas as pd
 from hea_fast._io import atomic_path, atomic_write_json, read_json
 from hea_fast.composition import CompositionError, row_amounts
 from hea_fast.features import DESCRIPTORS, featurize_array, resolve
+from hea_fast.phase.records import align_fractions, composition_matches
 
 __all__ = ["ApplicabilityDomain", "DEFAULT_DESCRIPTORS", "DOMAIN_COLUMNS"]
 
@@ -327,32 +328,13 @@ class ApplicabilityDomain:
             raise ValueError(f"fractions have shape {F.shape}; expected (n, {len(els)}) over {list(els)}")
         Fk, foreign = self._aligned(F, els)
         T = self.points_[:, len(self.descriptors):] / self.fraction_weight
-        T_support = T > 0.5 * tol
         out = np.full(F.shape[0], -1, dtype=np.int64)
         # a match needs the same element set, so each query is compared only with the training alloys of
-        # its own set, on the set's columns (off them both sides are <= tol / 2, so within tol)
-        by_set: dict[bytes, list[int]] = {}
-        for i, key in enumerate(np.packbits(T_support, axis=1)):
-            by_set.setdefault(key.tobytes(), []).append(i)
-        Q_support = Fk > 0.5 * tol
-        keys = np.packbits(Q_support, axis=1)
-        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        order = np.argsort(inverse.ravel(), kind="stable")
-        starts = np.searchsorted(inverse.ravel()[order], np.arange(len(uniq) + 1))
-        for u in range(len(uniq)):
-            cand = by_set.get(uniq[u].tobytes())
-            if cand is None:
-                continue
-            cols = np.flatnonzero(Q_support[first[u]])
-            Tc = T[np.ix_(cand, cols)]
-            rows = order[starts[u]:starts[u + 1]]
-            for a in range(0, rows.size, 4096):
-                r = rows[a:a + 4096]
-                Q = Fk[np.ix_(r, cols)]
-                gap = np.abs(Q[:, None, :] - Tc[None, :, :]).max(axis=2)  # (rows, candidates)
-                best = np.argmin(gap, axis=1)
-                hit = np.take_along_axis(gap, best[:, None], axis=1)[:, 0] <= tol + 1e-12
-                out[r] = np.where(hit, np.asarray(cand, dtype=np.int64)[best], -1)
+        # its own set, on the set's columns
+        for r, cand, gap in composition_matches(Fk, T, tol):
+            best = np.argmin(gap, axis=1)
+            hit = np.take_along_axis(gap, best[:, None], axis=1)[:, 0] <= tol + 1e-12
+            out[r] = np.where(hit, cand[best], -1)
         out[foreign] = -1
         return out if return_index else out >= 0
 
@@ -366,15 +348,7 @@ class ApplicabilityDomain:
     def _aligned(self, F: np.ndarray, els: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(Fk, foreign): the fractions F over `els` as columns of the training elements (others left out),
         and which rows hold an element no training alloy has."""
-        col = {e: j for j, e in enumerate(self.elements_)}
-        Fk = np.zeros((F.shape[0], len(self.elements_)))
-        foreign = np.zeros(F.shape[0], dtype=bool)
-        for j, e in enumerate(els):
-            if e in col:
-                Fk[:, col[e]] = F[:, j]
-            else:
-                foreign |= F[:, j] > 0
-        return Fk, foreign
+        return align_fractions(F, els, self.elements_)
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -39,6 +39,7 @@ import numpy as np
 from hea_fast._io import CheckpointError, atomic_write_json, read_json
 from hea_fast.composition import CompositionBatch, CompositionError, row_amounts
 from hea_fast.features import BadRowsWarning, check_errors, featurize_array, warn_bad_rows
+from hea_fast.phase.records import MEMORY_KAPPA, RECORDS_FILE, RecordTable, blend
 
 __all__ = ["PhaseModel", "PhaseModelError", "Rows", "read_rows", "feature_matrix", "element_fractions",
            "default_descriptors", "alloy_systems", "default_model_dir", "load_model", "FORMAT_NAME",
@@ -49,13 +50,6 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 NODES_FILE = "nodes.npz"
 NODES_IN_JSON = 20_000  # models with more tree nodes keep them in NODES_FILE
-#: Known alloys (`PhaseModel.predict_frame(memory=True)`): a training composition's p_single is
-#: (1 − w)·p_model + w·q, q = its single-phase records / records, w = n / (n + MEMORY_KAPPA), n records.
-#: κ = 3 is what a leave-one-source-out over the six training sources picks (pooled log-loss among w in
-#: {0, .25, .5, .75, 1} and κ in {1, 3, 10, 30}); nested one level down it was chosen in 5 of 6 folds and
-#: gained +0.022 accuracy, +0.018 AUC, −0.045 log-loss on held-out rows another source reports
-#: (benchmarks/papers/phase_validation/memory_blend.md).
-MEMORY_KAPPA = 3.0
 # what np.load raises on a truncated or corrupt .npz (a zip archive of deflated .npy members)
 _NPZ_ERRORS = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 _NODE_KEYS = ("tree_offsets", "node_feature", "node_threshold", "node_left", "node_right", "node_value",
@@ -226,13 +220,15 @@ class PhaseModel:
     """
 
     def __init__(self, params, domain=None, metadata: dict | None = None, table: str = "default",
-                 training_alloys: dict | None = None):
+                 training_alloys: dict | None = None, records: RecordTable | None = None):
         self.params = params
         self.domain = domain
         self.metadata = dict(metadata or {})
         self.table = table
         # per domain point (hea_fast.phase.neighbors.TRAINING_ALLOY_FIELDS), or None
         self.training_alloys = None if training_alloys is None else _check_alloys(training_alloys, domain, "")
+        # every recorded composition of the training data and its records (`hea_fast.phase.records`), or None
+        self.records = records
 
     def __repr__(self) -> str:
         p = self.params
@@ -325,12 +321,15 @@ class PhaseModel:
         index of pandas input, else 0..n-1). reason: why p_single is NaN, else why the row is out
         of domain, else ''. No warning: the reasons are in the frame.
 
-        memory=True (what `hea-fast phase predict` does): a training composition (every fraction within
-        1e-3 of a training alloy, `ApplicabilityDomain.training_match`) of a model that carries its
-        training records gets p_single = (1 − w)·p_model + w·q, q its single-phase records / records,
-        w = n / (n + `MEMORY_KAPPA`) for its n records; columns `p_model` (the model alone, which is
-        what `predict_proba` and the screens give) and `training_records` ("a/b": a of b records call it
-        single phase; '' for other alloys) follow `reason`. Other alloys keep p_single = p_model."""
+        memory=True (what `hea-fast phase predict` does): a composition the training data records (every
+        fraction within 1e-3 of a recorded one, the same elements) gets p_single = (1 − w)·p_model + w·q,
+        q = single-phase records / records and w = n / (n + `MEMORY_KAPPA`) for its n records, summed over
+        the recorded compositions within 1e-3 (`RecordTable.records_for`). That includes compositions the
+        model was not trained on because their sources tie (AlCoCrFeNi). A model without `records` (saved
+        before records.npz) blends its training compositions' own records (the domain's
+        `training_match`). Columns `p_model` (the model alone, which is what `predict_proba` and the
+        screens give) and `training_records` ("a/b": a of b records call it single phase; '' for other
+        alloys) follow `reason`. Other alloys keep p_single = p_model."""
         import pandas as pd
 
         rows = read_rows(X, "nan")
@@ -344,21 +343,26 @@ class PhaseModel:
         return pd.DataFrame(cols, index=_index(rows))
 
     def _memory(self, rows: Rows, why, p) -> tuple[np.ndarray, np.ndarray]:
-        """(p blended with the training records for training compositions, "a/b" records per row)."""
+        """(p blended with the records of recorded compositions, "a/b" records per row)."""
         out, records = p.copy(), np.full(rows.n, "", dtype=object)
         a = self.training_alloys
-        if self.domain is None or a is None or "n_records" not in a or not self.domain.fraction_weight > 0:
+        if self.records is None and (self.domain is None or a is None or "n_records" not in a
+                                     or not self.domain.fraction_weight > 0):
             return out, records
         ok = np.flatnonzero(why == "")
         if len(ok):
             where = np.full(rows.n, -1, dtype=np.int64)
             where[rows.rows] = np.arange(len(rows.rows))
             sub = rows.batch[where[ok]]
-            idx = self.domain.training_match(np.asarray(sub.fractions), tuple(sub.elements), return_index=True)
-            r, i = ok[idx >= 0], idx[idx >= 0]
-            n, k = a["n_records"][i].astype(np.float64), a["n_single"][i].astype(np.float64)
-            w = n / (n + MEMORY_KAPPA)
-            out[r] = (1.0 - w) * p[r] + w * (k / n)
+            F, els = np.asarray(sub.fractions), tuple(sub.elements)
+            if self.records is not None:
+                n, k = self.records.records_for(F, els)
+            else:  # an older model: its training compositions' own records
+                idx = self.domain.training_match(F, els, return_index=True)
+                n = np.where(idx >= 0, a["n_records"][idx], 0).astype(np.int64)
+                k = np.where(idx >= 0, a["n_single"][idx], 0).astype(np.int64)
+            r, n, k = ok[n > 0], n[n > 0], k[n > 0]
+            out[r] = blend(p[r], n, k, MEMORY_KAPPA)
             records[r] = [f"{int(x)}/{int(y)}" for x, y in zip(k, n)]
         return out, records
 
@@ -424,6 +428,8 @@ class PhaseModel:
             with atomic_path(path / TRAINING_ALLOYS_FILE, suffix=".npz") as tmp:
                 np.savez_compressed(tmp, **{k: np.asarray(v, dtype=str) if np.asarray(v).dtype == object else
                                             np.asarray(v) for k, v in self.training_alloys.items()})
+        if self.records is not None:
+            self.records.save(path)
         params = self.params.to_dict()
         if self.params.node_feature.size > NODES_IN_JSON:  # a forest: the node arrays go to nodes.npz
             from hea_fast._io import atomic_path
@@ -487,9 +493,15 @@ class PhaseModel:
                               if f in z.files or f in TRAINING_ALLOY_FIELDS}
             except _NPZ_ERRORS as exc:
                 raise PhaseModelError(f"{apath}: training alloys unreadable ({exc})") from None
+        records = None
+        if (path / RECORDS_FILE).exists():  # optional: every recorded composition and its records
+            try:
+                records = RecordTable.load(path)
+            except ValueError as exc:
+                raise PhaseModelError(str(exc)) from None
         try:  # the constructor checks the training alloys against the domain
             return cls(params, domain, doc.get("metadata") or {}, table=str(doc.get("table", "default")),
-                       training_alloys=alloys)
+                       training_alloys=alloys, records=records)
         except PhaseModelError as exc:
             raise PhaseModelError(f"{apath}: {exc}") from None
 
