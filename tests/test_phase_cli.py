@@ -70,8 +70,9 @@ def test_predict_default_model_equals_the_library(model, table, tmp_path, capsys
     listed = pd.read_csv(errs)
     assert listed["line"].tolist() == [3, 5, 7] and listed["formula"].fillna("").tolist() == ["Nd20Fe40Co40",
                                                                                                "cocrfeni", ""]
-    err = capsys.readouterr().err
-    assert "3 of 8 rows" in err and "line 3:" in err and "line 5:" in err
+    cap = capsys.readouterr()
+    assert "3 of 8 rows" in cap.err and "line 3:" in cap.err and "line 5:" in cap.err
+    assert "5 training compositions of the model, 5 blended with their records in the training data" in cap.out
 
 
 def test_predict_errors_skip_and_raise(table, tmp_path, capsys):

@@ -143,9 +143,9 @@ def _table(tmp_path):
     df = pd.DataFrame({
         "Alloy": ["CoCrFeMnNi", "HfNbTaTiZr", "NbMoTaW", "Al0.5CoCrFeNi", "AlCoCrCuFeNi", "Al2CoCrFeNi",
                   "Co21Cr20Fe20Mn20Ni19", "Ti30Nb30Mo10Ta25W5", "CuNi", "Fe50Cr50", "Nd20Fe40Co40", "notaformula",
-                  "CoCrNi", "Al0.3CoCrFeNi", "AlCrFeNiV", "Ti25Zr25Nb25Ta25"],
+                  "CoCrNi", "Al0.3CoCrFeNi", "AlCrFeNiV", "Ti25Zr25Nb25Ta25", "AlCoCrFeNi"],
         "Phase": ["FCC", "BCC", "BCC", "FCC", "FCC+BCC", "BCC+B2", "FCC", "BCC", "FCC", "BCC+sigma", "IM", "FCC", None,
-                  "FCC", "BCC+B2", "BCC"]})
+                  "FCC", "BCC+B2", "BCC", "BCC+B2"]})
     path = tmp_path / "labelled.csv"
     df.to_csv(path, index=False)
     return df, path
@@ -156,9 +156,9 @@ def test_evaluate_command_end_to_end(model, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["phase", "evaluate", str(path), "--label-column", "Phase", "-o", str(out), "--n-boot", "200"]) == 0
     text = capsys.readouterr().out
-    assert "13 of 16 rows scored (1 unreadable formulas, 1 without a label, 1 without a probability" in text
+    assert "14 of 17 rows scored (1 unreadable formulas, 1 without a label, 1 without a probability" in text
     rec = json.loads((out / "metrics.json").read_text())
-    assert rec["counts"] == {"rows": 16, "unreadable_formula": 1, "no_label": 1, "no_probability": 1, "scored": 13}
+    assert rec["counts"] == {"rows": 17, "unreadable_formula": 1, "no_label": 1, "no_probability": 1, "scored": 14}
     # the same numbers from the library, computed here
     good = df[df["Alloy"] != "notaformula"].reset_index(drop=True)
     fr = model.predict_frame(good["Alloy"].tolist(), memory=True)  # evaluate scores as phase predict does
@@ -167,16 +167,21 @@ def test_evaluate_command_end_to_end(model, tmp_path, capsys):
 
     batch, _ = BadRows("t", path).parse(good["Alloy"])
     train = model.domain.training_match(np.asarray(batch.fractions), batch.elements)
-    ref = evaluate_predictions(y, fr["p_single"].to_numpy(), alloy_systems(batch), fr["in_domain"].to_numpy(), train,
+    # AlCoCrFeNi is no training composition (its sources tie) but its records are blended in: memory, so "known"
+    recorded = (fr["training_records"] != "").to_numpy()
+    assert not train[-1] and recorded[-1]
+    known = train | recorded
+    ref = evaluate_predictions(y, fr["p_single"].to_numpy(), alloy_systems(batch), fr["in_domain"].to_numpy(), known,
                                n_boot=200, seed=0)
     for name in SLICES:
         assert rec["slices"][name]["n"] == ref[name]["n"]
         for k in ("accuracy", "auc", "log_loss", "ece"):
             a, r = rec["slices"][name][k]["value"], ref[name][k]["value"]
             assert (np.isnan(a) and np.isnan(r)) or a == pytest.approx(r, abs=1e-12)
-    assert train.sum() == rec["slices"]["training compositions"]["n"] + 1  # CoCrNi is known but unlabelled
+    assert known.sum() == rec["slices"]["training compositions"]["n"] + 1  # CoCrNi is known but unlabelled
     pred = pd.read_csv(out / "predictions.csv")
-    assert len(pred) == 15 and {"label", "p_single", "in_domain", "training_composition", "reason"} <= set(pred.columns)
+    assert pred["training_composition"].tolist() == train.tolist()  # the column: trained on, as phase predict
+    assert len(pred) == 16 and {"label", "p_single", "in_domain", "training_composition", "reason"} <= set(pred.columns)
     assert (out / "reliability.png").stat().st_size > 1000 and (out / "report.md").read_text().startswith("# default")
 
 

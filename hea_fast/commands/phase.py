@@ -125,7 +125,7 @@ def _predict(args) -> int:
     if args.neighbors and kind != "phase":
         raise ValueError(f"--neighbors needs a phase model (its applicability domain); --model {args.model} is a "
                          f"{kind} model")
-    tally = {"scored": 0, "inside": 0, "known": 0}
+    tally = {"scored": 0, "inside": 0, "known": 0, "recorded": 0}
 
     def seen(out):
         import numpy as np
@@ -134,6 +134,8 @@ def _predict(args) -> int:
         tally["inside"] += int(out["in_domain"].fillna(False).sum())
         if "training_composition" in out.columns:
             tally["known"] += int(out["training_composition"].sum())
+        if "training_records" in out.columns:
+            tally["recorded"] += int((out["training_records"] != "").sum())
 
     bad, n_rows, n_out = stream_table("phase predict", args, lambda chunk, col, bad, offset: _predict_chunk(
         kind, model, chunk, col, bad, offset, args), seen)
@@ -143,6 +145,8 @@ def _predict(args) -> int:
            else " (no applicability domain for this model: in_domain is empty)")
     if with_domain:
         dom += f", {tally['known']} training compositions of the model"
+        if not args.no_memory:
+            dom += f", {tally['recorded']} blended with their records in the training data"
     print(f"wrote {args.output}: {tally['scored']} of {n_out} rows scored by the {kind} model{dom}")
     return 0
 
@@ -258,7 +262,10 @@ def _evaluate(args) -> int:
     if not ok.any():
         raise ValueError(f"{args.input}: no row has both a label and a probability ({len(df)} rows, {len(bad)} "
                          f"unreadable formulas, {int(np.isnan(y_all).sum())} empty labels)")
-    report = evaluate_predictions(y, p, systems, inside, in_training, n_boot=args.n_boot, seed=args.seed)
+    known = in_training
+    if in_training is not None and "training_records" in extra:  # recorded, not trained on (sources tie): memory too
+        known = in_training | (np.asarray(extra["training_records"], dtype=object) != "")
+    report = evaluate_predictions(y, p, systems, inside, known, n_boot=args.n_boot, seed=args.seed)
     counts = {"rows": len(df), "unreadable_formula": len(bad), "no_label": int(np.isnan(y_all).sum()),
               "no_probability": int((~np.isfinite(p)).sum()),
               "scored": int(ok.sum())}
@@ -269,7 +276,9 @@ def _evaluate(args) -> int:
              "elements without descriptor data or outside the model)."]
     if in_training is not None:
         notes.append("training compositions: the same elements, every fraction within 1e-3 of an alloy the model "
-                     "was trained on (their score measures memory; 'new compositions' measures prediction).")
+                     "was trained on" + ("" if args.no_memory else " or whose records it blends in (alloys the training "
+                                         "data records but left out of training because their sources tie)")
+                     + " (their score measures memory; 'new compositions' measures prediction).")
     print(text + "\n" + "\n".join(notes))
     if args.out:
         out = Path(args.out)

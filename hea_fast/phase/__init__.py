@@ -8,6 +8,8 @@ Modules:
 * `domain` — `ApplicabilityDomain` (elements, fraction ranges, k-NN distance to the training alloys);
 * `neighbors` — `nearest` (the k nearest training points of feature rows, exact) and `point_rows`;
   `PhaseModel.neighbors` names the nearest training alloys with their source votes;
+* `records` — `RecordTable` (every recorded composition of the training data and its records) and
+  `blend`, what `PhaseModel.predict_frame(memory=True)` does for a known alloy;
 * `estimator` — `PhaseEnsembleClassifier`, the scikit-learn estimator that trains the model
   (imports scikit-learn; only needed to train).
 
@@ -32,6 +34,7 @@ _LAZY = {
     "phase_ensemble_reference": "hea_fast.phase.ensemble",
     "ApplicabilityDomain": "hea_fast.phase.domain",
     "nearest": "hea_fast.phase.neighbors",
+    "RecordTable": "hea_fast.phase.records",
     "PhaseEnsembleClassifier": "hea_fast.phase.estimator",
     "fit_platt": "hea_fast.phase.estimator",
 }
