@@ -113,6 +113,9 @@ def test_bad_inputs(two_cluster_frame):
         SparseMixtureClassifier(anchors=ANCHORS, max_size=1, **FAST).fit(X, np.where(y == 1, 3, 0))
     with pytest.raises(ModelError, match="cluster_on"):
         SparseMixtureClassifier(anchors=ANCHORS, cluster_on="nope", **FAST).fit(X, y)
+    for bad in (-1, 2**63, 0.5):  # used to run as seed modulo 2**64 in the compiled sampler
+        with pytest.raises(ModelError, match=r"random_state must be an integer in \[0, 2\*\*63\), got"):
+            SparseMixtureClassifier(anchors=ANCHORS, max_size=1, random_state=bad, **FAST).fit(X, y)
     X2 = X.copy()
     X2.iloc[5, 2] = np.inf
     with pytest.raises(ValueError, match="non-finite value inf at row 5, descriptor 'c'"):

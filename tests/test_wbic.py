@@ -246,3 +246,33 @@ def test_backend_keyword_is_deprecated_and_maps_to_engine():
         wbic(X, y, engine="fortran", **kw)
     # the numpy engine is the public reference
     assert wbic(X, y, engine="numpy", **kw) == wbic_reference(X, y, **kw)
+
+
+# ---- seeds: the compiled samplers take 64-bit seeds; others are refused, not reduced modulo 2**64 ----
+@pytest.mark.parametrize("bad", [-1, 2**64, 2**64 + 5, 1.5, True, "7", None])
+def test_seeds_outside_64_bits_are_refused_by_every_sampler(bad):
+    from hea_fast.mixture.polyagamma import sample_polyagamma
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 2)), (rng.random(40) < 0.5).astype(float)
+    for engine in ("cpp", "numpy"):
+        with pytest.raises(WBICError, match=r"seed must be an integer in \[0, 2\*\*64\), got "):
+            wbic_subsets(X, y, [(0,)], n_iter=20, burn_in=5, n_chains=2, seed=bad, engine=engine)
+        with pytest.raises(WBICError, match=r"seed must be an integer in \[0, 2\*\*64\)"):
+            posterior_draws(X, y, n_draws=10, burn_in=5, n_chains=2, seed=bad, engine=engine)
+        with pytest.raises(WBICError, match=r"seed must be an integer in \[0, 2\*\*64\)"):
+            sample_polyagamma(np.ones(3), np.zeros(3), seed=bad, engine=engine)
+
+
+def test_seed_types_and_the_top_of_the_range():
+    from hea_fast.mixture.checks import check_seed
+    from hea_fast.mixture.polyagamma import sample_polyagamma
+
+    b, c = np.ones(5), np.zeros(5)
+    top = 2**64 - 1  # the largest seed, read as such (it used to be what seed -1 silently became)
+    np.testing.assert_array_equal(sample_polyagamma(b, c, seed=np.uint64(top)), sample_polyagamma(b, c, seed=top))
+    np.testing.assert_array_equal(sample_polyagamma(b, c, seed=np.int64(5)), sample_polyagamma(b, c, seed=5))
+    assert not np.array_equal(sample_polyagamma(b, c, seed=top), sample_polyagamma(b, c, seed=0))
+    assert check_seed(np.int32(3)) == 3 and type(check_seed(np.int32(3))) is int
+    with pytest.raises(ValueError, match=r"random_state must be an integer in \[0, 2\*\*63\), got 9223372036854775808"):
+        check_seed(2**63, "random_state", bits=63)

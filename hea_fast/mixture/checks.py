@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["labels01", "check_finite"]
+__all__ = ["labels01", "check_finite", "check_seed"]
 
 
 def labels01(y, name: str = "y", error: type[Exception] = ValueError) -> np.ndarray:
@@ -37,3 +37,18 @@ def check_finite(X: np.ndarray, what: str, names: Sequence[str] | None = None,
         col = f"descriptor {names[j]!r}" if names is not None else f"column {j}"
         raise error(f"{what} has a non-finite value {float(X[i, j])!r} at row {i}, {col} "
                     "(drop the descriptor or the row, e.g. Omega is +inf when dH_mix = 0)")
+
+
+def check_seed(seed, name: str = "seed", bits: int = 64, error: type[Exception] = ValueError) -> int:
+    """`seed` as a Python int in [0, 2**bits): the compiled samplers take 64-bit seeds, and a negative or
+    larger one used to be reduced modulo 2**64 without a word (seed -1 ran as 2**64 - 1, 2**64 as 0).
+    Integers of any type (NumPy included) pass; bools, floats, strings and out-of-range values raise `error`
+    naming the value."""
+    import numbers
+
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise error(f"{name} must be an integer in [0, 2**{bits}), got {seed!r}")
+    s = int(seed)
+    if not 0 <= s < 1 << bits:
+        raise error(f"{name} must be an integer in [0, 2**{bits}), got {s}")
+    return s

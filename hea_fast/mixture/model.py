@@ -45,7 +45,7 @@ from hea_fast.mixture.anchors import (
     load_anchor_table,
     resolve_anchors,
 )
-from hea_fast.mixture.checks import check_finite, labels01
+from hea_fast.mixture.checks import check_finite, check_seed, labels01
 from hea_fast.mixture.search import SearchConfig, mixture_wbic, search_subsets
 from hea_fast.mixture.wbic import posterior_draws, wbic
 from hea_fast.mixture.wbic_common import resolve_engine
@@ -263,7 +263,8 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
             raise ModelError(f"X has {F.shape[0]} rows but y has {yv.size} labels")
         if int(self.max_size) > len(names):
             raise ModelError(f"max_size = {self.max_size} exceeds the {len(names)} candidate descriptors")
-        seed = int(np.random.SeedSequence().entropy % (2**63)) if self.random_state is None else int(self.random_state)
+        seed = (int(np.random.SeedSequence().entropy % (2**63)) if self.random_state is None
+                else check_seed(self.random_state, "random_state", bits=63, error=ModelError))
         self.seed_ = seed
         self.feature_names_in_ = list(names)
         self.n_features_in_ = len(names)

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from hea_fast._backend import core
+from hea_fast.mixture.checks import check_seed
 from hea_fast.mixture.wbic_common import WBICError
 
 __all__ = ["pg_mean", "pg_var", "sample_polyagamma", "sample_polyagamma_reference"]
@@ -115,10 +116,11 @@ def sample_polyagamma(b, c, *, seed=0, threads=None, engine="cpp", method=None) 
             raise WBICError(f"method must be 'exact' or 'reference', got {method!r}")
         engine = "cpp" if method == "exact" else "numpy"
     b, c = _check_bc(b, c)
+    seed = check_seed(seed, error=WBICError)
     if engine == "numpy":
-        return sample_polyagamma_reference(b, c, np.random.default_rng(int(seed)))
+        return sample_polyagamma_reference(b, c, np.random.default_rng(seed))
     if engine != "cpp":
         raise WBICError(f"engine must be 'cpp' or 'numpy', got {engine!r}")
     out = core.polyagamma(np.ascontiguousarray(b).ravel(), np.ascontiguousarray(c).ravel(),
-                          seed=int(seed) & 0xFFFFFFFFFFFFFFFF, threads=threads)
+                          seed=seed, threads=threads)
     return np.asarray(out).reshape(b.shape)

@@ -46,6 +46,7 @@ import pandas as pd
 
 from hea_fast._io import Checkpoint, CheckpointError, fingerprint
 from hea_fast.mixture.anchors import nearest_anchor
+from hea_fast.mixture.checks import check_seed
 from hea_fast.mixture.wbic import wbic_subsets
 from hea_fast.mixture.wbic_common import check_sampler_settings, check_xy, normalise_subsets, resolve_engine
 
@@ -140,7 +141,7 @@ class SearchConfig:
 
 def _subseed(*keys: int) -> int:
     """A 63-bit seed from integer keys (SeedSequence hashing: distinct keys, independent streams)."""
-    return int(np.random.SeedSequence([int(k) & 0xFFFFFFFFFFFFFFFF for k in keys]).generate_state(1, np.uint64)[0]
+    return int(np.random.SeedSequence([check_seed(k) for k in keys]).generate_state(1, np.uint64)[0]
                >> np.uint64(1))
 
 

@@ -75,6 +75,7 @@ from typing import Sequence
 import numpy as np
 
 from hea_fast._backend import core, cuda_module, cuda_stream, resolve_device
+from hea_fast.mixture.checks import check_seed
 from hea_fast.mixture.wbic_common import (
     WBICError,
     WBICResult,
@@ -124,6 +125,7 @@ def wbic_subsets(X, y, subsets: Sequence[Sequence[int]], *, prior_var=10.0, fit_
     resumed or distributed searches reproduce a single call exactly (same engine and device).
     """
     engine = resolve_engine(engine, backend)
+    seed = check_seed(seed, error=WBICError)
     dev = "cpu" if device == "cpu" else resolve_device(device)
     if engine == "numpy":
         if dev == "cuda":
@@ -143,7 +145,7 @@ def wbic_subsets(X, y, subsets: Sequence[Sequence[int]], *, prior_var=10.0, fit_
     kw = dict(prior_var=pv, fit_intercept=bool(fit_intercept), beta=b, n_iter=int(n_iter),
               burn_in=int(burn_in), n_chains=int(n_chains),
               target_stderr=0.0 if target_stderr is None else float(target_stderr),
-              max_iter=int(max_iter), seed=int(seed) & 0xFFFFFFFFFFFFFFFF,
+              max_iter=int(max_iter), seed=seed,
               prune_above=0.0 if prune_above is None else float(prune_above))
     if dev == "cuda":
         # host arrays in, host results out; the kernels run on torch's current stream
@@ -194,13 +196,14 @@ def posterior_draws(X, y, *, beta=1.0, prior_var=10.0, fit_intercept=True, n_dra
                                   burn_in=burn_in, n_chains=n_chains, target_stderr=None, max_iter=max(int(n_draws), 8))
     if int(n_draws) < 1:
         raise WBICError(f"n_draws must be a positive integer, got {n_draws!r}")
+    seed = check_seed(seed, error=WBICError)
     A = design_matrix(X, fit_intercept)
     if engine == "numpy":
         return posterior_draws_reference(A, y, beta=b, prior_var=pv, n_draws=int(n_draws), burn_in=int(burn_in),
                                          n_chains=int(n_chains), seed=seed)
     out = core.wbic_posterior_draws(A, y, beta=b, prior_var=pv, n_draws=int(n_draws),
                                     burn_in=int(burn_in), n_chains=int(n_chains),
-                                    seed=int(seed) & 0xFFFFFFFFFFFFFFFF, threads=threads)
+                                    seed=seed, threads=threads)
     return np.asarray(out).reshape(-1, A.shape[1])
 
 
