@@ -88,6 +88,17 @@ def test_generate_consistency_and_constraints(released):
         assert "Al" not in a and "Cu" not in a
         amounts = {el: int(v) for el, v in re.findall(r"([A-Z][a-z]?)(\d+)", a)}
         assert 10 <= amounts.get("Cr", 0) <= 25 and sum(amounts.values()) == 100  # rounded within the bound
+    # a required element's bounds must hold a whole at.% (designs are written in whole at.%): (2.2, 2.8) gave Al2
+    # and (0.3, 0.7) no Al at all, silently; bounds with one inside are met exactly
+    for bad, hint in (((2.2, 2.8), r"\(2, 3\)"), ((0.3, 0.7), r"\(1, 1\)")):
+        with pytest.raises(DesignError, match=rf"bounds for Al .* hold no whole at\.%.*{hint}"):
+            generate(released, z, 1.0, constraints=Constraints(bounds={"Al": bad}))
+    with pytest.raises(DesignError, match="min_fraction 5.2 and max_fraction 5.8"):
+        generate(released, z, 1.0, constraints=Constraints(min_fraction=5.2, max_fraction=5.8, min_elements=5))
+    for ok in ((2.2, 3.0), (0.5, 1.0)):
+        for a in generate(released, z, 1.0, constraints=Constraints(bounds={"Al": ok}))["alloy"]:
+            amounts = {el: int(v) for el, v in re.findall(r"([A-Z][a-z]?)(\d+)", a)}
+            assert ok[0] <= amounts.get("Al", 0) <= ok[1], a
     with pytest.raises(DesignError, match="latent size"):
         generate(released, np.zeros(3))
     with pytest.raises(DesignError, match="p_target"):

@@ -245,9 +245,17 @@ class Constraints:
                 raise DesignError(f"bounds for {e} must satisfy 0 <= min <= max <= 100, got ({a}, {b})")
         if lo > 100:
             raise DesignError(f"lower bounds sum to {lo} at.% > 100: infeasible")
+        for e, (a, b) in self.bounds.items():  # designs are written in whole at.%
+            if a > 0 and not _whole_between(a, b):
+                raise DesignError(f"bounds for {e} ({a:g}, {b:g}) at.% hold no whole at.%, and designed alloys are "
+                                  f"given in whole at.%: widen them to include one (e.g. ({max(1.0, np.floor(a)):g}, "
+                                  f"{max(1.0, np.ceil(b)):g}))")
         fmin, fmax = self.min_fraction or 0.0, 100.0 if self.max_fraction is None else self.max_fraction
         if not 0 <= fmin <= fmax <= 100 or fmax <= 0:
             raise DesignError(f"need 0 <= min_fraction <= max_fraction <= 100 at.% (max > 0), got {fmin}, {fmax}")
+        if not _whole_between(max(fmin, 1.0), fmax):
+            raise DesignError(f"min_fraction {fmin:g} and max_fraction {fmax:g} at.% hold no whole at.% of 1 or more, "
+                              "and designed alloys are given in whole at.%")
         if not np.isfinite(self.cost_weight):
             raise DesignError(f"cost_weight must be a finite number, got {self.cost_weight}")
         bad_cost = sorted(e for e, c in self.cost.items() if not np.isfinite(float(c)))
@@ -382,6 +390,11 @@ class Constraints:
             if out.any():
                 why.append("amount(s) outside their limits: " + ", ".join(f"{e} {v:g}" for e, v in zip(els[out], x[out])))
         return "; ".join(why)
+
+
+def _whole_between(a: float, b: float) -> bool:
+    """Whether [a, b] holds an integer (1e-9 tolerance: 2.9999999999 counts as 3)."""
+    return np.ceil(a - 1e-9) <= np.floor(b + 1e-9)
 
 
 def _cost_reweight(p, cost, weight) -> np.ndarray:
