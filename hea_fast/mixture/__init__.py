@@ -2,7 +2,7 @@
 
 Modules, each importing only those above it:
 
-* `checks` — 0/1 labels, finite descriptor matrices;
+* `checks` — 0/1 labels, finite descriptor matrices, seeds, `ModelError`;
 * `wbic_common` — WBIC input validation, result types, per-subset stream keys;
 * `polyagamma` — Pólya-Gamma PG(b, c) sampler (compiled, exact) and its NumPy reference;
 * `diagnostics` — batch-means standard error, split R-hat;
@@ -10,6 +10,7 @@ Modules, each importing only those above it:
 * `wbic` — the API: `wbic`, `wbic_subsets`, `posterior_draws`, `laplace_wbic` (engine="cpp"|"numpy");
 * `anchors` — named anchor alloys, standardization, nearest-anchor clustering;
 * `search` — exhaustive subset search, checkpoint, Dask;
+* `persistence` — saving and loading a `SparseMixtureClassifier` directory (no pickle);
 * `model` — `SparseMixtureClassifier`, `k_sweep`;
 * `enrichment` — threshold screening and enrichment (formerly `screening`);
 * `training_data` — the labelled phase datasets as the CLI and scripts fit them.

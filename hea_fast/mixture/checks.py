@@ -6,7 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["labels01", "check_finite", "check_seed"]
+__all__ = ["ModelError", "labels01", "check_finite", "check_seed"]
+
+
+class ModelError(ValueError):
+    """Invalid input or state for the SparseMixtureClassifier."""
 
 
 def labels01(y, name: str = "y", error: type[Exception] = ValueError) -> np.ndarray:
