@@ -1,13 +1,4 @@
-"""Alloy compositions as batches: `CompositionBatch` and `as_batch`, the one way in (DESIGN.md §4).
-
-`as_batch` is the only coercion of user input to fractions in the package: formulas (the grammar of
-`hea_fast.parse`), {element: amount} dicts, DataFrames of element columns, pymatgen Compositions, (n, E) arrays of
-amounts with `elements=`, or a batch. Formulas are parsed by the compiled multi-threaded parser
-(`hea_fast._core.parse_formulas`, csrc/cpu/parse_cpu.cpp): bit-identical fractions and identical errors to the
-pure-Python reference `hea_fast.parse`. Errors raise `CompositionError` (a ValueError) naming the formula, position
-and reason; `CompositionBatch.from_formulas` reports every bad row at once (`CompositionBatchError.errors`) or, with
-`errors="skip"`, drops and records them.
-"""
+"""`CompositionBatch`, `as_batch`, `row_amounts` and the formula entry points (see the package docstring)."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +8,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from hea_fast.composition.rows import RowAmounts, check_elements, frame_amounts
 from hea_fast.parse import (  # noqa: F401
     ELEMENTS,
     ENGINES,
@@ -71,18 +63,6 @@ def _fmt_amount(pct: float) -> str:
     return s if s else "0"
 
 
-def _check_elements(elements: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(elements, str):
-        raise CompositionError(f"elements must be a sequence of symbols, not the string {elements!r}")
-    els = tuple(str(e) for e in elements)
-    for e in els:
-        if not is_element(e):
-            raise CompositionError(f"unknown element symbol {e!r} in elements={list(els)}")
-    if len(set(els)) != len(els):
-        raise CompositionError(f"duplicate elements in {list(els)}")
-    return els
-
-
 def _outside_error(d: Mapping, els: tuple[str, ...], formula: Any) -> CompositionError:
     missing = [e for e in d if e not in els]
     return CompositionError(f"element(s) {missing} not in the requested element set {list(els)}", formula,
@@ -111,7 +91,7 @@ class CompositionBatch:
             fr = fr.reshape(0, len(self.elements))
         if fr.ndim != 2:
             raise CompositionError(f"fractions must be a 2-D (n, E) array, got shape {fr.shape}")
-        els = _check_elements(self.elements)
+        els = check_elements(self.elements)
         if fr.shape[1] != len(els):
             raise CompositionError(f"fractions have {fr.shape[1]} columns but {len(els)} elements were given")
         if fr.size:
@@ -169,7 +149,7 @@ class CompositionBatch:
         if isinstance(formulas, str):
             formulas = [formulas]
         values, labels = _values_and_labels(formulas)
-        els = None if elements is None else _check_elements(elements)
+        els = None if elements is None else check_elements(elements)
         n = len(values)
         if engine == "python":
             dicts, bad = [], []
@@ -238,7 +218,7 @@ class CompositionBatch:
                 dicts.append((i, _coerce_one(r, r)))
             except CompositionError as exc:
                 bad.append((i, exc))
-        return cls._from_dicts(dicts, bad, len(rows), None if elements is None else _check_elements(elements),
+        return cls._from_dicts(dicts, bad, len(rows), None if elements is None else check_elements(elements),
                                errors, None, rows)
 
     @classmethod
@@ -250,7 +230,7 @@ class CompositionBatch:
     def from_dataframe(cls, df, elements: Sequence[str] | None = None) -> "CompositionBatch":
         """Element columns (symbols as column names, at.% or fractions; other columns ignored).
         Rows are normalised; NaN or negative amounts raise naming the row and column."""
-        ra = _frame_amounts(df, None, "raise")
+        ra = frame_amounts(df, None, "raise")
         mask, first, total = ra.invalid_rows()
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
@@ -339,7 +319,7 @@ class CompositionBatch:
     def select(self, elements: Sequence[str]) -> "CompositionBatch":
         """The same compositions over `elements` (reordered / extended with zero columns). Raises if a
         composition contains an element that is not in `elements`."""
-        els = _check_elements(elements)
+        els = check_elements(elements)
         pos = {e: j for j, e in enumerate(els)}
         F = np.zeros((len(self), len(els)))
         for j, e in enumerate(self.elements):
@@ -450,94 +430,6 @@ def _is_amounts(obj, elements) -> bool:
         and isinstance(obj[0], (list, tuple, np.ndarray, int, float)) and not isinstance(obj[0], bool))
 
 
-# --------------------------------------------------------------------------------------------
-# Row amounts without a copy (for kernels that normalise and check rows themselves)
-# --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True, eq=False)
-class RowAmounts:
-    """The amounts of `n_rows` input rows, read without a copy (see `row_amounts`). data: an (m, E)
-    C-contiguous float64 array or a tuple of E 1-D float64 columns, which the compiled kernels read in
-    place; amounts in any unit unless `normalized`; not checked (`invalid_rows`). rows: input positions
-    of the m data rows (None: all, in order); bad: {input position: reason} of unreadable rows;
-    labels: the input's row labels (None: positions)."""
-
-    data: Any
-    elements: tuple[str, ...]
-    n_rows: int
-    rows: np.ndarray | None = None
-    bad: Mapping = dataclasses.field(default_factory=dict)
-    labels: Any = None
-    normalized: bool = False
-
-    @property
-    def m(self) -> int:  # data rows
-        return self.data.shape[0] if isinstance(self.data, np.ndarray) else len(self.data[0]) if self.data else 0
-
-    def column(self, j: int) -> np.ndarray:
-        return self.data[:, j] if isinstance(self.data, np.ndarray) else self.data[j]
-
-    def array(self, rows=None) -> np.ndarray:
-        """The data rows (all, or positions / a mask over the m rows) as a C-contiguous array."""
-        if isinstance(self.data, np.ndarray):
-            return np.ascontiguousarray(self.data if rows is None else self.data[rows], dtype=np.float64)
-        return np.stack([c if rows is None else c[rows] for c in self.data], axis=1)
-
-    def invalid_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(bad-row mask, column of each row's first NaN/inf/negative amount or -1, row sums: 0 or inf is bad)."""
-        first = np.full(self.m, -1, dtype=np.int64)
-        total = np.zeros(self.m)
-        for j in range(len(self.elements)):
-            col = self.column(j)
-            bad = ~(np.isfinite(col) & (col >= 0))
-            first[(first < 0) & bad] = j
-            with np.errstate(over="ignore"):
-                total += np.where(bad, 0.0, col)
-        return (first >= 0) | ~((total > 0) & (total < np.inf)), first, total
-
-    def label(self, pos: int):
-        """The input label of input row `pos` (a Python scalar)."""
-        v = pos if self.labels is None else self.labels[pos]
-        return v.item() if isinstance(v, np.generic) else v
-
-    def reason(self, i: int, col: int) -> str:
-        """Why data row i is invalid (`col` from `invalid_rows`)."""
-        if col < 0:  # the finite amounts sum to 0 or overflow to inf
-            return "amounts overflow to infinity" if self.array([i]).any() else "all amounts are zero"
-        v = float(self.column(col)[i])
-        return f"{'non-finite' if not math.isfinite(v) else 'negative'} amount {v!r} for {self.elements[col]}"
-
-
-def _column_values(df, c):
-    try:
-        return df[c].to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        raise CompositionError(f"column {c!r} does not hold numbers (dtype {df[c].dtype})") from None
-
-
-def _frame_amounts(df, elements, errors) -> RowAmounts:
-    cols = [c for c in df.columns if isinstance(c, str) and is_element(c)]
-    if not cols:
-        raise CompositionError(f"no element columns among {list(df.columns)[:10]}")
-    if len(set(cols)) != len(cols):
-        raise CompositionError(f"duplicate element columns in {cols}")
-    if elements is None:
-        cols.sort(key=_Z.__getitem__)
-        return RowAmounts(tuple(_column_values(df, c) for c in cols), tuple(cols), len(df), labels=df.index)
-    els = _check_elements(elements)
-    data = tuple(_column_values(df, e) if e in df.columns else np.zeros(len(df)) for e in els)
-    bad: dict = {}
-    for c in (c for c in cols if c not in els):
-        for i in np.flatnonzero(_column_values(df, c) != 0).tolist():  # NaN is not a zero amount either
-            bad.setdefault(i, f"contains {c}, which is not in the element set {list(els)}")
-    if bad and errors == "raise":
-        raise CompositionError(f"row {RowAmounts((), (), len(df), labels=df.index).label(min(bad))!r} {bad[min(bad)]}")
-    if not bad:
-        return RowAmounts(data, els, len(df), labels=df.index)
-    keep = np.ones(len(df), dtype=bool)
-    keep[list(bad)] = False
-    return RowAmounts(tuple(c[keep] for c in data), els, len(df), np.flatnonzero(keep), bad, df.index)
-
-
 def row_amounts(obj, elements: Sequence[str] | None = None, errors: str = "raise") -> RowAmounts:
     """The rows of `obj` (anything `as_batch` accepts) as `RowAmounts`, numeric input uncopied: a
     DataFrame's element columns (atomic-number order, or `elements`), an (n, E) array's rows (with
@@ -556,12 +448,12 @@ def row_amounts(obj, elements: Sequence[str] | None = None, errors: str = "raise
             raise CompositionError(f"fractions of shape {fr.shape} do not match the distinct elements {list(els)}")
         return RowAmounts(_array_data(fr), els, fr.shape[0])
     if isinstance(obj, pd.DataFrame):
-        return _frame_amounts(obj, elements, errors)
+        return frame_amounts(obj, elements, errors)
     if _is_amounts(obj, elements):
         if elements is None:
             raise CompositionError("an array of amounts has no element labels: pass elements=[...] naming its "
                                    "columns, or build CompositionBatch(fractions, elements)")
-        els = _check_elements(elements)
+        els = check_elements(elements)
         try:
             A = np.asarray(obj, dtype=np.float64)
         except (TypeError, ValueError) as exc:
