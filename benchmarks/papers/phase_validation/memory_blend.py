@@ -94,9 +94,10 @@ def main(argv=None) -> int:
     ap.add_argument("--match-tol", type=float, default=0.0,
                     help="0 (default): a held-out row's records are those of its key; > 0 (0.001 is what "
                     "PhaseModel.predict_frame does): of every recorded composition within it, summed; "
-                    "log and outputs memory_blend_tol.*")
+                    "log and outputs memory_blend_tol.* (memory_blend_tol<T>.* for another T)")
     args = ap.parse_args(argv)
-    stem = "memory_blend_tol" if args.match_tol > 0 else "memory_blend"
+    stem = ("memory_blend" if args.match_tol <= 0 else "memory_blend_tol" if args.match_tol == 0.001
+            else f"memory_blend_tol{args.match_tol:g}")
     log = HERE / f"{stem}.jsonl"
     from hea_fast.validation import DEFAULT_SOURCES, metrics, paired_difference
 
