@@ -629,6 +629,13 @@ def test_models_saved_before_records_npz_keep_their_rule_and_bad_records_are_ref
     with pytest.raises(PhaseModelError, match="n_single <= n_records"):
         load_model(tmp_path / "m")
     np.savez(path, **fields)
+    # a model without records saved over this directory does not inherit the stale records.npz
+    m.save(tmp_path / "m")
+    assert load_model(tmp_path / "m").records is not None
+    m.records, kept = None, m.records
+    m.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "records.npz").exists() and load_model(tmp_path / "m").records is None
+    m.records = kept
     m.records.save(tmp_path / "m")
     bad_records = {"formula": m.records.formula, "elements": np.asarray(m.records.elements),
                    "fractions": m.records.fractions, "n_records": m.records.n_records,

@@ -430,6 +430,8 @@ class PhaseModel:
                                             np.asarray(v) for k, v in self.training_alloys.items()})
         if self.records is not None:
             self.records.save(path)
+        else:  # a model without records saved over one with them must not inherit its memory
+            (path / RECORDS_FILE).unlink(missing_ok=True)
         params = self.params.to_dict()
         if self.params.node_feature.size > NODES_IN_JSON:  # a forest: the node arrays go to nodes.npz
             from hea_fast._io import atomic_path
