@@ -68,6 +68,10 @@ def test_records_for_sums_every_recorded_composition_within_tol_brute_force():
     assert (t.records_for(extra, ELS + ("Nb",))[0] == 0).all()
     zero_extra = np.hstack([Q[:5], np.zeros((5, 1))])  # a zero column of an unknown element is no element
     np.testing.assert_array_equal(t.records_for(zero_extra, ELS + ("Nb",))[0], n[:5])
+    # amounts in at.% read as the same compositions; rows without a positive finite total match nothing
+    np.testing.assert_array_equal(t.records_for(100 * Q, ELS)[0], n)
+    bad = np.vstack([np.zeros(len(ELS)), np.full(len(ELS), np.nan), Q[0]])
+    assert list(t.records_for(bad, ELS)[0]) == [0, 0, n[0]]
 
 
 def test_composition_matches_yields_each_query_with_the_references_of_its_set():

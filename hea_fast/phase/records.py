@@ -138,13 +138,17 @@ class RecordTable:
 
     def records_for(self, fractions: np.ndarray, elements: Sequence[str],
                     tol: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-        """(n_records, n_single), int64 per row of `fractions` (n, E) over `elements`: the records of every
-        recorded composition with the row's element set and every fraction within `tol`, summed (0, 0 for
-        none; a row with any amount of an element the table lacks matches nothing)."""
+        """(n_records, n_single), int64 per row of `fractions` (n, E) over `elements` (amounts in any unit:
+        rows are normalised): the records of every recorded composition with the row's element set and every
+        fraction within `tol`, summed (0, 0 for none; a row with any amount of an element the table lacks, or
+        without a positive finite total, matches nothing)."""
         F = np.asarray(fractions, dtype=np.float64)
         els = (elements,) if isinstance(elements, str) else tuple(str(e) for e in elements)
         if F.ndim != 2 or F.shape[1] != len(els):
             raise ValueError(f"fractions have shape {F.shape}; expected (n, {len(els)}) over {list(els)}")
+        total = F.sum(axis=1, keepdims=True)
+        good = (np.isfinite(total) & (total > 0)).ravel()
+        F = np.where(good[:, None], F / np.where(good[:, None], total, 1.0), 0.0)
         Q, foreign = align_fractions(F, els, self.elements)
         n, k = np.zeros(F.shape[0], dtype=np.int64), np.zeros(F.shape[0], dtype=np.int64)
         for rows, cand, gap in composition_matches(Q, self.fractions, tol):
