@@ -22,7 +22,7 @@ mixture. `hea_space` is the usual definition of a high-entropy alloy (every elem
 default space of `hea-fast screen`; `CompositionSpace` itself has no bounds unless given.
 
 Modules: `spaces` (CompositionSpace, ExplicitSpace, DEFAULT_PALETTE, hea_space), `scorers` (each
-scorer owns its fused / lattice / GPU path), `palette` (element data prepared once per palette),
+scorer owns its fused / lattice / GPU path; `ssvae_scorer`: `SSVAEScorer`), `palette` (element data prepared once per palette),
 `topk`, `domain` (the applicability domain on the candidate pool), `engine` (`screen`, chunk
 scoring, report rows), `checkpoint`, `dask`, `cuda`.
 """
@@ -42,7 +42,6 @@ from hea_fast.screen.scorers import (
     MixtureScorer,
     PhaseScorer,
     Scorer,
-    SSVAEScorer,
     YieldScorer,
 )
 from hea_fast.screen.spaces import (
@@ -53,6 +52,7 @@ from hea_fast.screen.spaces import (
     ExplicitSpace,
     hea_space,
 )
+from hea_fast.screen.ssvae_scorer import SSVAEScorer
 from hea_fast.screen.topk import merge_topk
 
 __all__ = [
