@@ -261,6 +261,27 @@ def test_csv_dialect_reads_in_blocks(tmp_path):
     assert csv_dialect(short)[1] == "cp1252"
 
 
+@pytest.mark.parametrize("argv", [["featurize", "IN", "-o", "OUT"], ["phase", "predict", "IN", "-o", "OUT"],
+                                  ["mixture", "predict", "IN", "-o", "OUT"],
+                                  ["phase", "evaluate", "IN", "--label-column", "phase"]])
+def test_a_header_naming_a_column_twice_is_refused(tmp_path, capsys, argv):
+    """pandas renames a repeated header `formula.1`, scores the first and writes the renamed one back;
+    every table command refuses such a file in one line instead (after blank lines and a BOM, with the
+    delimiter and encoding found), and writes nothing. Distinct and unnamed columns pass."""
+    bad = tmp_path / "dup.csv"
+    bad.write_bytes("\n\ufeffphase;formula;formula\nFCC;CoCrFeNi;NbMoTaW\n".encode("utf-8"))
+    out = tmp_path / "out.csv"
+    cmd = [str(bad) if a == "IN" else str(out) if a == "OUT" else a for a in argv]
+    assert main(cmd) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "names column(s) ['formula'] more than once" in err[0] and str(bad) in err[0]
+    assert not out.exists()
+    good = tmp_path / "good.csv"
+    good.write_text(",formula,\n0,CoCrFeNi,x\n")  # unnamed columns (a written index) are not repeats
+    if "OUT" in argv:
+        assert main([str(good) if a == "IN" else str(out) if a == "OUT" else a for a in argv]) == 0 and out.exists()
+
+
 def test_mixture_predict_defaults_to_the_bundled_model(messy, tmp_path, capsys):
     from hea_fast.mixture.model import SparseMixtureClassifier
 

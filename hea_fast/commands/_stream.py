@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 
 from hea_fast.commands._common import say
-from hea_fast.commands._tables import BadRows, csv_dialect, csv_sep, formula_column, table_format
+from hea_fast.commands._tables import BadRows, check_header, csv_dialect, csv_sep, formula_column, table_format
 
 
 def count_rows(path, fmt: str) -> int | None:
@@ -161,6 +161,8 @@ def stream_table(cmd: str, args, score, seen=None) -> tuple[BadRows, int, int]:
     size = args.chunk_size
     bad = BadRows(cmd, src, fmt)
     dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
+    if dialect is not None:
+        check_header(src, *dialect)
     total = count_rows(src, fmt)
     n_in, col = 0, None
     # a Parquet output holds one type per column: settle each CSV column's type before the first chunk

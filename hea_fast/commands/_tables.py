@@ -134,9 +134,29 @@ def read_table(path, cmd: str = "input"):
         if fmt == "parquet":
             return pd.read_parquet(path)
         sep, encoding = csv_dialect(path, note=lambda msg: say(cmd, f"note: {msg}"))
+        check_header(path, sep, encoding)
         return pd.read_csv(path, sep=sep, encoding=encoding)
+    except DuplicateColumnsError:
+        raise
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read it as {fmt.upper()} ({exc})") from None
+
+
+class DuplicateColumnsError(ValueError):
+    """A table header names a column more than once (the message names the file and the columns)."""
+
+
+def check_header(path, sep: str, encoding: str) -> None:
+    """DuplicateColumnsError when the header (first non-blank line) of a CSV names a column more than once: pandas
+    would rename the second `name.1`, score only the first and write the renamed one back."""
+    from collections import Counter
+
+    with open(path, newline="", encoding=encoding) as fh:
+        header = next((row for row in csv.reader(fh, delimiter=sep) if any(c.strip() for c in row)), [])
+    dup = [n for n, k in Counter(c for c in header if c != "").items() if k > 1]
+    if dup:
+        raise DuplicateColumnsError(f"{path}: the header names column(s) {dup} more than once; rename them so that each "
+                         "input column keeps its name in the output")
 
 
 def formula_column(columns, requested: str | None, path) -> str:
