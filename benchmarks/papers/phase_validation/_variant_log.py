@@ -20,6 +20,13 @@ def log_loss(y, p) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
+def ci(v: dict) -> str:
+    """A metric of `hea_fast.validation.scores.metrics` ({"value", "lo", "hi"}) as a table cell "value [lo, hi]"."""
+    from hea_fast.validation.report import ci_cell
+
+    return ci_cell(v["value"], v["lo"], v["hi"])
+
+
 def read_log(path: Path) -> dict:
     """{(fold, variant): record} of a resume log (empty when it does not exist yet)."""
     done = {}

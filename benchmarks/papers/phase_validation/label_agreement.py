@@ -23,7 +23,6 @@ Writes label_agreement.json / .md next to this script (atomically). Reads only; 
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -32,6 +31,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _variant_log import ci  # noqa: E402  (same folder)
+from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
 
@@ -51,21 +54,11 @@ def other_votes(data: pd.DataFrame, source: str, keys: pd.Series) -> tuple[np.nd
     return n, q, r
 
 
-def stored_predictions(path: Path, model: str) -> dict:
-    out = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["protocol"] == "loso" and r["model"] == model:
-                out[r["fold"]] = np.asarray(r["p"], dtype=float)
-    return out
-
-
 def main() -> None:
     from hea_fast.validation import harmonised_phase_data, loso_folds, metrics, paired_difference
 
     data = harmonised_phase_data()
-    stored = stored_predictions(HERE / "results.jsonl", DEFAULT)
+    stored = {fold: p for (fold, model), p in loso_predictions(HERE / "results.jsonl").items() if model == DEFAULT}
     rows, parts = [], []
     for fold in loso_folds(data):
         test = fold.test
@@ -119,12 +112,6 @@ def main() -> None:
     print(markdown(result))
 
 
-def _ci(v: dict) -> str:
-    from hea_fast.validation.report import ci_cell
-
-    return ci_cell(v["value"], v["lo"], v["hi"])
-
-
 def markdown(r: dict) -> str:
     out = ["# Do the sources agree with each other? (`label_agreement.py`)", "",
            "Leave one source out. Held-out compositions that another source also reports (the protocol removes "
@@ -139,9 +126,9 @@ def markdown(r: dict) -> str:
     out += ["", "| held out | predictor | n | accuracy | balanced accuracy | AUC | log-loss | ECE |",
             "|---|---|---|---|---|---|---|---|"]
     for t in r["table"]:
-        extra = (f"{_ci(t['log_loss'])} | {_ci(t['ece'])}" if "log_loss" in t else "– | –")
-        out.append(f"| {t['held_out']} | {t['predictor']} | {t['n']} | {_ci(t['accuracy'])} | "
-                   f"{_ci(t['balanced_accuracy'])} | {_ci(t['auc'])} | {extra} |")
+        extra = (f"{ci(t['log_loss'])} | {ci(t['ece'])}" if "log_loss" in t else "– | –")
+        out.append(f"| {t['held_out']} | {t['predictor']} | {t['n']} | {ci(t['accuracy'])} | "
+                   f"{ci(t['balanced_accuracy'])} | {ci(t['auc'])} | {extra} |")
     out += ["", "Paired difference, default − literature (same resamples; an interval without 0 is a difference "
             "on these rows):", "", "| held out | Δaccuracy | Δbalanced accuracy | ΔAUC |", "|---|---|---|---|"]
     for d in r["paired_default_minus_literature"]:
@@ -150,15 +137,15 @@ def markdown(r: dict) -> str:
     t = r["pooled_without_ties"]
     lit, dft = t["literature"], t[r["default_model"]]
     out += ["", f"Pooled without the {r['table'][0]['n'] - lit['n']} rows the other sources tie on ({lit['n']} rows): "
-            f"literature accuracy {_ci(lit['accuracy'])}, AUC {_ci(lit['auc'])}; the default "
-            f"{_ci(dft['accuracy'])}, AUC {_ci(dft['auc'])}."]
+            f"literature accuracy {ci(lit['accuracy'])}, AUC {ci(lit['auc'])}; the default "
+            f"{ci(dft['accuracy'])}, AUC {ci(dft['auc'])}."]
     b = r["pooled_literature_by_records"]
     out += ["", f"The literature by record fractions (single-phase records / records of the other sources, what the "
-            f"default's forest is fitted to) instead of source votes, pooled: accuracy {_ci(b['accuracy'])}, AUC "
-            f"{_ci(b['auc'])}."]
+            f"default's forest is fitted to) instead of source votes, pooled: accuracy {ci(b['accuracy'])}, AUC "
+            f"{ci(b['auc'])}."]
     a = r["default_all_held_out_rows"]
-    out += ["", f"For scale, the default on all {a['n']} held-out rows: accuracy {_ci(a['accuracy'])}, "
-            f"AUC {_ci(a['auc'])}, log-loss {_ci(a['log_loss'])}, ECE {_ci(a['ece'])}.", "",
+    out += ["", f"For scale, the default on all {a['n']} held-out rows: accuracy {ci(a['accuracy'])}, "
+            f"AUC {ci(a['auc'])}, log-loss {ci(a['log_loss'])}, ECE {ci(a['ece'])}.", "",
             f"Reproduce: `{r['command']}`", ""]
     return "\n".join(out)
 

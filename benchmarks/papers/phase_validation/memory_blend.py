@@ -31,6 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _variant_log import ci  # noqa: E402  (same folder)
 
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
 
@@ -168,12 +171,6 @@ def _auc_ll(y, p):
     return float(roc_auc_score(y, p)), _log_loss(y, p)
 
 
-def _ci(v: dict) -> str:
-    from hea_fast.validation.report import ci_cell
-
-    return ci_cell(v["value"], v["lo"], v["hi"])
-
-
 def markdown(r: dict) -> str:
     out = ["# Known alloys: the model with memory, the training records, and their blend (`memory_blend.py`)", "",
            "Leave one source out; the held-out rows that another source also reports. `model`: the default recipe "
@@ -183,7 +180,7 @@ def markdown(r: dict) -> str:
            f"A held-out row is shared, and its records counted, by: {r.get('match', 'key')}.", "",
            "| predictor | n | " + " | ".join(SHOWN) + " |", "|---|---|" + "---|" * len(SHOWN)]
     for name, t in r["table"].items():
-        out.append(f"| {name} | {t['n']} | " + " | ".join(_ci(t[k]) for k in SHOWN) + " |")
+        out.append(f"| {name} | {t['n']} | " + " | ".join(ci(t[k]) for k in SHOWN) + " |")
     out += ["", "Paired difference to `model` (same resamples):", "", "| predictor | " + " | ".join(SHOWN) + " |",
             "|---|" + "---|" * len(SHOWN)]
     for name, d in r["paired_minus_model"].items():

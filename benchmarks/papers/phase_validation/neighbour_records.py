@@ -14,7 +14,6 @@ Writes neighbour_records.md next to this script (atomically); ~20 s.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +21,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _variant_log import log_loss  # noqa: E402  (same folder)
+from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
 
@@ -29,11 +32,6 @@ HERE = Path(__file__).resolve().parent
 MODEL = "ensemble_forest_soft"
 WIDTHS = (0.01, 0.02, 0.05, 0.1)
 KAPPAS = (1.0, 3.0, 10.0, 30.0)
-
-
-def _log_loss(y, p) -> float:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def main() -> int:
@@ -44,11 +42,7 @@ def main() -> int:
 
     data = harmonised_phase_data()
     els = element_columns(data)
-    stored = {}
-    for line in (HERE / "results.jsonl").read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        if r["protocol"] == "loso" and r["model"] == MODEL:
-            stored[r["fold"]] = np.asarray(r["p"], dtype=float)
+    stored = {fold: p for (fold, model), p in loso_predictions(HERE / "results.jsonl").items() if model == MODEL}
     folds = []  # per held-out source: y, p, and per row (L1 distances, single, records) of its system's training rows
     for f in loso_folds(data):
         tr, te = f.train, f.test
@@ -72,9 +66,9 @@ def main() -> int:
             y_all.append(y)
             p_all.append(b)
             auc.append(roc_auc_score(y, b))
-            ll.append(_log_loss(y, b))
+            ll.append(log_loss(y, b))
         y, p = np.concatenate(y_all), np.concatenate(p_all)
-        rows.append((name, float(np.mean(auc)), float(np.mean(ll)), float(roc_auc_score(y, p)), _log_loss(y, p),
+        rows.append((name, float(np.mean(auc)), float(np.mean(ll)), float(roc_auc_score(y, p)), log_loss(y, p),
                      float(((p >= 0.5) == y).mean())))
 
     score("model alone", lambda p, near: p)

@@ -13,7 +13,6 @@ Writes novel_vs_recorded.md next to this script (atomically); ~10 s.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _variant_log import ci  # noqa: E402  (same folder)
+from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
 
@@ -31,15 +34,10 @@ MODEL = "ensemble_forest_soft"
 def main() -> int:
     from hea_fast.phase.records import RecordTable
     from hea_fast.validation import element_columns, harmonised_phase_data, metrics
-    from hea_fast.validation.report import ci_cell
 
     data = harmonised_phase_data()
     els = element_columns(data)
-    stored = {}
-    for line in (HERE / "results.jsonl").read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        if r["protocol"] == "loso" and r["model"] == MODEL:
-            stored[r["fold"]] = np.asarray(r["p"], dtype=float)
+    stored = {fold: p for (fold, model), p in loso_predictions(HERE / "results.jsonl").items() if model == MODEL}
     y, p, n_el, n_rec, groups = [], [], [], [], []
     for held in sorted(stored):
         test = data[data["source"] == held]
@@ -61,7 +59,7 @@ def main() -> int:
                     ("novel, >= 4 elements", (n_rec == 0) & (n_el >= 4))):
         r = metrics(y[m], p[m], n_boot=1000, seed=0, groups=groups[m])
         out.append(f"| {name} | {int(m.sum()):,} | {y[m].mean():.2f} | "
-                   + " | ".join(ci_cell(r[k]["value"], r[k]["lo"], r[k]["hi"]) for k in shown) + " |")
+                   + " | ".join(ci(r[k]) for k in shown) + " |")
     out += ["", "Reproduce: `HEA_FAST_DATA=../shared/data PYTHONPATH=. python "
             "benchmarks/papers/phase_validation/novel_vs_recorded.py`", ""]
     atomic_write(HERE / "novel_vs_recorded.md", "\n".join(out))
