@@ -11,26 +11,20 @@ and reason; `CompositionBatch.from_formulas` reports every bad row at once (`Com
 Modules: `batch` (`CompositionBatch`, `as_batch`, `row_amounts`, the parsers' entry points) and `rows`
 (`RowAmounts`: input read in place for the kernels).
 """
-from hea_fast.composition.batch import (  # noqa: F401
+from hea_fast.composition.batch import CompositionBatch, as_batch, parse_formulas, parse_formulas_reference, row_amounts
+from hea_fast.composition.rows import RowAmounts
+from hea_fast.parse import (  # noqa: F401  (the grammar, re-exported: ENGINES, MESSAGES, is_element for callers)
     ELEMENTS,
     ENGINES,
     MAX_DEPTH,
     MESSAGES,
-    CompositionBatch,
     CompositionBatchError,
     CompositionError,
-    as_batch,
     element_z,
     is_element,
-    labelled_rows,
     parse_amounts,
     parse_formula,
-    parse_formulas,
-    parse_formulas_reference,
-    parse_rejected,
-    row_amounts,
 )
-from hea_fast.composition.rows import RowAmounts
 
 __all__ = ["ELEMENTS", "MAX_DEPTH", "CompositionError", "CompositionBatchError", "CompositionBatch", "element_z",
            "parse_formula", "parse_amounts", "parse_formulas", "parse_formulas_reference", "as_batch", "RowAmounts",

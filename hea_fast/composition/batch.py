@@ -9,27 +9,20 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from hea_fast.composition.rows import RowAmounts, check_elements, frame_amounts
-from hea_fast.parse import (  # noqa: F401
+from hea_fast.parse import (
     ELEMENTS,
     ENGINES,
-    MAX_DEPTH,
-    MESSAGES,
     CompositionBatchError,
     CompositionError,
-    element_z,
     is_element,
     labelled_rows,
-    parse_amounts,
     parse_formula,
     parse_rejected,
 )
 
-__all__ = ["ELEMENTS", "MAX_DEPTH", "CompositionError", "CompositionBatchError", "CompositionBatch", "element_z",
-           "parse_formula", "parse_amounts", "parse_formulas", "parse_formulas_reference", "as_batch", "RowAmounts",
-           "row_amounts"]
+__all__ = ["CompositionBatch", "parse_formulas", "parse_formulas_reference", "as_batch", "row_amounts"]
 
 _Z = {s: i + 1 for i, s in enumerate(ELEMENTS)}
-_ = (MAX_DEPTH, MESSAGES, element_z)  # re-exported names of the grammar
 
 
 def _validate_mapping(d: Mapping, label: Any) -> dict[str, float]:
