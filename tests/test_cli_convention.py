@@ -45,6 +45,19 @@ TABLE_READERS = {("hea-fast", "featurize"), ("hea-fast", "mixture", "predict"), 
                  ("hea-fast", "phase", "predict"), ("hea-fast", "xyield", "predict")}
 
 
+# the per-row commands: they read, score and write --chunk-size rows at a time (flat memory; tested per command)
+STREAMING = {("hea-fast", "featurize"), ("hea-fast", "mixture", "predict"), ("hea-fast", "mixture", "screen"),
+             ("hea-fast", "ssvae", "predict"), ("hea-fast", "xyield", "simulate"), ("hea-fast", "phase", "predict"),
+             ("hea-fast", "xyield", "predict")}
+
+
+def test_every_per_row_command_streams():
+    found = {path: {a.dest for a in _options(parser)} for path, parser in _parsers() if path in STREAMING}
+    assert set(found) == STREAMING
+    for path, dests in found.items():
+        assert "chunk_size" in dests, f"{' '.join(path)}: no --chunk-size"
+
+
 def test_every_parser_follows_the_convention():
     seen = set()
     n_options = n_tables = 0

@@ -44,6 +44,16 @@ def test_simulate_table_with_bad_rows(tmp_path, capsys):
     np.testing.assert_allclose(df["sigma_y_MPa"][[0, 3]], yield_strength(["NbMoTaW", "HfNbTaTiZr"], 500.0), rtol=1e-12)
     assert "Co" in df["error"][1] and "case-sensitive" in df["error"][2]
     assert "line 3" in capsys.readouterr().err
+    # streamed one alloy at a time (--chunk-size 1) and at two temperatures: the same rows; printed without -o
+    for size in ("1", "3"):
+        two = tmp_path / f"two{size}.parquet"
+        assert main(["xyield", "simulate", "-i", str(src), "-T", "500", "900", "-o", str(two), "--chunk-size",
+                     size]) == 0
+        pd.testing.assert_frame_equal(pd.read_parquet(two).iloc[::2].reset_index(drop=True), df)
+    capsys.readouterr()
+    assert main(["xyield", "simulate", "-i", str(src), "-T", "500", "--chunk-size", "2", "--errors", "skip"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 3 and printed[1].split()[0] == "NbMoTaW" and printed[2].split()[0] == "HfNbTaTiZr"
 
 
 def _mixture(frac, C):
@@ -169,6 +179,40 @@ def test_predict_table_classification_and_all_rows_bad(tmp_path):
     assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-o", str(out)]) == 0
     df = pd.read_csv(out)
     assert list(df["id"]) == [1, 2] and df["p0"].isna().all() and "empty formula cell" in df["error"][1]
+
+
+def test_predict_table_streams_in_chunks(tmp_path, capsys):
+    """`xyield predict -i` reads --chunk-size alloys at a time: chunks of one alloy give the table of one
+    chunk (Parquet and CSV on stdout alike), bad rows keep their file lines, a header-only table gives the
+    columns."""
+    models = _tiny_models(tmp_path)
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": [1, 2, 3, 4, 5], "formula": ["MoNbTaTi", "CoCrFeNi", "Nb25Mo25Ta25W25", "", "HfNbTaTiZr"]}
+                 ).to_csv(src, index=False)
+    outs, errs = [], []
+    for size in ("1", "2", "20000"):
+        out, err = tmp_path / f"o{size}.parquet", tmp_path / f"e{size}.csv"
+        assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-T", "300", "900", "1500",
+                     "-o", str(out), "--chunk-size", size, "--errors-out", str(err)]) == 0
+        outs.append(pd.read_parquet(out))
+        errs.append(pd.read_csv(err))
+    for o, e in zip(outs[1:], errs[1:]):
+        pd.testing.assert_frame_equal(o, outs[0])
+        pd.testing.assert_frame_equal(e, errs[0])
+    assert list(outs[0]["id"]) == [i for i in range(1, 6) for _ in range(3)] and errs[0]["line"].tolist() == [3, 5]
+    capsys.readouterr()
+    assert main(["xyield", "predict", "--model", *models, "-i", str(src), "-T", "300", "900", "1500",
+                 "--chunk-size", "2"]) == 0
+    from io import StringIO
+
+    printed = pd.read_csv(StringIO(capsys.readouterr().out), keep_default_na=False, na_values=[""])
+    np.testing.assert_allclose(printed["sigma_y_MPa"], outs[0]["sigma_y_MPa"], rtol=1e-12)
+    assert printed["error"].fillna("").tolist() == outs[0]["error"].tolist()
+    head = tmp_path / "head.csv"
+    head.write_text("formula,id\n", encoding="utf-8")
+    assert main(["xyield", "predict", "--model", *models, "-i", str(head), "-o", str(tmp_path / "h.csv")]) == 0
+    assert list(pd.read_csv(tmp_path / "h.csv").columns) == ["formula", "temperature_K", "id", "sigma_y_MPa",
+                                                             "sigma_y_std_MPa", "error"]
 
 
 def test_evaluate_uses_the_models_own_split_and_refuses_leaky_ones(tmp_path, capsys):

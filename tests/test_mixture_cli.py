@@ -264,3 +264,37 @@ def test_n_iter_counts_iterations_after_the_burn_in(tmp_path, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "incl. burn-in" not in text and "kept after the burn-in" in text
     assert "k-means" not in text and "lowest mixture WBIC" in text
+
+
+def test_screen_in_chunks_equals_the_whole_table(tmp_path, capsys):
+    """`mixture screen --chunk-size 3` streams the table (flat memory): the same report (counts, enrichment
+    and its bootstrap interval) and the same passing rows as one chunk, with bad and unlabelled rows mixed in."""
+    table = pd.DataFrame(TINY, columns=["alloy", "single"])
+    table["single"] = table["single"].astype(float)
+    table.loc[[2, 9], "single"] = np.nan
+    table.loc[5, "alloy"] = "CoCrXx"  # an unknown element: unscored, kept with its reason
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    outs, reports = [], []
+    for size in ("3", "100000"):
+        out = tmp_path / f"pass_{size}.parquet"
+        capsys.readouterr()
+        assert main(["mixture", "screen", str(path), "--label-column", "single", "--threshold", "0.5",
+                     "--n-boot", "300", "--chunk-size", size, "-o", str(out)]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+        outs.append(pd.read_parquet(out))
+    assert reports[0] == {**reports[1], "output": reports[0]["output"]}
+    assert reports[0]["n_unscored"] == 1 and reports[0]["n_unlabelled"] == 2
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    pred = tmp_path / "p.csv"
+    assert main(["mixture", "predict", str(path), "-o", str(pred)]) == 0
+    hand = pd.read_csv(pred)
+    assert list(outs[0]["alloy"]) == list(hand.loc[hand["p_single"] >= 0.5, "alloy"])
+    assert "error" not in outs[0].columns
+    # --errors skip leaves the bad row out of n_total; raise stops before writing anything
+    capsys.readouterr()
+    assert main(["mixture", "screen", str(path), "--threshold", "0.5", "--chunk-size", "4", "--errors", "skip"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_total"] == len(TINY) - 1
+    assert main(["mixture", "screen", str(path), "--threshold", "0.5", "--chunk-size", "4", "--errors", "raise",
+                 "-o", str(tmp_path / "never.csv")]) == 2
+    assert not (tmp_path / "never.csv").exists()

@@ -1,10 +1,11 @@
-"""Streaming the per-row commands (featurize, phase / mixture / ssvae predict) over tables larger than
-memory: chunks in file order, one column type per column for Parquet outputs, an atomic chunk writer,
-and `stream_table`, the one loop those commands share (the CLI convention for bad rows of
-`hea_fast.commands._tables` applied chunk by chunk)."""
+"""Streaming the per-row commands (featurize, phase / mixture / ssvae / xyield predict, mixture screen,
+xyield simulate -i) over tables larger than memory: chunks in file order, one column type per column for
+Parquet outputs, an atomic chunk writer, and `stream_table`, the one loop those commands share (the CLI
+convention for bad rows of `hea_fast.commands._tables` applied chunk by chunk)."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 from hea_fast.commands._common import say
@@ -123,6 +124,44 @@ class _ChunkWriter:
             self._parquet = None
 
 
+class _StreamWriter:
+    """CSV chunks to a text stream (standard output): not atomic (a pipe has no rename)."""
+
+    def __init__(self, stream):
+        self.stream, self.rows, self._started = stream, 0, False
+
+    @property
+    def empty(self) -> bool:
+        return not self._started
+
+    def write(self, df) -> None:
+        df.to_csv(self.stream, header=not self._started, index=False)
+        self._started = True
+        self.rows += len(df)
+
+
+class _NullWriter(_StreamWriter):
+    """No output table (counts the rows it is given)."""
+
+    def __init__(self):
+        super().__init__(None)
+
+    def write(self, df) -> None:
+        self._started = True
+        self.rows += len(df)
+
+
+@contextlib.contextmanager
+def _writer(output):
+    if output is None:
+        yield _NullWriter()
+    elif output == "-":
+        yield _StreamWriter(sys.stdout)
+    else:
+        with chunk_writer(output) as w:
+            yield w
+
+
 @contextlib.contextmanager
 def chunk_writer(path):
     """Write a table chunk by chunk (``w.write(df)``; .csv/.tsv or .parquet, the columns of the first
@@ -138,18 +177,23 @@ def chunk_writer(path):
             w.close()
 
 
-def stream_table(cmd: str, args, score, seen=None) -> tuple[BadRows, int, int]:
+_FROM_ARGS = object()
+
+
+def stream_table(cmd: str, args, score, seen=None, *, output=_FROM_ARGS, repeat: int = 1,
+                 select=None) -> tuple[BadRows, int, int]:
     """Run a per-row command over the table `args.input` chunk by chunk, with flat memory.
 
     score(chunk, col, bad, offset) returns the chunk's output frame (input columns first; `chunk` holds rows
-    offset, offset+1, ... of the file, index 0..len-1) and records its bad rows in `bad`. This applies
-    ``args.errors`` (raise: stop at the first chunk with a bad row; skip: drop them; keep: add ``error``),
-    writes ``args.output`` atomically (nothing there until the whole table is done), shows a progress bar on
-    tables of more than one chunk, calls seen(out) with each written frame and writes a header-only table
-    (score on no rows) for a table without data rows. Returns (bad rows, rows read, rows written); the caller
-    reports."""
-    import sys
-
+    offset, offset+1, ... of the file, index 0..len-1; `repeat` output rows per input row, consecutive, e.g. one
+    per temperature) and records its bad rows in `bad`. This applies ``args.errors`` (raise: stop at the first
+    chunk with a bad row; skip: drop them; keep: add ``error``), calls seen(out) with each chunk's output,
+    writes select(out) (default: all of it) to `output` (default
+    ``args.output``: a .csv/.tsv/.parquet path written atomically, nothing there until the whole table is done;
+    "-": CSV on standard output; None: nothing written), shows a progress bar on tables of more than one chunk
+    and scores no rows for a table without data rows (a header-only output with every column). Returns (bad
+    rows, rows read, rows written); the caller reports."""
+    import numpy as np
     import pandas as pd
 
     from hea_fast._progress import progress_bar
@@ -158,6 +202,8 @@ def stream_table(cmd: str, args, score, seen=None) -> tuple[BadRows, int, int]:
     fmt = table_format(src)
     if not src.is_file():
         raise FileNotFoundError(f"input file not found: {src}")
+    if output is _FROM_ARGS:
+        output = args.output
     size = args.chunk_size
     bad = BadRows(cmd, src, fmt)
     dialect = csv_dialect(src, note=lambda msg: say(cmd, f"note: {msg}")) if fmt == "csv" else None
@@ -166,23 +212,28 @@ def stream_table(cmd: str, args, score, seen=None) -> tuple[BadRows, int, int]:
     total = count_rows(src, fmt)
     n_in, col = 0, None
     # a Parquet output holds one type per column: settle each CSV column's type before the first chunk
-    dtype = csv_column_types(src, size, dialect) if fmt == "csv" and table_format(args.output) == "parquet" else None
+    to_parquet = output not in (None, "-") and table_format(output) == "parquet"
+    dtype = csv_column_types(src, size, dialect) if fmt == "csv" and to_parquet else None
 
     def emit(chunk, offset):
         out = score(chunk, col, bad, offset)
         if args.errors == "raise":
             bad.raise_if_any()
         reasons = bad.reasons(len(chunk), offset)
+        if repeat != 1:
+            reasons = np.repeat(np.asarray(reasons, dtype=object), repeat).tolist()
+        if len(out) != len(reasons):
+            raise AssertionError(f"{cmd}: {len(out)} output rows for {len(chunk)} input rows x {repeat}")
         if args.errors == "skip":
             out = out[[r == "" for r in reasons]].reset_index(drop=True)
         else:
             out["error"] = reasons
-        writer.write(out)
         if seen is not None:
             seen(out)
+        writer.write(out if select is None else select(out))
 
-    with chunk_writer(args.output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
-                                                           disable=not total or total <= size) as bar:
+    with _writer(output) as writer, progress_bar(total=total, unit="rows", desc=cmd, file=sys.stderr,
+                                                 disable=not total or total <= size) as bar:
         for chunk in table_chunks(src, fmt, size, dialect, dtype):
             if col is None:
                 col = formula_column(chunk.columns, args.formula_column, src)

@@ -240,18 +240,6 @@ def _predict_rows(model, df, col, bad, errors: str, offset: int = 0):
     return out
 
 
-def _predict_frame(args, cmd):
-    """The whole input table + p_single (+ cluster); the bad rows."""
-    from hea_fast.commands._common import load_mixture_model
-    from hea_fast.commands._tables import BadRows, formula_column, read_table
-
-    model = load_mixture_model(args.model)
-    df = read_table(args.input)
-    col = formula_column(df.columns, args.formula_column, args.input)
-    bad = BadRows(cmd, args.input)
-    return _predict_rows(model, df, col, bad, args.errors), bad
-
-
 def _predict(args) -> int:
     from hea_fast.commands._common import load_mixture_model
     from hea_fast.commands._stream import stream_table
@@ -265,33 +253,55 @@ def _predict(args) -> int:
 
 
 def _screen(args) -> int:
-    from hea_fast.commands._tables import finish
+    import numpy as np
+
+    from hea_fast.commands._common import load_mixture_model
+    from hea_fast.commands._stream import stream_table
     from hea_fast.mixture.enrichment import enrichment
 
-    out, bad = _predict_frame(args, "mixture screen")
-    out = finish(out, bad, "skip" if args.errors == "skip" else "keep", args.errors_out)
-    scored = out[out["p_single"].notna()]
-    passed = scored[scored["p_single"] >= args.threshold]
-    report = dict(threshold=args.threshold, n_total=len(out), n_pass=len(passed))
+    model = load_mixture_model(args.model)
+    positive = csv_list(args.positive)
+    # what the report needs of every scored row, read chunk by chunk (flat memory): p_single and, with
+    # --label-column, the 0/1 label (-1: the row has no label and stays out of the enrichment)
+    ps, labels, n_out = [], [], [0]
+
+    def seen(out):
+        n_out[0] += len(out)
+        scored = out[out["p_single"].notna()]
+        ps.append(scored["p_single"].to_numpy(dtype=float))
+        if args.label_column:
+            if args.label_column not in out.columns:
+                raise ValueError(f"--label-column {args.label_column!r} is not a column of {args.input}")
+            # a row without a label is neither single- nor multi-phase: it stays out of the enrichment
+            # (counting it as 0 would lower the base rate; a float column with one empty cell would even
+            # turn every "1.0" into 0 through the phase-name path of _to01)
+            lab = scored[args.label_column]
+            has = lab.notna().to_numpy() & (lab.astype(str).str.strip() != "").to_numpy()
+            y = np.full(len(scored), -1, dtype=np.int64)
+            if has.any():
+                y[has] = _to01(lab[has], positive)
+            labels.append(y)
+
+    def passing(out):
+        return out[(out["p_single"] >= args.threshold).to_numpy()].drop(columns=["error"], errors="ignore")
+
+    bad, n_rows, _ = stream_table("mixture screen", args, lambda chunk, col, bad, offset: _predict_rows(
+        model, chunk, col, bad, "keep", offset), seen, output=args.output, select=passing)
+    bad.report(n_rows, args.errors, args.errors_out)
+    p = np.concatenate(ps)
+    report = dict(threshold=args.threshold, n_total=n_out[0], n_pass=int((p >= args.threshold).sum()))
     if len(bad):
         report["n_unscored"] = len(bad)
     if args.label_column:
-        if args.label_column not in out.columns:
-            raise ValueError(f"--label-column {args.label_column!r} is not a column of {args.input}")
-        # a row without a label is neither single- nor multi-phase: it stays out of the enrichment
-        # (counting it as 0 would lower the base rate; a float column with one empty cell would even
-        # turn every "1.0" into 0 through the phase-name path of _to01)
-        lab = scored[args.label_column]
-        has = lab.notna().to_numpy() & (lab.astype(str).str.strip() != "").to_numpy()
+        y = np.concatenate(labels)
+        has = y >= 0
         if not has.all():
             report["n_unlabelled"] = int((~has).sum())
         if not has.any():
             raise ValueError(f"--label-column {args.label_column!r} of {args.input} has no label in the scored rows")
-        y = _to01(lab[has], csv_list(args.positive))
-        report.update(enrichment(y, scored["p_single"].to_numpy()[has], threshold=args.threshold,
+        report.update(enrichment(y[has], p[has], threshold=args.threshold,
                                  n_boot=args.n_boot, seed=args.seed).to_dict())
     if args.output:
-        _write(passed.drop(columns=["error"], errors="ignore"), args.output)
         report["output"] = args.output
     print(json_text(report, indent=2, default=float))
     return 0
@@ -320,12 +330,12 @@ def register(sub) -> None:
         p.add_argument("--model", default="default", help=MODEL_HELP)
         add_formula_column(p)
         add_errors_args(p, "p_single")
+        p.add_argument("--chunk-size", type=positive_int, default=100_000, metavar="N",
+                       help="rows read, scored and written at a time (memory stays flat however large the "
+                       "table; a progress bar shows on tables of more than one chunk) (default: %(default)s)")
         if name == "predict":
             p.add_argument("-o", "--output", required=True, type=output_table,
                            help="output .csv or .parquet (input rows + p_single (+ cluster) + error)")
-            p.add_argument("--chunk-size", type=positive_int, default=100_000, metavar="N",
-                           help="rows read, scored and written at a time (memory stays flat however large the "
-                           "table; a progress bar shows on tables of more than one chunk) (default: %(default)s)")
         else:
             p.add_argument("--threshold", type=probability, default=0.75,
                            help="P(single phase) a row needs to pass, a probability")

@@ -89,6 +89,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", default=None, type=output_table,
                    help="output .csv or .parquet (default: a table on stdout for named alloys; the grid sample "
                    "needs -o)")
+    p.add_argument("--chunk-size", type=positive_int, default=100_000, metavar="N",
+                   help="-i: alloys read, simulated and written at a time (memory stays flat however large the "
+                   "table; a progress bar shows on tables of more than one chunk) (default: %(default)s)")
 
     g = add_command(
         subparsers, "grid", _grid,
@@ -228,55 +231,78 @@ def yield_rows(batch, temperatures, model="continuous", custom=None, threads=Non
     return sigma, tau0, deb, reasons
 
 
+def _yield_frame(base, col, T, batch, kept, mc_model, custom, threads):
+    """`base` (one row per alloy) repeated per temperature, with sigma_y_MPa, tau_y0_MPa, dEb_eV of the parsed
+    rows `kept` (NaN elsewhere), and {base row: reason} of the parsed rows lacking Maresca-Curtin inputs."""
+    import numpy as np
+
+    sigma, tau0, deb, reasons = yield_rows(batch, T, mc_model, custom, threads)
+    n, m = len(base), len(T)
+    full = {k: np.full((n,) + v.shape[1:], np.nan) for k, v in (("s", sigma), ("t", tau0), ("d", deb))}
+    full["s"][kept], full["t"][kept], full["d"][kept] = sigma, tau0, deb
+    out = base.loc[base.index.repeat(m)].reset_index(drop=True)
+    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, n))
+    out["sigma_y_MPa"] = full["s"].reshape(-1)
+    out["tau_y0_MPa"] = np.repeat(full["t"], m)
+    out["dEb_eV"] = np.repeat(full["d"], m)
+    return out, {int(kept[i]): r for i, r in reasons.items()}
+
+
 def _named(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from hea_fast.commands._tables import BadRows, finish, formula_column, read_table, write_table
+    from hea_fast.commands._tables import write_table
 
     T = _temperatures(args.temperatures, "300")
     custom = _element_data(args.element_data) if args.element_data else {}
     if args.input:
-        df = read_table(args.input)
-        col = formula_column(df.columns, args.formula_column, args.input)
-        bad = BadRows("xyield simulate", args.input)
-        batch, kept = bad.parse(df[col])
-        mode = args.errors
-    else:
-        df = pd.DataFrame({"formula": list(args.alloys)})
-        col, bad, mode = "formula", None, "raise"
-        batch = command_line_batch(args.alloys)  # a bad formula typed on the command line stops here
-        kept = np.arange(len(df))
-    sigma, tau0, deb, reasons = yield_rows(batch, T, args.mc_model, custom, args.threads)
-    if bad is None:
-        if reasons:
-            i = min(reasons)
-            raise ValueError(f"{args.alloys[i]}: {reasons[i]}")
-    else:
-        for i, r in reasons.items():
-            bad.add(int(kept[i]), df[col].iloc[int(kept[i])], r)
-        bad.items.sort(key=lambda t: t[0])
-        if mode == "raise":
-            bad.raise_if_any()
-    full = {k: np.full((len(df),) + v.shape[1:], np.nan) for k, v in (("s", sigma), ("t", tau0), ("d", deb))}
-    full["s"][kept], full["t"][kept], full["d"][kept] = sigma, tau0, deb
-    base = finish(df, bad, "keep" if mode == "raise" else mode, args.errors_out) if bad is not None else df
-    keep_rows = np.arange(len(df))
-    if bad is not None and mode == "skip":
-        keep_rows = np.array(sorted(set(range(len(df))) - {p for p, _, _ in bad.items}), dtype=np.int64)
-    out = base.loc[base.index.repeat(len(T))].reset_index(drop=True)
-    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, len(base)))
-    out["sigma_y_MPa"] = full["s"][keep_rows].reshape(-1)
-    out["tau_y0_MPa"] = np.repeat(full["t"][keep_rows], len(T))
-    out["dEb_eV"] = np.repeat(full["d"][keep_rows], len(T))
-    if "error" in out.columns:  # the reason last
-        out = out[[c for c in out.columns if c != "error"] + ["error"]]
+        return _named_table(args, T, custom)
+    df = pd.DataFrame({"formula": list(args.alloys)})
+    batch = command_line_batch(args.alloys)  # a bad formula typed on the command line stops here
+    out, reasons = _yield_frame(df, "formula", T, batch, np.arange(len(df)), args.mc_model, custom, args.threads)
+    if reasons:
+        i = min(reasons)
+        raise ValueError(f"{args.alloys[i]}: {reasons[i]}")
     if args.output:
         write_table(out, args.output)
-        say("xyield simulate", f"wrote {len(out)} rows ({len(base)} alloys x {len(T)} temperatures) to {args.output}")
+        say("xyield simulate", f"wrote {len(out)} rows ({len(df)} alloys x {len(T)} temperatures) to {args.output}")
     else:
-        with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 4):
-            print(out.to_string(index=False))
+        _print(out)
+    return 0
+
+
+def _print(out) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 4):
+        print(out.to_string(index=False))
+
+
+def _named_table(args, T, custom) -> int:
+    """-i: the table streamed --chunk-size alloys at a time (flat memory; -o written atomically), bad rows per
+    --errors; without -o the rows are printed as one table at the end."""
+    import pandas as pd
+
+    from hea_fast.commands._stream import stream_table
+
+    def score(chunk, col, bad, offset):
+        batch, kept = bad.parse(chunk[col], offset)
+        base = chunk if args.errors == "skip" else chunk.drop(columns=["error"], errors="ignore")  # reasons last
+        out, reasons = _yield_frame(base, col, T, batch, kept, args.mc_model, custom, args.threads)
+        for pos, r in reasons.items():
+            bad.add(offset + pos, chunk[col].iloc[pos], r)
+        bad.items.sort(key=lambda t: t[0])
+        return out
+
+    shown = []
+    bad, n_rows, n_out = stream_table("xyield simulate", args, score, shown.append if not args.output else None,
+                                      output=args.output, repeat=len(T))
+    bad.report(n_rows, args.errors, args.errors_out)
+    if args.output:
+        say("xyield simulate", f"wrote {n_out} rows ({len(T)} temperatures per alloy) to {args.output}")
+    else:
+        _print(pd.concat(shown, ignore_index=True))
     return 0
 
 

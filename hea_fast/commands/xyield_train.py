@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from hea_fast._io import atomic_write, json_text
-from hea_fast.commands._common import add_command, load_xyield_model, positive_int
+from hea_fast.commands._common import add_command, load_xyield_model, positive_int, say
 from hea_fast.commands._tables import add_errors_args, add_formula_column, output_table
 
 # hea_fast.xyield.protocol.METHODS, spelled out so `hea-fast --help` does not import torch
@@ -101,6 +101,9 @@ def register(subparsers) -> None:
     q.add_argument("--temperatures", "--temperature", "-T", type=float, nargs="+", default=[300.0], metavar="T",
                    help="temperatures in K")
     q.add_argument("-o", "--out", type=output_table, help="output .csv or .parquet (default: CSV on stdout)")
+    q.add_argument("--chunk-size", type=positive_int, default=20_000, metavar="N",
+                   help="-i: alloys read, scored and written at a time (memory stays flat however large the table; "
+                   "a progress bar shows on tables of more than one chunk) (default: %(default)s)")
 
 
 _SPLIT_HELP = "experimental split: 5pct or 10pct (few-shot training share) or cv10:K (10-fold CV, fold K held out)"
@@ -287,7 +290,16 @@ def _predict(args) -> int:
         raise ValueError(f"cannot ensemble regression and classification models: {args.model}")
     task = tasks.pop()
     if args.input is not None:
-        df = _predict_table(args, models, task, temps_arg)
+        from hea_fast.commands._stream import stream_table
+
+        # --chunk-size alloys at a time (flat memory), each with its len(T) rows; -o written atomically
+        bad, n_rows, n_out = stream_table("xyield predict", args, lambda chunk, col, bad, offset: _predict_chunk(
+            models, task, temps_arg, chunk, col, bad, offset, args.errors), output=args.out or "-",
+            repeat=len(temps_arg))
+        bad.report(n_rows, args.errors, args.errors_out)
+        if args.out:
+            say("xyield predict", f"wrote {n_out} rows ({len(temps_arg)} per alloy) to {args.out}")
+        return 0
     else:
         from hea_fast.commands.xyield_data import command_line_batch
 
@@ -306,44 +318,37 @@ def _predict(args) -> int:
     return 0
 
 
-def _predict_table(args, models, task: str, T):
-    """`predict -i`: the table's rows x temperatures with the predictions; bad rows per --errors."""
+def _predict_chunk(models, task: str, T, chunk, col, bad, offset: int, errors: str):
+    """`predict -i`: the chunk's rows (rows offset, offset+1, ... of the file) x temperatures with the
+    predictions, NaN for a bad row (recorded in `bad`: unreadable, or elements outside the X-Yield ten)."""
     import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
-    from hea_fast.commands._tables import BadRows, explain, finish, formula_column, read_table
+    from hea_fast.commands._tables import explain
     from hea_fast.composition import as_batch
     from hea_fast.xyield.datasets import XYIELD_ELEMENTS
     from hea_fast.xyield.pseudoimage import pseudo_images
     import torch
 
-    df = read_table(args.input)
-    col = formula_column(df.columns, args.formula_column, args.input)
-    bad = BadRows("xyield predict", args.input)
-    values = df[col].tolist()
-    batch = as_batch(values, elements=XYIELD_ELEMENTS, errors="skip")  # outside the ten: a bad row too
+    values = chunk[col].tolist()
+    # outside the ten: a bad row too; an object array, so that a chunk of empty cells (read as floats) is
+    # formulas, not one row of amounts
+    batch = as_batch(np.asarray(values, dtype=object), elements=XYIELD_ELEMENTS, errors="skip")
     for label, reason in batch.skipped:
-        bad.add(int(label), values[int(label)], explain(values[int(label)], reason))
+        bad.add(offset + int(label), values[int(label)], explain(values[int(label)], reason))
     bad.items.sort(key=lambda t: t[0])
-    if args.errors == "raise":
-        bad.raise_if_any()
     kept = np.arange(len(values)) if batch.index is None else np.asarray(batch.index, dtype=np.int64)
     frac = np.repeat(np.asarray(batch.fractions, dtype=np.float64), len(T), axis=0)
     x = torch.zeros((0, 2, 9, 18))  # every row bad: the columns still appear, all NaN
     if len(kept):
         x = torch.from_numpy(pseudo_images(frac, np.tile(T, len(kept)), elements=tuple(batch.elements)))
     cols = _model_outputs(models, task, x)
-    base = finish(df, bad, args.errors, args.errors_out)
-    rows = np.arange(len(df))
-    if args.errors == "skip":
-        rows = np.array(sorted(set(range(len(df))) - {p for p, _, _ in bad.items}), dtype=np.int64)
-    out = base.loc[base.index.repeat(len(T))].reset_index(drop=True)
-    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, len(base)))
+    out = chunk.loc[chunk.index.repeat(len(T))].reset_index(drop=True)
+    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, len(chunk)))
     for name, v in cols.items():
-        full = np.full((len(df), len(T)), np.nan)
+        full = np.full((len(chunk), len(T)), np.nan)
         full[kept] = np.asarray(v, dtype=np.float64).reshape(len(kept), len(T))
-        out[name] = full[rows].reshape(-1)
-    if "error" in out.columns:  # the reason last
-        out = out[[c for c in out.columns if c != "error"] + ["error"]]
-    return out
+        out[name] = full.reshape(-1)
+    # the input's own 'error' gives way to the reasons, which come last (--errors skip keeps it: no reasons)
+    return out if errors == "skip" else out.drop(columns=["error"], errors="ignore")
 
 
 if __name__ == "__main__":  # pragma: no cover

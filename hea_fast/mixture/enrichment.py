@@ -85,10 +85,17 @@ def enrichment(y_true, proba, threshold: float = 0.75, n_boot: int = 2000, seed:
     n_empty = 0
     if n_boot:
         rng = np.random.default_rng(seed)
-        idx = rng.integers(0, n, size=(int(n_boot), n))
-        pb = passed[idx]
-        k = pb.sum(axis=1)
-        pos = (pb & (y[idx] == 1)).sum(axis=1)
+        # resamples in blocks of <= ~2**22 indices (flat memory on large tables); drawing the (n_boot, n) index
+        # matrix block by block reads the same stream as drawing it whole (tests/test_enrichment.py)
+        pos_y = y == 1
+        k = np.empty(int(n_boot), dtype=np.int64)
+        pos = np.empty(int(n_boot), dtype=np.int64)
+        step = max(1, (1 << 22) // max(n, 1))
+        for b in range(0, int(n_boot), step):
+            idx = rng.integers(0, n, size=(min(step, int(n_boot) - b), n))
+            pb = passed[idx]
+            k[b:b + len(idx)] = pb.sum(axis=1)
+            pos[b:b + len(idx)] = (pb & pos_y[idx]).sum(axis=1)
         ok = k > 0
         n_empty = int((~ok).sum())
         if ok.any():

@@ -392,9 +392,12 @@ class SparseMixtureClassifier(ClassifierMixin, BaseEstimator):
         A = np.hstack([np.ones((Z.shape[0], 1)), Z[:, list(self.subset_)]])
         p = np.empty(Z.shape[0])
         for c in range(self.n_clusters_):
-            m = lab == c
-            if m.any():
-                p[m] = _sigmoid(A[m] @ self.coef_draws_[c].T).mean(axis=1)
+            rows = np.flatnonzero(lab == c)
+            D = self.coef_draws_[c]
+            step = max(1, (1 << 20) // max(len(D), 1))  # rows x draws <= 2**20 at a time: flat memory
+            for b in range(0, len(rows), step):
+                r = rows[b:b + step]
+                p[r] = _sigmoid(A[r] @ D.T).mean(axis=1)
         return p
 
     def _scored(self, X, errors):
