@@ -407,4 +407,4 @@ def test_module_imports_no_scikit_learn():
         elif isinstance(node, ast.ImportFrom):
             mods.add((node.module or "").split(".")[0])
     assert mods <= {"__future__", "math", "os", "concurrent", "pathlib", "typing", "numpy", "pandas", "scipy",
-                    "hea_fast"}, mods
+                    "hea_fast", "threadpoolctl"}, mods
