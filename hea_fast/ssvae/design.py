@@ -526,7 +526,8 @@ def nudge(model: SSVAE, formula, cutoff: float = 0.6, max_steps: int = 10,
     """The paper's iterative design loop from one start alloy; the whole trajectory.
 
     Step 0 is the start alloy truncated to integer at.% (as the authors' ``calculate_compositions``
-    writes it); the encoder sees the integer at.% renormalised to 100; each step encodes with the current p, decodes with 1 − p, rounds, re-scores,
+    writes it) or, with active `constraints`, the start alloy projected onto them first (so step 0 may
+    differ from `formula`: e.g. gain a fifth element under the HEA definition); the encoder sees the integer at.% renormalised to 100; each step encodes with the current p, decodes with 1 − p, rounds, re-scores,
     and the loop stops once p ≥ cutoff or after max_steps decodes. Each step is a function of the
     previous alloy alone, so an alloy met a second time means the loop would repeat the same cycle
     until max_steps: it stops there (the repeated alloy is the last row). Columns: step, alloy,
