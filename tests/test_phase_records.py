@@ -86,6 +86,37 @@ def test_composition_matches_yields_each_query_with_the_references_of_its_set():
     assert (seen == 1).all()
 
 
+@pytest.mark.parametrize("n_cols", [6, 64, 65, 90])
+def test_composition_matches_groups_by_element_set_at_any_width(n_cols):
+    """The element sets are grouped through one integer per row up to 64 columns and row-wise beyond: both
+    yield every query whose set the references hold, once, with exactly the references of that set
+    (brute force)."""
+    rng = np.random.default_rng(n_cols)
+    sets = [rng.choice(n_cols, size=rng.integers(2, 6), replace=False) for _ in range(12)]
+
+    def rows(n):
+        out = np.zeros((n, n_cols))
+        for i in range(n):
+            cols = sets[rng.integers(len(sets))]
+            out[i, cols] = rng.dirichlet(np.ones(len(cols)))
+        return out
+
+    T, Q = rows(200), rows(300)
+    Q[:3] = 0.0
+    Q[:3, [0, n_cols - 1]] = 0.5  # a set no reference has (unless drawn): yielded only if present
+    sup_T, sup_Q = T > 5e-4, Q > 5e-4
+    seen = np.zeros(len(Q), dtype=int)
+    for r, cand, gap in composition_matches(Q, T, block=7):
+        seen[r] += 1
+        want = np.flatnonzero((sup_T == sup_Q[r[0]]).all(axis=1))
+        np.testing.assert_array_equal(np.sort(cand), want)
+        assert (sup_Q[r] == sup_Q[r[0]]).all()
+        np.testing.assert_allclose(gap, np.abs(Q[r][:, None, :] - T[cand][None]).max(axis=2))
+    has_set = np.array([(sup_T == q).all(axis=1).any() for q in sup_Q])
+    np.testing.assert_array_equal(seen, has_set.astype(int))
+    assert has_set.sum() > 250 and (~has_set).sum() >= 1
+
+
 def test_blend_is_the_records_weighted_by_their_number():
     p = np.array([0.2, 0.2, 0.9, 0.5])
     n = np.array([0, 3, 1, 3000])

@@ -47,12 +47,18 @@ def composition_matches(Q: np.ndarray, T: np.ndarray, tol: float = 1e-3,
     for i, key in enumerate(np.packbits(T > 0.5 * tol, axis=1)):
         by_set.setdefault(key.tobytes(), []).append(i)
     support = Q > 0.5 * tol
-    uniq, first, inverse = np.unique(np.packbits(support, axis=1), axis=0, return_index=True, return_inverse=True)
+    packed = np.packbits(support, axis=1)
+    if packed.shape[1] <= 8:  # up to 64 elements: one integer per row, a 1-D unique (10x the row-wise one)
+        keys = np.zeros((packed.shape[0], 8), dtype=np.uint8)
+        keys[:, :packed.shape[1]] = packed
+        _, first, inverse = np.unique(keys.view(np.uint64).ravel(), return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-    for u in range(len(uniq)):
-        cand = by_set.get(uniq[u].tobytes())
+    starts = np.searchsorted(inverse[order], np.arange(len(first) + 1))
+    for u in range(len(first)):
+        cand = by_set.get(packed[first[u]].tobytes())
         if cand is None:
             continue
         cand = np.asarray(cand, dtype=np.int64)
