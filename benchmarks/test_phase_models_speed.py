@@ -169,12 +169,12 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, fast_model
     pool = default_pool(K)
     fast = fast_model
     rows = [  # (row, protocol model or None, scorer, path, tolerance of the independent check, k)
-        (f"default ensemble (logreg + {default_model.params.n_trees}-tree random forest)", "ensemble_forest_soft",
+        (f"default ensemble (logreg + {default_model.params.n_trees}-tree random forest)", "ensemble_forest_sources",
          PhaseScorer(default_model), "fused top-k", 1e-9, K),
-        (f"default ensemble, top-{pool:,} per chunk (the domain pool `screen` keeps)", "ensemble_forest_soft",
+        (f"default ensemble, top-{pool:,} per chunk (the domain pool `screen` keeps)", "ensemble_forest_sources",
          PhaseScorer(default_model), f"fused top-{pool:,}", 1e-9, pool),
-        (f"fast (logreg + {fast.params.n_trees} depth-{fast.params.max_depth} trees distilled from the default's "
-         "forest)", "ensemble_distilled_soft", PhaseScorer(fast), "fused top-k", 1e-9, K),
+        (f"fast (logreg + {fast.params.n_trees} depth-{fast.params.max_depth} trees distilled from the earlier "
+         "default's forest)", "ensemble_distilled_soft", PhaseScorer(fast), "fused top-k", 1e-9, K),
         (f"first default (logreg + {first_default.params.n_trees} depth-{first_default.params.max_depth} boosted "
          "trees)", "ensemble", PhaseScorer(first_default), "fused top-k", 1e-9, K),
         ("logreg alone (the default's linear member)", "logreg_fractions", PhaseScorer(_linear_only(default_model)),
@@ -222,20 +222,20 @@ def test_phase_models_speed(quick, check_ratio, space, default_model, fast_model
 
 @pytest.fixture(scope="module")
 def forest_estimator():
-    """The protocol's ``ensemble_forest_soft`` recipe (the bundled default) fitted on all the shared phase
-    data, its forest on the record fractions (about 15 s)."""
+    """The protocol's ``ensemble_forest_sources`` recipe (the bundled default) fitted on all the shared phase
+    data, one row per (source, composition), its forest on each source's record fractions (about 20 s)."""
     from threadpoolctl import threadpool_limits
 
     from hea_fast.phase import PhaseEnsembleClassifier
-    from hea_fast.validation import DEFAULT_SOURCES, element_columns, harmonised_phase_data, pool
+    from hea_fast.validation import DEFAULT_SOURCES, element_columns, harmonised_phase_data
     from hea_fast.validation.models import label_fractions
 
-    pooled = pool(harmonised_phase_data(DEFAULT_SOURCES, conflict="majority"), "majority")
-    els = element_columns(pooled)
+    rows = harmonised_phase_data(DEFAULT_SOURCES, conflict="majority")
+    els = element_columns(rows)
     with threadpool_limits(limits=1):
         est = PhaseEnsembleClassifier(calibrate=False, trees="forest", random_state=0, threads=1)
-        est.fit(pooled[els], pooled["single_phase"].to_numpy(), pooled["system"].to_numpy(),
-                label_fraction=label_fractions(pooled))
+        est.fit(rows[els], rows["single_phase"].to_numpy(), rows["system"].to_numpy(),
+                label_fraction=label_fractions(rows))
     return est
 
 

@@ -24,7 +24,7 @@ from hea_fast._io import atomic_write, atomic_write_json, read_json
 from hea_fast.commands import validate
 
 OUT = Path(__file__).resolve().parents[1] / "benchmarks" / "papers" / "phase_validation"
-DEFAULT_MODEL = "ensemble_forest_soft"  # what scripts/train_default_phase.py trains (the bundled default)
+DEFAULT_MODEL = "ensemble_forest_sources"  # what scripts/train_default_phase.py trains (the bundled default; ensemble_forest_soft until 2026-12-07 17:00 UTC)
 
 
 def selection(results: dict, default: str = DEFAULT_MODEL) -> dict:

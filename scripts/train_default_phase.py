@@ -1,25 +1,30 @@
 """Train the bundled default phase model (hea_fast/data/models/phase_default/, issue #15).
 
 `hea_fast.phase.PhaseEnsembleClassifier(calibrate=False, trees="forest")` fitted with
-``label_fraction``: the mean of the probabilities of a logistic regression on the 15 descriptors +
-element fractions and a 300-tree random forest on the 15 descriptors fitted to soft labels (the
-fraction of the records that report each composition single phase). On the cross-source protocol of
-benchmarks/papers/phase_validation/, where it is ``ensemble_forest_soft``, it has the best mean AUC and
-mean log-loss over the held-out sources of all the models compared; the fused screening kernel runs
-it (forests since 2026-12-06 23:20 UTC).
+``label_fraction`` on **one row per (source, composition)** (``--rows sources``, the default since
+2026-12-07 17:00 UTC): the mean of the probabilities of a logistic regression on the 15 descriptors +
+element fractions (fitted to each source's label) and a 300-tree random forest on the 15 descriptors
+(fitted to each source's record fraction); a composition several sources report enters once per source,
+and the compositions whose sources tie (which the pooled frame drops) are kept with every source's answer.
+On the cross-source protocol of benchmarks/papers/phase_validation/, where it is
+``ensemble_forest_sources``, it has the best mean AUC and mean log-loss over the held-out sources of all
+the models compared and a pooled out-of-source ECE <= 0.05; the fused screening kernel runs it.
+``--rows pooled`` fits one row per composition, the sources pooled (the earlier default
+``ensemble_forest_soft``).
 
-``--trees distilled --out hea_fast/data/models/phase_fast`` trains the bundled ``fast`` model
+``--trees distilled --rows pooled --out hea_fast/data/models/phase_fast`` trains the bundled ``fast`` model
 (``ensemble_distilled_soft``, the default from 2026-12-06 19:56 UTC until the forest ran fused): the
 forest distilled into 600 depth-4 boosted trees, up to 4.6x faster on small screens (about as fast
 over the 1.66 B space), a little less accurate.
-``--labels vote`` fits the trees to the pooled vote instead (``ensemble_forest`` /
-``ensemble_distilled``); ``--trees boosting --labels vote`` trains the first default, ``ensemble``:
+``--rows pooled --labels vote`` fits the trees to the pooled vote instead (``ensemble_forest`` /
+``ensemble_distilled``); ``--rows pooled --trees boosting --labels vote`` trains the first default, ``ensemble``:
 boosted trees fitted to the labels, with ``--calibrate`` its Platt-calibrated variant
 ``ensemble_calibrated``.
-fitted on the pooled shared phase data: the six sources of `hea_fast.validation.harmonised_phase_data`
-mapped to single-phase solid solution vs not, one row per composition (fractions to 1e-3), one
-vote per source, ties dropped (``--conflict majority``; the soft label of a row counts the records of
-the sources behind it), seed 0. The applicability domain
+The data: the six sources of `hea_fast.validation.harmonised_phase_data` mapped to single-phase solid
+solution vs not, one row per source and composition (fractions to 1e-3); pooled (``--rows pooled``, and
+what the domain and the neighbours are fitted on), one row per composition, one vote per source, ties
+dropped (``--conflict majority``; the soft label of a row counts the records of the sources behind it),
+seed 0. The applicability domain
 (`hea_fast.phase.ApplicabilityDomain`, default settings except ``min_components=3``: binaries are out
 of domain, because the sources contradict each other on them; ``--min-components`` changes it) is
 fitted on the same compositions.
@@ -64,6 +69,8 @@ VALIDATION = ROOT / "benchmarks" / "papers" / "phase_validation"
 PROTOCOL_NAME = {("boosting", "vote"): "ensemble", ("forest", "vote"): "ensemble_forest",
                  ("distilled", "vote"): "ensemble_distilled", ("forest", "fraction"): "ensemble_forest_soft",
                  ("distilled", "fraction"): "ensemble_distilled_soft", ("boosting", "fraction"): "none"}
+#: ... and fitted on one row per (source, composition) (``--rows sources``).
+PROTOCOL_NAME_SOURCES = {("forest", "fraction"): "ensemble_forest_sources"}
 
 
 def source_files(sources) -> dict:
@@ -177,6 +184,11 @@ def main(argv=None) -> int:
                     help="what the tree model (a distilled member's teacher) is fitted to: the pooled vote, or the "
                     "fraction of the records that report each composition single phase (soft labels; the "
                     "protocol's *_soft models)")
+    ap.add_argument("--rows", choices=("sources", "pooled"), default="sources",
+                    help="what the model is fitted on: one row per (source, composition), each source's own label "
+                    "and records, the compositions whose sources tie kept (the default model, "
+                    "ensemble_forest_sources), or one row per composition, the sources pooled (the earlier default "
+                    "ensemble_forest_soft and the fast model)")
     ap.add_argument("--min-components", type=int, default=3,
                     help="domain: fewest elements an in-domain alloy has (3: binaries are out; 1: no such rule)")
     ap.add_argument("--validation", default=str(VALIDATION), help="phase validation folder (metrics for TRAINING.json)")
@@ -197,29 +209,44 @@ def main(argv=None) -> int:
     data = harmonised_phase_data(DEFAULT_SOURCES, conflict=args.conflict)
     pooled = pool(data, args.conflict)
     els = element_columns(pooled)
-    X, y, groups = pooled[els], pooled["single_phase"].to_numpy(), pooled["system"].to_numpy()
-    q = label_fractions(pooled) if args.labels == "fraction" else None
+    X, y = pooled[els], pooled["single_phase"].to_numpy()
+    if args.rows == "sources" and PROTOCOL_NAME_SOURCES.get((args.trees, args.labels)) is None:
+        ap.error("--rows sources is validated for --trees forest --labels fraction only; add --rows pooled")
+    fit_rows = data if args.rows == "sources" else pooled  # what the estimator is fitted on
+    Xf, yf, gf = fit_rows[els], fit_rows["single_phase"].to_numpy(), fit_rows["system"].to_numpy()
+    q = label_fractions(fit_rows) if args.labels == "fraction" else None
     print(f"{len(pooled)} compositions ({int(y.sum())} single phase) in {pooled['system'].nunique()} systems "
-          f"from {len(DEFAULT_SOURCES)} sources", file=sys.stderr)
+          f"from {len(DEFAULT_SOURCES)} sources; fitted on {len(fit_rows)} "
+          + ("(source, composition) rows" if args.rows == "sources" else "pooled rows"), file=sys.stderr)
     with threadpool_limits(limits=1):
         depths = tuple(None if d.strip().lower() == "none" else int(d) for d in args.max_depth.split(","))
         est = PhaseEnsembleClassifier(calibrate=args.calibrate, max_depths=depths, random_state=args.seed,
-                                      threads=1, trees=args.trees).fit(X, y, groups, label_fraction=q)
+                                      threads=1, trees=args.trees).fit(Xf, yf, gf, label_fraction=q)
     t_fit = time.perf_counter() - t0
     domain = ApplicabilityDomain(min_components=args.min_components).fit(X, threads=1)
     rows = "\n".join(f"{k}={int(v)}" for k, v in zip(pooled["key"], pooled["single_phase"]))
+    name = (PROTOCOL_NAME_SOURCES[args.trees, args.labels] if args.rows == "sources" else
+            PROTOCOL_NAME[args.trees, args.labels] if not args.calibrate else "ensemble_calibrated")
     training = {
-        "model": ("PhaseEnsembleClassifier(calibrate=%s, trees=%r), trees fitted to %s (%s in "
+        "model": ("PhaseEnsembleClassifier(calibrate=%s, trees=%r), trees fitted to %s, on %s (%s in "
                   "benchmarks/papers/phase_validation)"
                   % (bool(args.calibrate), args.trees,
                      "the vote" if q is None else "label_fraction = single-phase records / records",
-                     PROTOCOL_NAME[args.trees, args.labels] if not args.calibrate else "ensemble_calibrated")),
+                     "one row per (source, composition): each source's label and records, ties across sources "
+                     "kept" if args.rows == "sources" else "one row per composition (sources pooled)", name)),
         "tree_labels": est.tree_labels_,
+        "rows": args.rows,
         "data": {"sources": list(DEFAULT_SOURCES), "conflict": args.conflict,
                  "harmonisation": "hea_fast.validation.harmonised_phase_data + pool (one vote per source)",
                  "files": source_files(DEFAULT_SOURCES),
                  "training_frame_fingerprint": fingerprint(rows),
                  "fingerprint_of": "sha256 of the canonical JSON of the lines 'key=label' of the pooled frame",
+                 "fitted_rows": int(len(fit_rows)),
+                 "fitted_rows_fingerprint": fingerprint("\n".join(f"{a}:{k}={int(v)}/{int(b)}/{int(c)}" for a, k, v, b, c in zip(
+                     fit_rows["source"], fit_rows["key"], fit_rows["single_phase"], fit_rows["n_single"],
+                     fit_rows["n_records"]))),
+                 "fitted_rows_of": "the estimator's rows: 'source:key=label/n_single/n_records' (source 'pooled' "
+                                   "for pooled rows)",
                  "n_rows": int(len(pooled)), "n_single_phase": int(y.sum()),
                  "n_records": int(pooled["n_records"].sum()),
                  "n_split_records": int(((pooled["n_single"] > 0) & (pooled["n_single"] < pooled["n_records"])).sum()),
@@ -229,8 +256,7 @@ def main(argv=None) -> int:
         "selected": {"linear": est.best_params_["linear"], "trees": est.best_params_["trees"]},
         "calibration": ({"a": est.cal_a_, "b": est.cal_b_, "fitted_on": "out-of-fold p_avg, GroupKFold(5) by system"}
                         if args.calibrate else
-                        {"a": 1.0, "b": 0.0, "fitted_on": f"none: the protocol's {PROTOCOL_NAME[args.trees, args.labels]} is the "
-                         "uncalibrated average"} if args.trees != "boosting" else
+                        {"a": 1.0, "b": 0.0, "fitted_on": f"none: the protocol's {name} is the uncalibrated average"} if args.trees != "boosting" else
                         {"a": 1.0, "b": 0.0, "fitted_on": "none: the protocol selected the uncalibrated average "
                          "(ensemble); with --calibrate the out-of-fold Platt fit was a = 1.026, b = 0.031"}),
         "domain": repr(domain),
@@ -248,8 +274,8 @@ def main(argv=None) -> int:
     model.records = RecordTable.from_frame(data)  # every recorded composition, ties included
     if "distillation" in model.metadata:  # draws, student and fidelity, as model.json has them
         training["distillation"] = model.metadata["distillation"]
-    p_est = est.predict_proba(X)[:, 1]
-    p_model = model.predict_proba(X, threads=1)[:, 1]
+    p_est = est.predict_proba(Xf)[:, 1]
+    p_model = model.predict_proba(Xf, threads=1)[:, 1]
     err = float(np.max(np.abs(p_est - p_model)))
     if not err <= 1e-12:
         print(f"exported model differs from the estimator by {err:.3g} (> 1e-12); nothing written", file=sys.stderr)

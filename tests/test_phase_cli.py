@@ -243,7 +243,7 @@ def test_predict_and_info_with_the_fast_model(table, tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["members"]["random_forest"] == ("300 trees, fitted to the fraction of the records calling each "
                                                 "training alloy single phase")
-    assert info["model_dir"].endswith("phase_default") and "ensemble_forest_soft" in info["training"]["model"]
+    assert info["model_dir"].endswith("phase_default") and "ensemble_forest_sources" in info["training"]["model"]
 
 
 @pytest.mark.parametrize("model_name", ["default", "mixture"])

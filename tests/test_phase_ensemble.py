@@ -413,6 +413,12 @@ def test_forest_member_equals_sklearn_predict_proba_bitwise(fitted, leaf):
     # the C++ forest walker: bitwise the reference, whatever the thread count
     for threads in (1, 2, 3):
         assert np.array_equal(phase_ensemble(W, P, threads=threads), got, equal_nan=True)
+    # and whatever the batch: each row scored alone gives the same bits (a table read in chunks of any size
+    # writes the same file; the linear member's sum is row-wise, not a BLAS product that rounds a row by
+    # its place in the batch)
+    alone = np.concatenate([phase_ensemble(W[i:i + 1], P, threads=1) for i in range(len(W))])
+    assert np.array_equal(alone, got, equal_nan=True)
+    assert np.array_equal(phase_ensemble_reference(W[::-1], P)[::-1], got, equal_nan=True)
     # the fused block kernel (float32 node tests, leaves summed in tree order, then the mean): the same
     # p to the rounding of its exp/log polynomials, NaN rows alike
     fused = core.phase_ensemble(W, threads=2, **P.kernel_args())

@@ -450,35 +450,36 @@ def test_default_model_puts_binaries_out_of_domain(tmp_path, monkeypatch):
     assert (f["reason"].iloc[2:] == "").all()
 
 
-def test_fast_model_is_the_default_forest_distilled(tmp_path, monkeypatch):
-    """The bundled ``fast`` model (scripts/train_default_phase.py --trees distilled: the protocol's
-    ``ensemble_distilled_soft``): 600 boosted trees of depth <= 4 (the complete-tree layout of the fused
-    kernel), its TRAINING.json naming the recipe (teacher fitted to the record fractions); it follows the
-    default it was distilled from (same linear member, the default's forest as teacher) over the
-    default HEA space: an independent model as the reference, compared on 2,000 random compositions."""
+def test_fast_model_is_the_pooled_forest_distilled(tmp_path, monkeypatch):
+    """The bundled ``fast`` model (scripts/train_default_phase.py --trees distilled --rows pooled: the
+    protocol's ``ensemble_distilled_soft``): 600 boosted trees of depth <= 4 (the complete-tree layout of the
+    fused kernel), its TRAINING.json naming the recipe (teacher fitted to the record fractions of the pooled
+    compositions). Its teacher is the earlier default (``ensemble_forest_soft``, checked against a refit in
+    tests/test_validation.py); since the default became ``ensemble_forest_sources`` (fitted per source) the two
+    share no member, but they still agree over the default HEA space: RMS difference < 0.06 and correlation
+    > 0.95 on 2,000 random compositions (measured 0.041 and 0.977)."""
     from hea_fast.phase.estimator import STUDENT
     from hea_fast.phase.model import fast_model_dir
     from hea_fast.screen import DEFAULT_PALETTE, hea_space
     from hea_fast.screen.domain import decode_ranks
 
     monkeypatch.setenv("HEA_FAST_DATA", str(tmp_path / "no_data_home"))
-    m, best = load_model("fast"), load_model("default")
+    m, default = load_model("fast"), load_model("default")
     assert m.params.tree_link == "logit" and not m.params.tree_float32  # float32 cuts: float64 node tests
     assert m.params.n_trees == STUDENT["max_iter"] and m.params.max_depth <= STUDENT["max_depth"]
     training = json.loads((fast_model_dir() / "TRAINING.json").read_text())
     assert "ensemble_distilled_soft" in training["model"] and training["distillation"]["rmse"] < 0.1
-    assert training["tree_labels"] == "fraction" == m.metadata["tree_labels"] == best.metadata["tree_labels"]
-    np.testing.assert_array_equal(m.params.lin_coef, best.params.lin_coef)  # the same linear member
+    assert training.get("rows", "pooled") == "pooled" and training["tree_labels"] == "fraction" == m.metadata["tree_labels"]
     space = hea_space(DEFAULT_PALETTE, 5, 1.0)
     batch = decode_ranks(space, np.random.default_rng(0).integers(0, space.size, 2000), 1)
-    p, q = m.predict_proba(batch)[:, 1], best.predict_proba(batch)[:, 1]
-    assert np.sqrt(np.mean((p - q) ** 2)) < 0.04 and np.corrcoef(p, q)[0, 1] > 0.97
+    p, q = m.predict_proba(batch)[:, 1], default.predict_proba(batch)[:, 1]
+    assert np.sqrt(np.mean((p - q) ** 2)) < 0.06 and np.corrcoef(p, q)[0, 1] > 0.95
 
 
 def test_default_model_is_the_forest_ensemble_and_screens_fused(tmp_path, monkeypatch):
-    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_forest_soft``, its
+    """The bundled default (scripts/train_default_phase.py: the protocol's ``ensemble_forest_sources``, its
     most accurate model; "best" is the same directory): a forest member (mean link, float32 tests,
-    nodes in nodes.npz) fitted to the record fractions, the domain settings, its TRAINING.json; its
+    nodes in nodes.npz) fitted per source to the record fractions, the domain settings, its TRAINING.json; its
     probabilities (C++ forest walker) are the NumPy formula's bitwise, every one in [0, 1]; `screen`
     runs it through the fused lattice kernel, whose top-k is that of the decoded compositions'
     probabilities."""
@@ -491,9 +492,10 @@ def test_default_model_is_the_forest_ensemble_and_screens_fused(tmp_path, monkey
     assert m.params.tree_link == "mean" and m.params.tree_float32 and m.metadata["tree_labels"] == "fraction"
     assert (default_model_dir() / "nodes.npz").is_file()
     training = json.loads((default_model_dir() / "TRAINING.json").read_text())
-    assert "ensemble_forest_soft" in training["model"]
+    assert "ensemble_forest_sources" in training["model"] and training["rows"] == "sources"
     sel = training["protocol_metrics"]["default"]
-    assert sel["model"] == "ensemble_forest_soft" and sel["beats_all_on_mean_auc"] and sel["beats_all_on_mean_log_loss"]
+    assert sel["model"] == "ensemble_forest_sources" and sel["beats_all_on_mean_auc"] and sel["beats_all_on_mean_log_loss"]
+    assert sel["loso_pooled_ece"] <= sel["ece_target"] == 0.05
     assert m.domain.min_components == 3 and m.params.n_trees == 300
     alloys = ["CoCrFeMnNi", "HfNbTaTiZr", "NbMoTaW", "AlCoCrCuFeNi", "TiZr"]
     f = m.predict_frame(alloys)

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 MODEL_NAMES = ("prior", "logreg", "logreg_fractions", "hgb", "hgb_fractions", "hgb_wide", "lgbm", "mixture", "mixture_l3",
                "ssvae_head", "ensemble", "ensemble_calibrated", "ensemble_forest", "ensemble_distilled",
                "ensemble_distilled_calibrated", "ensemble_forest_soft", "ensemble_distilled_soft",
-               "ensemble_forest_soft_calibrated")
+               "ensemble_forest_soft_calibrated", "ensemble_forest_sources")
 
 
 def _csv(s: str, option: str, known) -> list:

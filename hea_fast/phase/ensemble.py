@@ -360,7 +360,9 @@ def phase_ensemble_reference(V, params: EnsembleParams) -> np.ndarray:
 
 def _combine(V, params: EnsembleParams, raw) -> np.ndarray:
     """p of rows V given the tree member's raw sums (the formula of the module docstring)."""
-    logit_lin = ((V - params.lin_mean) / params.lin_scale) @ params.lin_coef + params.lin_intercept
+    # a row-wise sum, not `@` (BLAS gemv rounds a row differently by its place in the batch, so a table
+    # scored in chunks of another size would differ in the last bit)
+    logit_lin = (((V - params.lin_mean) / params.lin_scale) * params.lin_coef).sum(axis=1) + params.lin_intercept
     p_tree = raw / params.n_trees if params.tree_link == "mean" else _expit(raw)
     p_avg = params.w_lin * _expit(logit_lin) + params.w_tree * p_tree
     with np.errstate(divide="ignore"):

@@ -72,7 +72,7 @@ def default_descriptors() -> tuple[str, ...]:
 #: most accurate; scripts/train_default_phase.py), ``best`` (the same model: the name it had while the
 #: default was a faster approximation of it) and ``fast`` (that forest distilled into 600 depth-4 boosted
 #: trees, 1.0-1.2x faster end to end on the screens measured without a threshold, up to 2.3x with
-#: one, slightly less accurate; scripts/train_default_phase.py --trees distilled --out
+#: one, slightly less accurate; scripts/train_default_phase.py --trees distilled --rows pooled --out
 #: hea_fast/data/models/phase_fast).
 BUNDLED = {"default": "phase_default", "best": "phase_default", "fast": "phase_fast"}
 

@@ -53,10 +53,14 @@ ensemble_distilled_soft          the bundled ``fast`` model (the default from 19
                                  with the forest of ensemble_forest_soft as its teacher
 ensemble_forest_soft_calibrated  ensemble_forest_soft + the Platt calibration of ensemble_calibrated (the forest
                                  refitted to the label fractions in each calibration fold)
+ensemble_forest_sources          ensemble_forest_soft fitted on one row per (source, composition) (`Fold.source_rows`):
+                                 each source's own label and record fraction, and the compositions whose sources
+                                 tie (which the pooled rows drop) kept with every source's answer
 ===============================  ==================================================================================
 
 Models with `ModelSpec.soft_labels` get ``label_fraction`` (`label_fractions` of the training rows) in ``fit``
-besides the vote; the others see the vote only.
+besides the vote; the others see the vote only. Models with `ModelSpec.per_source` are fitted on the fold's
+`source_rows` instead of its pooled `train` rows (the test rows are the same).
 """
 from __future__ import annotations
 
@@ -229,6 +233,9 @@ class ModelSpec:
     cost: str = "cheap"  # "cheap" | "slow" (minutes per fit on one core)
     #: fitted with ``label_fraction`` = single-phase records / records of each training composition
     soft_labels: bool = False
+    #: fitted on one row per (source, composition) (`Fold.source_rows`: each source's own label and records,
+    #: compositions whose sources tie included) instead of the pooled rows
+    per_source: bool = False
 
 
 def _grid(pipe, grid, seed, inner_k=3):
@@ -363,6 +370,10 @@ MODELS: dict[str, ModelSpec] = {
                   "ensemble_calibrated, fitted on grouped out-of-fold averages (the forest refitted to the "
                   "fold's label fractions in each calibration fold; PhaseEnsembleClassifier(trees='forest')"
                   ".fit(..., label_fraction=...))", _ensemble(True, "forest"), soft_labels=True, cost="slow"),
+        ModelSpec("ensemble_forest_sources", "ensemble_forest_soft fitted on one row per (source, composition) "
+                  "instead of one per composition: each source's own label and record fraction, compositions "
+                  "whose sources tie kept (PhaseEnsembleClassifier(calibrate=False, trees='forest').fit(source "
+                  "rows, ..., label_fraction=...))", _ensemble(False, "forest"), soft_labels=True, per_source=True),
     ]
 }
 DEFAULT_MODELS = tuple(MODELS)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -48,6 +48,10 @@ class Fold:
     name: str  # "borg2020" for loso, "0".."k-1" otherwise
     train: pd.DataFrame
     test: pd.DataFrame
+    #: the harmonised rows behind `train`, one per (source, composition) with that source's label and records,
+    #: including the compositions `pool` drops because their sources tie (None when the folds were made from
+    #: pooled data): what models with `ModelSpec.per_source` are fitted on
+    source_rows: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 def loso_folds(data: pd.DataFrame, conflict: str = "majority", match_tol: float = 0.0) -> Iterator[Fold]:
@@ -65,13 +69,19 @@ def loso_folds(data: pd.DataFrame, conflict: str = "majority", match_tol: float 
         held = str(src[te[0]])
         test = data.iloc[te].reset_index(drop=True)
         test.attrs["elements"] = els
+        rows = data.iloc[tr]
+        rows = rows[~rows["key"].isin(set(test["key"])).to_numpy()]
+        if match_tol > 0:
+            rows = rows[~near_twins(rows, test, els, match_tol)]
+        rows = rows.reset_index(drop=True)
+        rows.attrs["elements"] = els
         train = pool(data.iloc[tr], conflict)
         keep = ~train["key"].isin(set(test["key"])).to_numpy()
         if match_tol > 0:
             keep &= ~near_twins(train, test, els, match_tol)
         train = train[keep].reset_index(drop=True)
         train.attrs["elements"] = els
-        yield Fold("loso", held, train, test)  # the training rows (so the fold fingerprint) say which rule
+        yield Fold("loso", held, train, test, rows)  # the training rows (so the fold fingerprint) say which rule
 
 
 def near_twins(train: pd.DataFrame, test: pd.DataFrame, elements, tol: float) -> np.ndarray:
@@ -90,6 +100,15 @@ def _pooled(data: pd.DataFrame, conflict: str) -> pd.DataFrame:
     return data if (data["source"] == "pooled").all() else pool(data, conflict)
 
 
+def _source_rows(data: pd.DataFrame, test: pd.DataFrame, by_system: bool) -> pd.DataFrame | None:
+    """The harmonised rows outside a K-fold's test rows (by system when `by_system`, else by key); None for
+    pooled `data`."""
+    if (data["source"] == "pooled").all():
+        return None
+    col = "system" if by_system else "key"
+    return _subset(data, np.flatnonzero(~data[col].isin(set(test[col])).to_numpy()))
+
+
 def _subset(df, idx):
     out = df.iloc[idx].reset_index(drop=True)
     out.attrs["elements"] = element_columns(df)
@@ -103,7 +122,8 @@ def grouped_folds(data: pd.DataFrame, k: int = 5, seed: int = 0, conflict: str =
     pooled = _pooled(data, conflict)
     split = GroupKFold(n_splits=int(k), shuffle=True, random_state=int(seed))
     for i, (tr, te) in enumerate(split.split(pooled, pooled["single_phase"], groups=pooled["system"])):
-        yield Fold("grouped", str(i), _subset(pooled, tr), _subset(pooled, te))
+        test = _subset(pooled, te)
+        yield Fold("grouped", str(i), _subset(pooled, tr), test, _source_rows(data, test, by_system=True))
 
 
 def random_folds(data: pd.DataFrame, k: int = 5, seed: int = 0, conflict: str = "majority") -> Iterator[Fold]:
@@ -113,7 +133,8 @@ def random_folds(data: pd.DataFrame, k: int = 5, seed: int = 0, conflict: str = 
     pooled = _pooled(data, conflict)
     split = StratifiedKFold(n_splits=int(k), shuffle=True, random_state=int(seed))
     for i, (tr, te) in enumerate(split.split(pooled, pooled["single_phase"])):
-        yield Fold("random", str(i), _subset(pooled, tr), _subset(pooled, te))
+        test = _subset(pooled, te)
+        yield Fold("random", str(i), _subset(pooled, tr), test, _source_rows(data, test, by_system=False))
 
 
 def folds(data: pd.DataFrame, protocol: str, k: int = 5, seed: int = 0, conflict: str = "majority",
@@ -198,17 +219,28 @@ def _estimator_factory(model) -> tuple[str, Callable[[int], object]]:
     raise ValueError(f"a model is a registered name or a (name, estimator | seed -> estimator) pair, got {model!r}")
 
 
-def _fold_fingerprint(fold: Fold, name: str, est, seed: int, soft: bool = False) -> str:
+def _fold_fingerprint(fold: Fold, name: str, est, seed: int, soft: bool = False, per_source: bool = False) -> str:
     def rows(df):
         return "\n".join(f"{k}={int(v)}" for k, v in zip(df["key"], df["single_phase"]))
 
+    train = _training_rows(fold, name) if per_source else fold.train
     spec = {"protocol": fold.protocol, "fold": fold.name, "model": name, "seed": int(seed),
             "params": repr(sorted(est.get_params(deep=False).items(), key=lambda kv: kv[0])),
             "train": fingerprint(rows(fold.train)), "test": fingerprint(rows(fold.test))}
+    if per_source:  # the rows it is fitted on: one per source and composition
+        spec["train_sources"] = fingerprint("\n".join(f"{s}:{k}={int(v)}" for s, k, v in zip(
+            train["source"], train["key"], train["single_phase"])))
     if soft:  # the soft labels it is fitted to: single-phase records / records per training row
         spec["train_records"] = fingerprint("\n".join(f"{k}={int(a)}/{int(b)}" for k, a, b in zip(
-            fold.train["key"], fold.train["n_single"], fold.train["n_records"])))
+            train["key"], train["n_single"], train["n_records"])))
     return fingerprint(spec)
+
+
+def _training_rows(fold: Fold, name: str) -> pd.DataFrame:
+    if fold.source_rows is None:
+        raise ValueError(f"model {name} is fitted on one row per source and composition: make the folds from "
+                         "harmonised_phase_data(), not from pooled data")
+    return fold.source_rows
 
 
 def run(models: Sequence, fold_list: Iterable[Fold], seed: int = 0, log: str | os.PathLike | ResultsLog | None = None,
@@ -224,29 +256,30 @@ def run(models: Sequence, fold_list: Iterable[Fold], seed: int = 0, log: str | o
     rlog = log if isinstance(log, ResultsLog) else ResultsLog(log)
     factories = [_estimator_factory(m) for m in models]
     soft = {m for m in models if isinstance(m, str) and m in MODELS and MODELS[m].soft_labels}
+    per_source = {m for m in models if isinstance(m, str) and m in MODELS and MODELS[m].per_source}
     out = []
     for fold in fold_list:
         els = element_columns(fold.train)
         for name, factory in factories:
             est = factory(seed)
-            fp = _fold_fingerprint(fold, name, est, seed, soft=name in soft)
+            fp = _fold_fingerprint(fold, name, est, seed, soft=name in soft, per_source=name in per_source)
             rec = rlog.find(fold.protocol, fold.name, name, fp)
             if rec is None:
+                train = _training_rows(fold, name) if name in per_source else fold.train
                 t0 = time.perf_counter()
-                fit_model(est, fold.train[els], fold.train["single_phase"].to_numpy(),
-                          fold.train["system"].to_numpy(),
-                          label_fractions(fold.train) if name in soft else None)
+                fit_model(est, train[els], train["single_phase"].to_numpy(), train["system"].to_numpy(),
+                          label_fractions(train) if name in soft else None)
                 t1 = time.perf_counter()
                 p = est.predict_proba(fold.test[els])[:, 1]
                 t2 = time.perf_counter()
                 rec = {"version": LOG_VERSION, "protocol": fold.protocol, "fold": fold.name, "model": name,
-                       "fingerprint": fp, "seed": int(seed), "n_train": len(fold.train), "n_test": len(fold.test),
+                       "fingerprint": fp, "seed": int(seed), "n_train": len(train), "n_test": len(fold.test),
                        "fit_seconds": round(t1 - t0, 3), "predict_seconds": round(t2 - t1, 3),
                        "params": _jsonable(best_params(est)),
                        "p": [round(float(v), 7) for v in p]}
                 rlog.add(rec)
                 if progress:
-                    progress(f"{fold.protocol} fold {fold.name} {name}: {len(fold.train)} train / "
+                    progress(f"{fold.protocol} fold {fold.name} {name}: {len(train)} train / "
                              f"{len(fold.test)} test, fit {t1 - t0:.1f} s")
             elif progress:
                 progress(f"{fold.protocol} fold {fold.name} {name}: from the log")
