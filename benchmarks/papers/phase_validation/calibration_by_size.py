@@ -1,6 +1,7 @@
 """Where the default's out-of-source calibration error comes from: binaries against alloys of >= 3 elements.
 
-Leave one source out, the default's (`ensemble_forest_soft`) stored held-out predictions, nothing refitted,
+Leave one source out, the stored held-out predictions of the default (`ensemble_forest_sources`) and of the
+earlier default (`ensemble_forest_soft`), nothing refitted,
 on both protocols (keyed: results.jsonl; tolerance-matched: loso_tol/results.jsonl). For the held-out rows
 pooled over the six folds, split by the number of elements: accuracy, AUC, log-loss and expected
 calibration error (`hea_fast.validation.metrics`: 10 equal-width bins, 95 % cluster bootstrap by alloy
@@ -29,14 +30,14 @@ from domain_eval import loso_predictions  # noqa: E402
 from hea_fast._io import atomic_write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-MODEL = "ensemble_forest_soft"
+MODELS = ("ensemble_forest_sources", "ensemble_forest_soft")  # the default since 2026-12-07 17:00 UTC, the earlier one
 SHOWN = ("accuracy", "auc", "log_loss", "ece")
 PROTOCOLS = (("keyed", HERE / "results.jsonl"), ("tolerance-matched", HERE / "loso_tol" / "results.jsonl"))
 
 
-def pooled(data, log: Path):
-    """(labels, predictions, n_elements, systems, sources) of the held-out rows of every fold."""
-    stored = {fold: p for (fold, model), p in loso_predictions(log).items() if model == MODEL}
+def pooled(data, log: Path, name: str):
+    """(labels, predictions, n_elements, systems, sources) of `name`'s held-out rows of every fold."""
+    stored = {fold: p for (fold, model), p in loso_predictions(log).items() if model == name}
     parts = []
     for held in sorted(stored):
         test = data[data["source"] == held]
@@ -62,11 +63,12 @@ def main() -> int:
     head = "| held-out alloys | n | mean P | single-phase rate | " + " | ".join(SHOWN) + " |"
     rule = "|---|---|---|---|" + "---|" * len(SHOWN)
     out = ["# Calibration by alloy size (`calibration_by_size.py`)", "",
-           f"Leave one source out, the stored held-out predictions of `{MODEL}` (the model alone, no records "
+           "Leave one source out, the stored held-out predictions of the default `ensemble_forest_sources` (fitted "
+           "per source) and of the earlier default `ensemble_forest_soft` (pooled rows), the model alone (no records "
            "blended), pooled over the six held-out sources. Value [95 % cluster bootstrap by alloy system].", ""]
-    for name, log in PROTOCOLS:
-        y, p, n_el, groups, src = pooled(data, log)
-        out += [f"## {name}", "", head, rule]
+    for (name, log), model in ((p, m) for m in MODELS for p in PROTOCOLS):
+        y, p, n_el, groups, src = pooled(data, log, model)
+        out += [f"## `{model}`, {name}", "", head, rule]
         for label, m in (("all", np.ones_like(y, dtype=bool)), (">= 3 elements", n_el >= 3),
                          ("binaries", n_el == 2)):
             out.append(row(label, y[m], p[m], groups[m]))

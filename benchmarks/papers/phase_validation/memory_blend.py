@@ -38,7 +38,7 @@ from _variant_log import ci  # noqa: E402  (same folder)
 from hea_fast._io import atomic_write, atomic_write_json  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-MODEL = "ensemble_forest_soft"
+MODEL = "ensemble_forest_soft"  # --model: the default until 2026-12-07 17:00 UTC; the runs without --model
 FIXED = (0.0, 0.25, 0.5, 0.75, 1.0)
 KAPPAS = (1.0, 3.0, 10.0, 30.0)
 SHOWN = ("accuracy", "auc", "log_loss", "brier", "ece")
@@ -47,10 +47,10 @@ SHOWN = ("accuracy", "auc", "log_loss", "brier", "ece")
 def _fit_predict(args):
     """One fit: the model on the pooled `train_sources` (memory kept), predictions and records for the rows
     of `held` that the training sources also report."""
-    held, train_sources, tol = args
+    held, train_sources, tol, model = args
     from hea_fast.phase.records import RecordTable
     from hea_fast.validation import element_columns, harmonised_phase_data, pool
-    from hea_fast.validation.models import fit_model, label_fractions, make_model
+    from hea_fast.validation.models import MODELS, fit_model, label_fractions, make_model
 
     data = harmonised_phase_data()
     els = element_columns(data)
@@ -64,9 +64,9 @@ def _fit_predict(args):
         n_rec = test["key"].map(g["n_records"].sum()).to_numpy(float)
         n_one = test["key"].map(g["n_single"].sum()).to_numpy(float)
     shared = np.isfinite(n_rec)
-    train = pool(other)
+    train = other.reset_index(drop=True) if MODELS[model].per_source else pool(other)  # per source: one row each
     train.attrs["elements"] = els
-    est = make_model(MODEL, seed=0)
+    est = make_model(model, seed=0)
     fit_model(est, train[els], train["single_phase"].to_numpy(), train["system"].to_numpy(), label_fractions(train))
     test = test[shared].reset_index(drop=True)
     p = est.predict_proba(test[els])[:, 1]
@@ -98,9 +98,14 @@ def main(argv=None) -> int:
                     help="0 (default): a held-out row's records are those of its key; > 0 (0.001 is what "
                     "PhaseModel.predict_frame does): of every recorded composition within it, summed; "
                     "log and outputs memory_blend_tol.* (memory_blend_tol<T>.* for another T)")
+    ap.add_argument("--model", default=MODEL,
+                    help="the model blended (default %(default)s, the stored runs; ensemble_forest_sources, the "
+                    "default since 2026-12-07 17:00 UTC, writes memory_blend*_sources.*)")
     args = ap.parse_args(argv)
     stem = ("memory_blend" if args.match_tol <= 0 else "memory_blend_tol" if args.match_tol == 0.001
             else f"memory_blend_tol{args.match_tol:g}")
+    if args.model != MODEL:
+        stem += "_sources" if args.model == "ensemble_forest_sources" else f"_{args.model}"
     log = HERE / f"{stem}.jsonl"
     from hea_fast.validation import DEFAULT_SOURCES, metrics, paired_difference
 
@@ -117,7 +122,7 @@ def main(argv=None) -> int:
         todo.append((outer, tuple(sorted(rest))))
         for inner in rest:
             todo.append((inner, tuple(sorted(s for s in rest if s != inner))))
-    todo = [t + (args.match_tol,) for t in todo if t not in done]
+    todo = [t + (args.match_tol, args.model) for t in todo if t not in done]
     with ProcessPoolExecutor(max_workers=args.jobs) as ex, open(log, "a", encoding="utf-8") as fh:
         for rec in ex.map(_fit_predict, todo):
             done[(rec["held"], tuple(rec["train"]))] = rec
@@ -151,7 +156,7 @@ def main(argv=None) -> int:
                                           *_auc_ll(y, np.asarray(p))))} for (k, v), p in fixed.items()}
     diffs = {name: paired_difference(y, np.asarray(pooled["model"]), np.asarray(pooled[name]), n_boot=1000, seed=0,
                                      groups=groups) for name in ("records", "blend")}
-    result = {"model": MODEL, "table": table, "chosen": chosen, "fixed_not_nested": fixed_table,
+    result = {"model": args.model, "table": table, "chosen": chosen, "fixed_not_nested": fixed_table,
               "paired_minus_model": {n: {k: d[k] for k in SHOWN} for n, d in diffs.items()},
               "command": "HEA_FAST_DATA=../shared/data OMP_NUM_THREADS=1 PYTHONPATH=. python "
                          "benchmarks/papers/phase_validation/memory_blend.py"
@@ -173,7 +178,7 @@ def _auc_ll(y, p):
 
 def markdown(r: dict) -> str:
     out = ["# Known alloys: the model with memory, the training records, and their blend (`memory_blend.py`)", "",
-           "Leave one source out; the held-out rows that another source also reports. `model`: the default recipe "
+           f"Leave one source out; the held-out rows that another source also reports. `model`: `{r['model']}` "
            "fitted on the other sources *with* these compositions; `records`: the other sources' single-phase "
            "records / records; `blend`: (1 − w)·model + w·records with w chosen by an inner leave-one-source-out "
            "(nested). Value [95 % cluster bootstrap by alloy system].", "",
