@@ -3,10 +3,11 @@
 Chosen on the cross-source protocol (benchmarks/papers/phase_validation/README.md: mean over the
 six held-out sources of AUC and log-loss), the model averages the probabilities of two members and
 calibrates the average. The bundled default is ``PhaseEnsembleClassifier(calibrate=False,
-trees="forest")`` fitted with ``label_fraction`` (the protocol's ``ensemble_forest_soft``: its forest
-learns the fraction of the records that call each composition single phase), the bundled ``fast``
-model ``trees="distilled"`` fitted the same way (``ensemble_distilled_soft``: that forest distilled
-into boosted trees); the class defaults (boosted trees fitted to the labels, calibrated) are the
+trees="forest")`` fitted with ``label_fraction`` on one row per (source, composition) (the protocol's
+``ensemble_forest_sources``: each source's label, and its forest learns the fraction of that source's records
+that call the composition single phase; on pooled rows, ``ensemble_forest_soft``, the earlier default), the
+bundled ``fast`` model ``trees="distilled"`` fitted on pooled rows (``ensemble_distilled_soft``: the earlier
+default's forest distilled into boosted trees); the class defaults (boosted trees fitted to the labels, calibrated) are the
 protocol's ``ensemble_calibrated``:
 
 (a) linear   `StandardScaler` + `LogisticRegression` on v = [15 descriptors | element fractions of

@@ -45,15 +45,16 @@ ensemble_distilled               the default phase model until 19:56 UTC: the lo
                                  descriptors; the fused screening kernel's layout)
 ensemble_distilled_calibrated    ensemble_distilled + the Platt calibration of ensemble_calibrated (teacher
                                  and student refitted in each calibration fold)
-ensemble_forest_soft             the default phase model (the ``best`` model from 19:56 UTC until it became the
-                                 default at 23:38 UTC): ensemble_forest, its forest fitted to soft labels: the
+ensemble_forest_soft             the default phase model from 2026-12-06 23:38 to 2026-12-07 17:00 UTC (the ``best``
+                                 model from 19:56 UTC until it became the default): ensemble_forest, its forest fitted to soft labels: the
                                  fraction of the training records that report each composition single phase
                                  (`label_fractions`; the leaf size is chosen on the vote)
 ensemble_distilled_soft          the bundled ``fast`` model (the default from 19:56 to 23:38 UTC): ensemble_distilled
                                  with the forest of ensemble_forest_soft as its teacher
 ensemble_forest_soft_calibrated  ensemble_forest_soft + the Platt calibration of ensemble_calibrated (the forest
                                  refitted to the label fractions in each calibration fold)
-ensemble_forest_sources          ensemble_forest_soft fitted on one row per (source, composition) (`Fold.source_rows`):
+ensemble_forest_sources          the default phase model since 2026-12-07 17:00 UTC: ensemble_forest_soft fitted on
+                                 one row per (source, composition) (`Fold.source_rows`):
                                  each source's own label and record fraction, and the compositions whose sources
                                  tie (which the pooled rows drop) kept with every source's answer
 ===============================  ==================================================================================
@@ -357,7 +358,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("ensemble_distilled_calibrated", "ensemble_distilled + Platt calibration fitted on grouped "
                   "out-of-fold averages (teacher and student refitted per calibration fold; "
                   "PhaseEnsembleClassifier(trees='distilled'))", _ensemble(True, "distilled"), cost="slow"),
-        ModelSpec("ensemble_forest_soft", "the default phase model: ensemble_forest with its forest fitted to the "
+        ModelSpec("ensemble_forest_soft", "the default phase model until 2026-12-07 17:00 UTC: ensemble_forest with its forest fitted to the "
                   "fraction of the training "
                   "records that report each composition single phase (soft labels; leaf size chosen on the vote) "
                   "(PhaseEnsembleClassifier(calibrate=False, trees='forest').fit(..., label_fraction=...))",
@@ -370,7 +371,8 @@ MODELS: dict[str, ModelSpec] = {
                   "ensemble_calibrated, fitted on grouped out-of-fold averages (the forest refitted to the "
                   "fold's label fractions in each calibration fold; PhaseEnsembleClassifier(trees='forest')"
                   ".fit(..., label_fraction=...))", _ensemble(True, "forest"), soft_labels=True, cost="slow"),
-        ModelSpec("ensemble_forest_sources", "ensemble_forest_soft fitted on one row per (source, composition) "
+        ModelSpec("ensemble_forest_sources", "the default phase model: ensemble_forest_soft fitted on one row per "
+                  "(source, composition) "
                   "instead of one per composition: each source's own label and record fraction, compositions "
                   "whose sources tie kept (PhaseEnsembleClassifier(calibrate=False, trees='forest').fit(source "
                   "rows, ..., label_fraction=...))", _ensemble(False, "forest"), soft_labels=True, per_source=True),
