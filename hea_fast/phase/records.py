@@ -30,7 +30,9 @@ __all__ = ["RECORDS_FILE", "MEMORY_KAPPA", "RecordTable", "align_fractions", "bl
 RECORDS_FILE = "records.npz"
 #: w = n / (n + κ): κ = 3 is what a leave-one-source-out over the six training sources picks (pooled
 #: log-loss among w in {0, .25, .5, .75, 1} and κ in {1, 3, 10, 30}); nested one level down it was chosen
-#: in most folds (benchmarks/papers/phase_validation/memory_blend.md).
+#: in most folds (benchmarks/papers/phase_validation/memory_blend.md); for the per-source default
+#: (memory_blend_tol_sources.md) κ = 3 is again the best over all six sources and chosen in three folds (w = ½
+#: in the other three).
 MEMORY_KAPPA = 3.0
 _FIELDS = ("formula", "elements", "fractions", "n_records", "n_single")
 _NPZ_ERRORS = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)

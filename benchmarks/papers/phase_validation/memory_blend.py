@@ -160,7 +160,8 @@ def main(argv=None) -> int:
               "paired_minus_model": {n: {k: d[k] for k in SHOWN} for n, d in diffs.items()},
               "command": "HEA_FAST_DATA=../shared/data OMP_NUM_THREADS=1 PYTHONPATH=. python "
                          "benchmarks/papers/phase_validation/memory_blend.py"
-                         + (f" --match-tol {args.match_tol:g}" if args.match_tol > 0 else ""),
+                         + (f" --match-tol {args.match_tol:g}" if args.match_tol > 0 else "")
+                         + (f" --model {args.model}" if args.model != MODEL else ""),
               "match": (f"records of every composition the training sources report within {args.match_tol:g} "
                         "(largest |Δ fraction|, same element set), summed" if args.match_tol > 0 else
                         "records of the same key (fractions rounded to 1e-3)")}
