@@ -68,9 +68,10 @@ def default_descriptors() -> tuple[str, ...]:
     return tuple(d.name for d in DESCRIPTORS if d.name != "Omega")
 
 
-#: The bundled phase models by name: the default (logistic regression + a random forest, the protocol's
-#: most accurate; scripts/train_default_phase.py), ``best`` (the same model: the name it had while the
-#: default was a faster approximation of it) and ``fast`` (that forest distilled into 600 depth-4 boosted
+#: The bundled phase models by name: the default (logistic regression + a random forest fitted per source,
+#: the protocol's most accurate; scripts/train_default_phase.py), ``best`` (the same model: the name it had
+#: while the default was a faster approximation of it) and ``fast`` (the earlier default's forest, fitted on
+#: pooled rows, distilled into 600 depth-4 boosted
 #: trees, 1.0-1.2x faster end to end on the screens measured without a threshold, up to 2.3x with
 #: one, slightly less accurate; scripts/train_default_phase.py --trees distilled --rows pooled --out
 #: hea_fast/data/models/phase_fast).
