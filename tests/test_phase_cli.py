@@ -176,8 +176,9 @@ def test_info_reports_the_training_record_and_domain(model, capsys):
     assert info["domain"]["min_components"] == model.domain.min_components == 3
     assert info["domain"]["min_fraction_ratio"] == model.domain.min_fraction_ratio == 0.5
     assert info["descriptors"] == ",".join(model.descriptors) and info["elements"] == ",".join(model.elements)
-    assert info["members"]["random_forest"] == (f"{model.params.n_trees} trees, fitted to the fraction of the "
-                                                "records calling each training alloy single phase")
+    assert info["members"]["random_forest"] == (f"{model.params.n_trees} trees, fitted to the fraction of each "
+                                                "source's records calling each training alloy single phase, one "
+                                                "row per (source, alloy)")
     assert model.metadata["tree_labels"] == "fraction"
     assert "training" in info
     assert main(["phase", "info", "--full"]) == 0
@@ -241,8 +242,8 @@ def test_predict_and_info_with_the_fast_model(table, tmp_path, capsys):
     assert info["model_dir"].endswith("phase_fast") and "ensemble_distilled_soft" in info["training"]["model"]
     assert main(["phase", "info"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["members"]["random_forest"] == ("300 trees, fitted to the fraction of the records calling each "
-                                                "training alloy single phase")
+    assert info["members"]["random_forest"] == ("300 trees, fitted to the fraction of each source's records calling "
+                                                "each training alloy single phase, one row per (source, alloy)")
     assert info["model_dir"].endswith("phase_default") and "ensemble_forest_sources" in info["training"]["model"]
 
 

@@ -316,7 +316,13 @@ def info_dict(model, path: Path, full: bool = False) -> dict:
     trees = f"{p.n_trees} trees" + (f" of depth <= {p.max_depth}" if p.tree_link == "logit" else "")
     distilled = (model.metadata or {}).get("distillation")
     soft = (model.metadata or {}).get("tree_labels") == "fraction"
-    forest_fit = " fitted to the fraction of the records calling each training alloy single phase" if soft else ""
+    from hea_fast._io import read_json
+
+    record_path = path / "TRAINING.json"
+    per_source = record_path.is_file() and read_json(record_path, what="training record").get("rows") == "sources"
+    forest_fit = ("" if not soft else " fitted to the fraction of each source's records calling each training alloy "
+                  "single phase, one row per (source, alloy)" if per_source else
+                  " fitted to the fraction of the records calling each training alloy single phase")
     if p.tree_link == "mean" and soft:
         trees += "," + forest_fit
     if distilled:
