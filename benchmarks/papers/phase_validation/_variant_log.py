@@ -1,7 +1,9 @@
 """Shared by the variant studies of this folder (`teacher_variants.py`, `soft_label_teacher.py`,
-`distillation_variants.py`, `student_capacity.py`, `ood_tempering.py`, `calibration_attempts.py`): their
-resume logs (one JSON record per leave-one-source-out fold and variant, `run_folds`), the training
-sources of an outer fold for nested choices (`training_sources`) and the LOSO summary table they print."""
+`distillation_variants.py`, `student_capacity.py`, `ood_tempering.py`, `calibration_attempts.py`,
+`source_marginal.py`): their resume logs (one JSON record per leave-one-source-out fold and variant,
+`run_folds`), the training sources of an outer fold for nested choices (`training_sources`) and the LOSO
+summary table they print; and by the studies of stored predictions (`calibration_by_size.py`,
+`novel_vs_recorded.py`): a model's pooled held-out rows (`pooled_loso`) and a metrics table row (`metrics_row`)."""
 from __future__ import annotations
 
 import json
@@ -25,6 +27,31 @@ def ci(v: dict) -> str:
     from hea_fast.validation.report import ci_cell
 
     return ci_cell(v["value"], v["lo"], v["hi"])
+
+
+def pooled_loso(data, log: Path, model: str):
+    """(labels, predictions, n_elements, systems, sources) of `model`'s stored leave-one-source-out predictions
+    in the results log `log`, the held-out sources in sorted order (`data`: `harmonised_phase_data()`)."""
+    from domain_eval import loso_predictions
+
+    stored = {fold: p for (fold, m), p in loso_predictions(log).items() if m == model}
+    parts = []
+    for held in sorted(stored):
+        test = data[data["source"] == held]
+        if len(test) != len(stored[held]):
+            raise ValueError(f"{log}: {len(stored[held])} predictions for the {len(test)} rows of {held}")
+        parts.append((test["single_phase"].to_numpy(float), stored[held], test["n_elements"].to_numpy(),
+                      test["system"].to_numpy(), np.full(len(test), held)))
+    return tuple(np.concatenate(a) for a in zip(*parts))
+
+
+def metrics_row(name: str, y, p, groups, shown, cells=()) -> str:
+    """A markdown row: name, n, the extra `cells`, then each metric of `shown` with its 95 % cluster-bootstrap
+    interval (1,000 resamples of `groups`, seed 0)."""
+    from hea_fast.validation.scores import metrics
+
+    r = metrics(y, p, n_boot=1000, seed=0, groups=groups)
+    return "| " + " | ".join([name, f"{len(y):,}", *cells, *(ci(r[k]) for k in shown)]) + " |"
 
 
 def read_log(path: Path) -> dict:

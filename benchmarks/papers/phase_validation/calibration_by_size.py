@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import ci  # noqa: E402  (same folder)
-from domain_eval import loso_predictions  # noqa: E402
+from _variant_log import metrics_row, pooled_loso  # noqa: E402  (same folder)
 
 from hea_fast._io import atomic_write  # noqa: E402
 
@@ -35,25 +34,8 @@ SHOWN = ("accuracy", "auc", "log_loss", "ece")
 PROTOCOLS = (("keyed", HERE / "results.jsonl"), ("tolerance-matched", HERE / "loso_tol" / "results.jsonl"))
 
 
-def pooled(data, log: Path, name: str):
-    """(labels, predictions, n_elements, systems, sources) of `name`'s held-out rows of every fold."""
-    stored = {fold: p for (fold, model), p in loso_predictions(log).items() if model == name}
-    parts = []
-    for held in sorted(stored):
-        test = data[data["source"] == held]
-        if len(test) != len(stored[held]):
-            raise ValueError(f"{log}: {len(stored[held])} predictions for the {len(test)} rows of {held}")
-        parts.append((test["single_phase"].to_numpy(float), stored[held], test["n_elements"].to_numpy(),
-                      test["system"].to_numpy(), np.full(len(test), held)))
-    return tuple(np.concatenate(a) for a in zip(*parts))
-
-
 def row(name: str, y, p, groups) -> str:
-    from hea_fast.validation import metrics
-
-    r = metrics(y, p, n_boot=1000, seed=0, groups=groups)
-    return (f"| {name} | {len(y):,} | {p.mean():.3f} | {y.mean():.3f} | "
-            + " | ".join(ci(r[k]) for k in SHOWN) + " |")
+    return metrics_row(name, y, p, groups, SHOWN, (f"{p.mean():.3f}", f"{y.mean():.3f}"))
 
 
 def main() -> int:
@@ -67,7 +49,7 @@ def main() -> int:
            "per source) and of the earlier default `ensemble_forest_soft` (pooled rows), the model alone (no records "
            "blended), pooled over the six held-out sources. Value [95 % cluster bootstrap by alloy system].", ""]
     for (name, log), model in ((p, m) for m in MODELS for p in PROTOCOLS):
-        y, p, n_el, groups, src = pooled(data, log, model)
+        y, p, n_el, groups, src = pooled_loso(data, log, model)
         out += [f"## `{model}`, {name}", "", head, rule]
         for label, m in (("all", np.ones_like(y, dtype=bool)), (">= 3 elements", n_el >= 3),
                          ("binaries", n_el == 2)):

@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import ci  # noqa: E402  (same folder)
-from domain_eval import loso_predictions  # noqa: E402
+from _variant_log import metrics_row, pooled_loso  # noqa: E402  (same folder)
 
 from hea_fast._io import atomic_write  # noqa: E402
 
@@ -33,36 +32,27 @@ MODELS = ("ensemble_forest_sources", "ensemble_forest_soft")  # the default sinc
 
 def main() -> int:
     from hea_fast.phase.records import RecordTable
-    from hea_fast.validation import element_columns, harmonised_phase_data, metrics
+    from hea_fast.validation import element_columns, harmonised_phase_data
 
     data = harmonised_phase_data()
     els = element_columns(data)
-    preds = loso_predictions(HERE / "results.jsonl")
+    # the records other sources hold for each held-out row (the same for every model), sources in sorted order
+    n_rec = np.concatenate([
+        RecordTable.from_frame(data[data["source"] != held]).records_for(
+            data.loc[data["source"] == held, els].to_numpy(), els)[0] for held in sorted(data["source"].unique())])
     shown = ("accuracy", "auc", "log_loss", "ece")
     out = ["# Novel and recorded held-out alloys (`novel_vs_recorded.py`)", "",
            "Leave one source out (keyed), the stored held-out predictions of the default `ensemble_forest_sources` "
            "and of the earlier default `ensemble_forest_soft` (the model alone, no records blended). Recorded: "
            "another source reports a composition within 1e-3. Value [95 % cluster bootstrap by alloy system].", ""]
     for model in MODELS:
-        stored = {fold: p for (fold, m), p in preds.items() if m == model}
-        y, p, n_el, n_rec, groups = [], [], [], [], []
-        for held in sorted(stored):
-            test = data[data["source"] == held]
-            n, _ = RecordTable.from_frame(data[data["source"] != held]).records_for(test[els].to_numpy(), els)
-            y.append(test["single_phase"].to_numpy(float))
-            p.append(stored[held])
-            n_el.append(test["n_elements"].to_numpy())
-            n_rec.append(n)
-            groups.append(test["system"].to_numpy())
-        y, p, n_el, n_rec, groups = (np.concatenate(a) for a in (y, p, n_el, n_rec, groups))
+        y, p, n_el, groups, _ = pooled_loso(data, HERE / "results.jsonl", model)
         out += [f"## `{model}`", "", "| held-out alloys | n | single-phase rate | " + " | ".join(shown) + " |",
                 "|---|---|---|" + "---|" * len(shown)]
         for name, m in (("all", np.ones_like(y, dtype=bool)), ("recorded", n_rec > 0), ("novel", n_rec == 0),
                         ("novel, >= 3 elements", (n_rec == 0) & (n_el >= 3)),
                         ("novel, >= 4 elements", (n_rec == 0) & (n_el >= 4))):
-            r = metrics(y[m], p[m], n_boot=1000, seed=0, groups=groups[m])
-            out.append(f"| {name} | {int(m.sum()):,} | {y[m].mean():.2f} | "
-                       + " | ".join(ci(r[k]) for k in shown) + " |")
+            out.append(metrics_row(name, y[m], p[m], groups[m], shown, (f"{y[m].mean():.2f}",)))
         out.append("")
     out += ["Reproduce: `HEA_FAST_DATA=../shared/data PYTHONPATH=. python "
             "benchmarks/papers/phase_validation/novel_vs_recorded.py`", ""]
