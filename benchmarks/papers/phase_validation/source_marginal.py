@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _variant_log import run_folds, summary_table, training_sources  # noqa: E402
+from _variant_log import run_folds, summary_table  # noqa: E402
 from domain_eval import loso_predictions  # noqa: E402
 
 from hea_fast._io import atomic_write  # noqa: E402
@@ -65,7 +65,7 @@ def compute(data, params):
     from hea_fast.validation.data import element_columns
 
     def run(fold, todo):
-        rows = training_sources(data, fold)
+        rows = fold.source_rows  # the training sources' rows minus the held-out compositions
         els = element_columns(rows)
         present = tuple(e for e in els if (rows[e] > 0).any())
         desc = default_descriptors()
@@ -103,30 +103,12 @@ def compute(data, params):
     return run
 
 
-def per_source_training_rows(data, fold, protocol: str, match_tol: float = 0.0):
-    """The harmonised rows (one per source and composition) behind a fold's pooled training rows: leave one
-    source out, the other sources minus the held-out compositions (by key; with `match_tol` also the ones
-    within it, as `loso_folds(match_tol=)` drops them); grouped, every source's rows of the training systems."""
-    from hea_fast.validation.data import element_columns
-    from hea_fast.validation.protocols import near_twins
-
-    if protocol == "grouped":
-        rows = data[data["system"].isin(set(fold.train["system"]))].reset_index(drop=True)
-        rows.attrs = data.attrs
-        return rows
-    rows = training_sources(data, fold)
-    if match_tol > 0:
-        rows = rows[~near_twins(rows, fold.test, element_columns(data), match_tol)].reset_index(drop=True)
-        rows.attrs = data.attrs
-    return rows
-
-
-def compute_estimator(data, protocol: str = "loso", match_tol: float = 0.0):
+def compute_estimator(data):
     from hea_fast.phase import PhaseEnsembleClassifier
     from hea_fast.validation.data import element_columns
 
     def run(fold, todo):
-        rows = per_source_training_rows(data, fold, protocol, match_tol)
+        rows = fold.source_rows  # one per (training source, composition), as the protocol fits per-source models
         els = element_columns(fold.train)
         frac = rows["n_single"].to_numpy(np.float64) / rows["n_records"].to_numpy(np.float64)
         by_source = rows.assign(q=frac).groupby("key")["q"].mean()
@@ -166,12 +148,12 @@ def main() -> int:
     from hea_fast.validation.protocols import grouped_folds
 
     others = []
-    for label, log, stored_log, proto, fs, tol in (
+    for label, log, stored_log, proto, fs in (
             ("leave one source out, tolerance-matched (`--match-tol 0.001`)", "source_marginal_tol.jsonl",
-             HERE / "loso_tol" / "results.jsonl", "loso", list(loso_folds(data, match_tol=0.001)), 0.001),
+             HERE / "loso_tol" / "results.jsonl", "loso", list(loso_folds(data, match_tol=0.001))),
             ("grouped 5-fold by alloy system (seed 0)", "source_marginal_grouped.jsonl", HERE / "results.jsonl",
-             "grouped", list(grouped_folds(data, 5, 0)), 0.0)):
-        d = run_folds(HERE / log, fs, ("refit_default", "per_source_rows_est"), compute_estimator(data, proto, tol))
+             "grouped", list(grouped_folds(data, 5, 0)))):
+        d = run_folds(HERE / log, fs, ("refit_default", "per_source_rows_est"), compute_estimator(data))
         st = loso_predictions(stored_log, protocol=proto)
         for f in fs:
             for m in (DEFAULT, "ensemble_forest"):
