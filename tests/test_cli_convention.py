@@ -384,3 +384,19 @@ def test_python_m_hea_fast_is_the_command(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hea_fast", "no-such-command"], capture_output=True,
                          text=True, env=env, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and "no-such-command" in bad.stderr
+
+
+def test_an_input_error_column_gives_way_to_the_reasons_last(tmp_path):
+    """A table that already has a column 'error': the command's reasons replace it as the last column, in the
+    streamed commands (featurize, xyield simulate -i) as in the whole-table ones; --errors skip keeps it."""
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"error": ["old", "old"], "formula": ["NbMoTaW", "NbMoXx"], "id": [1, 2]}).to_csv(src, index=False)
+    for argv in (["featurize", str(src), "--descriptors", "VEC"], ["xyield", "simulate", "-i", str(src)]):
+        out = tmp_path / "out.csv"
+        assert main([*argv, "-o", str(out)]) == 0
+        df = pd.read_csv(out, keep_default_na=False)
+        assert list(df.columns).count("error") == 1 and df.columns[-1] == "error"
+        assert df["error"].iloc[0] == "" and "Xx" in df["error"].iloc[1]
+        assert main([*argv, "-o", str(out), "--errors", "skip"]) == 0
+        df = pd.read_csv(out, keep_default_na=False)
+        assert df.columns[0] == "error" and df["error"].tolist() == ["old"]

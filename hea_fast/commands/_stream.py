@@ -187,7 +187,7 @@ def stream_table(cmd: str, args, score, seen=None, *, output=_FROM_ARGS, repeat:
     score(chunk, col, bad, offset) returns the chunk's output frame (input columns first; `chunk` holds rows
     offset, offset+1, ... of the file, index 0..len-1; `repeat` output rows per input row, consecutive, e.g. one
     per temperature) and records its bad rows in `bad`. This applies ``args.errors`` (raise: stop at the first
-    chunk with a bad row; skip: drop them; keep: add ``error``), calls seen(out) with each chunk's output,
+    chunk with a bad row; skip: drop them; keep: add ``error`` as the last column), calls seen(out) with each chunk's output,
     writes select(out) (default: all of it) to `output` (default
     ``args.output``: a .csv/.tsv/.parquet path written atomically, nothing there until the whole table is done;
     "-": CSV on standard output; None: nothing written), shows a progress bar on tables of more than one chunk
@@ -226,7 +226,8 @@ def stream_table(cmd: str, args, score, seen=None, *, output=_FROM_ARGS, repeat:
             raise AssertionError(f"{cmd}: {len(out)} output rows for {len(chunk)} input rows x {repeat}")
         if args.errors == "skip":
             out = out[[r == "" for r in reasons]].reset_index(drop=True)
-        else:
+        else:  # the reasons come last (an input column 'error' gives way to them)
+            out = out.drop(columns=["error"], errors="ignore")
             out["error"] = reasons
         if seen is not None:
             seen(out)

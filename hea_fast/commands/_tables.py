@@ -350,7 +350,7 @@ def finish(df, bad: BadRows, mode: str, errors_out=None, n_rows: int | None = No
         return df.drop(index=df.index[drop]).reset_index(drop=True) if drop else df
     if "error" in df.columns:
         say(bad.cmd, f"{bad.path} already has a column 'error': it is replaced by this command's reasons")
-    out = df.copy()
+    out = df.drop(columns=["error"], errors="ignore")  # the reasons come last, as stream_table writes them
     out["error"] = bad.reasons(len(df))
     return out
 

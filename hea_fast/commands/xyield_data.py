@@ -231,6 +231,16 @@ def yield_rows(batch, temperatures, model="continuous", custom=None, threads=Non
     return sigma, tau0, deb, reasons
 
 
+def per_temperature(base, col, T):
+    """`base` (one row per alloy) with each row repeated once per temperature of `T`, and the column
+    temperature_K after the formula column `col`."""
+    import numpy as np
+
+    out = base.loc[base.index.repeat(len(T))].reset_index(drop=True)
+    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(np.asarray(T, dtype=np.float64), len(base)))
+    return out
+
+
 def _yield_frame(base, col, T, batch, kept, mc_model, custom, threads):
     """`base` (one row per alloy) repeated per temperature, with sigma_y_MPa, tau_y0_MPa, dEb_eV of the parsed
     rows `kept` (NaN elsewhere), and {base row: reason} of the parsed rows lacking Maresca-Curtin inputs."""
@@ -240,8 +250,7 @@ def _yield_frame(base, col, T, batch, kept, mc_model, custom, threads):
     n, m = len(base), len(T)
     full = {k: np.full((n,) + v.shape[1:], np.nan) for k, v in (("s", sigma), ("t", tau0), ("d", deb))}
     full["s"][kept], full["t"][kept], full["d"][kept] = sigma, tau0, deb
-    out = base.loc[base.index.repeat(m)].reset_index(drop=True)
-    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, n))
+    out = per_temperature(base, col, T)
     out["sigma_y_MPa"] = full["s"].reshape(-1)
     out["tau_y0_MPa"] = np.repeat(full["t"], m)
     out["dEb_eV"] = np.repeat(full["d"], m)
@@ -288,8 +297,7 @@ def _named_table(args, T, custom) -> int:
 
     def score(chunk, col, bad, offset):
         batch, kept = bad.parse(chunk[col], offset)
-        base = chunk if args.errors == "skip" else chunk.drop(columns=["error"], errors="ignore")  # reasons last
-        out, reasons = _yield_frame(base, col, T, batch, kept, args.mc_model, custom, args.threads)
+        out, reasons = _yield_frame(chunk, col, T, batch, kept, args.mc_model, custom, args.threads)
         for pos, r in reasons.items():
             bad.add(offset + pos, chunk[col].iloc[pos], r)
         bad.items.sort(key=lambda t: t[0])

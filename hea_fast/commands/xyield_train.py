@@ -294,7 +294,7 @@ def _predict(args) -> int:
 
         # --chunk-size alloys at a time (flat memory), each with its len(T) rows; -o written atomically
         bad, n_rows, n_out = stream_table("xyield predict", args, lambda chunk, col, bad, offset: _predict_chunk(
-            models, task, temps_arg, chunk, col, bad, offset, args.errors), output=args.out or "-",
+            models, task, temps_arg, chunk, col, bad, offset), output=args.out or "-",
             repeat=len(temps_arg))
         bad.report(n_rows, args.errors, args.errors_out)
         if args.out:
@@ -318,11 +318,12 @@ def _predict(args) -> int:
     return 0
 
 
-def _predict_chunk(models, task: str, T, chunk, col, bad, offset: int, errors: str):
+def _predict_chunk(models, task: str, T, chunk, col, bad, offset: int):
     """`predict -i`: the chunk's rows (rows offset, offset+1, ... of the file) x temperatures with the
     predictions, NaN for a bad row (recorded in `bad`: unreadable, or elements outside the X-Yield ten)."""
     import numpy as np  # noqa: I001 (the [xyield] guard names the extra before torch's bare error)
     from hea_fast.commands._tables import explain
+    from hea_fast.commands.xyield_data import per_temperature
     from hea_fast.composition import as_batch
     from hea_fast.xyield.datasets import XYIELD_ELEMENTS
     from hea_fast.xyield.pseudoimage import pseudo_images
@@ -341,14 +342,12 @@ def _predict_chunk(models, task: str, T, chunk, col, bad, offset: int, errors: s
     if len(kept):
         x = torch.from_numpy(pseudo_images(frac, np.tile(T, len(kept)), elements=tuple(batch.elements)))
     cols = _model_outputs(models, task, x)
-    out = chunk.loc[chunk.index.repeat(len(T))].reset_index(drop=True)
-    out.insert(out.columns.get_loc(col) + 1, "temperature_K", np.tile(T, len(chunk)))
+    out = per_temperature(chunk, col, T)
     for name, v in cols.items():
         full = np.full((len(chunk), len(T)), np.nan)
         full[kept] = np.asarray(v, dtype=np.float64).reshape(len(kept), len(T))
         out[name] = full.reshape(-1)
-    # the input's own 'error' gives way to the reasons, which come last (--errors skip keeps it: no reasons)
-    return out if errors == "skip" else out.drop(columns=["error"], errors="ignore")
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover
