@@ -210,8 +210,9 @@ def main(argv=None) -> int:
     pooled = pool(data, args.conflict)
     els = element_columns(pooled)
     X, y = pooled[els], pooled["single_phase"].to_numpy()
-    if args.rows == "sources" and PROTOCOL_NAME_SOURCES.get((args.trees, args.labels)) is None:
-        ap.error("--rows sources is validated for --trees forest --labels fraction only; add --rows pooled")
+    if args.rows == "sources" and (args.calibrate or PROTOCOL_NAME_SOURCES.get((args.trees, args.labels)) is None):
+        ap.error("--rows sources is validated for --trees forest --labels fraction without --calibrate only; add "
+                 "--rows pooled")
     fit_rows = data if args.rows == "sources" else pooled  # what the estimator is fitted on
     Xf, yf, gf = fit_rows[els], fit_rows["single_phase"].to_numpy(), fit_rows["system"].to_numpy()
     q = label_fractions(fit_rows) if args.labels == "fraction" else None

@@ -86,7 +86,7 @@ def enrichment(y_true, proba, threshold: float = 0.75, n_boot: int = 2000, seed:
     if n_boot:
         rng = np.random.default_rng(seed)
         # resamples in blocks of <= ~2**22 indices (flat memory on large tables); drawing the (n_boot, n) index
-        # matrix block by block reads the same stream as drawing it whole (tests/test_enrichment.py)
+        # matrix block by block reads the same stream as drawing it whole (tests/test_mixture_model.py)
         pos_y = y == 1
         k = np.empty(int(n_boot), dtype=np.int64)
         pos = np.empty(int(n_boot), dtype=np.int64)
